@@ -1,0 +1,3 @@
+from gitbench.cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""The `gitbench` command: parse arguments, call a service, render its result or its error.
+
+One error handler for everything: a GitbenchError becomes a banner (or ``{"ok": false, ...}`` with
+``--json``) and its exit code; anything unexpected becomes a short message, a crash log, and exit 70.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from gitbench import errors
+from gitbench.cli import render
+
+app = typer.Typer(
+    name="gitbench",
+    help="Safe, reviewable, reversible AI edits, using nothing but Git.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def _register() -> None:
+    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, workbench_cmds
+
+    for module in (workbench_cmds, draft_cmds, checkpoint_cmds, file_cmds):
+        module.register(app)
+
+
+def _crash_log(exc: BaseException) -> str:
+    import tempfile
+    import time
+
+    folder = tempfile.gettempdir()
+    try:
+        from gitbench.git.repo import GitRepo
+
+        folder = os.path.join(GitRepo(os.getcwd()).gitdir, "gitbench", "logs")
+        os.makedirs(folder, exist_ok=True)
+    except Exception:  # noqa: BLE001 - outside a repository the log goes to the temp folder
+        pass
+    path = os.path.join(folder, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+    with open(path, "w") as fh:
+        fh.write(f"gitbench {' '.join(sys.argv[1:2])}\n")  # the command name only: arguments may hold secrets
+        fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    _register()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="gitbench", standalone_mode=False)
+        return 0
+    except errors.GitbenchError as exc:
+        render.error(exc, as_json)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        render.error(errors.Cancelled("Cancelled. Nothing half-done was left: run `gitbench status` to check."),
+                     as_json)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
+        if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # typer/click usage errors
+            exc.show()
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            return 1
+        if type(exc).__name__ == "Exit":
+            return int(getattr(exc, "exit_code", 0))
+        log = _crash_log(exc)
+        render.error(errors.InternalError(
+            f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
+            [errors.Action("Check and repair the Workbench", "gitbench recover"),
+             errors.Action("Report the bug with the crash log")]), as_json)
+        return 70
+
+
+def run() -> None:
+    raise SystemExit(main())

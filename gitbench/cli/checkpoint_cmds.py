@@ -1,0 +1,73 @@
+"""checkpoint, checkpoints, restore, log."""
+
+from __future__ import annotations
+
+import typer
+
+from gitbench import errors
+from gitbench.cli import render
+from gitbench.cli.common import ask, open_workbench
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def checkpoint(
+        message: str = typer.Option("", "-m", "--message", help="Why this checkpoint."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Take a manual checkpoint of Published and the records."""
+        from gitbench.model import OperationResult
+        from gitbench.services import checkpoints
+
+        wb = open_workbench()
+        with wb.changing("checkpoint"):
+            cp = checkpoints.create(wb, "manual", message)
+        res = OperationResult("checkpoint", f"Took {cp.name} of Published {cp.commit[:12]}.",
+                              checkpoints=[cp.name], notes=list(wb.recovered))
+        render.ok_json(res) if json else render.result(res)
+
+    @app.command()
+    def checkpoints(json: bool = typer.Option(False, "--json", help="Print the list as JSON.")) -> None:
+        """The full checkpoint history: kind, date, job, message."""
+        from gitbench.services import checkpoints as cps
+
+        wb = open_workbench()
+        wb.recover_if_idle()
+        items = cps.history(wb)
+        render.ok_json(items) if json else render.checkpoints(items)
+
+    @app.command()
+    def restore(
+        name: str = typer.Argument(..., help="The checkpoint, e.g. checkpoint/3 or 3."),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        keep_draft: bool = typer.Option(False, "--keep-draft",
+                                        help="Publish conflict only: restore Published to where the Draft started."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Go back in time: Published and the job records as they were at CHECKPOINT (undoable)."""
+        from gitbench.cli.app import interactive
+        from gitbench.services import restore as restore_service
+
+        wb = open_workbench()
+        if not yes:
+            cp = wb.checkpoint(name)
+            if not interactive():
+                raise errors.UsageError("restore asks for confirmation; pass --yes when not at a terminal.",
+                                        [errors.Action("Restore", f"gitbench restore {cp.name} --yes")])
+            if ask(f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first.",
+                   ["yes", "no"], "no") != "yes":
+                raise errors.Cancelled("Cancelled: nothing was changed.")
+        res = restore_service.restore(wb, name, keep_draft)
+        render.ok_json(res) if json else render.result(res)
+
+    @app.command()
+    def log(
+        limit: int = typer.Option(50, "-n", help="How many steps to show."),
+        json: bool = typer.Option(False, "--json", help="Print the audit trail as JSON."),
+    ) -> None:
+        """The audit trail: gitbench's step commits and their trailers."""
+        from gitbench.services.log import audit_log
+
+        wb = open_workbench()
+        items = audit_log(wb, limit)
+        render.ok_json(items) if json else render.steps(items)

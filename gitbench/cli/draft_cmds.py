@@ -1,0 +1,87 @@
+"""exec, review, publish, discard."""
+
+from __future__ import annotations
+
+import typer
+
+from gitbench import errors
+from gitbench.cli import render
+from gitbench.cli.common import ask, open_workbench, stale_draft_prompt
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings={"allow_interspersed_args": False})
+    def exec(
+        command: list[str] = typer.Argument(None, help="The command to run, after `--`."),
+        files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the job may change (repeatable)."),
+        message: str = typer.Option("", "-m", "--message", help="The step's commit subject."),
+        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Run CMD as a job in a new Draft; commit what it changed as one step with audit trailers."""
+        from gitbench.cli.app import interactive
+        from gitbench.services import drafts, jobs
+
+        if on_draft not in (None, "publish", "discard"):
+            raise errors.UsageError("--on-draft takes publish or discard.")
+        wb = open_workbench()
+        if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
+            stale_draft_prompt(wb)
+            if drafts.only_draft(wb) is not None:
+                choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
+                             ["publish", "discard", "cancel"], "cancel")
+                if choice == "cancel":
+                    raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
+                on_draft = choice
+        say = None if json else (lambda text: render.out(f"· {text}"))
+        res = jobs.run_exec(wb, list(command or []), list(files or []), message, on_draft, say)
+        render.ok_json(res) if json else render.result(res)
+
+    @app.command()
+    def review(
+        patch: bool = typer.Option(False, "--patch", "-p", help="Show the full diff."),
+        json: bool = typer.Option(False, "--json", help="Print the review as JSON."),
+    ) -> None:
+        """What the Draft changes against Published: files, diffstat, diff."""
+        from gitbench.services import review as review_service
+
+        wb = open_workbench()
+        wb.recover_if_idle()
+        rv = review_service.review(wb, patch)
+        render.ok_json(rv) if json else render.review(rv, patch)
+
+    @app.command()
+    def publish(json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+        """Apply the Draft to Published atomically, take a publish checkpoint, remove the Draft."""
+        from gitbench.services import publish as publish_service
+
+        res = publish_service.publish(open_workbench())
+        render.ok_json(res) if json else render.result(res)
+
+    @app.command()
+    def discard(
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        undo: bool = typer.Option(False, "--undo", help="Bring back the last discarded Draft."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Remove the Draft (kept recoverable for 14 days); Published is untouched."""
+        from gitbench.cli.app import interactive
+        from gitbench.services import discard as discard_service
+        from gitbench.services import drafts
+
+        wb = open_workbench()
+        if undo:
+            res = discard_service.undo(wb)
+        else:
+            if not yes:
+                ref = drafts.require_draft(wb)
+                if not interactive():
+                    raise errors.UsageError(
+                        "discard asks for confirmation; pass --yes when not at a terminal.",
+                        [errors.Action("Discard", "gitbench discard --yes")])
+                answer = ask(f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)",
+                             ["yes", "no"], "no")
+                if answer != "yes":
+                    raise errors.Cancelled("Cancelled: the Draft is as it was.")
+            res = discard_service.discard(wb)
+        render.ok_json(res) if json else render.result(res)

@@ -1,0 +1,146 @@
+"""Output: the only place that writes to the terminal. rich is imported lazily, so `status` starts fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from gitbench import clock
+from gitbench.errors import GitbenchError
+from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
+
+_console = None
+_err_console = None
+
+
+def console(stderr: bool = False) -> Any:
+    global _console, _err_console
+    from rich.console import Console
+
+    if stderr:
+        if _err_console is None:
+            _err_console = Console(stderr=True, highlight=False)
+        return _err_console
+    if _console is None:
+        _console = Console(highlight=False)
+    return _console
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_json(data), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def ok_json(data: Any) -> None:
+    emit_json({"ok": True, "result": data})
+
+
+def error(exc: GitbenchError, as_json: bool) -> None:
+    if as_json:
+        emit_json({"ok": False, "error": exc.to_dict()})
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    lines = [f"[bold]{escape(exc.message)}[/bold]"]
+    for note in exc.details.get("notes", []) or []:
+        lines.append(escape(str(note)))
+    if exc.actions:
+        lines.append("")
+        lines.append("What you can do:")
+        for a in exc.actions:
+            cmd = f"  [cyan]{escape(a.command)}[/cyan]" if a.command else ""
+            lines.append(f"  • {escape(a.label)}{cmd}")
+    report = exc.details.get("report")
+    if isinstance(report, dict) and report.get("job"):
+        lines.append("")
+        lines.append(f"Report: [cyan]git show refs/gitbench/records:reports/{report['job']}.json[/cyan]")
+    title = f"error: {exc.code} (exit {exc.exit_code})"
+    console(stderr=True).print(Panel("\n".join(lines), title=title, title_align="left", border_style="red"))
+
+
+def result(res: OperationResult) -> None:
+    out(res.summary)
+    for cp in res.checkpoints:
+        if cp:
+            out(f"  checkpoint: {cp}")
+    for note in res.notes:
+        out(f"  note: {note}")
+    if res.review is not None:
+        out("")
+        review(res.review, patch=False)
+
+
+def review(rv: Review, patch: bool) -> None:
+    out(f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
+        f" (against Published {rv.base[:12]})")
+    if not rv.base_is_published:
+        out("  warning: Published has moved since this Draft was made; publishing will report a conflict.")
+    width = max((len(f.path) for f in rv.files), default=0)
+    for f in rv.files:
+        mark = {"added": "A", "deleted": "D", "modified": "M", "renamed": "R"}.get(f.status, "T")
+        stat = "binary" if f.binary else f"+{f.insertions} -{f.deletions}"
+        name = f"{f.old_path} -> {f.path}" if f.old_path else f.path
+        out(f"  {mark} {name.ljust(width)}  {stat}")
+    if patch and rv.patch:
+        out("")
+        if sys.stdout.isatty():
+            from rich.syntax import Syntax
+
+            console().print(Syntax(rv.patch, "diff", theme="ansi_dark", background_color="default"))
+        else:
+            sys.stdout.write(rv.patch)
+    elif rv.files:
+        out("  (full diff: gitbench review --patch)")
+    out("  next: gitbench publish | gitbench discard")
+
+
+def status(st: Status) -> None:
+    for note in st.recovered:
+        out(f"recovered: {note}")
+    p = st.published
+    cp = f", {p.checkpoint}" if p.checkpoint else ""
+    out(f"Workbench  {st.workbench}{' (bare)' if st.bare else ''}")
+    out(f"Published  {p.branch} at {p.commit[:12]} {p.subject!r}{cp}")
+    if st.draft is None:
+        out("Draft      none")
+    else:
+        d = st.draft
+        age = clock.human_age(clock.now() - d.created)
+        out(f"Draft      {d.label}: {d.steps} step(s), {d.files_changed} file(s) changed, {age} old")
+        out("           gitbench review | gitbench publish | gitbench discard")
+    if st.last_job is not None:
+        j = st.last_job
+        err = f": {j.error.get('message')}" if j.error else ""
+        out(f"Last job   {j.id} {j.status}{err}")
+    if st.busy:
+        out(f"Busy       {st.busy} is running")
+    if st.local_changes:
+        shown = ", ".join(st.local_changes[:5]) + (" ..." if len(st.local_changes) > 5 else "")
+        out(f"Local      {len(st.local_changes)} file(s) edited outside gitbench: {shown}")
+    for r in st.reminders:
+        out(f"reminder: {r}")
+
+
+def checkpoints(items: list[Checkpoint]) -> None:
+    if not items:
+        out("No checkpoints.")
+        return
+    for cp in items:
+        job = f" job {cp.job}" if cp.job else ""
+        out(f"{cp.name:<16} {cp.kind:<12} {clock.iso(cp.date)}  {cp.commit[:12]}{job}  {cp.message}")
+    out("restore one: gitbench restore checkpoint/N")
+
+
+def steps(items: list[Step]) -> None:
+    if not items:
+        out("No gitbench steps yet.")
+        return
+    for s in items:
+        out(f"{s.commit[:12]} [{s.branch}] {clock.iso(s.date)}  {s.subject}")
+        for k, v in s.trailers.items():
+            out(f"    {k}: {v}")

@@ -1,0 +1,210 @@
+"""Every error a gitbench user can meet.
+
+Each class carries a stable ``code`` (for ``--json`` and scripts), an ``exit_code`` (documented in
+``docs/errors.md``) and the recovery ``actions`` the user can take next. The CLI renders them as a banner;
+nothing below the CLI prints.
+
+Hierarchy::
+
+    GitbenchError
+    ├── UsageError               bad input (exit 2)
+    ├── NotAWorkbench            the folder is not a Git repository / not adopted (3)
+    ├── DraftError
+    │   ├── DraftOpen            a Draft exists where none may (4)
+    │   ├── NoDraft              the command needs a Draft and there is none (5)
+    │   └── DraftCorrupt         the Draft cannot be read (6)
+    ├── ConflictError
+    │   ├── PublishConflict      Published changed outside gitbench (7)
+    │   └── LocalChanges         checked-out files in the way (7)
+    ├── Busy                     another gitbench process holds the Workbench (8)
+    ├── GitLocked                a Git lock file (index.lock, ref.lock) is in the way (8)
+    ├── CheckpointError
+    │   ├── CheckpointFailed     a checkpoint could not be taken; nothing ran (9)
+    │   └── CheckpointNotFound   (10)
+    ├── ScopeViolation           a job touched paths outside its scope (11)
+    ├── JobFailed                the job's command failed (12)
+    ├── DiskFull                 no space left; writes halted (13)
+    ├── FileIOError              a file could not be read or written (14)
+    ├── Cancelled                Ctrl-C / SIGTERM (130)
+    └── InternalError            a bug in gitbench (70)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """A next step offered to the user: a label and the command that does it."""
+
+    label: str
+    command: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "command": self.command}
+
+
+PUBLISH = Action("Publish the Draft", "gitbench publish")
+DISCARD = Action("Discard the Draft (recoverable with `gitbench discard --undo`)", "gitbench discard")
+REVIEW = Action("Review the Draft", "gitbench review")
+RECOVER = Action("Finish or roll back the interrupted operation", "gitbench recover")
+CHECKPOINTS = Action("List checkpoints to restore", "gitbench checkpoints")
+CANCEL = Action("Cancel: leave everything as it is")
+
+
+@dataclass
+class GitbenchError(Exception):
+    """Base of every error a user can meet."""
+
+    message: str
+    actions: list[Action] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    code = "error"
+    exit_code = 1
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "actions": [a.to_dict() for a in self.actions],
+            "details": self.details,
+        }
+
+
+class UsageError(GitbenchError):
+    code = "usage"
+    exit_code = 2
+
+
+class NotAWorkbench(GitbenchError):
+    code = "not-a-workbench"
+    exit_code = 3
+
+
+class DraftError(GitbenchError):
+    code = "draft"
+    exit_code = 4
+
+
+class DraftOpen(DraftError):
+    code = "draft-open"
+    exit_code = 4
+
+
+class NoDraft(DraftError):
+    code = "no-draft"
+    exit_code = 5
+
+
+class DraftCorrupt(DraftError):
+    code = "draft-corrupt"
+    exit_code = 6
+
+
+class ConflictError(GitbenchError):
+    code = "conflict"
+    exit_code = 7
+
+
+class PublishConflict(ConflictError):
+    code = "publish-conflict"
+    exit_code = 7
+
+
+class LocalChanges(ConflictError):
+    code = "local-changes"
+    exit_code = 7
+
+
+class Busy(GitbenchError):
+    code = "busy"
+    exit_code = 8
+
+
+class GitLocked(GitbenchError):
+    code = "git-locked"
+    exit_code = 8
+
+
+class CheckpointError(GitbenchError):
+    code = "checkpoint"
+    exit_code = 9
+
+
+class CheckpointFailed(CheckpointError):
+    code = "checkpoint-failed"
+    exit_code = 9
+
+
+class CheckpointNotFound(CheckpointError):
+    code = "checkpoint-not-found"
+    exit_code = 10
+
+
+class ScopeViolation(GitbenchError):
+    code = "scope-violation"
+    exit_code = 11
+
+
+class JobFailed(GitbenchError):
+    code = "job-failed"
+    exit_code = 12
+
+
+class DiskFull(GitbenchError):
+    code = "disk-full"
+    exit_code = 13
+
+
+class FileIOError(GitbenchError):
+    code = "file-io"
+    exit_code = 14
+
+
+class Cancelled(GitbenchError):
+    code = "cancelled"
+    exit_code = 130
+
+
+class InternalError(GitbenchError):
+    code = "internal"
+    exit_code = 70
+
+
+ALL_ERRORS: tuple[type[GitbenchError], ...] = (
+    UsageError,
+    NotAWorkbench,
+    DraftOpen,
+    NoDraft,
+    DraftCorrupt,
+    PublishConflict,
+    LocalChanges,
+    Busy,
+    GitLocked,
+    CheckpointFailed,
+    CheckpointNotFound,
+    ScopeViolation,
+    JobFailed,
+    DiskFull,
+    FileIOError,
+    Cancelled,
+    InternalError,
+)
+
+
+def disk_full(what: str) -> DiskFull:
+    return DiskFull(
+        f"No space left on the device while {what}. Writes were halted; Published and the Draft are as they "
+        "were before this step.",
+        [Action("Free some disk space, then run the command again"), RECOVER],
+    )

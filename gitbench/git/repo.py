@@ -1,0 +1,475 @@
+"""The Git layer: the only module family that imports pygit2.
+
+``GitRepo`` speaks in hex object ids and plain tuples, so nothing above it touches pygit2 types. Refs move only
+by compare-and-swap (``set_ref`` with the value the caller believes is there); commits are built in memory
+(``tree_with_changes``) without touching any working directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pygit2
+from pygit2.enums import DiffOption, FileMode, ObjectType
+
+from gitbench import errors
+
+BLOB = int(FileMode.BLOB)
+EXEC = int(FileMode.BLOB_EXECUTABLE)
+LINK = int(FileMode.LINK)
+TREE = int(FileMode.TREE)
+COMMIT_MODE = int(FileMode.COMMIT)
+
+Entry = tuple[str, int]  # (blob oid hex, file mode)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    oid: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    time: int
+    author: str
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    path: str
+    old: Entry | None
+    new: Entry | None
+
+
+class RefMoved(Exception):
+    """A compare-and-swap on a ref found another value than expected."""
+
+    def __init__(self, name: str, expected: str | None, actual: str | None) -> None:
+        super().__init__(f"{name} is at {actual}, expected {expected}")
+        self.name, self.expected, self.actual = name, expected, actual
+
+
+def translate(exc: BaseException, what: str) -> errors.GitbenchError:
+    """Turn a pygit2/OS error into the gitbench error a user can act on."""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return errors.disk_full(what)
+    if "lock" in text.lower() and ("failed to" in text.lower() or "exists" in text.lower()):
+        return errors.GitLocked(
+            f"Git is locked while {what}: {text}. Another Git process may be running (an editor, `git status`), "
+            "or a crashed one left its lock file behind.",
+            [errors.Action("Wait a moment and run the command again"),
+             errors.Action("If no Git process is running, clear stale locks", "gitbench recover")],
+        )
+    if text.strip() in ("no error", "") or "no space" in text.lower():
+        # libgit2 reports an injected ENOSPC/EFBIG as GitError('no error') (DESIGN.md §7).
+        return errors.disk_full(what)
+    if isinstance(exc, OSError):
+        return errors.FileIOError(f"Could not write while {what}: {text}", [errors.RECOVER])
+    return errors.InternalError(f"Git error while {what}: {text}", [errors.RECOVER])
+
+
+class GitRepo:
+    """One repository, opened once per process (pygit2 objects are not shared across threads)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            found = pygit2.discover_repository(path)
+        except (pygit2.GitError, KeyError):
+            found = None
+        if not found:
+            raise errors.NotAWorkbench(
+                f"{path} is not inside a Git repository.",
+                [errors.Action("Make it a Workbench", f"gitbench init {path}")],
+            )
+        self.repo = pygit2.Repository(found)
+        gitdir = self.repo.path.rstrip("/")
+        common = os.path.join(gitdir, "commondir")
+        if os.path.exists(common):  # a linked worktree: state lives in the common dir
+            with open(common) as fh:
+                gitdir = os.path.normpath(os.path.join(gitdir, fh.read().strip()))
+        self.gitdir = gitdir
+        self.workdir: str | None = self.repo.workdir.rstrip("/") if self.repo.workdir else None
+
+    # -- creation -------------------------------------------------------------------------------------------
+    @staticmethod
+    def init(path: str, branch: str) -> None:
+        pygit2.init_repository(path, bare=False, initial_head=branch)
+
+    @property
+    def bare(self) -> bool:
+        return bool(self.repo.is_bare)
+
+    # -- config ---------------------------------------------------------------------------------------------
+    def config_get(self, key: str) -> str | None:
+        try:
+            return str(self.repo.config[key])
+        except KeyError:
+            return None
+
+    def config_set(self, key: str, value: str) -> None:
+        self.repo.config[key] = value
+
+    def signature(self) -> pygit2.Signature:
+        from gitbench import clock
+
+        now = int(clock.now())
+        try:
+            sig = self.repo.default_signature
+            return pygit2.Signature(sig.name, sig.email, now, 0)
+        except (KeyError, pygit2.GitError):
+            return pygit2.Signature("gitbench", "gitbench@localhost", now, 0)
+
+    # -- refs -----------------------------------------------------------------------------------------------
+    def ref(self, name: str) -> str | None:
+        """The commit a ref points at (peeling annotated tags), or None."""
+        try:
+            ref = self.repo.references.get(name)
+        except (pygit2.GitError, ValueError):
+            return None
+        if ref is None:
+            return None
+        try:
+            target = ref.resolve().target
+            obj = self.repo.get(target)
+            if obj is not None and obj.type == ObjectType.TAG:
+                return str(obj.peel(pygit2.Commit).id)
+            return str(target)
+        except (pygit2.GitError, KeyError, ValueError):
+            return None
+
+    def ref_raw(self, name: str) -> str | None:
+        """The raw target of a ref (the tag object for annotated tags), without checking the object exists."""
+        try:
+            ref = self.repo.references.get(name)
+        except (pygit2.GitError, ValueError):
+            return None
+        if ref is None:
+            return None
+        try:
+            return str(ref.resolve().target)
+        except (pygit2.GitError, KeyError, ValueError):
+            return None
+
+    def ref_exists(self, name: str) -> bool:
+        try:
+            return self.repo.references.get(name) is not None
+        except (pygit2.GitError, ValueError):
+            return True  # unreadable ref file: it exists, it is just garbage
+
+    def refs(self, prefix: str) -> list[str]:
+        return [r for r in self.repo.references if r.startswith(prefix)]
+
+    def set_ref(self, name: str, new: str | None, old: str | None, message: str) -> None:
+        """Compare-and-swap ``name`` from ``old`` (None: must not exist) to ``new`` (None: delete)."""
+        try:
+            if old is None:
+                if new is None:
+                    return
+                self.repo.create_reference_direct(name, pygit2.Oid(hex=new), False, message=message)
+                return
+            ref = self.repo.references.get(name)
+            actual = str(ref.target) if ref is not None else None
+            if actual != old:
+                raise RefMoved(name, old, actual)
+            assert ref is not None
+            if new is None:
+                ref.delete()
+            else:
+                ref.set_target(pygit2.Oid(hex=new), message)
+        except RefMoved:
+            raise
+        except pygit2.AlreadyExistsError as exc:
+            raise RefMoved(name, old, self.ref_raw(name)) from exc
+        except (pygit2.GitError, OSError) as exc:
+            if "modified" in str(exc) or "exists" in str(exc) and "lock" not in str(exc):
+                raise RefMoved(name, old, self.ref_raw(name)) from exc
+            raise translate(exc, f"updating {name}") from exc
+
+    def delete_ref_force(self, name: str) -> None:
+        """Delete a ref even when its file is garbage (libgit2 cannot look such a ref up to delete it)."""
+        try:
+            ref = self.repo.references.get(name)
+            if ref is not None:
+                ref.delete()
+                return
+        except (pygit2.GitError, ValueError):
+            pass
+        loose = os.path.join(self.gitdir, *name.split("/"))
+        if os.path.isfile(loose):
+            os.unlink(loose)
+
+    def head_branch(self) -> str | None:
+        """The branch HEAD names (even if unborn), or None when detached."""
+        try:
+            head = self.repo.references.get("HEAD")
+            if head is None:
+                return None
+            target = head.target
+            return target if isinstance(target, str) else None
+        except pygit2.GitError:
+            return None
+
+    def set_head(self, ref: str) -> None:
+        self.repo.set_head(ref)
+
+    # -- objects --------------------------------------------------------------------------------------------
+    def exists(self, oid: str) -> bool:
+        try:
+            return self.repo.get(oid) is not None
+        except (pygit2.GitError, ValueError):
+            return False
+
+    def commit(self, oid: str) -> CommitInfo:
+        obj = self.repo.get(oid)
+        if obj is None or obj.type != ObjectType.COMMIT:
+            raise KeyError(oid)
+        return CommitInfo(
+            oid=str(obj.id),
+            tree=str(obj.tree_id),
+            parents=tuple(str(p) for p in obj.parent_ids),
+            message=obj.message,
+            time=obj.commit_time,
+            author=obj.author.name,
+        )
+
+    def tag_message(self, ref: str) -> tuple[str, str, int] | None:
+        """(message, target commit, tagger time) of an annotated tag ref."""
+        raw = self.ref_raw(ref)
+        if raw is None:
+            return None
+        obj = self.repo.get(raw)
+        if obj is None or obj.type != ObjectType.TAG:
+            return None
+        tagger_time = obj.tagger.time if obj.tagger else 0
+        return obj.message, str(obj.target), tagger_time
+
+    def create_tag(self, name: str, target: str, message: str) -> None:
+        """Create an annotated tag; fails (RefMoved) if the name is taken."""
+        try:
+            self.repo.create_tag(name, pygit2.Oid(hex=target), ObjectType.COMMIT, self.signature(), message)
+        except pygit2.AlreadyExistsError as exc:
+            raise RefMoved("refs/tags/" + name, None, "taken") from exc
+        except ValueError as exc:
+            if "exists" in str(exc):
+                raise RefMoved("refs/tags/" + name, None, "taken") from exc
+            raise
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, f"creating tag {name}") from exc
+
+    def blob(self, oid: str) -> bytes:
+        obj = self.repo.get(oid)
+        if obj is None or obj.type != ObjectType.BLOB:
+            raise KeyError(oid)
+        return bytes(obj.data)
+
+    def create_blob(self, data: bytes) -> str:
+        try:
+            return str(self.repo.create_blob(data))
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "writing an object") from exc
+
+    def hash_bytes(self, data: bytes) -> str:
+        return str(pygit2.hash(data))
+
+    def create_commit(self, tree: str, parents: list[str], message: str) -> str:
+        sig = self.signature()
+        try:
+            oid = self.repo.create_commit(
+                None, sig, sig, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+            )
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "writing a commit") from exc
+        return str(oid)
+
+    def empty_tree(self) -> str:
+        return str(self.repo.TreeBuilder().write())
+
+    # -- trees ----------------------------------------------------------------------------------------------
+    def tree_entry(self, tree: str, path: str) -> Entry | None:
+        try:
+            entry = self.repo[tree] / path  # type: ignore[operator]
+        except (KeyError, pygit2.GitError):
+            return None
+        return str(entry.id), int(entry.filemode)
+
+    def tree_with_changes(self, tree: str | None, changes: dict[str, Entry | None]) -> str:
+        """A new tree: ``tree`` with each path set to an entry (or removed, for None).
+
+        Only the folders on the changed paths are rewritten, so the cost follows the change, not the
+        repository's size.
+        """
+        try:
+            return self._edit(tree, _nest(changes))
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "writing a tree") from exc
+
+    def _edit(self, tree: str | None, nested: dict[str, object]) -> str:
+        base = self.repo[tree] if tree else None
+        builder = self.repo.TreeBuilder(base) if base is not None else self.repo.TreeBuilder()
+        for name, change in nested.items():
+            existing = builder.get(name)
+            if isinstance(change, dict):
+                sub = str(existing.id) if existing is not None and existing.filemode == TREE else None
+                new_sub = self._edit(sub, change)
+                if len(self.repo[new_sub]) == 0:  # type: ignore[arg-type]
+                    if existing is not None:
+                        builder.remove(name)
+                else:
+                    builder.insert(name, pygit2.Oid(hex=new_sub), TREE)
+            elif change is None:
+                if existing is not None:
+                    builder.remove(name)
+            else:
+                oid, mode = change  # type: ignore[misc]
+                builder.insert(name, pygit2.Oid(hex=oid), mode)
+        return str(builder.write())
+
+    def diff_trees(self, old: str | None, new: str | None) -> list[TreeChange]:
+        """Changed blobs between two trees (no rename detection: a move is a delete and an add)."""
+        a = self.repo[old] if old else self.repo[self.empty_tree()]
+        b = self.repo[new] if new else self.repo[self.empty_tree()]
+        diff = a.diff_to_tree(b)  # type: ignore[union-attr]
+        out = []
+        for delta in diff.deltas:
+            old_e = None if delta.status_char() == "A" else (str(delta.old_file.id), int(delta.old_file.mode))
+            new_e = None if delta.status_char() == "D" else (str(delta.new_file.id), int(delta.new_file.mode))
+            path = delta.new_file.path if new_e else delta.old_file.path
+            if old_e and new_e and delta.old_file.path != delta.new_file.path:  # pragma: no cover
+                out.append(TreeChange(delta.old_file.path, old_e, None))
+                out.append(TreeChange(delta.new_file.path, None, new_e))
+                continue
+            out.append(TreeChange(path, old_e, new_e))
+        return out
+
+    def diff_stats(self, old: str, new: str, patch: bool) -> tuple[list[dict[str, object]], str | None]:
+        """Per-file status and line counts between two trees, and optionally the unified patch text."""
+        diff = self.repo.diff(self.repo[old], self.repo[new], flags=DiffOption.NORMAL)
+        diff.find_similar()
+        files = []
+        for p in diff:
+            d = p.delta
+            _, ins, dels = p.line_stats
+            files.append({
+                "path": d.new_file.path,
+                "old_path": d.old_file.path if d.old_file.path != d.new_file.path else None,
+                "status": {"A": "added", "D": "deleted", "M": "modified", "R": "renamed",
+                           "T": "type-changed"}.get(d.status_char(), d.status_char()),
+                "insertions": ins,
+                "deletions": dels,
+                "binary": bool(d.is_binary),
+            })
+        return files, (diff.patch or "") if patch else None
+
+    def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
+        """Every blob in a tree: (path, oid, mode)."""
+        for entry in self.repo[tree]:  # type: ignore[attr-defined]
+            path = f"{prefix}{entry.name}"
+            if entry.filemode == TREE:
+                yield from self.walk_tree(str(entry.id), path + "/")
+            elif entry.filemode != COMMIT_MODE:
+                yield path, str(entry.id), int(entry.filemode)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        if ancestor == descendant:
+            return True
+        return bool(self.repo.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        try:
+            base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        except (pygit2.GitError, ValueError):
+            return None
+        return str(base) if base else None
+
+    def first_parent_chain(self, head: str, stop: str, limit: int = 10_000) -> list[CommitInfo]:
+        """Commits from ``head`` back to (not including) ``stop``, newest first, along first parents."""
+        out: list[CommitInfo] = []
+        cur: str | None = head
+        while cur and cur != stop and len(out) < limit:
+            info = self.commit(cur)
+            out.append(info)
+            cur = info.parents[0] if info.parents else None
+        return out
+
+    def log(self, head: str, limit: int) -> list[CommitInfo]:
+        out = []
+        walker = self.repo.walk(pygit2.Oid(hex=head))
+        walker.simplify_first_parent()
+        for c in walker:
+            out.append(CommitInfo(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids), c.message,
+                                  c.commit_time, c.author.name))
+            if len(out) >= limit:
+                break
+        return out
+
+    # -- index ----------------------------------------------------------------------------------------------
+    def index_entries(self, paths: list[str]) -> dict[str, Entry | None]:
+        index = self.repo.index
+        index.read(False)
+        out: dict[str, Entry | None] = {}
+        for p in paths:
+            e = index[p] if p in index else None
+            out[p] = (str(e.id), int(e.mode)) if e is not None else None
+        return out
+
+    def update_index(self, changes: dict[str, Entry | None]) -> None:
+        """Set index entries for paths whose working file now matches ``changes``; stat data from disk."""
+        try:
+            index = self.repo.index
+            index.read(False)
+            for path, entry in changes.items():
+                if entry is None:
+                    if path in index:
+                        index.remove(path)
+                    continue
+                full = os.path.join(self.workdir or "", path)
+                if os.path.lexists(full):
+                    index.add(path)  # hashes the file and records its stat data, so `git status` stays fast
+                    if str(index[path].id) != entry[0] or int(index[path].mode) != entry[1]:
+                        index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), entry[1]))
+                else:
+                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), entry[1]))
+            index.write()
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "updating the index") from exc
+
+    def snapshot_workdir(self) -> str:
+        """Stage every file of the checked-out folder (honouring .gitignore) and return the tree."""
+        try:
+            index = self.repo.index
+            index.add_all()
+            index.write()
+            return str(index.write_tree())
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "recording the folder's files") from exc
+
+    def hash_file(self, path: str) -> str:
+        return str(pygit2.hashfile(path))
+
+    def status_changes(self) -> list[str]:
+        """Paths with local changes in the checked-out folder (modified, staged, untracked not listed)."""
+        if self.bare:
+            return []
+        try:
+            st = self.repo.status(untracked_files="no")
+        except pygit2.GitError:
+            return []
+        return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
+
+
+def _nest(changes: dict[str, Entry | None]) -> dict[str, object]:
+    root: dict[str, object] = {}
+    for path, entry in changes.items():
+        parts = path.split("/")
+        node = root
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = entry
+    return root

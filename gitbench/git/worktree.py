@@ -1,0 +1,122 @@
+"""A Draft's worktree: a plain folder holding the job's files, and capturing what a command changed in it.
+
+The folder has no ``.git`` of its own and ``GIT_CEILING_DIRECTORIES`` stops Git from finding the Workbench
+around it, so a command run there sees files, not the repository. Only files inside the job's scope are put
+there (a job reads only inside its scope). After the command, every change is checked before it can reach the
+Draft: paths into ``.git``, paths outside the scope, symlinks that point out of the Workbench, special files
+and oversized files are refused and reported; nothing refused is ever committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+
+from gitbench.git.repo import BLOB, EXEC, LINK, Entry, GitRepo
+from gitbench.scope import Scope, UnsafePath, check_path
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+
+Snapshot = dict[str, tuple[str, int, int, int, int]]  # path -> (oid, mode, size, mtime_ns, inode)
+
+
+@dataclass
+class Capture:
+    changes: dict[str, Entry | None] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
+    """Write the in-scope files of ``tree`` into a fresh ``folder``; return their stat snapshot."""
+    if os.path.lexists(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    snap: Snapshot = {}
+    for path, oid, mode in repo.walk_tree(tree):
+        if not scope.allows(path):
+            continue
+        full = os.path.join(folder, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        data = repo.blob(oid)
+        if mode == LINK:
+            os.symlink(os.fsdecode(data), full)
+        else:
+            with open(full, "wb") as fh:
+                fh.write(data)
+            if mode == EXEC:
+                os.chmod(full, 0o755)
+        st = os.lstat(full)
+        snap[path] = (oid, mode, st.st_size, st.st_mtime_ns, st.st_ino)
+    return snap
+
+
+def _escapes(rel: str, target: str) -> bool:
+    if os.path.isabs(target):
+        return True
+    joined = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+    return joined == ".." or joined.startswith("../")
+
+
+def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture:
+    """What changed in ``folder`` against ``snap``: new blobs written, unsafe paths refused."""
+    out = Capture()
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        rel_dir = os.path.relpath(dirpath, folder)
+        rel_dir = "" if rel_dir == "." else rel_dir
+        for name in list(dirnames):
+            full = os.path.join(dirpath, name)
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if name.lower() == ".git":
+                dirnames.remove(name)
+                out.refused.append((rel + "/", "writes into .git"))
+            elif os.path.islink(full):  # a symlink to a folder: judged as a file, never followed
+                dirnames.remove(name)
+                filenames.append(name)
+        for name in filenames:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            full = os.path.join(dirpath, name)
+            try:
+                check_path(rel)
+            except UnsafePath as exc:
+                out.refused.append((rel, str(exc)))
+                continue
+            st = os.lstat(full)
+            old = snap.get(rel)
+            if old is not None and (st.st_size, st.st_mtime_ns, st.st_ino) == old[2:] and (
+                    stat.S_ISLNK(st.st_mode) == (old[1] == LINK)):
+                seen.add(rel)
+                continue
+            entry = _entry(repo, rel, full, st, out)
+            if entry is None:
+                continue
+            if not scope.allows(rel):
+                out.refused.append((rel, "outside the job's scope (--files)"))
+                continue
+            seen.add(rel)
+            if old is None or (old[0], old[1]) != entry:
+                out.changes[rel] = entry
+    for rel in snap:
+        if rel not in seen and not any(r[0] == rel for r in out.refused):
+            out.changes[rel] = None
+    return out
+
+
+def _entry(repo: GitRepo, rel: str, full: str, st: os.stat_result, out: Capture) -> Entry | None:
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(full)
+        if _escapes(rel, target):
+            out.refused.append((rel, f"symlink pointing outside the Workbench ({target})"))
+            return None
+        return repo.create_blob(os.fsencode(target)), LINK
+    if not stat.S_ISREG(st.st_mode):
+        out.refused.append((rel, "not a regular file (a pipe, socket or device)"))
+        return None
+    if st.st_size > MAX_FILE_BYTES:
+        out.refused.append((rel, f"too large ({st.st_size} bytes; the limit is {MAX_FILE_BYTES})"))
+        return None
+    with open(full, "rb") as fh:
+        data = fh.read()
+    return repo.create_blob(data), (EXEC if st.st_mode & 0o100 else BLOB)

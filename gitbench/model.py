@@ -1,0 +1,155 @@
+"""Plain data that crosses the layers: what services return and the CLI renders."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DRAFT_PREFIX = "refs/heads/gitbench/draft/"
+TRASH_PREFIX = "refs/gitbench/trash/"
+CHECKPOINT_PREFIX = "refs/tags/checkpoint/"
+RECORDS_REF = "refs/gitbench/records"
+TRASH_DAYS = 14
+REMIND_AFTER = 24 * 3600
+STALE_AFTER = 7 * 24 * 3600
+
+# Checkpoint kinds, as written in the tag message.
+KINDS = ("init", "auto", "publish", "manual", "pre-restore")
+
+
+def to_json(obj: Any) -> Any:
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: to_json(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, list | tuple):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    return obj
+
+
+@dataclass
+class Checkpoint:
+    name: str  # "checkpoint/3"
+    number: int
+    kind: str
+    commit: str
+    records: str | None
+    date: float
+    message: str
+    job: str | None = None
+
+
+@dataclass
+class FileChange:
+    path: str
+    status: str  # added | modified | deleted | renamed | type-changed
+    insertions: int = 0
+    deletions: int = 0
+    binary: bool = False
+    old_path: str | None = None
+
+
+@dataclass
+class Review:
+    draft: str
+    base: str
+    head: str
+    files: list[FileChange]
+    insertions: int
+    deletions: int
+    patch: str | None = None
+    base_is_published: bool = True
+
+
+@dataclass
+class Step:
+    commit: str
+    subject: str
+    date: float
+    trailers: dict[str, str]
+    branch: str = ""
+
+
+@dataclass
+class DraftInfo:
+    label: str
+    ref: str
+    head: str
+    base: str
+    created: float
+    last_activity: float
+    steps: int
+    files_changed: int
+    job: str | None = None
+    reminder: str | None = None
+    stale: bool = False
+
+
+@dataclass
+class JobRecord:
+    id: str
+    kind: str
+    status: str  # running | complete | failed | cancelled | interrupted | published | discarded
+    created: float
+    updated: float
+    draft: str
+    base: str
+    checkpoint: str | None
+    scope: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    message: str = ""
+    model: str = "command"
+    steps_completed: int = 0
+    steps_total: int = 1
+    files_changed: list[str] = field(default_factory=list)
+    checkpoints_created: list[str] = field(default_factory=list)
+    attempts: int = 0
+    usage_estimate: int | None = None
+    usage_actual: int | None = None
+    exit_code: int | None = None
+    error: dict[str, Any] | None = None
+    refused: list[dict[str, str]] = field(default_factory=list)
+    pid: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Published:
+    branch: str
+    ref: str
+    commit: str
+    subject: str
+    date: float
+    checkpoint: str | None
+
+
+@dataclass
+class Status:
+    workbench: str
+    bare: bool
+    published: Published
+    draft: DraftInfo | None
+    last_job: JobRecord | None
+    reminders: list[str]
+    busy: str | None = None
+    recovered: list[str] = field(default_factory=list)
+    local_changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OperationResult:
+    """What a state-changing command did, for the CLI to render."""
+
+    operation: str
+    summary: str
+    checkpoints: list[str] = field(default_factory=list)
+    published: str | None = None
+    draft: str | None = None
+    job: JobRecord | None = None
+    review: Review | None = None
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,110 @@
+"""Path safety and job file scope.
+
+Every path a job writes is checked here before anything touches the object database or the disk. libgit2's
+index turns ``/abs`` into ``abs`` and accepts ``a\\..\\b`` (DESIGN.md §7), so it is no guard: we refuse
+absolute paths, ``..``, any ``.git`` component (in any letter case, as on case-insensitive file systems),
+backslashes, NUL and control characters.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+
+MAX_PATH = 4096
+
+
+class UnsafePath(ValueError):
+    """A path a job may not write; the message says why."""
+
+
+def check_path(path: str) -> str:
+    """Return the normalised relative POSIX path, or raise UnsafePath naming the problem."""
+    if not isinstance(path, str) or path == "":
+        raise UnsafePath("empty path")
+    if "\x00" in path:
+        raise UnsafePath("path contains a NUL byte")
+    if any(ord(c) < 0x20 for c in path):
+        raise UnsafePath("path contains a control character")
+    if "\\" in path:
+        raise UnsafePath("path contains a backslash")
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise UnsafePath("path is too long")
+    if path.startswith("/"):
+        raise UnsafePath("absolute path")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts:
+        raise UnsafePath("path names the Workbench itself")
+    for part in parts:
+        if part == "..":
+            raise UnsafePath("path climbs out with '..'")
+        if part.lower() == ".git" or part.lower().startswith(".git~") or part.rstrip(". ").lower() == ".git":
+            raise UnsafePath("path goes into .git")
+    return "/".join(parts)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Git-style globs: ``*`` stays within a folder, ``**`` crosses folders, a folder name matches below it."""
+    pattern = pattern.strip("/")
+    i, out = 0, ""
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif c == "*":
+            out += "[^/]*"
+            i += 1
+        elif c == "?":
+            out += "[^/]"
+            i += 1
+        elif c == "[":
+            j = pattern.find("]", i)
+            if j == -1:
+                out += re.escape(c)
+                i += 1
+            else:
+                out += fnmatch.translate(pattern[i : j + 1])[4:-3]
+                i = j + 1
+        else:
+            out += re.escape(c)
+            i += 1
+    return re.compile(rf"^{out}(?:/.*)?$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The files a job may read and write; no patterns means the whole Workbench."""
+
+    patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, patterns: list[str] | tuple[str, ...] | None) -> Scope:
+        cleaned = []
+        for p in patterns or ():
+            if p.startswith("/") or ".." in p.split("/") or "\x00" in p:
+                raise UnsafePath(f"scope pattern {p!r} reaches outside the Workbench")
+            cleaned.append(p.strip())
+        return cls(tuple(c for c in cleaned if c))
+
+    @property
+    def everything(self) -> bool:
+        return not self.patterns
+
+    def allows(self, path: str) -> bool:
+        if not self.patterns:
+            return True
+        return any(_compiled(p).match(path) for p in self.patterns)
+
+
+_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if pattern not in _CACHE:
+        _CACHE[pattern] = _glob_regex(pattern)
+    return _CACHE[pattern]

@@ -1,0 +1,100 @@
+"""Discard: remove the Draft, keeping it recoverable in a trash ref for 14 days; and bring it back."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from gitbench import clock, errors, faults
+from gitbench.git.repo import RefMoved
+from gitbench.model import DRAFT_PREFIX, TRASH_DAYS, TRASH_PREFIX, OperationResult
+from gitbench.services import drafts
+from gitbench.services.workbench import Workbench
+
+
+def discard(wb: Workbench) -> OperationResult:
+    with wb.changing("discard"):
+        ref = drafts.require_draft(wb)
+        label = ref[len(DRAFT_PREFIX):]
+        head = wb.git.ref(ref)
+        readable = head is not None and wb.git.exists(head)
+        entry: dict[str, Any] = {"op": "discard", "id": wb.new_id(), "draft": ref,
+                                 "draft_head": head if readable else None,
+                                 "trash": f"{TRASH_PREFIX}{int(clock.now())}/{label}"}
+        wb.journal.write(entry)
+        faults.point("discard.journal-written")
+        return finish(wb, entry)
+
+
+def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
+    """Trash ref first, then the job record, then the Draft ref: a crash anywhere loses nothing."""
+    ref, head, trash = entry["draft"], entry["draft_head"], entry["trash"]
+    label = ref[len(DRAFT_PREFIX):]
+    if head and wb.git.ref(trash) is None:
+        wb.git.set_ref(trash, head, None, "gitbench discard")
+    faults.point("discard.after-trash")
+    job = drafts.job_record(wb, label)
+    if job is not None and job.status != "discarded":
+        job.status = "discarded"
+        drafts.save_job(wb, job, note="discarded")
+    faults.point("discard.after-record")
+    if head is None:
+        wb.git.delete_ref_force(ref)
+    else:
+        try:
+            wb.git.set_ref(ref, None, head, "gitbench discard")
+        except RefMoved as exc:
+            if exc.actual is not None:  # it moved: someone added work; do not throw that away
+                wb.journal.clear()
+                raise errors.DraftOpen(f"The Draft {label} changed while discarding; it was kept.") from exc
+    faults.point("discard.after-ref")
+    shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)
+    wb.journal.clear()
+    gc_trash(wb)
+    kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if head else ""
+    return OperationResult("discard", f"Discarded the Draft {label}; Published is untouched.{kept}",
+                           draft=ref, data={"trash": trash if head else None})
+
+
+def trash_refs(wb: Workbench) -> list[tuple[int, str]]:
+    out = []
+    for ref in wb.git.refs(TRASH_PREFIX):
+        stamp = ref[len(TRASH_PREFIX):].split("/", 1)[0]
+        if stamp.isdigit():
+            out.append((int(stamp), ref))
+    return sorted(out)
+
+
+def gc_trash(wb: Workbench) -> list[str]:
+    """Delete trash refs older than 14 days (their commits then go with Git's own garbage collection)."""
+    limit = clock.now() - TRASH_DAYS * 86400
+    gone = []
+    for stamp, ref in trash_refs(wb):
+        if stamp < limit:
+            wb.git.delete_ref_force(ref)
+            gone.append(ref)
+    return gone
+
+
+def undo(wb: Workbench) -> OperationResult:
+    with wb.changing("discard --undo"):
+        drafts.require_no_draft(wb, "bringing back a discarded Draft")
+        trash = trash_refs(wb)
+        if not trash:
+            raise errors.NoDraft("There is no discarded Draft to bring back (they are kept for 14 days).")
+        _, ref = trash[-1]
+        label = ref[len(TRASH_PREFIX):].split("/", 1)[1]
+        head = wb.git.ref(ref)
+        assert head is not None
+        draft = DRAFT_PREFIX + label
+        wb.git.set_ref(draft, head, None, "gitbench discard --undo")
+        faults.point("undo.after-draft")
+        wb.git.set_ref(ref, None, head, "gitbench discard --undo")
+        job = drafts.job_record(wb, label)
+        if job is not None and job.status == "discarded":
+            job.status = "complete" if job.error is None else "failed"
+            drafts.save_job(wb, job, note="brought back")
+        note = []
+        if job is not None and wb.published() != job.base:
+            note.append("Published changed since this Draft was made: publishing it will report a conflict.")
+        return OperationResult("undo", f"Brought back the Draft {label}.", draft=draft, notes=note)

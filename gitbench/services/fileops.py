@@ -1,0 +1,152 @@
+"""add / rm / extract: file operations on Published, blocked while a Draft is open.
+
+``add`` and ``rm`` make one commit on Published (with a ``Gitbench-Operation`` trailer) through the same
+journaled transaction as Publish, so they are just as crash-safe. ``extract`` copies files out of Published.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any
+
+from gitbench import errors, trailers
+from gitbench.git.repo import BLOB, EXEC, LINK, Entry
+from gitbench.model import OperationResult
+from gitbench.scope import UnsafePath, check_path
+from gitbench.services import drafts, transaction
+from gitbench.services.workbench import Workbench
+
+
+def _rel_inside(wb: Workbench, path: str) -> str | None:
+    if wb.git.workdir is None:
+        return None
+    full = os.path.realpath(os.path.abspath(path))
+    root = os.path.realpath(wb.git.workdir)
+    if full == root or not full.startswith(root + os.sep):
+        return None
+    return os.path.relpath(full, root).replace(os.sep, "/")
+
+
+def _read_entry(wb: Workbench, full: str) -> Entry:
+    st = os.lstat(full)
+    if stat.S_ISLNK(st.st_mode):
+        return wb.git.create_blob(os.fsencode(os.readlink(full))), LINK
+    with open(full, "rb") as fh:
+        return wb.git.create_blob(fh.read()), (EXEC if st.st_mode & 0o100 else BLOB)
+
+
+def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None]) -> OperationResult:
+    published = wb.published()
+    info = wb.git.commit(published)
+    tree = wb.git.tree_with_changes(info.tree, changes)
+    if tree == info.tree:
+        return OperationResult(op, "Nothing to change: Published already holds that.", published=published)
+    paths = sorted(changes)
+    message = trailers.build_message(f"gitbench {op}: {', '.join(paths[:3])}" + (" ..." if len(paths) > 3 else ""),
+                                     "", [("Gitbench-Operation", op), ("Gitbench-Files", trailers.format_paths(paths))])
+    commit = wb.git.create_commit(tree, [published], message)
+    moves, files = transaction.plan(wb, published, commit)
+    blocked = transaction.blocked_paths(wb, moves)
+    if blocked:
+        raise errors.LocalChanges(
+            f"Cannot {op}: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
+            [errors.Action("Commit or set aside your edits", "git stash")])
+    entry: dict[str, Any] = {"op": "fileop", "kind": op, "id": wb.new_id(), "old": published, "new": commit,
+                             "files": files}
+    transaction.move_published(wb, entry, moves, op)
+    transaction.done(wb, entry)
+    return OperationResult(op, f"{op}: {len(paths)} file(s) on Published ({commit[:12]}).", published=commit,
+                           data={"files": paths})
+
+
+def add(wb: Workbench, sources: list[str], to: str = "") -> OperationResult:
+    """Put files on Published: files already in the Workbench as they are now, outside files copied in."""
+    with wb.changing("add"):
+        drafts.require_no_draft(wb, "adding files")
+        changes: dict[str, Entry | None] = {}
+        for src in sources:
+            if not os.path.lexists(src):
+                raise errors.UsageError(f"{src} does not exist.")
+            inside = _rel_inside(wb, src)
+            pairs: list[tuple[str, str]] = []
+            if inside is not None:
+                base_rel, base_full = inside, os.path.abspath(src)
+            else:
+                name = os.path.basename(os.path.abspath(src).rstrip("/"))
+                base_rel, base_full = (f"{to.strip('/')}/{name}" if to else name), os.path.abspath(src)
+            if os.path.isdir(base_full) and not os.path.islink(base_full):
+                for dirpath, dirnames, filenames in os.walk(base_full):
+                    dirnames[:] = [d for d in dirnames if d != ".git"]
+                    for f in filenames:
+                        full = os.path.join(dirpath, f)
+                        pairs.append((base_rel + "/" + os.path.relpath(full, base_full).replace(os.sep, "/"), full))
+            else:
+                pairs.append((base_rel, base_full))
+            for rel, full in pairs:
+                try:
+                    rel = check_path(rel)
+                except UnsafePath as exc:
+                    raise errors.UsageError(f"Cannot add {rel}: {exc}.") from exc
+                changes[rel] = _read_entry(wb, full)
+        return _commit_on_published(wb, "add", changes)
+
+
+def rm(wb: Workbench, paths: list[str]) -> OperationResult:
+    with wb.changing("rm"):
+        drafts.require_no_draft(wb, "removing files")
+        tree = wb.git.commit(wb.published()).tree
+        changes: dict[str, Entry | None] = {}
+        for p in paths:
+            rel = _rel_inside(wb, p) if os.path.isabs(p) else p
+            try:
+                rel = check_path(rel or p)
+            except UnsafePath as exc:
+                raise errors.UsageError(f"Cannot remove {p}: {exc}.") from exc
+            entry = wb.git.tree_entry(tree, rel)
+            if entry is None:
+                raise errors.UsageError(f"{rel} is not on Published.", [errors.Action("List files", "git ls-files")])
+            if entry[1] == 0o040000:
+                for sub, _, _ in wb.git.walk_tree(entry[0], rel + "/"):
+                    changes[sub] = None
+            else:
+                changes[rel] = None
+        return _commit_on_published(wb, "rm", changes)
+
+
+def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> OperationResult:
+    """Copy a file or folder of Published out to ``dest``; never overwrite a file there unless ``force``."""
+    with wb.changing("extract"):
+        drafts.require_no_draft(wb, "extracting files")
+        try:
+            rel = check_path(path)
+        except UnsafePath as exc:
+            raise errors.UsageError(f"Cannot extract {path}: {exc}.") from exc
+        tree = wb.git.commit(wb.published()).tree
+        entry = wb.git.tree_entry(tree, rel)
+        if entry is None:
+            raise errors.UsageError(f"{rel} is not on Published.")
+        if entry[1] == 0o040000:
+            items = [(os.path.join(dest, os.path.relpath(p, rel)), oid, mode)
+                     for p, oid, mode in wb.git.walk_tree(entry[0], rel + "/")]
+        else:
+            target = os.path.join(dest, os.path.basename(rel)) if os.path.isdir(dest) else dest
+            items = [(target, entry[0], entry[1])]
+        clash = [t for t, _, _ in items if os.path.lexists(t)]
+        if clash and not force:
+            raise errors.UsageError(f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
+                                    [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")])
+        for target, oid, mode in items:
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+            data = wb.git.blob(oid)
+            if os.path.lexists(target):
+                os.unlink(target)
+            if mode == LINK:
+                os.symlink(os.fsdecode(data), target)
+            else:
+                with open(target, "wb") as fh:
+                    fh.write(data)
+                if mode == EXEC:
+                    os.chmod(target, 0o755)
+        return OperationResult("extract", f"Extracted {len(items)} file(s) to {dest}.",
+                               data={"files": [t for t, _, _ in items]})

@@ -1,0 +1,110 @@
+"""Publish: fast-forward Published to the Draft, atomically, then checkpoint and remove the Draft."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from gitbench import errors, faults
+from gitbench.git.repo import RefMoved
+from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.services import checkpoints, drafts, review, transaction
+from gitbench.services.workbench import Workbench
+
+
+def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
+    """(head, base) of a readable Draft; DraftCorrupt if any object it changes cannot be read."""
+    info = drafts.info(wb, ref)
+    try:
+        for change in wb.git.diff_trees(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree):
+            if change.new is not None and change.new[1] != 0o160000:
+                wb.git.blob(change.new[0])
+    except (KeyError, ValueError) as exc:
+        raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
+    return info.head, info.base
+
+
+def publish(wb: Workbench) -> OperationResult:
+    with wb.changing("publish"):
+        ref = drafts.require_draft(wb)
+        label = ref[len(DRAFT_PREFIX):]
+        head, base = verify_draft(wb, ref)
+        published = wb.published()
+        if published != base:
+            raise conflict_moved(wb, label, base, published)
+        changes, files = transaction.plan(wb, published, head)
+        blocked = transaction.blocked_paths(wb, changes)
+        if blocked:
+            raise errors.PublishConflict(
+                "Published changed outside gitbench: checked-out files that the Draft changes were edited "
+                "by hand: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
+                [errors.Action("Keep your edits aside, publish, then bring them back",
+                               "git stash && gitbench publish && git stash pop"),
+                 errors.DISCARD,
+                 errors.Action("Restore Published from a checkpoint", "gitbench checkpoints")],
+                {"paths": [p for p, _ in blocked]},
+            )
+        changed = {c.path for c in changes}
+        others = [p for p in wb.git.status_changes() if p not in changed] if files else []
+        job = drafts.job_record(wb, label)
+        entry: dict[str, Any] = {"op": "publish", "id": wb.new_id(), "old": published, "new": head,
+                                 "draft": ref, "draft_head": head, "job": job.id if job else None,
+                                 "files": files}
+        transaction.move_published(wb, entry, changes, "publish")
+        result = finish(wb, entry)
+        if others:
+            result.notes.append("Local edits kept as they were: " + ", ".join(others[:10])
+                                + (f" (+{len(others) - 10} more)" if len(others) > 10 else ""))
+        return result
+
+
+def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> errors.PublishConflict:
+    from gitbench.services.checkpoints import history
+
+    back = [cp for cp in history(wb) if cp.commit == base]
+    actions = [errors.Action("Discard the Draft", "gitbench discard")]
+    if back:
+        actions.append(errors.Action(
+            "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
+            f"gitbench restore {back[-1].name} --keep-draft"))
+    actions.append(errors.Action("See what changed", f"git log {base[:12]}..{wb.branch}"))
+    return errors.PublishConflict(
+        f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} was made "
+        f"from {base[:12]}. Publishing would lose that change, so nothing was changed.",
+        actions, {"published": published, "base": base},
+    )
+
+
+def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) -> OperationResult:
+    """The follow-ups after Published moved; each is idempotent so recovery can run them again."""
+    left = left or []
+    job = drafts.job_record(wb, entry["job"]) if entry.get("job") else None
+    if job is not None and job.status != "published":
+        job.status = "published"
+        drafts.save_job(wb, job, note="published")
+    faults.point("publish.after-record")
+    cp = checkpoints.find_by_operation(wb, entry["id"])
+    if cp is None:
+        cp = checkpoints.create(wb, "publish", f"published {entry['draft'][len(DRAFT_PREFIX):]}",
+                                job=entry.get("job"), operation=entry["id"])
+    faults.point("publish.after-checkpoint")
+    try:
+        wb.git.set_ref(entry["draft"], None, entry["draft_head"], "gitbench publish")
+    except RefMoved:
+        pass  # the Draft moved meanwhile (should not happen under the lock); keep it, it is the user's
+    faults.point("publish.after-draft-removed")
+    shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX):]), ignore_errors=True)
+    transaction.done(wb, entry)
+    notes = [f"Left as edited by someone else: {p}" for p in left]
+    return OperationResult(
+        operation="publish",
+        summary=f"Published {entry['new'][:12]} to {wb.branch}.",
+        checkpoints=[cp.name],
+        published=entry["new"],
+        draft=entry["draft"],
+        notes=notes,
+        data={"review": None},
+    )
+
+
+__all__ = ["finish", "publish", "review", "verify_draft"]

@@ -1,0 +1,100 @@
+"""Recovery: finish or roll back an interrupted operation; clear stale locks, worktrees and backups.
+
+Every state-changing command runs ``recover_journal`` first (under the Workbench lock); read-only commands
+run it when nobody holds the lock. ``gitbench recover`` also clears Git lock files a crash left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from gitbench import clock
+from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.services import discard, drafts, publish, restore, transaction
+from gitbench.services.workbench import Workbench
+from gitbench.store import gitlocks
+
+
+def recover_journal(wb: Workbench) -> list[str]:
+    """Called with the Workbench lock held. Returns what was done, for the user to read."""
+    entry = wb.journal.read()
+    if not entry:
+        return []
+    op = entry.get("op")
+    if op in ("publish", "restore", "fileop"):
+        return _published_move(wb, entry)
+    if op == "discard":
+        discard.finish(wb, entry)
+        return [f"Finished an interrupted discard: the Draft is in {entry['trash']} (`gitbench discard --undo`)."]
+    if op == "job":
+        return _job(wb, entry)
+    wb.journal.clear()
+    return ["Removed an unreadable operation journal (nothing had been changed after it)."]
+
+
+def _published_move(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+    op = entry["op"]
+    current = wb.git.ref(wb.published_ref)
+    if current == entry["new"]:  # the ref is the commit point: it moved, so finish the operation
+        left = transaction.roll_forward(wb, entry)
+        if op == "publish":
+            publish.finish(wb, entry, left)
+        elif op == "restore":
+            restore.finish(wb, entry, left)
+        else:
+            transaction.done(wb, entry)
+        notes = [f"Finished an interrupted {op}: Published is at {entry['new'][:12]} and its files agree."]
+    else:
+        left = transaction.roll_back(wb, entry)
+        what = "The Draft is intact; publish it again or discard it." if op == "publish" else ""
+        notes = [f"Rolled back an interrupted {op}: Published is as it was ({(current or '')[:12]}). {what}".strip()]
+    notes += [f"Left as edited by someone else: {p}" for p in left]
+    return notes
+
+
+def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+    job = drafts.job_record(wb, entry["id"])
+    notes = []
+    if job is not None and job.status == "running":
+        job.status = "interrupted"
+        job.error = {"code": "interrupted", "class": "internal",
+                     "message": "The job stopped unexpectedly (the process was killed or crashed)."}
+        drafts.save_job(wb, job, report=_report(job), note="interrupted")
+        notes.append(f"Job {job.id} was interrupted; its Draft and finished steps are kept (`gitbench review`).")
+    wb.journal.clear()
+    return notes
+
+
+def _report(job: Any) -> dict[str, Any]:
+    from gitbench.services import jobs
+
+    return jobs.report(job)
+
+
+def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
+    """``gitbench recover``: the journal, stale Git locks, orphan worktrees and backups, old trash."""
+    with wb.changing("recover", wait=0):
+        notes = list(wb.recovered)
+        wb.recovered.clear()
+        refs = [wb.published_ref, "HEAD", *wb.draft_refs()]
+        stale, young = [], []
+        for path, age in gitlocks.find(wb.git.gitdir, refs):
+            (stale if force_locks or age >= 10 else young).append(path)
+        gitlocks.remove(stale)
+        notes += [f"Removed a stale Git lock: {os.path.relpath(p, wb.git.gitdir)}" for p in stale]
+        notes += [f"Left a fresh Git lock (a Git process may be using it; `gitbench recover --force` removes it): "
+                  f"{os.path.relpath(p, wb.git.gitdir)}" for p in young]
+        labels = {r[len(DRAFT_PREFIX):] for r in wb.draft_refs()}
+        if os.path.isdir(wb.layout.worktrees):
+            for name in os.listdir(wb.layout.worktrees):
+                if name not in labels:
+                    shutil.rmtree(wb.layout.worktree(name), ignore_errors=True)
+                    notes.append(f"Removed the folder of a Draft that no longer exists: {name}")
+        if os.path.isdir(wb.layout.txn) and wb.journal.read() is None:
+            shutil.rmtree(wb.layout.txn, ignore_errors=True)
+        for ref in discard.gc_trash(wb):
+            notes.append(f"Deleted a discarded Draft older than 14 days: {ref}")
+        summary = "Recovered." if notes else "Nothing to recover: the Workbench is consistent."
+        return OperationResult("recover", summary, notes=notes, data={"time": clock.now()})

@@ -1,0 +1,68 @@
+"""Restore: go back in time to a checkpoint — Published and the job/conversation records as they were."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitbench import errors, faults
+from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.services import checkpoints, drafts, transaction
+from gitbench.services.workbench import Workbench
+
+
+def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResult:
+    with wb.changing("restore"):
+        cp = checkpoints.resolve(wb, name)
+        ref = drafts.only_draft(wb)
+        if ref is not None:
+            label = ref[len(DRAFT_PREFIX):]
+            info = drafts.info(wb, ref)
+            if not keep_draft:
+                raise errors.DraftOpen(
+                    f"Restore is blocked while a Draft is open ({label}). Publish or discard it first.",
+                    [errors.PUBLISH, errors.DISCARD, errors.CANCEL], {"draft": label})
+            if info.base != cp.commit:
+                raise errors.UsageError(
+                    f"--keep-draft only restores Published to where the Draft {label} started "
+                    f"({info.base[:12]}); {cp.name} is elsewhere.",
+                    [errors.Action("Publish or discard the Draft first")])
+        if not wb.git.exists(cp.commit) or (cp.records and not wb.git.exists(cp.records)):
+            raise errors.CheckpointNotFound(f"The objects of {cp.name} are missing from the repository.")
+        published = wb.published()
+        changes, files = transaction.plan(wb, published, cp.commit)
+        blocked = transaction.blocked_paths(wb, changes)
+        if blocked:
+            raise errors.LocalChanges(
+                "Restoring would overwrite local changes: "
+                + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
+                [errors.Action("Commit or set your edits aside first", "git stash"),
+                 errors.Action("Then restore again", f"gitbench restore {cp.name}")],
+                {"paths": [p for p, _ in blocked]},
+            )
+        pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}")
+        faults.point("restore.after-pre-checkpoint")
+        entry: dict[str, Any] = {
+            "op": "restore", "id": wb.new_id(), "old": published, "new": cp.commit, "files": files,
+            "checkpoint": cp.name,
+            "records_tree": wb.git.commit(cp.records).tree if cp.records else None,
+            "pre": pre.name,
+        }
+        transaction.move_published(wb, entry, changes, "restore")
+        return finish(wb, entry)
+
+
+def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) -> OperationResult:
+    left = left or []
+    target = entry.get("records_tree")
+    if target and wb.records.tree() != target:
+        wb.records.set_tree(target, f"restore records to {entry['checkpoint']}")
+    faults.point("restore.after-records")
+    transaction.done(wb, entry)
+    return OperationResult(
+        operation="restore",
+        summary=(f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, with the records of "
+                 f"that moment. Undo with `gitbench restore {entry['pre']}`."),
+        checkpoints=[entry["pre"]],
+        published=entry["new"],
+        notes=[f"Left as edited by someone else: {p}" for p in left],
+    )

@@ -1,0 +1,24 @@
+"""Review: what the Draft changes against Published — file list, diffstat and (optionally) the patch."""
+
+from __future__ import annotations
+
+from gitbench.model import DRAFT_PREFIX, FileChange, Review
+from gitbench.services import drafts
+from gitbench.services.workbench import Workbench
+
+
+def review(wb: Workbench, patch: bool = False) -> Review:
+    ref = drafts.require_draft(wb)
+    info = drafts.info(wb, ref)
+    files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)
+    changes = [FileChange(**f) for f in files]  # type: ignore[arg-type]
+    return Review(
+        draft=ref[len(DRAFT_PREFIX):],
+        base=info.base,
+        head=info.head,
+        files=changes,
+        insertions=sum(c.insertions for c in changes),
+        deletions=sum(c.deletions for c in changes),
+        patch=text,
+        base_is_published=wb.git.ref(wb.published_ref) == info.base,
+    )

@@ -1,0 +1,121 @@
+"""Moving Published: the one journaled transaction behind Publish, Restore, add and rm.
+
+Order: journal → checked-out files → index → the ref (compare-and-swap; the commit point) → the operation's
+follow-ups (records, checkpoint, Draft removal) → journal removed. Before the ref moves, any failure (a full
+disk, Ctrl-C, a lock held by Git) rolls everything back in-process; a crash leaves the journal, and the next
+gitbench command rolls back (ref not moved) or forward (ref moved). Either way Published is the old state or
+the new one, and its files agree with it.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from gitbench import errors, faults
+from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
+from gitbench.git.repo import GitRepo, RefMoved, TreeChange, translate
+from gitbench.services.workbench import Workbench
+
+
+def plan(wb: Workbench, old: str, new: str) -> tuple[list[TreeChange], bool]:
+    """The file changes from Published ``old`` to ``new``, and whether they apply to checked-out files."""
+    files = wb.files_checked_out()
+    if not files:
+        return [], False
+    return wb.git.diff_trees(wb.git.commit(old).tree, wb.git.commit(new).tree), True
+
+
+def mover(wb: Workbench, op_id: str, prefix: str) -> FileMover:
+    import os
+
+    return FileMover(wb.git, os.path.join(wb.layout.txn, op_id), prefix)
+
+
+def blocked_paths(wb: Workbench, changes: list[TreeChange]) -> list[tuple[str, str]]:
+    if not changes:
+        return []
+    return [(b.path, b.reason) for b in mover(wb, "check", "check").check(changes)]
+
+
+def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChange], prefix: str) -> None:
+    """Journal, files, index, ref. Raises a GitbenchError after rolling back if the ref did not move."""
+    entry = dict(entry, changes=changes_to_json(changes), ref=wb.published_ref)
+    try:
+        wb.journal.write(entry)
+    except OSError as exc:
+        raise _translate(exc, prefix) from exc
+    faults.point(f"{prefix}.journal-written")
+    m = mover(wb, entry["id"], prefix) if entry["files"] else None
+    try:
+        if m is not None:
+            m.apply(changes)
+            faults.point(f"{prefix}.before-index")
+            wb.git.update_index({c.path: c.new for c in changes})
+        faults.point(f"{prefix}.before-ref")
+        wb.git.set_ref(wb.published_ref, entry["new"], entry["old"], f"gitbench {entry['op']}")
+    except BaseException as exc:
+        if wb.git.ref(wb.published_ref) == entry["new"]:  # pragma: no cover - the ref moved, then we failed
+            raise
+        try:
+            roll_back(wb, entry)
+        except BaseException:  # leave the journal: the next command finishes the rollback
+            pass
+        if isinstance(exc, RefMoved):
+            raise errors.PublishConflict(
+                f"Published ({wb.branch}) was moved by another program while gitbench was updating it; "
+                "nothing was changed.",
+                [errors.Action("Look at what moved it", f"git log {wb.branch}"), errors.DISCARD,
+                 errors.CHECKPOINTS],
+            ) from exc
+        if isinstance(exc, KeyboardInterrupt):
+            raise errors.Cancelled(f"{entry['op'].capitalize()} was cancelled; nothing was changed.") from exc
+        if isinstance(exc, errors.GitbenchError):
+            raise
+        if isinstance(exc, OSError | Exception):
+            raise _translate(exc, prefix) from exc
+        raise
+    faults.point(f"{prefix}.after-ref")
+
+
+def _translate(exc: BaseException, prefix: str) -> errors.GitbenchError:
+    what = f"running {prefix}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        err: errors.GitbenchError = errors.disk_full(what)
+    else:
+        err = translate(exc, what)
+    err.message += " Published was rolled back to where it was; the Draft is intact."
+    return err
+
+
+def roll_back(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+    """Undo the file and index changes of an interrupted move; return paths left as someone else edited them."""
+    left: list[str] = []
+    changes = changes_from_json(entry.get("changes", []))
+    if entry.get("files") and wb.files_checked_out():
+        m = mover(wb, entry["id"], "rollback")
+        left = m.rollback(changes)
+        wb.git.update_index({c.path: c.old for c in changes if c.path not in left})
+        m.discard_backups()
+    wb.journal.clear()
+    return left
+
+
+def roll_forward(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+    """Finish the file and index changes of a move whose ref already moved."""
+    left: list[str] = []
+    changes = changes_from_json(entry.get("changes", []))
+    if entry.get("files") and wb.files_checked_out():
+        m = mover(wb, entry["id"], "rollforward")
+        left = m.finish(changes)
+        wb.git.update_index({c.path: c.new for c in changes if c.path not in left})
+        m.discard_backups()
+    return left
+
+
+def done(wb: Workbench, entry: dict[str, Any]) -> None:
+    mover(wb, entry["id"], "done").discard_backups()
+    wb.journal.clear()
+
+
+__all__ = ["GitRepo", "blocked_paths", "done", "move_published", "plan", "roll_back", "roll_forward"]

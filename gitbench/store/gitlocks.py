@@ -1,0 +1,32 @@
+"""Git's own lock files (``index.lock``, ``<ref>.lock``) that a crashed Git or libgit2 process left behind."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def find(gitdir: str, refs: list[str]) -> list[tuple[str, float]]:
+    """Lock files for the index and the given refs, with their age in seconds."""
+    candidates = [os.path.join(gitdir, "index.lock"), os.path.join(gitdir, "packed-refs.lock")]
+    candidates += [os.path.join(gitdir, *ref.split("/")) + ".lock" for ref in refs]
+    for top in ("refs/heads/gitbench", "refs/tags/checkpoint", "refs/gitbench"):
+        folder = os.path.join(gitdir, *top.split("/"))
+        for dirpath, _, names in os.walk(folder):
+            candidates += [os.path.join(dirpath, n) for n in names if n.endswith(".lock")]
+    now = time.time()
+    out = []
+    for path in dict.fromkeys(candidates):
+        try:
+            out.append((path, now - os.lstat(path).st_mtime))
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def remove(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

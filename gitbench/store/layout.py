@@ -1,0 +1,37 @@
+"""Where gitbench keeps local, unversioned state: ``.git/gitbench/``."""
+
+from __future__ import annotations
+
+import os
+
+
+class Layout:
+    def __init__(self, gitdir: str) -> None:
+        self.root = os.path.join(gitdir, "gitbench")
+
+    @property
+    def lock(self) -> str:
+        return os.path.join(self.root, "lock")
+
+    @property
+    def journal(self) -> str:
+        return os.path.join(self.root, "journal.json")
+
+    @property
+    def state(self) -> str:
+        return os.path.join(self.root, "state.json")
+
+    @property
+    def txn(self) -> str:
+        return os.path.join(self.root, "txn")
+
+    @property
+    def logs(self) -> str:
+        return os.path.join(self.root, "logs")
+
+    def worktree(self, label: str) -> str:
+        return os.path.join(self.root, "worktrees", label)
+
+    @property
+    def worktrees(self) -> str:
+        return os.path.join(self.root, "worktrees")

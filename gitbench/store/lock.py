@@ -1,0 +1,83 @@
+"""The Workbench lock: one gitbench process changes state at a time.
+
+An ``flock`` on ``.git/gitbench/lock``: the kernel drops it when the holder dies, even by SIGKILL, so a crash
+never leaves a stale gitbench lock. libgit2 never waits on a held lock (DESIGN.md §7); this one waits a little
+(``GITBENCH_LOCK_WAIT`` seconds, default 5) and then fails with a clear "busy" error naming the holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from types import TracebackType
+
+from gitbench import errors
+
+
+class WorkbenchLock:
+    def __init__(self, path: str, operation: str) -> None:
+        self.path = path
+        self.operation = operation
+        self.fd: int | None = None
+
+    def holder(self) -> str | None:
+        try:
+            with open(self.path) as fh:
+                info = json.loads(fh.read() or "{}")
+        except (OSError, ValueError):
+            return None
+        if not info:
+            return None
+        return f"`gitbench {info.get('operation', '?')}` (pid {info.get('pid', '?')})"
+
+    def try_acquire(self) -> bool:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        # Who holds it, for the "busy" message of the others. Written after the lock is ours.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "operation": self.operation}).encode(), 0)
+        return True
+
+    def acquire(self, wait: float | None = None) -> WorkbenchLock:
+        if wait is None:
+            wait = float(os.environ.get("GITBENCH_LOCK_WAIT", "5"))
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                who = self.holder() or "another gitbench process"
+                raise errors.Busy(
+                    f"The Workbench is busy: {who} is changing it. Nothing was changed by this command.",
+                    [errors.Action("Wait for it to finish, then run this command again"),
+                     errors.Action("See what it is doing", "gitbench status")],
+                    {"holder": who},
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                os.ftruncate(self.fd, 0)
+            except OSError:
+                pass
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> WorkbenchLock:
+        if self.fd is None:
+            self.acquire()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()

@@ -1,0 +1,75 @@
+"""Job and conversation records: JSON files on a commit chain at ``refs/gitbench/records``.
+
+The chain only grows: even Restore appends a commit whose tree is the checkpoint's, so every records commit a
+checkpoint names stays reachable (and pushable) for as long as the checkpoint exists.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gitbench import faults
+from gitbench.git.repo import BLOB, GitRepo, RefMoved
+from gitbench.model import RECORDS_REF
+
+
+class Records:
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+
+    def head(self) -> str | None:
+        return self.repo.ref(RECORDS_REF)
+
+    def tree(self) -> str | None:
+        head = self.head()
+        return self.repo.commit(head).tree if head else None
+
+    def read(self, path: str, at: str | None = None) -> Any | None:
+        head = at or self.head()
+        if head is None:
+            return None
+        entry = self.repo.tree_entry(self.repo.commit(head).tree, path)
+        if entry is None:
+            return None
+        try:
+            return json.loads(self.repo.blob(entry[0]))
+        except (ValueError, KeyError):
+            return None
+
+    def list(self, folder: str) -> list[str]:
+        tree = self.tree()
+        if tree is None:
+            return []
+        entry = self.repo.tree_entry(tree, folder)
+        if entry is None:
+            return []
+        return sorted(p for p, _, _ in self.repo.walk_tree(entry[0]))
+
+    def write(self, files: dict[str, Any], message: str) -> str:
+        """Commit JSON documents (None deletes) on top of the records chain; compare-and-swap on the ref."""
+        old = self.head()
+        changes = {}
+        for path, doc in files.items():
+            if doc is None:
+                changes[path] = None
+            else:
+                data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+                changes[path] = (self.repo.create_blob(data), BLOB)
+        base_tree = self.repo.commit(old).tree if old else None
+        tree = self.repo.tree_with_changes(base_tree, changes)
+        return self._commit(tree, old, message)
+
+    def set_tree(self, tree: str, message: str) -> str:
+        """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint)."""
+        return self._commit(tree, self.head(), message)
+
+    def _commit(self, tree: str, old: str | None, message: str) -> str:
+        commit = self.repo.create_commit(tree, [old] if old else [], message)
+        faults.point("records.before-ref")
+        try:
+            self.repo.set_ref(RECORDS_REF, commit, old, message.splitlines()[0])
+        except RefMoved:
+            # Only gitbench writes this ref, under the Workbench lock; a move means an outside writer.
+            raise
+        return commit
