@@ -41,8 +41,8 @@ def handle_open_draft(wb: Workbench, on_draft: str | None) -> list[str]:
         return [discard.discard(wb).summary]
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
-        [errors.Action("Publish it, then run the job", "--on-draft publish"),
-         errors.Action("Discard it (recoverable), then run the job", "--on-draft discard"),
+        [errors.Action("Publish it, then run the job", "gitbench exec --on-draft publish -- ..."),
+         errors.Action("Discard it (recoverable), then run the job", "gitbench exec --on-draft discard -- ..."),
          errors.CANCEL],
         {"draft": label},
     )

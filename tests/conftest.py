@@ -1,0 +1,95 @@
+"""Shared fixtures: hermetic real Git repositories, the real CLI entry point, and DESIGN.md's invariants.
+
+The seal (after git-revise): a temporary HOME, no system or global Git config, fixed author and committer
+dates, GIT_EDITOR=false. Scenarios are set up with the real `git` CLI, so pygit2 is never checked against
+itself; gitbench is run through its real entry point in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.invariants import Snapshot, check_invariants
+
+SEAL = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.invalid",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000",
+    "GIT_EDITOR": "false",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GITBENCH_LOCK_WAIT": "2",
+}
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key.startswith("GITBENCH_"):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in SEAL.items():
+        monkeypatch.setenv(key, value)
+    (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.invalid\n"
+                                     "[init]\n\tdefaultBranch = main\n")
+    from gitbench import faults
+
+    faults.reset()
+
+
+def git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    """Run the real git CLI; return stdout."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc.stdout
+
+
+def gitbench(cwd: Path | str, *args: str, env: dict[str, str] | None = None, input: str | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `gitbench` entry point in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "gitbench", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, input=input, timeout=timeout)
+
+
+def make_project(path: Path, files: dict[str, str] | None = None) -> Path:
+    """A plain Git repository with a few committed files, made with the git CLI."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in (files or {"README.md": "# project\n", "src/app.py": "print('hello')\n",
+                                 "docs/guide.md": "guide\n"}).items():
+        f = path / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def workbench(project: Path) -> Iterator[Path]:
+    """A project adopted with `gitbench init`; invariants are checked when the test ends."""
+    res = gitbench(project, "init")
+    assert res.returncode == 0, res.stderr
+    yield project
+    check_invariants(project)
+
+
+__all__ = ["Snapshot", "check_invariants", "git", "gitbench", "make_project"]

@@ -1,0 +1,105 @@
+"""DESIGN.md §2, checked with the real git CLI after every operation (and after every injected crash)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)}: {proc.stderr}")
+    return proc.stdout
+
+
+def _refs(cwd: Path, prefix: str) -> dict[str, str]:
+    out = _git(cwd, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+    return dict(line.split(" ", 1)[::-1][::-1] for line in out.splitlines() if line)  # type: ignore[misc]
+
+
+@dataclass
+class Snapshot:
+    """What a test remembers before an operation, to check what the operation may and may not change."""
+
+    published: str
+    drafts: dict[str, str]
+    checkpoints: dict[str, str]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, repo: Path, branch: str = "main") -> Snapshot:
+        published = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
+        files = {}
+        for name in _git(repo, "ls-files", "-z").split("\0"):
+            if name and (repo / name).is_file() and not (repo / name).is_symlink():
+                files[name] = (repo / name).read_bytes()
+        return cls(published, _refs(repo, "refs/heads/gitbench/draft/"), _refs(repo, "refs/tags/checkpoint/"), files)
+
+
+def published_branch(repo: Path) -> str:
+    return _git(repo, "config", "--get", "gitbench.published").strip()
+
+
+def check_invariants(repo: Path, before: Snapshot | None = None, published_may_change: bool = True,
+                     allow_local_edits: bool = False) -> None:
+    """Assert the invariants that must hold whenever no gitbench command is running."""
+    branch = published_branch(repo)
+    gitdir = Path(_git(repo, "rev-parse", "--absolute-git-dir").strip())
+    # No operation left half-done once a command has run.
+    assert not (gitdir / "gitbench" / "journal.json").exists(), "an operation journal was left behind"
+    # The repository is sound.
+    fsck = subprocess.run(["git", "fsck", "--no-dangling", "--no-progress"], cwd=repo, capture_output=True,
+                          text=True)
+    assert fsck.returncode == 0, f"git fsck failed: {fsck.stdout}{fsck.stderr}"
+    published = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
+    # 1. Published changes only through Publish or Restore.
+    if before is not None and not published_may_change:
+        assert published == before.published, "Published changed"
+    # 2. The ref and the checked-out files agree (when HEAD is on Published).
+    head = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True)
+    bare = _git(repo, "rev-parse", "--is-bare-repository").strip() == "true"
+    if not bare and head.stdout.strip() == f"refs/heads/{branch}" and not allow_local_edits:
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        assert dirty == "", f"checked-out files disagree with Published:\n{dirty}"
+        leftovers = [p for p in _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
+                     if ".gitbench-tmp" in p]
+        assert not leftovers, f"temp files left in the Workbench: {leftovers}"
+    # 3. A Draft is never lost: every Draft from before still exists, or was published, or is in the trash.
+    if before is not None:
+        drafts = _refs(repo, "refs/heads/gitbench/draft/")
+        trash = set(_refs(repo, "refs/gitbench/trash/").values())
+        for ref, oid in before.drafts.items():
+            kept = (drafts.get(ref) is not None) or oid in trash or _is_ancestor(repo, oid, published)
+            assert kept, f"Draft {ref} ({oid}) was lost"
+    # 4. Every checkpoint exists as an annotated tag whose commit and records commit exist.
+    for ref, oid in _refs(repo, "refs/tags/checkpoint/").items():
+        assert _git(repo, "cat-file", "-t", oid).strip() == "tag", f"{ref} is not an annotated tag"
+        body = _git(repo, "cat-file", "tag", oid)
+        target = body.split("\n", 1)[0].split()[1]
+        assert _git(repo, "cat-file", "-t", target).strip() == "commit"
+        for line in body.splitlines():
+            if line.startswith("Gitbench-Records: ") and line.split()[1] != "none":
+                assert _git(repo, "cat-file", "-t", line.split()[1]).strip() == "commit", f"{ref}: records lost"
+    if before is not None:
+        now = _refs(repo, "refs/tags/checkpoint/")
+        for ref, oid in before.checkpoints.items():
+            assert now.get(ref) == oid, f"checkpoint {ref} was lost or moved"
+    # Records parse as JSON.
+    records = subprocess.run(["git", "ls-tree", "-r", "--name-only", "refs/gitbench/records"], cwd=repo,
+                             capture_output=True, text=True)
+    for name in records.stdout.splitlines():
+        if name.endswith(".json"):
+            json.loads(_git(repo, "show", f"refs/gitbench/records:{name}"))
+
+
+def _is_ancestor(repo: Path, a: str, b: str) -> bool:
+    return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=repo).returncode == 0
+
+
+def outside_untouched(root: Path, before: dict[str, float]) -> None:
+    for path, mtime in before.items():
+        assert os.path.getmtime(path) == mtime, f"{path} outside the Workbench was touched"
