@@ -6,8 +6,8 @@ from typing import Any
 
 from gitbench import clock, errors
 from gitbench.model import DRAFT_PREFIX, REMIND_AFTER, STALE_AFTER, DraftInfo, JobRecord
-from gitbench.store import atomic
 from gitbench.services.workbench import Workbench
+from gitbench.store import atomic
 
 
 def job_record(wb: Workbench, job_id: str) -> JobRecord | None:

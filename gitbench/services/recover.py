@@ -79,7 +79,8 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
         notes = list(wb.recovered)
         wb.recovered.clear()
         refs = [wb.published_ref, "HEAD", *wb.draft_refs()]
-        stale, young = [], []
+        stale: list[str] = []
+        young: list[str] = []
         for path, age in gitlocks.find(wb.git.gitdir, refs):
             (stale if force_locks or age >= 10 else young).append(path)
         gitlocks.remove(stale)

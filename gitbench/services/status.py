@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from gitbench import errors, trailers
-from gitbench.model import Published, Status
+from gitbench.model import JobRecord, Published, Status
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 
 
-def last_job(wb: Workbench) -> drafts.JobRecord | None:
+def last_job(wb: Workbench) -> JobRecord | None:
     names = wb.records.list("jobs")
     if not names:
         return None

@@ -59,7 +59,7 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
             raise
         try:
             roll_back(wb, entry)
-        except BaseException:  # leave the journal: the next command finishes the rollback
+        except BaseException:  # noqa: BLE001 - leave the journal: the next command finishes the rollback
             pass
         if isinstance(exc, RefMoved):
             raise errors.PublishConflict(

@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from gitbench import clock, errors
 from gitbench.git.repo import GitRepo
@@ -62,7 +62,7 @@ class Workbench:
         return sorted(self.git.refs(DRAFT_PREFIX))
 
     def new_id(self) -> str:
-        stamp = datetime.fromtimestamp(clock.now(), timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{secrets.token_hex(2)}"
 
     # -- the context of every state change ------------------------------------------------------------------

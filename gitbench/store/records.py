@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from gitbench import faults
-from gitbench.git.repo import BLOB, GitRepo, RefMoved
+from gitbench.git.repo import BLOB, Entry, GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
 
 
@@ -49,7 +49,7 @@ class Records:
     def write(self, files: dict[str, Any], message: str) -> str:
         """Commit JSON documents (None deletes) on top of the records chain; compare-and-swap on the ref."""
         old = self.head()
-        changes = {}
+        changes: dict[str, Entry | None] = {}
         for path, doc in files.items():
             if doc is None:
                 changes[path] = None
