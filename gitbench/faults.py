@@ -2,8 +2,9 @@
 
 Operations call ``point("publish.after-ref")`` at each place where a crash or a full disk would matter. When
 ``GITBENCH_FAULT`` names that point, the process dies there (``:kill``, a real SIGKILL, so no cleanup runs) or
-the point raises ENOSPC (``:enospc``), exactly as a full disk would. In normal runs a point costs one dict
-lookup.
+the point raises ENOSPC (``:enospc``), exactly as a full disk would. ``name:kill@3`` fires at the third time
+the point is reached (points inside loops, such as ``publish.tmp-written``), not before. In normal runs a point
+costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import errno
 import os
 import signal
 
-_spec: dict[str, str] | None = None
+_spec: dict[str, tuple[str, int]] | None = None
+_hits: dict[str, int] = {}
 REACHED: list[str] = []
 
 
-def _load() -> dict[str, str]:
+def _load() -> dict[str, tuple[str, int]]:
     global _spec
     if _spec is None:
         _spec = {}
         for item in os.environ.get("GITBENCH_FAULT", "").split(","):
             if item.strip():
                 name, _, kind = item.strip().partition(":")
-                _spec[name] = kind or "kill"
+                kind, _, nth = (kind or "kill").partition("@")
+                _spec[name] = (kind or "kill", int(nth) if nth.isdigit() else 1)
     return _spec
 
 
@@ -32,8 +35,12 @@ def point(name: str) -> None:
     spec = _load()
     if not spec:
         return
-    kind = spec.get(name)
-    if kind is None:
+    hit = spec.get(name)
+    if hit is None:
+        return
+    kind, nth = hit
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] != nth:
         return
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
@@ -47,3 +54,4 @@ def reset() -> None:
     """Re-read ``GITBENCH_FAULT`` (tests that change it in-process)."""
     global _spec
     _spec = None
+    _hits.clear()

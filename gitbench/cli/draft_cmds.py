@@ -7,6 +7,8 @@ import typer
 from gitbench import errors
 from gitbench.cli import render
 from gitbench.cli.common import ask, open_workbench, stale_draft_prompt
+from gitbench.model import OperationResult
+from gitbench.services.workbench import Workbench
 
 
 def register(app: typer.Typer) -> None:
@@ -53,10 +55,37 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def publish(json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
         """Apply the Draft to Published atomically, take a publish checkpoint, remove the Draft."""
+        from gitbench.cli.app import interactive
         from gitbench.services import publish as publish_service
 
-        res = publish_service.publish(open_workbench())
+        wb = open_workbench()
+        try:
+            res = publish_service.publish(wb)
+        except errors.PublishConflict as exc:
+            if json or not interactive():
+                raise
+            res = _resolve_conflict(wb, exc)
         render.ok_json(res) if json else render.result(res)
+
+    def _resolve_conflict(wb: Workbench, exc: errors.PublishConflict) -> OperationResult:
+        """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
+        from gitbench.services import discard as discard_service
+        from gitbench.services import publish as publish_service
+        from gitbench.services import restore as restore_service
+
+        render.error(exc, False)
+        restore_cmd = next((a.command for a in exc.actions if "--keep-draft" in a.command), None)
+        choices = ["discard", "restore", "cancel"] if restore_cmd else ["discard", "cancel"]
+        answer = ask("Discard the Draft" + (", restore Published to where the Draft started," if restore_cmd
+                                            else "") + " or cancel?", choices, "cancel")
+        if answer == "discard":
+            return discard_service.discard(wb)
+        if answer == "restore" and restore_cmd:
+            name = restore_cmd.split()[2]
+            first = restore_service.restore(wb, name, keep_draft=True)
+            render.result(first)
+            return publish_service.publish(wb)
+        raise errors.Cancelled("Cancelled: nothing was changed; the Draft is as it was.")
 
     @app.command()
     def discard(

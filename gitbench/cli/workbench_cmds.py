@@ -47,6 +47,11 @@ def register(app: typer.Typer) -> None:
             return
         render.status(st)
         if st.draft is not None:
+            # The seed: Review opens automatically when the Workbench is reopened with a Draft in it.
+            from gitbench.services import review as review_service
+
+            render.out("")
+            render.review(review_service.review(wb), patch=False)
             stale_draft_prompt(wb)
 
     @app.command()

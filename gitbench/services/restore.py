@@ -44,7 +44,8 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
         entry: dict[str, Any] = {
             "op": "restore", "id": wb.new_id(), "old": published, "new": cp.commit, "files": files,
             "checkpoint": cp.name,
-            "records_tree": wb.git.commit(cp.records).tree if cp.records else None,
+            # --keep-draft restores Published only: the open Draft's own job record must stay.
+            "records_tree": wb.git.commit(cp.records).tree if cp.records and not keep_draft else None,
             "pre": pre.name,
         }
         transaction.move_published(wb, entry, changes, "restore")
