@@ -161,7 +161,18 @@ class GitRepo:
             return True  # unreadable ref file: it exists, it is just garbage
 
     def refs(self, prefix: str) -> list[str]:
-        return [r for r in self.repo.references if r.startswith(prefix)]
+        names = [r for r in self.repo.references if r.startswith(prefix)]
+        # libgit2 silently skips a loose ref whose file is garbage. Such a ref still exists and must be
+        # reported as corrupt, not taken as absent (a broken Draft would otherwise vanish), so list the
+        # loose files too.
+        folder = os.path.join(self.gitdir, *prefix.rstrip("/").split("/"))
+        if prefix.endswith("/") and os.path.isdir(folder):
+            for dirpath, _, files in os.walk(folder):
+                for f in files:
+                    name = os.path.relpath(os.path.join(dirpath, f), self.gitdir).replace(os.sep, "/")
+                    if not f.endswith(".lock") and name not in names:
+                        names.append(name)
+        return names
 
     def set_ref(self, name: str, new: str | None, old: str | None, message: str) -> None:
         """Compare-and-swap ``name`` from ``old`` (None: must not exist) to ``new`` (None: delete)."""

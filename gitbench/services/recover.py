@@ -19,9 +19,19 @@ from gitbench.store import gitlocks
 
 def recover_journal(wb: Workbench) -> list[str]:
     """Called with the Workbench lock held. Returns what was done, for the user to read."""
+    gitlocks.clear_owned(wb.git.gitdir)
+    try:
+        started = os.stat(wb.layout.journal).st_mtime
+    except FileNotFoundError:
+        return []
     entry = wb.journal.read()
     if not entry:
         return []
+    # The interrupted process may have died inside a Git write, leaving its lock file behind.
+    refs = [wb.published_ref, "HEAD", *wb.draft_refs()]
+    if entry.get("draft"):
+        refs.append(entry["draft"])
+    gitlocks.clear_since(wb.git.gitdir, refs, started)
     op = entry.get("op")
     if op in ("publish", "restore", "fileop"):
         return _published_move(wb, entry)

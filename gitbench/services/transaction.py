@@ -114,7 +114,11 @@ def roll_forward(wb: Workbench, entry: dict[str, Any]) -> list[str]:
 
 
 def done(wb: Workbench, entry: dict[str, Any]) -> None:
-    mover(wb, entry["id"], "done").discard_backups()
+    import os
+    import shutil
+
+    # Not through FileMover: a bare Workbench has no checked-out folder to move files in.
+    shutil.rmtree(os.path.join(wb.layout.txn, entry["id"]), ignore_errors=True)
     wb.journal.clear()
 
 

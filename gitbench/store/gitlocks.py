@@ -30,3 +30,32 @@ def remove(paths: list[str]) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+OWNED = ("refs/tags/checkpoint", "refs/gitbench", "refs/heads/gitbench")
+
+
+def clear_owned(gitdir: str) -> list[str]:
+    """Remove lock files on refs only gitbench writes. Called with the Workbench lock held, so no gitbench
+    process can be writing them: any lock there is left by a gitbench process that was killed."""
+    gone = []
+    for top in OWNED:
+        folder = os.path.join(gitdir, *top.split("/"))
+        for dirpath, _, names in os.walk(folder):
+            for n in names:
+                if n.endswith(".lock"):
+                    path = os.path.join(dirpath, n)
+                    remove([path])
+                    gone.append(path)
+    return gone
+
+
+def clear_since(gitdir: str, refs: list[str], since: float) -> list[str]:
+    """Remove the index, packed-refs and given ref locks created after ``since`` (an interrupted operation's
+    start): the killed gitbench process left them. Older ones may be someone else's and are left alone."""
+    gone = []
+    for path, age in find(gitdir, refs):
+        if time.time() - age >= since - 1:
+            remove([path])
+            gone.append(path)
+    return gone
