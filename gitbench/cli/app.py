@@ -54,6 +54,18 @@ def _crash_log(exc: BaseException) -> str:
     return path
 
 
+def _os_error(exc: OSError) -> errors.GitbenchError:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return errors.disk_full("writing")
+    where = f" ({exc.filename})" if exc.filename else ""
+    return errors.FileIOError(
+        f"A file could not be read or written{where}: {exc.strerror or exc}. Published was not changed by a "
+        "half-done write; the next gitbench command finishes or rolls back whatever was under way.",
+        [errors.Action("Fix the file-system problem (permissions, space), then check", "gitbench recover")])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -71,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A file-system error nobody below translated: still a class the user can act on, not a crash.
+        err = _os_error(exc)
+        render.error(err, as_json)
+        return err.exit_code
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
         if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # typer/click usage errors
             exc.show()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from gitbench import errors
 from gitbench.cli import render
 from gitbench.cli.common import open_workbench, stale_draft_prompt
 
@@ -50,8 +51,13 @@ def register(app: typer.Typer) -> None:
             # The seed: Review opens automatically when the Workbench is reopened with a Draft in it.
             from gitbench.services import review as review_service
 
-            render.out("")
-            render.review(review_service.review(wb), patch=False)
+            try:
+                rv = review_service.review(wb)
+            except errors.DraftCorrupt as exc:  # status must still work: say what is wrong instead
+                render.out(f"reminder: {exc.message}")
+            else:
+                render.out("")
+                render.review(rv, patch=False)
             stale_draft_prompt(wb)
 
     @app.command()

@@ -51,7 +51,7 @@ def publish(wb: Workbench) -> OperationResult:
                                  "draft": ref, "draft_head": head, "job": job.id if job else None,
                                  "files": files}
         transaction.move_published(wb, entry, changes, "publish")
-        result = finish(wb, entry)
+        result = transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
         if others:
             result.notes.append("Local edits kept as they were: " + ", ".join(others[:10])
                                 + (f" (+{len(others) - 10} more)" if len(others) > 10 else ""))

@@ -49,7 +49,7 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
             "pre": pre.name,
         }
         transaction.move_published(wb, entry, changes, "restore")
-        return finish(wb, entry)
+        return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
 
 
 def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) -> OperationResult:

@@ -10,7 +10,10 @@ from gitbench.services.workbench import Workbench
 def review(wb: Workbench, patch: bool = False) -> Review:
     ref = drafts.require_draft(wb)
     info = drafts.info(wb, ref)
-    files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)
+    try:
+        files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)
+    except (KeyError, ValueError) as exc:  # a blob of the Draft is missing from the object database
+        raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     changes = [FileChange(**f) for f in files]  # type: ignore[arg-type]
     return Review(
         draft=ref[len(DRAFT_PREFIX):],

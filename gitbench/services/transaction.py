@@ -10,12 +10,15 @@ the new one, and its files agree with it.
 from __future__ import annotations
 
 import errno
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gitbench import errors, faults
 from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
 from gitbench.git.repo import GitRepo, RefMoved, TreeChange, translate
 from gitbench.services.workbench import Workbench
+
+T = TypeVar("T")
 
 
 def plan(wb: Workbench, old: str, new: str) -> tuple[list[TreeChange], bool]:
@@ -76,6 +79,31 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
             raise _translate(exc, prefix) from exc
         raise
     faults.point(f"{prefix}.after-ref")
+
+
+def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[], T]) -> T:
+    """Run an operation's follow-ups once Published has moved. If they fail (a full disk, a lock), the move
+    itself stands and the journal stays, so the next gitbench command finishes them; say exactly that."""
+    try:
+        return step()
+    except BaseException as exc:
+        what = f"{entry['op']} moved Published to {entry['new'][:12]}, but could not finish its bookkeeping"
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or (
+                isinstance(exc, errors.GitbenchError) and exc.code == "disk-full"):
+            err: errors.GitbenchError = errors.DiskFull(
+                f"{what} (no space left on the device). Free some disk space; the next gitbench command "
+                "finishes it.", [errors.Action("Free some disk space, then", "gitbench recover")])
+        elif isinstance(exc, KeyboardInterrupt):
+            err = errors.Cancelled(f"{what} (cancelled). The next gitbench command finishes it.", [errors.RECOVER])
+        elif isinstance(exc, errors.GitbenchError):
+            exc.message = f"{what}: {exc.message} The next gitbench command finishes it."
+            raise
+        elif isinstance(exc, Exception):
+            err = translate(exc, f"finishing {entry['op']}")
+            err.message = f"{what}: {err.message} The next gitbench command finishes it."
+        else:
+            raise
+        raise err from exc
 
 
 def _translate(exc: BaseException, prefix: str) -> errors.GitbenchError:
