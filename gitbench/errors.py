@@ -204,7 +204,8 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
 
 def disk_full(what: str) -> DiskFull:
     return DiskFull(
-        f"No space left on the device while {what}. Writes were halted; Published and the Draft are as they "
-        "were before this step.",
+        f"No space left on the device while {what}. Writes were halted: Published never holds a half-done "
+        "write, the Draft keeps every finished step, and the next gitbench command finishes or rolls back "
+        "whatever was under way.",
         [Action("Free some disk space, then run the command again"), RECOVER],
     )
