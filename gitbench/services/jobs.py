@@ -147,7 +147,7 @@ def report(job: JobRecord) -> dict[str, Any]:
 def _run(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int | None, str | None]:
     """Run the command; Ctrl-C or SIGTERM stop it cleanly. Returns (exit code, cancel reason)."""
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_die_with_parent)
     except FileNotFoundError:
         return 127, None
     except PermissionError:
@@ -170,6 +170,17 @@ def _run(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int | None, st
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def _die_with_parent() -> None:
+    """In the child: if gitbench is killed (even by SIGKILL), stop the command too (Linux), so no orphan keeps
+    writing into a Draft folder that the next gitbench command marks as interrupted."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
