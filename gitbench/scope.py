@@ -100,8 +100,25 @@ class Scope:
             return True
         return any(_compiled(p).match(path) for p in self.patterns)
 
+    def may_contain(self, folder: str) -> bool:
+        """Could a path below ``folder`` be allowed? False only when no pattern can match there.
+
+        A match starts with the pattern's literal head (the text before its first ``*``, ``?`` or ``[``), so
+        a folder is out of reach when neither its path nor that head is a prefix of the other.
+        """
+        if not self.patterns:
+            return True
+        below = folder.strip("/") + "/"
+        return any(below.startswith(head) or head.startswith(below) for head in map(_literal_head, self.patterns))
+
 
 _CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _literal_head(pattern: str) -> str:
+    pattern = pattern.strip("/")
+    cut = min((i for i in (pattern.find(c) for c in "*?[") if i != -1), default=len(pattern))
+    return pattern[:cut]
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z")  # \Z: `$` would let a trailing newline through
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):\s?(.*)$")
-_PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/+@=~-]+$")
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/+@=~-]+\Z")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 MAX_FILES = 20
 
@@ -22,36 +22,40 @@ def quote_path(path: str) -> str:
     if _PLAIN_PATH.match(path):
         return path
     out = []
+    prev = ""
     for ch in path:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\{ord(ch):03o}")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or (ch.isspace() and (ch != " " or prev == " ")):
+            # Line separators (U+2028, U+0085...) and whitespace runs would be split or folded by a reader:
+            # spell them as octal UTF-8 bytes, as git does.
+            out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8")))
         else:
             out.append(ch)
+        prev = ch
     return '"' + "".join(out) + '"'
 
 
 def unquote_path(text: str) -> str:
     if not (len(text) >= 2 and text.startswith('"') and text.endswith('"')):
         return text
-    body, out, i = text[1:-1], [], 0
+    body, out, i = text[1:-1], bytearray(), 0  # bytes: an octal escape is one byte of UTF-8
     reverse = {v[1]: k for k, v in _ESCAPES.items()}
     while i < len(body):
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
             if nxt in reverse:
-                out.append(reverse[nxt])
+                out += reverse[nxt].encode()
                 i += 2
                 continue
-            if body[i + 1 : i + 4].isdigit():
-                out.append(chr(int(body[i + 1 : i + 4], 8)))
+            if re.fullmatch(r"[0-3][0-7][0-7]", body[i + 1 : i + 4]):
+                out.append(int(body[i + 1 : i + 4], 8))
                 i += 4
                 continue
-        out.append(ch)
+        out += ch.encode("utf-8", "surrogateescape")
         i += 1
-    return "".join(out)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def format_paths(paths: list[str], limit: int = MAX_FILES) -> str:
@@ -97,6 +101,8 @@ def _clean(value: str) -> str:
 def build_message(subject: str, body: str = "", trailers: list[tuple[str, str]] | None = None) -> str:
     """A commit/tag message: subject, optional body, and a final trailer paragraph."""
     subject = _clean(subject) or "gitbench"
+    if re.match(r"---(\s|$)", subject):  # `git interpret-trailers` would take it for a patch divider
+        subject = "gitbench: " + subject
     parts = [subject]
     if body.strip():
         parts.append(body.strip())

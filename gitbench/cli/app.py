@@ -68,7 +68,7 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in args
+    as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
     _register()
     command = typer.main.get_command(app)
     try:
@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
         if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # typer/click usage errors
+            if as_json:  # scripts asked for JSON: a bad option is an error like any other
+                text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+                usage = errors.UsageError(str(text), [errors.Action("Help", "gitbench --help")])
+                render.error(usage, as_json)
+                return usage.exit_code
             exc.show()
             return int(exc.exit_code)
         if type(exc).__name__ == "Abort":

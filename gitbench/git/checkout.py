@@ -192,6 +192,7 @@ class FileMover:
             finally:
                 os.close(fd)
         backup = self._backup(number)
+        os.makedirs(self.txn_dir, exist_ok=True)  # a rollback after a crash before apply() made it
         if os.path.lexists(full) and not os.path.lexists(backup):
             if os.path.isdir(full) and not os.path.islink(full):
                 os.rmdir(full)  # an empty folder where the file goes (checked empty beforehand)
@@ -204,13 +205,18 @@ class FileMover:
         faults.point(f"{self.prefix}.backup-made")
         os.replace(tmp, full)  # atomic: the path holds the old file or the new one, nothing in between
 
-    def rollback(self, changes: list[TreeChange]) -> list[str]:
-        """Bring every path back to its old entry where it holds ours; return paths left as someone edited them."""
+    def rollback(self, changes: list[TreeChange], keep: set[str] | None = None) -> list[str]:
+        """Bring every path back to its old entry where it holds ours; return paths left as someone edited them.
+
+        ``keep``: paths that held their new content before the move began; they are the user's, not ours.
+        """
         left: list[str] = []
         for number, c in enumerate(changes):
             tmp = self._tmp(c.path)
             if os.path.lexists(tmp) and not self._parent_blocked(c.path):
                 os.unlink(tmp)
+            if keep and c.path in keep:
+                continue
             backup = self._backup(number)
             if self.matches(c.path, c.old):
                 continue

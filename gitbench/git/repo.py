@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -57,7 +57,11 @@ def translate(exc: BaseException, what: str) -> errors.GitbenchError:
     text = str(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return errors.disk_full(what)
-    if "lock" in text.lower() and ("failed to" in text.lower() or "exists" in text.lower()):
+    if any(p in text.lower() for p in ("permission denied", "not permitted", "read-only file system")):
+        # libgit2 says "failed to create locked file ...: Permission denied": a permission problem, not a lock.
+        return errors.FileIOError(f"Could not write while {what}: {text}", [errors.RECOVER])
+    if "lock" in text.lower() and ("failed to" in text.lower() or "exists" in text.lower()
+                                   or "is locked" in text.lower()):
         return errors.GitLocked(
             f"Git is locked while {what}: {text}. Another Git process may be running (an editor, `git status`), "
             "or a crashed one left its lock file behind.",
@@ -269,6 +273,8 @@ class GitRepo:
                 raise RefMoved("refs/tags/" + name, None, "taken") from exc
             raise
         except (pygit2.GitError, OSError) as exc:
+            if "failed to create tag annotation" in str(exc):  # on a full disk: the reason is lost (ENOSPC)
+                raise self._unwritten(f"creating tag {name}") from exc
             raise translate(exc, f"creating tag {name}") from exc
 
     def blob(self, oid: str) -> bytes:
@@ -294,7 +300,20 @@ class GitRepo:
             )
         except (pygit2.GitError, OSError) as exc:
             raise translate(exc, "writing a commit") from exc
+        if not self.repo.odb.exists(oid):  # on a full disk pygit2 1.21 returns the id of a commit it never wrote
+            raise self._unwritten("writing a commit")
         return str(oid)
+
+    def _unwritten(self, what: str) -> errors.GitbenchError:
+        """libgit2 lost why an object write failed; a nearly full file system is the usual cause: say so then."""
+        try:
+            st = os.statvfs(os.path.join(self.gitdir, "objects"))
+            low = st.f_bavail * st.f_frsize < 1024 * 1024
+        except OSError:
+            low = False
+        if low:
+            return errors.disk_full(what)
+        return errors.FileIOError(f"Git could not write an object while {what}.", [errors.RECOVER])
 
     def empty_tree(self) -> str:
         return str(self.repo.TreeBuilder().write())
@@ -339,22 +358,42 @@ class GitRepo:
         return str(builder.write())
 
     def diff_trees(self, old: str | None, new: str | None) -> list[TreeChange]:
-        """Changed blobs between two trees (no rename detection: a move is a delete and an add)."""
-        a = self.repo[old if old else self.empty_tree()]
-        b = self.repo[new if new else self.empty_tree()]
-        assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
-        diff = a.diff_to_tree(b)
-        out = []
-        for delta in diff.deltas:
-            old_e = None if delta.status_char() == "A" else (str(delta.old_file.id), int(delta.old_file.mode))
-            new_e = None if delta.status_char() == "D" else (str(delta.new_file.id), int(delta.new_file.mode))
-            path = delta.new_file.path if new_e else delta.old_file.path
-            if old_e and new_e and delta.old_file.path != delta.new_file.path:  # pragma: no cover
-                out.append(TreeChange(delta.old_file.path, old_e, None))
-                out.append(TreeChange(delta.new_file.path, None, new_e))
+        """Changed blobs between two trees (no rename detection: a move is a delete and an add).
+
+        The same changes, in the same (path) order, as libgit2's tree-to-tree diff, where a change of file type
+        is a delete and an add; but a folder with the same id on both sides is skipped without being read, so
+        the cost follows the change, not the repository's size (libgit2 reads every folder of both trees).
+        """
+        out: list[TreeChange] = []
+        self._diff_trees(old, new, "", out)
+        return out
+
+    def _diff_trees(self, old: str | None, new: str | None, prefix: str, out: list[TreeChange]) -> None:
+        sides = []
+        for oid in (old, new):
+            tree = self.repo[oid] if oid else None
+            assert tree is None or isinstance(tree, pygit2.Tree)
+            # Git's order: a folder sorts as "name/", so path order follows when the trees are walked in it.
+            sides.append({os.fsencode(e.name) + (b"/" if e.filemode == TREE else b""): e for e in tree or ()})
+        a, b = sides
+        for key in sorted(a.keys() | b.keys()):
+            ea, eb = a.get(key), b.get(key)
+            if key.endswith(b"/"):
+                sub_a = str(ea.id) if ea is not None else None
+                sub_b = str(eb.id) if eb is not None else None
+                if sub_a != sub_b:
+                    self._diff_trees(sub_a, sub_b, prefix + os.fsdecode(key), out)
+                continue
+            path = prefix + os.fsdecode(key)
+            old_e = (str(ea.id), int(ea.filemode)) if ea is not None else None
+            new_e = (str(eb.id), int(eb.filemode)) if eb is not None else None
+            if old_e == new_e:
+                continue
+            if old_e and new_e and _kind(old_e[1]) != _kind(new_e[1]):  # a type change: delete, then add
+                out.append(TreeChange(path, old_e, None))
+                out.append(TreeChange(path, None, new_e))
                 continue
             out.append(TreeChange(path, old_e, new_e))
-        return out
 
     def diff_stats(self, old: str, new: str, patch: bool) -> tuple[list[dict[str, object]], str | None]:
         """Per-file status and line counts between two trees, and optionally the unified patch text."""
@@ -379,12 +418,14 @@ class GitRepo:
             })
         return files, (diff.patch or "") if patch else None
 
-    def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, str, int]]:
-        """Every blob in a tree: (path, oid, mode)."""
+    def walk_tree(self, tree: str, prefix: str = "",
+                  descend: Callable[[str], bool] | None = None) -> Iterator[tuple[str, str, int]]:
+        """Every blob in a tree: (path, oid, mode); folders for which ``descend(path)`` is false are skipped."""
         for entry in self.repo[tree]:  # type: ignore[attr-defined]
             path = f"{prefix}{entry.name}"
             if entry.filemode == TREE:
-                yield from self.walk_tree(str(entry.id), path + "/")
+                if descend is None or descend(path):
+                    yield from self.walk_tree(str(entry.id), path + "/", descend)
             elif entry.filemode != COMMIT_MODE:
                 yield path, str(entry.id), int(entry.filemode)
 
@@ -474,6 +515,11 @@ class GitRepo:
         except pygit2.GitError:
             return []
         return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
+
+
+def _kind(mode: int) -> int:
+    """The file type of a tree entry's mode (a regular file, executable or not, is one type)."""
+    return mode & 0o170000
 
 
 def _nest(changes: dict[str, Entry | None]) -> dict[str, object]:

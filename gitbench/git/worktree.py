@@ -34,7 +34,8 @@ def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
         shutil.rmtree(folder)
     os.makedirs(folder)
     snap: Snapshot = {}
-    for path, oid, mode in repo.walk_tree(tree):
+    # Only the folders the scope can reach are read: a 10-file job in a 100k-file tree reads a few folders.
+    for path, oid, mode in repo.walk_tree(tree, descend=None if scope.everything else scope.may_contain):
         if not scope.allows(path):
             continue
         full = os.path.join(folder, path)

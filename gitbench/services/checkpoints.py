@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 from gitbench import errors, faults, trailers
@@ -45,13 +46,15 @@ def create(wb: Workbench, kind: str, message: str = "", job: str | None = None,
             faults.point("checkpoint.after-tag")
             return resolve(wb, str(n))
         raise errors.CheckpointFailed("Could not find a free checkpoint number.")
-    except errors.CheckpointError:
+    except (errors.CheckpointError, errors.DiskFull):
         raise
     except errors.GitbenchError as exc:
         raise errors.CheckpointFailed(
             f"Could not take a {kind} checkpoint: {exc.message}", exc.actions or [errors.RECOVER]
         ) from exc
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise errors.disk_full(f"taking a {kind} checkpoint") from exc
         raise errors.CheckpointFailed(f"Could not take a {kind} checkpoint: {exc}", [errors.RECOVER]) from exc
 
 

@@ -18,9 +18,11 @@ def discard(wb: Workbench) -> OperationResult:
         label = ref[len(DRAFT_PREFIX):]
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
+        # `discard --undo` brings back the newest stamp: two discards in one second must still sort in order.
+        stamp = max([int(clock.now())] + [s + 1 for s, _ in trash_refs(wb)])
         entry: dict[str, Any] = {"op": "discard", "id": wb.new_id(), "draft": ref,
                                  "draft_head": head if readable else None,
-                                 "trash": f"{TRASH_PREFIX}{int(clock.now())}/{label}"}
+                                 "trash": f"{TRASH_PREFIX}{stamp}/{label}"}
         wb.journal.write(entry)
         faults.point("discard.journal-written")
         return finish(wb, entry)

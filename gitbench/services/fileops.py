@@ -21,7 +21,9 @@ from gitbench.services.workbench import Workbench
 def _rel_inside(wb: Workbench, path: str) -> str | None:
     if wb.git.workdir is None:
         return None
-    full = os.path.realpath(os.path.abspath(path))
+    # Resolve the folders only: a symlink being added is recorded as itself, not under its target's path.
+    absolute = os.path.abspath(path)
+    full = os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
     root = os.path.realpath(wb.git.workdir)
     if full == root or not full.startswith(root + os.sep):
         return None
@@ -68,6 +70,9 @@ def add(wb: Workbench, sources: list[str], to: str = "") -> OperationResult:
         for src in sources:
             if not os.path.lexists(src):
                 raise errors.UsageError(f"{src} does not exist.")
+            if wb.git.workdir and os.path.realpath(src) == os.path.realpath(wb.git.workdir):
+                # Not "outside, copy it in": that would copy the whole Workbench into a folder of itself.
+                raise errors.UsageError(f"{src} is the Workbench itself; name the files or folders to add.")
             inside = _rel_inside(wb, src)
             pairs: list[tuple[str, str]] = []
             if inside is not None:

@@ -57,7 +57,7 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
     wb.journal.write({"op": "job", "id": job_id, "draft": ref, "pid": os.getpid()})
     try:
         cp = checkpoints.create(wb, "auto", f"before job {job_id}", job=job_id)
-    except errors.CheckpointFailed as exc:
+    except (errors.CheckpointFailed, errors.DiskFull) as exc:
         wb.journal.clear()
         exc.message = f"{exc.message} The job did not run; nothing was changed."
         raise
@@ -111,8 +111,10 @@ def report(job: JobRecord) -> dict[str, Any]:
     """The job report: what ran, what changed, why it stopped, and what to do next."""
     actions: list[dict[str, str]] = []
     if job.status in ("failed", "cancelled", "interrupted"):
-        retry = "gitbench exec --on-draft discard " + " ".join(
-            [f"--files {p!r}" for p in job.scope] + ["--", *job.command]) if job.command else ""
+        import shlex  # the command is pasted into a shell: quote it as one
+
+        retry = "gitbench exec --on-draft discard " + shlex.join(
+            [a for p in job.scope for a in ("--files", p)] + ["--", *job.command]) if job.command else ""
         actions = [
             {"label": "Review what the job did", "command": "gitbench review"},
             {"label": "Keep the partial work", "command": "gitbench publish"},
@@ -250,7 +252,8 @@ def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str =
             return _fail(wb, job, exc, notes)
         except OSError as exc:
             return _fail(wb, job, _io_error(exc, "committing the step"), notes)
-        moved = [r for r, v in _guarded_refs(wb).items() if refs_before.get(r) != v]
+        refs_after = _guarded_refs(wb)  # a deleted ref (a checkpoint tag) is a change too
+        moved = [r for r in sorted(set(refs_before) | set(refs_after)) if refs_before.get(r) != refs_after.get(r)]
         if cancel:
             err: errors.GitbenchError = errors.Cancelled(
                 f"The job was cancelled ({cancel}). The Draft and what the command had written are kept.",

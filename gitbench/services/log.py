@@ -11,7 +11,8 @@ from gitbench.services.workbench import Workbench
 def audit_log(wb: Workbench, limit: int = 100) -> list[Step]:
     steps: list[Step] = []
     seen: set[str] = set()
-    heads = [(r, r[len(DRAFT_PREFIX):]) for r in wb.draft_refs()] + [(wb.published_ref, wb.branch)]
+    # Published first: a step already published is labelled with its branch, not with the Draft built on it.
+    heads = [(wb.published_ref, wb.branch)] + [(r, r[len(DRAFT_PREFIX):]) for r in wb.draft_refs()]
     for ref, name in heads:
         head = wb.git.ref(ref)
         if head is None:

@@ -44,8 +44,10 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
         entry: dict[str, Any] = {
             "op": "restore", "id": wb.new_id(), "old": published, "new": cp.commit, "files": files,
             "checkpoint": cp.name,
-            # --keep-draft restores Published only: the open Draft's own job record must stay.
-            "records_tree": wb.git.commit(cp.records).tree if cp.records and not keep_draft else None,
+            # --keep-draft restores Published only: the open Draft's own job record must stay. Without an open
+            # Draft the flag keeps nothing, so the records go back as in any restore.
+            "records_tree": (wb.git.commit(cp.records).tree
+                             if cp.records and not (keep_draft and ref is not None) else None),
             "pre": pre.name,
         }
         transaction.move_published(wb, entry, changes, "restore")
@@ -61,8 +63,9 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     transaction.done(wb, entry)
     return OperationResult(
         operation="restore",
-        summary=(f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, with the records of "
-                 f"that moment. Undo with `gitbench restore {entry['pre']}`."),
+        summary=(f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, "
+                 + ("with the records of that moment." if target else "the job records are kept as they are.")
+                 + f" Undo with `gitbench restore {entry['pre']}`."),
         checkpoints=[entry["pre"]],
         published=entry["new"],
         notes=[f"Left as edited by someone else: {p}" for p in left],

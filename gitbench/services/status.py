@@ -33,10 +33,18 @@ def status(wb: Workbench) -> Status:
                 reminders.append(draft.reminder)
         except errors.DraftCorrupt as exc:
             reminders.append(exc.message + " Run `gitbench discard` or restore a checkpoint.")
+        except errors.FileIOError as exc:  # unreadable records: say so, status must still work
+            reminders.append(exc.message)
     local = wb.git.status_changes() if wb.files_checked_out() else []
     if not wb.git.bare and not wb.files_checked_out():
         reminders.append(f"The checked-out folder is not on Published ({wb.branch}); "
                          "gitbench moves the branch but leaves these files alone.")
+    try:
+        job = last_job(wb)
+    except errors.FileIOError as exc:
+        job = None
+        if exc.message not in reminders:
+            reminders.append(exc.message)
     return Status(workbench=wb.root, bare=wb.git.bare, published=published, draft=draft,
-                  last_job=last_job(wb), reminders=reminders, busy=wb.busy(),
+                  last_job=job, reminders=reminders, busy=wb.busy(),
                   recovered=list(wb.recovered), local_changes=local)

@@ -41,15 +41,44 @@ def blocked_paths(wb: Workbench, changes: list[TreeChange]) -> list[tuple[str, s
     return [(b.path, b.reason) for b in mover(wb, "check", "check").check(changes)]
 
 
+def check_git_locks(wb: Workbench, files: bool) -> None:
+    """Refuse before anything is written while Git's own lock files are in the way (a running or crashed Git).
+
+    libgit2 never waits on them (DESIGN.md §7); meeting one half-way would mean rolling back files, and the
+    rollback needs the same lock.
+    """
+    import os
+
+    from gitbench.store import gitlocks
+
+    found = [(p, age) for p, age in gitlocks.find(wb.git.gitdir, [wb.published_ref, "HEAD"])
+             if files or os.path.basename(p) != "index.lock"]
+    if not found:
+        return
+    names = ", ".join(f"{os.path.relpath(p, wb.git.gitdir)} ({int(age)} s old)" for p, age in found)
+    raise errors.GitLocked(
+        f"Git is locked: {names} exists in {wb.git.gitdir}. Another Git process may be running (an editor, "
+        "`git status`), or a crashed one left it behind. Nothing was changed.",
+        [errors.Action("Wait for the other Git process to finish, then run the command again"),
+         errors.Action("If no Git process is running, clear stale locks (older than 10 s; --force for younger)",
+                       "gitbench recover")],
+        {"locks": [p for p, _ in found]},
+    )
+
+
 def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChange], prefix: str) -> None:
     """Journal, files, index, ref. Raises a GitbenchError after rolling back if the ref did not move."""
-    entry = dict(entry, changes=changes_to_json(changes), ref=wb.published_ref)
+    check_git_locks(wb, bool(entry["files"]))
+    m = mover(wb, entry["id"], prefix) if entry["files"] else None
+    # Paths that already hold their new content before we start are the user's (a locally edited file being
+    # added, a Draft's edit also made by hand): we do not write them, so a rollback must not "restore" them.
+    untouched = [c.path for c in changes if m is not None and m.matches(c.path, c.new)]
+    entry = dict(entry, changes=changes_to_json(changes), ref=wb.published_ref, untouched=untouched)
     try:
         wb.journal.write(entry)
     except OSError as exc:
         raise _translate(exc, prefix) from exc
     faults.point(f"{prefix}.journal-written")
-    m = mover(wb, entry["id"], prefix) if entry["files"] else None
     try:
         if m is not None:
             m.apply(changes)
@@ -122,7 +151,7 @@ def roll_back(wb: Workbench, entry: dict[str, Any]) -> list[str]:
     changes = changes_from_json(entry.get("changes", []))
     if entry.get("files") and wb.files_checked_out():
         m = mover(wb, entry["id"], "rollback")
-        left = m.rollback(changes)
+        left = m.rollback(changes, keep=set(entry.get("untouched", [])))
         wb.git.update_index({c.path: c.old for c in changes if c.path not in left})
         m.discard_backups()
     wb.journal.clear()

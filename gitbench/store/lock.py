@@ -53,7 +53,15 @@ class WorkbenchLock:
         delay = 0.02
         while not self.try_acquire():
             if time.monotonic() >= deadline:
-                who = self.holder() or "another gitbench process"
+                who = self.holder()
+                for _ in range(5):  # the holder writes its name just after taking the lock, and clears it on release
+                    if who is not None or self.try_acquire():
+                        break
+                    time.sleep(0.02)
+                    who = self.holder()
+                if self.fd is not None:  # it was released meanwhile, and is ours now
+                    return self
+                who = who or "another gitbench process"
                 raise errors.Busy(
                     f"The Workbench is busy: {who} is changing it. Nothing was changed by this command.",
                     [errors.Action("Wait for it to finish, then run this command again"),

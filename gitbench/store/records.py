@@ -7,9 +7,10 @@ checkpoint names stays reachable (and pushable) for as long as the checkpoint ex
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
-from gitbench import faults
+from gitbench import errors, faults
 from gitbench.git.repo import BLOB, Entry, GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
 
@@ -19,7 +20,18 @@ class Records:
         self.repo = repo
 
     def head(self) -> str | None:
-        return self.repo.ref(RECORDS_REF)
+        oid = self.repo.ref(RECORDS_REF)
+        if oid is None and self.repo.ref_exists(RECORDS_REF):
+            # A garbage ref file: taking it as "no records yet" would start a new chain over the old one.
+            raise errors.FileIOError(
+                f"The job records ({RECORDS_REF}) cannot be read: its ref file holds no valid commit id. "
+                "Nothing was changed.",
+                [errors.Action("Find the records of the newest checkpoint (its Gitbench-Records line)",
+                               "git tag -n9 --sort=-v:refname -l 'checkpoint/*'"),
+                 errors.Action("Replace the broken ref file (git cannot update it) with that commit",
+                               f"rm {os.path.join(self.repo.gitdir, *RECORDS_REF.split('/'))} && "
+                               f"git update-ref {RECORDS_REF} <commit>")])
+        return oid
 
     def tree(self) -> str | None:
         head = self.head()

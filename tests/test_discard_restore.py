@@ -1,0 +1,187 @@
+"""Discard (kept in a trash ref for 14 days, undoable) and Restore ("go back in time", itself undoable through
+its pre-restore checkpoint), with the rules around them (seed 003; DESIGN.md §2 invariants 3 and 4)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Snapshot, check_invariants, git, gitbench
+
+DAY = 86400
+T0 = 1_780_000_000  # a fixed clock for the trash tests (GITBENCH_NOW)
+
+
+def edit(text: str, path: str = "src/app.py") -> str:
+    return f"import pathlib; pathlib.Path({path!r}).write_text({text!r})"
+
+
+def make_draft(wb: Path, text: str = "print('job')\n", env: dict[str, str] | None = None) -> tuple[str, str]:
+    res = gitbench(wb, "exec", "--files", "src/**", "--", sys.executable, "-c", edit(text), env=env)
+    assert res.returncode == 0, res.stderr
+    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
+    return ref, git(wb, "rev-parse", ref).strip()
+
+
+def ok(res_stdout: str) -> dict[str, Any]:
+    data = json.loads(res_stdout)
+    assert data["ok"] is True, data
+    result: dict[str, Any] = data["result"]
+    return result
+
+
+def refs(wb: Path, prefix: str) -> dict[str, str]:
+    out = git(wb, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+    return dict(line.split() for line in out.splitlines())
+
+
+def records_tree(wb: Path) -> str:
+    return git(wb, "ls-tree", "-r", "refs/gitbench/records")
+
+
+def job_status(wb: Path, label: str) -> str | None:
+    shown = git(wb, "show", f"refs/gitbench/records:jobs/{label}.json", check=False)
+    return json.loads(shown)["status"] if shown else None
+
+
+def test_discard_keeps_a_trash_ref_and_undo_brings_back_the_same_commit(workbench: Path) -> None:
+    ref, head = make_draft(workbench)
+    label = ref.rsplit("/", 1)[1]
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "discard", "--yes", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    trash = ok(res.stdout)["data"]["trash"]
+    assert refs(workbench, "refs/gitbench/trash/") == {trash: head}
+    assert refs(workbench, "refs/heads/gitbench/draft/") == {}
+    assert job_status(workbench, label) == "discarded"
+    check_invariants(workbench, before, published_may_change=False)
+
+    res = gitbench(workbench, "discard", "--undo", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert refs(workbench, "refs/heads/gitbench/draft/") == {ref: head}
+    assert refs(workbench, "refs/gitbench/trash/") == {}
+    assert job_status(workbench, label) == "complete"
+    check_invariants(workbench, before, published_may_change=False)
+    assert gitbench(workbench, "publish").returncode == 0
+    assert (workbench / "src/app.py").read_text() == "print('job')\n"
+    check_invariants(workbench, before)
+
+
+def test_discard_undo_is_refused_while_another_draft_exists(workbench: Path) -> None:
+    first, first_head = make_draft(workbench, "print('first')\n")
+    assert gitbench(workbench, "discard", "--yes").returncode == 0
+    second, second_head = make_draft(workbench, "print('second')\n")
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "discard", "--undo", "--json")
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert json.loads(res.stdout)["error"]["code"] == "draft-open"
+    assert refs(workbench, "refs/heads/gitbench/draft/") == {second: second_head}
+    assert list(refs(workbench, "refs/gitbench/trash/").values()) == [first_head]
+    check_invariants(workbench, before, published_may_change=False)
+
+
+def test_trash_older_than_14_days_is_deleted_by_the_next_recover(workbench: Path) -> None:
+    make_draft(workbench, env={"GITBENCH_NOW": str(T0)})
+    assert gitbench(workbench, "discard", "--yes", env={"GITBENCH_NOW": str(T0)}).returncode == 0
+    trash = refs(workbench, "refs/gitbench/trash/")
+    assert len(trash) == 1
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "recover", "--json", env={"GITBENCH_NOW": str(T0 + 13 * DAY)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert refs(workbench, "refs/gitbench/trash/") == trash, "trash younger than 14 days must be kept"
+
+    res = gitbench(workbench, "recover", "--json", env={"GITBENCH_NOW": str(T0 + 15 * DAY)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert refs(workbench, "refs/gitbench/trash/") == {}
+    assert any(next(iter(trash)) in n for n in ok(res.stdout)["notes"])
+    check_invariants(workbench, before, published_may_change=False)
+    res = gitbench(workbench, "discard", "--undo", "--json")
+    assert res.returncode == 5 and json.loads(res.stdout)["error"]["code"] == "no-draft"
+
+
+def test_restore_is_blocked_while_a_draft_exists_and_guides_to_publish_or_discard(workbench: Path) -> None:
+    ref, head = make_draft(workbench)
+    before = Snapshot.take(workbench)
+    res = gitbench(workbench, "restore", "checkpoint/1", "--yes", "--json")
+    assert res.returncode == 4, res.stdout + res.stderr
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "draft-open"
+    assert "publish" in error["message"].lower() and "discard" in error["message"].lower()
+    assert {"gitbench publish", "gitbench discard"} <= {a["command"] for a in error["actions"]}
+    assert refs(workbench, "refs/tags/checkpoint/") == before.checkpoints, "no pre-restore checkpoint on refusal"
+    assert refs(workbench, "refs/heads/gitbench/draft/") == {ref: head}
+    check_invariants(workbench, before, published_may_change=False)
+
+
+def test_restore_goes_back_with_the_records_and_its_pre_restore_checkpoint_undoes_it_exactly(
+        workbench: Path) -> None:
+    ref, head = make_draft(workbench)
+    label = ref.rsplit("/", 1)[1]
+    auto = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))["checkpoint"]
+    assert gitbench(workbench, "publish").returncode == 0
+    published, records, files = head, records_tree(workbench), Snapshot.take(workbench).files
+    assert job_status(workbench, label) == "published"
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "restore", auto, "--yes", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    pre = ok(res.stdout)["checkpoints"][0]
+    cps = json.loads(gitbench(workbench, "checkpoints", "--json").stdout)["result"]
+    assert next(cp for cp in cps if cp["name"] == pre)["kind"] == "pre-restore"
+    assert (workbench / "src/app.py").read_text() == "print('hello')\n"
+    assert job_status(workbench, label) is None, "the job's record must go back in time with Published"
+    assert git(workbench, "rev-parse", f"refs/tags/{auto}^{{commit}}").strip() == git(workbench, "rev-parse",
+                                                                                       "main").strip()
+    check_invariants(workbench, before)
+
+    res = gitbench(workbench, "restore", str(pre), "--yes")
+    assert res.returncode == 0, res.stderr
+    assert git(workbench, "rev-parse", "main").strip() == published
+    assert records_tree(workbench) == records, "restoring the pre-restore checkpoint must undo the records too"
+    assert job_status(workbench, label) == "published"
+    assert Snapshot.take(workbench).files == files
+    check_invariants(workbench, before)
+
+
+def test_restore_refuses_to_overwrite_local_edits_and_takes_no_checkpoint(workbench: Path) -> None:
+    (workbench / "src/app.py").write_text("print('second')\n")
+    git(workbench, "commit", "-q", "-am", "second")  # no Draft: plain git may commit
+    (workbench / "src/app.py").write_bytes(b"print('my edit')\n")
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "restore", "checkpoint/1", "--yes", "--json")
+    assert res.returncode == 7, res.stdout + res.stderr
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "local-changes" and error["details"]["paths"] == ["src/app.py"]
+    assert (workbench / "src/app.py").read_bytes() == b"print('my edit')\n"
+    assert refs(workbench, "refs/tags/checkpoint/") == before.checkpoints
+    check_invariants(workbench, before, published_may_change=False, allow_local_edits=True)
+    git(workbench, "checkout", "--", "src/app.py")
+
+
+def test_restore_in_a_bare_workbench_moves_published_and_records_and_is_undoable(project: Path,
+                                                                                 tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(project), str(bare))
+    assert gitbench(bare, "init").returncode == 0
+    start = git(bare, "rev-parse", "main").strip()
+    ref, head = make_draft(bare)
+    assert gitbench(bare, "publish").returncode == 0
+    records = records_tree(bare)
+
+    res = gitbench(bare, "restore", "checkpoint/1", "--yes", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    pre = ok(res.stdout)["checkpoints"][0]
+    assert git(bare, "rev-parse", "main").strip() == start
+    assert "jobs/" not in records_tree(bare)
+    check_invariants(bare)
+
+    assert gitbench(bare, "restore", str(pre), "--yes").returncode == 0
+    assert git(bare, "rev-parse", "main").strip() == head
+    assert records_tree(bare) == records
+    check_invariants(bare)
