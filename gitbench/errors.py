@@ -25,6 +25,7 @@ Hierarchy::
     ├── JobFailed                the job's command failed (12)
     ├── DiskFull                 no space left; writes halted (13)
     ├── FileIOError              a file could not be read or written (14)
+    ├── PublishedMissing         the Published branch was deleted outside gitbench (15)
     ├── Cancelled                Ctrl-C / SIGTERM (130)
     └── InternalError            a bug in gitbench (70)
 """
@@ -171,6 +172,11 @@ class FileIOError(GitbenchError):
     exit_code = 14
 
 
+class PublishedMissing(GitbenchError):
+    code = "published-missing"
+    exit_code = 15
+
+
 class Cancelled(GitbenchError):
     code = "cancelled"
     exit_code = 130
@@ -197,6 +203,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     JobFailed,
     DiskFull,
     FileIOError,
+    PublishedMissing,
     Cancelled,
     InternalError,
 )

@@ -89,7 +89,7 @@ class DraftInfo:
 class JobRecord:
     id: str
     kind: str
-    status: str  # running | complete | failed | cancelled | interrupted | published | discarded
+    status: str  # running | complete | no-changes | failed | cancelled | interrupted | published | discarded
     created: float
     updated: float
     draft: str
@@ -110,6 +110,7 @@ class JobRecord:
     error: dict[str, Any] | None = None
     refused: list[dict[str, str]] = field(default_factory=list)
     pid: int | None = None
+    head: str | None = None  # the Draft's last step commit: a Draft deleted outside gitbench can come back
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
@@ -138,6 +139,7 @@ class Status:
     busy: str | None = None
     recovered: list[str] = field(default_factory=list)
     local_changes: list[str] = field(default_factory=list)
+    draft_problem: str | None = None  # the open Draft cannot be read: why
 
 
 @dataclass

@@ -60,7 +60,7 @@ def test_an_outside_commit_on_published_is_a_conflict_and_restore_keep_draft_the
     error = publish_error(workbench)
     assert "main" in str(error["message"]) and outside[:12] in str(error["message"])
     assert "gitbench discard" in commands(error)
-    assert f"gitbench restore {auto} --keep-draft" in commands(error)
+    assert f"gitbench restore {auto} --keep-draft --yes" in commands(error)
     assert rev(workbench, ref) == head and rev(workbench, "main") == outside
     check_invariants(workbench, before, published_may_change=False)
 

@@ -8,20 +8,37 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors
 from gitbench.cli import render
 
-app = typer.Typer(
-    name="gitbench",
-    help="Safe, reviewable, reversible AI edits, using nothing but Git.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
+
+_app: typer.Typer | None = None
+
+
+def _typer_app() -> typer.Typer:
+    """The typer application, built on first use: a bare `gitbench status` never imports typer (start-up)."""
+    global _app
+    if _app is None:
+        import typer
+
+        _app = typer.Typer(
+            name="gitbench",
+            help="Safe, reviewable, reversible AI edits, using nothing but Git.",
+            no_args_is_help=True,
+            add_completion=False,
+            pretty_exceptions_enable=False,
+        )
+    return _app
+
+
+def __getattr__(name: str) -> Any:  # `gitbench.cli.app.app` still names the typer application
+    if name == "app":
+        return _typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def interactive() -> bool:
@@ -32,12 +49,13 @@ def _register() -> None:
     from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, workbench_cmds
 
     for module in (workbench_cmds, draft_cmds, checkpoint_cmds, file_cmds):
-        module.register(app)
+        module.register(_typer_app())
 
 
 def _crash_log(exc: BaseException) -> str:
     import tempfile
     import time
+    import traceback
 
     folder = tempfile.gettempdir()
     try:
@@ -69,10 +87,23 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
-    _register()
-    command = typer.main.get_command(app)
+    if args in (["status"], ["status", "--json"]):
+        # The most frequent command, without typer: importing it and building the parser (typer builds pydantic
+        # validators) costs more than the status itself. Same function as `gitbench status` through typer.
+        from gitbench.cli.common import show_status
+
+        def invoke() -> None:
+            show_status(as_json)
+    else:
+        import typer
+
+        _register()
+        command = typer.main.get_command(_typer_app())
+
+        def invoke() -> None:
+            command.main(args=args, prog_name="gitbench", standalone_mode=False)
     try:
-        command.main(args=args, prog_name="gitbench", standalone_mode=False)
+        invoke()
         return 0
     except errors.GitbenchError as exc:
         render.error(exc, as_json)

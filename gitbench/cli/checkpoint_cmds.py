@@ -50,7 +50,11 @@ def register(app: typer.Typer) -> None:
 
         wb = open_workbench()
         if not yes:
+            from gitbench.services import drafts
+
             cp = wb.checkpoint(name)
+            if not keep_draft:
+                drafts.require_no_draft(wb, "restore")  # say so before asking, not after
             if not interactive():
                 raise errors.UsageError("restore asks for confirmation; pass --yes when not at a terminal.",
                                         [errors.Action("Restore", f"gitbench restore {cp.name} --yes")])

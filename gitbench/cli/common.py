@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gitbench import errors
 from gitbench.cli import render
 from gitbench.services.workbench import Workbench
 
@@ -39,3 +40,27 @@ def stale_draft_prompt(wb: Workbench) -> None:
     else:
         drafts.keep(wb, info.label)
         render.out("Kept. You will not be asked again for 7 days.")
+
+
+def show_status(json: bool) -> None:
+    """`gitbench status`. app.main also calls this directly for a bare `status` / `status --json`."""
+    from gitbench.services import status as status_service
+
+    wb = open_workbench()
+    st = status_service.status(wb)
+    if json:
+        render.ok_json(st)
+        return
+    render.status(st)
+    if st.draft is not None:
+        # The seed: Review opens automatically when the Workbench is reopened with a Draft in it.
+        from gitbench.services import review as review_service
+
+        try:
+            rv = review_service.review(wb)
+        except errors.DraftCorrupt as exc:  # status must still work: say what is wrong instead
+            render.out(f"reminder: {exc.message}")
+        else:
+            render.out("")
+            render.review(rv, patch=False)
+        stale_draft_prompt(wb)

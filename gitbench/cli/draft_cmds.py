@@ -36,7 +36,10 @@ def register(app: typer.Typer) -> None:
                     raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
                 on_draft = choice
         say = None if json else (lambda text: render.out(f"· {text}"))
-        res = jobs.run_exec(wb, list(command or []), list(files or []), message, on_draft, say)
+        import sys
+
+        res = jobs.run_exec(wb, list(command or []), list(files or []), message, on_draft, say,
+                            command_stdout=sys.stderr.fileno() if json else None)
         render.ok_json(res) if json else render.result(res)
 
     @app.command()

@@ -107,7 +107,7 @@ def status(st: Status) -> None:
     out(f"Workbench  {st.workbench}{' (bare)' if st.bare else ''}")
     out(f"Published  {p.branch} at {p.commit[:12]} {p.subject!r}{cp}")
     if st.draft is None:
-        out("Draft      none")
+        out(f"Draft      {st.draft_problem} (see the reminder below)" if st.draft_problem else "Draft      none")
     else:
         d = st.draft
         age = clock.human_age(clock.now() - d.created)

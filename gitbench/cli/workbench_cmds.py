@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench, stale_draft_prompt
+from gitbench.cli.common import open_workbench, show_status
 
 
 def register(app: typer.Typer) -> None:
@@ -39,26 +38,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
         """Published, the open Draft, the last job, and reminders."""
-        from gitbench.services import status as status_service
-
-        wb = open_workbench()
-        st = status_service.status(wb)
-        if json:
-            render.ok_json(st)
-            return
-        render.status(st)
-        if st.draft is not None:
-            # The seed: Review opens automatically when the Workbench is reopened with a Draft in it.
-            from gitbench.services import review as review_service
-
-            try:
-                rv = review_service.review(wb)
-            except errors.DraftCorrupt as exc:  # status must still work: say what is wrong instead
-                render.out(f"reminder: {exc.message}")
-            else:
-                render.out("")
-                render.review(rv, patch=False)
-            stale_draft_prompt(wb)
+        show_status(json)  # also run by app.main without typer: see there
 
     @app.command()
     def recover(

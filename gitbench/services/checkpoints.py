@@ -50,12 +50,16 @@ def create(wb: Workbench, kind: str, message: str = "", job: str | None = None,
         raise
     except errors.GitbenchError as exc:
         raise errors.CheckpointFailed(
-            f"Could not take a {kind} checkpoint: {exc.message}", exc.actions or [errors.RECOVER]
+            f"Could not take {_a(kind)} checkpoint: {exc.message}", exc.actions or [errors.RECOVER]
         ) from exc
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             raise errors.disk_full(f"taking a {kind} checkpoint") from exc
-        raise errors.CheckpointFailed(f"Could not take a {kind} checkpoint: {exc}", [errors.RECOVER]) from exc
+        raise errors.CheckpointFailed(f"Could not take {_a(kind)} checkpoint: {exc}", [errors.RECOVER]) from exc
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
 
 
 def _load(wb: Workbench, number: int) -> Checkpoint | None:

@@ -18,10 +18,12 @@ def discard(wb: Workbench) -> OperationResult:
         label = ref[len(DRAFT_PREFIX):]
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
+        # A garbage ref file: keep the last good commit its reflog names, so even this Draft stays recoverable.
+        rescued = None if readable else wb.git.reflog_last(ref)
         # `discard --undo` brings back the newest stamp: two discards in one second must still sort in order.
         stamp = max([int(clock.now())] + [s + 1 for s, _ in trash_refs(wb)])
         entry: dict[str, Any] = {"op": "discard", "id": wb.new_id(), "draft": ref,
-                                 "draft_head": head if readable else None,
+                                 "draft_head": head if readable else None, "rescued": rescued,
                                  "trash": f"{TRASH_PREFIX}{stamp}/{label}"}
         wb.journal.write(entry)
         faults.point("discard.journal-written")
@@ -32,8 +34,9 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     """Trash ref first, then the job record, then the Draft ref: a crash anywhere loses nothing."""
     ref, head, trash = entry["draft"], entry["draft_head"], entry["trash"]
     label = ref[len(DRAFT_PREFIX):]
-    if head and wb.git.ref(trash) is None:
-        wb.git.set_ref(trash, head, None, "gitbench discard")
+    keep = head or entry.get("rescued")
+    if keep and wb.git.ref(trash) is None:
+        wb.git.set_ref(trash, keep, None, "gitbench discard")
     faults.point("discard.after-trash")
     job = drafts.job_record(wb, label)
     if job is not None and job.status != "discarded":
@@ -53,9 +56,11 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)
     wb.journal.clear()
     gc_trash(wb)
-    kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if head else ""
+    kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if keep else ""
+    if keep and not head:
+        kept += " (Its branch was unreadable; what is kept is its last good commit, from the reflog.)"
     return OperationResult("discard", f"Discarded the Draft {label}; Published is untouched.{kept}",
-                           draft=ref, data={"trash": trash if head else None})
+                           draft=ref, data={"trash": trash if keep else None})
 
 
 def trash_refs(wb: Workbench) -> list[tuple[int, str]]:

@@ -108,6 +108,6 @@ def corrupt(wb: Workbench, label: str, why: str) -> errors.DraftCorrupt:
     return errors.DraftCorrupt(
         f"The Draft {label} is missing or corrupted: {why}. Publishing is blocked; Published is untouched.",
         [errors.Action("Discard the broken Draft", "gitbench discard"),
-         errors.Action("Restore Published from a checkpoint", "gitbench checkpoints")],
+         errors.Action("Then, if you want to go back further, restore a checkpoint", "gitbench checkpoints")],
         {"draft": label},
     )

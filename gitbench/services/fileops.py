@@ -85,7 +85,12 @@ def add(wb: Workbench, sources: list[str], to: str = "") -> OperationResult:
                     dirnames[:] = [d for d in dirnames if d != ".git"]
                     for f in filenames:
                         full = os.path.join(dirpath, f)
-                        pairs.append((base_rel + "/" + os.path.relpath(full, base_full).replace(os.sep, "/"), full))
+                        rel = base_rel + "/" + os.path.relpath(full, base_full).replace(os.sep, "/")
+                        # In a folder, ignored files (build output, caches) stay out, as with `git add`; a file
+                        # named on its own is added even if ignored, because the user asked for it by name.
+                        if inside is not None and wb.git.is_ignored(rel):
+                            continue
+                        pairs.append((rel, full))
             else:
                 pairs.append((base_rel, base_full))
             for rel, full in pairs:

@@ -103,6 +103,7 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
     wb.git.set_ref(job.draft, commit, head, f"gitbench step {step_no}")
     faults.point("step.after-ref")
     job.steps_completed = step_no
+    job.head = commit
     job.files_changed = sorted(set(job.files_changed) | set(paths))
     return commit
 
@@ -120,7 +121,7 @@ def report(job: JobRecord) -> dict[str, Any]:
             {"label": "Keep the partial work", "command": "gitbench publish"},
             {"label": "Retry the job (discards this Draft, recoverably)", "command": retry},
             {"label": "Restore the checkpoint taken before the job (after discarding)",
-             "command": f"gitbench discard --yes && gitbench restore {job.checkpoint}"},
+             "command": f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes"},
             {"label": "View this report", "command": f"git show refs/gitbench/records:reports/{job.id}.json"},
         ]
     elif job.status == "complete":
@@ -146,10 +147,10 @@ def report(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _run(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[int | None, str | None]:
+def _run(argv: list[str], cwd: str, env: dict[str, str], stdout: int | None) -> tuple[int | None, str | None]:
     """Run the command; Ctrl-C or SIGTERM stop it cleanly. Returns (exit code, cancel reason)."""
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, preexec_fn=_die_with_parent)
     except FileNotFoundError:
         return 127, None
     except PermissionError:
@@ -207,8 +208,13 @@ def _main_thread() -> bool:
 
 
 def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str = "",
-             on_draft: str | None = None, progress: Progress | None = None) -> OperationResult:
-    """``gitbench exec``: one command, one step, into a new Draft."""
+             on_draft: str | None = None, progress: Progress | None = None,
+             command_stdout: int | None = None) -> OperationResult:
+    """``gitbench exec``: one command, one step, into a new Draft.
+
+    ``command_stdout``: where the command's output goes (a file descriptor; default: ours), so a caller that
+    prints JSON on stdout can send the command's chatter to stderr.
+    """
     say = progress or (lambda text: None)
     if not argv:
         raise errors.UsageError("exec needs a command after `--`, e.g. `gitbench exec -- make format`.")
@@ -230,7 +236,7 @@ def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str =
                     "GITBENCH_WORKBENCH": wb.root})
         say(f"Running {' '.join(argv)} in {folder}")
         refs_before = _guarded_refs(wb)
-        code, cancel = _run(list(argv), folder, env)
+        code, cancel = _run(list(argv), folder, env, command_stdout)
         job.attempts = 1
         job.exit_code = code
         try:
@@ -275,10 +281,17 @@ def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str =
                 f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
                 [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope")
         job.status = "complete"
-        drafts.save_job(wb, job, report=report(job), note="complete")
+        if job.steps_completed == 0:
+            # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays.
+            wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
+            job.status = "no-changes"
+        drafts.save_job(wb, job, report=report(job), note=job.status)
         faults.point("job.after-complete")
         shutil.rmtree(folder, ignore_errors=True)
         wb.journal.clear()
+        if job.status == "no-changes":
+            return OperationResult("exec", f"Job {job.id} finished: the command changed nothing, so no Draft "
+                                   "was kept.", checkpoints=[job.checkpoint or ""], job=job, notes=notes)
         return OperationResult(
             "exec", f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
             checkpoints=[job.checkpoint or ""], draft=job.draft, job=job,

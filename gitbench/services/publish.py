@@ -66,7 +66,7 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     if back:
         actions.append(errors.Action(
             "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
-            f"gitbench restore {back[-1].name} --keep-draft"))
+            f"gitbench restore {back[-1].name} --keep-draft --yes"))
     actions.append(errors.Action("See what changed", f"git log {base[:12]}..{wb.branch}"))
     return errors.PublishConflict(
         f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} was made "

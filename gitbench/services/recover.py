@@ -107,5 +107,7 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
             shutil.rmtree(wb.layout.txn, ignore_errors=True)
         for ref in discard.gc_trash(wb):
             notes.append(f"Deleted a discarded Draft older than 14 days: {ref}")
-        summary = "Recovered." if notes else "Nothing to recover: the Workbench is consistent."
+        acted = [n for n in notes if not n.startswith("Left a fresh Git lock")]
+        summary = ("Recovered." if acted else
+                   "Nothing to recover: the Workbench is consistent." if not notes else "Nothing else to recover.")
         return OperationResult("recover", summary, notes=notes, data={"time": clock.now()})

@@ -28,8 +28,14 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
                     [errors.Action("Publish or discard the Draft first")])
         if not wb.git.exists(cp.commit) or (cp.records and not wb.git.exists(cp.records)):
             raise errors.CheckpointNotFound(f"The objects of {cp.name} are missing from the repository.")
-        published = wb.published()
-        changes, files = transaction.plan(wb, published, cp.commit)
+        published = wb.git.ref(wb.published_ref)
+        if published is None:
+            # Published's branch was deleted outside gitbench: bring it back; the files checked out are what
+            # the index describes.
+            files = wb.files_checked_out()
+            changes = wb.git.diff_trees(wb.git.index_tree(), wb.git.commit(cp.commit).tree) if files else []
+        else:
+            changes, files = transaction.plan(wb, published, cp.commit)
         blocked = transaction.blocked_paths(wb, changes)
         if blocked:
             raise errors.LocalChanges(
@@ -39,7 +45,7 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
                  errors.Action("Then restore again", f"gitbench restore {cp.name}")],
                 {"paths": [p for p, _ in blocked]},
             )
-        pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}")
+        pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}") if published else None
         faults.point("restore.after-pre-checkpoint")
         entry: dict[str, Any] = {
             "op": "restore", "id": wb.new_id(), "old": published, "new": cp.commit, "files": files,
@@ -48,7 +54,7 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
             # Draft the flag keeps nothing, so the records go back as in any restore.
             "records_tree": (wb.git.commit(cp.records).tree
                              if cp.records and not (keep_draft and ref is not None) else None),
-            "pre": pre.name,
+            "pre": pre.name if pre else None,
         }
         transaction.move_published(wb, entry, changes, "restore")
         return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
@@ -65,8 +71,8 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         operation="restore",
         summary=(f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, "
                  + ("with the records of that moment." if target else "the job records are kept as they are.")
-                 + f" Undo with `gitbench restore {entry['pre']}`."),
-        checkpoints=[entry["pre"]],
+                 + (f" Undo with `gitbench restore {entry['pre']}`." if entry["pre"] else "")),
+        checkpoints=[entry["pre"]] if entry["pre"] else [],
         published=entry["new"],
         notes=[f"Left as edited by someone else: {p}" for p in left],
     )

@@ -25,6 +25,7 @@ def status(wb: Workbench) -> Status:
                           checkpoint=cp.name if cp and cp.commit == head else None)
     ref = drafts.only_draft(wb)
     draft = None
+    draft_problem = None
     reminders: list[str] = []
     if ref is not None:
         try:
@@ -32,7 +33,8 @@ def status(wb: Workbench) -> Status:
             if draft.reminder:
                 reminders.append(draft.reminder)
         except errors.DraftCorrupt as exc:
-            reminders.append(exc.message + " Run `gitbench discard` or restore a checkpoint.")
+            draft_problem = f"{ref.rsplit('/', 1)[-1]}: unreadable"
+            reminders.append(exc.message + " Run `gitbench discard --yes` (what can be kept goes to the trash).")
         except errors.FileIOError as exc:  # unreadable records: say so, status must still work
             reminders.append(exc.message)
     local = wb.git.status_changes() if wb.files_checked_out() else []
@@ -45,6 +47,13 @@ def status(wb: Workbench) -> Status:
         job = None
         if exc.message not in reminders:
             reminders.append(exc.message)
+    if job is not None and ref is None and job.status in ("running", "complete", "failed", "cancelled",
+                                                           "interrupted") and not wb.git.ref_exists(job.draft):
+        # The seed's "Draft missing": its branch was deleted outside gitbench. Say where its work still is.
+        last = wb.git.reflog_last(job.draft) or (job.head if job.head and wb.git.exists(job.head) else None)
+        how = (f" Its last commit is {last[:12]}: bring it back with `git update-ref {job.draft} {last}`."
+               if last else " No record of its commits is left; restore a checkpoint if you need to go back.")
+        reminders.append(f"The Draft of job {job.id} is missing: its branch was deleted outside gitbench.{how}")
     return Status(workbench=wb.root, bare=wb.git.bare, published=published, draft=draft,
                   last_job=job, reminders=reminders, busy=wb.busy(),
-                  recovered=list(wb.recovered), local_changes=local)
+                  recovered=list(wb.recovered), local_changes=local, draft_problem=draft_problem)

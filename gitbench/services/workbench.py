@@ -48,9 +48,14 @@ class Workbench:
     def published(self) -> str:
         oid = self.git.ref(self.published_ref)
         if oid is None:
-            raise errors.InternalError(
-                f"Published ({self.branch}) has no commit.",
-                [errors.Action("Restore a checkpoint", "gitbench checkpoints")],
+            from gitbench.services import checkpoints
+
+            latest = checkpoints.latest(self)
+            name = latest.name if latest else "checkpoint/N"
+            raise errors.PublishedMissing(
+                f"Published ({self.branch}) is missing: its branch was deleted outside gitbench.",
+                [errors.Action("Bring it back as it was at the newest checkpoint", f"gitbench restore {name} --yes"),
+                 errors.Action("See all checkpoints", "gitbench checkpoints")],
             )
         return oid
 
