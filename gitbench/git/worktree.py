@@ -40,14 +40,7 @@ def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
             continue
         full = os.path.join(folder, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        data = repo.blob(oid)
-        if mode == LINK:
-            os.symlink(os.fsdecode(data), full)
-        else:
-            with open(full, "wb") as fh:
-                fh.write(data)
-            if mode == EXEC:
-                os.chmod(full, 0o755)
+        repo.write_entry(full, oid, mode)
         st = os.lstat(full)
         snap[path] = (oid, mode, st.st_size, st.st_mtime_ns, st.st_ino)
     return snap

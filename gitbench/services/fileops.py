@@ -148,15 +148,8 @@ def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> Operati
                                     [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")])
         for target, oid, mode in items:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-            data = wb.git.blob(oid)
             if os.path.lexists(target):
                 os.unlink(target)
-            if mode == LINK:
-                os.symlink(os.fsdecode(data), target)
-            else:
-                with open(target, "wb") as fh:
-                    fh.write(data)
-                if mode == EXEC:
-                    os.chmod(target, 0o755)
+            wb.git.write_entry(target, oid, mode)
         return OperationResult("extract", f"Extracted {len(items)} file(s) to {dest}.",
                                data={"files": [t for t, _, _ in items]})
