@@ -130,14 +130,10 @@ class GitRepo:
     # -- refs -----------------------------------------------------------------------------------------------
     def ref(self, name: str) -> str | None:
         """The commit a ref points at (peeling annotated tags), or None."""
-        try:
-            ref = self.repo.references.get(name)
-        except (pygit2.GitError, ValueError):
-            return None
-        if ref is None:
+        target = self.ref_raw(name)
+        if target is None:
             return None
         try:
-            target = ref.resolve().target
             obj = self.repo.get(target)
             if obj is not None and obj.type == ObjectType.TAG:
                 return str(obj.peel(pygit2.Commit).id)
@@ -217,6 +213,24 @@ class GitRepo:
         if os.path.isfile(loose):
             os.unlink(loose)
 
+    def reflog_last(self, name: str) -> str | None:
+        """The last value a ref had according to its reflog, if that commit still exists.
+
+        Only for rescuing work from a ref whose file was destroyed: the reflog is written before the ref moves
+        (DESIGN.md §7), so it is never trusted for anything else."""
+        try:
+            with open(os.path.join(self.gitdir, "logs", *name.split("/")), "rb") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            fields = line.split(b" ", 2)
+            if len(fields) >= 2:
+                oid = fields[1].decode("ascii", "replace")
+                if oid.strip("0") and self.exists(oid):
+                    return oid
+        return None
+
     def head_branch(self) -> str | None:
         """The branch HEAD names (even if unborn), or None when detached."""
         try:
@@ -282,6 +296,17 @@ class GitRepo:
         if not isinstance(obj, pygit2.Blob):
             raise KeyError(oid)
         return bytes(obj.data)
+
+    def write_entry(self, path: str, oid: str, mode: int) -> None:
+        """Write a blob to a new file (or symlink) at ``path``, with the executable bit its mode says."""
+        data = self.blob(oid)
+        if mode == LINK:
+            os.symlink(os.fsdecode(data), path)
+            return
+        with open(path, "wb") as fh:
+            fh.write(data)
+        if mode == EXEC:
+            os.chmod(path, 0o755)
 
     def create_blob(self, data: bytes) -> str:
         try:
@@ -374,7 +399,7 @@ class GitRepo:
             tree = self.repo[oid] if oid else None
             assert tree is None or isinstance(tree, pygit2.Tree)
             # Git's order: a folder sorts as "name/", so path order follows when the trees are walked in it.
-            sides.append({os.fsencode(e.name) + (b"/" if e.filemode == TREE else b""): e for e in tree or ()})
+            sides.append({os.fsencode(str(e.name)) + (b"/" if e.filemode == TREE else b""): e for e in tree or ()})
         a, b = sides
         for key in sorted(a.keys() | b.keys()):
             ea, eb = a.get(key), b.get(key)
@@ -505,6 +530,22 @@ class GitRepo:
 
     def hash_file(self, path: str) -> str:
         return str(pygit2.hashfile(path))
+
+    def index_tree(self) -> str:
+        """The tree the index describes (what is checked out, when there are no local edits)."""
+        try:
+            index = self.repo.index
+            index.read(False)
+            return str(index.write_tree())
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "reading the index") from exc
+
+    def is_ignored(self, path: str) -> bool:
+        """Does .gitignore (or info/exclude, core.excludesFile) ignore this Workbench path?"""
+        try:
+            return bool(self.repo.path_is_ignored(path))
+        except pygit2.GitError:
+            return False
 
     def status_changes(self) -> list[str]:
         """Paths with local changes in the checked-out folder (modified, staged, untracked not listed)."""
