@@ -25,7 +25,7 @@ def check_path(path: str) -> str:
         raise UnsafePath("empty path")
     if "\x00" in path:
         raise UnsafePath("path contains a NUL byte")
-    if any(ord(c) < 0x20 for c in path):
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
         raise UnsafePath("path contains a control character")
     if "\\" in path:
         raise UnsafePath("path contains a backslash")
