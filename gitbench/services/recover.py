@@ -103,8 +103,14 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
                 if name not in labels:
                     shutil.rmtree(wb.layout.worktree(name), ignore_errors=True)
                     notes.append(f"Removed the folder of a Draft that no longer exists: {name}")
-        if os.path.isdir(wb.layout.txn) and wb.journal.read() is None:
-            shutil.rmtree(wb.layout.txn, ignore_errors=True)
+        if wb.journal.read() is None:
+            if os.path.isdir(wb.layout.txn):
+                shutil.rmtree(wb.layout.txn, ignore_errors=True)
+            # A process killed while writing its journal leaves the temp file of that write.
+            for name in os.listdir(wb.layout.root):
+                if name.startswith("journal.json.tmp-"):
+                    os.unlink(os.path.join(wb.layout.root, name))
+                    notes.append(f"Removed a half-written journal of a killed process: {name}")
         for ref in discard.gc_trash(wb):
             notes.append(f"Deleted a discarded Draft older than 14 days: {ref}")
         acted = [n for n in notes if not n.startswith("Left a fresh Git lock")]
