@@ -6,6 +6,7 @@ changed as one step. Later job kinds (model prompts, workflow modules) reuse ``s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -317,11 +318,11 @@ def _fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[
     job.status = "cancelled" if isinstance(err, errors.Cancelled) else "failed"
     job.error = {"code": err.code, "class": klass or _klass(err), "message": err.message}
     err.details.update({"job": job.id, "draft": job.draft, "report": report(job)})
-    try:
+    # If the record cannot be written (a full disk), the journal stays and the next command marks the job
+    # interrupted; the error the user sees is still the one that stopped the job.
+    with contextlib.suppress(errors.GitbenchError, OSError):
         drafts.save_job(wb, job, report=report(job), note=job.status)
         wb.journal.clear()
-    except (errors.GitbenchError, OSError):
-        pass  # the journal stays; the next command marks the job interrupted
     err.details["notes"] = notes
     raise err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from typing import Any
 
@@ -88,10 +89,10 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         cp = checkpoints.create(wb, "publish", f"published {entry['draft'][len(DRAFT_PREFIX):]}",
                                 job=entry.get("job"), operation=entry["id"])
     faults.point("publish.after-checkpoint")
-    try:
+    # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
+    # published: keep it, it is the user's.
+    with contextlib.suppress(RefMoved):
         wb.git.set_ref(entry["draft"], None, entry["draft_head"], "gitbench publish")
-    except RefMoved:
-        pass  # the Draft moved meanwhile (should not happen under the lock); keep it, it is the user's
     faults.point("publish.after-draft-removed")
     shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX):]), ignore_errors=True)
     transaction.done(wb, entry)
