@@ -64,6 +64,16 @@ def gitbench(cwd: Path | str, *args: str, env: dict[str, str] | None = None, inp
                           env={**os.environ, **(env or {})}, input=input, timeout=timeout)
 
 
+def run_job(wb: Path | str, code: str, files: str = "src/**",
+            env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Run `gitbench exec` with the Python ``code`` as the job's command; return (Draft ref, its head)."""
+    res = gitbench(wb, "exec", "--files", files, "--", sys.executable, "-c", code, env=env)
+    assert res.returncode == 0, res.stderr
+    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
+    assert ref, "the job made no Draft"
+    return ref, git(wb, "rev-parse", ref).strip()
+
+
 def make_project(path: Path, files: dict[str, str] | None = None) -> Path:
     """A plain Git repository with a few committed files, made with the git CLI."""
     path.mkdir(parents=True, exist_ok=True)
@@ -92,4 +102,4 @@ def workbench(project: Path) -> Iterator[Path]:
     check_invariants(project)
 
 
-__all__ = ["Snapshot", "check_invariants", "git", "gitbench", "make_project"]
+__all__ = ["Snapshot", "check_invariants", "git", "gitbench", "make_project", "run_job"]

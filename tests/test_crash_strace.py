@@ -221,22 +221,29 @@ def check_point(point: Point, t: Templates, work: Path, first_fault: str | None 
     return outcome
 
 
+def sweep_points(points: list[Point], sweep: Sweep, summary: Path, tmp_path: Path,
+                 first_fault: str | None = None) -> None:
+    """Kill at each point, record every run's outcome in the summary, and fail with every violation found."""
+    prefix = f"recovery after {first_fault}: " if first_fault else ""
+    violations = []
+    for point in points:
+        item: dict[str, object] = {"case": prefix + point.label}
+        try:
+            item["outcome"] = check_point(point, sweep.templates, tmp_path, first_fault)
+        except AssertionError as exc:
+            item["outcome"] = "violation"
+            item["violation"] = str(exc).splitlines()[0][:300]
+            violations.append(f"{point.label}: {exc}")
+        record_run(summary, item)
+    assert not violations, "\n\n".join(violations)
+
+
 @pytest.mark.parametrize("shard", range(SHARDS), ids=[f"shard-{i + 1}-of-{SHARDS}" for i in range(SHARDS)])
 def test_killing_publish_at_each_mutating_system_call_leaves_published_old_or_new(
         shard: int, sweep: Sweep, strace_summary: Path, tmp_path: Path) -> None:
     mine = sweep.points[shard::SHARDS]
     assert mine, "the sweep found no mutating system calls in publish"
-    violations = []
-    for point in mine:
-        item: dict[str, object] = {"case": point.label}
-        try:
-            item["outcome"] = check_point(point, sweep.templates, tmp_path)
-        except AssertionError as exc:
-            item["outcome"] = "violation"
-            item["violation"] = str(exc).splitlines()[0][:300]
-            violations.append(f"{point.label}: {exc}")
-        record_run(strace_summary, item)
-    assert not violations, "\n\n".join(violations)
+    sweep_points(mine, sweep, strace_summary, tmp_path)
 
 
 RECOVERY_SAMPLE = 8  # kills per interrupted state, evenly along the recovery's mutating calls
@@ -256,17 +263,7 @@ def test_killing_the_recovery_itself_still_converges_on_old_or_new(
         counted, _ = count_calls(sweep.templates, tmp_path / "count", "status", first_fault)
         points = evenly(counted, RECOVERY_SAMPLE)
         print(f"\nrecovery after {first_fault}: {len(points)} of {len(counted)} mutating calls visited")
-    violations = []
-    for point in points:
-        item: dict[str, object] = {"case": f"recovery after {first_fault}: {point.label}"}
-        try:
-            item["outcome"] = check_point(point, sweep.templates, tmp_path, first_fault)
-        except AssertionError as exc:
-            item["outcome"] = "violation"
-            item["violation"] = str(exc).splitlines()[0][:300]
-            violations.append(f"{point.label}: {exc}")
-        record_run(strace_summary, item)
-    assert not violations, "\n\n".join(violations)
+    sweep_points(points, sweep, strace_summary, tmp_path, first_fault)
 
 
 def test_the_sweep_covers_the_journal_the_files_the_commit_point_and_the_follow_ups(sweep: Sweep) -> None:

@@ -4,11 +4,10 @@ its pre-restore checkpoint), with the rules around them (seed 003; DESIGN.md §2
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench
+from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
 
 DAY = 86400
 T0 = 1_780_000_000  # a fixed clock for the trash tests (GITBENCH_NOW)
@@ -19,10 +18,7 @@ def edit(text: str, path: str = "src/app.py") -> str:
 
 
 def make_draft(wb: Path, text: str = "print('job')\n", env: dict[str, str] | None = None) -> tuple[str, str]:
-    res = gitbench(wb, "exec", "--files", "src/**", "--", sys.executable, "-c", edit(text), env=env)
-    assert res.returncode == 0, res.stderr
-    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
-    return ref, git(wb, "rev-parse", ref).strip()
+    return run_job(wb, edit(text), env=env)
 
 
 def ok(res_stdout: str) -> dict[str, Any]:

@@ -9,16 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench
+from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
 
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"a unique line by the job\")\\n')"
 
 
-def make_draft(wb: Path) -> tuple[str, str]:
-    res = gitbench(wb, "exec", "--files", "src/**", "--", sys.executable, "-c", EDIT)
-    assert res.returncode == 0, res.stderr
-    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
-    return ref, git(wb, "rev-parse", ref).strip()
 
 
 def json_error(res: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
@@ -46,7 +41,7 @@ def assert_corrupt_publish_blocked(wb: Path, before: Snapshot, label: str) -> No
 
 
 def test_a_draft_ref_deleted_with_git_means_no_draft_and_status_is_fine(workbench: Path) -> None:
-    ref, _ = make_draft(workbench)
+    ref, _ = run_job(workbench, EDIT)
     git(workbench, "update-ref", "-d", ref)
     before = Snapshot.take(workbench)
 
@@ -60,7 +55,7 @@ def test_a_draft_ref_deleted_with_git_means_no_draft_and_status_is_fine(workbenc
 
 
 def test_a_garbage_draft_ref_blocks_publish_with_exit_6_and_discard_removes_it(workbench: Path) -> None:
-    ref, _ = make_draft(workbench)
+    ref, _ = run_job(workbench, EDIT)
     label = ref.rsplit("/", 1)[1]
     before = Snapshot.take(workbench)
     (workbench / ".git" / ref).write_text("this is not a commit id\n")
@@ -85,7 +80,7 @@ def test_a_garbage_draft_ref_blocks_publish_with_exit_6_and_discard_removes_it(w
 
 
 def test_a_draft_ref_naming_a_missing_object_blocks_publish_with_exit_6(workbench: Path) -> None:
-    ref, _ = make_draft(workbench)
+    ref, _ = run_job(workbench, EDIT)
     before = Snapshot.take(workbench)
     (workbench / ".git" / ref).write_text("0123456789abcdef0123456789abcdef01234567\n")
 
@@ -98,7 +93,7 @@ def test_a_draft_ref_naming_a_missing_object_blocks_publish_with_exit_6(workbenc
 
 
 def test_a_draft_whose_blob_was_deleted_blocks_publish_until_the_object_is_back(workbench: Path) -> None:
-    ref, head = make_draft(workbench)
+    ref, head = run_job(workbench, EDIT)
     label = ref.rsplit("/", 1)[1]
     blob = git(workbench, "rev-parse", f"{ref}:src/app.py").strip()
     content = subprocess.run(["git", "cat-file", "blob", blob], cwd=workbench, capture_output=True,

@@ -7,22 +7,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench
+from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
 
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"job\")\\n')"
 
 
-def make_draft(wb: Path) -> tuple[str, str]:
-    res = gitbench(wb, "exec", "--files", "src/**", "--", sys.executable, "-c", EDIT)
-    assert res.returncode == 0, res.stderr
-    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
-    return ref, git(wb, "rev-parse", ref).strip()
 
 
 def nothing_lost(wb: Path, before: Snapshot, ref: str, head: str) -> None:
@@ -40,7 +34,7 @@ def plant(path: Path, age: float) -> None:
 
 @pytest.mark.parametrize("lock", ["index.lock", "refs/heads/main.lock"])
 def test_a_stale_git_lock_blocks_publish_until_recover_removes_it(workbench: Path, lock: str) -> None:
-    ref, head = make_draft(workbench)
+    ref, head = run_job(workbench, EDIT)
     before = Snapshot.take(workbench)
     path = workbench / ".git" / lock
     plant(path, 3600)
@@ -68,7 +62,7 @@ def test_a_stale_git_lock_blocks_publish_until_recover_removes_it(workbench: Pat
 
 
 def test_a_fresh_git_lock_is_left_by_recover_and_removed_by_recover_force(workbench: Path) -> None:
-    ref, head = make_draft(workbench)
+    ref, head = run_job(workbench, EDIT)
     before = Snapshot.take(workbench)
     path = workbench / ".git" / "index.lock"
     plant(path, 0)
@@ -91,7 +85,7 @@ def test_a_fresh_git_lock_is_left_by_recover_and_removed_by_recover_force(workbe
 
 
 def test_state_changes_while_another_process_holds_the_workbench_fail_busy_naming_it(workbench: Path) -> None:
-    ref, head = make_draft(workbench)
+    ref, head = run_job(workbench, EDIT)
     before = Snapshot.take(workbench)
     fd = os.open(workbench / ".git/gitbench/lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -10,18 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench, make_project
+from tests.conftest import Snapshot, check_invariants, git, gitbench, make_project, run_job
 
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
-def make_draft(wb: Path, code: str, files: str = "src/**") -> tuple[str, str]:
-    """Run a job whose command is the Python ``code``; return (Draft ref, its head)."""
-    res = gitbench(wb, "exec", "--files", files, "--", sys.executable, "-c", code)
-    assert res.returncode == 0, res.stderr
-    ref = git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
-    assert ref, "the job made no Draft"
-    return ref, git(wb, "rev-parse", ref).strip()
 
 
 def write(path: str, text: str) -> str:
@@ -49,7 +42,7 @@ def rev(wb: Path, name: str) -> str:
 
 def test_an_outside_commit_on_published_is_a_conflict_and_restore_keep_draft_then_publish_recovers(
         workbench: Path) -> None:
-    ref, head = make_draft(workbench, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     base = rev(workbench, "main")
     auto = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{ref.rsplit('/', 1)[1]}.json"))["checkpoint"]
     (workbench / "docs/guide.md").write_text("guide, edited and committed behind gitbench's back\n")
@@ -89,7 +82,7 @@ def test_published_reset_backwards_with_plain_git_is_a_conflict(workbench: Path)
     (workbench / "README.md").write_text("# project, second version\n")
     git(workbench, "commit", "-q", "-am", "second")  # no Draft yet: plain git may move Published
     second = rev(workbench, "main")
-    ref, head = make_draft(workbench, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     git(workbench, *NO_HOOKS, "update-ref", "refs/heads/main", "HEAD~1")
     before = Snapshot.take(workbench)
 
@@ -111,7 +104,7 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
     lines = "".join(f"line {n}\n" for n in range(1, 13))
     wb = make_project(tmp_path / "wb", {"src/app.py": lines, "README.md": "# project\n"})
     assert gitbench(wb, "init").returncode == 0
-    ref, head = make_draft(wb, write("src/app.py", lines.replace("line 1\n", "line 1, by the job\n")))
+    ref, head = run_job(wb, write("src/app.py", lines.replace("line 1\n", "line 1, by the job\n")))
     hand = (lines + "a hand edit\n").encode()
     (wb / "src/app.py").write_bytes(hand)
     before = Snapshot.take(wb)
@@ -139,7 +132,7 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
 
 
 def test_a_hand_edit_to_a_file_the_draft_does_not_change_is_kept_and_mentioned(workbench: Path) -> None:
-    ref, head = make_draft(workbench, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     (workbench / "README.md").write_bytes(b"# project\nmy own note\n")
     before = Snapshot.take(workbench)
 
@@ -156,7 +149,7 @@ def test_a_hand_edit_to_a_file_the_draft_does_not_change_is_kept_and_mentioned(w
 
 
 def test_a_staged_change_to_a_file_the_draft_changes_is_a_conflict(workbench: Path) -> None:
-    ref, head = make_draft(workbench, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     (workbench / "src/app.py").write_text("print('staged')\n")
     git(workbench, "add", "src/app.py")
     (workbench / "src/app.py").write_text("print('hello')\n")  # the file matches Published; the index does not
@@ -175,7 +168,7 @@ def test_a_staged_change_to_a_file_the_draft_changes_is_a_conflict(workbench: Pa
 
 
 def test_an_untracked_file_where_the_draft_adds_one_is_a_conflict_and_is_kept(workbench: Path) -> None:
-    ref, head = make_draft(workbench, write("src/new.py", "print('new, by the job')\n"))
+    ref, head = run_job(workbench, write("src/new.py", "print('new, by the job')\n"))
     (workbench / "src/new.py").write_bytes(b"mine, not tracked\n")
     before = Snapshot.take(workbench)
 
@@ -203,7 +196,7 @@ def _listing(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def test_a_folder_replaced_by_a_symlink_out_of_the_workbench_is_refused_and_nothing_is_written_outside(
         workbench: Path, tmp_path: Path) -> None:
-    ref, head = make_draft(workbench, write("docs/guide.md", "guide, by the job\n") + "; "
+    ref, head = run_job(workbench, write("docs/guide.md", "guide, by the job\n") + "; "
                            + write("docs/more/new.md", "new\n"), files="docs/**")
     outside = tmp_path / "outside"
     (outside / "more").mkdir(parents=True)
@@ -232,7 +225,7 @@ def test_a_folder_replaced_by_a_symlink_out_of_the_workbench_is_refused_and_noth
 
 
 def test_with_head_on_another_branch_publish_moves_only_the_ref(workbench: Path) -> None:
-    ref, head = make_draft(workbench, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     git(workbench, "checkout", "-q", "-b", "other")
     before = Snapshot.take(workbench)
 
@@ -256,7 +249,7 @@ def test_publish_in_a_bare_workbench_moves_the_ref_and_detects_an_outside_move(p
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(project), str(bare))
     assert gitbench(bare, "init").returncode == 0
-    ref, head = make_draft(bare, write("src/app.py", "print('job')\n"))
+    ref, head = run_job(bare, write("src/app.py", "print('job')\n"))
     base = rev(bare, "main")
     outside = git(bare, "commit-tree", "-p", base, "-m", "outside", "main^{tree}").strip()
     git(bare, *NO_HOOKS, "update-ref", "refs/heads/main", outside)
