@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gitbench import errors
 from gitbench.cli import render
+from gitbench.model import DraftInfo
 from gitbench.services.workbench import Workbench
 
 
@@ -17,16 +18,16 @@ def ask(question: str, choices: list[str], default: str) -> str:
     return str(Prompt.ask(question, choices=choices, default=default, console=render.console()))
 
 
-def stale_draft_prompt(wb: Workbench) -> None:
+def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
     """On opening the Workbench on a terminal: a Draft idle for 7 days asks Discard / Keep."""
     from gitbench.cli.app import interactive
     from gitbench.services import discard, drafts
 
-    ref = drafts.only_draft(wb)
+    ref = info.ref if info is not None else drafts.only_draft(wb)
     if ref is None or not interactive():
         return
     try:
-        info = drafts.info(wb, ref)
+        info = info or drafts.info(wb, ref)
     except Exception:  # noqa: BLE001 - a corrupt Draft is reported by the command itself
         return
     if not info.stale:
@@ -57,10 +58,10 @@ def show_status(json: bool) -> None:
         from gitbench.services import review as review_service
 
         try:
-            rv = review_service.review(wb)
+            rv = review_service.review(wb, info=st.draft)
         except errors.DraftCorrupt as exc:  # status must still work: say what is wrong instead
             render.out(f"reminder: {exc.message}")
         else:
             render.out("")
             render.review(rv, patch=False)
-        stale_draft_prompt(wb)
+        stale_draft_prompt(wb, st.draft)

@@ -11,14 +11,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from gitbench import clock, errors, faults, trailers
 from gitbench.git import worktree
 from gitbench.git.repo import Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult, to_json
+from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
@@ -331,5 +330,3 @@ def _klass(err: errors.GitbenchError) -> str:
     return {"disk-full": "disk-full", "file-io": "file-io", "cancelled": "user-cancel",
             "scope-violation": "scope"}.get(err.code, "internal")
 
-
-__all__ = ["commit_step", "report", "run_exec", "start_job", "to_json", "sys"]

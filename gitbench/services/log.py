@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from gitbench import trailers
 from gitbench.model import DRAFT_PREFIX, Step
-from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 
 
@@ -27,5 +26,3 @@ def audit_log(wb: Workbench, limit: int = 100) -> list[Step]:
     steps.sort(key=lambda s: s.date, reverse=True)
     return steps[:limit]
 
-
-__all__ = ["audit_log", "drafts"]

@@ -9,7 +9,7 @@ from typing import Any
 from gitbench import errors, faults
 from gitbench.git.repo import RefMoved
 from gitbench.model import DRAFT_PREFIX, OperationResult
-from gitbench.services import checkpoints, drafts, review, transaction
+from gitbench.services import checkpoints, drafts, transaction
 from gitbench.services.workbench import Workbench
 
 
@@ -107,5 +107,3 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         data={"review": None},
     )
 
-
-__all__ = ["finish", "publish", "review", "verify_draft"]

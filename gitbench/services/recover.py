@@ -12,7 +12,7 @@ from typing import Any
 
 from gitbench import clock
 from gitbench.model import DRAFT_PREFIX, OperationResult
-from gitbench.services import discard, drafts, publish, restore, transaction
+from gitbench.services import discard, drafts, jobs, publish, restore, transaction
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitlocks
 
@@ -71,16 +71,10 @@ def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
         job.status = "interrupted"
         job.error = {"code": "interrupted", "class": "internal",
                      "message": "The job stopped unexpectedly (the process was killed or crashed)."}
-        drafts.save_job(wb, job, report=_report(job), note="interrupted")
+        drafts.save_job(wb, job, report=jobs.report(job), note="interrupted")
         notes.append(f"Job {job.id} was interrupted; its Draft and finished steps are kept (`gitbench review`).")
     wb.journal.clear()
     return notes
-
-
-def _report(job: Any) -> dict[str, Any]:
-    from gitbench.services import jobs
-
-    return jobs.report(job)
 
 
 def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:

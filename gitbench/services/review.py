@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from gitbench.model import DRAFT_PREFIX, FileChange, Review
+from gitbench.model import DRAFT_PREFIX, DraftInfo, FileChange, Review
 from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 
 
-def review(wb: Workbench, patch: bool = False) -> Review:
-    ref = drafts.require_draft(wb)
-    info = drafts.info(wb, ref)
+def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None) -> Review:
+    """``info``: the Draft's description when the caller already has it (status does), so it is read once."""
+    ref = info.ref if info is not None else drafts.require_draft(wb)
+    info = info or drafts.info(wb, ref)
     try:
         files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)
     except (KeyError, ValueError) as exc:  # a blob of the Draft is missing from the object database

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from gitbench import errors, faults
 from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
-from gitbench.git.repo import GitRepo, RefMoved, TreeChange, translate
+from gitbench.git.repo import RefMoved, TreeChange, translate
 from gitbench.services.workbench import Workbench
 
 T = TypeVar("T")
@@ -178,5 +178,3 @@ def done(wb: Workbench, entry: dict[str, Any]) -> None:
     shutil.rmtree(os.path.join(wb.layout.txn, entry["id"]), ignore_errors=True)
     wb.journal.clear()
 
-
-__all__ = ["GitRepo", "blocked_paths", "done", "move_published", "plan", "roll_back", "roll_forward"]
