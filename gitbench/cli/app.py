@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitbench import errors
 from gitbench.cli import render
@@ -33,12 +33,6 @@ def _typer_app() -> typer.Typer:
             pretty_exceptions_enable=False,
         )
     return _app
-
-
-def __getattr__(name: str) -> Any:  # `gitbench.cli.app.app` still names the typer application
-    if name == "app":
-        return _typer_app()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def interactive() -> bool:
@@ -88,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
     if args in (["status"], ["status", "--json"]):
-        # The most frequent command, without typer: importing it and building the parser (typer builds pydantic
-        # validators) costs more than the status itself. Same function as `gitbench status` through typer.
+        # The most frequent command, without typer: importing it and building the parser cost more than the
+        # status itself. Same function as `gitbench status` through typer.
         from gitbench.cli.common import show_status
 
         def invoke() -> None:
