@@ -26,6 +26,12 @@ Hierarchy::
     ├── DiskFull                 no space left; writes halted (13)
     ├── FileIOError              a file could not be read or written (14)
     ├── PublishedMissing         the Published branch was deleted outside gitbench (15)
+    ├── ProviderError            a model provider failed (after its retries)
+    │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
+    │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
+    │   ├── RateLimited          the provider kept answering 429 (22)
+    │   ├── ModelTimeout         the provider did not answer in time (23)
+    │   └── NetworkError         the connection failed or was cut (24)
     ├── Cancelled                Ctrl-C / SIGTERM (130)
     └── InternalError            a bug in gitbench (70)
 """
@@ -177,6 +183,42 @@ class PublishedMissing(GitbenchError):
     exit_code = 15
 
 
+class ProviderError(GitbenchError):
+    code = "provider"
+    exit_code = 20
+    klass = "model"  # the failure class named in job reports and logs
+
+
+class ModelError(ProviderError):
+    code = "model-error"
+    exit_code = 20
+    klass = "model"
+
+
+class ModelUnavailable(ProviderError):
+    code = "model-unavailable"
+    exit_code = 21
+    klass = "model-unavailable"
+
+
+class RateLimited(ProviderError):
+    code = "rate-limit"
+    exit_code = 22
+    klass = "rate-limit"
+
+
+class ModelTimeout(ProviderError):
+    code = "timeout"
+    exit_code = 23
+    klass = "timeout"
+
+
+class NetworkError(ProviderError):
+    code = "network"
+    exit_code = 24
+    klass = "network"
+
+
 class Cancelled(GitbenchError):
     code = "cancelled"
     exit_code = 130
@@ -204,6 +246,11 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     DiskFull,
     FileIOError,
     PublishedMissing,
+    ModelError,
+    ModelUnavailable,
+    RateLimited,
+    ModelTimeout,
+    NetworkError,
     Cancelled,
     InternalError,
 )

@@ -111,6 +111,13 @@ class JobRecord:
     refused: list[dict[str, str]] = field(default_factory=list)
     pid: int | None = None
     head: str | None = None  # the Draft's last step commit: a Draft deleted outside gitbench can come back
+    models: list[str] = field(default_factory=list)  # every model that ran a step, in order (resume may switch)
+    conversation: str | None = None  # Workshop jobs: the conversation and the turn whose prompt this job runs
+    turn: int | None = None
+    plan: list[list[str]] | None = None  # model jobs: the batches of files, one step each
+    next_batch: int = 0  # the first batch not yet done: where resume starts
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files not read or not sent, with the reason
+    summary: str = ""  # what the model says it did (its own words, never the prompt)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.invariants import Snapshot, check_invariants
+from tests.provider_server import ProviderServer, config_toml
 
 SEAL = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -37,7 +38,9 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     for key in list(os.environ):
-        if key.startswith("GIT_") or key.startswith("GITBENCH_"):
+        # Provider keys, hosts and proxies from outside must never reach a test: traffic stays on 127.0.0.1.
+        if key.startswith(("GIT_", "GITBENCH_", "OPENAI_", "ANTHROPIC_", "OLLAMA_")) or key.lower() in (
+                "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             monkeypatch.delenv(key, raising=False)
     for key, value in SEAL.items():
         monkeypatch.setenv(key, value)
@@ -102,4 +105,16 @@ def workbench(project: Path) -> Iterator[Path]:
     check_invariants(project)
 
 
-__all__ = ["Snapshot", "check_invariants", "git", "gitbench", "make_project", "run_job"]
+@pytest.fixture
+def provider() -> Iterator[ProviderServer]:
+    """A scripted model provider on 127.0.0.1, configured as `fake:` (OpenAI protocol) and `fakeant:` (Anthropic)
+    in the user's config file; `fake:test-model` is the default model."""
+    server = ProviderServer()
+    path = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config_toml(server))
+    yield server
+    server.close()
+
+
+__all__ = ["ProviderServer", "Snapshot", "check_invariants", "git", "gitbench", "make_project", "run_job"]

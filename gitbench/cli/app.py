@@ -40,9 +40,9 @@ def interactive() -> bool:
 
 
 def _register() -> None:
-    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, workbench_cmds
+    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, model_cmds, workbench_cmds
 
-    for module in (workbench_cmds, draft_cmds, checkpoint_cmds, file_cmds):
+    for module in (workbench_cmds, draft_cmds, model_cmds, checkpoint_cmds, file_cmds):
         module.register(_typer_app())
 
 

@@ -297,6 +297,11 @@ class GitRepo:
             raise KeyError(oid)
         return bytes(obj.data)
 
+    def blob_size(self, oid: str) -> int:
+        """The size of a blob without reading it (the object header only)."""
+        _, size = self.repo.odb.read_header(pygit2.Oid(hex=oid))
+        return int(size)
+
     def write_entry(self, path: str, oid: str, mode: int) -> None:
         """Write a blob to a new file (or symlink) at ``path``, with the executable bit its mode says."""
         data = self.blob(oid)

@@ -20,11 +20,13 @@ def job_record(wb: Workbench, job_id: str) -> JobRecord | None:
         return None
 
 
-def save_job(wb: Workbench, job: JobRecord, report: dict[str, Any] | None = None, note: str = "") -> None:
+def save_job(wb: Workbench, job: JobRecord, report: dict[str, Any] | None = None, note: str = "",
+             extra: dict[str, Any] | None = None) -> None:
+    """Store the job record (and its report, and ``extra`` records files) in one records commit."""
     from gitbench.model import to_json
 
     job.updated = clock.now()
-    files: dict[str, Any] = {f"jobs/{job.id}.json": to_json(job)}
+    files: dict[str, Any] = {f"jobs/{job.id}.json": to_json(job), **(extra or {})}
     if report is not None:
         files[f"reports/{job.id}.json"] = report
     wb.records.write(files, f"job {job.id}: {note or job.status}")

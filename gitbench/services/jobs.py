@@ -75,8 +75,13 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
 
 
 def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None], name: str, status: str,
-                subject: str) -> str | None:
-    """Commit one finished step onto the Draft (compare-and-swap on its ref); None if nothing changed."""
+                subject: str, number: int | None = None, attempts: int | None = None,
+                usage: tuple[int | None, int | None] | None = None) -> str | None:
+    """Commit one finished step onto the Draft (compare-and-swap on its ref); None if nothing changed.
+
+    ``number`` is the step's place in the job's plan (a model job's batch), default the next one; ``attempts``
+    and ``usage`` (estimate, actual) are this step's, default the job's totals.
+    """
     head = wb.git.ref(job.draft)
     if head is None:
         raise drafts.corrupt(wb, job.id, "its branch disappeared during the job")
@@ -84,7 +89,8 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
     tree = wb.git.tree_with_changes(info.tree, changes)
     if tree == info.tree:
         return None
-    step_no = job.steps_completed + 1
+    step_no = number or job.steps_completed + 1
+    estimate, actual = usage if usage is not None else (job.usage_estimate, job.usage_actual)
     paths = sorted(changes)
     pairs = [
         ("Gitbench-Job", job.id),
@@ -93,68 +99,92 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
         ("Gitbench-Files", trailers.format_paths(paths)),
         ("Gitbench-Checkpoint", job.checkpoint or "none"),
     ]
-    if job.usage_estimate is not None:
-        pairs.append(("Gitbench-Usage-Estimate", str(job.usage_estimate)))
-    if job.usage_actual is not None:
-        pairs.append(("Gitbench-Usage-Actual", str(job.usage_actual)))
-    pairs += [("Gitbench-Attempts", str(max(job.attempts, 1))), ("Gitbench-Status", status)]
+    if estimate is not None:
+        pairs.append(("Gitbench-Usage-Estimate", str(estimate)))
+    if actual is not None:
+        pairs.append(("Gitbench-Usage-Actual", str(actual)))
+    pairs += [("Gitbench-Attempts", str(max(attempts if attempts is not None else job.attempts, 1))),
+              ("Gitbench-Status", status)]
     commit = wb.git.create_commit(tree, [head], trailers.build_message(subject, "", pairs))
     faults.point("step.before-ref")
     wb.git.set_ref(job.draft, commit, head, f"gitbench step {step_no}")
     faults.point("step.after-ref")
-    job.steps_completed = step_no
+    job.steps_completed += 1
     job.head = commit
     job.files_changed = sorted(set(job.files_changed) | set(paths))
     return commit
 
 
-def report(job: JobRecord) -> dict[str, Any]:
-    """The job report: what ran, what changed, why it stopped, and what to do next."""
-    actions: list[dict[str, str]] = []
-    if job.status in ("failed", "cancelled", "interrupted"):
+STOPPED = ("failed", "cancelled", "interrupted", "paused")
+
+
+def next_actions(job: JobRecord) -> list[errors.Action]:
+    """What the user can do after the job: the seed's retry, switch model, restore checkpoint, view report."""
+    view = errors.Action("View the report", f"gitbench report {job.id}")
+    restore = errors.Action("Go back: discard the Draft (recoverable) and restore the checkpoint taken before "
+                            "the job", f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes")
+    if job.status == "complete":
+        return [errors.REVIEW, errors.PUBLISH, errors.DISCARD]
+    if job.status not in STOPPED:
+        return [view] if job.status != "running" else []
+    if job.kind == "exec":
         import shlex  # the command is pasted into a shell: quote it as one
 
         retry = "gitbench exec --on-draft discard " + shlex.join(
             [a for p in job.scope for a in ("--files", p)] + ["--", *job.command]) if job.command else ""
-        actions = [
-            {"label": "Review what the job did", "command": "gitbench review"},
-            {"label": "Keep the partial work", "command": "gitbench publish"},
-            {"label": "Retry the job (discards this Draft, recoverably)", "command": retry},
-            {"label": "Restore the checkpoint taken before the job (after discarding)",
-             "command": f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes"},
-            {"label": "View this report", "command": f"git show refs/gitbench/records:reports/{job.id}.json"},
-        ]
-    elif job.status == "complete":
-        actions = [{"label": "Review", "command": "gitbench review"},
-                   {"label": "Publish", "command": "gitbench publish"},
-                   {"label": "Discard", "command": "gitbench discard"}]
+        return [errors.REVIEW, errors.Action("Keep the partial work", "gitbench publish"),
+                errors.Action("Retry the job (discards this Draft, recoverably)", retry), restore, view]
+    klass = (job.error or {}).get("class")
+    first = (errors.Action("Resume later, from the last completed step (the job is paused)",
+                           f"gitbench resume {job.id}") if job.status == "paused" else
+             errors.Action("Retry from the last completed step", f"gitbench resume {job.id}"))
+    switch = errors.Action("Switch model and resume", f"gitbench resume {job.id} --model PROVIDER:MODEL")
+    actions = [first, switch, restore, view]
+    if klass == "disk-full":
+        actions.insert(0, errors.Action("Free some disk space first"))
+    actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "gitbench review"))
+    return actions
+
+
+def report(job: JobRecord) -> dict[str, Any]:
+    """The job report: what ran, what changed, why it stopped, and what to do next. No prompt, no content."""
+    last = job.next_batch if job.plan is not None else job.steps_completed
     return {
         "job": job.id,
+        "kind": job.kind,
         "status": job.status,
         "reason": (job.error or {}).get("message"),
         "class": (job.error or {}).get("class"),
-        "last_completed_step": job.steps_completed,
+        "last_completed_step": last,
         "steps_completed": job.steps_completed,
         "steps_total": job.steps_total,
-        "partial_results": {"draft": job.draft, "files": job.files_changed},
-        "models": [job.model],
+        "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed},
+        "models": job.models or [job.model],
         "files_changed": job.files_changed,
         "checkpoints_created": job.checkpoints_created,
         "usage": {"estimate": job.usage_estimate, "actual": job.usage_actual},
         "attempts": job.attempts,
         "refused": job.refused,
-        "next_actions": actions,
+        "skipped": job.skipped,
+        "next_actions": [a.to_dict() for a in next_actions(job)],
     }
 
 
-def _run(argv: list[str], cwd: str, env: dict[str, str], stdout: int | None) -> tuple[int | None, str | None]:
-    """Run the command; Ctrl-C or SIGTERM stop it cleanly. Returns (exit code, cancel reason)."""
+def _run(argv: list[str], cwd: str, env: dict[str, str], stdout: int | None,
+         stdin: bytes | None = None) -> tuple[int | None, str | None]:
+    """Run the command; Ctrl-C or SIGTERM stop it cleanly. Returns (exit code, cancel reason).
+
+    ``stdin``: bytes for the command's standard input (a prompt); None leaves ours.
+    """
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, preexec_fn=_die_with_parent,
+                                stdin=subprocess.PIPE if stdin is not None else None)
     except FileNotFoundError:
         return 127, None
     except PermissionError:
         return 126, None
+    if stdin is not None and proc.stdin is not None:
+        _feed(proc.stdin, stdin)
     cancelled: list[str] = []
 
     def on_term(signum: int, frame: object) -> None:
@@ -173,6 +203,19 @@ def _run(argv: list[str], cwd: str, env: dict[str, str], stdout: int | None) -> 
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def _feed(pipe: Any, data: bytes) -> None:
+    """Write ``data`` to the command's stdin from a thread (a command that never reads must not block us)."""
+    import threading
+
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            pipe.write(data)
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+    threading.Thread(target=write, daemon=True).start()
 
 
 def _die_with_parent() -> None:
@@ -224,78 +267,102 @@ def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str =
         raise errors.UsageError(f"Bad --files pattern: {exc}.") from exc
     with wb.changing("exec"):
         job, notes = start_job(wb, "exec", scope, list(argv), message, on_draft)
-        label = job.id
-        folder = wb.layout.worktree(label)
-        say(f"Checkpoint {job.checkpoint} taken; Draft {label} created.")
-        try:
-            snap = worktree.export(wb.git, wb.git.commit(job.base).tree, folder, scope)
-        except OSError as exc:
-            return _fail(wb, job, _io_error(exc, "preparing the Draft's folder"), notes)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in ("GIT_AUTHOR_NAME",)}
-        env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_JOB": job.id,
-                    "GITBENCH_WORKBENCH": wb.root})
-        say(f"Running {' '.join(argv)} in {folder}")
-        refs_before = _guarded_refs(wb)
-        code, cancel = _run(list(argv), folder, env, command_stdout)
-        job.attempts = 1
-        job.exit_code = code
-        try:
-            cap = worktree.capture(wb.git, folder, snap, scope)
-        except OSError as exc:
-            return _fail(wb, job, _io_error(exc, "reading what the command changed"), notes)
-        job.refused = [{"path": p, "reason": r} for p, r in cap.refused]
-        status = "complete"
-        if cancel:
-            status = "cancelled"
-        elif code != 0:
-            status = f"failed (exit {code})"
-        elif cap.refused:
-            status = f"partial (refused {len(cap.refused)} paths)"
+        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
         subject = message or f"exec: {' '.join(argv)}"[:72]
-        try:
-            commit_step(wb, job, cap.changes, "exec", status, subject)
-        except errors.GitbenchError as exc:
-            return _fail(wb, job, exc, notes)
-        except OSError as exc:
-            return _fail(wb, job, _io_error(exc, "committing the step"), notes)
-        refs_after = _guarded_refs(wb)  # a deleted ref (a checkpoint tag) is a change too
-        moved = [r for r in sorted(set(refs_before) | set(refs_after)) if refs_before.get(r) != refs_after.get(r)]
-        if cancel:
-            err: errors.GitbenchError = errors.Cancelled(
-                f"The job was cancelled ({cancel}). The Draft and what the command had written are kept.",
-                [errors.REVIEW, errors.PUBLISH, errors.DISCARD])
-            return _fail(wb, job, err, notes, klass="user-cancel")
-        if moved:
-            return _fail(wb, job, errors.PublishConflict(
-                "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
-                [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD]), notes)
-        if code != 0:
-            what = "was not found" if code == 127 else f"exited with status {code}"
-            return _fail(wb, job, errors.JobFailed(
-                f"The command {what}. Whatever it changed is kept in the Draft for review.",
-                [errors.REVIEW, errors.DISCARD]), notes, klass="command")
-        if cap.refused:
-            listing = "; ".join(f"{p} ({r})" for p, r in cap.refused[:10])
-            return _fail(wb, job, errors.ScopeViolation(
-                f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
-                f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
-                [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope")
-        job.status = "complete"
-        if job.steps_completed == 0:
-            # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays.
+        return command_step(wb, job, notes, list(argv), scope, subject, say, command_stdout)
+
+
+def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str], scope: Scope, subject: str,
+                 say: Progress, command_stdout: int | None = None, stdin: bytes | None = None,
+                 step_name: str = "exec", on_record: Callable[[JobRecord], dict[str, Any]] | None = None
+                 ) -> OperationResult:
+    """Run ``argv`` in a folder holding the Draft's in-scope files; commit what it changed as the next step.
+
+    Called with the Workbench lock held, after ``start_job`` (or a resume). ``on_record`` adds records files
+    (a conversation's entry) to the commit that stores the job's outcome.
+    """
+    label = job.draft[len(DRAFT_PREFIX):]
+    folder = wb.layout.worktree(label)
+    head = wb.git.ref(job.draft) or job.base
+    try:
+        snap = worktree.export(wb.git, wb.git.commit(head).tree, folder, scope)
+    except OSError as exc:
+        return fail(wb, job, _io_error(exc, "preparing the Draft's folder"), notes, on_record=on_record)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in ("GIT_AUTHOR_NAME",)}
+    env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_JOB": job.id,
+                "GITBENCH_WORKBENCH": wb.root})
+    say(f"Running {argv[0] if stdin is not None else ' '.join(argv)} in {folder}")
+    refs_before = _guarded_refs(wb)
+    code, cancel = _run(argv, folder, env, command_stdout, stdin)
+    job.attempts += 1
+    job.exit_code = code
+    try:
+        cap = worktree.capture(wb.git, folder, snap, scope)
+    except OSError as exc:
+        return fail(wb, job, _io_error(exc, "reading what the command changed"), notes, on_record=on_record)
+    job.refused = [{"path": p, "reason": r} for p, r in cap.refused]
+    status = "complete"
+    if cancel:
+        status = "cancelled"
+    elif code != 0:
+        status = f"failed (exit {code})"
+    elif cap.refused:
+        status = f"partial (refused {len(cap.refused)} paths)"
+    try:
+        commit_step(wb, job, cap.changes, step_name, status, subject, attempts=1)
+    except errors.GitbenchError as exc:
+        return fail(wb, job, exc, notes, on_record=on_record)
+    except OSError as exc:
+        return fail(wb, job, _io_error(exc, "committing the step"), notes, on_record=on_record)
+    refs_after = _guarded_refs(wb)  # a deleted ref (a checkpoint tag) is a change too
+    moved = [r for r in sorted(set(refs_before) | set(refs_after)) if refs_before.get(r) != refs_after.get(r)]
+    if cancel:
+        err: errors.GitbenchError = errors.Cancelled(
+            f"The job was cancelled ({cancel}). The Draft and what the command had written are kept.",
+            [errors.REVIEW, errors.PUBLISH, errors.DISCARD])
+        return fail(wb, job, err, notes, klass="user-cancel", on_record=on_record)
+    if moved:
+        return fail(wb, job, errors.PublishConflict(
+            "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
+            [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD]), notes,
+            on_record=on_record)
+    if code != 0:
+        what = "was not found" if code == 127 else f"exited with status {code}"
+        return fail(wb, job, errors.JobFailed(
+            f"The command {what}. Whatever it changed is kept in the Draft for review.",
+            [errors.REVIEW, errors.DISCARD]), notes, klass="command", on_record=on_record)
+    if cap.refused:
+        listing = "; ".join(f"{p} ({r})" for p, r in cap.refused[:10])
+        return fail(wb, job, errors.ScopeViolation(
+            f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
+            f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
+            [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope", on_record=on_record)
+    job.next_batch = 1 if job.plan is not None else job.next_batch
+    result = complete(wb, job, notes, on_record)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def complete(wb: Workbench, job: JobRecord, notes: list[str],
+             on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
+    """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
+    job.status = "complete"
+    head = wb.git.ref(job.draft)
+    if head is None or head == job.base:
+        # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays.
+        if head is not None:
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
-            job.status = "no-changes"
-        drafts.save_job(wb, job, report=report(job), note=job.status)
-        faults.point("job.after-complete")
-        shutil.rmtree(folder, ignore_errors=True)
-        wb.journal.clear()
-        if job.status == "no-changes":
-            return OperationResult("exec", f"Job {job.id} finished: the command changed nothing, so no Draft "
-                                   "was kept.", checkpoints=[job.checkpoint or ""], job=job, notes=notes)
-        return OperationResult(
-            "exec", f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
-            checkpoints=[job.checkpoint or ""], draft=job.draft, job=job,
-            review=review.review(wb), notes=notes)
+        job.status = "no-changes"
+    drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
+    faults.point("job.after-complete")
+    wb.journal.clear()
+    label = job.draft[len(DRAFT_PREFIX):]
+    if job.status == "no-changes":
+        return OperationResult(job.kind, f"Job {job.id} finished: nothing changed, so no Draft was kept.",
+                               checkpoints=[job.checkpoint or ""], job=job, notes=notes)
+    return OperationResult(
+        job.kind, f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
+        checkpoints=[job.checkpoint or ""], draft=job.draft, job=job, review=review.review(wb), notes=notes)
 
 
 def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
@@ -311,22 +378,31 @@ def _guarded_refs(wb: Workbench) -> dict[str, str | None]:
     return {n: wb.git.ref_raw(n) for n in names}
 
 
-def _fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[str],
-          klass: str | None = None) -> OperationResult:
-    """Record the failure with its report, keep the Draft, and raise the error for the CLI to show."""
-    job.status = "cancelled" if isinstance(err, errors.Cancelled) else "failed"
-    job.error = {"code": err.code, "class": klass or _klass(err), "message": err.message}
+def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[str], klass: str | None = None,
+         on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
+    """Record the failure with its report, keep the Draft, and raise the error for the CLI to show.
+
+    A rate limit or a timeout pauses the job (resume it later); a cancel cancels it; anything else fails it.
+    """
+    klass = klass or _klass(err)
+    job.status = ("cancelled" if isinstance(err, errors.Cancelled) else
+                  "paused" if klass in ("rate-limit", "timeout") else "failed")
+    job.error = {"code": err.code, "class": klass, "message": err.message}
+    if job.kind != "exec" or not err.actions:
+        err.actions = next_actions(job)
     err.details.update({"job": job.id, "draft": job.draft, "report": report(job)})
     # If the record cannot be written (a full disk), the journal stays and the next command marks the job
     # interrupted; the error the user sees is still the one that stopped the job.
     with contextlib.suppress(errors.GitbenchError, OSError):
-        drafts.save_job(wb, job, report=report(job), note=job.status)
+        drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
         wb.journal.clear()
     err.details["notes"] = notes
     raise err
 
 
 def _klass(err: errors.GitbenchError) -> str:
+    if isinstance(err, errors.ProviderError):
+        return err.klass
     return {"disk-full": "disk-full", "file-io": "file-io", "cancelled": "user-cancel",
             "scope-violation": "scope"}.get(err.code, "internal")
 

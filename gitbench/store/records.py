@@ -15,6 +15,10 @@ from gitbench.git.repo import BLOB, Entry, GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
 
 
+class Lines(list[Any]):
+    """A records file written as JSON lines (a conversation transcript), one document per line."""
+
+
 class Records:
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
@@ -49,6 +53,22 @@ class Records:
         except (ValueError, KeyError):
             return None
 
+    def read_lines(self, path: str, at: str | None = None) -> list[Any]:
+        """A JSON-lines file: one document per line; unreadable lines are skipped."""
+        head = at or self.head()
+        if head is None:
+            return []
+        entry = self.repo.tree_entry(self.repo.commit(head).tree, path)
+        if entry is None:
+            return []
+        out = []
+        for line in self.repo.blob(entry[0]).decode("utf-8", "replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
     def list(self, folder: str) -> list[str]:
         tree = self.tree()
         if tree is None:
@@ -59,12 +79,16 @@ class Records:
         return sorted(p for p, _, _ in self.repo.walk_tree(entry[0]))
 
     def write(self, files: dict[str, Any], message: str) -> str:
-        """Commit JSON documents (None deletes) on top of the records chain; compare-and-swap on the ref."""
+        """Commit JSON documents (None deletes; a ``Lines`` list is JSON lines) on top of the records chain;
+        compare-and-swap on the ref."""
         old = self.head()
         changes: dict[str, Entry | None] = {}
         for path, doc in files.items():
             if doc is None:
                 changes[path] = None
+            elif isinstance(doc, Lines):
+                data = "".join(json.dumps(d, sort_keys=True) + "\n" for d in doc).encode()
+                changes[path] = (self.repo.create_blob(data), BLOB)
             else:
                 data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
                 changes[path] = (self.repo.create_blob(data), BLOB)

@@ -1,0 +1,235 @@
+"""ask, resume, report, jobs, models, chat: Workshop jobs on model providers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from gitbench import clock, errors
+from gitbench.cli import render
+from gitbench.cli.common import ask as prompt_choice
+from gitbench.cli.common import open_workbench, stale_draft_prompt
+from gitbench.model import OperationResult
+from gitbench.services.workbench import Workbench
+
+
+def _on_draft(wb: Workbench, on_draft: str | None, json: bool) -> str | None:
+    """v1: one Draft at a time. On a terminal ask Publish / Discard / Cancel; otherwise the flag decides."""
+    from gitbench.cli.app import interactive
+    from gitbench.services import drafts
+
+    if on_draft not in (None, "publish", "discard"):
+        raise errors.UsageError("--on-draft takes publish or discard.")
+    if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
+        stale_draft_prompt(wb)
+        if drafts.only_draft(wb) is not None:
+            choice = prompt_choice("A Draft is open. Publish it, discard it, or cancel this job?",
+                                   ["publish", "discard", "cancel"], "cancel")
+            if choice == "cancel":
+                raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
+            return choice
+    return on_draft
+
+
+def _show(res: OperationResult, json: bool) -> None:
+    render.ok_json(res) if json else render.result(res)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ask(
+        prompt: str = typer.Argument(..., help="What the model should do."),
+        files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the model may read and change "
+                                        "(repeatable; required except for command: agents)."),
+        model: str = typer.Option(None, "--model", "-m", help="provider:model, e.g. ollama:qwen2.5-coder "
+                                  "(default: the configured one)."),
+        new: bool = typer.Option(False, "--new", help="Start a new conversation."),
+        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
+        from gitbench.services import ask as ask_service
+
+        wb = open_workbench()
+        choice = _on_draft(wb, on_draft, json)
+        say = None if json else (lambda text: render.out(f"· {text}"))
+        res = ask_service.ask(wb, prompt, list(files or []), model, new, choice, say,
+                              command_stdout=sys.stderr.fileno() if json else None)
+        _show(res, json)
+
+    @app.command()
+    def resume(
+        job: str = typer.Argument(None, help="The job to resume (default: the open Draft's, or the last stopped)."),
+        model: str = typer.Option(None, "--model", "-m", help="Resume with another model (provider:model)."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Continue a failed, paused or cancelled job from its last completed step, with any model."""
+        from gitbench.services import ask as ask_service
+
+        wb = open_workbench()
+        say = None if json else (lambda text: render.out(f"· {text}"))
+        res = ask_service.resume(wb, job, model, say, command_stdout=sys.stderr.fileno() if json else None)
+        _show(res, json)
+
+    @app.command()
+    def report(
+        job: str = typer.Argument(None, help="The job (default: the last one)."),
+        json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """A job's report: why it stopped, the last completed step, what changed, usage, attempts, next actions."""
+        from gitbench.services import reports
+
+        wb = open_workbench()
+        wb.recover_if_idle()
+        data = reports.report(wb, job)
+        render.ok_json(data) if json else _render_report(data)
+
+    @app.command()
+    def jobs(json: bool = typer.Option(False, "--json", help="Print the jobs as JSON.")) -> None:
+        """Every job: when, what kind, its status, model(s), steps and files."""
+        from gitbench.services import reports
+
+        wb = open_workbench()
+        wb.recover_if_idle()
+        items = reports.jobs(wb)
+        if json:
+            render.ok_json(items)
+            return
+        if not items:
+            render.out("No jobs yet. Start one: gitbench ask \"...\" --files 'GLOB'  or  gitbench exec -- CMD")
+            return
+        for j in items:
+            models = ",".join(j["models"])
+            render.out(f"{j['job']}  {clock.iso(j['created'])}  {j['kind']:<4} {j['status']:<11} "
+                       f"{j['steps']} step(s) {j['files']} file(s)  {models}")
+        render.out("details: gitbench report JOB")
+
+    @app.command()
+    def models(
+        json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+        check: bool = typer.Option(True, "--check/--no-check", help="Ask each configured provider if it answers."),
+    ) -> None:
+        """The configured providers and models, and whether each answers."""
+        from gitbench.services import models as models_service
+
+        data = models_service.models(open_workbench(), check)
+        if json:
+            render.ok_json(data)
+            return
+        render.out(f"default model: {data['default_model'] or '(none: pass --model, or set one)'}")
+        for f in data["config_files"]:
+            render.out(f"config: {f}")
+        for p in data["providers"]:
+            state = p["answer"] if p["checked"] else ("not configured" if not p["configured"] else "not checked")
+            mark = "ok " if p["ok"] else "-- " if p["checked"] else "   "
+            render.out(f"{mark}{p['name']:<12} {p['kind']:<9} {p['base_url']:<40} {state}")
+        for alias, target in data["aliases"].items():
+            render.out(f"   alias {alias} = {target}")
+        render.out("use one: gitbench ask \"...\" --files GLOB --model PROVIDER:MODEL   (docs/providers.md)")
+
+    @app.command()
+    def chat(
+        conversation: str = typer.Argument(None, help="The conversation (default: the current one)."),
+        files: list[str] = typer.Option(None, "--files", "-f", help="For an interactive session: the files "
+                                        "prompts may change."),
+        model: str = typer.Option(None, "--model", "-m", help="For an interactive session: the model."),
+        json: bool = typer.Option(False, "--json", help="Print the conversation as JSON."),
+    ) -> None:
+        """The Workshop conversation with its publish checkpoints inline; on a terminal, take prompts."""
+        from gitbench.cli.app import interactive
+        from gitbench.services import chat as chat_service
+
+        wb = open_workbench()
+        data = chat_service.show(wb, conversation)
+        if json:
+            render.ok_json(data)
+            return
+        _render_chat(data)
+        if interactive() and sys.stdin.isatty():
+            _session(wb, list(files or []), model)
+
+
+def _render_report(data: dict[str, Any]) -> None:
+    out = render.out
+    out(f"Job {data['job']} ({data['kind']}): {data['status']}")
+    if data.get("reason"):
+        out(f"  reason:     {data['reason']} [{data.get('class')}]")
+    out(f"  steps:      {data['last_completed_step']}/{data['steps_total']} done"
+        f" ({data['steps_completed']} commit(s) on the Draft)")
+    out(f"  model(s):   {', '.join(data['models'])}")
+    out(f"  files:      {len(data['files_changed'])} changed"
+        + (": " + ", ".join(data["files_changed"][:8]) if data["files_changed"] else ""))
+    out(f"  checkpoints: {', '.join(data['checkpoints_created']) or 'none'}")
+    usage = data["usage"]
+    out(f"  usage:      estimate {usage['estimate'] if usage['estimate'] is not None else '?'} tokens, "
+        f"actual {usage['actual'] if usage['actual'] is not None else '?'}")
+    out(f"  attempts:   {data['attempts']}")
+    for r in data.get("refused", [])[:20]:
+        out(f"  refused:    {r['path']}: {r['reason']}")
+    for s in data.get("skipped", [])[:20]:
+        out(f"  skipped:    {s['path']}: {s['reason']}")
+    partial = data.get("partial_results", {})
+    if partial.get("draft"):
+        out(f"  Draft:      {partial['draft']}")
+    if data.get("next_actions"):
+        out("  next:")
+        for a in data["next_actions"]:
+            out(f"    • {a['label']}" + (f": {a['command']}" if a.get("command") else ""))
+
+
+def _render_chat(data: dict[str, Any]) -> None:
+    if not data["items"]:
+        render.out("No conversation yet. Start one: gitbench ask \"...\" --files 'GLOB'")
+        return
+    render.out(f"Conversation {data['conversation']}")
+    for item in data["items"]:
+        when = clock.iso(float(item.get("time") or 0))
+        if item["type"] == "checkpoint":
+            render.out(f"  ── {item['name']} published ({when}) · restore: {item['restore']}")
+            continue
+        who = "you" if item.get("role") == "user" else item.get("model") or "model"
+        render.out(f"[{when}] {who}: {item.get('text', '')}")
+        if item.get("role") == "assistant":
+            files = item.get("files") or []
+            render.out(f"    job {item.get('job')} {item.get('status')}; {len(files)} file(s) changed"
+                       + (f"; report: gitbench report {item.get('job')}" if item.get("status") != "complete"
+                          else ""))
+
+
+def _session(wb: Workbench, files: list[str], model: str | None) -> None:
+    """Interactive chat: prompts one after another; /review, /publish, /discard, /quit."""
+    from gitbench.services import ask as ask_service
+    from gitbench.services import discard, publish, review
+
+    render.out("Type a prompt (/review, /publish, /discard, /files GLOB..., /model M, /quit).")
+    while True:
+        try:
+            line = input("› ").strip()
+        except (EOFError, KeyboardInterrupt):
+            render.out("")
+            return
+        if not line:
+            continue
+        try:
+            if line in ("/quit", "/exit", "/q"):
+                return
+            if line == "/review":
+                render.review(review.review(wb), patch=True)
+            elif line == "/publish":
+                render.result(publish.publish(wb))
+            elif line == "/discard":
+                render.result(discard.discard(wb))
+            elif line.startswith("/files"):
+                files = line.split()[1:]
+                render.out(f"files: {' '.join(files) or '(none)'}")
+            elif line.startswith("/model"):
+                model = line.split(maxsplit=1)[1] if " " in line else None
+                render.out(f"model: {model or '(default)'}")
+            else:
+                choice = _on_draft(wb, None, False)
+                res = ask_service.ask(wb, line, files, model, False, choice, lambda t: render.out(f"· {t}"))
+                render.result(res)
+        except errors.GitbenchError as exc:
+            render.error(exc, False)

@@ -1,0 +1,233 @@
+"""Model provider configuration: a TOML file per user and per Workbench; environment variables override both.
+
+Files, later ones winning key by key:
+
+1. ``$XDG_CONFIG_HOME/gitbench/config.toml`` (default ``~/.config/gitbench/config.toml``): the user's; the only
+   place a key may be written down (``api_key``), since nothing there is versioned.
+2. ``.gitbench/config.toml`` in the Workbench: versioned with Published, shared with everyone who clones the
+   project, so it may name the environment variable that holds a key (``api_key_env``) but never hold a key.
+3. Environment: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``OLLAMA_HOST``, ``ANTHROPIC_BASE_URL``,
+   ``ANTHROPIC_API_KEY``, ``GITBENCH_MODEL``, ``GITBENCH_TIMEOUT``.
+
+The full reference is in ``docs/providers.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitbench import errors
+
+KINDS = ("openai", "anthropic", "command")
+BUILTIN: dict[str, dict[str, Any]] = {
+    "openai": {"kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+    "ollama": {"kind": "openai", "base_url": "http://127.0.0.1:11434/v1", "api_key_env": ""},
+    "anthropic": {"kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "ANTHROPIC_API_KEY"},
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider endpoint, resolved: where it is and how to authenticate."""
+
+    name: str
+    kind: str  # openai | anthropic | command
+    base_url: str = ""
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str = ""
+    configured: bool = False  # named in a config file or by an environment variable
+    source: str = "built-in"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``provider:model`` resolved against the configuration."""
+
+    id: str  # as written in trailers and reports: "ollama:qwen2.5-coder", "command:aider"
+    provider: Provider
+    model: str  # the model name sent to the provider; for command, the argv as one string
+    argv: tuple[str, ...] = ()  # command: only
+
+
+@dataclass(frozen=True)
+class Settings:
+    attempts: int = 3
+    backoff: float = 1.0  # seconds before the 2nd attempt; doubled for each next one
+    max_wait: float = 60.0  # cap on one wait, Retry-After included
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    batch_files: int = 10
+    max_file_bytes: int = 256 * 1024  # larger files are listed as skipped, never sent
+    max_edit_bytes: int = 1024 * 1024  # a larger file written by a model is refused
+    max_tokens: int = 8192
+
+
+@dataclass
+class Config:
+    default_model: str | None
+    providers: dict[str, Provider]
+    aliases: dict[str, str]
+    settings: Settings
+    files: list[str]
+    secrets: list[str]  # every key value known, for redaction in logs
+
+    def resolve(self, text: str | None) -> ModelSpec:
+        """``provider:model`` (or an alias from ``[models]``) → ModelSpec; UsageError naming the fix."""
+        text = (text or self.default_model or "").strip()
+        if not text:
+            raise errors.UsageError(
+                "No model was named and no default is configured.",
+                [errors.Action("Name one", "gitbench ask --model ollama:qwen2.5-coder ..."),
+                 errors.Action("Or set a default: model = \"...\" in .gitbench/config.toml, or GITBENCH_MODEL"),
+                 errors.Action("See what is configured", "gitbench models")])
+        seen = set()
+        while text in self.aliases and text not in seen:
+            seen.add(text)
+            text = self.aliases[text]
+        provider_name, sep, model = text.partition(":")
+        if not sep or not model.strip():
+            raise errors.UsageError(
+                f"{text!r} is not a model: write provider:model, e.g. openai:gpt-4o-mini, ollama:qwen2.5-coder, "
+                "anthropic:claude-sonnet-4-5 or command:aider --yes.",
+                [errors.Action("See what is configured", "gitbench models")])
+        if provider_name == "command":
+            try:
+                argv = tuple(shlex.split(model))
+            except ValueError as exc:
+                raise errors.UsageError(f"The command in {text!r} cannot be parsed: {exc}.") from exc
+            if not argv:
+                raise errors.UsageError("command: needs a program, e.g. command:aider --yes --message {prompt}.")
+            return ModelSpec(id=f"command:{argv[0]}", provider=Provider("command", "command", configured=True),
+                             model=model, argv=argv)
+        provider = self.providers.get(provider_name)
+        if provider is None:
+            known = ", ".join(sorted([*self.providers, "command"]))
+            raise errors.UsageError(
+                f"Unknown provider {provider_name!r} in {text!r}. Known: {known}.",
+                [errors.Action("Add it under [providers.NAME] in the config", "gitbench models")])
+        return ModelSpec(id=f"{provider_name}:{model}", provider=provider, model=model)
+
+
+def user_config_path() -> str:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "gitbench", "config.toml")
+
+
+def _read(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise errors.UsageError(f"The config file {path} is not valid TOML: {exc}.",
+                                [errors.Action(f"Fix {path} (see docs/providers.md)")]) from exc
+    except OSError as exc:
+        raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
+
+
+def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise errors.UsageError(f"{where} must be a non-negative number, not {value!r}.",
+                                [errors.Action("Fix the config file (see docs/providers.md)")])
+    return kind(value)
+
+
+def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user = user_config_path()
+    layers.append((user, _read(user)))
+    if workbench_root is not None:
+        path = os.path.join(workbench_root, ".gitbench", "config.toml")
+        data = _read(path)
+        for name, table in (data.get("providers") or {}).items():
+            if isinstance(table, dict) and "api_key" in table:
+                raise errors.UsageError(
+                    f"{path} holds an API key ([providers.{name}] api_key). That file is versioned: the key would "
+                    "be published with the project. Nothing was sent anywhere.",
+                    [errors.Action(f"Move the key to {user}, or name its environment variable",
+                                   f"api_key_env = \"{name.upper()}_API_KEY\"")])
+        layers.append((path, data))
+    files = [p for p, d in layers if d]
+
+    raw: dict[str, dict[str, Any]] = {k: {**v, "_source": "built-in"} for k, v in BUILTIN.items()}
+    aliases: dict[str, str] = {}
+    default_model: str | None = None
+    tuning: dict[str, Any] = {}
+    for path, data in layers:
+        if isinstance(data.get("model"), str):
+            default_model = data["model"]
+        for name, table in (data.get("providers") or {}).items():
+            if not isinstance(table, dict):
+                raise errors.UsageError(f"[providers.{name}] in {path} must be a table.")
+            merged = {**raw.get(name, {}), **table, "_source": path, "_configured": True}
+            merged.setdefault("kind", "openai")
+            if merged["kind"] not in KINDS[:2]:
+                raise errors.UsageError(f"[providers.{name}] in {path}: kind must be openai or anthropic, "
+                                        f"not {merged['kind']!r}.")
+            raw[name] = merged
+        for alias, target in (data.get("models") or {}).items():
+            aliases[str(alias)] = str(target)
+        for section in ("retry", "timeouts", "job"):
+            for key, value in (data.get(section) or {}).items():
+                tuning[f"{section}.{key}"] = (value, path)
+
+    def env_set(name: str, key: str, var: str) -> None:
+        if env.get(var):
+            raw[name][key] = env[var]
+            raw[name]["_configured"] = True
+            raw[name]["_source"] = f"${var}"
+
+    env_set("openai", "base_url", "OPENAI_BASE_URL")
+    env_set("anthropic", "base_url", "ANTHROPIC_BASE_URL")
+    if env.get("OLLAMA_HOST"):
+        host = env["OLLAMA_HOST"].rstrip("/")
+        raw["ollama"]["base_url"] = (host if "://" in host else f"http://{host}") + "/v1"
+        raw["ollama"]["_configured"] = True
+        raw["ollama"]["_source"] = "$OLLAMA_HOST"
+    elif "host" in raw["ollama"]:
+        raw["ollama"]["base_url"] = str(raw["ollama"]["host"]).rstrip("/") + "/v1"
+    if env.get("GITBENCH_MODEL"):
+        default_model = env["GITBENCH_MODEL"]
+
+    providers: dict[str, Provider] = {}
+    secrets: list[str] = []
+    for name, table in raw.items():
+        key_env = str(table.get("api_key_env", ""))
+        key = env.get(key_env) if key_env else None
+        key = key or table.get("api_key")
+        if key:
+            secrets.append(str(key))
+        configured = bool(table.get("_configured")) or bool(key_env and env.get(key_env))
+        providers[name] = Provider(name=name, kind=str(table["kind"]), base_url=str(table.get("base_url", "")),
+                                   api_key=str(key) if key else None, api_key_env=key_env, configured=configured,
+                                   source=str(table.get("_source")))
+
+    defaults = Settings()
+    mapping = {"retry.attempts": ("attempts", int), "retry.backoff": ("backoff", float),
+               "retry.max_wait": ("max_wait", float), "timeouts.connect": ("connect_timeout", float),
+               "timeouts.read": ("read_timeout", float), "job.batch_files": ("batch_files", int),
+               "job.max_file_bytes": ("max_file_bytes", int), "job.max_edit_bytes": ("max_edit_bytes", int),
+               "job.max_tokens": ("max_tokens", int)}
+    values: dict[str, Any] = {}
+    for key, (value, path) in tuning.items():
+        if key not in mapping:
+            raise errors.UsageError(f"Unknown setting {key} in {path}.",
+                                    [errors.Action("See the settings gitbench knows", "docs/providers.md")])
+        attr, kind = mapping[key]
+        values[attr] = _number(value, f"{key} in {path}", kind)
+    if env.get("GITBENCH_TIMEOUT"):
+        try:
+            values["read_timeout"] = _number(float(env["GITBENCH_TIMEOUT"]), "GITBENCH_TIMEOUT", float)
+        except ValueError as exc:
+            raise errors.UsageError(f"GITBENCH_TIMEOUT must be seconds, not {env['GITBENCH_TIMEOUT']!r}.") from exc
+    settings = Settings(**{**defaults.__dict__, **values})
+    if settings.attempts < 1 or settings.batch_files < 1:
+        raise errors.UsageError("retry.attempts and job.batch_files must be at least 1.")
+    return Config(default_model=default_model, providers=providers, aliases=aliases, settings=settings,
+                  files=files, secrets=secrets)

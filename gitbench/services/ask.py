@@ -1,0 +1,382 @@
+"""Workshop jobs: a prompt to a model, run as a job into the Draft, one step per batch of files.
+
+``ask`` plans the job (the in-scope files of Published, in batches), then sends each batch with the prompt to
+the model, checks the structured edits it answers with (``edits.py``), and commits them to the Draft as one
+step. A failure stops the job with the Draft and every finished batch kept; ``resume`` continues at the first
+batch not done, with the same model or another (``command:`` agents included). Only files inside the scope are
+ever read or sent; a file that cannot be read is listed in the report and the job goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shlex
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gitbench import errors, faults, trailers
+from gitbench.git.repo import COMMIT_MODE, LINK
+from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.providers import config as provider_config
+from gitbench.scope import Scope, UnsafePath
+from gitbench.services import chat, drafts, jobs
+from gitbench.services.workbench import Workbench
+from gitbench.store.logs import Log
+
+Progress = Callable[[str], None]
+
+SYSTEM = """You are a careful coding assistant editing files of a project on the user's request.
+You are shown some of the project's files. Answer with ONE JSON object and nothing else:
+{"summary": "one or two sentences on what you changed",
+ "edits": [
+  {"op": "write", "path": "relative/path", "content": "the whole new content of the file"},
+  {"op": "replace", "path": "relative/path", "old": "exact text that appears once", "new": "its replacement"},
+  {"op": "delete", "path": "relative/path"}]}
+Rules: edit only the files shown, or create new files whose paths match the allowed patterns; paths are
+relative to the project root, with forward slashes; text files only. If nothing needs to change, answer
+{"summary": "...", "edits": []}."""
+
+
+def _scope(patterns: list[str]) -> Scope:
+    try:
+        return Scope.of(patterns)
+    except UnsafePath as exc:
+        raise errors.UsageError(f"Bad --files pattern: {exc}.") from exc
+
+
+def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = None, new: bool = False,
+        on_draft: str | None = None, progress: Progress | None = None,
+        command_stdout: int | None = None) -> OperationResult:
+    """``gitbench ask``: run a prompt as a job into a new Draft, continuing the current conversation."""
+    say = progress or (lambda text: None)
+    if not prompt.strip():
+        raise errors.UsageError("ask needs a prompt, e.g. gitbench ask \"Add type hints\" --files 'src/**/*.py'.")
+    cfg = provider_config.load(wb.git.workdir)
+    spec = cfg.resolve(model)
+    scope = _scope(patterns)
+    if scope.everything and spec.provider.kind != "command":
+        raise errors.UsageError(
+            "ask sends files to the model: name the ones it may read and change with --files.",
+            [errors.Action("For example", f"gitbench ask {shlex.quote(prompt[:40])} --files 'src/**/*.py'")])
+    log = Log(wb.layout.logs, cfg.secrets)
+    with wb.changing("ask"):
+        conversation = None if new else chat.current(wb)
+        conversation = conversation or "c" + wb.new_id()
+        job, notes = jobs.start_job(wb, "ask", scope, [], "", on_draft)
+        job.model, job.models, job.conversation = spec.id, [spec.id], conversation
+        turn, chat_files = chat.user_turn(wb, conversation, job, prompt)
+        job.turn = turn
+        if spec.provider.kind != "command":
+            job.plan = plan(wb, job.base, scope, cfg.settings.batch_files)
+            job.steps_total = len(job.plan)
+            job.usage_estimate = estimate(wb, job.base, job.plan, prompt)
+        drafts.save_job(wb, job, note="planned", extra=chat_files)
+        log.event("job.start", job=job.id, kind="ask", model=spec.id, batches=len(job.plan or [1]),
+                  scope=list(scope.patterns), conversation=conversation)
+        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
+        return _run(wb, job, spec, cfg, prompt, notes, say, log, command_stdout)
+
+
+def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
+           progress: Progress | None = None, command_stdout: int | None = None) -> OperationResult:
+    """``gitbench resume``: continue a stopped Workshop job from its last completed step, with any model."""
+    say = progress or (lambda text: None)
+    cfg = provider_config.load(wb.git.workdir)
+    log = Log(wb.layout.logs, cfg.secrets)
+    with wb.changing("resume"):
+        job = _resumable(wb, job_id)
+        spec = cfg.resolve(model or job.model)
+        prompt = chat.prompt_of(wb, job)
+        if prompt is None:
+            raise errors.UsageError(
+                f"The prompt of job {job.id} is not in the conversation records (a restore took it away?), so "
+                "it cannot be resumed.", [errors.REVIEW, errors.PUBLISH, errors.DISCARD])
+        head = wb.git.ref(job.draft)
+        assert head is not None  # _resumable checked
+        if spec.provider.kind != "command":
+            if job.plan is None:  # it ran as a command agent: plan its batches now, from what the Draft holds
+                job.plan = plan(wb, head, Scope.of(job.scope), cfg.settings.batch_files)
+                job.next_batch = 0
+            job.steps_total = len(job.plan)
+            job.next_batch = max(job.next_batch, _batches_done(wb, job, head))
+        job.status, job.error, job.pid = "running", None, os.getpid()
+        job.model = spec.id
+        if spec.id not in job.models:
+            job.models.append(spec.id)
+        wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+        drafts.save_job(wb, job, note=f"resumed with {spec.id}")
+        log.event("job.resume", job=job.id, model=spec.id, next_batch=job.next_batch)
+        total = len(job.plan) if job.plan is not None else 1
+        say(f"Resuming job {job.id} at step {job.next_batch + 1}/{total} with {spec.id}.")
+        return _run(wb, job, spec, cfg, prompt, [], say, log, command_stdout)
+
+
+def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
+    if job_id is None:
+        ref = drafts.only_draft(wb)
+        if ref is not None:
+            job_id = ref[len(DRAFT_PREFIX):]
+        else:
+            stopped = [j for j in all_jobs(wb) if j.status in jobs.STOPPED]
+            if not stopped:
+                raise errors.NoDraft("There is no stopped job to resume.",
+                                     [errors.Action("See the jobs", "gitbench jobs")])
+            job_id = stopped[-1].id
+    job = drafts.job_record(wb, job_id)
+    if job is None:
+        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "gitbench jobs")])
+    if job.kind != "ask":
+        raise errors.UsageError(
+            f"Job {job.id} is an exec job: one command, one step, nothing to resume. Run it again instead.",
+            [a for a in jobs.next_actions(job) if a.command.startswith("gitbench exec")] or [errors.REVIEW])
+    if job.status not in jobs.STOPPED:
+        raise errors.UsageError(f"Job {job.id} is {job.status}: there is nothing to resume.",
+                                [errors.Action("See its report", f"gitbench report {job.id}")])
+    if wb.git.ref(job.draft) is None:
+        raise errors.NoDraft(
+            f"The Draft of job {job.id} is gone (discarded?), so there is nothing to resume into.",
+            [errors.Action("Bring back the last discarded Draft, then resume", "gitbench discard --undo"),
+             errors.Action("Or start the job again", "gitbench ask ...")])
+    other = [r for r in wb.draft_refs() if r != job.draft]
+    if other:
+        raise errors.DraftOpen(f"Another Draft is open ({other[0][len(DRAFT_PREFIX):]}); one at a time.",
+                               [errors.PUBLISH, errors.DISCARD])
+    return job
+
+
+def all_jobs(wb: Workbench) -> list[JobRecord]:
+    """Every job on the records ref, oldest first."""
+    out = []
+    for name in wb.records.list("jobs"):
+        job = drafts.job_record(wb, name[: -len(".json")]) if name.endswith(".json") else None
+        if job is not None:
+            out.append(job)
+    return sorted(out, key=lambda j: (j.created, j.id))
+
+
+def plan(wb: Workbench, commit: str, scope: Scope, batch_files: int) -> list[list[str]]:
+    """The in-scope files of ``commit`` in batches; one empty batch when there are none (a job that creates)."""
+    tree = wb.git.commit(commit).tree
+    paths = [p for p, _, _ in wb.git.walk_tree(tree, descend=scope.may_contain) if scope.allows(p)]
+    batches = [paths[i:i + batch_files] for i in range(0, len(paths), batch_files)]
+    return batches or [[]]
+
+
+def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str) -> int:
+    """Tokens the job will use, roughly: 4 characters a token, files sent in and written back out."""
+    tree = wb.git.commit(commit).tree
+    size = 0
+    for batch in batches:
+        size += len(SYSTEM) + len(prompt) + 400
+        for p in batch:
+            entry = wb.git.tree_entry(tree, p)
+            if entry is not None and entry[1] not in (LINK, COMMIT_MODE):
+                with contextlib.suppress(KeyError, ValueError):
+                    size += 2 * wb.git.blob_size(entry[0])
+    return size // 4
+
+
+def _batches_done(wb: Workbench, job: JobRecord, head: str) -> int:
+    """The highest batch the Draft holds a step of (a crash may have come between the step and its record)."""
+    done = 0
+    for c in wb.git.first_parent_chain(head, job.base):
+        t = trailers.parse(c.message)
+        if t.get("Gitbench-Job") == job.id and t.get("Gitbench-Step", "").endswith(" batch"):
+            with contextlib.suppress(ValueError):
+                done = max(done, int(t["Gitbench-Step"].split("/", 1)[0]))
+    return done
+
+
+@contextlib.contextmanager
+def _sigterm_cancels() -> Iterator[None]:
+    """SIGTERM stops the job like Ctrl-C: cleanly, Draft and finished steps kept."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
+         prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None) -> OperationResult:
+    def on_record(j: JobRecord) -> dict[str, Any]:
+        log.event("job.end", job=j.id, status=j.status, klass=(j.error or {}).get("class"),
+                  steps=j.steps_completed, attempts=j.attempts, files=len(j.files_changed))
+        return chat.assistant_turn(wb, j, summaries)
+
+    summaries = chat.summaries_of(wb, job)
+    if spec.provider.kind == "command":
+        argv = [a.replace("{prompt}", prompt) for a in spec.argv]
+        stdin = None if any("{prompt}" in a for a in spec.argv) else prompt.encode()
+        job.command = list(spec.argv)  # the template, never the prompt
+        return jobs.command_step(wb, job, notes, argv, Scope.of(job.scope), f"ask {job.id}: {spec.id}", say,
+                                 command_stdout, stdin=stdin if stdin is not None else b"", step_name="agent",
+                                 on_record=on_record)
+    try:
+        with _sigterm_cancels():
+            _batches(wb, job, spec, cfg, prompt, say, log, summaries)
+    except KeyboardInterrupt as exc:
+        why = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
+        return jobs.fail(wb, job, errors.Cancelled(
+            f"The job was cancelled ({why}) after {job.next_batch} of {len(job.plan or [])} batch(es). The Draft "
+            "and every finished batch are kept."), notes, klass="user-cancel", on_record=on_record)
+    except errors.DiskFull as exc:
+        exc.message = (f"No space left on the device: Draft writes were halted after batch {job.next_batch}. "
+                       "Free some space, then resume; every finished batch is kept.")
+        return jobs.fail(wb, job, exc, notes, on_record=on_record)
+    except errors.GitbenchError as exc:
+        return jobs.fail(wb, job, exc, notes, on_record=on_record)
+    except OSError as exc:
+        err = (errors.disk_full("writing the Draft") if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+               else errors.FileIOError(f"File error while writing the Draft: {exc.strerror or exc}."))
+        return jobs.fail(wb, job, err, notes, on_record=on_record)
+    except Exception as exc:
+        with contextlib.suppress(errors.GitbenchError):
+            jobs.fail(wb, job, errors.InternalError(f"{type(exc).__name__}: {exc}"), notes, on_record=on_record)
+        raise
+    result = jobs.complete(wb, job, notes, on_record)
+    if job.refused:
+        result.notes.append(f"Refused {len(job.refused)} edit(s) the model proposed; nothing of them was written: "
+                            + "; ".join(f"{r['path']} ({r['reason']})" for r in job.refused[:10]))
+    if job.skipped:
+        result.notes.append(f"Skipped {len(job.skipped)} file(s) that could not be read or sent: "
+                            + "; ".join(f"{s['path']} ({s['reason']})" for s in job.skipped[:10]))
+    return result
+
+
+def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
+             prompt: str, say: Progress, log: Log, summaries: list[str]) -> None:
+    from gitbench.providers import transport
+    from gitbench.services import edits
+
+    assert job.plan is not None
+    settings = cfg.settings
+    scope = Scope.of(job.scope)
+    total = len(job.plan)
+    context = _history(wb, job)
+    with transport.client(settings) as http:
+        for k in range(job.next_batch, total):
+            head = wb.git.ref(job.draft)
+            if head is None:
+                raise drafts.corrupt(wb, job.id, "its branch disappeared during the job")
+            tree = wb.git.commit(head).tree
+            sent, skipped = _read(wb, tree, job.plan[k], settings.max_file_bytes)
+            for path, reason in skipped:
+                job.skipped.append({"path": path, "reason": reason, "step": str(k + 1)})
+                log.event("job.file-skipped", job=job.id, path=path, reason=reason)
+            if job.plan[k] and not sent:
+                job.next_batch = k + 1
+                continue
+            user = _message(prompt, context, sent, scope, k + 1, total)
+            log.event("provider.request", job=job.id, model=spec.id, step=k + 1, files=sorted(sent))
+            log.debug_event("provider.prompt", job=job.id, step=k + 1, system=SYSTEM, user=user[:4000])
+            say(f"Batch {k + 1}/{total}: {len(sent)} file(s) to {spec.id}")
+
+            def use(text: str, tree: str = tree, sent: dict[str, tuple[str, int]] = sent) -> Any:
+                try:
+                    raw, summary = edits.parse(text)
+                except edits.NoEdits as exc:
+                    log.debug_event("provider.answer", job=job.id, text=text[:4000])
+                    raise transport.Unusable(str(exc)) from exc
+                return edits.plan(raw, sent, scope, lambda path_: wb.git.tree_entry(tree, path_),
+                                  settings.max_edit_bytes), summary
+
+            def on_event(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
+                log.event(name, job=job.id, step=step, **fields)
+
+            try:
+                outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event)
+            except errors.GitbenchError as exc:
+                job.attempts += int(exc.details.get("attempts", 1))
+                raise
+            job.attempts += outcome.attempts
+            tokens_in, tokens_out = outcome.answer.input_tokens, outcome.answer.output_tokens
+            used = tokens_in + tokens_out if tokens_in is not None and tokens_out is not None else None
+            if used is not None:
+                job.usage_actual = (job.usage_actual or 0) + used
+            result, summary = outcome.value
+            for path, reason in result.refused:
+                job.refused.append({"path": path, "reason": reason, "step": str(k + 1)})
+                log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
+            changes = {p: (wb.git.create_blob(data), mode) if data is not None else None
+                       for p, (data, mode) in result.writes.items()}
+            faults.point("ask.before-step")
+            status = f"partial (refused {len(result.refused)} edits)" if result.refused else "complete"
+            est = job.usage_estimate // total if job.usage_estimate is not None else None
+            jobs.commit_step(wb, job, changes, "batch", status, f"ask {job.id}: batch {k + 1}/{total}",
+                             number=k + 1, attempts=outcome.attempts, usage=(est, used))
+            job.next_batch = k + 1
+            if summary:
+                summaries.append(summary)
+            drafts.save_job(wb, job, note=f"batch {k + 1}/{total}")
+            faults.point("ask.after-batch")
+            say(f"Batch {k + 1}/{total} done: {len(changes)} file(s) changed"
+                + (f", {len(result.refused)} edit(s) refused" if result.refused else ""))
+
+
+def _read(wb: Workbench, tree: str, paths: list[str], max_bytes: int
+          ) -> tuple[dict[str, tuple[str, int]], list[tuple[str, str]]]:
+    """The batch's files as text, and those that cannot be sent, with the reason (listed, never fatal)."""
+    sent: dict[str, tuple[str, int]] = {}
+    skipped: list[tuple[str, str]] = []
+    for path in paths:
+        entry = wb.git.tree_entry(tree, path)
+        if entry is None:
+            continue  # deleted by an earlier batch
+        oid, mode = entry
+        if mode == LINK:
+            skipped.append((path, "a symlink: not followed, not sent"))
+            continue
+        try:
+            data = wb.git.blob(oid)
+        except (KeyError, ValueError, OSError) as exc:
+            skipped.append((path, f"cannot be read (its object is missing or corrupt: {type(exc).__name__})"))
+            continue
+        if len(data) > max_bytes:
+            skipped.append((path, f"too large to send ({len(data)} bytes; the limit is {max_bytes})"))
+            continue
+        if b"\x00" in data:
+            skipped.append((path, "binary: not sent"))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            skipped.append((path, "not UTF-8 text: not sent"))
+            continue
+        sent[path] = (text, mode)
+    return sent, skipped
+
+
+def _history(wb: Workbench, job: JobRecord) -> str:
+    if not job.conversation:
+        return ""
+    lines = []
+    for m in chat.history(wb, job.conversation, job.id):
+        who = "User" if m.get("role") == "user" else "You"
+        lines.append(f"{who}: {' '.join(str(m.get('text', '')).split())[:500]}")
+    return "\n".join(lines)
+
+
+def _message(prompt: str, context: str, sent: dict[str, tuple[str, int]], scope: Scope, step: int,
+             total: int) -> str:
+    parts = []
+    if context:
+        parts.append(f"Earlier in this conversation:\n{context}\n")
+    parts.append(f"Request: {prompt}\n")
+    parts.append(f"Allowed paths (glob patterns): {', '.join(scope.patterns)}")
+    parts.append(f"Files ({len(sent)}, part {step} of {total}):")
+    for path, (text, _) in sorted(sent.items()):
+        parts.append(f'<file path="{path}">\n{text}\n</file>')
+    return "\n".join(parts)

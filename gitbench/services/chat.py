@@ -1,0 +1,110 @@
+"""Workshop conversations: transcripts on the records ref, so Restore takes them back in time too.
+
+``chat/<conversation>.jsonl`` holds one line per turn: ``{"role": "user", "text": prompt, "job", "turn",
+"time", "model"}`` when a prompt is sent, and ``{"role": "assistant", "text": the model's summary, "job",
+"turn", "status", "files", "time"}`` when its job ends. ``chat/current.json`` names the conversation ``gitbench
+ask`` continues. The transcript is the conversation itself, so it holds the prompts; job records, reports,
+trailers and logs never do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitbench import clock
+from gitbench.model import JobRecord
+from gitbench.services import checkpoints
+from gitbench.services.workbench import Workbench
+from gitbench.store.records import Lines
+
+CURRENT = "chat/current.json"
+HISTORY_TURNS = 6  # earlier turns sent with a new prompt, so the model knows what was asked and done
+
+
+def path(conversation: str) -> str:
+    return f"chat/{conversation}.jsonl"
+
+
+def current(wb: Workbench) -> str | None:
+    data = wb.records.read(CURRENT)
+    conv = data.get("conversation") if isinstance(data, dict) else None
+    return conv if isinstance(conv, str) and conv else None
+
+
+def messages(wb: Workbench, conversation: str) -> list[dict[str, Any]]:
+    return [m for m in wb.records.read_lines(path(conversation)) if isinstance(m, dict)]
+
+
+def conversations(wb: Workbench) -> list[str]:
+    return sorted(p[: -len(".jsonl")] for p in wb.records.list("chat") if p.endswith(".jsonl"))
+
+
+def user_turn(wb: Workbench, conversation: str, job: JobRecord, prompt: str) -> tuple[int, dict[str, Any]]:
+    """The records files that add a prompt to the conversation (and make it the current one), and its turn."""
+    lines = messages(wb, conversation)
+    turn = sum(1 for m in lines if m.get("role") == "user") + 1
+    lines.append({"role": "user", "text": prompt, "job": job.id, "turn": turn, "time": clock.now(),
+                  "model": job.model})
+    return turn, {path(conversation): Lines(lines), CURRENT: {"conversation": conversation}}
+
+
+def summaries_of(wb: Workbench, job: JobRecord) -> list[str]:
+    """What the model said in the batches a job has done so far (a resumed job goes on from them)."""
+    if not job.conversation:
+        return []
+    for m in messages(wb, job.conversation):
+        if m.get("role") == "assistant" and m.get("job") == job.id and isinstance(m.get("summaries"), list):
+            return [str(s) for s in m["summaries"]]
+    return []
+
+
+def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[str, Any]:
+    """The records files that add the job's outcome (the model's summaries) to its conversation."""
+    if not job.conversation:
+        return {}
+    lines = [m for m in messages(wb, job.conversation)
+             if not (m.get("role") == "assistant" and m.get("job") == job.id)]  # a resumed job: its last word
+    summary = " ".join(s for s in summaries if s)
+    if job.status not in ("complete", "no-changes"):
+        summary = (summary + " " if summary else "") + f"[{job.status}: {(job.error or {}).get('message', '')}]"
+    lines.append({"role": "assistant", "text": summary or "(no summary)", "summaries": summaries, "job": job.id,
+                  "turn": job.turn, "time": clock.now(),
+                  "status": job.status, "files": job.files_changed, "model": job.model,
+                  "error": (job.error or {}).get("message")})
+    return {path(job.conversation): Lines(lines)}
+
+
+def prompt_of(wb: Workbench, job: JobRecord) -> str | None:
+    if not job.conversation:
+        return None
+    for m in messages(wb, job.conversation):
+        if m.get("role") == "user" and m.get("job") == job.id and isinstance(m.get("text"), str):
+            return str(m["text"])
+    return None
+
+
+def history(wb: Workbench, conversation: str, before_job: str) -> list[dict[str, Any]]:
+    """The last turns before ``before_job``: what the model is told about the conversation so far."""
+    out: list[dict[str, Any]] = []
+    for m in messages(wb, conversation):
+        if m.get("job") == before_job:
+            break
+        out.append(m)
+    return out[-2 * HISTORY_TURNS:]
+
+
+def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
+    """A conversation with each publish checkpoint of its jobs inline, and the command that restores it."""
+    conv = conversation or current(wb)
+    if conv is None:
+        return {"conversation": None, "items": []}
+    lines = messages(wb, conv)
+    jobs = {m.get("job") for m in lines}
+    items: list[dict[str, Any]] = [{"type": "message", **m} for m in lines]
+    for cp in checkpoints.history(wb):
+        if cp.kind == "publish" and cp.job in jobs:
+            items.append({"type": "checkpoint", "name": cp.name, "job": cp.job, "time": cp.date,
+                          "commit": cp.commit, "message": cp.message,
+                          "restore": f"gitbench restore {cp.name}"})
+    items.sort(key=lambda i: (float(i.get("time") or 0), 0 if i["type"] == "message" else 1))
+    return {"conversation": conv, "items": items}
