@@ -74,7 +74,7 @@ def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = Non
             job.steps_total = len(job.plan)
             job.usage_estimate = estimate(wb, job.base, job.plan, prompt)
         drafts.save_job(wb, job, note="planned", extra=chat_files)
-        log.event("job.start", job=job.id, kind="ask", model=spec.id, batches=len(job.plan or [1]),
+        log.event("ask.plan", job=job.id, model=spec.id, batches=len(job.plan or [1]),
                   scope=list(scope.patterns), conversation=conversation)
         say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
         return _run(wb, job, spec, cfg, prompt, notes, say, log, command_stdout)
@@ -212,8 +212,6 @@ def _sigterm_cancels() -> Iterator[None]:
 def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
          prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None) -> OperationResult:
     def on_record(j: JobRecord) -> dict[str, Any]:
-        log.event("job.end", job=j.id, status=j.status, klass=(j.error or {}).get("class"),
-                  steps=j.steps_completed, attempts=j.attempts, files=len(j.files_changed))
         return chat.assistant_turn(wb, j, summaries)
 
     summaries = chat.summaries_of(wb, job)

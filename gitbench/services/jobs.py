@@ -70,6 +70,9 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
                     checkpoint=cp.name, scope=list(scope.patterns), command=command, message=message,
                     checkpoints_created=[cp.name], pid=os.getpid())
     drafts.save_job(wb, job, note="started")
+    from gitbench.store.logs import Log
+
+    Log(wb.layout.logs).event("job.start", job=job_id, kind=kind, checkpoint=cp.name, scope=list(scope.patterns))
     faults.point("job.after-record")
     return job, notes
 
@@ -354,6 +357,7 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
         job.status = "no-changes"
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
+    _log_end(wb, job)
     faults.point("job.after-complete")
     wb.journal.clear()
     label = job.draft[len(DRAFT_PREFIX):]
@@ -391,6 +395,7 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
     if job.kind != "exec" or not err.actions:
         err.actions = next_actions(job)
     err.details.update({"job": job.id, "draft": job.draft, "report": report(job)})
+    _log_end(wb, job)
     # If the record cannot be written (a full disk), the journal stays and the next command marks the job
     # interrupted; the error the user sees is still the one that stopped the job.
     with contextlib.suppress(errors.GitbenchError, OSError):
@@ -398,6 +403,16 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
         wb.journal.clear()
     err.details["notes"] = notes
     raise err
+
+
+def _log_end(wb: Workbench, job: JobRecord) -> None:
+    """Every job's end in the operation log, classified (ids, counts and classes only: no prompt, no content)."""
+    from gitbench.store.logs import Log
+
+    Log(wb.layout.logs).event("job.end", job=job.id, kind=job.kind, status=job.status,
+                              klass=(job.error or {}).get("class"), code=(job.error or {}).get("code"),
+                              steps=job.steps_completed, attempts=job.attempts, files=len(job.files_changed),
+                              models=job.models or [job.model])
 
 
 def _klass(err: errors.GitbenchError) -> str:
