@@ -117,6 +117,9 @@ def status(st: Status) -> None:
         j = st.last_job
         err = f": {j.error.get('message')}" if j.error else ""
         out(f"Last job   {j.id} {j.status}{err}")
+        if j.status in ("failed", "paused", "cancelled", "interrupted"):
+            more = "gitbench resume | gitbench resume --model PROVIDER:MODEL | " if j.kind == "ask" else ""
+            out(f"           {more}gitbench report {j.id}")
     if st.busy:
         out(f"Busy       {st.busy} is running")
     if st.local_changes:

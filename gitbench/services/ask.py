@@ -49,12 +49,15 @@ def _scope(patterns: list[str]) -> Scope:
 
 def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = None, new: bool = False,
         on_draft: str | None = None, progress: Progress | None = None,
-        command_stdout: int | None = None) -> OperationResult:
-    """``gitbench ask``: run a prompt as a job into a new Draft, continuing the current conversation."""
+        command_stdout: int | None = None, config: provider_config.Config | None = None) -> OperationResult:
+    """``gitbench ask``: run a prompt as a job into a new Draft, continuing the current conversation.
+
+    ``config``: the provider configuration to use instead of the files and environment (the demo's own model).
+    """
     say = progress or (lambda text: None)
     if not prompt.strip():
         raise errors.UsageError("ask needs a prompt, e.g. gitbench ask \"Add type hints\" --files 'src/**/*.py'.")
-    cfg = provider_config.load(wb.git.workdir)
+    cfg = config or provider_config.load(wb.git.workdir)
     spec = cfg.resolve(model)
     scope = _scope(patterns)
     if scope.everything and spec.provider.kind != "command":
@@ -264,7 +267,7 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
     scope = Scope.of(job.scope)
     total = len(job.plan)
     context = _history(wb, job)
-    with transport.client(settings) as http:
+    with transport.client(settings, spec.provider.base_url) as http:
         for k in range(job.next_batch, total):
             head = wb.git.ref(job.draft)
             if head is None:
@@ -293,6 +296,9 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
 
             def on_event(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.event(name, job=job.id, step=step, **fields)
+                if name == "provider.retry":
+                    say(f"{spec.id}: {fields.get('reason')}; retrying in {fields.get('wait')} s "
+                        f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})")
 
             try:
                 outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event)

@@ -34,6 +34,40 @@ print("edited src/greet.py, wrote src/CHANGES.md")
 '''
 
 
+def _ask(wb: Workbench, folder: str) -> Iterator[str]:
+    """A Workshop job on a model: the demo's own, over real HTTP on 127.0.0.1 (it rate-limits once)."""
+    from gitbench.services import ask, chat
+    from gitbench.services.demo_model import DemoModel
+
+    yield ("$ gitbench ask \"Add a module docstring\" --files 'src/**/*.py' --model demo:offline"
+           "     (a model job; the demo's model runs on 127.0.0.1)")
+    lines: list[str] = []
+    with DemoModel() as model:
+        res = ask.ask(wb, "Add a module docstring", ["src/**/*.py"], "demo:offline",
+                      progress=lambda text: lines.append("  · " + text), config=model.config)
+    yield from lines
+    yield "  " + res.summary
+    if res.job is not None:
+        j = res.job
+        yield ""
+        yield f"$ gitbench report {j.id}"
+        yield (f"  {j.status}: {j.steps_completed} step(s), {len(j.files_changed)} file(s), model(s) "
+               f"{', '.join(j.models)}, {j.attempts} attempt(s) (one retried after a 429), usage estimate "
+               f"{j.usage_estimate} tokens, actual {j.usage_actual}")
+    yield ""
+    yield "$ gitbench publish"
+    pub = publish.publish(wb)
+    yield f"  {pub.summary} Checkpoint: {', '.join(pub.checkpoints)}"
+    yield ""
+    yield "$ gitbench chat     (the conversation, with each publish checkpoint and how to go back to it)"
+    for item in chat.show(wb)["items"]:
+        if item["type"] == "checkpoint":
+            yield f"  ── {item['name']} published · restore: {item['restore']}"
+        else:
+            yield f"  {'you' if item.get('role') == 'user' else item.get('model')}: {item.get('text')}"
+    yield ""
+
+
 def run(clean: bool = False) -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="gitbench-demo-")
     os.makedirs(os.path.join(folder, "src"))
@@ -77,6 +111,7 @@ def run(clean: bool = False) -> Iterator[str]:
     with open(os.path.join(folder, "src", "greet.py")) as fh:
         yield "  src/greet.py now starts with: " + fh.readline().strip()
     yield ""
+    yield from _ask(wb, folder)
     if clean:
         import shutil
 
@@ -88,5 +123,6 @@ def run(clean: bool = False) -> Iterator[str]:
     yield "  git log --format='%h %s%n%(trailers)' main"
     yield "  git tag -n9 -l 'checkpoint/*'"
     yield f"  git show refs/gitbench/records:jobs/{job_id}.json"
+    yield "  git show refs/gitbench/records:chat/current.json"
     yield "  gitbench status; gitbench log; gitbench checkpoints"
     yield f"(The demo Workbench stays in {folder}; delete it when you are done.)"
