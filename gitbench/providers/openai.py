@@ -11,7 +11,9 @@ def request(spec: ModelSpec, system: str, user: str, max_tokens: int) -> tuple[s
     headers = {"Content-Type": "application/json"}
     if spec.provider.api_key:
         headers["Authorization"] = f"Bearer {spec.provider.api_key}"
-    body = {"model": spec.model, "temperature": 0, "max_tokens": max_tokens,
+    # No max_tokens or temperature: newer OpenAI models reject both (max_completion_tokens, fixed temperature),
+    # while every compatible server has a sensible default for them.
+    body = {"model": spec.model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
     return spec.provider.base_url.rstrip("/") + "/chat/completions", headers, body
 

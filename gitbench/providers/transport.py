@@ -21,6 +21,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from gitbench import errors
 from gitbench.providers import anthropic, openai
 from gitbench.providers.config import ModelSpec, Settings
+from gitbench.store.logs import redact
 
 T = TypeVar("T")
 Event = Callable[[str, dict[str, Any]], None]
@@ -88,7 +89,7 @@ def retry_after(value: str | None) -> float | None:
 
 def _status_failure(resp: httpx.Response, spec: ModelSpec) -> Exception:
     code = resp.status_code
-    said = _provider_message(resp)
+    said = _provider_message(resp, spec)
     if code == 429:
         return Transient("rate-limit", f"HTTP 429 rate limit{said}", retry_after(resp.headers.get("retry-after")))
     if code == 408:
@@ -108,8 +109,11 @@ def _status_failure(resp: httpx.Response, spec: ModelSpec) -> Exception:
                              [_switch_action()])
 
 
-def _provider_message(resp: httpx.Response) -> str:
-    """The provider's own error text, short, for the banner: it names the problem (never our request)."""
+def _provider_message(resp: httpx.Response, spec: ModelSpec) -> str:
+    """The provider's own error text, short, for the banner: it names the problem (never our request).
+
+    Some providers quote the key they refused ("Incorrect API key provided: sk-..."): it is redacted before the
+    text reaches the banner, the job record, the report and the logs."""
     try:
         data = resp.json()
     except ValueError:
@@ -119,7 +123,7 @@ def _provider_message(resp: httpx.Response) -> str:
         msg = msg.get("message")
     if not isinstance(msg, str) or not msg.strip():
         return ""
-    return ": " + " ".join(msg.split())[:200]
+    return ": " + redact(" ".join(msg.split()), [spec.provider.api_key or ""])[:200]
 
 
 def _switch_action() -> errors.Action:
@@ -135,7 +139,7 @@ def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens
         raise Transient("timeout", f"no answer in time ({type(exc).__name__})") from exc
     except httpx.UnsupportedProtocol as exc:
         raise errors.UsageError(f"{spec.id}: the base URL {spec.provider.base_url!r} is not http(s).") from exc
-    except (httpx.TransportError, OSError) as exc:
+    except (httpx.HTTPError, OSError) as exc:  # connect/read errors, a reset, a body cut short
         raise Transient("network", f"connection failed ({type(exc).__name__}: {exc})") from exc
     if resp.status_code >= 300:
         raise _status_failure(resp, spec)
@@ -161,6 +165,8 @@ def complete(http: httpx.Client, spec: ModelSpec, settings: Settings, system: st
         backoff = settings.backoff * (2 ** (state.attempt_number - 1))
         after = getattr(exc, "retry_after", None)
         seconds = min(float(after) if after is not None else backoff, settings.max_wait)
+        if state.attempt_number >= settings.attempts:
+            return seconds  # tenacity asks for the wait before it checks stop: no retry follows the last attempt
         event("provider.retry", {"model": spec.id, "attempt": state.attempt_number, "wait": round(seconds, 3),
                                  "class": getattr(exc, "klass", None), "reason": getattr(exc, "reason", None),
                                  "retry_after": after})
