@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitbench import errors
@@ -40,9 +41,9 @@ def interactive() -> bool:
 
 
 def _register() -> None:
-    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, model_cmds, workbench_cmds
+    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, model_cmds, workbench_cmds, workflow_cmds
 
-    for module in (workbench_cmds, draft_cmds, model_cmds, checkpoint_cmds, file_cmds):
+    for module in (workbench_cmds, draft_cmds, model_cmds, checkpoint_cmds, file_cmds, workflow_cmds):
         module.register(_typer_app())
 
 
@@ -96,6 +97,20 @@ def main(argv: list[str] | None = None) -> int:
 
         def invoke() -> None:
             command.main(args=args, prog_name="gitbench", standalone_mode=False)
+    return handle(invoke, as_json)
+
+
+def run_command(command: object, prog: str) -> None:
+    """Another console script (`module-runner`) with gitbench's error handling."""
+    args = sys.argv[1:]
+
+    def invoke() -> None:
+        command.main(args=args, prog_name=prog, standalone_mode=False)  # type: ignore[attr-defined]
+    raise SystemExit(handle(invoke, "--json" in args))
+
+
+def handle(invoke: Callable[[], None], as_json: bool) -> int:
+    """Run ``invoke``; turn every error into a banner (or JSON) and an exit code."""
     try:
         invoke()
         return 0

@@ -25,12 +25,15 @@ from gitbench.services.workbench import Workbench
 Progress = Callable[[str], None]
 
 
-def handle_open_draft(wb: Workbench, on_draft: str | None) -> list[str]:
-    """v1: one Draft at a time. Publish or discard it as asked, or refuse with the three choices."""
+def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -> list[str]:
+    """v1: one Draft at a time. Publish or discard it as asked, or refuse with the three choices.
+
+    ``kind`` is the job's command (``exec`` or ``ask``), so the choices offered are commands that run it."""
     ref = drafts.only_draft(wb)
     if ref is None:
         return []
     label = ref[len(DRAFT_PREFIX):]
+    rest = "-- ..." if kind == "exec" else "..."
     if on_draft == "publish":
         from gitbench.services import publish
 
@@ -41,8 +44,8 @@ def handle_open_draft(wb: Workbench, on_draft: str | None) -> list[str]:
         return [discard.discard(wb).summary]
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
-        [errors.Action("Publish it, then run the job", "gitbench exec --on-draft publish -- ..."),
-         errors.Action("Discard it (recoverable), then run the job", "gitbench exec --on-draft discard -- ..."),
+        [errors.Action("Publish it, then run the job", f"gitbench {kind} --on-draft publish {rest}"),
+         errors.Action("Discard it (recoverable), then run the job", f"gitbench {kind} --on-draft discard {rest}"),
          errors.CANCEL],
         {"draft": label},
     )
@@ -51,7 +54,7 @@ def handle_open_draft(wb: Workbench, on_draft: str | None) -> list[str]:
 def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], message: str,
               on_draft: str | None) -> tuple[JobRecord, list[str]]:
     """Everything before the first step: the open-Draft choice, the auto-checkpoint, the Draft, the record."""
-    notes = handle_open_draft(wb, on_draft)
+    notes = handle_open_draft(wb, on_draft, kind)
     job_id = wb.new_id()
     ref = DRAFT_PREFIX + job_id
     wb.journal.write({"op": "job", "id": job_id, "draft": ref, "pid": os.getpid()})
@@ -137,6 +140,11 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
             [a for p in job.scope for a in ("--files", p)] + ["--", *job.command]) if job.command else ""
         return [errors.REVIEW, errors.Action("Keep the partial work", "gitbench publish"),
                 errors.Action("Retry the job (discards this Draft, recoverably)", retry), restore, view]
+    if job.kind == "workflow":
+        return [errors.Action("See which module failed and why", "gitbench workflow status"),
+                errors.Action("Rerun a module on its own once fixed", "module-runner --module MODULE"),
+                errors.Action("Then go on from where it stopped", "gitbench workflow resume"),
+                errors.Action("Review the finished modules (or publish them)", "gitbench review"), restore, view]
     klass = (job.error or {}).get("class")
     first = (errors.Action("Resume later, from the last completed step (the job is paused)",
                            f"gitbench resume {job.id}") if job.status == "paused" else

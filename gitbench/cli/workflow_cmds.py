@@ -1,0 +1,167 @@
+"""`gitbench workflow ...` and the headless `module-runner`."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import sys
+import time
+from typing import Any
+
+import typer
+
+from gitbench import clock, errors
+from gitbench.cli import render
+from gitbench.cli.common import open_workbench
+from gitbench.model import to_json
+
+
+def _engine() -> Any:
+    from gitbench.workflow.engine import Engine
+
+    wb = open_workbench()
+    wb.recover_if_idle()
+    return Engine(wb)
+
+
+def _say(json: bool) -> Any:
+    return None if json else (lambda text: render.out(f"· {text}"))
+
+
+def render_status(st: Any) -> None:
+    out = render.out
+    out(st.banner + (f"  (phase: {st.phase})" if st.phase else ""))
+    if st.draft:
+        out(f"Draft {st.draft.rsplit('/', 1)[-1]} (job {st.job}) · max parallel {st.max_parallel}")
+    width = max((len(m.id) for m in st.modules), default=0)
+    for m in st.modules:
+        parts = [f"{m.id.ljust(width)}  {m.state:<11}"]
+        last = m.last_run or {}
+        if last.get("status"):
+            when = clock.iso(float(last.get("finished") or last.get("since") or 0))
+            parts.append(f"last run: {last['status']} ({when})" + (f": {last['error']}" if last.get("error")
+                                                                    and last["status"] != "complete" else ""))
+        arts = ", ".join(f"{a.path}={a.klass}" for a in m.artifacts)
+        parts.append(f"artifacts: {arts}")
+        if m.blocked_by:
+            parts.append("Blocked by: " + ", ".join(m.blocked_by))
+        if m.reason and m.state != "failed":
+            parts.append(m.reason)
+        if m.skip and m.skip != "not-ready":
+            parts.append(f"skipped:{m.skip.removeprefix('concurrency: ')}")
+        out("  " + " · ".join(parts))
+
+
+def register(app: typer.Typer) -> None:
+    wf = typer.Typer(help="Run multi-module workflows (.gitbench/workflow.yaml) as jobs into the Draft.",
+                     no_args_is_help=True)
+    app.add_typer(wf, name="workflow")
+
+    @wf.command("status")
+    def status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+        """The banner, each module's state, last run, artifacts, blockers and skip reason."""
+        st = _engine().status()
+        render.ok_json(st) if json else render_status(st)
+
+    @wf.command("run")
+    def run(
+        max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),
+        module: list[str] = typer.Option(None, "--module", "-m", help="Run only these modules (repeatable)."),
+        on_draft: str = typer.Option(None, "--on-draft", help="If another Draft is open: publish or discard it."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Run every ready module (and those that become ready) in the workflow's Draft."""
+        res = _engine().run(max_parallel, list(module or []) or None, None, _say(json), on_draft)
+        render.ok_json(res) if json else render.result(res)
+
+    @wf.command("resume")
+    def resume(
+        max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
+        res = _engine().run(max_parallel, None, None, _say(json), None, resume=True)
+        render.ok_json(res) if json else render.result(res)
+
+    @wf.command("gate")
+    def gate(module: str, off: bool = typer.Option(False, "--off", help="Remove the gate.")) -> None:
+        """Require manual approval before MODULE runs."""
+        render.out(_engine().set_gate(module, required=not off))
+
+    @wf.command("approve")
+    def approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> None:
+        """Approve a gated MODULE so it can run."""
+        render.out(_engine().set_gate(module, approved=not undo))
+
+    @wf.command("skip")
+    def skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> None:
+        """Skip an optional MODULE: the engine stops trying to run it."""
+        render.out(_engine().skip(module, undo))
+
+
+def _overrides(module: str, config_file: str | None, sets: list[str]) -> dict[str, dict[str, Any]]:
+    values: dict[str, Any] = {}
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            raise errors.UsageError(f"Cannot read --config-file {config_file}: {exc.strerror}.") from exc
+        try:
+            import yaml
+
+            data = yaml.safe_load(raw)  # JSON is YAML too
+        except Exception as exc:  # noqa: BLE001 - any parse error is the user's file: say so
+            raise errors.UsageError(f"--config-file {config_file} is not YAML or JSON: {exc}.") from exc
+        if not isinstance(data, dict):
+            raise errors.UsageError(f"--config-file {config_file} must hold a mapping of settings.")
+        values.update(data)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise errors.UsageError(f"--set takes key=value, not {item!r}.")
+        try:
+            values[key.strip()] = jsonlib.loads(value)
+        except ValueError:
+            values[key.strip()] = value
+    return {module: values} if values else {}
+
+
+def module_runner(
+    project: str = typer.Option(".", "--project", "-p", help="The Workbench."),
+    module: str = typer.Option(..., "--module", "-m", help="The module to run."),
+    config_file: str = typer.Option(None, "--config-file", help="YAML or JSON settings for the module."),
+    set_: list[str] = typer.Option(None, "--set", help="key=value setting (repeatable; JSON values allowed)."),
+    wait: float = typer.Option(0, "--wait", help="For an input module: poll this many seconds for its outputs."),
+    json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Run one workflow module headlessly, with the same registry and config as `gitbench workflow`."""
+    try:
+        os.chdir(project)
+    except OSError as exc:
+        raise errors.UsageError(f"Cannot enter --project {project}: {exc.strerror}.") from exc
+    overrides = _overrides(module, config_file, list(set_ or []))
+    deadline = time.monotonic() + wait
+    while True:
+        res = _engine().run(None, [module], overrides, _say(json))
+        waiting = res.job is not None and res.job.status == "paused" and time.monotonic() < deadline
+        if not waiting:
+            break
+        if not json:
+            sys.stderr.write(f"Waiting for {module} outputs…\n")
+        time.sleep(1.0)
+        overrides = {}
+    if json:
+        render.ok_json(to_json(res))
+    else:
+        render.result(res)
+
+
+def module_runner_main() -> None:
+    import typer as _typer
+
+    from gitbench.cli.app import run_command
+
+    app = _typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(module_runner)
+    run_command(_typer.main.get_command(app), "module-runner")

@@ -1,0 +1,452 @@
+"""The engine: a workflow run is one job into one Draft; each finished module is one step commit.
+
+``run`` takes the auto-checkpoint and creates the Draft (or continues the workflow's Draft), then loops:
+resolve against the Draft's files, schedule, claim (the module joins the running set in ``state.json``), run the
+claimed modules side by side (commands in their own folders, at most ``max_parallel`` at once), and commit each
+finished module's outputs with its metadata as one step whose ``Gitbench-Step`` names the module. A failure stops
+nothing else that can still run; when nothing more can run, the job ends as complete, failed (``Status: Error ·
+<id> failed``) or waiting for input. ``resume`` reloads the state, settles claims whose process died (a module
+whose step commit is on the Draft finished: it is never run twice; one without is free to run again) and runs on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitbench import clock, errors, faults, trailers
+from gitbench.git import worktree
+from gitbench.git.repo import BLOB, Entry
+from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.scope import Scope
+from gitbench.services import drafts, jobs
+from gitbench.services.workbench import Workbench
+from gitbench.workflow import resolver, scheduler, spec
+from gitbench.workflow import state as engine_state
+from gitbench.workflow.resolver import ModuleStatus, View
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Result:
+    """What one module run produced (built in the main thread from what its process did)."""
+
+    status: str  # complete | failed | needs-input
+    changes: dict[str, Entry | None] = field(default_factory=dict)
+    error: str | None = None
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class EngineStatus:
+    banner: str
+    job: str | None
+    draft: str | None
+    modules: list[ModuleStatus]
+    phase: str | None = None
+    max_parallel: int = 2
+
+
+class Engine:
+    def __init__(self, wb: Workbench) -> None:
+        self.wb = wb
+        self.state = engine_state.load(wb.git.gitdir)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def head(self) -> str:
+        """The commit the engine looks at: the workflow's Draft if it has one, else Published."""
+        if self.state.job:
+            job = drafts.job_record(self.wb, self.state.job)
+            if job is not None and self.wb.git.ref(job.draft):
+                return str(self.wb.git.ref(job.draft))
+        return self.wb.published()
+
+    def view(self, commit: str) -> View:
+        tree = self.wb.git.commit(commit).tree
+        listing = {p: oid for p, oid, _ in self.wb.git.walk_tree(tree)}
+        return View(listing, self.wb.git.blob)
+
+    def workflow(self, view: View) -> spec.Workflow:
+        oid = view.oid(spec.PATH)
+        if oid is None:
+            raise errors.UsageError(
+                f"This Workbench has no workflow: {spec.PATH} is not in Published.",
+                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")])
+        return spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+
+    def resolve(self, wf: spec.Workflow, view: View) -> dict[str, ModuleStatus]:
+        return resolver.resolve(wf, view, self.state.running, self.state.last_run, self.state.overrides,
+                                set(self.state.skipped))
+
+    def status(self, max_parallel: int | None = None) -> EngineStatus:
+        view = self.view(self.head())
+        wf = self.workflow(view)
+        statuses = self.resolve(wf, view)
+        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped),
+                           max_parallel)
+        return EngineStatus(banner=banner(wf, statuses), job=self.state.job,
+                            draft=self._draft(), modules=[statuses[m] for m in wf.order],
+                            phase=current_phase(wf, statuses), max_parallel=max_parallel or wf.max_parallel)
+
+    def _draft(self) -> str | None:
+        job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
+        return job.draft if job is not None and self.wb.git.ref(job.draft) else None
+
+    # -- operator tools ---------------------------------------------------------------------------------------
+    def set_gate(self, mid: str, required: bool | None = None, approved: bool | None = None) -> str:
+        wf = self.workflow(self.view(self.head()))
+        _known(wf, mid)
+        with self.wb.changing("workflow gate"):
+            self.state = engine_state.load(self.wb.git.gitdir)
+            gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
+            if required is not None:
+                gate["required"] = required
+            if approved is not None:
+                gate["approved"] = approved
+            engine_state.save(self.wb.git.gitdir, self.state)
+        if approved is not None:
+            return f"{mid}: gate {'approved' if approved else 'approval withdrawn'}."
+        return f"{mid}: now needs manual approval before it runs (`gitbench workflow approve {mid}`)."
+
+    def skip(self, mid: str, undo: bool = False) -> str:
+        wf = self.workflow(self.view(self.head()))
+        _known(wf, mid)
+        if not wf.modules[mid].optional:
+            raise errors.UsageError(f"{mid} is not optional (optional: true in {spec.PATH}); only optional "
+                                    "modules can be skipped.")
+        with self.wb.changing("workflow skip"):
+            self.state = engine_state.load(self.wb.git.gitdir)
+            skipped = set(self.state.skipped)
+            skipped.discard(mid) if undo else skipped.add(mid)
+            self.state.skipped = sorted(skipped)
+            engine_state.save(self.wb.git.gitdir, self.state)
+        return f"{mid}: {'back among the targets' if undo else 'skipped; the engine will not run it'}."
+
+    # -- running ----------------------------------------------------------------------------------------------
+    def run(self, max_parallel: int | None = None, only: list[str] | None = None,
+            overrides: dict[str, dict[str, Any]] | None = None, progress: Progress | None = None,
+            on_draft: str | None = None, resume: bool = False) -> OperationResult:
+        say = progress or (lambda text: None)
+        with self.wb.changing("workflow"):
+            self.state = engine_state.load(self.wb.git.gitdir)
+            for mid, values in (overrides or {}).items():
+                self.state.overrides.setdefault(mid, {}).update(values)
+            notes = self._settle_claims(say)
+            job = self._job(on_draft, notes, say)
+            wf = self.workflow(self.view(self.head()))
+            for mid in only or []:
+                _known(wf, mid)
+            job.steps_total = len(wf.modules)
+            try:
+                self._loop(wf, job, max_parallel, set(only) if only else None, say)
+            except KeyboardInterrupt:
+                self._unclaim_all()
+                return jobs.fail(self.wb, job, errors.Cancelled(
+                    "The workflow run was cancelled. Finished modules are kept in the Draft; "
+                    "`gitbench workflow resume` goes on."), notes, klass="user-cancel")
+            return self._end(wf, job, notes)
+
+    def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
+        """The workflow's job: the one in progress (its Draft still there), or a new one."""
+        if self.state.job:
+            job = drafts.job_record(self.wb, self.state.job)
+            if job is not None and self.wb.git.ref(job.draft) is not None:
+                if job.status != "running":
+                    job.status, job.error = "running", None
+                    self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+                    drafts.save_job(self.wb, job, note="workflow resumed")
+                say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX):]}.")
+                return job
+        job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
+        notes.extend(more)
+        job.model = "workflow"
+        self.state.job = job.id
+        self.state.running.clear()
+        engine_state.save(self.wb.git.gitdir, self.state)
+        faults.point("workflow.after-job")
+        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
+        return job
+
+    def _settle_claims(self, say: Progress) -> list[str]:
+        """Claims left by a process that is gone: finished (its step is on the Draft) or free to run again."""
+        notes: list[str] = []
+        job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
+        head = self.wb.git.ref(job.draft) if job is not None else None
+        finished = _finished_runs(self.wb, job, head) if job is not None and head else {}
+        for mid, claim in list(self.state.running.items()):
+            if claim.get("status") == "needs-input":
+                continue  # waits for the operator, whoever claimed it
+            if claim.get("pid") and _alive(int(claim["pid"])) and claim.get("pid") != os.getpid():
+                continue
+            del self.state.running[mid]
+            if claim.get("run") in finished:
+                self.state.last_run[mid] = {**claim, "status": "complete", "finished": clock.now(),
+                                            "commit": finished[claim["run"]]}
+                notes.append(f"{mid} had finished before the interruption (step {finished[claim['run']][:12]}); "
+                             "it is not run again.")
+            else:
+                notes.append(f"{mid} was interrupted before it finished; it will run again.")
+        if notes:
+            engine_state.save(self.wb.git.gitdir, self.state)
+            for n in notes:
+                say(n)
+        return notes
+
+    def _loop(self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None,
+              say: Progress) -> None:
+        limit = max_parallel or wf.max_parallel
+        futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
+        with ThreadPoolExecutor(max_workers=limit) as pool:
+            while True:
+                head = str(self.wb.git.ref(job.draft))
+                view = self.view(head)
+                statuses = self.resolve(wf, view)
+                plan = scheduler.schedule(wf, statuses, self.state.running, self.state.gates,
+                                          set(self.state.skipped), limit, only)
+                for mid in plan.run:
+                    m = wf.modules[mid]
+                    st = statuses[mid]
+                    self._invalidate(m, st)
+                    run_id = f"{job.id}.{mid}.{len(self.state.last_run.get(mid, {}).get('runs', [])) + 1}"
+                    claim = {"pid": os.getpid(), "since": clock.now(), "job": job.id, "run": run_id,
+                             "fingerprint": st.fingerprint, "status": "running"}
+                    self.state.running[mid] = claim
+                    engine_state.save(self.wb.git.gitdir, self.state)
+                    faults.point("workflow.after-claim")
+                    say(f"{mid}: running ({m.kind})")
+                    futures[pool.submit(*self._start(wf, m, job, head))] = (mid, claim)
+                if not futures:
+                    return
+                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    mid, claim = futures.pop(fut)
+                    self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
+
+    def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str) -> tuple[Any, ...]:
+        """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
+        if m.kind == "command":
+            folder = os.path.join(self.wb.layout.worktree(job.id), "modules", m.id)
+            scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
+            snap = worktree.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
+            for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
+                os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
+            config = {**m.config, **self.state.overrides.get(m.id, {})}
+            return (_run_command, m, folder, snap, config)
+        if m.kind == "input":
+            return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
+        return (_unsupported, m)
+
+    def _finish(self, wf: spec.Workflow, job: JobRecord, mid: str, claim: dict[str, Any], raw: Any,
+                st: ModuleStatus, say: Progress) -> None:
+        m = wf.modules[mid]
+        result = self._collect(m, job, raw)
+        run = {**claim, "status": result.status, "finished": clock.now(), "error": result.error,
+               "seconds": round(result.seconds, 3)}
+        if result.status == "complete":
+            try:
+                commit = self._commit(m, job, claim, result, st)
+            except errors.GitbenchError as exc:
+                run.update(status="failed", error=exc.message)
+            else:
+                run["commit"] = commit
+        runs = self.state.last_run.get(mid, {}).get("runs", [])
+        run["runs"] = [*runs, claim["run"]][-20:]
+        self.state.last_run[mid] = run
+        if run["status"] == "needs-input":
+            self.state.running[mid] = {**claim, "status": "needs-input"}
+            say(f"{mid}: needs input: {m.input_request or result.error}")
+        else:
+            self.state.running.pop(mid, None)
+            say(f"{mid}: {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
+        engine_state.save(self.wb.git.gitdir, self.state)
+        faults.point("workflow.after-finish")
+
+    def _collect(self, m: spec.ModuleSpec, job: JobRecord, raw: Any) -> Result:
+        """Turn what the worker did into a Result (Git writes happen here, in the main thread)."""
+        if isinstance(raw, Result):
+            return raw
+        kind, payload = raw
+        if kind == "captured":
+            folder, snap, code, error, seconds = payload
+            scope = Scope(tuple(m.outputs))
+            cap = worktree.capture(self.wb.git, folder, snap, scope)
+            shutil.rmtree(folder, ignore_errors=True)
+            if code != 0:
+                return Result("failed", error=error or f"the command exited with status {code}", seconds=seconds)
+            missing = [o for o in m.outputs if o not in cap.changes and o not in snap]
+            if missing:
+                return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
+            return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
+        if kind == "input":
+            files: dict[str, bytes] = payload
+            changes: dict[str, Entry | None] = {p: (self.wb.git.create_blob(data), BLOB) for p, data in files.items()}
+            return Result("complete", changes=changes)
+        return Result("failed", error=str(payload))
+
+    def _commit(self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result,
+                st: ModuleStatus) -> str:
+        head = str(self.wb.git.ref(job.draft))
+        tree = self.wb.git.commit(head).tree
+        outputs: dict[str, str | None] = {}
+        for path in m.outputs:
+            entry = result.changes.get(path) if path in result.changes else self.wb.git.tree_entry(tree, path)
+            outputs[path] = entry[0] if entry else None
+        meta = {"module": m.id, "version": m.version, "fingerprint": claim["fingerprint"], "outputs": outputs,
+                "run": claim["run"], "job": job.id, "time": clock.now()}
+        data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
+        changes = {**result.changes, resolver.meta_path(m.id): (self.wb.git.create_blob(data), BLOB)}
+        job.model = f"workflow:{m.kind}"
+        commit = jobs.commit_step(self.wb, job, changes, m.id, "complete", f"workflow {job.id}: {m.id}",
+                                  number=job.steps_completed + 1, attempts=1)
+        drafts.save_job(self.wb, job, note=f"module {m.id}")
+        return commit or head
+
+    def _invalidate(self, m: spec.ModuleSpec, st: ModuleStatus) -> None:
+        """Invalidation events reach the module before it reruns (logged; Python modules get a handler call)."""
+        stale = [a for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
+        if not stale:
+            return
+        from gitbench.store.logs import Log
+
+        log = Log(self.wb.layout.logs)
+        for a in stale:
+            log.event("artifact.invalidated", module=m.id, path=a.path, klass=a.klass, reason=a.reason)
+
+    def _unclaim_all(self) -> None:
+        self.state.running = {k: v for k, v in self.state.running.items() if v.get("status") == "needs-input"}
+        engine_state.save(self.wb.git.gitdir, self.state)
+
+    def _end(self, wf: spec.Workflow, job: JobRecord, notes: list[str]) -> OperationResult:
+        view = self.view(str(self.wb.git.ref(job.draft)))
+        statuses = self.resolve(wf, view)
+        text = banner(wf, statuses)
+        failed = [s.id for s in statuses.values() if s.state == "failed"]
+        waiting = [s.id for s in statuses.values() if s.state == "needs-input"]
+        if failed:
+            st = statuses[failed[0]]
+            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
+            return jobs.fail(self.wb, job, errors.JobFailed(
+                f"{text}: {st.reason}. Finished modules are kept in the Draft."), notes, klass="module")
+        left = [m for m in wf.order if statuses[m].state != "complete" and m not in self.state.skipped]
+        if waiting or left:
+            # Not done: waiting for the operator (input, a gate) or run for a few modules only. The job pauses;
+            # `gitbench workflow resume` goes on, and the Draft can be reviewed or published meanwhile.
+            if waiting:
+                why = "Waiting for input: " + "; ".join(
+                    f"{w} ({wf.modules[w].input_request}: write {', '.join(wf.modules[w].outputs)} in the "
+                    "Workbench folder)" for w in waiting)
+            else:
+                why = "Modules left: " + ", ".join(
+                    f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+            job.status = "paused"
+            job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused",
+                         "message": why}
+            drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
+            self.wb.journal.clear()
+            from gitbench.services import review
+
+            return OperationResult("workflow", f"{text}. {why}. Then: gitbench workflow resume.",
+                                   draft=job.draft, job=job, notes=notes, review=review.review(self.wb))
+        self.state.job = None
+        engine_state.save(self.wb.git.gitdir, self.state)
+        result = jobs.complete(self.wb, job, notes)
+        result.summary = f"{text}. {result.summary}"
+        return result
+
+
+def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus]) -> str:
+    failed = [m for m in wf.order if statuses[m].state == "failed"]
+    if failed:
+        return f"Status: Error · {failed[0]} failed"
+    if all(s.state == "complete" for s in statuses.values()):
+        return "Status: complete"
+    if any(s.state in ("running", "needs-input") for s in statuses.values()):
+        return "Status: running"
+    return "Status: ready"
+
+
+def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus]) -> str | None:
+    for phase in wf.phases:
+        if any(statuses[m].state != "complete" for m in wf.order if wf.modules[m].phase == phase):
+            return phase
+    return None
+
+
+def _known(wf: spec.Workflow, mid: str) -> None:
+    if mid not in wf.modules:
+        raise errors.UsageError(f"There is no module {mid!r} in {spec.PATH}.",
+                                [errors.Action("See the modules", "gitbench workflow status")])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:
+    """run id → step commit, for every module step of the job on its Draft."""
+    out: dict[str, str] = {}
+    for c in wb.git.first_parent_chain(head, job.base):
+        t = trailers.parse(c.message)
+        if t.get("Gitbench-Job") != job.id:
+            continue
+        step = t.get("Gitbench-Step", "")
+        module = step.split(" ", 1)[1] if " " in step else ""
+        entry = wb.git.tree_entry(c.tree, resolver.meta_path(module)) if module else None
+        if entry is None:
+            continue
+        with contextlib.suppress(KeyError, ValueError):
+            meta = json.loads(wb.git.blob(entry[0]))
+            if isinstance(meta, dict) and meta.get("run"):
+                out.setdefault(str(meta["run"]), c.oid)
+    return out
+
+
+# -- worker-thread functions: no Git access here (pygit2 objects are not shared across threads) ----------------
+def _run_command(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any]) -> tuple[str, Any]:
+    started = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_MODULE": m.id,
+                "GITBENCH_MODULE_CONFIG": json.dumps(config, sort_keys=True)})
+    timeout = float(m.run.get("timeout") or 0) or None
+    try:
+        proc = subprocess.run(["/bin/sh", "-c", m.run["command"]], cwd=folder, env=env, capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "captured", (folder, snap, 124, f"timed out after {timeout:g} s", time.monotonic() - started)
+    tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    error = tail[-1][:300] if tail else None
+    return "captured", (folder, snap, proc.returncode, error, time.monotonic() - started)
+
+
+def _check_input(m: spec.ModuleSpec, root: str | None) -> Any:
+    """An input module is complete once the operator has put its outputs in the Workbench's folder."""
+    if root is None:
+        return Result("needs-input", error="a bare Workbench has no folder to put inputs in")
+    files: dict[str, bytes] = {}
+    for path in m.outputs:
+        full = os.path.join(root, path)
+        if not os.path.isfile(full) or os.path.islink(full):
+            return Result("needs-input", error=f"waiting for {path}")
+        with open(full, "rb") as fh:
+            files[path] = fh.read()
+    return "input", files
+
+
+def _unsupported(m: spec.ModuleSpec) -> Result:
+    return Result("failed", error=f"{m.kind} modules are not supported yet by this engine")

@@ -1,0 +1,176 @@
+"""The resolver: what each artifact and each module is, from the files alone.
+
+Artifacts (each declared output) are ``ready``, ``missing``, ``invalid`` (its metadata does not match the
+contract: no metadata, not JSON, another module's id, no version), ``outdated`` (the module's version or the
+fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read). Modules are
+``complete`` (every artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``blocked`` (a
+dependency is not complete: ``Blocked by: X`` names the root cause), ``failed`` (its last run failed and nothing
+changed since), ``pending`` (an input is missing) or ``ready``.
+
+Metadata lives next to the files it describes, versioned with them: ``.gitbench/meta/<module-id>.json`` holds
+the module id, its version, the fingerprint of its inputs and the object id of each output it wrote. A
+fingerprint is a hash of the module's id, version and config and of the Git object ids of its inputs (the files
+its ``inputs`` patterns match, and its dependencies' outputs): content hashes Git already has, so nothing is
+re-read to know whether it changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitbench.scope import Scope
+from gitbench.workflow.spec import ModuleSpec, Workflow
+
+META_DIR = ".gitbench/meta"
+CLASSES = ("ready", "missing", "invalid", "outdated", "error")
+STATES = ("pending", "blocked", "ready", "running", "needs-input", "failed", "complete")
+
+
+def meta_path(module_id: str) -> str:
+    return f"{META_DIR}/{module_id}.json"
+
+
+@dataclass
+class Artifact:
+    path: str
+    klass: str
+    reason: str | None = None
+
+
+@dataclass
+class ModuleStatus:
+    id: str
+    state: str
+    artifacts: list[Artifact] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)
+    reason: str | None = None
+    fingerprint: str = ""
+    last_run: dict[str, Any] | None = None
+    skip: str | None = None  # the scheduler's reason for not running it now
+
+
+class View:
+    """The files the resolver looks at: path → object id, and reading an object. Built over a Git tree."""
+
+    def __init__(self, listing: dict[str, str], read: Callable[[str], bytes]) -> None:
+        self.files = listing
+        self._read = read
+        self._sorted: list[str] | None = None
+
+    def oid(self, path: str) -> str | None:
+        return self.files.get(path)
+
+    def read(self, oid: str) -> bytes:
+        return self._read(oid)
+
+    def glob(self, pattern: str) -> list[tuple[str, str]]:
+        if not any(c in pattern for c in "*?["):
+            path = pattern.strip("/")
+            if path in self.files:
+                return [(path, self.files[path])]
+            prefix = path + "/"  # a folder: everything below it
+            return [(p, o) for p, o in self.files.items() if p.startswith(prefix)]
+        scope = Scope((pattern,))
+        if self._sorted is None:
+            self._sorted = sorted(self.files)
+        return [(p, self.files[p]) for p in self._sorted if scope.allows(p)]
+
+
+def fingerprint(module: ModuleSpec, inputs: list[tuple[str, str | None]], overrides: dict[str, Any]) -> str:
+    doc = json.dumps([module.id, module.version, {**module.config, **overrides}, sorted(inputs, key=str)],
+                     sort_keys=True, default=str)
+    return hashlib.sha1(doc.encode()).hexdigest()
+
+
+def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | None, str]:
+    """(metadata, problem, class of the problem). A missing file is (None, reason, "invalid")."""
+    oid = view.oid(meta_path(module.id))
+    if oid is None:
+        return None, f"InvalidMetadata: no metadata file {meta_path(module.id)}", "invalid"
+    try:
+        raw = view.read(oid)
+    except (KeyError, ValueError, OSError) as exc:
+        return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__})", "error"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None, f"InvalidMetadata: {meta_path(module.id)} is not valid JSON", "invalid"
+    if not isinstance(data, dict):
+        return None, f"InvalidMetadata: {meta_path(module.id)} is not a JSON object", "invalid"
+    if data.get("module") != module.id:
+        return None, (f"InvalidMetadata: {meta_path(module.id)} names module {data.get('module')!r}, "
+                      f"not {module.id!r}"), "invalid"
+    if "version" not in data:
+        return None, f"InvalidMetadata: {meta_path(module.id)} has no version", "invalid"
+    return data, None, ""
+
+
+def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_runs: dict[str, dict[str, Any]],
+            overrides: dict[str, dict[str, Any]], skipped: set[str]) -> dict[str, ModuleStatus]:
+    """Every module's status, dependencies first."""
+    out: dict[str, ModuleStatus] = {}
+    for mid in wf.order:
+        m = wf.modules[mid]
+        inputs: list[tuple[str, str | None]] = []
+        missing_inputs = []
+        for pattern in m.inputs:
+            found = view.glob(pattern)
+            if not found and not any(c in pattern for c in "*?["):
+                missing_inputs.append(pattern)
+            inputs.extend(found)
+        for need in m.needs:
+            inputs.extend((p, view.oid(p)) for p in wf.modules[need].outputs)
+        fp = fingerprint(m, inputs, overrides.get(mid, {}))
+        st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
+        meta, problem, problem_class = _meta(view, m)
+        stale_up = [n for n in m.needs if out[n].state != "complete" and any(
+            a.klass in ("outdated", "missing", "invalid", "error") for a in out[n].artifacts)]
+        for path in m.outputs:
+            oid = view.oid(path)
+            if oid is None:
+                st.artifacts.append(Artifact(path, "missing", "file not found"))
+            elif meta is None:
+                st.artifacts.append(Artifact(path, problem_class, problem))
+            elif str(meta.get("version")) != m.version:
+                st.artifacts.append(Artifact(path, "outdated",
+                                             f"module version changed ({meta.get('version')} → {m.version})"))
+            elif meta.get("fingerprint") != fp:
+                st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
+            elif stale_up:
+                st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
+            else:
+                st.artifacts.append(Artifact(path, "ready"))
+        bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
+        if bad:
+            st.reason = bad[0].reason
+        if all(a.klass == "ready" for a in st.artifacts):
+            st.state = "complete"
+        elif mid in running:
+            st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
+        elif mid in skipped:
+            st.state = "pending"
+            st.reason = "skipped (optional)"
+        else:
+            blockers: list[str] = []
+            for need in m.needs:
+                dep = out[need]
+                if dep.state == "complete":
+                    continue
+                for b in (dep.blocked_by if dep.state == "blocked" else [need]):
+                    if b not in blockers:
+                        blockers.append(b)
+            last = last_runs.get(mid)
+            if blockers:
+                st.state, st.blocked_by = "blocked", blockers
+            elif last and last.get("status") == "failed" and last.get("fingerprint") == fp:
+                st.state = "failed"
+                st.reason = str(last.get("error") or "its last run failed")
+            elif missing_inputs:
+                st.state = "pending"
+                st.reason = "input missing: " + ", ".join(missing_inputs)
+        out[mid] = st
+    return out

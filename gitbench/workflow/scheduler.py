@@ -1,0 +1,61 @@
+"""The scheduler: which ready modules may run now, and why each other one may not.
+
+Skip reasons (as the seed names them): ``not-ready`` (the resolver says it is not ready), ``manual-gate`` (it
+needs approval), ``concurrency`` (``max parallel N reached``, or an exclusive module), ``already-running``.
+Only ``ready`` modules ever run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitbench.workflow.resolver import ModuleStatus
+from gitbench.workflow.spec import Workflow
+
+
+@dataclass
+class Plan:
+    run: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # module → "reason: detail"
+
+
+def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str) -> bool:
+    """Does the module wait for approval? A gate from the file or set at runtime, not yet approved."""
+    gate = gates.get(mid, {})
+    required = gate.get("required", wf.modules[mid].gate)
+    return bool(required) and not gate.get("approved", False)
+
+
+def schedule(wf: Workflow, statuses: dict[str, ModuleStatus], running: dict[str, Any],
+             gates: dict[str, dict[str, Any]], skipped: set[str], max_parallel: int | None = None,
+             only: set[str] | None = None) -> Plan:
+    limit = max_parallel or wf.max_parallel
+    plan = Plan()
+    busy = set(running)
+    exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
+    for mid in wf.order:
+        if mid in skipped or (only is not None and mid not in only):
+            continue
+        st = statuses[mid]
+        if mid in busy:
+            plan.skipped[mid] = "already-running"
+        elif st.state == "complete":
+            continue
+        elif st.state != "ready" and not (only and st.state == "failed"):
+            plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
+        elif gated(wf, gates, mid):
+            plan.skipped[mid] = "manual-gate"
+        elif exclusive_busy:
+            plan.skipped[mid] = f"concurrency: exclusive {exclusive_busy[0]} is running"
+        elif wf.modules[mid].exclusive and (busy or plan.run):
+            plan.skipped[mid] = "concurrency: exclusive, waits for the others to finish"
+        elif len(busy) + len(plan.run) >= limit:
+            plan.skipped[mid] = f"concurrency: max parallel {limit} reached"
+        else:
+            plan.run.append(mid)
+            if wf.modules[mid].exclusive:
+                exclusive_busy = [mid]
+    for mid, reason in plan.skipped.items():
+        statuses[mid].skip = reason
+    return plan

@@ -1,0 +1,45 @@
+"""The engine's persisted state: ``.git/gitbench/workflow/engine/state.json``, written atomically.
+
+It holds what the files cannot tell: the running set (claimed modules, with the process and job that claimed
+them), gates and approvals, skipped optional modules, runtime overrides (``--set``), the last run of every
+module, and the workflow job in progress. Deleting it loses no work: the artifacts and their metadata say what
+is complete, and the Draft's step commits say which runs finished.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gitbench.store import atomic
+
+
+@dataclass
+class EngineState:
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_run: dict[str, dict[str, Any]] = field(default_factory=dict)
+    job: str | None = None
+
+
+def path(gitdir: str) -> str:
+    return os.path.join(gitdir, "gitbench", "workflow", "engine", "state.json")
+
+
+def load(gitdir: str) -> EngineState:
+    data = atomic.read_json(path(gitdir))
+    if not isinstance(data, dict):
+        return EngineState()
+    known = {k: v for k, v in data.items() if k in EngineState.__dataclass_fields__}
+    try:
+        return EngineState(**known)
+    except TypeError:
+        return EngineState()  # a state from another version: rebuilt from the artifacts
+
+
+def save(gitdir: str, state: EngineState) -> None:
+    os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
+    atomic.write_json(path(gitdir), asdict(state))
