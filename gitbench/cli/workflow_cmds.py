@@ -63,6 +63,21 @@ def register(app: typer.Typer) -> None:
         st = _engine().status()
         render.ok_json(st) if json else render_status(st)
 
+    @wf.command("modules")
+    def modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> None:
+        """Write .gitbench/modules/MODULES.md: every module with its contract (the registry)."""
+        from gitbench.workflow import protocol
+
+        engine = _engine()
+        wf_spec = engine.workflow(engine.view(engine.head()))
+        text = protocol.registry_markdown(wf_spec)
+        root = engine.wb.git.workdir or engine.wb.git.gitdir
+        path = os.path.join(root, ".gitbench", "modules", "MODULES.md")
+        from gitbench.store import atomic
+
+        atomic.write_bytes(path, text.encode())
+        render.ok_json({"path": path, "text": text}) if json else render.out(f"Wrote {path}")
+
     @wf.command("run")
     def run(
         max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),

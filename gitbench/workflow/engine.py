@@ -224,7 +224,7 @@ class Engine:
                     engine_state.save(self.wb.git.gitdir, self.state)
                     faults.point("workflow.after-claim")
                     say(f"{mid}: running ({m.kind})")
-                    futures[pool.submit(*self._start(wf, m, job, head))] = (mid, claim)
+                    futures[pool.submit(*self._start(wf, m, job, head, st))] = (mid, claim)
                 if not futures:
                     return
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
@@ -232,19 +232,23 @@ class Engine:
                     mid, claim = futures.pop(fut)
                     self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
 
-    def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str) -> tuple[Any, ...]:
+    def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str,
+               st: ModuleStatus) -> tuple[Any, ...]:
         """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
-        if m.kind == "command":
-            folder = os.path.join(self.wb.layout.worktree(job.id), "modules", m.id)
-            scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
-            snap = worktree.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
-            for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
-                os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
-            config = {**m.config, **self.state.overrides.get(m.id, {})}
-            return (_run_command, m, folder, snap, config)
         if m.kind == "input":
             return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
-        return (_unsupported, m)
+        folder = os.path.join(self.wb.layout.worktree(job.id), "modules", m.id)
+        scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
+        snap = worktree.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
+        for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
+            os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
+        config = {**m.config, **self.state.overrides.get(m.id, {})}
+        if m.kind == "command":
+            return (_run_command, m, folder, snap, config)
+        if m.kind == "module":
+            stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
+            return (_run_python, m, folder, snap, config, sorted(snap), stale)
+        return (_run_model, m, folder, snap, config, self.wb.git.workdir)
 
     def _finish(self, wf: spec.Workflow, job: JobRecord, mid: str, claim: dict[str, Any], raw: Any,
                 st: ModuleStatus, say: Progress) -> None:
@@ -276,22 +280,24 @@ class Engine:
         if isinstance(raw, Result):
             return raw
         kind, payload = raw
-        if kind == "captured":
-            folder, snap, code, error, seconds = payload
-            scope = Scope(tuple(m.outputs))
-            cap = worktree.capture(self.wb.git, folder, snap, scope)
-            shutil.rmtree(folder, ignore_errors=True)
-            if code != 0:
-                return Result("failed", error=error or f"the command exited with status {code}", seconds=seconds)
-            missing = [o for o in m.outputs if o not in cap.changes and o not in snap]
-            if missing:
-                return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
-            return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
         if kind == "input":
             files: dict[str, bytes] = payload
             changes: dict[str, Entry | None] = {p: (self.wb.git.create_blob(data), BLOB) for p, data in files.items()}
             return Result("complete", changes=changes)
-        return Result("failed", error=str(payload))
+        folder, snap, status, error, seconds = payload
+        cap = worktree.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
+        shutil.rmtree(folder, ignore_errors=True)
+        if status != "complete":
+            return Result(status, error=error, seconds=seconds)
+        missing = [o for o in m.outputs if o not in cap.changes and o not in snap]
+        if missing:
+            return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
+        if cap.refused:
+            from gitbench.store.logs import Log
+
+            for path, why in cap.refused:
+                Log(self.wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
+        return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
 
     def _commit(self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result,
                 st: ModuleStatus) -> str:
@@ -428,10 +434,88 @@ def _run_command(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, A
         proc = subprocess.run(["/bin/sh", "-c", m.run["command"]], cwd=folder, env=env, capture_output=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "captured", (folder, snap, 124, f"timed out after {timeout:g} s", time.monotonic() - started)
+        return "captured", (folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
+    if proc.returncode == 0:
+        return "captured", (folder, snap, "complete", None, time.monotonic() - started)
     tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    error = tail[-1][:300] if tail else None
-    return "captured", (folder, snap, proc.returncode, error, time.monotonic() - started)
+    error = tail[-1][:300] if tail else f"the command exited with status {proc.returncode}"
+    return "captured", (folder, snap, "failed", error, time.monotonic() - started)
+
+
+def _run_python(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any],
+                inputs: list[str], stale: list[tuple[str, str, str | None]]) -> tuple[str, Any]:
+    from gitbench.workflow import protocol
+
+    started = time.monotonic()
+    ctx = protocol.ModuleContext(m.id, folder, config, inputs, list(m.outputs))
+    error: str | None = None
+    try:
+        obj = protocol.load(str(m.run["module"]))
+        if stale and hasattr(obj, "on_invalidated"):  # the invalidation event reaches it before the rerun
+            obj.on_invalidated(ctx, stale)
+        status = str(obj.run(ctx) or "complete")
+        if status == "complete" and not protocol.is_complete(obj, ctx):
+            status, error = "failed", "it reported complete, but its outputs are not all there"
+        else:
+            error = None if status == "complete" else f"it returned {status}"
+    except Exception as exc:  # noqa: BLE001 - a module's own failure is its run's error, not ours
+        status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+    if status not in ("complete", "failed", "needs-input"):
+        status, error = "failed", f"it returned {status!r} (complete, failed or needs-input)"
+    return "captured", (folder, snap, status, error, time.monotonic() - started)
+
+
+def _run_model(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any],
+               workdir: str | None) -> tuple[str, Any]:
+    """A model module: its inputs sent with the prompt; the structured edits it answers are written to its
+    outputs in the folder (edits to anything else are refused), then captured like a command's."""
+    from gitbench.providers import config as provider_config
+    from gitbench.providers import transport
+    from gitbench.services import edits
+
+    started = time.monotonic()
+    try:
+        cfg = provider_config.load(workdir)
+        model_spec = cfg.resolve(str(m.run["model"]))
+        sent: dict[str, tuple[str, int]] = {}
+        for rel in sorted(snap):
+            with open(os.path.join(folder, rel), "rb") as fh:
+                data = fh.read()
+            with contextlib.suppress(UnicodeDecodeError):
+                if len(data) <= cfg.settings.max_file_bytes and b"\x00" not in data:
+                    sent[rel] = (data.decode("utf-8"), BLOB)
+        prompt = str(m.run["prompt"])
+        if config:
+            prompt += "\nSettings: " + json.dumps(config, sort_keys=True)
+        from gitbench.services.ask import SYSTEM, _message
+
+        scope = Scope(tuple(m.outputs))
+        user = _message(prompt, "", sent, scope, 1, 1)
+
+        def use(text: str) -> Any:
+            try:
+                return edits.parse(text)
+            except edits.NoEdits as exc:
+                raise transport.Unusable(str(exc)) from exc
+
+        with transport.client(cfg.settings, model_spec.provider.base_url) as http:
+            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use)
+        raw, _summary = outcome.value
+        plan = edits.plan(raw, {p: v for p, v in sent.items() if p in m.outputs}, scope,
+                          lambda p: None, cfg.settings.max_edit_bytes)
+        for path, (content, _mode) in plan.writes.items():
+            full = os.path.join(folder, path)
+            if content is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(full)
+                continue
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as out:
+                out.write(content)
+        status, error = "complete", None
+    except errors.GitbenchError as exc:
+        status, error = "failed", exc.message
+    return "captured", (folder, snap, status, error, time.monotonic() - started)
 
 
 def _check_input(m: spec.ModuleSpec, root: str | None) -> Any:
@@ -448,5 +532,3 @@ def _check_input(m: spec.ModuleSpec, root: str | None) -> Any:
     return "input", files
 
 
-def _unsupported(m: spec.ModuleSpec) -> Result:
-    return Result("failed", error=f"{m.kind} modules are not supported yet by this engine")
