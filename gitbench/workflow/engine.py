@@ -363,7 +363,8 @@ class Engine:
 
             return OperationResult("workflow", f"{text}. {why}. Then: gitbench workflow resume.",
                                    draft=job.draft, job=job, notes=notes, review=review.review(self.wb))
-        self.state.job = None
+        # state.job stays: the finished workflow's Draft is what `workflow status` shows until it is published
+        # or discarded (then the engine looks at Published again, and the next run starts a new job).
         engine_state.save(self.wb.git.gitdir, self.state)
         result = jobs.complete(self.wb, job, notes)
         result.summary = f"{text}. {result.summary}"
