@@ -1,11 +1,12 @@
 """Crash safety at every named fault point: a real SIGKILL or a full disk, then the next command recovers.
 
 Each case runs one operation (publish, discard, discard --undo, restore, checkpoint, exec, exec --on-draft,
-add, rm) through the real CLI with ``GITBENCH_FAULT="<point>:kill"`` (the child gitbench process SIGKILLs
-itself there) or ``:enospc`` (the point raises ENOSPC, as a full disk would). Then it runs ``gitbench status``
-(which finishes or rolls back the interrupted operation) and retries the operation as a user would, and checks
-DESIGN.md §2 after each: Published is exactly the old or the new commit and the checked-out files agree with it,
-no Draft is lost, every checkpoint the command reported exists, no temp file or backup is left, and a full disk
+add, rm, and ask with a scripted model on 127.0.0.1) through the real CLI with ``GITBENCH_FAULT="<point>:kill"``
+(the child gitbench process SIGKILLs itself there) or ``:enospc`` (the point raises ENOSPC, as a full disk
+would). Then it runs ``gitbench status`` (which finishes or rolls back the interrupted operation) and retries
+the operation as a user would (an ask job: ``gitbench resume``), and checks DESIGN.md §2 after each: Published
+is exactly the old or the new commit and the checked-out files agree with it, no Draft is lost, every
+checkpoint the command reported exists, no temp file or backup is left, and a full disk
 is reported as exit 13 with advice to free space.
 
 The Draft the cases publish changes six files: one deletion that empties a folder, one new file in a new
@@ -15,6 +16,7 @@ prints (and writes to its temp dir) how many runs it made and how many violated 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -30,6 +32,7 @@ import pytest
 
 from tests.conftest import SEAL, git, gitbench, make_project
 from tests.invariants import Snapshot, check_invariants
+from tests.provider_server import ProviderServer, config_toml
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +139,8 @@ def _cases() -> list[Case]:
         "add.before-ref", "add.after-ref"]]
     out += [Case("rm", p) for p in ["rm.journal-written", "rm.file-1", "rm.files-done", "rm.before-ref",
                                     "rm.after-ref"]]
+    # ask: one file a batch over src/ (app.py, extra.py); @2 is the second batch, after the first was committed.
+    out += [Case("ask", "ask.before-step", 2), Case("ask", "ask.after-batch")]
     return out
 
 
@@ -311,6 +316,7 @@ def argv_for(case: Case, t: Templates) -> list[str]:
         "exec-discard": ["exec", "--on-draft", "discard", *job_c],
         "add": ["add", "README.md", str(t.outside), "--to", "added"],
         "rm": ["rm", "new", "lib/util.py"],
+        "ask": ["ask", "Add a line", "--files", "src/**"],
     }[case.op]
 
 
@@ -353,10 +359,11 @@ def check_state(run: Run, t: Templates, stage: str) -> None:
     for label in run.reported_drafts:
         ref = f"refs/heads/gitbench/draft/{label}"
         assert ref in heads or ref in run.drafts_seen, f"{stage}: the Draft {label} that the job reported was lost"
-    # Every Draft seen so far (before the command, and after the fault) still exists, was published, or is in
-    # the trash.
+    # Every Draft seen so far (before the command, and after the fault) still exists (or grew: a resumed job
+    # adds steps to it), was published, or is in the trash.
     for ref, oid in {**run.before.drafts, **run.drafts_seen}.items():
-        assert heads.get(ref) == oid or oid in trash or is_ancestor(repo, oid, published), f"{stage}: {ref} lost"
+        kept = heads.get(ref) == oid or (ref in heads and is_ancestor(repo, oid, heads[ref]))
+        assert kept or oid in trash or is_ancestor(repo, oid, published), f"{stage}: {ref} lost"
     run.drafts_seen.update(heads)
     assert not records_running(repo), f"{stage}: a job is still marked running: {records_running(repo)}"
 
@@ -383,6 +390,8 @@ def follow_up(run: Run, t: Templates) -> list[str] | None:
         return argv_for(run.case, t)
     if op == "rm":
         return argv_for(run.case, t) if published == run.old else None
+    if op == "ask":
+        return ["resume"]
     raise AssertionError(op)
 
 
@@ -400,6 +409,11 @@ def after_follow_up(run: Run, t: Templates) -> None:
         assert (repo / "old/only.md").exists() and not (repo / "new").exists()
     elif op in ("add", "rm"):
         assert published != run.old
+    elif op == "ask":  # the resumed job finished: both batches in its Draft, Published as it was
+        assert published == run.old
+        (draft,) = drafts(repo)
+        for path in ("src/app.py", "src/extra.py"):
+            assert git(repo, "show", f"{draft}:{path}").endswith("edited by model\n"), f"{path} not edited"
 
 
 def run_case(case: Case, kind: str, t: Templates, tmp_path: Path) -> Run:
@@ -411,6 +425,25 @@ def run_case(case: Case, kind: str, t: Templates, tmp_path: Path) -> Run:
     if case.op == "add":
         (repo / "README.md").write_text(USER_EDIT)
     run = Run(repo, case, kind, Snapshot.take(repo), rev(repo, "main"))
+    with scripted_model() if case.op == "ask" else contextlib.nullcontext():
+        return run_and_recover(run, t)
+
+
+@contextlib.contextmanager
+def scripted_model() -> Iterator[None]:
+    """An ask case needs a model: a scripted provider on 127.0.0.1 that answers each batch (one file) at once."""
+    server = ProviderServer()
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(config_toml(server, job={"batch_files": 1}))
+    try:
+        yield
+    finally:
+        server.close()
+
+
+def run_and_recover(run: Run, t: Templates) -> Run:
+    repo, case, kind = run.repo, run.case, run.kind
     res = gitbench(repo, *argv_for(case, t), env={"GITBENCH_FAULT": case.spec(kind), "PYTHONUNBUFFERED": "1"})
     said = res.stdout + res.stderr
     run.reported_checkpoints = {f"checkpoint/{n}" for n in CHECKPOINT_NAME.findall(said)}
@@ -460,7 +493,7 @@ def test_the_fault_points_cover_every_operation_and_at_least_thirty_points() -> 
     points = {c.id for c in CASES}
     assert len(points) >= 30
     assert {c.op for c in CASES} == {"publish", "discard", "undo", "restore", "checkpoint", "exec", "exec-publish",
-                                     "exec-discard", "add", "rm"}
+                                     "exec-discard", "add", "rm", "ask"}
     # Every named point in the code is visited by at least one case.
     code = subprocess.run(["grep", "-rhoE", r"faults\.point\(f?\"[^\"]+\"", "gitbench/"],
                           cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True).stdout

@@ -207,7 +207,7 @@ def give_up(spec: ModelSpec, exc: Transient, attempts: int) -> errors.ProviderEr
     what = {
         "rate-limit": "kept limiting the rate",
         "timeout": "did not answer in time",
-        "network": "could not be reached",
+        "network": "could not be reached, or the connection was cut",
         "model-unavailable": "is unavailable",
         "model": "gave answers gitbench cannot use",
     }[exc.klass]

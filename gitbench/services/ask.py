@@ -75,7 +75,7 @@ def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = Non
         if spec.provider.kind != "command":
             job.plan = plan(wb, job.base, scope, cfg.settings.batch_files)
             job.steps_total = len(job.plan)
-            job.usage_estimate = estimate(wb, job.base, job.plan, prompt)
+            job.usage_estimate = estimate(wb, job.base, job.plan, prompt, cfg.settings.max_file_bytes)
         drafts.save_job(wb, job, note="planned", extra=chat_files)
         log.event("ask.plan", job=job.id, model=spec.id, batches=len(job.plan or [1]),
                   scope=list(scope.patterns), conversation=conversation)
@@ -100,6 +100,12 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
         head = wb.git.ref(job.draft)
         assert head is not None  # _resumable checked
         if spec.provider.kind != "command":
+            if Scope.of(job.scope).everything:  # as `ask` itself: a model is never sent the whole Workbench
+                raise errors.UsageError(
+                    f"Job {job.id} ran an agent without --files, so a model would be sent every file of the "
+                    "Workbench. Nothing was sent.",
+                    [errors.Action("Resume it with an agent instead", f"gitbench resume {job.id} --model command:..."),
+                     errors.Action("Or start a job that names the files", "gitbench ask \"...\" --files 'GLOB'")])
             if job.plan is None:  # it ran as a command agent: plan its batches now, from what the Draft holds
                 job.plan = plan(wb, head, Scope.of(job.scope), cfg.settings.batch_files)
                 job.next_batch = 0
@@ -168,8 +174,10 @@ def plan(wb: Workbench, commit: str, scope: Scope, batch_files: int) -> list[lis
     return batches or [[]]
 
 
-def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str) -> int:
-    """Tokens the job will use, roughly: 4 characters a token, files sent in and written back out."""
+def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str, max_bytes: int | None = None) -> int:
+    """Tokens the job will use, roughly: 4 characters a token, files sent in and written back out.
+
+    A file over ``max_bytes`` is never sent (it is listed as skipped), so it costs nothing."""
     tree = wb.git.commit(commit).tree
     size = 0
     for batch in batches:
@@ -178,7 +186,8 @@ def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str) 
             entry = wb.git.tree_entry(tree, p)
             if entry is not None and entry[1] not in (LINK, COMMIT_MODE):
                 with contextlib.suppress(KeyError, ValueError):
-                    size += 2 * wb.git.blob_size(entry[0])
+                    blob = wb.git.blob_size(entry[0])
+                    size += 2 * blob if max_bytes is None or blob <= max_bytes else 0
     return size // 4
 
 
@@ -234,13 +243,12 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
             f"The job was cancelled ({why}) after {job.next_batch} of {len(job.plan or [])} batch(es). The Draft "
             "and every finished batch are kept."), notes, klass="user-cancel", on_record=on_record)
     except errors.DiskFull as exc:
-        exc.message = (f"No space left on the device: Draft writes were halted after batch {job.next_batch}. "
-                       "Free some space, then resume; every finished batch is kept.")
-        return jobs.fail(wb, job, exc, notes, on_record=on_record)
+        return jobs.fail(wb, job, _halted(job, exc), notes, on_record=on_record)
     except errors.GitbenchError as exc:
         return jobs.fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
-        err = (errors.disk_full("writing the Draft") if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        err = (_halted(job, errors.disk_full("writing the Draft"))
+               if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
                else errors.FileIOError(f"File error while writing the Draft: {exc.strerror or exc}."))
         return jobs.fail(wb, job, err, notes, on_record=on_record)
     except Exception as exc:
@@ -255,6 +263,13 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
         result.notes.append(f"Skipped {len(job.skipped)} file(s) that could not be read or sent: "
                             + "; ".join(f"{s['path']} ({s['reason']})" for s in job.skipped[:10]))
     return result
+
+
+def _halted(job: JobRecord, err: errors.DiskFull) -> errors.DiskFull:
+    """A full disk, however it surfaced (our check or the OS's ENOSPC): say where writes stopped and what to do."""
+    err.message = (f"No space left on the device: Draft writes were halted after batch {job.next_batch}. "
+                   "Free some space, then resume; every finished batch is kept.")
+    return err
 
 
 def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
