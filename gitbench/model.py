@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
@@ -18,8 +18,10 @@ KINDS = ("init", "auto", "publish", "manual", "pre-restore")
 
 
 def to_json(obj: Any) -> Any:
-    if hasattr(obj, "__dataclass_fields__"):
-        return {k: to_json(v) for k, v in asdict(obj).items()}
+    """Plain JSON data from dataclasses, lists and dicts (field by field: ``asdict`` deep-copies, ~10× slower)."""
+    fields = getattr(obj, "__dataclass_fields__", None)
+    if fields is not None and not isinstance(obj, type):
+        return {k: to_json(getattr(obj, k)) for k in fields}
     if isinstance(obj, list | tuple):
         return [to_json(v) for v in obj]
     if isinstance(obj, dict):

@@ -29,6 +29,7 @@ from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
+from gitbench.store import atomic
 from gitbench.workflow import resolver, scheduler, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import ModuleStatus, View
@@ -74,7 +75,17 @@ class Engine:
     def view(self, commit: str) -> View:
         tree = self.wb.git.commit(commit).tree
         listing = {p: oid for p, oid, _ in self.wb.git.walk_tree(tree)}
-        return View(listing, self.wb.git.blob)
+        cache = atomic.read_json(self._cache("meta.json"))
+        return View(listing, self.wb.git.blob, cache if isinstance(cache, dict) else {})
+
+    def _cache(self, name: str) -> str:
+        return os.path.join(self.wb.git.gitdir, "gitbench", "workflow", "cache", name)
+
+    def _save_cache(self, view: View) -> None:
+        """Parsed metadata by blob id: only ever a speed-up (deleting it changes nothing but the time)."""
+        if view.meta_cache_changed:
+            with contextlib.suppress(OSError):
+                atomic.write_json(self._cache("meta.json"), view.meta_cache)
 
     def workflow(self, view: View) -> spec.Workflow:
         oid = view.oid(spec.PATH)
@@ -82,7 +93,15 @@ class Engine:
             raise errors.UsageError(
                 f"This Workbench has no workflow: {spec.PATH} is not in Published.",
                 [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")])
-        return spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        # Parsed once per version of the file (its blob id): YAML is slow to parse at thousands of modules.
+        cached = atomic.read_json(self._cache("workflow.json"))
+        if isinstance(cached, dict) and cached.get("oid") == oid:
+            with contextlib.suppress(TypeError, KeyError, ValueError):
+                return spec.from_json(cached["workflow"])
+        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        with contextlib.suppress(OSError):
+            atomic.write_json(self._cache("workflow.json"), {"oid": oid, "workflow": spec.to_json(wf)})
+        return wf
 
     def resolve(self, wf: spec.Workflow, view: View) -> dict[str, ModuleStatus]:
         return resolver.resolve(wf, view, self.state.running, self.state.last_run, self.state.overrides,
@@ -92,6 +111,7 @@ class Engine:
         view = self.view(self.head())
         wf = self.workflow(view)
         statuses = self.resolve(wf, view)
+        self._save_cache(view)
         scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped),
                            max_parallel)
         return EngineStatus(banner=banner(wf, statuses), job=self.state.job,

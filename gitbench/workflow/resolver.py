@@ -56,10 +56,14 @@ class ModuleStatus:
 class View:
     """The files the resolver looks at: path → object id, and reading an object. Built over a Git tree."""
 
-    def __init__(self, listing: dict[str, str], read: Callable[[str], bytes]) -> None:
+    def __init__(self, listing: dict[str, str], read: Callable[[str], bytes],
+                 meta_cache: dict[str, Any] | None = None) -> None:
         self.files = listing
         self._read = read
         self._sorted: list[str] | None = None
+        # metadata blob id → its parsed content: a blob id names its content, so the cache is never stale
+        self.meta_cache: dict[str, Any] = meta_cache if meta_cache is not None else {}
+        self.meta_cache_changed = False
 
     def oid(self, path: str) -> str | None:
         return self.files.get(path)
@@ -81,9 +85,10 @@ class View:
 
 
 def fingerprint(module: ModuleSpec, inputs: list[tuple[str, str | None]], overrides: dict[str, Any]) -> str:
-    doc = json.dumps([module.id, module.version, {**module.config, **overrides}, sorted(inputs, key=str)],
-                     sort_keys=True, default=str)
-    return hashlib.sha1(doc.encode()).hexdigest()
+    """A hash of what a module's outputs are made from: its id, version and settings, and its inputs' ids."""
+    head = json.dumps([module.id, module.version, {**module.config, **overrides}], sort_keys=True, default=str)
+    body = "".join(f"{p}\0{o}\n" for p, o in sorted(inputs, key=lambda i: (i[0], i[1] or "")))
+    return hashlib.sha1((head + "\n" + body).encode()).hexdigest()
 
 
 def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | None, str]:
@@ -91,14 +96,19 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
     oid = view.oid(meta_path(module.id))
     if oid is None:
         return None, f"InvalidMetadata: no metadata file {meta_path(module.id)}", "invalid"
-    try:
-        raw = view.read(oid)
-    except (KeyError, ValueError, OSError) as exc:
-        return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__})", "error"
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None, f"InvalidMetadata: {meta_path(module.id)} is not valid JSON", "invalid"
+    data = view.meta_cache.get(oid)
+    if data is None:
+        try:
+            raw = view.read(oid)
+        except (KeyError, ValueError, OSError) as exc:
+            return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__})", "error"
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None, f"InvalidMetadata: {meta_path(module.id)} is not valid JSON", "invalid"
+        if isinstance(data, dict):
+            view.meta_cache[oid] = {k: data.get(k) for k in ("module", "version", "fingerprint") if k in data}
+            view.meta_cache_changed = True
     if not isinstance(data, dict):
         return None, f"InvalidMetadata: {meta_path(module.id)} is not a JSON object", "invalid"
     if data.get("module") != module.id:
