@@ -127,6 +127,9 @@ def register(app: typer.Typer) -> None:
             render.out(f"{mark}{p['name']:<12} {p['kind']:<9} {p['base_url']:<40} {state}")
         for alias, target in data["aliases"].items():
             render.out(f"   alias {alias} = {target}")
+        for c in data["commands"]:  # agents named by the default model or an alias: is the program there?
+            found = f"found: {c['found']}" if c["found"] else "not found on PATH"
+            render.out(f"{'ok ' if c['found'] else '-- '}command {c['program']:<12} {found}")
         render.out("use one: gitbench ask \"...\" --files GLOB --model PROVIDER:MODEL   (docs/providers.md)")
 
     @app.command()
@@ -216,7 +219,7 @@ def _session(wb: Workbench, files: list[str], model: str | None) -> None:
             if line in ("/quit", "/exit", "/q"):
                 return
             if line == "/review":
-                render.review(review.review(wb), patch=True)
+                render.review(review.review(wb, patch=True), patch=True)
             elif line == "/publish":
                 render.result(publish.publish(wb))
             elif line == "/discard":

@@ -56,7 +56,7 @@ def error(exc: GitbenchError, as_json: bool) -> None:
             cmd = f"  [cyan]{escape(a.command)}[/cyan]" if a.command else ""
             lines.append(f"  • {escape(a.label)}{cmd}")
     report = exc.details.get("report")
-    if isinstance(report, dict) and report.get("job"):
+    if isinstance(report, dict) and report.get("job") and exc.details.get("report_stored", True):
         lines.append("")
         lines.append(f"Report: [cyan]git show refs/gitbench/records:reports/{report['job']}.json[/cyan]")
     title = f"error: {exc.code} (exit {exc.exit_code})"

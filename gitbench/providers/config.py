@@ -130,6 +130,33 @@ def _read(path: str) -> dict[str, Any]:
         raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
 
 
+SECTIONS: dict[str, type] = {"model": str, "providers": dict, "models": dict, "retry": dict, "timeouts": dict,
+                             "job": dict}
+PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
+
+
+def _check_shape(path: str, data: dict[str, Any]) -> None:
+    """Every setting known and of its type, so a typo is named instead of silently ignored (or crashing us)."""
+    fix = [errors.Action(f"Fix {path} (see docs/providers.md)")]
+    for key, value in data.items():
+        if key not in SECTIONS:
+            raise errors.UsageError(f"Unknown setting {key} in {path}.", fix)
+        if not isinstance(value, SECTIONS[key]):
+            what = "a string" if SECTIONS[key] is str else "a table"
+            raise errors.UsageError(f"{key} in {path} must be {what}.", fix)
+    for name, table in data.get("providers", {}).items():
+        if not isinstance(table, dict):
+            raise errors.UsageError(f"[providers.{name}] in {path} must be a table.", fix)
+        for key, value in table.items():  # never the value in a message: it may be a key
+            if key not in PROVIDER_KEYS:
+                raise errors.UsageError(f"Unknown setting providers.{name}.{key} in {path}.", fix)
+            if not isinstance(value, str):
+                raise errors.UsageError(f"providers.{name}.{key} in {path} must be a string.", fix)
+    for alias, target in data.get("models", {}).items():
+        if not isinstance(target, str):
+            raise errors.UsageError(f"models.{alias} in {path} must be a string (provider:model).", fix)
+
+
 def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise errors.UsageError(f"{where} must be a non-negative number, not {value!r}.",
@@ -142,9 +169,11 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     layers: list[tuple[str, dict[str, Any]]] = []
     user = user_config_path()
     layers.append((user, _read(user)))
+    _check_shape(*layers[0])
     if workbench_root is not None:
         path = os.path.join(workbench_root, ".gitbench", "config.toml")
         data = _read(path)
+        _check_shape(path, data)
         for name, table in (data.get("providers") or {}).items():
             if isinstance(table, dict) and "api_key" in table:
                 raise errors.UsageError(
@@ -221,6 +250,9 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
                                     [errors.Action("See the settings gitbench knows", "docs/providers.md")])
         attr, kind = mapping[key]
         values[attr] = _number(value, f"{key} in {path}", kind)
+        if attr in ("attempts", "batch_files") and values[attr] < 1:
+            raise errors.UsageError(f"{key} in {path} must be at least 1.",
+                                    [errors.Action(f"Fix {path} (see docs/providers.md)")])
     if env.get("GITBENCH_TIMEOUT"):
         try:
             values["read_timeout"] = _number(float(env["GITBENCH_TIMEOUT"]), "GITBENCH_TIMEOUT", float)

@@ -99,12 +99,16 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
     if conv is None:
         return {"conversation": None, "items": []}
     lines = messages(wb, conv)
-    jobs = {m.get("job") for m in lines}
-    items: list[dict[str, Any]] = [{"type": "message", **m} for m in lines]
+    last: dict[Any, float] = {}  # each job's last message
+    for m in lines:
+        last[m.get("job")] = max(last.get(m.get("job"), 0.0), float(m.get("time") or 0))
+    keyed: list[tuple[float, int, dict[str, Any]]] = [(float(m.get("time") or 0), 0, {"type": "message", **m})
+                                                      for m in lines]
     for cp in checkpoints.history(wb):
-        if cp.kind == "publish" and cp.job in jobs:
-            items.append({"type": "checkpoint", "name": cp.name, "job": cp.job, "time": cp.date,
-                          "commit": cp.commit, "message": cp.message,
-                          "restore": f"gitbench restore {cp.name}"})
-    items.sort(key=lambda i: (float(i.get("time") or 0), 0 if i["type"] == "message" else 1))
-    return {"conversation": conv, "items": items}
+        if cp.kind == "publish" and cp.job in last:
+            # A tag's date has whole seconds: a publish in the same second as its job still comes after it.
+            keyed.append((max(cp.date, last[cp.job]), 1,
+                          {"type": "checkpoint", "name": cp.name, "job": cp.job, "time": cp.date,
+                           "commit": cp.commit, "message": cp.message, "restore": f"gitbench restore {cp.name}"}))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return {"conversation": conv, "items": [item for _, _, item in keyed]}

@@ -53,7 +53,7 @@ def parse(text: str) -> tuple[list[Any], str]:
     for candidate in candidates:
         try:
             data = json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a hostile answer nested thousands deep
             continue
         if isinstance(data, dict) and isinstance(data.get("edits"), list):
             summary = data.get("summary")
@@ -81,7 +81,11 @@ def plan(edits: list[Any], sent: dict[str, tuple[str, int]], scope: Scope,
         shown = raw_path if len(raw_path) <= 200 else raw_path[:200] + "..."
         shown = shown.encode("unicode_escape").decode("ascii")
         try:
+            raw_path.encode("utf-8")  # JSON can carry a lone surrogate, which no file or tree name can hold
             path = check_path(raw_path)
+        except UnicodeEncodeError:
+            out.refused.append((shown, "path is not valid text (an unpaired surrogate)"))
+            continue
         except UnsafePath as exc:
             out.refused.append((shown, str(exc)))
             continue
@@ -157,6 +161,9 @@ def _path_problem(path: str, scope: Scope, current: dict[str, tuple[str | None, 
             return f"{parent} is {kind}, not a folder"
         if parent in current and current[parent][0] is not None:
             return f"{parent} is a file, not a folder"
+    below = path + "/"  # a file where an earlier edit put a folder: the tree would silently drop the folder
+    if any(p.startswith(below) and text is not None for p, (text, _) in current.items()):
+        return "is a folder (an earlier edit of this answer wrote a file below it)"
     if path in current:
         return None  # a file sent in this request, or created by an earlier edit of this answer
     entry = lookup(path)

@@ -320,7 +320,7 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
     elif cap.refused:
         status = f"partial (refused {len(cap.refused)} paths)"
     try:
-        commit_step(wb, job, cap.changes, step_name, status, subject, attempts=1)
+        commit_step(wb, job, cap.changes, step_name, status, subject, attempts=1, usage=(None, None))  # unknown
     except errors.GitbenchError as exc:
         return fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
@@ -348,7 +348,8 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
             f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
             f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
             [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope", on_record=on_record)
-    job.next_batch = 1 if job.plan is not None else job.next_batch
+    if job.plan is not None:  # a model job resumed by an agent: the agent did every batch that was left
+        job.next_batch = len(job.plan)
     result = complete(wb, job, notes, on_record)
     shutil.rmtree(folder, ignore_errors=True)
     return result
@@ -406,9 +407,13 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
     _log_end(wb, job)
     # If the record cannot be written (a full disk), the journal stays and the next command marks the job
     # interrupted; the error the user sees is still the one that stopped the job.
-    with contextlib.suppress(errors.GitbenchError, OSError):
+    try:
         drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
         wb.journal.clear()
+    except (errors.GitbenchError, OSError):
+        err.details["report_stored"] = False  # so nobody is pointed at a report that is not on the records ref
+        notes = [*notes, "The job record and report could not be written either: once the cause is fixed, the "
+                 "next gitbench command marks the job interrupted, and `gitbench resume` continues it."]
     err.details["notes"] = notes
     raise err
 
