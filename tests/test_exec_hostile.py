@@ -92,6 +92,9 @@ HOSTILE = {
     "backslash in a name": (
         "pathlib.Path('src/a\\\\..\\\\..\\\\b').write_text('x\\n')",
         {"src/a\\..\\..\\b": "backslash"}),
+    "a name that is not UTF-8": (
+        "open(b'src/\\xff.py', 'wb').write(b'x')",
+        {"src/\\xff.py": "not valid UTF-8"}),
     "file over 100 MiB": (
         "f = open('src/huge.bin', 'wb'); f.truncate(101 * 1024 * 1024); f.close()",
         {"src/huge.bin": "too large"}),

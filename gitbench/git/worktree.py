@@ -83,6 +83,12 @@ def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture
                     stat.S_ISLNK(st.st_mode) == (old[1] == LINK)):
                 seen.add(rel)
                 continue
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:  # os.walk hands undecodable bytes back as surrogates
+                out.refused.append((rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                                    "the file name is not valid UTF-8"))
+                continue
             entry = _entry(repo, rel, full, st, out)
             if entry is None:
                 continue
