@@ -131,21 +131,23 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
     check_invariants(wb, before)
 
 
-def test_a_hand_edit_to_a_file_the_draft_does_not_change_is_kept_and_mentioned(workbench: Path) -> None:
+def test_hand_edits_to_files_the_draft_does_not_change_are_kept_staged_or_not(workbench: Path) -> None:
     ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     (workbench / "README.md").write_bytes(b"# project\nmy own note\n")
+    (workbench / "docs/guide.md").write_bytes(b"guide, staged\n")
+    git(workbench, "add", "docs/guide.md")
     before = Snapshot.take(workbench)
 
     res = gitbench(workbench, "publish", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
-    notes = json.loads(res.stdout)["result"]["notes"]
-    assert any("README.md" in n for n in notes), notes
     assert (workbench / "README.md").read_bytes() == b"# project\nmy own note\n"
+    assert (workbench / "docs/guide.md").read_bytes() == b"guide, staged\n"
     assert (workbench / "src/app.py").read_text() == "print('job')\n"
     assert rev(workbench, "main") == head
-    assert git(workbench, "status", "--porcelain") == " M README.md\n"
+    assert git(workbench, "status", "--porcelain") == " M README.md\nM  docs/guide.md\n"
     check_invariants(workbench, before, allow_local_edits=True)
-    git(workbench, "checkout", "--", "README.md")
+    git(workbench, "reset", "-q", "--", "docs/guide.md")
+    git(workbench, "checkout", "--", "README.md", "docs/guide.md")
 
 
 def test_a_staged_change_to_a_file_the_draft_changes_is_a_conflict(workbench: Path) -> None:
