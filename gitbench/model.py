@@ -119,7 +119,6 @@ class JobRecord:
     plan: list[list[str]] | None = None  # model jobs: the batches of files, one step each
     next_batch: int = 0  # the first batch not yet done: where resume starts
     skipped: list[dict[str, str]] = field(default_factory=list)  # files not read or not sent, with the reason
-    summary: str = ""  # what the model says it did (its own words, never the prompt)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:

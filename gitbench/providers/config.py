@@ -92,7 +92,7 @@ class Config:
         if not sep or not model.strip():
             raise errors.UsageError(
                 f"{text!r} is not a model: write provider:model, e.g. openai:gpt-4o-mini, ollama:qwen2.5-coder, "
-                "anthropic:claude-sonnet-4-5 or command:aider --yes.",
+                "anthropic:claude-sonnet-4-5 or command:aider --yes-always.",
                 [errors.Action("See what is configured", "gitbench models")])
         if provider_name == "command":
             try:
@@ -100,7 +100,7 @@ class Config:
             except ValueError as exc:
                 raise errors.UsageError(f"The command in {text!r} cannot be parsed: {exc}.") from exc
             if not argv:
-                raise errors.UsageError("command: needs a program, e.g. command:aider --yes --message {prompt}.")
+                raise errors.UsageError("command: needs a program, e.g. command:aider --yes-always --message {prompt}.")
             return ModelSpec(id=f"command:{argv[0]}", provider=Provider("command", "command", configured=True),
                              model=model, argv=argv)
         provider = self.providers.get(provider_name)

@@ -150,7 +150,8 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
                            f"gitbench resume {job.id}") if job.status == "paused" else
              errors.Action("Retry from the last completed step", f"gitbench resume {job.id}"))
     switch = errors.Action("Switch model and resume", f"gitbench resume {job.id} --model PROVIDER:MODEL")
-    actions = [first, switch, restore, view]
+    # An unknown model or a refused key will not answer on a retry: switching comes first then.
+    actions = [switch, first, restore, view] if klass == "model-unavailable" else [first, switch, restore, view]
     if klass == "disk-full":
         actions.insert(0, errors.Action("Free some disk space first"))
     actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "gitbench review"))
