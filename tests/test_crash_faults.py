@@ -498,7 +498,9 @@ def test_the_fault_points_cover_every_operation_and_at_least_thirty_points() -> 
     code = subprocess.run(["grep", "-rhoE", r"faults\.point\(f?\"[^\"]+\"", "gitbench/"],
                           cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True).stdout
     named = {m.split('"')[1] for m in code.splitlines()}
-    fixed = {n for n in named if "{" not in n}
+    # The workflow engine's points (workflow.*) are visited by tests/test_workflow_crash.py, which kills
+    # `gitbench workflow run` at each one and asserts there that none is left out.
+    fixed = {n for n in named if "{" not in n and not n.startswith("workflow.")}
     visited = {c.point for c in CASES}
     assert fixed <= visited, f"fault points never exercised: {sorted(fixed - visited)}"
     for op in ("publish", "restore", "add", "rm"):

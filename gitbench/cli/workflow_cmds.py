@@ -158,8 +158,11 @@ def module_runner(
     overrides = _overrides(module, config_file, list(set_ or []))
     deadline = time.monotonic() + wait
     while True:
-        res = _engine().run(None, [module], overrides, _say(json))
-        waiting = res.job is not None and res.job.status == "paused" and time.monotonic() < deadline
+        engine = _engine()
+        res = engine.run(None, [module], overrides, _say(json))
+        # Wait for this module's outputs only: the job also pauses when other modules are simply left to run.
+        asked = engine.state.running.get(module, {}).get("status") == "needs-input"
+        waiting = asked and time.monotonic() < deadline
         if not waiting:
             break
         if not json:

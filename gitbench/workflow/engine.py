@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +61,18 @@ class EngineStatus:
 class Engine:
     def __init__(self, wb: Workbench) -> None:
         self.wb = wb
-        self.state = engine_state.load(wb.git.gitdir)
+        self.state = self._load()
+
+    def _load(self) -> engine_state.EngineState:
+        """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
+        record: deleting the state loses no work (the artifacts and the Draft's steps tell the rest)."""
+        loaded = engine_state.load(self.wb.git.gitdir)
+        if loaded.job is None:
+            ref = drafts.only_draft(self.wb)
+            job = drafts.job_record(self.wb, ref[len(DRAFT_PREFIX):]) if ref else None
+            if job is not None and job.kind == "workflow":
+                loaded.job = job.id
+        return loaded
 
     # -- reading ----------------------------------------------------------------------------------------------
     def head(self) -> str:
@@ -103,9 +114,10 @@ class Engine:
             atomic.write_json(self._cache("workflow.json"), {"oid": oid, "workflow": spec.to_json(wf)})
         return wf
 
-    def resolve(self, wf: spec.Workflow, view: View) -> dict[str, ModuleStatus]:
-        return resolver.resolve(wf, view, self.state.running, self.state.last_run, self.state.overrides,
-                                set(self.state.skipped))
+    def resolve(self, wf: spec.Workflow, view: View,
+                running: dict[str, dict[str, Any]] | None = None) -> dict[str, ModuleStatus]:
+        return resolver.resolve(wf, view, self.state.running if running is None else running,
+                                self.state.last_run, self.state.overrides, set(self.state.skipped))
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
         view = self.view(self.head())
@@ -114,9 +126,10 @@ class Engine:
         self._save_cache(view)
         scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped),
                            max_parallel)
-        return EngineStatus(banner=banner(wf, statuses), job=self.state.job,
+        return EngineStatus(banner=banner(wf, statuses, self.state.skipped), job=self.state.job,
                             draft=self._draft(), modules=[statuses[m] for m in wf.order],
-                            phase=current_phase(wf, statuses), max_parallel=max_parallel or wf.max_parallel)
+                            phase=current_phase(wf, statuses, self.state.skipped),
+                            max_parallel=max_parallel or wf.max_parallel)
 
     def _draft(self) -> str | None:
         job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
@@ -127,7 +140,7 @@ class Engine:
         wf = self.workflow(self.view(self.head()))
         _known(wf, mid)
         with self.wb.changing("workflow gate"):
-            self.state = engine_state.load(self.wb.git.gitdir)
+            self.state = self._load()
             gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
             if required is not None:
                 gate["required"] = required
@@ -145,7 +158,7 @@ class Engine:
             raise errors.UsageError(f"{mid} is not optional (optional: true in {spec.PATH}); only optional "
                                     "modules can be skipped.")
         with self.wb.changing("workflow skip"):
-            self.state = engine_state.load(self.wb.git.gitdir)
+            self.state = self._load()
             skipped = set(self.state.skipped)
             skipped.discard(mid) if undo else skipped.add(mid)
             self.state.skipped = sorted(skipped)
@@ -158,14 +171,17 @@ class Engine:
             on_draft: str | None = None, resume: bool = False) -> OperationResult:
         say = progress or (lambda text: None)
         with self.wb.changing("workflow"):
-            self.state = engine_state.load(self.wb.git.gitdir)
+            self.state = self._load()
+            # The file and the module names are checked before anything changes: a bad one runs nothing (no
+            # checkpoint, no Draft, no journal left behind).
+            wf = self.workflow(self.view(self.head()))
+            for mid in [*(only or []), *(overrides or {})]:
+                _known(wf, mid)
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
             notes = self._settle_claims(say)
             job = self._job(on_draft, notes, say)
-            wf = self.workflow(self.view(self.head()))
-            for mid in only or []:
-                _known(wf, mid)
+            wf = self.workflow(self.view(self.head()))  # again: `--on-draft publish` may have moved Published
             job.steps_total = len(wf.modules)
             try:
                 self._loop(wf, job, max_parallel, set(only) if only else None, say)
@@ -226,14 +242,21 @@ class Engine:
               say: Progress) -> None:
         limit = max_parallel or wf.max_parallel
         futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
+        # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
+        # when failed) is not retried in a loop, and a module waiting for input is asked again once a run (its
+        # outputs may have arrived since); until then it keeps its place in the running set.
+        ran: set[str] = set()
         with ThreadPoolExecutor(max_workers=limit) as pool:
             while True:
                 head = str(self.wb.git.ref(job.draft))
                 view = self.view(head)
-                statuses = self.resolve(wf, view)
-                plan = scheduler.schedule(wf, statuses, self.state.running, self.state.gates,
-                                          set(self.state.skipped), limit, only)
+                active = {k: v for k, v in self.state.running.items()
+                          if v.get("status") != "needs-input" or k in ran}
+                statuses = self.resolve(wf, view, active)
+                plan = scheduler.schedule(wf, statuses, active, self.state.gates, set(self.state.skipped) | ran,
+                                          limit, only)
                 for mid in plan.run:
+                    ran.add(mid)
                     m = wf.modules[mid]
                     st = statuses[mid]
                     self._invalidate(m, st)
@@ -309,7 +332,9 @@ class Engine:
         shutil.rmtree(folder, ignore_errors=True)
         if status != "complete":
             return Result(status, error=error, seconds=seconds)
-        missing = [o for o in m.outputs if o not in cap.changes and o not in snap]
+        # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
+        # forever not complete
+        missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]
         if missing:
             return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
         if cap.refused:
@@ -355,7 +380,9 @@ class Engine:
     def _end(self, wf: spec.Workflow, job: JobRecord, notes: list[str]) -> OperationResult:
         view = self.view(str(self.wb.git.ref(job.draft)))
         statuses = self.resolve(wf, view)
-        text = banner(wf, statuses)
+        # the skip reasons too, so "Modules left" says why each one did not run (a gate, a full slot, ...)
+        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped))
+        text = banner(wf, statuses, self.state.skipped)
         failed = [s.id for s in statuses.values() if s.state == "failed"]
         waiting = [s.id for s in statuses.values() if s.state == "needs-input"]
         if failed:
@@ -391,20 +418,22 @@ class Engine:
         return result
 
 
-def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus]) -> str:
+def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str:
+    """The status banner; skipped optional modules are no longer targets, so they do not hold it back."""
     failed = [m for m in wf.order if statuses[m].state == "failed"]
     if failed:
         return f"Status: Error · {failed[0]} failed"
-    if all(s.state == "complete" for s in statuses.values()):
+    if all(s.state == "complete" or s.id in skipped for s in statuses.values()):
         return "Status: complete"
     if any(s.state in ("running", "needs-input") for s in statuses.values()):
         return "Status: running"
     return "Status: ready"
 
 
-def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus]) -> str | None:
+def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str | None:
     for phase in wf.phases:
-        if any(statuses[m].state != "complete" for m in wf.order if wf.modules[m].phase == phase):
+        if any(statuses[m].state != "complete" and m not in skipped for m in wf.order
+               if wf.modules[m].phase == phase):
             return phase
     return None
 

@@ -132,6 +132,9 @@ def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_r
             if not found and not any(c in pattern for c in "*?["):
                 missing_inputs.append(pattern)
             inputs.extend(found)
+        if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
+            own = {*m.outputs, meta_path(mid)}
+            inputs = [i for i in inputs if i[0] not in own]
         for need in m.needs:
             inputs.extend((p, view.oid(p)) for p in wf.modules[need].outputs)
         fp = fingerprint(m, inputs, overrides.get(mid, {}))

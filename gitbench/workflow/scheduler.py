@@ -32,13 +32,14 @@ def schedule(wf: Workflow, statuses: dict[str, ModuleStatus], running: dict[str,
              only: set[str] | None = None) -> Plan:
     limit = max_parallel or wf.max_parallel
     plan = Plan()
-    busy = set(running)
+    # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
+    busy = {r for r, claim in running.items() if claim.get("status") != "needs-input"}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
         st = statuses[mid]
-        if mid in busy:
+        if mid in running:
             plan.skipped[mid] = "already-running"
         elif st.state == "complete":
             continue

@@ -1,0 +1,634 @@
+"""The seed's workflow error recovery guide (004), end to end through the real CLI and `module-runner`.
+
+The seed's example: `anchor-docs` fails because `commission-doc` metadata is missing → the status banner reads
+`Status: Error · anchor-docs failed`, its artifact is `invalid`, everything downstream is `Blocked by:
+anchor-docs` → the module is rerun headlessly with `module-runner` (or the metadata is fixed) → `gitbench workflow
+resume` runs the rest → `gitbench publish`. Then each tool the guide names: manual gates, skipping optional
+modules, max parallel and exclusive modules with their skip reasons, input modules and `module-runner --wait`,
+`--set` / `--config-file`, the MODULES.md registry, and a Python module registered through a real
+`gitbench.modules` entry point.
+
+Every module appends its id to a log outside the Workbench, so the tests count real runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, gitbench
+from tests.invariants import Snapshot, check_invariants
+from tests.workflow_helpers import (
+    draft_ref,
+    line_of,
+    module_runner,
+    runs,
+    state,
+    status_json,
+    steps,
+    workflow_bench,
+)
+
+PY = sys.executable
+
+COMMISSION = """\
+import glob, pathlib
+pathlib.Path("docs/commission.md").write_text("commission from " + ",".join(sorted(glob.glob("notes/*.md"))) + "\\n")
+"""
+# anchor-docs stamps the anchors with the run that made the commission: it reads commission-doc's metadata (an
+# input of its own) at the path its config names. The workflow file names the old path, from before the module
+# was renamed: the metadata is missing there, and the module fails as the seed's example does.
+ANCHOR = """\
+import json, os, pathlib, sys
+cfg = json.loads(os.environ["GITBENCH_MODULE_CONFIG"])
+meta = pathlib.Path(cfg["commission_meta"])
+if not meta.is_file():
+    sys.exit(f"anchor-docs: commission-doc metadata is missing ({meta})")
+run = json.loads(meta.read_text())["run"]
+pathlib.Path("docs/anchors.md").write_text(f"anchors ({run}): " + pathlib.Path("docs/commission.md").read_text())
+"""
+
+
+def seed_workflow(log: Path) -> str:
+    return textwrap.dedent(f"""\
+        max_parallel: 2
+        phases: [research, writing]
+        modules:
+          - id: commission-doc
+            version: 1
+            phase: research
+            run: {{command: 'echo commission-doc >> {log}; "{PY}" tools/commission.py'}}
+            inputs: ["notes/*.md", tools/commission.py]
+            outputs: [docs/commission.md]
+          - id: anchor-docs
+            phase: writing
+            needs: [commission-doc]
+            inputs: [tools/anchor.py, .gitbench/meta/commission-doc.json]
+            outputs: [docs/anchors.md]
+            run: {{command: 'echo anchor-docs >> {log}; "{PY}" tools/anchor.py'}}
+            config: {{commission_meta: .gitbench/meta/commission.json}}
+          - id: summary
+            phase: writing
+            needs: [anchor-docs]
+            outputs: [docs/summary.md]
+            run: {{command: 'echo summary >> {log}; cat docs/anchors.md > docs/summary.md'}}
+          - id: index
+            phase: writing
+            needs: [summary]
+            outputs: [docs/index.md]
+            run: {{command: 'echo index >> {log}; wc -l < docs/summary.md > docs/index.md'}}
+        """)
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # error banners wrap to the terminal: keep each message on one line
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """The seed's project: notes, the two tools, and the anchors someone once wrote by hand (no metadata)."""
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", seed_workflow(log), {
+        "notes/a.md": "note a\n", "notes/b.md": "note b\n", "tools/commission.py": COMMISSION,
+        "tools/anchor.py": ANCHOR, "docs/anchors.md": "anchors, written by hand\n"})
+    yield wb, log
+    check_invariants(wb)
+
+
+def test_the_seed_example_fails_is_rerun_with_module_runner_resumes_and_publishes(seed: tuple[Path, Path]) -> None:
+    wb, log = seed
+    before = Snapshot.take(wb)
+
+    # 1. anchor-docs crashes: commission-doc's metadata is not where it looks.
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12, res.stdout + res.stderr
+    assert "Status: Error · anchor-docs failed" in res.stderr
+    assert "commission-doc metadata is missing" in res.stderr
+    assert "module-runner --module" in res.stderr and "gitbench workflow resume" in res.stderr
+    assert runs(log) == ["commission-doc", "anchor-docs"]
+    # The engine snapshot records the failed run with its error string.
+    last = state(wb)["last_run"]["anchor-docs"]
+    assert last["status"] == "failed" and "commission-doc metadata is missing" in last["error"]
+    assert state(wb)["running"] == {}
+
+    # 2. The status: the banner, the failed module with its invalid artifact, everything downstream blocked by it.
+    res = gitbench(wb, "workflow", "status")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "Status: Error · anchor-docs failed  (phase: writing)"
+    assert " complete " in line_of(res.stdout, "commission-doc")
+    anchor = line_of(res.stdout, "anchor-docs")
+    assert " failed " in anchor and "last run: failed" in anchor and "commission-doc metadata is missing" in anchor
+    assert "docs/anchors.md=invalid" in anchor
+    for downstream in ("summary", "index"):
+        assert "Blocked by: anchor-docs" in line_of(res.stdout, downstream)
+        assert " blocked " in line_of(res.stdout, downstream)
+    banner, modules = status_json(wb)
+    assert banner == "Status: Error · anchor-docs failed"
+    assert modules["anchor-docs"]["state"] == "failed"
+    [artifact] = modules["anchor-docs"]["artifacts"]
+    assert artifact["klass"] == "invalid" and artifact["reason"].startswith("InvalidMetadata")
+    assert modules["index"]["blocked_by"] == ["anchor-docs"]
+    # Published is untouched; the Draft holds the one finished module.
+    assert git(wb, "rev-parse", "main").strip() == before.published
+    draft = draft_ref(wb)
+    assert [s["Gitbench-Step"] for s in steps(wb, draft, before.published)] == ["1/4 commission-doc"]
+
+    # 3. Resuming without a fix does not rerun the failed module: nothing changed since it failed.
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 12 and "Status: Error · anchor-docs failed" in res.stderr
+    assert runs(log) == ["commission-doc", "anchor-docs"]
+
+    # 4. Rerun headlessly with the right setting.
+    res = module_runner(wb, "--module", "anchor-docs", "--set", "commission_meta=.gitbench/meta/commission-doc.json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "anchor-docs: complete" in res.stdout
+    assert runs(log) == ["commission-doc", "anchor-docs", "anchor-docs"]
+    res = gitbench(wb, "workflow", "status")
+    assert res.stdout.splitlines()[0].startswith("Status: ready")
+    assert "docs/anchors.md=ready" in line_of(res.stdout, "anchor-docs")
+    assert " ready " in line_of(res.stdout, "summary") and "Blocked by: anchor-docs" not in res.stdout
+    assert "Blocked by: summary" in line_of(res.stdout, "index")
+
+    # 5. Resume: the rest runs, each once, and the workflow is complete.
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Status: complete" in res.stdout
+    assert runs(log) == ["commission-doc", "anchor-docs", "anchor-docs", "summary", "index"]
+
+    # Each finished module is one step commit on the Draft, its Gitbench-Step naming the module.
+    assert draft_ref(wb) == draft
+    trail = steps(wb, draft, before.published)
+    assert [s["Gitbench-Step"].split(" ", 1)[1] for s in trail] == ["commission-doc", "anchor-docs", "summary",
+                                                                   "index"]
+    job = trail[0]["Gitbench-Job"]
+    for s, module, output in zip(trail, ["commission-doc", "anchor-docs", "summary", "index"],
+                                 ["docs/commission.md", "docs/anchors.md", "docs/summary.md", "docs/index.md"],
+                                 strict=True):
+        assert s["Gitbench-Job"] == job and s["Gitbench-Status"] == "complete"
+        assert s["Gitbench-Model"] == "workflow:command"
+        assert s["Gitbench-Checkpoint"].startswith("checkpoint/")
+        assert set(s["Gitbench-Files"].split(", ")) == {output, f".gitbench/meta/{module}.json"}
+    assert git(wb, "show", f"{draft}:docs/anchors.md").startswith(f"anchors ({job}.commission-doc.1): commission")
+    # The metadata the resolver checks: module id, version, fingerprint, the object id of each output.
+    meta = json.loads(git(wb, "show", f"{draft}:.gitbench/meta/anchor-docs.json"))
+    assert meta["module"] == "anchor-docs" and meta["version"] == "1" and meta["fingerprint"]
+    assert meta["outputs"] == {"docs/anchors.md": git(wb, "rev-parse", f"{draft}:docs/anchors.md").strip()}
+    check_invariants(wb, before, published_may_change=False)
+
+    # 6. Publish: main is the Draft, the files are in the Workbench, and the status is complete on Published.
+    res = gitbench(wb, "publish")
+    assert res.returncode == 0, res.stderr
+    assert git(wb, "rev-parse", "main").strip() == trail[-1]["commit"]
+    assert draft_ref(wb) == ""
+    assert (wb / "docs/index.md").read_text().strip() == "1"
+    assert (wb / "docs/summary.md").read_text() == (wb / "docs/anchors.md").read_text()
+    res = gitbench(wb, "workflow", "status")
+    assert res.stdout.splitlines()[0] == "Status: complete" and "Draft" not in res.stdout
+    check_invariants(wb, before)
+
+
+def test_metadata_broken_in_the_draft_shows_invalid_and_a_fix_by_hand_needs_no_rerun(
+        seed: tuple[Path, Path]) -> None:
+    wb, log = seed
+    res = module_runner(wb, "--module", "commission-doc")
+    assert res.returncode == 0, res.stdout + res.stderr
+    draft = draft_ref(wb)
+    good = git(wb, "rev-parse", draft).strip()
+
+    # Someone (another tool) commits broken metadata onto the Draft with plain Git plumbing.
+    def commit_meta(text: str) -> None:
+        blob = _blob(wb, text)
+        index = wb / ".git" / "tmp-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        git(wb, "read-tree", draft, env=env)
+        git(wb, "update-index", "--cacheinfo", f"100644,{blob},.gitbench/meta/commission-doc.json", env=env)
+        tree = git(wb, "write-tree", env=env).strip()
+        index.unlink()
+        head = git(wb, "rev-parse", draft).strip()
+        commit = git(wb, "commit-tree", tree, "-p", head, "-m", "edit metadata by hand").strip()
+        git(wb, "update-ref", draft, commit, head)
+
+    commit_meta("{not json")
+    banner, modules = status_json(wb)
+    [artifact] = modules["commission-doc"]["artifacts"]
+    assert artifact["klass"] == "invalid" and "InvalidMetadata" in artifact["reason"]
+    assert "not valid JSON" in artifact["reason"]
+    assert modules["commission-doc"]["state"] == "ready"  # the engine would run it again to repair it
+    assert modules["anchor-docs"]["blocked_by"] == ["commission-doc"]
+    res = gitbench(wb, "workflow", "status")
+    assert "docs/commission.md=invalid" in line_of(res.stdout, "commission-doc")
+    assert "InvalidMetadata" in line_of(res.stdout, "commission-doc")
+
+    # The fix: the metadata as the engine wrote it. The module is complete again without running.
+    commit_meta(git(wb, "show", f"{good}:.gitbench/meta/commission-doc.json"))
+    banner, modules = status_json(wb)
+    assert modules["commission-doc"]["state"] == "complete"
+    assert modules["anchor-docs"]["state"] == "ready"
+    assert runs(log) == ["commission-doc"]
+
+
+def _blob(wb: Path, text: str) -> str:
+    return subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=wb, input=text, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def timed(log: Path, mid: str, work: str = "sleep 0.3") -> str:
+    """A command that logs its start and end (monotonic-enough wall time) around ``work``."""
+    return (f'{{command: \'echo {mid} start $(date +%s.%N) >> {log}; {work}; echo {mid} > out/{mid}.txt; '
+            f'echo {mid} end $(date +%s.%N) >> {log}\'}}')
+
+
+def intervals(log: Path) -> dict[str, tuple[float, float]]:
+    starts: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
+    for line in log.read_text().splitlines():
+        mid, what, when = line.split()
+        if what == "start":
+            starts[mid] = float(when)
+        else:
+            out[mid] = (starts[mid], float(when))
+    return out
+
+
+def overlapping(spans: dict[str, tuple[float, float]]) -> int:
+    """The most modules that ran at the same moment."""
+    events = sorted([(s, 1) for s, _ in spans.values()] + [(e, -1) for _, e in spans.values()])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_max_parallel_limits_how_many_modules_run_at_once_and_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "times.log"
+    wb = workflow_bench(tmp_path / "project", "max_parallel: 2\nmodules:\n" + "".join(
+        f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(log, m)}}}\n" for m in "abc"))
+    res = gitbench(wb, "workflow", "status")
+    assert "skipped:max parallel 2 reached" in line_of(res.stdout, "c")
+    assert "skipped" not in line_of(res.stdout, "a") + line_of(res.stdout, "b")
+
+    res = gitbench(wb, "workflow", "run", "--max-parallel", "1")
+    assert res.returncode == 0, res.stderr
+    assert overlapping(intervals(log)) == 1
+    assert sorted(intervals(log)) == ["a", "b", "c"]
+    check_invariants(wb)
+
+    # The file's max_parallel (2): two at once, never three; the third waits for a free slot.
+    wb2 = workflow_bench(tmp_path / "project2", "max_parallel: 2\nmodules:\n" + "".join(
+        f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(tmp_path / 'two.log', m)}}}\n" for m in "abc"))
+    res = gitbench(wb2, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert overlapping(intervals(tmp_path / "two.log")) == 2
+    check_invariants(wb2)
+
+
+def test_an_exclusive_module_runs_alone(tmp_path: Path) -> None:
+    log = tmp_path / "times.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        max_parallel: 3
+        modules:
+          - {{id: a, outputs: [out/a.txt], run: {timed(log, "a")}}}
+          - {{id: x, outputs: [out/x.txt], exclusive: true, run: {timed(log, "x", "sleep 0.2")}}}
+          - {{id: b, outputs: [out/b.txt], run: {timed(log, "b")}}}
+        """))
+    res = gitbench(wb, "workflow", "status")
+    assert "skipped:exclusive, waits for the others to finish" in line_of(res.stdout, "x")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    spans = intervals(log)
+    xs, xe = spans.pop("x")
+    assert overlapping(spans) == 2  # a and b side by side
+    for start, end in spans.values():
+        assert end <= xs or start >= xe, "an exclusive module ran beside another"
+    check_invariants(wb)
+
+
+def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        modules:
+          - id: draft-text
+            outputs: [out/text.md]
+            run: {{command: 'echo draft-text >> {log}; echo t > out/text.md'}}
+          - id: review
+            needs: [draft-text]
+            gate: true
+            outputs: [out/review.md]
+            run: {{command: 'echo review >> {log}; cp out/text.md out/review.md'}}
+          - {{id: extra, outputs: [out/extra.md], run: {{command: 'echo extra >> {log}; echo e > out/extra.md'}}}}
+        """))
+    # A gate set at runtime, beside the one from the file.
+    res = gitbench(wb, "workflow", "gate", "extra")
+    assert res.returncode == 0 and "extra: now needs manual approval" in res.stdout
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert runs(log) == ["draft-text"]
+    assert "Modules left: review (manual-gate), extra (manual-gate)" in res.stdout
+    status = gitbench(wb, "workflow", "status").stdout
+    assert "skipped:manual-gate" in line_of(status, "review") and "skipped:manual-gate" in line_of(status, "extra")
+    assert state(wb)["gates"]["extra"] == {"required": True, "approved": False}
+
+    # Resume keeps the gates; approving one lets it run, the other still waits.
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and runs(log) == ["draft-text"]
+    assert gitbench(wb, "workflow", "approve", "review").stdout.strip() == "review: gate approved."
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0, res.stderr
+    assert runs(log) == ["draft-text", "review"]
+    assert "Modules left: extra (manual-gate)" in res.stdout
+    # Removing the gate: it runs, and the workflow is complete.
+    assert gitbench(wb, "workflow", "gate", "extra", "--off").returncode == 0
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "Status: complete" in res.stdout
+    assert runs(log) == ["draft-text", "review", "extra"]
+    res = gitbench(wb, "workflow", "gate", "nope")
+    assert res.returncode == 2 and "There is no module 'nope'" in res.stderr
+    check_invariants(wb)
+
+
+def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        phases: [main, polish]
+        modules:
+          - id: core
+            phase: main
+            outputs: [out/core.md]
+            run: {{command: 'echo core >> {log}; echo c > out/core.md'}}
+          - id: lint
+            phase: polish
+            optional: true
+            outputs: [out/lint.md]
+            run: {{command: 'echo lint >> {log}; echo l > out/lint.md'}}
+        """))
+    res = gitbench(wb, "workflow", "skip", "core")
+    assert res.returncode == 2
+    assert "core is not optional (optional: true in .gitbench/workflow.yaml); only optional modules can be " \
+           "skipped." in res.stderr
+    res = gitbench(wb, "workflow", "skip", "lint")
+    assert res.returncode == 0 and res.stdout.strip() == "lint: skipped; the engine will not run it."
+    assert state(wb)["skipped"] == ["lint"]
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert runs(log) == ["core"]
+    # The skipped module no longer holds the workflow back: it is complete, and no phase is left.
+    assert res.stdout.startswith("· ") and "Status: complete." in res.stdout
+    status = gitbench(wb, "workflow", "status").stdout
+    assert status.splitlines()[0] == "Status: complete"
+    assert "skipped (optional)" in line_of(status, "lint")
+    # --undo puts it back among the targets; resume runs it.
+    assert gitbench(wb, "workflow", "skip", "lint", "--undo").returncode == 0
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0, res.stderr
+    assert runs(log) == ["core", "lint"]
+    check_invariants(wb)
+
+
+def test_an_input_module_waits_for_the_operator_and_module_runner_polls_until_its_outputs_appear(
+        tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        modules:
+          - id: sign-off
+            inputs: {{input: "the reviewers' sign-off"}}
+            outputs: [review/sign-off.md]
+          - id: release-notes
+            needs: [sign-off]
+            outputs: [out/notes.md]
+            run: {{command: 'echo release-notes >> {log}; cat review/sign-off.md > out/notes.md'}}
+        """))
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert ("Waiting for input: sign-off (the reviewers' sign-off: write review/sign-off.md in the Workbench "
+            "folder)") in res.stdout
+    status = gitbench(wb, "workflow", "status").stdout
+    assert " needs-input " in line_of(status, "sign-off")
+    assert "Blocked by: sign-off" in line_of(status, "release-notes")
+    # Resume without the file: still waiting, nothing else ran.
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "Waiting for input: sign-off" in res.stdout
+    assert runs(log) == []
+
+    def operator() -> None:
+        time.sleep(1.5)
+        (wb / "review").mkdir()
+        (wb / "review/sign-off.md").write_text("signed: ana, li\n")
+
+    writer = threading.Thread(target=operator)
+    writer.start()
+    res = module_runner(wb, "--module", "sign-off", "--wait", "30")
+    writer.join()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Waiting for sign-off outputs…" in res.stderr
+    assert "sign-off: complete" in res.stdout
+    draft = draft_ref(wb)
+    assert git(wb, "show", f"{draft}:review/sign-off.md") == "signed: ana, li\n"
+    assert state(wb)["running"] == {}
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "Status: complete" in res.stdout
+    assert runs(log) == ["release-notes"]
+    # The operator's file is in the Draft: publishing makes it part of Published.
+    res = gitbench(wb, "publish")
+    assert res.returncode == 0, res.stderr
+    assert git(wb, "show", "main:out/notes.md") == "signed: ana, li\n"
+    check_invariants(wb)
+
+
+def test_a_waiting_input_module_holds_no_slot_of_max_parallel(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        max_parallel: 1
+        modules:
+          - {{id: token, inputs: {{input: "an API token"}}, outputs: [secrets/token.txt]}}
+          - id: build
+            exclusive: true
+            outputs: [out/build.txt]
+            run: {{command: 'echo build >> {log}; echo b > out/build.txt'}}
+        """))
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert runs(log) == ["build"]
+    assert "Waiting for input: token" in res.stdout
+    check_invariants(wb)
+
+
+def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path) -> None:
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+        modules:
+          - id: notify
+            outputs: [out/config.json]
+            config: {reviewers: [ana, li], tone: formal, rounds: 1}
+            run: {command: 'printf "%s" "$GITBENCH_MODULE_CONFIG" > out/config.json'}
+        """))
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    draft = draft_ref(wb)
+    assert json.loads(git(wb, "show", f"{draft}:out/config.json")) == {
+        "reviewers": ["ana", "li"], "tone": "formal", "rounds": 1}
+
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("reviewers: [bo]\ntone: terse\n")
+    res = module_runner(wb, "--module", "notify", "--config-file", str(settings), "--set", "tone=casual",
+                        "--set", "rounds=3", "--set", "note=a=b")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(git(wb, "show", f"{draft}:out/config.json")) == {
+        "reviewers": ["bo"], "tone": "casual", "rounds": 3, "note": "a=b"}
+    # The overrides are remembered: the module is complete with them, not outdated.
+    _, modules = status_json(wb)
+    assert modules["notify"]["state"] == "complete"
+    assert state(wb)["overrides"]["notify"]["tone"] == "casual"
+
+    for bad, message in [(["--set", "tone"], "--set takes key=value, not 'tone'."),
+                         (["--config-file", str(tmp_path / "none.yaml")], "Cannot read --config-file"),
+                         (["--config-file", str(settings.with_name("list.yaml"))], "must hold a mapping")]:
+        settings.with_name("list.yaml").write_text("- a\n- b\n")
+        res = module_runner(wb, "--module", "notify", *bad)
+        assert res.returncode == 2 and message in res.stderr, res.stderr
+    res = module_runner(wb, "--module", "nope")
+    assert res.returncode == 2 and "There is no module 'nope'" in res.stderr
+    check_invariants(wb)
+
+
+def test_workflow_modules_writes_the_registry_with_each_contract(tmp_path: Path) -> None:
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+        phases: [research]
+        modules:
+          - id: commission-doc
+            version: 2
+            phase: research
+            inputs: ["notes/*.md"]
+            outputs: [docs/commission.md]
+            run: {command: "cat notes/*.md > docs/commission.md"}
+          - id: anchor-docs
+            needs: [commission-doc]
+            outputs: [docs/anchors.md]
+            gate: true
+            config: {reviewers: [ana, li]}
+            run: {command: "cp docs/commission.md docs/anchors.md"}
+          - {id: sign-off, inputs: {input: "a signed PDF"}, outputs: [review/sign-off.pdf], optional: true}
+        """))
+    res = gitbench(wb, "workflow", "modules")
+    assert res.returncode == 0, res.stderr
+    path = wb / ".gitbench/modules/MODULES.md"
+    assert res.stdout.strip() == f"Wrote {path}"
+    text = path.read_text()
+    assert "## commission-doc (version 2)" in text and "## anchor-docs (version 1)" in text
+    section = text.split("## anchor-docs")[1].split("## ")[0]
+    assert "- needs: commission-doc" in section
+    assert "- writes: docs/anchors.md (metadata: .gitbench/meta/anchor-docs.json)" in section
+    assert "- gate" in section and "reviewers" in section
+    assert "- the operator provides: a signed PDF" in text
+    assert "- reads: notes/*.md" in text
+    check_invariants(wb)
+
+
+TINYMODS = '''\
+"""Modules for tests: registered through a real gitbench.modules entry point (a dist-info on sys.path)."""
+import json, os, pathlib
+
+
+class Shout:
+    """Reads notes/in.md, writes out/shout.md in capitals."""
+
+    def run(self, ctx):
+        if ctx.config.get("fail"):
+            raise ValueError("told to fail")
+        text = pathlib.Path(ctx.path("notes/in.md")).read_text()
+        suffix = ctx.config.get("suffix", "")
+        pathlib.Path(ctx.path("out/shout.md")).write_text(text.upper() + suffix)
+        with open(os.environ["TINYMODS_LOG"], "a") as log:
+            log.write(json.dumps(["run", ctx.module]) + "\\n")
+        return "complete"
+
+    def on_invalidated(self, ctx, artifacts):
+        with open(os.environ["TINYMODS_LOG"], "a") as log:
+            log.write(json.dumps(["invalidated", [list(a) for a in artifacts]]) + "\\n")
+'''
+
+
+def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_first(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    # An installed distribution, as pip would leave it: the code and a dist-info with entry_points.txt.
+    site = tmp_path / "site"
+    (site / "tinymods-0.1.dist-info").mkdir(parents=True)
+    (site / "tinymods.py").write_text(TINYMODS)
+    (site / "tinymods-0.1.dist-info/METADATA").write_text("Metadata-Version: 2.1\nName: tinymods\nVersion: 0.1\n")
+    (site / "tinymods-0.1.dist-info/entry_points.txt").write_text("[gitbench.modules]\nshout = tinymods:Shout\n")
+    log = tmp_path / "tinymods.log"
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("TINYMODS_LOG", str(log))
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+        modules:
+          - id: shout
+            inputs: [notes/in.md]
+            outputs: [out/shout.md]
+            run: {module: shout}
+        """), {"notes/in.md": "hello\n"})
+
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    draft = draft_ref(wb)
+    assert git(wb, "show", f"{draft}:out/shout.md") == "HELLO\n"
+    [step] = steps(wb, draft, git(wb, "rev-parse", "main").strip())
+    assert step["Gitbench-Step"] == "1/1 shout" and step["Gitbench-Model"] == "workflow:module"
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [["run", "shout"]]
+
+    # A changed setting outdates its output: the handler hears of it before the rerun.
+    res = module_runner(wb, "--module", "shout", "--set", "suffix=!")
+    assert res.returncode == 0, res.stdout + res.stderr
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events[1] == ["invalidated", [["out/shout.md", "outdated", "inputs changed (fingerprint mismatch)"]]]
+    assert events[2] == ["run", "shout"]
+    assert git(wb, "show", f"{draft}:out/shout.md") == "HELLO\n!"
+
+    # A module that raises has failed, with the exception as its error.
+    res = module_runner(wb, "--module", "shout", "--set", "fail=true")
+    assert res.returncode == 12
+    banner, modules = status_json(wb)
+    assert banner == "Status: Error · shout failed"
+    assert modules["shout"]["last_run"]["error"] == "ValueError: told to fail"
+
+    # MODULES.md names the installed module and its contract.
+    assert gitbench(wb, "workflow", "modules").returncode == 0
+    text = (wb / ".gitbench/modules/MODULES.md").read_text()
+    assert "- contract (tinymods:Shout): Reads notes/in.md, writes out/shout.md in capitals." in text
+    assert "- `shout`: tinymods:Shout" in text
+    check_invariants(wb)
+
+
+def test_a_module_that_deletes_its_output_or_overruns_its_timeout_has_failed_and_runs_once_a_run(
+        tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+        modules:
+          - id: tidy
+            outputs: [out/kept.txt]
+            run: {{command: 'echo tidy >> {log}; rm out/kept.txt; echo stray > out/stray.txt'}}
+          - id: slow
+            outputs: [out/slow.txt]
+            run: {{command: 'echo slow >> {log}; sleep 5; echo s > out/slow.txt', timeout: 0.5}}
+        """), {"out/kept.txt": "kept\n"})
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12, res.stdout + res.stderr
+    assert "tidy: failed: it did not write out/kept.txt" in res.stdout
+    assert "slow: failed: timed out after 0.5 s" in res.stdout
+    assert sorted(runs(log)) == ["slow", "tidy"]
+    # Asked for by name, a failed module runs again, once: its failure is not retried in a loop.
+    res = module_runner(wb, "--module", "tidy")
+    assert res.returncode == 12 and sorted(runs(log)) == ["slow", "tidy", "tidy"]
+    # Nothing of the failed runs reached the Draft: not the deletion, not the file outside its outputs.
+    draft = draft_ref(wb)
+    assert git(wb, "show", f"{draft}:out/kept.txt") == "kept\n"
+    assert git(wb, "ls-tree", "-r", "--name-only", draft, "out/").split() == ["out/kept.txt"]
+    check_invariants(wb)
