@@ -5,8 +5,8 @@ SIGKILLs itself there: after the job is recorded, after a claim, after a module'
 and around the step commit's ref update), or kills the engine from inside a module (the module's command kills
 its parent) or from the test while a module sleeps. Then any command recovers, `gitbench workflow resume`
 finishes the run, and the test checks what the seed promises: every module has exactly one step on the Draft;
-a module that had not started, or whose step reached the Draft, is never run twice; only the module that was in
-flight when the engine died runs again; nothing is left claimed; DESIGN.md's invariants hold; and the Draft
+a module that had not started, or whose step commit was written, is never run twice; only the module that was in
+flight when the engine died runs again (after what it left running is stopped); nothing is left claimed; DESIGN.md's invariants hold; and the Draft
 publishes.
 
 Modules run one at a time here (``max_parallel: 1``) so the module in flight at each point is known; one case
@@ -91,8 +91,9 @@ CASES = [
     Case("workflow.after-claim", 3, before="ab"),  # a and b done, c claimed
     Case("workflow.after-finish", 2, before="ab"),  # b's step and state written
     Case("workflow.after-finish", 4, before="abcd"),  # the last module's step written; the job not yet ended
-    # b ran and its commit exists, but the Draft does not point at it yet: b runs again.
-    Case("step.before-ref", 2, before="ab", again="b"),
+    # b ran and its commit exists (recorded in the state), but the Draft does not point at it yet: resume
+    # finishes that move; b is never run again.
+    Case("step.before-ref", 2, before="ab", settled="b"),
     # b's step is on the Draft, the state still says b is running: settled from the Draft, never rerun.
     Case("step.after-ref", 2, before="ab", settled="b"),
     Case("step.after-ref", 4, before="abcd", settled="d"),

@@ -34,6 +34,8 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
         return []
     label = ref[len(DRAFT_PREFIX):]
     rest = "-- ..." if kind == "exec" else "..."
+    command = "workflow run" if kind == "workflow" else kind
+    rest = "" if kind == "workflow" else rest
     if on_draft == "publish":
         from gitbench.services import publish
 
@@ -44,8 +46,9 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
         return [discard.discard(wb).summary]
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
-        [errors.Action("Publish it, then run the job", f"gitbench {kind} --on-draft publish {rest}"),
-         errors.Action("Discard it (recoverable), then run the job", f"gitbench {kind} --on-draft discard {rest}"),
+        [errors.Action("Publish it, then run the job", f"gitbench {command} --on-draft publish {rest}".rstrip()),
+         errors.Action("Discard it (recoverable), then run the job",
+                       f"gitbench {command} --on-draft discard {rest}".rstrip()),
          errors.CANCEL],
         {"draft": label},
     )
@@ -82,7 +85,8 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
 
 def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None], name: str, status: str,
                 subject: str, number: int | None = None, attempts: int | None = None,
-                usage: tuple[int | None, int | None] | None = None) -> str | None:
+                usage: tuple[int | None, int | None] | None = None,
+                before_ref: Callable[[str, str], None] | None = None) -> str | None:
     """Commit one finished step onto the Draft (compare-and-swap on its ref); None if nothing changed.
 
     ``number`` is the step's place in the job's plan (a model job's batch), default the next one; ``attempts``
@@ -112,6 +116,8 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
     pairs += [("Gitbench-Attempts", str(max(attempts if attempts is not None else job.attempts, 1))),
               ("Gitbench-Status", status)]
     commit = wb.git.create_commit(tree, [head], trailers.build_message(subject, "", pairs))
+    if before_ref is not None:  # the caller records the commit first (a crash now loses no finished work)
+        before_ref(commit, head)
     faults.point("step.before-ref")
     wb.git.set_ref(job.draft, commit, head, f"gitbench step {step_no}")
     faults.point("step.after-ref")

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+import gitbench
 from gitbench import clock, errors, faults, trailers
 from gitbench.git import worktree
 from gitbench.git.repo import BLOB, Entry
@@ -106,12 +107,13 @@ class Engine:
                 [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")])
         # Parsed once per version of the file (its blob id): YAML is slow to parse at thousands of modules.
         cached = atomic.read_json(self._cache("workflow.json"))
-        if isinstance(cached, dict) and cached.get("oid") == oid:
+        if isinstance(cached, dict) and cached.get("oid") == oid and cached.get("gitbench") == gitbench.__version__:
             with contextlib.suppress(TypeError, KeyError, ValueError):
                 return spec.from_json(cached["workflow"])
         wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
         with contextlib.suppress(OSError):
-            atomic.write_json(self._cache("workflow.json"), {"oid": oid, "workflow": spec.to_json(wf)})
+            atomic.write_json(self._cache("workflow.json"),
+                              {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)})
         return wf
 
     def resolve(self, wf: spec.Workflow, view: View,
@@ -225,6 +227,13 @@ class Engine:
             if claim.get("pid") and _alive(int(claim["pid"])) and claim.get("pid") != os.getpid():
                 continue
             del self.state.running[mid]
+            _stop_orphans(self.wb, job, mid)
+            if job is not None and head and claim.get("commit") and claim.get("parent") == head \
+                    and claim.get("run") not in finished and self.wb.git.exists(str(claim["commit"])):
+                # Its step commit was written, the Draft had not moved yet: finish that move.
+                self.wb.git.set_ref(job.draft, str(claim["commit"]), head, f"gitbench workflow: {mid} (resumed)")
+                head = str(claim["commit"])
+                finished[str(claim["run"])] = head
             if claim.get("run") in finished:
                 self.state.last_run[mid] = {**claim, "status": "complete", "finished": clock.now(),
                                             "commit": finished[claim["run"]]}
@@ -357,8 +366,14 @@ class Engine:
         data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
         changes = {**result.changes, resolver.meta_path(m.id): (self.wb.git.create_blob(data), BLOB)}
         job.model = f"workflow:{m.kind}"
+        def record(commit: str, parent: str) -> None:
+            # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
+            # Draft to this commit instead of running the module again.
+            self.state.running[m.id] = {**claim, "commit": commit, "parent": parent}
+            engine_state.save(self.wb.git.gitdir, self.state)
+
         commit = jobs.commit_step(self.wb, job, changes, m.id, "complete", f"workflow {job.id}: {m.id}",
-                                  number=job.steps_completed + 1, attempts=1)
+                                  number=job.steps_completed + 1, attempts=1, before_ref=record)
         drafts.save_job(self.wb, job, note=f"module {m.id}")
         return commit or head
 
@@ -480,16 +495,50 @@ def _run_command(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, A
     env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_MODULE": m.id,
                 "GITBENCH_MODULE_CONFIG": json.dumps(config, sort_keys=True)})
     timeout = float(m.run.get("timeout") or 0) or None
+    # Its own process group, noted beside its folder: a timeout stops the whole group, and a resume after a
+    # crash stops what an interrupted run left behind, so no orphan writes on while the module runs again.
+    proc = subprocess.Popen(["/bin/sh", "-c", m.run["command"]], cwd=folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+    with contextlib.suppress(OSError):
+        with open(folder + ".pgid", "w") as fh:
+            fh.write(str(proc.pid))
     try:
-        proc = subprocess.run(["/bin/sh", "-c", m.run["command"]], cwd=folder, env=env, capture_output=True,
-                              timeout=timeout)
+        _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()
         return "captured", (folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(folder + ".pgid")
     if proc.returncode == 0:
         return "captured", (folder, snap, "complete", None, time.monotonic() - started)
-    tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    tail = stderr.decode("utf-8", "replace").strip().splitlines()
     error = tail[-1][:300] if tail else f"the command exited with status {proc.returncode}"
     return "captured", (folder, snap, "failed", error, time.monotonic() - started)
+
+
+def _kill_group(pgid: int) -> None:
+    import signal
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _stop_orphans(wb: Workbench, job: JobRecord | None, mid: str) -> None:
+    """Stop what an interrupted run of ``mid`` left running (its process group), before it runs again."""
+    if job is None:
+        return
+    note = os.path.join(wb.layout.worktree(job.id), "modules", mid) + ".pgid"
+    try:
+        with open(note) as fh:
+            pgid = int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return
+    if pgid > 1:
+        _kill_group(pgid)
+    with contextlib.suppress(OSError):
+        os.unlink(note)
 
 
 def _run_python(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any],
