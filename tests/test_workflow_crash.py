@@ -5,9 +5,9 @@ SIGKILLs itself there: after the job is recorded, after a claim, after a module'
 and around the step commit's ref update), or kills the engine from inside a module (the module's command kills
 its parent) or from the test while a module sleeps. Then any command recovers, `gitbench workflow resume`
 finishes the run, and the test checks what the seed promises: every module has exactly one step on the Draft;
-a module that had not started, or whose step commit was written, is never run twice; only the module that was in
-flight when the engine died runs again (after what it left running is stopped); nothing is left claimed; DESIGN.md's invariants hold; and the Draft
-publishes.
+a module that had not started, or whose step commit was written, is never run twice; only the module that was
+in flight when the engine died runs again (after what it left running is stopped); nothing is left claimed;
+DESIGN.md's invariants hold; and the Draft publishes.
 
 Modules run one at a time here (``max_parallel: 1``) so the module in flight at each point is known; one case
 runs two at once. Each module appends its id to a log outside the Workbench: the real count of its runs.
