@@ -220,7 +220,9 @@ class Workbench(RuleBasedStateMachine):
         before = Snapshot.take(self.repo)
         procs = [subprocess.Popen([sys.executable, "-m", "gitbench", *args], cwd=self.repo, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env={**os.environ, **NOW})
+                                  # Both run at once on one Workbench: the loser waits for the lock; under
+                                  # a loaded CI machine 2 s is not enough, and "busy" is not what is tested here.
+                                  env={**os.environ, **NOW, "GITBENCH_LOCK_WAIT": "60"})
                  for args in (["restore", "checkpoint/1", "--yes", "--json"],
                               ["exec", "--json", "--", sys.executable, "-c", "open('x', 'w')"])]
         for proc in procs:
