@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def invoke() -> None:
             show_status(as_json)
+    elif args in (["workflow", "status"], ["workflow", "status", "--json"]):
+        # Asked often while a workflow runs, and cheap when cached: without typer too.
+        def invoke() -> None:
+            from gitbench.cli.workflow_view import show_status as show_workflow_status
+
+            show_workflow_status(as_json)
     else:
         import typer
 

@@ -10,46 +10,14 @@ from typing import Any
 
 import typer
 
-from gitbench import clock, errors
+from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench
+from gitbench.cli.workflow_view import open_engine, show_status
 from gitbench.model import to_json
-
-
-def _engine() -> Any:
-    from gitbench.workflow.engine import Engine
-
-    wb = open_workbench()
-    wb.recover_if_idle()
-    return Engine(wb)
 
 
 def _say(json: bool) -> Any:
     return None if json else (lambda text: render.out(f"· {text}"))
-
-
-def render_status(st: Any) -> None:
-    out = render.out
-    out(st.banner + (f"  (phase: {st.phase})" if st.phase else ""))
-    if st.draft:
-        out(f"Draft {st.draft.rsplit('/', 1)[-1]} (job {st.job}) · max parallel {st.max_parallel}")
-    width = max((len(m.id) for m in st.modules), default=0)
-    for m in st.modules:
-        parts = [f"{m.id.ljust(width)}  {m.state:<11}"]
-        last = m.last_run or {}
-        if last.get("status"):
-            when = clock.iso(float(last.get("finished") or last.get("since") or 0))
-            parts.append(f"last run: {last['status']} ({when})" + (f": {last['error']}" if last.get("error")
-                                                                    and last["status"] != "complete" else ""))
-        arts = ", ".join(f"{a.path}={a.klass}" for a in m.artifacts)
-        parts.append(f"artifacts: {arts}")
-        if m.blocked_by:
-            parts.append("Blocked by: " + ", ".join(m.blocked_by))
-        if m.reason and m.state != "failed":
-            parts.append(m.reason)
-        if m.skip and m.skip != "not-ready":
-            parts.append(f"skipped:{m.skip.removeprefix('concurrency: ')}")
-        out("  " + " · ".join(parts))
 
 
 def register(app: typer.Typer) -> None:
@@ -60,15 +28,14 @@ def register(app: typer.Typer) -> None:
     @wf.command("status")
     def status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
         """The banner, each module's state, last run, artifacts, blockers and skip reason."""
-        st = _engine().status()
-        render.ok_json(st) if json else render_status(st)
+        show_status(json)
 
     @wf.command("modules")
     def modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> None:
         """Write .gitbench/modules/MODULES.md: every module with its contract (the registry)."""
         from gitbench.workflow import protocol
 
-        engine = _engine()
+        engine = open_engine()
         wf_spec = engine.workflow(engine.view(engine.head()))
         text = protocol.registry_markdown(wf_spec)
         root = engine.wb.git.workdir or engine.wb.git.gitdir
@@ -86,7 +53,7 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Run every ready module (and those that become ready) in the workflow's Draft."""
-        res = _engine().run(max_parallel, list(module or []) or None, None, _say(json), on_draft)
+        res = open_engine().run(max_parallel, list(module or []) or None, None, _say(json), on_draft)
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("resume")
@@ -95,23 +62,23 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
-        res = _engine().run(max_parallel, None, None, _say(json), None, resume=True)
+        res = open_engine().run(max_parallel, None, None, _say(json), None, resume=True)
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("gate")
     def gate(module: str, off: bool = typer.Option(False, "--off", help="Remove the gate.")) -> None:
         """Require manual approval before MODULE runs."""
-        render.out(_engine().set_gate(module, required=not off))
+        render.out(open_engine().set_gate(module, required=not off))
 
     @wf.command("approve")
     def approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> None:
         """Approve a gated MODULE so it can run."""
-        render.out(_engine().set_gate(module, approved=not undo))
+        render.out(open_engine().set_gate(module, approved=not undo))
 
     @wf.command("skip")
     def skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> None:
         """Skip an optional MODULE: the engine stops trying to run it."""
-        render.out(_engine().skip(module, undo))
+        render.out(open_engine().skip(module, undo))
 
 
 def _overrides(module: str, config_file: str | None, sets: list[str]) -> dict[str, dict[str, Any]]:
@@ -158,7 +125,7 @@ def module_runner(
     overrides = _overrides(module, config_file, list(set_ or []))
     deadline = time.monotonic() + wait
     while True:
-        engine = _engine()
+        engine = open_engine()
         res = engine.run(None, [module], overrides, _say(json))
         # Wait for this module's outputs only: the job also pauses when other modules are simply left to run.
         asked = engine.state.running.get(module, {}).get("status") == "needs-input"

@@ -133,6 +133,38 @@ class Engine:
                             phase=current_phase(wf, statuses, self.state.skipped),
                             max_parallel=max_parallel or wf.max_parallel)
 
+    def status_text(self, max_parallel: int | None = None) -> str:
+        """The status as a JSON text, cached by everything it depends on: the tree the engine looks at, the
+        engine state, the open Draft and gitbench's version. An unchanged workflow answers from the cache
+        without parsing anything (the text is stored as it is printed)."""
+        import hashlib
+
+        from gitbench.model import to_json
+
+        tree = self.wb.git.commit(self.head()).tree
+        try:
+            with open(engine_state.path(self.wb.git.gitdir), "rb") as fh:
+                state_bytes = fh.read()
+        except FileNotFoundError:
+            state_bytes = b""
+        key = hashlib.sha1(b"\0".join([tree.encode(), state_bytes, gitbench.__version__.encode(),
+                                        str(max_parallel).encode(), str(self._draft()).encode()])).hexdigest()
+        path = self._cache("status.cache")
+        with contextlib.suppress(OSError):
+            with open(path, encoding="utf-8") as fh:
+                if fh.readline().strip() == key:
+                    text = fh.read()
+                    if text.startswith("{") and text.rstrip().endswith("}"):
+                        return text.rstrip()
+        text = json.dumps(to_json(self.status(max_parallel)), sort_keys=True, default=str, separators=(",", ":"))
+        with contextlib.suppress(OSError):
+            atomic.write_bytes(path, f"{key}\n{text}\n".encode(), fsync=False)  # a cache: a torn one is a miss
+        return text
+
+    def status_data(self, max_parallel: int | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.status_text(max_parallel))
+        return data
+
     def _draft(self) -> str | None:
         job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
         return job.draft if job is not None and self.wb.git.ref(job.draft) else None
