@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from gitbench.git.repo import BLOB, EXEC, LINK, Entry, GitRepo
+from gitbench.git.repo import BLOB, COMMIT_MODE, EXEC, LINK, TREE, Entry, GitRepo
 from gitbench.scope import Scope, UnsafePath, check_path
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -34,16 +35,35 @@ def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
         shutil.rmtree(folder)
     os.makedirs(folder)
     snap: Snapshot = {}
-    # Only the folders the scope can reach are read: a 10-file job in a 100k-file tree reads a few folders.
-    for path, oid, mode in repo.walk_tree(tree, descend=None if scope.everything else scope.may_contain):
-        if not scope.allows(path):
-            continue
+    for path, oid, mode in _in_scope(repo, tree, scope):
         full = os.path.join(folder, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         repo.write_entry(full, oid, mode)
         st = os.lstat(full)
         snap[path] = (oid, mode, st.st_size, st.st_mtime_ns, st.st_ino)
     return snap
+
+
+def _in_scope(repo: GitRepo, tree: str, scope: Scope) -> Iterator[tuple[str, str, int]]:
+    """The blobs of ``tree`` the scope allows. Only the folders it can reach are read (a 10-file job in a 100k-file
+    tree reads a few folders); a scope of plain paths is looked up path by path, not walked."""
+    if scope.patterns and not any(c in p for p in scope.patterns for c in "*?["):
+        seen: set[str] = set()
+        for pattern in scope.patterns:
+            path = pattern.strip("/")
+            entry = repo.tree_entry(tree, path)
+            if entry is None:
+                continue
+            found = [(path, *entry)] if entry[1] != TREE else [
+                (f"{path}/{p}", o, m) for p, o, m in repo.walk_tree(entry[0])]
+            for item in found:
+                if item[0] not in seen and item[2] != COMMIT_MODE:
+                    seen.add(item[0])
+                    yield item
+        return
+    for path, oid, mode in repo.walk_tree(tree, descend=None if scope.everything else scope.may_contain):
+        if scope.allows(path):
+            yield path, oid, mode
 
 
 def _escapes(rel: str, target: str) -> bool:

@@ -116,10 +116,12 @@ class Engine:
                               {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)})
         return wf
 
-    def resolve(self, wf: spec.Workflow, view: View,
-                running: dict[str, dict[str, Any]] | None = None) -> dict[str, ModuleStatus]:
+    def resolve(self, wf: spec.Workflow, view: View, running: dict[str, dict[str, Any]] | None = None,
+                previous: dict[str, ModuleStatus] | None = None,
+                dirty: set[str] | None = None) -> dict[str, ModuleStatus]:
         return resolver.resolve(wf, view, self.state.running if running is None else running,
-                                self.state.last_run, self.state.overrides, set(self.state.skipped))
+                                self.state.last_run, self.state.overrides, set(self.state.skipped),
+                                previous, dirty)
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
         view = self.view(self.head())
@@ -287,13 +289,22 @@ class Engine:
         # when failed) is not retried in a loop, and a module waiting for input is asked again once a run (its
         # outputs may have arrived since); until then it keeps its place in the running set.
         ran: set[str] = set()
+        below = wf.dependants()
+        view: View | None = None
+        statuses: dict[str, ModuleStatus] = {}
+        dirty: set[str] = set()
         with ThreadPoolExecutor(max_workers=limit) as pool:
             while True:
                 head = str(self.wb.git.ref(job.draft))
-                view = self.view(head)
+                if view is None:
+                    view = self.view(head)
                 active = {k: v for k, v in self.state.running.items()
                           if v.get("status") != "needs-input" or k in ran}
-                statuses = self.resolve(wf, view, active)
+                # After the first pass, only what the finished modules changed is resolved again: the view is
+                # updated with their step's files, and their status and everything downstream recomputed.
+                statuses = self.resolve(wf, view, active, previous=statuses or None,
+                                        dirty=dirty if statuses else None)
+                dirty = set()
                 plan = scheduler.schedule(wf, statuses, active, self.state.gates, set(self.state.skipped) | ran,
                                           limit, only)
                 for mid in plan.run:
@@ -314,7 +325,14 @@ class Engine:
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for fut in done:
                     mid, claim = futures.pop(fut)
-                    self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
+                    changed = self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
+                    for path, entry in changed.items():
+                        if entry is None:
+                            view.files.pop(path, None)
+                        else:
+                            view.files[path] = entry[0]
+                    view._sorted = None
+                    dirty |= _downstream(below, mid)
 
     def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str,
                st: ModuleStatus) -> tuple[Any, ...]:
@@ -335,14 +353,16 @@ class Engine:
         return (_run_model, m, folder, snap, config, self.wb.git.workdir)
 
     def _finish(self, wf: spec.Workflow, job: JobRecord, mid: str, claim: dict[str, Any], raw: Any,
-                st: ModuleStatus, say: Progress) -> None:
+                st: ModuleStatus, say: Progress) -> dict[str, Entry | None]:
+        """Record a module's run (its step commit when it completed). Returns the files its step changed."""
         m = wf.modules[mid]
         result = self._collect(m, job, raw)
+        changed: dict[str, Entry | None] = {}
         run = {**claim, "status": result.status, "finished": clock.now(), "error": result.error,
                "seconds": round(result.seconds, 3)}
         if result.status == "complete":
             try:
-                commit = self._commit(m, job, claim, result, st)
+                commit, changed = self._commit(m, job, claim, result, st)
             except errors.GitbenchError as exc:
                 run.update(status="failed", error=exc.message)
             else:
@@ -358,6 +378,7 @@ class Engine:
             say(f"{mid}: {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
         engine_state.save(self.wb.git.gitdir, self.state)
         faults.point("workflow.after-finish")
+        return changed
 
     def _collect(self, m: spec.ModuleSpec, job: JobRecord, raw: Any) -> Result:
         """Turn what the worker did into a Result (Git writes happen here, in the main thread)."""
@@ -386,7 +407,7 @@ class Engine:
         return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
 
     def _commit(self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result,
-                st: ModuleStatus) -> str:
+                st: ModuleStatus) -> tuple[str, dict[str, Entry | None]]:
         head = str(self.wb.git.ref(job.draft))
         tree = self.wb.git.commit(head).tree
         outputs: dict[str, str | None] = {}
@@ -406,8 +427,9 @@ class Engine:
 
         commit = jobs.commit_step(self.wb, job, changes, m.id, "complete", f"workflow {job.id}: {m.id}",
                                   number=job.steps_completed + 1, attempts=1, before_ref=record)
-        drafts.save_job(self.wb, job, note=f"module {m.id}")
-        return commit or head
+        # The job record is stored when the run ends (or fails): per module it would rewrite a growing file
+        # list every time. Until then the Draft's step commits are the record of what finished.
+        return commit or head, changes
 
     def _invalidate(self, m: spec.ModuleSpec, st: ModuleStatus) -> None:
         """Invalidation events reach the module before it reruns (logged; Python modules get a handler call)."""
@@ -489,6 +511,18 @@ def _known(wf: spec.Workflow, mid: str) -> None:
     if mid not in wf.modules:
         raise errors.UsageError(f"There is no module {mid!r} in {spec.PATH}.",
                                 [errors.Action("See the modules", "gitbench workflow status")])
+
+
+def _downstream(below: dict[str, list[str]], mid: str) -> set[str]:
+    """``mid`` and every module that depends on it, directly or not."""
+    seen = {mid}
+    stack = [mid]
+    while stack:
+        for d in below.get(stack.pop(), []):
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
 
 
 def _alive(pid: int) -> bool:

@@ -120,10 +120,20 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
 
 
 def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_runs: dict[str, dict[str, Any]],
-            overrides: dict[str, dict[str, Any]], skipped: set[str]) -> dict[str, ModuleStatus]:
-    """Every module's status, dependencies first."""
+            overrides: dict[str, dict[str, Any]], skipped: set[str],
+            previous: dict[str, ModuleStatus] | None = None, dirty: set[str] | None = None
+            ) -> dict[str, ModuleStatus]:
+    """Every module's status, dependencies first.
+
+    With ``previous`` and ``dirty``: only the dirty modules are resolved again (a module whose files changed,
+    and everything downstream of it); the others keep their previous status. A run uses this after each
+    module, so a workflow of n modules is not resolved n times over.
+    """
     out: dict[str, ModuleStatus] = {}
     for mid in wf.order:
+        if previous is not None and dirty is not None and mid not in dirty and mid in previous:
+            out[mid] = previous[mid]
+            continue
         m = wf.modules[mid]
         inputs: list[tuple[str, str | None]] = []
         missing_inputs = []
