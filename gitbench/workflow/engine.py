@@ -312,7 +312,7 @@ class Engine:
                     m = wf.modules[mid]
                     st = statuses[mid]
                     self._invalidate(m, st)
-                    run_id = f"{job.id}.{mid}.{len(self.state.last_run.get(mid, {}).get('runs', [])) + 1}"
+                    run_id = f"{job.id}.{mid}.{int(self.state.last_run.get(mid, {}).get('count', 0)) + 1}"
                     claim = {"pid": os.getpid(), "since": clock.now(), "job": job.id, "run": run_id,
                              "fingerprint": st.fingerprint, "status": "running"}
                     self.state.running[mid] = claim
@@ -367,9 +367,10 @@ class Engine:
                 run.update(status="failed", error=exc.message)
             else:
                 run["commit"] = commit
-        runs = self.state.last_run.get(mid, {}).get("runs", [])
-        run["runs"] = [*runs, claim["run"]][-20:]
-        self.state.last_run[mid] = run
+        # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
+        run["count"] = int(self.state.last_run.get(mid, {}).get("count", 0)) + 1
+        self.state.last_run[mid] = {k: run[k] for k in ("status", "error", "finished", "since", "seconds", "run",
+                                                        "fingerprint", "commit", "count", "job") if k in run}
         if run["status"] == "needs-input":
             self.state.running[mid] = {**claim, "status": "needs-input"}
             say(f"{mid}: needs input: {m.input_request or result.error}")
