@@ -16,6 +16,28 @@ from gitbench.cli.workflow_view import open_engine, show_status
 from gitbench.model import to_json
 
 
+def _run_shown(engine: Any, json: bool, run: Any) -> Any:
+    """Call ``run(say)``; on a terminal with a rich progress bar (modules complete of all, what is running)."""
+    from gitbench.cli.app import interactive
+
+    if json or not interactive():
+        return run(_say(json))
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    running: set[str] = set()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=render.console(), transient=True) as progress:
+        task = progress.add_task("workflow", total=None)
+
+        def on_module(mid: str, state: str, done: int, total: int) -> None:
+            (running.add if state == "running" else running.discard)(mid)
+            shown = ", ".join(sorted(running)[:3]) + (" ..." if len(running) > 3 else "")
+            progress.update(task, total=total, completed=done, description=f"running: {shown or '-'}")
+
+        engine.on_module = on_module
+        return run(lambda text: progress.console.print(f"· {text}", markup=False, highlight=False))
+
+
 def _say(json: bool) -> Any:
     return None if json else (lambda text: render.out(f"· {text}"))
 
@@ -53,7 +75,9 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Run every ready module (and those that become ready) in the workflow's Draft."""
-        res = open_engine().run(max_parallel, list(module or []) or None, None, _say(json), on_draft)
+        engine = open_engine()
+        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say,
+                                                                on_draft))
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("resume")
@@ -62,7 +86,8 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
-        res = open_engine().run(max_parallel, None, None, _say(json), None, resume=True)
+        engine = open_engine()
+        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, resume=True))
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("gate")

@@ -63,6 +63,9 @@ class Engine:
     def __init__(self, wb: Workbench) -> None:
         self.wb = wb
         self.state = self._load()
+        # Progress for a display: (module, its new state, modules complete, modules in all). The core never
+        # prints; the CLI draws a progress bar from these.
+        self.on_module: Callable[[str, str, int, int], None] | None = None
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -319,6 +322,7 @@ class Engine:
                     engine_state.save(self.wb.git.gitdir, self.state)
                     faults.point("workflow.after-claim")
                     say(f"{mid}: running ({m.kind})")
+                    self._progress(mid, "running", statuses)
                     futures[pool.submit(*self._start(wf, m, job, head, st))] = (mid, claim)
                 if not futures:
                     return
@@ -326,6 +330,7 @@ class Engine:
                 for fut in done:
                     mid, claim = futures.pop(fut)
                     changed = self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
+                    self._progress(mid, str(self.state.last_run.get(mid, {}).get("status", "")), statuses, 1)
                     for path, entry in changed.items():
                         if entry is None:
                             view.files.pop(path, None)
@@ -333,6 +338,11 @@ class Engine:
                             view.files[path] = entry[0]
                     view._sorted = None
                     dirty |= _downstream(below, mid)
+
+    def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
+        if self.on_module is not None:
+            done = sum(1 for s in statuses.values() if s.state == "complete")
+            self.on_module(mid, state, done + (just_done if state == "complete" else 0), len(statuses))
 
     def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str,
                st: ModuleStatus) -> tuple[Any, ...]:
