@@ -18,6 +18,25 @@ def ask(question: str, choices: list[str], default: str) -> str:
     return str(Prompt.ask(question, choices=choices, default=default, console=render.console()))
 
 
+def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool) -> str | None:
+    """v1: one Draft at a time. Before a new job: on a terminal ask Publish / Discard / Cancel (after the stale
+    Draft prompt); otherwise ``--on-draft`` decides, and the job itself refuses with the three choices."""
+    from gitbench.cli.app import interactive
+    from gitbench.services import drafts
+
+    if on_draft not in (None, "publish", "discard"):
+        raise errors.UsageError("--on-draft takes publish or discard.")
+    if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
+        stale_draft_prompt(wb)
+        if drafts.only_draft(wb) is not None:
+            choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
+                         ["publish", "discard", "cancel"], "cancel")
+            if choice == "cancel":
+                raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
+            return choice
+    return on_draft
+
+
 def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
     """On opening the Workbench on a terminal: a Draft idle for 7 days asks Discard / Keep."""
     from gitbench.cli.app import interactive

@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, open_workbench, stale_draft_prompt
+from gitbench.cli.common import ask, choose_on_draft, open_workbench
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 
@@ -21,24 +21,14 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Run CMD as a job in a new Draft; commit what it changed as one step with audit trailers."""
-        from gitbench.cli.app import interactive
-        from gitbench.services import drafts, jobs
+        from gitbench.services import jobs
 
-        if on_draft not in (None, "publish", "discard"):
-            raise errors.UsageError("--on-draft takes publish or discard.")
         wb = open_workbench()
-        if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
-            stale_draft_prompt(wb)
-            if drafts.only_draft(wb) is not None:
-                choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
-                             ["publish", "discard", "cancel"], "cancel")
-                if choice == "cancel":
-                    raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
-                on_draft = choice
+        choice = choose_on_draft(wb, on_draft, json)
         say = None if json else (lambda text: render.out(f"· {text}"))
         import sys
 
-        res = jobs.run_exec(wb, list(command or []), list(files or []), message, on_draft, say,
+        res = jobs.run_exec(wb, list(command or []), list(files or []), message, choice, say,
                             command_stdout=sys.stderr.fileno() if json else None)
         render.ok_json(res) if json else render.result(res)
 

@@ -9,28 +9,9 @@ import typer
 
 from gitbench import clock, errors
 from gitbench.cli import render
-from gitbench.cli.common import ask as prompt_choice
-from gitbench.cli.common import open_workbench, stale_draft_prompt
+from gitbench.cli.common import choose_on_draft, open_workbench
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
-
-
-def _on_draft(wb: Workbench, on_draft: str | None, json: bool) -> str | None:
-    """v1: one Draft at a time. On a terminal ask Publish / Discard / Cancel; otherwise the flag decides."""
-    from gitbench.cli.app import interactive
-    from gitbench.services import drafts
-
-    if on_draft not in (None, "publish", "discard"):
-        raise errors.UsageError("--on-draft takes publish or discard.")
-    if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
-        stale_draft_prompt(wb)
-        if drafts.only_draft(wb) is not None:
-            choice = prompt_choice("A Draft is open. Publish it, discard it, or cancel this job?",
-                                   ["publish", "discard", "cancel"], "cancel")
-            if choice == "cancel":
-                raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
-            return choice
-    return on_draft
 
 
 def _show(res: OperationResult, json: bool) -> None:
@@ -53,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import ask as ask_service
 
         wb = open_workbench()
-        choice = _on_draft(wb, on_draft, json)
+        choice = choose_on_draft(wb, on_draft, json)
         say = None if json else (lambda text: render.out(f"· {text}"))
         res = ask_service.ask(wb, prompt, list(files or []), model, new, choice, say,
                               command_stdout=sys.stderr.fileno() if json else None)
@@ -231,7 +212,7 @@ def _session(wb: Workbench, files: list[str], model: str | None) -> None:
                 model = line.split(maxsplit=1)[1] if " " in line else None
                 render.out(f"model: {model or '(default)'}")
             else:
-                choice = _on_draft(wb, None, False)
+                choice = choose_on_draft(wb, None, False)
                 res = ask_service.ask(wb, line, files, model, False, choice, lambda t: render.out(f"· {t}"))
                 render.result(res)
         except errors.GitbenchError as exc:
