@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -234,6 +235,7 @@ class Workbench(RuleBasedStateMachine):
                                                                      before.checkpoints)
 
 
+@pytest.mark.timeout(900)  # ~40 s alone; hundreds of real subprocesses, so a loaded machine stretches it a lot
 def test_draft_publish_restore_state_machine() -> None:
     run_state_machine_as_test(Workbench, settings=settings(
         max_examples=15, stateful_step_count=8, deadline=None, database=None,
