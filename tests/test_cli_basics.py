@@ -441,3 +441,12 @@ def test_ctrl_c_during_a_job_cancels_with_exit_130_and_keeps_the_draft(workbench
     [draft] = draft_refs(workbench)
     assert git(workbench, "show", f"{draft}:partial.txt") == "p"
     check_invariants(workbench)
+
+
+def test_a_job_that_changes_nothing_says_so_and_keeps_no_draft(workbench: Path) -> None:
+    res = gitbench(workbench, "exec", "--json", "--files", "src/**", "--", sys.executable, "-c", "pass")
+    assert res.returncode == 0, res.stderr
+    result = json.loads(res.stdout)["result"]
+    assert result["draft"] is None
+    assert "the command changed nothing, so no Draft was kept" in result["summary"]
+    assert git(workbench, "for-each-ref", "refs/heads/gitbench/draft/").strip() == ""

@@ -378,7 +378,9 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
     wb.journal.clear()
     label = job.draft[len(DRAFT_PREFIX):]
     if job.status == "no-changes":
-        return OperationResult(job.kind, f"Job {job.id} finished: nothing changed, so no Draft was kept.",
+        who = ("the agent" if job.model.startswith("command:") else
+               {"exec": "the command", "ask": "the model", "workflow": "the workflow"}.get(job.kind, "the job"))
+        return OperationResult(job.kind, f"Job {job.id} finished: {who} changed nothing, so no Draft was kept.",
                                checkpoints=[job.checkpoint or ""], job=job, notes=notes)
     return OperationResult(
         job.kind, f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
