@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import check_invariants, git, gitbench
 from tests.provider_server import ProviderServer, ok, status, user_text
+from tests.terminal import Terminal
 
 
 def summary_answer(summary: str) -> dict[str, Any]:
@@ -274,56 +270,6 @@ def test_report_and_jobs_without_any_job(workbench: Path) -> None:
 
 # -- the interactive session ----------------------------------------------------------------------------------------
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-
-
-class Terminal:
-    """`gitbench chat` on a pseudo-terminal, as a person sees it: read the screen, type lines."""
-
-    def __init__(self, cwd: Path, args: list[str]) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "CI"}  # interactive() is off under CI
-        env.update({"TERM": "xterm", "NO_COLOR": "1", "COLUMNS": "200"})
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gitbench", *args], cwd=cwd, stdin=slave,
-                                     stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True)
-        os.close(slave)
-        self.screen = ""
-        self.mark = 0
-
-    def _read(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if not ready:
-            return True
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:  # EIO: the other side closed
-            return False
-        if not data:
-            return False
-        self.screen += ANSI.sub("", data.decode("utf-8", "replace")).replace("\r", "")
-        return True
-
-    def expect(self, text: str, timeout: float = 60) -> str:
-        """Wait for ``text`` after what was already seen; return the screen since then."""
-        deadline = time.monotonic() + timeout
-        while text not in self.screen[self.mark:]:
-            if time.monotonic() > deadline or not self._read(0.2) and text not in self.screen[self.mark:]:
-                raise AssertionError(f"never saw {text!r} on the terminal:\n{self.screen}")
-        end = self.screen.index(text, self.mark) + len(text)
-        seen, self.mark = self.screen[self.mark:end], end
-        return seen
-
-    def type(self, line: str) -> None:
-        os.write(self.master, (line + "\n").encode())
-
-    def finish(self, timeout: float = 60) -> int:
-        deadline = time.monotonic() + timeout
-        while self._read(0.2) and time.monotonic() < deadline:
-            if self.proc.poll() is not None and not select.select([self.master], [], [], 0)[0]:
-                break
-        code = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        os.close(self.master)
-        return code
 
 
 def test_an_interactive_chat_takes_prompts_one_after_another(workbench: Path, provider: ProviderServer) -> None:

@@ -5,13 +5,7 @@ answered on a real pseudo-terminal."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import re
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +13,11 @@ import pytest
 
 from gitbench import clock
 from tests.conftest import Snapshot, check_invariants, git, gitbench
+from tests.terminal import Terminal
 
 T0 = 1_767_225_600  # 2026-01-01 00:00 UTC: when the job ran
 HOUR = 3600
 DAY = 24 * HOUR
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 def at(ts: float) -> dict[str, str]:
@@ -125,51 +119,6 @@ def test_no_reminder_without_a_draft(workbench: Path) -> None:
 
 
 # -- on a real terminal -------------------------------------------------------------------------------------------
-
-class Terminal:
-    """gitbench running on a pseudo-terminal, as a person would see it: read the screen, type answers."""
-
-    def __init__(self, cwd: Path, args: list[str], env: dict[str, str]) -> None:
-        full = {k: v for k, v in os.environ.items() if k != "CI"}  # interactive() is off under CI
-        full.update(env)
-        full.update({"TERM": "xterm", "NO_COLOR": "1"})
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gitbench", *args], cwd=cwd, stdin=slave,
-                                     stdout=slave, stderr=slave, env=full, close_fds=True, start_new_session=True)
-        os.close(slave)
-        self.screen = ""
-
-    def _read(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if not ready:
-            return True
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:  # EIO: the other side closed
-            return False
-        if not data:
-            return False
-        self.screen += ANSI.sub("", data.decode("utf-8", "replace")).replace("\r", "")
-        return True
-
-    def expect(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.screen:
-            if time.monotonic() > deadline or not self._read(0.2) and text not in self.screen:
-                raise AssertionError(f"never saw {text!r} on the terminal:\n{self.screen}")
-
-    def type(self, answer: str) -> None:
-        os.write(self.master, (answer + "\n").encode())
-
-    def finish(self, timeout: float = 60) -> int:
-        deadline = time.monotonic() + timeout
-        while self._read(0.2) and time.monotonic() < deadline:
-            if self.proc.poll() is not None and not select.select([self.master], [], [], 0)[0]:
-                break
-        code = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        os.close(self.master)
-        return code
-
 
 def terminal(repo: Path, *args: str, when: float) -> Terminal:
     return Terminal(repo, list(args), at(when))
