@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
         engine = open_engine()
-        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, resume=True))
+        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None))
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("gate")

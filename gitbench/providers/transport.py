@@ -20,7 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from gitbench import errors
 from gitbench.providers import anthropic, openai
-from gitbench.providers.config import ModelSpec, Settings
+from gitbench.providers.config import ModelSpec, Provider, Settings
 from gitbench.store.logs import redact
 
 T = TypeVar("T")
@@ -216,9 +216,8 @@ def give_up(spec: ModelSpec, exc: Transient, attempts: int) -> errors.ProviderEr
     return err
 
 
-def probe(spec_or_provider: Any, timeout: float = 3.0) -> tuple[bool, str, list[str]]:
+def probe(provider: Provider, timeout: float = 3.0) -> tuple[bool, str, list[str]]:
     """Does the provider answer? One GET of its model list, no retries. (ok, what happened, model names)."""
-    provider = spec_or_provider
     proto = anthropic if provider.kind == "anthropic" else openai
     url = proto.models_url(provider.base_url)
     try:

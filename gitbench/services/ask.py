@@ -129,14 +129,12 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
         if ref is not None:
             job_id = ref[len(DRAFT_PREFIX):]
         else:
-            stopped = [j for j in all_jobs(wb) if j.status in jobs.STOPPED]
+            stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
             if not stopped:
                 raise errors.NoDraft("There is no stopped job to resume.",
                                      [errors.Action("See the jobs", "gitbench jobs")])
             job_id = stopped[-1].id
-    job = drafts.job_record(wb, job_id)
-    if job is None:
-        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "gitbench jobs")])
+    job = drafts.require_job(wb, job_id)
     if job.kind != "ask":
         raise errors.UsageError(
             f"Job {job.id} is an exec job: one command, one step, nothing to resume. Run it again instead.",
@@ -154,16 +152,6 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
         raise errors.DraftOpen(f"Another Draft is open ({other[0][len(DRAFT_PREFIX):]}); one at a time.",
                                [errors.PUBLISH, errors.DISCARD])
     return job
-
-
-def all_jobs(wb: Workbench) -> list[JobRecord]:
-    """Every job on the records ref, oldest first."""
-    out = []
-    for name in wb.records.list("jobs"):
-        job = drafts.job_record(wb, name[: -len(".json")]) if name.endswith(".json") else None
-        if job is not None:
-            out.append(job)
-    return sorted(out, key=lambda j: (j.created, j.id))
 
 
 def plan(wb: Workbench, commit: str, scope: Scope, batch_files: int) -> list[list[str]]:
@@ -295,7 +283,7 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
             if job.plan[k] and not sent:
                 job.next_batch = k + 1
                 continue
-            user = _message(prompt, context, sent, scope, k + 1, total)
+            user = request_text(prompt, context, sent, scope, k + 1, total)
             log.event("provider.request", job=job.id, model=spec.id, step=k + 1, files=sorted(sent))
             log.debug_event("provider.prompt", job=job.id, step=k + 1, system=SYSTEM, user=user[:4000])
             say(f"Batch {k + 1}/{total}: {len(sent)} file(s) to {spec.id}")
@@ -388,8 +376,9 @@ def _history(wb: Workbench, job: JobRecord) -> str:
     return "\n".join(lines)
 
 
-def _message(prompt: str, context: str, sent: dict[str, tuple[str, int]], scope: Scope, step: int,
-             total: int) -> str:
+def request_text(prompt: str, context: str, sent: dict[str, tuple[str, int]], scope: Scope, step: int,
+                 total: int) -> str:
+    """The user message of one request: the conversation so far, the prompt, the allowed paths, the files."""
     parts = []
     if context:
         parts.append(f"Earlier in this conversation:\n{context}\n")

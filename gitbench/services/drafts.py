@@ -20,6 +20,23 @@ def job_record(wb: Workbench, job_id: str) -> JobRecord | None:
         return None
 
 
+def require_job(wb: Workbench, job_id: str) -> JobRecord:
+    job = job_record(wb, job_id)
+    if job is None:
+        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "gitbench jobs")])
+    return job
+
+
+def all_jobs(wb: Workbench) -> list[JobRecord]:
+    """Every job on the records ref, oldest first."""
+    out = []
+    for name in wb.records.list("jobs"):
+        job = job_record(wb, name[: -len(".json")]) if name.endswith(".json") else None
+        if job is not None:
+            out.append(job)
+    return sorted(out, key=lambda j: (j.created, j.id))
+
+
 def save_job(wb: Workbench, job: JobRecord, report: dict[str, Any] | None = None, note: str = "",
              extra: dict[str, Any] | None = None) -> None:
     """Store the job record (and its report, and ``extra`` records files) in one records commit."""

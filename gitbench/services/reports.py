@@ -10,23 +10,15 @@ from gitbench.services import jobs as job_service
 from gitbench.services.workbench import Workbench
 
 
-def _all(wb: Workbench) -> list[Any]:
-    from gitbench.services.ask import all_jobs
-
-    return all_jobs(wb)
-
-
 def report(wb: Workbench, job_id: str | None = None) -> dict[str, Any]:
     """The stored report of a job (default: the last one); for a running job, its report as of now."""
     if job_id is None:
-        found = _all(wb)
+        found = drafts.all_jobs(wb)
         if not found:
             raise errors.UsageError("There are no jobs yet, so there is no report.",
                                     [errors.Action("Start one", "gitbench ask \"...\" --files 'GLOB'")])
         job_id = found[-1].id
-    job = drafts.job_record(wb, job_id)
-    if job is None:
-        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "gitbench jobs")])
+    job = drafts.require_job(wb, job_id)
     stored = wb.records.read(f"reports/{job.id}.json")
     data = job_service.report(job)  # the record is the newest word (a publish or discard after the report)
     if isinstance(stored, dict):
@@ -38,5 +30,5 @@ def jobs(wb: Workbench) -> list[dict[str, Any]]:
     return [{"job": j.id, "kind": j.kind, "status": j.status, "created": j.created, "updated": j.updated,
              "models": j.models or [j.model], "steps": j.steps_completed, "files": len(j.files_changed),
              "class": (j.error or {}).get("class"), "draft": j.draft, "checkpoint": j.checkpoint}
-            for j in _all(wb)]
+            for j in drafts.all_jobs(wb)]
 

@@ -207,7 +207,8 @@ class Engine:
     # -- running ----------------------------------------------------------------------------------------------
     def run(self, max_parallel: int | None = None, only: list[str] | None = None,
             overrides: dict[str, dict[str, Any]] | None = None, progress: Progress | None = None,
-            on_draft: str | None = None, resume: bool = False) -> OperationResult:
+            on_draft: str | None = None) -> OperationResult:
+        """Run (or resume: the same thing; every run first settles the claims an interrupted one left)."""
         say = progress or (lambda text: None)
         with self.wb.changing("workflow"):
             self.state = self._load()
@@ -663,10 +664,10 @@ def _run_model(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any
         prompt = str(m.run["prompt"])
         if config:
             prompt += "\nSettings: " + json.dumps(config, sort_keys=True)
-        from gitbench.services.ask import SYSTEM, _message
+        from gitbench.services.ask import SYSTEM, request_text
 
         scope = Scope(tuple(m.outputs))
-        user = _message(prompt, "", sent, scope, 1, 1)
+        user = request_text(prompt, "", sent, scope, 1, 1)
 
         def use(text: str) -> Any:
             try:
