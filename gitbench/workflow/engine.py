@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +25,13 @@ from typing import Any
 import gitbench
 from gitbench import clock, errors, faults, trailers
 from gitbench.git import worktree
-from gitbench.git.repo import BLOB, Entry
+from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
 from gitbench.store import atomic
-from gitbench.workflow import resolver, scheduler, spec
+from gitbench.workflow import incremental, resolver, scheduler, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import ModuleStatus, View
 
@@ -127,24 +127,26 @@ class Engine:
                                 previous, dirty)
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
+        return self._full_status(max_parallel)[2]
+
+    def _full_status(self, max_parallel: int | None = None
+                     ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
         view = self.view(self.head())
         wf = self.workflow(view)
         statuses = self.resolve(wf, view)
         self._save_cache(view)
         scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped),
                            max_parallel)
-        return EngineStatus(banner=banner(wf, statuses, self.state.skipped), job=self.state.job,
-                            draft=self._draft(), modules=[statuses[m] for m in wf.order],
-                            phase=current_phase(wf, statuses, self.state.skipped),
-                            max_parallel=max_parallel or wf.max_parallel)
+        return wf, statuses, EngineStatus(
+            banner=banner(wf, statuses, self.state.skipped), job=self.state.job, draft=self._draft(),
+            modules=[statuses[m] for m in wf.order], phase=current_phase(wf, statuses, self.state.skipped),
+            max_parallel=max_parallel or wf.max_parallel)
 
     def status_text(self, max_parallel: int | None = None) -> str:
-        """The status as a JSON text, cached by everything it depends on: the tree the engine looks at, the
-        engine state, the open Draft and gitbench's version. An unchanged workflow answers from the cache
-        without parsing anything (the text is stored as it is printed)."""
+        """The status as a JSON text. An unchanged tree and state answer from the printed text kept in the
+        cache; a changed tree is answered from the status snapshot of the last one, resolving again only the
+        modules the change reaches (gitbench/workflow/incremental.py); anything else resolves everything."""
         import hashlib
-
-        from gitbench.model import to_json
 
         tree = self.wb.git.commit(self.head()).tree
         try:
@@ -152,8 +154,10 @@ class Engine:
                 state_bytes = fh.read()
         except FileNotFoundError:
             state_bytes = b""
-        key = hashlib.sha1(b"\0".join([tree.encode(), state_bytes, gitbench.__version__.encode(),
-                                        str(max_parallel).encode(), str(self._draft()).encode()])).hexdigest()
+        draft = self._draft()
+        base = hashlib.sha1(b"\0".join([state_bytes, gitbench.__version__.encode(), str(max_parallel).encode(),
+                                         str(draft).encode(), str(incremental.FORMAT).encode()])).hexdigest()
+        key = hashlib.sha1(f"{base}\0{tree}".encode()).hexdigest()
         path = self._cache("status.cache")
         with contextlib.suppress(OSError):
             with open(path, encoding="utf-8") as fh:
@@ -161,10 +165,42 @@ class Engine:
                     text = fh.read()
                     if text.startswith("{") and text.rstrip().endswith("}"):
                         return text.rstrip()
-        text = json.dumps(to_json(self.status(max_parallel)), sort_keys=True, default=str, separators=(",", ":"))
+        snap: incremental.Snapshot | None = None
+        old: incremental.Snapshot | None = None
         with contextlib.suppress(OSError):
-            atomic.write_bytes(path, f"{key}\n{text}\n".encode(), fsync=False)  # a cache: a torn one is a miss
+            with open(self._cache("status.snap"), "rb") as fb:
+                old = incremental.loads(fb.read())
+        if old is not None and old.head.get("base") == base:
+            if old.head.get("tree") == tree:
+                snap = old
+            else:
+                changed = [c.path for c in self.wb.git.diff_trees(str(old.head["tree"]), tree)]
+                snap = incremental.update(old, changed, self._tree_view(tree), {**old.head, "tree": tree},
+                                          self.state.running, self.state.last_run, self.state.overrides,
+                                          self.state.skipped, self.state.gates, max_parallel)
+        if snap is None:
+            wf, statuses, st = self._full_status(max_parallel)
+            snap = incremental.build(wf, statuses, {"base": base, "tree": tree, "banner": st.banner, "draft": draft,
+                                                    "job": st.job, "max_parallel": st.max_parallel,
+                                                    "phase": st.phase})
+        text = incremental.document(snap.head, snap.texts)
+        with contextlib.suppress(OSError):  # caches: a torn one is a miss
+            if snap is not old:
+                atomic.write_bytes(self._cache("status.snap"), incremental.dumps(snap), fsync=False)
+            atomic.write_bytes(path, f"{key}\n{text}\n".encode(), fsync=False)
         return text
+
+    def _tree_view(self, tree: str) -> View:
+        git = self.wb.git
+
+        def lookup(path: str) -> str | None:
+            entry = git.tree_entry(tree, path)
+            return entry[0] if entry is not None and entry[1] not in (TREE, COMMIT_MODE) else None
+
+        def walk(descend: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
+            return ((p, o) for p, o, _ in git.walk_tree(tree, descend=descend))
+
+        return incremental.TreeView(lookup, walk, git.blob)
 
     def status_data(self, max_parallel: int | None = None) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.status_text(max_parallel))
@@ -294,6 +330,7 @@ class Engine:
         # outputs may have arrived since); until then it keeps its place in the running set.
         ran: set[str] = set()
         below = wf.dependants()
+        index = incremental.build_index(wf)
         view: View | None = None
         statuses: dict[str, ModuleStatus] = {}
         dirty: set[str] = set()
@@ -338,7 +375,10 @@ class Engine:
                         else:
                             view.files[path] = entry[0]
                     view._sorted = None
-                    dirty |= _downstream(below, mid)
+                    # Resolved again: the module, and every module that reads what its step changed (a glob
+                    # input may match a new output of a module it does not need), with all downstream of them.
+                    for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
+                        dirty |= _downstream(below, touched)
 
     def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
         if self.on_module is not None:
@@ -500,23 +540,12 @@ class Engine:
 
 
 def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str:
-    """The status banner; skipped optional modules are no longer targets, so they do not hold it back."""
-    failed = [m for m in wf.order if statuses[m].state == "failed"]
-    if failed:
-        return f"Status: Error · {failed[0]} failed"
-    if all(s.state == "complete" or s.id in skipped for s in statuses.values()):
-        return "Status: complete"
-    if any(s.state in ("running", "needs-input") for s in statuses.values()):
-        return "Status: running"
-    return "Status: ready"
+    return incremental.banner_of(wf.order, [statuses[m].state for m in wf.order], skipped)
 
 
 def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str | None:
-    for phase in wf.phases:
-        if any(statuses[m].state != "complete" and m not in skipped for m in wf.order
-               if wf.modules[m].phase == phase):
-            return phase
-    return None
+    return incremental.phase_of(wf.phases, wf.order, [wf.modules[m].phase for m in wf.order],
+                                [statuses[m].state for m in wf.order], skipped)
 
 
 def _known(wf: spec.Workflow, mid: str) -> None:

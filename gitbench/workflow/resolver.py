@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,66 +134,76 @@ def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_r
         if previous is not None and dirty is not None and mid not in dirty and mid in previous:
             out[mid] = previous[mid]
             continue
-        m = wf.modules[mid]
-        inputs: list[tuple[str, str | None]] = []
-        missing_inputs = []
-        for pattern in m.inputs:
-            found = view.glob(pattern)
-            if not found and not any(c in pattern for c in "*?["):
-                missing_inputs.append(pattern)
-            inputs.extend(found)
-        if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
-            own = {*m.outputs, meta_path(mid)}
-            inputs = [i for i in inputs if i[0] not in own]
-        for need in m.needs:
-            inputs.extend((p, view.oid(p)) for p in wf.modules[need].outputs)
-        fp = fingerprint(m, inputs, overrides.get(mid, {}))
-        st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
-        meta, problem, problem_class = _meta(view, m)
-        stale_up = [n for n in m.needs if out[n].state != "complete" and any(
-            a.klass in ("outdated", "missing", "invalid", "error") for a in out[n].artifacts)]
-        for path in m.outputs:
-            oid = view.oid(path)
-            if oid is None:
-                st.artifacts.append(Artifact(path, "missing", "file not found"))
-            elif meta is None:
-                st.artifacts.append(Artifact(path, problem_class, problem))
-            elif str(meta.get("version")) != m.version:
-                st.artifacts.append(Artifact(path, "outdated",
-                                             f"module version changed ({meta.get('version')} → {m.version})"))
-            elif meta.get("fingerprint") != fp:
-                st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
-            elif stale_up:
-                st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
-            else:
-                st.artifacts.append(Artifact(path, "ready"))
-        bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
-        if bad:
-            st.reason = bad[0].reason
-        if all(a.klass == "ready" for a in st.artifacts):
-            st.state = "complete"
-        elif mid in running:
-            st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
-        elif mid in skipped:
-            st.state = "pending"
-            st.reason = "skipped (optional)"
-        else:
-            blockers: list[str] = []
-            for need in m.needs:
-                dep = out[need]
-                if dep.state == "complete":
-                    continue
-                for b in (dep.blocked_by if dep.state == "blocked" else [need]):
-                    if b not in blockers:
-                        blockers.append(b)
-            last = last_runs.get(mid)
-            if blockers:
-                st.state, st.blocked_by = "blocked", blockers
-            elif last and last.get("status") == "failed" and last.get("fingerprint") == fp:
-                st.state = "failed"
-                st.reason = str(last.get("error") or "its last run failed")
-            elif missing_inputs:
-                st.state = "pending"
-                st.reason = "input missing: " + ", ".join(missing_inputs)
-        out[mid] = st
+        out[mid] = resolve_one(wf.modules[mid], view, out.__getitem__, running, last_runs, overrides, skipped)
     return out
+
+
+def resolve_one(m: ModuleSpec, view: View, dep: Callable[[str], ModuleStatus], running: dict[str, dict[str, Any]],
+                last_runs: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]],
+                skipped: Collection[str]) -> ModuleStatus:
+    """One module's status, from its files, its dependencies' statuses (``dep``) and the engine's state.
+
+    What it reads is exactly: the files its ``inputs`` match, its dependencies' outputs, its own outputs and
+    metadata, and ``dep`` of its ``needs`` (the status snapshot relies on this list to know what to redo)."""
+    mid = m.id
+    inputs: list[tuple[str, str | None]] = []
+    missing_inputs = []
+    for pattern in m.inputs:
+        found = view.glob(pattern)
+        if not found and not any(c in pattern for c in "*?["):
+            missing_inputs.append(pattern)
+        inputs.extend(found)
+    if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
+        own = {*m.outputs, meta_path(mid)}
+        inputs = [i for i in inputs if i[0] not in own]
+    needs = {n: dep(n) for n in m.needs}
+    for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
+        inputs.extend((a.path, view.oid(a.path)) for a in need_status.artifacts)
+    fp = fingerprint(m, inputs, overrides.get(mid, {}))
+    st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
+    meta, problem, problem_class = _meta(view, m)
+    stale_up = [n for n, s in needs.items() if s.state != "complete" and any(
+        a.klass in ("outdated", "missing", "invalid", "error") for a in s.artifacts)]
+    for path in m.outputs:
+        oid = view.oid(path)
+        if oid is None:
+            st.artifacts.append(Artifact(path, "missing", "file not found"))
+        elif meta is None:
+            st.artifacts.append(Artifact(path, problem_class, problem))
+        elif str(meta.get("version")) != m.version:
+            st.artifacts.append(Artifact(path, "outdated",
+                                         f"module version changed ({meta.get('version')} → {m.version})"))
+        elif meta.get("fingerprint") != fp:
+            st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
+        elif stale_up:
+            st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
+        else:
+            st.artifacts.append(Artifact(path, "ready"))
+    bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
+    if bad:
+        st.reason = bad[0].reason
+    if all(a.klass == "ready" for a in st.artifacts):
+        st.state = "complete"
+    elif mid in running:
+        st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
+    elif mid in skipped:
+        st.state = "pending"
+        st.reason = "skipped (optional)"
+    else:
+        blockers: list[str] = []
+        for need, d in needs.items():
+            if d.state == "complete":
+                continue
+            for b in (d.blocked_by if d.state == "blocked" else [need]):
+                if b not in blockers:
+                    blockers.append(b)
+        last = last_runs.get(mid)
+        if blockers:
+            st.state, st.blocked_by = "blocked", blockers
+        elif last and last.get("status") == "failed" and last.get("fingerprint") == fp:
+            st.state = "failed"
+            st.reason = str(last.get("error") or "its last run failed")
+        elif missing_inputs:
+            st.state = "pending"
+            st.reason = "input missing: " + ", ".join(missing_inputs)
+    return st

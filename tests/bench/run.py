@@ -83,6 +83,9 @@ def bench_env(root: str) -> dict[str, str]:
     env.update({"HOME": home, "XDG_CONFIG_HOME": os.path.join(home, ".config"), "GIT_CONFIG_NOSYSTEM": "1",
                 "GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "false", "LC_ALL": "C"})
     env.pop("CI", None)
+    # Measured as users run it: with the compiled modules Python keeps (without them, every start recompiles
+    # gitbench from source, ~50 ms more).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
