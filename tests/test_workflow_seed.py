@@ -632,3 +632,39 @@ def test_a_module_that_deletes_its_output_or_overruns_its_timeout_has_failed_and
     assert git(wb, "show", f"{draft}:out/kept.txt") == "kept\n"
     assert git(wb, "ls-tree", "-r", "--name-only", draft, "out/").split() == ["out/kept.txt"]
     check_invariants(wb)
+
+
+def test_a_fix_made_in_the_folder_is_taken_into_the_draft_on_resume_and_counts(seed: tuple[Path, Path]) -> None:
+    """The other way out of the seed's failure: the operator fixes the tool in the Workbench's folder (and adds
+    a note). Resume takes those edits into the Draft as one step, the resolver counts them (anchor-docs is no
+    longer failed: what it reads changed; commission-doc is outdated by the new note), and the run goes on."""
+    wb, log = seed
+    before = Snapshot.take(wb)
+    assert gitbench(wb, "workflow", "run").returncode == 12
+    assert runs(log) == ["commission-doc", "anchor-docs"]
+
+    tool = wb / "tools" / "anchor.py"
+    tool.write_text(ANCHOR.replace('meta = pathlib.Path(cfg["commission_meta"])',
+                                   'meta = pathlib.Path(".gitbench/meta/commission-doc.json")'))
+    (wb / "notes" / "c.md").write_text("note c\n")
+    (wb / "unrelated.txt").write_text("not the workflow's business\n")
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Your edits in the folder were taken into the Draft: notes/c.md, tools/anchor.py." in res.stdout
+    assert runs(log) == ["commission-doc", "anchor-docs", "commission-doc", "anchor-docs", "summary", "index"]
+    draft = draft_ref(wb)
+    trail = steps(wb, draft, before.published)
+    assert [s["Gitbench-Step"].split(" ", 1)[1] for s in trail] == [
+        "commission-doc", "operator-edits", "commission-doc", "anchor-docs", "summary", "index"]
+    assert trail[1]["Gitbench-Files"] == "notes/c.md, tools/anchor.py"
+    assert git(wb, "show", f"{draft}:tools/anchor.py") == tool.read_text()
+    assert "notes/c.md" in git(wb, "show", f"{draft}:docs/commission.md")
+    assert "unrelated.txt" not in git(wb, "ls-tree", "-r", "--name-only", draft)
+
+    # A second resume finds nothing new to take: the folder's files are the Draft's now.
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "taken into the Draft" not in res.stdout
+    assert gitbench(wb, "publish").returncode == 0
+    assert git(wb, "show", "main:tools/anchor.py") == tool.read_text()
+    assert (wb / "unrelated.txt").exists()
+    check_invariants(wb, before)

@@ -552,12 +552,12 @@ class GitRepo:
         except pygit2.GitError:
             return False
 
-    def status_changes(self) -> list[str]:
-        """Paths with local changes in the checked-out folder (modified, staged, untracked not listed)."""
+    def status_changes(self, untracked: bool = False) -> list[str]:
+        """Paths with local changes in the checked-out folder (modified, staged; new files only if asked)."""
         if self.bare:
             return []
         try:
-            st = self.repo.status(untracked_files="no")
+            st = self.repo.status(untracked_files="all" if untracked else "no")
         except pygit2.GitError:
             return []
         return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)

@@ -124,6 +124,31 @@ def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture
     return out
 
 
+def read_paths(repo: GitRepo, root: str, paths: list[str]) -> Capture:
+    """The files at ``paths`` in the folder ``root`` as entries (None: not there), with the same checks as a
+    capture: unsafe names, symlinks out of the folder, special and oversized files are refused."""
+    out = Capture()
+    for rel in paths:
+        try:
+            check_path(rel)
+        except UnsafePath as exc:
+            out.refused.append((rel, str(exc)))
+            continue
+        full = os.path.join(root, rel)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            out.changes[rel] = None
+            continue
+        except NotADirectoryError:
+            out.changes[rel] = None
+            continue
+        entry = _entry(repo, rel, full, st, out)
+        if entry is not None:
+            out.changes[rel] = entry
+    return out
+
+
 def _entry(repo: GitRepo, rel: str, full: str, st: os.stat_result, out: Capture) -> Entry | None:
     if stat.S_ISLNK(st.st_mode):
         target = os.readlink(full)

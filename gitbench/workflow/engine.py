@@ -259,6 +259,7 @@ class Engine:
             job = self._job(on_draft, notes, say)
             wf = self.workflow(self.view(self.head()))  # again: `--on-draft publish` may have moved Published
             job.steps_total = len(wf.modules)
+            self._take_operator_edits(wf, job, notes, say)
             try:
                 self._loop(wf, job, max_parallel, set(only) if only else None, say)
             except KeyboardInterrupt:
@@ -288,6 +289,32 @@ class Engine:
         faults.point("workflow.after-job")
         say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
         return job
+
+    def _take_operator_edits(self, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
+        """Edits the operator made in the Workbench's folder to what the workflow reads or writes (its inputs,
+        outputs and metadata) since Published: taken into the Draft as one step, so the resolver counts them
+        (a fixed metadata file, a changed input). A file that already matches the Draft is not an edit."""
+        if not self.wb.git.workdir:
+            return
+        scope = Scope(tuple({p for m in wf.modules.values()
+                             for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
+        paths = [p for p in self.wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
+        if not paths:
+            return
+        draft_tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
+        cap = worktree.read_paths(self.wb.git, self.wb.root, paths)
+        changes = {p: e for p, e in cap.changes.items() if e != self.wb.git.tree_entry(draft_tree, p)}
+        for path, why in cap.refused:
+            notes.append(f"Not taken from the folder: {path} ({why}).")
+            say(notes[-1])
+        if not changes:
+            return
+        listed = ", ".join(sorted(changes))
+        if jobs.commit_step(self.wb, job, changes, "operator-edits", "complete",
+                            f"workflow: operator edits to {listed}"[:200]):
+            drafts.save_job(self.wb, job, note="operator edits taken")
+            notes.append(f"Your edits in the folder were taken into the Draft: {listed}.")
+            say(notes[-1])
 
     def _settle_claims(self, say: Progress) -> list[str]:
         """Claims left by a process that is gone: finished (its step is on the Draft) or free to run again."""
