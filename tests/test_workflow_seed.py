@@ -370,13 +370,19 @@ def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_p
             optional: true
             outputs: [out/lint.md]
             run: {{command: 'echo lint >> {log}; echo l > out/lint.md'}}
+          - id: lint-report
+            phase: polish
+            needs: [lint]
+            outputs: [out/lint-report.md]
+            run: {{command: 'echo lint-report >> {log}; cp out/lint.md out/lint-report.md'}}
         """))
     res = gitbench(wb, "workflow", "skip", "core")
     assert res.returncode == 2
     assert "core is not optional (optional: true in .gitbench/workflow.yaml); only optional modules can be " \
            "skipped." in res.stderr
     res = gitbench(wb, "workflow", "skip", "lint")
-    assert res.returncode == 0 and res.stdout.strip() == "lint: skipped; the engine will not run it."
+    assert res.returncode == 0 and res.stdout.strip() == (
+        "lint: skipped; the engine will not run it. Neither will what needs it, while it is skipped: lint-report.")
     assert state(wb)["skipped"] == ["lint"]
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr
@@ -386,11 +392,14 @@ def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_p
     status = gitbench(wb, "workflow", "status").stdout
     assert status.splitlines()[0] == "Status: complete"
     assert "skipped (optional)" in line_of(status, "lint")
-    # --undo puts it back among the targets; resume runs it.
+    # What needs it waits, and says for what.
+    assert " blocked " in line_of(status, "lint-report") and "Blocked by: lint" in line_of(status, "lint-report")
+    # --undo puts it back among the targets; resume runs it, and what needs it.
     assert gitbench(wb, "workflow", "skip", "lint", "--undo").returncode == 0
+    assert gitbench(wb, "workflow", "status").stdout.splitlines()[0] == "Status: ready  (phase: polish)"
     res = gitbench(wb, "workflow", "resume")
     assert res.returncode == 0, res.stderr
-    assert runs(log) == ["core", "lint"]
+    assert runs(log) == ["core", "lint", "lint-report"]
     check_invariants(wb)
 
 

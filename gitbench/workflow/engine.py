@@ -238,7 +238,11 @@ class Engine:
             skipped.discard(mid) if undo else skipped.add(mid)
             self.state.skipped = sorted(skipped)
             engine_state.save(self.wb.git.gitdir, self.state)
-        return f"{mid}: {'back among the targets' if undo else 'skipped; the engine will not run it'}."
+        if undo:
+            return f"{mid}: back among the targets."
+        below = sorted(untargeted(wf, [mid]) - {mid}, key=wf.order.index)
+        return f"{mid}: skipped; the engine will not run it." + (
+            f" Neither will what needs it, while it is skipped: {', '.join(below)}." if below else "")
 
     # -- running ----------------------------------------------------------------------------------------------
     def run(self, max_parallel: int | None = None, only: list[str] | None = None,
@@ -538,7 +542,8 @@ class Engine:
             # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
             return jobs.fail(self.wb, job, errors.JobFailed(
                 f"{text}: {st.reason}. Finished modules are kept in the Draft."), notes, klass="module")
-        left = [m for m in wf.order if statuses[m].state != "complete" and m not in self.state.skipped]
+        off = untargeted(wf, self.state.skipped)
+        left = [m for m in wf.order if statuses[m].state != "complete" and m not in off]
         if waiting or left:
             # Not done: waiting for the operator (input, a gate) or run for a few modules only. The job pauses;
             # `gitbench workflow resume` goes on, and the Draft can be reviewed or published meanwhile.
@@ -567,12 +572,21 @@ class Engine:
 
 
 def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str:
-    return incremental.banner_of(wf.order, [statuses[m].state for m in wf.order], skipped)
+    off = untargeted(wf, skipped)
+    return incremental.banner_of(wf.order, [statuses[m].state for m in wf.order], off)
 
 
 def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str | None:
     return incremental.phase_of(wf.phases, wf.order, [wf.modules[m].phase for m in wf.order],
-                                [statuses[m].state for m in wf.order], skipped)
+                                [statuses[m].state for m in wf.order], untargeted(wf, skipped))
+
+
+def untargeted(wf: spec.Workflow, skipped: Collection[str]) -> set[str]:
+    """Skipped optional modules and everything that needs them: not targets while they are skipped."""
+    if not skipped:
+        return set()
+    below = wf.dependants()
+    return incremental.untargeted([m for m in skipped if m in below], lambda m: below.get(m, ()))
 
 
 def _known(wf: spec.Workflow, mid: str) -> None:

@@ -99,6 +99,19 @@ def parse_spec(text: str) -> spec.ModuleSpec:
 
 
 # -- banner and phase from the states alone -----------------------------------------------------------------
+def untargeted(skipped: Collection[str], below: Callable[[str], Iterable[str]]) -> set[str]:
+    """The modules out of the targets: the skipped optional ones and every module that needs one of them,
+    directly or not (it cannot run while they are skipped). A workflow is complete when the rest is."""
+    out = set(skipped)
+    stack = list(skipped)
+    while stack:
+        for d in below(stack.pop()):
+            if d not in out:
+                out.add(d)
+                stack.append(d)
+    return out
+
+
 def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> str:
     """The status banner; skipped optional modules are no longer targets, so they do not hold it back."""
     for mid, state in zip(ids, states, strict=True):
@@ -271,8 +284,10 @@ def update(snap: Snapshot, changed: list[str], view: View, head: dict[str, Any],
         if text != texts[i]:
             texts[i] = text
     index = {**index, "states": states}
-    head = {**head, "banner": banner_of(ids, states, skipped),
-            "phase": phase_of(index["wf_phases"], ids, index["phases"], states, skipped)}
+    below = index["below"]
+    off = untargeted(skipped, lambda mid: (ids[j] for j in below[pos[mid]]) if mid in pos else ())
+    head = {**head, "banner": banner_of(ids, states, off),
+            "phase": phase_of(index["wf_phases"], ids, index["phases"], states, off)}
     return Snapshot(head=head, index=index, texts=texts, specs=snap.specs)
 
 
