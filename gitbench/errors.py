@@ -113,6 +113,11 @@ class NoDraft(DraftError):
     exit_code = 5
 
 
+class DraftAmbiguous(DraftError):
+    code = "draft-ambiguous"
+    exit_code = 4
+
+
 class DraftCorrupt(DraftError):
     code = "draft-corrupt"
     exit_code = 6

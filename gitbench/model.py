@@ -85,6 +85,10 @@ class DraftInfo:
     job: str | None = None
     reminder: str | None = None
     stale: bool = False
+    model: str | None = None
+    status: str | None = None  # its job's
+    base_is_published: bool = True  # False: made from an older Published (another Draft was published since)
+    tokens: int | None = None
 
 
 @dataclass
@@ -119,6 +123,10 @@ class JobRecord:
     plan: list[list[str]] | None = None  # model jobs: the batches of files, one step each
     next_batch: int = 0  # the first batch not yet done: where resume starts
     skipped: list[dict[str, str]] = field(default_factory=list)  # files not read or not sent, with the reason
+    tried_from: str | None = None  # `gitbench try`: the Workshop job this one runs again with another model
+    label: str | None = None  # `gitbench try`: the Draft's label (the model's name, or --label)
+    finished: float | None = None  # when it stopped running (complete, failed, ...): its duration for compare
+    continues: str | None = None  # `ask --on-draft continue`: the open Draft its steps went on
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
@@ -148,6 +156,7 @@ class Status:
     recovered: list[str] = field(default_factory=list)
     local_changes: list[str] = field(default_factory=list)
     draft_problem: str | None = None  # the open Draft cannot be read: why
+    drafts: list[DraftInfo] = field(default_factory=list)  # every open Draft (v1.5: several); draft is the first
 
 
 @dataclass

@@ -12,7 +12,7 @@ from tests.invariants import check_invariants
 from tests.provider_server import ProviderServer, config_toml
 
 
-def test_ask_while_a_draft_is_open_offers_ask_commands_to_publish_or_discard_it_first(
+def test_ask_while_a_draft_is_open_offers_to_continue_it_fork_beside_it_or_discard_it(
         workbench: Path, provider: ProviderServer) -> None:
     first = gitbench(workbench, "ask", "Add a line", "--files", "src/**")
     assert first.returncode == 0, first.stderr
@@ -20,7 +20,8 @@ def test_ask_while_a_draft_is_open_offers_ask_commands_to_publish_or_discard_it_
     assert res.returncode == 4
     error = json.loads(res.stdout)["error"]
     commands = [a["command"] for a in error["actions"] if a["command"]]
-    assert commands == ["gitbench ask --on-draft publish ...", "gitbench ask --on-draft discard ..."]
+    assert commands == ["gitbench ask --on-draft continue ...", "gitbench ask --on-draft fork ...",
+                        "gitbench ask --on-draft discard ..."]
 
 
 def test_the_usage_estimate_leaves_out_a_file_too_large_to_send(tmp_path: Path, provider: ProviderServer) -> None:

@@ -308,7 +308,7 @@ def test_an_interactive_chat_asks_what_to_do_with_an_open_draft_and_ends_on_end_
     term.expect("you: Greet the user")
     term.expect("› ")
     term.type("Say goodbye")
-    term.expect("Publish it, discard it, or cancel this job?")
+    term.expect("A Draft is open. Continue it")
     term.type("cancel")
     term.expect("› ")
     assert len(provider.posts) == 1  # cancelled: nothing sent

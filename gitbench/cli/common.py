@@ -18,19 +18,26 @@ def ask(question: str, choices: list[str], default: str) -> str:
     return str(Prompt.ask(question, choices=choices, default=default, console=render.console()))
 
 
-def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool) -> str | None:
-    """v1: one Draft at a time. Before a new job: on a terminal ask Publish / Discard / Cancel (after the stale
-    Draft prompt); otherwise ``--on-draft`` decides, and the job itself refuses with the three choices."""
+def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool, kind: str = "exec") -> str | None:
+    """Before a new job with a Draft open: on a terminal ask (after the stale Draft prompt) Publish / Discard /
+    Cancel, or for a Workshop job (``kind="ask"``, v1.5) Continue / Fork / Discard / Cancel; otherwise
+    ``--on-draft`` decides, and the job itself refuses with the choices."""
     from gitbench.cli.app import interactive
     from gitbench.services import drafts
 
-    if on_draft not in (None, "publish", "discard"):
-        raise errors.UsageError("--on-draft takes publish or discard.")
+    allowed = ("publish", "discard", "continue", "fork") if kind == "ask" else ("publish", "discard")
+    if on_draft not in (None, *allowed):
+        raise errors.UsageError(f"--on-draft takes {', '.join(allowed[:-1])} or {allowed[-1]}.")
     if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
         stale_draft_prompt(wb)
         if drafts.only_draft(wb) is not None:
-            choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
-                         ["publish", "discard", "cancel"], "cancel")
+            if kind == "ask":
+                choice = ask("A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside "
+                             "it, discard it, or cancel this job?", ["continue", "fork", "discard", "cancel"],
+                             "cancel")
+            else:
+                choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
+                             ["publish", "discard", "cancel"], "cancel")
             if choice == "cancel":
                 raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
             return choice

@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def review(
         patch: bool = typer.Option(False, "--patch", "-p", help="Show the full diff."),
+        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
         json: bool = typer.Option(False, "--json", help="Print the review as JSON."),
     ) -> None:
         """What the Draft changes against Published: files, diffstat, diff."""
@@ -42,25 +43,28 @@ def register(app: typer.Typer) -> None:
 
         wb = open_workbench()
         wb.recover_if_idle()
-        rv = review_service.review(wb, patch)
+        rv = review_service.review(wb, patch, label=draft)
         render.ok_json(rv) if json else render.review(rv, patch)
 
     @app.command()
-    def publish(json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    def publish(
+        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
         """Apply the Draft to Published atomically, take a publish checkpoint, remove the Draft."""
         from gitbench.cli.app import interactive
         from gitbench.services import publish as publish_service
 
         wb = open_workbench()
         try:
-            res = publish_service.publish(wb)
+            res = publish_service.publish(wb, draft)
         except errors.PublishConflict as exc:
             if json or not interactive():
                 raise
-            res = _resolve_conflict(wb, exc)
+            res = _resolve_conflict(wb, exc, draft)
         render.ok_json(res) if json else render.result(res)
 
-    def _resolve_conflict(wb: Workbench, exc: errors.PublishConflict) -> OperationResult:
+    def _resolve_conflict(wb: Workbench, exc: errors.PublishConflict, label: str | None) -> OperationResult:
         """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
         from gitbench.services import discard as discard_service
         from gitbench.services import publish as publish_service
@@ -72,17 +76,18 @@ def register(app: typer.Typer) -> None:
         answer = ask("Discard the Draft" + (", restore Published to where the Draft started," if restore_cmd
                                             else "") + " or cancel?", choices, "cancel")
         if answer == "discard":
-            return discard_service.discard(wb)
+            return discard_service.discard(wb, label)
         if answer == "restore" and restore_cmd:
             name = restore_cmd.split()[2]
             first = restore_service.restore(wb, name, keep_draft=True)
             render.result(first)
-            return publish_service.publish(wb)
+            return publish_service.publish(wb, label)
         raise errors.Cancelled("Cancelled: nothing was changed; the Draft is as it was.")
 
     @app.command()
     def discard(
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
         undo: bool = typer.Option(False, "--undo", help="Bring back the last discarded Draft."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
@@ -96,14 +101,14 @@ def register(app: typer.Typer) -> None:
             res = discard_service.undo(wb)
         else:
             if not yes:
-                ref = drafts.require_draft(wb)
+                ref = drafts.require_draft(wb, draft)
                 if not interactive():
                     raise errors.UsageError(
                         "discard asks for confirmation; pass --yes when not at a terminal.",
-                        [errors.Action("Discard", "gitbench discard --yes")])
+                        [errors.Action("Discard", "gitbench discard --yes" + (f" --draft {draft}" if draft else ""))])
                 answer = ask(f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)",
                              ["yes", "no"], "no")
                 if answer != "yes":
                     raise errors.Cancelled("Cancelled: the Draft is as it was.")
-            res = discard_service.discard(wb)
+            res = discard_service.discard(wb, draft)
         render.ok_json(res) if json else render.result(res)

@@ -27,14 +27,15 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", "-m", help="provider:model, e.g. ollama:qwen2.5-coder "
                                   "(default: the configured one)."),
         new: bool = typer.Option(False, "--new", help="Start a new conversation."),
-        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
+        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: continue it, fork a new Draft "
+                                     "beside it, or publish or discard it first."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
         from gitbench.services import ask as ask_service
 
         wb = open_workbench()
-        choice = choose_on_draft(wb, on_draft, json)
+        choice = choose_on_draft(wb, on_draft, json, kind="ask")
         say = None if json else (lambda text: render.out(f"· {text}"))
         res = ask_service.ask(wb, prompt, list(files or []), model, new, choice, say,
                               command_stdout=sys.stderr.fileno() if json else None)
@@ -212,7 +213,7 @@ def _session(wb: Workbench, files: list[str], model: str | None) -> None:
                 model = line.split(maxsplit=1)[1] if " " in line else None
                 render.out(f"model: {model or '(default)'}")
             else:
-                choice = choose_on_draft(wb, None, False)
+                choice = choose_on_draft(wb, None, False, kind="ask")
                 res = ask_service.ask(wb, line, files, model, False, choice, lambda t: render.out(f"· {t}"))
                 render.result(res)
         except errors.GitbenchError as exc:

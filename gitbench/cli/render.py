@@ -106,7 +106,16 @@ def status(st: Status) -> None:
     cp = f", {p.checkpoint}" if p.checkpoint else ""
     out(f"Workbench  {st.workbench}{' (bare)' if st.bare else ''}")
     out(f"Published  {p.branch} at {p.commit[:12]} {p.subject!r}{cp}")
-    if st.draft is None:
+    if len(st.drafts) > 1:
+        out(f"Drafts     {len(st.drafts)} open (`gitbench drafts`; act on one with --draft LABEL):")
+        for d in st.drafts:
+            age = clock.human_age(clock.now() - d.created)
+            older = "" if d.base_is_published else ", made from an older Published"
+            out(f"           {d.label}: {d.model or 'command'}, {d.steps} step(s), {d.files_changed} file(s), "
+                f"{age} old{older}")
+        if st.draft_problem:
+            out(f"           {st.draft_problem} (see the reminder below)")
+    elif st.draft is None:
         out(f"Draft      {st.draft_problem} (see the reminder below)" if st.draft_problem else "Draft      none")
     else:
         d = st.draft

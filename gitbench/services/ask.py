@@ -125,9 +125,10 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
 
 def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
     if job_id is None:
-        ref = drafts.only_draft(wb)
-        if ref is not None:
-            job_id = ref[len(DRAFT_PREFIX):]
+        if wb.draft_refs():
+            ref = drafts.require_draft(wb)  # several open: it says which to name
+            found = drafts.job_of(wb, ref)
+            job_id = found.id if found is not None else ref[len(DRAFT_PREFIX):]
         else:
             stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
             if not stopped:
@@ -147,11 +148,7 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
             f"The Draft of job {job.id} is gone (discarded?), so there is nothing to resume into.",
             [errors.Action("Bring back the last discarded Draft, then resume", "gitbench discard --undo"),
              errors.Action("Or start the job again", "gitbench ask ...")])
-    other = [r for r in wb.draft_refs() if r != job.draft]
-    if other:
-        raise errors.DraftOpen(f"Another Draft is open ({other[0][len(DRAFT_PREFIX):]}); one at a time.",
-                               [errors.PUBLISH, errors.DISCARD])
-    return job
+    return job  # other Drafts may be open beside it (v1.5): each job writes only into its own
 
 
 def plan(wb: Workbench, commit: str, scope: Scope, batch_files: int) -> list[list[str]]:
@@ -209,10 +206,20 @@ def _sigterm_cancels() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def run_attempt(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
+                prompt: str, say: Progress, log: Log) -> OperationResult:
+    """One attempt of `gitbench try`, in its own thread: the job as `ask` runs it, without a turn of its own in
+    the conversation (the attempts answer the same turn; `gitbench drafts` and `compare` show them)."""
+    return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False)
+
+
 def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-         prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None) -> OperationResult:
-    def on_record(j: JobRecord) -> dict[str, Any]:
+         prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None,
+         chat_turn: bool = True) -> OperationResult:
+    def record_turn(j: JobRecord) -> dict[str, Any]:
         return chat.assistant_turn(wb, j, summaries)
+
+    on_record = record_turn if chat_turn else None
 
     summaries = chat.summaries_of(wb, job)
     if spec.provider.kind == "command":
@@ -370,7 +377,7 @@ def _history(wb: Workbench, job: JobRecord) -> str:
     if not job.conversation:
         return ""
     lines = []
-    for m in chat.history(wb, job.conversation, job.id):
+    for m in chat.history(wb, job.conversation, job.tried_from or job.id):  # an attempt: what came before its job
         who = "User" if m.get("role") == "user" else "You"
         lines.append(f"{who}: {' '.join(str(m.get('text', '')).split())[:500]}")
     return "\n".join(lines)

@@ -12,9 +12,9 @@ from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 
 
-def discard(wb: Workbench) -> OperationResult:
+def discard(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("discard"):
-        ref = drafts.require_draft(wb)
+        ref = drafts.require_draft(wb, label)
         label = ref[len(DRAFT_PREFIX):]
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
@@ -38,7 +38,7 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     if keep and wb.git.ref(trash) is None:
         wb.git.set_ref(trash, keep, None, "gitbench discard")
     faults.point("discard.after-trash")
-    job = drafts.job_record(wb, label)
+    job = drafts.job_of(wb, ref)
     if job is not None and job.status != "discarded":
         job.status = "discarded"
         drafts.save_job(wb, job, note="discarded")

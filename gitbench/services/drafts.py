@@ -50,31 +50,70 @@ def save_job(wb: Workbench, job: JobRecord, report: dict[str, Any] | None = None
 
 
 def only_draft(wb: Workbench) -> str | None:
-    """The open Draft's ref (v1: one at a time), or None."""
+    """An open Draft's ref, or None: for what any open Draft blocks (file operations, Restore). To act on one
+    Draft, use ``require_draft``, which refuses to guess when there are several."""
     refs = wb.draft_refs()
     return refs[0] if refs else None
 
 
+def label_of(ref: str) -> str:
+    return ref[len(DRAFT_PREFIX):]
+
+
+def job_of(wb: Workbench, ref: str) -> JobRecord | None:
+    """The job behind a Draft. A Draft's label is its job's id, except for labeled attempts (`gitbench try`),
+    whose job names the Draft in its record."""
+    job = job_record(wb, label_of(ref))
+    if job is not None and job.draft == ref:
+        return job
+    for j in reversed(all_jobs(wb)):
+        if j.draft == ref:
+            return j
+    return job
+
+
 def require_no_draft(wb: Workbench, doing: str) -> None:
-    ref = only_draft(wb)
-    if ref is not None:
-        label = ref[len(DRAFT_PREFIX):]
+    refs = wb.draft_refs()
+    if refs:
+        labels = ", ".join(label_of(r) for r in refs)
+        several = len(refs) > 1
         raise errors.DraftOpen(
-            f"A Draft is open ({label}): {doing} is blocked until you publish or discard it.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD, errors.CANCEL],
-            {"draft": label},
+            f"{'Drafts are' if several else 'A Draft is'} open ({labels}): {doing} is blocked until you publish or "
+            f"discard {'them' if several else 'it'}.",
+            [errors.REVIEW, errors.PUBLISH, errors.DISCARD, errors.CANCEL] if not several else
+            [errors.Action("See them", "gitbench drafts"),
+             errors.Action("Publish one", f"gitbench publish --draft {label_of(refs[0])}"),
+             errors.Action("Discard one", f"gitbench discard --draft {label_of(refs[0])}"), errors.CANCEL],
+            {"draft": label_of(refs[0]), "drafts": [label_of(r) for r in refs]},
         )
 
 
-def require_draft(wb: Workbench) -> str:
-    ref = only_draft(wb)
-    if ref is None:
+def require_draft(wb: Workbench, label: str | None = None) -> str:
+    """The Draft to act on: the one named, or the only one. Several and none named is an error that lists
+    them: gitbench never guesses which Draft to publish or discard."""
+    if label is not None:
+        ref = DRAFT_PREFIX + label.removeprefix(DRAFT_PREFIX)
+        if not wb.git.ref_exists(ref):
+            open_ = [label_of(r) for r in wb.draft_refs()]
+            raise errors.NoDraft(
+                f"There is no Draft {label!r}." + (f" Open: {', '.join(open_)}." if open_ else " No Draft is open."),
+                [errors.Action("See the Drafts", "gitbench drafts")])
+        return ref
+    refs = wb.draft_refs()
+    if not refs:
         raise errors.NoDraft(
             "There is no open Draft.",
             [errors.Action("Start a job", "gitbench exec -- COMMAND"),
              errors.Action("Bring back the last discarded Draft", "gitbench discard --undo")],
         )
-    return ref
+    if len(refs) > 1:
+        labels = [label_of(r) for r in refs]
+        raise errors.DraftAmbiguous(
+            f"{len(refs)} Drafts are open ({', '.join(labels)}): say which one with --draft LABEL.",
+            [errors.Action("See them side by side", "gitbench drafts"),
+             *[errors.Action(f"This one: {lb}", f"--draft {lb}") for lb in labels[:5]]],
+            {"drafts": labels})
+    return refs[0]
 
 
 def _kept_until(wb: Workbench, label: str) -> float:
@@ -95,7 +134,7 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
     head = wb.git.ref(ref)
     if head is None or not wb.git.exists(head):
         raise corrupt(wb, label, "its branch does not point at a readable commit")
-    job = job_record(wb, label)
+    job = job_of(wb, ref)
     published = wb.git.ref(wb.published_ref) or ""
     base = job.base if job and wb.git.exists(job.base) else _merge_base(wb, published, head)
     try:
@@ -108,7 +147,9 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
     last = max(head_time, job.updated if job else 0.0)
     now = clock.now()
     draft = DraftInfo(label=label, ref=ref, head=head, base=base, created=created, last_activity=last,
-                      steps=len(chain), files_changed=files, job=job.id if job else None)
+                      steps=len(chain), files_changed=files, job=job.id if job else None,
+                      model=job.model if job else None, status=job.status if job else None,
+                      base_is_published=base == published, tokens=job.usage_actual if job else None)
     if now - last >= STALE_AFTER and now >= _kept_until(wb, label):
         draft.stale = True
         draft.reminder = (f"A stale Draft was found (last modified {clock.iso(last)}). Discard it? "

@@ -26,16 +26,25 @@ Progress = Callable[[str], None]
 
 
 def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -> list[str]:
-    """v1: one Draft at a time. Publish or discard it as asked, or refuse with the three choices.
+    """Before a new job, when a Draft is open: publish or discard it as asked, or refuse with the choices.
 
-    ``kind`` is the job's command (``exec`` or ``ask``), so the choices offered are commands that run it."""
-    ref = drafts.only_draft(wb)
-    if ref is None:
+    Workshop jobs (``ask``) have two more (v1.5): ``continue`` (the new job's steps go on the open Draft) and
+    ``fork`` (a new Draft beside it); other jobs keep v1's one Draft at a time. ``kind`` is the job's command,
+    so the choices offered are commands that run it."""
+    refs = wb.draft_refs()
+    if not refs or (kind == "ask" and on_draft in ("continue", "fork")):
         return []
-    label = ref[len(DRAFT_PREFIX):]
+    label = refs[0][len(DRAFT_PREFIX):]
     rest = "-- ..." if kind == "exec" else "..."
     command = "workflow run" if kind == "workflow" else kind
     rest = "" if kind == "workflow" else rest
+    if len(refs) > 1 and on_draft in ("publish", "discard"):
+        raise errors.DraftAmbiguous(
+            f"{len(refs)} Drafts are open ({', '.join(r[len(DRAFT_PREFIX):] for r in refs)}): publish or discard "
+            "the one you mean first, then run the job.",
+            [errors.Action("See them", "gitbench drafts"),
+             errors.Action("Publish one", "gitbench publish --draft LABEL"),
+             errors.Action("Discard one", "gitbench discard --draft LABEL")])
     if on_draft == "publish":
         from gitbench.services import publish
 
@@ -44,6 +53,16 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
         from gitbench.services import discard
 
         return [discard.discard(wb).summary]
+    if kind == "ask":
+        raise errors.DraftOpen(
+            f"A Draft is open ({label}); a new Workshop job can continue it, fork a new Draft beside it, or wait "
+            "until it is discarded.",
+            [errors.Action("Continue: the job's steps go on the open Draft", "gitbench ask --on-draft continue ..."),
+             errors.Action("Fork: a new Draft beside it", "gitbench ask --on-draft fork ..."),
+             errors.Action("Discard it (recoverable), then run the job", "gitbench ask --on-draft discard ..."),
+             errors.CANCEL],
+            {"draft": label},
+        )
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
         [errors.Action("Publish it, then run the job", f"gitbench {command} --on-draft publish {rest}".rstrip()),
@@ -55,30 +74,50 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
 
 
 def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], message: str,
-              on_draft: str | None) -> tuple[JobRecord, list[str]]:
-    """Everything before the first step: the open-Draft choice, the auto-checkpoint, the Draft, the record."""
+              on_draft: str | None, *, label: str | None = None, base: str | None = None,
+              checkpoint: str | None = None, journal: bool = True) -> tuple[JobRecord, list[str]]:
+    """Everything before the first step: the open-Draft choice, the auto-checkpoint, the Draft, the record.
+
+    ``on_draft="continue"`` (Workshop jobs): no new Draft; the job's steps go on the open one. ``label``,
+    ``base`` and ``checkpoint`` (`gitbench try`): a Draft with that label, made from ``base``, the commit the
+    ``checkpoint`` already taken names (no new one). ``journal``: False when the caller journals several jobs
+    as one operation."""
     notes = handle_open_draft(wb, on_draft, kind)
     job_id = wb.new_id()
-    ref = DRAFT_PREFIX + job_id
-    wb.journal.write({"op": "job", "id": job_id, "draft": ref, "pid": os.getpid()})
-    try:
-        cp = checkpoints.create(wb, "auto", f"before job {job_id}", job=job_id)
-    except (errors.CheckpointFailed, errors.DiskFull) as exc:
-        wb.journal.clear()
-        exc.message = f"{exc.message} The job did not run; nothing was changed."
-        raise
+    continues = None
+    if kind == "ask" and on_draft == "continue" and wb.draft_refs():
+        ref = drafts.require_draft(wb)
+        continues = ref
+    else:
+        ref = DRAFT_PREFIX + (label or job_id)
+    if journal:
+        wb.journal.write({"op": "job", "id": job_id, "draft": ref, "pid": os.getpid()})
+    if checkpoint is not None:
+        cp_name = checkpoint
+    else:
+        try:
+            cp_name = checkpoints.create(wb, "auto", f"before job {job_id}", job=job_id).name
+        except (errors.CheckpointFailed, errors.DiskFull) as exc:
+            if journal:
+                wb.journal.clear()
+            exc.message = f"{exc.message} The job did not run; nothing was changed."
+            raise
     faults.point("job.after-checkpoint")
-    base = wb.published()
-    wb.git.set_ref(ref, base, None, f"gitbench job {job_id}")
+    if continues is not None:
+        start = str(wb.git.ref(continues))
+    else:
+        start = base or wb.published()
+        wb.git.set_ref(ref, start, None, f"gitbench job {job_id}")
     faults.point("job.after-draft")
     now = clock.now()
-    job = JobRecord(id=job_id, kind=kind, status="running", created=now, updated=now, draft=ref, base=base,
-                    checkpoint=cp.name, scope=list(scope.patterns), command=command, message=message,
-                    checkpoints_created=[cp.name], pid=os.getpid())
+    job = JobRecord(id=job_id, kind=kind, status="running", created=now, updated=now, draft=ref, base=start,
+                    checkpoint=cp_name, scope=list(scope.patterns), command=command, message=message,
+                    checkpoints_created=[] if checkpoint is not None else [cp_name], pid=os.getpid(),
+                    label=label, continues=continues)
     drafts.save_job(wb, job, note="started")
     from gitbench.store.logs import Log
 
-    Log(wb.layout.logs).event("job.start", job=job_id, kind=kind, checkpoint=cp.name, scope=list(scope.patterns))
+    Log(wb.layout.logs).event("job.start", job=job_id, kind=kind, checkpoint=cp_name, scope=list(scope.patterns))
     faults.point("job.after-record")
     return job, notes
 
@@ -366,10 +405,12 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
              on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
     """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
     job.status = "complete"
+    job.finished = clock.now()
     head = wb.git.ref(job.draft)
     if head is None or head == job.base:
-        # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays.
-        if head is not None:
+        # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays. (A job that
+        # continued an open Draft leaves it as it was: that work is another job's.)
+        if head is not None and job.continues is None:
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
         job.status = "no-changes"
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
@@ -384,7 +425,8 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
                                checkpoints=[job.checkpoint or ""], job=job, notes=notes)
     return OperationResult(
         job.kind, f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
-        checkpoints=[job.checkpoint or ""], draft=job.draft, job=job, review=review.review(wb), notes=notes)
+        checkpoints=[job.checkpoint or ""], draft=job.draft, job=job, review=review.review(wb, label=label),
+        notes=notes)
 
 
 def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
@@ -410,6 +452,7 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
     job.status = ("cancelled" if isinstance(err, errors.Cancelled) else
                   "paused" if klass in ("rate-limit", "timeout") else "failed")
     job.error = {"code": err.code, "class": klass, "message": err.message}
+    job.finished = clock.now()
     if job.kind != "exec" or not err.actions:
         err.actions = next_actions(job)
     err.details.update({"job": job.id, "draft": job.draft, "report": report(job)})

@@ -25,9 +25,9 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     return info.head, info.base
 
 
-def publish(wb: Workbench) -> OperationResult:
+def publish(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("publish"):
-        ref = drafts.require_draft(wb)
+        ref = drafts.require_draft(wb, label)
         label = ref[len(DRAFT_PREFIX):]
         head, base = verify_draft(wb, ref)
         published = wb.published()
@@ -48,7 +48,7 @@ def publish(wb: Workbench) -> OperationResult:
         # Local edits to files the Draft does not change are kept as they are, and not listed: finding them
         # would mean scanning every checked-out file (~200 ms at 100k files), which `git merge --ff-only` does
         # not do either. `gitbench status` lists them.
-        job = drafts.job_record(wb, label)
+        job = drafts.job_of(wb, ref)
         entry: dict[str, Any] = {"op": "publish", "id": wb.new_id(), "old": published, "new": head,
                                  "draft": ref, "draft_head": head, "job": job.id if job else None,
                                  "files": files}
@@ -59,16 +59,28 @@ def publish(wb: Workbench) -> OperationResult:
 def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> errors.PublishConflict:
     from gitbench.services.checkpoints import history
 
-    back = [cp for cp in history(wb) if cp.commit == base]
-    actions = [errors.Action("Discard the Draft", "gitbench discard")]
+    cps = history(wb)
+    back = [cp for cp in cps if cp.commit == base]
+    ahead = wb.git.is_ancestor(base, published)
+    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""  # named only when there is a choice
+    actions = []
+    if ahead:  # Published only moved on: the Draft's changes can go on top of it when they touch other files
+        actions.append(errors.Action("Rebase the Draft onto the new Published (refused if both changed the same "
+                                     "files)", f"gitbench rebase{which}"))
+    actions.append(errors.Action("Discard the Draft", f"gitbench discard{which}"))
     if back:
         actions.append(errors.Action(
             "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
             f"gitbench restore {back[-1].name} --keep-draft --yes"))
     actions.append(errors.Action("See what changed", f"git log {base[:12]}..{wb.branch}"))
+    if ahead and any(cp.commit == published for cp in cps):
+        what = (f"The Draft {label} was made from an older Published ({base[:12]}); {wb.branch} has moved on to "
+                f"{published[:12]} since (another Draft was published, or files were added).")
+    else:
+        what = (f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} "
+                f"was made from {base[:12]}.")
     return errors.PublishConflict(
-        f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} was made "
-        f"from {base[:12]}. Publishing would lose that change, so nothing was changed.",
+        f"{what} Publishing it as it is would lose that change, so nothing was changed.",
         actions, {"published": published, "base": base},
     )
 

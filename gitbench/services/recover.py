@@ -40,6 +40,10 @@ def recover_journal(wb: Workbench) -> list[str]:
         return [f"Finished an interrupted discard: the Draft is in {entry['trash']} (`gitbench discard --undo`)."]
     if op == "job":
         return _job(wb, entry)
+    if op == "try":  # attempts of `gitbench try`, side by side: each one still running was interrupted
+        notes = [n for job_id in entry.get("jobs", []) for n in _interrupted(wb, str(job_id))]
+        wb.journal.clear()
+        return notes
     wb.journal.clear()
     return ["Removed an unreadable operation journal (nothing had been changed after it)."]
 
@@ -65,16 +69,22 @@ def _published_move(wb: Workbench, entry: dict[str, Any]) -> list[str]:
 
 
 def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
-    job = drafts.job_record(wb, entry["id"])
-    notes = []
-    if job is not None and job.status == "running":
-        job.status = "interrupted"
-        job.error = {"code": "interrupted", "class": "internal",
-                     "message": "The job stopped unexpectedly (the process was killed or crashed)."}
-        drafts.save_job(wb, job, report=jobs.report(job), note="interrupted")
-        notes.append(f"Job {job.id} was interrupted; its Draft and finished steps are kept (`gitbench review`).")
+    notes = _interrupted(wb, entry["id"])
     wb.journal.clear()
     return notes
+
+
+def _interrupted(wb: Workbench, job_id: str) -> list[str]:
+    job = drafts.job_record(wb, job_id)
+    if job is None or job.status != "running":
+        return []
+    job.status = "interrupted"
+    job.error = {"code": "interrupted", "class": "internal",
+                 "message": "The job stopped unexpectedly (the process was killed or crashed)."}
+    drafts.save_job(wb, job, report=jobs.report(job), note="interrupted")
+    label = job.draft[len("refs/heads/gitbench/draft/"):]
+    return [f"Job {job.id} was interrupted; its Draft {label} and finished steps are kept (`gitbench resume "
+            f"{job.id}`, `gitbench review --draft {label}`)."]
 
 
 def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitbench import errors, trailers
-from gitbench.model import JobRecord, Published, Status
+from gitbench.model import DraftInfo, JobRecord, Published, Status
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 
@@ -23,20 +23,25 @@ def status(wb: Workbench) -> Status:
     published = Published(branch=wb.branch, ref=wb.published_ref, commit=head,
                           subject=trailers.subject(info.message), date=float(info.time),
                           checkpoint=cp.name if cp and cp.commit == head else None)
-    ref = drafts.only_draft(wb)
-    draft = None
+    refs = wb.draft_refs()
+    ref = refs[0] if refs else None
+    infos: list[DraftInfo] = []
     draft_problem = None
     reminders: list[str] = []
-    if ref is not None:
+    for r in refs:
+        which = f" --draft {r.rsplit('/', 1)[-1]}" if len(refs) > 1 else ""
         try:
-            draft = drafts.info(wb, ref)
-            if draft.reminder:
-                reminders.append(draft.reminder)
+            d = drafts.info(wb, r)
+            infos.append(d)
+            if d.reminder:
+                reminders.append(d.reminder if not which else f"{d.label}: {d.reminder}")
         except errors.DraftCorrupt as exc:
-            draft_problem = f"{ref.rsplit('/', 1)[-1]}: unreadable"
-            reminders.append(exc.message + " Run `gitbench discard --yes` (what can be kept goes to the trash).")
+            draft_problem = f"{r.rsplit('/', 1)[-1]}: unreadable"
+            reminders.append(exc.message + f" Run `gitbench discard --yes{which}` (what can be kept goes to the "
+                             "trash).")
         except errors.FileIOError as exc:  # unreadable records: say so, status must still work
             reminders.append(exc.message)
+    draft = infos[0] if infos else None
     local = wb.git.status_changes() if wb.files_checked_out() else []
     if not wb.git.bare and not wb.files_checked_out():
         reminders.append(f"The checked-out folder is not on Published ({wb.branch}); "
@@ -56,4 +61,4 @@ def status(wb: Workbench) -> Status:
         reminders.append(f"The Draft of job {job.id} is missing: its branch was deleted outside gitbench.{how}")
     return Status(workbench=wb.root, bare=wb.git.bare, published=published, draft=draft,
                   last_job=job, reminders=reminders, busy=wb.busy(),
-                  recovered=list(wb.recovered), local_changes=local, draft_problem=draft_problem)
+                  recovered=list(wb.recovered), local_changes=local, draft_problem=draft_problem, drafts=infos)

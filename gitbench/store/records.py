@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 from gitbench import errors, faults
@@ -22,6 +23,9 @@ class Lines(list[Any]):
 class Records:
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
+        # Attempts of `gitbench try` run in threads and each writes its job record: one write at a time, so
+        # each compare-and-swap starts from the head the last one left.
+        self._lock = threading.RLock()
 
     def head(self) -> str | None:
         oid = self.repo.ref(RECORDS_REF)
@@ -81,6 +85,10 @@ class Records:
     def write(self, files: dict[str, Any], message: str) -> str:
         """Commit JSON documents (None deletes; a ``Lines`` list is JSON lines) on top of the records chain;
         compare-and-swap on the ref."""
+        with self._lock:
+            return self._write(files, message)
+
+    def _write(self, files: dict[str, Any], message: str) -> str:
         old = self.head()
         changes: dict[str, Entry | None] = {}
         for path, doc in files.items():
@@ -98,7 +106,8 @@ class Records:
 
     def set_tree(self, tree: str, message: str) -> str:
         """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint)."""
-        return self._commit(tree, self.head(), message)
+        with self._lock:
+            return self._commit(tree, self.head(), message)
 
     def _commit(self, tree: str, old: str | None, message: str) -> str:
         commit = self.repo.create_commit(tree, [old] if old else [], message)

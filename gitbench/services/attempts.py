@@ -1,0 +1,278 @@
+"""Try with another model (v1.5): the same Workshop job run again by other models, each into its own labeled
+Draft, side by side; the Drafts listed and compared; one published, the others rebased or discarded.
+
+``try_models`` takes the job's prompt, scope and base checkpoint, and runs one attempt per model from that same
+base, at most ``max_parallel`` at once (threads: each attempt waits on its model, not on the others). Each
+attempt is an ordinary Workshop job (its steps, trailers, report and resume), whose Draft is labeled by its
+model; none writes anywhere but its own Draft, so a failure leaves the others as they are. The attempts are
+journaled as one operation: after a crash each one still running is marked interrupted, and resumable.
+
+``compare`` is the scorecard: per Draft the diffstat, files, usage, attempts, duration and, with ``--check``,
+the result of a command run in a folder holding the Draft's files. It is kept on the records ref
+(``scorecards/``), so it is restored with the rest and travels with a push.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from gitbench import clock, errors
+from gitbench.git import worktree
+from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.scope import Scope
+from gitbench.services import chat, drafts, jobs
+from gitbench.services.workbench import Workbench
+
+Progress = Callable[[str], None]
+CHECK_TIMEOUT = 600.0
+LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
+
+
+class _NoJournal:
+    """An attempt's own journal: silent. The attempts share one journal entry, written by ``try_models``."""
+
+    def write(self, entry: dict[str, Any]) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def read(self) -> dict[str, Any] | None:
+        return None
+
+
+def label_for(model: str, taken: set[str]) -> str:
+    """A Draft label from a model's name (``ollama:qwen2.5-coder`` → ``ollama-qwen2.5-coder``), unique."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.") or "attempt"
+    base = re.sub(r"\.{2,}", ".", base).removesuffix(".lock")[:60]
+    label, n = base, 2
+    while label in taken:
+        label, n = f"{base}-{n}", n + 1
+    return label
+
+
+def source_job(wb: Workbench, job_id: str | None) -> JobRecord:
+    """The Workshop job to try again: the one named, else the latest."""
+    if job_id is not None:
+        job = drafts.require_job(wb, job_id)
+    else:
+        asks = [j for j in drafts.all_jobs(wb) if j.kind == "ask" and not j.tried_from]
+        if not asks:
+            raise errors.UsageError("There is no Workshop job to try again: run one with `gitbench ask` first.",
+                                    [errors.Action("Ask a model", "gitbench ask \"...\" --files 'GLOB'")])
+        job = asks[-1]
+    if job.kind != "ask":
+        raise errors.UsageError(f"Job {job.id} is a {job.kind} job; only Workshop jobs (`gitbench ask`) can be "
+                                "tried with another model.")
+    return job
+
+
+def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labels: list[str] | None = None,
+               max_parallel: int = 3, progress: Progress | None = None) -> list[OperationResult | errors.GitbenchError]:
+    """Run the job again with each model, each into its own Draft; one result (or error) per model, in order."""
+    from gitbench.providers import config as provider_config
+    from gitbench.services import ask
+    from gitbench.store.logs import Log
+
+    say = progress or (lambda text: None)
+    if not models:
+        raise errors.UsageError("Name at least one model to try, e.g. gitbench try ollama:qwen2.5-coder.")
+    if labels and len(labels) != len(models):
+        raise errors.UsageError(f"{len(labels)} --label for {len(models)} model(s): give one label per model.")
+    if max_parallel < 1:
+        raise errors.UsageError("--max-parallel must be 1 or more.")
+    cfg = provider_config.load(wb.git.workdir)
+    specs = [cfg.resolve(m) for m in models]  # every model is known before anything starts
+    log = Log(wb.layout.logs, cfg.secrets)
+    with wb.changing("try"):
+        src = source_job(wb, job_id)
+        prompt = chat.prompt_of(wb, src)
+        if prompt is None:
+            raise errors.UsageError(f"The prompt of job {src.id} is not in the conversation records (a restore "
+                                    "took it away?), so it cannot be tried again.")
+        if not wb.git.exists(src.base):
+            raise errors.UsageError(f"The base of job {src.id} ({src.base[:12]}) is gone from the repository.")
+        scope = Scope.of(src.scope)
+        for spec in specs:
+            if scope.everything and spec.provider.kind != "command":
+                raise errors.UsageError(f"Job {src.id} ran without --files, so {spec.id} would be sent every file "
+                                        "of the Workbench. Nothing was sent.")
+        taken = {r[len(DRAFT_PREFIX):] for r in wb.draft_refs()}
+        chosen = []
+        for i, spec in enumerate(specs):
+            label = labels[i] if labels else label_for(spec.id, taken)
+            if not LABEL.fullmatch(label) or ".." in label or label.endswith(".lock"):
+                raise errors.UsageError(f"Bad --label {label!r}: use letters, digits, '.', '_' and '-' (up to 80, "
+                                        "not starting with '.' or '-').")
+            if label in taken:
+                raise errors.UsageError(f"A Draft {label!r} is open already; choose another --label.",
+                                        [errors.Action("See the Drafts", "gitbench drafts")])
+            taken.add(label)
+            chosen.append(label)
+        started: list[JobRecord] = []
+        for spec, label in zip(specs, chosen, strict=True):
+            job, _ = jobs.start_job(wb, "ask", scope, [], f"try {src.id} with {spec.id}", "fork", label=label,
+                                    base=src.base, checkpoint=src.checkpoint, journal=False)
+            job.model, job.models, job.tried_from = spec.id, [spec.id], src.id
+            job.conversation, job.turn = src.conversation, src.turn
+            if spec.provider.kind != "command":
+                job.plan = ask.plan(wb, job.base, scope, cfg.settings.batch_files)
+                job.steps_total = len(job.plan)
+                job.usage_estimate = ask.estimate(wb, job.base, job.plan, prompt, cfg.settings.max_file_bytes)
+            drafts.save_job(wb, job, note=f"planned: try {src.id} with {spec.id}")
+            started.append(job)
+            # written after each start: a crash from here on marks every started attempt interrupted
+            wb.journal.write({"op": "try", "jobs": [j.id for j in started], "pid": os.getpid()})
+            say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
+        log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
+
+        quiet = copy.copy(wb)
+        quiet.journal = _NoJournal()  # type: ignore[assignment]
+
+        def one(job: JobRecord, spec: provider_config.ModelSpec) -> OperationResult | errors.GitbenchError:
+            label = job.draft[len(DRAFT_PREFIX):]
+            try:
+                return ask.run_attempt(quiet, job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log)
+            except errors.GitbenchError as exc:
+                say(f"{label}: {exc.message}")
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(max_parallel, len(started))) as pool:
+            results = list(pool.map(one, started, specs))
+        wb.journal.clear()
+        return results
+
+
+def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
+    """Put a Draft made from an older Published on top of the new one, step by step, keeping each step's
+    trailers; refused, listing the paths, when Published changed a file the Draft changes too."""
+    with wb.changing("rebase"):
+        ref = drafts.require_draft(wb, label)
+        label = ref[len(DRAFT_PREFIX):]
+        info = drafts.info(wb, ref)
+        published = wb.published()
+        if info.base == published:
+            return OperationResult("rebase", f"The Draft {label} is already made from Published; nothing to do.",
+                                   draft=ref)
+        if not wb.git.is_ancestor(info.base, published):
+            raise errors.PublishConflict(
+                f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
+                f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
+                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
+                 errors.CHECKPOINTS])
+        base_tree = wb.git.commit(info.base).tree
+        theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
+        ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
+        both = sorted(theirs & ours)
+        if both:
+            raise errors.PublishConflict(
+                f"The Draft {label} and Published both changed {len(both)} file(s) since the Draft was made: "
+                + ", ".join(both[:20]) + (" …" if len(both) > 20 else "")
+                + ". gitbench does not merge changes: nothing was changed.",
+                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
+                 errors.Action("Or try the job again from the new Published", "gitbench try MODEL")],
+                {"paths": both})
+        chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))
+        new_head = published
+        for c in chain:  # each step again, its own changes on the new base; its message (and trailers) kept
+            parent = c.parents[0] if c.parents else info.base
+            changes = {ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree,
+                                                                   wb.git.commit(c.oid).tree)}
+            tree = wb.git.tree_with_changes(wb.git.commit(new_head).tree, changes)
+            new_head = wb.git.create_commit(tree, [new_head], c.message)
+        wb.git.set_ref(ref, new_head, info.head, f"gitbench rebase onto {published[:12]}")
+        job = drafts.job_of(wb, ref)
+        if job is not None:
+            job.base, job.head = published, new_head
+            drafts.save_job(wb, job, note=f"rebased onto {published[:12]}")
+        from gitbench.services import review
+
+        return OperationResult(
+            "rebase", f"Rebased the Draft {label} onto Published ({published[:12]}): {len(chain)} step(s), "
+            f"{len(ours)} file(s); it can be published now.", draft=ref, job=job,
+            review=review.review(wb, label=label))
+
+
+def listing(wb: Workbench) -> list[dict[str, Any]]:
+    """Every open Draft: label, model, base, age, steps, files, tokens, status."""
+    out: list[dict[str, Any]] = []
+    now = clock.now()
+    for ref in wb.draft_refs():
+        label = ref[len(DRAFT_PREFIX):]
+        try:
+            info = drafts.info(wb, ref)
+        except errors.DraftCorrupt as exc:
+            out.append({"label": label, "status": "corrupt", "problem": exc.message})
+            continue
+        job = drafts.job_of(wb, ref)
+        out.append({"label": label, "model": info.model, "job": info.job, "base": info.base,
+                    "base_is_published": info.base_is_published, "age": now - info.created,
+                    "created": info.created, "steps": info.steps, "files": info.files_changed,
+                    "tokens": info.tokens, "status": info.status,
+                    "tried_from": job.tried_from if job else None, "reminder": info.reminder})
+    return out
+
+
+def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = None,
+            timeout: float = CHECK_TIMEOUT, progress: Progress | None = None) -> dict[str, Any]:
+    """The scorecard of the open Drafts (or those named), kept on the records ref."""
+    say = progress or (lambda text: None)
+    with wb.changing("compare"):
+        refs = [drafts.require_draft(wb, lb) for lb in labels] if labels else wb.draft_refs()
+        if not refs:
+            drafts.require_draft(wb)  # raises: no Draft
+        rows = []
+        for ref in refs:
+            label = ref[len(DRAFT_PREFIX):]
+            info = drafts.info(wb, ref)
+            job = drafts.job_of(wb, ref)
+            files, _ = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, False)
+            row: dict[str, Any] = {
+                "label": label, "model": info.model, "job": info.job, "status": info.status,
+                "base": info.base, "base_is_published": info.base_is_published, "head": info.head,
+                "files": len(files), "insertions": sum(int(str(f["insertions"])) for f in files),
+                "deletions": sum(int(str(f["deletions"])) for f in files), "steps": info.steps,
+                "tokens": job.usage_actual if job else None, "estimate": job.usage_estimate if job else None,
+                "attempts": job.attempts if job else None,
+                "seconds": round((job.finished or job.updated) - job.created, 3) if job else None,
+            }
+            if check:
+                say(f"{label}: running the check")
+                row["check"] = _check(wb, info.head, check, timeout)
+            rows.append(row)
+        card = {"id": wb.new_id(), "created": clock.now(), "published": wb.published(), "check": check,
+                "drafts": rows}
+        wb.records.write({f"scorecards/{card['id']}.json": card, "scorecards/latest.json": card},
+                         f"scorecard of {len(rows)} Draft(s)")
+        return card
+
+
+def _check(wb: Workbench, head: str, command: str, timeout: float) -> dict[str, Any]:
+    """Run ``command`` in a fresh folder holding the Draft's files; its exit code, time and last output."""
+    folder = os.path.join(wb.layout.worktree("compare"), head[:12])
+    worktree.export(wb.git, wb.git.commit(head).tree, folder, Scope())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(folder)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        code: int | None = proc.returncode
+        out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        out = ((exc.stdout or b"") + (exc.stderr or b"")).decode("utf-8", "replace")
+        out += f"\n(timed out after {timeout} s)"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    tail = "\n".join(out.strip().splitlines()[-5:])
+    return {"command": command, "exit_code": code, "passed": code == 0,
+            "seconds": round(time.monotonic() - start, 3), "output": tail}
