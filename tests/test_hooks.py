@@ -227,3 +227,22 @@ def test_without_a_draft_plain_git_commits_on_published_work(two_commits: Path) 
     git(repo, "reset", "-q", "--hard", "HEAD~1")
     assert git(repo, "log", "-1", "--format=%s", "main").strip() == "second"
     check_invariants(repo)
+
+
+def test_with_several_drafts_open_the_hooks_name_them_all(two_commits: Path) -> None:
+    repo = two_commits
+    draft = open_draft(repo)
+    # A second Draft beside it, as `gitbench try` makes (plumbing: the hook reads only the refs).
+    git(repo, "update-ref", "refs/heads/gitbench/draft/other-model", git(repo, "rev-parse", draft).strip())
+    before = Snapshot.take(repo)
+    (repo / "README.md").write_text("edited by hand\n")
+    git(repo, "add", "README.md")
+    code, err = plain_git(repo, "commit", "-qm", "sneaky")
+    assert code != 0
+    assert f"2 Drafts are open ({draft.rsplit('/', 1)[-1]}, other-model)" in err
+    assert "gitbench drafts" in err
+    code, err = plain_git(repo, "commit", "-q", "--no-verify", "-m", "sneakier")
+    assert code != 0 and "2 Drafts are open" in err
+    assert git(repo, "rev-parse", "main").strip() == before.published
+    git(repo, "reset", "-q", "--hard")
+    git(repo, "update-ref", "-d", "refs/heads/gitbench/draft/other-model")
