@@ -45,28 +45,32 @@ def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool, kind: str =
 
 
 def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
-    """On opening the Workbench on a terminal: a Draft idle for 7 days asks Discard / Keep."""
+    """On opening the Workbench on a terminal: a Draft idle for 7 days asks Discard / Keep (each one, when
+    several are open)."""
     from gitbench.cli.app import interactive
     from gitbench.services import discard, drafts
 
-    ref = info.ref if info is not None else drafts.only_draft(wb)
-    if ref is None or not interactive():
+    if not interactive():
         return
-    try:
-        info = info or drafts.info(wb, ref)
-    except Exception:  # noqa: BLE001 - a corrupt Draft is reported by the command itself
-        return
-    if not info.stale:
-        return
-    from gitbench import clock
+    refs = [info.ref] if info is not None else wb.draft_refs()
+    several = len(wb.draft_refs()) > 1
+    for ref in refs:
+        try:
+            d = info or drafts.info(wb, ref)
+        except Exception:  # noqa: BLE001 - a corrupt Draft is reported by the command itself
+            continue
+        if not d.stale:
+            continue
+        from gitbench import clock
 
-    answer = ask(f"A stale Draft was found (last modified {clock.iso(info.last_activity)}). Discard it?",
-                 ["discard", "keep"], "keep")
-    if answer == "discard":
-        render.result(discard.discard(wb))
-    else:
-        drafts.keep(wb, info.label)
-        render.out("Kept. You will not be asked again for 7 days.")
+        which = f" {d.label}" if several else ""
+        answer = ask(f"A stale Draft{which} was found (last modified {clock.iso(d.last_activity)}). Discard it?",
+                     ["discard", "keep"], "keep")
+        if answer == "discard":
+            render.result(discard.discard(wb, d.label))
+        else:
+            drafts.keep(wb, d.label)
+            render.out("Kept. You will not be asked again for 7 days.")
 
 
 def show_status(json: bool) -> None:

@@ -58,14 +58,17 @@ def register(app: typer.Typer) -> None:
         render.ok_json(res) if json else render.result(res)
 
     @app.command()
-    def keep(json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    def keep(
+        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
         """Keep a stale Draft: no stale-Draft prompt for another 7 days."""
         from gitbench.model import OperationResult
         from gitbench.services import drafts
 
         wb = open_workbench()
         with wb.changing("keep"):
-            ref = drafts.require_draft(wb)
+            ref = drafts.require_draft(wb, draft)
             label = ref.rsplit("/", 1)[-1]
             drafts.keep(wb, label)
         res = OperationResult("keep", f"Keeping the Draft {label}; you will not be asked for 7 days.")

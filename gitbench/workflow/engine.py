@@ -72,10 +72,11 @@ class Engine:
         record: deleting the state loses no work (the artifacts and the Draft's steps tell the rest)."""
         loaded = engine_state.load(self.wb.git.gitdir)
         if loaded.job is None:
-            ref = drafts.only_draft(self.wb)
-            job = drafts.job_record(self.wb, ref[len(DRAFT_PREFIX):]) if ref else None
-            if job is not None and job.kind == "workflow":
-                loaded.job = job.id
+            for ref in self.wb.draft_refs():
+                job = drafts.job_of(self.wb, ref)
+                if job is not None and job.kind == "workflow":
+                    loaded.job = job.id
+                    break
         return loaded
 
     # -- reading ----------------------------------------------------------------------------------------------
