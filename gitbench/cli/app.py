@@ -41,9 +41,19 @@ def interactive() -> bool:
 
 
 def _register() -> None:
-    from gitbench.cli import checkpoint_cmds, draft_cmds, file_cmds, model_cmds, workbench_cmds, workflow_cmds
+    from gitbench.cli import (
+        attempt_cmds,
+        checkpoint_cmds,
+        draft_cmds,
+        file_cmds,
+        model_cmds,
+        tui_cmds,
+        workbench_cmds,
+        workflow_cmds,
+    )
 
-    for module in (workbench_cmds, draft_cmds, model_cmds, checkpoint_cmds, file_cmds, workflow_cmds):
+    for module in (workbench_cmds, draft_cmds, model_cmds, attempt_cmds, checkpoint_cmds, file_cmds, workflow_cmds,
+                   tui_cmds):
         module.register(_typer_app())
 
 
@@ -102,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         command = typer.main.get_command(_typer_app())
 
         def invoke() -> None:
-            command.main(args=args, prog_name="gitbench", standalone_mode=False)
+            code = command.main(args=args, prog_name="gitbench", standalone_mode=False)
+            if isinstance(code, int) and code:  # a command's typer.Exit(N): click returns N here, not raises
+                raise typer.Exit(code)
     return handle(invoke, as_json)
 
 

@@ -1,0 +1,149 @@
+"""The Draft: the prompts on opening (corrupted, stale), Publish (and its conflict prompt), Discard, Keep."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gitbench import clock, errors
+from gitbench.model import DraftInfo, OperationResult
+from gitbench.services.workbench import Workbench
+from gitbench.tui import calls
+from gitbench.tui.flows.common import CANCEL, done, refresh, require_idle, which_draft
+
+if TYPE_CHECKING:
+    from gitbench.tui.app import GitbenchApp
+
+
+async def opening(app: GitbenchApp) -> None:
+    """The seed: on open, a corrupted Draft offers discard or restore, a Draft idle for 7 days asks Discard / Keep,
+    and Review opens when a Draft is there. A Draft older than 24 h gets its reminder in the status bar."""
+    await refresh(app)
+    assert app.overview is not None
+    st = app.overview.status
+    if st.draft_problem:
+        await corrupt_draft(app, None)
+        return
+    if st.draft is not None and st.draft.stale:
+        await stale_draft(app, st.draft)
+    app.show_view("review" if app.overview.status.draft is not None else "menu")
+
+
+async def stale_draft(app: GitbenchApp, info: DraftInfo) -> None:
+    answer = await app.ask_choice(
+        f"A stale Draft was found (last modified {clock.iso(info.last_activity)}). Discard it?",
+        [("discard", "Discard"), ("keep", "Keep")], "stale-draft")
+    if answer == "discard":
+        from gitbench.services import discard as discard_service
+
+        done(app, await app.call(lambda wb: discard_service.discard(wb, info.label)))
+    elif answer == "keep":
+        done(app, await app.call(lambda wb: _keep(wb, info.label)))
+    await refresh(app)
+
+
+def _keep(wb: Workbench, label: str | None) -> OperationResult:
+    """`gitbench keep`."""
+    from gitbench.services import drafts
+
+    with wb.changing("keep"):
+        label = drafts.label_of(drafts.require_draft(wb, label))
+        drafts.keep(wb, label)
+    return OperationResult("keep", f"Keeping the Draft {label}; you will not be asked for 7 days.")
+
+
+async def corrupt_draft(app: GitbenchApp, exc: errors.DraftCorrupt | None) -> None:
+    """The seed's "Draft missing or corrupted": publishing is blocked; offer discard or restore."""
+    if exc is None:
+        try:
+            await app.call(calls.review)
+            return
+        except errors.DraftCorrupt as found:
+            exc = found
+    answer = await app.ask_choice(exc.message, [("discard", "Discard the broken Draft"),
+                                                ("restore", "Discard it, then restore a checkpoint"),
+                                                ("cancel", "Not now")], "corrupt-draft")
+    if answer in ("discard", "restore"):
+        from gitbench.services import discard as discard_service
+
+        label = exc.details.get("draft")
+        done(app, await app.call(lambda wb: discard_service.discard(wb, label)))
+        if answer == "restore":
+            app.show_view("checkpoints")
+    else:
+        app.show_error(exc)
+
+
+# -- the Draft --------------------------------------------------------------------------------------------------
+async def publish(app: GitbenchApp) -> None:
+    from gitbench.services import publish as publish_service
+
+    require_idle(app, "publishing")
+    label = await which_draft(app, "publish")
+    if label == CANCEL:
+        app.say("Cancelled: nothing was changed.")
+        return
+    try:
+        res = await app.call(lambda wb: publish_service.publish(wb, label))
+    except errors.PublishConflict as exc:
+        resolved = await publish_conflict(app, exc, label)
+        if resolved is None:
+            return
+        res = resolved
+    except errors.DraftCorrupt as exc:
+        await corrupt_draft(app, exc)
+        return
+    done(app, res)
+
+
+async def publish_conflict(app: GitbenchApp, exc: errors.PublishConflict, label: str | None
+                           ) -> OperationResult | None:
+    """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
+    from gitbench.services import discard as discard_service
+    from gitbench.services import publish as publish_service
+    from gitbench.services import restore as restore_service
+
+    # As the CLI's prompt: the checkpoint is the one the error's `restore ... --keep-draft` action names.
+    restore_cmd = next((a.command for a in exc.actions if "--keep-draft" in a.command), None)
+    where = restore_cmd.split()[2] if restore_cmd else None
+    choices = [("discard", "Discard the Draft")]
+    if where:
+        choices.append(("restore", f"Restore Published from {where} (where the Draft started), then publish"))
+    choices.append(("cancel", "Cancel"))
+    answer = await app.ask_choice(exc.message, choices, "publish-conflict")
+    if answer == "discard":
+        return await app.call(lambda wb: discard_service.discard(wb, label))
+    if answer == "restore" and where:
+        app.show_result(await app.call(lambda wb: restore_service.restore(wb, where, keep_draft=True)))
+        return await app.call(lambda wb: publish_service.publish(wb, label))
+    app.say("Cancelled: nothing was changed; the Draft is as it was.")
+    return None
+
+
+async def discard(app: GitbenchApp) -> None:
+    from gitbench.services import discard as discard_service
+    from gitbench.services import drafts
+
+    require_idle(app, "discarding")
+    chosen = await which_draft(app, "discard")
+    if chosen == CANCEL:
+        app.say("Cancelled: nothing was changed.")
+        return
+    label = drafts.label_of(await app.call(lambda wb: drafts.require_draft(wb, chosen)))
+    answer = await app.ask_choice(f"Discard the Draft {label}? (recoverable for 14 days)",
+                                  [("discard", "Discard"), ("cancel", "Cancel")], "confirm-discard")
+    if answer != "discard":
+        app.say("Cancelled: the Draft is as it was.")
+        return
+    done(app, await app.call(lambda wb: discard_service.discard(wb, label)))
+
+
+async def undo_discard(app: GitbenchApp) -> None:
+    from gitbench.services import discard as discard_service
+
+    require_idle(app, "bringing back the Draft")
+    done(app, await app.call(discard_service.undo))
+
+
+async def keep(app: GitbenchApp) -> None:
+    require_idle(app, "keeping the Draft")
+    done(app, await app.call(lambda wb: _keep(wb, None)))
