@@ -5,7 +5,8 @@ It speaks the OpenAI chat-completions protocol (``POST /v1/chat/completions``), 
 when the script is empty the default answer edits every file it was sent (appends a line), as a well-behaved
 model would. Every request is recorded, so a test can check exactly what was sent (scope, secrets).
 
-Actions (``server.push(...)``)::
+Actions (``server.push(...)``, shared by every request; or ``server.push_for(model, ...)``, a script of the
+requests naming that model, taken before the shared one, so attempts run side by side each meet their own)::
 
     ok()                      the default answer (or ``ok(fn)``: fn(files, request) -> answer dict)
     answer_text(str)          the model's raw text as the assistant message (hostile or broken edits)
@@ -74,6 +75,7 @@ def truncated() -> dict[str, Any]:
 class ProviderServer:
     def __init__(self, models: tuple[str, ...] = ("test-model", "other-model"), latency: float = 0.0) -> None:
         self.script: deque[dict[str, Any]] = deque()
+        self.scripts: dict[str, deque[dict[str, Any]]] = {}
         self.requests: list[dict[str, Any]] = []
         self.models = set(models)
         self.latency = latency
@@ -108,7 +110,9 @@ class ProviderServer:
                 server._record(self, body)
                 anthropic = self.path.rstrip("/").endswith("/messages")
                 with server.lock:
-                    action = server.script.popleft() if server.script else {"kind": "ok", "fn": server.default}
+                    own = server.scripts.get(str(body.get("model")))
+                    action = (own.popleft() if own else server.script.popleft() if server.script else
+                              {"kind": "ok", "fn": server.default})
                 server._act(self, action, body, anthropic)
 
             def _json(self, code: int, data: Any, headers: dict[str, str] | None = None) -> None:
@@ -133,6 +137,11 @@ class ProviderServer:
     def push(self, *actions: dict[str, Any]) -> None:
         with self.lock:
             self.script.extend(actions)
+
+    def push_for(self, model: str, *actions: dict[str, Any]) -> None:
+        """Script the requests naming ``model`` (as the request body names it, e.g. ``other-model``)."""
+        with self.lock:
+            self.scripts.setdefault(model, deque()).extend(actions)
 
     def close(self) -> None:
         self.httpd.shutdown()

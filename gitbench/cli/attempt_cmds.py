@@ -127,12 +127,22 @@ def register(app: typer.Typer) -> None:
 
 
 def _table(heads: list[str], rows: list[list[str]]) -> None:
+    """One line per row. On a terminal the columns after label and model fold when the line is too narrow; a
+    label is pasted into --draft, so it is never cut. Into a pipe or a file, lines are as long as they need (a
+    row must stay whole for grep)."""
+    from rich.measure import Measurement
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for h in heads:
-        table.add_column(h, overflow="fold")
+    for i, h in enumerate(heads):
+        if i < 2:
+            table.add_column(h, no_wrap=True, min_width=max([len(h), *(len(r[i]) for r in rows)]))
+        else:
+            table.add_column(h, overflow="fold")
     for r in rows:
         table.add_row(*r)
-    render.console().print(table)
-
+    console = render.console()
+    if not console.is_terminal:
+        needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        console.width = max(console.width, needed)
+    console.print(table)

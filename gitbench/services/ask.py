@@ -14,6 +14,7 @@ import errno
 import os
 import shlex
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -120,14 +121,17 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
         log.event("job.resume", job=job.id, model=spec.id, next_batch=job.next_batch)
         total = len(job.plan) if job.plan is not None else 1
         say(f"Resuming job {job.id} at step {job.next_batch + 1}/{total} with {spec.id}.")
-        return _run(wb, job, spec, cfg, prompt, [], say, log, command_stdout)
+        # an attempt of `gitbench try` answers its source job's turn: it adds none to the conversation
+        return _run(wb, job, spec, cfg, prompt, [], say, log, command_stdout, chat_turn=job.tried_from is None)
 
 
 def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
     if job_id is None:
         if wb.draft_refs():
             ref = drafts.require_draft(wb)  # several open: it says which to name
-            found = drafts.job_of(wb, ref)
+            # the last job on it that stopped (one that continued it, perhaps), else the one that made it
+            stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status in jobs.STOPPED]
+            found = stopped[-1] if stopped else drafts.job_of(wb, ref)
             job_id = found.id if found is not None else ref[len(DRAFT_PREFIX):]
         else:
             stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
@@ -188,10 +192,9 @@ def _batches_done(wb: Workbench, job: JobRecord, head: str) -> int:
 
 
 @contextlib.contextmanager
-def _sigterm_cancels() -> Iterator[None]:
-    """SIGTERM stops the job like Ctrl-C: cleanly, Draft and finished steps kept."""
-    import threading
-
+def sigterm_cancels() -> Iterator[None]:
+    """SIGTERM stops the job like Ctrl-C: cleanly, Draft and finished steps kept. (Only the main thread gets
+    signals: attempts of `gitbench try` in threads are stopped through their ``cancel`` event instead.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -206,16 +209,24 @@ def _sigterm_cancels() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+class Cancel(threading.Event):
+    """Set (from the main thread) to stop attempts running in threads; ``reason`` is what stopped them."""
+
+    reason = "Ctrl-C"
+
+
 def run_attempt(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-                prompt: str, say: Progress, log: Log) -> OperationResult:
+                prompt: str, say: Progress, log: Log, cancel: Cancel | None = None) -> OperationResult:
     """One attempt of `gitbench try`, in its own thread: the job as `ask` runs it, without a turn of its own in
-    the conversation (the attempts answer the same turn; `gitbench drafts` and `compare` show them)."""
-    return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False)
+    the conversation (the attempts answer the same turn; `gitbench drafts` and `compare` show them). Once
+    ``cancel`` is set, the attempt stops before its next request (or retry): cancelled, every finished batch
+    kept."""
+    return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False, cancel=cancel)
 
 
 def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
          prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None,
-         chat_turn: bool = True) -> OperationResult:
+         chat_turn: bool = True, cancel: Cancel | None = None) -> OperationResult:
     def record_turn(j: JobRecord) -> dict[str, Any]:
         return chat.assistant_turn(wb, j, summaries)
 
@@ -230,8 +241,8 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
                                  command_stdout, stdin=stdin if stdin is not None else b"", step_name="agent",
                                  on_record=on_record)
     try:
-        with _sigterm_cancels():
-            _batches(wb, job, spec, cfg, prompt, say, log, summaries)
+        with sigterm_cancels():
+            _batches(wb, job, spec, cfg, prompt, say, log, summaries, cancel)
     except KeyboardInterrupt as exc:
         why = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
         return jobs.fail(wb, job, errors.Cancelled(
@@ -268,7 +279,8 @@ def _halted(job: JobRecord, err: errors.DiskFull) -> errors.DiskFull:
 
 
 def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-             prompt: str, say: Progress, log: Log, summaries: list[str]) -> None:
+             prompt: str, say: Progress, log: Log, summaries: list[str],
+             cancel: Cancel | None = None) -> None:
     from gitbench.providers import transport
     from gitbench.services import edits
 
@@ -279,6 +291,8 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
     context = _history(wb, job)
     with transport.client(settings, spec.provider.base_url) as http:
         for k in range(job.next_batch, total):
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt(cancel.reason)
             head = wb.git.ref(job.draft)
             if head is None:
                 raise drafts.corrupt(wb, job.id, "its branch disappeared during the job")
@@ -306,6 +320,8 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
 
             def on_event(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.event(name, job=job.id, step=step, **fields)
+                if name == "provider.retry" and cancel is not None and cancel.is_set():
+                    raise KeyboardInterrupt(cancel.reason)  # no retry after a cancel
                 if name == "provider.retry":
                     say(f"{spec.id}: {fields.get('reason')}; retrying in {fields.get('wait')} s "
                         f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})")

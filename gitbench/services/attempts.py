@@ -14,14 +14,13 @@ the result of a command run in a folder holding the Draft's files. It is kept on
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gitbench import clock, errors
@@ -121,7 +120,8 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
         for spec, label in zip(specs, chosen, strict=True):
             job, _ = jobs.start_job(wb, "ask", scope, [], f"try {src.id} with {spec.id}", "fork", label=label,
                                     base=src.base, checkpoint=src.checkpoint, journal=False)
-            job.model, job.models, job.tried_from = spec.id, [spec.id], src.id
+            # an attempt of an attempt is tried from the same Workshop job: that job's turn holds the prompt
+            job.model, job.models, job.tried_from = spec.id, [spec.id], src.tried_from or src.id
             job.conversation, job.turn = src.conversation, src.turn
             if spec.provider.kind != "command":
                 job.plan = ask.plan(wb, job.base, scope, cfg.settings.batch_files)
@@ -134,21 +134,81 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
             say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
         log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
 
-        quiet = copy.copy(wb)
-        quiet.journal = _NoJournal()  # type: ignore[assignment]
+        def own(wb: Workbench) -> Workbench:
+            """The attempt's own Workbench object: one pygit2 Repository per thread (DESIGN.md §7), under the
+            lock this process holds, with a silent journal (the attempts share the "try" entry)."""
+            mine = Workbench(wb.root)
+            mine._locked = True
+            mine.journal = _NoJournal()  # type: ignore[assignment]
+            return mine
 
         def one(job: JobRecord, spec: provider_config.ModelSpec) -> OperationResult | errors.GitbenchError:
             label = job.draft[len(DRAFT_PREFIX):]
             try:
-                return ask.run_attempt(quiet, job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log)
+                return ask.run_attempt(own(wb), job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log,
+                                       cancel)
             except errors.GitbenchError as exc:
                 say(f"{label}: {exc.message}")
                 return exc
 
-        with ThreadPoolExecutor(max_workers=min(max_parallel, len(started))) as pool:
-            results = list(pool.map(one, started, specs))
+        cancel = ask.Cancel()
+        slots = threading.Semaphore(max_parallel)
+        results: list[OperationResult | errors.GitbenchError | None] = [None] * len(started)
+        crashed: list[BaseException] = []
+        all_done, ended, count = threading.Event(), threading.Lock(), [0]
+
+        def worker(i: int) -> None:
+            try:
+                with slots:
+                    if cancel.is_set():
+                        results[i] = _cancelled_before_start(own(wb), started[i], cancel.reason)
+                    else:
+                        results[i] = one(started[i], specs[i])
+            except Exception as exc:  # noqa: BLE001 - an internal error: raised again in the main thread
+                crashed.append(exc)
+            finally:
+                with ended:
+                    count[0] += 1
+                    if count[0] == len(started):
+                        all_done.set()
+
+        # Daemon threads: a second Ctrl-C ends the process at once, as a crash would (the journal stays, so the
+        # next command marks each attempt still running interrupted, and resumable).
+        threads = [threading.Thread(target=worker, args=(i,), name=f"try-{i}", daemon=True)
+                   for i in range(len(started))]
+        for t in threads:
+            t.start()
+        try:
+            with ask.sigterm_cancels():
+                _wait(all_done)
+        except KeyboardInterrupt as exc:
+            cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
+            cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
+            say(f"{cancel.reason}: stopping every attempt once its request in flight is answered (again to stop "
+                "at once; the next gitbench command then marks them interrupted).")
+            _wait(all_done)
+        if crashed:
+            raise crashed[0]
         wb.journal.clear()
-        return results
+        return [r if r is not None else errors.InternalError("An attempt ended without a result.")
+                for r in results]
+
+
+def _wait(done: threading.Event) -> None:
+    """Wait for every attempt, in short slices so that Ctrl-C (or SIGTERM) reaches the main thread meanwhile.
+    (Not Thread.join: interrupted, it can take a running thread for a finished one.)"""
+    while not done.wait(0.1):
+        pass
+
+
+def _cancelled_before_start(wb: Workbench, job: JobRecord, reason: str) -> errors.GitbenchError:
+    """An attempt still waiting for its turn (``--max-parallel``) when the user cancelled: cancelled as it is."""
+    try:
+        jobs.fail(wb, job, errors.Cancelled(f"The attempt was cancelled ({reason}) before it started; its Draft "
+                                            "is kept."), [], klass="user-cancel")
+    except errors.GitbenchError as exc:
+        return exc
+    raise AssertionError("jobs.fail always raises")
 
 
 def rebase(wb: Workbench, label: str | None = None) -> OperationResult:

@@ -75,10 +75,12 @@ def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[
 
 
 def prompt_of(wb: Workbench, job: JobRecord) -> str | None:
+    """The job's prompt; an attempt of `gitbench try` has no turn of its own: its prompt is its source job's."""
     if not job.conversation:
         return None
+    asked = job.tried_from or job.id
     for m in messages(wb, job.conversation):
-        if m.get("role") == "user" and m.get("job") == job.id and isinstance(m.get("text"), str):
+        if m.get("role") == "user" and m.get("job") == asked and isinstance(m.get("text"), str):
             return str(m["text"])
     return None
 

@@ -61,13 +61,14 @@ def label_of(ref: str) -> str:
 
 
 def job_of(wb: Workbench, ref: str) -> JobRecord | None:
-    """The job behind a Draft. A Draft's label is its job's id, except for labeled attempts (`gitbench try`),
-    whose job names the Draft in its record."""
+    """The job that made a Draft. A Draft's label is its job's id, except for labeled attempts (`gitbench try`),
+    whose job names the Draft in its record. Jobs that continued the Draft (`ask --on-draft continue`) name it
+    too, but did not make it: its base, model and age are its maker's."""
     job = job_record(wb, label_of(ref))
-    if job is not None and job.draft == ref:
+    if job is not None and job.draft == ref and job.continues is None:
         return job
     for j in reversed(all_jobs(wb)):
-        if j.draft == ref:
+        if j.draft == ref and j.continues is None:
             return j
     return job
 

@@ -421,6 +421,10 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
     if job.status == "no-changes":
         who = ("the agent" if job.model.startswith("command:") else
                {"exec": "the command", "ask": "the model", "workflow": "the workflow"}.get(job.kind, "the job"))
+        if job.continues is not None and head is not None:  # the open Draft it continued is kept as it was
+            return OperationResult(job.kind, f"Job {job.id} finished: {who} changed nothing; the Draft {label} "
+                                   "is as it was.", checkpoints=[job.checkpoint or ""], draft=job.draft, job=job,
+                                   notes=notes)
         return OperationResult(job.kind, f"Job {job.id} finished: {who} changed nothing, so no Draft was kept.",
                                checkpoints=[job.checkpoint or ""], job=job, notes=notes)
     return OperationResult(

@@ -20,12 +20,15 @@ class Lines(list[Any]):
     """A records file written as JSON lines (a conversation transcript), one document per line."""
 
 
+# Attempts of `gitbench try` run in threads, each with its own Records, and each writes its job record: one
+# write at a time in the process, so each compare-and-swap starts from the head the last one left.
+_WRITES = threading.RLock()
+
+
 class Records:
     def __init__(self, repo: GitRepo) -> None:
         self.repo = repo
-        # Attempts of `gitbench try` run in threads and each writes its job record: one write at a time, so
-        # each compare-and-swap starts from the head the last one left.
-        self._lock = threading.RLock()
+        self._lock = _WRITES
 
     def head(self) -> str | None:
         oid = self.repo.ref(RECORDS_REF)
