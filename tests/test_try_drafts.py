@@ -542,10 +542,20 @@ def test_ask_on_draft_continue_adds_steps_to_the_open_draft_and_fork_makes_a_new
     label = fork["job"]["id"]
     assert set(bench.drafts()) == {s, label} and bench.drafts()[s] == head
     assert len(bench.chain(label, src["base"])) == 3
-    # with two open, continue does not guess which one
+    # with two open, continue does not guess which one; --draft names it
     err = bench.ask("--on-draft", "continue", code=4)
     assert err["code"] == "draft-ambiguous" and sorted(err["details"]["drafts"]) == sorted([s, label])
+    onto = bench.ask("--on-draft", "continue", "--draft", label)
+    assert onto["job"]["draft"] == DRAFT + label and len(bench.chain(label, src["base"])) == 6
+    assert bench.drafts()[s] == head
     assert bench.published() == src["base"]
+    # publishing a Draft takes every job on it out with it: the one that made it and the one that continued it
+    bench.json("publish", "--draft", label)
+    assert bench.record(f"jobs/{label}.json")["status"] == "published"
+    assert bench.record(f"jobs/{onto['job']['id']}.json")["status"] == "published"
+    # and discarding one discards the jobs that continued it
+    bench.json("discard", "--draft", s, "--yes")
+    assert bench.record(f"jobs/{job}.json")["status"] == "discarded"
 
 
 def test_continuing_an_attempts_draft_keeps_its_base_and_maker_and_resume_picks_the_job_that_stopped(

@@ -29,16 +29,20 @@ def register(app: typer.Typer) -> None:
         new: bool = typer.Option(False, "--new", help="Start a new conversation."),
         on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: continue it, fork a new Draft "
                                      "beside it, or publish or discard it first."),
+        draft: str = typer.Option(None, "--draft", help="With --on-draft continue: the Draft to continue, when "
+                                  "several are open."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
         from gitbench.services import ask as ask_service
 
         wb = open_workbench()
+        if draft is not None and on_draft != "continue":
+            raise errors.UsageError("--draft goes with --on-draft continue: the open Draft the job continues.")
         choice = choose_on_draft(wb, on_draft, json, kind="ask")
         say = None if json else (lambda text: render.out(f"· {text}"))
         res = ask_service.ask(wb, prompt, list(files or []), model, new, choice, say,
-                              command_stdout=sys.stderr.fileno() if json else None)
+                              command_stdout=sys.stderr.fileno() if json else None, draft=draft)
         _show(res, json)
 
     @app.command()

@@ -50,8 +50,10 @@ def _scope(patterns: list[str]) -> Scope:
 
 def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = None, new: bool = False,
         on_draft: str | None = None, progress: Progress | None = None,
-        command_stdout: int | None = None, config: provider_config.Config | None = None) -> OperationResult:
+        command_stdout: int | None = None, config: provider_config.Config | None = None,
+        draft: str | None = None) -> OperationResult:
     """``gitbench ask``: run a prompt as a job into a new Draft, continuing the current conversation.
+    ``draft``: with ``on_draft="continue"``, the open Draft to continue when several are open.
 
     ``config``: the provider configuration to use instead of the files and environment (the demo's own model).
     """
@@ -69,7 +71,7 @@ def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = Non
     with wb.changing("ask"):
         conversation = None if new else chat.current(wb)
         conversation = conversation or "c" + wb.new_id()
-        job, notes = jobs.start_job(wb, "ask", scope, [], "", on_draft)
+        job, notes = jobs.start_job(wb, "ask", scope, [], "", on_draft, draft=draft)
         job.model, job.models, job.conversation = spec.id, [spec.id], conversation
         turn, chat_files = chat.user_turn(wb, conversation, job, prompt)
         job.turn = turn

@@ -242,17 +242,24 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                 {"paths": both})
         chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))
         new_head = published
+        moved = {info.base: published}  # each old commit of the Draft → the commit it became
         for c in chain:  # each step again, its own changes on the new base; its message (and trailers) kept
             parent = c.parents[0] if c.parents else info.base
             changes = {ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree,
                                                                    wb.git.commit(c.oid).tree)}
             tree = wb.git.tree_with_changes(wb.git.commit(new_head).tree, changes)
             new_head = wb.git.create_commit(tree, [new_head], c.message)
+            moved[c.oid] = new_head
         wb.git.set_ref(ref, new_head, info.head, f"gitbench rebase onto {published[:12]}")
         job = drafts.job_of(wb, ref)
-        if job is not None:
-            job.base, job.head = published, new_head
-            drafts.save_job(wb, job, note=f"rebased onto {published[:12]}")
+        # Every job with steps on this Draft (the one that made it, and any that continued it) now starts
+        # from the commit its old start became: a resume counts its steps from there.
+        for j in drafts.jobs_on(wb, ref):
+            if j.base in moved:
+                j.base, j.head = moved[j.base], new_head
+                drafts.save_job(wb, j, note=f"rebased onto {published[:12]}")
+                if job is not None and j.id == job.id:
+                    job = j
         from gitbench.services import review
 
         return OperationResult(

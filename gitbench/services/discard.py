@@ -42,6 +42,11 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     if job is not None and job.status != "discarded":
         job.status = "discarded"
         drafts.save_job(wb, job, note="discarded")
+    for other in drafts.jobs_on(wb, ref):  # jobs that continued the Draft are discarded with it
+        if other.continues == ref and other.status not in ("published", "discarded") \
+                and other.created >= (job.created if job else 0):
+            other.status = "discarded"
+            drafts.save_job(wb, other, note="discarded")
     faults.point("discard.after-record")
     if head is None:
         wb.git.delete_ref_force(ref)

@@ -73,6 +73,12 @@ def job_of(wb: Workbench, ref: str) -> JobRecord | None:
     return job
 
 
+def jobs_on(wb: Workbench, ref: str) -> list[JobRecord]:
+    """Every job whose steps went on this Draft, oldest first: the one that made it, and any that continued it
+    (`ask --on-draft continue`)."""
+    return [j for j in all_jobs(wb) if j.draft == ref]
+
+
 def require_no_draft(wb: Workbench, doing: str) -> None:
     refs = wb.draft_refs()
     if refs:

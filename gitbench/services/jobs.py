@@ -75,10 +75,12 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
 
 def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], message: str,
               on_draft: str | None, *, label: str | None = None, base: str | None = None,
-              checkpoint: str | None = None, journal: bool = True) -> tuple[JobRecord, list[str]]:
+              checkpoint: str | None = None, journal: bool = True,
+              draft: str | None = None) -> tuple[JobRecord, list[str]]:
     """Everything before the first step: the open-Draft choice, the auto-checkpoint, the Draft, the record.
 
-    ``on_draft="continue"`` (Workshop jobs): no new Draft; the job's steps go on the open one. ``label``,
+    ``on_draft="continue"`` (Workshop jobs): no new Draft; the job's steps go on the open one (``draft``
+    names it when several are open). ``label``,
     ``base`` and ``checkpoint`` (`gitbench try`): a Draft with that label, made from ``base``, the commit the
     ``checkpoint`` already taken names (no new one). ``journal``: False when the caller journals several jobs
     as one operation."""
@@ -86,7 +88,7 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
     job_id = wb.new_id()
     continues = None
     if kind == "ask" and on_draft == "continue" and wb.draft_refs():
-        ref = drafts.require_draft(wb)
+        ref = drafts.require_draft(wb, draft)  # ``draft``: which one, when several are open
         continues = ref
     else:
         ref = DRAFT_PREFIX + (label or job_id)

@@ -92,6 +92,11 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     if job is not None and job.status != "published":
         job.status = "published"
         drafts.save_job(wb, job, note="published")
+    for other in drafts.jobs_on(wb, entry["draft"]):  # jobs that continued the Draft went out with it
+        if other.continues == entry["draft"] and other.status not in ("published", "discarded") \
+                and other.created >= (job.created if job else 0):
+            other.status = "published"
+            drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
     cp = checkpoints.find_by_operation(wb, entry["id"])
     if cp is None:
