@@ -73,7 +73,10 @@ class WorkerApp(App[None]):
         self.running: RunningJob | None = None
 
     def show_error(self, exc: errors.GitbenchError) -> None:
-        raise NotImplementedError
+        """Show a failure with its next actions; the app shows them as a banner with buttons, this plain
+        default as a notification."""
+        steps = "; ".join(a.command or a.label for a in exc.actions)
+        self.notify(exc.message + (f" Next: {steps}" if steps else ""), severity="error", timeout=30)
 
     def show_job(self, what: str | None) -> None:
         """The running job (None: none), wherever the app shows it."""
