@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, ClassVar
 
 from textual import events
@@ -32,7 +33,9 @@ class ChoiceScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box", classes="modal-box"):
             yield Static(plain(self.question), id="prompt-question")
-            with Horizontal(id="prompt-choices"):
+            # Many or long answers go one under another: a row of them would run off the box's right edge.
+            wide = len(self.choices) > 3 or sum(len(label) + 10 for _, label in self.choices) > 64
+            with Horizontal(id="prompt-choices", classes="stacked" if wide else ""):
                 for n, (key, label) in enumerate(self.choices):
                     yield Button(plain(f"{label} ({self.hotkeys[key]})"), id=f"choice-{n}",
                                  variant="primary" if n == 0 else "default")
@@ -146,7 +149,8 @@ class HelpScreen(ModalScreen[None]):
         lines = ["Keys (the mouse works too: click any button or row)", ""]
         for title, keys in self.sections:
             lines.append(title)
-            lines += [f"  {key:<16} {what}" for key, what in keys]
+            # A long description wraps under itself, not under the keys.
+            lines += [f"  {key:<16} " + "\n                   ".join(textwrap.wrap(what, 64)) for key, what in keys]
             lines.append("")
         with VerticalScroll(classes="modal-box"):
             yield Static(plain("\n".join(lines)), id="help-text")

@@ -12,8 +12,9 @@ def plain(text: str) -> Content:
 
 
 def cell(text: str) -> Text:
-    """A table cell shown as it is (a DataTable reads a str as markup, and measures Content wrongly)."""
-    return Text(text)
+    """A table cell shown as it is (a DataTable reads a str as markup, and measures Content wrongly); cut with
+    an ellipsis where its column is narrower."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
 
 
 def patch_per_file(patch: str) -> list[str]:

@@ -18,8 +18,11 @@ from gitbench.tui.row_table import RowTable
 from gitbench.tui.text import cell, plain
 from gitbench.tui.views import app_of
 
-COLUMNS = [("module", "module"), ("state", "state"), ("last run", "last"), ("artifacts", "artifacts"),
-           ("blocked by", "blocked"), ("notes", "notes")]
+# (label, key, width): the two long columns are cut on screen (the row's detail below shows all of them), so
+# `Blocked by` and the notes after them stay in view.
+COLUMNS: list[tuple[str, str, int | None]] = [
+    ("module", "module", None), ("state", "state", None), ("last run", "last", 44), ("artifacts", "artifacts", 24),
+    ("blocked by", "blocked", None), ("notes", "notes", None)]
 
 
 def last_run(m: dict[str, Any]) -> str:
@@ -68,8 +71,8 @@ class WorkflowView(Vertical):
         yield Static("", id="workflow-banner")
         yield Static("", id="workflow-draft")
         table: RowTable = RowTable(id="module-table", cursor_type="row")
-        for label, key in COLUMNS:
-            table.add_column(label, key=key)
+        for label, key, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
         yield table
         yield Static("", id="module-detail")
         yield ProgressBar(id="workflow-progress", show_eta=False)

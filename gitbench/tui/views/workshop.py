@@ -115,6 +115,7 @@ class WorkshopView(Vertical):
                                 classes="chat-user" if user else "chat-model"))
         await box.mount_all(items)
         box.scroll_end(animate=False)
+        self.show_blocked(self.blocked)  # the reason shows under the Restore buttons just mounted
 
     def show_blocked(self, reason: str | None) -> None:
         """Restore is blocked while a Draft is open: the buttons are disabled, the reason shown."""
