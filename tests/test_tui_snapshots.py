@@ -221,6 +221,8 @@ if not meta.is_file():
     sys.exit(f"anchor-docs: commission-doc metadata is missing ({meta})")
 pathlib.Path("docs/anchors.md").write_text("anchors: " + pathlib.Path("docs/commission.md").read_text())
 """
+# No path of this machine in it (not even the Python's): its commit id is on screen, so it must be the same on
+# every checkout.
 SEED_WORKFLOW = textwrap.dedent(f"""\
     max_parallel: 2
     phases: [research, writing]
@@ -235,7 +237,7 @@ SEED_WORKFLOW = textwrap.dedent(f"""\
         needs: [commission-doc]
         inputs: [tools/anchor.py, .gitbench/meta/commission-doc.json]
         outputs: [docs/anchors.md]
-        run: {{command: '"{sys.executable}" tools/anchor.py'}}
+        run: {{command: 'python3 tools/anchor.py'}}
         config: {{commission_meta: .gitbench/meta/commission.json}}
       - id: summary
         phase: writing
