@@ -111,8 +111,9 @@ def status(st: Status) -> None:
         for d in st.drafts:
             age = clock.human_age(clock.now() - d.created)
             older = "" if d.base_is_published else ", made from an older Published"
+            job = f", job {d.status}" if d.status else ""
             out(f"           {d.label}: {d.model or 'command'}, {d.steps} step(s), {d.files_changed} file(s), "
-                f"{age} old{older}")
+                f"{age} old{older}{job}")
         if st.draft_problem:
             out(f"           {st.draft_problem} (see the reminder below)")
     elif st.draft is None:
