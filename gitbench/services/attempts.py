@@ -279,7 +279,7 @@ def listing(wb: Workbench) -> list[dict[str, Any]]:
         except errors.DraftCorrupt as exc:
             out.append({"label": label, "status": "corrupt", "problem": exc.message})
             continue
-        job = drafts.job_of(wb, ref)
+        job = drafts.job_record(wb, info.job) if info.job else None  # info found it already
         out.append({"label": label, "model": info.model, "job": info.job, "base": info.base,
                     "base_is_published": info.base_is_published, "age": now - info.created,
                     "created": info.created, "steps": info.steps, "files": info.files_changed,
@@ -300,7 +300,7 @@ def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = 
         for ref in refs:
             label = ref[len(DRAFT_PREFIX):]
             info = drafts.info(wb, ref)
-            job = drafts.job_of(wb, ref)
+            job = drafts.job_record(wb, info.job) if info.job else None  # info found it already
             files, _ = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, False)
             row: dict[str, Any] = {
                 "label": label, "model": info.model, "job": info.job, "status": info.status,

@@ -16,14 +16,7 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
         refs = wb.draft_refs()
         ref = refs[0] if refs else None
         if len(refs) > 1:
-            labels = ", ".join(r[len(DRAFT_PREFIX):] for r in refs)
-            raise errors.DraftOpen(
-                f"Restore is blocked while Drafts are open ({labels}). Publish or discard them first"
-                + (" (--keep-draft works with one Draft open)." if keep_draft else "."),
-                [errors.Action("See them", "gitbench drafts"),
-                 errors.Action("Publish one", f"gitbench publish --draft {refs[0][len(DRAFT_PREFIX):]}"),
-                 errors.Action("Discard one", f"gitbench discard --draft {refs[0][len(DRAFT_PREFIX):]}"),
-                 errors.CANCEL], {"drafts": [r[len(DRAFT_PREFIX):] for r in refs]})
+            drafts.require_no_draft(wb, "restore" + (" (--keep-draft works with one Draft open)" if keep_draft else ""))
         if ref is not None:
             label = ref[len(DRAFT_PREFIX):]
             info = drafts.info(wb, ref)

@@ -410,7 +410,7 @@ class Engine:
                     # Resolved again: the module, and every module that reads what its step changed (a glob
                     # input may match a new output of a module it does not need), with all downstream of them.
                     for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
-                        dirty |= _downstream(below, touched)
+                        dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
 
     def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
         if self.on_module is not None:
@@ -594,18 +594,6 @@ def _known(wf: spec.Workflow, mid: str) -> None:
     if mid not in wf.modules:
         raise errors.UsageError(f"There is no module {mid!r} in {spec.PATH}.",
                                 [errors.Action("See the modules", "gitbench workflow status")])
-
-
-def _downstream(below: dict[str, list[str]], mid: str) -> set[str]:
-    """``mid`` and every module that depends on it, directly or not."""
-    seen = {mid}
-    stack = [mid]
-    while stack:
-        for d in below.get(stack.pop(), []):
-            if d not in seen:
-                seen.add(d)
-                stack.append(d)
-    return seen
 
 
 def _alive(pid: int) -> bool:

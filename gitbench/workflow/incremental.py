@@ -99,17 +99,22 @@ def parse_spec(text: str) -> spec.ModuleSpec:
 
 
 # -- banner and phase from the states alone -----------------------------------------------------------------
-def untargeted(skipped: Collection[str], below: Callable[[str], Iterable[str]]) -> set[str]:
-    """The modules out of the targets: the skipped optional ones and every module that needs one of them,
-    directly or not (it cannot run while they are skipped). A workflow is complete when the rest is."""
-    out = set(skipped)
-    stack = list(skipped)
+def downstream(start: Iterable[str], below: Callable[[str], Iterable[str]]) -> set[str]:
+    """``start`` and every module that needs one of them, directly or not."""
+    out = set(start)
+    stack = list(out)
     while stack:
         for d in below(stack.pop()):
             if d not in out:
                 out.add(d)
                 stack.append(d)
     return out
+
+
+def untargeted(skipped: Collection[str], below: Callable[[str], Iterable[str]]) -> set[str]:
+    """The modules out of the targets: the skipped optional ones and every module that needs one of them,
+    directly or not (it cannot run while they are skipped). A workflow is complete when the rest is."""
+    return downstream(skipped, below)
 
 
 def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> str:
