@@ -181,3 +181,27 @@ def test_restore_in_a_bare_workbench_moves_published_and_records_and_is_undoable
     assert git(bare, "rev-parse", "main").strip() == head
     assert records_tree(bare) == records
     check_invariants(bare)
+
+
+def test_a_draft_brought_back_after_a_restore_does_not_publish_over_the_restore(workbench: Path) -> None:
+    """The Restore takes the records back to before the Draft's job, so its record (and the base it names) is
+    gone. The Draft still knows where it was made from (the checkpoint its steps name): publishing it is a
+    conflict, not a silent fast-forward that brings back what the Restore took away."""
+    make_draft(workbench, "first\n")
+    assert gitbench(workbench, "publish").returncode == 0
+    made_from = git(workbench, "rev-parse", "main").strip()
+    make_draft(workbench, "second\n")
+    assert gitbench(workbench, "discard", "--yes").returncode == 0
+    assert gitbench(workbench, "restore", "checkpoint/2", "--yes").returncode == 0  # before the first job
+    restored = git(workbench, "rev-parse", "main").strip()
+    res = gitbench(workbench, "discard", "--undo", "--json")
+    assert "publishing it will report a conflict" in ok(res.stdout)["notes"][0]
+    before = Snapshot.take(workbench)
+
+    res = gitbench(workbench, "publish", "--json")
+    assert res.returncode == 7, res.stdout + res.stderr
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "publish-conflict" and error["details"]["base"] == made_from
+    assert git(workbench, "rev-parse", "main").strip() == restored
+    check_invariants(workbench, before, published_may_change=False)
+    assert gitbench(workbench, "discard", "--yes").returncode == 0

@@ -223,13 +223,13 @@ pathlib.Path("docs/anchors.md").write_text("anchors: " + pathlib.Path("docs/comm
 """
 # No path of this machine in it (not even the Python's): its commit id is on screen, so it must be the same on
 # every checkout.
-SEED_WORKFLOW = textwrap.dedent(f"""\
+SEED_WORKFLOW = textwrap.dedent("""\
     max_parallel: 2
     phases: [research, writing]
     modules:
       - id: commission-doc
         phase: research
-        run: {{command: 'cat notes/*.md > docs/commission.md'}}
+        run: {command: 'cat notes/*.md > docs/commission.md'}
         inputs: ["notes/*.md"]
         outputs: [docs/commission.md]
       - id: anchor-docs
@@ -237,36 +237,36 @@ SEED_WORKFLOW = textwrap.dedent(f"""\
         needs: [commission-doc]
         inputs: [tools/anchor.py, .gitbench/meta/commission-doc.json]
         outputs: [docs/anchors.md]
-        run: {{command: 'python3 tools/anchor.py'}}
-        config: {{commission_meta: .gitbench/meta/commission.json}}
+        run: {command: 'python3 tools/anchor.py'}
+        config: {commission_meta: .gitbench/meta/commission.json}
       - id: summary
         phase: writing
         needs: [anchor-docs]
         outputs: [docs/summary.md]
-        run: {{command: 'cat docs/anchors.md > docs/summary.md'}}
+        run: {command: 'cat docs/anchors.md > docs/summary.md'}
       - id: index
         phase: writing
         needs: [summary]
         outputs: [docs/index.md]
-        run: {{command: 'wc -l < docs/summary.md > docs/index.md'}}
+        run: {command: 'wc -l < docs/summary.md > docs/index.md'}
       - id: figures
         phase: writing
         outputs: [docs/figures.md]
-        run: {{command: 'echo figures > docs/figures.md'}}
+        run: {command: 'echo figures > docs/figures.md'}
       - id: glossary
         phase: writing
         outputs: [docs/glossary.md]
-        run: {{command: 'echo glossary > docs/glossary.md'}}
+        run: {command: 'echo glossary > docs/glossary.md'}
       - id: bibliography
         phase: writing
         outputs: [docs/bibliography.md]
-        run: {{command: 'echo bibliography > docs/bibliography.md'}}
+        run: {command: 'echo bibliography > docs/bibliography.md'}
       - id: translations
         phase: writing
         optional: true
         needs: [summary]
         outputs: [docs/translations.md]
-        run: {{command: 'echo translations > docs/translations.md'}}
+        run: {command: 'echo translations > docs/translations.md'}
     """)
 
 

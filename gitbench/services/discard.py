@@ -107,6 +107,10 @@ def undo(wb: Workbench) -> OperationResult:
             job.status = "complete" if job.error is None else "failed"
             drafts.save_job(wb, job, note="brought back")
         note = []
-        if job is not None and wb.published() != job.base:
+        try:  # info finds the base even when a Restore since took the job record away
+            moved = wb.published() != drafts.info(wb, draft).base
+        except errors.DraftCorrupt:
+            moved = False
+        if moved:
             note.append("Published changed since this Draft was made: publishing it will report a conflict.")
         return OperationResult("undo", f"Brought back the Draft {label}.", draft=draft, notes=note)

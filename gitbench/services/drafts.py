@@ -143,7 +143,7 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
         raise corrupt(wb, label, "its branch does not point at a readable commit")
     job = job_of(wb, ref)
     published = wb.git.ref(wb.published_ref) or ""
-    base = job.base if job and wb.git.exists(job.base) else _merge_base(wb, published, head)
+    base = job.base if job and wb.git.exists(job.base) else _base_without_record(wb, published, head)
     try:
         chain = wb.git.first_parent_chain(head, base)
         files = len(wb.git.diff_trees(wb.git.commit(base).tree, wb.git.commit(head).tree)) if base else 0
@@ -167,8 +167,23 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
     return draft
 
 
-def _merge_base(wb: Workbench, a: str, b: str) -> str:
-    return wb.git.merge_base(a, b) or a
+def _base_without_record(wb: Workbench, published: str, head: str) -> str:
+    """Where a Draft whose job record is gone (a Restore took the records back to before it) was made from:
+    the checkpoint its last step names (taken from Published just before the job), else the merge base. The
+    merge base alone is wrong after a Restore: it is the restored Published itself, and a publish would then
+    silently bring back what the Restore took away."""
+    from gitbench import trailers
+    from gitbench.services import checkpoints
+
+    name = trailers.parse(wb.git.commit(head).message).get("Gitbench-Checkpoint", "")
+    if name.startswith("checkpoint/"):
+        try:
+            cp = checkpoints.resolve(wb, name)
+        except errors.CheckpointNotFound:
+            cp = None
+        if cp is not None and wb.git.exists(cp.commit) and wb.git.is_ancestor(cp.commit, head):
+            return cp.commit
+    return wb.git.merge_base(published, head) or published
 
 
 def corrupt(wb: Workbench, label: str, why: str) -> errors.DraftCorrupt:
