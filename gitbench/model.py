@@ -7,6 +7,7 @@ from typing import Any
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
 TRASH_PREFIX = "refs/gitbench/trash/"
+LEFTOVERS_PREFIX = "refs/gitbench/leftovers/"  # what a removed Draft worktree held that was not in the Draft
 CHECKPOINT_PREFIX = "refs/tags/checkpoint/"
 RECORDS_REF = "refs/gitbench/records"
 TRASH_DAYS = 14
@@ -89,6 +90,9 @@ class DraftInfo:
     status: str | None = None  # its job's
     base_is_published: bool = True  # False: made from an older Published (another Draft was published since)
     tokens: int | None = None
+    worktree: str | None = None  # its worktree's folder, when a command has worked in it
+    worktree_missing: bool = False  # the worktree's folder was deleted or moved (`gitbench recover` repairs)
+    running: str | None = None  # the job whose command is running in it right now
 
 
 @dataclass
@@ -127,6 +131,12 @@ class JobRecord:
     label: str | None = None  # `gitbench try`: the Draft's label (the model's name, or --label)
     finished: float | None = None  # when it stopped running (complete, failed, ...): its duration for compare
     continues: str | None = None  # `ask --on-draft continue`: the open Draft its steps went on
+    agent: str | None = None  # a command's program ("aider", "claude", "sed"), behind launchers
+    agent_model: str | None = None  # the model the agent said it uses (its flags, environment, config), if any
+    worktree: str | None = None  # the Draft worktree the command ran in
+    sparse: bool = False  # the worktree checks out only the scope's folders and the top-level files
+    timeout: float | None = None  # seconds the command may run
+    ok_exit: list[int] = field(default_factory=list)  # non-zero statuses that count as success (--ok-exit)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:

@@ -15,6 +15,8 @@ _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):\s?(.*)$")
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/+@=~-]+\Z")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 MAX_FILES = 20
+# Bidirectional-text controls: shown as they are, they would make a path read as another one.
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def quote_path(path: str) -> str:
@@ -26,7 +28,9 @@ def quote_path(path: str) -> str:
     for ch in path:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F or (ch.isspace() and (ch != " " or prev == " ")):
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8 (os.fsdecode's surrogate): as git says it
+            out.append(f"\\{ord(ch) - 0xDC00:03o}")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _BIDI or (ch.isspace() and (ch != " " or prev == " ")):
             # Line separators (U+2028, U+0085...) and whitespace runs would be split or folded by a reader:
             # spell them as octal UTF-8 bytes, as git does.
             out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8")))
@@ -114,6 +118,23 @@ def build_message(subject: str, body: str = "", trailers: list[tuple[str, str]] 
             lines.append(f"{key}: {_clean(value)}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+def append(message: str, trailers: list[tuple[str, str]]) -> str:
+    """``message`` with these trailers added at its end: to its trailer paragraph if it has one (an agent's
+    ``Co-authored-by:``), else as a new paragraph. Later keys win when a reader collapses repeated ones."""
+    for key, _ in trailers:
+        if not _KEY.match(key):
+            raise ValueError(f"bad trailer key {key!r}")
+    lines = "\n".join(f"{key}: {_clean(value)}" for key, value in trailers)
+    text = message.strip("\n")
+    if not text.strip():
+        return build_message("gitbench", "", trailers)
+    if re.match(r"---(\s|$)", text):
+        text = "gitbench: " + text
+    if len([p for p in re.split(r"\n\s*\n", text) if p.strip()]) >= 2 and parse(text):
+        return text + "\n" + lines + "\n"
+    return text + "\n\n" + lines + "\n"
 
 
 def parse(message: str) -> dict[str, str]:

@@ -98,7 +98,7 @@ def test_a_model_job_finished_by_an_agent_reports_every_batch_done_and_no_usage_
         assert report["status"] == "complete"
         assert report["last_completed_step"] == report["steps_total"] == 3
         agent_step = git(wb, "log", "-1", "--format=%(trailers)", "refs/heads/gitbench/draft/" + report["job"])
-        assert "Gitbench-Model: command:sh" in agent_step
+        assert "Gitbench-Model: sh" in agent_step and "Gitbench-Agent: sh" in agent_step  # the program it ran
         assert "Gitbench-Usage" not in agent_step  # an agent's token use is not known
         check_invariants(wb)
     finally:

@@ -233,7 +233,8 @@ def test_log_shows_the_step_commit_with_all_its_audit_trailers(workbench: Path) 
     assert step["trailers"] == {
         "Gitbench-Job": job["id"],
         "Gitbench-Step": "1/1 exec",
-        "Gitbench-Model": "command",
+        "Gitbench-Model": "python",  # the program the job ran (and its model, when an agent says which)
+        "Gitbench-Agent": "python",
         "Gitbench-Files": "src/app.py",
         "Gitbench-Checkpoint": "checkpoint/2",
         "Gitbench-Attempts": "1",

@@ -99,7 +99,7 @@ def count_calls(t: Templates, work: Path, command: str = "publish", first_fault:
     if first_fault:
         assert gitbench(repo, "publish", env={"GITBENCH_FAULT": first_fault}).returncode == -signal.SIGKILL
     log = work / "count.strace"
-    cmd = [STRACE or "strace", "-f", "--seccomp-bpf", "-qq", "-o", str(log), "-e", f"trace={TRACE_SET}",
+    cmd = [STRACE or "strace", "--seccomp-bpf", "-qq", "-o", str(log), "-e", f"trace={TRACE_SET}",
            sys.executable, "-m", "gitbench", command]
     res = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()})
     assert res.returncode == 0, f"the uninjected {command} failed: {res.stderr}"
@@ -163,7 +163,7 @@ def strace_summary(tmp_path_factory: pytest.TempPathFactory, sweep: Sweep) -> It
 def kill_publish(point: Point, repo: Path, command: str = "publish") -> subprocess.CompletedProcess[str]:
     if point.syscall == "fault":
         return gitbench(repo, command, env={"GITBENCH_FAULT": f"{point.call}:kill"})
-    cmd = [STRACE or "strace", "-f", "-qq", "-o", os.devnull, "-e", f"trace={TRACE_SET}",
+    cmd = [STRACE or "strace", "-qq", "-o", os.devnull, "-e", f"trace={TRACE_SET}",
            "-e", f"inject={point.syscall}:signal=SIGKILL:when={point.nth}",
            sys.executable, "-m", "gitbench", command]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()},

@@ -18,18 +18,31 @@ def register(app: typer.Typer) -> None:
         files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the job may change (repeatable)."),
         message: str = typer.Option("", "-m", "--message", help="The step's commit subject."),
         on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
+        timeout: str = typer.Option(None, "--timeout", help="Stop the command (and all it started) after this "
+                                    "long: 90, 90s, 15m, 2h."),
+        ok_exit: list[str] = typer.Option(None, "--ok-exit", help="An exit status that means success for this "
+                                          "command (repeatable, or 1,2)."),
+        sparse: bool = typer.Option(False, "--sparse", help="Check out only the --files folders (and the top-level "
+                                    "files) in the Draft's worktree: faster in big repositories; the command "
+                                    "does not see the other files."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Run CMD as a job in a new Draft; commit what it changed as one step with audit trailers."""
-        from gitbench.services import jobs
+        """Run CMD as a job in a new Draft's worktree; its commits and changes become the Draft's steps."""
+        from gitbench.services import commands
 
+        limit = commands.parse_timeout(timeout)
+        accepted = commands.parse_ok_exit(list(ok_exit or []))
+        if sparse and not files:
+            raise errors.UsageError("--sparse checks out the folders of --files: name them, e.g. "
+                                    "`gitbench exec --sparse --files 'src/**' -- CMD`.")
         wb = open_workbench()
         choice = choose_on_draft(wb, on_draft, json)
         say = None if json else (lambda text: render.out(f"· {text}"))
         import sys
 
-        res = jobs.run_exec(wb, list(command or []), list(files or []), message, choice, say,
-                            command_stdout=sys.stderr.fileno() if json else None)
+        res = commands.run_exec(wb, list(command or []), list(files or []), message, choice, say,
+                                command_stdout=sys.stderr.fileno() if json else None, timeout=limit,
+                                ok_exit=accepted, sparse=sparse)
         render.ok_json(res) if json else render.result(res)
 
     @app.command()

@@ -111,9 +111,11 @@ def status(st: Status) -> None:
         for d in st.drafts:
             age = clock.human_age(clock.now() - d.created)
             older = "" if d.base_is_published else ", made from an older Published"
-            job = f", job {d.status}" if d.status else ""
+            job = f", job {d.running} running now" if d.running else f", job {d.status}" if d.status else ""
             out(f"           {d.label}: {d.model or 'command'}, {d.steps} step(s), {d.files_changed} file(s), "
                 f"{age} old{older}{job}")
+            if d.worktree:
+                out(f"             worktree {d.worktree}{' (missing)' if d.worktree_missing else ''}")
         if st.draft_problem:
             out(f"           {st.draft_problem} (see the reminder below)")
     elif st.draft is None:
@@ -122,7 +124,12 @@ def status(st: Status) -> None:
         d = st.draft
         age = clock.human_age(clock.now() - d.created)
         out(f"Draft      {d.label}: {d.steps} step(s), {d.files_changed} file(s) changed, {age} old")
-        out("           gitbench review | gitbench publish | gitbench discard")
+        if d.worktree:
+            out(f"           worktree {d.worktree}{' (missing)' if d.worktree_missing else ''}")
+        if d.running:
+            out(f"           job {d.running} is running in it now; its work is recorded when its command ends")
+        else:
+            out("           gitbench review | gitbench publish | gitbench discard")
     if st.last_job is not None:
         j = st.last_job
         err = f": {j.error.get('message')}" if j.error else ""

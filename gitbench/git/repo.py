@@ -481,6 +481,33 @@ class GitRepo:
             cur = info.parents[0] if info.parents else None
         return out
 
+    def commits_between(self, base: str, tip: str, limit: int = 10_000) -> list[CommitInfo]:
+        """Commits reachable from ``tip`` and not from ``base``, parents before children (oldest first)."""
+        walker = self.repo.walk(pygit2.Oid(hex=tip), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        walker.hide(pygit2.Oid(hex=base))
+        out = []
+        for c in walker:
+            out.append(CommitInfo(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids), c.message,
+                                  c.commit_time, c.author.name))
+            if len(out) >= limit:
+                break
+        return out
+
+    def rewrite_commit(self, oid: str, tree: str, parents: list[str], message: str) -> str:
+        """A copy of commit ``oid`` with another tree, parents and message; its author and committer (names,
+        emails, dates) kept as they were."""
+        old = self.repo.get(oid)
+        if not isinstance(old, pygit2.Commit):
+            raise KeyError(oid)
+        try:
+            new = self.repo.create_commit(None, old.author, old.committer, message, pygit2.Oid(hex=tree),
+                                          [pygit2.Oid(hex=p) for p in parents])
+        except (pygit2.GitError, OSError) as exc:
+            raise translate(exc, "writing a commit") from exc
+        if not self.repo.odb.exists(new):
+            raise self._unwritten("writing a commit")
+        return str(new)
+
     def log(self, head: str, limit: int) -> list[CommitInfo]:
         out = []
         walker = self.repo.walk(pygit2.Oid(hex=head))

@@ -66,6 +66,16 @@ class Settings:
     max_tokens: int = 8192
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    """``[job]`` settings for jobs that run a command in a Draft's worktree (docs/agents.md)."""
+
+    copy: tuple[str, ...] = ()  # untracked files copied from the checked-out folder into each new worktree
+    setup: str | None = None  # a shell command run in each new worktree before the job
+    worktrees: str | None = None  # where Draft worktrees go (user config or GITBENCH_WORKTREES only)
+    timeout: float | None = None  # seconds; a job running longer is stopped
+
+
 @dataclass
 class Config:
     default_model: str | None
@@ -74,6 +84,7 @@ class Config:
     settings: Settings
     files: list[str]
     secrets: list[str]  # every key value known, for redaction in logs
+    job: JobSettings = field(default_factory=JobSettings)
 
     def resolve(self, text: str | None) -> ModelSpec:
         """``provider:model`` (or an alias from ``[models]``) → ModelSpec; UsageError naming the fix."""
@@ -244,7 +255,10 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
                "job.max_file_bytes": ("max_file_bytes", int), "job.max_edit_bytes": ("max_edit_bytes", int),
                "job.max_tokens": ("max_tokens", int)}
     values: dict[str, Any] = {}
+    job = _job_settings(tuning, user, env)
     for key, (value, path) in tuning.items():
+        if key in JOB_KEYS:
+            continue
         if key not in mapping:
             raise errors.UsageError(f"Unknown setting {key} in {path}.",
                                     [errors.Action("See the settings gitbench knows", "docs/providers.md")])
@@ -262,4 +276,45 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     if settings.attempts < 1 or settings.batch_files < 1:
         raise errors.UsageError("retry.attempts and job.batch_files must be at least 1.")
     return Config(default_model=default_model, providers=providers, aliases=aliases, settings=settings,
-                  files=files, secrets=secrets)
+                  files=files, secrets=secrets, job=job)
+
+
+JOB_KEYS = ("job.copy", "job.setup", "job.worktrees", "job.timeout")
+
+
+def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, str]) -> JobSettings:
+    """``[job] copy, setup, worktrees, timeout``, checked: a wrong type names the file and the fix."""
+    def fix(path: str) -> list[errors.Action]:
+        return [errors.Action(f"Fix {path} (see docs/agents.md)")]
+
+    copy: tuple[str, ...] = ()
+    setup = worktrees = None
+    timeout: float | None = None
+    if "job.copy" in tuning:
+        value, path = tuning["job.copy"]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise errors.UsageError(f"job.copy in {path} must be a list of paths, e.g. [\".env\"].", fix(path))
+        for v in value:
+            if v.startswith("/") or ".." in v.replace("\\", "/").split("/"):
+                raise errors.UsageError(f"job.copy in {path}: {v!r} is not a path inside the Workbench.", fix(path))
+        copy = tuple(value)
+    if "job.setup" in tuning:
+        value, path = tuning["job.setup"]
+        if not isinstance(value, str):
+            raise errors.UsageError(f"job.setup in {path} must be a shell command (a string).", fix(path))
+        setup = value.strip() or None
+    if "job.worktrees" in tuning:
+        value, path = tuning["job.worktrees"]
+        if path != user:
+            raise errors.UsageError(
+                f"job.worktrees in {path}: where Draft worktrees go is a setting of this machine, not of the "
+                "project, so it belongs in your own config file.", [errors.Action(f"Move it to {user}")])
+        if not isinstance(value, str) or not value.strip():
+            raise errors.UsageError(f"job.worktrees in {path} must be a folder.", fix(path))
+        worktrees = os.path.expanduser(value.strip())
+    if env.get("GITBENCH_WORKTREES"):
+        worktrees = os.path.expanduser(env["GITBENCH_WORKTREES"])
+    if "job.timeout" in tuning:
+        value, path = tuning["job.timeout"]
+        timeout = _number(value, f"job.timeout in {path}", float) or None
+    return JobSettings(copy=copy, setup=setup, worktrees=worktrees, timeout=timeout)

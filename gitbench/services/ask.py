@@ -94,6 +94,13 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("resume"):
         job = _resumable(wb, job_id)
+        if job.kind == "exec":
+            if model is not None:
+                raise errors.UsageError(f"Job {job.id} ran a command, not a model: --model does not apply. "
+                                        "`gitbench resume` runs its command again in its worktree.")
+            from gitbench.services import commands
+
+            return commands.resume_exec(wb, job, say, command_stdout)
         spec = cfg.resolve(model or job.model)
         prompt = chat.prompt_of(wb, job)
         if prompt is None:
@@ -142,10 +149,13 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
                                      [errors.Action("See the jobs", "gitbench jobs")])
             job_id = stopped[-1].id
     job = drafts.require_job(wb, job_id)
-    if job.kind != "ask":
+    if drafts.require_not_running(wb, job.draft, "resumed"):
+        job = drafts.require_job(wb, job.id)  # we waited for its command to end: look at the job again
+    if job.kind not in ("ask", "exec"):
         raise errors.UsageError(
-            f"Job {job.id} is an exec job: one command, one step, nothing to resume. Run it again instead.",
-            [a for a in jobs.next_actions(job) if a.command.startswith("gitbench exec")] or [errors.REVIEW])
+            f"Job {job.id} is a {job.kind} job; `gitbench resume` continues Workshop and exec jobs.",
+            [errors.Action("Go on with the workflow", "gitbench workflow resume")] if job.kind == "workflow"
+            else [errors.REVIEW])
     if job.status not in jobs.STOPPED:
         raise errors.UsageError(f"Job {job.id} is {job.status}: there is nothing to resume.",
                                 [errors.Action("See its report", f"gitbench report {job.id}")])
@@ -239,7 +249,9 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
         argv = [a.replace("{prompt}", prompt) for a in spec.argv]
         stdin = None if any("{prompt}" in a for a in spec.argv) else prompt.encode()
         job.command = list(spec.argv)  # the template, never the prompt
-        return jobs.command_step(wb, job, notes, argv, Scope.of(job.scope), f"ask {job.id}: {spec.id}", say,
+        from gitbench.services import commands
+
+        return commands.command_step(wb, job, notes, argv, Scope.of(job.scope), f"ask {job.id}: {spec.id}", say,
                                  command_stdout, stdin=stdin if stdin is not None else b"", step_name="agent",
                                  on_record=on_record)
     try:

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from gitbench import clock, errors
-from gitbench.git import worktree
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
-from gitbench.services import chat, drafts, jobs
+from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
 
 Progress = Callable[[str], None]
@@ -217,6 +214,8 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("rebase"):
         ref = drafts.require_draft(wb, label)
         label = ref[len(DRAFT_PREFIX):]
+        if drafts.require_not_running(wb, ref, "rebased"):
+            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         info = drafts.info(wb, ref)
         published = wb.published()
         if info.base == published:
@@ -251,6 +250,7 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
             new_head = wb.git.create_commit(tree, [new_head], c.message)
             moved[c.oid] = new_head
         wb.git.set_ref(ref, new_head, info.head, f"gitbench rebase onto {published[:12]}")
+        notes_sync = worktrees.sync(wb, ref, info.head, new_head)
         job = drafts.job_of(wb, ref)
         # Every job with steps on this Draft (the one that made it, and any that continued it) now starts
         # from the commit its old start became: a resume counts its steps from there.
@@ -265,7 +265,7 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         return OperationResult(
             "rebase", f"Rebased the Draft {label} onto Published ({published[:12]}): {len(chain)} step(s), "
             f"{len(ours)} file(s); it can be published now.", draft=ref, job=job,
-            review=review.review(wb, label=label))
+            review=review.review(wb, label=label), notes=notes_sync)
 
 
 def listing(wb: Workbench) -> list[dict[str, Any]]:
@@ -323,23 +323,32 @@ def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = 
 
 
 def _check(wb: Workbench, head: str, command: str, timeout: float) -> dict[str, Any]:
-    """Run ``command`` in a fresh folder holding the Draft's files; its exit code, time and last output."""
-    folder = os.path.join(wb.layout.worktree("compare"), head[:12])
-    worktree.export(wb.git, wb.git.commit(head).tree, folder, Scope())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(folder)
+    """Run ``command`` in a fresh worktree of the Draft's head (detached; ``[job] copy`` and ``setup`` as for a
+    job); its exit code, time and last output. The worktree goes afterwards."""
+    import tempfile
+
+    from gitbench.services import commands, supervisor, worktrees
+
     start = time.monotonic()
-    try:
-        proc = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-        code: int | None = proc.returncode
-        out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as exc:
-        code = None
-        out = ((exc.stdout or b"") + (exc.stderr or b"")).decode("utf-8", "replace")
-        out += f"\n(timed out after {timeout} s)"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    tail = "\n".join(out.strip().splitlines()[-5:])
+    settings = commands.job_settings(wb)
+    with worktrees.scratch(wb, head, f"check-{head[:12]}", settings) as linked, \
+            tempfile.TemporaryFile() as log:
+        env = worktrees.command_env(wb, linked)
+        code: int | None = 0
+        note = ""
+        if settings.setup:
+            out = supervisor.run(["/bin/sh", "-c", settings.setup], linked.path, env, stdout=log.fileno(),
+                                 stderr=log.fileno(), timeout=timeout)
+            if out.code != 0 or out.stopped:
+                code, note = out.code, f"\n(the setup command {settings.setup!r} failed: exit {out.code})"
+        if not note:
+            out = supervisor.run(["/bin/sh", "-c", command], linked.path, env, stdout=log.fileno(),
+                                 stderr=log.fileno(), timeout=timeout)
+            code = None if out.stopped == "timeout" else out.code
+            if out.stopped == "timeout":
+                note = f"\n(timed out after {timeout} s)"
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace") + note
+    tail = "\n".join(text.strip().splitlines()[-5:])
     return {"command": command, "exit_code": code, "passed": code == 0,
             "seconds": round(time.monotonic() - start, 3), "output": tail}

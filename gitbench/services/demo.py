@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from gitbench.services import checkpoints, init, jobs, publish, restore, review
+from gitbench.services import checkpoints, commands, init, publish, restore, review
 from gitbench.services.workbench import Workbench
 
 GREET = '''def greet(name):
@@ -80,7 +80,7 @@ def run(clean: bool = False) -> Iterator[str]:
     wb = Workbench(folder)
     yield ""
     yield "$ gitbench exec --files 'src/**' -- python edit.py     (a real job: a program edits files in a Draft)"
-    res = jobs.run_exec(wb, [sys.executable, "-c", EDIT], ["src/**"], "Add type hints and docstrings")
+    res = commands.run_exec(wb, [sys.executable, "-c", EDIT], ["src/**"], "Add type hints and docstrings")
     yield "  " + res.summary
     job_id = res.job.id if res.job else ""
     yield ""

@@ -7,8 +7,8 @@ from typing import Any
 
 from gitbench import clock, errors, faults
 from gitbench.git.repo import RefMoved
-from gitbench.model import DRAFT_PREFIX, TRASH_DAYS, TRASH_PREFIX, OperationResult
-from gitbench.services import drafts
+from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_DAYS, TRASH_PREFIX, OperationResult
+from gitbench.services import drafts, worktrees
 from gitbench.services.workbench import Workbench
 
 
@@ -16,6 +16,8 @@ def discard(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("discard"):
         ref = drafts.require_draft(wb, label)
         label = ref[len(DRAFT_PREFIX):]
+        if drafts.require_not_running(wb, ref, "discarded"):
+            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
         # A garbage ref file: keep the last good commit its reflog names, so even this Draft stays recoverable.
@@ -58,30 +60,32 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
                 wb.journal.clear()
                 raise errors.DraftOpen(f"The Draft {label} changed while discarding; it was kept.") from exc
     faults.point("discard.after-ref")
-    shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)
+    notes = worktrees.remove(wb, ref, keep)
+    shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before 0.6
     wb.journal.clear()
     gc_trash(wb)
     kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if keep else ""
     if keep and not head:
         kept += " (Its branch was unreadable; what is kept is its last good commit, from the reflog.)"
     return OperationResult("discard", f"Discarded the Draft {label}; Published is untouched.{kept}",
-                           draft=ref, data={"trash": trash if keep else None})
+                           draft=ref, data={"trash": trash if keep else None}, notes=notes)
 
 
-def trash_refs(wb: Workbench) -> list[tuple[int, str]]:
+def trash_refs(wb: Workbench, prefix: str = TRASH_PREFIX) -> list[tuple[int, str]]:
     out = []
-    for ref in wb.git.refs(TRASH_PREFIX):
-        stamp = ref[len(TRASH_PREFIX):].split("/", 1)[0]
+    for ref in wb.git.refs(prefix):
+        stamp = ref[len(prefix):].split("/", 1)[0]
         if stamp.isdigit():
             out.append((int(stamp), ref))
     return sorted(out)
 
 
 def gc_trash(wb: Workbench) -> list[str]:
-    """Delete trash refs older than 14 days (their commits then go with Git's own garbage collection)."""
+    """Delete trash refs (and worktree leftovers) older than 14 days (their commits then go with Git's own
+    garbage collection)."""
     limit = clock.now() - TRASH_DAYS * 86400
     gone = []
-    for stamp, ref in trash_refs(wb):
+    for stamp, ref in trash_refs(wb) + trash_refs(wb, LEFTOVERS_PREFIX):
         if stamp < limit:
             wb.git.delete_ref_force(ref)
             gone.append(ref)

@@ -95,6 +95,45 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
         )
 
 
+def running_job(wb: Workbench, ref: str) -> dict[str, Any] | None:
+    """The marker of a job whose command is running in the Draft ``ref`` right now, if one is."""
+    from gitbench.store import running
+
+    for info in running.live(wb.layout.running).values():
+        if info.get("draft") == ref:
+            return info
+    return None
+
+
+def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
+    """Refuse to change a Draft while a job's command works in it (it would lose or mix that work). As for the
+    Workbench lock, wait a little first (``GITBENCH_LOCK_WAIT`` seconds, default 5), letting go of the lock
+    meanwhile so the job can record its work; True if we waited (the caller looks at the Draft again)."""
+    import os
+    import time
+
+    info = running_job(wb, ref)
+    if info is None:
+        return False
+    deadline = time.monotonic() + float(os.environ.get("GITBENCH_LOCK_WAIT", "5"))
+    with wb.released():
+        while info is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            info = running_job(wb, ref)
+    info = running_job(wb, ref)
+    if info is None:
+        return True
+    label = label_of(ref)
+    raise errors.Busy(
+        f"`gitbench {info.get('operation', 'exec')}` (pid {info.get('pid')}) is running job {info.get('job')} in the "
+        f"Draft {label} (in {info.get('worktree')}), so the Draft cannot be {doing} now. The job's work is recorded "
+        "when its command ends.",
+        [errors.Action("Wait for the job to finish, then run this again"),
+         errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
+         errors.Action("Or stop it: Ctrl-C where it runs, or", f"kill {info.get('pid')}")],
+        {"job": info.get("job"), "draft": label})
+
+
 def require_draft(wb: Workbench, label: str | None = None) -> str:
     """The Draft to act on: the one named, or the only one. Several and none named is an error that lists
     them: gitbench never guesses which Draft to publish or discard."""

@@ -1,24 +1,19 @@
 """Jobs: auto-checkpoint, create the Draft, run the work, commit each finished step with its audit trailers.
 
-``exec`` runs any command (an agent CLI, a script, a formatter) in the Draft's worktree and commits what it
-changed as one step. Later job kinds (model prompts, workflow modules) reuse ``start_job``/``commit_step``.
+Every kind of job (a command: ``services/commands.py``; a model prompt: ``ask.py``; a workflow) starts with
+``start_job`` and ends with ``complete`` or ``fail``; ``commit_step`` commits a step built in memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from gitbench import clock, errors, faults, trailers
-from gitbench.git import worktree
 from gitbench.git.repo import Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
-from gitbench.scope import Scope, UnsafePath
+from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
 
@@ -89,6 +84,7 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
     continues = None
     if kind == "ask" and on_draft == "continue" and wb.draft_refs():
         ref = drafts.require_draft(wb, draft)  # ``draft``: which one, when several are open
+        drafts.require_not_running(wb, ref, "continued")
         continues = ref
     else:
         ref = DRAFT_PREFIX + (label or job_id)
@@ -162,6 +158,9 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
     faults.point("step.before-ref")
     wb.git.set_ref(job.draft, commit, head, f"gitbench step {step_no}")
     faults.point("step.after-ref")
+    from gitbench.services import worktrees
+
+    worktrees.sync(wb, job.draft, head, commit)  # a worktree on the Draft (a command's, earlier) follows the step
     job.steps_completed += 1
     job.head = commit
     job.files_changed = sorted(set(job.files_changed) | set(paths))
@@ -229,180 +228,6 @@ def report(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def _run(argv: list[str], cwd: str, env: dict[str, str], stdout: int | None,
-         stdin: bytes | None = None) -> tuple[int | None, str | None]:
-    """Run the command; Ctrl-C or SIGTERM stop it cleanly. Returns (exit code, cancel reason).
-
-    ``stdin``: bytes for the command's standard input (a prompt); None leaves ours.
-    """
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, preexec_fn=_die_with_parent,
-                                stdin=subprocess.PIPE if stdin is not None else None)
-    except FileNotFoundError:
-        return 127, None
-    except PermissionError:
-        return 126, None
-    if stdin is not None and proc.stdin is not None:
-        _feed(proc.stdin, stdin)
-    cancelled: list[str] = []
-
-    def on_term(signum: int, frame: object) -> None:
-        cancelled.append("SIGTERM")
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, on_term) if _main_thread() else None
-    try:
-        while True:
-            try:
-                return proc.wait(), (cancelled[0] if cancelled else None)
-            except KeyboardInterrupt:
-                if not cancelled:
-                    cancelled.append("Ctrl-C")
-                _stop(proc)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-
-
-def _feed(pipe: Any, data: bytes) -> None:
-    """Write ``data`` to the command's stdin from a thread (a command that never reads must not block us)."""
-    import threading
-
-    def write() -> None:
-        with contextlib.suppress(OSError):
-            pipe.write(data)
-        with contextlib.suppress(OSError):
-            pipe.close()
-
-    threading.Thread(target=write, daemon=True).start()
-
-
-def _die_with_parent() -> None:
-    """In the child: if gitbench is killed (even by SIGKILL), stop the command too (Linux), so no orphan keeps
-    writing into a Draft folder that the next gitbench command marks as interrupted."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
-        if proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str = "",
-             on_draft: str | None = None, progress: Progress | None = None,
-             command_stdout: int | None = None) -> OperationResult:
-    """``gitbench exec``: one command, one step, into a new Draft.
-
-    ``command_stdout``: where the command's output goes (a file descriptor; default: ours), so a caller that
-    prints JSON on stdout can send the command's chatter to stderr.
-    """
-    say = progress or (lambda text: None)
-    if not argv:
-        raise errors.UsageError("exec needs a command after `--`, e.g. `gitbench exec -- make format`.")
-    try:
-        scope = Scope.of(patterns)
-    except UnsafePath as exc:
-        raise errors.UsageError(f"Bad --files pattern: {exc}.") from exc
-    with wb.changing("exec"):
-        job, notes = start_job(wb, "exec", scope, list(argv), message, on_draft)
-        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
-        subject = message or f"exec: {' '.join(argv)}"[:72]
-        return command_step(wb, job, notes, list(argv), scope, subject, say, command_stdout)
-
-
-def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str], scope: Scope, subject: str,
-                 say: Progress, command_stdout: int | None = None, stdin: bytes | None = None,
-                 step_name: str = "exec", on_record: Callable[[JobRecord], dict[str, Any]] | None = None
-                 ) -> OperationResult:
-    """Run ``argv`` in a folder holding the Draft's in-scope files; commit what it changed as the next step.
-
-    Called with the Workbench lock held, after ``start_job`` (or a resume). ``on_record`` adds records files
-    (a conversation's entry) to the commit that stores the job's outcome.
-    """
-    label = job.draft[len(DRAFT_PREFIX):]
-    folder = wb.layout.worktree(label)
-    head = wb.git.ref(job.draft) or job.base
-    try:
-        snap = worktree.export(wb.git, wb.git.commit(head).tree, folder, scope)
-    except OSError as exc:
-        return fail(wb, job, _io_error(exc, "preparing the Draft's folder"), notes, on_record=on_record)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in ("GIT_AUTHOR_NAME",)}
-    env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_JOB": job.id,
-                "GITBENCH_WORKBENCH": wb.root})
-    say(f"Running {argv[0] if stdin is not None else ' '.join(argv)} in {folder}")
-    refs_before = _guarded_refs(wb)
-    code, cancel = _run(argv, folder, env, command_stdout, stdin)
-    job.attempts += 1
-    job.exit_code = code
-    try:
-        cap = worktree.capture(wb.git, folder, snap, scope)
-    except OSError as exc:
-        return fail(wb, job, _io_error(exc, "reading what the command changed"), notes, on_record=on_record)
-    job.refused = [{"path": p, "reason": r} for p, r in cap.refused]
-    status = "complete"
-    if cancel:
-        status = "cancelled"
-    elif code != 0:
-        status = f"failed (exit {code})"
-    elif cap.refused:
-        status = f"partial (refused {len(cap.refused)} paths)"
-    try:
-        commit_step(wb, job, cap.changes, step_name, status, subject, attempts=1, usage=(None, None))  # unknown
-    except errors.GitbenchError as exc:
-        return fail(wb, job, exc, notes, on_record=on_record)
-    except OSError as exc:
-        return fail(wb, job, _io_error(exc, "committing the step"), notes, on_record=on_record)
-    refs_after = _guarded_refs(wb)  # a deleted ref (a checkpoint tag) is a change too
-    moved = [r for r in sorted(set(refs_before) | set(refs_after)) if refs_before.get(r) != refs_after.get(r)]
-    if cancel:
-        err: errors.GitbenchError = errors.Cancelled(
-            f"The job was cancelled ({cancel}). The Draft and what the command had written are kept.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD])
-        return fail(wb, job, err, notes, klass="user-cancel", on_record=on_record)
-    if moved:
-        return fail(wb, job, errors.PublishConflict(
-            "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
-            [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD]), notes,
-            on_record=on_record)
-    if code != 0:
-        what = "was not found" if code == 127 else f"exited with status {code}"
-        return fail(wb, job, errors.JobFailed(
-            f"The command {what}. Whatever it changed is kept in the Draft for review.",
-            [errors.REVIEW, errors.DISCARD]), notes, klass="command", on_record=on_record)
-    if cap.refused:
-        listing = "; ".join(f"{p} ({r})" for p, r in cap.refused[:10])
-        return fail(wb, job, errors.ScopeViolation(
-            f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
-            f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope", on_record=on_record)
-    if job.plan is not None:  # a model job resumed by an agent: the agent did every batch that was left
-        job.next_batch = len(job.plan)
-    result = complete(wb, job, notes, on_record)
-    shutil.rmtree(folder, ignore_errors=True)
-    return result
-
-
 def complete(wb: Workbench, job: JobRecord, notes: list[str],
              on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
     """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
@@ -441,11 +266,6 @@ def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return errors.disk_full(what)
     return errors.FileIOError(f"File error while {what}: {exc}", [errors.RECOVER])
-
-
-def _guarded_refs(wb: Workbench) -> dict[str, str | None]:
-    names = [wb.published_ref, "refs/gitbench/records", *wb.git.refs("refs/tags/checkpoint/")]
-    return {n: wb.git.ref_raw(n) for n in names}
 
 
 def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[str], klass: str | None = None,

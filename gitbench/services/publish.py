@@ -9,7 +9,7 @@ from typing import Any
 from gitbench import errors, faults
 from gitbench.git.repo import RefMoved
 from gitbench.model import DRAFT_PREFIX, OperationResult
-from gitbench.services import checkpoints, drafts, transaction
+from gitbench.services import checkpoints, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 
 
@@ -29,6 +29,8 @@ def publish(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("publish"):
         ref = drafts.require_draft(wb, label)
         label = ref[len(DRAFT_PREFIX):]
+        if drafts.require_not_running(wb, ref, "published"):
+            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         head, base = verify_draft(wb, ref)
         published = wb.published()
         if published != base:
@@ -108,9 +110,11 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     with contextlib.suppress(RefMoved):
         wb.git.set_ref(entry["draft"], None, entry["draft_head"], "gitbench publish")
     faults.point("publish.after-draft-removed")
+    notes = [f"Left as edited by someone else: {p}" for p in left]
+    notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
+    # where job folders were before Draft worktrees
     shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX):]), ignore_errors=True)
     transaction.done(wb, entry)
-    notes = [f"Left as edited by someone else: {p}" for p in left]
     return OperationResult(
         operation="publish",
         summary=f"Published {entry['new'][:12]} to {wb.branch}.",

@@ -20,10 +20,35 @@ from gitbench.store import gitlocks
 def recover_journal(wb: Workbench) -> list[str]:
     """Called with the Workbench lock held. Returns what was done, for the user to read."""
     gitlocks.clear_owned(wb.git.gitdir)
+    notes = _dead_jobs(wb)
     try:
         started = os.stat(wb.layout.journal).st_mtime
     except FileNotFoundError:
-        return []
+        return notes
+    return notes + _journal(wb, started)
+
+
+def _dead_jobs(wb: Workbench) -> list[str]:
+    """Jobs whose command ran without the lock and whose process is gone (killed, crashed): each is marked
+    interrupted, and whatever its command left running is stopped. Its worktree and its steps are kept."""
+    from gitbench.services import supervisor
+    from gitbench.store import running
+
+    notes: list[str] = []
+    for job_id, (info, alive) in running.markers(wb.layout.running).items():
+        if alive:
+            continue
+        pgid = info.get("pgid")
+        if isinstance(pgid, int) and pgid > 1:
+            stopped = supervisor.stop_group(pgid, info.get("leader_start"))
+            if stopped:
+                notes.append(f"Stopped {stopped} process(es) that job {job_id}'s command left running.")
+        notes += _interrupted(wb, job_id, check_marker=False)
+        running.remove(wb.layout.running, job_id)
+    return notes
+
+
+def _journal(wb: Workbench, started: float) -> list[str]:
     entry = wb.journal.read()
     if not entry:
         return []
@@ -74,7 +99,12 @@ def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _interrupted(wb: Workbench, job_id: str) -> list[str]:
+def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[str]:
+    if check_marker:
+        from gitbench.store import running
+
+        if job_id in running.live(wb.layout.running):
+            return []  # its command still runs (without the lock): not interrupted
     job = drafts.job_record(wb, job_id)
     if job is None or job.status != "running":
         return []
@@ -101,8 +131,11 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
         notes += [f"Removed a stale Git lock: {os.path.relpath(p, wb.git.gitdir)}" for p in stale]
         notes += [f"Left a fresh Git lock (a Git process may be using it; `gitbench recover --force` removes it): "
                   f"{os.path.relpath(p, wb.git.gitdir)}" for p in young]
+        from gitbench.services import worktrees
+
+        notes += worktrees.repair(wb)
         labels = {r[len(DRAFT_PREFIX):] for r in wb.draft_refs()}
-        if os.path.isdir(wb.layout.worktrees):
+        if os.path.isdir(wb.layout.worktrees):  # job folders inside .git, from before Draft worktrees
             for name in os.listdir(wb.layout.worktrees):
                 if name not in labels:
                     shutil.rmtree(wb.layout.worktree(name), ignore_errors=True)

@@ -41,6 +41,7 @@ def status(wb: Workbench) -> Status:
                              "trash).")
         except errors.FileIOError as exc:  # unreadable records: say so, status must still work
             reminders.append(exc.message)
+    _worktrees(wb, infos, reminders)
     draft = infos[0] if infos else None
     local = wb.git.status_changes() if wb.files_checked_out() else []
     if not wb.git.bare and not wb.files_checked_out():
@@ -62,3 +63,20 @@ def status(wb: Workbench) -> Status:
     return Status(workbench=wb.root, bare=wb.git.bare, published=published, draft=draft,
                   last_job=job, reminders=reminders, busy=wb.busy(),
                   recovered=list(wb.recovered), local_changes=local, draft_problem=draft_problem, drafts=infos)
+
+
+def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:
+    """Each Draft's worktree and the job running in it, if any."""
+    from gitbench.services import worktrees
+    from gitbench.store import running
+
+    by_label = {w.label: w for w in worktrees.listing(wb)}
+    live = {info.get("draft"): job for job, info in running.live(wb.layout.running).items()}
+    for d in infos:
+        w = by_label.get(d.label)
+        if w is not None:
+            d.worktree, d.worktree_missing = w.path, not w.present
+            if not w.present:
+                reminders.append(f"The worktree of the Draft {d.label} is gone ({w.path}): `gitbench recover` "
+                                 "drops its entry; the next job on the Draft makes it again.")
+        d.running = live.get(d.ref)

@@ -22,6 +22,7 @@ class Workbench:
 
     def __init__(self, path: str = ".", require_init: bool = True) -> None:
         self.git = GitRepo(os.path.abspath(path))
+        self.opened_in = self.git.workdir  # the folder the command was started in (a worktree, perhaps)
         self.layout = Layout(self.git.gitdir)
         self.journal = Journal(self.layout.journal)
         self.records = Records(self.git)
@@ -35,6 +36,32 @@ class Workbench:
         self.branch = branch or "main"
         self.recovered: list[str] = []
         self._locked = False
+        self._lock: WorkbenchLock | None = None
+        self._follow_published()
+
+    def _follow_published(self) -> None:
+        """Work on the checkout that has Published checked out, wherever the command was started.
+
+        Started in a linked worktree (a Draft's, or one of the user's own), the repository opened is that
+        worktree's; but Publish and Restore must update the files of the checkout that shows Published (Git lets
+        a branch be checked out in one worktree only), and ``status`` must look at those files. So when another
+        worktree has Published checked out, that is the one we open."""
+        if self.git.bare or self.git.head_branch() == self.published_ref:
+            return
+        from gitbench.git import worktrees
+
+        main = os.path.dirname(self.git.gitdir) if os.path.basename(self.git.gitdir) == ".git" else None
+        target = None
+        head = worktrees._read(os.path.join(self.git.gitdir, "HEAD"))
+        if main is not None and head is not None and head.strip() == f"ref: {self.published_ref}" \
+                and os.path.isdir(main):
+            target = main
+        else:
+            found = worktrees.find(self.git.gitdir, branch=self.published_ref)
+            if found is not None and found.present:
+                target = found.path
+        if target is not None and os.path.realpath(target) != os.path.realpath(self.git.workdir or ""):
+            self.git = GitRepo(target)
 
     # -- names ----------------------------------------------------------------------------------------------
     @property
@@ -79,19 +106,60 @@ class Workbench:
             return
         lock = WorkbenchLock(self.layout.lock, operation)
         lock.acquire(wait)
-        self._locked = True
+        self._locked, self._lock = True, lock
         try:
             from gitbench.services import recover
 
             self.recovered.extend(recover.recover_journal(self))
             yield self
         finally:
-            self._locked = False
-            lock.release()
+            try:
+                self._settle_running()
+            finally:
+                self._locked, self._lock = False, None
+                lock.release()
+
+    def _settle_running(self) -> None:
+        """Jobs running without the lock compare the refs they must not move with these after their command:
+        what gitbench itself just changed is not theirs."""
+        from gitbench.store import running
+
+        if self._locked and running.any_marker(self.layout.running):
+            running.set_refs(self.layout.running, self.guarded_refs())
+
+    def guarded_refs(self) -> dict[str, str | None]:
+        """The refs a job's command must never move: Published, the records, every checkpoint."""
+        names = [self.published_ref, "refs/gitbench/records", *self.git.refs("refs/tags/checkpoint/")]
+        return {n: self.git.ref_raw(n) for n in names}
+
+    @contextmanager
+    def released(self, why: str = "a job's command") -> Iterator[Workbench]:
+        """Let go of the Workbench lock while a long command runs (other commands, reads and Drafts go on
+        meanwhile), and take it back after, waiting as long as it takes: what the command did must be recorded.
+        Only the holder of the lock lets go of it (a `try` attempt in a thread does not)."""
+        import threading
+
+        lock = self._lock
+        if not self._locked or lock is None or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        self._settle_running()
+        self._locked = False
+        lock.release()
+        try:
+            yield self
+        finally:
+            lock.acquire(wait=float(os.environ.get("GITBENCH_RELOCK_WAIT", "86400")))
+            self._locked = True
+            from gitbench.services import recover
+
+            self.recovered.extend(recover.recover_journal(self))
 
     def recover_if_idle(self) -> None:
         """For read-only commands: if an operation was interrupted and nobody holds the lock, finish it."""
-        if not os.path.exists(self.layout.journal):
+        from gitbench.store import running
+
+        if not os.path.exists(self.layout.journal) and not running.any_marker(self.layout.running):
             return
         lock = WorkbenchLock(self.layout.lock, "recover")
         if not lock.try_acquire():

@@ -35,3 +35,8 @@ class Layout:
     @property
     def worktrees(self) -> str:
         return os.path.join(self.root, "worktrees")
+
+    @property
+    def running(self) -> str:
+        """Markers of jobs whose command runs without the Workbench lock (``running/<job>.json`` and its flock)."""
+        return os.path.join(self.root, "running")

@@ -24,7 +24,7 @@ from typing import Any
 
 import gitbench
 from gitbench import clock, errors, faults, trailers
-from gitbench.git import worktree
+from gitbench.git import export
 from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
@@ -66,6 +66,7 @@ class Engine:
         # Progress for a display: (module, its new state, modules complete, modules in all). The core never
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
+        self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -307,7 +308,7 @@ class Engine:
         if not paths:
             return
         draft_tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
-        cap = worktree.read_paths(self.wb.git, self.wb.root, paths)
+        cap = export.read_paths(self.wb.git, self.wb.root, paths)
         changes = {p: e for p, e in cap.changes.items() if e != self.wb.git.tree_entry(draft_tree, p)}
         for path, why in cap.refused:
             notes.append(f"Not taken from the folder: {path} ({why}).")
@@ -417,14 +418,21 @@ class Engine:
             done = sum(1 for s in statuses.values() if s.state == "complete")
             self.on_module(mid, state, done + (just_done if state == "complete" else 0), len(statuses))
 
+    def _modules_home(self, job: JobRecord) -> str:
+        if self._modules is None or self._modules[0] != job.id:
+            from gitbench.services import worktrees
+
+            self._modules = (job.id, worktrees.modules_folder(self.wb, job.id))
+        return self._modules[1]
+
     def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str,
                st: ModuleStatus) -> tuple[Any, ...]:
         """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
         if m.kind == "input":
             return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
-        folder = os.path.join(self.wb.layout.worktree(job.id), "modules", m.id)
+        folder = os.path.join(self._modules_home(job), m.id)
         scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
-        snap = worktree.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
+        snap = export.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
         for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
             os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
         config = {**m.config, **self.state.overrides.get(m.id, {})}
@@ -474,7 +482,7 @@ class Engine:
             changes: dict[str, Entry | None] = {p: (self.wb.git.create_blob(data), BLOB) for p, data in files.items()}
             return Result("complete", changes=changes)
         folder, snap, status, error, seconds = payload
-        cap = worktree.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
+        cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
         shutil.rmtree(folder, ignore_errors=True)
         if status != "complete":
             return Result(status, error=error, seconds=seconds)
@@ -666,7 +674,9 @@ def _stop_orphans(wb: Workbench, job: JobRecord | None, mid: str) -> None:
     """Stop what an interrupted run of ``mid`` left running (its process group), before it runs again."""
     if job is None:
         return
-    note = os.path.join(wb.layout.worktree(job.id), "modules", mid) + ".pgid"
+    from gitbench.services import worktrees
+
+    note = os.path.join(worktrees.modules_folder(wb, job.id), mid) + ".pgid"
     try:
         with open(note) as fh:
             pgid = int(fh.read().strip() or 0)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gitbench.services import checkpoints, discard, jobs, publish, restore, status
+from gitbench.services import checkpoints, commands, discard, publish, restore, status
 from gitbench.services.workbench import Workbench
 from tests.bench import repogen
 from tests.bench.run import WRITE10
@@ -38,12 +38,12 @@ def cycles(path: str, n: int) -> dict[str, list[float]]:
     status.status(Workbench(path))  # warm-up: lazy imports inside the services
     for i in range(n):
         token = f"inproc-{i}-{time.time_ns()}"
-        _time(out, "draft", lambda: jobs.run_exec(Workbench(path), ["true"], [repogen.STEP_GLOB], "bench draft"))
+        _time(out, "draft", lambda: commands.run_exec(Workbench(path), ["true"], [repogen.STEP_GLOB], "bench draft"))
         wb = Workbench(path)
         if wb.draft_refs():  # a job that changed nothing removes its own Draft; an older gitbench kept it
             discard.discard(wb)
         argv = ["sh", "-c", WRITE10, "sh", token]
-        res = _time(out, "step", lambda: jobs.run_exec(
+        res = _time(out, "step", lambda: commands.run_exec(
             Workbench(path), argv, [repogen.STEP_GLOB], "bench step"))  # noqa: B023 - called at once
         target = res.checkpoints[0]
         _time(out, "publish", lambda: publish.publish(Workbench(path)))

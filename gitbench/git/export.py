@@ -1,4 +1,4 @@
-"""A Draft's worktree: a plain folder holding the job's files, and capturing what a command changed in it.
+"""A plain folder holding some files of a tree (a workflow module's inputs), and capturing what a command changed in it.
 
 The folder has no ``.git`` of its own and ``GIT_CEILING_DIRECTORIES`` stops Git from finding the Workbench
 around it, so a command run there sees files, not the repository. Only files inside the job's scope are put

@@ -1,0 +1,339 @@
+"""Linked Git worktrees: a Draft's folder is a real worktree of its branch, outside ``.git``.
+
+Git's own behaviour is the point here (what an agent sees with ``git status``, what ``.gitignore`` and the global
+excludes ignore, clean filters, modes, symlinks, any byte-string file name), so this module drives the ``git``
+CLI. Every call names the worktree explicitly (``GIT_DIR`` and ``GIT_WORK_TREE``): a job that replaces the
+folder's ``.git`` file cannot point our own Git calls at another repository. Our calls run no hooks.
+
+A worktree can be *sparse*: a cone-mode sparse checkout with a sparse index (``git sparse-checkout``'s own
+format, written by us into the worktree's private ``info/sparse-checkout``). The settings that make Git honour
+it are passed in the environment (``GIT_CONFIG_COUNT``), never written into the repository's shared config.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gitbench import errors
+
+# Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
+LOCAL_ENV = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+             "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
+             "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE",
+             "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_NAMESPACE", "GIT_LITERAL_PATHSPECS",
+             "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS", "GIT_QUARANTINE_PATH")
+SPARSE_CONFIG = (("core.sparseCheckout", "true"), ("core.sparseCheckoutCone", "true"), ("index.sparse", "true"))
+# Our own calls: no hooks, no pager, no advice, no automatic maintenance.
+OWN = ("-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
+       "-c", "advice.updateSparsePath=false", "-c", "core.quotePath=false")
+
+
+class GitFailed(Exception):
+    def __init__(self, args: list[str], code: int, stderr: str) -> None:
+        super().__init__(f"git {' '.join(args[:3])} failed ({code}): {stderr.strip()[:500]}")
+        self.code, self.stderr = code, stderr
+
+
+def clean_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without the variables that would point Git at another repository."""
+    env = dict(os.environ if base is None else base)
+    for key in LOCAL_ENV:
+        env.pop(key, None)
+    return env
+
+
+def with_config(env: dict[str, str], pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``env`` plus Git settings through ``GIT_CONFIG_COUNT`` (added to any the caller already passes)."""
+    env = dict(env)
+    try:
+        n = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        n = 0
+    for key, value in pairs:
+        env[f"GIT_CONFIG_KEY_{n}"] = key
+        env[f"GIT_CONFIG_VALUE_{n}"] = value
+        n += 1
+    env["GIT_CONFIG_COUNT"] = str(n)
+    return env
+
+
+@dataclass
+class Linked:
+    """One linked worktree, as its administrative folder ``<common>/worktrees/<id>`` describes it."""
+
+    id: str
+    admin: str
+    path: str  # the worktree's folder (where its ``.git`` file is)
+    head: str  # what HEAD holds: "ref: refs/heads/..." or a commit id
+
+    @property
+    def branch(self) -> str | None:
+        return self.head[5:].strip() if self.head.startswith("ref: ") else None
+
+    @property
+    def present(self) -> bool:
+        return os.path.isfile(os.path.join(self.path, ".git"))
+
+    @property
+    def sparse(self) -> bool:
+        return os.path.isfile(os.path.join(self.admin, "info", "sparse-checkout"))
+
+    def git_file(self) -> bytes:
+        """What the folder's ``.git`` file must say to point at this worktree's own administrative folder."""
+        return f"gitdir: {self.admin}\n".encode()
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def linked(common: str) -> list[Linked]:
+    """Every linked worktree of the repository whose common Git folder is ``common`` (read, not run: cheap)."""
+    folder = os.path.join(common, "worktrees")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        admin = os.path.join(folder, name)
+        gitdir = _read(os.path.join(admin, "gitdir"))
+        head = _read(os.path.join(admin, "HEAD"))
+        if gitdir is None or head is None:
+            continue
+        where = gitdir.strip()
+        if not os.path.isabs(where):
+            where = os.path.normpath(os.path.join(admin, where))
+        out.append(Linked(name, admin, os.path.dirname(where), head.strip()))
+    return out
+
+
+def find(common: str, *, branch: str | None = None, path: str | None = None) -> Linked | None:
+    real = os.path.realpath(path) if path else None
+    for lk in linked(common):
+        if branch is not None and lk.branch == branch:
+            return lk
+        if real is not None and os.path.realpath(lk.path) == real:
+            return lk
+    return None
+
+
+def run(args: list[str], *, git_dir: str | None = None, work_tree: str | None = None, cwd: str | None = None,
+        input: bytes | None = None, env: dict[str, str] | None = None, sparse: bool = False,
+        check: bool = True) -> bytes:
+    """Run ``git`` for gitbench itself; its stdout. GitFailed (with Git's message) when it fails."""
+    full = clean_env(env)
+    if git_dir is not None:
+        full["GIT_DIR"] = git_dir
+    if work_tree is not None:
+        full["GIT_WORK_TREE"] = work_tree
+    if sparse:
+        full = with_config(full, SPARSE_CONFIG)
+    full.setdefault("LC_ALL", "C")
+    full["GIT_TERMINAL_PROMPT"] = "0"
+    argv = ["git", *OWN, *args]
+    try:
+        proc = subprocess.run(argv, cwd=cwd or work_tree or git_dir, input=input, capture_output=True, env=full,
+                              check=False)
+    except FileNotFoundError as exc:
+        raise errors.UsageError("Git is not installed (no `git` on PATH); gitbench's Draft worktrees need it.",
+                                [errors.Action("Install Git 2.28 or newer")]) from exc
+    if check and proc.returncode != 0:
+        raise GitFailed(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
+    return proc.stdout
+
+
+def in_tree(lk: Linked, args: list[str], input: bytes | None = None, check: bool = True,
+            env: dict[str, str] | None = None) -> bytes:
+    """Run ``git`` in the worktree ``lk``, naming it explicitly."""
+    return run(args, git_dir=lk.admin, work_tree=lk.path, input=input, sparse=lk.sparse, check=check, env=env)
+
+
+def cone(dirs: Iterable[str]) -> str:
+    """The cone-mode sparse-checkout file for ``dirs`` (``git sparse-checkout set --cone`` writes the same):
+    every top-level file, each folder named and everything below it, and the files of the folders above it."""
+    wanted = sorted({d.strip("/") for d in dirs if d.strip("/")})
+    lines = ["/*", "!/*/"]
+    parents: set[str] = set()
+    for d in wanted:
+        parts = d.split("/")
+        for i in range(1, len(parts)):
+            parents.add("/".join(parts[:i]))
+    for p in sorted(parents):
+        if not any(p == w or p.startswith(w + "/") for w in wanted):
+            lines += [f"/{_escape(p)}/", f"!/{_escape(p)}/*/"]
+    for d in wanted:
+        if not any(d.startswith(w + "/") for w in wanted):
+            lines.append(f"/{_escape(d)}/")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(path: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\!#" or c.isspace() else c for c in path)
+
+
+def add(common: str, folder: str, branch: str | None, commit: str | None = None,
+        sparse_dirs: list[str] | None = None) -> Linked:
+    """A new linked worktree at ``folder`` on ``branch`` (or detached at ``commit``), its files checked out;
+    only the cone of ``sparse_dirs`` (plus every top-level file) when that is given."""
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    target = ["--detach", str(commit)] if branch is None else [branch[len("refs/heads/"):]]
+    run(["worktree", "add", "--quiet", "--no-checkout", folder, *target], git_dir=common, cwd=os.path.dirname(folder))
+    lk = find(common, path=folder)
+    if lk is None:  # pragma: no cover - git just made it
+        raise GitFailed(["worktree", "add"], 0, f"the new worktree {folder} is not listed")
+    if sparse_dirs is not None:
+        info = os.path.join(lk.admin, "info")
+        os.makedirs(info, exist_ok=True)
+        with open(os.path.join(info, "sparse-checkout"), "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(cone(sparse_dirs))
+    in_tree(lk, ["read-tree", "-m", "-u", "HEAD"])
+    return lk
+
+
+def remove(common: str, lk: Linked) -> None:
+    """Remove a worktree: its folder and its administrative entry (a folder already gone is pruned)."""
+    if lk.present:
+        run(["worktree", "remove", "--force", "--force", lk.path], git_dir=common, cwd=common, check=False)
+    if os.path.isdir(lk.admin):
+        import shutil
+
+        if lk.present:  # git refused (a locked folder we cannot delete): leave the folder, drop nothing else
+            return
+        shutil.rmtree(lk.admin, ignore_errors=True)
+
+
+def split_z(data: bytes) -> list[bytes]:
+    return [p for p in data.split(b"\0") if p]
+
+
+@dataclass
+class Change:
+    """One path the worktree's ``git status`` shows: ``xy`` as Git prints it, the path as Git's bytes."""
+
+    xy: str
+    path: bytes
+
+    @property
+    def folder(self) -> bool:
+        return self.path.endswith(b"/")  # an untracked folder Git did not go into: a nested repository
+
+
+def status(lk: Linked) -> list[Change]:
+    """What changed in the worktree against its HEAD (staged or not, new files included, ignored ones not)."""
+    out = in_tree(lk, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
+                       "--ignore-submodules=none"])
+    return [Change(item[:2].decode("ascii", "replace"), item[3:]) for item in split_z(out)]
+
+
+def pathspec_input(paths: Iterable[bytes]) -> bytes:
+    return b"".join(p + b"\0" for p in paths)
+
+
+def stage(lk: Linked, paths: list[bytes]) -> None:
+    """``git add -A`` of exactly these paths (literal: no glob in a file name is ever expanded)."""
+    if paths:
+        in_tree(lk, ["--literal-pathspecs", "add", "-A", "--sparse", "--pathspec-from-file=-", "--pathspec-file-nul"],
+                input=pathspec_input(paths))
+
+
+def unstage(lk: Linked, commit: str, paths: list[bytes]) -> None:
+    """Set these paths in the worktree's index back to ``commit``'s (removed if it has none); files untouched."""
+    if paths:
+        in_tree(lk, ["--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-", "--pathspec-file-nul", commit],
+                input=pathspec_input(paths), check=False)
+
+
+def write_tree(lk: Linked) -> str:
+    return in_tree(lk, ["write-tree"]).decode().strip()
+
+
+def set_index_entries(lk: Linked, entries: dict[bytes, tuple[int, str] | None]) -> None:
+    """Set index entries directly (mode, blob id; None removes), for paths whose content must not be staged."""
+    if entries:
+        lines = b"".join((f"{mode:o} {oid}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
+                         for p, e in entries.items() for mode, oid in [e or (0, "")])
+        in_tree(lk, ["update-index", "-z", "--index-info"], input=lines)
+
+
+def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | None], scratch: str) -> str:
+    """``tree`` with some paths set (mode, blob id) or removed (None), written by Git: any byte-string name."""
+    index = os.path.join(scratch, "edit-index")
+    os.makedirs(scratch, exist_ok=True)
+    env = {**clean_env(), "GIT_INDEX_FILE": index}
+    try:
+        run(["read-tree", tree], git_dir=common, env=env)
+        lines = b"".join((f"{e[0]:o} {e[1]}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
+                         for p, e in entries.items())
+        run(["update-index", "-z", "--index-info"], git_dir=common, env=env, input=lines)
+        return run(["write-tree"], git_dir=common, env=env).decode().strip()
+    finally:
+        if os.path.exists(index):
+            os.unlink(index)
+
+
+def escaping_links(lk: Linked) -> list[bytes]:
+    """Tracked symlinks of the worktree's HEAD whose target leaves the worktree (absolute, or climbing above
+    its top with ``..``): written through, they would change files outside it."""
+    out = in_tree(lk, ["ls-files", "-z", "-s"])
+    found = []
+    for item in split_z(out):
+        meta, _, path = item.partition(b"\t")
+        if not meta.startswith(b"120000 "):
+            continue
+        target = os.readlink(os.path.join(lk.path.encode(), path)) if os.path.islink(
+            os.path.join(lk.path.encode(), path)) else None
+        if target is None:
+            oid = meta.split()[1].decode()
+            target = in_tree(lk, ["cat-file", "blob", oid])
+        if leaves(path, target):
+            found.append(path)
+    return found
+
+
+def leaves(path: bytes, target: bytes) -> bool:
+    """Does a symlink at ``path`` (relative to the top of its tree) pointing at ``target`` leave that tree?"""
+    if target.startswith(b"/"):
+        return True
+    depth = path.count(b"/")
+    for part in target.split(b"/"):
+        if part == b"..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in (b"", b"."):
+            depth += 1
+    return False
+
+
+HIDDEN = "gitbench-hidden"  # in the worktree's administrative folder: the paths kept out of its folder
+
+
+def hide(lk: Linked, paths: list[bytes]) -> None:
+    """Keep these tracked paths out of the folder: skip-worktree in the index, removed from disk, and noted
+    (Git's status does not show what is written at a skip-worktree path; capture looks there itself)."""
+    with open(os.path.join(lk.admin, HIDDEN), "wb") as fh:
+        fh.write(pathspec_input(paths))
+    if not paths:
+        return
+    in_tree(lk, ["update-index", "-z", "--skip-worktree", "--stdin"], input=pathspec_input(paths))
+    for p in paths:
+        full = os.path.join(lk.path.encode(), p)
+        if os.path.islink(full) or os.path.isfile(full):
+            os.unlink(full)
+
+
+def hidden(lk: Linked) -> list[bytes]:
+    """The paths ``hide`` kept out of the worktree's folder."""
+    try:
+        with open(os.path.join(lk.admin, HIDDEN), "rb") as fh:
+            return split_z(fh.read())
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,180 @@
+"""Which agent a job's command runs, and which model it uses, as far as the agent tells it.
+
+The program is the command's own name, looked for behind the usual launchers (``env``, ``npx``, ``uvx``,
+``pipx run``, ``python -m``, ``node .../cli.js``, ``sh -c``). The model comes from what the agent itself reads,
+in its own order: its flags, its environment variables, its config files (the project's, then the user's).
+Nothing here runs the agent or reads its output; a model we cannot tell is left unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+AGENTS = {"aider", "claude", "codex", "gemini", "opencode", "cursor-agent", "goose", "amp", "qwen", "crush",
+          "continue", "cline", "auggie", "droid", "kiro-cli", "copilot"}
+LAUNCHERS = {"env", "npx", "pnpx", "bunx", "uvx", "pipx", "nice", "nohup", "time", "command", "exec", "stdbuf"}
+PACKAGES = {"@anthropic-ai/claude-code": "claude", "@openai/codex": "codex", "@google/gemini-cli": "gemini",
+            "aider-chat": "aider", "opencode-ai": "opencode"}
+
+
+@dataclass(frozen=True)
+class Agent:
+    program: str  # "aider", "claude", "codex", "sed"...
+    model: str | None = None  # as the agent names it: "openai/gpt-4o", "claude-sonnet-4-5"
+
+    @property
+    def trailer(self) -> str:
+        """``Gitbench-Model`` of its steps: ``program:model`` when the model is known, else the program."""
+        return f"{self.program}:{self.model}" if self.model else self.program
+
+
+def program(argv: list[str]) -> str:
+    """The program a command line runs, behind launchers."""
+    args = list(argv)
+    while args:
+        head = args[0] if args[0].startswith("@") else os.path.basename(args[0])  # @scope/package (npx)
+        rest = args[1:]
+        if head in ("sh", "bash", "zsh", "dash") and len(rest) >= 2 and rest[0] in ("-c", "-lc"):
+            try:  # a script: the agent it runs, if it names one of those we know; else the shell
+                words = [os.path.basename(w) for w in shlex.split(rest[1])]
+            except ValueError:
+                return head
+            return next((PACKAGES.get(w, w) for w in words if PACKAGES.get(w, w) in AGENTS), head)
+        if head in LAUNCHERS or head == "pipx" or (head == "npm" and rest[:1] == ["exec"]):
+            rest = [a for a in rest if a not in ("run", "exec", "--", "-y", "--yes")]
+            while rest and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", rest[0]) or rest[0].startswith("-")):
+                rest = rest[1:]
+            args = rest
+            continue
+        if re.match(r"^python[0-9.]*$", head):
+            return _known(rest[1]) if rest[:1] == ["-m"] and len(rest) > 1 else "python"
+        if re.match(r"^(node|bun|deno)$", head) and rest:
+            script = next((a for a in rest if not a.startswith("-")), "")
+            for package, name in PACKAGES.items():
+                if package in script:
+                    return name
+            return _known(os.path.splitext(os.path.basename(script))[0] or head)
+        return _known(head)
+    return "command"
+
+
+def _known(name: str) -> str:
+    base = name.split("@")[0] if not name.startswith("@") else name.rsplit("@", 1)[0]
+    return PACKAGES.get(base, base) or "command"
+
+
+def _flag(argv: list[str], *names: str) -> str | None:
+    """The value of the last ``--name VALUE`` / ``--name=VALUE`` (``-m VALUE``) in argv."""
+    found = None
+    for i, arg in enumerate(argv):
+        for n in names:
+            if arg == n and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif n.startswith("--") and arg.startswith(n + "="):
+                found = arg[len(n) + 1:]
+    return found
+
+
+def _yaml_model(path: str) -> str | None:
+    """``model:`` from a YAML file of plain ``key: value`` lines (aider's .aider.conf.yml), without a YAML parser."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                m = re.match(r"^model:\s*['\"]?([^'\"#\s]+)", line)
+                if m:
+                    return m.group(1)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _json_model(path: str, *keys: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    for key in keys:
+        for part in key.split("."):
+            data = data.get(part) if isinstance(data, dict) else None
+        if isinstance(data, str) and data:
+            return data
+    return None
+
+
+def _toml_model(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            value = tomllib.load(fh).get("model")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _aider(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
+    aliases = {"--opus": "claude-3-opus", "--sonnet": "sonnet", "--haiku": "haiku", "--4": "gpt-4", "--4o": "gpt-4o",
+               "--mini": "gpt-4o-mini", "--deepseek": "deepseek", "--o1-mini": "o1-mini", "--o1-preview": "o1-preview"}
+    named = _flag(argv, "--model")
+    for arg in argv:
+        if arg in aliases:
+            named = aliases[arg]
+    return named or env.get("AIDER_MODEL") or _yaml_model(os.path.join(cwd, ".aider.conf.yml")) \
+        or _yaml_model(os.path.join(home, ".aider.conf.yml"))
+
+
+def _claude(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
+    config = env.get("CLAUDE_CONFIG_DIR") or os.path.join(home, ".claude")
+    return _flag(argv, "--model") or env.get("ANTHROPIC_MODEL") \
+        or _json_model(os.path.join(cwd, ".claude", "settings.local.json"), "model") \
+        or _json_model(os.path.join(cwd, ".claude", "settings.json"), "model") \
+        or _json_model(os.path.join(config, "settings.json"), "model")
+
+
+def _codex(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
+    named = _flag(argv, "-m", "--model")
+    for i, arg in enumerate(argv):
+        if arg in ("-c", "--config") and i + 1 < len(argv):
+            m = re.match(r"^model\s*=\s*['\"]?([^'\"]+)['\"]?$", argv[i + 1])
+            if m:
+                named = m.group(1)
+    config = env.get("CODEX_HOME") or os.path.join(home, ".codex")
+    return named or _toml_model(os.path.join(config, "config.toml"))
+
+
+def _gemini(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
+    return _flag(argv, "-m", "--model") or env.get("GEMINI_MODEL") \
+        or _json_model(os.path.join(cwd, ".gemini", "settings.json"), "model.name", "model") \
+        or _json_model(os.path.join(home, ".gemini", "settings.json"), "model.name", "model")
+
+
+def _opencode(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
+    return _flag(argv, "-m", "--model") or _json_model(os.path.join(cwd, "opencode.json"), "model")
+
+
+MODELS: dict[str, Callable[[list[str], dict[str, str], str, str], str | None]] = {
+    "aider": _aider, "claude": _claude, "codex": _codex, "gemini": _gemini, "opencode": _opencode}
+
+
+def identify(argv: list[str], env: dict[str, str] | None = None, cwd: str = ".") -> Agent:
+    """The agent a command line runs and, where the agent tells it, its model."""
+    env = dict(os.environ if env is None else env)
+    name = program(argv)
+    find = MODELS.get(name)
+    model = find(argv, env, cwd, env.get("HOME") or os.path.expanduser("~")) if find else None
+    return Agent(name, _clean(model))
+
+
+def _clean(model: str | None) -> str | None:
+    """A model name fit for a trailer (one line, no spaces, a sane length)."""
+    if not model:
+        return None
+    model = model.strip()
+    if not model or len(model) > 120 or not re.match(r"^[A-Za-z0-9._:/@+-]+$", model):
+        return None
+    return model

@@ -1,0 +1,269 @@
+"""What a command did in its Draft's worktree, made into steps on the Draft: Git's own view of the folder.
+
+* The worktree's link to the repository (its ``.git`` file) and its HEAD are checked first and put back if the
+  job changed them; our own Git calls name the worktree explicitly, so they never follow a planted link.
+* The command's own commits (an agent that commits, such as aider) are kept, with their messages, authors and
+  dates, each given gitbench's audit trailers (they are not published yet, so rewriting them is fine). A change
+  in them that the job may not make is taken back out of the commit and reported.
+* What is left uncommitted becomes one gitbench step, as for any command: Git's ``status`` says what changed
+  (modes, symlinks, deletions, any byte-string name; ignored files never count), the paths the job may change
+  are staged, the others refused and left in the folder for the user to look at.
+
+A job may change a path when it is inside its scope (``--files``) and is not: a nested repository, a symlink
+that leads out of the worktree, a special file, a file over 100 MiB, or a file ``[job] copy`` put there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from gitbench import errors, faults, trailers
+from gitbench.git import worktrees as wt
+from gitbench.git.repo import LINK
+from gitbench.model import JobRecord
+from gitbench.scope import Scope
+from gitbench.services.workbench import Workbench
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+GITLINK = 0o160000
+
+
+@dataclass
+class Captured:
+    commits: list[str] = field(default_factory=list)  # the job's new commits on the Draft, oldest first
+    files: list[str] = field(default_factory=list)  # every path they change
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    head: str | None = None  # the Draft's head afterwards
+    taken_out: list[bytes] = field(default_factory=list)  # paths taken back out of the job's own commits
+
+
+def name(path: bytes) -> str:
+    return os.fsdecode(path)
+
+
+def repair_link(wb: Workbench, linked: wt.Linked, ref: str, out: Captured) -> str | None:
+    """Put the worktree's ``.git`` file and HEAD back as gitbench made them. Returns the commit the worktree's
+    HEAD was on when that was another branch or a detached commit (the job's work may be there)."""
+    dot = os.path.join(linked.path, ".git")
+    try:
+        with open(dot, "rb") as fh:
+            ok = fh.read() == linked.git_file() and not os.path.islink(dot)
+    except OSError:
+        ok = False
+    if not ok:
+        if os.path.isdir(dot) and not os.path.islink(dot):
+            import shutil
+
+            shutil.rmtree(dot, ignore_errors=True)
+        elif os.path.lexists(dot):
+            os.unlink(dot)
+        with open(dot, "wb") as fh:
+            fh.write(linked.git_file())
+        out.refused.append((".git", "the job replaced the worktree's link to its repository (put back)"))
+    other: str | None = None
+    want = f"ref: {ref}"
+    if linked.head != want:
+        if linked.branch is None:
+            other = linked.head if wb.git.exists(linked.head) else None
+        elif linked.branch is not None:
+            other = wb.git.ref(linked.branch)
+        where = "a detached commit" if linked.branch is None else linked.branch
+        out.notes.append(f"The job left its worktree on {where}; it was put back on its Draft"
+                         + (", and the commits made there were taken onto it." if other else "."))
+        # Until those commits are on the Draft, HEAD stays on them (detached), so Git's status compares the
+        # folder with them; ``attach`` puts it back on the Draft.
+        _write_head(linked, other if other else want)
+    return other
+
+
+def _write_head(linked: wt.Linked, value: str) -> None:
+    with open(os.path.join(linked.admin, "HEAD"), "w") as fh:
+        fh.write(value + "\n")
+    linked.head = value
+
+
+def _refusal(wb: Workbench, scope: Scope, path: str, entry: tuple[str, int] | None, copied: set[bytes],
+             new_gitlink: bool) -> str | None:
+    """Why a committed change may not be kept (None: it may)."""
+    if os.fsencode(path) in copied:
+        return "copied into the worktree by [job] copy; never part of the Draft"
+    if not scope.allows(path):
+        return "outside the job's scope (--files)"
+    if entry is None:
+        return None
+    oid, mode = entry
+    if mode == GITLINK and new_gitlink:
+        return "a nested Git repository"
+    if mode == LINK and wt.leaves(os.fsencode(path), wb.git.blob(oid)):
+        return f"symlink pointing outside the Workbench ({os.fsdecode(wb.git.blob(oid))})"
+    if mode != LINK and mode != GITLINK and wb.git.blob_size(oid) > MAX_FILE_BYTES:
+        return f"too large (the limit is {MAX_FILE_BYTES} bytes)"
+    return None
+
+
+def keep_commits(wb: Workbench, job: JobRecord, linked: wt.Linked, known: str, tip: str, scope: Scope,
+                 copied: set[bytes], pairs: list[tuple[str, str]], out: Captured, scratch: str,
+                 more: int = 0) -> str:
+    """Give the job's own commits (``known..tip``) their trailers, taking out changes it may not make; the new
+    tip. A history that no longer starts at ``known`` (the job rewrote or dropped steps) becomes one step with the
+    tree the job left, on top of ``known``, so no earlier step is lost."""
+    if tip == known:
+        return known
+    if not wb.git.is_ancestor(known, tip):
+        out.notes.append("The job rewrote the Draft's history; what its commits left is kept as one step on top "
+                         "of the earlier steps (none of them is lost).")
+        commits = [(tip, [known])]  # its tree, its message and author, on top of the earlier steps
+    else:
+        commits = [(c.oid, list(c.parents)) for c in wb.git.commits_between(known, tip)]
+    mapping = {known: known}
+    new_tip = known
+    total = len(commits) + more  # ``more``: the step that what is left uncommitted will make
+    for i, (oid, parents) in enumerate(commits, 1):
+        info = wb.git.commit(oid)
+        new_parents = [mapping.get(p, p) for p in parents] or [known]
+        first_old = wb.git.commit(parents[0]).tree if parents else wb.git.commit(known).tree
+        first_new = wb.git.commit(new_parents[0]).tree
+        fixes: dict[bytes, tuple[int, str] | None] = {}
+        files = []
+        for change in wb.git.diff_trees(first_old, info.tree):
+            path = change.path
+            why = _refusal(wb, scope, path, change.new, copied, change.old is None or change.old[1] != GITLINK)
+            if why is None:
+                files.append(path)
+                continue
+            out.refused.append((path, why + f" (in the commit {oid[:12]}: taken out of it)"))
+            out.taken_out.append(os.fsencode(path))
+            old_entry = wb.git.tree_entry(first_new, path) if _encodable(path) else None
+            fixes[os.fsencode(path)] = (old_entry[1], old_entry[0]) if old_entry else None
+        tree = info.tree if not fixes else wt.edit_tree(wb.git.gitdir, info.tree, fixes, scratch)
+        message = trailers.append(info.message, [
+            ("Gitbench-Job", job.id), ("Gitbench-Step", f"{job.steps_completed + i}/{job.steps_completed + total} "
+                                                         "commit"),
+            *pairs, ("Gitbench-Files", trailers.format_paths(sorted(files))), *_tail(job)])
+        new = wb.git.rewrite_commit(oid, tree, new_parents, message)
+        mapping[oid] = new
+        new_tip = new
+        out.files.extend(files)
+        out.commits.append(new)
+    return new_tip
+
+
+def _encodable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _tail(job: JobRecord) -> list[tuple[str, str]]:
+    return [("Gitbench-Checkpoint", job.checkpoint or "none"), ("Gitbench-Attempts", "1"),
+            ("Gitbench-Status", "complete")]
+
+
+def classify(wb: Workbench, linked: wt.Linked, changes: list[wt.Change], scope: Scope,
+             copied: set[bytes]) -> tuple[list[bytes], list[tuple[bytes, str]]]:
+    """Uncommitted changes: the paths to stage, and the refused ones with the reason."""
+    allowed: list[bytes] = []
+    refused: list[tuple[bytes, str]] = []
+    root = os.fsencode(linked.path)
+    for ch in changes:
+        path = ch.path.rstrip(b"/")
+        if path in copied:
+            continue
+        if ch.folder:
+            refused.append((ch.path, "a nested Git repository (its files are left in the worktree)"))
+            continue
+        text = name(path)
+        if not scope.allows(text):
+            refused.append((path, "outside the job's scope (--files)"))
+            continue
+        full = os.path.join(root, path)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            allowed.append(path)  # deleted
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(full)
+            if wt.leaves(path, target):
+                refused.append((path, f"symlink pointing outside the Workbench ({os.fsdecode(target)})"))
+                continue
+        elif stat.S_ISDIR(st.st_mode):
+            refused.append((ch.path, "a nested Git repository (its files are left in the worktree)"))
+            continue
+        elif not stat.S_ISREG(st.st_mode):
+            refused.append((path, "not a regular file (a pipe, socket or device)"))
+            continue
+        elif st.st_size > MAX_FILE_BYTES:
+            refused.append((path, f"too large ({st.st_size} bytes; the limit is {MAX_FILE_BYTES})"))
+            continue
+        allowed.append(path)
+    return allowed, refused
+
+
+def hidden_writes(linked: wt.Linked) -> list[tuple[bytes, str]]:
+    """Writes at the paths of symlinks that were kept out of the worktree: Git does not show them (the index
+    marks those paths skip-worktree), so they are looked at one by one."""
+    paths = wt.hidden(linked)
+    root = os.fsencode(linked.path)
+    return [(p, "written at the path of a symlink that points outside the Draft (kept out of its worktree)")
+            for p in paths if os.path.lexists(os.path.join(root, p))]
+
+
+def capture(wb: Workbench, job: JobRecord, linked: wt.Linked, scope: Scope, copied: set[bytes], subject: str,
+            status: str, step_name: str, pairs: list[tuple[str, str]]) -> Captured:
+    """Everything the job did in ``linked``, as commits on its Draft (compare-and-swap on the Draft ref)."""
+    out = Captured()
+    ref = job.draft
+    known = job.head or job.base
+    other = repair_link(wb, linked, ref, out)
+    branch_tip = wb.git.ref(ref)
+    if branch_tip is None:
+        from gitbench.services import drafts
+
+        raise drafts.corrupt(wb, job.id, "its branch disappeared during the job")
+    tip = other or branch_tip
+    changes = wt.status(linked)
+    allowed, refused = classify(wb, linked, changes, scope, copied)
+    refused += hidden_writes(linked)
+    scratch = os.path.join(wb.layout.txn, f"capture-{job.id}")
+    new_tip = keep_commits(wb, job, linked, known, tip, scope, copied, pairs, out, scratch, 1 if allowed else 0)
+    if new_tip != branch_tip:
+        wb.git.set_ref(ref, new_tip, branch_tip, "gitbench: the job's commits")
+    if other is not None:
+        _write_head(linked, f"ref: {ref}")
+    faults.point("capture.after-commits")
+    # The worktree's HEAD is the Draft again, at new_tip. Changes taken out of the job's commits are still in
+    # its folder: the index says the Draft's version, so they show as uncommitted changes, left there.
+    wt.unstage(linked, new_tip, out.taken_out)
+    wt.unstage(linked, new_tip, [p.rstrip(b"/") for p, _ in refused])
+    wt.stage(linked, allowed)
+    tree = wt.write_tree(linked)
+    out.refused += [(name(p), why) for p, why in refused if not any(r[0] == name(p) for r in out.refused)]
+    head = new_tip
+    if tree != wb.git.commit(new_tip).tree:
+        paths = [c.path for c in wb.git.diff_trees(wb.git.commit(new_tip).tree, tree)]
+        step_no = job.steps_completed + len(out.commits) + 1
+        message = trailers.build_message(subject, "", [
+            ("Gitbench-Job", job.id), ("Gitbench-Step", f"{step_no}/{step_no} {step_name}"), *pairs,
+            ("Gitbench-Files", trailers.format_paths(paths)), ("Gitbench-Checkpoint", job.checkpoint or "none"),
+            ("Gitbench-Attempts", "1"), ("Gitbench-Status", status)])
+        head = wb.git.create_commit(tree, [new_tip], message)
+        faults.point("step.before-ref")
+        wb.git.set_ref(ref, head, new_tip, f"gitbench step {step_no}")
+        faults.point("step.after-ref")
+        out.commits.append(head)
+        out.files.extend(paths)
+    out.head = head
+    out.files = sorted(set(out.files))
+    return out
+
+
+def errors_for(exc: wt.GitFailed, what: str) -> errors.GitbenchError:
+    if "No space left" in exc.stderr:
+        return errors.disk_full(what)
+    return errors.FileIOError(f"Git could not finish {what}: {exc.stderr.strip()[:400]}", [errors.RECOVER])

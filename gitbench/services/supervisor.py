@@ -1,0 +1,383 @@
+"""The one process supervisor: runs a job's command and owns its whole process tree until it ends.
+
+A command gets a process group of its own. On a terminal that gitbench has in the foreground, the group is
+handed the terminal (as a shell does for a job), so an interactive agent reads the keyboard, and Ctrl-C and
+Ctrl-Z reach the agent, which decides what they mean; Ctrl-\\ (SIGQUIT) stops the job. Without a terminal,
+Ctrl-C reaches gitbench, which passes it on. Either way the job is stopped as a whole on Ctrl-C, SIGTERM, SIGQUIT,
+a timeout or a cancel: SIGINT or SIGTERM to every process of the tree, then SIGKILL after a grace period. gitbench
+is made a child subreaper (Linux), so a grandchild that leaves the group (``setsid``) or outlives its parent
+still counts as the job's, and is stopped too; when the command ends, whatever it left running is stopped.
+
+If gitbench itself is killed, the command gets SIGTERM (``PR_SET_PDEATHSIG``) and the next gitbench command
+stops what is left of the group (``stop_group``), from the pid the running-job marker names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+GRACE = 3.0  # seconds between asking a process tree to stop and killing it
+POLL = 0.05
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Outcome:
+    """How a command ended."""
+
+    code: int  # its exit status; 128 + N when signal N ended it (as shells say), 126/127 when it could not start
+    stopped: str | None = None  # why gitbench stopped it: "Ctrl-C", "SIGTERM", "SIGQUIT", "timeout", "cancel"
+    signal: int | None = None  # the signal that ended it, if one did
+    seconds: float = 0.0
+    leftovers: int = 0  # processes it left running when it ended, which were stopped
+
+    @property
+    def started(self) -> bool:
+        return self.code not in (126, 127) or self.signal is not None or self.seconds > 0
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        import ctypes
+
+        return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _in_child(foreground_fd: int | None) -> Callable[[], None]:
+    def setup() -> None:
+        os.setpgid(0, 0)
+        if foreground_fd is not None:
+            # Both sides hand the terminal over (as shells do), so the command never reads it as a background job.
+            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            with contextlib.suppress(OSError):
+                os.tcsetpgrp(foreground_fd, os.getpgrp())
+            signal.signal(signal.SIGTTOU, old)
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTOU, signal.SIGTTIN):
+            signal.signal(sig, signal.SIG_DFL)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return setup
+
+
+def _foreground_fd() -> int | None:
+    """The terminal on our stdin, if we are its foreground process group (else None: no hand-over)."""
+    try:
+        fd = 0
+        if not os.isatty(fd):
+            return None
+        return fd if os.tcgetpgrp(fd) == os.getpgrp() else None
+    except OSError:
+        return None
+
+
+def _give_terminal(fd: int | None, pgid: int) -> None:
+    if fd is None:
+        return
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, pgid)
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) for every process (Linux /proc; empty elsewhere)."""
+    out: dict[int, tuple[int, int, str]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        if len(fields) > 3:
+            out[int(name)] = (int(fields[1]), int(fields[2]), fields[0].decode())
+    return out
+
+
+def start_time(pid: int) -> int | None:
+    """When a process started (clock ticks since boot), to tell it from a later process with the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    return int(fields[19]) if len(fields) > 19 else None
+
+
+def tree(root: int, pgid: int | None, also: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """The living processes of a job: descendants of ``root`` (and of each pid in ``also``), and the members of
+    its process group ``pgid``. Zombies are left out: they have ended."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = {p for p in also if p in procs}
+    todo = [root, *found]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    if pgid is not None:
+        found |= {pid for pid, (_, group, _) in procs.items() if group == pgid}
+    found.discard(os.getpid())
+    return sorted(pid for pid in found if procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X"))
+
+
+class _Tracker:
+    """Every process seen in a job's tree while it ran, with its start time: a grandchild that left the group
+    and outlived its parent is still the job's (and a pid reused since by another program is not)."""
+
+    def __init__(self, root: int, orphans: bool = False) -> None:
+        self.root = root
+        self.orphans = orphans  # we are the subreaper and run one job: every child of ours is the job's
+        self.seen: dict[int, int | None] = {}
+
+    def _roots(self) -> set[int]:
+        roots = self._alive()
+        if self.orphans:
+            me = os.getpid()
+            roots |= {pid for pid, (ppid, _, _) in _processes().items() if ppid == me}
+        return roots
+
+    def refresh(self) -> list[int]:
+        pids = tree(self.root, self.root, self._roots())
+        for pid in pids:
+            self.seen.setdefault(pid, start_time(pid))
+        return pids
+
+    def _alive(self) -> set[int]:
+        procs = _processes()
+        return {pid for pid, st in self.seen.items()
+                if st is not None and procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X") and start_time(pid) == st}
+
+    def living(self) -> list[int]:
+        return sorted(set(tree(self.root, self.root, self._roots())) | self._alive())
+
+
+def _signal_all(pids: list[int], pgid: int | None, sig: int) -> None:
+    if pgid is not None and pgid > 1:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _reap(pids: list[int], keep: int) -> None:
+    """Collect the exit of processes that were re-parented to us (we are their subreaper), so none lingers as a
+    zombie; not ``keep``'s (the command's own exit status is collected by its waiter)."""
+    for pid in pids:
+        if pid == keep:
+            continue
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRACE) -> int:
+    """Stop every process of a job: ``first``, then SIGKILL for what is still there after ``grace`` seconds.
+    Returns how many processes there were."""
+    pids = tracker.living()
+    if not pids:
+        return 0
+    pgid = tracker.root
+    _signal_all(pids, pgid, first)
+    if first != signal.SIGCONT:
+        _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pids, tracker.root)
+        if not tracker.living():
+            return len(pids)
+        time.sleep(POLL)
+    left = tracker.living()
+    _signal_all(left, pgid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(left, tracker.root)
+        if not tracker.living():
+            break
+        time.sleep(POLL)
+    return len(pids)
+
+
+def stop_group(pgid: int, started: int | None) -> int:
+    """After a crash of gitbench: stop what is left of a job's process group (the marker names it). ``started``
+    is its leader's start time; a group whose leader is gone is still stopped, a pid now used by another
+    program is not."""
+    if pgid <= 1:
+        return 0
+    now = start_time(pgid)
+    if now is not None and started is not None and now != started:
+        return 0  # another program has that pid now
+    tracker = _Tracker(pgid)
+    if not tracker.refresh():
+        return 0
+    return stop_tree(tracker)
+
+
+class Stop(threading.Event):
+    """Set to stop a running command from another thread; ``reason`` says why (a cancel, a Ctrl-C)."""
+
+    reason = "cancel"
+
+
+def run(argv: list[str], cwd: str, env: dict[str, str], *, stdin: bytes | None = None, stdout: int | None = None,
+        stderr: int | None = None, timeout: float | None = None, stop: Stop | None = None,
+        on_start: Callable[[int], None] | None = None) -> Outcome:
+    """Run ``argv`` in ``cwd`` until it ends, the ``timeout`` passes, ``stop`` is set, or we are told to stop
+    (SIGTERM, SIGQUIT; Ctrl-C when the command does not have the terminal). ``stdin``: bytes to feed (None:
+    ours, and on a terminal we have in the foreground the command gets the terminal). ``on_start(pid)`` is
+    called once it runs (its pid is its process group)."""
+    main = threading.current_thread() is threading.main_thread()
+    term = _foreground_fd() if stdin is None and main else None
+    if main:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr,
+                                stdin=subprocess.PIPE if stdin is not None else None,
+                                preexec_fn=_in_child(term))  # setpgid, the terminal, the death signal
+    except FileNotFoundError:
+        return Outcome(127)
+    except (PermissionError, IsADirectoryError, NotADirectoryError):
+        return Outcome(126)
+    pid = proc.pid
+    tracker = _Tracker(pid, orphans=main)
+    _give_terminal(term, pid)
+    if on_start is not None:
+        on_start(pid)
+    if stdin is not None and proc.stdin is not None:
+        _feed(proc.stdin, stdin)
+    reason: list[str] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGQUIT: "SIGQUIT"}
+        if not reason:
+            reason.append(names.get(signum, f"signal {signum}"))
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
+    waiter = _Waiter(pid)
+    status: int | None = None
+    try:
+        deadline = started + timeout if timeout else None
+        next_scan = 0.0
+        while status is None:
+            got, raw = waiter.poll()
+            if got and os.WIFSTOPPED(raw):
+                _suspend(term, pid)  # Ctrl-Z reached the command: gitbench is suspended with it, as a shell job
+                continue
+            if got:
+                status = raw
+                break
+            if stop is not None and stop.is_set() and not reason:
+                reason.append(stop.reason)
+            if deadline is not None and time.monotonic() >= deadline and not reason:
+                reason.append("timeout")
+            if reason:
+                _give_terminal(term, os.getpgrp())
+                tracker.refresh()
+                stop_tree(tracker, signal.SIGINT if reason[0] == "Ctrl-C" else signal.SIGTERM)
+                status = waiter.wait()
+                break
+            if time.monotonic() >= next_scan:  # remember who belongs to the job, in case they leave the group
+                tracker.refresh()
+                next_scan = time.monotonic() + 0.5
+            waiter.sleep(min(0.2, max(0.0, deadline - time.monotonic())) if deadline else 0.2)
+    finally:
+        waiter.close()
+        _give_terminal(term, os.getpgrp())
+        for s, h in old.items():
+            signal.signal(s, h)
+    leftovers = stop_tree(tracker, signal.SIGTERM, grace=1.0)  # what it left running when it ended
+    if os.WIFSIGNALED(status):
+        sig: int | None = os.WTERMSIG(status)
+        code = 128 + int(sig or 0)
+    else:
+        sig, code = None, os.WEXITSTATUS(status)
+    proc.returncode = code  # we waited for it ourselves; Popen must not wait again
+    if not reason and sig == signal.SIGINT and term is not None:
+        reason.append("Ctrl-C")  # the terminal's Ctrl-C reached the command, which ended on it
+    return Outcome(code, reason[0] if reason else None, sig, time.monotonic() - started, leftovers)
+
+
+class _Waiter:
+    """Waits for one child: woken the moment it exits (a pidfd, Linux 5.3+), else by polling."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.fd = os.pidfd_open(pid)
+        self.nap = 0.001
+
+    def poll(self) -> tuple[bool, int]:
+        try:
+            got, raw = os.waitpid(self.pid, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            return True, 0
+        return got == self.pid, raw
+
+    def wait(self) -> int:
+        try:
+            return os.waitpid(self.pid, 0)[1]
+        except ChildProcessError:
+            return 0
+
+    def sleep(self, most: float) -> None:
+        if self.fd is not None:
+            import select
+
+            select.select([self.fd], [], [], most)
+            return
+        time.sleep(min(most, self.nap))  # no pidfd: poll, quickly at first (most commands end fast)
+        self.nap = min(self.nap * 2, POLL)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _suspend(term: int | None, pid: int) -> None:
+    """The command was stopped (Ctrl-Z): take the terminal back, stop ourselves; on ``fg``, hand it back."""
+    if term is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)  # no shell to resume it from: it just goes on
+        return
+    _give_terminal(term, os.getpgrp())
+    os.kill(os.getpid(), signal.SIGSTOP)
+    _give_terminal(term, pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGCONT)
+
+
+def _feed(pipe: object, data: bytes) -> None:
+    """Write ``data`` to the command's stdin from a thread (a command that never reads must not block us)."""
+
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            pipe.write(data)  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError):
+            pipe.close()  # type: ignore[attr-defined]
+
+    threading.Thread(target=write, daemon=True).start()
