@@ -118,3 +118,30 @@ def provider() -> Iterator[ProviderServer]:
 
 
 __all__ = ["ProviderServer", "Snapshot", "check_invariants", "git", "gitbench", "make_project", "run_job"]
+
+
+def copy_workbench(src: Path, dst: Path) -> Path:
+    """A copy of a Workbench, as `cp -a` makes one, with its Draft worktrees copied too and re-linked to the
+    copy (`git worktree repair`), under the current HOME: copies never share a worktree folder."""
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True)
+    admin_root = dst / ".git" / "worktrees"
+    if not admin_root.is_dir():
+        return dst
+    home = Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees" / f"copy-{dst.name}-{os.getpid()}"
+    moved = []
+    for admin in sorted(admin_root.iterdir()):
+        gitdir = (admin / "gitdir").read_text().strip()
+        folder = Path(gitdir).parent
+        target = home / folder.name
+        if folder.is_dir():
+            shutil.copytree(folder, target, symlinks=True)
+        else:
+            target.mkdir(parents=True)
+        (target / ".git").write_text(f"gitdir: {admin}\n")
+        (admin / "gitdir").write_text(f"{target / '.git'}\n")
+        moved.append(str(target))
+    if moved:
+        git(dst, "worktree", "repair", *moved)
+    return dst

@@ -103,3 +103,44 @@ def _is_ancestor(repo: Path, a: str, b: str) -> bool:
 def outside_untouched(root: Path, before: dict[str, float]) -> None:
     for path, mtime in before.items():
         assert os.path.getmtime(path) == mtime, f"{path} outside the Workbench was touched"
+
+
+# What gitbench and Git themselves change in .git for a job: objects, the job's refs (its Draft, checkpoints,
+# records, trash), reflogs, the Draft worktree's administrative folder, and gitbench's own state.
+JOB_OWNED = ("objects/", "refs/heads/gitbench/", "refs/tags/checkpoint/", "refs/gitbench/", "logs/", "worktrees/",
+             "gitbench/", "packed-refs", "ORIG_HEAD", "FETCH_HEAD")
+
+
+def fingerprint(repo: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of the user's checked-out folder and of its .git (config, hooks, index, info, HEAD...): mode and
+    content (a symlink's target), byte for byte, without following symlinks; less what a job legitimately
+    changes in .git (JOB_OWNED). Two fingerprints equal: nothing else was touched."""
+    out: dict[str, tuple[int, bytes]] = {}
+    for dirpath, dirnames, names in os.walk(repo):
+        rel_dir = os.path.relpath(dirpath, repo)
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        if rel_dir.startswith(".git/"):
+            inside = rel_dir[len(".git/"):]
+            if any(inside.startswith(p) for p in JOB_OWNED if p.endswith("/")):
+                dirnames[:] = []
+                continue
+        for n in dirnames + names:
+            p = os.path.join(dirpath, n)
+            rel = rel_dir + n
+            if rel.startswith(".git/") and rel[len(".git/"):] in JOB_OWNED + tuple(x[:-1] for x in JOB_OWNED):
+                continue
+            st = os.lstat(p)
+            if os.path.islink(p):
+                data = os.fsencode(os.readlink(p))
+            elif os.path.isfile(p):
+                with open(p, "rb") as fh:
+                    data = fh.read()
+            else:
+                data = b""
+            out[rel] = (st.st_mode, data)
+    return out
+
+
+def assert_same(before: dict[str, tuple[int, bytes]], after: dict[str, tuple[int, bytes]], what: str) -> None:
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"{what} changed: {changed[:20]}"

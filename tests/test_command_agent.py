@@ -1,5 +1,5 @@
 """Local agent CLIs as the model (issue 3 "Providers": `command:ARGV`): `gitbench ask --model 'command:...'` runs
-the agent in the Draft's folder with the prompt (as an argument where ``{prompt}`` stands, else on its standard
+the agent in the Draft's worktree with the prompt (as an argument where ``{prompt}`` stands, else on its standard
 input), commits what it changed as one step, refuses what it wrote out of bounds as `exec` does, and never writes
 the prompt into a trailer, the job record, the report or the log. A failed agent job resumes with any model.
 """
@@ -26,7 +26,7 @@ import hashlib, json, os, pathlib, sys
 prompt = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
 probe = {"cwd": os.getcwd(), "argv": len(sys.argv), "sha": hashlib.sha256(prompt.encode()).hexdigest(),
          "job": os.environ.get("GITBENCH_JOB"), "files": sorted(
-             str(p.relative_to(".")) for p in pathlib.Path(".").rglob("*") if p.is_file()),
+             str(p.relative_to(".")) for p in pathlib.Path(".").rglob("*") if p.is_file() and p.name != ".git"),
          "git_dir": os.environ.get("GIT_DIR")}
 pathlib.Path(os.environ["AGENT_PROBE"]).write_text(json.dumps(probe))
 app = pathlib.Path("src/app.py")
@@ -88,8 +88,11 @@ def test_an_agent_gets_the_prompt_as_an_argument_runs_in_the_drafts_folder_and_i
 
     seen = json.loads(probe.read_text())
     label = result["draft"].rsplit("/", 1)[1]
-    assert Path(seen["cwd"]) == workbench / ".git" / "gitbench" / "worktrees" / label
-    assert seen["files"] == ["src/app.py"]  # only the in-scope files are there
+    home = Path(__import__("os").environ["HOME"])
+    # The Draft's own worktree, outside the Workbench: every file is there (--files limits what may change)
+    assert Path(seen["cwd"]).parent.parent == home / ".local" / "state" / "gitbench" / "worktrees"
+    assert Path(seen["cwd"]).name == label and not Path(seen["cwd"]).is_relative_to(workbench)
+    assert seen["files"] == ["README.md", "docs/guide.md", "src/app.py"]
     assert seen["argv"] == 2 and seen["sha"] == hashlib.sha256(CANARY_PROMPT.encode()).hexdigest()  # one argument
     assert seen["job"] == result["job"]["id"] and seen["git_dir"] is None
 
@@ -97,7 +100,8 @@ def test_an_agent_gets_the_prompt_as_an_argument_runs_in_the_drafts_folder_and_i
     assert git(workbench, "rev-list", "--count", f"main..{ref}").strip() == "1"
     t = trailers(workbench, ref)
     assert t["Gitbench-Job"] == result["job"]["id"] and t["Gitbench-Step"] == "1/1 agent"
-    assert t["Gitbench-Model"] == f"command:{sys.executable}" and t["Gitbench-Status"] == "complete"
+    assert t["Gitbench-Model"] == "python" and t["Gitbench-Agent"] == "python"  # the program the agent command runs
+    assert t["Gitbench-Status"] == "complete"
     assert t["Gitbench-Files"] == "src/app.py, src/new.py" and t["Gitbench-Attempts"] == "1"
     assert git(workbench, "show", f"{ref}:src/app.py") == "print('hi from the agent')\n"
     assert git(workbench, "show", f"{ref}:src/new.py") == "made by the agent\n"
@@ -138,10 +142,9 @@ def test_an_alias_can_name_an_agent(workbench: Path, agent: Path, tmp_path: Path
 
 HOSTILE = {
     "outside --files": ("pathlib.Path('README.md').write_text('rewritten')", {"README.md": "outside the job's scope"}),
-    "into .git": ("os.makedirs('src/.git', exist_ok=True); pathlib.Path('src/.git/config').write_text('x')",
-                  {"src/.git/": "writes into .git"}),
+    "a nested repository": ("import subprocess; subprocess.run(['git', 'init', '-q', 'src/sub'], check=True);"
+                            "pathlib.Path('src/sub/x').write_text('x')", {"src/sub/": "a nested Git repository"}),
     "symlink out": ("os.symlink('/etc/passwd', 'src/passwd')", {"src/passwd": "symlink pointing outside"}),
-    "control character": ("pathlib.Path('src/a\\nb').write_text('x')", {"src/a\nb": "control character"}),
 }
 
 
@@ -163,7 +166,7 @@ def test_an_agent_writing_out_of_bounds_is_refused_like_exec_and_its_other_chang
     ref = draft_of(workbench)
     assert git(workbench, "show", f"{ref}:src/app.py") == "print('hi from the agent')\n"  # the in-scope change
     tree = git(workbench, "ls-tree", "-r", "--name-only", ref).split("\n")
-    assert not any(p.startswith(".git") or "/.git" in p or p == "src/passwd" for p in tree)
+    assert not any(p.startswith(".git") or "/.git" in p or p == "src/passwd" or p.startswith("src/sub") for p in tree)
     assert git(workbench, "show", f"{ref}:README.md").encode() == readme
     assert (workbench / "README.md").read_bytes() == readme
     assert git(workbench, "rev-parse", "main").strip() == published
@@ -237,7 +240,8 @@ def test_a_failed_http_job_resumes_with_an_agent(workbench: Path, agent: Path, t
     job = json.loads(res.stdout)["result"]["job"]
     assert job["status"] == "complete" and job["models"] == ["fake:test-model", f"command:{sys.executable}"]
     seen = json.loads(probe.read_text())
-    assert seen["sha"] == hashlib.sha256(CANARY_PROMPT.encode()).hexdigest() and seen["files"] == ["src/app.py"]
+    assert seen["sha"] == hashlib.sha256(CANARY_PROMPT.encode()).hexdigest()
+    assert seen["files"] == ["README.md", "docs/guide.md", "src/app.py"]
     assert git(workbench, "show", f"{draft_of(workbench)}:src/app.py") == "print('hi from the agent')\n"
     assert_prompt_only_in_the_conversation(workbench)
     check_invariants(workbench)

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEAL, git, gitbench, make_project
+from tests.conftest import SEAL, copy_workbench, git, gitbench, make_project
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml
 
@@ -128,10 +127,11 @@ def _cases() -> list[Case]:
     out += [Case("checkpoint", p) for p in ["checkpoint.before-tag", "checkpoint.after-tag"]]
     out += [Case("exec", p) for p in [
         "checkpoint.before-tag", "job.after-checkpoint", "job.after-draft", "records.before-ref",
-        "job.after-record", "step.before-ref", "step.after-ref"]]
+        "job.after-record", "worktree.after-add", "job.before-command", "job.after-command",
+        "capture.after-commits", "step.before-ref", "step.after-ref"]]
     out += [Case("exec", "records.before-ref", 2), Case("exec", "job.after-complete")]
-    out += [Case("exec-publish", p) for p in ["publish.before-ref", "publish.after-ref"]]
-    out += [Case("exec-discard", "discard.after-trash")]
+    out += [Case("exec-publish", p) for p in ["publish.before-ref", "publish.after-ref", "worktree.before-remove"]]
+    out += [Case("exec-discard", p) for p in ["discard.after-trash", "worktree.before-remove"]]
     # add: README.md (edited by the user, so already new: the mover must leave it alone) and a folder from
     # outside with a subfolder; rm: lib/util.py (file-0) and new/deep/file.txt (file-1, empties new/).
     out += [Case("add", p) for p in [
@@ -228,7 +228,7 @@ def build_templates(base: Path) -> Templates:
     ok(gitbench(clean, "publish"))
     s1 = rev(clean, "main")
     draft = base / "draft"
-    shutil.copytree(clean, draft, symlinks=True)
+    copy_workbench(clean, draft)
     ok(gitbench(draft, "exec", "--", sys.executable, "-c", JOB_B))
     heads = drafts(draft)
     assert len(heads) == 1
@@ -418,8 +418,8 @@ def after_follow_up(run: Run, t: Templates) -> None:
 
 def run_case(case: Case, kind: str, t: Templates, tmp_path: Path) -> Run:
     repo = tmp_path / "wb"
-    shutil.copytree(t.draft if case.op in ("publish", "discard", "undo", "exec-publish", "exec-discard")
-                    else t.clean, repo, symlinks=True)
+    copy_workbench(t.draft if case.op in ("publish", "discard", "undo", "exec-publish", "exec-discard")
+                   else t.clean, repo)
     if case.op == "undo":
         ok(gitbench(repo, "discard", "--yes"))
     if case.op == "add":

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import gitbench
+from tests.conftest import copy_workbench, gitbench
 from tests.invariants import Snapshot, check_invariants
 from tests.test_crash_faults import (
     Templates,
@@ -57,7 +57,9 @@ MUTATING = ["write", "pwrite64", "rename", "renameat", "renameat2", "link", "lin
 TRACE_SET = ",".join("?" + s for s in MUTATING)  # "?": a name this architecture lacks is not an error
 SHARDS = 6
 MAX_POINTS = 90  # more than this: visit an even sample along the call sequence, and say how many
-LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+)")
+# Only gitbench's own process is traced (no -f): the git processes it starts (to remove a Draft's worktree) run
+# untraced, and killing gitbench while one of them runs is part of the sweep. strace then prints no pid column.
+LINE = re.compile(r"^(?:(\d+)\s+)?(\w+)\((.*)\)\s+=\s+(-?\d+)")
 PUBLISH_FAULTS = ["publish.journal-written", "publish.file-0", "publish.file-1", "publish.file-3",
                   "publish.tmp-written", "publish.backup-made", "publish.files-done", "publish.before-index",
                   "publish.before-ref", "publish.after-ref", "records.before-ref", "publish.after-record",
@@ -95,7 +97,7 @@ def count_calls(t: Templates, work: Path, command: str = "publish", first_fault:
                 ) -> tuple[list[Point], int]:
     """Run the command once under strace (no injection) and list its mutating calls in order."""
     repo = work / "count"
-    shutil.copytree(t.draft, repo, symlinks=True)
+    copy_workbench(t.draft, repo)
     if first_fault:
         assert gitbench(repo, "publish", env={"GITBENCH_FAULT": first_fault}).returncode == -signal.SIGKILL
     log = work / "count.strace"
@@ -110,7 +112,7 @@ def count_calls(t: Templates, work: Path, command: str = "publish", first_fault:
         if not m:
             continue
         pid, name, args, ret = m.groups()
-        pids.add(pid)
+        pids.add(pid or "gitbench")
         traced += 1
         seen[name] = seen.get(name, 0) + 1
         if int(ret) < 0 or (name == "write" and re.match(r"[12],", args)):
@@ -183,7 +185,7 @@ def check_point(point: Point, t: Templates, work: Path, first_fault: str | None 
     repo = work / "wb"
     if repo.exists():
         shutil.rmtree(repo)
-    shutil.copytree(t.draft, repo, symlinks=True)
+    copy_workbench(t.draft, repo)
     before = Snapshot.take(repo)
     old = rev(repo, "main")
     if first_fault:

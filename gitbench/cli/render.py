@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from gitbench import clock
+from gitbench import clock, trailers
 from gitbench.errors import GitbenchError
 from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
 
@@ -27,8 +27,27 @@ def console(stderr: bool = False) -> Any:
     return _console
 
 
+_UNPRINTABLE = None
+
+
+def safe(text: str) -> str:
+    """Text fit for a terminal: a byte of a file name that is not UTF-8 (os.fsdecode's surrogate) and control
+    characters other than newlines and tabs are shown as git shows them, in octal (``\\377``), never raw."""
+    global _UNPRINTABLE
+    if _UNPRINTABLE is None:
+        import re
+
+        _UNPRINTABLE = re.compile("[\udc80-\udcff\x00-\x08\x0b-\x1f\x7f]")
+
+    def octal(m: Any) -> str:
+        ch = m.group(0)
+        return f"\\{ord(ch) - 0xDC00:03o}" if ord(ch) >= 0xDC80 else f"\\{ord(ch):03o}"
+
+    return str(_UNPRINTABLE.sub(octal, text))
+
+
 def out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(safe(text) + "\n")
 
 
 def emit_json(data: Any) -> None:
@@ -60,7 +79,7 @@ def error(exc: GitbenchError, as_json: bool) -> None:
         lines.append("")
         lines.append(f"Report: [cyan]git show refs/gitbench/records:reports/{report['job']}.json[/cyan]")
     title = f"error: {exc.code} (exit {exc.exit_code})"
-    console(stderr=True).print(Panel("\n".join(lines), title=title, title_align="left", border_style="red"))
+    console(stderr=True).print(Panel(safe("\n".join(lines)), title=title, title_align="left", border_style="red"))
 
 
 def result(res: OperationResult) -> None:
@@ -85,15 +104,16 @@ def review(rv: Review, patch: bool) -> None:
         mark = {"added": "A", "deleted": "D", "modified": "M", "renamed": "R"}.get(f.status, "T")
         stat = "binary" if f.binary else f"+{f.insertions} -{f.deletions}"
         name = f"{f.old_path} -> {f.path}" if f.old_path else f.path
+        name = name if name.isprintable() else trailers.quote_path(name)
         out(f"  {mark} {name.ljust(width)}  {stat}")
     if patch and rv.patch:
         out("")
         if sys.stdout.isatty():
             from rich.syntax import Syntax
 
-            console().print(Syntax(rv.patch, "diff", theme="ansi_dark", background_color="default"))
+            console().print(Syntax(safe(rv.patch), "diff", theme="ansi_dark", background_color="default"))
         else:
-            sys.stdout.write(rv.patch)
+            sys.stdout.write(safe(rv.patch))
     elif rv.files:
         out("  (full diff: gitbench review --patch)")
     out("  next: gitbench publish | gitbench discard")

@@ -127,13 +127,16 @@ def find(common: str, *, branch: str | None = None, path: str | None = None) -> 
 
 def run(args: list[str], *, git_dir: str | None = None, work_tree: str | None = None, cwd: str | None = None,
         input: bytes | None = None, env: dict[str, str] | None = None, sparse: bool = False,
-        check: bool = True) -> bytes:
-    """Run ``git`` for gitbench itself; its stdout. GitFailed (with Git's message) when it fails."""
+        check: bool = True, index_file: str | None = None) -> bytes:
+    """Run ``git`` for gitbench itself; its stdout. GitFailed (with Git's message) when it fails.
+    ``index_file``: the index to use instead of the repository's own (``env`` cannot name one: it is cleaned)."""
     full = clean_env(env)
     if git_dir is not None:
         full["GIT_DIR"] = git_dir
     if work_tree is not None:
         full["GIT_WORK_TREE"] = work_tree
+    if index_file is not None:
+        full["GIT_INDEX_FILE"] = index_file
     if sparse:
         full = with_config(full, SPARSE_CONFIG)
     full.setdefault("LC_ALL", "C")
@@ -267,13 +270,12 @@ def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | Non
     """``tree`` with some paths set (mode, blob id) or removed (None), written by Git: any byte-string name."""
     index = os.path.join(scratch, "edit-index")
     os.makedirs(scratch, exist_ok=True)
-    env = {**clean_env(), "GIT_INDEX_FILE": index}
-    try:
-        run(["read-tree", tree], git_dir=common, env=env)
+    try:  # a scratch index of its own: never the repository's (the user's staging area)
+        run(["read-tree", tree], git_dir=common, index_file=index)
         lines = b"".join((f"{e[0]:o} {e[1]}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
                          for p, e in entries.items())
-        run(["update-index", "-z", "--index-info"], git_dir=common, env=env, input=lines)
-        return run(["write-tree"], git_dir=common, env=env).decode().strip()
+        run(["update-index", "-z", "--index-info"], git_dir=common, index_file=index, input=lines)
+        return run(["write-tree"], git_dir=common, index_file=index).decode().strip()
     finally:
         if os.path.exists(index):
             os.unlink(index)

@@ -212,10 +212,8 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
     """Put a Draft made from an older Published on top of the new one, step by step, keeping each step's
     trailers; refused, listing the paths, when Published changed a file the Draft changes too."""
     with wb.changing("rebase"):
-        ref = drafts.require_draft(wb, label)
+        ref = drafts.require_idle_draft(wb, label, "rebased")
         label = ref[len(DRAFT_PREFIX):]
-        if drafts.require_not_running(wb, ref, "rebased"):
-            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         info = drafts.info(wb, ref)
         published = wb.published()
         if info.base == published:

@@ -245,6 +245,8 @@ def capture(wb: Workbench, job: JobRecord, linked: wt.Linked, scope: Scope, copi
     tree = wt.write_tree(linked)
     out.refused += [(name(p), why) for p, why in refused if not any(r[0] == name(p) for r in out.refused)]
     head = new_tip
+    if out.refused and status == "complete":
+        status = f"partial (refused {len(out.refused)} paths)"
     if tree != wb.git.commit(new_tip).tree:
         paths = [c.path for c in wb.git.diff_trees(wb.git.commit(new_tip).tree, tree)]
         step_no = job.steps_completed + len(out.commits) + 1

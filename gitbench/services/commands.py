@@ -135,6 +135,7 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
         job.head = wb.git.ref(job.draft)
     guard = gitguard.snapshot(wb.git.gitdir)
     marker = running.Marker(wb.layout.running, job.id)
+    recorded = False
     try:
         drafts.save_job(wb, job, note="running")
         marker.start({"job": job.id, "draft": job.draft, "worktree": linked.path, "refs": wb.guarded_refs(),
@@ -158,10 +159,21 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
                 outcome = supervisor.run(argv, cwd, env, stdin=stdin, stdout=command_stdout, timeout=job.timeout,
                                          on_start=lambda pid: _note_pgid(marker, pid))
         faults.point("job.after-command")
-        return _after(wb, job, notes, linked, scope, subject, step_name, agent, marker, guard, outcome,
-                      setup_failed, settings, on_record)
+        result = _after(wb, job, notes, linked, scope, subject, step_name, agent, marker, guard, outcome,
+                        setup_failed, settings, on_record)
+        recorded = True
+        return result
+    except BaseException as exc:
+        if job.status != "running":  # fail() recorded the job's end, then raised its error
+            recorded = True
+            raise
+        if isinstance(exc, errors.GitbenchError | OSError):
+            err = exc if isinstance(exc, errors.GitbenchError) else jobs._io_error(exc, "running the job")
+            recorded = True
+            return jobs.fail(wb, job, err, notes, on_record=on_record)
+        raise  # anything else: the marker is left behind, and the next command marks the job interrupted
     finally:
-        marker.end()
+        marker.end() if recorded else marker.abandon()
 
 
 def _note_pgid(marker: running.Marker, pid: int) -> None:

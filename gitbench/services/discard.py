@@ -14,10 +14,8 @@ from gitbench.services.workbench import Workbench
 
 def discard(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("discard"):
-        ref = drafts.require_draft(wb, label)
+        ref = drafts.require_idle_draft(wb, label, "discarded")
         label = ref[len(DRAFT_PREFIX):]
-        if drafts.require_not_running(wb, ref, "discarded"):
-            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
         # A garbage ref file: keep the last good commit its reflog names, so even this Draft stays recoverable.

@@ -134,6 +134,16 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
         {"job": info.get("job"), "draft": label})
 
 
+def require_idle_draft(wb: Workbench, label: str | None, doing: str) -> str:
+    """``require_draft``, for a change to the Draft: when a job's command is running in it, wait for it as for
+    the lock (the Draft is looked at again after: which Drafts are open may have changed meanwhile)."""
+    for _ in range(100):
+        ref = require_draft(wb, label)
+        if not require_not_running(wb, ref, doing):
+            return ref
+    return require_draft(wb, label)
+
+
 def require_draft(wb: Workbench, label: str | None = None) -> str:
     """The Draft to act on: the one named, or the only one. Several and none named is an error that lists
     them: gitbench never guesses which Draft to publish or discard."""

@@ -216,7 +216,8 @@ def report(job: JobRecord) -> dict[str, Any]:
         "last_completed_step": last,
         "steps_completed": job.steps_completed,
         "steps_total": job.steps_total,
-        "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed},
+        "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed,
+                            "worktree": job.worktree},
         "models": job.models or [job.model],
         "files_changed": job.files_changed,
         "checkpoints_created": job.checkpoints_created,
@@ -276,7 +277,7 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
     """
     klass = klass or _klass(err)
     job.status = ("cancelled" if isinstance(err, errors.Cancelled) else
-                  "paused" if klass in ("rate-limit", "timeout") else "failed")
+                  "paused" if klass in ("rate-limit", "timeout") and job.kind != "exec" else "failed")
     job.error = {"code": err.code, "class": klass, "message": err.message}
     job.finished = clock.now()
     if job.kind != "exec" or not err.actions:

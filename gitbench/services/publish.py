@@ -27,10 +27,8 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
 
 def publish(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("publish"):
-        ref = drafts.require_draft(wb, label)
+        ref = drafts.require_idle_draft(wb, label, "published")
         label = ref[len(DRAFT_PREFIX):]
-        if drafts.require_not_running(wb, ref, "published"):
-            ref = drafts.require_draft(wb, label)  # we waited for a job: look at the Draft again
         head, base = verify_draft(wb, ref)
         published = wb.published()
         if published != base:

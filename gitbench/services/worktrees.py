@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from gitbench import clock, errors
+from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
 from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX
 from gitbench.scope import Scope
@@ -121,6 +121,7 @@ def prepare(wb: Workbench, ref: str, scope: Scope, sparse: bool, copy: tuple[str
         raise _failed(exc, f"making the Draft's worktree in {folder}") from exc
     except OSError as exc:
         raise _io(exc, f"making the Draft's worktree in {folder}") from exc
+    faults.point("worktree.after-add")
     hidden = wt.escaping_links(linked)
     wt.hide(linked, hidden)
     if hidden:
@@ -228,6 +229,7 @@ def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
         if kept:
             notes.append(f"Its worktree held changes that were not in the Draft; they are kept as {kept} "
                          f"(`git show --stat {kept}`).")
+    faults.point("worktree.before-remove")
     wt.remove(wb.git.gitdir, linked)
     return notes
 

@@ -41,6 +41,13 @@ class Marker:
         self.info.update(fields)
         atomic.write_json(self.path, self.info)
 
+    def abandon(self) -> None:
+        """Let go of the lock but leave the marker: the next gitbench command sees a job that is not running
+        any more and marks it interrupted (as after a crash)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
     def end(self) -> None:
         for name in (self.job_id + ".json", self.job_id + ".lock"):
             with contextlib.suppress(FileNotFoundError):
