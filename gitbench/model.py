@@ -138,6 +138,14 @@ class JobRecord:
     timeout: float | None = None  # seconds the command may run
     ok_exit: list[int] = field(default_factory=list)  # non-zero statuses that count as success (--ok-exit)
 
+    @property
+    def shown_model(self) -> str:
+        """Who did the work, as people read it: the agent and its model for a command (``aider:gpt-4o``, ``sed``),
+        else the provider:model of a model job."""
+        if self.agent and (self.model == "command" or self.model.startswith("command:")):
+            return f"{self.agent}:{self.agent_model}" if self.agent_model else self.agent
+        return self.model
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}

@@ -214,8 +214,8 @@ def test_a_real_step_commit_carries_trailers_git_reads_as_gitbench_wrote_them(wo
     step = steps[0]
     logged = git(workbench, "log", "-1", "--format=%(trailers:only,unfold)", step["commit"])
     assert dict(git_trailer_pairs(logged)) == step["trailers"]
-    assert set(step["trailers"]) == {"Gitbench-Job", "Gitbench-Step", "Gitbench-Model", "Gitbench-Agent", "Gitbench-Files",
-                                     "Gitbench-Checkpoint", "Gitbench-Attempts", "Gitbench-Status"}
+    assert set(step["trailers"]) == {"Gitbench-Job", "Gitbench-Step", "Gitbench-Model", "Gitbench-Agent",
+                                     "Gitbench-Files", "Gitbench-Checkpoint", "Gitbench-Attempts", "Gitbench-Status"}
     assert step["trailers"]["Gitbench-Status"] == "complete"
     assert sorted(trailers.parse_paths(step["trailers"]["Gitbench-Files"])) == sorted(f"out/{n}" for n in names)
     raw = git(workbench, "cat-file", "commit", step["commit"])

@@ -204,7 +204,7 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
     now = clock.now()
     draft = DraftInfo(label=label, ref=ref, head=head, base=base, created=created, last_activity=last,
                       steps=len(chain), files_changed=files, job=job.id if job else None,
-                      model=job.model if job else None, status=job.status if job else None,
+                      model=job.shown_model if job else None, status=job.status if job else None,
                       base_is_published=base == published, tokens=job.usage_actual if job else None)
     if now - last >= STALE_AFTER and now >= _kept_until(wb, label):
         draft.stale = True

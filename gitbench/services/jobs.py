@@ -218,7 +218,7 @@ def report(job: JobRecord) -> dict[str, Any]:
         "steps_total": job.steps_total,
         "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed,
                             "worktree": job.worktree},
-        "models": job.models or [job.model],
+        "models": job.models or [job.shown_model],
         "files_changed": job.files_changed,
         "checkpoints_created": job.checkpoints_created,
         "usage": {"estimate": job.usage_estimate, "actual": job.usage_actual},

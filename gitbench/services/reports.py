@@ -28,7 +28,7 @@ def report(wb: Workbench, job_id: str | None = None) -> dict[str, Any]:
 
 def jobs(wb: Workbench) -> list[dict[str, Any]]:
     return [{"job": j.id, "kind": j.kind, "status": j.status, "created": j.created, "updated": j.updated,
-             "models": j.models or [j.model], "steps": j.steps_completed, "files": len(j.files_changed),
+             "models": j.models or [j.shown_model], "steps": j.steps_completed, "files": len(j.files_changed),
              "class": (j.error or {}).get("class"), "draft": j.draft, "checkpoint": j.checkpoint}
             for j in drafts.all_jobs(wb)]
 
