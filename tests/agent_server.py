@@ -130,8 +130,11 @@ class AgentServer:
                 if encoding in ("gzip", "deflate"):
                     raw = zlib.decompress(raw, 47)  # 47: gzip or zlib header, detected
                 elif encoding != "identity":
-                    server._handle(self, {"_raw": f"<{len(raw)} bytes of {encoding}>"},
-                                   unsupported=f"agent_server: request bodies in {encoding} are not supported")
+                    server._handle(
+                        self,
+                        {"_raw": f"<{len(raw)} bytes of {encoding}>"},
+                        unsupported=f"agent_server: request bodies in {encoding} are not supported",
+                    )
                     return
                 try:
                     body = json.loads(raw) if raw else {}
@@ -183,8 +186,13 @@ class AgentServer:
     def summary(self) -> str:
         """The requests in short, for assertion messages."""
         with self.lock:
-            return "\n".join(f"{r.method} {r.path} [{r.kind}] model={r.model} -> {r.status} {r.answer[:160]!r}"
-                             for r in self.requests) or "(no requests)"
+            return (
+                "\n".join(
+                    f"{r.method} {r.path} [{r.kind}] model={r.model} -> {r.status} {r.answer[:160]!r}"
+                    for r in self.requests
+                )
+                or "(no requests)"
+            )
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -229,14 +237,14 @@ class AgentServer:
                 rec.kind = "anthropic/hello"  # Claude Code's reachability probe (when nonessential traffic is on)
                 self._json(h, rec, 200, {"message": "hello"})
             else:
-                self._json(h, rec, 404, _error(f"agent_server: no such endpoint {h.command} {h.path}",
-                                               "not_found_error"))
+                self._json(
+                    h, rec, 404, _error(f"agent_server: no such endpoint {h.command} {h.path}", "not_found_error")
+                )
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
         except Exception as exc:  # noqa: BLE001 - a bug here must answer, never hang the agent
             rec.kind += "/crashed"
-            self._json(h, rec, 500, _error(f"agent_server: internal error {type(exc).__name__}: {exc}",
-                                           "api_error"))
+            self._json(h, rec, 500, _error(f"agent_server: internal error {type(exc).__name__}: {exc}", "api_error"))
 
     def _json(self, h: BaseHTTPRequestHandler, rec: Request, code: int, data: Any) -> None:
         payload = json.dumps(data).encode()
@@ -282,24 +290,55 @@ class AgentServer:
         rec.answer = text
         model = body.get("model") or "test-model"
         cid, created = "chatcmpl-" + uuid.uuid4().hex[:12], int(time.time())
-        usage = {"prompt_tokens": _tokens(body), "completion_tokens": len(text) // 4 + 1,
-                 "total_tokens": _tokens(body) + len(text) // 4 + 1}
+        usage = {
+            "prompt_tokens": _tokens(body),
+            "completion_tokens": len(text) // 4 + 1,
+            "total_tokens": _tokens(body) + len(text) // 4 + 1,
+        }
         if not body.get("stream"):
-            self._json(h, rec, 200, {"id": cid, "object": "chat.completion", "created": created, "model": model,
-                                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                                  "finish_reason": "stop"}], "usage": usage})
+            self._json(
+                h,
+                rec,
+                200,
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    ],
+                    "usage": usage,
+                },
+            )
             return
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
 
         events: list[tuple[str | None, Any]] = [(None, chunk({"role": "assistant", "content": ""}))]
         events += [(None, chunk({"content": piece})) for piece in _pieces(text)]
         events.append((None, chunk({}, "stop")))
         if (body.get("stream_options") or {}).get("include_usage"):
-            events.append((None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                                  "choices": [], "usage": usage}))
+            events.append(
+                (
+                    None,
+                    {
+                        "id": cid,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    },
+                )
+            )
         events.append((None, "[DONE]"))
         self._sse(h, rec, events)
 
@@ -322,29 +361,87 @@ class AgentServer:
         usage_in = {"input_tokens": _tokens(body), "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         out_tokens = len(json.dumps(blocks)) // 4 + 1
         if not body.get("stream"):
-            self._json(h, rec, 200, {"id": mid, "type": "message", "role": "assistant", "model": model,
-                                     "content": blocks, "stop_reason": stop, "stop_sequence": None,
-                                     "usage": {**usage_in, "output_tokens": out_tokens}})
+            self._json(
+                h,
+                rec,
+                200,
+                {
+                    "id": mid,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": blocks,
+                    "stop_reason": stop,
+                    "stop_sequence": None,
+                    "usage": {**usage_in, "output_tokens": out_tokens},
+                },
+            )
             return
-        events: list[tuple[str | None, Any]] = [("message_start", {"type": "message_start", "message": {
-            "id": mid, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None,
-            "stop_sequence": None, "usage": {**usage_in, "output_tokens": 1}}})]
+        events: list[tuple[str | None, Any]] = [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": mid,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {**usage_in, "output_tokens": 1},
+                    },
+                },
+            )
+        ]
         for i, b in enumerate(blocks):
             if b["type"] == "text":
-                events.append(("content_block_start", {"type": "content_block_start", "index": i,
-                                                       "content_block": {"type": "text", "text": ""}}))
-                events += [("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                    "delta": {"type": "text_delta", "text": p}})
-                           for p in _pieces(b["text"])]
+                events.append(
+                    (
+                        "content_block_start",
+                        {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}},
+                    )
+                )
+                events += [
+                    (
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": p}},
+                    )
+                    for p in _pieces(b["text"])
+                ]
             else:
-                events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": {
-                    "type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}}))
-                events.append(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": {
-                    "type": "input_json_delta", "partial_json": json.dumps(b["input"])}}))
+                events.append(
+                    (
+                        "content_block_start",
+                        {
+                            "type": "content_block_start",
+                            "index": i,
+                            "content_block": {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}},
+                        },
+                    )
+                )
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": i,
+                            "delta": {"type": "input_json_delta", "partial_json": json.dumps(b["input"])},
+                        },
+                    )
+                )
             events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
-        events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop,
-                                                                             "stop_sequence": None},
-                                         "usage": {"output_tokens": out_tokens}}))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": out_tokens},
+                },
+            )
+        )
         events.append(("message_stop", {"type": "message_stop"}))
         self._sse(h, rec, events)
 
@@ -352,31 +449,61 @@ class AgentServer:
 
     def _responses(self, h: BaseHTTPRequestHandler, rec: Request, body: dict[str, Any], script: Script) -> None:
         items = body.get("input") or []
-        tools: dict[str, dict[str, Any]] = {str(t.get("name") or t.get("type")): t for t in body.get("tools") or []
-                                            if isinstance(t, dict)}
+        tools: dict[str, dict[str, Any]] = {
+            str(t.get("name") or t.get("type")): t for t in body.get("tools") or [] if isinstance(t, dict)
+        }
         rec.kind = "responses/main" if tools else "responses/side"
         out = _codex_step(items, tools, script) if tools else [_codex_message(_side_answer(body))]
         rec.answer = json.dumps(out)
         rid = "resp_" + uuid.uuid4().hex[:20]
-        usage = {"input_tokens": _tokens(body), "input_tokens_details": {"cached_tokens": 0},
-                 "output_tokens": len(json.dumps(out)) // 4 + 1, "output_tokens_details": {"reasoning_tokens": 0},
-                 "total_tokens": _tokens(body) + len(json.dumps(out)) // 4 + 1}
-        response: dict[str, Any] = {"id": rid, "object": "response", "created_at": int(time.time()),
-                                    "model": body.get("model"), "status": "in_progress", "output": []}
-        events: list[tuple[str | None, Any]] = [("response.created", {"type": "response.created",
-                                                                     "response": response})]
+        usage = {
+            "input_tokens": _tokens(body),
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": len(json.dumps(out)) // 4 + 1,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": _tokens(body) + len(json.dumps(out)) // 4 + 1,
+        }
+        response: dict[str, Any] = {
+            "id": rid,
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": body.get("model"),
+            "status": "in_progress",
+            "output": [],
+        }
+        events: list[tuple[str | None, Any]] = [
+            ("response.created", {"type": "response.created", "response": response})
+        ]
         for i, item in enumerate(out):
-            events.append(("response.output_item.added", {"type": "response.output_item.added", "output_index": i,
-                                                          "item": item}))
+            events.append(
+                ("response.output_item.added", {"type": "response.output_item.added", "output_index": i, "item": item})
+            )
             if item["type"] == "message":
                 for p in _pieces(item["content"][0]["text"]):
-                    events.append(("response.output_text.delta", {
-                        "type": "response.output_text.delta", "item_id": item["id"], "output_index": i,
-                        "content_index": 0, "delta": p}))
-            events.append(("response.output_item.done", {"type": "response.output_item.done", "output_index": i,
-                                                         "item": item}))
-        events.append(("response.completed", {"type": "response.completed", "response": {
-            **response, "status": "completed", "output": out, "usage": usage}}))
+                    events.append(
+                        (
+                            "response.output_text.delta",
+                            {
+                                "type": "response.output_text.delta",
+                                "item_id": item["id"],
+                                "output_index": i,
+                                "content_index": 0,
+                                "delta": p,
+                            },
+                        )
+                    )
+            events.append(
+                ("response.output_item.done", {"type": "response.output_item.done", "output_index": i, "item": item})
+            )
+        events.append(
+            (
+                "response.completed",
+                {
+                    "type": "response.completed",
+                    "response": {**response, "status": "completed", "output": out, "usage": usage},
+                },
+            )
+        )
         if not body.get("stream", True):
             self._json(h, rec, 200, {**response, "status": "completed", "output": out, "usage": usage})
             return
@@ -396,8 +523,9 @@ def _aider_fence(everything: str) -> tuple[str, str, str]:
     elif m := re.search(r"path/to/filename\.js\n(\S+)\n// entire file content", everything):
         fmt, fence = "whole", m.group(1)
     else:
-        raise _Unsupported("agent_server: cannot tell aider's edit format from its prompt "
-                           "(diff, diff-fenced and whole are scripted)")
+        raise _Unsupported(
+            "agent_server: cannot tell aider's edit format from its prompt (diff, diff-fenced and whole are scripted)"
+        )
     close = "</" + fence[1:] if fence.startswith("<") else fence
     return fmt, fence, close
 
@@ -439,8 +567,7 @@ def _aider_answer(everything: str, messages: list[dict[str, Any]], script: Scrip
 
 def _aider_file(messages: list[dict[str, Any]], path: str, fence: str, close: str) -> str | None:
     """The last copy of ``path`` that aider sent (``path\\n<fence>\\n<content><close>\\n``)."""
-    pattern = re.compile(rf"(?:^|\n){re.escape(path)}\n{re.escape(fence)}\n(.*?)(?<=\n){re.escape(close)}\n",
-                         re.S)
+    pattern = re.compile(rf"(?:^|\n){re.escape(path)}\n{re.escape(fence)}\n(.*?)(?<=\n){re.escape(close)}\n", re.S)
     found = None
     for m in messages:
         if m.get("role") == "user":
@@ -459,8 +586,19 @@ def _claude_steps(cwd: str, script: Script) -> list[list[dict[str, Any]]]:
         file_path = str(PurePosixPath(cwd) / a.path)
         if isinstance(a, Replace):
             steps.append([{"name": "Read", "input": {"file_path": file_path}}])
-            steps.append([{"name": "Edit", "input": {"file_path": file_path, "old_string": a.old,
-                                                     "new_string": a.new, "replace_all": False}}])
+            steps.append(
+                [
+                    {
+                        "name": "Edit",
+                        "input": {
+                            "file_path": file_path,
+                            "old_string": a.old,
+                            "new_string": a.new,
+                            "replace_all": False,
+                        },
+                    }
+                ]
+            )
         else:
             steps.append([{"name": "Write", "input": {"file_path": file_path, "content": a.content}}])
     return steps
@@ -475,7 +613,8 @@ def _claude_step(body: dict[str, Any], messages: list[dict[str, Any]], script: S
     if done >= len(steps):
         return [{"type": "text", "text": script.say}]
     return [{"type": "text", "text": f"Step {done + 1}."}] + [
-        {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", **call} for call in steps[done]]
+        {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", **call} for call in steps[done]
+    ]
 
 
 def _claude_cwd(body: dict[str, Any]) -> str | None:
@@ -489,8 +628,11 @@ def _claude_cwd(body: dict[str, Any]) -> str | None:
 
 def _side_answer(body: dict[str, Any]) -> str:
     """A sensible short answer to a request outside the scripted loop (a title, a topic check, a probe)."""
-    prompt = (_text(body.get("system")) + "\n" + _text((body.get("messages") or [{}])[-1].get("content"))
-              if body.get("messages") else _text(body.get("system")) + _text(body.get("input"))).lower()
+    prompt = (
+        _text(body.get("system")) + "\n" + _text((body.get("messages") or [{}])[-1].get("content"))
+        if body.get("messages")
+        else _text(body.get("system")) + _text(body.get("input"))
+    ).lower()
     if "json" in prompt and "title" in prompt:
         return json.dumps({"title": "Scripted change", "isNewTopic": True})
     if "json" in prompt:
@@ -504,8 +646,13 @@ def _side_answer(body: dict[str, Any]) -> str:
 
 
 def _codex_message(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "assistant", "id": "msg_" + uuid.uuid4().hex[:20], "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    return {
+        "type": "message",
+        "role": "assistant",
+        "id": "msg_" + uuid.uuid4().hex[:20],
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
 
 
 def _codex_outputs(items: list[Any]) -> list[str]:
@@ -534,10 +681,26 @@ def _codex_step(items: list[Any], tools: dict[str, dict[str, Any]], script: Scri
         if "apply_patch" in tools:
             t = tools["apply_patch"]
             if t.get("type") == "custom":
-                return [{"type": "custom_tool_call", "id": "ctc_" + cid, "status": "completed", "call_id": cid,
-                         "name": "apply_patch", "input": patch}]
-            return [{"type": "function_call", "id": "fc_" + cid, "status": "completed", "call_id": cid,
-                     "name": "apply_patch", "arguments": json.dumps({"input": patch})}]
+                return [
+                    {
+                        "type": "custom_tool_call",
+                        "id": "ctc_" + cid,
+                        "status": "completed",
+                        "call_id": cid,
+                        "name": "apply_patch",
+                        "input": patch,
+                    }
+                ]
+            return [
+                {
+                    "type": "function_call",
+                    "id": "fc_" + cid,
+                    "status": "completed",
+                    "call_id": cid,
+                    "name": "apply_patch",
+                    "arguments": json.dumps({"input": patch}),
+                }
+            ]
         if shell is None:
             return [_codex_message("agent_server: codex offered neither apply_patch nor a shell tool")]
         return [_codex_call(shell, tools, ["apply_patch", patch], cid)]
@@ -547,15 +710,21 @@ def _codex_step(items: list[Any], tools: dict[str, dict[str, Any]], script: Scri
 def _codex_call(shell: str, tools: dict[str, dict[str, Any]], argv: list[str], cid: str) -> dict[str, Any]:
     import shlex
 
-    props = ((tools[shell].get("parameters") or {}).get("properties") or {})
+    props = (tools[shell].get("parameters") or {}).get("properties") or {}
     args: dict[str, Any]
     if shell in ("shell_command", "exec_command") or (props.get("command") or {}).get("type") == "string":
         cmd = shlex.join(argv) if argv[0] != "apply_patch" else f"apply_patch <<'EOF'\n{argv[1]}\nEOF\n"
         args = {"cmd": cmd} if "cmd" in props else {"command": cmd}
     else:
         args = {"command": argv}
-    return {"type": "function_call", "id": "fc_" + cid, "status": "completed", "call_id": cid, "name": shell,
-            "arguments": json.dumps(args)}
+    return {
+        "type": "function_call",
+        "id": "fc_" + cid,
+        "status": "completed",
+        "call_id": cid,
+        "name": shell,
+        "arguments": json.dumps(args),
+    }
 
 
 def _codex_cat_output(output: str) -> str:
@@ -605,7 +774,7 @@ def _text(content: Any) -> str:
 
 def _pieces(text: str, size: int = 40) -> Iterator[str]:
     for i in range(0, len(text), size):
-        yield text[i:i + size]
+        yield text[i : i + size]
     if not text:
         yield ""
 
@@ -615,8 +784,15 @@ def _tokens(body: Any) -> int:
 
 
 def _model(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "type": "model", "display_name": name, "created": 0,
-            "created_at": "2026-01-01T00:00:00Z", "owned_by": "agent_server"}
+    return {
+        "id": name,
+        "object": "model",
+        "type": "model",
+        "display_name": name,
+        "created": 0,
+        "created_at": "2026-01-01T00:00:00Z",
+        "owned_by": "agent_server",
+    }
 
 
 def _error(message: str, kind: str) -> dict[str, Any]:

@@ -62,8 +62,24 @@ API_KEY = "sk-agent-server-dummy-key"  # never a real key: the server accepts an
 INSTALL_HINT = "run `bash .ci/install-agents` (it installs aider, Claude Code and codex where the tests look)"
 
 # Inherited variables that would steer an agent elsewhere (keys, hosts, proxies, a parent agent's session).
-FOREIGN = ("OPENAI_", "ANTHROPIC_", "AIDER_", "LITELLM_", "CLAUDE", "CODEX_", "AZURE_", "GEMINI_", "GOOGLE_",
-           "OPENROUTER_", "OLLAMA_", "AWS_", "HF_", "HUGGINGFACE_", "OTEL_", "MCP_")
+FOREIGN = (
+    "OPENAI_",
+    "ANTHROPIC_",
+    "AIDER_",
+    "LITELLM_",
+    "CLAUDE",
+    "CODEX_",
+    "AZURE_",
+    "GEMINI_",
+    "GOOGLE_",
+    "OPENROUTER_",
+    "OLLAMA_",
+    "AWS_",
+    "HF_",
+    "HUGGINGFACE_",
+    "OTEL_",
+    "MCP_",
+)
 PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy", "ws_proxy", "wss_proxy")
 
 
@@ -76,22 +92,34 @@ def binary(agent: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    pytest.fail(f"{agent}: `{name}` is not installed ({local} is missing and it is not on PATH): {INSTALL_HINT}",
-                pytrace=False)
+    pytest.fail(
+        f"{agent}: `{name}` is not installed ({local} is missing and it is not on PATH): {INSTALL_HINT}", pytrace=False
+    )
 
 
-def environment(agent: str, server: AgentServer, home: Path | None = None,
-                base: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment(
+    agent: str, server: AgentServer, home: Path | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The whole environment to run ``agent`` against ``server``: ``base`` (default: this process's, which the
     ``hermetic`` fixture sealed) without foreign keys, hosts and proxies, plus the agent's settings. Writes the
     agent's config files under ``home`` (default: $HOME, a temporary folder in tests)."""
-    env = {k: v for k, v in (os.environ if base is None else base).items()
-           if not k.upper().startswith(FOREIGN) and k.lower() not in PROXIES}
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.upper().startswith(FOREIGN) and k.lower() not in PROXIES
+    }
     home = Path(home or env["HOME"])
     env["HOME"] = str(home)
     env.setdefault("XDG_CONFIG_HOME", str(home / ".config"))
-    env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "DO_NOT_TRACK": "1",
-                "NO_COLOR": "1", "TERM": "dumb"})
+    env.update(
+        {
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "DO_NOT_TRACK": "1",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+        }
+    )
     model = MODELS[agent]
     if agent == "aider":
         env.update(_aider_env(server, home, Path(env["XDG_CONFIG_HOME"]), model))
@@ -150,8 +178,9 @@ def command_model(agent: str, files: Sequence[str] = ("app.py",)) -> str:
     return "command:" + shlex.join(command_template(agent, files))
 
 
-def run(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60,
-        trace: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60, trace: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run an agent to the end: no standard input (codex reads a piped one to its end), its own process group
     (killed whole on timeout, so no grandchild outlives the test). With ``trace``, it runs under strace, which
     logs every connect/send of the agent and its children there (see ``outside_traffic``)."""
@@ -159,20 +188,45 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float =
     if trace is not None:
         strace = shutil.which("strace")
         if strace is None:
-            pytest.fail("strace is needed to check that agents talk only to 127.0.0.1: apt-get install strace "
-                        "(.ci/run does it)", pytrace=False)
-        argv = [strace, "-f", "-qq", "--seccomp-bpf", "-s", "256", "-e", "trace=connect,sendto,sendmsg,sendmmsg",
-                "-o", str(trace), *argv]
-    proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+            pytest.fail(
+                "strace is needed to check that agents talk only to 127.0.0.1: apt-get install strace "
+                "(.ci/run does it)",
+                pytrace=False,
+            )
+        argv = [
+            strace,
+            "-f",
+            "-qq",
+            "--seccomp-bpf",
+            "-s",
+            "256",
+            "-e",
+            "trace=connect,sendto,sendmsg,sendmmsg",
+            "-o",
+            str(trace),
+            *argv,
+        ]
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     started = time.monotonic()
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"{Path(argv[0]).name} did not finish in {timeout:.0f} s\n--- stdout\n{out[-4000:]}\n"
-                    f"--- stderr\n{err[-4000:]}", pytrace=False)
+        pytest.fail(
+            f"{Path(argv[0]).name} did not finish in {timeout:.0f} s\n--- stdout\n{out[-4000:]}\n"
+            f"--- stderr\n{err[-4000:]}",
+            pytrace=False,
+        )
     finally:
         try:  # whatever the agent left running in its group (background shells, daemons) goes too
             os.killpg(proc.pid, signal.SIGKILL)
@@ -183,8 +237,10 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float =
     return res
 
 
-_ADDR = re.compile(r'sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin_addr=inet_addr\("([^"]+)"\)|'
-                   r'sin6_flowinfo=[^,]*, inet_pton\(AF_INET6, "([^"]+)"\))')
+_ADDR = re.compile(
+    r'sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin_addr=inet_addr\("([^"]+)"\)|'
+    r'sin6_flowinfo=[^,]*, inet_pton\(AF_INET6, "([^"]+)"\))'
+)
 _DNS_NAME = re.compile(r'\\0\\0\\1\\0\\0\\0\\0\\0\\0((?:\\[0-7]{1,3}|\\[tnvfr]|[^"\\])+?)\\0\\0(?:\\1|\\34)\\0\\1')
 
 
@@ -212,9 +268,22 @@ def _aider_env(server: AgentServer, home: Path, xdg_config: Path, model: str) ->
     # Aider asks its ModelInfoManager about the model before anything else; a model it knows from this file is
     # never looked up online (and gets no "unknown context window" warning).
     metadata = home / ".aider.model.metadata.json"
-    metadata.write_text(json.dumps({f"openai/{model}": {
-        "max_input_tokens": 128000, "max_output_tokens": 8192, "max_tokens": 8192, "input_cost_per_token": 0.0,
-        "output_cost_per_token": 0.0, "litellm_provider": "openai", "mode": "chat"}}, indent=2))
+    metadata.write_text(
+        json.dumps(
+            {
+                f"openai/{model}": {
+                    "max_input_tokens": 128000,
+                    "max_output_tokens": 8192,
+                    "max_tokens": 8192,
+                    "input_cost_per_token": 0.0,
+                    "output_cost_per_token": 0.0,
+                    "litellm_provider": "openai",
+                    "mode": "chat",
+                }
+            },
+            indent=2,
+        )
+    )
     # Aider adds `.aider*` to the project's .gitignore unless Git already ignores it; the user's global excludes
     # file does, so aider leaves .gitignore alone and its files (.aider.chat.history.md, .aider.input.history,
     # .aider.tags.cache.v4/) stay out of `git status` and of anything that honours ignores (pygit2 does).

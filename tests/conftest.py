@@ -40,12 +40,17 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     for key in list(os.environ):
         # Provider keys, hosts and proxies from outside must never reach a test: traffic stays on 127.0.0.1.
         if key.startswith(("GIT_", "GITBENCH_", "OPENAI_", "ANTHROPIC_", "OLLAMA_")) or key.lower() in (
-                "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+        ):
             monkeypatch.delenv(key, raising=False)
     for key, value in SEAL.items():
         monkeypatch.setenv(key, value)
-    (home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.invalid\n"
-                                     "[init]\n\tdefaultBranch = main\n")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Author\n\temail = author@example.invalid\n[init]\n\tdefaultBranch = main\n"
+    )
     from gitbench import faults
 
     faults.reset()
@@ -53,22 +58,28 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 
 def git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
     """Run the real git CLI; return stdout."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
     return proc.stdout
 
 
-def gitbench(cwd: Path | str, *args: str, env: dict[str, str] | None = None, input: str | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def gitbench(
+    cwd: Path | str, *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real `gitbench` entry point in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "gitbench", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, input=input, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "gitbench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=timeout,
+    )
 
 
-def run_job(wb: Path | str, code: str, files: str = "src/**",
-            env: dict[str, str] | None = None) -> tuple[str, str]:
+def run_job(wb: Path | str, code: str, files: str = "src/**", env: dict[str, str] | None = None) -> tuple[str, str]:
     """Run `gitbench exec` with the Python ``code`` as the job's command; return (Draft ref, its head)."""
     res = gitbench(wb, "exec", "--files", files, "--", sys.executable, "-c", code, env=env)
     assert res.returncode == 0, res.stderr
@@ -81,8 +92,9 @@ def make_project(path: Path, files: dict[str, str] | None = None) -> Path:
     """A plain Git repository with a few committed files, made with the git CLI."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
-    for name, text in (files or {"README.md": "# project\n", "src/app.py": "print('hello')\n",
-                                 "docs/guide.md": "guide\n"}).items():
+    for name, text in (
+        files or {"README.md": "# project\n", "src/app.py": "print('hello')\n", "docs/guide.md": "guide\n"}
+    ).items():
         f = path / name
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text)

@@ -44,16 +44,16 @@ def published_branch(repo: Path) -> str:
     return _git(repo, "config", "--get", "gitbench.published").strip()
 
 
-def check_invariants(repo: Path, before: Snapshot | None = None, published_may_change: bool = True,
-                     allow_local_edits: bool = False) -> None:
+def check_invariants(
+    repo: Path, before: Snapshot | None = None, published_may_change: bool = True, allow_local_edits: bool = False
+) -> None:
     """Assert the invariants that must hold whenever no gitbench command is running."""
     branch = published_branch(repo)
     gitdir = Path(_git(repo, "rev-parse", "--absolute-git-dir").strip())
     # No operation left half-done once a command has run.
     assert not (gitdir / "gitbench" / "journal.json").exists(), "an operation journal was left behind"
     # The repository is sound.
-    fsck = subprocess.run(["git", "fsck", "--no-dangling", "--no-progress"], cwd=repo, capture_output=True,
-                          text=True)
+    fsck = subprocess.run(["git", "fsck", "--no-dangling", "--no-progress"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0, f"git fsck failed: {fsck.stdout}{fsck.stderr}"
     published = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
     # 1. Published changes only through Publish or Restore.
@@ -65,8 +65,9 @@ def check_invariants(repo: Path, before: Snapshot | None = None, published_may_c
     if not bare and head.stdout.strip() == f"refs/heads/{branch}" and not allow_local_edits:
         dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
         assert dirty == "", f"checked-out files disagree with Published:\n{dirty}"
-        leftovers = [p for p in _git(repo, "ls-files", "--others", "--exclude-standard").splitlines()
-                     if ".gitbench-tmp" in p]
+        leftovers = [
+            p for p in _git(repo, "ls-files", "--others", "--exclude-standard").splitlines() if ".gitbench-tmp" in p
+        ]
         assert not leftovers, f"temp files left in the Workbench: {leftovers}"
     # 3. A Draft is never lost: every Draft from before still exists, or was published, or is in the trash.
     if before is not None:
@@ -89,8 +90,9 @@ def check_invariants(repo: Path, before: Snapshot | None = None, published_may_c
         for ref, oid in before.checkpoints.items():
             assert now.get(ref) == oid, f"checkpoint {ref} was lost or moved"
     # Records parse as JSON.
-    records = subprocess.run(["git", "ls-tree", "-r", "--name-only", "refs/gitbench/records"], cwd=repo,
-                             capture_output=True, text=True)
+    records = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "refs/gitbench/records"], cwd=repo, capture_output=True, text=True
+    )
     for name in records.stdout.splitlines():
         if name.endswith(".json"):
             json.loads(_git(repo, "show", f"refs/gitbench/records:{name}"))
@@ -107,8 +109,18 @@ def outside_untouched(root: Path, before: dict[str, float]) -> None:
 
 # What gitbench and Git themselves change in .git for a job: objects, the job's refs (its Draft, checkpoints,
 # records, trash), reflogs, the Draft worktree's administrative folder, and gitbench's own state.
-JOB_OWNED = ("objects/", "refs/heads/gitbench/", "refs/tags/checkpoint/", "refs/gitbench/", "logs/", "worktrees/",
-             "gitbench/", "packed-refs", "ORIG_HEAD", "FETCH_HEAD")
+JOB_OWNED = (
+    "objects/",
+    "refs/heads/gitbench/",
+    "refs/tags/checkpoint/",
+    "refs/gitbench/",
+    "logs/",
+    "worktrees/",
+    "gitbench/",
+    "packed-refs",
+    "ORIG_HEAD",
+    "FETCH_HEAD",
+)
 
 
 def fingerprint(repo: Path) -> dict[str, tuple[int, bytes]]:
@@ -120,14 +132,14 @@ def fingerprint(repo: Path) -> dict[str, tuple[int, bytes]]:
         rel_dir = os.path.relpath(dirpath, repo)
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         if rel_dir.startswith(".git/"):
-            inside = rel_dir[len(".git/"):]
+            inside = rel_dir[len(".git/") :]
             if any(inside.startswith(p) for p in JOB_OWNED if p.endswith("/")):
                 dirnames[:] = []
                 continue
         for n in dirnames + names:
             p = os.path.join(dirpath, n)
             rel = rel_dir + n
-            if rel.startswith(".git/") and rel[len(".git/"):] in JOB_OWNED + tuple(x[:-1] for x in JOB_OWNED):
+            if rel.startswith(".git/") and rel[len(".git/") :] in JOB_OWNED + tuple(x[:-1] for x in JOB_OWNED):
                 continue
             st = os.lstat(p)
             if os.path.islink(p):

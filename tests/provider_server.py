@@ -36,8 +36,10 @@ Answer = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
 
 
 def append_line(files: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
-    return {"summary": f"Edited {len(files)} file(s).",
-            "edits": [{"op": "write", "path": p, "content": text + "edited by model\n"} for p, text in files.items()]}
+    return {
+        "summary": f"Edited {len(files)} file(s).",
+        "edits": [{"op": "write", "path": p, "content": text + "edited by model\n"} for p, text in files.items()],
+    }
 
 
 def ok(fn: Answer | None = None) -> dict[str, Any]:
@@ -95,8 +97,9 @@ class ProviderServer:
             def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
                 server._record(self, None)
                 if self.path.rstrip("/") in ("/v1/models", "/models"):
-                    self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in
-                                                                sorted(server.models)]})
+                    self._json(
+                        200, {"object": "list", "data": [{"id": m, "object": "model"} for m in sorted(server.models)]}
+                    )
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 
@@ -111,8 +114,13 @@ class ProviderServer:
                 anthropic = self.path.rstrip("/").endswith("/messages")
                 with server.lock:
                     own = server.scripts.get(str(body.get("model")))
-                    action = (own.popleft() if own else server.script.popleft() if server.script else
-                              {"kind": "ok", "fn": server.default})
+                    action = (
+                        own.popleft()
+                        if own
+                        else server.script.popleft()
+                        if server.script
+                        else {"kind": "ok", "fn": server.default}
+                    )
                 server._act(self, action, body, anthropic)
 
             def _json(self, code: int, data: Any, headers: dict[str, str] | None = None) -> None:
@@ -153,8 +161,15 @@ class ProviderServer:
 
     def _record(self, handler: BaseHTTPRequestHandler, body: Any) -> None:
         with self.lock:
-            self.requests.append({"method": handler.command, "path": handler.path,
-                                  "headers": dict(handler.headers.items()), "body": body, "time": time.time()})
+            self.requests.append(
+                {
+                    "method": handler.command,
+                    "path": handler.path,
+                    "headers": dict(handler.headers.items()),
+                    "body": body,
+                    "time": time.time(),
+                }
+            )
 
     def _act(self, h: Any, action: dict[str, Any], body: dict[str, Any], anthropic: bool) -> None:
         kind = action["kind"]
@@ -166,8 +181,7 @@ class ProviderServer:
             return
         if kind == "status":
             headers = {"Retry-After": action["retry_after"]} if action.get("retry_after") is not None else {}
-            h._json(action["code"], action.get("body") or {"error": {"message": f"scripted {action['code']}"}},
-                    headers)
+            h._json(action["code"], action.get("body") or {"error": {"message": f"scripted {action['code']}"}}, headers)
             return
         if kind == "hang":
             time.sleep(action["seconds"])
@@ -208,13 +222,22 @@ class ProviderServer:
         sent = len(json.dumps(body)) // 4
         out = len(text) // 4
         if anthropic:
-            return {"id": "msg_test", "type": "message", "role": "assistant", "model": body.get("model"),
-                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                    "usage": {"input_tokens": sent, "output_tokens": out}}
-        return {"id": "chatcmpl-test", "object": "chat.completion", "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out}}
+            return {
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model"),
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": sent, "output_tokens": out},
+            }
+        return {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out},
+        }
 
 
 def user_text(body: dict[str, Any]) -> str:
@@ -235,10 +258,16 @@ def config_toml(server: ProviderServer, **settings: Any) -> str:
     retry = {"attempts": 3, "backoff": 0.01, "max_wait": 2, **settings.pop("retry", {})}
     timeouts = {"connect": 2, "read": 2, **settings.pop("timeouts", {})}
     job = settings.pop("job", {})
-    lines = [f'model = "{settings.pop("model", "fake:test-model")}"',
-             "[providers.fake]", 'kind = "openai"', f'base_url = "{server.url}/v1"',
-             "[providers.fakeant]", 'kind = "anthropic"', f'base_url = "{server.url}"',
-             'api_key_env = "FAKEANT_API_KEY"']
+    lines = [
+        f'model = "{settings.pop("model", "fake:test-model")}"',
+        "[providers.fake]",
+        'kind = "openai"',
+        f'base_url = "{server.url}/v1"',
+        "[providers.fakeant]",
+        'kind = "anthropic"',
+        f'base_url = "{server.url}"',
+        'api_key_env = "FAKEANT_API_KEY"',
+    ]
     for name, table in (("retry", retry), ("timeouts", timeouts), ("job", job)):
         if table:
             lines.append(f"[{name}]")

@@ -24,8 +24,16 @@ class Terminal:
         full.update({"TERM": "xterm", "NO_COLOR": "1"})
         full.setdefault("COLUMNS", "200")
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gitbench", *args], cwd=cwd, stdin=slave,
-                                     stdout=slave, stderr=slave, env=full, close_fds=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gitbench", *args],
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full,
+            close_fds=True,
+            start_new_session=True,
+        )
         os.close(slave)
         self.raw = ""  # what was written, escape sequences removed, carriage returns kept (redrawn lines)
         self.screen = ""  # the same without carriage returns
@@ -50,11 +58,11 @@ class Terminal:
     def expect(self, text: str, timeout: float = 60) -> str:
         """Wait for ``text`` after what was already seen; return the screen since then."""
         deadline = time.monotonic() + timeout
-        while text not in self.screen[self.mark:]:
-            if time.monotonic() > deadline or not self._read(0.2) and text not in self.screen[self.mark:]:
+        while text not in self.screen[self.mark :]:
+            if time.monotonic() > deadline or not self._read(0.2) and text not in self.screen[self.mark :]:
                 raise AssertionError(f"never saw {text!r} on the terminal:\n{self.screen}")
         end = self.screen.index(text, self.mark) + len(text)
-        seen, self.mark = self.screen[self.mark:end], end
+        seen, self.mark = self.screen[self.mark : end], end
         return seen
 
     def type(self, line: str) -> None:

@@ -47,8 +47,17 @@ DRAFTS = "refs/heads/gitbench/draft/"
 # journal, logs). .git/packed-refs is compared line by line without gitbench's refs (if refs get packed).
 # Everything else (config, HEAD, index, hooks/*, info/*, description, refs/heads/main, ORIG_HEAD...) must stay
 # byte-for-byte.
-GIT_OWN = ("objects", "refs/heads/gitbench", "refs/tags/checkpoint", "refs/gitbench", "logs/refs/heads/gitbench",
-           "logs/refs/tags/checkpoint", "logs/refs/gitbench", "worktrees", "gitbench")
+GIT_OWN = (
+    "objects",
+    "refs/heads/gitbench",
+    "refs/tags/checkpoint",
+    "refs/gitbench",
+    "logs/refs/heads/gitbench",
+    "logs/refs/tags/checkpoint",
+    "logs/refs/gitbench",
+    "worktrees",
+    "gitbench",
+)
 
 
 def _git_own(rel: str) -> bool:
@@ -98,8 +107,7 @@ def fingerprint(root: Path, skip: Callable[[str], bool]) -> dict[str, str]:
 
 def user_state(repo: Path) -> dict[str, dict[str, str]]:
     """The user's checked-out folder (tracked, untracked and ignored files alike) and its .git."""
-    return {"checkout": fingerprint(repo, lambda rel: rel == ".git"),
-            ".git": fingerprint(repo / ".git", _git_own)}
+    return {"checkout": fingerprint(repo, lambda rel: rel == ".git"), ".git": fingerprint(repo / ".git", _git_own)}
 
 
 def differences(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]) -> list[str]:
@@ -115,8 +123,12 @@ def differences(before: dict[str, dict[str, str]], after: dict[str, dict[str, st
 @pytest.fixture
 def server() -> Iterator[AgentServer]:
     with AgentServer() as s:
-        s.script(replace("app.py", '"hello"', '"goodbye"'), create("notes.txt", NOTES),
-                 say="Done: greet() now says goodbye.", commit_message=COMMIT)
+        s.script(
+            replace("app.py", '"hello"', '"goodbye"'),
+            create("notes.txt", NOTES),
+            say="Done: greet() now says goodbye.",
+            commit_message=COMMIT,
+        )
         yield s
 
 
@@ -135,8 +147,9 @@ def trailer(repo: Path, rev: str, key: str) -> list[str]:
     return [v for v in out.rstrip("\n").split("\0") if v]
 
 
-def run_gitbench(agent: str, server: AgentServer, repo: Path, tmp_path: Path, args: list[str], code: int = 0
-                 ) -> tuple[dict[str, Any], str]:
+def run_gitbench(
+    agent: str, server: AgentServer, repo: Path, tmp_path: Path, args: list[str], code: int = 0
+) -> tuple[dict[str, Any], str]:
     """Run ``gitbench <args> --json`` (the real entry point, as ``tests.conftest.gitbench`` does) under strace -f,
     which follows gitbench, the agent and everything they start. Asserts its exit status ``code``, that the agent
     was understood, that nothing left this machine and that the user's folder and .git are as they were. Returns
@@ -145,8 +158,7 @@ def run_gitbench(agent: str, server: AgentServer, repo: Path, tmp_path: Path, ar
     main = git(repo, "rev-parse", "main").strip()
     trace = tmp_path / "network.strace"
     res = run([sys.executable, "-m", "gitbench", *args], os.environ, cwd=repo, timeout=50, trace=trace)
-    context = (f"\n--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-4000:]}\n--- requests\n"
-               f"{server.summary()}")
+    context = f"\n--- stdout\n{res.stdout[-3000:]}\n--- stderr\n{res.stderr[-4000:]}\n--- requests\n{server.summary()}"
     assert res.returncode == code, f"gitbench {args[0]} with {agent} exited {res.returncode}{context}"
     # The agent worked: every request named its model and was understood, no tool call failed.
     assert server.models == {MODELS[agent]}, server.summary()
@@ -162,8 +174,9 @@ def run_gitbench(agent: str, server: AgentServer, repo: Path, tmp_path: Path, ar
     return answer, context
 
 
-def run_job(agent: str, server: AgentServer, repo: Path, tmp_path: Path, args: list[str]
-            ) -> tuple[dict[str, Any], str, str]:
+def run_job(
+    agent: str, server: AgentServer, repo: Path, tmp_path: Path, args: list[str]
+) -> tuple[dict[str, Any], str, str]:
     """``run_gitbench`` for a job that succeeds, and what every such agent job must show; returns the job record,
     the Draft's ref and its worktree's folder."""
     answer, context = run_gitbench(agent, server, repo, tmp_path, args)
@@ -233,10 +246,20 @@ def assert_aider_commit(repo: Path, rev: str, job: dict[str, Any], step: str) ->
     trailer, and gitbench's audit trailers after it."""
     assert git(repo, "log", "-1", "--format=%s", rev).strip() == COMMIT
     assert git(repo, "log", "-1", "--format=%an <%ae>", rev).strip() == "Test Author <author@example.invalid>"
-    keys = [line.split(":", 1)[0] for line in git(repo, "log", "-1", "--format=%(trailers:only)", rev).splitlines()
-            if line]
-    assert keys == ["Co-authored-by", "Gitbench-Job", "Gitbench-Step", "Gitbench-Model", "Gitbench-Agent",
-                    "Gitbench-Files", "Gitbench-Checkpoint", "Gitbench-Attempts", "Gitbench-Status"], keys
+    keys = [
+        line.split(":", 1)[0] for line in git(repo, "log", "-1", "--format=%(trailers:only)", rev).splitlines() if line
+    ]
+    assert keys == [
+        "Co-authored-by",
+        "Gitbench-Job",
+        "Gitbench-Step",
+        "Gitbench-Model",
+        "Gitbench-Agent",
+        "Gitbench-Files",
+        "Gitbench-Checkpoint",
+        "Gitbench-Attempts",
+        "Gitbench-Status",
+    ], keys
     assert trailer(repo, rev, "Co-authored-by") == [f"aider (openai/{MODELS['aider']}) <aider@aider.chat>"]
     assert trailer(repo, rev, "Gitbench-Step") == [f"1/1 {step}"]
     assert trailer(repo, rev, "Gitbench-Files") == ["app.py, notes.txt"]
@@ -264,8 +287,9 @@ def test_aider_as_a_command_model(server: AgentServer, tmp_path: Path, monkeypat
     """``gitbench ask --model command:aider ...``: the same, through ask (the prompt goes where ``{prompt}`` is)."""
     use(monkeypatch, "aider", server)
     repo = workbench(tmp_path)
-    job, draft, folder = run_job("aider", server, repo, tmp_path,
-                                 ["ask", PROMPT, "--model", command_model("aider"), "--json"])
+    job, draft, folder = run_job(
+        "aider", server, repo, tmp_path, ["ask", PROMPT, "--model", command_model("aider"), "--json"]
+    )
     assert job["kind"] == "ask" and job["model"] == "command:" + str(command("aider", "")[0])
     edit = server.of_kind("openai-chat/edit")
     assert len(edit) == 1 and PROMPT in json.dumps(edit[0].body), server.summary()
@@ -277,8 +301,9 @@ def test_aider_as_a_command_model(server: AgentServer, tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex"])
-def test_agent_exec_edits_become_a_step(agent: str, server: AgentServer, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_exec_edits_become_a_step(
+    agent: str, server: AgentServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``gitbench exec -- claude -p ... --permission-mode acceptEdits`` and ``gitbench exec -- codex exec --sandbox
     workspace-write ...``: they edit the Draft's worktree and commit nothing; what they left is one gitbench step."""
     use(monkeypatch, agent, server)
@@ -296,8 +321,9 @@ def test_agent_exec_edits_become_a_step(agent: str, server: AgentServer, tmp_pat
     assert git(repo, "rev-list", "--count", "main").strip() == "2"
 
 
-def test_aider_commit_outside_the_scope_is_taken_out(server: AgentServer, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aider_commit_outside_the_scope_is_taken_out(
+    server: AgentServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``gitbench exec --files app.py -- aider ...``: aider commits app.py and notes.txt together, but only app.py is
     the job's to change. aider's commit is kept with its message and without notes.txt (left in the worktree), the
     job fails as a scope violation (exit 11), and the user's folder and .git (its index included) are untouched.
@@ -305,8 +331,14 @@ def test_aider_commit_outside_the_scope_is_taken_out(server: AgentServer, tmp_pa
     under refs/gitbench/leftovers/."""
     use(monkeypatch, "aider", server)
     repo = workbench(tmp_path)
-    answer, context = run_gitbench("aider", server, repo, tmp_path,
-                                   ["exec", "--json", "--files", "app.py", "--", *command("aider", PROMPT)], code=11)
+    answer, context = run_gitbench(
+        "aider",
+        server,
+        repo,
+        tmp_path,
+        ["exec", "--json", "--files", "app.py", "--", *command("aider", PROMPT)],
+        code=11,
+    )
     error = answer["error"]
     assert error["code"] == "scope-violation", context
     report = error["details"]["report"]

@@ -29,8 +29,12 @@ COMMIT = "fix: say goodbye instead of hello"
 @pytest.fixture
 def server() -> Iterator[AgentServer]:
     with AgentServer() as s:
-        s.script(replace("app.py", '"hello"', '"goodbye"'), create("notes.txt", NOTES),
-                 say="Done: greet() now says goodbye.", commit_message=COMMIT)
+        s.script(
+            replace("app.py", '"hello"', '"goodbye"'),
+            create("notes.txt", NOTES),
+            say="Done: greet() now says goodbye.",
+            commit_message=COMMIT,
+        )
         yield s
 
 
@@ -60,7 +64,8 @@ def test_aider_edits_and_commits(server: AgentServer, tmp_path: Path) -> None:
     assert git(repo, "log", "-1", "--format=%s").strip() == COMMIT
     # ...and its attribution trailer (aider 0.86 default: the author stays the user's).
     assert git(repo, "log", "-1", "--format=%(trailers:key=Co-authored-by,valueonly)").strip() == (
-        f"aider (openai/{MODELS['aider']}) <aider@aider.chat>")
+        f"aider (openai/{MODELS['aider']}) <aider@aider.chat>"
+    )
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == ["app.py", "notes.txt"]
     # Nothing left over: .gitignore untouched (the global excludes file ignores .aider*), aider's files ignored.
     assert git(repo, "status", "--porcelain").strip() == ""
@@ -103,8 +108,12 @@ def test_server_answers_everything_at_once(server: AgentServer) -> None:
     import urllib.request
 
     def post(path: str, body: object) -> tuple[int, str]:
-        req = urllib.request.Request(server.url + path, json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "x-api-key": "secret"})
+        req = urllib.request.Request(
+            server.url + path,
+            json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "x-api-key": "secret"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as r:
                 return r.status, r.read().decode()
@@ -115,16 +124,37 @@ def test_server_answers_everything_at_once(server: AgentServer) -> None:
     assert code == 404 and "agent_server: no such endpoint" in text
     code, text = post("/v1/messages/count_tokens", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     assert code == 200 and json.loads(text)["input_tokens"] > 0
-    code, text = post("/v1/messages", {"model": "m", "max_tokens": 5, "messages": [
-        {"role": "user", "content": "Write a 5-word title for this conversation. Answer in JSON with a title."}]})
+    code, text = post(
+        "/v1/messages",
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "messages": [
+                {"role": "user", "content": "Write a 5-word title for this conversation. Answer in JSON with a title."}
+            ],
+        },
+    )
     answer = json.loads(text)
     assert code == 200 and answer["stop_reason"] == "end_turn"
     assert json.loads(answer["content"][0]["text"])["title"]
-    code, text = post("/v1/chat/completions", {"model": "m", "messages": [
-        {"role": "system", "content": "Generate a one-line Git commit message"}, {"role": "user", "content": "d"}]})
+    code, text = post(
+        "/v1/chat/completions",
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "Generate a one-line Git commit message"},
+                {"role": "user", "content": "d"},
+            ],
+        },
+    )
     assert code == 200 and json.loads(text)["choices"][0]["message"]["content"] == COMMIT
     code, text = post("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     assert code == 200 and "cannot tell aider's edit format" in text
-    assert [r.kind for r in server.requests] == ["unknown", "anthropic/count_tokens", "anthropic/side",
-                                                 "openai-chat/commit-message", "openai-chat/edit"]
+    assert [r.kind for r in server.requests] == [
+        "unknown",
+        "anthropic/count_tokens",
+        "anthropic/side",
+        "openai-chat/commit-message",
+        "openai-chat/edit",
+    ]
     assert all(r.header("X-API-Key") == "<redacted>" for r in server.requests)

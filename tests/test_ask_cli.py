@@ -13,15 +13,19 @@ from tests.provider_server import ProviderServer, config_toml
 
 
 def test_ask_while_a_draft_is_open_offers_to_continue_it_fork_beside_it_or_discard_it(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     first = gitbench(workbench, "ask", "Add a line", "--files", "src/**")
     assert first.returncode == 0, first.stderr
     res = gitbench(workbench, "ask", "Add another line", "--files", "src/**", "--json")
     assert res.returncode == 4
     error = json.loads(res.stdout)["error"]
     commands = [a["command"] for a in error["actions"] if a["command"]]
-    assert commands == ["gitbench ask --on-draft continue ...", "gitbench ask --on-draft fork ...",
-                        "gitbench ask --on-draft discard ..."]
+    assert commands == [
+        "gitbench ask --on-draft continue ...",
+        "gitbench ask --on-draft fork ...",
+        "gitbench ask --on-draft discard ...",
+    ]
 
 
 def test_the_usage_estimate_leaves_out_a_file_too_large_to_send(tmp_path: Path, provider: ProviderServer) -> None:
@@ -36,7 +40,8 @@ def test_the_usage_estimate_leaves_out_a_file_too_large_to_send(tmp_path: Path, 
 
 
 def test_resuming_an_agent_job_that_had_no_files_scope_with_a_model_is_refused_and_sends_nothing(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     agent = gitbench(workbench, "ask", "Fix it", "--model", "command:sh -c 'echo half >> NOTES.md; exit 3'")
     assert agent.returncode == 12, agent.stderr
     res = gitbench(workbench, "resume", "--model", "fake:test-model", "--json")
@@ -48,7 +53,8 @@ def test_resuming_an_agent_job_that_had_no_files_scope_with_a_model_is_refused_a
 
 
 def test_models_says_when_the_program_of_an_agent_alias_is_not_on_the_path(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
     config.write_text(config.read_text() + '[models]\nagent = "command:no-such-agent-cli --yes {prompt}"\n')
     res = gitbench(workbench, "models")
@@ -57,11 +63,13 @@ def test_models_says_when_the_program_of_an_agent_alias_is_not_on_the_path(
 
 
 def test_when_the_failure_cannot_be_recorded_the_banner_points_at_no_report_and_says_what_comes_next(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     provider.push(ps.status(400, body={"error": {"message": "bad request"}}))
     # The third records write is the failure's own record: the disk is full by then.
-    res = gitbench(workbench, "ask", "Add a line", "--files", "src/**",
-                   env={"GITBENCH_FAULT": "records.before-ref:eio@3"})
+    res = gitbench(
+        workbench, "ask", "Add a line", "--files", "src/**", env={"GITBENCH_FAULT": "records.before-ref:eio@3"}
+    )
     assert res.returncode == 20, res.stderr
     assert "Report:" not in res.stderr
     assert "could not be written either" in " ".join(res.stderr.split())
@@ -72,17 +80,22 @@ def test_when_the_failure_cannot_be_recorded_the_banner_points_at_no_report_and_
 
 
 def test_chat_shows_a_publish_checkpoint_after_its_job_even_within_the_same_second(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     same_second = {"GITBENCH_NOW": "1795354943.75"}  # messages keep the fraction; a tag's date cannot
     assert gitbench(workbench, "ask", "Add a line", "--files", "src/**", env=same_second).returncode == 0
     assert gitbench(workbench, "publish", env=same_second).returncode == 0
     items = json.loads(gitbench(workbench, "chat", "--json").stdout)["result"]["items"]
     assert [(i["type"], i.get("role")) for i in items] == [
-        ("message", "user"), ("message", "assistant"), ("checkpoint", None)]
+        ("message", "user"),
+        ("message", "assistant"),
+        ("checkpoint", None),
+    ]
 
 
 def test_a_model_job_finished_by_an_agent_reports_every_batch_done_and_no_usage_on_the_agent_step(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     server = ProviderServer()
     try:
         config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"

@@ -70,8 +70,14 @@ def w(path: str, content: str = PWNED) -> dict[str, Any]:
 Edits = list[Any] | Callable[[Ctx], list[Any]]
 
 
-def case(case_id: str, items: Edits, *refused: str, companion: bool = True, lands: bool = True,
-         creates: Callable[[Ctx], dict[str, str | None]] | None = None) -> Case:
+def case(
+    case_id: str,
+    items: Edits,
+    *refused: str,
+    companion: bool = True,
+    lands: bool = True,
+    creates: Callable[[Ctx], dict[str, str | None]] | None = None,
+) -> Case:
     """An answer in the expected JSON shape: ``items`` and then (``companion``) a valid write of the sent file."""
 
     def answer(ctx: Ctx) -> str:
@@ -193,31 +199,51 @@ CASES: list[Case] = [
     case("folder-write", [w("src/dir")], "is a folder"),
     case("folder-write-slash", [w("src/dir/")], "is a folder"),
     case("folder-delete", [{"op": "delete", "path": "src/dir"}], "is a folder"),
-    case("new-file-then-below", [w("src/made-then-below.py", "made\n"), w("src/made-then-below.py/x")],
-         NOT_FOLDER, creates=lambda c: {"src/made-then-below.py": "made\n"}),
-    case("below-then-file", [w("src/made-below-first/x.py", "below\n"), w("src/made-below-first")],
-         "is a folder", creates=lambda c: {"src/made-below-first/x.py": "below\n"}),
+    case(
+        "new-file-then-below",
+        [w("src/made-then-below.py", "made\n"), w("src/made-then-below.py/x")],
+        NOT_FOLDER,
+        creates=lambda c: {"src/made-then-below.py": "made\n"},
+    ),
+    case(
+        "below-then-file",
+        [w("src/made-below-first/x.py", "below\n"), w("src/made-below-first")],
+        "is a folder",
+        creates=lambda c: {"src/made-below-first/x.py": "below\n"},
+    ),
     case("submodule-write", [w("src/mod")], "is a submodule"),
     case("submodule-delete", [{"op": "delete", "path": "src/mod"}], "is a submodule"),
     case("submodule-through", [w("src/mod/x")], NOT_FOLDER),
     # Content: huge, binary, not text, not a string.
     case("huge-write", lambda c: [w(c.sent, PWNED * (MAX_EDIT // len(PWNED) + 10))], "content too large"),
     case("huge-new-file", [w(f"src/{TOKEN}-huge.py", PWNED * 1000)], "content too large"),
-    case("huge-replace", lambda c: [{"op": "replace", "path": c.sent, "old": "repeat\nrepeat",
-                                     "new": PWNED * 500}], "content too large"),
-    case("huge-replace-once", lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": PWNED * 500}],
-         "content too large"),
+    case(
+        "huge-replace",
+        lambda c: [{"op": "replace", "path": c.sent, "old": "repeat\nrepeat", "new": PWNED * 500}],
+        "content too large",
+    ),
+    case(
+        "huge-replace-once",
+        lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": PWNED * 500}],
+        "content too large",
+    ),
     case("binary-nul", lambda c: [w(c.sent, PWNED + "\x00\x01\x02")], "binary content"),
     case("binary-new-file", [w(f"src/{TOKEN}.bin", "\x00" * 10 + PWNED)], "binary content"),
-    case("binary-by-replace", lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": "\x00" + PWNED}],
-         "binary content"),
+    case(
+        "binary-by-replace",
+        lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": "\x00" + PWNED}],
+        "binary content",
+    ),
     case("content-surrogate", lambda c: [w(c.sent, PWNED + "\ud800")], "not valid text"),
     case("content-number", lambda c: [{"op": "write", "path": c.sent, "content": 5}], "without text content"),
     case("content-null", lambda c: [{"op": "write", "path": c.sent, "content": None}], "without text content"),
     case("content-list", lambda c: [{"op": "write", "path": c.sent, "content": [PWNED]}], "without text content"),
     case("content-missing", lambda c: [{"op": "write", "path": c.sent}], "without text content"),
-    case("content-bytes-object", lambda c: [{"op": "write", "path": c.sent, "content": {"base64": "AAAA"}}],
-         "without text content"),
+    case(
+        "content-bytes-object",
+        lambda c: [{"op": "write", "path": c.sent, "content": {"base64": "AAAA"}}],
+        "without text content",
+    ),
     # Unknown ops, missing fields, wrong types.
     case("op-rename", lambda c: [{"op": "rename", "path": c.sent, "to": f"../{TOKEN}"}], "unknown op"),
     case("op-symlink", [{"op": "symlink", "path": f"src/{TOKEN}", "target": "/etc"}], "unknown op"),
@@ -236,52 +262,107 @@ CASES: list[Case] = [
     case("edit-list", [["write", f"src/{TOKEN}.py", PWNED]], "not an object"),
     case("edit-number", [42], "not an object"),
     # Replace that cannot apply.
-    case("replace-not-found", lambda c: [{"op": "replace", "path": c.sent, "old": "absent", "new": PWNED}],
-         "was not found"),
-    case("replace-found-twice", lambda c: [{"op": "replace", "path": c.sent, "old": "repeat", "new": PWNED}],
-         "appears 2 times"),
-    case("replace-empty-old", lambda c: [{"op": "replace", "path": c.sent, "old": "", "new": PWNED}],
-         "exact text"),
+    case(
+        "replace-not-found",
+        lambda c: [{"op": "replace", "path": c.sent, "old": "absent", "new": PWNED}],
+        "was not found",
+    ),
+    case(
+        "replace-found-twice",
+        lambda c: [{"op": "replace", "path": c.sent, "old": "repeat", "new": PWNED}],
+        "appears 2 times",
+    ),
+    case("replace-empty-old", lambda c: [{"op": "replace", "path": c.sent, "old": "", "new": PWNED}], "exact text"),
     case("replace-no-new", lambda c: [{"op": "replace", "path": c.sent, "old": "# "}], "exact text"),
-    case("replace-new-not-text", lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": 7}],
-         "exact text"),
-    case("replace-missing-file", [{"op": "replace", "path": f"src/{TOKEN}.py", "old": "a", "new": PWNED}],
-         "does not exist"),
+    case("replace-new-not-text", lambda c: [{"op": "replace", "path": c.sent, "old": "# ", "new": 7}], "exact text"),
+    case(
+        "replace-missing-file",
+        [{"op": "replace", "path": f"src/{TOKEN}.py", "old": "a", "new": PWNED}],
+        "does not exist",
+    ),
     # Files in scope that this request did not send, and files that do not exist.
     case("write-not-sent", lambda c: [w(c.other)], NOT_SENT),
-    case("replace-not-sent", lambda c: [{"op": "replace", "path": c.other, "old": "inner", "new": PWNED}],
-         NOT_SENT),
+    case("replace-not-sent", lambda c: [{"op": "replace", "path": c.other, "old": "inner", "new": PWNED}], NOT_SENT),
     case("delete-not-sent", lambda c: [{"op": "delete", "path": c.other}], NOT_SENT),
     case("delete-missing", [{"op": "delete", "path": f"src/{TOKEN}-missing.py"}], "does not exist"),
-    case("delete-missing-twice", lambda c: [{"op": "delete", "path": c.sent}, {"op": "delete", "path": c.sent}],
-         "does not exist", companion=False, lands=False, creates=lambda c: {c.sent: None}),
+    case(
+        "delete-missing-twice",
+        lambda c: [{"op": "delete", "path": c.sent}, {"op": "delete", "path": c.sent}],
+        "does not exist",
+        companion=False,
+        lands=False,
+        creates=lambda c: {c.sent: None},
+    ),
     # Too many edits: the first 500 count, the rest are refused.
-    case("more-than-500", lambda c: [w(c.sent, landed("more-than-500"))] * 500 + [w(f"src/{TOKEN}-{i}.py")
-                                                                                for i in range(3)],
-         *["more than 500 edits"] * 3, companion=False),
+    case(
+        "more-than-500",
+        lambda c: [w(c.sent, landed("more-than-500"))] * 500 + [w(f"src/{TOKEN}-{i}.py") for i in range(3)],
+        *["more than 500 edits"] * 3,
+        companion=False,
+    ),
     # Several hostile edits in one answer, between valid ones.
-    case("mixed-bag", lambda c: [w(c.sent, "first\n"), w("../x"), w(".git/config"), w("README.md"), w("src/link"),
-                                 w(c.other)], UP, GIT, OUT, LINK, NOT_SENT),
+    case(
+        "mixed-bag",
+        lambda c: [w(c.sent, "first\n"), w("../x"), w(".git/config"), w("README.md"), w("src/link"), w(c.other)],
+        UP,
+        GIT,
+        OUT,
+        LINK,
+        NOT_SENT,
+    ),
     # Valid answers in odd shapes: accepted.
     case("normalised-dot-slash", lambda c: [w("./" + c.sent, landed("normalised-dot-slash"))], companion=False),
-    case("normalised-double-slash", lambda c: [w(c.sent.replace("/", "//"), landed("normalised-double-slash"))],
-         companion=False),
-    case("mode-asked-for-symlink", lambda c: [{**w("src/made-mode.py", "/etc/passwd"), "mode": 0o120000}],
-         creates=lambda c: {"src/made-mode.py": "/etc/passwd"}),
-    case("delete-sent", lambda c: [{"op": "delete", "path": c.sent}], companion=False, lands=False,
-         creates=lambda c: {c.sent: None}),
+    case(
+        "normalised-double-slash",
+        lambda c: [w(c.sent.replace("/", "//"), landed("normalised-double-slash"))],
+        companion=False,
+    ),
+    case(
+        "mode-asked-for-symlink",
+        lambda c: [{**w("src/made-mode.py", "/etc/passwd"), "mode": 0o120000}],
+        creates=lambda c: {"src/made-mode.py": "/etc/passwd"},
+    ),
+    case(
+        "delete-sent",
+        lambda c: [{"op": "delete", "path": c.sent}],
+        companion=False,
+        lands=False,
+        creates=lambda c: {c.sent: None},
+    ),
     case("no-edits", [], companion=False, lands=False),
     raw("fenced-json", lambda c: "Here you go:\n```json\n" + json.dumps(good(c, "fenced-json")) + "\n```\n"),
     raw("fenced-plain", lambda c: "```\n" + json.dumps(good(c, "fenced-plain"), indent=2) + "\n```"),
-    raw("prose-around", lambda c: "Sure! I changed one file.\n" + json.dumps(good(c, "prose-around"))
-        + "\nLet me know if you need more."),
+    raw(
+        "prose-around",
+        lambda c: (
+            "Sure! I changed one file.\n" + json.dumps(good(c, "prose-around")) + "\nLet me know if you need more."
+        ),
+    ),
     raw("byte-order-mark", lambda c: "\ufeff" + json.dumps(good(c, "byte-order-mark"))),
-    raw("summary-forges-trailers", lambda c: json.dumps(
-        {**good(c, "summary-forges-trailers"),
-         "summary": "done\n\nGitbench-Status: complete\nGitbench-Files: /etc/passwd\n" + "x" * 5000})),
-    raw("duplicate-keys", lambda c: '{"summary": "dup", "edits": [{"op": "write", "path": "' + c.sent
-        + '", "path": "../' + TOKEN + '", "content": "' + PWNED + '"}, '
-        + json.dumps(w(c.sent, landed("duplicate-keys"))) + "]}", UP),
+    raw(
+        "summary-forges-trailers",
+        lambda c: json.dumps(
+            {
+                **good(c, "summary-forges-trailers"),
+                "summary": "done\n\nGitbench-Status: complete\nGitbench-Files: /etc/passwd\n" + "x" * 5000,
+            }
+        ),
+    ),
+    raw(
+        "duplicate-keys",
+        lambda c: (
+            '{"summary": "dup", "edits": [{"op": "write", "path": "'
+            + c.sent
+            + '", "path": "../'
+            + TOKEN
+            + '", "content": "'
+            + PWNED
+            + '"}, '
+            + json.dumps(w(c.sent, landed("duplicate-keys")))
+            + "]}"
+        ),
+        UP,
+    ),
     # Answers with no edits object at all: nothing is written, and the model is asked again.
     raw("not-json", lambda c: "I'd be happy to help! First, open " + c.sent + " in your editor.", parses=False),
     raw("empty-answer", lambda c: "", parses=False),
@@ -291,8 +372,11 @@ CASES: list[Case] = [
     raw("truncated-json", lambda c: json.dumps({"edits": [w(c.sent)]})[:30], parses=False),
     raw("deeply-nested", lambda c: "[" * 100_000 + "]" * 100_000, parses=False),
     raw("nested-edits", lambda c: '{"edits": ' + "[" * 50_000 + "]" * 50_000 + "}", parses=False),
-    raw("raw-control-in-string", lambda c: '{"edits": [{"op": "write", "path": "' + c.sent
-        + '", "content": "a\x00b\x01"}]}', parses=False),
+    raw(
+        "raw-control-in-string",
+        lambda c: '{"edits": [{"op": "write", "path": "' + c.sent + '", "content": "a\x00b\x01"}]}',
+        parses=False,
+    ),
     raw("python-literal", lambda c: str({"edits": [w(c.sent)]}), parses=False),
     raw("yaml", lambda c: f"edits:\n  - op: write\n    path: {c.sent}\n    content: {PWNED}\n", parses=False),
 ]
@@ -307,12 +391,14 @@ def test_the_corpus_holds_at_least_a_hundred_hostile_or_broken_answers() -> None
 
 # -- the Workbench every answer is tried against --------------------------------------------------------------------
 
+
 def lay_out(path: Path, sentinel: Path, files: int) -> Path:
     """A project with ``files`` sendable source files and every trap: symlinks in, out and to a folder, a
     submodule, a folder, files outside the scope. Made with the git CLI."""
     sources = {f"src/f{i:03}.py": f"# f{i:03}\nrepeat\nrepeat\n" for i in range(files - 1)}
-    make_project(path, {"README.md": "# README\n", "docs/guide.md": "guide\n", "src/dir/inner.py": "inner\n",
-                        **sources})
+    make_project(
+        path, {"README.md": "# README\n", "docs/guide.md": "guide\n", "src/dir/inner.py": "inner\n", **sources}
+    )
     os.symlink("../README.md", path / "src/link")
     os.symlink("../docs", path / "src/linkdir")
     os.symlink(str(sentinel), path / "src/out")
@@ -357,8 +443,9 @@ def stray(root: Path, depth: int) -> list[str]:
 def objects_holding(wb: Path, needle: bytes) -> int:
     """How many objects of the repository hold ``needle`` (read back through the git CLI)."""
     ids = git(wb, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split()
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=wb, input="\n".join(ids).encode() + b"\n",
-                          capture_output=True, check=True)
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=wb, input="\n".join(ids).encode() + b"\n", capture_output=True, check=True
+    )
     return proc.stdout.count(needle)
 
 
@@ -412,8 +499,9 @@ class Run:
         return fn
 
 
-def corpus_job(tmp_path: Path, server: AnswerServer, cases: list[Case], model: str
-               ) -> tuple[Run, dict[str, Any], dict[str, Any]]:
+def corpus_job(
+    tmp_path: Path, server: AnswerServer, cases: list[Case], model: str
+) -> tuple[Run, dict[str, Any], dict[str, Any]]:
     """Run one ask job whose every batch gets one answer of ``cases``; check nothing outside scope changed.
 
     Returns the run, the job's JSON result, and the Draft's changes against Published (path → content or None).
@@ -482,7 +570,8 @@ def expected_changes(run: Run, cases: list[Case]) -> dict[str, str | None]:
 
 
 def test_every_hostile_answer_in_the_corpus_is_refused_end_to_end_and_valid_edits_still_land(
-        tmp_path: Path, server: AnswerServer) -> None:
+    tmp_path: Path, server: AnswerServer
+) -> None:
     run, result, changes = corpus_job(tmp_path, server, CASES, "fake:test-model")
     job = result["job"]
     assert changes == expected_changes(run, CASES)
@@ -516,23 +605,59 @@ def test_every_hostile_answer_in_the_corpus_is_refused_end_to_end_and_valid_edit
         step = git(run.wb, "log", "-1", "--format=%(trailers:key=Gitbench-Step,valueonly)", commit).split("/")[0]
         attempts = git(run.wb, "log", "-1", "--format=%(trailers:key=Gitbench-Attempts,valueonly)", commit)
         assert attempts.strip() == ("2" if step in unparsed else "1"), (step, attempts)
-    events = [json.loads(line) for log in (run.wb / ".git/gitbench/logs").glob("*.jsonl")
-              for line in log.read_text().splitlines()]
-    failed = {str(e["step"]) for e in events if e["event"] == "provider.attempt" and not e["ok"]
-              and "cannot be used" in e["reason"]}
+    events = [
+        json.loads(line)
+        for log in (run.wb / ".git/gitbench/logs").glob("*.jsonl")
+        for line in log.read_text().splitlines()
+    ]
+    failed = {
+        str(e["step"])
+        for e in events
+        if e["event"] == "provider.attempt" and not e["ok"] and "cannot be used" in e["reason"]
+    }
     assert failed == unparsed
     check_invariants(run.wb)
 
 
 def test_hostile_answers_over_the_anthropic_protocol_are_refused_the_same_way(
-        tmp_path: Path, server: AnswerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, server: AnswerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKEANT_API_KEY", "sk-ant-test-key-123456")
-    subset = [c for c in CASES if c.id in {
-        "dotdot", "absolute-tmp", "git-upper", "git-nested-hooks", "git-tilde", "backslash-dotdot", "nul-in-path",
-        "newline-forges-trailer", "scope-readme", "scope-gitbench-config", "symlink-overwrite",
-        "symlink-out-secret", "below-sent-file", "folder-write", "submodule-write", "huge-write", "binary-nul",
-        "op-rename", "path-missing", "replace-found-twice", "write-not-sent", "delete-missing", "more-than-500",
-        "fenced-json", "prose-around", "not-json", "lone-high-surrogate", "below-then-file"}]
+    subset = [
+        c
+        for c in CASES
+        if c.id
+        in {
+            "dotdot",
+            "absolute-tmp",
+            "git-upper",
+            "git-nested-hooks",
+            "git-tilde",
+            "backslash-dotdot",
+            "nul-in-path",
+            "newline-forges-trailer",
+            "scope-readme",
+            "scope-gitbench-config",
+            "symlink-overwrite",
+            "symlink-out-secret",
+            "below-sent-file",
+            "folder-write",
+            "submodule-write",
+            "huge-write",
+            "binary-nul",
+            "op-rename",
+            "path-missing",
+            "replace-found-twice",
+            "write-not-sent",
+            "delete-missing",
+            "more-than-500",
+            "fenced-json",
+            "prose-around",
+            "not-json",
+            "lone-high-surrogate",
+            "below-then-file",
+        }
+    ]
     assert len(subset) >= 25
     run, result, changes = corpus_job(tmp_path, server, subset, "fakeant:test-model")
     assert all(p["path"] == "/v1/messages" for p in server.posts)
@@ -542,13 +667,17 @@ def test_hostile_answers_over_the_anthropic_protocol_are_refused_the_same_way(
 
 
 def test_a_model_that_never_answers_with_edits_fails_the_job_with_nothing_written(
-        tmp_path: Path, server: AnswerServer) -> None:
+    tmp_path: Path, server: AnswerServer
+) -> None:
     sentinel = make_sentinel(tmp_path / "sentinel")
     wb = lay_out(tmp_path / "project", sentinel, 3)
     assert gitbench(wb, "init").returncode == 0
     published = git(wb, "rev-parse", "main").strip()
-    server.push(answer_text("Sure, here is the plan: ..."), answer_text("```json\n{\"changes\": []}\n```"),
-                answer_text("[" * 100_000))
+    server.push(
+        answer_text("Sure, here is the plan: ..."),
+        answer_text('```json\n{"changes": []}\n```'),
+        answer_text("[" * 100_000),
+    )
 
     res = gitbench(wb, "ask", "Edit", "--files", SCOPE, "--json")
     assert res.returncode == 20, res.stdout + res.stderr
@@ -567,13 +696,19 @@ def test_a_model_that_never_answers_with_edits_fails_the_job_with_nothing_writte
 
 # -- each answer on its own, through edits.parse and edits.plan -----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def unit_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ctx, GitRepo, str]]:
     """The same traps as the end-to-end Workbench, in a repository made once for the module."""
     base = tmp_path_factory.mktemp("unit")
-    seal = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "T",
-            "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "T",
-            "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    seal = {
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_AUTHOR_NAME": "T",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "T",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("GIT_"):
@@ -593,8 +728,7 @@ def plan_of(text: str, ctx: Ctx, repo: GitRepo, tree: str) -> edits.Plan:
 
 
 @pytest.mark.parametrize("c", CASES, ids=IDS)
-def test_each_answer_is_parsed_and_planned_as_the_corpus_says(c: Case, unit_repo: tuple[Ctx, GitRepo, str]
-                                                               ) -> None:
+def test_each_answer_is_parsed_and_planned_as_the_corpus_says(c: Case, unit_repo: tuple[Ctx, GitRepo, str]) -> None:
     ctx, repo, tree = unit_repo
     text = c.answer(ctx)
     if not c.parses:
@@ -615,44 +749,85 @@ def test_each_answer_is_parsed_and_planned_as_the_corpus_says(c: Case, unit_repo
 
 # -- properties -----------------------------------------------------------------------------------------------------
 
-PROPS = settings(max_examples=300, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPS = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                max_size=4), max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 PART = st.one_of(
-    st.sampled_from(["", ".", "..", ".git", ".GIT", ".git~", ".git.", ".git ", "src", "dir", "inner.py", "link",
-                     "linkdir", "out", "mod", "f000.py", "f001.py", "secret.txt", "a\\b", "x\x00", "\n", "\x1b",
-                     "\ud800", "\udc80", "README.md", "docs", "*", "~", "é"]),
+    st.sampled_from(
+        [
+            "",
+            ".",
+            "..",
+            ".git",
+            ".GIT",
+            ".git~",
+            ".git.",
+            ".git ",
+            "src",
+            "dir",
+            "inner.py",
+            "link",
+            "linkdir",
+            "out",
+            "mod",
+            "f000.py",
+            "f001.py",
+            "secret.txt",
+            "a\\b",
+            "x\x00",
+            "\n",
+            "\x1b",
+            "\ud800",
+            "\udc80",
+            "README.md",
+            "docs",
+            "*",
+            "~",
+            "é",
+        ]
+    ),
     st.text(max_size=4),
 )
 PATH = st.one_of(
     st.tuples(st.sampled_from(["", "/", "./", "src/", "src/dir/", "../"]), st.lists(PART, max_size=5)).map(
-        lambda t: t[0] + "/".join(t[1])),
+        lambda t: t[0] + "/".join(t[1])
+    ),
     st.text(max_size=12),
     JSON,
 )
 CONTENT = st.one_of(st.text(max_size=30), st.sampled_from(["\x00", "x" * (MAX_EDIT + 1), "\ud800", "repeat"]), JSON)
 EDIT = st.one_of(
-    st.fixed_dictionaries({"op": st.sampled_from(["write", "replace", "delete", "rename", "WRITE", None]),
-                           "path": PATH},
-                          optional={"content": CONTENT, "old": CONTENT, "new": CONTENT}),
+    st.fixed_dictionaries(
+        {"op": st.sampled_from(["write", "replace", "delete", "rename", "WRITE", None]), "path": PATH},
+        optional={"content": CONTENT, "old": CONTENT, "new": CONTENT},
+    ),
     JSON,
 )
 
 
 @PROPS
-@given(st.one_of(
-    st.text(),
-    JSON.map(json.dumps),
-    st.tuples(st.text(max_size=20), JSON.map(json.dumps), st.text(max_size=20), st.booleans()).map(
-        lambda t: t[0] + ("```json\n" if t[3] else "") + t[1] + ("\n```" if t[3] else "") + t[2]),
-    st.lists(EDIT, max_size=5).map(lambda e: json.dumps({"summary": "s", "edits": e})),
-    st.integers(1, 5000).map(lambda n: "{" * n + "[" * n),
-))
+@given(
+    st.one_of(
+        st.text(),
+        JSON.map(json.dumps),
+        st.tuples(st.text(max_size=20), JSON.map(json.dumps), st.text(max_size=20), st.booleans()).map(
+            lambda t: t[0] + ("```json\n" if t[3] else "") + t[1] + ("\n```" if t[3] else "") + t[2]
+        ),
+        st.lists(EDIT, max_size=5).map(lambda e: json.dumps({"summary": "s", "edits": e})),
+        st.integers(1, 5000).map(lambda n: "{" * n + "[" * n),
+    )
+)
 @example('{"edits": ' + "[" * 100_000 + "]}")
-@example("```json\n{\"edits\": []}")
+@example('```json\n{"edits": []}')
 def test_parse_either_returns_edits_or_raises_no_edits(text: str) -> None:
     try:
         items, summary = edits.parse(text)
@@ -667,8 +842,9 @@ def test_parse_either_returns_edits_or_raises_no_edits(text: str) -> None:
 @example(items=[w("src/made/x.py", "a"), w("src/made", "b")])
 @example(items=[w("src/\udc80.py", "a")])
 @example(items=[w("src/f001.py", "a"), {"op": "delete", "path": "src/f001.py"}, w("src/f001.py/x", "b")])
-def test_plan_never_accepts_a_path_check_path_or_the_scope_refuses(items: list[Any],
-                                                                    unit_repo: tuple[Ctx, GitRepo, str]) -> None:
+def test_plan_never_accepts_a_path_check_path_or_the_scope_refuses(
+    items: list[Any], unit_repo: tuple[Ctx, GitRepo, str]
+) -> None:
     ctx, repo, tree = unit_repo
     sent = {ctx.sent: ("# f001\nrepeat\nrepeat\n", BLOB)}
     scope = Scope.of([SCOPE])

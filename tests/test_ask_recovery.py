@@ -76,8 +76,7 @@ def test_a_rate_limited_job_is_paused_and_resume_continues_from_the_last_complet
     assert bench.report()["attempts"] == 1 + 3 + 1
 
 
-def test_a_timed_out_job_resumed_with_another_model_names_it_in_the_later_steps_and_the_report(
-        bench: Bench) -> None:
+def test_a_timed_out_job_resumed_with_another_model_names_it_in_the_later_steps_and_the_report(bench: Bench) -> None:
     before = bench.published()
     bench.server.push(ps.ok(), *[ps.hang(2)] * 3)
     res, data = bench.ask()
@@ -105,7 +104,8 @@ def test_resume_can_switch_to_another_model_of_the_same_provider(bench: Bench) -
 
 # -- the example: 40 files, batches of 10, a failure at file 31 -----------------------------------------
 def test_a_job_over_40_files_that_fails_at_file_31_keeps_30_files_and_resumes_at_31(
-        tmp_path: Path, provider: ProviderServer) -> None:
+    tmp_path: Path, provider: ProviderServer
+) -> None:
     files = {f"src/f{i:02}.py": f"N = {i}\n" for i in range(1, 41)}
     names = sorted(files)
     with open_bench(tmp_path / "wb", provider, files, job={"batch_files": 10}) as b:
@@ -135,7 +135,8 @@ def test_a_job_over_40_files_that_fails_at_file_31_keeps_30_files_and_resumes_at
 
 # -- files that cannot be read or sent ----------------------------------------------------------------------------
 def test_files_that_cannot_be_sent_are_listed_as_skipped_and_the_job_goes_on_with_the_rest(
-        tmp_path: Path, provider: ProviderServer) -> None:
+    tmp_path: Path, provider: ProviderServer
+) -> None:
     root = tmp_path / "wb"
     files = {"secret.txt": "SYMLINK-TARGET-CANARY\n", "src/a.py": "A = 1\n", "src/z.py": "Z = 26\n"}
     with open_bench(root, provider, files, job={"batch_files": 3, "max_file_bytes": 1000}) as b:
@@ -166,8 +167,7 @@ def test_files_that_cannot_be_sent_are_listed_as_skipped_and_the_job_goes_on_wit
 
 
 # -- a full disk ---------------------------------------------------------------------------------------------
-def test_a_full_disk_before_a_step_halts_draft_writes_with_exit_13_and_resume_finishes_after(
-        bench: Bench) -> None:
+def test_a_full_disk_before_a_step_halts_draft_writes_with_exit_13_and_resume_finishes_after(bench: Bench) -> None:
     before = bench.published()
     res, data = bench.ask(env={"GITBENCH_FAULT": "ask.before-step:enospc@2"})
     err = error_of(res, data, 13)
@@ -188,8 +188,7 @@ def test_a_full_disk_before_a_step_halts_draft_writes_with_exit_13_and_resume_fi
 
 # -- a kill at the ask fault points --------------------------------------------------------------------------
 @pytest.mark.parametrize("point", ["ask.before-step:kill@2", "ask.after-batch:kill@1"])
-def test_a_kill_during_a_job_is_recovered_by_the_next_command_and_resume_finishes_it(bench: Bench,
-                                                                                    point: str) -> None:
+def test_a_kill_during_a_job_is_recovered_by_the_next_command_and_resume_finishes_it(bench: Bench, point: str) -> None:
     snap = Snapshot.take(bench.path)
     res = bench.run("ask", "Add a line", "--files", "src/**", env={"GITBENCH_FAULT": point})
     assert res.returncode == -signal.SIGKILL, res.stderr
@@ -211,13 +210,19 @@ def test_a_kill_during_a_job_is_recovered_by_the_next_command_and_resume_finishe
 # -- SIGTERM and Ctrl-C --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_signal_while_the_provider_hangs_cancels_the_job_cleanly_with_exit_130(
-        bench: Bench, sig: signal.Signals) -> None:
+    bench: Bench, sig: signal.Signals
+) -> None:
     write_config(bench.server, timeouts={"read": 30})  # the provider hangs; only the signal stops the wait
     before = bench.published()
     bench.server.push(ps.ok(), ps.hang(5))
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "ask", "Add a line", "--files", "src/**"],
-                            cwd=bench.path, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "ask", "Add a line", "--files", "src/**"],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while len(bench.server.posts) < 2 and proc.poll() is None and time.monotonic() < deadline:

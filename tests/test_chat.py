@@ -22,8 +22,10 @@ def summary_answer(summary: str) -> dict[str, Any]:
     """The default edit (a line appended to every file sent) with this summary."""
 
     def fn(files: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
-        return {"summary": summary,
-                "edits": [{"op": "write", "path": p, "content": t + "edited\n"} for p, t in files.items()]}
+        return {
+            "summary": summary,
+            "edits": [{"op": "write", "path": p, "content": t + "edited\n"} for p, t in files.items()],
+        }
 
     return ok(fn)
 
@@ -70,8 +72,10 @@ def chat_text(wb: Path, *args: str) -> str:
 
 # -- continuing and starting conversations --------------------------------------------------------------------------
 
+
 def test_ask_continues_the_conversation_and_sends_the_earlier_prompt_and_summary_as_history(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     provider.push(summary_answer("Added a greeting line to src/app.py."))
     first = ask(workbench, "Greet the user")
     conv = first["job"]["conversation"]
@@ -135,8 +139,10 @@ def test_a_failed_turn_is_in_the_transcript_with_its_reason(workbench: Path, pro
 
 # -- gitbench chat, and restore taking the transcript back in time --------------------------------------------------
 
+
 def test_chat_shows_each_publish_checkpoint_inline_and_restore_takes_the_transcript_back_in_time(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     provider.push(summary_answer("Greeting added."), summary_answer("Goodbye added."))
     first = ask(workbench, "Greet the user")
     cp1 = publish(workbench)
@@ -145,8 +151,14 @@ def test_chat_shows_each_publish_checkpoint_inline_and_restore_takes_the_transcr
 
     data = chat_json(workbench)
     kinds = [(i["type"], i.get("role"), i.get("name")) for i in data["items"]]
-    assert kinds == [("message", "user", None), ("message", "assistant", None), ("checkpoint", None, cp1),
-                     ("message", "user", None), ("message", "assistant", None), ("checkpoint", None, cp2)]
+    assert kinds == [
+        ("message", "user", None),
+        ("message", "assistant", None),
+        ("checkpoint", None, cp1),
+        ("message", "user", None),
+        ("message", "assistant", None),
+        ("checkpoint", None, cp2),
+    ]
     checkpoint = data["items"][2]
     assert checkpoint["restore"] == f"gitbench restore {cp1}" and checkpoint["job"] == first["job"]["id"]
     assert checkpoint["commit"] == git(workbench, "rev-parse", f"{cp1}^{{commit}}").strip()
@@ -174,7 +186,8 @@ def test_chat_shows_each_publish_checkpoint_inline_and_restore_takes_the_transcr
 
 
 def test_a_publish_checkpoint_follows_the_turn_it_published_even_within_the_same_second(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     # Checkpoint dates are Git dates (whole seconds); turns carry fractions of a second.
     same_second = {"GITBENCH_NOW": "1800000000.75"}
     res = gitbench(workbench, "ask", "Greet the user", "--files", "src/**", "--json", env=same_second)
@@ -185,7 +198,8 @@ def test_a_publish_checkpoint_follows_the_turn_it_published_even_within_the_same
 
 
 def test_asking_after_a_restore_continues_from_the_restored_transcript(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     ask(workbench, "Greet the user")
     cp1 = publish(workbench)
     ask(workbench, "Say goodbye")
@@ -206,6 +220,7 @@ def test_chat_without_a_conversation_says_how_to_start_one(workbench: Path) -> N
 
 # -- jobs and report ------------------------------------------------------------------------------------------------
 
+
 def test_jobs_and_report_show_each_job_in_text_and_json(workbench: Path, provider: ProviderServer) -> None:
     (workbench / "src/more.py").write_text("more = 1\n")
     assert gitbench(workbench, "add", "src/more.py").returncode == 0
@@ -217,13 +232,26 @@ def test_jobs_and_report_show_each_job_in_text_and_json(workbench: Path, provide
     failed = json.loads(res.stdout)["error"]["details"]["job"]
 
     items = json.loads(gitbench(workbench, "jobs", "--json").stdout)["result"]
-    assert [(j["job"], j["kind"], j["status"]) for j in items] == [(done["id"], "ask", "published"),
-                                                                   (failed, "ask", "failed")]
+    assert [(j["job"], j["kind"], j["status"]) for j in items] == [
+        (done["id"], "ask", "published"),
+        (failed, "ask", "failed"),
+    ]
     assert items[0]["models"] == ["fake:test-model"] and items[0]["steps"] == 1 and items[0]["files"] == 2
     assert items[1]["models"] == ["fake:other-model"] and items[1]["class"] == "model-unavailable"
     assert items[1]["steps"] == 0 and items[1]["draft"].endswith(failed)
-    assert set(items[0]) >= {"job", "kind", "status", "created", "updated", "models", "steps", "files", "class",
-                             "draft", "checkpoint"}
+    assert set(items[0]) >= {
+        "job",
+        "kind",
+        "status",
+        "created",
+        "updated",
+        "models",
+        "steps",
+        "files",
+        "class",
+        "draft",
+        "checkpoint",
+    }
     listing = gitbench(workbench, "jobs", env={"COLUMNS": "300"}).stdout
     assert re.search(rf"{done['id']} .* ask\s+published\s+1 step\(s\) 2 file\(s\)\s+fake:test-model", listing)
     assert re.search(rf"{failed} .* ask\s+failed\s+0 step\(s\) 0 file\(s\)\s+fake:other-model", listing)
@@ -271,7 +299,6 @@ def test_report_and_jobs_without_any_job(workbench: Path) -> None:
 # -- the interactive session ----------------------------------------------------------------------------------------
 
 
-
 def test_an_interactive_chat_takes_prompts_one_after_another(workbench: Path, provider: ProviderServer) -> None:
     provider.push(summary_answer("Greeting added."), summary_answer("Goodbye added."))
     term = Terminal(workbench, ["chat", "--files", "src/**"])
@@ -301,7 +328,8 @@ def test_an_interactive_chat_takes_prompts_one_after_another(workbench: Path, pr
 
 
 def test_an_interactive_chat_asks_what_to_do_with_an_open_draft_and_ends_on_end_of_input(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     first = ask(workbench, "Greet the user")
     published = git(workbench, "rev-parse", "main").strip()
     term = Terminal(workbench, ["chat", "--files", "src/**"])

@@ -44,9 +44,12 @@ def failed(res: subprocess.CompletedProcess[str], code: str, exit_code: int) -> 
 
 def edit(path: str, text: str) -> list[str]:
     """A job command (run in the Draft's folder) that writes one file."""
-    return [sys.executable, "-c",
-            f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); "
-            f"p.write_text({text!r})"]
+    return [
+        sys.executable,
+        "-c",
+        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); "
+        f"p.write_text({text!r})",
+    ]
 
 
 def draft_refs(repo: Path) -> list[str]:
@@ -58,11 +61,13 @@ def checkpoint_tags(repo: Path) -> list[str]:
 
 
 def hooks_installed(gitdir: Path) -> bool:
-    return all("gitbench-hook" in (gitdir / "hooks" / name).read_text()
-               for name in ("pre-commit", "reference-transaction"))
+    return all(
+        "gitbench-hook" in (gitdir / "hooks" / name).read_text() for name in ("pre-commit", "reference-transaction")
+    )
 
 
 # -- init -------------------------------------------------------------------------------------------------------
+
 
 def test_init_creates_a_missing_folder_as_a_new_workbench(tmp_path: Path) -> None:
     target = tmp_path / "brand" / "new"
@@ -177,8 +182,9 @@ def test_init_in_a_subfolder_of_a_repo_names_the_root_and_exits_2(project: Path)
     assert git(project, "config", "--get", "gitbench.published", check=False) == ""
 
 
-@pytest.mark.parametrize("args", [("status",), ("exec", "--", "true"), ("publish",), ("checkpoints",),
-                                  ("restore", "1", "--yes")])
+@pytest.mark.parametrize(
+    "args", [("status",), ("exec", "--", "true"), ("publish",), ("checkpoints",), ("restore", "1", "--yes")]
+)
 def test_commands_outside_a_workbench_exit_3_and_say_gitbench_init(tmp_path: Path, args: tuple[str, ...]) -> None:
     folder = tmp_path / "not-a-repo"
     folder.mkdir()
@@ -197,6 +203,7 @@ def test_a_repo_not_yet_adopted_exits_3_and_offers_init(project: Path) -> None:
 
 # -- status, log, checkpoints -----------------------------------------------------------------------------------
 
+
 def test_status_shows_published_the_draft_and_the_last_job(workbench: Path) -> None:
     st = ok(gitbench(workbench, "status", "--json"))
     assert st["published"]["branch"] == "main" and st["published"]["checkpoint"] == "checkpoint/1"
@@ -204,9 +211,19 @@ def test_status_shows_published_the_draft_and_the_last_job(workbench: Path) -> N
     text = gitbench(workbench, "status").stdout
     assert "Published  main at" in text and "Draft      none" in text
 
-    job = ok(gitbench(workbench, "exec", "--json", "-m", "two files", "--", sys.executable, "-c",
-                      "import pathlib; pathlib.Path('README.md').write_text('x\\n'); "
-                      "pathlib.Path('new.txt').write_text('n\\n')"))
+    job = ok(
+        gitbench(
+            workbench,
+            "exec",
+            "--json",
+            "-m",
+            "two files",
+            "--",
+            sys.executable,
+            "-c",
+            "import pathlib; pathlib.Path('README.md').write_text('x\\n'); pathlib.Path('new.txt').write_text('n\\n')",
+        )
+    )
     label = job["job"]["id"]
     st = ok(gitbench(workbench, "status", "--json"))
     assert st["draft"]["label"] == label
@@ -222,8 +239,20 @@ def test_status_shows_published_the_draft_and_the_last_job(workbench: Path) -> N
 
 def test_log_shows_the_step_commit_with_all_its_audit_trailers(workbench: Path) -> None:
     env = {"GITBENCH_NOW": str(NOW)}
-    job = ok(gitbench(workbench, "exec", "--json", "--files", "src/**", "-m", "tweak app", "--",
-                      *edit("src/app.py", "print('tweaked')\n"), env=env))["job"]
+    job = ok(
+        gitbench(
+            workbench,
+            "exec",
+            "--json",
+            "--files",
+            "src/**",
+            "-m",
+            "tweak app",
+            "--",
+            *edit("src/app.py", "print('tweaked')\n"),
+            env=env,
+        )
+    )["job"]
     steps = ok(gitbench(workbench, "log", "--json"))
     assert len(steps) == 1
     step = steps[0]
@@ -256,8 +285,12 @@ def test_checkpoints_list_every_kind_with_date_job_and_message(workbench: Path) 
     ok(gitbench(workbench, "restore", "checkpoint/2", "--yes", "--json", env=env))
     items = ok(gitbench(workbench, "checkpoints", "--json"))
     assert [(c["name"], c["kind"]) for c in items] == [
-        ("checkpoint/1", "init"), ("checkpoint/2", "auto"), ("checkpoint/3", "publish"),
-        ("checkpoint/4", "manual"), ("checkpoint/5", "pre-restore")]
+        ("checkpoint/1", "init"),
+        ("checkpoint/2", "auto"),
+        ("checkpoint/3", "publish"),
+        ("checkpoint/4", "manual"),
+        ("checkpoint/5", "pre-restore"),
+    ]
     by = {c["kind"]: c for c in items}
     assert all(c["date"] == NOW for c in items[1:])
     assert by["auto"]["job"] == job["id"] and by["publish"]["job"] == job["id"]
@@ -310,12 +343,29 @@ def test_global_dash_c_runs_in_another_folder(workbench: Path, tmp_path: Path) -
 def test_help_lists_every_command() -> None:
     res = gitbench(".", "--help", env=WIDE)
     assert res.returncode == 0
-    for name in ["init", "status", "exec", "review", "publish", "discard", "keep", "checkpoint", "checkpoints",
-                 "restore", "log", "add", "rm", "extract", "recover", "demo"]:
+    for name in [
+        "init",
+        "status",
+        "exec",
+        "review",
+        "publish",
+        "discard",
+        "keep",
+        "checkpoint",
+        "checkpoints",
+        "restore",
+        "log",
+        "add",
+        "rm",
+        "extract",
+        "recover",
+        "demo",
+    ]:
         assert f" {name} " in res.stdout, name
 
 
 # -- the error contract -----------------------------------------------------------------------------------------
+
 
 def test_publish_and_review_without_a_draft_exit_5(workbench: Path) -> None:
     for command in ("publish", "review"):
@@ -375,24 +425,42 @@ ERROR_CASES: list[tuple[str, Any, tuple[str, ...], dict[str, str], str, int]] = 
     ("no-draft", None, ("publish",), {}, "no-draft", 5),
     ("draft-corrupt", _corrupt_draft, ("publish",), {}, "draft-corrupt", 6),
     ("publish-conflict", _move_published_outside, ("publish",), {}, "publish-conflict", 7),
-    ("checkpoint-failed", None, ("exec", "--", "true"), {"GITBENCH_FAULT": "checkpoint.before-tag:eio"},
-     "checkpoint-failed", 9),
+    (
+        "checkpoint-failed",
+        None,
+        ("exec", "--", "true"),
+        {"GITBENCH_FAULT": "checkpoint.before-tag:eio"},
+        "checkpoint-failed",
+        9,
+    ),
     ("checkpoint-not-found", None, ("restore", "7", "--yes"), {}, "checkpoint-not-found", 10),
-    ("scope-violation", None, ("exec", "--files", "docs/**", "--", *edit("README.md", "no\n")), {},
-     "scope-violation", 11),
+    (
+        "scope-violation",
+        None,
+        ("exec", "--files", "docs/**", "--", *edit("README.md", "no\n")),
+        {},
+        "scope-violation",
+        11,
+    ),
     ("job-failed", None, ("exec", "--", sys.executable, "-c", "raise SystemExit(4)"), {}, "job-failed", 12),
-    ("disk-full", None, ("exec", "--", *edit("x.txt", "x")), {"GITBENCH_FAULT": "step.before-ref:enospc"},
-     "disk-full", 13),
-    ("file-io", None, ("exec", "--", *edit("x.txt", "x")), {"GITBENCH_FAULT": "step.before-ref:eio"},
-     "file-io", 14),
+    (
+        "disk-full",
+        None,
+        ("exec", "--", *edit("x.txt", "x")),
+        {"GITBENCH_FAULT": "step.before-ref:enospc"},
+        "disk-full",
+        13,
+    ),
+    ("file-io", None, ("exec", "--", *edit("x.txt", "x")), {"GITBENCH_FAULT": "step.before-ref:eio"}, "file-io", 14),
 ]
 
 
-@pytest.mark.parametrize(("setup", "args", "env", "code", "exit_code"), [c[1:] for c in ERROR_CASES],
-                         ids=[c[0] for c in ERROR_CASES])
-def test_every_error_exits_with_its_code_and_prints_it_as_json(workbench: Path, setup: Any, args: tuple[str, ...],
-                                                               env: dict[str, str], code: str,
-                                                               exit_code: int) -> None:
+@pytest.mark.parametrize(
+    ("setup", "args", "env", "code", "exit_code"), [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
+def test_every_error_exits_with_its_code_and_prints_it_as_json(
+    workbench: Path, setup: Any, args: tuple[str, ...], env: dict[str, str], code: str, exit_code: int
+) -> None:
     if setup is not None:
         setup(workbench)
     before = Snapshot.take(workbench)
@@ -426,10 +494,17 @@ def test_a_held_workbench_lock_is_a_busy_error_exit_8(workbench: Path) -> None:
 
 def test_ctrl_c_during_a_job_cancels_with_exit_130_and_keeps_the_draft(workbench: Path, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    script = (f"import pathlib, time; pathlib.Path('partial.txt').write_text('p'); "
-              f"pathlib.Path({str(started)!r}).write_text('1'); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "exec", "--json", "--", sys.executable, "-c", script],
-                            cwd=workbench, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    script = (
+        f"import pathlib, time; pathlib.Path('partial.txt').write_text('p'); "
+        f"pathlib.Path({str(started)!r}).write_text('1'); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "exec", "--json", "--", sys.executable, "-c", script],
+        cwd=workbench,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -18,9 +18,9 @@ import pytest
 from tests.conftest import check_invariants, git, gitbench
 from tests.provider_server import ProviderServer, files_of, user_text
 
-CANARY_PROMPT = "Rename hello to CANARY-PROMPT-7c41e9; then \"quote\" it; rm -rf / #"
+CANARY_PROMPT = 'Rename hello to CANARY-PROMPT-7c41e9; then "quote" it; rm -rf / #'
 
-AGENT = r'''
+AGENT = r"""
 import hashlib, json, os, pathlib, sys
 
 prompt = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
@@ -34,7 +34,7 @@ app.write_text(app.read_text().replace("hello", "hi from the agent"))
 pathlib.Path("src/new.py").write_text("made by the agent\n")
 exec(os.environ.get("AGENT_EXTRA", ""))  # what a hostile agent does besides
 sys.exit(int(os.environ.get("AGENT_EXIT", "0")))
-'''
+"""
 
 
 @pytest.fixture
@@ -48,8 +48,7 @@ def model(agent: Path, with_prompt: bool = True) -> str:
     return "command:" + shlex.join([sys.executable, str(agent)]) + (" {prompt}" if with_prompt else "")
 
 
-def ask(wb: Path, agent_model: str, *args: str, env: dict[str, str] | None = None,
-        code: int = 0) -> dict[str, Any]:
+def ask(wb: Path, agent_model: str, *args: str, env: dict[str, str] | None = None, code: int = 0) -> dict[str, Any]:
     res = gitbench(wb, "ask", CANARY_PROMPT, "--model", agent_model, "--json", *args, env=env)
     assert res.returncode == code, res.stdout + res.stderr
     assert "CANARY-PROMPT" not in res.stdout  # the result names the command's template, never the prompt
@@ -81,7 +80,8 @@ def assert_prompt_only_in_the_conversation(wb: Path) -> None:
 
 
 def test_an_agent_gets_the_prompt_as_an_argument_runs_in_the_drafts_folder_and_its_changes_become_a_step(
-        workbench: Path, agent: Path, tmp_path: Path) -> None:
+    workbench: Path, agent: Path, tmp_path: Path
+) -> None:
     published = git(workbench, "rev-parse", "main").strip()
     probe = tmp_path / "probe.json"
     result = ask(workbench, model(agent), "--files", "src/**", env={"AGENT_PROBE": str(probe)})["result"]
@@ -113,14 +113,18 @@ def test_an_agent_gets_the_prompt_as_an_argument_runs_in_the_drafts_folder_and_i
     assert report["models"] == [f"command:{sys.executable}"]
     assert_prompt_only_in_the_conversation(workbench)
     conv = result["job"]["conversation"]
-    users = [json.loads(line) for line in git(workbench, "show", f"refs/gitbench/records:chat/{conv}.jsonl")
-             .splitlines() if '"user"' in line]
+    users = [
+        json.loads(line)
+        for line in git(workbench, "show", f"refs/gitbench/records:chat/{conv}.jsonl").splitlines()
+        if '"user"' in line
+    ]
     assert users[0]["text"] == CANARY_PROMPT
     check_invariants(workbench)
 
 
 def test_an_agent_without_a_prompt_placeholder_reads_the_prompt_on_stdin(
-        workbench: Path, agent: Path, tmp_path: Path) -> None:
+    workbench: Path, agent: Path, tmp_path: Path
+) -> None:
     probe = tmp_path / "probe.json"
     result = ask(workbench, model(agent, with_prompt=False), env={"AGENT_PROBE": str(probe)})["result"]
     seen = json.loads(probe.read_text())
@@ -142,20 +146,30 @@ def test_an_alias_can_name_an_agent(workbench: Path, agent: Path, tmp_path: Path
 
 HOSTILE = {
     "outside --files": ("pathlib.Path('README.md').write_text('rewritten')", {"README.md": "outside the job's scope"}),
-    "a nested repository": ("import subprocess; subprocess.run(['git', 'init', '-q', 'src/sub'], check=True);"
-                            "pathlib.Path('src/sub/x').write_text('x')", {"src/sub/": "a nested Git repository"}),
+    "a nested repository": (
+        "import subprocess; subprocess.run(['git', 'init', '-q', 'src/sub'], check=True);"
+        "pathlib.Path('src/sub/x').write_text('x')",
+        {"src/sub/": "a nested Git repository"},
+    ),
     "symlink out": ("os.symlink('/etc/passwd', 'src/passwd')", {"src/passwd": "symlink pointing outside"}),
 }
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_an_agent_writing_out_of_bounds_is_refused_like_exec_and_its_other_changes_kept(
-        workbench: Path, agent: Path, tmp_path: Path, case: str) -> None:
+    workbench: Path, agent: Path, tmp_path: Path, case: str
+) -> None:
     code, refused = HOSTILE[case]
     published = git(workbench, "rev-parse", "main").strip()
     readme = (workbench / "README.md").read_bytes()
-    data = ask(workbench, model(agent), "--files", "src/**", code=11,
-               env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXTRA": code})
+    data = ask(
+        workbench,
+        model(agent),
+        "--files",
+        "src/**",
+        code=11,
+        env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXTRA": code},
+    )
     err = data["error"]
     assert err["code"] == "scope-violation"
     report = err["details"]["report"]
@@ -176,16 +190,24 @@ def test_an_agent_writing_out_of_bounds_is_refused_like_exec_and_its_other_chang
 
 
 def test_an_agent_that_fails_keeps_its_changes_and_the_job_is_reported_failed(
-        workbench: Path, agent: Path, tmp_path: Path) -> None:
-    data = ask(workbench, model(agent), "--files", "src/**", code=12,
-               env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXIT": "3"})
+    workbench: Path, agent: Path, tmp_path: Path
+) -> None:
+    data = ask(
+        workbench,
+        model(agent),
+        "--files",
+        "src/**",
+        code=12,
+        env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXIT": "3"},
+    )
     err = data["error"]
     assert err["code"] == "job-failed" and "exited with status 3" in err["message"]
     report = err["details"]["report"]
     assert report["status"] == "failed" and report["class"] == "command"
     assert report["files_changed"] == ["src/app.py", "src/new.py"]
-    assert any(a.get("command") == f"gitbench resume {report['job']} --model PROVIDER:MODEL"
-               for a in report["next_actions"])
+    assert any(
+        a.get("command") == f"gitbench resume {report['job']} --model PROVIDER:MODEL" for a in report["next_actions"]
+    )
     assert trailers(workbench, draft_of(workbench))["Gitbench-Status"] == "failed (exit 3)"
     assert_prompt_only_in_the_conversation(workbench)
 
@@ -197,9 +219,16 @@ def test_an_agent_that_is_not_installed_fails_with_a_clear_reason(workbench: Pat
 
 
 def test_a_failed_agent_job_resumes_with_an_http_model_from_what_the_draft_holds(
-        workbench: Path, agent: Path, tmp_path: Path, provider: ProviderServer) -> None:
-    failed = ask(workbench, model(agent), "--files", "src/**", code=12,
-                 env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXIT": "1"})["error"]["details"]["job"]
+    workbench: Path, agent: Path, tmp_path: Path, provider: ProviderServer
+) -> None:
+    failed = ask(
+        workbench,
+        model(agent),
+        "--files",
+        "src/**",
+        code=12,
+        env={"AGENT_PROBE": str(tmp_path / "p.json"), "AGENT_EXIT": "1"},
+    )["error"]["details"]["job"]
     ref = draft_of(workbench)
     agent_step = git(workbench, "rev-parse", ref).strip()
 
@@ -227,8 +256,9 @@ def test_a_failed_agent_job_resumes_with_an_http_model_from_what_the_draft_holds
     check_invariants(workbench)
 
 
-def test_a_failed_http_job_resumes_with_an_agent(workbench: Path, agent: Path, tmp_path: Path,
-                                                 provider: ProviderServer) -> None:
+def test_a_failed_http_job_resumes_with_an_agent(
+    workbench: Path, agent: Path, tmp_path: Path, provider: ProviderServer
+) -> None:
     from tests.provider_server import status
 
     provider.push(status(500), status(500), status(500))

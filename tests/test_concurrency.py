@@ -29,9 +29,11 @@ from tests.test_crash_faults import leftovers, refs
 
 pytestmark = pytest.mark.slow
 
-WAITER = ("import os, sys, time\n"
-          "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
-          "os.execv(sys.executable, [sys.executable, '-m', 'gitbench', *sys.argv[2:]])\n")
+WAITER = (
+    "import os, sys, time\n"
+    "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'gitbench', *sys.argv[2:]])\n"
+)
 # Exit codes each command may end with when it loses a race; 0 is always allowed.
 ALLOWED = {
     "exec": {4, 8},  # a Draft is open / busy
@@ -66,9 +68,13 @@ class Outcome:
 
 
 def argv(command: str, tag: str, job_seconds: float) -> list[str]:
-    job = ["--", sys.executable, "-c",
-           f"import pathlib, time; pathlib.Path('jobs').mkdir(exist_ok=True); "
-           f"pathlib.Path('jobs/{tag}.txt').write_text('{tag}\\n'); time.sleep({job_seconds})"]
+    job = [
+        "--",
+        sys.executable,
+        "-c",
+        f"import pathlib, time; pathlib.Path('jobs').mkdir(exist_ok=True); "
+        f"pathlib.Path('jobs/{tag}.txt').write_text('{tag}\\n'); time.sleep({job_seconds})",
+    ]
     return {
         "exec": ["exec", *job],
         "exec-publish": ["exec", "--on-draft", "publish", *job],
@@ -85,10 +91,20 @@ def run_round(repo: Path, commands: list[str], wait: float, name: str, job_secon
     """Start every command at the same instant; return how each ended."""
     start = time.time() + 1.0
     env = {**os.environ, "GITBENCH_LOCK_WAIT": str(wait)}
-    procs = [(c, subprocess.Popen([sys.executable, "-c", WAITER, str(start),
-                                   *argv(c, f"{name}-{i}", job_seconds)], cwd=repo,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
-             for i, c in enumerate(commands)]
+    procs = [
+        (
+            c,
+            subprocess.Popen(
+                [sys.executable, "-c", WAITER, str(start), *argv(c, f"{name}-{i}", job_seconds)],
+                cwd=repo,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            ),
+        )
+        for i, c in enumerate(commands)
+    ]
     out = []
     for command, proc in procs:
         stdout, stderr = proc.communicate(timeout=180)

@@ -106,39 +106,92 @@ def _cases() -> list[Case]:
     out: list[Case] = []
     # publish: the Draft's deletion that empties docs/ is file-0, README.md file-1, pkg/sub/mod.py (a new
     # folder) file-3; tmp-written/backup-made @1 is README.md, @3 the file in the new folder.
-    out += [Case("publish", p) for p in ["publish.journal-written", "publish.file-0", "publish.file-1",
-                                         "publish.file-3"]]
+    out += [
+        Case("publish", p) for p in ["publish.journal-written", "publish.file-0", "publish.file-1", "publish.file-3"]
+    ]
     out += [Case("publish", "publish.tmp-written", n) for n in (1, 3)]
     out += [Case("publish", "publish.backup-made")]
-    out += [Case("publish", p) for p in [
-        "publish.files-done", "publish.before-index", "publish.before-ref", "publish.after-ref",
-        "records.before-ref", "publish.after-record", "checkpoint.before-tag", "publish.after-checkpoint",
-        "publish.after-draft-removed"]]
-    out += [Case("discard", p) for p in [
-        "discard.journal-written", "discard.after-trash", "records.before-ref", "discard.after-record",
-        "discard.after-ref"]]
+    out += [
+        Case("publish", p)
+        for p in [
+            "publish.files-done",
+            "publish.before-index",
+            "publish.before-ref",
+            "publish.after-ref",
+            "records.before-ref",
+            "publish.after-record",
+            "checkpoint.before-tag",
+            "publish.after-checkpoint",
+            "publish.after-draft-removed",
+        ]
+    ]
+    out += [
+        Case("discard", p)
+        for p in [
+            "discard.journal-written",
+            "discard.after-trash",
+            "records.before-ref",
+            "discard.after-record",
+            "discard.after-ref",
+        ]
+    ]
     out += [Case("undo", p) for p in ["undo.after-draft", "records.before-ref"]]
     # restore checkpoint/1: file-0 deletes new/deep/file.txt (emptying new/deep and new/), file-3 brings back
     # old/only.md into a folder that no longer exists.
-    out += [Case("restore", p) for p in [
-        "checkpoint.before-tag", "restore.after-pre-checkpoint", "restore.journal-written", "restore.file-0",
-        "restore.file-3", "restore.tmp-written", "restore.backup-made", "restore.before-index",
-        "restore.before-ref", "restore.after-ref", "records.before-ref", "restore.after-records"]]
+    out += [
+        Case("restore", p)
+        for p in [
+            "checkpoint.before-tag",
+            "restore.after-pre-checkpoint",
+            "restore.journal-written",
+            "restore.file-0",
+            "restore.file-3",
+            "restore.tmp-written",
+            "restore.backup-made",
+            "restore.before-index",
+            "restore.before-ref",
+            "restore.after-ref",
+            "records.before-ref",
+            "restore.after-records",
+        ]
+    ]
     out += [Case("checkpoint", p) for p in ["checkpoint.before-tag", "checkpoint.after-tag"]]
-    out += [Case("exec", p) for p in [
-        "checkpoint.before-tag", "job.after-checkpoint", "job.after-draft", "records.before-ref",
-        "job.after-record", "worktree.after-add", "job.before-command", "job.after-command",
-        "capture.after-commits", "step.before-ref", "step.after-ref"]]
+    out += [
+        Case("exec", p)
+        for p in [
+            "checkpoint.before-tag",
+            "job.after-checkpoint",
+            "job.after-draft",
+            "records.before-ref",
+            "job.after-record",
+            "worktree.after-add",
+            "job.before-command",
+            "job.after-command",
+            "capture.after-commits",
+            "step.before-ref",
+            "step.after-ref",
+        ]
+    ]
     out += [Case("exec", "records.before-ref", 2), Case("exec", "job.after-complete")]
     out += [Case("exec-publish", p) for p in ["publish.before-ref", "publish.after-ref", "worktree.before-remove"]]
     out += [Case("exec-discard", p) for p in ["discard.after-trash", "worktree.before-remove"]]
     # add: README.md (edited by the user, so already new: the mover must leave it alone) and a folder from
     # outside with a subfolder; rm: lib/util.py (file-0) and new/deep/file.txt (file-1, empties new/).
-    out += [Case("add", p) for p in [
-        "add.journal-written", "add.file-0", "add.tmp-written", "add.backup-made", "add.files-done",
-        "add.before-ref", "add.after-ref"]]
-    out += [Case("rm", p) for p in ["rm.journal-written", "rm.file-1", "rm.files-done", "rm.before-ref",
-                                    "rm.after-ref"]]
+    out += [
+        Case("add", p)
+        for p in [
+            "add.journal-written",
+            "add.file-0",
+            "add.tmp-written",
+            "add.backup-made",
+            "add.files-done",
+            "add.before-ref",
+            "add.after-ref",
+        ]
+    ]
+    out += [
+        Case("rm", p) for p in ["rm.journal-written", "rm.file-1", "rm.files-done", "rm.before-ref", "rm.after-ref"]
+    ]
     # ask: one file a batch over src/ (app.py, extra.py); @2 is the second batch, after the first was committed.
     out += [Case("ask", "ask.before-step", 2), Case("ask", "ask.after-batch")]
     return out
@@ -169,9 +222,11 @@ def print_summary(path: Path, title: str) -> str:
     outcomes: dict[str, int] = {}
     for r in runs:
         outcomes[str(r.get("outcome"))] = outcomes.get(str(r.get("outcome")), 0) + 1
-    text = (f"{title}: {len(runs)} runs, {len(bad)} violations; outcomes {dict(sorted(outcomes.items()))}"
-            + "".join(f"\n  VIOLATION {r['case']}: {r['violation']}" for r in bad)
-            + "".join(f"\n  not reached: {r['case']}" for r in runs if str(r.get("outcome")).startswith("not-")))
+    text = (
+        f"{title}: {len(runs)} runs, {len(bad)} violations; outcomes {dict(sorted(outcomes.items()))}"
+        + "".join(f"\n  VIOLATION {r['case']}: {r['violation']}" for r in bad)
+        + "".join(f"\n  not reached: {r['case']}" for r in runs if str(r.get("outcome")).startswith("not-"))
+    )
     (path.parent / (path.stem + ".txt")).write_text(text + "\n")
     print(f"\n{text}\n(summary written to {path.parent / (path.stem + '.txt')})")
     return text
@@ -202,8 +257,9 @@ class sealed:
 
     def __enter__(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / ".gitconfig").write_text("[user]\n\tname = Test Author\n\temail = author@example.invalid\n"
-                                              "[init]\n\tdefaultBranch = main\n")
+        (self.home / ".gitconfig").write_text(
+            "[user]\n\tname = Test Author\n\temail = author@example.invalid\n[init]\n\tdefaultBranch = main\n"
+        )
         for key in list(os.environ):
             if key.startswith("GIT_") or key.startswith("GITBENCH_"):
                 self.mp.delenv(key, raising=False)
@@ -353,7 +409,7 @@ def check_state(run: Run, t: Templates, stage: str) -> None:
     for name in run.reported_checkpoints:
         assert name in cps, f"{stage}: {name} was reported but does not exist"
     for name, commit in cps.items():
-        if name not in {r[len("refs/tags/"):] for r in run.before.checkpoints}:
+        if name not in {r[len("refs/tags/") :] for r in run.before.checkpoints}:
             assert commit in (run.old, published), f"{stage}: new {name} tags {commit}, neither old nor new"
     heads, trash = drafts(repo), trash_heads(repo)
     for label in run.reported_drafts:
@@ -384,8 +440,15 @@ def follow_up(run: Run, t: Templates) -> list[str] | None:
     if op == "checkpoint":
         return ["checkpoint", "-m", "again"]
     if op in ("exec", "exec-publish", "exec-discard"):
-        return ["exec", "--on-draft", "publish" if op == "exec-publish" else "discard", "--", sys.executable, "-c",
-                JOB_C]
+        return [
+            "exec",
+            "--on-draft",
+            "publish" if op == "exec-publish" else "discard",
+            "--",
+            sys.executable,
+            "-c",
+            JOB_C,
+        ]
     if op == "add":
         return argv_for(run.case, t)
     if op == "rm":
@@ -418,8 +481,9 @@ def after_follow_up(run: Run, t: Templates) -> None:
 
 def run_case(case: Case, kind: str, t: Templates, tmp_path: Path) -> Run:
     repo = tmp_path / "wb"
-    copy_workbench(t.draft if case.op in ("publish", "discard", "undo", "exec-publish", "exec-discard")
-                   else t.clean, repo)
+    copy_workbench(
+        t.draft if case.op in ("publish", "discard", "undo", "exec-publish", "exec-discard") else t.clean, repo
+    )
     if case.op == "undo":
         ok(gitbench(repo, "discard", "--yes"))
     if case.op == "add":
@@ -476,7 +540,8 @@ def run_and_recover(run: Run, t: Templates) -> Run:
 @pytest.mark.parametrize("kind", ["kill", "enospc"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_fault_at_each_point_leaves_published_old_or_new_and_loses_nothing(
-        case: Case, kind: str, templates: Templates, crash_summary: Path, tmp_path: Path) -> None:
+    case: Case, kind: str, templates: Templates, crash_summary: Path, tmp_path: Path
+) -> None:
     item: dict[str, object] = {"case": f"{case.id}:{kind}"}
     try:
         run = run_case(case, kind, templates, tmp_path)
@@ -492,11 +557,26 @@ def test_a_fault_at_each_point_leaves_published_old_or_new_and_loses_nothing(
 def test_the_fault_points_cover_every_operation_and_at_least_thirty_points() -> None:
     points = {c.id for c in CASES}
     assert len(points) >= 30
-    assert {c.op for c in CASES} == {"publish", "discard", "undo", "restore", "checkpoint", "exec", "exec-publish",
-                                     "exec-discard", "add", "rm", "ask"}
+    assert {c.op for c in CASES} == {
+        "publish",
+        "discard",
+        "undo",
+        "restore",
+        "checkpoint",
+        "exec",
+        "exec-publish",
+        "exec-discard",
+        "add",
+        "rm",
+        "ask",
+    }
     # Every named point in the code is visited by at least one case.
-    code = subprocess.run(["grep", "-rhoE", r"faults\.point\(f?\"[^\"]+\"", "gitbench/"],
-                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True).stdout
+    code = subprocess.run(
+        ["grep", "-rhoE", r"faults\.point\(f?\"[^\"]+\"", "gitbench/"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+    ).stdout
     named = {m.split('"')[1] for m in code.splitlines()}
     # The workflow engine's points (workflow.*) are visited by tests/test_workflow_crash.py, which kills
     # `gitbench workflow run` at each one and asserts there that none is left out.

@@ -52,19 +52,47 @@ from tests.test_crash_faults import (
 pytestmark = pytest.mark.slow
 
 STRACE = shutil.which("strace")
-MUTATING = ["write", "pwrite64", "rename", "renameat", "renameat2", "link", "linkat", "unlink", "unlinkat",
-            "mkdir", "mkdirat", "rmdir", "ftruncate", "symlink", "symlinkat"]
+MUTATING = [
+    "write",
+    "pwrite64",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "unlink",
+    "unlinkat",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "ftruncate",
+    "symlink",
+    "symlinkat",
+]
 TRACE_SET = ",".join("?" + s for s in MUTATING)  # "?": a name this architecture lacks is not an error
 SHARDS = 6
 MAX_POINTS = 90  # more than this: visit an even sample along the call sequence, and say how many
 # Only gitbench's own process is traced (no -f): the git processes it starts (to remove a Draft's worktree) run
 # untraced, and killing gitbench while one of them runs is part of the sweep. strace then prints no pid column.
 LINE = re.compile(r"^(?:(\d+)\s+)?(\w+)\((.*)\)\s+=\s+(-?\d+)")
-PUBLISH_FAULTS = ["publish.journal-written", "publish.file-0", "publish.file-1", "publish.file-3",
-                  "publish.tmp-written", "publish.backup-made", "publish.files-done", "publish.before-index",
-                  "publish.before-ref", "publish.after-ref", "records.before-ref", "publish.after-record",
-                  "checkpoint.before-tag", "checkpoint.after-tag", "publish.after-checkpoint",
-                  "publish.after-draft-removed"]
+PUBLISH_FAULTS = [
+    "publish.journal-written",
+    "publish.file-0",
+    "publish.file-1",
+    "publish.file-3",
+    "publish.tmp-written",
+    "publish.backup-made",
+    "publish.files-done",
+    "publish.before-index",
+    "publish.before-ref",
+    "publish.after-ref",
+    "records.before-ref",
+    "publish.after-record",
+    "checkpoint.before-tag",
+    "checkpoint.after-tag",
+    "publish.after-checkpoint",
+    "publish.after-draft-removed",
+]
 
 
 @dataclass(frozen=True)
@@ -93,16 +121,28 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def count_calls(t: Templates, work: Path, command: str = "publish", first_fault: str | None = None
-                ) -> tuple[list[Point], int]:
+def count_calls(
+    t: Templates, work: Path, command: str = "publish", first_fault: str | None = None
+) -> tuple[list[Point], int]:
     """Run the command once under strace (no injection) and list its mutating calls in order."""
     repo = work / "count"
     copy_workbench(t.draft, repo)
     if first_fault:
         assert gitbench(repo, "publish", env={"GITBENCH_FAULT": first_fault}).returncode == -signal.SIGKILL
     log = work / "count.strace"
-    cmd = [STRACE or "strace", "--seccomp-bpf", "-qq", "-o", str(log), "-e", f"trace={TRACE_SET}",
-           sys.executable, "-m", "gitbench", command]
+    cmd = [
+        STRACE or "strace",
+        "--seccomp-bpf",
+        "-qq",
+        "-o",
+        str(log),
+        "-e",
+        f"trace={TRACE_SET}",
+        sys.executable,
+        "-m",
+        "gitbench",
+        command,
+    ]
     res = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()})
     assert res.returncode == 0, f"the uninjected {command} failed: {res.stderr}"
     seen: dict[str, int] = {}
@@ -138,15 +178,20 @@ def evenly(points: list[Point], limit: int) -> list[Point]:
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
     if STRACE is None and in_ci():
-        pytest.fail("strace is not installed: the crash sweep needs it. Install it (`apt-get install strace`; "
-                    ".ci/run does this) and run the tests again.", pytrace=False)
+        pytest.fail(
+            "strace is not installed: the crash sweep needs it. Install it (`apt-get install strace`; "
+            ".ci/run does this) and run the tests again.",
+            pytrace=False,
+        )
     base = tmp_path_factory.mktemp("strace-sweep")
     with sealed(base / "home"):
         t = build_templates(base)
         if STRACE is None:
             faults = [Point("fault", 1, p) for p in PUBLISH_FAULTS]
-            print("\nstrace is not installed: killing publish at its named fault points instead "
-                  "(install strace for the system-call sweep)")
+            print(
+                "\nstrace is not installed: killing publish at its named fault points instead "
+                "(install strace for the system-call sweep)"
+            )
             yield Sweep(t, faults, len(faults), len(faults), "fault-points")
             return
         points, traced = count_calls(t, base)
@@ -157,19 +202,31 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
 def strace_summary(tmp_path_factory: pytest.TempPathFactory, sweep: Sweep) -> Iterator[Path]:
     path = summary_file(tmp_path_factory, "crash-strace-summary.jsonl")
     yield path
-    print(f"\n{sweep.mode}: publish made {sweep.traced} traced calls, {sweep.mutating} of them mutating; "
-          f"{len(sweep.points)} of {sweep.mutating} visited")
+    print(
+        f"\n{sweep.mode}: publish made {sweep.traced} traced calls, {sweep.mutating} of them mutating; "
+        f"{len(sweep.points)} of {sweep.mutating} visited"
+    )
     print_summary(path, "strace sweep of publish and of its recovery")
 
 
 def kill_publish(point: Point, repo: Path, command: str = "publish") -> subprocess.CompletedProcess[str]:
     if point.syscall == "fault":
         return gitbench(repo, command, env={"GITBENCH_FAULT": f"{point.call}:kill"})
-    cmd = [STRACE or "strace", "-qq", "-o", os.devnull, "-e", f"trace={TRACE_SET}",
-           "-e", f"inject={point.syscall}:signal=SIGKILL:when={point.nth}",
-           sys.executable, "-m", "gitbench", command]
-    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()},
-                          timeout=120)
+    cmd = [
+        STRACE or "strace",
+        "-qq",
+        "-o",
+        os.devnull,
+        "-e",
+        f"trace={TRACE_SET}",
+        "-e",
+        f"inject={point.syscall}:signal=SIGKILL:when={point.nth}",
+        sys.executable,
+        "-m",
+        "gitbench",
+        command,
+    ]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()}, timeout=120)
 
 
 def git_locks(repo: Path) -> list[str]:
@@ -202,8 +259,9 @@ def check_point(point: Point, t: Templates, work: Path, first_fault: str | None 
     published = rev(repo, "main")
     assert published in (old, t.draft_head), f"Published is {published}: neither the old nor the new commit"
     check_invariants(repo, before, published_may_change=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], cwd=repo,
-                           capture_output=True, text=True).stdout
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], cwd=repo, capture_output=True, text=True
+    ).stdout
     assert dirty == "", f"the checked-out files disagree with Published:\n{dirty}"
     assert not leftovers(repo), f"left behind: {leftovers(repo)}"
     assert not git_locks(repo), f"Git lock files left behind: {git_locks(repo)}"
@@ -223,8 +281,9 @@ def check_point(point: Point, t: Templates, work: Path, first_fault: str | None 
     return outcome
 
 
-def sweep_points(points: list[Point], sweep: Sweep, summary: Path, tmp_path: Path,
-                 first_fault: str | None = None) -> None:
+def sweep_points(
+    points: list[Point], sweep: Sweep, summary: Path, tmp_path: Path, first_fault: str | None = None
+) -> None:
     """Kill at each point, record every run's outcome in the summary, and fail with every violation found."""
     prefix = f"recovery after {first_fault}: " if first_fault else ""
     violations = []
@@ -242,7 +301,8 @@ def sweep_points(points: list[Point], sweep: Sweep, summary: Path, tmp_path: Pat
 
 @pytest.mark.parametrize("shard", range(SHARDS), ids=[f"shard-{i + 1}-of-{SHARDS}" for i in range(SHARDS)])
 def test_killing_publish_at_each_mutating_system_call_leaves_published_old_or_new(
-        shard: int, sweep: Sweep, strace_summary: Path, tmp_path: Path) -> None:
+    shard: int, sweep: Sweep, strace_summary: Path, tmp_path: Path
+) -> None:
     mine = sweep.points[shard::SHARDS]
     assert mine, "the sweep found no mutating system calls in publish"
     sweep_points(mine, sweep, strace_summary, tmp_path)
@@ -251,16 +311,25 @@ def test_killing_publish_at_each_mutating_system_call_leaves_published_old_or_ne
 RECOVERY_SAMPLE = 8  # kills per interrupted state, evenly along the recovery's mutating calls
 
 
-@pytest.mark.parametrize("first_fault", ["publish.before-index:kill", "publish.after-ref:kill"],
-                         ids=["rolled-back", "rolled-forward"])
+@pytest.mark.parametrize(
+    "first_fault", ["publish.before-index:kill", "publish.after-ref:kill"], ids=["rolled-back", "rolled-forward"]
+)
 def test_killing_the_recovery_itself_still_converges_on_old_or_new(
-        first_fault: str, sweep: Sweep, strace_summary: Path, tmp_path: Path) -> None:
+    first_fault: str, sweep: Sweep, strace_summary: Path, tmp_path: Path
+) -> None:
     """Recovery is idempotent: a crash while the next command rolls an interrupted publish back or forward
     leaves a state the command after it finishes just as well."""
     if sweep.mode != "strace":
         # The named points a recovery passes (rolling forward: the follow-ups; rolling back has none).
-        points = [Point("fault", 1, p) for p in ("records.before-ref", "checkpoint.before-tag",
-                                                  "publish.after-checkpoint", "publish.after-draft-removed")]
+        points = [
+            Point("fault", 1, p)
+            for p in (
+                "records.before-ref",
+                "checkpoint.before-tag",
+                "publish.after-checkpoint",
+                "publish.after-draft-removed",
+            )
+        ]
     else:
         counted, _ = count_calls(sweep.templates, tmp_path / "count", "status", first_fault)
         points = evenly(counted, RECOVERY_SAMPLE)
@@ -283,4 +352,4 @@ def test_the_sweep_covers_the_journal_the_files_the_commit_point_and_the_follow_
     assert visited("rename(", "refs/heads/main.lock"), "the commit point: the ref of Published"
     assert visited("refs/gitbench/records.lock"), "the job record"
     assert visited("refs/tags/checkpoint/"), "the publish checkpoint"
-    assert visited("unlink(", "journal.json\""), "the journal removed at the end"
+    assert visited("unlink(", 'journal.json"'), "the journal removed at the end"

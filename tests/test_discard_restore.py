@@ -114,8 +114,7 @@ def test_restore_is_blocked_while_a_draft_exists_and_guides_to_publish_or_discar
     check_invariants(workbench, before, published_may_change=False)
 
 
-def test_restore_goes_back_with_the_records_and_its_pre_restore_checkpoint_undoes_it_exactly(
-        workbench: Path) -> None:
+def test_restore_goes_back_with_the_records_and_its_pre_restore_checkpoint_undoes_it_exactly(workbench: Path) -> None:
     ref, head = make_draft(workbench)
     label = ref.rsplit("/", 1)[1]
     auto = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))["checkpoint"]
@@ -131,8 +130,10 @@ def test_restore_goes_back_with_the_records_and_its_pre_restore_checkpoint_undoe
     assert next(cp for cp in cps if cp["name"] == pre)["kind"] == "pre-restore"
     assert (workbench / "src/app.py").read_text() == "print('hello')\n"
     assert job_status(workbench, label) is None, "the job's record must go back in time with Published"
-    assert git(workbench, "rev-parse", f"refs/tags/{auto}^{{commit}}").strip() == git(workbench, "rev-parse",
-                                                                                       "main").strip()
+    assert (
+        git(workbench, "rev-parse", f"refs/tags/{auto}^{{commit}}").strip()
+        == git(workbench, "rev-parse", "main").strip()
+    )
     check_invariants(workbench, before)
 
     res = gitbench(workbench, "restore", str(pre), "--yes")
@@ -160,8 +161,7 @@ def test_restore_refuses_to_overwrite_local_edits_and_takes_no_checkpoint(workbe
     git(workbench, "checkout", "--", "src/app.py")
 
 
-def test_restore_in_a_bare_workbench_moves_published_and_records_and_is_undoable(project: Path,
-                                                                                 tmp_path: Path) -> None:
+def test_restore_in_a_bare_workbench_moves_published_and_records_and_is_undoable(project: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(project), str(bare))
     assert gitbench(bare, "init").returncode == 0

@@ -52,9 +52,16 @@ class Template:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
     base = tmp_path_factory.mktemp("disk-template")
     with sealed(base / "home"):
-        draft = make_project(base / "draft", {"README.md": "# p\n", "src/app.py": "print(1)\n",
-                                              "old/only.md": "only\n", "data/big1.bin": "1",
-                                              "data/big2.bin": "2"})
+        draft = make_project(
+            base / "draft",
+            {
+                "README.md": "# p\n",
+                "src/app.py": "print(1)\n",
+                "old/only.md": "only\n",
+                "data/big1.bin": "1",
+                "data/big2.bin": "2",
+            },
+        )
         (draft / "data/big1.bin").write_bytes(os.urandom(BIG))
         (draft / "data/big2.bin").write_bytes(os.urandom(BIG))
         git(draft, "commit", "-qam", "big files")
@@ -75,12 +82,19 @@ class Disk:
         self.filler = root / "filler"
         self.limit_kb: int | None = None
         root.mkdir(parents=True, exist_ok=True)
-        mounted = os.geteuid() == 0 and subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], capture_output=True).returncode == 0
+        mounted = (
+            os.geteuid() == 0
+            and subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(root)], capture_output=True
+            ).returncode
+            == 0
+        )
         self.mode = "tmpfs" if mounted else "ulimit"
         if not mounted:
-            print(f"\nnote: cannot mount a tmpfs here (not root, or mount refused): using `ulimit -f` (EFBIG) "
-                  f"instead of a real full disk in {root}")
+            print(
+                f"\nnote: cannot mount a tmpfs here (not root, or mount refused): using `ulimit -f` (EFBIG) "
+                f"instead of a real full disk in {root}"
+            )
 
     def unmount(self) -> None:
         if self.mode == "tmpfs":
@@ -111,8 +125,14 @@ class Disk:
         if self.limit_kb is None:
             return gitbench(repo, *args)
         script = f'ulimit -f {self.limit_kb}; exec "$@"'
-        return subprocess.run(["bash", "-c", script, "bash", sys.executable, "-m", "gitbench", *args], cwd=repo,
-                              capture_output=True, text=True, env=dict(os.environ), timeout=120)
+        return subprocess.run(
+            ["bash", "-c", script, "bash", sys.executable, "-m", "gitbench", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=120,
+        )
 
 
 @pytest.fixture
@@ -162,8 +182,7 @@ def recover_and_retry(disk: Disk, repo: Path, before: Snapshot, args: list[str],
         check_invariants(repo, before, published_may_change=True)
 
 
-def sweep(disk: Disk, source: Path, args: list[str], new: str | None = None,
-          margins: list[int] = MARGINS) -> list[str]:
+def sweep(disk: Disk, source: Path, args: list[str], new: str | None = None, margins: list[int] = MARGINS) -> list[str]:
     outcomes = []
     for margin in margins:
         outcome, repo, before = attempt(disk, source, args, margin)
@@ -177,7 +196,8 @@ def sweep(disk: Disk, source: Path, args: list[str], new: str | None = None,
 
 
 def test_publish_on_a_full_disk_stops_with_exit_13_and_succeeds_once_space_is_freed(
-        template: Template, disk: Disk) -> None:
+    template: Template, disk: Disk
+) -> None:
     head = next(iter(drafts(template.draft).values()))
     sweep(disk, template.draft, ["publish"], new=head)
     repo = disk.root / "wb"
@@ -185,8 +205,7 @@ def test_publish_on_a_full_disk_stops_with_exit_13_and_succeeds_once_space_is_fr
     assert not (repo / "old").exists() and (repo / "new/x.txt").exists()
 
 
-def test_exec_on_a_full_disk_stops_with_exit_13_and_runs_once_space_is_freed(
-        template: Template, disk: Disk) -> None:
+def test_exec_on_a_full_disk_stops_with_exit_13_and_runs_once_space_is_freed(template: Template, disk: Disk) -> None:
     # A job stopped by the full disk keeps its Draft; the retry a user runs (the report says so) discards it.
     edit = "import pathlib; pathlib.Path('src/app.py').write_text('2')"
     sweep(disk, template.published, ["exec", "--on-draft", "discard", "--", sys.executable, "-c", edit])
@@ -195,7 +214,8 @@ def test_exec_on_a_full_disk_stops_with_exit_13_and_runs_once_space_is_freed(
 
 
 def test_checkpoint_on_a_full_disk_stops_with_exit_13_and_is_taken_once_space_is_freed(
-        template: Template, disk: Disk) -> None:
+    template: Template, disk: Disk
+) -> None:
     # 4 KiB free: the lock file fits, the tag object does not (libgit2 then says only "failed to create tag
     # annotation"); 12 KiB: the checkpoint is taken.
     sweep(disk, template.published, ["checkpoint", "-m", "on a full disk"], margins=[0, 4096, 12 * 1024])
@@ -204,7 +224,8 @@ def test_checkpoint_on_a_full_disk_stops_with_exit_13_and_is_taken_once_space_is
 
 
 def test_restore_on_a_full_disk_stops_with_exit_13_and_restores_once_space_is_freed(
-        template: Template, disk: Disk) -> None:
+    template: Template, disk: Disk
+) -> None:
     first = git(template.published, "rev-parse", "checkpoint/1^{commit}").strip()
     sweep(disk, template.published, ["restore", "checkpoint/1", "--yes"], new=first)
     repo = disk.root / "wb"
@@ -234,8 +255,7 @@ def test_a_publish_killed_half_way_rolls_back_on_a_full_disk(template: Template,
     check_invariants(repo, before, published_may_change=True)
 
 
-def test_a_publish_stopped_after_its_commit_point_waits_for_space_then_finishes(
-        template: Template, disk: Disk) -> None:
+def test_a_publish_stopped_after_its_commit_point_waits_for_space_then_finishes(template: Template, disk: Disk) -> None:
     """Published moved, then the disk filled: commands say to free space (13) and lose nothing; once space is
     freed the next command finishes the publish."""
     repo = disk.root / "wb"

@@ -14,8 +14,6 @@ from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"a unique line by the job\")\\n')"
 
 
-
-
 def json_error(res: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
     assert res.returncode == exit_code, res.stdout + res.stderr
     data = json.loads(res.stdout)
@@ -96,8 +94,7 @@ def test_a_draft_whose_blob_was_deleted_blocks_publish_until_the_object_is_back(
     ref, head = run_job(workbench, EDIT)
     label = ref.rsplit("/", 1)[1]
     blob = git(workbench, "rev-parse", f"{ref}:src/app.py").strip()
-    content = subprocess.run(["git", "cat-file", "blob", blob], cwd=workbench, capture_output=True,
-                             check=True).stdout
+    content = subprocess.run(["git", "cat-file", "blob", blob], cwd=workbench, capture_output=True, check=True).stdout
     before = Snapshot.take(workbench)
     (workbench / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
 
@@ -109,8 +106,9 @@ def test_a_draft_whose_blob_was_deleted_blocks_publish_until_the_object_is_back(
     assert git(workbench, "rev-parse", ref).strip() == head, "the Draft must be kept for the user to repair"
 
     # The user brings the object back (from a backup or another clone): the Draft publishes.
-    subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=workbench, input=content, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=workbench, input=content, check=True, capture_output=True
+    )
     res = gitbench(workbench, "publish")
     assert res.returncode == 0, res.stderr
     assert (workbench / "src/app.py").read_bytes() == content
@@ -130,7 +128,8 @@ def test_a_garbage_records_ref_is_reported_clearly_and_blocks_jobs_until_repaire
     assert "refs/gitbench/records" in str(error["message"])
     assert git(workbench, "for-each-ref", "refs/heads/gitbench/draft/") == ""
     assert {r for r in git(workbench, "for-each-ref", "--format=%(refname)", "refs/tags/").split()} == set(
-        before.checkpoints)
+        before.checkpoints
+    )
     untouched(workbench, before)
 
     # The repair the message offers, as a user follows it: the newest checkpoint's records, written back.

@@ -76,35 +76,51 @@ HOSTILE = {
     "writes outside --files": (
         "pathlib.Path('README.md').write_text('rewritten\\n'); pathlib.Path('docs').mkdir(exist_ok=True);"
         "pathlib.Path('docs/new.md').write_text('new\\n')",
-        {"README.md": "outside the job's scope", "docs/new.md": "outside the job's scope"}),
+        {"README.md": "outside the job's scope", "docs/new.md": "outside the job's scope"},
+    ),
     "a nested repository": (
         "subprocess.run(['git', 'init', '-q', 'src/inner'], check=True); pathlib.Path('src/inner/a').write_text('a')",
-        {"src/inner/": "a nested Git repository"}),
+        {"src/inner/": "a nested Git repository"},
+    ),
     "absolute symlink out": (
         "os.symlink(os.path.join(os.environ['SENTINEL'], 'secret.txt'), 'src/abs')",
-        {"src/abs": "symlink pointing outside"}),
+        {"src/abs": "symlink pointing outside"},
+    ),
     "relative symlink out": (
         "os.symlink('../../../../../../../etc/passwd', 'src/rel')",
-        {"src/rel": "symlink pointing outside"}),
+        {"src/rel": "symlink pointing outside"},
+    ),
     "symlink to a folder outside": (
         "os.symlink(os.environ['SENTINEL'], 'src/linked')",
-        {"src/linked": "symlink pointing outside"}),
+        {"src/linked": "symlink pointing outside"},
+    ),
     "file over 100 MiB": (
         "f = open('src/huge.bin', 'wb'); f.truncate(101 * 1024 * 1024); f.close()",
-        {"src/huge.bin": "too large"}),
+        {"src/huge.bin": "too large"},
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_a_hostile_write_is_refused_and_reported_while_in_scope_changes_reach_the_draft(
-        workbench: Path, sentinel: Path, case: str) -> None:
+    workbench: Path, sentinel: Path, case: str
+) -> None:
     code, refused = HOSTILE[case]
     before = Snapshot.take(workbench)
     print_before = fingerprint(workbench)
     outside = listing(sentinel)
 
-    res = gitbench(workbench, "exec", "--files", "src/**", "--", sys.executable, "-c", IN_SCOPE + code,
-                   env={"SENTINEL": str(sentinel), "COLUMNS": "400"})
+    res = gitbench(
+        workbench,
+        "exec",
+        "--files",
+        "src/**",
+        "--",
+        sys.executable,
+        "-c",
+        IN_SCOPE + code,
+        env={"SENTINEL": str(sentinel), "COLUMNS": "400"},
+    )
     assert res.returncode == 11, res.stdout + res.stderr
     banner = flat(res.stderr)
     assert "scope-violation" in banner
@@ -123,11 +139,23 @@ def test_a_hostile_write_is_refused_and_reported_while_in_scope_changes_reach_th
     # The audit trail parses as trailers and nothing was forged into it.
     assert trailer(workbench, ref, "Gitbench-Status") == f"partial (refused {len(refused)} paths)"
     assert trailer(workbench, ref, "Gitbench-Files") == "src/app.py"
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=git(workbench, "log", "-1",
-                            "--format=%B", ref), capture_output=True, text=True, check=True).stdout
+    parsed = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=git(workbench, "log", "-1", "--format=%B", ref),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert [line.split(":")[0] for line in parsed.splitlines()] == [
-        "Gitbench-Job", "Gitbench-Step", "Gitbench-Model", "Gitbench-Agent", "Gitbench-Files",
-        "Gitbench-Checkpoint", "Gitbench-Attempts", "Gitbench-Status"]
+        "Gitbench-Job",
+        "Gitbench-Step",
+        "Gitbench-Model",
+        "Gitbench-Agent",
+        "Gitbench-Files",
+        "Gitbench-Checkpoint",
+        "Gitbench-Attempts",
+        "Gitbench-Status",
+    ]
     # The refused changes are left in the worktree for the user to look at.
     wt_folder = Path(report["partial_results"]["worktree"])
     assert wt_folder.parent.parent == worktrees_home()
@@ -144,25 +172,31 @@ def test_any_name_git_can_store_mode_changes_symlinks_inside_and_deletions_are_c
     git(workbench, "config", "core.quotePath", "false")
     before = Snapshot.take(workbench)
     print_before = fingerprint(workbench)
-    code = ("open(b'src/\\xff-not-utf8.py', 'wb').write(b'bytes\\n');"
-            "pathlib.Path('src/x\\nGitbench-Status: complete').write_text('forged?\\n');"
-            "pathlib.Path('src/a\\\\\\\\b.py').write_text('backslash\\n');"
-            "os.chmod('src/app.py', 0o755);"
-            "os.symlink('app.py', 'src/alias.py');"
-            "os.remove('docs/guide.md');"
-            "os.mkfifo('src/pipe')")
+    code = (
+        "open(b'src/\\xff-not-utf8.py', 'wb').write(b'bytes\\n');"
+        "pathlib.Path('src/x\\nGitbench-Status: complete').write_text('forged?\\n');"
+        "pathlib.Path('src/a\\\\\\\\b.py').write_text('backslash\\n');"
+        "os.chmod('src/app.py', 0o755);"
+        "os.symlink('app.py', 'src/alias.py');"
+        "os.remove('docs/guide.md');"
+        "os.mkfifo('src/pipe')"
+    )
     res = gitbench(workbench, "exec", "--json", "--", sys.executable, "-c", IN_SCOPE + code)
     assert res.returncode == 0, res.stdout + res.stderr
     ref = draft_of(workbench)
-    tree = subprocess.run(["git", "ls-tree", "-r", "-z", ref], cwd=workbench, capture_output=True,
-                          check=True).stdout.decode("utf-8", "surrogateescape").split("\0")
+    tree = (
+        subprocess.run(["git", "ls-tree", "-r", "-z", ref], cwd=workbench, capture_output=True, check=True)
+        .stdout.decode("utf-8", "surrogateescape")
+        .split("\0")
+    )
     entries = {line.split("\t", 1)[1]: line.split()[0] for line in tree if line}
     assert entries["src/app.py"] == "100755"  # chmod +x is a change
     assert entries["src/alias.py"] == "120000"  # a symlink inside the worktree
     assert "docs/guide.md" not in entries  # a deletion
     assert "src/pipe" not in entries  # Git does not store a pipe: nothing to capture, nothing refused
-    raw = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", ref], cwd=workbench, capture_output=True,
-                         check=True).stdout.split(b"\0")
+    raw = subprocess.run(
+        ["git", "ls-tree", "-r", "-z", "--name-only", ref], cwd=workbench, capture_output=True, check=True
+    ).stdout.split(b"\0")
     assert b"src/\xff-not-utf8.py" in raw and b"src/x\nGitbench-Status: complete" in raw and b"src/a\\\\b.py" in raw
     # The hostile name is quoted in the trailer, never a trailer of its own.
     files = trailer(workbench, ref, "Gitbench-Files")
@@ -183,8 +217,7 @@ def test_a_tracked_file_with_a_name_that_is_not_utf8_does_not_stop_a_job(workben
         fh.write(b"latin-1 name\n")
     git(workbench, "add", "-A")
     git(workbench, "commit", "-q", "-m", "a latin-1 name")
-    res = gitbench(workbench, "exec", "--", sys.executable, "-c",
-                   "open(b'src/caf\\xe9.txt', 'ab').write(b'more\\n')")
+    res = gitbench(workbench, "exec", "--", sys.executable, "-c", "open(b'src/caf\\xe9.txt', 'ab').write(b'more\\n')")
     assert res.returncode == 0, res.stdout + res.stderr
     ref = draft_of(workbench)
     out = subprocess.run(["git", "show", ref + ":" + "src/caf\udce9.txt"], cwd=workbench, capture_output=True)
@@ -199,9 +232,11 @@ def test_ignored_caches_are_never_captured_nor_refused(workbench: Path, files: s
     (workbench / ".gitignore").write_text(".ruff_cache/\n__pycache__/\n*.pyc\n")
     git(workbench, "add", ".gitignore")
     git(workbench, "commit", "-q", "-m", "ignore caches")
-    code = ("os.makedirs('.ruff_cache/0.5', exist_ok=True); pathlib.Path('.ruff_cache/0.5/x').write_text('c');"
-            "import compileall; compileall.compile_dir('src', quiet=1);"
-            "pathlib.Path('src/app.py').write_text('print(2)\\n')")
+    code = (
+        "os.makedirs('.ruff_cache/0.5', exist_ok=True); pathlib.Path('.ruff_cache/0.5/x').write_text('c');"
+        "import compileall; compileall.compile_dir('src', quiet=1);"
+        "pathlib.Path('src/app.py').write_text('print(2)\\n')"
+    )
     scope = ["--files", files] if files else []
     res = gitbench(workbench, "exec", *scope, "--", sys.executable, "-c", "import os, pathlib; " + code)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -219,8 +254,15 @@ def test_committed_relative_symlinks_of_every_depth_cannot_be_written_through(wo
     links = {}
     for depth in range(1, 12):
         up = "../" * depth
-        for target in ("config", ".git/config", "hooks/pre-commit", ".git/hooks/pre-commit", "README.md",
-                       "project/README.md", "project/.git/config"):
+        for target in (
+            "config",
+            ".git/config",
+            "hooks/pre-commit",
+            ".git/hooks/pre-commit",
+            "README.md",
+            "project/README.md",
+            "project/.git/config",
+        ):
             name = f"links/d{depth}-{target.replace('/', '_')}"
             links[name] = up + target
     (workbench / "links").mkdir()
@@ -232,12 +274,14 @@ def test_committed_relative_symlinks_of_every_depth_cannot_be_written_through(wo
     before = Snapshot.take(workbench)
     print_before = fingerprint(workbench)
     names = sorted(links)
-    writer = ("import json, os, pathlib, sys\n"
-              "for name in json.loads(sys.argv[1]):\n"
-              "    try:\n"
-              "        with open(name, 'a') as fh: fh.write('[alias]\\n\\tx = !touch /tmp/pwned\\n')\n"
-              "    except OSError: pass\n"
-              "pathlib.Path('src/app.py').write_text('print(3)\\n')\n")
+    writer = (
+        "import json, os, pathlib, sys\n"
+        "for name in json.loads(sys.argv[1]):\n"
+        "    try:\n"
+        "        with open(name, 'a') as fh: fh.write('[alias]\\n\\tx = !touch /tmp/pwned\\n')\n"
+        "    except OSError: pass\n"
+        "pathlib.Path('src/app.py').write_text('print(3)\\n')\n"
+    )
     res = gitbench(workbench, "exec", "--json", "--", sys.executable, "-c", writer, json.dumps(names))
     # Links that stay in the worktree (one level up from links/: its top) were written through, inside it;
     # those that leave it were not there: the job wrote at their paths, which is refused and named.
@@ -258,17 +302,27 @@ def test_committed_relative_symlinks_of_every_depth_cannot_be_written_through(wo
 
 GIT_ESCAPES = {  # what the job does, and how gitbench answers: 0 it could not reach anything; 11 the worktree's
     # link was replaced (put back, refused); 7 the Workbench's .git was changed (put back, reported)
-    "git -C .. (every depth)": ("; ".join(f"git -C {'../' * d} commit -q --allow-empty -m x{d} 2>/dev/null"
-                                          for d in range(1, 10)), 0),
-    "GIT_DIR-style paths in the worktree": ("mkdir -p .git/hooks 2>/dev/null; echo x > .git/config 2>/dev/null; "
-                                            "echo x > .git/HEAD 2>/dev/null", 0),
-    "replaces the worktree's .git file": ("rm .git && mkdir -p .git/hooks && echo '#!/bin/sh' > .git/hooks/post-commit",
-                                          11),
-    "points the worktree's .git at the Workbench": ("echo \"gitdir: $GITBENCH_WORKBENCH/.git\" > .git", 11),
-    "git config in the worktree": ("git config alias.st '!touch /tmp/gitbench-alias-pwned' && "
-                                   "git config core.hooksPath /tmp", 7),
-    "a new hook through the common dir": ("echo '#!/bin/sh' > \"$(git rev-parse --git-common-dir)/hooks/post-merge\"",
-                                          7),
+    "git -C .. (every depth)": (
+        "; ".join(f"git -C {'../' * d} commit -q --allow-empty -m x{d} 2>/dev/null" for d in range(1, 10)),
+        0,
+    ),
+    "GIT_DIR-style paths in the worktree": (
+        "mkdir -p .git/hooks 2>/dev/null; echo x > .git/config 2>/dev/null; echo x > .git/HEAD 2>/dev/null",
+        0,
+    ),
+    "replaces the worktree's .git file": (
+        "rm .git && mkdir -p .git/hooks && echo '#!/bin/sh' > .git/hooks/post-commit",
+        11,
+    ),
+    "points the worktree's .git at the Workbench": ('echo "gitdir: $GITBENCH_WORKBENCH/.git" > .git', 11),
+    "git config in the worktree": (
+        "git config alias.st '!touch /tmp/gitbench-alias-pwned' && git config core.hooksPath /tmp",
+        7,
+    ),
+    "a new hook through the common dir": (
+        "echo '#!/bin/sh' > \"$(git rev-parse --git-common-dir)/hooks/post-merge\"",
+        7,
+    ),
 }
 
 
@@ -299,9 +353,17 @@ def test_a_jobs_worktree_is_a_real_repository_holding_the_draft_only(workbench: 
     git(workbench, "add", "src/lib/util.py")
     git(workbench, "commit", "-q", "-m", "more files")  # no Draft yet: plain git may commit
     published = git(workbench, "rev-parse", "main").strip()
-    res = gitbench(workbench, "exec", "--files", "src/**", "--", "sh", "-c",
-                   "git ls-files; git rev-parse --show-toplevel; git status --porcelain; git log -1 --format=%H;"
-                   " git symbolic-ref HEAD; echo \"$GITBENCH_WORKTREE\"")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--files",
+        "src/**",
+        "--",
+        "sh",
+        "-c",
+        "git ls-files; git rev-parse --show-toplevel; git status --porcelain; git log -1 --format=%H;"
+        ' git symbolic-ref HEAD; echo "$GITBENCH_WORKTREE"',
+    )
     assert res.returncode == 0, res.stderr
     lines = [line for line in res.stdout.splitlines() if not line.startswith("·")]
     files, top, head, branch, worktree = lines[:4], lines[4], lines[5], lines[6], lines[7]
@@ -319,9 +381,18 @@ def test_sparse_checks_out_only_the_scope_folders_and_the_top_level_files(workbe
     (workbench / "docs/deep/more.md").write_text("m\n")
     git(workbench, "add", "-A")
     git(workbench, "commit", "-q", "-m", "more")
-    res = gitbench(workbench, "exec", "--sparse", "--files", "src/*.py", "--", "sh", "-c",
-                   "find . -path ./.git -prune -o -type f -print | sort; git status --porcelain; "
-                   "echo x >> src/app.py; mkdir -p docs; echo y > docs/outside.md")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--sparse",
+        "--files",
+        "src/*.py",
+        "--",
+        "sh",
+        "-c",
+        "find . -path ./.git -prune -o -type f -print | sort; git status --porcelain; "
+        "echo x >> src/app.py; mkdir -p docs; echo y > docs/outside.md",
+    )
     assert res.returncode == 11, res.stdout + res.stderr  # docs/outside.md: outside --files
     shown = [line for line in res.stdout.splitlines() if line.startswith("./")]
     assert shown == ["./README.md", "./pyproject.toml", "./src/app.py"]
@@ -345,8 +416,9 @@ def test_a_command_that_is_not_found_fails_with_12_and_keeps_the_draft(workbench
 
 def test_a_command_that_exits_3_has_its_partial_edits_committed_as_failed(workbench: Path) -> None:
     before = Snapshot.take(workbench)
-    res = gitbench(workbench, "exec", "--json", "--files", "src/**", "--", sys.executable, "-c",
-                   IN_SCOPE + "sys.exit(3)")
+    res = gitbench(
+        workbench, "exec", "--json", "--files", "src/**", "--", sys.executable, "-c", IN_SCOPE + "sys.exit(3)"
+    )
     assert res.returncode == 12, res.stdout + res.stderr
     actions = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
     assert "gitbench exec --ok-exit 3 ..." in actions
@@ -359,8 +431,9 @@ def test_a_command_that_exits_3_has_its_partial_edits_committed_as_failed(workbe
 
 
 def test_ok_exit_accepts_a_status_that_means_success_and_records_it(workbench: Path) -> None:
-    res = gitbench(workbench, "exec", "--json", "--ok-exit", "1,2", "--", sys.executable, "-c",
-                   IN_SCOPE + "sys.exit(1)")  # as pyupgrade does when it rewrote a file
+    res = gitbench(
+        workbench, "exec", "--json", "--ok-exit", "1,2", "--", sys.executable, "-c", IN_SCOPE + "sys.exit(1)"
+    )  # as pyupgrade does when it rewrote a file
     assert res.returncode == 0, res.stdout + res.stderr
     job = json.loads(res.stdout)["result"]["job"]
     assert job["status"] == "complete" and job["exit_code"] == 1 and job["ok_exit"] == [1, 2]
@@ -371,12 +444,15 @@ def test_ok_exit_accepts_a_status_that_means_success_and_records_it(workbench: P
 
 
 REF_MOVES = {
-    "commits on Published": (f"git -C \"$GITBENCH_WORKBENCH\" {NO_HOOKS} commit -q --allow-empty -m sneaky",
-                             "refs/heads/main"),
-    "deletes a checkpoint": (f"git -C \"$GITBENCH_WORKBENCH\" {NO_HOOKS} tag -d checkpoint/1",
-                             "refs/tags/checkpoint/1"),
-    "rewrites the records": (f"git -C \"$GITBENCH_WORKBENCH\" {NO_HOOKS} update-ref refs/gitbench/records "
-                             "refs/gitbench/records~1", "refs/gitbench/records"),
+    "commits on Published": (
+        f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} commit -q --allow-empty -m sneaky',
+        "refs/heads/main",
+    ),
+    "deletes a checkpoint": (f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} tag -d checkpoint/1', "refs/tags/checkpoint/1"),
+    "rewrites the records": (
+        f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} update-ref refs/gitbench/records refs/gitbench/records~1',
+        "refs/gitbench/records",
+    ),
 }
 
 
@@ -384,8 +460,17 @@ REF_MOVES = {
 def test_a_command_that_moves_a_ref_of_the_workbench_is_reported(workbench: Path, case: str) -> None:
     script, moved = REF_MOVES[case]
     before = Snapshot.take(workbench)
-    res = gitbench(workbench, "exec", "--json", "--files", "src/**", "--", "sh", "-c",
-                   f"echo 'print(1)' > src/app.py && {script} >/dev/null")  # its output would spoil the JSON
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--files",
+        "src/**",
+        "--",
+        "sh",
+        "-c",
+        f"echo 'print(1)' > src/app.py && {script} >/dev/null",
+    )  # its output would spoil the JSON
     assert res.returncode == 7, res.stdout + res.stderr
     error = json.loads(res.stdout)["error"]
     assert "outside its Draft" in error["message"] and moved in error["message"]
@@ -406,10 +491,17 @@ def test_a_command_that_moves_a_ref_of_the_workbench_is_reported(workbench: Path
 
 def test_the_hook_refuses_a_jobs_own_git_moving_anything_but_its_draft(workbench: Path) -> None:
     """With the hooks in place, the job's git cannot even try: the reference-transaction hook refuses."""
-    res = gitbench(workbench, "exec", "--json", "--", "sh", "-c",
-                   "echo 'print(5)' > src/app.py; git -C \"$GITBENCH_WORKBENCH\" tag -d checkpoint/1 2>err.txt;"
-                   " git tag checkpoint/99 2>>err.txt; git branch -f main HEAD 2>>err.txt; mv err.txt ../err-$$.txt;"
-                   " git commit -qam 'on the Draft'")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo 'print(5)' > src/app.py; git -C \"$GITBENCH_WORKBENCH\" tag -d checkpoint/1 2>err.txt;"
+        " git tag checkpoint/99 2>>err.txt; git branch -f main HEAD 2>>err.txt; mv err.txt ../err-$$.txt;"
+        " git commit -qam 'on the Draft'",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     ref = draft_of(workbench)
     assert git(workbench, "log", "-1", "--format=%s", ref).strip() == "on the Draft"
@@ -439,14 +531,21 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_or_sigterm_stops_the_whole_process_tree_and_keeps_the_draft(workbench: Path, how: str) -> None:
     before = Snapshot.take(workbench)
     # The command starts a grandchild that ignores SIGTERM and SIGINT, and another that leaves the process group.
-    code = ("import os, pathlib, subprocess, time; pathlib.Path('src/app.py').write_text('partial\\n');"
-            "g = subprocess.Popen(['sh', '-c', 'trap \"\" TERM INT; sleep 1000']);"
-            "s = subprocess.Popen(['setsid', 'sleep', '1001']);"
-            "time.sleep(0.3);"
-            "pathlib.Path('pids').write_text(f'{os.getpid()} {g.pid} {s.pid}'); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "exec", "--files", "src/**", "--", sys.executable,
-                             "-c", code], cwd=workbench, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    code = (
+        "import os, pathlib, subprocess, time; pathlib.Path('src/app.py').write_text('partial\\n');"
+        "g = subprocess.Popen(['sh', '-c', 'trap \"\" TERM INT; sleep 1000']);"
+        "s = subprocess.Popen(['setsid', 'sleep', '1001']);"
+        "time.sleep(0.3);"
+        "pathlib.Path('pids').write_text(f'{os.getpid()} {g.pid} {s.pid}'); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "exec", "--files", "src/**", "--", sys.executable, "-c", code],
+        cwd=workbench,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         pids = [int(p) for p in _wait_for("*/*/pids", proc).read_text().split()]
         started = time.monotonic()
@@ -473,9 +572,18 @@ def test_ctrl_c_or_sigterm_stops_the_whole_process_tree_and_keeps_the_draft(work
 def test_a_job_past_its_timeout_is_stopped_with_everything_it_started(workbench: Path) -> None:
     before = Snapshot.take(workbench)
     started = time.monotonic()
-    res = gitbench(workbench, "exec", "--json", "--timeout", "1", "--", "sh", "-c",
-                   "echo 'print(6)' > src/app.py; (trap '' TERM; sleep 1000; echo late > src/late.py) & "
-                   "echo $! > ../pid-$$; sleep 1000")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo 'print(6)' > src/app.py; (trap '' TERM; sleep 1000; echo late > src/late.py) & "
+        "echo $! > ../pid-$$; sleep 1000",
+    )
     assert res.returncode == 12, res.stdout + res.stderr
     assert time.monotonic() - started < 15
     error = json.loads(res.stdout)["error"]

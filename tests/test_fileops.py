@@ -122,18 +122,23 @@ def test_rm_of_a_locally_edited_file_is_refused_and_the_edit_kept(workbench: Pat
     git(workbench, "checkout", "--", "README.md")
 
 
-@pytest.mark.parametrize("args", [
-    ("add", "{outside}", "--to", "../escaped"),
-    ("add", "{outside}", "--to", ".git/hooks"),
-    ("add", ".git/config"),
-    ("add", "src/../.git/HEAD"),
-    ("add", "."),
-    ("rm", "../project"),
-    ("rm", ".git/config"),
-    ("extract", "../x", "{dest}"),
-], ids=lambda a: " ".join(a).replace("{outside}", "OUT").replace("{dest}", "DEST"))
-def test_paths_out_of_the_workbench_or_into_git_are_refused(workbench: Path, tmp_path: Path,
-                                                            args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "{outside}", "--to", "../escaped"),
+        ("add", "{outside}", "--to", ".git/hooks"),
+        ("add", ".git/config"),
+        ("add", "src/../.git/HEAD"),
+        ("add", "."),
+        ("rm", "../project"),
+        ("rm", ".git/config"),
+        ("extract", "../x", "{dest}"),
+    ],
+    ids=lambda a: " ".join(a).replace("{outside}", "OUT").replace("{dest}", "DEST"),
+)
+def test_paths_out_of_the_workbench_or_into_git_are_refused(
+    workbench: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     outside = tmp_path / "hook.sh"
     outside.write_text("#!/bin/sh\n")
     dest = tmp_path / "dest"

@@ -17,8 +17,6 @@ from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"job\")\\n')"
 
 
-
-
 def nothing_lost(wb: Path, before: Snapshot, ref: str, head: str) -> None:
     assert git(wb, "rev-parse", ref).strip() == head, "the Draft changed"
     assert git(wb, "rev-parse", "main").strip() == before.published, "Published changed"

@@ -29,8 +29,15 @@ def ours(path: Path) -> bool:
 
 
 def open_draft(repo: Path) -> str:
-    res = gitbench(repo, "exec", "--json", "--", sys.executable, "-c",
-                   "import pathlib; pathlib.Path('draft.txt').write_text('d\\n')")
+    res = gitbench(
+        repo,
+        "exec",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "import pathlib; pathlib.Path('draft.txt').write_text('d\\n')",
+    )
     assert res.returncode == 0, res.stderr
     return str(json.loads(res.stdout)["result"]["draft"])
 
@@ -54,6 +61,7 @@ def two_commits(tmp_path: Path) -> Path:
 
 
 # -- installation -----------------------------------------------------------------------------------------------
+
 
 def test_init_installs_both_hooks_into_git_hooks(workbench: Path) -> None:
     for name in HOOKS:
@@ -128,6 +136,7 @@ def test_running_init_again_does_not_chain_twice(project: Path, tmp_path: Path) 
 
 
 # -- while a Draft is open --------------------------------------------------------------------------------------
+
 
 def test_a_plain_git_commit_on_published_is_refused_while_a_draft_is_open(two_commits: Path) -> None:
     repo = two_commits

@@ -78,13 +78,19 @@ def trailer(wb: Path, ref: str, key: str) -> str:
 
 # -- files and their precedence -------------------------------------------------------------------------------------
 
+
 def test_the_workbench_file_overrides_the_user_file_key_by_key(tmp_path: Path) -> None:
-    user = write_user('model = "mine:a"\n[providers.mine]\nkind = "openai"\nbase_url = "http://127.0.0.1:1/v1"\n'
-                      f'api_key = "{CANARY_KEY}"\n[providers.ant]\nkind = "anthropic"\n'
-                      'base_url = "http://127.0.0.1:2"\n[retry]\nattempts = 5\nbackoff = 0.5\n'
-                      "[job]\nbatch_files = 7\nmax_edit_bytes = 100\n[models]\nfast = \"mine:a\"\n")
-    shared = write_workbench(tmp_path, 'model = "mine:b"\n[providers.mine]\nbase_url = "http://127.0.0.1:3/v1"\n'
-                                       '[job]\nbatch_files = 2\n[models]\nfast = "ant:c"\nslow = "mine:z"\n')
+    user = write_user(
+        'model = "mine:a"\n[providers.mine]\nkind = "openai"\nbase_url = "http://127.0.0.1:1/v1"\n'
+        f'api_key = "{CANARY_KEY}"\n[providers.ant]\nkind = "anthropic"\n'
+        'base_url = "http://127.0.0.1:2"\n[retry]\nattempts = 5\nbackoff = 0.5\n'
+        '[job]\nbatch_files = 7\nmax_edit_bytes = 100\n[models]\nfast = "mine:a"\n'
+    )
+    shared = write_workbench(
+        tmp_path,
+        'model = "mine:b"\n[providers.mine]\nbase_url = "http://127.0.0.1:3/v1"\n'
+        '[job]\nbatch_files = 2\n[models]\nfast = "ant:c"\nslow = "mine:z"\n',
+    )
     cfg = provider_config.load(str(tmp_path), env={})
 
     assert cfg.files == [str(user), str(shared)]
@@ -111,33 +117,53 @@ def test_without_files_the_built_in_providers_are_known_but_none_is_configured(t
         cfg.resolve(None)
 
 
-@pytest.mark.parametrize(("env", "provider", "base_url", "key"), [
-    ({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, "openai", "http://127.0.0.1:9/v1", None),
-    ({"OPENAI_API_KEY": CANARY_KEY}, "openai", "https://api.openai.com/v1", CANARY_KEY),
-    ({"OLLAMA_HOST": "127.0.0.1:9"}, "ollama", "http://127.0.0.1:9/v1", None),
-    ({"OLLAMA_HOST": "http://127.0.0.1:9/"}, "ollama", "http://127.0.0.1:9/v1", None),
-    ({"ANTHROPIC_API_KEY": CANARY_KEY}, "anthropic", "https://api.anthropic.com", CANARY_KEY),
-    ({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, "anthropic", "http://127.0.0.1:9", None),
-], ids=["OPENAI_BASE_URL", "OPENAI_API_KEY", "OLLAMA_HOST", "OLLAMA_HOST-url", "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL"])
+@pytest.mark.parametrize(
+    ("env", "provider", "base_url", "key"),
+    [
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, "openai", "http://127.0.0.1:9/v1", None),
+        ({"OPENAI_API_KEY": CANARY_KEY}, "openai", "https://api.openai.com/v1", CANARY_KEY),
+        ({"OLLAMA_HOST": "127.0.0.1:9"}, "ollama", "http://127.0.0.1:9/v1", None),
+        ({"OLLAMA_HOST": "http://127.0.0.1:9/"}, "ollama", "http://127.0.0.1:9/v1", None),
+        ({"ANTHROPIC_API_KEY": CANARY_KEY}, "anthropic", "https://api.anthropic.com", CANARY_KEY),
+        ({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, "anthropic", "http://127.0.0.1:9", None),
+    ],
+    ids=[
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "OLLAMA_HOST",
+        "OLLAMA_HOST-url",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+    ],
+)
 def test_an_environment_variable_configures_its_built_in_provider(
-        tmp_path: Path, env: dict[str, str], provider: str, base_url: str, key: str | None) -> None:
+    tmp_path: Path, env: dict[str, str], provider: str, base_url: str, key: str | None
+) -> None:
     p = provider_config.load(str(tmp_path), env=env).providers[provider]
     assert p.configured and p.base_url == base_url and p.api_key == key
 
 
 def test_the_environment_overrides_both_files(tmp_path: Path) -> None:
-    write_user('model = "openai:from-user"\n[providers.openai]\nbase_url = "http://127.0.0.1:1/v1"\n'
-               'api_key = "sk-from-the-user-file"\n[providers.ollama]\nhost = "http://127.0.0.1:2"\n'
-               "[timeouts]\nread = 30\n")
+    write_user(
+        'model = "openai:from-user"\n[providers.openai]\nbase_url = "http://127.0.0.1:1/v1"\n'
+        'api_key = "sk-from-the-user-file"\n[providers.ollama]\nhost = "http://127.0.0.1:2"\n'
+        "[timeouts]\nread = 30\n"
+    )
     write_workbench(tmp_path, 'model = "openai:from-workbench"\n[timeouts]\nread = 40\n')
     cfg = provider_config.load(str(tmp_path), env={})
     assert cfg.default_model == "openai:from-workbench" and cfg.settings.read_timeout == 40
     assert cfg.providers["ollama"].base_url == "http://127.0.0.1:2/v1"  # `host`, as Ollama spells it
 
-    cfg = provider_config.load(str(tmp_path), env={
-        "GITBENCH_MODEL": "ollama:from-env", "GITBENCH_TIMEOUT": "2.5", "OPENAI_BASE_URL": "http://127.0.0.1:5/v1",
-        "OPENAI_API_KEY": CANARY_KEY, "OLLAMA_HOST": "127.0.0.1:6"})
+    cfg = provider_config.load(
+        str(tmp_path),
+        env={
+            "GITBENCH_MODEL": "ollama:from-env",
+            "GITBENCH_TIMEOUT": "2.5",
+            "OPENAI_BASE_URL": "http://127.0.0.1:5/v1",
+            "OPENAI_API_KEY": CANARY_KEY,
+            "OLLAMA_HOST": "127.0.0.1:6",
+        },
+    )
     assert cfg.default_model == "ollama:from-env"
     assert cfg.settings.read_timeout == 2.5
     assert cfg.providers["openai"].base_url == "http://127.0.0.1:5/v1"
@@ -147,8 +173,9 @@ def test_the_environment_overrides_both_files(tmp_path: Path) -> None:
 
 
 def test_a_workbench_file_may_name_the_variable_that_holds_a_key(tmp_path: Path) -> None:
-    write_workbench(tmp_path, '[providers.team]\nkind = "anthropic"\nbase_url = "http://127.0.0.1:7"\n'
-                              'api_key_env = "TEAM_KEY"\n')
+    write_workbench(
+        tmp_path, '[providers.team]\nkind = "anthropic"\nbase_url = "http://127.0.0.1:7"\napi_key_env = "TEAM_KEY"\n'
+    )
     cfg = provider_config.load(str(tmp_path), env={"TEAM_KEY": CANARY_KEY})
     team = cfg.providers["team"]
     assert team.kind == "anthropic" and team.api_key == CANARY_KEY and team.api_key_env == "TEAM_KEY"
@@ -156,8 +183,10 @@ def test_a_workbench_file_may_name_the_variable_that_holds_a_key(tmp_path: Path)
 
 
 def test_aliases_resolve_through_each_other_to_a_provider_and_model(tmp_path: Path) -> None:
-    write_user('model = "quick"\n[models]\nquick = "fast"\nfast = "ollama:qwen2.5-coder"\nagent = "command:aider '
-               '--yes {prompt}"\nloop = "pool"\npool = "loop"\n')
+    write_user(
+        'model = "quick"\n[models]\nquick = "fast"\nfast = "ollama:qwen2.5-coder"\nagent = "command:aider '
+        '--yes {prompt}"\nloop = "pool"\npool = "loop"\n'
+    )
     cfg = provider_config.load(str(tmp_path), env={})
     spec = cfg.resolve(None)
     assert (spec.id, spec.provider.name, spec.model) == ("ollama:qwen2.5-coder", "ollama", "qwen2.5-coder")
@@ -180,12 +209,21 @@ def test_gitbench_timeout_must_be_seconds(tmp_path: Path) -> None:
 
 # -- the environment and the files decide where a real job goes -----------------------------------------------------
 
+
 def test_ollama_host_and_gitbench_model_send_the_job_to_that_server_without_a_key(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     write_user(FAST)
     host = server.url.removeprefix("http://")
-    res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", "--json",
-                   env={"OLLAMA_HOST": host, "GITBENCH_MODEL": "ollama:test-model"})
+    res = gitbench(
+        workbench,
+        "ask",
+        "Add a line",
+        "--files",
+        "src/**",
+        "--json",
+        env={"OLLAMA_HOST": host, "GITBENCH_MODEL": "ollama:test-model"},
+    )
     result = ok_json(res)
     [post] = server.posts
     assert post["path"] == "/v1/chat/completions" and post["body"]["model"] == "test-model"
@@ -194,10 +232,20 @@ def test_ollama_host_and_gitbench_model_send_the_job_to_that_server_without_a_ke
 
 
 def test_openai_base_url_and_key_from_the_environment_reach_the_server_and_nothing_else(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     write_user(FAST)
-    res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", "--model", "openai:test-model", "--json",
-                   env={"OPENAI_BASE_URL": f"{server.url}/v1", "OPENAI_API_KEY": CANARY_KEY})
+    res = gitbench(
+        workbench,
+        "ask",
+        "Add a line",
+        "--files",
+        "src/**",
+        "--model",
+        "openai:test-model",
+        "--json",
+        env={"OPENAI_BASE_URL": f"{server.url}/v1", "OPENAI_API_KEY": CANARY_KEY},
+    )
     result = ok_json(res)
     [post] = server.posts
     assert post["headers"]["Authorization"] == f"Bearer {CANARY_KEY}"
@@ -209,10 +257,20 @@ def test_openai_base_url_and_key_from_the_environment_reach_the_server_and_nothi
 
 
 def test_anthropic_key_and_base_url_from_the_environment_speak_the_messages_api(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     write_user(FAST)
-    res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", "--model", "anthropic:test-model", "--json",
-                   env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": CANARY_KEY})
+    res = gitbench(
+        workbench,
+        "ask",
+        "Add a line",
+        "--files",
+        "src/**",
+        "--model",
+        "anthropic:test-model",
+        "--json",
+        env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": CANARY_KEY},
+    )
     ok_json(res)
     [post] = server.posts
     assert post["path"] == "/v1/messages" and post["headers"]["x-api-key"] == CANARY_KEY
@@ -221,7 +279,8 @@ def test_anthropic_key_and_base_url_from_the_environment_speak_the_messages_api(
 
 
 def test_the_workbench_file_chooses_the_model_and_the_batch_size_over_the_users(
-        project: Path, server: ProviderServer) -> None:
+    project: Path, server: ProviderServer
+) -> None:
     for i in range(3):
         (project / f"src/m{i}.py").write_text(f"m = {i}\n")
     write_workbench(project, 'model = "team:other-model"\n[job]\nbatch_files = 2\n')
@@ -236,7 +295,8 @@ def test_the_workbench_file_chooses_the_model_and_the_batch_size_over_the_users(
 
 
 def test_an_alias_names_the_model_of_a_job_and_its_trailers_show_what_it_stood_for(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     write_user(FAST + fake(server) + '[models]\nquick = "fake:other-model"\n')
     result = ok_json(gitbench(workbench, "ask", "Add a line", "--files", "src/**", "--model", "quick", "--json"))
     assert [p["body"]["model"] for p in server.posts] == ["other-model"]
@@ -256,8 +316,10 @@ def test_gitbench_timeout_shortens_the_wait_for_a_hung_provider(workbench: Path,
 
 # -- what is refused, and how it is said ----------------------------------------------------------------------------
 
+
 def test_an_api_key_in_the_workbench_file_is_refused_and_nothing_is_sent(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     write_user('model = "fake:test-model"\n' + FAST + fake(server))
     shared = write_workbench(workbench, fake(server, api_key=CANARY_KEY))
     published = git(workbench, "rev-parse", "main").strip()
@@ -290,8 +352,11 @@ BAD = [
     ("unknown-setting", "[retry]\nattemps = 3\n", "Unknown setting retry.attemps"),
     ("unknown-section", "[retries]\nattempts = 3\n", "Unknown setting retries"),
     ("unknown-top-level", 'modle = "fake:test-model"\n', "Unknown setting modle"),
-    ("unknown-provider-key", '[providers.fake]\nbase-url = "http://127.0.0.1:1/v1"\n',
-     "Unknown setting providers.fake.base-url"),
+    (
+        "unknown-provider-key",
+        '[providers.fake]\nbase-url = "http://127.0.0.1:1/v1"\n',
+        "Unknown setting providers.fake.base-url",
+    ),
     ("provider-kind", '[providers.fake]\nkind = "grpc"\n', "kind must be openai or anthropic"),
     ("provider-not-a-table", "providers = 5\n", "providers"),
     ("provider-entry-not-a-table", "[providers]\nfake = 5\n", "[providers.fake]"),
@@ -303,8 +368,9 @@ BAD = [
 
 @pytest.mark.parametrize("where", ["user", "workbench"])
 @pytest.mark.parametrize(("text", "fragment"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_a_bad_config_file_is_a_usage_error_naming_the_file(tmp_path: Path, where: str, text: str,
-                                                            fragment: str) -> None:
+def test_a_bad_config_file_is_a_usage_error_naming_the_file(
+    tmp_path: Path, where: str, text: str, fragment: str
+) -> None:
     write_user('model = "ollama:x"\n' if where == "workbench" else text)
     path = write_workbench(tmp_path, text) if where == "workbench" else user_file()
     with pytest.raises(errors.UsageError) as info:
@@ -312,10 +378,18 @@ def test_a_bad_config_file_is_a_usage_error_naming_the_file(tmp_path: Path, wher
     assert str(path) in info.value.message and fragment in info.value.message, info.value.message
 
 
-@pytest.mark.parametrize(("where", "case"), [("user", "bad-toml"), ("workbench", "unknown-provider-key"),
-                                             ("workbench", "attempts-zero"), ("user", "provider-not-a-table")])
+@pytest.mark.parametrize(
+    ("where", "case"),
+    [
+        ("user", "bad-toml"),
+        ("workbench", "unknown-provider-key"),
+        ("workbench", "attempts-zero"),
+        ("user", "provider-not-a-table"),
+    ],
+)
 def test_a_bad_config_file_stops_ask_and_models_before_anything_is_sent(
-        workbench: Path, server: ProviderServer, where: str, case: str) -> None:
+    workbench: Path, server: ProviderServer, where: str, case: str
+) -> None:
     text, fragment = next(b[1:] for b in BAD if b[0] == case)
     write_user('model = "fake:test-model"\n' + FAST + fake(server) if where == "workbench" else text)
     path = write_workbench(workbench, text) if where == "workbench" else user_file()
@@ -330,6 +404,7 @@ def test_a_bad_config_file_stops_ask_and_models_before_anything_is_sent(
 
 
 # -- gitbench models ------------------------------------------------------------------------------------------------
+
 
 class Trap:
     """A listener on 127.0.0.1 that records every connection: the proxy for anything that should not be asked."""
@@ -385,8 +460,16 @@ def test_models_never_contacts_a_provider_nobody_configured(workbench: Path, ser
     try:
         proxy = f"http://127.0.0.1:{trap.port}"
         # Any request for api.openai.com or api.anthropic.com would go to the trap, never off this machine.
-        env = {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "ALL_PROXY": proxy, "http_proxy": proxy,
-               "https_proxy": proxy, "all_proxy": proxy, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        env = {
+            "HTTP_PROXY": proxy,
+            "HTTPS_PROXY": proxy,
+            "ALL_PROXY": proxy,
+            "http_proxy": proxy,
+            "https_proxy": proxy,
+            "all_proxy": proxy,
+            "NO_PROXY": "127.0.0.1",
+            "no_proxy": "127.0.0.1",
+        }
         data = models(workbench, env=env)
     finally:
         trap.close()
@@ -400,11 +483,16 @@ def test_models_never_contacts_a_provider_nobody_configured(workbench: Path, ser
 
 
 def test_a_provider_that_is_down_is_reported_as_not_answering_and_models_still_succeeds(
-        workbench: Path, server: ProviderServer) -> None:
+    workbench: Path, server: ProviderServer
+) -> None:
     with socket.create_server(("127.0.0.1", 0)) as s:
         closed = s.getsockname()[1]  # a port nothing listens on once this block ends
-    write_user(FAST + f'[providers.down]\nbase_url = "http://127.0.0.1:{closed}/v1"\n'
-               + f'[providers.wrongpath]\nbase_url = "{server.url}/nothing-here"\n' + fake(server))
+    write_user(
+        FAST
+        + f'[providers.down]\nbase_url = "http://127.0.0.1:{closed}/v1"\n'
+        + f'[providers.wrongpath]\nbase_url = "{server.url}/nothing-here"\n'
+        + fake(server)
+    )
     res = gitbench(workbench, "models", "--json")
     found = {p["name"]: p for p in ok_json(res)["providers"]}
     assert found["down"]["checked"] and not found["down"]["ok"]
@@ -426,10 +514,13 @@ def test_models_no_check_contacts_nobody(workbench: Path, server: ProviderServer
 
 
 def test_models_json_shape_lists_files_aliases_and_whether_a_key_is_set_never_the_key(
-        workbench: Path, server: ProviderServer) -> None:
-    user = write_user('model = "quick"\n' + FAST + fake(server, api_key=CANARY_KEY) + '[models]\nquick = '
-                      '"fake:test-model"\nagent = "command:no-such-agent-cli {prompt}"\n')
-    shared = write_workbench(workbench, '[job]\nbatch_files = 3\n')
+    workbench: Path, server: ProviderServer
+) -> None:
+    user = write_user(
+        'model = "quick"\n' + FAST + fake(server, api_key=CANARY_KEY) + "[models]\nquick = "
+        '"fake:test-model"\nagent = "command:no-such-agent-cli {prompt}"\n'
+    )
+    shared = write_workbench(workbench, "[job]\nbatch_files = 3\n")
     res = gitbench(workbench, "models", "--json")
     assert CANARY_KEY not in res.stdout + res.stderr
     data = ok_json(res)
@@ -437,10 +528,10 @@ def test_models_json_shape_lists_files_aliases_and_whether_a_key_is_set_never_th
     assert data["default_model"] == "quick"
     assert data["aliases"] == {"quick": "fake:test-model", "agent": "command:no-such-agent-cli {prompt}"}
     assert data["config_files"] == [str(user), str(shared)] and data["user_config"] == str(user)
-    assert data["commands"] == [{"model": "command:no-such-agent-cli {prompt}", "program": "no-such-agent-cli",
-                                 "found": None}]
-    fields = {"name", "kind", "base_url", "configured", "source", "key", "key_env", "checked", "ok", "answer",
-              "models"}
+    assert data["commands"] == [
+        {"model": "command:no-such-agent-cli {prompt}", "program": "no-such-agent-cli", "found": None}
+    ]
+    fields = {"name", "kind", "base_url", "configured", "source", "key", "key_env", "checked", "ok", "answer", "models"}
     for p in data["providers"]:
         assert set(p) >= fields, p
         assert isinstance(p["key"], bool)

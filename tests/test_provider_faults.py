@@ -76,14 +76,20 @@ class Bench:
         assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
         return res
 
-    def ask(self, *extra: str, prompt: str = "Add a line to each file", files: str = "src/**",
-            env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    def ask(
+        self,
+        *extra: str,
+        prompt: str = "Add a line to each file",
+        files: str = "src/**",
+        env: dict[str, str] | None = None,
+    ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         """`gitbench ask --json`: the process and its JSON answer (ok or error)."""
         res = self.run("ask", prompt, "--files", files, "--json", *extra, env=env)
         return res, json.loads(res.stdout)
 
-    def resume(self, *extra: str, env: dict[str, str] | None = None
-               ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    def resume(
+        self, *extra: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         res = self.run("resume", "--json", *extra, env=env)
         return res, json.loads(res.stdout)
 
@@ -130,8 +136,9 @@ class Bench:
 
 
 @contextmanager
-def open_bench(root: Path, server: ProviderServer, files: dict[str, str] | None = None,
-               **settings: Any) -> Iterator[Bench]:
+def open_bench(
+    root: Path, server: ProviderServer, files: dict[str, str] | None = None, **settings: Any
+) -> Iterator[Bench]:
     """A Workbench adopted with `gitbench init`, its user config pointing at ``server``; DESIGN.md's invariants
     are checked when the block ends."""
     write_config(server, **settings)
@@ -168,8 +175,9 @@ def bench(tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPa
 
 
 # -- one fault in the second batch --------------------------------------------------------------------------
-def stop_in_batch_two(b: Bench, model: str, *actions: dict[str, Any]
-                      ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+def stop_in_batch_two(
+    b: Bench, model: str, *actions: dict[str, Any]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
     """Batch 1 answers normally, batch 2 meets ``actions``; returns (process, JSON answer, Published before)."""
     before = b.published()
     b.server.push(ps.ok(), *actions)
@@ -177,9 +185,19 @@ def stop_in_batch_two(b: Bench, model: str, *actions: dict[str, Any]
     return res, data, before
 
 
-def assert_stopped_in_batch_two(b: Bench, res: subprocess.CompletedProcess[str], data: dict[str, Any],
-                                before: str, *, model: str, exit_code: int, code: str, klass: str, status: str,
-                                attempts: int) -> dict[str, Any]:
+def assert_stopped_in_batch_two(
+    b: Bench,
+    res: subprocess.CompletedProcess[str],
+    data: dict[str, Any],
+    before: str,
+    *,
+    model: str,
+    exit_code: int,
+    code: str,
+    klass: str,
+    status: str,
+    attempts: int,
+) -> dict[str, Any]:
     """Everything issue 3 promises when a fault stops a job after its first batch; returns the report."""
     err = error_of(res, data, exit_code)
     assert err["code"] == code
@@ -212,7 +230,8 @@ def assert_stopped_in_batch_two(b: Bench, res: subprocess.CompletedProcess[str],
     assert commands(report) == [a["command"] for a in err["actions"]]
     stored = err["details"]["report"]
     assert {k: stored[k] for k in ("class", "status", "attempts", "last_completed_step")} == {
-        k: report[k] for k in ("class", "status", "attempts", "last_completed_step")}
+        k: report[k] for k in ("class", "status", "attempts", "last_completed_step")
+    }
     # Published untouched: the branch and the checked-out files.
     assert b.published() == before
     assert git(b.path, "status", "--porcelain") == ""
@@ -232,36 +251,74 @@ def assert_stopped_in_batch_two(b: Bench, res: subprocess.CompletedProcess[str],
 
 
 @BOTH
-def test_429_with_retry_after_is_tried_three_times_then_pauses_the_job_with_exit_22(bench: Bench,
-                                                                                     model: str) -> None:
+def test_429_with_retry_after_is_tried_three_times_then_pauses_the_job_with_exit_22(bench: Bench, model: str) -> None:
     res, data, before = stop_in_batch_two(bench, model, *[ps.status(429, retry_after="0")] * 3)
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=model, exit_code=22, code="rate-limit",
-                                         klass="rate-limit", status="paused", attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=model,
+        exit_code=22,
+        code="rate-limit",
+        klass="rate-limit",
+        status="paused",
+        attempts=3,
+    )
     assert "paused" in report["next_actions"][0]["label"]
     assert "429" in report["reason"] and "3 attempt" in report["reason"]
 
 
 def test_429_without_retry_after_is_tried_three_times_then_pauses_the_job_with_exit_22(bench: Bench) -> None:
     res, data, before = stop_in_batch_two(bench, OPENAI, *[ps.status(429)] * 3)
-    assert_stopped_in_batch_two(bench, res, data, before, model=OPENAI, exit_code=22, code="rate-limit",
-                                klass="rate-limit", status="paused", attempts=3)
+    assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=OPENAI,
+        exit_code=22,
+        code="rate-limit",
+        klass="rate-limit",
+        status="paused",
+        attempts=3,
+    )
 
 
 def test_http_500_is_tried_three_times_then_fails_the_job_as_model_unavailable_with_exit_21(bench: Bench) -> None:
     res, data, before = stop_in_batch_two(bench, OPENAI, *[ps.status(500)] * 3)
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=OPENAI, exit_code=21,
-                                         code="model-unavailable", klass="model-unavailable", status="failed",
-                                         attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=OPENAI,
+        exit_code=21,
+        code="model-unavailable",
+        klass="model-unavailable",
+        status="failed",
+        attempts=3,
+    )
     assert "HTTP 500" in report["reason"]
 
 
 @BOTH
-def test_http_503_is_tried_three_times_then_fails_the_job_as_model_unavailable_with_exit_21(bench: Bench,
-                                                                                             model: str) -> None:
+def test_http_503_is_tried_three_times_then_fails_the_job_as_model_unavailable_with_exit_21(
+    bench: Bench, model: str
+) -> None:
     res, data, before = stop_in_batch_two(bench, model, *[ps.status(503)] * 3)
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=model, exit_code=21,
-                                         code="model-unavailable", klass="model-unavailable", status="failed",
-                                         attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=model,
+        exit_code=21,
+        code="model-unavailable",
+        klass="model-unavailable",
+        status="failed",
+        attempts=3,
+    )
     assert "HTTP 503" in report["reason"]
 
 
@@ -284,38 +341,79 @@ def test_a_slow_answer_within_the_read_timeout_succeeds_at_its_first_attempt(ben
 @BOTH
 def test_a_hung_provider_times_out_three_times_then_pauses_the_job_with_exit_23(bench: Bench, model: str) -> None:
     res, data, before = stop_in_batch_two(bench, model, *[ps.hang(2)] * 3)  # the read timeout is 0.5 s
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=model, exit_code=23, code="timeout",
-                                         klass="timeout", status="paused", attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=model,
+        exit_code=23,
+        code="timeout",
+        klass="timeout",
+        status="paused",
+        attempts=3,
+    )
     assert "did not answer in time" in report["reason"]
 
 
 def test_a_connection_reset_is_tried_three_times_then_fails_the_job_as_network_with_exit_24(bench: Bench) -> None:
     res, data, before = stop_in_batch_two(bench, OPENAI, *[ps.reset()] * 3)
-    assert_stopped_in_batch_two(bench, res, data, before, model=OPENAI, exit_code=24, code="network",
-                                klass="network", status="failed", attempts=3)
+    assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=OPENAI,
+        exit_code=24,
+        code="network",
+        klass="network",
+        status="failed",
+        attempts=3,
+    )
 
 
 @BOTH
-def test_malformed_json_is_tried_three_times_then_fails_the_job_as_a_model_error_with_exit_20(bench: Bench,
-                                                                                              model: str) -> None:
+def test_malformed_json_is_tried_three_times_then_fails_the_job_as_a_model_error_with_exit_20(
+    bench: Bench, model: str
+) -> None:
     res, data, before = stop_in_batch_two(bench, model, *[ps.malformed()] * 3)
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=model, exit_code=20, code="model-error",
-                                         klass="model", status="failed", attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=model,
+        exit_code=20,
+        code="model-error",
+        klass="model",
+        status="failed",
+        attempts=3,
+    )
     assert "not valid JSON" in report["reason"]
 
 
-def test_truncated_json_cut_off_mid_body_is_tried_three_times_then_fails_as_network_with_exit_24(
-        bench: Bench) -> None:
+def test_truncated_json_cut_off_mid_body_is_tried_three_times_then_fails_as_network_with_exit_24(bench: Bench) -> None:
     # The server promises more bytes (Content-Length) than it sends, then closes: the connection was cut.
     res, data, before = stop_in_batch_two(bench, OPENAI, *[ps.truncated()] * 3)
-    report = assert_stopped_in_batch_two(bench, res, data, before, model=OPENAI, exit_code=24, code="network",
-                                         klass="network", status="failed", attempts=3)
+    report = assert_stopped_in_batch_two(
+        bench,
+        res,
+        data,
+        before,
+        model=OPENAI,
+        exit_code=24,
+        code="network",
+        klass="network",
+        status="failed",
+        attempts=3,
+    )
     assert "complete message body" in report["reason"]
 
 
 @BOTH
-def test_a_wrong_model_name_is_not_retried_and_fails_as_model_unavailable_with_exit_21(bench: Bench,
-                                                                                       model: str) -> None:
+def test_a_wrong_model_name_is_not_retried_and_fails_as_model_unavailable_with_exit_21(
+    bench: Bench, model: str
+) -> None:
     provider = model.split(":")[0]
     wrong = f"{provider}:no-such-model"
     before = bench.published()
@@ -389,8 +487,7 @@ def test_only_in_scope_files_are_ever_sent_on_failure_retries_and_resume(bench: 
 
 
 # -- logs ---------------------------------------------------------------------------------------------------
-def test_the_logs_hold_json_lines_for_job_start_and_end_attempts_and_retries_with_their_classes(
-        bench: Bench) -> None:
+def test_the_logs_hold_json_lines_for_job_start_and_end_attempts_and_retries_with_their_classes(bench: Bench) -> None:
     bench.server.push(ps.ok(), ps.status(429, retry_after="0"), ps.status(503), ps.reset())
     res, data = bench.ask()
     assert res.returncode == 24
@@ -401,14 +498,22 @@ def test_the_logs_hold_json_lines_for_job_start_and_end_attempts_and_retries_wit
     start = [e for e in mine if e["event"] == "job.start"]
     assert len(start) == 1 and start[0]["kind"] == "ask" and start[0]["checkpoint"] == "checkpoint/2"
     attempts = [(e["step"], e["attempt"], e["ok"], e.get("class")) for e in mine if e["event"] == "provider.attempt"]
-    assert attempts == [(1, 1, True, None), (2, 1, False, "rate-limit"), (2, 2, False, "model-unavailable"),
-                        (2, 3, False, "network")]
+    assert attempts == [
+        (1, 1, True, None),
+        (2, 1, False, "rate-limit"),
+        (2, 2, False, "model-unavailable"),
+        (2, 3, False, "network"),
+    ]
     retries = [(e["attempt"], e["class"]) for e in mine if e["event"] == "provider.retry"]
     assert retries == [(1, "rate-limit"), (2, "model-unavailable")]
     end = [e for e in mine if e["event"] == "job.end"]
     assert len(end) == 1
     assert (end[0]["status"], end[0]["klass"], end[0]["code"], end[0]["attempts"]) == (
-        "failed", "network", "network", 4)
+        "failed",
+        "network",
+        "network",
+        4,
+    )
     assert end[0]["models"] == [OPENAI] and end[0]["steps"] == 1
 
 
@@ -421,8 +526,9 @@ PROMPT = f"Rename the constants ({PROMPT_MARK})"
 
 def all_git_objects(repo: Path) -> str:
     """Every object in the repository, decompressed: commits, trees, blobs and tags, reachable or not."""
-    return subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True,
-                          check=True).stdout.decode("utf-8", "replace")
+    return subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True
+    ).stdout.decode("utf-8", "replace")
 
 
 def job_records_history(repo: Path) -> str:
@@ -431,7 +537,8 @@ def job_records_history(repo: Path) -> str:
 
 
 def test_a_canary_key_and_prompt_never_reach_logs_reports_records_trailers_or_errors_without_debug(
-        tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKEANT_API_KEY", ENV_KEY)
     with open_bench(tmp_path / "wb", provider, api_key=CONFIG_KEY) as b:
         said = []
@@ -445,9 +552,17 @@ def test_a_canary_key_and_prompt_never_reach_logs_reports_records_trailers_or_er
         res = b.run("resume", "--model", ANTHROPIC)
         assert res.returncode == 22
         said.append(res.stdout + res.stderr)
-        for args in (["resume"], ["report"], ["report", "--json"], ["jobs"], ["jobs", "--json"], ["log"],
-                     ["status"], ["review", "--patch"], ["ask", PROMPT, "--files", "src/**", "--on-draft",
-                                                         "discard", "--json"]):
+        for args in (
+            ["resume"],
+            ["report"],
+            ["report", "--json"],
+            ["jobs"],
+            ["jobs", "--json"],
+            ["log"],
+            ["status"],
+            ["review", "--patch"],
+            ["ask", PROMPT, "--files", "src/**", "--on-draft", "discard", "--json"],
+        ):
             res = b.run(*args)
             assert res.returncode == 0, f"{args}: {res.stderr}"
             said.append(res.stdout + res.stderr)
@@ -462,7 +577,8 @@ def test_a_canary_key_and_prompt_never_reach_logs_reports_records_trailers_or_er
         objects = all_git_objects(b.path)
         records = job_records_history(b.path)
         messages = git(b.path, "log", "--all", "--format=%B") + git(
-            b.path, "for-each-ref", "--format=%(contents)", "refs/tags/")
+            b.path, "for-each-ref", "--format=%(contents)", "refs/tags/"
+        )
         for key in (CONFIG_KEY, ENV_KEY):
             assert key not in output and key not in flat(output), "a key reached the CLI's output"
             assert key not in logs, "a key reached the logs"
@@ -481,7 +597,8 @@ def test_a_canary_key_and_prompt_never_reach_logs_reports_records_trailers_or_er
 
 @pytest.mark.parametrize("switch", ["--debug", "GITBENCH_DEBUG=1"])
 def test_with_debug_logging_the_prompt_reaches_the_logs_but_keys_stay_redacted(
-        tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch, switch: str) -> None:
+    tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
     monkeypatch.setenv("FAKEANT_API_KEY", ENV_KEY)
     files = {**FILES, "src/settings.py": f"API_KEY = '{ENV_KEY}'\nOTHER = '{CONFIG_KEY}'\n"}
     with open_bench(tmp_path / "wb", provider, files, api_key=CONFIG_KEY) as b:

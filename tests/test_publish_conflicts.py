@@ -15,11 +15,11 @@ from tests.conftest import Snapshot, check_invariants, git, gitbench, make_proje
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
-
-
 def write(path: str, text: str) -> str:
-    return f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); " \
-           f"p.write_text({text!r})"
+    return (
+        f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); "
+        f"p.write_text({text!r})"
+    )
 
 
 def publish_error(wb: Path) -> dict[str, Any]:
@@ -41,7 +41,8 @@ def rev(wb: Path, name: str) -> str:
 
 
 def test_an_outside_commit_on_published_is_a_conflict_and_restore_keep_draft_then_publish_recovers(
-        workbench: Path) -> None:
+    workbench: Path,
+) -> None:
     ref, head = run_job(workbench, write("src/app.py", "print('job')\n"))
     base = rev(workbench, "main")
     auto = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{ref.rsplit('/', 1)[1]}.json"))["checkpoint"]
@@ -65,8 +66,10 @@ def test_an_outside_commit_on_published_is_a_conflict_and_restore_keep_draft_the
     assert rev(workbench, ref) == head, "restore --keep-draft must keep the Draft"
     # The outside change is not lost: the pre-restore checkpoint holds it.
     assert rev(workbench, f"refs/tags/{pre}^{{commit}}") == outside
-    assert subprocess.run(["git", "merge-base", "--is-ancestor", outside, f"refs/tags/{pre}"],
-                          cwd=workbench).returncode == 0
+    assert (
+        subprocess.run(["git", "merge-base", "--is-ancestor", outside, f"refs/tags/{pre}"], cwd=workbench).returncode
+        == 0
+    )
     check_invariants(workbench, before)
 
     res = gitbench(workbench, "publish", "--json")
@@ -100,7 +103,8 @@ def test_published_reset_backwards_with_plain_git_is_a_conflict(workbench: Path)
 
 
 def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publish_pop_then_works(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     lines = "".join(f"line {n}\n" for n in range(1, 13))
     wb = make_project(tmp_path / "wb", {"src/app.py": lines, "README.md": "# project\n"})
     assert gitbench(wb, "init").returncode == 0
@@ -120,8 +124,9 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
 
     # The offered recovery, as a user types it (gitbench's hooks must let `git stash` through).
     gb = f"{sys.executable} -m gitbench"
-    res = subprocess.run(["sh", "-c", f"git stash && {gb} publish && git stash pop"], cwd=wb,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["sh", "-c", f"git stash && {gb} publish && git stash pop"], cwd=wb, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert rev(wb, "main") == head
     assert (wb / "src/app.py").read_text() == lines.replace("line 1\n", "line 1, by the job\n") + "a hand edit\n"
@@ -197,9 +202,13 @@ def _listing(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_folder_replaced_by_a_symlink_out_of_the_workbench_is_refused_and_nothing_is_written_outside(
-        workbench: Path, tmp_path: Path) -> None:
-    ref, head = run_job(workbench, write("docs/guide.md", "guide, by the job\n") + "; "
-                           + write("docs/more/new.md", "new\n"), files="docs/**")
+    workbench: Path, tmp_path: Path
+) -> None:
+    ref, head = run_job(
+        workbench,
+        write("docs/guide.md", "guide, by the job\n") + "; " + write("docs/more/new.md", "new\n"),
+        files="docs/**",
+    )
     outside = tmp_path / "outside"
     (outside / "more").mkdir(parents=True)
     (outside / "guide.md").write_text("guide\n")  # same content as Published: a naive check would pass it
@@ -246,8 +255,7 @@ def test_with_head_on_another_branch_publish_moves_only_the_ref(workbench: Path)
     check_invariants(workbench, before)
 
 
-def test_publish_in_a_bare_workbench_moves_the_ref_and_detects_an_outside_move(project: Path,
-                                                                              tmp_path: Path) -> None:
+def test_publish_in_a_bare_workbench_moves_the_ref_and_detects_an_outside_move(project: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(project), str(bare))
     assert gitbench(bare, "init").returncode == 0

@@ -25,8 +25,16 @@ def at(ts: float) -> dict[str, str]:
 
 
 def open_draft(repo: Path, when: float = T0, name: str = "note.txt", text: str = "draft\n") -> dict[str, Any]:
-    res = gitbench(repo, "exec", "--json", "--", sys.executable, "-c",
-                   f"import pathlib; pathlib.Path({name!r}).write_text({text!r})", env=at(when))
+    res = gitbench(
+        repo,
+        "exec",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        f"import pathlib; pathlib.Path({name!r}).write_text({text!r})",
+        env=at(when),
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     return json.loads(res.stdout)["result"]["job"]
 
@@ -49,6 +57,7 @@ def stale(last: float) -> str:
 
 
 # -- reminders in status ------------------------------------------------------------------------------------------
+
 
 def test_a_draft_younger_than_24_hours_gets_no_reminder(workbench: Path) -> None:
     open_draft(workbench)
@@ -120,6 +129,7 @@ def test_no_reminder_without_a_draft(workbench: Path) -> None:
 
 # -- on a real terminal -------------------------------------------------------------------------------------------
 
+
 def terminal(repo: Path, *args: str, when: float) -> Terminal:
     return Terminal(repo, list(args), at(when))
 
@@ -166,8 +176,15 @@ def test_on_a_terminal_the_stale_prompt_does_not_appear_for_a_fresh_draft(workbe
 def test_on_a_terminal_a_job_with_a_draft_open_asks_publish_discard_or_cancel(workbench: Path, answer: str) -> None:
     first = open_draft(workbench, name="first.txt", text="one\n")
     before = Snapshot.take(workbench)
-    term = terminal(workbench, "exec", "--", sys.executable, "-c",
-                    "import pathlib; pathlib.Path('second.txt').write_text('two\\n')", when=T0 + HOUR)
+    term = terminal(
+        workbench,
+        "exec",
+        "--",
+        sys.executable,
+        "-c",
+        "import pathlib; pathlib.Path('second.txt').write_text('two\\n')",
+        when=T0 + HOUR,
+    )
     term.expect("A Draft is open. Publish it, discard it, or cancel this job?")
     term.expect("[publish/discard/cancel]")
     term.type(answer)

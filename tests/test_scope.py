@@ -17,40 +17,104 @@ from tests.conftest import Snapshot, check_invariants, git, gitbench
 FAST = settings(max_examples=250, deadline=None, database=None)
 
 PART = st.one_of(
-    st.sampled_from(["", ".", "..", "...", "..a", ".git", ".GIT", ".Git", ".git ", ".git.", ".git~1", ".gitignore",
-                     "git", "src", "a", "b", "a\\..\\b", "..\\", "x\x00y", "c\x01", "d\n", "\t", "é", "日本", " ",
-                     "*", "~", "-", ".github"]),
+    st.sampled_from(
+        [
+            "",
+            ".",
+            "..",
+            "...",
+            "..a",
+            ".git",
+            ".GIT",
+            ".Git",
+            ".git ",
+            ".git.",
+            ".git~1",
+            ".gitignore",
+            "git",
+            "src",
+            "a",
+            "b",
+            "a\\..\\b",
+            "..\\",
+            "x\x00y",
+            "c\x01",
+            "d\n",
+            "\t",
+            "é",
+            "日本",
+            " ",
+            "*",
+            "~",
+            "-",
+            ".github",
+        ]
+    ),
     st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=5),
 )
 PATH = st.tuples(st.booleans(), st.lists(PART, min_size=0, max_size=6)).map(
-    lambda t: ("/" if t[0] else "") + "/".join(t[1]))
+    lambda t: ("/" if t[0] else "") + "/".join(t[1])
+)
 
 
-@pytest.mark.parametrize("path", [
-    "/etc/passwd", "/", "//server/share", "../outside", "..", "a/../../b", "a/..", "src/../README.md",
-    ".git", ".GIT", ".Git", ".git/", ".git/config", "a/.git/b", "a/.GIT/hooks/pre-commit", "./.git/HEAD",
-    ".git ", ".git.", "a/.git~1/x",
-    "a\x00b", "a\x01b", "tab\there", "new\nline", "cr\rx", "esc\x1b[0m",
-    "a\\..\\b", "..\\x", "dir\\file",
-    "", ".", "./", "//", "./.",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "/",
+        "//server/share",
+        "../outside",
+        "..",
+        "a/../../b",
+        "a/..",
+        "src/../README.md",
+        ".git",
+        ".GIT",
+        ".Git",
+        ".git/",
+        ".git/config",
+        "a/.git/b",
+        "a/.GIT/hooks/pre-commit",
+        "./.git/HEAD",
+        ".git ",
+        ".git.",
+        "a/.git~1/x",
+        "a\x00b",
+        "a\x01b",
+        "tab\there",
+        "new\nline",
+        "cr\rx",
+        "esc\x1b[0m",
+        "a\\..\\b",
+        "..\\x",
+        "dir\\file",
+        "",
+        ".",
+        "./",
+        "//",
+        "./.",
+    ],
+)
 def test_unsafe_paths_are_refused(path: str) -> None:
     with pytest.raises(UnsafePath):
         check_path(path)
 
 
-@pytest.mark.parametrize(("path", "normal"), [
-    ("README.md", "README.md"),
-    ("src/app.py", "src/app.py"),
-    ("./a//b", "a/b"),
-    ("a/./b/", "a/b"),
-    (".gitignore", ".gitignore"),
-    (".github/workflows/ci.yml", ".github/workflows/ci.yml"),
-    ("a/.gitkeep", "a/.gitkeep"),
-    ("..hidden", "..hidden"),
-    ("dir with spaces/ünïcødé 日本.md", "dir with spaces/ünïcødé 日本.md"),
-    ("git/config", "git/config"),
-])
+@pytest.mark.parametrize(
+    ("path", "normal"),
+    [
+        ("README.md", "README.md"),
+        ("src/app.py", "src/app.py"),
+        ("./a//b", "a/b"),
+        ("a/./b/", "a/b"),
+        (".gitignore", ".gitignore"),
+        (".github/workflows/ci.yml", ".github/workflows/ci.yml"),
+        ("a/.gitkeep", "a/.gitkeep"),
+        ("..hidden", "..hidden"),
+        ("dir with spaces/ünïcødé 日本.md", "dir with spaces/ünïcødé 日本.md"),
+        ("git/config", "git/config"),
+    ],
+)
 def test_normal_paths_are_accepted_and_normalised(path: str, normal: str) -> None:
     assert check_path(path) == normal
 
@@ -96,16 +160,20 @@ def test_no_accepted_path_ever_resolves_outside_the_root_or_into_git(path: str) 
 
 # -- --files globs ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("pattern", "allowed", "refused"), [
-    ("src/**", ["src/app.py", "src/a/b/c.py", "src/.hidden"], ["srcx/app.py", "README.md", "lib/src/a.py", "src"]),
-    ("*.md", ["README.md", "CHANGES.md"], ["docs/guide.md", "src/a/README.md", "README.txt"]),
-    ("docs", ["docs", "docs/guide.md", "docs/a/b/c.txt"], ["docsx/guide.md", "src/docs/x.md", "README.md"]),
-    ("docs/", ["docs/guide.md"], ["docsx/a"]),
-    ("src/**/*.py", ["src/a.py", "src/x/y/z.py"], ["src/a.txt", "lib/a.py", "src/a.pyc", "a.py"]),
-    ("src/*.py", ["src/a.py"], ["src/x/a.py"]),
-    ("file?.txt", ["file1.txt"], ["file10.txt", "file/.txt"]),
-    ("[ab].txt", ["a.txt", "b.txt"], ["c.txt"]),
-])
+
+@pytest.mark.parametrize(
+    ("pattern", "allowed", "refused"),
+    [
+        ("src/**", ["src/app.py", "src/a/b/c.py", "src/.hidden"], ["srcx/app.py", "README.md", "lib/src/a.py", "src"]),
+        ("*.md", ["README.md", "CHANGES.md"], ["docs/guide.md", "src/a/README.md", "README.txt"]),
+        ("docs", ["docs", "docs/guide.md", "docs/a/b/c.txt"], ["docsx/guide.md", "src/docs/x.md", "README.md"]),
+        ("docs/", ["docs/guide.md"], ["docsx/a"]),
+        ("src/**/*.py", ["src/a.py", "src/x/y/z.py"], ["src/a.txt", "lib/a.py", "src/a.pyc", "a.py"]),
+        ("src/*.py", ["src/a.py"], ["src/x/a.py"]),
+        ("file?.txt", ["file1.txt"], ["file10.txt", "file/.txt"]),
+        ("[ab].txt", ["a.txt", "b.txt"], ["c.txt"]),
+    ],
+)
 def test_scope_globs_match_like_git(pattern: str, allowed: list[str], refused: list[str]) -> None:
     scope = Scope.of([pattern])
     for path in allowed:
@@ -160,10 +228,13 @@ def test_star_md_matches_only_at_the_top_level(path: str) -> None:
 
 # -- through the real CLI ----------------------------------------------------------------------------------------
 
+
 def test_a_job_writing_outside_its_files_glob_is_refused_and_the_rest_kept(workbench: Path) -> None:
     before = Snapshot.take(workbench)
-    edit = ("import pathlib; pathlib.Path('README.md').write_text('new readme\\n'); "
-            "pathlib.Path('docs').mkdir(exist_ok=True); pathlib.Path('docs/guide.md').write_text('sneaky\\n')")
+    edit = (
+        "import pathlib; pathlib.Path('README.md').write_text('new readme\\n'); "
+        "pathlib.Path('docs').mkdir(exist_ok=True); pathlib.Path('docs/guide.md').write_text('sneaky\\n')"
+    )
     res = gitbench(workbench, "exec", "--json", "--files", "*.md", "--", sys.executable, "-c", edit)
     assert res.returncode == 11, res.stdout + res.stderr
     err = json.loads(res.stdout)["error"]

@@ -29,8 +29,13 @@ from tests.conftest import Snapshot, check_invariants, git, gitbench, make_proje
 NOW = {"GITBENCH_NOW": "1767225600"}
 START = {"README.md": "# project\n", "src/app.py": "print('hello')\n"}
 # (path, --files glob that puts it in scope)
-TARGETS = [("src/app.py", "src/**"), ("src/new.py", "src/**"), ("src/deep/x.txt", "src/**/*.txt"),
-           ("notes.md", "*.md"), ("README.md", "*.md")]
+TARGETS = [
+    ("src/app.py", "src/**"),
+    ("src/new.py", "src/**"),
+    ("src/deep/x.txt", "src/**/*.txt"),
+    ("notes.md", "*.md"),
+    ("README.md", "*.md"),
+]
 CONTENT = st.text("abcxyz \n", max_size=12)
 
 Tree = dict[str, str]
@@ -49,6 +54,7 @@ def blob_ids(repo: Path, rev: str) -> dict[str, str]:
 
 def same_files(repo: Path, rev: str, files: Tree) -> bool:
     """Does ``rev`` hold exactly ``files``? (One git call: compare Git's blob ids with ours.)"""
+
     def oid(text: str) -> str:
         data = text.encode()
         return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -75,8 +81,9 @@ class Workbench(RuleBasedStateMachine):
     # -- helpers ------------------------------------------------------------------------------------------------
     def call(self, *args: str, expect: int) -> Any:
         res = gitbench(self.repo, *args, env=NOW)
-        assert res.returncode == expect, f"gitbench {' '.join(args)}: exit {res.returncode}, expected {expect}\n" \
-                                         f"{res.stdout}\n{res.stderr}"
+        assert res.returncode == expect, (
+            f"gitbench {' '.join(args)}: exit {res.returncode}, expected {expect}\n{res.stdout}\n{res.stderr}"
+        )
         if "--json" in args:
             data = json.loads(res.stdout)
             assert data["ok"] is (expect == 0)
@@ -106,9 +113,18 @@ class Workbench(RuleBasedStateMachine):
         path, glob = where
         before = Snapshot.take(self.repo)
         choice = ("--on-draft", on_draft) if on_draft else ()
-        args = ("exec", "--json", *choice, "--files", glob, "--", sys.executable, "-c",
-                f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); "
-                f"p.write_text({text!r})")
+        args = (
+            "exec",
+            "--json",
+            *choice,
+            "--files",
+            glob,
+            "--",
+            sys.executable,
+            "-c",
+            f"import pathlib; p = pathlib.Path({path!r}); p.parent.mkdir(parents=True, exist_ok=True); "
+            f"p.write_text({text!r})",
+        )
         if self.draft is not None and on_draft is None:
             err = self.call(*args, expect=4)
             assert err["code"] == "draft-open"
@@ -219,24 +235,43 @@ class Workbench(RuleBasedStateMachine):
             return  # the same Draft as at the last check: a refusal changes nothing, so the answer is the same
         self.checked = state
         before = Snapshot.take(self.repo)
-        procs = [subprocess.Popen([sys.executable, "-m", "gitbench", *args], cwd=self.repo, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  # Both run at once on one Workbench: the loser waits for the lock; under
-                                  # a loaded CI machine 2 s is not enough, and "busy" is not what is tested here.
-                                  env={**os.environ, **NOW, "GITBENCH_LOCK_WAIT": "60"})
-                 for args in (["restore", "checkpoint/1", "--yes", "--json"],
-                              ["exec", "--json", "--", sys.executable, "-c", "open('x', 'w')"])]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "gitbench", *args],
+                cwd=self.repo,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # Both run at once on one Workbench: the loser waits for the lock; under
+                # a loaded CI machine 2 s is not enough, and "busy" is not what is tested here.
+                env={**os.environ, **NOW, "GITBENCH_LOCK_WAIT": "60"},
+            )
+            for args in (
+                ["restore", "checkpoint/1", "--yes", "--json"],
+                ["exec", "--json", "--", sys.executable, "-c", "open('x', 'w')"],
+            )
+        ]
         for proc in procs:
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 4, f"{proc.args}: exit {proc.returncode}\n{out}{err}"
             assert json.loads(out)["error"]["code"] == "draft-open"
         after = Snapshot.take(self.repo)
-        assert (after.published, after.drafts, after.checkpoints) == (before.published, before.drafts,
-                                                                     before.checkpoints)
+        assert (after.published, after.drafts, after.checkpoints) == (
+            before.published,
+            before.drafts,
+            before.checkpoints,
+        )
 
 
 @pytest.mark.timeout(900)  # ~40 s alone; hundreds of real subprocesses, so a loaded machine stretches it a lot
 def test_draft_publish_restore_state_machine() -> None:
-    run_state_machine_as_test(Workbench, settings=settings(
-        max_examples=15, stateful_step_count=8, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    run_state_machine_as_test(
+        Workbench,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )

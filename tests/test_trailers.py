@@ -20,24 +20,55 @@ from tests.conftest import check_invariants, git, gitbench
 
 # Any text a file name or a value could hold (no lone surrogates: they cannot be written as UTF-8).
 ANY_CHAR = st.characters(blacklist_categories=("Cs",))
-HOSTILE = st.sampled_from([
-    " ", ",", '"', "\\", "\n", "\r", "\t", "\x00", "\x1b", "\x7f", ": ", "Gitbench-Status: forged",
-    "\nGitbench-Status: forged", "\n\nGitbench-Job: x", " (+3 more)", "(none)", "é", "日本", "\u2028", "\x85",
-    "\xa0", "  ", "#", "---", "--- ", "\\n", '\\"', "\\101",
-])
+HOSTILE = st.sampled_from(
+    [
+        " ",
+        ",",
+        '"',
+        "\\",
+        "\n",
+        "\r",
+        "\t",
+        "\x00",
+        "\x1b",
+        "\x7f",
+        ": ",
+        "Gitbench-Status: forged",
+        "\nGitbench-Status: forged",
+        "\n\nGitbench-Job: x",
+        " (+3 more)",
+        "(none)",
+        "é",
+        "日本",
+        "\u2028",
+        "\x85",
+        "\xa0",
+        "  ",
+        "#",
+        "---",
+        "--- ",
+        "\\n",
+        '\\"',
+        "\\101",
+    ]
+)
 NO_NUL = HOSTILE.filter(lambda s: "\x00" not in s)
-PATH_PART = st.one_of(HOSTILE, st.text(ANY_CHAR, min_size=1, max_size=8),
-                      st.text("abc./_-", min_size=1, max_size=6))
+PATH_PART = st.one_of(HOSTILE, st.text(ANY_CHAR, min_size=1, max_size=8), st.text("abc./_-", min_size=1, max_size=6))
 PATH = st.lists(PATH_PART, min_size=1, max_size=4).map("".join)
 PATHS = st.lists(PATH, max_size=trailers.MAX_FILES)
 # Subjects and values come from command-line arguments and ids, which cannot hold NUL.
-VALUE = st.lists(st.one_of(NO_NUL, st.text(ANY_CHAR.filter(lambda c: c != "\x00"), max_size=10)),
-                 max_size=4).map("".join)
+VALUE = st.lists(st.one_of(NO_NUL, st.text(ANY_CHAR.filter(lambda c: c != "\x00"), max_size=10)), max_size=4).map(
+    "".join
+)
 KEY = st.from_regex(r"\AGitbench-[A-Z][a-z]{1,8}\Z")
 
 FAST = settings(max_examples=150, deadline=None, database=None)
-WITH_GIT = settings(max_examples=40, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+WITH_GIT = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def folded(value: str) -> str:
@@ -50,6 +81,7 @@ def last_paragraph(message: str) -> list[str]:
 
 
 # -- paths ----------------------------------------------------------------------------------------------------
+
 
 @FAST
 @given(PATHS)
@@ -65,8 +97,9 @@ def test_any_list_of_paths_survives_format_then_parse(paths: list[str]) -> None:
 @given(PATHS)
 @example(["a  b.txt", "x\u3000y", "nel\x85z"])
 def test_paths_survive_a_whole_message_round_trip(paths: list[str]) -> None:
-    message = trailers.build_message("step", "", [("Gitbench-Files", trailers.format_paths(paths)),
-                                                  ("Gitbench-Status", "complete")])
+    message = trailers.build_message(
+        "step", "", [("Gitbench-Files", trailers.format_paths(paths)), ("Gitbench-Status", "complete")]
+    )
     parsed = trailers.parse(message)
     assert trailers.parse_paths(parsed["Gitbench-Files"]) == paths
     assert parsed["Gitbench-Status"] == "complete"
@@ -102,26 +135,31 @@ def test_plain_paths_are_written_as_they_are(path: str) -> None:
     assert trailers.quote_path(path) == path
 
 
-@pytest.mark.parametrize(("path", "quoted"), [
-    ("a b.txt", '"a b.txt"'),
-    ("a,b", '"a,b"'),
-    ('say "hi"', '"say \\"hi\\""'),
-    ("line\nbreak", '"line\\nbreak"'),
-    ("back\\slash", '"back\\\\slash"'),
-    ("bell\x07", '"bell\\007"'),
-])
+@pytest.mark.parametrize(
+    ("path", "quoted"),
+    [
+        ("a b.txt", '"a b.txt"'),
+        ("a,b", '"a,b"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("line\nbreak", '"line\\nbreak"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("bell\x07", '"bell\\007"'),
+    ],
+)
 def test_unusual_paths_are_c_quoted_like_git_diff(path: str, quoted: str) -> None:
     assert trailers.quote_path(path) == quoted
 
 
 # -- messages -------------------------------------------------------------------------------------------------
 
+
 @FAST
 @given(subject=VALUE, body=VALUE, pairs=st.dictionaries(KEY, VALUE, max_size=6), paths=PATHS)
 @example(subject="s", body="", pairs={"Gitbench-Status": "ok\nGitbench-Job: forged"}, paths=[])
 @example(subject="Gitbench-Job: x", body="Gitbench-Step: 9/9\n\nGitbench-Model: evil", pairs={}, paths=["p\nq"])
-def test_a_hostile_value_or_path_never_forges_a_trailer_line(subject: str, body: str, pairs: dict[str, str],
-                                                             paths: list[str]) -> None:
+def test_a_hostile_value_or_path_never_forges_a_trailer_line(
+    subject: str, body: str, pairs: dict[str, str], paths: list[str]
+) -> None:
     items = [*pairs.items(), ("Gitbench-Files", trailers.format_paths(paths))]
     message = trailers.build_message(subject, body, items)
     block = last_paragraph(message)
@@ -157,6 +195,7 @@ def test_an_empty_subject_becomes_gitbench() -> None:
 
 # -- cross-check with the real git ----------------------------------------------------------------------------
 
+
 def git_trailer_pairs(text: str) -> list[tuple[str, str]]:
     pairs = []
     for line in text.splitlines():
@@ -175,24 +214,38 @@ def scratch_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @WITH_GIT
 @given(subject=VALUE, pairs=st.dictionaries(KEY, VALUE, max_size=5), paths=PATHS)
-@example(subject="add files", pairs={"Gitbench-Job": "20260101-000000-abcd"},
-         paths=["a b.txt", "c,d", 'q"uote', "new\nline", "日本/é.md", "x: y", "tab\tz"])
+@example(
+    subject="add files",
+    pairs={"Gitbench-Job": "20260101-000000-abcd"},
+    paths=["a b.txt", "c,d", 'q"uote', "new\nline", "日本/é.md", "x: y", "tab\tz"],
+)
 @example(subject="Gitbench-Job: fake", pairs={"Gitbench-Status": "a\n\nGitbench-Model: forged"}, paths=[])
 @example(subject="--- refactor", pairs={}, paths=["--- x"])
 @example(subject="---", pairs={}, paths=[])
-def test_git_reads_exactly_the_trailers_gitbench_writes(scratch_repo: Path, subject: str, pairs: dict[str, str],
-                                                        paths: list[str]) -> None:
+def test_git_reads_exactly_the_trailers_gitbench_writes(
+    scratch_repo: Path, subject: str, pairs: dict[str, str], paths: list[str]
+) -> None:
     items = [*pairs.items(), ("Gitbench-Files", trailers.format_paths(paths))]
     message = trailers.build_message(subject, "", items)
     expected = [(k, folded(v)) for k, v in items]
 
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=message.encode(),
-                            capture_output=True, cwd=scratch_repo, check=True).stdout.decode()
+    parsed = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=message.encode(),
+        capture_output=True,
+        cwd=scratch_repo,
+        check=True,
+    ).stdout.decode()
     assert git_trailer_pairs(parsed) == expected
 
     tree = git(scratch_repo, "hash-object", "-t", "tree", "-w", "/dev/null").strip()
-    commit = subprocess.run(["git", "commit-tree", tree], input=message.encode(), capture_output=True,
-                            cwd=scratch_repo, check=True).stdout.decode().strip()
+    commit = (
+        subprocess.run(
+            ["git", "commit-tree", tree], input=message.encode(), capture_output=True, cwd=scratch_repo, check=True
+        )
+        .stdout.decode()
+        .strip()
+    )
     logged = git(scratch_repo, "log", "-1", "--format=%(trailers:only,unfold)", commit)
     assert git_trailer_pairs(logged) == expected
     files = git(scratch_repo, "log", "-1", "--format=%(trailers:key=Gitbench-Files,valueonly)", commit)
@@ -204,22 +257,39 @@ def test_git_reads_exactly_the_trailers_gitbench_writes(scratch_repo: Path, subj
 
 def test_a_real_step_commit_carries_trailers_git_reads_as_gitbench_wrote_them(workbench: Path) -> None:
     names = ["two words.txt", "comma,name.txt", 'quote"name.txt', "ünï cødé.md", "plain.txt"]
-    script = ("import pathlib,sys\n"
-              "for n in sys.argv[1:]: pathlib.Path('out', n).parent.mkdir(exist_ok=True); "
-              "pathlib.Path('out', n).write_text(n)\n")
-    res = gitbench(workbench, "exec", "-m", "Gitbench-Status: forged subject", "--", sys.executable, "-c",
-                   script, *names)
+    script = (
+        "import pathlib,sys\n"
+        "for n in sys.argv[1:]: pathlib.Path('out', n).parent.mkdir(exist_ok=True); "
+        "pathlib.Path('out', n).write_text(n)\n"
+    )
+    res = gitbench(
+        workbench, "exec", "-m", "Gitbench-Status: forged subject", "--", sys.executable, "-c", script, *names
+    )
     assert res.returncode == 0, res.stderr
     steps = json.loads(gitbench(workbench, "log", "--json").stdout)["result"]
     step = steps[0]
     logged = git(workbench, "log", "-1", "--format=%(trailers:only,unfold)", step["commit"])
     assert dict(git_trailer_pairs(logged)) == step["trailers"]
-    assert set(step["trailers"]) == {"Gitbench-Job", "Gitbench-Step", "Gitbench-Model", "Gitbench-Agent",
-                                     "Gitbench-Files", "Gitbench-Checkpoint", "Gitbench-Attempts", "Gitbench-Status"}
+    assert set(step["trailers"]) == {
+        "Gitbench-Job",
+        "Gitbench-Step",
+        "Gitbench-Model",
+        "Gitbench-Agent",
+        "Gitbench-Files",
+        "Gitbench-Checkpoint",
+        "Gitbench-Attempts",
+        "Gitbench-Status",
+    }
     assert step["trailers"]["Gitbench-Status"] == "complete"
     assert sorted(trailers.parse_paths(step["trailers"]["Gitbench-Files"])) == sorted(f"out/{n}" for n in names)
     raw = git(workbench, "cat-file", "commit", step["commit"])
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=raw.split("\n\n", 1)[1],
-                            capture_output=True, text=True, cwd=workbench, check=True).stdout
+    parsed = subprocess.run(
+        ["git", "interpret-trailers", "--parse"],
+        input=raw.split("\n\n", 1)[1],
+        capture_output=True,
+        text=True,
+        cwd=workbench,
+        check=True,
+    ).stdout
     assert dict(git_trailer_pairs(parsed)) == step["trailers"]
     check_invariants(workbench)

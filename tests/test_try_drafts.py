@@ -39,15 +39,19 @@ RECORDS = "refs/gitbench/records"
 def by_model(files: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
     """Append a line naming the model to every file sent: each Draft's content shows who made it."""
     model = request.get("model")
-    return {"summary": f"{model} edited {len(files)} file(s).",
-            "edits": [{"op": "write", "path": p, "content": f"{t}edited by {model}\n"} for p, t in files.items()]}
+    return {
+        "summary": f"{model} edited {len(files)} file(s).",
+        "edits": [{"op": "write", "path": p, "content": f"{t}edited by {model}\n"} for p, t in files.items()],
+    }
 
 
 def only(plan: dict[str, set[str]]) -> Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]:
     """An answer where each model edits only the files ``plan`` gives it (of those it was sent)."""
+
     def answer(files: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
         mine = plan.get(str(request.get("model")), set())
         return by_model({p: t for p, t in files.items() if p in mine}, request)
+
     return answer
 
 
@@ -62,8 +66,9 @@ class Bench:
     path: Path
     server: ProviderServer
 
-    def run(self, *args: str, code: int | None = 0, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, code: int | None = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run gitbench; check its exit code (unless None), that it did not crash, and the invariants after."""
         res = gitbench(self.path, *args, env=env)
         assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
@@ -83,7 +88,7 @@ class Bench:
 
     def drafts(self) -> dict[str, str]:
         out = git(self.path, "for-each-ref", "--format=%(refname) %(objectname)", DRAFT)
-        return {ref[len(DRAFT):]: oid for ref, oid in (line.split() for line in out.splitlines())}
+        return {ref[len(DRAFT) :]: oid for ref, oid in (line.split() for line in out.splitlines())}
 
     def listing(self) -> dict[str, dict[str, Any]]:
         return {d["label"]: d for d in self.json("drafts")}
@@ -100,8 +105,11 @@ class Bench:
     def steps(self, label: str, base: str) -> list[dict[str, str]]:
         """The trailers of the Draft's step commits after ``base``, oldest first, read with git."""
         out = git(self.path, "log", "--reverse", "--format=%(trailers:unfold)%x1e", f"{base}..{DRAFT}{label}")
-        return [dict(line.split(": ", 1) for line in chunk.strip().splitlines())
-                for chunk in out.split("\x1e") if chunk.strip()]
+        return [
+            dict(line.split(": ", 1) for line in chunk.strip().splitlines())
+            for chunk in out.split("\x1e")
+            if chunk.strip()
+        ]
 
     def chain(self, label: str, base: str) -> list[str]:
         return git(self.path, "rev-list", "--reverse", "--first-parent", f"{base}..{DRAFT}{label}").split()
@@ -140,7 +148,8 @@ def commands(error: dict[str, Any]) -> list[str]:
 
 # -- two and three models ----------------------------------------------------------------------------------------
 def test_try_with_three_models_makes_one_draft_per_model_from_the_source_jobs_base_each_step_with_trailers(
-        bench: Bench) -> None:
+    bench: Bench,
+) -> None:
     src = source_job(bench)
     before = bench.drafts()
     assert list(before) == [src["id"]]
@@ -224,12 +233,17 @@ def test_drafts_lists_label_model_base_age_steps_files_tokens_and_status(bench: 
 
 
 # -- one model failing midway ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fault,exit_code,klass", [
-    (ps.status(500), 21, "model-unavailable"),
-    (ps.answer_text("Sure! Here are the edits you asked for."), 20, "model"),
-], ids=["http-500", "malformed-answer"])
+@pytest.mark.parametrize(
+    "fault,exit_code,klass",
+    [
+        (ps.status(500), 21, "model-unavailable"),
+        (ps.answer_text("Sure! Here are the edits you asked for."), 20, "model"),
+    ],
+    ids=["http-500", "malformed-answer"],
+)
 def test_a_model_failing_midway_keeps_its_draft_with_its_finished_batches_and_leaves_the_others_unaffected(
-        bench: Bench, fault: dict[str, Any], exit_code: int, klass: str) -> None:
+    bench: Bench, fault: dict[str, Any], exit_code: int, klass: str
+) -> None:
     src = source_job(bench)
     bench.server.push_for("third-model", ps.ok(by_model), fault, fault, fault)  # its 2nd request fails every retry
     res = bench.run("try", OTHER, THIRD, "--json", code=exit_code)
@@ -267,11 +281,11 @@ def test_a_model_failing_midway_keeps_its_draft_with_its_finished_batches_and_le
 
 
 # -- review / publish / discard with several Drafts; publish one, rebase another -----------------------------------
-def test_several_drafts_are_never_guessed_one_is_published_and_the_others_rebased_or_refused(
-        bench: Bench) -> None:
+def test_several_drafts_are_never_guessed_one_is_published_and_the_others_rebased_or_refused(bench: Bench) -> None:
     # the source job edits a.py; other-model edits b.py (no overlap); third-model edits a.py and c.py (overlap)
-    bench.server.default = only({"test-model": {"src/a.py"}, "other-model": {"src/b.py"},
-                                 "third-model": {"src/a.py", "src/c.py"}})
+    bench.server.default = only(
+        {"test-model": {"src/a.py"}, "other-model": {"src/b.py"}, "third-model": {"src/a.py", "src/c.py"}}
+    )
     src = source_job(bench)
     s = src["id"]
     bench.json("try", OTHER, THIRD)
@@ -341,12 +355,13 @@ def test_several_drafts_are_never_guessed_one_is_published_and_the_others_rebase
 
 
 def snap_drafts(snap: Snapshot) -> dict[str, str]:
-    return {ref[len(DRAFT):]: oid for ref, oid in snap.drafts.items()}
+    return {ref[len(DRAFT) :]: oid for ref, oid in snap.drafts.items()}
 
 
 # -- the scorecard -------------------------------------------------------------------------------------------------
 def test_compare_scores_each_draft_runs_the_check_in_its_files_and_keeps_the_scorecard_on_the_records_ref(
-        bench: Bench) -> None:
+    bench: Bench,
+) -> None:
     src = source_job(bench)
     bench.json("try", OTHER, THIRD)
     snap = Snapshot.take(bench.path)
@@ -371,8 +386,7 @@ def test_compare_scores_each_draft_runs_the_check_in_its_files_and_keeps_the_sco
     out = bench.run("compare", "--check", check).stdout
     lines = out.splitlines()
     head = next(line for line in lines if line.startswith("label"))
-    assert head.split() == ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status",
-                            "check"]
+    assert head.split() == ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status", "check"]
     other = next(line for line in lines if line.startswith("fake-other-model "))
     third = next(line for line in lines if line.startswith("fake-third-model "))
     source = next(line for line in lines if line.startswith(src["id"] + " "))
@@ -387,18 +401,28 @@ def test_compare_scores_each_draft_runs_the_check_in_its_files_and_keeps_the_sco
 
 # -- a crash while two attempts run ----------------------------------------------------------------------------------
 def test_a_kill_while_two_attempts_run_is_recovered_by_the_next_command_and_both_resume_to_completion(
-        bench: Bench) -> None:
+    bench: Bench,
+) -> None:
     write_config(bench.server, read=30)  # the provider hangs; only the kill stops the wait
     src = source_job(bench)
     bench.server.push_for("other-model", ps.ok(by_model), ps.hang(20))
     bench.server.push_for("third-model", ps.ok(by_model), ps.hang(20))
     snap = Snapshot.take(bench.path)
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "try", OTHER, THIRD], cwd=bench.path,
-                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "try", OTHER, THIRD],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
-        while (len(bench.sent(OTHER)) < 2 or len(bench.sent(THIRD)) < 2) and proc.poll() is None \
-                and time.monotonic() < deadline:
+        while (
+            (len(bench.sent(OTHER)) < 2 or len(bench.sent(THIRD)) < 2)
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         assert len(bench.sent(OTHER)) == 2 and len(bench.sent(THIRD)) == 2, "both attempts must be at batch 2"
         proc.send_signal(signal.SIGKILL)
@@ -435,17 +459,27 @@ def test_a_kill_while_two_attempts_run_is_recovered_by_the_next_command_and_both
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_a_signal_while_attempts_run_cancels_each_after_its_request_in_flight_keeping_its_draft(
-        bench: Bench, sig: signal.Signals) -> None:
+    bench: Bench, sig: signal.Signals
+) -> None:
     write_config(bench.server, read=30)
     src = source_job(bench)
     for name in ("other-model", "third-model"):  # batch 2 answers late: the signal comes while it is in flight
         bench.server.push_for(name, ps.ok(by_model), ps.slow(1.5))
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "try", OTHER, THIRD], cwd=bench.path,
-                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "try", OTHER, THIRD],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
-        while (len(bench.sent(OTHER)) < 2 or len(bench.sent(THIRD)) < 2) and proc.poll() is None \
-                and time.monotonic() < deadline:
+        while (
+            (len(bench.sent(OTHER)) < 2 or len(bench.sent(THIRD)) < 2)
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         assert len(bench.sent(OTHER)) == 2 and len(bench.sent(THIRD)) == 2, "both attempts must be at batch 2"
         proc.send_signal(sig)
@@ -471,22 +505,27 @@ def test_a_signal_while_attempts_run_cancels_each_after_its_request_in_flight_ke
     assert bench.published() == src["base"]
 
 
-def test_max_parallel_bounds_the_attempts_running_at_once_and_a_cancel_stops_those_still_waiting(
-        bench: Bench) -> None:
+def test_max_parallel_bounds_the_attempts_running_at_once_and_a_cancel_stops_those_still_waiting(bench: Bench) -> None:
     write_config(bench.server, read=30)
     src = source_job(bench)
     res = bench.json("try", OTHER, THIRD, "--max-parallel", "1", "--label", "one", "--label", "two")
     assert all(r["ok"] for r in res)
-    times = {m: [p["time"] for p in bench.server.posts if p["body"].get("model") == m.split(":")[1]]
-             for m in (OTHER, THIRD)}
+    times = {
+        m: [p["time"] for p in bench.server.posts if p["body"].get("model") == m.split(":")[1]] for m in (OTHER, THIRD)
+    }
     assert max(times[OTHER]) < min(times[THIRD]) or max(times[THIRD]) < min(times[OTHER]), "they overlapped"
     # one at a time, a Ctrl-C during the first: it stops after its request in flight, the second never starts
     bench.server.push_for("other-model", ps.ok(by_model), ps.slow(1.5))
     bench.server.push_for("third-model", ps.ok(by_model), ps.slow(1.5))
     posts = len(bench.server.posts)
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "try", OTHER, THIRD, "--max-parallel", "1"],
-                            cwd=bench.path, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "try", OTHER, THIRD, "--max-parallel", "1"],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while len(bench.server.posts) < posts + 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -501,8 +540,9 @@ def test_max_parallel_bounds_the_attempts_running_at_once_and_a_cancel_stops_tho
     first = bench.server.posts[posts]["body"]["model"]
     assert [p["body"]["model"] for p in bench.server.posts[posts:]] == [first, first]
     rows = bench.listing()
-    ran, waited = ("fake-other-model", "fake-third-model") if first == "other-model" else \
-        ("fake-third-model", "fake-other-model")
+    ran, waited = (
+        ("fake-other-model", "fake-third-model") if first == "other-model" else ("fake-third-model", "fake-other-model")
+    )
     assert rows[ran]["status"] == rows[waited]["status"] == "cancelled"
     assert rows[ran]["steps"] == 2 and rows[waited]["steps"] == 0
     assert "before it started" in bench.report(rows[waited]["job"])["reason"]
@@ -511,8 +551,7 @@ def test_max_parallel_bounds_the_attempts_running_at_once_and_a_cancel_stops_tho
 
 
 # -- ask --on-draft continue | fork; what an open Draft blocks -------------------------------------------------------
-def test_ask_on_draft_continue_adds_steps_to_the_open_draft_and_fork_makes_a_new_one_beside_it(
-        bench: Bench) -> None:
+def test_ask_on_draft_continue_adds_steps_to_the_open_draft_and_fork_makes_a_new_one_beside_it(bench: Bench) -> None:
     src = source_job(bench)
     s = src["id"]
     first = bench.drafts()[s]
@@ -559,7 +598,8 @@ def test_ask_on_draft_continue_adds_steps_to_the_open_draft_and_fork_makes_a_new
 
 
 def test_continuing_an_attempts_draft_keeps_its_base_and_maker_and_resume_picks_the_job_that_stopped(
-        bench: Bench) -> None:
+    bench: Bench,
+) -> None:
     src = source_job(bench)
     bench.json("try", OTHER)
     bench.json("discard", "--draft", src["id"], "--yes")
@@ -580,8 +620,9 @@ def test_continuing_an_attempts_draft_keeps_its_base_and_maker_and_resume_picks_
     assert [s["Gitbench-Model"] for s in steps] == [OTHER] * 3 + [SOURCE] * 3
     # made from Published, it publishes as it is
     bench.json("publish")
-    assert git(bench.path, "show", "main:src/a.py") == FILES["src/a.py"] + "edited by other-model\n" \
-        "edited by test-model\n"
+    assert (
+        git(bench.path, "show", "main:src/a.py") == FILES["src/a.py"] + "edited by other-model\nedited by test-model\n"
+    )
     assert bench.drafts() == {}
 
 
@@ -600,4 +641,5 @@ def test_file_operations_and_restore_are_refused_while_any_draft_is_open_naming_
     check_invariants(bench.path, snap, published_may_change=False, allow_local_edits=True)
     assert bench.drafts() == snap_drafts(snap)
     assert git(bench.path, "tag", "-l", "checkpoint/*").split() == [
-        ref[len("refs/tags/"):] for ref in snap.checkpoints]
+        ref[len("refs/tags/") :] for ref in snap.checkpoints
+    ]

@@ -105,8 +105,9 @@ def shown(widget: Widget) -> bool:
 
 
 def error_buttons(app: GitbenchApp) -> list[str]:
-    return [str(b.label) for b in app.query("#error-actions Button").results(Button)
-            if b.display and b.id != "error-close"]
+    return [
+        str(b.label) for b in app.query("#error-actions Button").results(Button) if b.display and b.id != "error-close"
+    ]
 
 
 def rows(app: GitbenchApp, selector: str) -> dict[str, list[str]]:
@@ -128,7 +129,8 @@ def checkpoint_names(wb: Path) -> list[str]:
 
 # -- opening, Review, the status bar --------------------------------------------------------------------------
 def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff_per_file(
-        workbench: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref, head = run_job(workbench, EDIT + "; pathlib.Path('src/new.py').write_text('X = 1\\n')")
     label = ref.rsplit("/", 1)[1]
     created = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))["created"]
@@ -139,7 +141,9 @@ def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff
         assert f"Draft {label}: 2 file(s) changed, +2 -1" in text(app, "#review-summary")
         files = app.query_one("#review-files", OptionList)
         assert [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)] == [
-            "M src/app.py  +1 -1", "A src/new.py  +1 -0"]
+            "M src/app.py  +1 -1",
+            "A src/new.py  +1 -0",
+        ]
         diff = app.query_one("#review-diff", Static).content
         assert type(diff).__name__ == "Syntax" and diff.lexer is not None and diff.lexer.name == "Diff"
         assert text(app, "#review-diff").startswith("diff --git a/src/app.py b/src/app.py")
@@ -158,7 +162,8 @@ def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff
 
 
 def test_publish_by_mouse_moves_published_to_the_draft_takes_a_checkpoint_and_removes_the_draft(
-        workbench: Path) -> None:
+    workbench: Path,
+) -> None:
     ref, head = run_job(workbench, EDIT)
 
     async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
@@ -203,7 +208,8 @@ def test_discard_asks_first_then_removes_the_draft_recoverably_and_leaves_publis
 
 # -- Checkpoints ------------------------------------------------------------------------------------------------
 def test_restore_is_disabled_with_the_reason_while_a_draft_is_open_then_restores_and_takes_a_manual_checkpoint(
-        workbench: Path) -> None:
+    workbench: Path,
+) -> None:
     first = rev(workbench, "main")
     run_job(workbench, EDIT)
     assert gitbench(workbench, "publish").returncode == 0
@@ -239,7 +245,9 @@ def test_restore_is_disabled_with_the_reason_while_a_draft_is_open_then_restores
         assert text(app, "#message").startswith("Took checkpoint/6 of Published")
         table = rows(app, "#checkpoint-table")
         assert table["checkpoint/6"][1:2] + table["checkpoint/6"][5:] == [
-            "manual", "manual checkpoint: before the big change"]
+            "manual",
+            "manual checkpoint: before the big change",
+        ]
         assert table["checkpoint/5"][1] == "pre-restore"
 
     drive(workbench, scenario)
@@ -249,7 +257,8 @@ def test_restore_is_disabled_with_the_reason_while_a_draft_is_open_then_restores
 
 # -- the Workshop -----------------------------------------------------------------------------------------------
 def test_a_workshop_prompt_runs_an_ask_job_with_the_picked_model_and_review_opens_on_its_draft(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
         assert app.current_view == "menu"  # no Draft: the main menu, its first item highlighted
         await press(pilot, "enter")
@@ -278,7 +287,8 @@ def test_a_workshop_prompt_runs_an_ask_job_with_the_picked_model_and_review_open
 
 
 def test_publish_checkpoints_show_inline_in_the_conversation_and_restore_from_there_unless_a_draft_is_open(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     async def ask(pilot: Pilot[None], words: str) -> None:
         await press(pilot, "w")
         await type_into(pilot, "#files", "src/**")
@@ -313,7 +323,8 @@ def test_publish_checkpoints_show_inline_in_the_conversation_and_restore_from_th
 
 
 def test_a_new_prompt_while_a_draft_is_open_asks_continue_fork_publish_discard_or_cancel(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     ref, head = run_job(workbench, EDIT)
 
     async def send(pilot: Pilot[None]) -> None:
@@ -325,10 +336,17 @@ def test_a_new_prompt_while_a_draft_is_open_asks_continue_fork_publish_discard_o
         await press(pilot, "w")
         await send(pilot)
         question, buttons = prompt(app, "draft-open")
-        assert question == ("A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside it, "
-                            "publish it, discard it, or cancel this job?")
-        assert buttons == ["Continue it (c)", "Fork a new Draft beside it (f)", "Publish it (p)", "Discard it (d)",
-                           "Cancel this job (a)"]
+        assert question == (
+            "A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside it, "
+            "publish it, discard it, or cancel this job?"
+        )
+        assert buttons == [
+            "Continue it (c)",
+            "Fork a new Draft beside it (f)",
+            "Publish it (p)",
+            "Discard it (d)",
+            "Cancel this job (a)",
+        ]
         await press(pilot, "a")
         assert text(app, "#message") == "Cancelled: the job did not run; the Draft is as it was."
         assert provider.posts == [] and drafts_of(workbench) == [ref]
@@ -363,7 +381,8 @@ def test_a_new_prompt_while_a_draft_is_open_asks_continue_fork_publish_discard_o
 
 
 def test_a_failing_ask_shows_the_error_banner_whose_actions_are_buttons_and_switching_model_resumes_it(
-        workbench: Path, provider: ProviderServer) -> None:
+    workbench: Path, provider: ProviderServer
+) -> None:
     published = rev(workbench, "main")
     provider.push(ps.status(400, body={"error": {"message": "bad request"}}))
 
@@ -376,9 +395,12 @@ def test_a_failing_ask_shows_the_error_banner_whose_actions_are_buttons_and_swit
         assert text(app, "#error-title") == "error: model-error (exit 20)"
         assert "bad request" in text(app, "#error-message")
         assert error_buttons(app) == [
-            "Retry from the last completed step", "Switch model and resume",
+            "Retry from the last completed step",
+            "Switch model and resume",
             "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
-            "Review the partial work (or publish it)", "View the report"]
+            "Review the partial work (or publish it)",
+            "View the report",
+        ]
         job = drafts_of(workbench)[0].rsplit("/", 1)[1]
         # The report, from the banner's button; the banner stays for the next action.
         await pilot.click("#error-action-4")
@@ -411,7 +433,8 @@ def test_a_failing_ask_shows_the_error_banner_whose_actions_are_buttons_and_swit
 
 
 def test_ctrl_c_cancels_a_running_ask_job_at_its_next_step_and_keeps_the_draft_and_the_finished_step(
-        tmp_path: Path, provider: ProviderServer) -> None:
+    tmp_path: Path, provider: ProviderServer
+) -> None:
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
     config.write_text(config_toml(provider, job={"batch_files": 1}))  # two files, two batches
     wb = make_project(tmp_path / "p", {"src/a.py": "A = 1\n", "src/b.py": "B = 2\n"})
@@ -455,7 +478,8 @@ def test_ctrl_c_cancels_a_running_ask_job_at_its_next_step_and_keeps_the_draft_a
 
 # -- the seeds' prompts on opening ----------------------------------------------------------------------------------
 def test_a_draft_idle_for_7_days_asks_discard_or_keep_on_open_and_keep_is_remembered(
-        workbench: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref, head = run_job(workbench, EDIT)
     label = ref.rsplit("/", 1)[1]
     monkeypatch.setenv("GITBENCH_NOW", str(time.time() + 8 * 86400))
@@ -479,7 +503,8 @@ def test_a_draft_idle_for_7_days_asks_discard_or_keep_on_open_and_keep_is_rememb
 
 
 def test_a_stale_draft_discarded_at_the_opening_prompt_is_gone_and_the_menu_shows(
-        workbench: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_job(workbench, EDIT)
     published = rev(workbench, "main")
     monkeypatch.setenv("GITBENCH_NOW", str(time.time() + 8 * 86400))
@@ -493,7 +518,8 @@ def test_a_stale_draft_discarded_at_the_opening_prompt_is_gone_and_the_menu_show
 
 
 def test_a_draft_older_than_a_day_gets_the_gentle_reminder_in_the_status_bar(
-        workbench: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ref, _ = run_job(workbench, EDIT)
     created = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{ref.rsplit('/', 1)[1]}.json"))["created"]
     monkeypatch.setenv("GITBENCH_NOW", str(created + 30 * 3600))
@@ -504,14 +530,16 @@ def test_a_draft_older_than_a_day_gets_the_gentle_reminder_in_the_status_bar(
         assert not isinstance(app.screen, ModalScreen)
         assert text(app, "#reminder") == (
             f"reminder: You have an open Draft from {clock.iso(created)}. Review and publish or discard? "
-            "(`gitbench review`, `gitbench publish`, `gitbench discard`)")
+            "(`gitbench review`, `gitbench publish`, `gitbench discard`)"
+        )
         assert text(app, "#draft").endswith("· 1d 6h old")
 
     drive(workbench, scenario)
 
 
 def test_a_publish_conflict_offers_discard_or_restore_published_from_a_checkpoint_then_publishes(
-        workbench: Path) -> None:
+    workbench: Path,
+) -> None:
     ref, head = run_job(workbench, EDIT)
     (workbench / "docs/guide.md").write_text("edited and committed behind gitbench's back\n")
     git(workbench, *NO_HOOKS, "commit", "-q", "-am", "outside change")
@@ -521,9 +549,11 @@ def test_a_publish_conflict_offers_discard_or_restore_published_from_a_checkpoin
         await press(pilot, "p")
         question, buttons = prompt(app, "publish-conflict")
         assert question.startswith(f"Published changed outside gitbench: main is at {outside[:12]}")
-        assert buttons == ["Discard the Draft (d)",
-                           "Restore Published from checkpoint/2 (where the Draft started), then publish (r)",
-                           "Cancel (c)"]
+        assert buttons == [
+            "Discard the Draft (d)",
+            "Restore Published from checkpoint/2 (where the Draft started), then publish (r)",
+            "Cancel (c)",
+        ]
         await press(pilot, "c")
         assert text(app, "#message") == "Cancelled: nothing was changed; the Draft is as it was."
         assert rev(workbench, "main") == outside
@@ -532,8 +562,11 @@ def test_a_publish_conflict_offers_discard_or_restore_published_from_a_checkpoin
 
     drive(workbench, scenario)
     assert rev(workbench, "main") == head and drafts_of(workbench) == []
-    kept = [line.split()[0] for line in git(workbench, "tag", "-n1", "-l", "checkpoint/*").splitlines()
-            if "pre-restore" in line]
+    kept = [
+        line.split()[0]
+        for line in git(workbench, "tag", "-n1", "-l", "checkpoint/*").splitlines()
+        if "pre-restore" in line
+    ]
     assert [rev(workbench, f"{name}^{{commit}}") for name in kept] == [outside]  # the outside change is kept
 
 
@@ -621,9 +654,12 @@ def test_the_workflow_view_gates_skips_runs_live_approves_and_reruns_a_module(tm
 
 
 def test_a_failed_module_shows_last_run_failed_and_its_error_then_a_headless_rerun_r_and_resume_work_recover(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     flag, ok = tmp_path / "fixed", "echo ok > out/bad.txt"
-    wb = workflow_bench(tmp_path / "p", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent(f"""\
         phases: [build, finish]
         modules:
           - id: bad
@@ -635,7 +671,8 @@ def test_a_failed_module_shows_last_run_failed_and_its_error_then_a_headless_rer
             needs: [bad]
             run: {{command: 'cat out/bad.txt > out/after.txt'}}
             outputs: [out/after.txt]
-        """))
+        """),
+    )
 
     async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
         await press(pilot, "f", "R")
@@ -648,8 +685,9 @@ def test_a_failed_module_shows_last_run_failed_and_its_error_then_a_headless_rer
         assert table["bad"][2].endswith("bad: the flag file is missing")
         assert table["after"][4] == "Blocked by: bad"
         options = app.query_one("#menu-options", OptionList)
-        assert "Resume Work (build)  (u)" in [str(options.get_option_at_index(i).prompt)
-                                               for i in range(options.option_count)]
+        assert "Resume Work (build)  (u)" in [
+            str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+        ]
         # The operator fixes the cause, reruns the module headlessly, and refreshes the view (r).
         flag.write_text("fixed\n")
         res = module_runner(wb, "--module", "bad")
@@ -674,10 +712,21 @@ def test_question_mark_lists_every_key(workbench: Path) -> None:
         await press(pilot, "question_mark")
         assert app.screen.id == "help"
         help_text = text(app, "#help-text")
-        for words in ("Publish", "Discard", "Resume Work", "Cancel the running job", "Workflow",
-                      "Refresh: the resolver reads the files again", "Require a manual gate",
-                      "Approve the gated module", "Skip the optional module", "Rerun the highlighted module",
-                      "Manual checkpoint", "Restore the highlighted checkpoint", "send the prompt as a job"):
+        for words in (
+            "Publish",
+            "Discard",
+            "Resume Work",
+            "Cancel the running job",
+            "Workflow",
+            "Refresh: the resolver reads the files again",
+            "Require a manual gate",
+            "Approve the gated module",
+            "Skip the optional module",
+            "Rerun the highlighted module",
+            "Manual checkpoint",
+            "Restore the highlighted checkpoint",
+            "send the prompt as a job",
+        ):
             assert words in help_text, words
         await press(pilot, "escape")
         assert app.screen.id != "help"

@@ -42,11 +42,13 @@ EDIT = "printf 'print(\"edited by the job\")\\n' > src/app.py; printf 'X = 1\\n'
 OTHER = "printf 'Y = 2\\n' > src/other.py"
 # The real entry point with the random part of ids pinned (a counter per process; each setup step runs at its
 # own minute of the frozen clock, so ids never collide across processes).
-PINNED_CLI = ("import itertools, secrets, sys\n"
-              "count = itertools.count(1)\n"
-              "secrets.token_hex = lambda nbytes=None: f'{next(count):04x}'\n"
-              "from gitbench.cli.app import main\n"
-              "raise SystemExit(main(sys.argv[1:]))\n")
+PINNED_CLI = (
+    "import itertools, secrets, sys\n"
+    "count = itertools.count(1)\n"
+    "secrets.token_hex = lambda nbytes=None: f'{next(count):04x}'\n"
+    "from gitbench.cli.app import main\n"
+    "raise SystemExit(main(sys.argv[1:]))\n"
+)
 Compare = Callable[..., bool]
 Before = Callable[[GitbenchApp, Pilot[None]], Awaitable[None]]
 
@@ -68,8 +70,14 @@ def now(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 
 def cli(wb: Path, *args: str, minute: int, ok: bool = True) -> subprocess.CompletedProcess[str]:
     """`gitbench ARGS` through the real entry point in a subprocess, at ``minute`` minutes after T0."""
-    res = subprocess.run([sys.executable, "-c", PINNED_CLI, *args], cwd=wb, capture_output=True, text=True,
-                         env={**os.environ, "GITBENCH_NOW": str(T0 + 60 * minute)}, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", PINNED_CLI, *args],
+        cwd=wb,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITBENCH_NOW": str(T0 + 60 * minute)},
+        timeout=120,
+    )
     if ok:
         assert res.returncode == 0, res.stdout + res.stderr
     return res
@@ -94,8 +102,9 @@ def labels(wb: Path) -> list[str]:
 
 
 # -- taking the snapshot --------------------------------------------------------------------------------------------
-def snap(snap_compare: Compare, wb: Path, before: Before | None = None, size: tuple[int, int] = SIZE,
-         intact: bool = True) -> bool:
+def snap(
+    snap_compare: Compare, wb: Path, before: Before | None = None, size: tuple[int, int] = SIZE, intact: bool = True
+) -> bool:
     """Open the app on ``wb``, let it settle, run ``before``, settle again, stop the cursors blinking, compare;
     then check DESIGN.md's invariants (``intact``: unless the test broke the Workbench on purpose)."""
     app = GitbenchApp(str(wb))
@@ -120,6 +129,7 @@ def snap(snap_compare: Compare, wb: Path, before: Before | None = None, size: tu
 def pressing(*pressed: str) -> Before:
     async def before(app: GitbenchApp, pilot: Pilot[None]) -> None:
         await press(pilot, *pressed)
+
     return before
 
 
@@ -129,16 +139,18 @@ def test_main_menu_without_a_draft(snap_compare: Compare, tmp_path: Path) -> Non
     assert snap(snap_compare, wb)
 
 
-def test_main_menu_with_a_draft_three_hours_old(snap_compare: Compare, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_menu_with_a_draft_three_hours_old(
+    snap_compare: Compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
     now(monkeypatch, 60 + 3 * 3600 + 120)
     assert snap(snap_compare, wb, pressing("escape"))  # the app opens on Review; escape: the menu
 
 
-def test_status_bar_with_a_draft_older_than_a_day_shows_the_reminder(snap_compare: Compare, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_bar_with_a_draft_older_than_a_day_shows_the_reminder(
+    snap_compare: Compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
     now(monkeypatch, 60 + 30 * 3600)
@@ -146,11 +158,22 @@ def test_status_bar_with_a_draft_older_than_a_day_shows_the_reminder(snap_compar
 
 
 def test_status_bar_with_several_drafts_lists_them_and_review_picks_one(
-        snap_compare: Compare, tmp_path: Path, provider: ProviderServer) -> None:
+    snap_compare: Compare, tmp_path: Path, provider: ProviderServer
+) -> None:
     wb = bench(tmp_path)
     cli(wb, "ask", "Add a line", "--files", "src/**", minute=1)
-    cli(wb, "ask", "Add another line", "--files", "src/**", "--on-draft", "fork", "--model", "fake:other-model",
-        minute=2)
+    cli(
+        wb,
+        "ask",
+        "Add another line",
+        "--files",
+        "src/**",
+        "--on-draft",
+        "fork",
+        "--model",
+        "fake:other-model",
+        minute=2,
+    )
     assert len(labels(wb)) == 2
     assert snap(snap_compare, wb)  # several Drafts: Review opens with its picker of which one
 
@@ -164,7 +187,8 @@ def test_review_of_a_draft_lists_its_files_and_highlights_the_diff(snap_compare:
 
 # -- the Workshop ---------------------------------------------------------------------------------------------------
 def test_workshop_conversation_with_a_publish_checkpoint_inline_and_restore_blocked_by_the_open_draft(
-        snap_compare: Compare, tmp_path: Path, provider: ProviderServer) -> None:
+    snap_compare: Compare, tmp_path: Path, provider: ProviderServer
+) -> None:
     wb = bench(tmp_path)
     cli(wb, "ask", "Add a line", "--files", "src/**", minute=1)
     cli(wb, "publish", minute=2)
@@ -173,7 +197,8 @@ def test_workshop_conversation_with_a_publish_checkpoint_inline_and_restore_bloc
 
 
 def test_workshop_conversation_with_restore_enabled_after_publishing(
-        snap_compare: Compare, tmp_path: Path, provider: ProviderServer) -> None:
+    snap_compare: Compare, tmp_path: Path, provider: ProviderServer
+) -> None:
     wb = bench(tmp_path)
     cli(wb, "ask", "Add a line", "--files", "src/**", minute=1)
     cli(wb, "publish", minute=2)
@@ -181,7 +206,8 @@ def test_workshop_conversation_with_restore_enabled_after_publishing(
 
 
 def test_workshop_error_banner_after_a_failing_ask_with_its_next_actions_as_buttons(
-        snap_compare: Compare, tmp_path: Path, provider: ProviderServer) -> None:
+    snap_compare: Compare, tmp_path: Path, provider: ProviderServer
+) -> None:
     wb = bench(tmp_path)
     provider.push(ps.status(400, body={"error": {"message": "bad request"}}))
 
@@ -195,8 +221,9 @@ def test_workshop_error_banner_after_a_failing_ask_with_its_next_actions_as_butt
 
 
 # -- Checkpoints ----------------------------------------------------------------------------------------------------
-def test_checkpoints_with_a_draft_open_restore_is_disabled_with_the_reason(snap_compare: Compare,
-                                                                         tmp_path: Path) -> None:
+def test_checkpoints_with_a_draft_open_restore_is_disabled_with_the_reason(
+    snap_compare: Compare, tmp_path: Path
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
     cli(wb, "publish", minute=2)
@@ -273,8 +300,16 @@ SEED_WORKFLOW = textwrap.dedent("""\
 def seed_bench(tmp_path: Path) -> Path:
     """The seed's example: anchor-docs fails (commission-doc's metadata is not where its config looks), what needs
     it is blocked; three modules are ready with max parallel 2; an optional module is skipped."""
-    wb = bench(tmp_path, {"README.md": "# project\n", ".gitbench/workflow.yaml": SEED_WORKFLOW,
-                          "notes/a.md": "note a\n", "notes/b.md": "note b\n", "tools/anchor.py": ANCHOR})
+    wb = bench(
+        tmp_path,
+        {
+            "README.md": "# project\n",
+            ".gitbench/workflow.yaml": SEED_WORKFLOW,
+            "notes/a.md": "note a\n",
+            "notes/b.md": "note b\n",
+            "tools/anchor.py": ANCHOR,
+        },
+    )
     cli(wb, "workflow", "skip", "translations", minute=1)
     res = cli(wb, "workflow", "run", "--module", "commission-doc", "--module", "anchor-docs", minute=2, ok=False)
     assert res.returncode == 12, res.stdout + res.stderr
@@ -282,7 +317,8 @@ def seed_bench(tmp_path: Path) -> Path:
 
 
 def test_workflow_view_of_the_seed_example_failed_module_blocked_by_and_skip_reasons(
-        snap_compare: Compare, tmp_path: Path) -> None:
+    snap_compare: Compare, tmp_path: Path
+) -> None:
     wb = seed_bench(tmp_path)
 
     async def before(app: GitbenchApp, pilot: Pilot[None]) -> None:
@@ -293,8 +329,9 @@ def test_workflow_view_of_the_seed_example_failed_module_blocked_by_and_skip_rea
     assert snap(snap_compare, wb, before, size=(160, 36))
 
 
-def test_main_menu_offers_resume_work_with_the_phase_when_a_workflow_stopped(snap_compare: Compare,
-                                                                            tmp_path: Path) -> None:
+def test_main_menu_offers_resume_work_with_the_phase_when_a_workflow_stopped(
+    snap_compare: Compare, tmp_path: Path
+) -> None:
     wb = seed_bench(tmp_path)
     assert snap(snap_compare, wb, pressing("escape"), size=(150, 34))  # the workflow's Draft: Review, then the menu
 
@@ -306,8 +343,9 @@ def test_help_lists_every_key(snap_compare: Compare, tmp_path: Path) -> None:
 
 
 # -- the seeds' prompts ---------------------------------------------------------------------------------------------
-def test_prompt_a_new_job_while_a_draft_is_open(snap_compare: Compare, tmp_path: Path,
-                                                provider: ProviderServer) -> None:
+def test_prompt_a_new_job_while_a_draft_is_open(
+    snap_compare: Compare, tmp_path: Path, provider: ProviderServer
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
 
@@ -321,16 +359,18 @@ def test_prompt_a_new_job_while_a_draft_is_open(snap_compare: Compare, tmp_path:
     assert provider.posts == []  # the job waits for the answer
 
 
-def test_prompt_a_draft_idle_for_seven_days_discard_or_keep(snap_compare: Compare, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prompt_a_draft_idle_for_seven_days_discard_or_keep(
+    snap_compare: Compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
     now(monkeypatch, 8 * 86400)
     assert snap(snap_compare, wb)  # asked on open
 
 
-def test_prompt_a_publish_conflict_discard_or_restore_published_from_a_checkpoint(snap_compare: Compare,
-                                                                                  tmp_path: Path) -> None:
+def test_prompt_a_publish_conflict_discard_or_restore_published_from_a_checkpoint(
+    snap_compare: Compare, tmp_path: Path
+) -> None:
     wb = bench(tmp_path)
     job(wb, EDIT, minute=1)
     (wb / "docs/guide.md").write_text("edited and committed behind gitbench's back\n")

@@ -113,8 +113,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Pa
     root = tmp_path_factory.mktemp("templates")
     out = {}
     for parallel in (1, 2):
-        out[parallel] = workflow_bench(root / f"j{parallel}" / "project", workflow(parallel),
-                                       {"src/one.txt": "one\n", "src/two.txt": "two\n"})
+        out[parallel] = workflow_bench(
+            root / f"j{parallel}" / "project", workflow(parallel), {"src/one.txt": "one\n", "src/two.txt": "two\n"}
+        )
     yield out
 
 
@@ -125,8 +126,13 @@ def copy(template: Path, tmp_path: Path) -> Path:
 
 
 def kill_engine_while_c_sleeps(wb: Path, env: dict[str, str], log: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "gitbench", "workflow", "run"], cwd=wb,
-                            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run"],
+        cwd=wb,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while "c" not in runs(log):
         assert proc.poll() is None and time.monotonic() < deadline, "c never started"
@@ -137,7 +143,8 @@ def kill_engine_while_c_sleeps(wb: Path, env: dict[str, str], log: Path) -> None
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_resume_after_the_engine_is_killed_runs_each_module_once_and_keeps_every_invariant(
-        case: Case, templates: dict[int, Path], tmp_path: Path) -> None:
+    case: Case, templates: dict[int, Path], tmp_path: Path
+) -> None:
     wb = copy(templates[case.parallel], tmp_path)
     log = tmp_path / "runs.log"
     env = {"RUNLOG": str(log)}
@@ -167,8 +174,11 @@ def test_resume_after_the_engine_is_killed_runs_each_module_once_and_keeps_every
     for mid in case.again:
         assert f"{mid} was interrupted before it finished; it will run again" in res.stdout
     for mid in case.settled:
-        assert re.search(rf"{mid} had finished before the interruption \(step [0-9a-f]{{12}}\); it is not run "
-                         "again", res.stdout), res.stdout
+        assert re.search(
+            rf"{mid} had finished before the interruption \(step [0-9a-f]{{12}}\); it is not run "
+            "again",
+            res.stdout,
+        ), res.stdout
 
     counts = Counter(runs(log))
     if case.parallel == 1:
@@ -209,7 +219,11 @@ def test_a_crash_and_then_a_deleted_engine_state_lose_no_work(templates: dict[in
     draft = draft_ref(wb)
     assert f"Draft {draft.rsplit('/', 1)[-1]}" in res.stdout
     assert [line.split()[:2] for line in res.stdout.splitlines()[2:]] == [
-        ["a", "complete"], ["b", "complete"], ["c", "ready"], ["d", "blocked"]]
+        ["a", "complete"],
+        ["b", "complete"],
+        ["c", "ready"],
+        ["d", "blocked"],
+    ]
     res = gitbench(wb, "workflow", "resume", env={"RUNLOG": str(log)})
     assert res.returncode == 0 and "Status: complete" in res.stdout, res.stdout + res.stderr
     assert runs(log) == ORDER
@@ -219,8 +233,12 @@ def test_a_crash_and_then_a_deleted_engine_state_lose_no_work(templates: dict[in
 
 
 def test_every_workflow_fault_point_in_the_engine_is_visited_here() -> None:
-    code = subprocess.run(["grep", "-rhoE", r"faults\.point\(\"workflow\.[^\"]+\"", "gitbench/"],
-                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True).stdout
+    code = subprocess.run(
+        ["grep", "-rhoE", r"faults\.point\(\"workflow\.[^\"]+\"", "gitbench/"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+    ).stdout
     named = {m.split('"')[1] for m in code.splitlines()}
     assert named, "no workflow fault points found"
     assert named <= {c.point for c in CASES}, f"workflow fault points never exercised: {sorted(named)}"

@@ -24,8 +24,15 @@ PROPS = settings(max_examples=200, deadline=None, database=None)
 READS = ["src/0.txt", "src/1.txt", "src/*.txt", "src", "src/sub/*.md"]
 
 
-def workflow_text(needs: list[list[int]], order: list[int], reads: list[list[int]], phases: bool,
-                  max_parallel: int, exclusive: set[int], gates: set[int]) -> str:
+def workflow_text(
+    needs: list[list[int]],
+    order: list[int],
+    reads: list[list[int]],
+    phases: bool,
+    max_parallel: int,
+    exclusive: set[int],
+    gates: set[int],
+) -> str:
     lines = [f"max_parallel: {max_parallel}"]
     if phases:
         lines.append("phases: [one, two]")
@@ -50,9 +57,15 @@ def full(wf: spec.Workflow, files: Files, engine: dict[str, Any], max_parallel: 
     """The snapshot the way a status with no cache makes it: everything resolved and scheduled."""
     statuses = resolver.resolve(wf, files.view(), engine["running"], engine["last_run"], {}, engine["skipped"])
     scheduler.schedule(wf, statuses, engine["running"], engine["gates"], engine["skipped"], max_parallel)
-    head = {"base": "b", "tree": "t", "banner": banner(wf, statuses, engine["skipped"]), "draft": None,
-            "job": None, "max_parallel": max_parallel or wf.max_parallel,
-            "phase": current_phase(wf, statuses, engine["skipped"])}
+    head = {
+        "base": "b",
+        "tree": "t",
+        "banner": banner(wf, statuses, engine["skipped"]),
+        "draft": None,
+        "job": None,
+        "max_parallel": max_parallel or wf.max_parallel,
+        "phase": current_phase(wf, statuses, engine["skipped"]),
+    }
     return incremental.build(wf, statuses, head)
 
 
@@ -64,29 +77,52 @@ def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def engine_states(draw: st.DrawFn, n: int) -> dict[str, Any]:
     """What the engine's state adds to the files: claims, gates, skipped modules, failed last runs."""
     ids = st.sampled_from([name(i) for i in range(n)])
-    running = {m: {"status": draw(st.sampled_from(["running", "needs-input"]))}
-               for m in draw(st.sets(ids, max_size=2))}
+    running = {m: {"status": draw(st.sampled_from(["running", "needs-input"]))} for m in draw(st.sets(ids, max_size=2))}
     gates = {m: {"required": True, "approved": draw(st.booleans())} for m in draw(st.sets(ids, max_size=2))}
     failed = draw(st.sets(ids, max_size=2))
-    return {"running": running, "gates": gates, "skipped": draw(st.sets(ids, max_size=2)),
-            "failed": failed, "last_run": {}}
+    return {
+        "running": running,
+        "gates": gates,
+        "skipped": draw(st.sets(ids, max_size=2)),
+        "failed": failed,
+        "last_run": {},
+    }
 
 
-MUTATIONS = ["change-input", "add-input", "delete-input", "delete-output", "corrupt-meta", "rerun",
-             "change-output", "add-nested", "delete-meta"]
+MUTATIONS = [
+    "change-input",
+    "add-input",
+    "delete-input",
+    "delete-output",
+    "corrupt-meta",
+    "rerun",
+    "change-output",
+    "add-nested",
+    "delete-meta",
+]
 
 
 @PROPS
 @given(dags(max_modules=12), st.data())
 def test_the_snapshot_after_any_changes_prints_what_a_full_resolve_prints(
-        dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject) -> None:
+    dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject
+) -> None:
     needs, order, _ = dag
     n = len(needs)
     reads = [sorted(data.draw(st.sets(st.integers(0, len(READS) - 1), max_size=2))) for _ in range(n)]
     exclusive = data.draw(st.sets(st.integers(0, n - 1), max_size=2))
     max_parallel = data.draw(st.integers(1, 3))
-    wf = spec.parse(workflow_text(needs, order, reads, data.draw(st.booleans()), max_parallel, exclusive,
-                                  data.draw(st.sets(st.integers(0, n - 1), max_size=1))))
+    wf = spec.parse(
+        workflow_text(
+            needs,
+            order,
+            reads,
+            data.draw(st.booleans()),
+            max_parallel,
+            exclusive,
+            data.draw(st.sets(st.integers(0, n - 1), max_size=1)),
+        )
+    )
     cli_parallel = data.draw(st.sampled_from([None, 1, 2]))
     files = Files()
     for k in range(3):
@@ -95,8 +131,9 @@ def test_the_snapshot_after_any_changes_prints_what_a_full_resolve_prints(
     engine = data.draw(engine_states(n))
 
     def with_failures(statuses_fp: dict[str, str]) -> None:
-        engine["last_run"] = {m: {"status": "failed", "error": "boom", "fingerprint": statuses_fp.get(m, "")}
-                              for m in engine["failed"]}
+        engine["last_run"] = {
+            m: {"status": "failed", "error": "boom", "fingerprint": statuses_fp.get(m, "")} for m in engine["failed"]
+        }
 
     first = resolver.resolve(wf, files.view(), {}, {}, {}, set())
     with_failures({m: s.fingerprint for m, s in first.items()})
@@ -126,16 +163,26 @@ def test_the_snapshot_after_any_changes_prints_what_a_full_resolve_prints(
             else:  # a module runs again with what it reads now
                 now = resolver.resolve(wf, files.view(), {}, {}, {}, set())
                 from tests.test_workflow_spec import run_module
+
                 run_module(wf, files, name(i), now[name(i)].fingerprint, 99)
         changed = changes(before, files.listing)
-        updated = incremental.update(snap, changed, files.view(), snap.head, engine["running"],
-                                     engine["last_run"], {}, engine["skipped"], engine["gates"], cli_parallel)
+        updated = incremental.update(
+            snap,
+            changed,
+            files.view(),
+            snap.head,
+            engine["running"],
+            engine["last_run"],
+            {},
+            engine["skipped"],
+            engine["gates"],
+            cli_parallel,
+        )
         expected = full(wf, files, engine, cli_parallel)
         if updated is None:  # it chose a full resolve: nothing to compare
             snap = expected
             continue
-        assert incremental.document(updated.head, updated.texts) == \
-            incremental.document(expected.head, expected.texts)
+        assert incremental.document(updated.head, updated.texts) == incremental.document(expected.head, expected.texts)
         assert updated.index["states"] == expected.index["states"]
         snap = updated
 
@@ -148,8 +195,15 @@ def test_the_document_is_the_json_of_the_whole_status() -> None:
     scheduler.schedule(wf, statuses, {}, {}, set(), None)
     from gitbench.model import to_json
     from gitbench.workflow.engine import EngineStatus
-    whole = EngineStatus(banner=banner(wf, statuses), job="j1", draft="refs/heads/gitbench/draft/j1",
-                         modules=[statuses[m] for m in wf.order], phase=current_phase(wf, statuses), max_parallel=2)
+
+    whole = EngineStatus(
+        banner=banner(wf, statuses),
+        job="j1",
+        draft="refs/heads/gitbench/draft/j1",
+        modules=[statuses[m] for m in wf.order],
+        phase=current_phase(wf, statuses),
+        max_parallel=2,
+    )
     head = {"banner": whole.banner, "draft": whole.draft, "job": whole.job, "max_parallel": 2, "phase": whole.phase}
     text = incremental.document(head, [incremental.module_text(statuses[m]) for m in wf.order])
     assert text == json.dumps(to_json(whole), sort_keys=True, separators=(",", ":"))

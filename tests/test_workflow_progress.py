@@ -12,8 +12,9 @@ from tests.terminal import Terminal
 from tests.workflow_helpers import workflow_bench
 
 WORKFLOW = "max_parallel: 2\nmodules:\n" + "".join(
-    f"  - id: m{i}\n    outputs: [out/m{i}.txt]\n    run: {{command: \"sleep 0.2; echo {i} > out/m{i}.txt\"}}\n"
-    for i in range(6))
+    f'  - id: m{i}\n    outputs: [out/m{i}.txt]\n    run: {{command: "sleep 0.2; echo {i} > out/m{i}.txt"}}\n'
+    for i in range(6)
+)
 
 
 def test_a_run_on_a_terminal_shows_modules_complete_of_all_and_what_is_running(tmp_path: Path) -> None:
@@ -33,8 +34,9 @@ def test_a_run_on_a_terminal_shows_modules_complete_of_all_and_what_is_running(t
 
 def test_without_a_terminal_the_run_prints_plain_lines_and_no_bar(tmp_path: Path) -> None:
     wb = workflow_bench(tmp_path / "wb", WORKFLOW)
-    res = subprocess.run([sys.executable, "-m", "gitbench", "workflow", "run"], cwd=wb, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "gitbench", "workflow", "run"], cwd=wb, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert "· m0: running (command)" in res.stdout
     assert "running: " not in res.stdout and "━" not in res.stdout

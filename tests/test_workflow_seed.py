@@ -97,9 +97,17 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
 def seed(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """The seed's project: notes, the two tools, and the anchors someone once wrote by hand (no metadata)."""
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", seed_workflow(log), {
-        "notes/a.md": "note a\n", "notes/b.md": "note b\n", "tools/commission.py": COMMISSION,
-        "tools/anchor.py": ANCHOR, "docs/anchors.md": "anchors, written by hand\n"})
+    wb = workflow_bench(
+        tmp_path / "project",
+        seed_workflow(log),
+        {
+            "notes/a.md": "note a\n",
+            "notes/b.md": "note b\n",
+            "tools/commission.py": COMMISSION,
+            "tools/anchor.py": ANCHOR,
+            "docs/anchors.md": "anchors, written by hand\n",
+        },
+    )
     yield wb, log
     check_invariants(wb)
 
@@ -167,12 +175,14 @@ def test_the_seed_example_fails_is_rerun_with_module_runner_resumes_and_publishe
     # Each finished module is one step commit on the Draft, its Gitbench-Step naming the module.
     assert draft_ref(wb) == draft
     trail = steps(wb, draft, before.published)
-    assert [s["Gitbench-Step"].split(" ", 1)[1] for s in trail] == ["commission-doc", "anchor-docs", "summary",
-                                                                   "index"]
+    assert [s["Gitbench-Step"].split(" ", 1)[1] for s in trail] == ["commission-doc", "anchor-docs", "summary", "index"]
     job = trail[0]["Gitbench-Job"]
-    for s, module, output in zip(trail, ["commission-doc", "anchor-docs", "summary", "index"],
-                                 ["docs/commission.md", "docs/anchors.md", "docs/summary.md", "docs/index.md"],
-                                 strict=True):
+    for s, module, output in zip(
+        trail,
+        ["commission-doc", "anchor-docs", "summary", "index"],
+        ["docs/commission.md", "docs/anchors.md", "docs/summary.md", "docs/index.md"],
+        strict=True,
+    ):
         assert s["Gitbench-Job"] == job and s["Gitbench-Status"] == "complete"
         assert s["Gitbench-Model"] == "workflow:command"
         assert s["Gitbench-Checkpoint"].startswith("checkpoint/")
@@ -196,8 +206,7 @@ def test_the_seed_example_fails_is_rerun_with_module_runner_resumes_and_publishe
     check_invariants(wb, before)
 
 
-def test_metadata_broken_in_the_draft_shows_invalid_and_a_fix_by_hand_needs_no_rerun(
-        seed: tuple[Path, Path]) -> None:
+def test_metadata_broken_in_the_draft_shows_invalid_and_a_fix_by_hand_needs_no_rerun(seed: tuple[Path, Path]) -> None:
     wb, log = seed
     res = module_runner(wb, "--module", "commission-doc")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -237,14 +246,17 @@ def test_metadata_broken_in_the_draft_shows_invalid_and_a_fix_by_hand_needs_no_r
 
 
 def _blob(wb: Path, text: str) -> str:
-    return subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=wb, input=text, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=wb, input=text, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def timed(log: Path, mid: str, work: str = "sleep 0.3") -> str:
     """A command that logs its start and end (monotonic-enough wall time) around ``work``."""
-    return (f'{{command: \'echo {mid} start $(date +%s.%N) >> {log}; {work}; echo {mid} > out/{mid}.txt; '
-            f'echo {mid} end $(date +%s.%N) >> {log}\'}}')
+    return (
+        f"{{command: 'echo {mid} start $(date +%s.%N) >> {log}; {work}; echo {mid} > out/{mid}.txt; "
+        f"echo {mid} end $(date +%s.%N) >> {log}'}}"
+    )
 
 
 def intervals(log: Path) -> dict[str, tuple[float, float]]:
@@ -271,8 +283,11 @@ def overlapping(spans: dict[str, tuple[float, float]]) -> int:
 
 def test_max_parallel_limits_how_many_modules_run_at_once_and_says_so(tmp_path: Path) -> None:
     log = tmp_path / "times.log"
-    wb = workflow_bench(tmp_path / "project", "max_parallel: 2\nmodules:\n" + "".join(
-        f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(log, m)}}}\n" for m in "abc"))
+    wb = workflow_bench(
+        tmp_path / "project",
+        "max_parallel: 2\nmodules:\n"
+        + "".join(f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(log, m)}}}\n" for m in "abc"),
+    )
     res = gitbench(wb, "workflow", "status")
     assert "skipped:max parallel 2 reached" in line_of(res.stdout, "c")
     assert "skipped" not in line_of(res.stdout, "a") + line_of(res.stdout, "b")
@@ -284,8 +299,11 @@ def test_max_parallel_limits_how_many_modules_run_at_once_and_says_so(tmp_path: 
     check_invariants(wb)
 
     # The file's max_parallel (2): two at once, never three; the third waits for a free slot.
-    wb2 = workflow_bench(tmp_path / "project2", "max_parallel: 2\nmodules:\n" + "".join(
-        f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(tmp_path / 'two.log', m)}}}\n" for m in "abc"))
+    wb2 = workflow_bench(
+        tmp_path / "project2",
+        "max_parallel: 2\nmodules:\n"
+        + "".join(f"  - {{id: {m}, outputs: [out/{m}.txt], run: {timed(tmp_path / 'two.log', m)}}}\n" for m in "abc"),
+    )
     res = gitbench(wb2, "workflow", "run")
     assert res.returncode == 0, res.stderr
     assert overlapping(intervals(tmp_path / "two.log")) == 2
@@ -294,13 +312,16 @@ def test_max_parallel_limits_how_many_modules_run_at_once_and_says_so(tmp_path: 
 
 def test_an_exclusive_module_runs_alone(tmp_path: Path) -> None:
     log = tmp_path / "times.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         max_parallel: 3
         modules:
           - {{id: a, outputs: [out/a.txt], run: {timed(log, "a")}}}
           - {{id: x, outputs: [out/x.txt], exclusive: true, run: {timed(log, "x", "sleep 0.2")}}}
           - {{id: b, outputs: [out/b.txt], run: {timed(log, "b")}}}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "status")
     assert "skipped:exclusive, waits for the others to finish" in line_of(res.stdout, "x")
     res = gitbench(wb, "workflow", "run")
@@ -315,7 +336,9 @@ def test_an_exclusive_module_runs_alone(tmp_path: Path) -> None:
 
 def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         modules:
           - id: draft-text
             outputs: [out/text.md]
@@ -326,7 +349,8 @@ def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_pat
             outputs: [out/review.md]
             run: {{command: 'echo review >> {log}; cp out/text.md out/review.md'}}
           - {{id: extra, outputs: [out/extra.md], run: {{command: 'echo extra >> {log}; echo e > out/extra.md'}}}}
-        """))
+        """),
+    )
     # A gate set at runtime, beside the one from the file.
     res = gitbench(wb, "workflow", "gate", "extra")
     assert res.returncode == 0 and "extra: now needs manual approval" in res.stdout
@@ -358,7 +382,9 @@ def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_pat
 
 def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         phases: [main, polish]
         modules:
           - id: core
@@ -375,14 +401,18 @@ def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_p
             needs: [lint]
             outputs: [out/lint-report.md]
             run: {{command: 'echo lint-report >> {log}; cp out/lint.md out/lint-report.md'}}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "skip", "core")
     assert res.returncode == 2
-    assert "core is not optional (optional: true in .gitbench/workflow.yaml); only optional modules can be " \
-           "skipped." in res.stderr
+    assert (
+        "core is not optional (optional: true in .gitbench/workflow.yaml); only optional modules can be "
+        "skipped." in res.stderr
+    )
     res = gitbench(wb, "workflow", "skip", "lint")
     assert res.returncode == 0 and res.stdout.strip() == (
-        "lint: skipped; the engine will not run it. Neither will what needs it, while it is skipped: lint-report.")
+        "lint: skipped; the engine will not run it. Neither will what needs it, while it is skipped: lint-report."
+    )
     assert state(wb)["skipped"] == ["lint"]
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr
@@ -404,9 +434,12 @@ def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_p
 
 
 def test_an_input_module_waits_for_the_operator_and_module_runner_polls_until_its_outputs_appear(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         modules:
           - id: sign-off
             inputs: {{input: "the reviewers' sign-off"}}
@@ -415,11 +448,13 @@ def test_an_input_module_waits_for_the_operator_and_module_runner_polls_until_it
             needs: [sign-off]
             outputs: [out/notes.md]
             run: {{command: 'echo release-notes >> {log}; cat review/sign-off.md > out/notes.md'}}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr
-    assert ("Waiting for input: sign-off (the reviewers' sign-off: write review/sign-off.md in the Workbench "
-            "folder)") in res.stdout
+    assert (
+        "Waiting for input: sign-off (the reviewers' sign-off: write review/sign-off.md in the Workbench folder)"
+    ) in res.stdout
     status = gitbench(wb, "workflow", "status").stdout
     assert " needs-input " in line_of(status, "sign-off")
     assert "Blocked by: sign-off" in line_of(status, "release-notes")
@@ -455,7 +490,9 @@ def test_an_input_module_waits_for_the_operator_and_module_runner_polls_until_it
 
 def test_a_waiting_input_module_holds_no_slot_of_max_parallel(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         max_parallel: 1
         modules:
           - {{id: token, inputs: {{input: "an API token"}}, outputs: [secrets/token.txt]}}
@@ -463,7 +500,8 @@ def test_a_waiting_input_module_holds_no_slot_of_max_parallel(tmp_path: Path) ->
             exclusive: true
             outputs: [out/build.txt]
             run: {{command: 'echo build >> {log}; echo b > out/build.txt'}}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr
     assert runs(log) == ["build"]
@@ -472,34 +510,57 @@ def test_a_waiting_input_module_holds_no_slot_of_max_parallel(tmp_path: Path) ->
 
 
 def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path) -> None:
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent("""\
         modules:
           - id: notify
             outputs: [out/config.json]
             config: {reviewers: [ana, li], tone: formal, rounds: 1}
             run: {command: 'printf "%s" "$GITBENCH_MODULE_CONFIG" > out/config.json'}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr
     draft = draft_ref(wb)
     assert json.loads(git(wb, "show", f"{draft}:out/config.json")) == {
-        "reviewers": ["ana", "li"], "tone": "formal", "rounds": 1}
+        "reviewers": ["ana", "li"],
+        "tone": "formal",
+        "rounds": 1,
+    }
 
     settings = tmp_path / "settings.yaml"
     settings.write_text("reviewers: [bo]\ntone: terse\n")
-    res = module_runner(wb, "--module", "notify", "--config-file", str(settings), "--set", "tone=casual",
-                        "--set", "rounds=3", "--set", "note=a=b")
+    res = module_runner(
+        wb,
+        "--module",
+        "notify",
+        "--config-file",
+        str(settings),
+        "--set",
+        "tone=casual",
+        "--set",
+        "rounds=3",
+        "--set",
+        "note=a=b",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert json.loads(git(wb, "show", f"{draft}:out/config.json")) == {
-        "reviewers": ["bo"], "tone": "casual", "rounds": 3, "note": "a=b"}
+        "reviewers": ["bo"],
+        "tone": "casual",
+        "rounds": 3,
+        "note": "a=b",
+    }
     # The overrides are remembered: the module is complete with them, not outdated.
     _, modules = status_json(wb)
     assert modules["notify"]["state"] == "complete"
     assert state(wb)["overrides"]["notify"]["tone"] == "casual"
 
-    for bad, message in [(["--set", "tone"], "--set takes key=value, not 'tone'."),
-                         (["--config-file", str(tmp_path / "none.yaml")], "Cannot read --config-file"),
-                         (["--config-file", str(settings.with_name("list.yaml"))], "must hold a mapping")]:
+    for bad, message in [
+        (["--set", "tone"], "--set takes key=value, not 'tone'."),
+        (["--config-file", str(tmp_path / "none.yaml")], "Cannot read --config-file"),
+        (["--config-file", str(settings.with_name("list.yaml"))], "must hold a mapping"),
+    ]:
         settings.with_name("list.yaml").write_text("- a\n- b\n")
         res = module_runner(wb, "--module", "notify", *bad)
         assert res.returncode == 2 and message in res.stderr, res.stderr
@@ -509,7 +570,9 @@ def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path
 
 
 def test_workflow_modules_writes_the_registry_with_each_contract(tmp_path: Path) -> None:
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent("""\
         phases: [research]
         modules:
           - id: commission-doc
@@ -525,7 +588,8 @@ def test_workflow_modules_writes_the_registry_with_each_contract(tmp_path: Path)
             config: {reviewers: [ana, li]}
             run: {command: "cp docs/commission.md docs/anchors.md"}
           - {id: sign-off, inputs: {input: "a signed PDF"}, outputs: [review/sign-off.pdf], optional: true}
-        """))
+        """),
+    )
     res = gitbench(wb, "workflow", "modules")
     assert res.returncode == 0, res.stderr
     path = wb / ".gitbench/modules/MODULES.md"
@@ -565,9 +629,9 @@ class Shout:
 '''
 
 
-def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_first(tmp_path: Path,
-                                                                                   monkeypatch: pytest.MonkeyPatch
-                                                                                   ) -> None:
+def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An installed distribution, as pip would leave it: the code and a dist-info with entry_points.txt.
     site = tmp_path / "site"
     (site / "tinymods-0.1.dist-info").mkdir(parents=True)
@@ -577,13 +641,17 @@ def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_firs
     log = tmp_path / "tinymods.log"
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("TINYMODS_LOG", str(log))
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent("""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent("""\
         modules:
           - id: shout
             inputs: [notes/in.md]
             outputs: [out/shout.md]
             run: {module: shout}
-        """), {"notes/in.md": "hello\n"})
+        """),
+        {"notes/in.md": "hello\n"},
+    )
 
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -617,9 +685,12 @@ def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_firs
 
 
 def test_a_module_that_deletes_its_output_or_overruns_its_timeout_has_failed_and_runs_once_a_run(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "runs.log"
-    wb = workflow_bench(tmp_path / "project", textwrap.dedent(f"""\
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
         modules:
           - id: tidy
             outputs: [out/kept.txt]
@@ -627,7 +698,9 @@ def test_a_module_that_deletes_its_output_or_overruns_its_timeout_has_failed_and
           - id: slow
             outputs: [out/slow.txt]
             run: {{command: 'echo slow >> {log}; sleep 5; echo s > out/slow.txt', timeout: 0.5}}
-        """), {"out/kept.txt": "kept\n"})
+        """),
+        {"out/kept.txt": "kept\n"},
+    )
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 12, res.stdout + res.stderr
     assert "tidy: failed: it did not write out/kept.txt" in res.stdout
@@ -653,8 +726,11 @@ def test_a_fix_made_in_the_folder_is_taken_into_the_draft_on_resume_and_counts(s
     assert runs(log) == ["commission-doc", "anchor-docs"]
 
     tool = wb / "tools" / "anchor.py"
-    tool.write_text(ANCHOR.replace('meta = pathlib.Path(cfg["commission_meta"])',
-                                   'meta = pathlib.Path(".gitbench/meta/commission-doc.json")'))
+    tool.write_text(
+        ANCHOR.replace(
+            'meta = pathlib.Path(cfg["commission_meta"])', 'meta = pathlib.Path(".gitbench/meta/commission-doc.json")'
+        )
+    )
     (wb / "notes" / "c.md").write_text("note c\n")
     (wb / "unrelated.txt").write_text("not the workflow's business\n")
     res = gitbench(wb, "workflow", "resume")
@@ -664,7 +740,13 @@ def test_a_fix_made_in_the_folder_is_taken_into_the_draft_on_resume_and_counts(s
     draft = draft_ref(wb)
     trail = steps(wb, draft, before.published)
     assert [s["Gitbench-Step"].split(" ", 1)[1] for s in trail] == [
-        "commission-doc", "operator-edits", "commission-doc", "anchor-docs", "summary", "index"]
+        "commission-doc",
+        "operator-edits",
+        "commission-doc",
+        "anchor-docs",
+        "summary",
+        "index",
+    ]
     assert trail[1]["Gitbench-Files"] == "notes/c.md, tools/anchor.py"
     assert git(wb, "show", f"{draft}:tools/anchor.py") == tool.read_text()
     assert "notes/c.md" in git(wb, "show", f"{draft}:docs/commission.md")

@@ -35,75 +35,191 @@ GOOD = "modules:\n  - {id: a, outputs: [out/a.txt], run: {command: 'echo a > out
 
 # (name, file, line the error names, words the error says)
 BAD = [
-    ("yaml-unclosed-list", "modules:\n  - id: a\n    outputs: [out/a.txt\n    run: {command: x}\n", 4,
-     "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence on line 3)"),
+    (
+        "yaml-unclosed-list",
+        "modules:\n  - id: a\n    outputs: [out/a.txt\n    run: {command: x}\n",
+        4,
+        "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence on line 3)",
+    ),
     ("yaml-tab", "modules:\n\t- id: a\n", 2, "YAML syntax error: found character that cannot start any token"),
     ("yaml-indent", "modules:\n  - id: a\n    outputs: [x]\n   run: {command: x}\n", 4, "YAML syntax error"),
-    ("duplicate-key", "modules:\n  - id: a\n    outputs: [a]\n    run: {command: x}\n    outputs: [b]\n", 5,
-     "duplicate key 'outputs' (first on line 3)"),
+    (
+        "duplicate-key",
+        "modules:\n  - id: a\n    outputs: [a]\n    run: {command: x}\n    outputs: [b]\n",
+        5,
+        "duplicate key 'outputs' (first on line 3)",
+    ),
     ("unknown-top-key", "max_paralel: 2\n" + GOOD, 1, "unknown key 'max_paralel' (known: max_parallel, modules,"),
-    ("unknown-module-key", "modules:\n  - id: a\n    outputs: [x]\n    ouputs: [y]\n    run: {command: x}\n", 4,
-     "unknown module key 'ouputs'"),
-    ("unknown-run-key", "modules:\n  - id: a\n    outputs: [x]\n    run: {command: x, shell: bash}\n", 4,
-     "run of 'a' has an unknown key 'shell'"),
-    ("cycle", "modules:\n  - {id: a, needs: [c], outputs: [a], run: {command: x}}\n"
-              "  - {id: b, needs: [a], outputs: [b], run: {command: x}}\n"
-              "  - {id: c, needs: [b], outputs: [c], run: {command: x}}\n", 2,
-     "the modules depend on each other in a cycle: a → c → b → a"),
+    (
+        "unknown-module-key",
+        "modules:\n  - id: a\n    outputs: [x]\n    ouputs: [y]\n    run: {command: x}\n",
+        4,
+        "unknown module key 'ouputs'",
+    ),
+    (
+        "unknown-run-key",
+        "modules:\n  - id: a\n    outputs: [x]\n    run: {command: x, shell: bash}\n",
+        4,
+        "run of 'a' has an unknown key 'shell'",
+    ),
+    (
+        "cycle",
+        "modules:\n  - {id: a, needs: [c], outputs: [a], run: {command: x}}\n"
+        "  - {id: b, needs: [a], outputs: [b], run: {command: x}}\n"
+        "  - {id: c, needs: [b], outputs: [c], run: {command: x}}\n",
+        2,
+        "the modules depend on each other in a cycle: a → c → b → a",
+    ),
     ("self-cycle", "modules:\n  - {id: a, needs: [a], outputs: [a], run: {command: x}}\n", 2, "cycle: a → a"),
-    ("duplicate-id", GOOD + "  - {id: a, outputs: [b], run: {command: x}}\n", 3,
-     "duplicate module id 'a' (first on line 2)"),
-    ("output-claimed-twice", GOOD + "  - id: b\n    outputs: [out/a.txt]\n    run: {command: x}\n", 4,
-     "output out/a.txt of 'b' is already claimed by 'a'"),
-    ("output-inside-an-output", GOOD + "  - id: b\n    outputs: [out/a.txt/x]\n    run: {command: x}\n", 4,
-     "output out/a.txt/x of 'b' is inside out/a.txt, an output of 'a'"),
-    ("output-climbs-out", "modules:\n  - id: a\n    outputs: [../x]\n    run: {command: x}\n", 3,
-     "output '../x' of 'a' is outside the Workbench or unsafe"),
-    ("output-absolute", "modules:\n  - id: a\n    outputs: [/etc/passwd]\n    run: {command: x}\n", 3,
-     "output '/etc/passwd' of 'a' is outside the Workbench or unsafe: absolute path"),
-    ("output-in-git", "modules:\n  - id: a\n    outputs: [.git/config]\n    run: {command: x}\n", 3,
-     "output '.git/config' of 'a' is outside the Workbench or unsafe"),
-    ("output-a-folder", "modules:\n  - id: a\n    outputs: [out/]\n    run: {command: x}\n", 3,
-     "not in its simplest form"),
-    ("output-over-metadata", "modules:\n  - id: a\n    outputs: [.gitbench/meta/b.json]\n    run: {command: x}\n", 3,
-     "is one of the engine's own files"),
-    ("output-over-the-workflow", "modules:\n  - {id: a, outputs: [.gitbench/workflow.yaml], run: {command: x}}\n",
-     2, "is one of the engine's own files"),
-    ("output-a-pattern", "modules:\n  - {id: a, outputs: [out/*.md], run: {command: x}}\n", 2,
-     "output 'out/*.md' of 'a' must be a path, not a pattern"),
-    ("input-outside", "modules:\n  - id: a\n    inputs: [../secret]\n    outputs: [x]\n    run: {command: x}\n", 3,
-     "input '../secret' of 'a' is outside the Workbench"),
-    ("unknown-needs", GOOD + "  - id: b\n    needs: [z]\n    outputs: [b]\n    run: {command: x}\n", 4,
-     "module 'b' needs 'z', which no module has as its id"),
-    ("max-parallel-text", "max_parallel: two\n" + GOOD, 1,
-     "max_parallel must be a whole number of at least 1, not 'two'"),
+    (
+        "duplicate-id",
+        GOOD + "  - {id: a, outputs: [b], run: {command: x}}\n",
+        3,
+        "duplicate module id 'a' (first on line 2)",
+    ),
+    (
+        "output-claimed-twice",
+        GOOD + "  - id: b\n    outputs: [out/a.txt]\n    run: {command: x}\n",
+        4,
+        "output out/a.txt of 'b' is already claimed by 'a'",
+    ),
+    (
+        "output-inside-an-output",
+        GOOD + "  - id: b\n    outputs: [out/a.txt/x]\n    run: {command: x}\n",
+        4,
+        "output out/a.txt/x of 'b' is inside out/a.txt, an output of 'a'",
+    ),
+    (
+        "output-climbs-out",
+        "modules:\n  - id: a\n    outputs: [../x]\n    run: {command: x}\n",
+        3,
+        "output '../x' of 'a' is outside the Workbench or unsafe",
+    ),
+    (
+        "output-absolute",
+        "modules:\n  - id: a\n    outputs: [/etc/passwd]\n    run: {command: x}\n",
+        3,
+        "output '/etc/passwd' of 'a' is outside the Workbench or unsafe: absolute path",
+    ),
+    (
+        "output-in-git",
+        "modules:\n  - id: a\n    outputs: [.git/config]\n    run: {command: x}\n",
+        3,
+        "output '.git/config' of 'a' is outside the Workbench or unsafe",
+    ),
+    (
+        "output-a-folder",
+        "modules:\n  - id: a\n    outputs: [out/]\n    run: {command: x}\n",
+        3,
+        "not in its simplest form",
+    ),
+    (
+        "output-over-metadata",
+        "modules:\n  - id: a\n    outputs: [.gitbench/meta/b.json]\n    run: {command: x}\n",
+        3,
+        "is one of the engine's own files",
+    ),
+    (
+        "output-over-the-workflow",
+        "modules:\n  - {id: a, outputs: [.gitbench/workflow.yaml], run: {command: x}}\n",
+        2,
+        "is one of the engine's own files",
+    ),
+    (
+        "output-a-pattern",
+        "modules:\n  - {id: a, outputs: [out/*.md], run: {command: x}}\n",
+        2,
+        "output 'out/*.md' of 'a' must be a path, not a pattern",
+    ),
+    (
+        "input-outside",
+        "modules:\n  - id: a\n    inputs: [../secret]\n    outputs: [x]\n    run: {command: x}\n",
+        3,
+        "input '../secret' of 'a' is outside the Workbench",
+    ),
+    (
+        "unknown-needs",
+        GOOD + "  - id: b\n    needs: [z]\n    outputs: [b]\n    run: {command: x}\n",
+        4,
+        "module 'b' needs 'z', which no module has as its id",
+    ),
+    (
+        "max-parallel-text",
+        "max_parallel: two\n" + GOOD,
+        1,
+        "max_parallel must be a whole number of at least 1, not 'two'",
+    ),
     ("max-parallel-zero", "max_parallel: 0\n" + GOOD, 1, "max_parallel must be a whole number of at least 1"),
-    ("optional-not-a-flag", "modules:\n  - id: a\n    outputs: [a]\n    optional: yes please\n    run: {command: x}\n",
-     4, "optional of 'a' must be true or false"),
-    ("outputs-a-number", "modules:\n  - id: a\n    outputs: 5\n    run: {command: x}\n", 3,
-     "outputs of 'a' must be a list of strings"),
-    ("needs-a-number", GOOD + "  - {id: b, needs: [1], outputs: [b], run: {command: x}}\n", 3,
-     "needs of 'b' must be a list of strings"),
+    (
+        "optional-not-a-flag",
+        "modules:\n  - id: a\n    outputs: [a]\n    optional: yes please\n    run: {command: x}\n",
+        4,
+        "optional of 'a' must be true or false",
+    ),
+    (
+        "outputs-a-number",
+        "modules:\n  - id: a\n    outputs: 5\n    run: {command: x}\n",
+        3,
+        "outputs of 'a' must be a list of strings",
+    ),
+    (
+        "needs-a-number",
+        GOOD + "  - {id: b, needs: [1], outputs: [b], run: {command: x}}\n",
+        3,
+        "needs of 'b' must be a list of strings",
+    ),
     ("run-a-string", "modules:\n  - id: a\n    outputs: [a]\n    run: echo hi\n", 4, "module 'a' needs `run:`"),
-    ("run-two-kinds", "modules:\n  - {id: a, outputs: [a], run: {command: x, model: y}}\n", 2,
-     "run of 'a' must have exactly one of command, model, input, module"),
-    ("timeout-text", "modules:\n  - {id: a, outputs: [a], run: {command: x, timeout: soon}}\n", 2,
-     "run.timeout of 'a' must be a number of seconds, not 'soon'"),
-    ("config-a-list", "modules:\n  - id: a\n    outputs: [a]\n    config: [1]\n    run: {command: x}\n", 4,
-     "config of 'a' must be a mapping"),
-    ("version-a-flag", "modules:\n  - {id: a, outputs: [a], version: true, run: {command: x}}\n", 2,
-     "version of 'a' must be a number or text"),
+    (
+        "run-two-kinds",
+        "modules:\n  - {id: a, outputs: [a], run: {command: x, model: y}}\n",
+        2,
+        "run of 'a' must have exactly one of command, model, input, module",
+    ),
+    (
+        "timeout-text",
+        "modules:\n  - {id: a, outputs: [a], run: {command: x, timeout: soon}}\n",
+        2,
+        "run.timeout of 'a' must be a number of seconds, not 'soon'",
+    ),
+    (
+        "config-a-list",
+        "modules:\n  - id: a\n    outputs: [a]\n    config: [1]\n    run: {command: x}\n",
+        4,
+        "config of 'a' must be a mapping",
+    ),
+    (
+        "version-a-flag",
+        "modules:\n  - {id: a, outputs: [a], version: true, run: {command: x}}\n",
+        2,
+        "version of 'a' must be a number or text",
+    ),
     ("id-missing", "modules:\n  - {outputs: [a], run: {command: x}}\n", 2, "a module needs an `id:`"),
-    ("id-with-slash", "modules:\n  - {id: a/b, outputs: [a], run: {command: x}}\n", 2,
-     "module id 'a/b' must be a name without spaces, slashes or colons"),
+    (
+        "id-with-slash",
+        "modules:\n  - {id: a/b, outputs: [a], run: {command: x}}\n",
+        2,
+        "module id 'a/b' must be a name without spaces, slashes or colons",
+    ),
     ("no-outputs", "modules:\n  - {id: a, run: {command: x}}\n", 2, "module 'a' declares no outputs"),
-    ("unknown-phase", "phases: [x]\nmodules:\n  - id: a\n    phase: y\n    outputs: [a]\n    run: {command: x}\n",
-     4, "phase 'y' of 'a' is not one of the phases ['x']"),
-    ("key-a-list", "modules:\n  - id: a\n    ? [x, y]\n    : 1\n    outputs: [a]\n    run: {command: x}\n", 3,
-     "a key must be a name, not a list or a mapping"),
+    (
+        "unknown-phase",
+        "phases: [x]\nmodules:\n  - id: a\n    phase: y\n    outputs: [a]\n    run: {command: x}\n",
+        4,
+        "phase 'y' of 'a' is not one of the phases ['x']",
+    ),
+    (
+        "key-a-list",
+        "modules:\n  - id: a\n    ? [x, y]\n    : 1\n    outputs: [a]\n    run: {command: x}\n",
+        3,
+        "a key must be a name, not a list or a mapping",
+    ),
     ("keys-of-mixed-types", "1: x\nzz: 2\n" + GOOD, 1, "unknown key 1"),
-    ("a-python-tag", "modules:\n  - {id: a, outputs: [a], run: {command: !!python/object:os.system x}}\n", 2,
-     "could not determine a constructor"),
+    (
+        "a-python-tag",
+        "modules:\n  - {id: a, outputs: [a], run: {command: !!python/object:os.system x}}\n",
+        2,
+        "could not determine a constructor",
+    ),
     ("not-a-mapping", "- a\n- b\n", 1, "the file must be a mapping with a `modules:` list"),
     ("empty", "", 1, "the file must be a mapping with a `modules:` list"),
     ("no-modules", "max_parallel: 2\nmodules: []\n", 2, "`modules:` must be a non-empty list"),
@@ -111,8 +227,7 @@ BAD = [
 
 
 @pytest.mark.parametrize(("name", "text", "line", "words"), BAD, ids=[b[0] for b in BAD])
-def test_each_bad_workflow_file_is_a_clear_error_naming_its_line(name: str, text: str, line: int,
-                                                                  words: str) -> None:
+def test_each_bad_workflow_file_is_a_clear_error_naming_its_line(name: str, text: str, line: int, words: str) -> None:
     with pytest.raises(errors.UsageError) as caught:
         spec.parse(text)
     message = caught.value.message
@@ -137,14 +252,27 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield workflow_bench(tmp_path_factory.mktemp("template") / "project", GOOD)
 
 
-CLI_CASES = [b for b in BAD if b[0] in ("yaml-unclosed-list", "unknown-module-key", "cycle", "duplicate-id",
-                                        "output-claimed-twice", "output-climbs-out", "unknown-needs",
-                                        "optional-not-a-flag")]
+CLI_CASES = [
+    b
+    for b in BAD
+    if b[0]
+    in (
+        "yaml-unclosed-list",
+        "unknown-module-key",
+        "cycle",
+        "duplicate-id",
+        "output-claimed-twice",
+        "output-climbs-out",
+        "unknown-needs",
+        "optional-not-a-flag",
+    )
+]
 
 
 @pytest.mark.parametrize(("name", "text", "line", "words"), CLI_CASES, ids=[b[0] for b in CLI_CASES])
 def test_a_bad_workflow_file_stops_every_workflow_command_and_nothing_runs(
-        name: str, text: str, line: int, words: str, template: Path, tmp_path: Path) -> None:
+    name: str, text: str, line: int, words: str, template: Path, tmp_path: Path
+) -> None:
     wb = tmp_path / "project"
     shutil.copytree(template, wb, symlinks=True)
     (wb / ".gitbench/workflow.yaml").write_text(text)
@@ -195,8 +323,9 @@ def name(i: int) -> str:
     return f"m{i}"
 
 
-def workflow_text(needs: list[list[int]], order: list[int], reads: list[list[int]] | None = None,
-                  max_parallel: int = 2) -> str:
+def workflow_text(
+    needs: list[list[int]], order: list[int], reads: list[list[int]] | None = None, max_parallel: int = 2
+) -> str:
     lines = [f"max_parallel: {max_parallel}", "modules:"]
     for i in order:
         inputs = [f"src/{k}.txt" for k in (reads[i] if reads else [])]
@@ -222,8 +351,9 @@ def test_the_order_puts_every_module_after_what_it_needs(dag: tuple[list[list[in
 
 @PROPS
 @given(dags(), st.data())
-def test_a_cycle_is_an_error_that_names_a_real_cycle_and_its_line(dag: tuple[list[list[int]], list[int], Any],
-                                                                   data: st.DataObject) -> None:
+def test_a_cycle_is_an_error_that_names_a_real_cycle_and_its_line(
+    dag: tuple[list[list[int]], list[int], Any], data: st.DataObject
+) -> None:
     needs, order, _ = dag
     # Close a cycle: some module i comes to need one of its descendants (or itself).
     i = data.draw(st.integers(0, len(needs) - 1))
@@ -260,12 +390,14 @@ def _reaches(needs: list[list[int]], start: int, target: int) -> bool:
 
 @PROPS
 @given(dags(), st.data())
-def test_needing_an_unknown_id_is_an_error_naming_it(dag: tuple[list[list[int]], list[int], Any],
-                                                     data: st.DataObject) -> None:
+def test_needing_an_unknown_id_is_an_error_naming_it(
+    dag: tuple[list[list[int]], list[int], Any], data: st.DataObject
+) -> None:
     needs, order, _ = dag
     i = data.draw(st.integers(0, len(needs) - 1))
-    text = workflow_text(needs, order).replace(f"  - id: {name(i)}\n    needs: [",
-                                               f"  - id: {name(i)}\n    needs: [ghost, ")
+    text = workflow_text(needs, order).replace(
+        f"  - id: {name(i)}\n    needs: [", f"  - id: {name(i)}\n    needs: [ghost, "
+    )
     with pytest.raises(errors.UsageError) as caught:
         spec.parse(text)
     assert f"module '{name(i)}' needs 'ghost', which no module has as its id" in caught.value.message
@@ -302,8 +434,15 @@ def run_module(wf: spec.Workflow, files: Files, mid: str, fp: str, n: int, same:
         if not (same and out in files.listing):
             files.write(out, f"{mid} run {files.runs}\n".encode())
         outputs[out] = files.listing[out]
-    meta = {"module": mid, "version": wf.modules[mid].version, "fingerprint": fp, "outputs": outputs,
-            "run": f"job.{mid}.{n}", "job": "job", "time": 0}
+    meta = {
+        "module": mid,
+        "version": wf.modules[mid].version,
+        "fingerprint": fp,
+        "outputs": outputs,
+        "run": f"job.{mid}.{n}",
+        "job": "job",
+        "time": 0,
+    }
     files.write(resolver.meta_path(mid), (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
 
 
@@ -330,8 +469,8 @@ def descendants(needs: list[list[int]], roots: set[int]) -> set[int]:
 @PROPS
 @given(dags(), st.integers(1, 3), st.integers(0, 3), st.booleans())
 def test_a_changed_input_outdates_exactly_the_modules_that_read_it_and_their_descendants(
-        dag: tuple[list[list[int]], list[int], list[list[int]]], max_parallel: int, changed: int,
-        same: bool) -> None:
+    dag: tuple[list[list[int]], list[int], list[list[int]]], max_parallel: int, changed: int, same: bool
+) -> None:
     needs, order, reads = dag
     wf = spec.parse(workflow_text(needs, order, reads, max_parallel))
     files = Files()
@@ -361,8 +500,9 @@ def test_a_changed_input_outdates_exactly_the_modules_that_read_it_and_their_des
             assert st_.state == "complete", (name(i), st_)
         elif i in readers and not any(j in stale for j in needs[i]):
             assert st_.state == "ready"
-            assert [(a.klass, a.reason) for a in st_.artifacts] == [("outdated",
-                                                                     "inputs changed (fingerprint mismatch)")]
+            assert [(a.klass, a.reason) for a in st_.artifacts] == [
+                ("outdated", "inputs changed (fingerprint mismatch)")
+            ]
         else:
             assert st_.state == "blocked"
             assert {a.klass for a in st_.artifacts} == {"outdated"}
@@ -378,7 +518,8 @@ def test_a_changed_input_outdates_exactly_the_modules_that_read_it_and_their_des
 @PROPS
 @given(dags(), st.data())
 def test_a_lost_output_or_a_new_version_outdates_the_module_and_blocks_its_descendants(
-        dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject) -> None:
+    dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject
+) -> None:
     needs, order, reads = dag
     text = workflow_text(needs, order, reads)
     wf = spec.parse(text)
@@ -405,8 +546,11 @@ def test_a_lost_output_or_a_new_version_outdates_the_module_and_blocks_its_desce
 
 
 @PROPS
-@given(st.sampled_from(["not json", "[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}',
-                        '{"module": "m0"}']))
+@given(
+    st.sampled_from(
+        ["not json", "[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}', '{"module": "m0"}']
+    )
+)
 def test_metadata_that_breaks_the_contract_makes_the_artifact_invalid(meta: str) -> None:
     wf = spec.parse(workflow_text([[]], [0]))
     files = Files()
@@ -427,10 +571,12 @@ def test_metadata_that_cannot_be_read_is_an_error_artifact() -> None:
 
 
 def test_a_module_that_reads_its_own_outputs_is_complete_after_it_runs() -> None:
-    wf = spec.parse(textwrap.dedent("""\
+    wf = spec.parse(
+        textwrap.dedent("""\
         modules:
           - {id: index, inputs: ["docs/*.md"], outputs: [docs/index.md], run: {command: 'ls docs > docs/index.md'}}
-        """))
+        """)
+    )
     files = Files()
     files.write("docs/a.md", b"a\n")
     run_all(wf, files, 1)

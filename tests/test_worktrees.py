@@ -41,18 +41,28 @@ def trailers(wb: Path, commit: str) -> dict[str, str]:
 
 
 def listed_worktrees(wb: Path) -> list[str]:
-    return [line.split(" ", 1)[1] for line in git(wb, "worktree", "list", "--porcelain").splitlines()
-            if line.startswith("worktree ")][1:]
+    return [
+        line.split(" ", 1)[1]
+        for line in git(wb, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ][1:]
 
 
-def start_job(wb: Path, code: str, *args: str, env: dict[str, str] | None = None,
-              pipes: bool = True) -> subprocess.Popen[str]:
+def start_job(
+    wb: Path, code: str, *args: str, env: dict[str, str] | None = None, pipes: bool = True
+) -> subprocess.Popen[str]:
     """`gitbench exec` in the background. ``pipes=False``: its output is not read (a process the job leaves
     running would hold a pipe open)."""
     out = subprocess.PIPE if pipes else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "gitbench", "exec", *args, "--", sys.executable, "-c", code],
-                            cwd=wb, stdout=out, stderr=out, text=True,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "exec", *args, "--", sys.executable, "-c", code],
+        cwd=wb,
+        stdout=out,
+        stderr=out,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
@@ -64,13 +74,16 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> No
 
 
 # A command that writes its edit, says it is running, then waits until the test lets it go.
-WAITING = ("import os, pathlib, time; pathlib.Path('src/app.py').write_text('print(\"running\")\\n');"
-           "flag = pathlib.Path(os.environ['FLAG']); pathlib.Path(os.environ['RUNNING']).write_text(os.getcwd());"
-           "[time.sleep(0.05) for _ in range(1200) if not flag.exists()]")
+WAITING = (
+    "import os, pathlib, time; pathlib.Path('src/app.py').write_text('print(\"running\")\\n');"
+    "flag = pathlib.Path(os.environ['FLAG']); pathlib.Path(os.environ['RUNNING']).write_text(os.getcwd());"
+    "[time.sleep(0.05) for _ in range(1200) if not flag.exists()]"
+)
 
 
 def test_while_a_job_runs_reads_checkpoints_and_other_drafts_go_on_and_its_draft_is_left_alone(
-        workbench: Path, tmp_path: Path, provider: ProviderServer) -> None:
+    workbench: Path, tmp_path: Path, provider: ProviderServer
+) -> None:
     flag, running = tmp_path / "go", tmp_path / "running"
     proc = start_job(workbench, WAITING, env={"FLAG": str(flag), "RUNNING": str(running)})
     try:
@@ -115,17 +128,20 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stopped_and_resume_reuses_its_worktree(
-        workbench: Path, tmp_path: Path) -> None:
+    workbench: Path, tmp_path: Path
+) -> None:
     before = Snapshot.take(workbench)
     pids = tmp_path / "pids"
-    code = ("import os, pathlib, subprocess, sys, time\n"
-            "p = pathlib.Path('src/app.py')\n"
-            "if os.environ.get('SECOND'):\n"
-            "    p.write_text(p.read_text() + 'print(\"resumed\")\\n'); sys.exit(0)\n"
-            "p.write_text('print(\"first run\")\\n')\n"
-            "g = subprocess.Popen(['sh', '-c', 'trap \"\" TERM HUP; sleep 1000'])\n"
-            "pathlib.Path(os.environ['PIDS']).write_text(f'{os.getpid()} {g.pid}')\n"
-            "time.sleep(1000)\n")
+    code = (
+        "import os, pathlib, subprocess, sys, time\n"
+        "p = pathlib.Path('src/app.py')\n"
+        "if os.environ.get('SECOND'):\n"
+        "    p.write_text(p.read_text() + 'print(\"resumed\")\\n'); sys.exit(0)\n"
+        "p.write_text('print(\"first run\")\\n')\n"
+        "g = subprocess.Popen(['sh', '-c', 'trap \"\" TERM HUP; sleep 1000'])\n"
+        "pathlib.Path(os.environ['PIDS']).write_text(f'{os.getpid()} {g.pid}')\n"
+        "time.sleep(1000)\n"
+    )
     proc = start_job(workbench, code, env={"PIDS": str(pids)}, pipes=False)
     wait_for(pids, proc)
     time.sleep(0.2)
@@ -149,16 +165,27 @@ def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stop
     res = gitbench(workbench, "resume", label, env={"SECOND": "1"})
     assert res.returncode == 0, res.stdout + res.stderr
     assert str(folder) in res.stdout
-    assert git(workbench, "show", f"refs/heads/gitbench/draft/{label}:src/app.py") == \
-        'print("first run")\nprint("resumed")\n'
+    assert (
+        git(workbench, "show", f"refs/heads/gitbench/draft/{label}:src/app.py")
+        == 'print("first run")\nprint("resumed")\n'
+    )
     assert json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))["status"] == "complete"
     check_invariants(workbench, before, published_may_change=False)
 
 
 def test_discard_and_publish_remove_the_worktree_and_keep_what_it_held_that_was_not_in_the_draft(
-        workbench: Path) -> None:
-    res = gitbench(workbench, "exec", "--files", "src/**", "--", "sh", "-c",
-                   "echo 'print(7)' > src/app.py; echo refused > README.md")
+    workbench: Path,
+) -> None:
+    res = gitbench(
+        workbench,
+        "exec",
+        "--files",
+        "src/**",
+        "--",
+        "sh",
+        "-c",
+        "echo 'print(7)' > src/app.py; echo refused > README.md",
+    )
     assert res.returncode == 11, res.stdout + res.stderr  # README.md: outside --files, left in the worktree
     label = draft_of(workbench).rsplit("/", 1)[1]
     folder = next(worktrees_home().glob(f"*/{label}"))
@@ -211,7 +238,8 @@ def test_recover_repairs_a_deleted_worktree_and_removes_one_whose_draft_is_gone(
 
 
 def test_publishing_from_a_linked_worktree_of_the_users_own_updates_the_checkout_that_has_published(
-        workbench: Path, tmp_path: Path) -> None:
+    workbench: Path, tmp_path: Path
+) -> None:
     side = tmp_path / "side"
     git(workbench, "worktree", "add", "-q", "-b", "side", str(side))
     res = gitbench(side, "exec", "--", "sh", "-c", "echo 'print(10)' > src/app.py")
@@ -236,15 +264,23 @@ def test_copy_and_setup_prepare_each_new_worktree_and_a_failing_setup_stops_the_
     (workbench / ".gitignore").write_text("node_modules/\n")
     (workbench / ".gitbench").mkdir()
     (workbench / ".gitbench/config.toml").write_text(
-        '[job]\ncopy = [".env", "secrets/*.key"]\nsetup = "mkdir -p node_modules && cat .env > node_modules/env"\n')
+        '[job]\ncopy = [".env", "secrets/*.key"]\nsetup = "mkdir -p node_modules && cat .env > node_modules/env"\n'
+    )
     git(workbench, "add", "-A")
     git(workbench, "commit", "-q", "-m", "job settings")
     assert gitbench(workbench, "init").returncode == 0
     (workbench / ".env").write_text("TOKEN=local\n")  # untracked, not ignored: still never captured
     (workbench / "secrets").mkdir()
     (workbench / "secrets/a.key").write_text("key\n")
-    res = gitbench(workbench, "exec", "--json", "--", "sh", "-c",
-                   "cat node_modules/env > src/app.py; cat secrets/a.key >> src/app.py; echo changed >> .env")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "cat node_modules/env > src/app.py; cat secrets/a.key >> src/app.py; echo changed >> .env",
+    )
     result = ok(res)
     assert any("Copied into the worktree" in n and ".env" in n for n in result["notes"]), result["notes"]
     ref = draft_of(workbench)
@@ -268,28 +304,43 @@ def test_copy_and_setup_prepare_each_new_worktree_and_a_failing_setup_stops_the_
 
 
 def test_the_agents_own_commits_are_kept_with_their_messages_and_the_agent_and_model_are_recorded(
-        workbench: Path, tmp_path: Path) -> None:
+    workbench: Path, tmp_path: Path
+) -> None:
     """A program named like an agent (the real ones run in tests/test_agents_jobs.py): its commits stay, each
     with gitbench's trailers; Gitbench-Agent names it, Gitbench-Model carries the model from its flags."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     agent = bin_dir / "aider"
-    agent.write_text("#!/bin/sh\n"
-                     "echo 'print(11)' > src/app.py && git add src/app.py && "
-                     "git commit -q --author='aider (gpt-4o) <aider@aider.chat>' -m 'feat: say 11'\n"
-                     "echo 'docs' > docs/guide.md && git commit -qam 'docs: a guide'\n"
-                     "echo uncommitted > src/new.py\n")
+    agent.write_text(
+        "#!/bin/sh\n"
+        "echo 'print(11)' > src/app.py && git add src/app.py && "
+        "git commit -q --author='aider (gpt-4o) <aider@aider.chat>' -m 'feat: say 11'\n"
+        "echo 'docs' > docs/guide.md && git commit -qam 'docs: a guide'\n"
+        "echo uncommitted > src/new.py\n"
+    )
     agent.chmod(0o755)
     published = git(workbench, "rev-parse", "main").strip()
     print_before = fingerprint(workbench)
-    res = gitbench(workbench, "exec", "--json", "--", "aider", "--model", "gpt-4o", "--yes-always",
-                   env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--",
+        "aider",
+        "--model",
+        "gpt-4o",
+        "--yes-always",
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
     result = ok(res)
     assert result["job"]["agent"] == "aider" and result["job"]["agent_model"] == "gpt-4o"
     ref = draft_of(workbench)
     log = git(workbench, "log", "--reverse", "--format=%H%x00%an%x00%s", f"{published}..{ref}").splitlines()
     assert [line.split("\0")[1:] for line in log] == [
-        ["aider (gpt-4o)", "feat: say 11"], ["Test Author", "docs: a guide"], ["Test Author", log[2].split("\0")[2]]]
+        ["aider (gpt-4o)", "feat: say 11"],
+        ["Test Author", "docs: a guide"],
+        ["Test Author", log[2].split("\0")[2]],
+    ]
     for n, line in enumerate(log, 1):
         t = trailers(workbench, line.split("\0")[0])
         assert t["Gitbench-Job"] == result["job"]["id"] and t["Gitbench-Step"].startswith(f"{n}/3 ")
@@ -303,8 +354,17 @@ def test_the_agents_own_commits_are_kept_with_their_messages_and_the_agent_and_m
 
 
 def test_an_agent_that_commits_outside_its_scope_has_that_change_taken_out_of_its_commit(workbench: Path) -> None:
-    res = gitbench(workbench, "exec", "--json", "--files", "src/**", "--", "sh", "-c",
-                   "echo 'print(12)' > src/app.py && echo evil > README.md && git commit -qam 'both'")
+    res = gitbench(
+        workbench,
+        "exec",
+        "--json",
+        "--files",
+        "src/**",
+        "--",
+        "sh",
+        "-c",
+        "echo 'print(12)' > src/app.py && echo evil > README.md && git commit -qam 'both'",
+    )
     assert res.returncode == 11, res.stdout + res.stderr
     refused = json.loads(res.stdout)["error"]["details"]["report"]["refused"]
     assert [r["path"] for r in refused] == ["README.md"] and "taken out of it" in refused[0]["reason"]
@@ -322,8 +382,11 @@ def _pty_gitbench(cwd: Path, args: list[str], env: dict[str, str]) -> tuple[int,
     pid, fd = pty.fork()
     if pid == 0:  # the child: its own session, the pty as its controlling terminal (pty.fork did both)
         os.chdir(cwd)
-        os.execvpe(sys.executable, [sys.executable, "-m", "gitbench", *args], {**os.environ, **env,
-                                                                                "TERM": "xterm", "NO_COLOR": "1"})
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "gitbench", *args],
+            {**os.environ, **env, "TERM": "xterm", "NO_COLOR": "1"},
+        )
     return pid, fd
 
 
@@ -345,14 +408,16 @@ def _read_until(fd: int, text: str, timeout: float = 30) -> str:
 
 
 def test_an_interactive_command_gets_the_terminal_and_ctrl_c_reaches_it_not_gitbench(workbench: Path) -> None:
-    code = ("import os, pathlib, sys\n"
-            "fg = os.tcgetpgrp(0) == os.getpgrp()\n"
-            "print('STATE=' + ('foreground' if fg else 'background'), flush=True)\n"
-            "line = input()\n"
-            "try:\n"
-            "    input()\n"
-            "except KeyboardInterrupt:\n"
-            "    pathlib.Path('src/app.py').write_text(f'typed {line!r}; then Ctrl-C\\n')\n")
+    code = (
+        "import os, pathlib, sys\n"
+        "fg = os.tcgetpgrp(0) == os.getpgrp()\n"
+        "print('STATE=' + ('foreground' if fg else 'background'), flush=True)\n"
+        "line = input()\n"
+        "try:\n"
+        "    input()\n"
+        "except KeyboardInterrupt:\n"
+        "    pathlib.Path('src/app.py').write_text(f'typed {line!r}; then Ctrl-C\\n')\n"
+    )
     pid, fd = _pty_gitbench(workbench, ["exec", "--", sys.executable, "-c", code], {})
     try:
         _read_until(fd, "STATE=foreground")  # the command has the terminal: it is its foreground process group
@@ -370,8 +435,13 @@ def test_an_interactive_command_gets_the_terminal_and_ctrl_c_reaches_it_not_gitb
 
 def test_compare_check_runs_in_a_throwaway_worktree_of_each_draft(workbench: Path, tmp_path: Path) -> None:
     assert gitbench(workbench, "exec", "--", "sh", "-c", "echo 'print(13)' > src/app.py").returncode == 0
-    res = gitbench(workbench, "compare", "--json", "--check",
-                   "git rev-parse --show-toplevel > /dev/null && git status --porcelain | wc -l && cat src/app.py")
+    res = gitbench(
+        workbench,
+        "compare",
+        "--json",
+        "--check",
+        "git rev-parse --show-toplevel > /dev/null && git status --porcelain | wc -l && cat src/app.py",
+    )
     card = ok(res)
     (row,) = card["drafts"]
     assert row["check"]["passed"] and row["check"]["output"].split() == ["0", "print(13)"], row["check"]

@@ -26,11 +26,18 @@ def workflow_bench(path: Path, workflow: str, files: dict[str, str] | None = Non
     return path
 
 
-def module_runner(wb: Path, *args: str, env: dict[str, str] | None = None,
-                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def module_runner(
+    wb: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """The real `module-runner` console script, run from outside the Workbench (it is given --project)."""
-    return subprocess.run([MODULE_RUNNER, "--project", str(wb), *args], cwd=wb.parent, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [MODULE_RUNNER, "--project", str(wb), *args],
+        cwd=wb.parent,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def runs(log: Path) -> list[str]:

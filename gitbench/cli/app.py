@@ -52,8 +52,16 @@ def _register() -> None:
         workflow_cmds,
     )
 
-    for module in (workbench_cmds, draft_cmds, model_cmds, attempt_cmds, checkpoint_cmds, file_cmds, workflow_cmds,
-                   tui_cmds):
+    for module in (
+        workbench_cmds,
+        draft_cmds,
+        model_cmds,
+        attempt_cmds,
+        checkpoint_cmds,
+        file_cmds,
+        workflow_cmds,
+        tui_cmds,
+    ):
         module.register(_typer_app())
 
 
@@ -86,7 +94,8 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
     return errors.FileIOError(
         f"A file could not be read or written{where}: {exc.strerror or exc}. Published was not changed by a "
         "half-done write; the next gitbench command finishes or rolls back whatever was under way.",
-        [errors.Action("Fix the file-system problem (permissions, space), then check", "gitbench recover")])
+        [errors.Action("Fix the file-system problem (permissions, space), then check", "gitbench recover")],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             code = command.main(args=args, prog_name="gitbench", standalone_mode=False)
             if isinstance(code, int) and code:  # a command's typer.Exit(N): click returns N here, not raises
                 raise typer.Exit(code)
+
     return handle(invoke, as_json)
 
 
@@ -124,6 +134,7 @@ def run_command(command: object, prog: str) -> None:
 
     def invoke() -> None:
         command.main(args=args, prog_name=prog, standalone_mode=False)  # type: ignore[attr-defined]
+
     raise SystemExit(handle(invoke, "--json" in args))
 
 
@@ -136,8 +147,9 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
         render.error(exc, as_json)
         return exc.exit_code
     except KeyboardInterrupt:
-        render.error(errors.Cancelled("Cancelled. Nothing half-done was left: run `gitbench status` to check."),
-                     as_json)
+        render.error(
+            errors.Cancelled("Cancelled. Nothing half-done was left: run `gitbench status` to check."), as_json
+        )
         return 130
     except BrokenPipeError:
         return 0
@@ -160,10 +172,16 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
         if type(exc).__name__ == "Exit":
             return int(getattr(exc, "exit_code", 0))
         log = _crash_log(exc)
-        render.error(errors.InternalError(
-            f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
-            [errors.Action("Check and repair the Workbench", "gitbench recover"),
-             errors.Action("Report the bug with the crash log")]), as_json)
+        render.error(
+            errors.InternalError(
+                f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
+                [
+                    errors.Action("Check and repair the Workbench", "gitbench recover"),
+                    errors.Action("Report the bug with the crash log"),
+                ],
+            ),
+            as_json,
+        )
         return 70
 
 

@@ -22,8 +22,9 @@ def register(app: typer.Typer) -> None:
     def try_(
         models: list[str] = typer.Argument(..., help="The models to try, e.g. ollama:qwen2.5-coder."),
         job: str = typer.Option(None, "--job", help="The Workshop job to try again (default: the latest)."),
-        label: list[str] = typer.Option(None, "--label", help="The Draft's label, one per model "
-                                        "(default: from the model's name)."),
+        label: list[str] = typer.Option(
+            None, "--label", help="The Draft's label, one per model (default: from the model's name)."
+        ),
         max_parallel: int = typer.Option(3, "--max-parallel", help="How many attempts run at once."),
         json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     ) -> None:
@@ -40,9 +41,15 @@ def register(app: typer.Typer) -> None:
 
             from gitbench.model import to_json
 
-            doc = {"ok": not failed, "result": [
-                {"ok": False, "error": {"code": r.code, "message": r.message, "details": r.details}}
-                if isinstance(r, errors.GitbenchError) else {"ok": True, "result": to_json(r)} for r in results]}
+            doc = {
+                "ok": not failed,
+                "result": [
+                    {"ok": False, "error": {"code": r.code, "message": r.message, "details": r.details}}
+                    if isinstance(r, errors.GitbenchError)
+                    else {"ok": True, "result": to_json(r)}
+                    for r in results
+                ],
+            }
             sys.stdout.write(json_mod.dumps(doc, sort_keys=True, default=str) + "\n")
         else:
             for r in results:
@@ -50,8 +57,9 @@ def register(app: typer.Typer) -> None:
                     render.out(f"✗ {r.details.get('draft', '').rsplit('/', 1)[-1] or '?'}: {r.message}")
                 else:
                     render.out(f"✓ {r.summary}")
-            render.out("Compare them: gitbench drafts · gitbench compare [--check CMD] · "
-                       "gitbench publish --draft LABEL")
+            render.out(
+                "Compare them: gitbench drafts · gitbench compare [--check CMD] · gitbench publish --draft LABEL"
+            )
         if failed:
             raise typer.Exit(failed[0].exit_code)
 
@@ -70,15 +78,28 @@ def register(app: typer.Typer) -> None:
             render.out("No Draft is open.")
             return
         published = wb.published()
-        _table(["label", "model", "base", "age", "steps", "files", "tokens", "status"], [
-            [r["label"], r.get("model") or "", (r["base"][:12] + ("" if r["base_is_published"] else " (older)"))
-             if r.get("base") else "", _age(r["age"]) if "age" in r else "", str(r.get("steps", "")),
-             str(r.get("files", "")), "" if r.get("tokens") is None else str(r["tokens"]), r.get("status") or ""]
-            for r in rows])
+        _table(
+            ["label", "model", "base", "age", "steps", "files", "tokens", "status"],
+            [
+                [
+                    r["label"],
+                    r.get("model") or "",
+                    (r["base"][:12] + ("" if r["base_is_published"] else " (older)")) if r.get("base") else "",
+                    _age(r["age"]) if "age" in r else "",
+                    str(r.get("steps", "")),
+                    str(r.get("files", "")),
+                    "" if r.get("tokens") is None else str(r["tokens"]),
+                    r.get("status") or "",
+                ]
+                for r in rows
+            ],
+        )
         older = [r["label"] for r in rows if r.get("base") and not r["base_is_published"]]
         if older:
-            render.out(f"Made from an older Published than {published[:12]}: {', '.join(older)}. "
-                       "`gitbench rebase --draft LABEL` puts one on top of it (refused if both changed a file).")
+            render.out(
+                f"Made from an older Published than {published[:12]}: {', '.join(older)}. "
+                "`gitbench rebase --draft LABEL` puts one on top of it (refused if both changed a file)."
+            )
 
     @app.command()
     def compare(
@@ -101,14 +122,24 @@ def register(app: typer.Typer) -> None:
             heads.append("check")
         rows = []
         for d in card["drafts"]:
-            row = [d["label"], d.get("model") or "", str(d["files"]), f"+{d['insertions']}/-{d['deletions']}",
-                   str(d["steps"]), "" if d.get("tokens") is None else str(d["tokens"]),
-                   "" if d.get("attempts") is None else str(d["attempts"]),
-                   "" if d.get("seconds") is None else f"{d['seconds']:.1f} s", d.get("status") or ""]
+            row = [
+                d["label"],
+                d.get("model") or "",
+                str(d["files"]),
+                f"+{d['insertions']}/-{d['deletions']}",
+                str(d["steps"]),
+                "" if d.get("tokens") is None else str(d["tokens"]),
+                "" if d.get("attempts") is None else str(d["attempts"]),
+                "" if d.get("seconds") is None else f"{d['seconds']:.1f} s",
+                d.get("status") or "",
+            ]
             if check:
                 c = d["check"]
-                row.append("passed" if c["passed"] else
-                           ("timed out" if c["exit_code"] is None else f"failed ({c['exit_code']})"))
+                row.append(
+                    "passed"
+                    if c["passed"]
+                    else ("timed out" if c["exit_code"] is None else f"failed ({c['exit_code']})")
+                )
             rows.append(row)
         _table(heads, rows)
         render.out(f"Scorecard {card['id']} kept on the records ref (scorecards/{card['id']}.json).")

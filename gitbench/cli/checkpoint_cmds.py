@@ -22,8 +22,12 @@ def register(app: typer.Typer) -> None:
         wb = open_workbench()
         with wb.changing("checkpoint"):
             cp = checkpoints.create(wb, "manual", message)
-        res = OperationResult("checkpoint", f"Took {cp.name} of Published {cp.commit[:12]}.",
-                              checkpoints=[cp.name], notes=list(wb.recovered))
+        res = OperationResult(
+            "checkpoint",
+            f"Took {cp.name} of Published {cp.commit[:12]}.",
+            checkpoints=[cp.name],
+            notes=list(wb.recovered),
+        )
         render.ok_json(res) if json else render.result(res)
 
     @app.command()
@@ -40,8 +44,9 @@ def register(app: typer.Typer) -> None:
     def restore(
         name: str = typer.Argument(..., help="The checkpoint, e.g. checkpoint/3 or 3."),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-        keep_draft: bool = typer.Option(False, "--keep-draft",
-                                        help="Publish conflict only: restore Published to where the Draft started."),
+        keep_draft: bool = typer.Option(
+            False, "--keep-draft", help="Publish conflict only: restore Published to where the Draft started."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Go back in time: Published and the job records as they were at CHECKPOINT (undoable)."""
@@ -56,10 +61,18 @@ def register(app: typer.Typer) -> None:
             if not keep_draft:
                 drafts.require_no_draft(wb, "restore")  # say so before asking, not after
             if not interactive():
-                raise errors.UsageError("restore asks for confirmation; pass --yes when not at a terminal.",
-                                        [errors.Action("Restore", f"gitbench restore {cp.name} --yes")])
-            if ask(f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first.",
-                   ["yes", "no"], "no") != "yes":
+                raise errors.UsageError(
+                    "restore asks for confirmation; pass --yes when not at a terminal.",
+                    [errors.Action("Restore", f"gitbench restore {cp.name} --yes")],
+                )
+            if (
+                ask(
+                    f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first.",
+                    ["yes", "no"],
+                    "no",
+                )
+                != "yes"
+            ):
                 raise errors.Cancelled("Cancelled: nothing was changed.")
         res = restore_service.restore(wb, name, keep_draft)
         render.ok_json(res) if json else render.result(res)

@@ -32,12 +32,18 @@ def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool, kind: str =
         stale_draft_prompt(wb)
         if drafts.only_draft(wb) is not None:
             if kind == "ask":
-                choice = ask("A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside "
-                             "it, discard it, or cancel this job?", ["continue", "fork", "discard", "cancel"],
-                             "cancel")
+                choice = ask(
+                    "A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside "
+                    "it, discard it, or cancel this job?",
+                    ["continue", "fork", "discard", "cancel"],
+                    "cancel",
+                )
             else:
-                choice = ask("A Draft is open. Publish it, discard it, or cancel this job?",
-                             ["publish", "discard", "cancel"], "cancel")
+                choice = ask(
+                    "A Draft is open. Publish it, discard it, or cancel this job?",
+                    ["publish", "discard", "cancel"],
+                    "cancel",
+                )
             if choice == "cancel":
                 raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
             return choice
@@ -64,8 +70,11 @@ def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
         from gitbench import clock
 
         which = f" {d.label}" if several else ""
-        answer = ask(f"A stale Draft{which} was found (last modified {clock.iso(d.last_activity)}). Discard it?",
-                     ["discard", "keep"], "keep")
+        answer = ask(
+            f"A stale Draft{which} was found (last modified {clock.iso(d.last_activity)}). Discard it?",
+            ["discard", "keep"],
+            "keep",
+        )
         if answer == "discard":
             render.result(discard.discard(wb, d.label))
         else:

@@ -18,13 +18,19 @@ def register(app: typer.Typer) -> None:
         files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the job may change (repeatable)."),
         message: str = typer.Option("", "-m", "--message", help="The step's commit subject."),
         on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
-        timeout: str = typer.Option(None, "--timeout", help="Stop the command (and all it started) after this "
-                                    "long: 90, 90s, 15m, 2h."),
-        ok_exit: list[str] = typer.Option(None, "--ok-exit", help="An exit status that means success for this "
-                                          "command (repeatable, or 1,2)."),
-        sparse: bool = typer.Option(False, "--sparse", help="Check out only the --files folders (and the top-level "
-                                    "files) in the Draft's worktree: faster in big repositories; the command "
-                                    "does not see the other files."),
+        timeout: str = typer.Option(
+            None, "--timeout", help="Stop the command (and all it started) after this long: 90, 90s, 15m, 2h."
+        ),
+        ok_exit: list[str] = typer.Option(
+            None, "--ok-exit", help="An exit status that means success for this command (repeatable, or 1,2)."
+        ),
+        sparse: bool = typer.Option(
+            False,
+            "--sparse",
+            help="Check out only the --files folders (and the top-level "
+            "files) in the Draft's worktree: faster in big repositories; the command "
+            "does not see the other files.",
+        ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Run CMD as a job in a new Draft's worktree; its commits and changes become the Draft's steps."""
@@ -33,16 +39,27 @@ def register(app: typer.Typer) -> None:
         limit = commands.parse_timeout(timeout)
         accepted = commands.parse_ok_exit(list(ok_exit or []))
         if sparse and not files:
-            raise errors.UsageError("--sparse checks out the folders of --files: name them, e.g. "
-                                    "`gitbench exec --sparse --files 'src/**' -- CMD`.")
+            raise errors.UsageError(
+                "--sparse checks out the folders of --files: name them, e.g. "
+                "`gitbench exec --sparse --files 'src/**' -- CMD`."
+            )
         wb = open_workbench()
         choice = choose_on_draft(wb, on_draft, json)
         say = None if json else (lambda text: render.out(f"· {text}"))
         import sys
 
-        res = commands.run_exec(wb, list(command or []), list(files or []), message, choice, say,
-                                command_stdout=sys.stderr.fileno() if json else None, timeout=limit,
-                                ok_exit=accepted, sparse=sparse)
+        res = commands.run_exec(
+            wb,
+            list(command or []),
+            list(files or []),
+            message,
+            choice,
+            say,
+            command_stdout=sys.stderr.fileno() if json else None,
+            timeout=limit,
+            ok_exit=accepted,
+            sparse=sparse,
+        )
         render.ok_json(res) if json else render.result(res)
 
     @app.command()
@@ -86,8 +103,13 @@ def register(app: typer.Typer) -> None:
         render.error(exc, False)
         restore_cmd = next((a.command for a in exc.actions if "--keep-draft" in a.command), None)
         choices = ["discard", "restore", "cancel"] if restore_cmd else ["discard", "cancel"]
-        answer = ask("Discard the Draft" + (", restore Published to where the Draft started," if restore_cmd
-                                            else "") + " or cancel?", choices, "cancel")
+        answer = ask(
+            "Discard the Draft"
+            + (", restore Published to where the Draft started," if restore_cmd else "")
+            + " or cancel?",
+            choices,
+            "cancel",
+        )
         if answer == "discard":
             return discard_service.discard(wb, label)
         if answer == "restore" and restore_cmd:
@@ -118,9 +140,11 @@ def register(app: typer.Typer) -> None:
                 if not interactive():
                     raise errors.UsageError(
                         "discard asks for confirmation; pass --yes when not at a terminal.",
-                        [errors.Action("Discard", "gitbench discard --yes" + (f" --draft {draft}" if draft else ""))])
-                answer = ask(f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)",
-                             ["yes", "no"], "no")
+                        [errors.Action("Discard", "gitbench discard --yes" + (f" --draft {draft}" if draft else ""))],
+                    )
+                answer = ask(
+                    f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)", ["yes", "no"], "no"
+                )
                 if answer != "yes":
                     raise errors.Cancelled("Cancelled: the Draft is as it was.")
             res = discard_service.discard(wb, draft)

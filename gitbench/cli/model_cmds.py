@@ -22,15 +22,24 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def ask(
         prompt: str = typer.Argument(..., help="What the model should do."),
-        files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the model may read and change "
-                                        "(repeatable; required except for command: agents)."),
-        model: str = typer.Option(None, "--model", "-m", help="provider:model, e.g. ollama:qwen2.5-coder "
-                                  "(default: the configured one)."),
+        files: list[str] = typer.Option(
+            None,
+            "--files",
+            "-f",
+            help="Glob of files the model may read and change (repeatable; required except for command: agents).",
+        ),
+        model: str = typer.Option(
+            None, "--model", "-m", help="provider:model, e.g. ollama:qwen2.5-coder (default: the configured one)."
+        ),
         new: bool = typer.Option(False, "--new", help="Start a new conversation."),
-        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: continue it, fork a new Draft "
-                                     "beside it, or publish or discard it first."),
-        draft: str = typer.Option(None, "--draft", help="With --on-draft continue: the Draft to continue, when "
-                                  "several are open."),
+        on_draft: str = typer.Option(
+            None,
+            "--on-draft",
+            help="If a Draft is open: continue it, fork a new Draft beside it, or publish or discard it first.",
+        ),
+        draft: str = typer.Option(
+            None, "--draft", help="With --on-draft continue: the Draft to continue, when several are open."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
@@ -41,8 +50,17 @@ def register(app: typer.Typer) -> None:
             raise errors.UsageError("--draft goes with --on-draft continue: the open Draft the job continues.")
         choice = choose_on_draft(wb, on_draft, json, kind="ask")
         say = None if json else (lambda text: render.out(f"· {text}"))
-        res = ask_service.ask(wb, prompt, list(files or []), model, new, choice, say,
-                              command_stdout=sys.stderr.fileno() if json else None, draft=draft)
+        res = ask_service.ask(
+            wb,
+            prompt,
+            list(files or []),
+            model,
+            new,
+            choice,
+            say,
+            command_stdout=sys.stderr.fileno() if json else None,
+            draft=draft,
+        )
         _show(res, json)
 
     @app.command()
@@ -88,8 +106,10 @@ def register(app: typer.Typer) -> None:
             return
         for j in items:
             models = ",".join(j["models"])
-            render.out(f"{j['job']}  {clock.iso(j['created'])}  {j['kind']:<4} {j['status']:<11} "
-                       f"{j['steps']} step(s) {j['files']} file(s)  {models}")
+            render.out(
+                f"{j['job']}  {clock.iso(j['created'])}  {j['kind']:<4} {j['status']:<11} "
+                f"{j['steps']} step(s) {j['files']} file(s)  {models}"
+            )
         render.out("details: gitbench report JOB")
 
     @app.command()
@@ -116,13 +136,14 @@ def register(app: typer.Typer) -> None:
         for c in data["commands"]:  # agents named by the default model or an alias: is the program there?
             found = f"found: {c['found']}" if c["found"] else "not found on PATH"
             render.out(f"{'ok ' if c['found'] else '-- '}command {c['program']:<12} {found}")
-        render.out("use one: gitbench ask \"...\" --files GLOB --model PROVIDER:MODEL   (docs/providers.md)")
+        render.out('use one: gitbench ask "..." --files GLOB --model PROVIDER:MODEL   (docs/providers.md)')
 
     @app.command()
     def chat(
         conversation: str = typer.Argument(None, help="The conversation (default: the current one)."),
-        files: list[str] = typer.Option(None, "--files", "-f", help="For an interactive session: the files "
-                                        "prompts may change."),
+        files: list[str] = typer.Option(
+            None, "--files", "-f", help="For an interactive session: the files prompts may change."
+        ),
         model: str = typer.Option(None, "--model", "-m", help="For an interactive session: the model."),
         json: bool = typer.Option(False, "--json", help="Print the conversation as JSON."),
     ) -> None:
@@ -145,15 +166,21 @@ def _render_report(data: dict[str, Any]) -> None:
     out(f"Job {data['job']} ({data['kind']}): {data['status']}")
     if data.get("reason"):
         out(f"  reason:     {data['reason']} [{data.get('class')}]")
-    out(f"  steps:      {data['last_completed_step']}/{data['steps_total']} done"
-        f" ({data['steps_completed']} commit(s) on the Draft)")
+    out(
+        f"  steps:      {data['last_completed_step']}/{data['steps_total']} done"
+        f" ({data['steps_completed']} commit(s) on the Draft)"
+    )
     out(f"  model(s):   {', '.join(data['models'])}")
-    out(f"  files:      {len(data['files_changed'])} changed"
-        + (": " + ", ".join(data["files_changed"][:8]) if data["files_changed"] else ""))
+    out(
+        f"  files:      {len(data['files_changed'])} changed"
+        + (": " + ", ".join(data["files_changed"][:8]) if data["files_changed"] else "")
+    )
     out(f"  checkpoints: {', '.join(data['checkpoints_created']) or 'none'}")
     usage = data["usage"]
-    out(f"  usage:      estimate {usage['estimate'] if usage['estimate'] is not None else '?'} tokens, "
-        f"actual {usage['actual'] if usage['actual'] is not None else '?'}")
+    out(
+        f"  usage:      estimate {usage['estimate'] if usage['estimate'] is not None else '?'} tokens, "
+        f"actual {usage['actual'] if usage['actual'] is not None else '?'}"
+    )
     out(f"  attempts:   {data['attempts']}")
     for r in data.get("refused", [])[:20]:
         out(f"  refused:    {r['path']}: {r['reason']}")
@@ -182,9 +209,10 @@ def _render_chat(data: dict[str, Any]) -> None:
         render.out(f"[{when}] {who}: {item.get('text', '')}")
         if item.get("role") == "assistant":
             files = item.get("files") or []
-            render.out(f"    job {item.get('job')} {item.get('status')}; {len(files)} file(s) changed"
-                       + (f"; report: gitbench report {item.get('job')}" if item.get("status") != "complete"
-                          else ""))
+            render.out(
+                f"    job {item.get('job')} {item.get('status')}; {len(files)} file(s) changed"
+                + (f"; report: gitbench report {item.get('job')}" if item.get("status") != "complete" else "")
+            )
 
 
 def _session(wb: Workbench, files: list[str], model: str | None) -> None:

@@ -95,8 +95,10 @@ def result(res: OperationResult) -> None:
 
 
 def review(rv: Review, patch: bool) -> None:
-    out(f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
-        f" (against Published {rv.base[:12]})")
+    out(
+        f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
+        f" (against Published {rv.base[:12]})"
+    )
     if not rv.base_is_published:
         out("  warning: Published has moved since this Draft was made; publishing will report a conflict.")
     width = max((len(f.path) for f in rv.files), default=0)
@@ -132,8 +134,10 @@ def status(st: Status) -> None:
             age = clock.human_age(clock.now() - d.created)
             older = "" if d.base_is_published else ", made from an older Published"
             job = f", job {d.running} running now" if d.running else f", job {d.status}" if d.status else ""
-            out(f"           {d.label}: {d.model or 'command'}, {d.steps} step(s), {d.files_changed} file(s), "
-                f"{age} old{older}{job}")
+            out(
+                f"           {d.label}: {d.model or 'command'}, {d.steps} step(s), {d.files_changed} file(s), "
+                f"{age} old{older}{job}"
+            )
             if d.worktree:
                 out(f"             worktree {d.worktree}{' (missing)' if d.worktree_missing else ''}")
         if st.draft_problem:

@@ -16,8 +16,9 @@ def register(app: typer.Typer) -> None:
 
         wb = open_workbench()
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise errors.UsageError("gitbench tui needs a terminal.",
-                                    [errors.Action("Use the commands instead", "gitbench status")])
+            raise errors.UsageError(
+                "gitbench tui needs a terminal.", [errors.Action("Use the commands instead", "gitbench status")]
+            )
         from gitbench.tui import run
 
         run(wb.root)

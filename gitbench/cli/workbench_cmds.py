@@ -12,8 +12,12 @@ def register(app: typer.Typer) -> None:
     @app.callback()
     def _root(
         directory: str = typer.Option(None, "-C", help="Run as if gitbench was started in this folder."),
-        debug: bool = typer.Option(False, "--debug", help="Debug logging: prompt and answer excerpts go to the "
-                                   "logs in .git/gitbench/logs (keys are still redacted)."),
+        debug: bool = typer.Option(
+            False,
+            "--debug",
+            help="Debug logging: prompt and answer excerpts go to the "
+            "logs in .git/gitbench/logs (keys are still redacted).",
+        ),
     ) -> None:
         if debug:
             import os

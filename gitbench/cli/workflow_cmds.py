@@ -25,8 +25,14 @@ def _run_shown(engine: Any, json: bool, run: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     running: set[str] = set()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=render.console(), transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=render.console(),
+        transient=True,
+    ) as progress:
         task = progress.add_task("workflow", total=None)
 
         def on_module(mid: str, state: str, done: int, total: int) -> None:
@@ -43,8 +49,9 @@ def _say(json: bool) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    wf = typer.Typer(help="Run multi-module workflows (.gitbench/workflow.yaml) as jobs into the Draft.",
-                     no_args_is_help=True)
+    wf = typer.Typer(
+        help="Run multi-module workflows (.gitbench/workflow.yaml) as jobs into the Draft.", no_args_is_help=True
+    )
     app.add_typer(wf, name="workflow")
 
     @wf.command("status")
@@ -76,8 +83,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run every ready module (and those that become ready) in the workflow's Draft."""
         engine = open_engine()
-        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say,
-                                                                on_draft))
+        res = _run_shown(
+            engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say, on_draft)
+        )
         render.ok_json(res) if json else render.result(res)
 
     @wf.command("resume")

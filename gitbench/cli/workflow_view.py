@@ -29,13 +29,21 @@ def render_status(st: dict[str, Any]) -> None:
         last = m.get("last_run") or {}
         if last.get("status"):
             when = clock.iso(float(last.get("finished") or last.get("since") or 0))
-            parts.append(f"last run: {last['status']} ({when})" + (f": {last['error']}" if last.get("error")
-                                                                    and last["status"] != "complete" else ""))
+            parts.append(
+                f"last run: {last['status']} ({when})"
+                + (f": {last['error']}" if last.get("error") and last["status"] != "complete" else "")
+            )
         # why an artifact is not ready (a fingerprint mismatch, a new version, upstream), unless the module's
         # own reason below says it already or the class says it all
-        arts = ", ".join(f"{a['path']}={a['klass']}" + (
-            f" ({a['reason']})" if a.get("reason") and a["klass"] not in ("ready", "missing")
-            and a["reason"] != m.get("reason") else "") for a in m["artifacts"])
+        arts = ", ".join(
+            f"{a['path']}={a['klass']}"
+            + (
+                f" ({a['reason']})"
+                if a.get("reason") and a["klass"] not in ("ready", "missing") and a["reason"] != m.get("reason")
+                else ""
+            )
+            for a in m["artifacts"]
+        )
         parts.append(f"artifacts: {arts}")
         if m.get("blocked_by"):
             parts.append("Blocked by: " + ", ".join(m["blocked_by"]))

@@ -261,8 +261,9 @@ class FileMover:
 
 
 def changes_to_json(changes: list[TreeChange]) -> list[dict[str, object]]:
-    return [{"path": c.path, "old": list(c.old) if c.old else None, "new": list(c.new) if c.new else None}
-            for c in changes]
+    return [
+        {"path": c.path, "old": list(c.old) if c.old else None, "new": list(c.new) if c.new else None} for c in changes
+    ]
 
 
 def changes_from_json(items: list[dict[str, object]]) -> list[TreeChange]:

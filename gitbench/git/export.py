@@ -54,8 +54,11 @@ def _in_scope(repo: GitRepo, tree: str, scope: Scope) -> Iterator[tuple[str, str
             entry = repo.tree_entry(tree, path)
             if entry is None:
                 continue
-            found = [(path, *entry)] if entry[1] != TREE else [
-                (f"{path}/{p}", o, m) for p, o, m in repo.walk_tree(entry[0])]
+            found = (
+                [(path, *entry)]
+                if entry[1] != TREE
+                else [(f"{path}/{p}", o, m) for p, o, m in repo.walk_tree(entry[0])]
+            )
             for item in found:
                 if item[0] not in seen and item[2] != COMMIT_MODE:
                     seen.add(item[0])
@@ -99,15 +102,22 @@ def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture
                 continue
             st = os.lstat(full)
             old = snap.get(rel)
-            if old is not None and (st.st_size, st.st_mtime_ns, st.st_ino) == old[2:] and (
-                    stat.S_ISLNK(st.st_mode) == (old[1] == LINK)):
+            if (
+                old is not None
+                and (st.st_size, st.st_mtime_ns, st.st_ino) == old[2:]
+                and (stat.S_ISLNK(st.st_mode) == (old[1] == LINK))
+            ):
                 seen.add(rel)
                 continue
             try:
                 rel.encode("utf-8")
             except UnicodeEncodeError:  # os.walk hands undecodable bytes back as surrogates
-                out.refused.append((rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
-                                    "the file name is not valid UTF-8"))
+                out.refused.append(
+                    (
+                        rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                        "the file name is not valid UTF-8",
+                    )
+                )
                 continue
             entry = _entry(repo, rel, full, st, out)
             if entry is None:

@@ -60,13 +60,16 @@ def translate(exc: BaseException, what: str) -> errors.GitbenchError:
     if any(p in text.lower() for p in ("permission denied", "not permitted", "read-only file system")):
         # libgit2 says "failed to create locked file ...: Permission denied": a permission problem, not a lock.
         return errors.FileIOError(f"Could not write while {what}: {text}", [errors.RECOVER])
-    if "lock" in text.lower() and ("failed to" in text.lower() or "exists" in text.lower()
-                                   or "is locked" in text.lower()):
+    if "lock" in text.lower() and (
+        "failed to" in text.lower() or "exists" in text.lower() or "is locked" in text.lower()
+    ):
         return errors.GitLocked(
             f"Git is locked while {what}: {text}. Another Git process may be running (an editor, `git status`), "
             "or a crashed one left its lock file behind.",
-            [errors.Action("Wait a moment and run the command again"),
-             errors.Action("If no Git process is running, clear stale locks", "gitbench recover")],
+            [
+                errors.Action("Wait a moment and run the command again"),
+                errors.Action("If no Git process is running, clear stale locks", "gitbench recover"),
+            ],
         )
     if text.strip() in ("no error", "") or "no space" in text.lower():
         # libgit2 reports an injected ENOSPC/EFBIG as GitError('no error') (DESIGN.md §7).
@@ -437,19 +440,23 @@ class GitRepo:
                 continue
             d = p.delta
             _, ins, dels = p.line_stats
-            files.append({
-                "path": d.new_file.path,
-                "old_path": d.old_file.path if d.old_file.path != d.new_file.path else None,
-                "status": {"A": "added", "D": "deleted", "M": "modified", "R": "renamed",
-                           "T": "type-changed"}.get(d.status_char(), d.status_char()),
-                "insertions": ins,
-                "deletions": dels,
-                "binary": bool(d.is_binary),
-            })
+            files.append(
+                {
+                    "path": d.new_file.path,
+                    "old_path": d.old_file.path if d.old_file.path != d.new_file.path else None,
+                    "status": {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type-changed"}.get(
+                        d.status_char(), d.status_char()
+                    ),
+                    "insertions": ins,
+                    "deletions": dels,
+                    "binary": bool(d.is_binary),
+                }
+            )
         return files, (diff.patch or "") if patch else None
 
-    def walk_tree(self, tree: str, prefix: str = "",
-                  descend: Callable[[str], bool] | None = None) -> Iterator[tuple[str, str, int]]:
+    def walk_tree(
+        self, tree: str, prefix: str = "", descend: Callable[[str], bool] | None = None
+    ) -> Iterator[tuple[str, str, int]]:
         """Every blob in a tree: (path, oid, mode); folders for which ``descend(path)`` is false are skipped."""
         for entry in self.repo[tree]:  # type: ignore[attr-defined]
             path = f"{prefix}{entry.name}"
@@ -487,8 +494,16 @@ class GitRepo:
         walker.hide(pygit2.Oid(hex=base))
         out = []
         for c in walker:
-            out.append(CommitInfo(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids), c.message,
-                                  c.commit_time, c.author.name))
+            out.append(
+                CommitInfo(
+                    str(c.id),
+                    str(c.tree_id),
+                    tuple(str(p) for p in c.parent_ids),
+                    c.message,
+                    c.commit_time,
+                    c.author.name,
+                )
+            )
             if len(out) >= limit:
                 break
         return out
@@ -500,8 +515,9 @@ class GitRepo:
         if not isinstance(old, pygit2.Commit):
             raise KeyError(oid)
         try:
-            new = self.repo.create_commit(None, old.author, old.committer, message, pygit2.Oid(hex=tree),
-                                          [pygit2.Oid(hex=p) for p in parents])
+            new = self.repo.create_commit(
+                None, old.author, old.committer, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+            )
         except (pygit2.GitError, OSError) as exc:
             raise translate(exc, "writing a commit") from exc
         if not self.repo.odb.exists(new):
@@ -513,8 +529,16 @@ class GitRepo:
         walker = self.repo.walk(pygit2.Oid(hex=head))
         walker.simplify_first_parent()
         for c in walker:
-            out.append(CommitInfo(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids), c.message,
-                                  c.commit_time, c.author.name))
+            out.append(
+                CommitInfo(
+                    str(c.id),
+                    str(c.tree_id),
+                    tuple(str(p) for p in c.parent_ids),
+                    c.message,
+                    c.commit_time,
+                    c.author.name,
+                )
+            )
             if len(out) >= limit:
                 break
         return out

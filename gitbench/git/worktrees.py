@@ -20,15 +20,43 @@ from dataclasses import dataclass
 from gitbench import errors
 
 # Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
-LOCAL_ENV = ("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
-             "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
-             "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE",
-             "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES", "GIT_NAMESPACE", "GIT_LITERAL_PATHSPECS",
-             "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS", "GIT_QUARANTINE_PATH")
+LOCAL_ENV = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+    "GIT_QUARANTINE_PATH",
+)
 SPARSE_CONFIG = (("core.sparseCheckout", "true"), ("core.sparseCheckoutCone", "true"), ("index.sparse", "true"))
 # Our own calls: no hooks, no pager, no advice, no automatic maintenance.
-OWN = ("-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
-       "-c", "advice.updateSparsePath=false", "-c", "core.quotePath=false")
+OWN = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "gc.auto=0",
+    "-c",
+    "maintenance.auto=false",
+    "-c",
+    "advice.updateSparsePath=false",
+    "-c",
+    "core.quotePath=false",
+)
 
 
 class GitFailed(Exception):
@@ -125,9 +153,18 @@ def find(common: str, *, branch: str | None = None, path: str | None = None) -> 
     return None
 
 
-def run(args: list[str], *, git_dir: str | None = None, work_tree: str | None = None, cwd: str | None = None,
-        input: bytes | None = None, env: dict[str, str] | None = None, sparse: bool = False,
-        check: bool = True, index_file: str | None = None) -> bytes:
+def run(
+    args: list[str],
+    *,
+    git_dir: str | None = None,
+    work_tree: str | None = None,
+    cwd: str | None = None,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    sparse: bool = False,
+    check: bool = True,
+    index_file: str | None = None,
+) -> bytes:
     """Run ``git`` for gitbench itself; its stdout. GitFailed (with Git's message) when it fails.
     ``index_file``: the index to use instead of the repository's own (``env`` cannot name one: it is cleaned)."""
     full = clean_env(env)
@@ -143,18 +180,22 @@ def run(args: list[str], *, git_dir: str | None = None, work_tree: str | None = 
     full["GIT_TERMINAL_PROMPT"] = "0"
     argv = ["git", *OWN, *args]
     try:
-        proc = subprocess.run(argv, cwd=cwd or work_tree or git_dir, input=input, capture_output=True, env=full,
-                              check=False)
+        proc = subprocess.run(
+            argv, cwd=cwd or work_tree or git_dir, input=input, capture_output=True, env=full, check=False
+        )
     except FileNotFoundError as exc:
-        raise errors.UsageError("Git is not installed (no `git` on PATH); gitbench's Draft worktrees need it.",
-                                [errors.Action("Install Git 2.28 or newer")]) from exc
+        raise errors.UsageError(
+            "Git is not installed (no `git` on PATH); gitbench's Draft worktrees need it.",
+            [errors.Action("Install Git 2.28 or newer")],
+        ) from exc
     if check and proc.returncode != 0:
         raise GitFailed(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
 
 
-def in_tree(lk: Linked, args: list[str], input: bytes | None = None, check: bool = True,
-            env: dict[str, str] | None = None) -> bytes:
+def in_tree(
+    lk: Linked, args: list[str], input: bytes | None = None, check: bool = True, env: dict[str, str] | None = None
+) -> bytes:
     """Run ``git`` in the worktree ``lk``, naming it explicitly."""
     return run(args, git_dir=lk.admin, work_tree=lk.path, input=input, sparse=lk.sparse, check=check, env=env)
 
@@ -182,12 +223,13 @@ def _escape(path: str) -> str:
     return "".join("\\" + c if c in "*?[]\\!#" or c.isspace() else c for c in path)
 
 
-def add(common: str, folder: str, branch: str | None, commit: str | None = None,
-        sparse_dirs: list[str] | None = None) -> Linked:
+def add(
+    common: str, folder: str, branch: str | None, commit: str | None = None, sparse_dirs: list[str] | None = None
+) -> Linked:
     """A new linked worktree at ``folder`` on ``branch`` (or detached at ``commit``), its files checked out;
     only the cone of ``sparse_dirs`` (plus every top-level file) when that is given."""
     os.makedirs(os.path.dirname(folder), exist_ok=True)
-    target = ["--detach", str(commit)] if branch is None else [branch[len("refs/heads/"):]]
+    target = ["--detach", str(commit)] if branch is None else [branch[len("refs/heads/") :]]
     run(["worktree", "add", "--quiet", "--no-checkout", folder, *target], git_dir=common, cwd=os.path.dirname(folder))
     lk = find(common, path=folder)
     if lk is None:  # pragma: no cover - git just made it
@@ -231,8 +273,9 @@ class Change:
 
 def status(lk: Linked) -> list[Change]:
     """What changed in the worktree against its HEAD (staged or not, new files included, ignored ones not)."""
-    out = in_tree(lk, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
-                       "--ignore-submodules=none"])
+    out = in_tree(
+        lk, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=none"]
+    )
     return [Change(item[:2].decode("ascii", "replace"), item[3:]) for item in split_z(out)]
 
 
@@ -243,15 +286,22 @@ def pathspec_input(paths: Iterable[bytes]) -> bytes:
 def stage(lk: Linked, paths: list[bytes]) -> None:
     """``git add -A`` of exactly these paths (literal: no glob in a file name is ever expanded)."""
     if paths:
-        in_tree(lk, ["--literal-pathspecs", "add", "-A", "--sparse", "--pathspec-from-file=-", "--pathspec-file-nul"],
-                input=pathspec_input(paths))
+        in_tree(
+            lk,
+            ["--literal-pathspecs", "add", "-A", "--sparse", "--pathspec-from-file=-", "--pathspec-file-nul"],
+            input=pathspec_input(paths),
+        )
 
 
 def unstage(lk: Linked, commit: str, paths: list[bytes]) -> None:
     """Set these paths in the worktree's index back to ``commit``'s (removed if it has none); files untouched."""
     if paths:
-        in_tree(lk, ["--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-", "--pathspec-file-nul", commit],
-                input=pathspec_input(paths), check=False)
+        in_tree(
+            lk,
+            ["--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-", "--pathspec-file-nul", commit],
+            input=pathspec_input(paths),
+            check=False,
+        )
 
 
 def write_tree(lk: Linked) -> str:
@@ -261,8 +311,11 @@ def write_tree(lk: Linked) -> str:
 def set_index_entries(lk: Linked, entries: dict[bytes, tuple[int, str] | None]) -> None:
     """Set index entries directly (mode, blob id; None removes), for paths whose content must not be staged."""
     if entries:
-        lines = b"".join((f"{mode:o} {oid}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
-                         for p, e in entries.items() for mode, oid in [e or (0, "")])
+        lines = b"".join(
+            (f"{mode:o} {oid}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
+            for p, e in entries.items()
+            for mode, oid in [e or (0, "")]
+        )
         in_tree(lk, ["update-index", "-z", "--index-info"], input=lines)
 
 
@@ -272,8 +325,10 @@ def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | Non
     os.makedirs(scratch, exist_ok=True)
     try:  # a scratch index of its own: never the repository's (the user's staging area)
         run(["read-tree", tree], git_dir=common, index_file=index)
-        lines = b"".join((f"{e[0]:o} {e[1]}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
-                         for p, e in entries.items())
+        lines = b"".join(
+            (f"{e[0]:o} {e[1]}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
+            for p, e in entries.items()
+        )
         run(["update-index", "-z", "--index-info"], git_dir=common, index_file=index, input=lines)
         return run(["write-tree"], git_dir=common, index_file=index).decode().strip()
     finally:
@@ -290,8 +345,11 @@ def escaping_links(lk: Linked) -> list[bytes]:
         meta, _, path = item.partition(b"\t")
         if not meta.startswith(b"120000 "):
             continue
-        target = os.readlink(os.path.join(lk.path.encode(), path)) if os.path.islink(
-            os.path.join(lk.path.encode(), path)) else None
+        target = (
+            os.readlink(os.path.join(lk.path.encode(), path))
+            if os.path.islink(os.path.join(lk.path.encode(), path))
+            else None
+        )
         if target is None:
             oid = meta.split()[1].decode()
             target = in_tree(lk, ["cat-file", "blob", oid])

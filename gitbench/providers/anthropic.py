@@ -11,8 +11,13 @@ VERSION = "2023-06-01"
 
 def request(spec: ModelSpec, system: str, user: str, max_tokens: int) -> tuple[str, dict[str, str], dict[str, Any]]:
     headers = {"Content-Type": "application/json", **auth_headers(spec.provider.api_key)}
-    body = {"model": spec.model, "max_tokens": max_tokens, "temperature": 0, "system": system,
-            "messages": [{"role": "user", "content": user}]}
+    body = {
+        "model": spec.model,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "system": system,
+        "messages": [{"role": "user", "content": user}],
+    }
     return spec.provider.base_url.rstrip("/") + "/v1/messages", headers, body
 
 

@@ -92,9 +92,12 @@ class Config:
         if not text:
             raise errors.UsageError(
                 "No model was named and no default is configured.",
-                [errors.Action("Name one", "gitbench ask --model ollama:qwen2.5-coder ..."),
-                 errors.Action("Or set a default: model = \"...\" in .gitbench/config.toml, or GITBENCH_MODEL"),
-                 errors.Action("See what is configured", "gitbench models")])
+                [
+                    errors.Action("Name one", "gitbench ask --model ollama:qwen2.5-coder ..."),
+                    errors.Action('Or set a default: model = "..." in .gitbench/config.toml, or GITBENCH_MODEL'),
+                    errors.Action("See what is configured", "gitbench models"),
+                ],
+            )
         seen = set()
         while text in self.aliases and text not in seen:
             seen.add(text)
@@ -104,7 +107,8 @@ class Config:
             raise errors.UsageError(
                 f"{text!r} is not a model: write provider:model, e.g. openai:gpt-4o-mini, ollama:qwen2.5-coder, "
                 "anthropic:claude-sonnet-4-5 or command:aider --yes-always.",
-                [errors.Action("See what is configured", "gitbench models")])
+                [errors.Action("See what is configured", "gitbench models")],
+            )
         if provider_name == "command":
             try:
                 argv = tuple(shlex.split(model))
@@ -112,14 +116,19 @@ class Config:
                 raise errors.UsageError(f"The command in {text!r} cannot be parsed: {exc}.") from exc
             if not argv:
                 raise errors.UsageError("command: needs a program, e.g. command:aider --yes-always --message {prompt}.")
-            return ModelSpec(id=f"command:{argv[0]}", provider=Provider("command", "command", configured=True),
-                             model=model, argv=argv)
+            return ModelSpec(
+                id=f"command:{argv[0]}",
+                provider=Provider("command", "command", configured=True),
+                model=model,
+                argv=argv,
+            )
         provider = self.providers.get(provider_name)
         if provider is None:
             known = ", ".join(sorted([*self.providers, "command"]))
             raise errors.UsageError(
                 f"Unknown provider {provider_name!r} in {text!r}. Known: {known}.",
-                [errors.Action("Add it under [providers.NAME] in the config", "gitbench models")])
+                [errors.Action("Add it under [providers.NAME] in the config", "gitbench models")],
+            )
         return ModelSpec(id=f"{provider_name}:{model}", provider=provider, model=model)
 
 
@@ -135,14 +144,21 @@ def _read(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise errors.UsageError(f"The config file {path} is not valid TOML: {exc}.",
-                                [errors.Action(f"Fix {path} (see docs/providers.md)")]) from exc
+        raise errors.UsageError(
+            f"The config file {path} is not valid TOML: {exc}.", [errors.Action(f"Fix {path} (see docs/providers.md)")]
+        ) from exc
     except OSError as exc:
         raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
 
 
-SECTIONS: dict[str, type] = {"model": str, "providers": dict, "models": dict, "retry": dict, "timeouts": dict,
-                             "job": dict}
+SECTIONS: dict[str, type] = {
+    "model": str,
+    "providers": dict,
+    "models": dict,
+    "retry": dict,
+    "timeouts": dict,
+    "job": dict,
+}
 PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
 
 
@@ -170,8 +186,10 @@ def _check_shape(path: str, data: dict[str, Any]) -> None:
 
 def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise errors.UsageError(f"{where} must be a non-negative number, not {value!r}.",
-                                [errors.Action("Fix the config file (see docs/providers.md)")])
+        raise errors.UsageError(
+            f"{where} must be a non-negative number, not {value!r}.",
+            [errors.Action("Fix the config file (see docs/providers.md)")],
+        )
     return kind(value)
 
 
@@ -190,8 +208,13 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
                 raise errors.UsageError(
                     f"{path} holds an API key ([providers.{name}] api_key). That file is versioned: the key would "
                     "be published with the project. Nothing was sent anywhere.",
-                    [errors.Action(f"Move the key to {user}, or name its environment variable",
-                                   f"api_key_env = \"{name.upper()}_API_KEY\"")])
+                    [
+                        errors.Action(
+                            f"Move the key to {user}, or name its environment variable",
+                            f'api_key_env = "{name.upper()}_API_KEY"',
+                        )
+                    ],
+                )
         layers.append((path, data))
     files = [p for p, d in layers if d]
 
@@ -208,8 +231,9 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             merged = {**raw.get(name, {}), **table, "_source": path, "_configured": True}
             merged.setdefault("kind", "openai")
             if merged["kind"] not in KINDS[:2]:
-                raise errors.UsageError(f"[providers.{name}] in {path}: kind must be openai or anthropic, "
-                                        f"not {merged['kind']!r}.")
+                raise errors.UsageError(
+                    f"[providers.{name}] in {path}: kind must be openai or anthropic, not {merged['kind']!r}."
+                )
             raw[name] = merged
         for alias, target in (data.get("models") or {}).items():
             aliases[str(alias)] = str(target)
@@ -244,29 +268,44 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
         if key:
             secrets.append(str(key))
         configured = bool(table.get("_configured")) or bool(key_env and env.get(key_env))
-        providers[name] = Provider(name=name, kind=str(table["kind"]), base_url=str(table.get("base_url", "")),
-                                   api_key=str(key) if key else None, api_key_env=key_env, configured=configured,
-                                   source=str(table.get("_source")))
+        providers[name] = Provider(
+            name=name,
+            kind=str(table["kind"]),
+            base_url=str(table.get("base_url", "")),
+            api_key=str(key) if key else None,
+            api_key_env=key_env,
+            configured=configured,
+            source=str(table.get("_source")),
+        )
 
     defaults = Settings()
-    mapping = {"retry.attempts": ("attempts", int), "retry.backoff": ("backoff", float),
-               "retry.max_wait": ("max_wait", float), "timeouts.connect": ("connect_timeout", float),
-               "timeouts.read": ("read_timeout", float), "job.batch_files": ("batch_files", int),
-               "job.max_file_bytes": ("max_file_bytes", int), "job.max_edit_bytes": ("max_edit_bytes", int),
-               "job.max_tokens": ("max_tokens", int)}
+    mapping = {
+        "retry.attempts": ("attempts", int),
+        "retry.backoff": ("backoff", float),
+        "retry.max_wait": ("max_wait", float),
+        "timeouts.connect": ("connect_timeout", float),
+        "timeouts.read": ("read_timeout", float),
+        "job.batch_files": ("batch_files", int),
+        "job.max_file_bytes": ("max_file_bytes", int),
+        "job.max_edit_bytes": ("max_edit_bytes", int),
+        "job.max_tokens": ("max_tokens", int),
+    }
     values: dict[str, Any] = {}
     job = _job_settings(tuning, user, env)
     for key, (value, path) in tuning.items():
         if key in JOB_KEYS:
             continue
         if key not in mapping:
-            raise errors.UsageError(f"Unknown setting {key} in {path}.",
-                                    [errors.Action("See the settings gitbench knows", "docs/providers.md")])
+            raise errors.UsageError(
+                f"Unknown setting {key} in {path}.",
+                [errors.Action("See the settings gitbench knows", "docs/providers.md")],
+            )
         attr, kind = mapping[key]
         values[attr] = _number(value, f"{key} in {path}", kind)
         if attr in ("attempts", "batch_files") and values[attr] < 1:
-            raise errors.UsageError(f"{key} in {path} must be at least 1.",
-                                    [errors.Action(f"Fix {path} (see docs/providers.md)")])
+            raise errors.UsageError(
+                f"{key} in {path} must be at least 1.", [errors.Action(f"Fix {path} (see docs/providers.md)")]
+            )
     if env.get("GITBENCH_TIMEOUT"):
         try:
             values["read_timeout"] = _number(float(env["GITBENCH_TIMEOUT"]), "GITBENCH_TIMEOUT", float)
@@ -275,8 +314,15 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     settings = Settings(**{**defaults.__dict__, **values})
     if settings.attempts < 1 or settings.batch_files < 1:
         raise errors.UsageError("retry.attempts and job.batch_files must be at least 1.")
-    return Config(default_model=default_model, providers=providers, aliases=aliases, settings=settings,
-                  files=files, secrets=secrets, job=job)
+    return Config(
+        default_model=default_model,
+        providers=providers,
+        aliases=aliases,
+        settings=settings,
+        files=files,
+        secrets=secrets,
+        job=job,
+    )
 
 
 JOB_KEYS = ("job.copy", "job.setup", "job.worktrees", "job.timeout")
@@ -284,6 +330,7 @@ JOB_KEYS = ("job.copy", "job.setup", "job.worktrees", "job.timeout")
 
 def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, str]) -> JobSettings:
     """``[job] copy, setup, worktrees, timeout``, checked: a wrong type names the file and the fix."""
+
     def fix(path: str) -> list[errors.Action]:
         return [errors.Action(f"Fix {path} (see docs/agents.md)")]
 
@@ -293,7 +340,7 @@ def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, 
     if "job.copy" in tuning:
         value, path = tuning["job.copy"]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise errors.UsageError(f"job.copy in {path} must be a list of paths, e.g. [\".env\"].", fix(path))
+            raise errors.UsageError(f'job.copy in {path} must be a list of paths, e.g. [".env"].', fix(path))
         for v in value:
             if v.startswith("/") or ".." in v.replace("\\", "/").split("/"):
                 raise errors.UsageError(f"job.copy in {path}: {v!r} is not a path inside the Workbench.", fix(path))
@@ -308,7 +355,9 @@ def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, 
         if path != user:
             raise errors.UsageError(
                 f"job.worktrees in {path}: where Draft worktrees go is a setting of this machine, not of the "
-                "project, so it belongs in your own config file.", [errors.Action(f"Move it to {user}")])
+                "project, so it belongs in your own config file.",
+                [errors.Action(f"Move it to {user}")],
+            )
         if not isinstance(value, str) or not value.strip():
             raise errors.UsageError(f"job.worktrees in {path} must be a folder.", fix(path))
         worktrees = os.path.expanduser(value.strip())

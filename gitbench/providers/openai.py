@@ -13,8 +13,7 @@ def request(spec: ModelSpec, system: str, user: str, max_tokens: int) -> tuple[s
         headers["Authorization"] = f"Bearer {spec.provider.api_key}"
     # No max_tokens or temperature: newer OpenAI models reject both (max_completion_tokens, fixed temperature),
     # while every compatible server has a sensible default for them.
-    body = {"model": spec.model,
-            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+    body = {"model": spec.model, "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
     return spec.provider.base_url.rstrip("/") + "/chat/completions", headers, body
 
 

@@ -100,13 +100,14 @@ def _status_failure(resp: httpx.Response, spec: ModelSpec) -> Exception:
         where = f"${spec.provider.api_key_env}" if spec.provider.api_key_env else "the config file"
         return errors.ModelUnavailable(
             f"{spec.id}: the provider refused the API key (HTTP {code}){said}.",
-            [errors.Action(f"Check the key in {where}", "gitbench models"), _switch_action()])
+            [errors.Action(f"Check the key in {where}", "gitbench models"), _switch_action()],
+        )
     if code == 404 or "model" in said.lower() and code in (400, 422):
         return errors.ModelUnavailable(
             f"{spec.id}: the provider does not know the model {spec.model!r} (HTTP {code}){said}.",
-            [errors.Action("See which models answer", "gitbench models"), _switch_action()])
-    return errors.ModelError(f"{spec.id}: the provider rejected the request (HTTP {code}){said}.",
-                             [_switch_action()])
+            [errors.Action("See which models answer", "gitbench models"), _switch_action()],
+        )
+    return errors.ModelError(f"{spec.id}: the provider rejected the request (HTTP {code}){said}.", [_switch_action()])
 
 
 def _provider_message(resp: httpx.Response, spec: ModelSpec) -> str:
@@ -154,8 +155,15 @@ def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens
     return Answer(text, tin, tout)
 
 
-def complete(http: httpx.Client, spec: ModelSpec, settings: Settings, system: str, user: str,
-             use: Callable[[str], T], on_event: Event | None = None) -> Outcome:
+def complete(
+    http: httpx.Client,
+    spec: ModelSpec,
+    settings: Settings,
+    system: str,
+    user: str,
+    use: Callable[[str], T],
+    on_event: Event | None = None,
+) -> Outcome:
     """Ask the model; ``use`` turns its text into a value (raising Unusable to ask again). Retries as above."""
     event = on_event or (lambda name, fields: None)
     last: dict[str, Any] = {}
@@ -167,9 +175,17 @@ def complete(http: httpx.Client, spec: ModelSpec, settings: Settings, system: st
         seconds = min(float(after) if after is not None else backoff, settings.max_wait)
         if state.attempt_number >= settings.attempts:
             return seconds  # tenacity asks for the wait before it checks stop: no retry follows the last attempt
-        event("provider.retry", {"model": spec.id, "attempt": state.attempt_number, "wait": round(seconds, 3),
-                                 "class": getattr(exc, "klass", None), "reason": getattr(exc, "reason", None),
-                                 "retry_after": after})
+        event(
+            "provider.retry",
+            {
+                "model": spec.id,
+                "attempt": state.attempt_number,
+                "wait": round(seconds, 3),
+                "class": getattr(exc, "klass", None),
+                "reason": getattr(exc, "reason", None),
+                "retry_after": after,
+            },
+        )
         return seconds
 
     def attempt_once() -> Outcome:
@@ -182,16 +198,34 @@ def complete(http: httpx.Client, spec: ModelSpec, settings: Settings, system: st
             except Unusable as exc:
                 raise Transient("model", f"the model's answer cannot be used: {exc}") from exc
         except Transient as exc:
-            event("provider.attempt", {"model": spec.id, "attempt": last["n"], "ok": False, "class": exc.klass,
-                                       "reason": exc.reason, "seconds": round(time.monotonic() - started, 3)})
+            event(
+                "provider.attempt",
+                {
+                    "model": spec.id,
+                    "attempt": last["n"],
+                    "ok": False,
+                    "class": exc.klass,
+                    "reason": exc.reason,
+                    "seconds": round(time.monotonic() - started, 3),
+                },
+            )
             raise
-        event("provider.attempt", {"model": spec.id, "attempt": last["n"], "ok": True,
-                                   "seconds": round(time.monotonic() - started, 3),
-                                   "input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens})
+        event(
+            "provider.attempt",
+            {
+                "model": spec.id,
+                "attempt": last["n"],
+                "ok": True,
+                "seconds": round(time.monotonic() - started, 3),
+                "input_tokens": answer.input_tokens,
+                "output_tokens": answer.output_tokens,
+            },
+        )
         return Outcome(value, answer, last["n"])
 
-    retrying = Retrying(stop=stop_after_attempt(settings.attempts), wait=wait,
-                        retry=retry_if_exception_type(Transient), reraise=True)
+    retrying = Retrying(
+        stop=stop_after_attempt(settings.attempts), wait=wait, retry=retry_if_exception_type(Transient), reraise=True
+    )
     try:
         return retrying(attempt_once)
     except Transient as exc:
@@ -233,8 +267,9 @@ def probe(provider: Provider, timeout: float = 3.0) -> tuple[bool, str, list[str
         return False, f"HTTP {resp.status_code} from {url}", []
     try:
         data = resp.json()
-        names = [str(m.get("id") or m.get("name")) for m in data.get("data", data.get("models", []))
-                 if isinstance(m, dict)]
+        names = [
+            str(m.get("id") or m.get("name")) for m in data.get("data", data.get("models", [])) if isinstance(m, dict)
+        ]
     except (ValueError, AttributeError, TypeError):
         return True, "answers (its model list is not readable)", []
     return True, f"answers ({len(names)} model(s))", names

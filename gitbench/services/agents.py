@@ -16,11 +16,32 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-AGENTS = {"aider", "claude", "codex", "gemini", "opencode", "cursor-agent", "goose", "amp", "qwen", "crush",
-          "continue", "cline", "auggie", "droid", "kiro-cli", "copilot"}
+AGENTS = {
+    "aider",
+    "claude",
+    "codex",
+    "gemini",
+    "opencode",
+    "cursor-agent",
+    "goose",
+    "amp",
+    "qwen",
+    "crush",
+    "continue",
+    "cline",
+    "auggie",
+    "droid",
+    "kiro-cli",
+    "copilot",
+}
 LAUNCHERS = {"env", "npx", "pnpx", "bunx", "uvx", "pipx", "nice", "nohup", "time", "command", "exec", "stdbuf"}
-PACKAGES = {"@anthropic-ai/claude-code": "claude", "@openai/codex": "codex", "@google/gemini-cli": "gemini",
-            "aider-chat": "aider", "opencode-ai": "opencode"}
+PACKAGES = {
+    "@anthropic-ai/claude-code": "claude",
+    "@openai/codex": "codex",
+    "@google/gemini-cli": "gemini",
+    "aider-chat": "aider",
+    "opencode-ai": "opencode",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +98,7 @@ def _flag(argv: list[str], *names: str) -> str | None:
             if arg == n and i + 1 < len(argv):
                 found = argv[i + 1]
             elif n.startswith("--") and arg.startswith(n + "="):
-                found = arg[len(n) + 1:]
+                found = arg[len(n) + 1 :]
     return found
 
 
@@ -118,22 +139,38 @@ def _toml_model(path: str) -> str | None:
 
 
 def _aider(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
-    aliases = {"--opus": "claude-3-opus", "--sonnet": "sonnet", "--haiku": "haiku", "--4": "gpt-4", "--4o": "gpt-4o",
-               "--mini": "gpt-4o-mini", "--deepseek": "deepseek", "--o1-mini": "o1-mini", "--o1-preview": "o1-preview"}
+    aliases = {
+        "--opus": "claude-3-opus",
+        "--sonnet": "sonnet",
+        "--haiku": "haiku",
+        "--4": "gpt-4",
+        "--4o": "gpt-4o",
+        "--mini": "gpt-4o-mini",
+        "--deepseek": "deepseek",
+        "--o1-mini": "o1-mini",
+        "--o1-preview": "o1-preview",
+    }
     named = _flag(argv, "--model")
     for arg in argv:
         if arg in aliases:
             named = aliases[arg]
-    return named or env.get("AIDER_MODEL") or _yaml_model(os.path.join(cwd, ".aider.conf.yml")) \
+    return (
+        named
+        or env.get("AIDER_MODEL")
+        or _yaml_model(os.path.join(cwd, ".aider.conf.yml"))
         or _yaml_model(os.path.join(home, ".aider.conf.yml"))
+    )
 
 
 def _claude(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
     config = env.get("CLAUDE_CONFIG_DIR") or os.path.join(home, ".claude")
-    return _flag(argv, "--model") or env.get("ANTHROPIC_MODEL") \
-        or _json_model(os.path.join(cwd, ".claude", "settings.local.json"), "model") \
-        or _json_model(os.path.join(cwd, ".claude", "settings.json"), "model") \
+    return (
+        _flag(argv, "--model")
+        or env.get("ANTHROPIC_MODEL")
+        or _json_model(os.path.join(cwd, ".claude", "settings.local.json"), "model")
+        or _json_model(os.path.join(cwd, ".claude", "settings.json"), "model")
         or _json_model(os.path.join(config, "settings.json"), "model")
+    )
 
 
 def _codex(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
@@ -148,9 +185,12 @@ def _codex(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | N
 
 
 def _gemini(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
-    return _flag(argv, "-m", "--model") or env.get("GEMINI_MODEL") \
-        or _json_model(os.path.join(cwd, ".gemini", "settings.json"), "model.name", "model") \
+    return (
+        _flag(argv, "-m", "--model")
+        or env.get("GEMINI_MODEL")
+        or _json_model(os.path.join(cwd, ".gemini", "settings.json"), "model.name", "model")
         or _json_model(os.path.join(home, ".gemini", "settings.json"), "model.name", "model")
+    )
 
 
 def _opencode(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str | None:
@@ -158,7 +198,12 @@ def _opencode(argv: list[str], env: dict[str, str], cwd: str, home: str) -> str 
 
 
 MODELS: dict[str, Callable[[list[str], dict[str, str], str, str], str | None]] = {
-    "aider": _aider, "claude": _claude, "codex": _codex, "gemini": _gemini, "opencode": _opencode}
+    "aider": _aider,
+    "claude": _claude,
+    "codex": _codex,
+    "gemini": _gemini,
+    "opencode": _opencode,
+}
 
 
 def identify(argv: list[str], env: dict[str, str] | None = None, cwd: str = ".") -> Agent:

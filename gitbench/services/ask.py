@@ -48,10 +48,18 @@ def _scope(patterns: list[str]) -> Scope:
         raise errors.UsageError(f"Bad --files pattern: {exc}.") from exc
 
 
-def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = None, new: bool = False,
-        on_draft: str | None = None, progress: Progress | None = None,
-        command_stdout: int | None = None, config: provider_config.Config | None = None,
-        draft: str | None = None) -> OperationResult:
+def ask(
+    wb: Workbench,
+    prompt: str,
+    patterns: list[str],
+    model: str | None = None,
+    new: bool = False,
+    on_draft: str | None = None,
+    progress: Progress | None = None,
+    command_stdout: int | None = None,
+    config: provider_config.Config | None = None,
+    draft: str | None = None,
+) -> OperationResult:
     """``gitbench ask``: run a prompt as a job into a new Draft, continuing the current conversation.
     ``draft``: with ``on_draft="continue"``, the open Draft to continue when several are open.
 
@@ -66,7 +74,8 @@ def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = Non
     if scope.everything and spec.provider.kind != "command":
         raise errors.UsageError(
             "ask sends files to the model: name the ones it may read and change with --files.",
-            [errors.Action("For example", f"gitbench ask {shlex.quote(prompt[:40])} --files 'src/**/*.py'")])
+            [errors.Action("For example", f"gitbench ask {shlex.quote(prompt[:40])} --files 'src/**/*.py'")],
+        )
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("ask"):
         conversation = None if new else chat.current(wb)
@@ -80,14 +89,25 @@ def ask(wb: Workbench, prompt: str, patterns: list[str], model: str | None = Non
             job.steps_total = len(job.plan)
             job.usage_estimate = estimate(wb, job.base, job.plan, prompt, cfg.settings.max_file_bytes)
         drafts.save_job(wb, job, note="planned", extra=chat_files)
-        log.event("ask.plan", job=job.id, model=spec.id, batches=len(job.plan or [1]),
-                  scope=list(scope.patterns), conversation=conversation)
+        log.event(
+            "ask.plan",
+            job=job.id,
+            model=spec.id,
+            batches=len(job.plan or [1]),
+            scope=list(scope.patterns),
+            conversation=conversation,
+        )
         say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
         return _run(wb, job, spec, cfg, prompt, notes, say, log, command_stdout)
 
 
-def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
-           progress: Progress | None = None, command_stdout: int | None = None) -> OperationResult:
+def resume(
+    wb: Workbench,
+    job_id: str | None = None,
+    model: str | None = None,
+    progress: Progress | None = None,
+    command_stdout: int | None = None,
+) -> OperationResult:
     """``gitbench resume``: continue a stopped Workshop job from its last completed step, with any model."""
     say = progress or (lambda text: None)
     cfg = provider_config.load(wb.git.workdir)
@@ -96,8 +116,10 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
         job = _resumable(wb, job_id)
         if job.kind == "exec":
             if model is not None:
-                raise errors.UsageError(f"Job {job.id} ran a command, not a model: --model does not apply. "
-                                        "`gitbench resume` runs its command again in its worktree.")
+                raise errors.UsageError(
+                    f"Job {job.id} ran a command, not a model: --model does not apply. "
+                    "`gitbench resume` runs its command again in its worktree."
+                )
             from gitbench.services import commands
 
             return commands.resume_exec(wb, job, say, command_stdout)
@@ -106,7 +128,9 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
         if prompt is None:
             raise errors.UsageError(
                 f"The prompt of job {job.id} is not in the conversation records (a restore took it away?), so "
-                "it cannot be resumed.", [errors.REVIEW, errors.PUBLISH, errors.DISCARD])
+                "it cannot be resumed.",
+                [errors.REVIEW, errors.PUBLISH, errors.DISCARD],
+            )
         head = wb.git.ref(job.draft)
         assert head is not None  # _resumable checked
         if spec.provider.kind != "command":
@@ -114,8 +138,13 @@ def resume(wb: Workbench, job_id: str | None = None, model: str | None = None,
                 raise errors.UsageError(
                     f"Job {job.id} ran an agent without --files, so a model would be sent every file of the "
                     "Workbench. Nothing was sent.",
-                    [errors.Action("Resume it with an agent instead", f"gitbench resume {job.id} --model command:..."),
-                     errors.Action("Or start a job that names the files", "gitbench ask \"...\" --files 'GLOB'")])
+                    [
+                        errors.Action(
+                            "Resume it with an agent instead", f"gitbench resume {job.id} --model command:..."
+                        ),
+                        errors.Action("Or start a job that names the files", "gitbench ask \"...\" --files 'GLOB'"),
+                    ],
+                )
             if job.plan is None:  # it ran as a command agent: plan its batches now, from what the Draft holds
                 job.plan = plan(wb, head, Scope.of(job.scope), cfg.settings.batch_files)
                 job.next_batch = 0
@@ -141,12 +170,13 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
             # the last job on it that stopped (one that continued it, perhaps), else the one that made it
             stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status in jobs.STOPPED]
             found = stopped[-1] if stopped else drafts.job_of(wb, ref)
-            job_id = found.id if found is not None else ref[len(DRAFT_PREFIX):]
+            job_id = found.id if found is not None else ref[len(DRAFT_PREFIX) :]
         else:
             stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
             if not stopped:
-                raise errors.NoDraft("There is no stopped job to resume.",
-                                     [errors.Action("See the jobs", "gitbench jobs")])
+                raise errors.NoDraft(
+                    "There is no stopped job to resume.", [errors.Action("See the jobs", "gitbench jobs")]
+                )
             job_id = stopped[-1].id
     job = drafts.require_job(wb, job_id)
     if drafts.require_not_running(wb, job.draft, "resumed"):
@@ -154,16 +184,23 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
     if job.kind not in ("ask", "exec"):
         raise errors.UsageError(
             f"Job {job.id} is a {job.kind} job; `gitbench resume` continues Workshop and exec jobs.",
-            [errors.Action("Go on with the workflow", "gitbench workflow resume")] if job.kind == "workflow"
-            else [errors.REVIEW])
+            [errors.Action("Go on with the workflow", "gitbench workflow resume")]
+            if job.kind == "workflow"
+            else [errors.REVIEW],
+        )
     if job.status not in jobs.STOPPED:
-        raise errors.UsageError(f"Job {job.id} is {job.status}: there is nothing to resume.",
-                                [errors.Action("See its report", f"gitbench report {job.id}")])
+        raise errors.UsageError(
+            f"Job {job.id} is {job.status}: there is nothing to resume.",
+            [errors.Action("See its report", f"gitbench report {job.id}")],
+        )
     if wb.git.ref(job.draft) is None:
         raise errors.NoDraft(
             f"The Draft of job {job.id} is gone (discarded?), so there is nothing to resume into.",
-            [errors.Action("Bring back the last discarded Draft, then resume", "gitbench discard --undo"),
-             errors.Action("Or start the job again", "gitbench ask ...")])
+            [
+                errors.Action("Bring back the last discarded Draft, then resume", "gitbench discard --undo"),
+                errors.Action("Or start the job again", "gitbench ask ..."),
+            ],
+        )
     return job  # other Drafts may be open beside it (v1.5): each job writes only into its own
 
 
@@ -171,7 +208,7 @@ def plan(wb: Workbench, commit: str, scope: Scope, batch_files: int) -> list[lis
     """The in-scope files of ``commit`` in batches; one empty batch when there are none (a job that creates)."""
     tree = wb.git.commit(commit).tree
     paths = [p for p, _, _ in wb.git.walk_tree(tree, descend=scope.may_contain) if scope.allows(p)]
-    batches = [paths[i:i + batch_files] for i in range(0, len(paths), batch_files)]
+    batches = [paths[i : i + batch_files] for i in range(0, len(paths), batch_files)]
     return batches or [[]]
 
 
@@ -227,8 +264,16 @@ class Cancel(threading.Event):
     reason = "Ctrl-C"
 
 
-def run_attempt(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-                prompt: str, say: Progress, log: Log, cancel: Cancel | None = None) -> OperationResult:
+def run_attempt(
+    wb: Workbench,
+    job: JobRecord,
+    spec: provider_config.ModelSpec,
+    cfg: provider_config.Config,
+    prompt: str,
+    say: Progress,
+    log: Log,
+    cancel: Cancel | None = None,
+) -> OperationResult:
     """One attempt of `gitbench try`, in its own thread: the job as `ask` runs it, without a turn of its own in
     the conversation (the attempts answer the same turn; `gitbench drafts` and `compare` show them). Once
     ``cancel`` is set, the attempt stops before its next request (or retry): cancelled, every finished batch
@@ -236,9 +281,19 @@ def run_attempt(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, 
     return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False, cancel=cancel)
 
 
-def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-         prompt: str, notes: list[str], say: Progress, log: Log, command_stdout: int | None,
-         chat_turn: bool = True, cancel: Cancel | None = None) -> OperationResult:
+def _run(
+    wb: Workbench,
+    job: JobRecord,
+    spec: provider_config.ModelSpec,
+    cfg: provider_config.Config,
+    prompt: str,
+    notes: list[str],
+    say: Progress,
+    log: Log,
+    command_stdout: int | None,
+    chat_turn: bool = True,
+    cancel: Cancel | None = None,
+) -> OperationResult:
     def record_turn(j: JobRecord) -> dict[str, Any]:
         return chat.assistant_turn(wb, j, summaries)
 
@@ -251,25 +306,45 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
         job.command = list(spec.argv)  # the template, never the prompt
         from gitbench.services import commands
 
-        return commands.command_step(wb, job, notes, argv, Scope.of(job.scope), f"ask {job.id}: {spec.id}", say,
-                                 command_stdout, stdin=stdin if stdin is not None else b"", step_name="agent",
-                                 on_record=on_record)
+        return commands.command_step(
+            wb,
+            job,
+            notes,
+            argv,
+            Scope.of(job.scope),
+            f"ask {job.id}: {spec.id}",
+            say,
+            command_stdout,
+            stdin=stdin if stdin is not None else b"",
+            step_name="agent",
+            on_record=on_record,
+        )
     try:
         with sigterm_cancels():
             _batches(wb, job, spec, cfg, prompt, say, log, summaries, cancel)
     except KeyboardInterrupt as exc:
         why = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
-        return jobs.fail(wb, job, errors.Cancelled(
-            f"The job was cancelled ({why}) after {job.next_batch} of {len(job.plan or [])} batch(es). The Draft "
-            "and every finished batch are kept."), notes, klass="user-cancel", on_record=on_record)
+        return jobs.fail(
+            wb,
+            job,
+            errors.Cancelled(
+                f"The job was cancelled ({why}) after {job.next_batch} of {len(job.plan or [])} batch(es). The Draft "
+                "and every finished batch are kept."
+            ),
+            notes,
+            klass="user-cancel",
+            on_record=on_record,
+        )
     except errors.DiskFull as exc:
         return jobs.fail(wb, job, _halted(job, exc), notes, on_record=on_record)
     except errors.GitbenchError as exc:
         return jobs.fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
-        err = (_halted(job, errors.disk_full("writing the Draft"))
-               if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-               else errors.FileIOError(f"File error while writing the Draft: {exc.strerror or exc}."))
+        err = (
+            _halted(job, errors.disk_full("writing the Draft"))
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            else errors.FileIOError(f"File error while writing the Draft: {exc.strerror or exc}.")
+        )
         return jobs.fail(wb, job, err, notes, on_record=on_record)
     except Exception as exc:
         with contextlib.suppress(errors.GitbenchError):
@@ -277,24 +352,38 @@ def _run(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: pr
         raise
     result = jobs.complete(wb, job, notes, on_record)
     if job.refused:
-        result.notes.append(f"Refused {len(job.refused)} edit(s) the model proposed; nothing of them was written: "
-                            + "; ".join(f"{r['path']} ({r['reason']})" for r in job.refused[:10]))
+        result.notes.append(
+            f"Refused {len(job.refused)} edit(s) the model proposed; nothing of them was written: "
+            + "; ".join(f"{r['path']} ({r['reason']})" for r in job.refused[:10])
+        )
     if job.skipped:
-        result.notes.append(f"Skipped {len(job.skipped)} file(s) that could not be read or sent: "
-                            + "; ".join(f"{s['path']} ({s['reason']})" for s in job.skipped[:10]))
+        result.notes.append(
+            f"Skipped {len(job.skipped)} file(s) that could not be read or sent: "
+            + "; ".join(f"{s['path']} ({s['reason']})" for s in job.skipped[:10])
+        )
     return result
 
 
 def _halted(job: JobRecord, err: errors.DiskFull) -> errors.DiskFull:
     """A full disk, however it surfaced (our check or the OS's ENOSPC): say where writes stopped and what to do."""
-    err.message = (f"No space left on the device: Draft writes were halted after batch {job.next_batch}. "
-                   "Free some space, then resume; every finished batch is kept.")
+    err.message = (
+        f"No space left on the device: Draft writes were halted after batch {job.next_batch}. "
+        "Free some space, then resume; every finished batch is kept."
+    )
     return err
 
 
-def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg: provider_config.Config,
-             prompt: str, say: Progress, log: Log, summaries: list[str],
-             cancel: Cancel | None = None) -> None:
+def _batches(
+    wb: Workbench,
+    job: JobRecord,
+    spec: provider_config.ModelSpec,
+    cfg: provider_config.Config,
+    prompt: str,
+    say: Progress,
+    log: Log,
+    summaries: list[str],
+    cancel: Cancel | None = None,
+) -> None:
     from gitbench.providers import transport
     from gitbench.services import edits
 
@@ -329,16 +418,19 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
                 except edits.NoEdits as exc:
                     log.debug_event("provider.answer", job=job.id, text=text[:4000])
                     raise transport.Unusable(str(exc)) from exc
-                return edits.plan(raw, sent, scope, lambda path_: wb.git.tree_entry(tree, path_),
-                                  settings.max_edit_bytes), summary
+                return edits.plan(
+                    raw, sent, scope, lambda path_: wb.git.tree_entry(tree, path_), settings.max_edit_bytes
+                ), summary
 
             def on_event(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.event(name, job=job.id, step=step, **fields)
                 if name == "provider.retry" and cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt(cancel.reason)  # no retry after a cancel
                 if name == "provider.retry":
-                    say(f"{spec.id}: {fields.get('reason')}; retrying in {fields.get('wait')} s "
-                        f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})")
+                    say(
+                        f"{spec.id}: {fields.get('reason')}; retrying in {fields.get('wait')} s "
+                        f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})"
+                    )
 
             try:
                 outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event)
@@ -354,24 +446,38 @@ def _batches(wb: Workbench, job: JobRecord, spec: provider_config.ModelSpec, cfg
             for path, reason in result.refused:
                 job.refused.append({"path": path, "reason": reason, "step": str(k + 1)})
                 log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
-            changes = {p: (wb.git.create_blob(data), mode) if data is not None else None
-                       for p, (data, mode) in result.writes.items()}
+            changes = {
+                p: (wb.git.create_blob(data), mode) if data is not None else None
+                for p, (data, mode) in result.writes.items()
+            }
             faults.point("ask.before-step")
             status = f"partial (refused {len(result.refused)} edits)" if result.refused else "complete"
             est = job.usage_estimate // total if job.usage_estimate is not None else None
-            jobs.commit_step(wb, job, changes, "batch", status, f"ask {job.id}: batch {k + 1}/{total}",
-                             number=k + 1, attempts=outcome.attempts, usage=(est, used))
+            jobs.commit_step(
+                wb,
+                job,
+                changes,
+                "batch",
+                status,
+                f"ask {job.id}: batch {k + 1}/{total}",
+                number=k + 1,
+                attempts=outcome.attempts,
+                usage=(est, used),
+            )
             job.next_batch = k + 1
             if summary:
                 summaries.append(summary)
             drafts.save_job(wb, job, note=f"batch {k + 1}/{total}")
             faults.point("ask.after-batch")
-            say(f"Batch {k + 1}/{total} done: {len(changes)} file(s) changed"
-                + (f", {len(result.refused)} edit(s) refused" if result.refused else ""))
+            say(
+                f"Batch {k + 1}/{total} done: {len(changes)} file(s) changed"
+                + (f", {len(result.refused)} edit(s) refused" if result.refused else "")
+            )
 
 
-def _read(wb: Workbench, tree: str, paths: list[str], max_bytes: int
-          ) -> tuple[dict[str, tuple[str, int]], list[tuple[str, str]]]:
+def _read(
+    wb: Workbench, tree: str, paths: list[str], max_bytes: int
+) -> tuple[dict[str, tuple[str, int]], list[tuple[str, str]]]:
     """The batch's files as text, and those that cannot be sent, with the reason (listed, never fatal)."""
     sent: dict[str, tuple[str, int]] = {}
     skipped: list[tuple[str, str]] = []
@@ -413,8 +519,9 @@ def _history(wb: Workbench, job: JobRecord) -> str:
     return "\n".join(lines)
 
 
-def request_text(prompt: str, context: str, sent: dict[str, tuple[str, int]], scope: Scope, step: int,
-                 total: int) -> str:
+def request_text(
+    prompt: str, context: str, sent: dict[str, tuple[str, int]], scope: Scope, step: int, total: int
+) -> str:
     """The user message of one request: the conversation so far, the prompt, the allowed paths, the files."""
     parts = []
     if context:

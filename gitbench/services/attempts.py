@@ -62,17 +62,26 @@ def source_job(wb: Workbench, job_id: str | None) -> JobRecord:
     else:
         asks = [j for j in drafts.all_jobs(wb) if j.kind == "ask" and not j.tried_from]
         if not asks:
-            raise errors.UsageError("There is no Workshop job to try again: run one with `gitbench ask` first.",
-                                    [errors.Action("Ask a model", "gitbench ask \"...\" --files 'GLOB'")])
+            raise errors.UsageError(
+                "There is no Workshop job to try again: run one with `gitbench ask` first.",
+                [errors.Action("Ask a model", "gitbench ask \"...\" --files 'GLOB'")],
+            )
         job = asks[-1]
     if job.kind != "ask":
-        raise errors.UsageError(f"Job {job.id} is a {job.kind} job; only Workshop jobs (`gitbench ask`) can be "
-                                "tried with another model.")
+        raise errors.UsageError(
+            f"Job {job.id} is a {job.kind} job; only Workshop jobs (`gitbench ask`) can be tried with another model."
+        )
     return job
 
 
-def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labels: list[str] | None = None,
-               max_parallel: int = 3, progress: Progress | None = None) -> list[OperationResult | errors.GitbenchError]:
+def try_models(
+    wb: Workbench,
+    models: list[str],
+    job_id: str | None = None,
+    labels: list[str] | None = None,
+    max_parallel: int = 3,
+    progress: Progress | None = None,
+) -> list[OperationResult | errors.GitbenchError]:
     """Run the job again with each model, each into its own Draft; one result (or error) per model, in order."""
     from gitbench.providers import config as provider_config
     from gitbench.services import ask
@@ -92,31 +101,49 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
         src = source_job(wb, job_id)
         prompt = chat.prompt_of(wb, src)
         if prompt is None:
-            raise errors.UsageError(f"The prompt of job {src.id} is not in the conversation records (a restore "
-                                    "took it away?), so it cannot be tried again.")
+            raise errors.UsageError(
+                f"The prompt of job {src.id} is not in the conversation records (a restore "
+                "took it away?), so it cannot be tried again."
+            )
         if not wb.git.exists(src.base):
             raise errors.UsageError(f"The base of job {src.id} ({src.base[:12]}) is gone from the repository.")
         scope = Scope.of(src.scope)
         for spec in specs:
             if scope.everything and spec.provider.kind != "command":
-                raise errors.UsageError(f"Job {src.id} ran without --files, so {spec.id} would be sent every file "
-                                        "of the Workbench. Nothing was sent.")
-        taken = {r[len(DRAFT_PREFIX):] for r in wb.draft_refs()}
+                raise errors.UsageError(
+                    f"Job {src.id} ran without --files, so {spec.id} would be sent every file "
+                    "of the Workbench. Nothing was sent."
+                )
+        taken = {r[len(DRAFT_PREFIX) :] for r in wb.draft_refs()}
         chosen = []
         for i, spec in enumerate(specs):
             label = labels[i] if labels else label_for(spec.id, taken)
             if not LABEL.fullmatch(label) or ".." in label or label.endswith(".lock"):
-                raise errors.UsageError(f"Bad --label {label!r}: use letters, digits, '.', '_' and '-' (up to 80, "
-                                        "not starting with '.' or '-').")
+                raise errors.UsageError(
+                    f"Bad --label {label!r}: use letters, digits, '.', '_' and '-' (up to 80, "
+                    "not starting with '.' or '-')."
+                )
             if label in taken:
-                raise errors.UsageError(f"A Draft {label!r} is open already; choose another --label.",
-                                        [errors.Action("See the Drafts", "gitbench drafts")])
+                raise errors.UsageError(
+                    f"A Draft {label!r} is open already; choose another --label.",
+                    [errors.Action("See the Drafts", "gitbench drafts")],
+                )
             taken.add(label)
             chosen.append(label)
         started: list[JobRecord] = []
         for spec, label in zip(specs, chosen, strict=True):
-            job, _ = jobs.start_job(wb, "ask", scope, [], f"try {src.id} with {spec.id}", "fork", label=label,
-                                    base=src.base, checkpoint=src.checkpoint, journal=False)
+            job, _ = jobs.start_job(
+                wb,
+                "ask",
+                scope,
+                [],
+                f"try {src.id} with {spec.id}",
+                "fork",
+                label=label,
+                base=src.base,
+                checkpoint=src.checkpoint,
+                journal=False,
+            )
             # an attempt of an attempt is tried from the same Workshop job: that job's turn holds the prompt
             job.model, job.models, job.tried_from = spec.id, [spec.id], src.tried_from or src.id
             job.conversation, job.turn = src.conversation, src.turn
@@ -140,10 +167,9 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
             return mine
 
         def one(job: JobRecord, spec: provider_config.ModelSpec) -> OperationResult | errors.GitbenchError:
-            label = job.draft[len(DRAFT_PREFIX):]
+            label = job.draft[len(DRAFT_PREFIX) :]
             try:
-                return ask.run_attempt(own(wb), job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log,
-                                       cancel)
+                return ask.run_attempt(own(wb), job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log, cancel)
             except errors.GitbenchError as exc:
                 say(f"{label}: {exc.message}")
                 return exc
@@ -171,8 +197,9 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
 
         # Daemon threads: a second Ctrl-C ends the process at once, as a crash would (the journal stays, so the
         # next command marks each attempt still running interrupted, and resumable).
-        threads = [threading.Thread(target=worker, args=(i,), name=f"try-{i}", daemon=True)
-                   for i in range(len(started))]
+        threads = [
+            threading.Thread(target=worker, args=(i,), name=f"try-{i}", daemon=True) for i in range(len(started))
+        ]
         for t in threads:
             t.start()
         try:
@@ -181,14 +208,15 @@ def try_models(wb: Workbench, models: list[str], job_id: str | None = None, labe
         except KeyboardInterrupt as exc:
             cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
             cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
-            say(f"{cancel.reason}: stopping every attempt once its request in flight is answered (again to stop "
-                "at once; the next gitbench command then marks them interrupted).")
+            say(
+                f"{cancel.reason}: stopping every attempt once its request in flight is answered (again to stop "
+                "at once; the next gitbench command then marks them interrupted)."
+            )
             _wait(all_done)
         if crashed:
             raise crashed[0]
         wb.journal.clear()
-        return [r if r is not None else errors.InternalError("An attempt ended without a result.")
-                for r in results]
+        return [r if r is not None else errors.InternalError("An attempt ended without a result.") for r in results]
 
 
 def _wait(done: threading.Event) -> None:
@@ -201,8 +229,13 @@ def _wait(done: threading.Event) -> None:
 def _cancelled_before_start(wb: Workbench, job: JobRecord, reason: str) -> errors.GitbenchError:
     """An attempt still waiting for its turn (``--max-parallel``) when the user cancelled: cancelled as it is."""
     try:
-        jobs.fail(wb, job, errors.Cancelled(f"The attempt was cancelled ({reason}) before it started; its Draft "
-                                            "is kept."), [], klass="user-cancel")
+        jobs.fail(
+            wb,
+            job,
+            errors.Cancelled(f"The attempt was cancelled ({reason}) before it started; its Draft is kept."),
+            [],
+            klass="user-cancel",
+        )
     except errors.GitbenchError as exc:
         return exc
     raise AssertionError("jobs.fail always raises")
@@ -213,18 +246,19 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
     trailers; refused, listing the paths, when Published changed a file the Draft changes too."""
     with wb.changing("rebase"):
         ref = drafts.require_idle_draft(wb, label, "rebased")
-        label = ref[len(DRAFT_PREFIX):]
+        label = ref[len(DRAFT_PREFIX) :]
         info = drafts.info(wb, ref)
         published = wb.published()
         if info.base == published:
-            return OperationResult("rebase", f"The Draft {label} is already made from Published; nothing to do.",
-                                   draft=ref)
+            return OperationResult(
+                "rebase", f"The Draft {label} is already made from Published; nothing to do.", draft=ref
+            )
         if not wb.git.is_ancestor(info.base, published):
             raise errors.PublishConflict(
                 f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
                 f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
-                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
-                 errors.CHECKPOINTS])
+                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"), errors.CHECKPOINTS],
+            )
         base_tree = wb.git.commit(info.base).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
@@ -232,18 +266,23 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         if both:
             raise errors.PublishConflict(
                 f"The Draft {label} and Published both changed {len(both)} file(s) since the Draft was made: "
-                + ", ".join(both[:20]) + (" …" if len(both) > 20 else "")
+                + ", ".join(both[:20])
+                + (" …" if len(both) > 20 else "")
                 + ". gitbench does not merge changes: nothing was changed.",
-                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
-                 errors.Action("Or try the job again from the new Published", "gitbench try MODEL")],
-                {"paths": both})
+                [
+                    errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
+                    errors.Action("Or try the job again from the new Published", "gitbench try MODEL"),
+                ],
+                {"paths": both},
+            )
         chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))
         new_head = published
         moved = {info.base: published}  # each old commit of the Draft → the commit it became
         for c in chain:  # each step again, its own changes on the new base; its message (and trailers) kept
             parent = c.parents[0] if c.parents else info.base
-            changes = {ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree,
-                                                                   wb.git.commit(c.oid).tree)}
+            changes = {
+                ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree, wb.git.commit(c.oid).tree)
+            }
             tree = wb.git.tree_with_changes(wb.git.commit(new_head).tree, changes)
             new_head = wb.git.create_commit(tree, [new_head], c.message)
             moved[c.oid] = new_head
@@ -261,9 +300,14 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         from gitbench.services import review
 
         return OperationResult(
-            "rebase", f"Rebased the Draft {label} onto Published ({published[:12]}): {len(chain)} step(s), "
-            f"{len(ours)} file(s); it can be published now.", draft=ref, job=job,
-            review=review.review(wb, label=label), notes=notes_sync)
+            "rebase",
+            f"Rebased the Draft {label} onto Published ({published[:12]}): {len(chain)} step(s), "
+            f"{len(ours)} file(s); it can be published now.",
+            draft=ref,
+            job=job,
+            review=review.review(wb, label=label),
+            notes=notes_sync,
+        )
 
 
 def listing(wb: Workbench) -> list[dict[str, Any]]:
@@ -271,23 +315,40 @@ def listing(wb: Workbench) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     now = clock.now()
     for ref in wb.draft_refs():
-        label = ref[len(DRAFT_PREFIX):]
+        label = ref[len(DRAFT_PREFIX) :]
         try:
             info = drafts.info(wb, ref)
         except errors.DraftCorrupt as exc:
             out.append({"label": label, "status": "corrupt", "problem": exc.message})
             continue
         job = drafts.job_record(wb, info.job) if info.job else None  # info found it already
-        out.append({"label": label, "model": info.model, "job": info.job, "base": info.base,
-                    "base_is_published": info.base_is_published, "age": now - info.created,
-                    "created": info.created, "steps": info.steps, "files": info.files_changed,
-                    "tokens": info.tokens, "status": info.status,
-                    "tried_from": job.tried_from if job else None, "reminder": info.reminder})
+        out.append(
+            {
+                "label": label,
+                "model": info.model,
+                "job": info.job,
+                "base": info.base,
+                "base_is_published": info.base_is_published,
+                "age": now - info.created,
+                "created": info.created,
+                "steps": info.steps,
+                "files": info.files_changed,
+                "tokens": info.tokens,
+                "status": info.status,
+                "tried_from": job.tried_from if job else None,
+                "reminder": info.reminder,
+            }
+        )
     return out
 
 
-def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = None,
-            timeout: float = CHECK_TIMEOUT, progress: Progress | None = None) -> dict[str, Any]:
+def compare(
+    wb: Workbench,
+    check: str | None = None,
+    labels: list[str] | None = None,
+    timeout: float = CHECK_TIMEOUT,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """The scorecard of the open Drafts (or those named), kept on the records ref."""
     say = progress or (lambda text: None)
     with wb.changing("compare"):
@@ -296,16 +357,24 @@ def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = 
             drafts.require_draft(wb)  # raises: no Draft
         rows = []
         for ref in refs:
-            label = ref[len(DRAFT_PREFIX):]
+            label = ref[len(DRAFT_PREFIX) :]
             info = drafts.info(wb, ref)
             job = drafts.job_record(wb, info.job) if info.job else None  # info found it already
             files, _ = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, False)
             row: dict[str, Any] = {
-                "label": label, "model": info.model, "job": info.job, "status": info.status,
-                "base": info.base, "base_is_published": info.base_is_published, "head": info.head,
-                "files": len(files), "insertions": sum(int(str(f["insertions"])) for f in files),
-                "deletions": sum(int(str(f["deletions"])) for f in files), "steps": info.steps,
-                "tokens": job.usage_actual if job else None, "estimate": job.usage_estimate if job else None,
+                "label": label,
+                "model": info.model,
+                "job": info.job,
+                "status": info.status,
+                "base": info.base,
+                "base_is_published": info.base_is_published,
+                "head": info.head,
+                "files": len(files),
+                "insertions": sum(int(str(f["insertions"])) for f in files),
+                "deletions": sum(int(str(f["deletions"])) for f in files),
+                "steps": info.steps,
+                "tokens": job.usage_actual if job else None,
+                "estimate": job.usage_estimate if job else None,
                 "attempts": job.attempts if job else None,
                 "seconds": round((job.finished or job.updated) - job.created, 3) if job else None,
             }
@@ -313,10 +382,11 @@ def compare(wb: Workbench, check: str | None = None, labels: list[str] | None = 
                 say(f"{label}: running the check")
                 row["check"] = _check(wb, info.head, check, timeout)
             rows.append(row)
-        card = {"id": wb.new_id(), "created": clock.now(), "published": wb.published(), "check": check,
-                "drafts": rows}
-        wb.records.write({f"scorecards/{card['id']}.json": card, "scorecards/latest.json": card},
-                         f"scorecard of {len(rows)} Draft(s)")
+        card = {"id": wb.new_id(), "created": clock.now(), "published": wb.published(), "check": check, "drafts": rows}
+        wb.records.write(
+            {f"scorecards/{card['id']}.json": card, "scorecards/latest.json": card},
+            f"scorecard of {len(rows)} Draft(s)",
+        )
         return card
 
 
@@ -329,24 +399,35 @@ def _check(wb: Workbench, head: str, command: str, timeout: float) -> dict[str, 
 
     start = time.monotonic()
     settings = commands.job_settings(wb)
-    with worktrees.scratch(wb, head, f"check-{head[:12]}", settings) as linked, \
-            tempfile.TemporaryFile() as log:
+    with worktrees.scratch(wb, head, f"check-{head[:12]}", settings) as linked, tempfile.TemporaryFile() as log:
         env = worktrees.command_env(wb, linked)
         code: int | None = 0
         note = ""
         if settings.setup:
-            out = supervisor.run(["/bin/sh", "-c", settings.setup], linked.path, env, stdout=log.fileno(),
-                                 stderr=log.fileno(), timeout=timeout)
+            out = supervisor.run(
+                ["/bin/sh", "-c", settings.setup],
+                linked.path,
+                env,
+                stdout=log.fileno(),
+                stderr=log.fileno(),
+                timeout=timeout,
+            )
             if out.code != 0 or out.stopped:
                 code, note = out.code, f"\n(the setup command {settings.setup!r} failed: exit {out.code})"
         if not note:
-            out = supervisor.run(["/bin/sh", "-c", command], linked.path, env, stdout=log.fileno(),
-                                 stderr=log.fileno(), timeout=timeout)
+            out = supervisor.run(
+                ["/bin/sh", "-c", command], linked.path, env, stdout=log.fileno(), stderr=log.fileno(), timeout=timeout
+            )
             code = None if out.stopped == "timeout" else out.code
             if out.stopped == "timeout":
                 note = f"\n(timed out after {timeout} s)"
         log.seek(0)
         text = log.read().decode("utf-8", "replace") + note
     tail = "\n".join(text.strip().splitlines()[-5:])
-    return {"command": command, "exit_code": code, "passed": code == 0,
-            "seconds": round(time.monotonic() - start, 3), "output": tail}
+    return {
+        "command": command,
+        "exit_code": code,
+        "passed": code == 0,
+        "seconds": round(time.monotonic() - start, 3),
+        "output": tail,
+    }

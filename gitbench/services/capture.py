@@ -71,8 +71,10 @@ def repair_link(wb: Workbench, linked: wt.Linked, ref: str, out: Captured) -> st
         elif linked.branch is not None:
             other = wb.git.ref(linked.branch)
         where = "a detached commit" if linked.branch is None else linked.branch
-        out.notes.append(f"The job left its worktree on {where}; it was put back on its Draft"
-                         + (", and the commits made there were taken onto it." if other else "."))
+        out.notes.append(
+            f"The job left its worktree on {where}; it was put back on its Draft"
+            + (", and the commits made there were taken onto it." if other else ".")
+        )
         # Until those commits are on the Draft, HEAD stays on them (detached), so Git's status compares the
         # folder with them; ``attach`` puts it back on the Draft.
         _write_head(linked, other if other else want)
@@ -85,8 +87,9 @@ def _write_head(linked: wt.Linked, value: str) -> None:
     linked.head = value
 
 
-def _refusal(wb: Workbench, scope: Scope, path: str, entry: tuple[str, int] | None, copied: set[bytes],
-             new_gitlink: bool) -> str | None:
+def _refusal(
+    wb: Workbench, scope: Scope, path: str, entry: tuple[str, int] | None, copied: set[bytes], new_gitlink: bool
+) -> str | None:
     """Why a committed change may not be kept (None: it may)."""
     if os.fsencode(path) in copied:
         return "copied into the worktree by [job] copy; never part of the Draft"
@@ -104,17 +107,29 @@ def _refusal(wb: Workbench, scope: Scope, path: str, entry: tuple[str, int] | No
     return None
 
 
-def keep_commits(wb: Workbench, job: JobRecord, linked: wt.Linked, known: str, tip: str, scope: Scope,
-                 copied: set[bytes], pairs: list[tuple[str, str]], out: Captured, scratch: str,
-                 more: int = 0) -> str:
+def keep_commits(
+    wb: Workbench,
+    job: JobRecord,
+    linked: wt.Linked,
+    known: str,
+    tip: str,
+    scope: Scope,
+    copied: set[bytes],
+    pairs: list[tuple[str, str]],
+    out: Captured,
+    scratch: str,
+    more: int = 0,
+) -> str:
     """Give the job's own commits (``known..tip``) their trailers, taking out changes it may not make; the new
     tip. A history that no longer starts at ``known`` (the job rewrote or dropped steps) becomes one step with the
     tree the job left, on top of ``known``, so no earlier step is lost."""
     if tip == known:
         return known
     if not wb.git.is_ancestor(known, tip):
-        out.notes.append("The job rewrote the Draft's history; what its commits left is kept as one step on top "
-                         "of the earlier steps (none of them is lost).")
+        out.notes.append(
+            "The job rewrote the Draft's history; what its commits left is kept as one step on top "
+            "of the earlier steps (none of them is lost)."
+        )
         commits = [(tip, [known])]  # its tree, its message and author, on top of the earlier steps
     else:
         commits = [(c.oid, list(c.parents)) for c in wb.git.commits_between(known, tip)]
@@ -139,10 +154,16 @@ def keep_commits(wb: Workbench, job: JobRecord, linked: wt.Linked, known: str, t
             old_entry = wb.git.tree_entry(first_new, path) if _encodable(path) else None
             fixes[os.fsencode(path)] = (old_entry[1], old_entry[0]) if old_entry else None
         tree = info.tree if not fixes else wt.edit_tree(wb.git.gitdir, info.tree, fixes, scratch)
-        message = trailers.append(info.message, [
-            ("Gitbench-Job", job.id), ("Gitbench-Step", f"{job.steps_completed + i}/{job.steps_completed + total} "
-                                                         "commit"),
-            *pairs, ("Gitbench-Files", trailers.format_paths(sorted(files))), *_tail(job)])
+        message = trailers.append(
+            info.message,
+            [
+                ("Gitbench-Job", job.id),
+                ("Gitbench-Step", f"{job.steps_completed + i}/{job.steps_completed + total} commit"),
+                *pairs,
+                ("Gitbench-Files", trailers.format_paths(sorted(files))),
+                *_tail(job),
+            ],
+        )
         new = wb.git.rewrite_commit(oid, tree, new_parents, message)
         mapping[oid] = new
         new_tip = new
@@ -160,12 +181,16 @@ def _encodable(path: str) -> bool:
 
 
 def _tail(job: JobRecord) -> list[tuple[str, str]]:
-    return [("Gitbench-Checkpoint", job.checkpoint or "none"), ("Gitbench-Attempts", "1"),
-            ("Gitbench-Status", "complete")]
+    return [
+        ("Gitbench-Checkpoint", job.checkpoint or "none"),
+        ("Gitbench-Attempts", "1"),
+        ("Gitbench-Status", "complete"),
+    ]
 
 
-def classify(wb: Workbench, linked: wt.Linked, changes: list[wt.Change], scope: Scope,
-             copied: set[bytes]) -> tuple[list[bytes], list[tuple[bytes, str]]]:
+def classify(
+    wb: Workbench, linked: wt.Linked, changes: list[wt.Change], scope: Scope, copied: set[bytes]
+) -> tuple[list[bytes], list[tuple[bytes, str]]]:
     """Uncommitted changes: the paths to stage, and the refused ones with the reason."""
     allowed: list[bytes] = []
     refused: list[tuple[bytes, str]] = []
@@ -210,12 +235,24 @@ def hidden_writes(linked: wt.Linked) -> list[tuple[bytes, str]]:
     marks those paths skip-worktree), so they are looked at one by one."""
     paths = wt.hidden(linked)
     root = os.fsencode(linked.path)
-    return [(p, "written at the path of a symlink that points outside the Draft (kept out of its worktree)")
-            for p in paths if os.path.lexists(os.path.join(root, p))]
+    return [
+        (p, "written at the path of a symlink that points outside the Draft (kept out of its worktree)")
+        for p in paths
+        if os.path.lexists(os.path.join(root, p))
+    ]
 
 
-def capture(wb: Workbench, job: JobRecord, linked: wt.Linked, scope: Scope, copied: set[bytes], subject: str,
-            status: str, step_name: str, pairs: list[tuple[str, str]]) -> Captured:
+def capture(
+    wb: Workbench,
+    job: JobRecord,
+    linked: wt.Linked,
+    scope: Scope,
+    copied: set[bytes],
+    subject: str,
+    status: str,
+    step_name: str,
+    pairs: list[tuple[str, str]],
+) -> Captured:
     """Everything the job did in ``linked``, as commits on its Draft (compare-and-swap on the Draft ref)."""
     out = Captured()
     ref = job.draft
@@ -250,10 +287,19 @@ def capture(wb: Workbench, job: JobRecord, linked: wt.Linked, scope: Scope, copi
     if tree != wb.git.commit(new_tip).tree:
         paths = [c.path for c in wb.git.diff_trees(wb.git.commit(new_tip).tree, tree)]
         step_no = job.steps_completed + len(out.commits) + 1
-        message = trailers.build_message(subject, "", [
-            ("Gitbench-Job", job.id), ("Gitbench-Step", f"{step_no}/{step_no} {step_name}"), *pairs,
-            ("Gitbench-Files", trailers.format_paths(paths)), ("Gitbench-Checkpoint", job.checkpoint or "none"),
-            ("Gitbench-Attempts", "1"), ("Gitbench-Status", status)])
+        message = trailers.build_message(
+            subject,
+            "",
+            [
+                ("Gitbench-Job", job.id),
+                ("Gitbench-Step", f"{step_no}/{step_no} {step_name}"),
+                *pairs,
+                ("Gitbench-Files", trailers.format_paths(paths)),
+                ("Gitbench-Checkpoint", job.checkpoint or "none"),
+                ("Gitbench-Attempts", "1"),
+                ("Gitbench-Status", status),
+            ],
+        )
         head = wb.git.create_commit(tree, [new_tip], message)
         faults.point("step.before-ref")
         wb.git.set_ref(ref, head, new_tip, f"gitbench step {step_no}")

@@ -43,8 +43,7 @@ def user_turn(wb: Workbench, conversation: str, job: JobRecord, prompt: str) -> 
     """The records files that add a prompt to the conversation (and make it the current one), and its turn."""
     lines = messages(wb, conversation)
     turn = sum(1 for m in lines if m.get("role") == "user") + 1
-    lines.append({"role": "user", "text": prompt, "job": job.id, "turn": turn, "time": clock.now(),
-                  "model": job.model})
+    lines.append({"role": "user", "text": prompt, "job": job.id, "turn": turn, "time": clock.now(), "model": job.model})
     return turn, {path(conversation): Lines(lines), CURRENT: {"conversation": conversation}}
 
 
@@ -62,15 +61,26 @@ def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[
     """The records files that add the job's outcome (the model's summaries) to its conversation."""
     if not job.conversation:
         return {}
-    lines = [m for m in messages(wb, job.conversation)
-             if not (m.get("role") == "assistant" and m.get("job") == job.id)]  # a resumed job: its last word
+    lines = [
+        m for m in messages(wb, job.conversation) if not (m.get("role") == "assistant" and m.get("job") == job.id)
+    ]  # a resumed job: its last word
     summary = " ".join(s for s in summaries if s)
     if job.status not in ("complete", "no-changes"):
         summary = (summary + " " if summary else "") + f"[{job.status}: {(job.error or {}).get('message', '')}]"
-    lines.append({"role": "assistant", "text": summary or "(no summary)", "summaries": summaries, "job": job.id,
-                  "turn": job.turn, "time": clock.now(),
-                  "status": job.status, "files": job.files_changed, "model": job.model,
-                  "error": (job.error or {}).get("message")})
+    lines.append(
+        {
+            "role": "assistant",
+            "text": summary or "(no summary)",
+            "summaries": summaries,
+            "job": job.id,
+            "turn": job.turn,
+            "time": clock.now(),
+            "status": job.status,
+            "files": job.files_changed,
+            "model": job.model,
+            "error": (job.error or {}).get("message"),
+        }
+    )
     return {path(job.conversation): Lines(lines)}
 
 
@@ -92,7 +102,7 @@ def history(wb: Workbench, conversation: str, before_job: str) -> list[dict[str,
         if m.get("job") == before_job:
             break
         out.append(m)
-    return out[-2 * HISTORY_TURNS:]
+    return out[-2 * HISTORY_TURNS :]
 
 
 def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
@@ -104,13 +114,26 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
     last: dict[Any, float] = {}  # each job's last message
     for m in lines:
         last[m.get("job")] = max(last.get(m.get("job"), 0.0), float(m.get("time") or 0))
-    keyed: list[tuple[float, int, dict[str, Any]]] = [(float(m.get("time") or 0), 0, {"type": "message", **m})
-                                                      for m in lines]
+    keyed: list[tuple[float, int, dict[str, Any]]] = [
+        (float(m.get("time") or 0), 0, {"type": "message", **m}) for m in lines
+    ]
     for cp in checkpoints.history(wb):
         if cp.kind == "publish" and cp.job in last:
             # A tag's date has whole seconds: a publish in the same second as its job still comes after it.
-            keyed.append((max(cp.date, last[cp.job]), 1,
-                          {"type": "checkpoint", "name": cp.name, "job": cp.job, "time": cp.date,
-                           "commit": cp.commit, "message": cp.message, "restore": f"gitbench restore {cp.name}"}))
+            keyed.append(
+                (
+                    max(cp.date, last[cp.job]),
+                    1,
+                    {
+                        "type": "checkpoint",
+                        "name": cp.name,
+                        "job": cp.job,
+                        "time": cp.date,
+                        "commit": cp.commit,
+                        "message": cp.message,
+                        "restore": f"gitbench restore {cp.name}",
+                    },
+                )
+            )
     keyed.sort(key=lambda k: (k[0], k[1]))
     return {"conversation": conv, "items": [item for _, _, item in keyed]}

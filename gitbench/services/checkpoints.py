@@ -16,20 +16,24 @@ _NAME = re.compile(r"^(?:refs/tags/)?(?:checkpoint/)?(\d+)$")
 def _numbers(wb: Workbench) -> list[int]:
     out = []
     for ref in wb.git.refs(CHECKPOINT_PREFIX):
-        tail = ref[len(CHECKPOINT_PREFIX):]
+        tail = ref[len(CHECKPOINT_PREFIX) :]
         if tail.isdigit():
             out.append(int(tail))
     return sorted(out)
 
 
-def create(wb: Workbench, kind: str, message: str = "", job: str | None = None,
-           operation: str | None = None) -> Checkpoint:
+def create(
+    wb: Workbench, kind: str, message: str = "", job: str | None = None, operation: str | None = None
+) -> Checkpoint:
     """Tag Published as the next checkpoint. Raises CheckpointFailed (nothing changed) if it cannot."""
     try:
         commit = wb.published()
         records = wb.records.head()
-        pairs = [("Gitbench-Checkpoint-Kind", kind), ("Gitbench-Published", wb.published_ref),
-                 ("Gitbench-Records", records or "none")]
+        pairs = [
+            ("Gitbench-Checkpoint-Kind", kind),
+            ("Gitbench-Published", wb.published_ref),
+            ("Gitbench-Records", records or "none"),
+        ]
         if job:
             pairs.append(("Gitbench-Job", job))
         if operation:

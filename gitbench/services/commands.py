@@ -33,8 +33,9 @@ def parse_ok_exit(values: list[str]) -> list[int]:
             if not part:
                 continue
             if not part.isdigit() or not 0 < int(part) < 256:
-                raise errors.UsageError(f"--ok-exit takes exit statuses from 1 to 255 (e.g. --ok-exit 1), not "
-                                        f"{part!r}.")
+                raise errors.UsageError(
+                    f"--ok-exit takes exit statuses from 1 to 255 (e.g. --ok-exit 1), not {part!r}."
+                )
             out.append(int(part))
     return sorted(set(out))
 
@@ -56,10 +57,19 @@ def parse_timeout(text: str | None) -> float | None:
     return value
 
 
-def run_exec(wb: Workbench, argv: list[str], patterns: list[str], message: str = "",
-             on_draft: str | None = None, progress: Progress | None = None,
-             command_stdout: int | None = None, *, timeout: float | None = None, ok_exit: list[int] | None = None,
-             sparse: bool = False) -> OperationResult:
+def run_exec(
+    wb: Workbench,
+    argv: list[str],
+    patterns: list[str],
+    message: str = "",
+    on_draft: str | None = None,
+    progress: Progress | None = None,
+    command_stdout: int | None = None,
+    *,
+    timeout: float | None = None,
+    ok_exit: list[int] | None = None,
+    sparse: bool = False,
+) -> OperationResult:
     """``gitbench exec``: one command in a new Draft's worktree; what it did becomes the Draft's steps.
 
     ``command_stdout``: where the command's output goes (a file descriptor; default: ours), so a caller that
@@ -103,14 +113,31 @@ def _cwd(wb: Workbench, folder: str) -> str:
 
 def agent_env(wb: Workbench, job: JobRecord, linked: wt.Linked) -> dict[str, str]:
     """The command's environment (``worktrees.command_env``), and what names its job, Draft and worktree."""
-    return worktrees.command_env(wb, linked, {"GITBENCH_JOB": job.id, "GITBENCH_WORKBENCH": wb.root,
-                                              "GITBENCH_DRAFT": job.draft, "GITBENCH_WORKTREE": linked.path})
+    return worktrees.command_env(
+        wb,
+        linked,
+        {
+            "GITBENCH_JOB": job.id,
+            "GITBENCH_WORKBENCH": wb.root,
+            "GITBENCH_DRAFT": job.draft,
+            "GITBENCH_WORKTREE": linked.path,
+        },
+    )
 
 
-def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str], scope: Scope, subject: str,
-                 say: Progress, command_stdout: int | None = None, stdin: bytes | None = None,
-                 step_name: str = "exec", on_record: Callable[[JobRecord], dict[str, Any]] | None = None
-                 ) -> OperationResult:
+def command_step(
+    wb: Workbench,
+    job: JobRecord,
+    notes: list[str],
+    argv: list[str],
+    scope: Scope,
+    subject: str,
+    say: Progress,
+    command_stdout: int | None = None,
+    stdin: bytes | None = None,
+    step_name: str = "exec",
+    on_record: Callable[[JobRecord], dict[str, Any]] | None = None,
+) -> OperationResult:
     """Run ``argv`` in the Draft's worktree and make what it did the Draft's next steps.
 
     Called with the Workbench lock held, after ``start_job`` (or a resume); the lock is let go of while the
@@ -138,8 +165,17 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
     recorded = False
     try:
         drafts.save_job(wb, job, note="running")
-        marker.start({"job": job.id, "draft": job.draft, "worktree": linked.path, "refs": wb.guarded_refs(),
-                      "started": clock.now(), "command": agent.program, "operation": job.kind})
+        marker.start(
+            {
+                "job": job.id,
+                "draft": job.draft,
+                "worktree": linked.path,
+                "refs": wb.guarded_refs(),
+                "started": clock.now(),
+                "command": agent.program,
+                "operation": job.kind,
+            }
+        )
         entry = wb.journal.read()
         if entry and entry.get("op") == "job" and entry.get("id") == job.id:
             wb.journal.clear()  # the marker says the job runs from now on (the journal is for others' operations)
@@ -148,19 +184,46 @@ def command_step(wb: Workbench, job: JobRecord, notes: list[str], argv: list[str
         with wb.released():
             if prep.created and settings.setup:
                 say(f"Setting up the worktree: {settings.setup}")
-                out = supervisor.run(["/bin/sh", "-c", settings.setup], linked.path, env, stdout=command_stdout,
-                                     timeout=job.timeout, on_start=lambda pid: _note_pgid(marker, pid))
+                out = supervisor.run(
+                    ["/bin/sh", "-c", settings.setup],
+                    linked.path,
+                    env,
+                    stdout=command_stdout,
+                    timeout=job.timeout,
+                    on_start=lambda pid: _note_pgid(marker, pid),
+                )
                 if out.code != 0 or out.stopped:
                     setup_failed = out
             outcome = supervisor.Outcome(0)
             if setup_failed is None:
                 cwd = _cwd(wb, linked.path)
                 say(f"Running {argv[0] if stdin is not None else ' '.join(argv)} in {cwd}")
-                outcome = supervisor.run(argv, cwd, env, stdin=stdin, stdout=command_stdout, timeout=job.timeout,
-                                         on_start=lambda pid: _note_pgid(marker, pid))
+                outcome = supervisor.run(
+                    argv,
+                    cwd,
+                    env,
+                    stdin=stdin,
+                    stdout=command_stdout,
+                    timeout=job.timeout,
+                    on_start=lambda pid: _note_pgid(marker, pid),
+                )
         faults.point("job.after-command")
-        result = _after(wb, job, notes, linked, scope, subject, step_name, agent, marker, guard, outcome,
-                        setup_failed, settings, on_record)
+        result = _after(
+            wb,
+            job,
+            notes,
+            linked,
+            scope,
+            subject,
+            step_name,
+            agent,
+            marker,
+            guard,
+            outcome,
+            setup_failed,
+            settings,
+            on_record,
+        )
         recorded = True
         return result
     except BaseException as exc:
@@ -180,10 +243,22 @@ def _note_pgid(marker: running.Marker, pid: int) -> None:
     marker.update(pgid=pid, leader_start=supervisor.start_time(pid))
 
 
-def _after(wb: Workbench, job: JobRecord, notes: list[str], linked: wt.Linked, scope: Scope, subject: str,
-           step_name: str, agent: agents.Agent, marker: running.Marker, guard: gitguard.Guard,
-           outcome: supervisor.Outcome, setup_failed: supervisor.Outcome | None, settings: Any,
-           on_record: Callable[[JobRecord], dict[str, Any]] | None) -> OperationResult:
+def _after(
+    wb: Workbench,
+    job: JobRecord,
+    notes: list[str],
+    linked: wt.Linked,
+    scope: Scope,
+    subject: str,
+    step_name: str,
+    agent: agents.Agent,
+    marker: running.Marker,
+    guard: gitguard.Guard,
+    outcome: supervisor.Outcome,
+    setup_failed: supervisor.Outcome | None,
+    settings: Any,
+    on_record: Callable[[JobRecord], dict[str, Any]] | None,
+) -> OperationResult:
     """The command ended (the lock is ours again): its commits and changes onto the Draft, then the verdict."""
     job.attempts += 1
     run = setup_failed or outcome
@@ -199,19 +274,21 @@ def _after(wb: Workbench, job: JobRecord, notes: list[str], linked: wt.Linked, s
         status = f"failed (setup exit {run.code})"
     elif run.code != 0:
         status = f"complete (exit {run.code} accepted)" if accepted else f"failed (exit {run.code})"
-    pairs = [("Gitbench-Model", agent.trailer if job.kind == "exec" or job.model.startswith("command")
-              else job.model), ("Gitbench-Agent", agent.program)]
+    pairs = [
+        ("Gitbench-Model", agent.trailer if job.kind == "exec" or job.model.startswith("command") else job.model),
+        ("Gitbench-Agent", agent.program),
+    ]
     copied = worktrees.copied_paths(linked, settings.copy)
     try:
         cap = capture.capture(wb, job, linked, scope, copied, subject, status, step_name, pairs)
     except wt.GitFailed as exc:
-        return jobs.fail(wb, job, capture.errors_for(exc, "reading what the command changed"), notes,
-                         on_record=on_record)
+        return jobs.fail(
+            wb, job, capture.errors_for(exc, "reading what the command changed"), notes, on_record=on_record
+        )
     except errors.GitbenchError as exc:
         return jobs.fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
-        return jobs.fail(wb, job, jobs._io_error(exc, "reading what the command changed"), notes,
-                         on_record=on_record)
+        return jobs.fail(wb, job, jobs._io_error(exc, "reading what the command changed"), notes, on_record=on_record)
     job.steps_completed += len(cap.commits)
     job.steps_total = max(job.steps_total, job.steps_completed)
     if cap.head:
@@ -220,8 +297,10 @@ def _after(wb: Workbench, job: JobRecord, notes: list[str], linked: wt.Linked, s
     job.refused = [{"path": p, "reason": r} for p, r in cap.refused]
     notes += cap.notes
     if cap.commits and len(cap.commits) > 1:
-        notes.append(f"{len(cap.commits)} steps: the command's own commits (kept, with their messages) and what "
-                     "it left uncommitted.")
+        notes.append(
+            f"{len(cap.commits)} steps: the command's own commits (kept, with their messages) and what "
+            "it left uncommitted."
+        )
     refs = running.read(wb.layout.running, job.id).get("refs") or {}  # as gitbench itself last left them
     now = wb.guarded_refs()
     moved = [r for r in sorted(set(refs) | set(now)) if refs.get(r) != now.get(r)]
@@ -230,40 +309,89 @@ def _after(wb: Workbench, job: JobRecord, notes: list[str], linked: wt.Linked, s
     folder = linked.path
     if run.stopped:
         if run.stopped == "timeout":
-            return jobs.fail(wb, job, errors.JobFailed(
-                f"The command ran longer than its timeout ({job.timeout:g} s) and was stopped, with every process it "
-                "started. What it had written is kept in the Draft.",
-                [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="timeout", on_record=on_record)
-        return jobs.fail(wb, job, errors.Cancelled(
-            f"The job was cancelled ({run.stopped}); the command and every process it started were stopped. The "
-            "Draft and what the command had written are kept.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="user-cancel", on_record=on_record)
+            return jobs.fail(
+                wb,
+                job,
+                errors.JobFailed(
+                    f"The command ran longer than its timeout ({job.timeout:g} s) and was stopped, with every "
+                    "process it started. What it had written is kept in the Draft.",
+                    [errors.REVIEW, errors.PUBLISH, errors.DISCARD],
+                ),
+                notes,
+                klass="timeout",
+                on_record=on_record,
+            )
+        return jobs.fail(
+            wb,
+            job,
+            errors.Cancelled(
+                f"The job was cancelled ({run.stopped}); the command and every process it started were stopped. The "
+                "Draft and what the command had written are kept.",
+                [errors.REVIEW, errors.PUBLISH, errors.DISCARD],
+            ),
+            notes,
+            klass="user-cancel",
+            on_record=on_record,
+        )
     if moved:
-        return jobs.fail(wb, job, errors.PublishConflict(
-            "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
-            [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD]), notes,
-            on_record=on_record)
+        return jobs.fail(
+            wb,
+            job,
+            errors.PublishConflict(
+                "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
+                [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD],
+            ),
+            notes,
+            on_record=on_record,
+        )
     if setup_failed is not None:
-        return jobs.fail(wb, job, errors.JobFailed(
-            f"The setup command ([job] setup = {settings.setup!r}) exited with status {run.code}, so the job's "
-            f"command did not run. Its worktree is {folder}.",
-            [errors.Action("Fix [job] setup in .gitbench/config.toml (docs/agents.md), then run the job again"),
-             errors.DISCARD]), notes, klass="command", on_record=on_record)
+        return jobs.fail(
+            wb,
+            job,
+            errors.JobFailed(
+                f"The setup command ([job] setup = {settings.setup!r}) exited with status {run.code}, so the job's "
+                f"command did not run. Its worktree is {folder}.",
+                [
+                    errors.Action("Fix [job] setup in .gitbench/config.toml (docs/agents.md), then run the job again"),
+                    errors.DISCARD,
+                ],
+            ),
+            notes,
+            klass="command",
+            on_record=on_record,
+        )
     if run.code != 0 and not accepted:
         what = "was not found" if run.code == 127 else f"exited with status {run.code}"
         actions = [errors.REVIEW, errors.DISCARD]
         if run.code not in (126, 127):
-            actions.append(errors.Action("If that status means success for this command, accept it",
-                                         f"gitbench exec --ok-exit {run.code} ..."))
-        return jobs.fail(wb, job, errors.JobFailed(
-            f"The command {what}. Whatever it changed is kept in the Draft for review.", actions), notes,
-            klass="command", on_record=on_record)
+            actions.append(
+                errors.Action(
+                    "If that status means success for this command, accept it",
+                    f"gitbench exec --ok-exit {run.code} ...",
+                )
+            )
+        return jobs.fail(
+            wb,
+            job,
+            errors.JobFailed(f"The command {what}. Whatever it changed is kept in the Draft for review.", actions),
+            notes,
+            klass="command",
+            on_record=on_record,
+        )
     if cap.refused:
         listing = "; ".join(f"{p} ({r})" for p, r in cap.refused[:10])
-        return jobs.fail(wb, job, errors.ScopeViolation(
-            f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
-            f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD]), notes, klass="scope", on_record=on_record)
+        return jobs.fail(
+            wb,
+            job,
+            errors.ScopeViolation(
+                f"The command wrote where a job may not: {listing}. Those changes were refused and are not in "
+                f"the Draft (they are left in {folder} for you to inspect); its other changes are.",
+                [errors.REVIEW, errors.PUBLISH, errors.DISCARD],
+            ),
+            notes,
+            klass="scope",
+            on_record=on_record,
+        )
     if job.plan is not None:  # a model job resumed by an agent: the agent did every batch that was left
         job.next_batch = len(job.plan)
     return jobs.complete(wb, job, notes, on_record)
@@ -282,4 +410,4 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
 
 
 def label_of(job: JobRecord) -> str:
-    return job.draft[len(DRAFT_PREFIX):]
+    return job.draft[len(DRAFT_PREFIX) :]

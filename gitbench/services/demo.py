@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from gitbench.services import checkpoints, commands, init, publish, restore, review
 from gitbench.services.workbench import Workbench
 
-GREET = '''def greet(name):
+GREET = """def greet(name):
     return "Hello, " + name + "!"
 
 
 def shout(name):
     return greet(name).upper()
-'''
+"""
 
 # The "AI" of the demo: a real program, run as a job in the Draft's folder, that edits files in its scope.
 EDIT = r'''
@@ -39,21 +39,31 @@ def _ask(wb: Workbench, folder: str) -> Iterator[str]:
     from gitbench.services import ask, chat
     from gitbench.services.demo_model import DemoModel
 
-    yield ("$ gitbench ask \"Add a module docstring\" --files 'src/**/*.py' --model demo:offline"
-           "     (a model job; the demo's model runs on 127.0.0.1)")
+    yield (
+        "$ gitbench ask \"Add a module docstring\" --files 'src/**/*.py' --model demo:offline"
+        "     (a model job; the demo's model runs on 127.0.0.1)"
+    )
     lines: list[str] = []
     with DemoModel() as model:
-        res = ask.ask(wb, "Add a module docstring", ["src/**/*.py"], "demo:offline",
-                      progress=lambda text: lines.append("  · " + text), config=model.config)
+        res = ask.ask(
+            wb,
+            "Add a module docstring",
+            ["src/**/*.py"],
+            "demo:offline",
+            progress=lambda text: lines.append("  · " + text),
+            config=model.config,
+        )
     yield from lines
     yield "  " + res.summary
     if res.job is not None:
         j = res.job
         yield ""
         yield f"$ gitbench report {j.id}"
-        yield (f"  {j.status}: {j.steps_completed} step(s), {len(j.files_changed)} file(s), model(s) "
-               f"{', '.join(j.models)}, {j.attempts} attempt(s) (one retried after a 429), usage estimate "
-               f"{j.usage_estimate} tokens, actual {j.usage_actual}")
+        yield (
+            f"  {j.status}: {j.steps_completed} step(s), {len(j.files_changed)} file(s), model(s) "
+            f"{', '.join(j.models)}, {j.attempts} attempt(s) (one retried after a 429), usage estimate "
+            f"{j.usage_estimate} tokens, actual {j.usage_actual}"
+        )
     yield ""
     yield "$ gitbench publish"
     pub = publish.publish(wb)

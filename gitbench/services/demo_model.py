@@ -50,8 +50,13 @@ class DemoModel:
                     return
                 user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
                 answer = json.dumps(_edits(user))
-                self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}],
-                                 "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": len(answer) // 4}})
+                self._send(
+                    200,
+                    {
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}],
+                        "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": len(answer) // 4},
+                    },
+                )
 
             def _send(self, code: int, data: Any, headers: dict[str, str] | None = None) -> None:
                 payload = json.dumps(data).encode()
@@ -79,5 +84,11 @@ class DemoModel:
     def config(self) -> Config:
         url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         demo = Provider("demo", "openai", base_url=url, configured=True, source="gitbench demo")
-        return Config(default_model="demo:offline", providers={"demo": demo}, aliases={},
-                      settings=Settings(backoff=0.5, max_wait=2.0), files=[], secrets=[])
+        return Config(
+            default_model="demo:offline",
+            providers={"demo": demo},
+            aliases={},
+            settings=Settings(backoff=0.5, max_wait=2.0),
+            files=[],
+            secrets=[],
+        )

@@ -15,16 +15,21 @@ from gitbench.services.workbench import Workbench
 def discard(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("discard"):
         ref = drafts.require_idle_draft(wb, label, "discarded")
-        label = ref[len(DRAFT_PREFIX):]
+        label = ref[len(DRAFT_PREFIX) :]
         head = wb.git.ref(ref)
         readable = head is not None and wb.git.exists(head)
         # A garbage ref file: keep the last good commit its reflog names, so even this Draft stays recoverable.
         rescued = None if readable else wb.git.reflog_last(ref)
         # `discard --undo` brings back the newest stamp: two discards in one second must still sort in order.
         stamp = max([int(clock.now())] + [s + 1 for s, _ in trash_refs(wb)])
-        entry: dict[str, Any] = {"op": "discard", "id": wb.new_id(), "draft": ref,
-                                 "draft_head": head if readable else None, "rescued": rescued,
-                                 "trash": f"{TRASH_PREFIX}{stamp}/{label}"}
+        entry: dict[str, Any] = {
+            "op": "discard",
+            "id": wb.new_id(),
+            "draft": ref,
+            "draft_head": head if readable else None,
+            "rescued": rescued,
+            "trash": f"{TRASH_PREFIX}{stamp}/{label}",
+        }
         wb.journal.write(entry)
         faults.point("discard.journal-written")
         return finish(wb, entry)
@@ -33,7 +38,7 @@ def discard(wb: Workbench, label: str | None = None) -> OperationResult:
 def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     """Trash ref first, then the job record, then the Draft ref: a crash anywhere loses nothing."""
     ref, head, trash = entry["draft"], entry["draft_head"], entry["trash"]
-    label = ref[len(DRAFT_PREFIX):]
+    label = ref[len(DRAFT_PREFIX) :]
     keep = head or entry.get("rescued")
     if keep and wb.git.ref(trash) is None:
         wb.git.set_ref(trash, keep, None, "gitbench discard")
@@ -43,8 +48,11 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
         job.status = "discarded"
         drafts.save_job(wb, job, note="discarded")
     for other in drafts.jobs_on(wb, ref):  # jobs that continued the Draft are discarded with it
-        if other.continues == ref and other.status not in ("published", "discarded") \
-                and other.created >= (job.created if job else 0):
+        if (
+            other.continues == ref
+            and other.status not in ("published", "discarded")
+            and other.created >= (job.created if job else 0)
+        ):
             other.status = "discarded"
             drafts.save_job(wb, other, note="discarded")
     faults.point("discard.after-record")
@@ -65,14 +73,19 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if keep else ""
     if keep and not head:
         kept += " (Its branch was unreadable; what is kept is its last good commit, from the reflog.)"
-    return OperationResult("discard", f"Discarded the Draft {label}; Published is untouched.{kept}",
-                           draft=ref, data={"trash": trash if keep else None}, notes=notes)
+    return OperationResult(
+        "discard",
+        f"Discarded the Draft {label}; Published is untouched.{kept}",
+        draft=ref,
+        data={"trash": trash if keep else None},
+        notes=notes,
+    )
 
 
 def trash_refs(wb: Workbench, prefix: str = TRASH_PREFIX) -> list[tuple[int, str]]:
     out = []
     for ref in wb.git.refs(prefix):
-        stamp = ref[len(prefix):].split("/", 1)[0]
+        stamp = ref[len(prefix) :].split("/", 1)[0]
         if stamp.isdigit():
             out.append((int(stamp), ref))
     return sorted(out)
@@ -97,7 +110,7 @@ def undo(wb: Workbench) -> OperationResult:
         if not trash:
             raise errors.NoDraft("There is no discarded Draft to bring back (they are kept for 14 days).")
         _, ref = trash[-1]
-        label = ref[len(TRASH_PREFIX):].split("/", 1)[1]
+        label = ref[len(TRASH_PREFIX) :].split("/", 1)[1]
         head = wb.git.ref(ref)
         assert head is not None
         draft = DRAFT_PREFIX + label

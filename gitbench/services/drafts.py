@@ -37,8 +37,13 @@ def all_jobs(wb: Workbench) -> list[JobRecord]:
     return sorted(out, key=lambda j: (j.created, j.id))
 
 
-def save_job(wb: Workbench, job: JobRecord, report: dict[str, Any] | None = None, note: str = "",
-             extra: dict[str, Any] | None = None) -> None:
+def save_job(
+    wb: Workbench,
+    job: JobRecord,
+    report: dict[str, Any] | None = None,
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Store the job record (and its report, and ``extra`` records files) in one records commit."""
     from gitbench.model import to_json
 
@@ -57,7 +62,7 @@ def only_draft(wb: Workbench) -> str | None:
 
 
 def label_of(ref: str) -> str:
-    return ref[len(DRAFT_PREFIX):]
+    return ref[len(DRAFT_PREFIX) :]
 
 
 def job_of(wb: Workbench, ref: str) -> JobRecord | None:
@@ -87,10 +92,14 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
         raise errors.DraftOpen(
             f"{'Drafts are' if several else 'A Draft is'} open ({labels}): {doing} is blocked until you publish or "
             f"discard {'them' if several else 'it'}.",
-            [errors.REVIEW, errors.PUBLISH, errors.DISCARD, errors.CANCEL] if not several else
-            [errors.Action("See them", "gitbench drafts"),
-             errors.Action("Publish one", f"gitbench publish --draft {label_of(refs[0])}"),
-             errors.Action("Discard one", f"gitbench discard --draft {label_of(refs[0])}"), errors.CANCEL],
+            [errors.REVIEW, errors.PUBLISH, errors.DISCARD, errors.CANCEL]
+            if not several
+            else [
+                errors.Action("See them", "gitbench drafts"),
+                errors.Action("Publish one", f"gitbench publish --draft {label_of(refs[0])}"),
+                errors.Action("Discard one", f"gitbench discard --draft {label_of(refs[0])}"),
+                errors.CANCEL,
+            ],
             {"draft": label_of(refs[0]), "drafts": [label_of(r) for r in refs]},
         )
 
@@ -128,10 +137,13 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
         f"`gitbench {info.get('operation', 'exec')}` (pid {info.get('pid')}) is running job {info.get('job')} in the "
         f"Draft {label} (in {info.get('worktree')}), so the Draft cannot be {doing} now. The job's work is recorded "
         "when its command ends.",
-        [errors.Action("Wait for the job to finish, then run this again"),
-         errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
-         errors.Action("Or stop it: Ctrl-C where it runs, or", f"kill {info.get('pid')}")],
-        {"job": info.get("job"), "draft": label})
+        [
+            errors.Action("Wait for the job to finish, then run this again"),
+            errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
+            errors.Action("Or stop it: Ctrl-C where it runs, or", f"kill {info.get('pid')}"),
+        ],
+        {"job": info.get("job"), "draft": label},
+    )
 
 
 def require_idle_draft(wb: Workbench, label: str | None, doing: str) -> str:
@@ -153,22 +165,28 @@ def require_draft(wb: Workbench, label: str | None = None) -> str:
             open_ = [label_of(r) for r in wb.draft_refs()]
             raise errors.NoDraft(
                 f"There is no Draft {label!r}." + (f" Open: {', '.join(open_)}." if open_ else " No Draft is open."),
-                [errors.Action("See the Drafts", "gitbench drafts")])
+                [errors.Action("See the Drafts", "gitbench drafts")],
+            )
         return ref
     refs = wb.draft_refs()
     if not refs:
         raise errors.NoDraft(
             "There is no open Draft.",
-            [errors.Action("Start a job", "gitbench exec -- COMMAND"),
-             errors.Action("Bring back the last discarded Draft", "gitbench discard --undo")],
+            [
+                errors.Action("Start a job", "gitbench exec -- COMMAND"),
+                errors.Action("Bring back the last discarded Draft", "gitbench discard --undo"),
+            ],
         )
     if len(refs) > 1:
         labels = [label_of(r) for r in refs]
         raise errors.DraftAmbiguous(
             f"{len(refs)} Drafts are open ({', '.join(labels)}): say which one with --draft LABEL.",
-            [errors.Action("See them side by side", "gitbench drafts"),
-             *[errors.Action(f"This one: {lb}", f"--draft {lb}") for lb in labels[:5]]],
-            {"drafts": labels})
+            [
+                errors.Action("See them side by side", "gitbench drafts"),
+                *[errors.Action(f"This one: {lb}", f"--draft {lb}") for lb in labels[:5]],
+            ],
+            {"drafts": labels},
+        )
     return refs[0]
 
 
@@ -186,7 +204,7 @@ def keep(wb: Workbench, label: str) -> None:
 
 def info(wb: Workbench, ref: str) -> DraftInfo:
     """Describe the Draft; raises DraftCorrupt if its ref or commits cannot be read."""
-    label = ref[len(DRAFT_PREFIX):]
+    label = ref[len(DRAFT_PREFIX) :]
     head = wb.git.ref(ref)
     if head is None or not wb.git.exists(head):
         raise corrupt(wb, label, "its branch does not point at a readable commit")
@@ -202,17 +220,32 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
     created = job.created if job else (float(chain[-1].time) if chain else head_time)
     last = max(head_time, job.updated if job else 0.0)
     now = clock.now()
-    draft = DraftInfo(label=label, ref=ref, head=head, base=base, created=created, last_activity=last,
-                      steps=len(chain), files_changed=files, job=job.id if job else None,
-                      model=job.shown_model if job else None, status=job.status if job else None,
-                      base_is_published=base == published, tokens=job.usage_actual if job else None)
+    draft = DraftInfo(
+        label=label,
+        ref=ref,
+        head=head,
+        base=base,
+        created=created,
+        last_activity=last,
+        steps=len(chain),
+        files_changed=files,
+        job=job.id if job else None,
+        model=job.shown_model if job else None,
+        status=job.status if job else None,
+        base_is_published=base == published,
+        tokens=job.usage_actual if job else None,
+    )
     if now - last >= STALE_AFTER and now >= _kept_until(wb, label):
         draft.stale = True
-        draft.reminder = (f"A stale Draft was found (last modified {clock.iso(last)}). Discard it? "
-                          "[Discard: `gitbench discard` / Keep: `gitbench keep`]")
+        draft.reminder = (
+            f"A stale Draft was found (last modified {clock.iso(last)}). Discard it? "
+            "[Discard: `gitbench discard` / Keep: `gitbench keep`]"
+        )
     elif now - created >= REMIND_AFTER:
-        draft.reminder = (f"You have an open Draft from {clock.iso(created)}. Review and publish or discard? "
-                          "(`gitbench review`, `gitbench publish`, `gitbench discard`)")
+        draft.reminder = (
+            f"You have an open Draft from {clock.iso(created)}. Review and publish or discard? "
+            "(`gitbench review`, `gitbench publish`, `gitbench discard`)"
+        )
     return draft
 
 
@@ -238,7 +271,9 @@ def _base_without_record(wb: Workbench, published: str, head: str) -> str:
 def corrupt(wb: Workbench, label: str, why: str) -> errors.DraftCorrupt:
     return errors.DraftCorrupt(
         f"The Draft {label} is missing or corrupted: {why}. Publishing is blocked; Published is untouched.",
-        [errors.Action("Discard the broken Draft", "gitbench discard"),
-         errors.Action("Then, if you want to go back further, restore a checkpoint", "gitbench checkpoints")],
+        [
+            errors.Action("Discard the broken Draft", "gitbench discard"),
+            errors.Action("Then, if you want to go back further, restore a checkpoint", "gitbench checkpoints"),
+        ],
         {"draft": label},
     )

@@ -49,7 +49,7 @@ def parse(text: str) -> tuple[list[Any], str]:
     candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
     start, end = text.find("{"), text.rfind("}")
     if start != -1 and end > start:
-        candidates.append(text[start:end + 1])
+        candidates.append(text[start : end + 1])
     for candidate in candidates:
         try:
             data = json.loads(candidate)
@@ -58,11 +58,16 @@ def parse(text: str) -> tuple[list[Any], str]:
         if isinstance(data, dict) and isinstance(data.get("edits"), list):
             summary = data.get("summary")
             return data["edits"], " ".join(summary.split())[:500] if isinstance(summary, str) else ""
-    raise NoEdits("no JSON object with an \"edits\" list")
+    raise NoEdits('no JSON object with an "edits" list')
 
 
-def plan(edits: list[Any], sent: dict[str, tuple[str, int]], scope: Scope,
-         lookup: Callable[[str], Entry | None], max_bytes: int) -> Plan:
+def plan(
+    edits: list[Any],
+    sent: dict[str, tuple[str, int]],
+    scope: Scope,
+    lookup: Callable[[str], Entry | None],
+    max_bytes: int,
+) -> Plan:
     """Check every edit against the files ``sent`` (path → (text, mode)) and the Draft's tree (``lookup``)."""
     out = Plan()
     current: dict[str, tuple[str | None, int]] = {p: (t, m) for p, (t, m) in sent.items()}
@@ -119,8 +124,14 @@ def plan(edits: list[Any], sent: dict[str, tuple[str, int]], scope: Scope,
                 continue
             count = old_text.count(old)
             if count != 1:
-                out.refused.append((path, "the text to replace was not found" if count == 0 else
-                                    f"the text to replace appears {count} times; it must appear once"))
+                out.refused.append(
+                    (
+                        path,
+                        "the text to replace was not found"
+                        if count == 0
+                        else f"the text to replace appears {count} times; it must appear once",
+                    )
+                )
                 continue
             new_text = old_text.replace(old, new, 1)
         else:
@@ -148,8 +159,9 @@ def _encode(text: str, max_bytes: int) -> bytes | str:
     return data
 
 
-def _path_problem(path: str, scope: Scope, current: dict[str, tuple[str | None, int]],
-                  lookup: Callable[[str], Entry | None]) -> str | None:
+def _path_problem(
+    path: str, scope: Scope, current: dict[str, tuple[str | None, int]], lookup: Callable[[str], Entry | None]
+) -> str | None:
     if not scope.allows(path):
         return "outside the job's scope (--files)"
     parts = path.split("/")

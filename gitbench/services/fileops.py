@@ -45,21 +45,32 @@ def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None
     if tree == info.tree:
         return OperationResult(op, "Nothing to change: Published already holds that.", published=published)
     paths = sorted(changes)
-    message = trailers.build_message(f"gitbench {op}: {', '.join(paths[:3])}" + (" ..." if len(paths) > 3 else ""),
-                                     "", [("Gitbench-Operation", op), ("Gitbench-Files", trailers.format_paths(paths))])
+    message = trailers.build_message(
+        f"gitbench {op}: {', '.join(paths[:3])}" + (" ..." if len(paths) > 3 else ""),
+        "",
+        [("Gitbench-Operation", op), ("Gitbench-Files", trailers.format_paths(paths))],
+    )
     commit = wb.git.create_commit(tree, [published], message)
     moves, files = transaction.plan(wb, published, commit)
     blocked = transaction.blocked_paths(wb, moves)
     if blocked:
         raise errors.LocalChanges(
             f"Cannot {op}: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
-            [errors.Action("Commit or set aside your edits", "git stash")])
-    entry: dict[str, Any] = {"op": "fileop", "kind": op, "id": wb.new_id(), "old": published, "new": commit,
-                             "files": files}
+            [errors.Action("Commit or set aside your edits", "git stash")],
+        )
+    entry: dict[str, Any] = {
+        "op": "fileop",
+        "kind": op,
+        "id": wb.new_id(),
+        "old": published,
+        "new": commit,
+        "files": files,
+    }
     transaction.move_published(wb, entry, moves, op)
     transaction.done(wb, entry)
-    return OperationResult(op, f"{op}: {len(paths)} file(s) on Published ({commit[:12]}).", published=commit,
-                           data={"files": paths})
+    return OperationResult(
+        op, f"{op}: {len(paths)} file(s) on Published ({commit[:12]}).", published=commit, data={"files": paths}
+    )
 
 
 def add(wb: Workbench, sources: list[str], to: str = "") -> OperationResult:
@@ -137,19 +148,24 @@ def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> Operati
         if entry is None:
             raise errors.UsageError(f"{rel} is not on Published.")
         if entry[1] == 0o040000:
-            items = [(os.path.join(dest, os.path.relpath(p, rel)), oid, mode)
-                     for p, oid, mode in wb.git.walk_tree(entry[0], rel + "/")]
+            items = [
+                (os.path.join(dest, os.path.relpath(p, rel)), oid, mode)
+                for p, oid, mode in wb.git.walk_tree(entry[0], rel + "/")
+            ]
         else:
             target = os.path.join(dest, os.path.basename(rel)) if os.path.isdir(dest) else dest
             items = [(target, entry[0], entry[1])]
         clash = [t for t, _, _ in items if os.path.lexists(t)]
         if clash and not force:
-            raise errors.UsageError(f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
-                                    [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")])
+            raise errors.UsageError(
+                f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
+                [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")],
+            )
         for target, oid, mode in items:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             if os.path.lexists(target):
                 os.unlink(target)
             wb.git.write_entry(target, oid, mode)
-        return OperationResult("extract", f"Extracted {len(items)} file(s) to {dest}.",
-                               data={"files": [t for t, _, _ in items]})
+        return OperationResult(
+            "extract", f"Extracted {len(items)} file(s) to {dest}.", data={"files": [t for t, _, _ in items]}
+        )

@@ -42,20 +42,23 @@ def init(path: str, published: str | None = None) -> OperationResult:
     if current is not None:
         if published and published != current:
             raise errors.UsageError(
-                f"{path} is already a Workbench whose Published branch is {current}, not {published}.")
+                f"{path} is already a Workbench whose Published branch is {current}, not {published}."
+            )
         with wb.changing("init"):
             notes += hooks.install(_hooks_dir(wb))
-        return OperationResult("init", f"{wb.root} is already a Workbench (Published: {current}); hooks checked.",
-                               notes=notes)
+        return OperationResult(
+            "init", f"{wb.root} is already a Workbench (Published: {current}); hooks checked.", notes=notes
+        )
     head = wb.git.head_branch()
-    branch = published or (head[len("refs/heads/"):] if head and head.startswith("refs/heads/") else "main")
+    branch = published or (head[len("refs/heads/") :] if head and head.startswith("refs/heads/") else "main")
     wb.branch = branch
     with wb.changing("init"):
         if wb.git.ref(wb.published_ref) is None:
             if wb.git.refs("refs/heads/"):
                 raise errors.UsageError(
                     f"There is no branch {branch} to publish to.",
-                    [errors.Action("Name an existing branch", "gitbench init --published BRANCH")])
+                    [errors.Action("Name an existing branch", "gitbench init --published BRANCH")],
+                )
             tree = wb.git.snapshot_workdir() if not wb.git.bare else wb.git.empty_tree()
             message = trailers.build_message("Start Workbench", "", [("Gitbench-Operation", "init")])
             commit = wb.git.create_commit(tree, [], message)
@@ -66,12 +69,19 @@ def init(path: str, published: str | None = None) -> OperationResult:
         wb.git.config_set("gitbench.published", branch)
         wb.git.config_set("gitbench.version", "1")
         if wb.records.head() is None:
-            wb.records.write({"workbench.json": {"published": branch, "created": clock.now(),
-                                                 "gitbench": gitbench.__version__}}, "start records")
+            wb.records.write(
+                {"workbench.json": {"published": branch, "created": clock.now(), "gitbench": gitbench.__version__}},
+                "start records",
+            )
         notes += hooks.install(_hooks_dir(wb))
         cp = checkpoints.create(wb, "init", "Workbench adopted")
-    return OperationResult("init", f"{wb.root} is a Workbench. Published: {branch} at "
-                           f"{wb.published()[:12]}.", checkpoints=[cp.name], published=wb.published(), notes=notes)
+    return OperationResult(
+        "init",
+        f"{wb.root} is a Workbench. Published: {branch} at {wb.published()[:12]}.",
+        checkpoints=[cp.name],
+        published=wb.published(),
+        notes=notes,
+    )
 
 
 def _hooks_dir(wb: Workbench) -> str:

@@ -29,17 +29,20 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
     refs = wb.draft_refs()
     if not refs or (kind == "ask" and on_draft in ("continue", "fork")):
         return []
-    label = refs[0][len(DRAFT_PREFIX):]
+    label = refs[0][len(DRAFT_PREFIX) :]
     rest = "-- ..." if kind == "exec" else "..."
     command = "workflow run" if kind == "workflow" else kind
     rest = "" if kind == "workflow" else rest
     if len(refs) > 1 and on_draft in ("publish", "discard"):
         raise errors.DraftAmbiguous(
-            f"{len(refs)} Drafts are open ({', '.join(r[len(DRAFT_PREFIX):] for r in refs)}): publish or discard "
+            f"{len(refs)} Drafts are open ({', '.join(r[len(DRAFT_PREFIX) :] for r in refs)}): publish or discard "
             "the one you mean first, then run the job.",
-            [errors.Action("See them", "gitbench drafts"),
-             errors.Action("Publish one", "gitbench publish --draft LABEL"),
-             errors.Action("Discard one", "gitbench discard --draft LABEL")])
+            [
+                errors.Action("See them", "gitbench drafts"),
+                errors.Action("Publish one", "gitbench publish --draft LABEL"),
+                errors.Action("Discard one", "gitbench discard --draft LABEL"),
+            ],
+        )
     if on_draft == "publish":
         from gitbench.services import publish
 
@@ -52,26 +55,41 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
         raise errors.DraftOpen(
             f"A Draft is open ({label}); a new Workshop job can continue it, fork a new Draft beside it, or wait "
             "until it is discarded.",
-            [errors.Action("Continue: the job's steps go on the open Draft", "gitbench ask --on-draft continue ..."),
-             errors.Action("Fork: a new Draft beside it", "gitbench ask --on-draft fork ..."),
-             errors.Action("Discard it (recoverable), then run the job", "gitbench ask --on-draft discard ..."),
-             errors.CANCEL],
+            [
+                errors.Action("Continue: the job's steps go on the open Draft", "gitbench ask --on-draft continue ..."),
+                errors.Action("Fork: a new Draft beside it", "gitbench ask --on-draft fork ..."),
+                errors.Action("Discard it (recoverable), then run the job", "gitbench ask --on-draft discard ..."),
+                errors.CANCEL,
+            ],
             {"draft": label},
         )
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
-        [errors.Action("Publish it, then run the job", f"gitbench {command} --on-draft publish {rest}".rstrip()),
-         errors.Action("Discard it (recoverable), then run the job",
-                       f"gitbench {command} --on-draft discard {rest}".rstrip()),
-         errors.CANCEL],
+        [
+            errors.Action("Publish it, then run the job", f"gitbench {command} --on-draft publish {rest}".rstrip()),
+            errors.Action(
+                "Discard it (recoverable), then run the job", f"gitbench {command} --on-draft discard {rest}".rstrip()
+            ),
+            errors.CANCEL,
+        ],
         {"draft": label},
     )
 
 
-def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], message: str,
-              on_draft: str | None, *, label: str | None = None, base: str | None = None,
-              checkpoint: str | None = None, journal: bool = True,
-              draft: str | None = None) -> tuple[JobRecord, list[str]]:
+def start_job(
+    wb: Workbench,
+    kind: str,
+    scope: Scope,
+    command: list[str],
+    message: str,
+    on_draft: str | None,
+    *,
+    label: str | None = None,
+    base: str | None = None,
+    checkpoint: str | None = None,
+    journal: bool = True,
+    draft: str | None = None,
+) -> tuple[JobRecord, list[str]]:
     """Everything before the first step: the open-Draft choice, the auto-checkpoint, the Draft, the record.
 
     ``on_draft="continue"`` (Workshop jobs): no new Draft; the job's steps go on the open one (``draft``
@@ -108,10 +126,23 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
         wb.git.set_ref(ref, start, None, f"gitbench job {job_id}")
     faults.point("job.after-draft")
     now = clock.now()
-    job = JobRecord(id=job_id, kind=kind, status="running", created=now, updated=now, draft=ref, base=start,
-                    checkpoint=cp_name, scope=list(scope.patterns), command=command, message=message,
-                    checkpoints_created=[] if checkpoint is not None else [cp_name], pid=os.getpid(),
-                    label=label, continues=continues)
+    job = JobRecord(
+        id=job_id,
+        kind=kind,
+        status="running",
+        created=now,
+        updated=now,
+        draft=ref,
+        base=start,
+        checkpoint=cp_name,
+        scope=list(scope.patterns),
+        command=command,
+        message=message,
+        checkpoints_created=[] if checkpoint is not None else [cp_name],
+        pid=os.getpid(),
+        label=label,
+        continues=continues,
+    )
     drafts.save_job(wb, job, note="started")
     from gitbench.store.logs import Log
 
@@ -120,10 +151,18 @@ def start_job(wb: Workbench, kind: str, scope: Scope, command: list[str], messag
     return job, notes
 
 
-def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None], name: str, status: str,
-                subject: str, number: int | None = None, attempts: int | None = None,
-                usage: tuple[int | None, int | None] | None = None,
-                before_ref: Callable[[str, str], None] | None = None) -> str | None:
+def commit_step(
+    wb: Workbench,
+    job: JobRecord,
+    changes: dict[str, Entry | None],
+    name: str,
+    status: str,
+    subject: str,
+    number: int | None = None,
+    attempts: int | None = None,
+    usage: tuple[int | None, int | None] | None = None,
+    before_ref: Callable[[str, str], None] | None = None,
+) -> str | None:
     """Commit one finished step onto the Draft (compare-and-swap on its ref); None if nothing changed.
 
     ``number`` is the step's place in the job's plan (a model job's batch), default the next one; ``attempts``
@@ -150,8 +189,10 @@ def commit_step(wb: Workbench, job: JobRecord, changes: dict[str, Entry | None],
         pairs.append(("Gitbench-Usage-Estimate", str(estimate)))
     if actual is not None:
         pairs.append(("Gitbench-Usage-Actual", str(actual)))
-    pairs += [("Gitbench-Attempts", str(max(attempts if attempts is not None else job.attempts, 1))),
-              ("Gitbench-Status", status)]
+    pairs += [
+        ("Gitbench-Attempts", str(max(attempts if attempts is not None else job.attempts, 1))),
+        ("Gitbench-Status", status),
+    ]
     commit = wb.git.create_commit(tree, [head], trailers.build_message(subject, "", pairs))
     if before_ref is not None:  # the caller records the commit first (a crash now loses no finished work)
         before_ref(commit, head)
@@ -173,8 +214,10 @@ STOPPED = ("failed", "cancelled", "interrupted", "paused")
 def next_actions(job: JobRecord) -> list[errors.Action]:
     """What the user can do after the job: the seed's retry, switch model, restore checkpoint, view report."""
     view = errors.Action("View the report", f"gitbench report {job.id}")
-    restore = errors.Action("Go back: discard the Draft (recoverable) and restore the checkpoint taken before "
-                            "the job", f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes")
+    restore = errors.Action(
+        "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
+        f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes",
+    )
     if job.status == "complete":
         return [errors.REVIEW, errors.PUBLISH, errors.DISCARD]
     if job.status not in STOPPED:
@@ -182,19 +225,34 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
     if job.kind == "exec":
         import shlex  # the command is pasted into a shell: quote it as one
 
-        retry = "gitbench exec --on-draft discard " + shlex.join(
-            [a for p in job.scope for a in ("--files", p)] + ["--", *job.command]) if job.command else ""
-        return [errors.REVIEW, errors.Action("Keep the partial work", "gitbench publish"),
-                errors.Action("Retry the job (discards this Draft, recoverably)", retry), restore, view]
+        retry = (
+            "gitbench exec --on-draft discard "
+            + shlex.join([a for p in job.scope for a in ("--files", p)] + ["--", *job.command])
+            if job.command
+            else ""
+        )
+        return [
+            errors.REVIEW,
+            errors.Action("Keep the partial work", "gitbench publish"),
+            errors.Action("Retry the job (discards this Draft, recoverably)", retry),
+            restore,
+            view,
+        ]
     if job.kind == "workflow":
-        return [errors.Action("See which module failed and why", "gitbench workflow status"),
-                errors.Action("Rerun a module on its own once fixed", "module-runner --module MODULE"),
-                errors.Action("Then go on from where it stopped", "gitbench workflow resume"),
-                errors.Action("Review the finished modules (or publish them)", "gitbench review"), restore, view]
+        return [
+            errors.Action("See which module failed and why", "gitbench workflow status"),
+            errors.Action("Rerun a module on its own once fixed", "module-runner --module MODULE"),
+            errors.Action("Then go on from where it stopped", "gitbench workflow resume"),
+            errors.Action("Review the finished modules (or publish them)", "gitbench review"),
+            restore,
+            view,
+        ]
     klass = (job.error or {}).get("class")
-    first = (errors.Action("Resume later, from the last completed step (the job is paused)",
-                           f"gitbench resume {job.id}") if job.status == "paused" else
-             errors.Action("Retry from the last completed step", f"gitbench resume {job.id}"))
+    first = (
+        errors.Action("Resume later, from the last completed step (the job is paused)", f"gitbench resume {job.id}")
+        if job.status == "paused"
+        else errors.Action("Retry from the last completed step", f"gitbench resume {job.id}")
+    )
     switch = errors.Action("Switch model and resume", f"gitbench resume {job.id} --model PROVIDER:MODEL")
     # An unknown model or a refused key will not answer on a retry: switching comes first then.
     actions = [switch, first, restore, view] if klass == "model-unavailable" else [first, switch, restore, view]
@@ -216,8 +274,7 @@ def report(job: JobRecord) -> dict[str, Any]:
         "last_completed_step": last,
         "steps_completed": job.steps_completed,
         "steps_total": job.steps_total,
-        "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed,
-                            "worktree": job.worktree},
+        "partial_results": {"draft": job.draft, "head": job.head, "files": job.files_changed, "worktree": job.worktree},
         "models": job.models or [job.shown_model],
         "files_changed": job.files_changed,
         "checkpoints_created": job.checkpoints_created,
@@ -229,8 +286,9 @@ def report(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def complete(wb: Workbench, job: JobRecord, notes: list[str],
-             on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
+def complete(
+    wb: Workbench, job: JobRecord, notes: list[str], on_record: Callable[[JobRecord], dict[str, Any]] | None = None
+) -> OperationResult:
     """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
     job.status = "complete"
     job.finished = clock.now()
@@ -240,25 +298,47 @@ def complete(wb: Workbench, job: JobRecord, notes: list[str],
         # continued an open Draft leaves it as it was: that work is another job's.)
         if head is not None and job.continues is None:
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
+            if job.worktree is not None:  # its worktree goes with it (what it holds outside the Draft is kept)
+                from gitbench.services import worktrees
+
+                notes = [*notes, *worktrees.remove(wb, job.draft, job.base)]
         job.status = "no-changes"
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
     _log_end(wb, job)
     faults.point("job.after-complete")
     wb.journal.clear()
-    label = job.draft[len(DRAFT_PREFIX):]
+    label = job.draft[len(DRAFT_PREFIX) :]
     if job.status == "no-changes":
-        who = ("the agent" if job.model.startswith("command:") else
-               {"exec": "the command", "ask": "the model", "workflow": "the workflow"}.get(job.kind, "the job"))
+        who = (
+            "the agent"
+            if job.model.startswith("command:")
+            else {"exec": "the command", "ask": "the model", "workflow": "the workflow"}.get(job.kind, "the job")
+        )
         if job.continues is not None and head is not None:  # the open Draft it continued is kept as it was
-            return OperationResult(job.kind, f"Job {job.id} finished: {who} changed nothing; the Draft {label} "
-                                   "is as it was.", checkpoints=[job.checkpoint or ""], draft=job.draft, job=job,
-                                   notes=notes)
-        return OperationResult(job.kind, f"Job {job.id} finished: {who} changed nothing, so no Draft was kept.",
-                               checkpoints=[job.checkpoint or ""], job=job, notes=notes)
+            return OperationResult(
+                job.kind,
+                f"Job {job.id} finished: {who} changed nothing; the Draft {label} is as it was.",
+                checkpoints=[job.checkpoint or ""],
+                draft=job.draft,
+                job=job,
+                notes=notes,
+            )
+        return OperationResult(
+            job.kind,
+            f"Job {job.id} finished: {who} changed nothing, so no Draft was kept.",
+            checkpoints=[job.checkpoint or ""],
+            job=job,
+            notes=notes,
+        )
     return OperationResult(
-        job.kind, f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
-        checkpoints=[job.checkpoint or ""], draft=job.draft, job=job, review=review.review(wb, label=label),
-        notes=notes)
+        job.kind,
+        f"Job {job.id} finished: {len(job.files_changed)} file(s) changed in Draft {label}.",
+        checkpoints=[job.checkpoint or ""],
+        draft=job.draft,
+        job=job,
+        review=review.review(wb, label=label),
+        notes=notes,
+    )
 
 
 def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
@@ -269,15 +349,26 @@ def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
     return errors.FileIOError(f"File error while {what}: {exc}", [errors.RECOVER])
 
 
-def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[str], klass: str | None = None,
-         on_record: Callable[[JobRecord], dict[str, Any]] | None = None) -> OperationResult:
+def fail(
+    wb: Workbench,
+    job: JobRecord,
+    err: errors.GitbenchError,
+    notes: list[str],
+    klass: str | None = None,
+    on_record: Callable[[JobRecord], dict[str, Any]] | None = None,
+) -> OperationResult:
     """Record the failure with its report, keep the Draft, and raise the error for the CLI to show.
 
     A rate limit or a timeout pauses the job (resume it later); a cancel cancels it; anything else fails it.
     """
     klass = klass or _klass(err)
-    job.status = ("cancelled" if isinstance(err, errors.Cancelled) else
-                  "paused" if klass in ("rate-limit", "timeout") and job.kind != "exec" else "failed")
+    job.status = (
+        "cancelled"
+        if isinstance(err, errors.Cancelled)
+        else "paused"
+        if klass in ("rate-limit", "timeout") and job.kind != "exec"
+        else "failed"
+    )
     job.error = {"code": err.code, "class": klass, "message": err.message}
     job.finished = clock.now()
     if job.kind != "exec" or not err.actions:
@@ -291,8 +382,11 @@ def fail(wb: Workbench, job: JobRecord, err: errors.GitbenchError, notes: list[s
         wb.journal.clear()
     except (errors.GitbenchError, OSError):
         err.details["report_stored"] = False  # so nobody is pointed at a report that is not on the records ref
-        notes = [*notes, "The job record and report could not be written either: once the cause is fixed, the "
-                 "next gitbench command marks the job interrupted, and `gitbench resume` continues it."]
+        notes = [
+            *notes,
+            "The job record and report could not be written either: once the cause is fixed, the "
+            "next gitbench command marks the job interrupted, and `gitbench resume` continues it.",
+        ]
     err.details["notes"] = notes
     raise err
 
@@ -301,15 +395,23 @@ def _log_end(wb: Workbench, job: JobRecord) -> None:
     """Every job's end in the operation log, classified (ids, counts and classes only: no prompt, no content)."""
     from gitbench.store.logs import Log
 
-    Log(wb.layout.logs).event("job.end", job=job.id, kind=job.kind, status=job.status,
-                              klass=(job.error or {}).get("class"), code=(job.error or {}).get("code"),
-                              steps=job.steps_completed, attempts=job.attempts, files=len(job.files_changed),
-                              models=job.models or [job.model])
+    Log(wb.layout.logs).event(
+        "job.end",
+        job=job.id,
+        kind=job.kind,
+        status=job.status,
+        klass=(job.error or {}).get("class"),
+        code=(job.error or {}).get("code"),
+        steps=job.steps_completed,
+        attempts=job.attempts,
+        files=len(job.files_changed),
+        models=job.models or [job.model],
+    )
 
 
 def _klass(err: errors.GitbenchError) -> str:
     if isinstance(err, errors.ProviderError):
         return err.klass
-    return {"disk-full": "disk-full", "file-io": "file-io", "cancelled": "user-cancel",
-            "scope-violation": "scope"}.get(err.code, "internal")
-
+    return {"disk-full": "disk-full", "file-io": "file-io", "cancelled": "user-cancel", "scope-violation": "scope"}.get(
+        err.code, "internal"
+    )

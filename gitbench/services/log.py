@@ -11,7 +11,7 @@ def audit_log(wb: Workbench, limit: int = 100) -> list[Step]:
     steps: list[Step] = []
     seen: set[str] = set()
     # Published first: a step already published is labelled with its branch, not with the Draft built on it.
-    heads = [(wb.published_ref, wb.branch)] + [(r, r[len(DRAFT_PREFIX):]) for r in wb.draft_refs()]
+    heads = [(wb.published_ref, wb.branch)] + [(r, r[len(DRAFT_PREFIX) :]) for r in wb.draft_refs()]
     for ref, name in heads:
         head = wb.git.ref(ref)
         if head is None:
@@ -25,4 +25,3 @@ def audit_log(wb: Workbench, limit: int = 100) -> list[Step]:
                 steps.append(Step(c.oid, trailers.subject(c.message), float(c.time), t, name))
     steps.sort(key=lambda s: s.date, reverse=True)
     return steps[:limit]
-

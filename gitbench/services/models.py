@@ -17,9 +17,19 @@ def models(wb: Workbench, check: bool = True) -> dict[str, Any]:
     named = {t.partition(":")[0] for t in [cfg.default_model or "", *cfg.aliases.values()]}
     for name, p in sorted(cfg.providers.items()):
         # Only providers the user chose are asked: an unconfigured one has nowhere of the user's choosing to go.
-        item: dict[str, Any] = {"name": name, "kind": p.kind, "base_url": p.base_url, "configured": p.configured,
-                                "source": p.source, "key": bool(p.api_key), "key_env": p.api_key_env or None,
-                                "checked": False, "ok": False, "answer": None, "models": []}
+        item: dict[str, Any] = {
+            "name": name,
+            "kind": p.kind,
+            "base_url": p.base_url,
+            "configured": p.configured,
+            "source": p.source,
+            "key": bool(p.api_key),
+            "key_env": p.api_key_env or None,
+            "checked": False,
+            "ok": False,
+            "answer": None,
+            "models": [],
+        }
         if check and (p.configured or name in named):
             from gitbench.providers import transport
 
@@ -34,5 +44,11 @@ def models(wb: Workbench, check: bool = True) -> dict[str, Any]:
             spec = cfg.resolve(target)
             found = shutil.which(spec.argv[0]) if spec.argv else None
             commands.append({"model": target, "program": spec.argv[0], "found": found})
-    return {"default_model": cfg.default_model, "aliases": aliases, "providers": out, "commands": commands,
-            "config_files": cfg.files, "user_config": provider_config.user_config_path()}
+    return {
+        "default_model": cfg.default_model,
+        "aliases": aliases,
+        "providers": out,
+        "commands": commands,
+        "config_files": cfg.files,
+        "user_config": provider_config.user_config_path(),
+    }

@@ -28,7 +28,7 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
 def publish(wb: Workbench, label: str | None = None) -> OperationResult:
     with wb.changing("publish"):
         ref = drafts.require_idle_draft(wb, label, "published")
-        label = ref[len(DRAFT_PREFIX):]
+        label = ref[len(DRAFT_PREFIX) :]
         head, base = verify_draft(wb, ref)
         published = wb.published()
         if published != base:
@@ -39,19 +39,30 @@ def publish(wb: Workbench, label: str | None = None) -> OperationResult:
             raise errors.PublishConflict(
                 "Published changed outside gitbench: checked-out files that the Draft changes were edited "
                 "by hand: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
-                [errors.Action("Keep your edits aside, publish, then bring them back",
-                               "git stash && gitbench publish && git stash pop"),
-                 errors.DISCARD,
-                 errors.Action("Restore Published from a checkpoint", "gitbench checkpoints")],
+                [
+                    errors.Action(
+                        "Keep your edits aside, publish, then bring them back",
+                        "git stash && gitbench publish && git stash pop",
+                    ),
+                    errors.DISCARD,
+                    errors.Action("Restore Published from a checkpoint", "gitbench checkpoints"),
+                ],
                 {"paths": [p for p, _ in blocked]},
             )
         # Local edits to files the Draft does not change are kept as they are, and not listed: finding them
         # would mean scanning every checked-out file (~200 ms at 100k files), which `git merge --ff-only` does
         # not do either. `gitbench status` lists them.
         job = drafts.job_of(wb, ref)
-        entry: dict[str, Any] = {"op": "publish", "id": wb.new_id(), "old": published, "new": head,
-                                 "draft": ref, "draft_head": head, "job": job.id if job else None,
-                                 "files": files}
+        entry: dict[str, Any] = {
+            "op": "publish",
+            "id": wb.new_id(),
+            "old": published,
+            "new": head,
+            "draft": ref,
+            "draft_head": head,
+            "job": job.id if job else None,
+            "files": files,
+        }
         transaction.move_published(wb, entry, changes, "publish")
         return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
 
@@ -65,23 +76,35 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""  # named only when there is a choice
     actions = []
     if ahead:  # Published only moved on: the Draft's changes can go on top of it when they touch other files
-        actions.append(errors.Action("Rebase the Draft onto the new Published (refused if both changed the same "
-                                     "files)", f"gitbench rebase{which}"))
+        actions.append(
+            errors.Action(
+                "Rebase the Draft onto the new Published (refused if both changed the same files)",
+                f"gitbench rebase{which}",
+            )
+        )
     actions.append(errors.Action("Discard the Draft", f"gitbench discard{which}"))
     if back:
-        actions.append(errors.Action(
-            "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
-            f"gitbench restore {back[-1].name} --keep-draft --yes"))
+        actions.append(
+            errors.Action(
+                "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
+                f"gitbench restore {back[-1].name} --keep-draft --yes",
+            )
+        )
     actions.append(errors.Action("See what changed", f"git log {base[:12]}..{wb.branch}"))
     if ahead and any(cp.commit == published for cp in cps):
-        what = (f"The Draft {label} was made from an older Published ({base[:12]}); {wb.branch} has moved on to "
-                f"{published[:12]} since (another Draft was published, or files were added).")
+        what = (
+            f"The Draft {label} was made from an older Published ({base[:12]}); {wb.branch} has moved on to "
+            f"{published[:12]} since (another Draft was published, or files were added)."
+        )
     else:
-        what = (f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} "
-                f"was made from {base[:12]}.")
+        what = (
+            f"Published changed outside gitbench: {wb.branch} is at {published[:12]}, but the Draft {label} "
+            f"was made from {base[:12]}."
+        )
     return errors.PublishConflict(
         f"{what} Publishing it as it is would lose that change, so nothing was changed.",
-        actions, {"published": published, "base": base},
+        actions,
+        {"published": published, "base": base},
     )
 
 
@@ -93,15 +116,23 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         job.status = "published"
         drafts.save_job(wb, job, note="published")
     for other in drafts.jobs_on(wb, entry["draft"]):  # jobs that continued the Draft went out with it
-        if other.continues == entry["draft"] and other.status not in ("published", "discarded") \
-                and other.created >= (job.created if job else 0):
+        if (
+            other.continues == entry["draft"]
+            and other.status not in ("published", "discarded")
+            and other.created >= (job.created if job else 0)
+        ):
             other.status = "published"
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
     cp = checkpoints.find_by_operation(wb, entry["id"])
     if cp is None:
-        cp = checkpoints.create(wb, "publish", f"published {entry['draft'][len(DRAFT_PREFIX):]}",
-                                job=entry.get("job"), operation=entry["id"])
+        cp = checkpoints.create(
+            wb,
+            "publish",
+            f"published {entry['draft'][len(DRAFT_PREFIX) :]}",
+            job=entry.get("job"),
+            operation=entry["id"],
+        )
     faults.point("publish.after-checkpoint")
     # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
     # published: keep it, it is the user's.
@@ -111,7 +142,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     notes = [f"Left as edited by someone else: {p}" for p in left]
     notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
     # where job folders were before Draft worktrees
-    shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX):]), ignore_errors=True)
+    shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX) :]), ignore_errors=True)
     transaction.done(wb, entry)
     return OperationResult(
         operation="publish",
@@ -122,4 +153,3 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         notes=notes,
         data={"review": None},
     )
-

@@ -109,12 +109,17 @@ def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[
     if job is None or job.status != "running":
         return []
     job.status = "interrupted"
-    job.error = {"code": "interrupted", "class": "internal",
-                 "message": "The job stopped unexpectedly (the process was killed or crashed)."}
+    job.error = {
+        "code": "interrupted",
+        "class": "internal",
+        "message": "The job stopped unexpectedly (the process was killed or crashed).",
+    }
     drafts.save_job(wb, job, report=jobs.report(job), note="interrupted")
-    label = job.draft[len("refs/heads/gitbench/draft/"):]
-    return [f"Job {job.id} was interrupted; its Draft {label} and finished steps are kept (`gitbench resume "
-            f"{job.id}`, `gitbench review --draft {label}`)."]
+    label = job.draft[len("refs/heads/gitbench/draft/") :]
+    return [
+        f"Job {job.id} was interrupted; its Draft {label} and finished steps are kept (`gitbench resume "
+        f"{job.id}`, `gitbench review --draft {label}`)."
+    ]
 
 
 def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
@@ -129,12 +134,15 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
             (stale if force_locks or age >= 10 else young).append(path)
         gitlocks.remove(stale)
         notes += [f"Removed a stale Git lock: {os.path.relpath(p, wb.git.gitdir)}" for p in stale]
-        notes += [f"Left a fresh Git lock (a Git process may be using it; `gitbench recover --force` removes it): "
-                  f"{os.path.relpath(p, wb.git.gitdir)}" for p in young]
+        notes += [
+            f"Left a fresh Git lock (a Git process may be using it; `gitbench recover --force` removes it): "
+            f"{os.path.relpath(p, wb.git.gitdir)}"
+            for p in young
+        ]
         from gitbench.services import worktrees
 
         notes += worktrees.repair(wb)
-        labels = {r[len(DRAFT_PREFIX):] for r in wb.draft_refs()}
+        labels = {r[len(DRAFT_PREFIX) :] for r in wb.draft_refs()}
         if os.path.isdir(wb.layout.worktrees):  # job folders inside .git, from before Draft worktrees
             for name in os.listdir(wb.layout.worktrees):
                 if name not in labels:
@@ -151,6 +159,11 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
         for ref in discard.gc_trash(wb):
             notes.append(f"Deleted a discarded Draft older than 14 days: {ref}")
         acted = [n for n in notes if not n.startswith("Left a fresh Git lock")]
-        summary = ("Recovered." if acted else
-                   "Nothing to recover: the Workbench is consistent." if not notes else "Nothing else to recover.")
+        summary = (
+            "Recovered."
+            if acted
+            else "Nothing to recover: the Workbench is consistent."
+            if not notes
+            else "Nothing else to recover."
+        )
         return OperationResult("recover", summary, notes=notes, data={"time": clock.now()})

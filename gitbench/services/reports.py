@@ -15,8 +15,10 @@ def report(wb: Workbench, job_id: str | None = None) -> dict[str, Any]:
     if job_id is None:
         found = drafts.all_jobs(wb)
         if not found:
-            raise errors.UsageError("There are no jobs yet, so there is no report.",
-                                    [errors.Action("Start one", "gitbench ask \"...\" --files 'GLOB'")])
+            raise errors.UsageError(
+                "There are no jobs yet, so there is no report.",
+                [errors.Action("Start one", "gitbench ask \"...\" --files 'GLOB'")],
+            )
         job_id = found[-1].id
     job = drafts.require_job(wb, job_id)
     stored = wb.records.read(f"reports/{job.id}.json")
@@ -27,8 +29,19 @@ def report(wb: Workbench, job_id: str | None = None) -> dict[str, Any]:
 
 
 def jobs(wb: Workbench) -> list[dict[str, Any]]:
-    return [{"job": j.id, "kind": j.kind, "status": j.status, "created": j.created, "updated": j.updated,
-             "models": j.models or [j.shown_model], "steps": j.steps_completed, "files": len(j.files_changed),
-             "class": (j.error or {}).get("class"), "draft": j.draft, "checkpoint": j.checkpoint}
-            for j in drafts.all_jobs(wb)]
-
+    return [
+        {
+            "job": j.id,
+            "kind": j.kind,
+            "status": j.status,
+            "created": j.created,
+            "updated": j.updated,
+            "models": j.models or [j.shown_model],
+            "steps": j.steps_completed,
+            "files": len(j.files_changed),
+            "class": (j.error or {}).get("class"),
+            "draft": j.draft,
+            "checkpoint": j.checkpoint,
+        }
+        for j in drafts.all_jobs(wb)
+    ]

@@ -18,17 +18,20 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
         if len(refs) > 1:
             drafts.require_no_draft(wb, "restore" + (" (--keep-draft works with one Draft open)" if keep_draft else ""))
         if ref is not None:
-            label = ref[len(DRAFT_PREFIX):]
+            label = ref[len(DRAFT_PREFIX) :]
             info = drafts.info(wb, ref)
             if not keep_draft:
                 raise errors.DraftOpen(
                     f"Restore is blocked while a Draft is open ({label}). Publish or discard it first.",
-                    [errors.PUBLISH, errors.DISCARD, errors.CANCEL], {"draft": label})
+                    [errors.PUBLISH, errors.DISCARD, errors.CANCEL],
+                    {"draft": label},
+                )
             if info.base != cp.commit:
                 raise errors.UsageError(
                     f"--keep-draft only restores Published to where the Draft {label} started "
                     f"({info.base[:12]}); {cp.name} is elsewhere.",
-                    [errors.Action("Publish or discard the Draft first")])
+                    [errors.Action("Publish or discard the Draft first")],
+                )
         if not wb.git.exists(cp.commit) or (cp.records and not wb.git.exists(cp.records)):
             raise errors.CheckpointNotFound(f"The objects of {cp.name} are missing from the repository.")
         published = wb.git.ref(wb.published_ref)
@@ -43,20 +46,28 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
         if blocked:
             raise errors.LocalChanges(
                 "Restoring would overwrite local changes: "
-                + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
-                [errors.Action("Commit or set your edits aside first", "git stash"),
-                 errors.Action("Then restore again", f"gitbench restore {cp.name}")],
+                + "; ".join(f"{p} ({why})" for p, why in blocked)
+                + ". Nothing was changed.",
+                [
+                    errors.Action("Commit or set your edits aside first", "git stash"),
+                    errors.Action("Then restore again", f"gitbench restore {cp.name}"),
+                ],
                 {"paths": [p for p, _ in blocked]},
             )
         pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}") if published else None
         faults.point("restore.after-pre-checkpoint")
         entry: dict[str, Any] = {
-            "op": "restore", "id": wb.new_id(), "old": published, "new": cp.commit, "files": files,
+            "op": "restore",
+            "id": wb.new_id(),
+            "old": published,
+            "new": cp.commit,
+            "files": files,
             "checkpoint": cp.name,
             # --keep-draft restores Published only: the open Draft's own job record must stay. Without an open
             # Draft the flag keeps nothing, so the records go back as in any restore.
-            "records_tree": (wb.git.commit(cp.records).tree
-                             if cp.records and not (keep_draft and ref is not None) else None),
+            "records_tree": (
+                wb.git.commit(cp.records).tree if cp.records and not (keep_draft and ref is not None) else None
+            ),
             "pre": pre.name if pre else None,
         }
         transaction.move_published(wb, entry, changes, "restore")
@@ -72,9 +83,11 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     transaction.done(wb, entry)
     return OperationResult(
         operation="restore",
-        summary=(f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, "
-                 + ("with the records of that moment." if target else "the job records are kept as they are.")
-                 + (f" Undo with `gitbench restore {entry['pre']}`." if entry["pre"] else "")),
+        summary=(
+            f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, "
+            + ("with the records of that moment." if target else "the job records are kept as they are.")
+            + (f" Undo with `gitbench restore {entry['pre']}`." if entry["pre"] else "")
+        ),
         checkpoints=[entry["pre"]] if entry["pre"] else [],
         published=entry["new"],
         notes=[f"Left as edited by someone else: {p}" for p in left],

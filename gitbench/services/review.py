@@ -18,7 +18,7 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     changes = [FileChange(**f) for f in files]  # type: ignore[arg-type]
     return Review(
-        draft=ref[len(DRAFT_PREFIX):],
+        draft=ref[len(DRAFT_PREFIX) :],
         base=info.base,
         head=info.head,
         files=changes,

@@ -20,9 +20,14 @@ def status(wb: Workbench) -> Status:
     head = wb.published()
     info = wb.git.commit(head)
     cp = checkpoints.latest(wb)
-    published = Published(branch=wb.branch, ref=wb.published_ref, commit=head,
-                          subject=trailers.subject(info.message), date=float(info.time),
-                          checkpoint=cp.name if cp and cp.commit == head else None)
+    published = Published(
+        branch=wb.branch,
+        ref=wb.published_ref,
+        commit=head,
+        subject=trailers.subject(info.message),
+        date=float(info.time),
+        checkpoint=cp.name if cp and cp.commit == head else None,
+    )
     refs = wb.draft_refs()
     ref = refs[0] if refs else None
     infos: list[DraftInfo] = []
@@ -37,32 +42,52 @@ def status(wb: Workbench) -> Status:
                 reminders.append(d.reminder if not which else f"{d.label}: {d.reminder}")
         except errors.DraftCorrupt as exc:
             draft_problem = f"{r.rsplit('/', 1)[-1]}: unreadable"
-            reminders.append(exc.message + f" Run `gitbench discard --yes{which}` (what can be kept goes to the "
-                             "trash).")
+            reminders.append(
+                exc.message + f" Run `gitbench discard --yes{which}` (what can be kept goes to the trash)."
+            )
         except errors.FileIOError as exc:  # unreadable records: say so, status must still work
             reminders.append(exc.message)
     _worktrees(wb, infos, reminders)
     draft = infos[0] if infos else None
     local = wb.git.status_changes() if wb.files_checked_out() else []
     if not wb.git.bare and not wb.files_checked_out():
-        reminders.append(f"The checked-out folder is not on Published ({wb.branch}); "
-                         "gitbench moves the branch but leaves these files alone.")
+        reminders.append(
+            f"The checked-out folder is not on Published ({wb.branch}); "
+            "gitbench moves the branch but leaves these files alone."
+        )
     try:
         job = last_job(wb)
     except errors.FileIOError as exc:
         job = None
         if exc.message not in reminders:
             reminders.append(exc.message)
-    if job is not None and ref is None and job.status in ("running", "complete", "failed", "cancelled",
-                                                           "interrupted") and not wb.git.ref_exists(job.draft):
+    if (
+        job is not None
+        and ref is None
+        and job.status in ("running", "complete", "failed", "cancelled", "interrupted")
+        and not wb.git.ref_exists(job.draft)
+    ):
         # The seed's "Draft missing": its branch was deleted outside gitbench. Say where its work still is.
         last = wb.git.reflog_last(job.draft) or (job.head if job.head and wb.git.exists(job.head) else None)
-        how = (f" Its last commit is {last[:12]}: bring it back with `git update-ref {job.draft} {last}`."
-               if last else " No record of its commits is left; restore a checkpoint if you need to go back.")
+        how = (
+            f" Its last commit is {last[:12]}: bring it back with `git update-ref {job.draft} {last}`."
+            if last
+            else " No record of its commits is left; restore a checkpoint if you need to go back."
+        )
         reminders.append(f"The Draft of job {job.id} is missing: its branch was deleted outside gitbench.{how}")
-    return Status(workbench=wb.root, bare=wb.git.bare, published=published, draft=draft,
-                  last_job=job, reminders=reminders, busy=wb.busy(),
-                  recovered=list(wb.recovered), local_changes=local, draft_problem=draft_problem, drafts=infos)
+    return Status(
+        workbench=wb.root,
+        bare=wb.git.bare,
+        published=published,
+        draft=draft,
+        last_job=job,
+        reminders=reminders,
+        busy=wb.busy(),
+        recovered=list(wb.recovered),
+        local_changes=local,
+        draft_problem=draft_problem,
+        drafts=infos,
+    )
 
 
 def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:
@@ -77,6 +102,8 @@ def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> N
         if w is not None:
             d.worktree, d.worktree_missing = w.path, not w.present
             if not w.present:
-                reminders.append(f"The worktree of the Draft {d.label} is gone ({w.path}): `gitbench recover` "
-                                 "drops its entry; the next job on the Draft makes it again.")
+                reminders.append(
+                    f"The worktree of the Draft {d.label} is gone ({w.path}): `gitbench recover` "
+                    "drops its entry; the next job on the Draft makes it again."
+                )
         d.running = live.get(d.ref)

@@ -106,7 +106,7 @@ def _processes() -> dict[int, tuple[int, int, str]]:
                 data = fh.read()
         except OSError:
             continue
-        fields = data[data.rfind(b")") + 2:].split()
+        fields = data[data.rfind(b")") + 2 :].split()
         if len(fields) > 3:
             out[int(name)] = (int(fields[1]), int(fields[2]), fields[0].decode())
     return out
@@ -119,7 +119,7 @@ def start_time(pid: int) -> int | None:
             data = fh.read()
     except OSError:
         return None
-    fields = data[data.rfind(b")") + 2:].split()
+    fields = data[data.rfind(b")") + 2 :].split()
     return int(fields[19]) if len(fields) > 19 else None
 
 
@@ -167,8 +167,11 @@ class _Tracker:
 
     def _alive(self) -> set[int]:
         procs = _processes()
-        return {pid for pid, st in self.seen.items()
-                if st is not None and procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X") and start_time(pid) == st}
+        return {
+            pid
+            for pid, st in self.seen.items()
+            if st is not None and procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X") and start_time(pid) == st
+        }
 
     def living(self) -> list[int]:
         return sorted(set(tree(self.root, self.root, self._roots())) | self._alive())
@@ -241,9 +244,18 @@ class Stop(threading.Event):
     reason = "cancel"
 
 
-def run(argv: list[str], cwd: str, env: dict[str, str], *, stdin: bytes | None = None, stdout: int | None = None,
-        stderr: int | None = None, timeout: float | None = None, stop: Stop | None = None,
-        on_start: Callable[[int], None] | None = None) -> Outcome:
+def run(
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    *,
+    stdin: bytes | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    timeout: float | None = None,
+    stop: Stop | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> Outcome:
     """Run ``argv`` in ``cwd`` until it ends, the ``timeout`` passes, ``stop`` is set, or we are told to stop
     (SIGTERM, SIGQUIT; Ctrl-C when the command does not have the terminal). ``stdin``: bytes to feed (None:
     ours, and on a terminal we have in the foreground the command gets the terminal). ``on_start(pid)`` is
@@ -254,9 +266,15 @@ def run(argv: list[str], cwd: str, env: dict[str, str], *, stdin: bytes | None =
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr,
-                                stdin=subprocess.PIPE if stdin is not None else None,
-                                preexec_fn=_in_child(term))  # setpgid, the terminal, the death signal
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.PIPE if stdin is not None else None,
+            preexec_fn=_in_child(term),
+        )  # setpgid, the terminal, the death signal
     except FileNotFoundError:
         return Outcome(127)
     except (PermissionError, IsADirectoryError, NotADirectoryError):

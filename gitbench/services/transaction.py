@@ -51,17 +51,24 @@ def check_git_locks(wb: Workbench, files: bool) -> None:
 
     from gitbench.store import gitlocks
 
-    found = [(p, age) for p, age in gitlocks.find(wb.git.gitdir, [wb.published_ref, "HEAD"])
-             if files or os.path.basename(p) != "index.lock"]
+    found = [
+        (p, age)
+        for p, age in gitlocks.find(wb.git.gitdir, [wb.published_ref, "HEAD"])
+        if files or os.path.basename(p) != "index.lock"
+    ]
     if not found:
         return
     names = ", ".join(f"{os.path.relpath(p, wb.git.gitdir)} ({int(age)} s old)" for p, age in found)
     raise errors.GitLocked(
         f"Git is locked: {names} exists in {wb.git.gitdir}. Another Git process may be running (an editor, "
         "`git status`), or a crashed one left it behind. Nothing was changed.",
-        [errors.Action("Wait for the other Git process to finish, then run the command again"),
-         errors.Action("If no Git process is running, clear stale locks (older than 10 s; --force for younger)",
-                       "gitbench recover")],
+        [
+            errors.Action("Wait for the other Git process to finish, then run the command again"),
+            errors.Action(
+                "If no Git process is running, clear stale locks (older than 10 s; --force for younger)",
+                "gitbench recover",
+            ),
+        ],
         {"locks": [p for p, _ in found]},
     )
 
@@ -97,8 +104,7 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
             raise errors.PublishConflict(
                 f"Published ({wb.branch}) was moved by another program while gitbench was updating it; "
                 "nothing was changed.",
-                [errors.Action("Look at what moved it", f"git log {wb.branch}"), errors.DISCARD,
-                 errors.CHECKPOINTS],
+                [errors.Action("Look at what moved it", f"git log {wb.branch}"), errors.DISCARD, errors.CHECKPOINTS],
             ) from exc
         if isinstance(exc, KeyboardInterrupt):
             raise errors.Cancelled(f"{entry['op'].capitalize()} was cancelled; nothing was changed.") from exc
@@ -117,11 +123,15 @@ def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[],
         return step()
     except BaseException as exc:
         what = f"{entry['op']} moved Published to {entry['new'][:12]}, but could not finish its bookkeeping"
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or (
-                isinstance(exc, errors.GitbenchError) and exc.code == "disk-full"):
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            or (isinstance(exc, errors.GitbenchError) and exc.code == "disk-full")
+        ):
             err: errors.GitbenchError = errors.DiskFull(
-                f"{what} (no space left on the device). Free some disk space; the next gitbench command "
-                "finishes it.", [errors.Action("Free some disk space, then", "gitbench recover")])
+                f"{what} (no space left on the device). Free some disk space; the next gitbench command finishes it.",
+                [errors.Action("Free some disk space, then", "gitbench recover")],
+            )
         elif isinstance(exc, KeyboardInterrupt):
             err = errors.Cancelled(f"{what} (cancelled). The next gitbench command finishes it.", [errors.RECOVER])
         elif isinstance(exc, errors.GitbenchError):
@@ -177,4 +187,3 @@ def done(wb: Workbench, entry: dict[str, Any]) -> None:
     # Not through FileMover: a bare Workbench has no checked-out folder to move files in.
     shutil.rmtree(os.path.join(wb.layout.txn, entry["id"]), ignore_errors=True)
     wb.journal.clear()
-

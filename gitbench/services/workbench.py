@@ -53,8 +53,12 @@ class Workbench:
         main = os.path.dirname(self.git.gitdir) if os.path.basename(self.git.gitdir) == ".git" else None
         target = None
         head = worktrees._read(os.path.join(self.git.gitdir, "HEAD"))
-        if main is not None and head is not None and head.strip() == f"ref: {self.published_ref}" \
-                and os.path.isdir(main):
+        if (
+            main is not None
+            and head is not None
+            and head.strip() == f"ref: {self.published_ref}"
+            and os.path.isdir(main)
+        ):
             target = main
         else:
             found = worktrees.find(self.git.gitdir, branch=self.published_ref)
@@ -81,8 +85,10 @@ class Workbench:
             name = latest.name if latest else "checkpoint/N"
             raise errors.PublishedMissing(
                 f"Published ({self.branch}) is missing: its branch was deleted outside gitbench.",
-                [errors.Action("Bring it back as it was at the newest checkpoint", f"gitbench restore {name} --yes"),
-                 errors.Action("See all checkpoints", "gitbench checkpoints")],
+                [
+                    errors.Action("Bring it back as it was at the newest checkpoint", f"gitbench restore {name} --yes"),
+                    errors.Action("See all checkpoints", "gitbench checkpoints"),
+                ],
             )
         return oid
 

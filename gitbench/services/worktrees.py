@@ -52,8 +52,12 @@ def _check_outside(wb: Workbench, folder: str) -> None:
             raise errors.UsageError(
                 f"Draft worktrees cannot go in {folder}: that is inside the Workbench ({what}), where tools that "
                 "look for a repository or walk up for their config would find the Workbench instead of the Draft.",
-                [errors.Action("Choose a folder outside the Workbench: [job] worktrees in your config, or "
-                               "GITBENCH_WORKTREES")])
+                [
+                    errors.Action(
+                        "Choose a folder outside the Workbench: [job] worktrees in your config, or GITBENCH_WORKTREES"
+                    )
+                ],
+            )
 
 
 def modules_folder(wb: Workbench, job_id: str) -> str:
@@ -99,11 +103,12 @@ class Prepared:
     notes: list[str]
 
 
-def prepare(wb: Workbench, ref: str, scope: Scope, sparse: bool, copy: tuple[str, ...],
-            base: str | None = None) -> Prepared:
+def prepare(
+    wb: Workbench, ref: str, scope: Scope, sparse: bool, copy: tuple[str, ...], base: str | None = None
+) -> Prepared:
     """The Draft's worktree, made if it has none: checked out (only the scope's folders and the top-level files
     when ``sparse``), symlinks that would lead out of it kept out of the folder, ``copy`` files copied in."""
-    label = ref[len(DRAFT_PREFIX):]
+    label = ref[len(DRAFT_PREFIX) :]
     existing = of_draft(wb, ref)
     notes: list[str] = []
     if existing is not None and existing.present:
@@ -125,8 +130,10 @@ def prepare(wb: Workbench, ref: str, scope: Scope, sparse: bool, copy: tuple[str
     hidden = wt.escaping_links(linked)
     wt.hide(linked, hidden)
     if hidden:
-        notes.append("Symlinks that point outside the Draft were left out of its worktree (a write through them "
-                     "would change files elsewhere): " + ", ".join(os.fsdecode(p) for p in hidden[:10]) + ".")
+        notes.append(
+            "Symlinks that point outside the Draft were left out of its worktree (a write through them "
+            "would change files elsewhere): " + ", ".join(os.fsdecode(p) for p in hidden[:10]) + "."
+        )
     notes += copy_files(wb, linked, copy)
     return Prepared(linked, True, notes)
 
@@ -225,10 +232,12 @@ def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
         return []
     notes = []
     if linked.present and head is not None:
-        kept = keep_leftovers(wb, linked, head, ref[len(DRAFT_PREFIX):])
+        kept = keep_leftovers(wb, linked, head, ref[len(DRAFT_PREFIX) :])
         if kept:
-            notes.append(f"Its worktree held changes that were not in the Draft; they are kept as {kept} "
-                         f"(`git show --stat {kept}`).")
+            notes.append(
+                f"Its worktree held changes that were not in the Draft; they are kept as {kept} "
+                f"(`git show --stat {kept}`)."
+            )
     faults.point("worktree.before-remove")
     wt.remove(wb.git.gitdir, linked)
     return notes
@@ -236,7 +245,7 @@ def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
 
 def _by_folder(wb: Workbench, ref: str) -> wt.Linked | None:
     try:
-        return wt.find(wb.git.gitdir, path=folder_for(wb, ref[len(DRAFT_PREFIX):]))
+        return wt.find(wb.git.gitdir, path=folder_for(wb, ref[len(DRAFT_PREFIX) :]))
     except errors.UsageError:
         return None
 
@@ -273,7 +282,7 @@ def sync(wb: Workbench, ref: str, old: str, new: str) -> list[str]:
         wt.in_tree(linked, ["read-tree", "-m", "-u", old, new])
         return []
     except wt.GitFailed:
-        kept = keep_leftovers(wb, linked, old, ref[len(DRAFT_PREFIX):])
+        kept = keep_leftovers(wb, linked, old, ref[len(DRAFT_PREFIX) :])
         wt.in_tree(linked, ["read-tree", "--reset", "-u", new])
         wt.hide(linked, wt.escaping_links(linked))
         return [f"The worktree's own changes met the Draft's new steps; they are kept as {kept}."] if kept else []
@@ -292,7 +301,7 @@ def listing(wb: Workbench) -> list[Listed]:
     out = []
     for lk in wt.linked(wb.git.gitdir):
         if lk.branch and lk.branch.startswith(DRAFT_PREFIX):
-            out.append(Listed(lk.branch[len(DRAFT_PREFIX):], lk.path, lk.present, lk.sparse))
+            out.append(Listed(lk.branch[len(DRAFT_PREFIX) :], lk.path, lk.present, lk.sparse))
     return out
 
 
@@ -304,16 +313,20 @@ def repair(wb: Workbench) -> list[str]:
         branch = lk.branch
         if branch is None or not branch.startswith(DRAFT_PREFIX):
             continue  # the user's own worktree: not ours to touch
-        label = branch[len(DRAFT_PREFIX):]
+        label = branch[len(DRAFT_PREFIX) :]
         if not lk.present:
             wt.remove(wb.git.gitdir, lk)
-            notes.append(f"Dropped the entry of the Draft worktree {lk.path}, whose folder is gone"
-                         + ("; the next job on the Draft makes it again." if branch in drafts else "."))
+            notes.append(
+                f"Dropped the entry of the Draft worktree {lk.path}, whose folder is gone"
+                + ("; the next job on the Draft makes it again." if branch in drafts else ".")
+            )
         elif branch not in drafts:
             kept = keep_leftovers(wb, lk, None, label)
             wt.remove(wb.git.gitdir, lk)
-            notes.append(f"Removed the worktree of the Draft {label}, which no longer exists"
-                         + (f"; what it held that was not in the Draft is kept as {kept}." if kept else "."))
+            notes.append(
+                f"Removed the worktree of the Draft {label}, which no longer exists"
+                + (f"; what it held that was not in the Draft is kept as {kept}." if kept else ".")
+            )
     return notes
 
 

@@ -66,8 +66,12 @@ def restore(guard: Guard, state_dir: str, job_id: str) -> list[tuple[str, str]]:
         now = None if os.path.islink(full) else _read(full)
         if os.path.islink(full):
             now = b"(a symlink)"
-        mode_changed = before is not None and now is not None and name in guard.modes and \
-            (os.stat(full).st_mode & 0o7777) != guard.modes[name]
+        mode_changed = (
+            before is not None
+            and now is not None
+            and name in guard.modes
+            and (os.stat(full).st_mode & 0o7777) != guard.modes[name]
+        )
         if now == before and not mode_changed:
             continue
         kept_dir = os.path.join(state_dir, "changed-by-jobs", job_id)

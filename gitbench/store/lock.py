@@ -64,8 +64,10 @@ class WorkbenchLock:
                 who = who or "another gitbench process"
                 raise errors.Busy(
                     f"The Workbench is busy: {who} is changing it. Nothing was changed by this command.",
-                    [errors.Action("Wait for it to finish, then run this command again"),
-                     errors.Action("See what it is doing", "gitbench status")],
+                    [
+                        errors.Action("Wait for it to finish, then run this command again"),
+                        errors.Action("See what it is doing", "gitbench status"),
+                    ],
                     {"holder": who},
                 )
             time.sleep(delay)

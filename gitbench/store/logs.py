@@ -15,8 +15,10 @@ import re
 import time
 from typing import Any
 
-_TOKENS = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-[A-Za-z0-9_-]{8,})"
-                     r"|(x-api-key[\"':\s]+)[^\s\"',]{8,}")
+_TOKENS = re.compile(
+    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-[A-Za-z0-9_-]{8,})"
+    r"|(x-api-key[\"':\s]+)[^\s\"',]{8,}"
+)
 
 
 def debug_enabled() -> bool:

@@ -37,11 +37,18 @@ class Records:
             raise errors.FileIOError(
                 f"The job records ({RECORDS_REF}) cannot be read: its ref file holds no valid commit id. "
                 "Nothing was changed.",
-                [errors.Action("Find the records of the newest checkpoint (its Gitbench-Records line)",
-                               "git tag -n9 --sort=-v:refname -l 'checkpoint/*'"),
-                 errors.Action("Replace the broken ref file (git cannot update it) with that commit",
-                               f"rm {os.path.join(self.repo.gitdir, *RECORDS_REF.split('/'))} && "
-                               f"git update-ref {RECORDS_REF} <commit>")])
+                [
+                    errors.Action(
+                        "Find the records of the newest checkpoint (its Gitbench-Records line)",
+                        "git tag -n9 --sort=-v:refname -l 'checkpoint/*'",
+                    ),
+                    errors.Action(
+                        "Replace the broken ref file (git cannot update it) with that commit",
+                        f"rm {os.path.join(self.repo.gitdir, *RECORDS_REF.split('/'))} && "
+                        f"git update-ref {RECORDS_REF} <commit>",
+                    ),
+                ],
+            )
         return oid
 
     def tree(self) -> str | None:

@@ -23,6 +23,7 @@ Flow = Callable[["GitbenchApp", "re.Match[str]"], Coroutine[Any, Any, None] | No
 def _view(name: str) -> Flow:
     def show(app: GitbenchApp, m: re.Match[str]) -> None:
         app.show_view(name)
+
     return show
 
 
@@ -38,8 +39,10 @@ def _again(app: GitbenchApp, m: re.Match[str]) -> Coroutine[Any, Any, None] | No
 
 
 ROUTES: list[tuple[str, Flow]] = [
-    (r"gitbench discard --yes && gitbench restore (?P<cp>\S+) --yes",
-     lambda a, m: flows.discard_then_restore(a, m["cp"])),
+    (
+        r"gitbench discard --yes && gitbench restore (?P<cp>\S+) --yes",
+        lambda a, m: flows.discard_then_restore(a, m["cp"]),
+    ),
     (r"gitbench publish", lambda a, m: flows.publish(a)),
     (r"gitbench discard --undo", lambda a, m: flows.undo_discard(a)),
     (r"gitbench discard( --yes)?", lambda a, m: flows.discard(a)),
@@ -49,8 +52,10 @@ ROUTES: list[tuple[str, Flow]] = [
     (r"gitbench workflow status", _view("workflow")),
     (r"gitbench workflow resume", lambda a, m: flows.workflow_run(a, None)),
     (r"gitbench report(?: (?P<job>\S+))?", lambda a, m: flows.report(a, m["job"])),
-    (r"gitbench resume(?: (?P<job>[^\s-]\S*))? --model PROVIDER:MODEL", lambda a, m: flows.resume_switching_model(
-        a, m["job"])),
+    (
+        r"gitbench resume(?: (?P<job>[^\s-]\S*))? --model PROVIDER:MODEL",
+        lambda a, m: flows.resume_switching_model(a, m["job"]),
+    ),
     (r"gitbench resume(?: (?P<job>\S+))?", lambda a, m: flows.resume(a, m["job"], None)),
     (r"gitbench restore (?P<cp>\S+) --keep-draft --yes", lambda a, m: flows.restore(a, m["cp"], keep_draft=True)),
     (r"gitbench restore (?P<cp>\S+)( --yes)?", lambda a, m: flows.restore(a, m["cp"])),

@@ -36,7 +36,8 @@ class GitbenchApp(WorkerApp):
     TITLE = "gitbench"
     HELP_TITLE: ClassVar[str] = "Everywhere"
     EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("enter / tab", "In the error banner: do the focused next action / go to the next one")]
+        ("enter / tab", "In the error banner: do the focused next action / go to the next one")
+    ]
     REFRESH_SECONDS: ClassVar[float] = 5.0  # the status bar follows changes made by other gitbench processes
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help"),
@@ -199,7 +200,10 @@ class GitbenchApp(WorkerApp):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         handlers: dict[str, Callable[[], None]] = {
-            "publish": self.action_publish, "discard": self.action_discard, "cancel-job": self.action_cancel_job}
+            "publish": self.action_publish,
+            "discard": self.action_discard,
+            "cancel-job": self.action_cancel_job,
+        }
         if event.button.id in handlers:
             event.stop()
             handlers[event.button.id]()

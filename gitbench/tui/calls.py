@@ -123,8 +123,9 @@ def models(wb: Workbench, check: bool) -> list[tuple[str, str]]:
 
     data = models_service.models(wb, check)
     default = data["default_model"]
-    out: list[tuple[str, str]] = [(f"{default} (default)", default) if default else
-                                  ("(no default model: pick one, or configure it)", "")]
+    out: list[tuple[str, str]] = [
+        (f"{default} (default)", default) if default else ("(no default model: pick one, or configure it)", "")
+    ]
     seen = {default}
     for alias, target in sorted(data["aliases"].items()):
         out.append((f"{alias} = {target}", alias))

@@ -21,8 +21,10 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     HELP_TITLE: ClassVar[str] = "Prompts"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel the prompt")]
-    EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [("the key in ( )", "Choose that answer"),
-                                                   ("tab / enter", "Move between the answers, choose one")]
+    EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
+        ("the key in ( )", "Choose that answer"),
+        ("tab / enter", "Move between the answers, choose one"),
+    ]
 
     def __init__(self, question: str, choices: list[tuple[str, str]], id: str | None = None) -> None:
         super().__init__(id=id)
@@ -37,8 +39,11 @@ class ChoiceScreen(ModalScreen[str | None]):
             wide = len(self.choices) > 3 or sum(len(label) + 10 for _, label in self.choices) > 64
             with Horizontal(id="prompt-choices", classes="stacked" if wide else ""):
                 for n, (key, label) in enumerate(self.choices):
-                    yield Button(plain(f"{label} ({self.hotkeys[key]})"), id=f"choice-{n}",
-                                 variant="primary" if n == 0 else "default")
+                    yield Button(
+                        plain(f"{label} ({self.hotkeys[key]})"),
+                        id=f"choice-{n}",
+                        variant="primary" if n == 0 else "default",
+                    )
 
     def on_mount(self) -> None:
         self.query_one("#prompt-choices Button").focus()
@@ -79,8 +84,9 @@ class PickModelScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
             yield Static("Resume with which model?", id="pick-model-question")
-            yield OptionList(*[Option(plain(label), id=value or "-") for label, value in self.options],
-                             id="pick-model-options")
+            yield OptionList(
+                *[Option(plain(label), id=value or "-") for label, value in self.options], id="pick-model-options"
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -117,22 +123,25 @@ def report_lines(data: dict[str, Any]) -> list[str]:
     out = [f"Job {data['job']} ({data['kind']}): {data['status']}"]
     if data.get("reason"):
         out.append(f"  reason:      {data['reason']} [{data.get('class')}]")
-    out.append(f"  steps:       {data['last_completed_step']}/{data['steps_total']} done"
-               f" ({data['steps_completed']} commit(s) on the Draft)")
+    out.append(
+        f"  steps:       {data['last_completed_step']}/{data['steps_total']} done"
+        f" ({data['steps_completed']} commit(s) on the Draft)"
+    )
     out.append(f"  model(s):    {', '.join(data['models'])}")
     files = data["files_changed"]
     out.append(f"  files:       {len(files)} changed" + (": " + ", ".join(files[:8]) if files else ""))
     out.append(f"  checkpoints: {', '.join(data['checkpoints_created']) or 'none'}")
     usage = data["usage"]
-    out.append(f"  usage:       estimate {usage['estimate'] if usage['estimate'] is not None else '?'} tokens, "
-               f"actual {usage['actual'] if usage['actual'] is not None else '?'}")
+    out.append(
+        f"  usage:       estimate {usage['estimate'] if usage['estimate'] is not None else '?'} tokens, "
+        f"actual {usage['actual'] if usage['actual'] is not None else '?'}"
+    )
     out.append(f"  attempts:    {data['attempts']}")
     out += [f"  refused:     {r['path']}: {r['reason']}" for r in data.get("refused", [])[:20]]
     out += [f"  skipped:     {s['path']}: {s['reason']}" for s in data.get("skipped", [])[:20]]
     if data.get("next_actions"):
         out.append("  next:")
-        out += [f"    • {a['label']}" + (f": {a['command']}" if a.get("command") else "")
-                for a in data["next_actions"]]
+        out += [f"    • {a['label']}" + (f": {a['command']}" if a.get("command") else "") for a in data["next_actions"]]
     return out
 
 

@@ -60,8 +60,11 @@ def gitbench_error(exc: BaseException) -> errors.GitbenchError:
     log = _crash_log(exc)
     return errors.InternalError(
         f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
-        [errors.Action("Check and repair the Workbench", "gitbench recover"),
-         errors.Action("Report the bug with the crash log")])
+        [
+            errors.Action("Check and repair the Workbench", "gitbench recover"),
+            errors.Action("Report the bug with the crash log"),
+        ],
+    )
 
 
 class WorkerApp(App[None]):
@@ -105,14 +108,19 @@ class WorkerApp(App[None]):
 
         return await asyncio.to_thread(run)
 
-    async def run_job(self, what: str, kind: str,
-                      fn: Callable[[Workbench, Callable[[str], None], Callable[[str, str, int, int], None]], T]) -> T:
+    async def run_job(
+        self,
+        what: str,
+        kind: str,
+        fn: Callable[[Workbench, Callable[[str], None], Callable[[str, str, int, int], None]], T],
+    ) -> T:
         """Run a job in a thread: ``fn(wb, say, on_module)``. Cancel (ctrl+c) makes the next progress report raise
         KeyboardInterrupt inside the service, which stops the job as Ctrl-C does in the CLI: cleanly, the Draft
         and every finished step kept."""
         if self.running is not None:
-            raise errors.Busy(f"A job is running in this window ({self.running.what}): wait for it, or cancel it "
-                              "with ctrl+c.")
+            raise errors.Busy(
+                f"A job is running in this window ({self.running.what}): wait for it, or cancel it with ctrl+c."
+            )
         job = RunningJob(what, kind)
         self.running = job
         self.show_job(what)
@@ -141,7 +149,8 @@ class WorkerApp(App[None]):
                     pass
                 raise errors.Cancelled(
                     "Cancelled: the job stopped; its Draft and every finished step are kept (the job is marked "
-                    "interrupted).", [errors.REVIEW, errors.Action("Resume it", "gitbench resume"), errors.DISCARD]
+                    "interrupted).",
+                    [errors.REVIEW, errors.Action("Resume it", "gitbench resume"), errors.DISCARD],
                 ) from exc
 
         try:
@@ -159,4 +168,3 @@ class WorkerApp(App[None]):
         if self.running is not None:
             self.running.cancel.set()
             self.show_job(f"{self.running.what} (cancelling: it stops at its next step)")
-

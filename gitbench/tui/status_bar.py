@@ -38,8 +38,9 @@ class StatusBar(Vertical):
         self.query_one("#published", Static).update(plain(f"Published {p.branch} {p.commit[:12]}{cp}"))
         draft = self.query_one("#draft", Static)
         if len(st.drafts) > 1:  # v1.5: several labeled Drafts; Publish and Discard ask which one
-            draft.update(plain(f"{len(st.drafts)} Drafts: " + " · ".join(
-                f"{d.label} ({d.steps} step(s))" for d in st.drafts)))
+            draft.update(
+                plain(f"{len(st.drafts)} Drafts: " + " · ".join(f"{d.label} ({d.steps} step(s))" for d in st.drafts))
+            )
         elif st.draft is not None:
             d = st.draft
             age = clock.human_age(clock.now() - d.created)

@@ -109,7 +109,8 @@ class Engine:
         if oid is None:
             raise errors.UsageError(
                 f"This Workbench has no workflow: {spec.PATH} is not in Published.",
-                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")])
+                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")],
+            )
         # Parsed once per version of the file (its blob id): YAML is slow to parse at thousands of modules.
         cached = atomic.read_json(self._cache("workflow.json"))
         if isinstance(cached, dict) and cached.get("oid") == oid and cached.get("gitbench") == gitbench.__version__:
@@ -117,32 +118,54 @@ class Engine:
                 return spec.from_json(cached["workflow"])
         wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
         with contextlib.suppress(OSError):
-            atomic.write_json(self._cache("workflow.json"),
-                              {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)})
+            atomic.write_json(
+                self._cache("workflow.json"),
+                {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)},
+            )
         return wf
 
-    def resolve(self, wf: spec.Workflow, view: View, running: dict[str, dict[str, Any]] | None = None,
-                previous: dict[str, ModuleStatus] | None = None,
-                dirty: set[str] | None = None) -> dict[str, ModuleStatus]:
-        return resolver.resolve(wf, view, self.state.running if running is None else running,
-                                self.state.last_run, self.state.overrides, set(self.state.skipped),
-                                previous, dirty)
+    def resolve(
+        self,
+        wf: spec.Workflow,
+        view: View,
+        running: dict[str, dict[str, Any]] | None = None,
+        previous: dict[str, ModuleStatus] | None = None,
+        dirty: set[str] | None = None,
+    ) -> dict[str, ModuleStatus]:
+        return resolver.resolve(
+            wf,
+            view,
+            self.state.running if running is None else running,
+            self.state.last_run,
+            self.state.overrides,
+            set(self.state.skipped),
+            previous,
+            dirty,
+        )
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
         return self._full_status(max_parallel)[2]
 
-    def _full_status(self, max_parallel: int | None = None
-                     ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
+    def _full_status(
+        self, max_parallel: int | None = None
+    ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
         view = self.view(self.head())
         wf = self.workflow(view)
         statuses = self.resolve(wf, view)
         self._save_cache(view)
-        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped),
-                           max_parallel)
-        return wf, statuses, EngineStatus(
-            banner=banner(wf, statuses, self.state.skipped), job=self.state.job, draft=self._draft(),
-            modules=[statuses[m] for m in wf.order], phase=current_phase(wf, statuses, self.state.skipped),
-            max_parallel=max_parallel or wf.max_parallel)
+        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped), max_parallel)
+        return (
+            wf,
+            statuses,
+            EngineStatus(
+                banner=banner(wf, statuses, self.state.skipped),
+                job=self.state.job,
+                draft=self._draft(),
+                modules=[statuses[m] for m in wf.order],
+                phase=current_phase(wf, statuses, self.state.skipped),
+                max_parallel=max_parallel or wf.max_parallel,
+            ),
+        )
 
     def status_text(self, max_parallel: int | None = None) -> str:
         """The status as a JSON text. An unchanged tree and state answer from the printed text kept in the
@@ -157,8 +180,17 @@ class Engine:
         except FileNotFoundError:
             state_bytes = b""
         draft = self._draft()
-        base = hashlib.sha1(b"\0".join([state_bytes, gitbench.__version__.encode(), str(max_parallel).encode(),
-                                         str(draft).encode(), str(incremental.FORMAT).encode()])).hexdigest()
+        base = hashlib.sha1(
+            b"\0".join(
+                [
+                    state_bytes,
+                    gitbench.__version__.encode(),
+                    str(max_parallel).encode(),
+                    str(draft).encode(),
+                    str(incremental.FORMAT).encode(),
+                ]
+            )
+        ).hexdigest()
         key = hashlib.sha1(f"{base}\0{tree}".encode()).hexdigest()
         path = self._cache("status.cache")
         with contextlib.suppress(OSError):
@@ -177,14 +209,33 @@ class Engine:
                 snap = old
             else:
                 changed = [c.path for c in self.wb.git.diff_trees(str(old.head["tree"]), tree)]
-                snap = incremental.update(old, changed, self._tree_view(tree), {**old.head, "tree": tree},
-                                          self.state.running, self.state.last_run, self.state.overrides,
-                                          self.state.skipped, self.state.gates, max_parallel)
+                snap = incremental.update(
+                    old,
+                    changed,
+                    self._tree_view(tree),
+                    {**old.head, "tree": tree},
+                    self.state.running,
+                    self.state.last_run,
+                    self.state.overrides,
+                    self.state.skipped,
+                    self.state.gates,
+                    max_parallel,
+                )
         if snap is None:
             wf, statuses, st = self._full_status(max_parallel)
-            snap = incremental.build(wf, statuses, {"base": base, "tree": tree, "banner": st.banner, "draft": draft,
-                                                    "job": st.job, "max_parallel": st.max_parallel,
-                                                    "phase": st.phase})
+            snap = incremental.build(
+                wf,
+                statuses,
+                {
+                    "base": base,
+                    "tree": tree,
+                    "banner": st.banner,
+                    "draft": draft,
+                    "job": st.job,
+                    "max_parallel": st.max_parallel,
+                    "phase": st.phase,
+                },
+            )
         text = incremental.document(snap.head, snap.texts)
         with contextlib.suppress(OSError):  # caches: a torn one is a miss
             if snap is not old:
@@ -232,8 +283,9 @@ class Engine:
         wf = self.workflow(self.view(self.head()))
         _known(wf, mid)
         if not wf.modules[mid].optional:
-            raise errors.UsageError(f"{mid} is not optional (optional: true in {spec.PATH}); only optional "
-                                    "modules can be skipped.")
+            raise errors.UsageError(
+                f"{mid} is not optional (optional: true in {spec.PATH}); only optional modules can be skipped."
+            )
         with self.wb.changing("workflow skip"):
             self.state = self._load()
             skipped = set(self.state.skipped)
@@ -244,12 +296,18 @@ class Engine:
             return f"{mid}: back among the targets."
         below = sorted(untargeted(wf, [mid]) - {mid}, key=wf.order.index)
         return f"{mid}: skipped; the engine will not run it." + (
-            f" Neither will what needs it, while it is skipped: {', '.join(below)}." if below else "")
+            f" Neither will what needs it, while it is skipped: {', '.join(below)}." if below else ""
+        )
 
     # -- running ----------------------------------------------------------------------------------------------
-    def run(self, max_parallel: int | None = None, only: list[str] | None = None,
-            overrides: dict[str, dict[str, Any]] | None = None, progress: Progress | None = None,
-            on_draft: str | None = None) -> OperationResult:
+    def run(
+        self,
+        max_parallel: int | None = None,
+        only: list[str] | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        progress: Progress | None = None,
+        on_draft: str | None = None,
+    ) -> OperationResult:
         """Run (or resume: the same thing; every run first settles the claims an interrupted one left)."""
         say = progress or (lambda text: None)
         with self.wb.changing("workflow"):
@@ -270,9 +328,16 @@ class Engine:
                 self._loop(wf, job, max_parallel, set(only) if only else None, say)
             except KeyboardInterrupt:
                 self._unclaim_all()
-                return jobs.fail(self.wb, job, errors.Cancelled(
-                    "The workflow run was cancelled. Finished modules are kept in the Draft; "
-                    "`gitbench workflow resume` goes on."), notes, klass="user-cancel")
+                return jobs.fail(
+                    self.wb,
+                    job,
+                    errors.Cancelled(
+                        "The workflow run was cancelled. Finished modules are kept in the Draft; "
+                        "`gitbench workflow resume` goes on."
+                    ),
+                    notes,
+                    klass="user-cancel",
+                )
             return self._end(wf, job, notes)
 
     def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
@@ -284,7 +349,7 @@ class Engine:
                     job.status, job.error = "running", None
                     self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
                     drafts.save_job(self.wb, job, note="workflow resumed")
-                say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX):]}.")
+                say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX) :]}.")
                 return job
         job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
         notes.extend(more)
@@ -302,8 +367,9 @@ class Engine:
         (a fixed metadata file, a changed input). A file that already matches the Draft is not an edit."""
         if not self.wb.git.workdir:
             return
-        scope = Scope(tuple({p for m in wf.modules.values()
-                             for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
+        scope = Scope(
+            tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))})
+        )
         paths = [p for p in self.wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
         if not paths:
             return
@@ -316,8 +382,9 @@ class Engine:
         if not changes:
             return
         listed = ", ".join(sorted(changes))
-        if jobs.commit_step(self.wb, job, changes, "operator-edits", "complete",
-                            f"workflow: operator edits to {listed}"[:200]):
+        if jobs.commit_step(
+            self.wb, job, changes, "operator-edits", "complete", f"workflow: operator edits to {listed}"[:200]
+        ):
             drafts.save_job(self.wb, job, note="operator edits taken")
             notes.append(f"Your edits in the folder were taken into the Draft: {listed}.")
             say(notes[-1])
@@ -335,17 +402,29 @@ class Engine:
                 continue
             del self.state.running[mid]
             _stop_orphans(self.wb, job, mid)
-            if job is not None and head and claim.get("commit") and claim.get("parent") == head \
-                    and claim.get("run") not in finished and self.wb.git.exists(str(claim["commit"])):
+            if (
+                job is not None
+                and head
+                and claim.get("commit")
+                and claim.get("parent") == head
+                and claim.get("run") not in finished
+                and self.wb.git.exists(str(claim["commit"]))
+            ):
                 # Its step commit was written, the Draft had not moved yet: finish that move.
                 self.wb.git.set_ref(job.draft, str(claim["commit"]), head, f"gitbench workflow: {mid} (resumed)")
                 head = str(claim["commit"])
                 finished[str(claim["run"])] = head
             if claim.get("run") in finished:
-                self.state.last_run[mid] = {**claim, "status": "complete", "finished": clock.now(),
-                                            "commit": finished[claim["run"]]}
-                notes.append(f"{mid} had finished before the interruption (step {finished[claim['run']][:12]}); "
-                             "it is not run again.")
+                self.state.last_run[mid] = {
+                    **claim,
+                    "status": "complete",
+                    "finished": clock.now(),
+                    "commit": finished[claim["run"]],
+                }
+                notes.append(
+                    f"{mid} had finished before the interruption (step {finished[claim['run']][:12]}); "
+                    "it is not run again."
+                )
             else:
                 notes.append(f"{mid} was interrupted before it finished; it will run again.")
         if notes:
@@ -354,8 +433,9 @@ class Engine:
                 say(n)
         return notes
 
-    def _loop(self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None,
-              say: Progress) -> None:
+    def _loop(
+        self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None, say: Progress
+    ) -> None:
         limit = max_parallel or wf.max_parallel
         futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
         # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
@@ -372,23 +452,28 @@ class Engine:
                 head = str(self.wb.git.ref(job.draft))
                 if view is None:
                     view = self.view(head)
-                active = {k: v for k, v in self.state.running.items()
-                          if v.get("status") != "needs-input" or k in ran}
+                active = {k: v for k, v in self.state.running.items() if v.get("status") != "needs-input" or k in ran}
                 # After the first pass, only what the finished modules changed is resolved again: the view is
                 # updated with their step's files, and their status and everything downstream recomputed.
-                statuses = self.resolve(wf, view, active, previous=statuses or None,
-                                        dirty=dirty if statuses else None)
+                statuses = self.resolve(wf, view, active, previous=statuses or None, dirty=dirty if statuses else None)
                 dirty = set()
-                plan = scheduler.schedule(wf, statuses, active, self.state.gates, set(self.state.skipped) | ran,
-                                          limit, only)
+                plan = scheduler.schedule(
+                    wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
+                )
                 for mid in plan.run:
                     ran.add(mid)
                     m = wf.modules[mid]
                     st = statuses[mid]
                     self._invalidate(m, st)
                     run_id = f"{job.id}.{mid}.{int(self.state.last_run.get(mid, {}).get('count', 0)) + 1}"
-                    claim = {"pid": os.getpid(), "since": clock.now(), "job": job.id, "run": run_id,
-                             "fingerprint": st.fingerprint, "status": "running"}
+                    claim = {
+                        "pid": os.getpid(),
+                        "since": clock.now(),
+                        "job": job.id,
+                        "run": run_id,
+                        "fingerprint": st.fingerprint,
+                        "status": "running",
+                    }
                     self.state.running[mid] = claim
                     engine_state.save(self.wb.git.gitdir, self.state)
                     faults.point("workflow.after-claim")
@@ -425,8 +510,9 @@ class Engine:
             self._modules = (job.id, worktrees.modules_folder(self.wb, job.id))
         return self._modules[1]
 
-    def _start(self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str,
-               st: ModuleStatus) -> tuple[Any, ...]:
+    def _start(
+        self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str, st: ModuleStatus
+    ) -> tuple[Any, ...]:
         """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
         if m.kind == "input":
             return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
@@ -443,14 +529,27 @@ class Engine:
             return (_run_python, m, folder, snap, config, sorted(snap), stale)
         return (_run_model, m, folder, snap, config, self.wb.git.workdir)
 
-    def _finish(self, wf: spec.Workflow, job: JobRecord, mid: str, claim: dict[str, Any], raw: Any,
-                st: ModuleStatus, say: Progress) -> dict[str, Entry | None]:
+    def _finish(
+        self,
+        wf: spec.Workflow,
+        job: JobRecord,
+        mid: str,
+        claim: dict[str, Any],
+        raw: Any,
+        st: ModuleStatus,
+        say: Progress,
+    ) -> dict[str, Entry | None]:
         """Record a module's run (its step commit when it completed). Returns the files its step changed."""
         m = wf.modules[mid]
         result = self._collect(m, job, raw)
         changed: dict[str, Entry | None] = {}
-        run = {**claim, "status": result.status, "finished": clock.now(), "error": result.error,
-               "seconds": round(result.seconds, 3)}
+        run = {
+            **claim,
+            "status": result.status,
+            "finished": clock.now(),
+            "error": result.error,
+            "seconds": round(result.seconds, 3),
+        }
         if result.status == "complete":
             try:
                 commit, changed = self._commit(m, job, claim, result, st)
@@ -460,8 +559,11 @@ class Engine:
                 run["commit"] = commit
         # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
         run["count"] = int(self.state.last_run.get(mid, {}).get("count", 0)) + 1
-        self.state.last_run[mid] = {k: run[k] for k in ("status", "error", "finished", "since", "seconds", "run",
-                                                        "fingerprint", "commit", "count", "job") if k in run}
+        self.state.last_run[mid] = {
+            k: run[k]
+            for k in ("status", "error", "finished", "since", "seconds", "run", "fingerprint", "commit", "count", "job")
+            if k in run
+        }
         if run["status"] == "needs-input":
             self.state.running[mid] = {**claim, "status": "needs-input"}
             say(f"{mid}: needs input: {m.input_request or result.error}")
@@ -498,27 +600,45 @@ class Engine:
                 Log(self.wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
         return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
 
-    def _commit(self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result,
-                st: ModuleStatus) -> tuple[str, dict[str, Entry | None]]:
+    def _commit(
+        self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result, st: ModuleStatus
+    ) -> tuple[str, dict[str, Entry | None]]:
         head = str(self.wb.git.ref(job.draft))
         tree = self.wb.git.commit(head).tree
         outputs: dict[str, str | None] = {}
         for path in m.outputs:
             entry = result.changes.get(path) if path in result.changes else self.wb.git.tree_entry(tree, path)
             outputs[path] = entry[0] if entry else None
-        meta = {"module": m.id, "version": m.version, "fingerprint": claim["fingerprint"], "outputs": outputs,
-                "run": claim["run"], "job": job.id, "time": clock.now()}
+        meta = {
+            "module": m.id,
+            "version": m.version,
+            "fingerprint": claim["fingerprint"],
+            "outputs": outputs,
+            "run": claim["run"],
+            "job": job.id,
+            "time": clock.now(),
+        }
         data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
         changes = {**result.changes, resolver.meta_path(m.id): (self.wb.git.create_blob(data), BLOB)}
         job.model = f"workflow:{m.kind}"
+
         def record(commit: str, parent: str) -> None:
             # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
             # Draft to this commit instead of running the module again.
             self.state.running[m.id] = {**claim, "commit": commit, "parent": parent}
             engine_state.save(self.wb.git.gitdir, self.state)
 
-        commit = jobs.commit_step(self.wb, job, changes, m.id, "complete", f"workflow {job.id}: {m.id}",
-                                  number=job.steps_completed + 1, attempts=1, before_ref=record)
+        commit = jobs.commit_step(
+            self.wb,
+            job,
+            changes,
+            m.id,
+            "complete",
+            f"workflow {job.id}: {m.id}",
+            number=job.steps_completed + 1,
+            attempts=1,
+            before_ref=record,
+        )
         # The job record is stored when the run ends (or fails): per module it would rewrite a growing file
         # list every time. Until then the Draft's step commits are the record of what finished.
         return commit or head, changes
@@ -549,8 +669,13 @@ class Engine:
         if failed:
             st = statuses[failed[0]]
             # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
-            return jobs.fail(self.wb, job, errors.JobFailed(
-                f"{text}: {st.reason}. Finished modules are kept in the Draft."), notes, klass="module")
+            return jobs.fail(
+                self.wb,
+                job,
+                errors.JobFailed(f"{text}: {st.reason}. Finished modules are kept in the Draft."),
+                notes,
+                klass="module",
+            )
         off = untargeted(wf, self.state.skipped)
         left = [m for m in wf.order if statuses[m].state != "complete" and m not in off]
         if waiting or left:
@@ -559,19 +684,25 @@ class Engine:
             if waiting:
                 why = "Waiting for input: " + "; ".join(
                     f"{w} ({wf.modules[w].input_request}: write {', '.join(wf.modules[w].outputs)} in the "
-                    "Workbench folder)" for w in waiting)
+                    "Workbench folder)"
+                    for w in waiting
+                )
             else:
-                why = "Modules left: " + ", ".join(
-                    f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+                why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
             job.status = "paused"
-            job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused",
-                         "message": why}
+            job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
             self.wb.journal.clear()
             from gitbench.services import review
 
-            return OperationResult("workflow", f"{text}. {why}. Then: gitbench workflow resume.",
-                                   draft=job.draft, job=job, notes=notes, review=review.review(self.wb))
+            return OperationResult(
+                "workflow",
+                f"{text}. {why}. Then: gitbench workflow resume.",
+                draft=job.draft,
+                job=job,
+                notes=notes,
+                review=review.review(self.wb),
+            )
         # state.job stays: the finished workflow's Draft is what `workflow status` shows until it is published
         # or discarded (then the engine looks at Published again, and the next run starts a new job).
         engine_state.save(self.wb.git.gitdir, self.state)
@@ -586,8 +717,13 @@ def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collec
 
 
 def current_phase(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str | None:
-    return incremental.phase_of(wf.phases, wf.order, [wf.modules[m].phase for m in wf.order],
-                                [statuses[m].state for m in wf.order], untargeted(wf, skipped))
+    return incremental.phase_of(
+        wf.phases,
+        wf.order,
+        [wf.modules[m].phase for m in wf.order],
+        [statuses[m].state for m in wf.order],
+        untargeted(wf, skipped),
+    )
 
 
 def untargeted(wf: spec.Workflow, skipped: Collection[str]) -> set[str]:
@@ -600,8 +736,10 @@ def untargeted(wf: spec.Workflow, skipped: Collection[str]) -> set[str]:
 
 def _known(wf: spec.Workflow, mid: str) -> None:
     if mid not in wf.modules:
-        raise errors.UsageError(f"There is no module {mid!r} in {spec.PATH}.",
-                                [errors.Action("See the modules", "gitbench workflow status")])
+        raise errors.UsageError(
+            f"There is no module {mid!r} in {spec.PATH}.",
+            [errors.Action("See the modules", "gitbench workflow status")],
+        )
 
 
 def _alive(pid: int) -> bool:
@@ -637,13 +775,25 @@ def _finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:
 def _run_command(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any]) -> tuple[str, Any]:
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"GIT_CEILING_DIRECTORIES": os.path.dirname(folder), "GITBENCH_MODULE": m.id,
-                "GITBENCH_MODULE_CONFIG": json.dumps(config, sort_keys=True)})
+    env.update(
+        {
+            "GIT_CEILING_DIRECTORIES": os.path.dirname(folder),
+            "GITBENCH_MODULE": m.id,
+            "GITBENCH_MODULE_CONFIG": json.dumps(config, sort_keys=True),
+        }
+    )
     timeout = float(m.run.get("timeout") or 0) or None
     # Its own process group, noted beside its folder: a timeout stops the whole group, and a resume after a
     # crash stops what an interrupted run left behind, so no orphan writes on while the module runs again.
-    proc = subprocess.Popen(["/bin/sh", "-c", m.run["command"]], cwd=folder, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", m.run["command"]],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     with contextlib.suppress(OSError):
         with open(folder + ".pgid", "w") as fh:
             fh.write(str(proc.pid))
@@ -688,8 +838,14 @@ def _stop_orphans(wb: Workbench, job: JobRecord | None, mid: str) -> None:
         os.unlink(note)
 
 
-def _run_python(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any],
-                inputs: list[str], stale: list[tuple[str, str, str | None]]) -> tuple[str, Any]:
+def _run_python(
+    m: spec.ModuleSpec,
+    folder: str,
+    snap: Any,
+    config: dict[str, Any],
+    inputs: list[str],
+    stale: list[tuple[str, str, str | None]],
+) -> tuple[str, Any]:
     from gitbench.workflow import protocol
 
     started = time.monotonic()
@@ -711,8 +867,9 @@ def _run_python(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, An
     return "captured", (folder, snap, status, error, time.monotonic() - started)
 
 
-def _run_model(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any],
-               workdir: str | None) -> tuple[str, Any]:
+def _run_model(
+    m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any], workdir: str | None
+) -> tuple[str, Any]:
     """A model module: its inputs sent with the prompt; the structured edits it answers are written to its
     outputs in the folder (edits to anything else are refused), then captured like a command's."""
     from gitbench.providers import config as provider_config
@@ -747,8 +904,9 @@ def _run_model(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any
         with transport.client(cfg.settings, model_spec.provider.base_url) as http:
             outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use)
         raw, _summary = outcome.value
-        plan = edits.plan(raw, {p: v for p, v in sent.items() if p in m.outputs}, scope,
-                          lambda p: None, cfg.settings.max_edit_bytes)
+        plan = edits.plan(
+            raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, cfg.settings.max_edit_bytes
+        )
         for path, (content, _mode) in plan.writes.items():
             full = os.path.join(folder, path)
             if content is None:
@@ -776,5 +934,3 @@ def _check_input(m: spec.ModuleSpec, root: str | None) -> Any:
         with open(full, "rb") as fh:
             files[path] = fh.read()
     return "input", files
-
-

@@ -36,9 +36,12 @@ class TreeView(View):
     """A View that looks paths up in a Git tree on demand instead of listing it first: resolving a few modules
     of a large workflow reads a few folders, not the whole tree."""
 
-    def __init__(self, lookup: Callable[[str], str | None],
-                 walk: Callable[[Callable[[str], bool]], Iterable[tuple[str, str]]],
-                 read: Callable[[str], bytes]) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], str | None],
+        walk: Callable[[Callable[[str], bool]], Iterable[tuple[str, str]]],
+        read: Callable[[str], bytes],
+    ) -> None:
         super().__init__({}, read)
         self._lookup = lookup
         self._walk = walk
@@ -56,8 +59,11 @@ class TreeView(View):
             if oid is not None:
                 return [(path, oid)]
             prefix = path + "/"  # a folder: everything below it
-            return sorted((p, o) for p, o in self._walk(lambda folder: prefix.startswith(folder + "/")
-                                                        or folder.startswith(prefix)) if p.startswith(prefix))
+            return sorted(
+                (p, o)
+                for p, o in self._walk(lambda folder: prefix.startswith(folder + "/") or folder.startswith(prefix))
+                if p.startswith(prefix)
+            )
         scope = Scope((pattern,))
         return sorted((p, o) for p, o in self._walk(scope.may_contain) if scope.allows(p))
 
@@ -77,18 +83,28 @@ def module_text(st: ModuleStatus) -> str:
 
 def document(head: dict[str, Any], texts: list[str]) -> str:
     """The status document, exactly as ``json.dumps(..., sort_keys=True)`` of the whole would print it."""
+
     def val(key: str) -> str:
         return json.dumps(head[key], sort_keys=True, separators=(",", ":"), default=str)
 
-    return (f'{{"banner":{val("banner")},"draft":{val("draft")},"job":{val("job")},'
-            f'"max_parallel":{val("max_parallel")},"modules":[{",".join(texts)}],"phase":{val("phase")}}}')
+    return (
+        f'{{"banner":{val("banner")},"draft":{val("draft")},"job":{val("job")},'
+        f'"max_parallel":{val("max_parallel")},"modules":[{",".join(texts)}],"phase":{val("phase")}}}'
+    )
 
 
 def parse_status(text: str) -> ModuleStatus:
     d = json.loads(text)
-    return ModuleStatus(id=d["id"], state=d["state"], artifacts=[Artifact(**a) for a in d["artifacts"]],
-                        blocked_by=list(d["blocked_by"]), reason=d["reason"], fingerprint=d["fingerprint"],
-                        last_run=d["last_run"], skip=d["skip"])
+    return ModuleStatus(
+        id=d["id"],
+        state=d["state"],
+        artifacts=[Artifact(**a) for a in d["artifacts"]],
+        blocked_by=list(d["blocked_by"]),
+        reason=d["reason"],
+        fingerprint=d["fingerprint"],
+        last_run=d["last_run"],
+        skip=d["skip"],
+    )
 
 
 def parse_spec(text: str) -> spec.ModuleSpec:
@@ -129,11 +145,15 @@ def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> st
     return "Status: ready"
 
 
-def phase_of(wf_phases: list[str], ids: list[str], phases: list[str | None], states: list[str],
-             skipped: Collection[str]) -> str | None:
+def phase_of(
+    wf_phases: list[str], ids: list[str], phases: list[str | None], states: list[str], skipped: Collection[str]
+) -> str | None:
     """The first phase with a module still to do: what "Resume Work (<phase>)" names."""
-    open_phases = {p for mid, p, state in zip(ids, phases, states, strict=True)
-                   if p is not None and state != "complete" and mid not in skipped}
+    open_phases = {
+        p
+        for mid, p, state in zip(ids, phases, states, strict=True)
+        if p is not None and state != "complete" and mid not in skipped
+    }
     return next((p for p in wf_phases if p in open_phases), None)
 
 
@@ -162,10 +182,15 @@ def build_index(wf: spec.Workflow) -> dict[str, Any]:
     buckets: list[dict[str, tuple[int, ...]]] = [{} for _ in range(BUCKETS)]
     for path, ids in paths.items():
         buckets[_bucket(path)][path] = tuple(ids)
-    return {"ids": list(wf.order), "phases": [wf.modules[m].phase for m in wf.order],
-            "below": [tuple(b) for b in below], "buckets": [marshal.dumps(b) for b in buckets],
-            "globs": sorted((p, tuple(ids)) for p, ids in globs.items()), "wf_phases": list(wf.phases),
-            "wf_max_parallel": wf.max_parallel}
+    return {
+        "ids": list(wf.order),
+        "phases": [wf.modules[m].phase for m in wf.order],
+        "below": [tuple(b) for b in below],
+        "buckets": [marshal.dumps(b) for b in buckets],
+        "globs": sorted((p, tuple(ids)) for p, ids in globs.items()),
+        "wf_phases": list(wf.phases),
+        "wf_max_parallel": wf.max_parallel,
+    }
 
 
 def _bucket(path: str) -> int:
@@ -195,9 +220,12 @@ def touched(index: dict[str, Any], changed: Iterable[str]) -> set[int]:
 def build(wf: spec.Workflow, statuses: dict[str, ModuleStatus], head: dict[str, Any]) -> Snapshot:
     index = build_index(wf)
     index["states"] = [statuses[m].state for m in wf.order]
-    return Snapshot(head=head, index=index, texts=[module_text(statuses[m]) for m in wf.order],
-                    specs=[json.dumps(asdict(wf.modules[m]), separators=(",", ":"), default=str)
-                           for m in wf.order])
+    return Snapshot(
+        head=head,
+        index=index,
+        texts=[module_text(statuses[m]) for m in wf.order],
+        specs=[json.dumps(asdict(wf.modules[m]), separators=(",", ":"), default=str) for m in wf.order],
+    )
 
 
 def dumps(snap: Snapshot) -> bytes:
@@ -210,8 +238,13 @@ def loads(data: bytes) -> Snapshot | None:
     """A snapshot, or None for anything that is not a whole one of this format (a cache: a miss is fine)."""
     try:
         fmt, tag, head, index, texts, specs = marshal.loads(data)
-        if fmt != FORMAT or tag != sys.implementation.cache_tag or len(texts) != len(index["ids"]) \
-                or len(specs) != len(texts) or not isinstance(head, dict):
+        if (
+            fmt != FORMAT
+            or tag != sys.implementation.cache_tag
+            or len(texts) != len(index["ids"])
+            or len(specs) != len(texts)
+            or not isinstance(head, dict)
+        ):
             return None
         return Snapshot(head=head, index=index, texts=texts, specs=specs)
     except (ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError):
@@ -219,10 +252,18 @@ def loads(data: bytes) -> Snapshot | None:
 
 
 # -- the update ----------------------------------------------------------------------------------------------
-def update(snap: Snapshot, changed: list[str], view: View, head: dict[str, Any],
-           running: dict[str, dict[str, Any]], last_runs: dict[str, dict[str, Any]],
-           overrides: dict[str, dict[str, Any]], skipped: Collection[str], gates: dict[str, dict[str, Any]],
-           max_parallel: int | None) -> Snapshot | None:
+def update(
+    snap: Snapshot,
+    changed: list[str],
+    view: View,
+    head: dict[str, Any],
+    running: dict[str, dict[str, Any]],
+    last_runs: dict[str, dict[str, Any]],
+    overrides: dict[str, dict[str, Any]],
+    skipped: Collection[str],
+    gates: dict[str, dict[str, Any]],
+    max_parallel: int | None,
+) -> Snapshot | None:
     """The snapshot of the tree ``view`` shows, given the paths that changed since ``snap``'s tree; None when a
     full resolve is the better way (the workflow file changed, or most modules are touched)."""
     if spec.PATH in changed:
@@ -260,8 +301,9 @@ def update(snap: Snapshot, changed: list[str], view: View, head: dict[str, Any],
     while queue:
         i = heapq.heappop(queue)
         before = status_at(i)
-        st = resolver.resolve_one(spec_at(i), view, lambda mid: status_at(pos[mid]), running, last_runs,
-                                  overrides, skipped)
+        st = resolver.resolve_one(
+            spec_at(i), view, lambda mid: status_at(pos[mid]), running, last_runs, overrides, skipped
+        )
         fresh[i] = st
         redone.add(i)
         states[i] = st.state
@@ -274,15 +316,18 @@ def update(snap: Snapshot, changed: list[str], view: View, head: dict[str, Any],
 
     # The scheduler again, over every module whose skip reason can have changed: those resolved again, the
     # ready ones (a slot freed or taken earlier in the order moves the others) and the running ones.
-    subset = sorted(redone | {i for i, s in enumerate(states) if s == "ready"} | {pos[m] for m in running
-                                                                                  if m in pos})
+    subset = sorted(redone | {i for i, s in enumerate(states) if s == "ready"} | {pos[m] for m in running if m in pos})
     sub_statuses = {}
     for i in subset:
         st = status_at(i)
         st.skip = None
         sub_statuses[ids[i]] = st
-    sub_wf = spec.Workflow(modules={ids[i]: spec_at(i) for i in subset}, order=[ids[i] for i in subset],
-                           max_parallel=int(index["wf_max_parallel"]), phases=list(index["wf_phases"]))
+    sub_wf = spec.Workflow(
+        modules={ids[i]: spec_at(i) for i in subset},
+        order=[ids[i] for i in subset],
+        max_parallel=int(index["wf_max_parallel"]),
+        phases=list(index["wf_phases"]),
+    )
     scheduler.schedule(sub_wf, sub_statuses, running, gates, set(skipped), max_parallel)
     for i in subset:
         text = module_text(sub_statuses[ids[i]])
@@ -291,12 +336,21 @@ def update(snap: Snapshot, changed: list[str], view: View, head: dict[str, Any],
     index = {**index, "states": states}
     below = index["below"]
     off = untargeted(skipped, lambda mid: (ids[j] for j in below[pos[mid]]) if mid in pos else ())
-    head = {**head, "banner": banner_of(ids, states, off),
-            "phase": phase_of(index["wf_phases"], ids, index["phases"], states, off)}
+    head = {
+        **head,
+        "banner": banner_of(ids, states, off),
+        "phase": phase_of(index["wf_phases"], ids, index["phases"], states, off),
+    }
     return Snapshot(head=head, index=index, texts=texts, specs=snap.specs)
 
 
 def _same(a: ModuleStatus, b: ModuleStatus) -> bool:
     """The same status, the scheduler's skip reason aside (it is decided afterwards)."""
-    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run) == \
-        (b.state, b.artifacts, b.blocked_by, b.reason, b.fingerprint, b.last_run)
+    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run) == (
+        b.state,
+        b.artifacts,
+        b.blocked_by,
+        b.reason,
+        b.fingerprint,
+        b.last_run,
+    )

@@ -56,8 +56,9 @@ class ModuleStatus:
 class View:
     """The files the resolver looks at: path → object id, and reading an object. Built over a Git tree."""
 
-    def __init__(self, listing: dict[str, str], read: Callable[[str], bytes],
-                 meta_cache: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, listing: dict[str, str], read: Callable[[str], bytes], meta_cache: dict[str, Any] | None = None
+    ) -> None:
         self.files = listing
         self._read = read
         self._sorted: list[str] | None = None
@@ -112,17 +113,26 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
     if not isinstance(data, dict):
         return None, f"InvalidMetadata: {meta_path(module.id)} is not a JSON object", "invalid"
     if data.get("module") != module.id:
-        return None, (f"InvalidMetadata: {meta_path(module.id)} names module {data.get('module')!r}, "
-                      f"not {module.id!r}"), "invalid"
+        return (
+            None,
+            (f"InvalidMetadata: {meta_path(module.id)} names module {data.get('module')!r}, not {module.id!r}"),
+            "invalid",
+        )
     if "version" not in data:
         return None, f"InvalidMetadata: {meta_path(module.id)} has no version", "invalid"
     return data, None, ""
 
 
-def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_runs: dict[str, dict[str, Any]],
-            overrides: dict[str, dict[str, Any]], skipped: set[str],
-            previous: dict[str, ModuleStatus] | None = None, dirty: set[str] | None = None
-            ) -> dict[str, ModuleStatus]:
+def resolve(
+    wf: Workflow,
+    view: View,
+    running: dict[str, dict[str, Any]],
+    last_runs: dict[str, dict[str, Any]],
+    overrides: dict[str, dict[str, Any]],
+    skipped: set[str],
+    previous: dict[str, ModuleStatus] | None = None,
+    dirty: set[str] | None = None,
+) -> dict[str, ModuleStatus]:
     """Every module's status, dependencies first.
 
     With ``previous`` and ``dirty``: only the dirty modules are resolved again (a module whose files changed,
@@ -138,9 +148,15 @@ def resolve(wf: Workflow, view: View, running: dict[str, dict[str, Any]], last_r
     return out
 
 
-def resolve_one(m: ModuleSpec, view: View, dep: Callable[[str], ModuleStatus], running: dict[str, dict[str, Any]],
-                last_runs: dict[str, dict[str, Any]], overrides: dict[str, dict[str, Any]],
-                skipped: Collection[str]) -> ModuleStatus:
+def resolve_one(
+    m: ModuleSpec,
+    view: View,
+    dep: Callable[[str], ModuleStatus],
+    running: dict[str, dict[str, Any]],
+    last_runs: dict[str, dict[str, Any]],
+    overrides: dict[str, dict[str, Any]],
+    skipped: Collection[str],
+) -> ModuleStatus:
     """One module's status, from its files, its dependencies' statuses (``dep``) and the engine's state.
 
     What it reads is exactly: the files its ``inputs`` match, its dependencies' outputs, its own outputs and
@@ -162,8 +178,11 @@ def resolve_one(m: ModuleSpec, view: View, dep: Callable[[str], ModuleStatus], r
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
     meta, problem, problem_class = _meta(view, m)
-    stale_up = [n for n, s in needs.items() if s.state != "complete" and any(
-        a.klass in ("outdated", "missing", "invalid", "error") for a in s.artifacts)]
+    stale_up = [
+        n
+        for n, s in needs.items()
+        if s.state != "complete" and any(a.klass in ("outdated", "missing", "invalid", "error") for a in s.artifacts)
+    ]
     for path in m.outputs:
         oid = view.oid(path)
         if oid is None:
@@ -171,8 +190,9 @@ def resolve_one(m: ModuleSpec, view: View, dep: Callable[[str], ModuleStatus], r
         elif meta is None:
             st.artifacts.append(Artifact(path, problem_class, problem))
         elif str(meta.get("version")) != m.version:
-            st.artifacts.append(Artifact(path, "outdated",
-                                         f"module version changed ({meta.get('version')} → {m.version})"))
+            st.artifacts.append(
+                Artifact(path, "outdated", f"module version changed ({meta.get('version')} → {m.version})")
+            )
         elif meta.get("fingerprint") != fp:
             st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
         elif stale_up:
@@ -194,7 +214,7 @@ def resolve_one(m: ModuleSpec, view: View, dep: Callable[[str], ModuleStatus], r
         for need, d in needs.items():
             if d.state == "complete":
                 continue
-            for b in (d.blocked_by if d.state == "blocked" else [need]):
+            for b in d.blocked_by if d.state == "blocked" else [need]:
                 if b not in blockers:
                     blockers.append(b)
         last = last_runs.get(mid)

@@ -27,9 +27,15 @@ def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str) -> bool:
     return bool(required) and not gate.get("approved", False)
 
 
-def schedule(wf: Workflow, statuses: dict[str, ModuleStatus], running: dict[str, Any],
-             gates: dict[str, dict[str, Any]], skipped: set[str], max_parallel: int | None = None,
-             only: set[str] | None = None) -> Plan:
+def schedule(
+    wf: Workflow,
+    statuses: dict[str, ModuleStatus],
+    running: dict[str, Any],
+    gates: dict[str, dict[str, Any]],
+    skipped: set[str],
+    max_parallel: int | None = None,
+    only: set[str] | None = None,
+) -> Plan:
     limit = max_parallel or wf.max_parallel
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.

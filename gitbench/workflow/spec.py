@@ -15,8 +15,20 @@ from gitbench.scope import UnsafePath, check_path
 
 PATH = ".gitbench/workflow.yaml"
 TOP_KEYS = {"max_parallel", "phases", "modules"}
-MODULE_KEYS = {"id", "version", "phase", "run", "inputs", "outputs", "needs", "optional", "exclusive", "gate",
-               "config", "description"}
+MODULE_KEYS = {
+    "id",
+    "version",
+    "phase",
+    "run",
+    "inputs",
+    "outputs",
+    "needs",
+    "optional",
+    "exclusive",
+    "gate",
+    "config",
+    "description",
+}
 RUN_KINDS = {"command", "model", "input", "module"}
 LINE, KEYS = "__line__", "__keys__"  # what the loader adds to each mapping: its line, and each key's line
 RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may write them
@@ -97,8 +109,11 @@ class _Problem(Exception):
 
 def _bad(path: str, message: str, line: int | None) -> errors.UsageError:
     where = f"{path}, line {line}" if line else path
-    return errors.UsageError(f"The workflow file is not valid: {where}: {message}. Nothing ran.",
-                             [errors.Action(f"Fix {path} (reference: docs/workflow.md)")], {"line": line})
+    return errors.UsageError(
+        f"The workflow file is not valid: {where}: {message}. Nothing ran.",
+        [errors.Action(f"Fix {path} (reference: docs/workflow.md)")],
+        {"line": line},
+    )
 
 
 def parse(text: str, path: str = PATH) -> Workflow:
@@ -145,8 +160,9 @@ def _workflow(data: dict[str, Any], path: str) -> Workflow:
         raise _Problem(f"unknown key {unknown!r} (known: {', '.join(sorted(TOP_KEYS))})", _at(data, unknown))
     max_parallel = data.get("max_parallel", 2)
     if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
-        raise _Problem(f"max_parallel must be a whole number of at least 1, not {max_parallel!r}",
-                       _at(data, "max_parallel"))
+        raise _Problem(
+            f"max_parallel must be a whole number of at least 1, not {max_parallel!r}", _at(data, "max_parallel")
+        )
     phases = data.get("phases") or []
     if not isinstance(phases, list) or not all(isinstance(p, str) for p in phases):
         raise _Problem("phases must be a list of names", _at(data, "phases"))
@@ -166,24 +182,25 @@ def _workflow(data: dict[str, Any], path: str) -> Workflow:
             if out in owner:
                 raise _Problem(f"output {out} of {m.id!r} is already claimed by {owner[out]!r}", _at(item, "outputs"))
             if out in folders:  # one module's file would be another's folder
-                raise _Problem(f"output {out} of {m.id!r} is a folder that {folders[out]!r} writes into",
-                               _at(item, "outputs"))
+                raise _Problem(
+                    f"output {out} of {m.id!r} is a folder that {folders[out]!r} writes into", _at(item, "outputs")
+                )
             parts = out.split("/")
             for i in range(1, len(parts)):
                 folder = "/".join(parts[:i])
                 if folder in owner:
-                    raise _Problem(f"output {out} of {m.id!r} is inside {folder}, an output of {owner[folder]!r}",
-                                   _at(item, "outputs"))
+                    raise _Problem(
+                        f"output {out} of {m.id!r} is inside {folder}, an output of {owner[folder]!r}",
+                        _at(item, "outputs"),
+                    )
                 folders.setdefault(folder, m.id)
             owner[out] = m.id
         modules[m.id] = m
     for m in modules.values():
         for n in m.needs:
             if n not in modules:
-                raise _Problem(f"module {m.id!r} needs {n!r}, which no module has as its id",
-                               _at(lines[m.id], "needs"))
-    return Workflow(modules=modules, order=_order(modules), max_parallel=max_parallel, phases=list(phases),
-                    path=path)
+                raise _Problem(f"module {m.id!r} needs {n!r}, which no module has as its id", _at(lines[m.id], "needs"))
+    return Workflow(modules=modules, order=_order(modules), max_parallel=max_parallel, phases=list(phases), path=path)
 
 
 def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
@@ -223,8 +240,7 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
     if isinstance(inputs_raw, dict):
         extra = set(inputs_raw) - {"input", LINE, KEYS}
         if extra or not isinstance(inputs_raw.get("input"), str):
-            raise _Problem(f"inputs of {mid!r}: write a list of paths, or {{input: \"what to provide\"}}",
-                           at("inputs"))
+            raise _Problem(f'inputs of {mid!r}: write a list of paths, or {{input: "what to provide"}}', at("inputs"))
         input_request, inputs = inputs_raw["input"], ()
     else:
         inputs = strings("inputs")
@@ -232,16 +248,23 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
     if run is None and input_request is not None:
         run = {"input": input_request}
     if not isinstance(run, dict):
-        raise _Problem(f"module {mid!r} needs `run:` ({{command: ...}}, {{model: ..., prompt: ...}}, "
-                       "{input: ...} or {module: ...})", at("run"))
+        raise _Problem(
+            f"module {mid!r} needs `run:` ({{command: ...}}, {{model: ..., prompt: ...}}, "
+            "{input: ...} or {module: ...})",
+            at("run"),
+        )
     run_line = at("run")
     run = {k: v for k, v in run.items() if k not in (LINE, KEYS)}
     kinds = [k for k in run if k in RUN_KINDS]
     if len(kinds) != 1:
         raise _Problem(f"run of {mid!r} must have exactly one of command, model, input, module", run_line)
     kind = kinds[0]
-    allowed = {"command": {"command", "timeout"}, "model": {"model", "prompt"}, "input": {"input"},
-               "module": {"module"}}[kind]
+    allowed = {
+        "command": {"command", "timeout"},
+        "model": {"model", "prompt"},
+        "input": {"input"},
+        "module": {"module"},
+    }[kind]
     extra_key = next((k for k in run if k not in allowed), None)
     if extra_key is not None:
         raise _Problem(f"run of {mid!r} has an unknown key {extra_key!r}", run_line)
@@ -262,11 +285,14 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
             if check_path(out) != out:
                 raise UnsafePath("not in its simplest form (write a file's path, without ./, // or a final /)")
         except UnsafePath as exc:
-            raise _Problem(f"output {out!r} of {mid!r} is outside the Workbench or unsafe: {exc}",
-                           at("outputs")) from exc
+            raise _Problem(
+                f"output {out!r} of {mid!r} is outside the Workbench or unsafe: {exc}", at("outputs")
+            ) from exc
         if out.startswith(RESERVED[0]) or any(r.startswith(out + "/") or r == out for r in RESERVED):
-            raise _Problem(f"output {out!r} of {mid!r} is one of the engine's own files (the workflow file and "
-                           f"{RESERVED[0]})", at("outputs"))
+            raise _Problem(
+                f"output {out!r} of {mid!r} is one of the engine's own files (the workflow file and {RESERVED[0]})",
+                at("outputs"),
+            )
     for pattern in inputs:
         if pattern.startswith("/") or ".." in pattern.split("/"):
             raise _Problem(f"input {pattern!r} of {mid!r} is outside the Workbench", at("inputs"))
@@ -281,10 +307,22 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
     version = item.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int | str):
         raise _Problem(f"version of {mid!r} must be a number or text", at("version"))
-    return ModuleSpec(id=mid, kind=kind, run=run, version=str(version), phase=phase, inputs=inputs,
-                      input_request=input_request, outputs=outputs, needs=strings("needs"),
-                      optional=flag("optional"), exclusive=flag("exclusive"), gate=flag("gate"),
-                      config=_plain(config), line=line)
+    return ModuleSpec(
+        id=mid,
+        kind=kind,
+        run=run,
+        version=str(version),
+        phase=phase,
+        inputs=inputs,
+        input_request=input_request,
+        outputs=outputs,
+        needs=strings("needs"),
+        optional=flag("optional"),
+        exclusive=flag("exclusive"),
+        gate=flag("gate"),
+        config=_plain(config),
+        line=line,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -318,8 +356,7 @@ def _order(modules: dict[str, ModuleSpec]) -> list[str]:
     if len(order) < len(modules):
         left = {m for m in modules if m not in set(order)}
         cycle = _find_cycle(modules, left)
-        raise _Problem("the modules depend on each other in a cycle: " + " → ".join(cycle),
-                       modules[cycle[0]].line)
+        raise _Problem("the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line)
     return order
 
 
@@ -332,15 +369,20 @@ def _find_cycle(modules: dict[str, ModuleSpec], left: set[str]) -> list[str]:
         seen[node] = len(path)
         path.append(node)
         node = next(n for n in modules[node].needs if n in left)
-    return path[seen[node]:] + [node]
+    return path[seen[node] :] + [node]
 
 
 def to_json(wf: Workflow) -> dict[str, Any]:
     """The parsed workflow as plain data (the engine caches it by the file's blob id)."""
     from dataclasses import asdict
 
-    return {"modules": [asdict(m) for m in wf.modules.values()], "order": wf.order,
-            "max_parallel": wf.max_parallel, "phases": wf.phases, "path": wf.path}
+    return {
+        "modules": [asdict(m) for m in wf.modules.values()],
+        "order": wf.order,
+        "max_parallel": wf.max_parallel,
+        "phases": wf.phases,
+        "path": wf.path,
+    }
 
 
 def from_json(data: dict[str, Any]) -> Workflow:
@@ -349,5 +391,10 @@ def from_json(data: dict[str, Any]) -> Workflow:
         for key in ("inputs", "outputs", "needs"):
             m[key] = tuple(m[key])
         modules[m["id"]] = ModuleSpec(**m)
-    return Workflow(modules=modules, order=list(data["order"]), max_parallel=int(data["max_parallel"]),
-                    phases=list(data["phases"]), path=str(data["path"]))
+    return Workflow(
+        modules=modules,
+        order=list(data["order"]),
+        max_parallel=int(data["max_parallel"]),
+        phases=list(data["phases"]),
+        path=str(data["path"]),
+    )

@@ -47,8 +47,7 @@ def prepare(root: str, size: int, env: dict[str, str]) -> str:
     path = os.path.join(root, f"ask-{size}")
     if not os.path.isdir(os.path.join(path, ".git")):
         repogen.generate(path, size, env)
-        subprocess.run([sys.executable, "-m", "gitbench", "init"], cwd=path, env=env, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "gitbench", "init"], cwd=path, env=env, check=True, capture_output=True)
     return path
 
 
@@ -59,12 +58,23 @@ def git_step(env: dict[str, str], path: str, branch: str, files: list[str], toke
     for i, f in enumerate(files):
         with open(os.path.join(tmp, str(i)), "w") as fh:
             fh.write(f"{f} {token}\n")
-    oids = _git(env, path, "hash-object", "-w", "--stdin-paths",
-                stdin="\n".join(os.path.join(tmp, str(i)) for i in range(len(files)))).split()
+    oids = _git(
+        env,
+        path,
+        "hash-object",
+        "-w",
+        "--stdin-paths",
+        stdin="\n".join(os.path.join(tmp, str(i)) for i in range(len(files))),
+    ).split()
     index_env = {**env, "GIT_INDEX_FILE": os.path.join(tmp, "index")}
     _git(index_env, path, "read-tree", branch)
-    _git(index_env, path, "update-index", "--index-info",
-         stdin="".join(f"100644 {oid}\t{f}\n" for oid, f in zip(oids, files, strict=True)))
+    _git(
+        index_env,
+        path,
+        "update-index",
+        "--index-info",
+        stdin="".join(f"100644 {oid}\t{f}\n" for oid, f in zip(oids, files, strict=True)),
+    )
     tree = _git(index_env, path, "write-tree")
     parent = _git(env, path, "rev-parse", branch)
     commit = _git(env, path, "commit-tree", tree, "-p", parent, "-m", f"step {token}")
@@ -107,10 +117,13 @@ def measure(size: int, runs: int, root: str) -> dict[str, object]:
 
 
 def table(results: list[dict[str, object]]) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs; median of the runs; a job of "
-             f"{BATCHES} batches of 10 files against a local provider that answers at once.", "",
-             "| files | gitbench per model step | git CLI per step (plumbing) | ratio | target ≤ 30 ms |",
-             "|---:|---:|---:|---:|---|"]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs; median of the runs; a job of "
+        f"{BATCHES} batches of 10 files against a local provider that answers at once.",
+        "",
+        "| files | gitbench per model step | git CLI per step (plumbing) | ratio | target ≤ 30 ms |",
+        "|---:|---:|---:|---:|---|",
+    ]
     for r in results:
         g = statistics.median(r["gitbench_ms"])  # type: ignore[arg-type]
         t = statistics.median(r["git_ms"])  # type: ignore[arg-type]

@@ -38,13 +38,20 @@ def cycles(path: str, n: int) -> dict[str, list[float]]:
     status.status(Workbench(path))  # warm-up: lazy imports inside the services
     for i in range(n):
         token = f"inproc-{i}-{time.time_ns()}"
-        _time(out, "draft", lambda: commands.run_exec(Workbench(path), ["true"], [repogen.STEP_GLOB], "bench draft"))
+        _time(
+            out,
+            "draft",
+            lambda: commands.run_exec(Workbench(path), ["true"], [repogen.STEP_GLOB], "bench draft", sparse=True),
+        )
         wb = Workbench(path)
         if wb.draft_refs():  # a job that changed nothing removes its own Draft; an older gitbench kept it
             discard.discard(wb)
         argv = ["sh", "-c", WRITE10, "sh", token]
-        res = _time(out, "step", lambda: commands.run_exec(
-            Workbench(path), argv, [repogen.STEP_GLOB], "bench step"))  # noqa: B023 - called at once
+        res = _time(
+            out,
+            "step",
+            lambda: commands.run_exec(Workbench(path), argv, [repogen.STEP_GLOB], "bench step", sparse=True),  # noqa: B023 - called at once
+        )
         target = res.checkpoints[0]
         _time(out, "publish", lambda: publish.publish(Workbench(path)))
         _time(out, "checkpoint", lambda: _checkpoint(path))

@@ -30,11 +30,13 @@ def file_path(i: int) -> str:
 
 
 def file_content(i: int) -> bytes:
-    return (f"// generated file {i}\n"
-            f"value_{i} = {i * 7919 % 100003}\n"
-            "def helper(x):\n"
-            "    return x * 2 + 1\n"
-            f"# end of file {i}\n").encode()
+    return (
+        f"// generated file {i}\n"
+        f"value_{i} = {i * 7919 % 100003}\n"
+        "def helper(x):\n"
+        "    return x * 2 + 1\n"
+        f"# end of file {i}\n"
+    ).encode()
 
 
 def _stream(files: int) -> Iterator[bytes]:

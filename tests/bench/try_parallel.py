@@ -55,8 +55,9 @@ def prepare(root: str, server: ProviderServer) -> tuple[str, dict[str, str]]:
     cfg = os.path.join(env["XDG_CONFIG_HOME"], "gitbench", "config.toml")
     os.makedirs(os.path.dirname(cfg), exist_ok=True)
     with open(cfg, "w") as fh:
-        fh.write(config_toml(server, model=f"fake:{MODELS[0]}", job={"batch_files": BATCH_FILES},
-                             timeouts={"read": 30}))
+        fh.write(
+            config_toml(server, model=f"fake:{MODELS[0]}", job={"batch_files": BATCH_FILES}, timeouts={"read": 30})
+        )
     path = os.path.join(root, "try", "wb")
     os.makedirs(os.path.join(path, "src"))
     _run(["git", "init", "-q", "-b", "main"], path, env)
@@ -71,8 +72,9 @@ def prepare(root: str, server: ProviderServer) -> tuple[str, dict[str, str]]:
 
 
 def drafts(path: str, env: dict[str, str]) -> dict[str, str]:
-    out = _run(["git", "for-each-ref", "--format=%(refname:lstrip=4) %(objectname)",
-                "refs/heads/gitbench/draft/"], path, env).stdout
+    out = _run(
+        ["git", "for-each-ref", "--format=%(refname:lstrip=4) %(objectname)", "refs/heads/gitbench/draft/"], path, env
+    ).stdout
     return dict(line.split() for line in out.splitlines())
 
 
@@ -126,8 +128,16 @@ def measure(runs: int, root: str) -> dict[str, Any]:
         ratios = [t / max(single[m][i] for m in MODELS) for i, t in enumerate(together)]
     finally:
         server.close()
-    return {"runs": runs, "single": single, "together": together, "ratios": ratios, "in_flight": overlap,
-            "latency": LATENCY, "batches": BATCHES, "cpus": os.cpu_count()}
+    return {
+        "runs": runs,
+        "single": single,
+        "together": together,
+        "ratios": ratios,
+        "in_flight": overlap,
+        "latency": LATENCY,
+        "batches": BATCHES,
+        "cpus": os.cpu_count(),
+    }
 
 
 def table(r: dict[str, Any]) -> str:
@@ -136,19 +146,29 @@ def table(r: dict[str, Any]) -> str:
     ratio = med(r["ratios"])
     verdict = "met" if ratio <= TARGET else "**missed**"
     floor = r["batches"] * r["latency"]
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {r['cpus']} CPUs; median of {r['runs']} runs. One attempt: "
-             f"{r['batches']} batches, each request answered after {r['latency'] * 1000:.0f} ms "
-             f"(≥ {floor:.1f} s waiting on the model).", "",
-             "| command | wall time |", "|---|---:|"]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {r['cpus']} CPUs; median of {r['runs']} runs. One attempt: "
+        f"{r['batches']} batches, each request answered after {r['latency'] * 1000:.0f} ms "
+        f"(≥ {floor:.1f} s waiting on the model).",
+        "",
+        "| command | wall time |",
+        "|---|---:|",
+    ]
     for m in MODELS:
         lines.append(f"| `gitbench try fake:{m}` alone | {med(r['single'][m]):.2f} s |")
     lines.append(f"| slowest single attempt (per run) | {med(slowest):.2f} s |")
     lines.append(f"| `gitbench try` A B C, side by side | {med(r['together']):.2f} s |")
-    lines.append(f"| the three alone, one after another (sum) | "
-                 f"{med([sum(r['single'][m][i] for m in MODELS) for i in range(r['runs'])]):.2f} s |")
-    lines += ["", f"Side by side / slowest single: **{ratio:.2f}×** (runs: "
-              + ", ".join(f"{x:.2f}" for x in r["ratios"]) + f"); target ≤ {TARGET}×: {verdict}. Requests in "
-              f"flight at once while the three ran: {max(r['in_flight'])} at most."]
+    lines.append(
+        f"| the three alone, one after another (sum) | "
+        f"{med([sum(r['single'][m][i] for m in MODELS) for i in range(r['runs'])]):.2f} s |"
+    )
+    lines += [
+        "",
+        f"Side by side / slowest single: **{ratio:.2f}×** (runs: "
+        + ", ".join(f"{x:.2f}" for x in r["ratios"])
+        + f"); target ≤ {TARGET}×: {verdict}. Requests in "
+        f"flight at once while the three ran: {max(r['in_flight'])} at most.",
+    ]
     return "\n".join(lines)
 
 
@@ -181,7 +201,7 @@ def update_doc(text: str, doc_path: str = DOC) -> None:
         if nxt < 0:
             doc = doc.rstrip("\n") + "\n\n" + SECTION
         else:
-            doc = doc[:nxt + 1] + SECTION + "\n" + doc[nxt + 1:]
+            doc = doc[: nxt + 1] + SECTION + "\n" + doc[nxt + 1 :]
     head, rest = doc.split(START, 1)
     _, tail = rest.split(END, 1)
     with open(doc_path, "w") as fh:

@@ -78,8 +78,11 @@ def generate(root: str, modules: int, env: dict[str, str]) -> tuple[str, str]:
     for c in range(chains):
         for s in range(steps):
             src = f"inputs/c{c}.txt" if s == 0 else _out(c, s - 1)
-            entry = [f"  - id: {_mid(c, s)}", f"    outputs: [{_out(c, s)}]",
-                     f"    run: {{command: \"cp {src} {_out(c, s)}\"}}"]
+            entry = [
+                f"  - id: {_mid(c, s)}",
+                f"    outputs: [{_out(c, s)}]",
+                f'    run: {{command: "cp {src} {_out(c, s)}"}}',
+            ]
             entry.append(f"    inputs: [{src}]" if s == 0 else f"    needs: [{_mid(c, s - 1)}]")
             lines += entry
     yaml_text = "\n".join(lines) + "\n"
@@ -96,8 +99,15 @@ def generate(root: str, modules: int, env: dict[str, str]) -> tuple[str, str]:
         for need in m.needs:
             inputs += [(p, oids.get(p)) for p in wf.modules[need].outputs]
         fp = resolver.fingerprint(m, inputs, {})
-        meta = {"module": m.id, "version": m.version, "fingerprint": fp,
-                "outputs": {o: oids[o] for o in m.outputs}, "run": "bench", "job": "bench", "time": 0}
+        meta = {
+            "module": m.id,
+            "version": m.version,
+            "fingerprint": fp,
+            "outputs": {o: oids[o] for o in m.outputs},
+            "run": "bench",
+            "job": "bench",
+            "time": 0,
+        }
         files[resolver.meta_path(m.id)] = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
     _fast_import(gb, files, env)
     subprocess.run(gitbench_cmd() + ["init"], cwd=gb, env=env, check=True, capture_output=True)
@@ -159,8 +169,7 @@ def find_peers(names: list[str], bin_dir: str | None, env: dict[str, str]) -> li
         if not exe or not os.access(exe, os.X_OK):
             peers.append(Peer(name, None))
             continue
-        proc = subprocess.run([exe, "--version"], cwd=env["HOME"], env=env, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run([exe, "--version"], cwd=env["HOME"], env=env, capture_output=True, text=True, timeout=300)
         peers.append(Peer(name, exe, proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "?"))
     return peers
 
@@ -170,24 +179,38 @@ def peer_env(root: str) -> dict[str, str]:
     config) under ``root``; dvc's analytics off and its update/analytics endpoints unreachable."""
     env = bench_env(root)
     home = env["HOME"]
-    dirs = {"XDG_CACHE_HOME": ".cache", "XDG_DATA_HOME": ".local/share", "XDG_STATE_HOME": ".local/state",
-            "DVC_SITE_CACHE_DIR": "dvc-site", "DVC_GLOBAL_CONFIG_DIR": "dvc-global",
-            "DVC_SYSTEM_CONFIG_DIR": "dvc-system", "TMPDIR": "tmp"}
+    dirs = {
+        "XDG_CACHE_HOME": ".cache",
+        "XDG_DATA_HOME": ".local/share",
+        "XDG_STATE_HOME": ".local/state",
+        "DVC_SITE_CACHE_DIR": "dvc-site",
+        "DVC_GLOBAL_CONFIG_DIR": "dvc-global",
+        "DVC_SYSTEM_CONFIG_DIR": "dvc-system",
+        "TMPDIR": "tmp",
+    }
     for key, sub in dirs.items():
         env[key] = os.path.join(home, sub)
         os.makedirs(env[key], exist_ok=True)
-    env.update({"DVC_NO_ANALYTICS": "1", "DVC_STUDIO_OFFLINE": "1", "DVC_UPDATER_ENDPOINT": "http://127.0.0.1:9/",
-                "DVC_ANALYTICS_ENDPOINT": "http://127.0.0.1:9/"})
+    env.update(
+        {
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_STUDIO_OFFLINE": "1",
+            "DVC_UPDATER_ENDPOINT": "http://127.0.0.1:9/",
+            "DVC_ANALYTICS_ENDPOINT": "http://127.0.0.1:9/",
+        }
+    )
     return env
 
 
 def _snakemake_rule(c: int, s: int) -> str:
-    return (f"rule {_mid(c, s)}:\n    input: \"{_src(c, s)}\"\n    output: \"{_out(c, s)}\"\n"
-            "    shell: \"cp {input} {output}\"\n")
+    return (
+        f'rule {_mid(c, s)}:\n    input: "{_src(c, s)}"\n    output: "{_out(c, s)}"\n'
+        '    shell: "cp {input} {output}"\n'
+    )
 
 
 def _snakefile(chains: int, steps: int) -> str:
-    targets = ", ".join(f"\"{_out(c, steps - 1)}\"" for c in range(chains))
+    targets = ", ".join(f'"{_out(c, steps - 1)}"' for c in range(chains))
     rules = [_snakemake_rule(c, s) for c in range(chains) for s in range(steps)]
     return f"rule all:\n    input: {targets}\n\n" + "\n".join(rules)
 
@@ -209,7 +232,7 @@ def _snakemake_template(root: str, env: dict[str, str], exe: str) -> dict[str, A
     shutil.rmtree(folder, ignore_errors=True)
     _write_chain_files(folder, 1, 0, time.time() - 100)
     with open(os.path.join(folder, "Snakefile"), "w") as fh:
-        fh.write(f"rule all:\n    input: \"{_out(0, 0)}\"\n\n{_snakemake_rule(0, 0)}")
+        fh.write(f'rule all:\n    input: "{_out(0, 0)}"\n\n{_snakemake_rule(0, 0)}')
     _time([exe, "--cores", "1", "--directory", folder], folder, env, both=True)
     with open(os.path.join(folder, ".snakemake", "metadata", _snakemake_key(_out(0, 0)))) as fh:
         record: dict[str, Any] = json.load(fh)
@@ -244,9 +267,16 @@ def generate_snakemake(root: str, modules: int, env: dict[str, str], exe: str) -
         for s in range(steps):
             src, out = _src(c, s), _out(c, s)
             record = dict(template)
-            record.update({"rule": _mid(c, s), "input": [src], "shellcmd": f"cp {src} {out}",
-                           "starttime": t0 + s + 1, "endtime": t0 + s + 1,
-                           "job_hash": int.from_bytes(hashlib.sha1(out.encode()).digest()[:6], "big")})
+            record.update(
+                {
+                    "rule": _mid(c, s),
+                    "input": [src],
+                    "shellcmd": f"cp {src} {out}",
+                    "starttime": t0 + s + 1,
+                    "endtime": t0 + s + 1,
+                    "job_hash": int.from_bytes(hashlib.sha1(out.encode()).digest()[:6], "big"),
+                }
+            )
             if template.get("input_checksums"):
                 record["input_checksums"] = {src: _checksum(template, _content(c))}
             with open(os.path.join(meta, _snakemake_key(out)), "w") as fh:
@@ -261,8 +291,14 @@ def _dvc_yaml(chains: int, steps: int) -> str:
     lines = ["stages:"]
     for c in range(chains):
         for s in range(steps):
-            lines += [f"  {_mid(c, s)}:", f"    cmd: cp {_src(c, s)} {_out(c, s)}", "    deps:",
-                      f"    - {_src(c, s)}", "    outs:", f"    - {_out(c, s)}"]
+            lines += [
+                f"  {_mid(c, s)}:",
+                f"    cmd: cp {_src(c, s)} {_out(c, s)}",
+                "    deps:",
+                f"    - {_src(c, s)}",
+                "    outs:",
+                f"    - {_out(c, s)}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -272,10 +308,20 @@ def _dvc_lock(chains: int, steps: int) -> str:
     for c in range(chains):
         md5, size = hashlib.md5(_content(c)).hexdigest(), len(_content(c))
         for s in range(steps):
-            lines += [f"  {_mid(c, s)}:", f"    cmd: cp {_src(c, s)} {_out(c, s)}", "    deps:",
-                      f"    - path: {_src(c, s)}", "      hash: md5", f"      md5: {md5}", f"      size: {size}",
-                      "    outs:",
-                      f"    - path: {_out(c, s)}", "      hash: md5", f"      md5: {md5}", f"      size: {size}"]
+            lines += [
+                f"  {_mid(c, s)}:",
+                f"    cmd: cp {_src(c, s)} {_out(c, s)}",
+                "    deps:",
+                f"    - path: {_src(c, s)}",
+                "      hash: md5",
+                f"      md5: {md5}",
+                f"      size: {size}",
+                "    outs:",
+                f"    - path: {_out(c, s)}",
+                "      hash: md5",
+                f"      md5: {md5}",
+                f"      size: {size}",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -344,8 +390,11 @@ def _hash(data: bytes) -> str:
 def _fast_import(path: str, files: dict[str, bytes], env: dict[str, str]) -> None:
     os.makedirs(path, exist_ok=True)
     subprocess.run(["git", "init", "-q", "-b", "main", path], env=env, check=True)
-    chunks = [b"commit refs/heads/main\n", b"committer Bench <bench@example.invalid> 1767225600 +0000\n",
-              b"data 9\nworkflow\n"]
+    chunks = [
+        b"commit refs/heads/main\n",
+        b"committer Bench <bench@example.invalid> 1767225600 +0000\n",
+        b"data 9\nworkflow\n",
+    ]
     for p, d in sorted(files.items()):
         chunks.append(b"M 100644 inline " + p.encode() + b"\n" + b"data %d\n" % len(d) + d + b"\n")
     subprocess.run(["git", "fast-import", "--quiet"], cwd=path, env=env, input=b"".join(chunks), check=True)
@@ -362,8 +411,9 @@ def _time(argv: list[str], cwd: str, env: dict[str, str], both: bool = False) ->
     return seconds, proc.stdout + proc.stderr if both else proc.stdout
 
 
-def measure(modules: int, runs: int, root: str, peers: list[Peer] | None = None,
-            peer_runs: int | None = None) -> dict[str, Any]:
+def measure(
+    modules: int, runs: int, root: str, peers: list[Peer] | None = None, peer_runs: int | None = None
+) -> dict[str, Any]:
     """Median inputs: ``runs`` timed queries per side and case (``peer_runs`` for the peers), after one untimed
     warm-up each. All sides are queried in the same rounds, one after another."""
     env = bench_env(root)
@@ -400,8 +450,9 @@ def measure(modules: int, runs: int, root: str, peers: list[Peer] | None = None,
             if i <= runs:
                 with open(os.path.join(gb, "inputs", "c0.txt"), "w") as fh:
                     fh.write(f"changed {i}\n")
-                subprocess.run(gitbench_cmd() + ["add", "inputs/c0.txt"], cwd=gb, env=env, check=True,
-                               capture_output=True)
+                subprocess.run(
+                    gitbench_cmd() + ["add", "inputs/c0.txt"], cwd=gb, env=env, check=True, capture_output=True
+                )
                 path = os.path.join(mk, "inputs", "c0.txt")
                 with open(path, "w") as fh:
                     fh.write(f"changed {i}\n")
@@ -445,7 +496,7 @@ def measure_run(modules: int, root: str) -> dict[str, Any]:
         subprocess.run(["rm", "-rf", path], check=True)
     lines = ["max_parallel: 2", "modules:"]
     for i in range(modules):
-        lines += [f"  - id: m{i}", f"    outputs: [out/m{i}.txt]", f"    run: {{command: \"echo {i} > out/m{i}.txt\"}}"]
+        lines += [f"  - id: m{i}", f"    outputs: [out/m{i}.txt]", f'    run: {{command: "echo {i} > out/m{i}.txt"}}']
     _fast_import(gb, {".gitbench/workflow.yaml": ("\n".join(lines) + "\n").encode()}, env)
     subprocess.run(gitbench_cmd() + ["init"], cwd=gb, env=env, check=True, capture_output=True)
     os.makedirs(os.path.join(mk, "out"))
@@ -466,18 +517,26 @@ def _times(x: float) -> str:
     return f"{x:.0f}×" if x >= 10 else f"{x:.1f}×"
 
 
-def table(results: list[dict[str, Any]], peers: list[Peer] | None = None, runs: int | None = None,
-          peer_runs: int | None = None) -> str:
+def table(
+    results: list[dict[str, Any]],
+    peers: list[Peer] | None = None,
+    runs: int | None = None,
+    peer_runs: int | None = None,
+) -> str:
     peers = peers or []
     how = "median of the runs" if runs is None else f"median of {runs} runs"
     if peers and peer_runs is not None and peer_runs != runs:
         how += f" ({peer_runs} for snakemake and dvc)"
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs; {how}. "
-             "The DAG: chains of steps, each reading the previous step's file (10,000 = 100 × 100)."]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs; {how}. "
+        "The DAG: chains of steps, each reading the previous step's file (10,000 = 100 × 100)."
+    ]
     found = [f"{p.name} {p.version}" for p in peers if p.exe]
     if found:
-        lines[0] += (f" Peers: {' and '.join(found)}, each made up to date as a finished run leaves it and checked "
-                     "so before timing (tests/bench/workflow_dag.py says how).")
+        lines[0] += (
+            f" Peers: {' and '.join(found)}, each made up to date as a finished run leaves it and checked "
+            "so before timing (tests/bench/workflow_dag.py says how)."
+        )
     header = "| modules | query | gitbench `workflow status` | `make -n` | ratio | target ≤ 5× |"
     rule = "|---:|---|---:|---:|---:|---|"
     for p in peers:
@@ -488,8 +547,7 @@ def table(results: list[dict[str, Any]], peers: list[Peer] | None = None, runs: 
         for label, suffix in (("up to date", ""), ("one input changed", "_changed")):
             gs, ms = statistics.median(r["gitbench" + suffix]), statistics.median(r["make" + suffix])
             verdict = ("met" if gs <= 5 * ms else "**missed**") if r["modules"] >= 10_000 else "(no target)"
-            row = (f"| {r['modules']:,} | {label} | {_seconds(gs)} | {_seconds(ms)} | "
-                   f"{gs / ms:.1f}× | {verdict} |")
+            row = f"| {r['modules']:,} | {label} | {_seconds(gs)} | {_seconds(ms)} | {gs / ms:.1f}× | {verdict} |"
             for p in peers:
                 if not p.exe:
                     row += " not installed | – |"
@@ -499,9 +557,11 @@ def table(results: list[dict[str, Any]], peers: list[Peer] | None = None, runs: 
             lines.append(row)
     notes = []
     if any(p.name == "dvc" and p.exe for p in peers):
-        notes.append("After the change `dvc status` names only the stage that reads the changed file (c0s0): it "
-                     "compares each stage with its dvc.lock entry, so it learns that the next stages change only "
-                     "when that one reruns; gitbench, make and snakemake name all 100 steps of the chain.")
+        notes.append(
+            "After the change `dvc status` names only the stage that reads the changed file (c0s0): it "
+            "compares each stage with its dvc.lock entry, so it learns that the next stages change only "
+            "when that one reruns; gitbench, make and snakemake name all 100 steps of the chain."
+        )
     missing = [p.name for p in peers if not p.exe]
     if missing:
         notes.append(f"Not installed here, so not measured: {', '.join(missing)}.")
@@ -514,10 +574,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--peer-runs", type=int, default=None,
-                    help="timed runs of snakemake and dvc (default: --runs); they take seconds to minutes each")
-    ap.add_argument("--peers-bin", default=None,
-                    help="folder holding the snakemake and dvc executables (default: look them up on PATH)")
+    ap.add_argument(
+        "--peer-runs",
+        type=int,
+        default=None,
+        help="timed runs of snakemake and dvc (default: --runs); they take seconds to minutes each",
+    )
+    ap.add_argument(
+        "--peers-bin",
+        default=None,
+        help="folder holding the snakemake and dvc executables (default: look them up on PATH)",
+    )
     ap.add_argument("--peers", default="snakemake,dvc", help="peers to measure, comma-separated ('' for none)")
     ap.add_argument("--root", default="/tmp/gitbench-bench")
     ap.add_argument("--run-modules", type=int, default=1000)
@@ -535,9 +602,11 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results, peers, args.runs, peer_runs)
     run = measure_run(args.run_modules, args.root)
     verdict = "met" if run["overhead_ms"] <= 20 else "**missed**"
-    text += (f"\n\nA run of {run['modules']:,} trivial command modules with `--max-parallel 2`: "
-             f"{run['gitbench']:.1f} s, beside `make -j2` running the same commands in {run['make']:.2f} s: "
-             f"gitbench's overhead {run['overhead_ms']:.1f} ms per module (target ≤ 20 ms: {verdict}).")
+    text += (
+        f"\n\nA run of {run['modules']:,} trivial command modules with `--max-parallel 2`: "
+        f"{run['gitbench']:.1f} s, beside `make -j2` running the same commands in {run['make']:.2f} s: "
+        f"gitbench's overhead {run['overhead_ms']:.1f} ms per module (target ≤ 20 ms: {verdict})."
+    )
     print(text)
     if args.update_doc:
         with open(DOC) as fh:

@@ -12,6 +12,22 @@ from gitbench.tui.flows.common import refresh
 from gitbench.tui.flows.draft import discard, keep, opening, publish, undo_discard
 from gitbench.tui.flows.jobs import ask, resume, resume_switching_model, resume_work, workflow_run, workflow_tool
 
-__all__ = ["ask", "checkpoint", "discard", "discard_then_restore", "keep", "opening", "publish", "recover", "refresh",
-           "report", "restore", "resume", "resume_switching_model", "resume_work", "undo_discard", "workflow_run",
-           "workflow_tool"]
+__all__ = [
+    "ask",
+    "checkpoint",
+    "discard",
+    "discard_then_restore",
+    "keep",
+    "opening",
+    "publish",
+    "recover",
+    "refresh",
+    "report",
+    "restore",
+    "resume",
+    "resume_switching_model",
+    "resume_work",
+    "undo_discard",
+    "workflow_run",
+    "workflow_tool",
+]

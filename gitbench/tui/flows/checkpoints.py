@@ -29,7 +29,9 @@ async def restore(app: GitbenchApp, name: str, keep_draft: bool = False) -> None
     cp = await app.call(check)
     answer = await app.ask_choice(
         f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first.",
-        [("restore", "Restore"), ("cancel", "Cancel")], "confirm-restore")
+        [("restore", "Restore"), ("cancel", "Cancel")],
+        "confirm-restore",
+    )
     if answer != "restore":
         app.say("Cancelled: nothing was changed.")
         return
@@ -44,7 +46,10 @@ async def discard_then_restore(app: GitbenchApp, name: str) -> None:
     require_idle(app, "going back")
     answer = await app.ask_choice(
         f"Go back: discard the Draft (recoverable for 14 days) and restore {name}? A pre-restore checkpoint is "
-        "taken first.", [("restore", "Discard and restore"), ("cancel", "Cancel")], "confirm-restore")
+        "taken first.",
+        [("restore", "Discard and restore"), ("cancel", "Cancel")],
+        "confirm-restore",
+    )
     if answer != "restore":
         app.say("Cancelled: nothing was changed.")
         return
@@ -61,8 +66,12 @@ async def checkpoint(app: GitbenchApp, message: str) -> None:
     def take(wb: Workbench) -> OperationResult:
         with wb.changing("checkpoint"):
             cp = checkpoints.create(wb, "manual", message)
-        return OperationResult("checkpoint", f"Took {cp.name} of Published {cp.commit[:12]}.",
-                               checkpoints=[cp.name], notes=list(wb.recovered))
+        return OperationResult(
+            "checkpoint",
+            f"Took {cp.name} of Published {cp.commit[:12]}.",
+            checkpoints=[cp.name],
+            notes=list(wb.recovered),
+        )
 
     done(app, await app.call(take))
 

@@ -18,8 +18,10 @@ CANCEL = "cancel"
 def require_idle(app: GitbenchApp, doing: str) -> None:
     """One thing at a time: the running job holds the Workbench until it ends."""
     if app.running is not None:
-        raise errors.Busy(f"A job is running in this window ({app.running.what}): {doing} waits until it ends, "
-                          "or cancel the job with ctrl+c.")
+        raise errors.Busy(
+            f"A job is running in this window ({app.running.what}): {doing} waits until it ends, "
+            "or cancel the job with ctrl+c."
+        )
 
 
 async def refresh(app: GitbenchApp) -> None:
@@ -38,5 +40,8 @@ async def which_draft(app: GitbenchApp, doing: str) -> str | None:
     labels = await app.call(calls.draft_labels)
     if len(labels) <= 1:
         return None
-    return await app.ask_choice(f"{len(labels)} Drafts are open: which one do you want to {doing}?",
-                                [*((label, label) for label in labels), (CANCEL, "Cancel")], "which-draft")
+    return await app.ask_choice(
+        f"{len(labels)} Drafts are open: which one do you want to {doing}?",
+        [*((label, label) for label in labels), (CANCEL, "Cancel")],
+        "which-draft",
+    )

@@ -31,7 +31,9 @@ async def opening(app: GitbenchApp) -> None:
 async def stale_draft(app: GitbenchApp, info: DraftInfo) -> None:
     answer = await app.ask_choice(
         f"A stale Draft was found (last modified {clock.iso(info.last_activity)}). Discard it?",
-        [("discard", "Discard"), ("keep", "Keep")], "stale-draft")
+        [("discard", "Discard"), ("keep", "Keep")],
+        "stale-draft",
+    )
     if answer == "discard":
         from gitbench.services import discard as discard_service
 
@@ -59,9 +61,15 @@ async def corrupt_draft(app: GitbenchApp, exc: errors.DraftCorrupt | None) -> No
             return
         except errors.DraftCorrupt as found:
             exc = found
-    answer = await app.ask_choice(exc.message, [("discard", "Discard the broken Draft"),
-                                                ("restore", "Discard it, then restore a checkpoint"),
-                                                ("cancel", "Not now")], "corrupt-draft")
+    answer = await app.ask_choice(
+        exc.message,
+        [
+            ("discard", "Discard the broken Draft"),
+            ("restore", "Discard it, then restore a checkpoint"),
+            ("cancel", "Not now"),
+        ],
+        "corrupt-draft",
+    )
     if answer in ("discard", "restore"):
         from gitbench.services import discard as discard_service
 
@@ -95,8 +103,7 @@ async def publish(app: GitbenchApp) -> None:
     done(app, res)
 
 
-async def publish_conflict(app: GitbenchApp, exc: errors.PublishConflict, label: str | None
-                           ) -> OperationResult | None:
+async def publish_conflict(app: GitbenchApp, exc: errors.PublishConflict, label: str | None) -> OperationResult | None:
     """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
     from gitbench.services import discard as discard_service
     from gitbench.services import publish as publish_service
@@ -129,8 +136,11 @@ async def discard(app: GitbenchApp) -> None:
         app.say("Cancelled: nothing was changed.")
         return
     label = drafts.label_of(await app.call(lambda wb: drafts.require_draft(wb, chosen)))
-    answer = await app.ask_choice(f"Discard the Draft {label}? (recoverable for 14 days)",
-                                  [("discard", "Discard"), ("cancel", "Cancel")], "confirm-discard")
+    answer = await app.ask_choice(
+        f"Discard the Draft {label}? (recoverable for 14 days)",
+        [("discard", "Discard"), ("cancel", "Cancel")],
+        "confirm-discard",
+    )
     if answer != "discard":
         app.say("Cancelled: the Draft is as it was.")
         return

@@ -17,8 +17,13 @@ if TYPE_CHECKING:
     from gitbench.tui.app import GitbenchApp
 
 
-WORKSHOP_CHOICES = [("continue", "Continue it"), ("fork", "Fork a new Draft beside it"), ("publish", "Publish it"),
-                    ("discard", "Discard it"), ("cancel", "Cancel this job")]
+WORKSHOP_CHOICES = [
+    ("continue", "Continue it"),
+    ("fork", "Fork a new Draft beside it"),
+    ("publish", "Publish it"),
+    ("discard", "Discard it"),
+    ("cancel", "Cancel this job"),
+]
 
 
 async def choose_on_draft(app: GitbenchApp, kind: str) -> str | None:
@@ -34,15 +39,18 @@ async def choose_on_draft(app: GitbenchApp, kind: str) -> str | None:
     if st.draft is None and not st.draft_problem:
         return None
     if kind == "ask":
-        return await app.ask_choice("A Draft is open. Continue it (this job's steps go on it), fork a new Draft "
-                                    "beside it, publish it, discard it, or cancel this job?", WORKSHOP_CHOICES,
-                                    "draft-open")
-    return await app.ask_choice("A Draft is open. Publish it, discard it, or cancel this job?", DRAFT_CHOICES,
-                                "draft-open")
+        return await app.ask_choice(
+            "A Draft is open. Continue it (this job's steps go on it), fork a new Draft "
+            "beside it, publish it, discard it, or cancel this job?",
+            WORKSHOP_CHOICES,
+            "draft-open",
+        )
+    return await app.ask_choice(
+        "A Draft is open. Publish it, discard it, or cancel this job?", DRAFT_CHOICES, "draft-open"
+    )
 
 
-async def ask(app: GitbenchApp, prompt: str, files: list[str], model: str | None,
-              on_draft: str | None = None) -> None:
+async def ask(app: GitbenchApp, prompt: str, files: list[str], model: str | None, on_draft: str | None = None) -> None:
     """A Workshop prompt: `gitbench ask PROMPT --files ... [--model M]` as a job in a thread."""
     from gitbench.services import ask as ask_service
 
@@ -54,8 +62,9 @@ async def ask(app: GitbenchApp, prompt: str, files: list[str], model: str | None
         return
     app.job_started(prompt)
     try:
-        res = await app.run_job("ask", "ask", lambda wb, say, _m: ask_service.ask(
-            wb, prompt, files, model, False, choice, say))
+        res = await app.run_job(
+            "ask", "ask", lambda wb, say, _m: ask_service.ask(wb, prompt, files, model, False, choice, say)
+        )
     finally:
         app.after_change()
     finished(app, res)
@@ -94,8 +103,9 @@ def finished(app: GitbenchApp, res: OperationResult) -> None:
 
 
 def _engine_run(only: list[str] | None, on_draft: str | None) -> Callable[..., OperationResult]:
-    def run(wb: Workbench, say: Callable[[str], None], on_module: Callable[[str, str, int, int], None]
-            ) -> OperationResult:
+    def run(
+        wb: Workbench, say: Callable[[str], None], on_module: Callable[[str, str, int, int], None]
+    ) -> OperationResult:
         from gitbench.workflow.engine import Engine
 
         wb.recover_if_idle()
@@ -120,8 +130,9 @@ async def workflow_run(app: GitbenchApp, only: list[str] | None, on_draft: str |
                 if on_draft is not None:
                     raise
                 # Another job's Draft is open (the workflow's own is continued, never refused): the seed's choice.
-                on_draft = await app.ask_choice("A Draft is open. Publish it, discard it, or cancel this job?",
-                                                DRAFT_CHOICES, "draft-open")
+                on_draft = await app.ask_choice(
+                    "A Draft is open. Publish it, discard it, or cancel this job?", DRAFT_CHOICES, "draft-open"
+                )
                 if on_draft == "cancel":
                     app.say("Cancelled: the job did not run; the Draft is as it was.")
                     return

@@ -59,8 +59,10 @@ class CheckpointsView(Vertical):
         table.clear()
         names = [cp.name for cp in reversed(items)]  # the newest first
         for cp in reversed(items):
-            table.add_row(*map(cell, (cp.name, cp.kind, clock.iso(cp.date), cp.commit[:12], cp.job or "",
-                                      cp.message)), key=cp.name)
+            table.add_row(
+                *map(cell, (cp.name, cp.kind, clock.iso(cp.date), cp.commit[:12], cp.job or "", cp.message)),
+                key=cp.name,
+            )
         if chosen in names:
             table.move_cursor(row=names.index(str(chosen)))
 

@@ -12,8 +12,12 @@ from textual.widgets.option_list import Option
 
 from gitbench.tui.views import app_of
 
-ITEMS = [("workshop", "Workshop  (w)"), ("review", "Review  (v)"), ("checkpoints", "Checkpoints  (c)"),
-         ("workflow", "Workflow  (f)")]
+ITEMS = [
+    ("workshop", "Workshop  (w)"),
+    ("review", "Review  (v)"),
+    ("checkpoints", "Checkpoints  (c)"),
+    ("workflow", "Workflow  (f)"),
+]
 
 
 class MenuView(Vertical):

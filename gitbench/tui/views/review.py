@@ -90,8 +90,10 @@ class ReviewView(Vertical):
             summary.update(plain(problem or "No open Draft: nothing to review. Start a job in the Workshop (w)."))
             self.query_one("#review-diff", Static).update("")
             return
-        text = (f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
-                f" (against Published {rv.base[:12]})")
+        text = (
+            f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
+            f" (against Published {rv.base[:12]})"
+        )
         if not rv.base_is_published:
             text += "\nwarning: Published has moved since this Draft was made; publishing will report a conflict."
         summary.update(plain(text))
@@ -109,8 +111,7 @@ class ReviewView(Vertical):
         if n >= len(self.patches):
             diff.update("")
             return
-        diff.update(Syntax(self.patches[n], "diff", theme="ansi_dark", background_color="default",
-                           word_wrap=False))
+        diff.update(Syntax(self.patches[n], "diff", theme="ansi_dark", background_color="default", word_wrap=False))
         self.query_one("#review-diff-scroll", VerticalScroll).scroll_home(animate=False)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -21,8 +21,13 @@ from gitbench.tui.views import app_of
 # (label, key, width): the two long columns are cut on screen (the row's detail below shows all of them), so
 # `Blocked by` and the notes after them stay in view.
 COLUMNS: list[tuple[str, str, int | None]] = [
-    ("module", "module", None), ("state", "state", None), ("last run", "last", 44), ("artifacts", "artifacts", 24),
-    ("blocked by", "blocked", None), ("notes", "notes", None)]
+    ("module", "module", None),
+    ("state", "state", None),
+    ("last run", "last", 44),
+    ("artifacts", "artifacts", 24),
+    ("blocked by", "blocked", None),
+    ("notes", "notes", None),
+]
 
 
 def last_run(m: dict[str, Any]) -> str:
@@ -61,7 +66,8 @@ class WorkflowView(Vertical):
         Binding("R", "run_all", "Run (or resume) the workflow: every ready module"),
     ]
     EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("enter", "Rerun the highlighted module (claimed, then run in-process; a needs-input module stays running)")]
+        ("enter", "Rerun the highlighted module (claimed, then run in-process; a needs-input module stays running)")
+    ]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -115,17 +121,28 @@ class WorkflowView(Vertical):
         banner.update(plain(str(st["banner"]) + (f"  (phase: {st['phase']})" if st.get("phase") else "")))
         banner.set_class(str(st["banner"]).startswith("Status: Error"), "error")
         draft = self.query_one("#workflow-draft", Static)
-        draft.update(plain(f"Draft {str(st['draft']).rsplit('/', 1)[-1]} (job {st['job']}) · max parallel "
-                           f"{st['max_parallel']}" if st.get("draft") else f"No workflow Draft · max parallel "
-                           f"{st['max_parallel']}"))
+        draft.update(
+            plain(
+                f"Draft {str(st['draft']).rsplit('/', 1)[-1]} (job {st['job']}) · max parallel {st['max_parallel']}"
+                if st.get("draft")
+                else f"No workflow Draft · max parallel {st['max_parallel']}"
+            )
+        )
         table = self.query_one(RowTable)
         chosen = table.row_key
         table.clear()
         for m in st["modules"]:
             arts = ", ".join(f"{a['path']}={a['klass']}" for a in m["artifacts"])
             blocked = "Blocked by: " + ", ".join(m["blocked_by"]) if m.get("blocked_by") else ""
-            table.add_row(cell(m["id"]), cell(m["state"]), cell(last_run(m)), cell(arts), cell(blocked),
-                          cell(" · ".join(notes(m, data))), key=m["id"])
+            table.add_row(
+                cell(m["id"]),
+                cell(m["state"]),
+                cell(last_run(m)),
+                cell(arts),
+                cell(blocked),
+                cell(" · ".join(notes(m, data))),
+                key=m["id"],
+            )
         ids = [m["id"] for m in st["modules"]]
         if chosen in ids:
             table.move_cursor(row=ids.index(str(chosen)))
@@ -188,8 +205,11 @@ class WorkflowView(Vertical):
         if m is None or self.data is None:
             return
         gate = self.data.gates.get(m["id"], {})
-        on = {"gate": not gate.get("required", False), "approve": not gate.get("approved", False),
-              "skip": m["id"] not in self.data.skipped}[tool]
+        on = {
+            "gate": not gate.get("required", False),
+            "approve": not gate.get("approved", False),
+            "skip": m["id"] not in self.data.skipped,
+        }[tool]
         app_of(self).start(flows.workflow_tool(app_of(self), tool, m["id"], on), f"workflow {tool}")
 
     def action_reload(self) -> None:
@@ -210,8 +230,14 @@ class WorkflowView(Vertical):
         app.start(flows.workflow_run(app, None), "workflow run")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        handlers = {"wf-refresh": self.action_reload, "wf-rerun": self.rerun, "wf-gate": self.action_gate,
-                    "wf-approve": self.action_approve, "wf-skip": self.action_skip, "wf-run": self.action_run_all}
+        handlers = {
+            "wf-refresh": self.action_reload,
+            "wf-rerun": self.rerun,
+            "wf-gate": self.action_gate,
+            "wf-approve": self.action_approve,
+            "wf-skip": self.action_skip,
+            "wf-run": self.action_run_all,
+        }
         if event.button.id in handlers:
             event.stop()
             handlers[event.button.id]()

@@ -26,7 +26,8 @@ class WorkshopView(Vertical):
     ]
     EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
         ("enter", "In the prompt box: send the prompt as a job into a new Draft"),
-        ("tab / shift+tab", "Between the conversation's Restore buttons, the files, the model and the prompt")]
+        ("tab / shift+tab", "Between the conversation's Restore buttons, the files, the model and the prompt"),
+    ]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,18 +93,33 @@ class WorkshopView(Vertical):
         await box.remove_children()
         items: list[Widget] = []
         if not data["items"]:
-            items.append(Static("No conversation yet: write a prompt below, name the files it may change, and "
-                                "send it (enter).", id="chat-empty"))
+            items.append(
+                Static(
+                    "No conversation yet: write a prompt below, name the files it may change, and send it (enter).",
+                    id="chat-empty",
+                )
+            )
         for n, item in enumerate(data["items"]):
             when = clock.iso(float(item.get("time") or 0))
             if item["type"] == "checkpoint":
                 name = str(item["name"])
                 button_id = f"restore-{name.replace('/', '-')}"
                 self.restore_names[button_id] = name
-                restore = Button("Restore", id=button_id, classes="restore", disabled=self.blocked is not None,
-                                 tooltip=self.blocked or f"gitbench restore {name}")
-                items.append(Horizontal(Static(plain(f"── {name} published ({when})"), classes="checkpoint-text"),
-                                        restore, id=f"chat-{n}", classes="chat-checkpoint"))
+                restore = Button(
+                    "Restore",
+                    id=button_id,
+                    classes="restore",
+                    disabled=self.blocked is not None,
+                    tooltip=self.blocked or f"gitbench restore {name}",
+                )
+                items.append(
+                    Horizontal(
+                        Static(plain(f"── {name} published ({when})"), classes="checkpoint-text"),
+                        restore,
+                        id=f"chat-{n}",
+                        classes="chat-checkpoint",
+                    )
+                )
                 continue
             user = item.get("role") == "user"
             who = "you" if user else item.get("model") or "model"
@@ -111,8 +127,7 @@ class WorkshopView(Vertical):
             if not user:
                 files = item.get("files") or []
                 lines.append(f"    job {item.get('job')} {item.get('status')}; {len(files)} file(s) changed")
-            items.append(Static(plain("\n".join(lines)), id=f"chat-{n}",
-                                classes="chat-user" if user else "chat-model"))
+            items.append(Static(plain("\n".join(lines)), id=f"chat-{n}", classes="chat-user" if user else "chat-model"))
         await box.mount_all(items)
         box.scroll_end(animate=False)
         self.show_blocked(self.blocked)  # the reason shows under the Restore buttons just mounted
@@ -144,8 +159,9 @@ class WorkshopView(Vertical):
         files = self.query_one("#files", Input).value.split()
         model = self.query_one("#model", Select).value
         prompt_box.value = ""
-        app_of(self).start(flows.ask(app_of(self), prompt, files, model if isinstance(model, str) and model else None),
-                           "ask")
+        app_of(self).start(
+            flows.ask(app_of(self), prompt, files, model if isinstance(model, str) and model else None), "ask"
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
