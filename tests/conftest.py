@@ -157,3 +157,17 @@ def copy_workbench(src: Path, dst: Path) -> Path:
     if moved:
         git(dst, "worktree", "repair", *moved)
     return dst
+
+
+def worktrees_home() -> Path:
+    """Where Draft worktrees go under the test's HOME (the default: $XDG_STATE_HOME unset)."""
+    return Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees"
+
+
+def alive(pid: int) -> bool:
+    """Is the process running (not a zombie)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False

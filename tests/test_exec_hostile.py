@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench
+from tests.conftest import Snapshot, alive, check_invariants, git, gitbench, worktrees_home
 from tests.invariants import assert_same, fingerprint
 
 IN_SCOPE = "import os, pathlib, subprocess, sys; pathlib.Path('src/app.py').write_text('print(\"job\")\\n'); "
@@ -43,10 +43,6 @@ def sentinel(tmp_path: Path) -> Path:
     (folder / "secret.txt").write_text("outside the Workbench\n")
     (folder / "sub/keep.txt").write_text("keep\n")
     return folder
-
-
-def worktrees_home() -> Path:
-    return Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees"
 
 
 def draft_of(wb: Path) -> str:
@@ -519,14 +515,6 @@ def _wait_for(path_glob: str, proc: subprocess.Popen[str], timeout: float = 30) 
         time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("how", ["SIGINT to the process group", "SIGTERM"])
 def test_ctrl_c_or_sigterm_stops_the_whole_process_tree_and_keeps_the_draft(workbench: Path, how: str) -> None:
     before = Snapshot.take(workbench)
@@ -560,7 +548,7 @@ def test_ctrl_c_or_sigterm_stops_the_whole_process_tree_and_keeps_the_draft(work
             proc.wait()
     assert proc.returncode == 130, out + err
     assert time.monotonic() - started < 10, "the job did not stop promptly"
-    assert [p for p in pids if _alive(p)] == [], "a process of the job is still running"
+    assert [p for p in pids if alive(p)] == [], "a process of the job is still running"
     ref = draft_of(workbench)
     assert git(workbench, "show", f"{ref}:src/app.py") == "partial\n"
     assert trailer(workbench, ref, "Gitbench-Status") == "cancelled"
@@ -592,5 +580,5 @@ def test_a_job_past_its_timeout_is_stopped_with_everything_it_started(workbench:
     assert git(workbench, "show", f"{ref}:src/app.py") == "print(6)\n"
     assert trailer(workbench, ref, "Gitbench-Status") == "timed out after 1 s"
     for pidfile in worktrees_home().glob("*/pid-*"):
-        assert not _alive(int(pidfile.read_text())), "the grandchild outlived the timeout"
+        assert not alive(int(pidfile.read_text())), "the grandchild outlived the timeout"
     check_invariants(workbench, before, published_may_change=False)

@@ -16,12 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ProviderServer, Snapshot, check_invariants, git, gitbench
+from tests.conftest import ProviderServer, Snapshot, alive, check_invariants, git, gitbench, worktrees_home
 from tests.invariants import assert_same, fingerprint
-
-
-def worktrees_home() -> Path:
-    return Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees"
 
 
 def draft_of(wb: Path) -> str:
@@ -119,14 +115,6 @@ def test_while_a_job_runs_reads_checkpoints_and_other_drafts_go_on_and_its_draft
     check_invariants(workbench)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stopped_and_resume_reuses_its_worktree(
     workbench: Path, tmp_path: Path
 ) -> None:
@@ -151,13 +139,13 @@ def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stop
     proc.communicate()
     child, grandchild = (int(p) for p in pids.read_text().split())
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
+    assert not alive(child)
     status = gitbench(workbench, "status")
     assert status.returncode == 0, status.stderr
     assert f"Job {label} was interrupted" in status.stdout and "process(es)" in status.stdout, status.stdout
-    assert not _alive(grandchild), "the next command stops what the killed job left running"
+    assert not alive(grandchild), "the next command stops what the killed job left running"
     job = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))
     assert job["status"] == "interrupted"
     assert (folder / "src/app.py").read_text() == 'print("first run")\n'  # the worktree and its work are kept
@@ -353,7 +341,9 @@ def test_the_agents_own_commits_are_kept_with_their_messages_and_the_agent_and_m
     check_invariants(workbench)
 
 
-def test_an_agent_that_commits_outside_its_scope_has_that_change_taken_out_of_its_commit(workbench: Path) -> None:
+def test_an_agent_that_commits_outside_its_scope_has_that_change_taken_out_of_its_commits(workbench: Path) -> None:
+    # Its first commit changes README.md (outside --files) and src/app.py; its second commit, only src/new.py,
+    # still carries README.md along: it must be taken out of both.
     res = gitbench(
         workbench,
         "exec",
@@ -363,14 +353,18 @@ def test_an_agent_that_commits_outside_its_scope_has_that_change_taken_out_of_it
         "--",
         "sh",
         "-c",
-        "echo 'print(12)' > src/app.py && echo evil > README.md && git commit -qam 'both'",
+        "echo 'print(12)' > src/app.py && echo evil > README.md && git commit -qam 'both' && "
+        "echo new > src/new.py && git add src/new.py && git commit -qm 'second'",
     )
     assert res.returncode == 11, res.stdout + res.stderr
     refused = json.loads(res.stdout)["error"]["details"]["report"]["refused"]
     assert [r["path"] for r in refused] == ["README.md"] and "taken out of it" in refused[0]["reason"]
     ref = draft_of(workbench)
-    assert git(workbench, "log", "-1", "--format=%s", ref).strip() == "both"
-    assert git(workbench, "diff", "--name-only", "main", ref) == "src/app.py\n"
+    assert git(workbench, "log", "-2", "--format=%s", ref).split() == ["second", "both"]
+    assert git(workbench, "diff", "--name-only", "main", ref).split() == ["src/app.py", "src/new.py"]
+    for commit in git(workbench, "rev-list", f"main..{ref}").split():
+        assert git(workbench, "show", f"{commit}:README.md") == "# project\n"
+    assert trailers(workbench, ref)["Gitbench-Files"] == "src/new.py"
     folder = next(worktrees_home().glob(f"*/{ref.rsplit('/', 1)[1]}"))
     assert (folder / "README.md").read_text() == "evil\n"  # left in the worktree to look at
     assert git(folder, "status", "--porcelain").strip() == "M README.md"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -492,21 +492,7 @@ class GitRepo:
         """Commits reachable from ``tip`` and not from ``base``, parents before children (oldest first)."""
         walker = self.repo.walk(pygit2.Oid(hex=tip), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
         walker.hide(pygit2.Oid(hex=base))
-        out = []
-        for c in walker:
-            out.append(
-                CommitInfo(
-                    str(c.id),
-                    str(c.tree_id),
-                    tuple(str(p) for p in c.parent_ids),
-                    c.message,
-                    c.commit_time,
-                    c.author.name,
-                )
-            )
-            if len(out) >= limit:
-                break
-        return out
+        return _infos(walker, limit)
 
     def rewrite_commit(self, oid: str, tree: str, parents: list[str], message: str) -> str:
         """A copy of commit ``oid`` with another tree, parents and message; its author and committer (names,
@@ -525,23 +511,9 @@ class GitRepo:
         return str(new)
 
     def log(self, head: str, limit: int) -> list[CommitInfo]:
-        out = []
         walker = self.repo.walk(pygit2.Oid(hex=head))
         walker.simplify_first_parent()
-        for c in walker:
-            out.append(
-                CommitInfo(
-                    str(c.id),
-                    str(c.tree_id),
-                    tuple(str(p) for p in c.parent_ids),
-                    c.message,
-                    c.commit_time,
-                    c.author.name,
-                )
-            )
-            if len(out) >= limit:
-                break
-        return out
+        return _infos(walker, limit)
 
     # -- index ----------------------------------------------------------------------------------------------
     def index_entries(self, paths: list[str]) -> dict[str, Entry | None]:
@@ -612,6 +584,16 @@ class GitRepo:
         except pygit2.GitError:
             return []
         return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
+
+
+def _infos(walker: Iterable[pygit2.Commit], limit: int) -> list[CommitInfo]:
+    out: list[CommitInfo] = []
+    for c in walker:
+        parents = tuple(str(p) for p in c.parent_ids)
+        out.append(CommitInfo(str(c.id), str(c.tree_id), parents, c.message, c.commit_time, c.author.name))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _kind(mode: int) -> int:

@@ -336,6 +336,21 @@ def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | Non
             os.unlink(index)
 
 
+def tree_entries(common: str, tree: str, paths: list[bytes]) -> dict[bytes, tuple[int, str]]:
+    """The entries (mode, blob id) of ``tree`` at these paths (absent paths are left out); byte-string names."""
+    if not paths:
+        return {}
+    out = run(
+        ["--literal-pathspecs", "ls-tree", "-z", "--full-tree", tree, "--", *map(os.fsdecode, paths)], git_dir=common
+    )
+    found: dict[bytes, tuple[int, str]] = {}
+    for item in split_z(out):
+        meta, _, path = item.partition(b"\t")
+        mode, _kind, oid = meta.split()
+        found[path] = (int(mode, 8), oid.decode())
+    return found
+
+
 def escaping_links(lk: Linked) -> list[bytes]:
     """Tracked symlinks of the worktree's HEAD whose target leaves the worktree (absolute, or climbing above
     its top with ``..``): written through, they would change files outside it."""

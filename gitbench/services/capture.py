@@ -136,24 +136,30 @@ def keep_commits(
     mapping = {known: known}
     new_tip = known
     total = len(commits) + more  # ``more``: the step that what is left uncommitted will make
+    # Paths taken out of an earlier commit stay out of every later one (a later commit carries them along even
+    # when it does not touch them): each is held at the Draft's version from before the job's commits.
+    held: dict[bytes, tuple[int, str] | None] = {}
     for i, (oid, parents) in enumerate(commits, 1):
         info = wb.git.commit(oid)
         new_parents = [mapping.get(p, p) for p in parents] or [known]
         first_old = wb.git.commit(parents[0]).tree if parents else wb.git.commit(known).tree
-        first_new = wb.git.commit(new_parents[0]).tree
-        fixes: dict[bytes, tuple[int, str] | None] = {}
         files = []
+        refused_here: list[bytes] = []
         for change in wb.git.diff_trees(first_old, info.tree):
             path = change.path
             why = _refusal(wb, scope, path, change.new, copied, change.old is None or change.old[1] != GITLINK)
             if why is None:
-                files.append(path)
+                if os.fsencode(path) not in held:
+                    files.append(path)
                 continue
             out.refused.append((path, why + f" (in the commit {oid[:12]}: taken out of it)"))
             out.taken_out.append(os.fsencode(path))
-            old_entry = wb.git.tree_entry(first_new, path) if _encodable(path) else None
-            fixes[os.fsencode(path)] = (old_entry[1], old_entry[0]) if old_entry else None
-        tree = info.tree if not fixes else wt.edit_tree(wb.git.gitdir, info.tree, fixes, scratch)
+            if os.fsencode(path) not in held:
+                refused_here.append(os.fsencode(path))
+        if refused_here:
+            before = wt.tree_entries(wb.git.gitdir, wb.git.commit(known).tree, refused_here)
+            held.update({p: before.get(p) for p in refused_here})
+        tree = info.tree if not held else wt.edit_tree(wb.git.gitdir, info.tree, held, scratch)
         message = trailers.append(
             info.message,
             [
@@ -170,14 +176,6 @@ def keep_commits(
         out.files.extend(files)
         out.commits.append(new)
     return new_tip
-
-
-def _encodable(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _tail(job: JobRecord) -> list[tuple[str, str]]:

@@ -164,7 +164,6 @@ def command_step(
     marker = running.Marker(wb.layout.running, job.id)
     recorded = False
     try:
-        drafts.save_job(wb, job, note="running")
         marker.start(
             {
                 "job": job.id,
