@@ -429,7 +429,12 @@ class GitRepo:
             out.append(TreeChange(path, old_e, new_e))
 
     def diff_stats(self, old: str, new: str, patch: bool) -> tuple[list[dict[str, object]], str | None]:
-        """Per-file status and line counts between two trees, and optionally the unified patch text."""
+        """Per-file status and line counts between two trees, and optionally the unified patch text.
+
+        libgit2's tree diff reads every folder of both trees (~240 ms at 300k files), so it is given two small
+        trees holding only the paths that differ (found by ``diff_trees``, which skips unchanged folders): the
+        same files, line counts, renames and patch, at a cost that follows the change."""
+        old, new = self._narrowed(old, new)
         a, b = self.repo[old], self.repo[new]
         assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
         diff = a.diff_to_tree(b, flags=DiffOption.NORMAL)
@@ -453,6 +458,15 @@ class GitRepo:
                 }
             )
         return files, (diff.patch or "") if patch else None
+
+    def _narrowed(self, old: str, new: str) -> tuple[str, str]:
+        try:
+            changes = self.diff_trees(old, new)
+            before: dict[str, Entry | None] = {c.path: c.old for c in changes if c.old is not None}
+            after: dict[str, Entry | None] = {c.path: c.new for c in changes if c.new is not None}
+            return self.tree_with_changes(None, before), self.tree_with_changes(None, after)
+        except UnicodeEncodeError:  # a name that is not UTF-8 cannot go through pygit2's tree builder
+            return old, new
 
     def walk_tree(
         self, tree: str, prefix: str = "", descend: Callable[[str], bool] | None = None

@@ -277,7 +277,7 @@ def capture(
     wt.unstage(linked, new_tip, out.taken_out)
     wt.unstage(linked, new_tip, [p.rstrip(b"/") for p, _ in refused])
     wt.stage(linked, allowed)
-    tree = wt.write_tree(linked)
+    tree = _tree_after(wb, linked, new_tip, allowed)
     out.refused += [(name(p), why) for p, why in refused if not any(r[0] == name(p) for r in out.refused)]
     head = new_tip
     if out.refused and status == "complete":
@@ -307,6 +307,24 @@ def capture(
     out.head = head
     out.files = sorted(set(out.files))
     return out
+
+
+def _tree_after(wb: Workbench, linked: wt.Linked, head: str, staged: list[bytes]) -> str:
+    """The tree of ``head`` with the entries Git just staged at these paths (none: deleted), built in memory: the
+    cost follows the change, not the repository (``git write-tree`` would expand a sparse index). A name that is not
+    UTF-8 is left to Git's own write-tree."""
+    if not staged:
+        return wb.git.commit(head).tree
+    try:
+        paths = [p.decode("utf-8") for p in staged]
+    except UnicodeDecodeError:
+        return wt.write_tree(linked)
+    entries = wt.index_entries(linked, staged)
+    changes = {}
+    for raw, path in zip(staged, paths, strict=True):
+        found = entries.get(raw)
+        changes[path] = (found[1], found[0]) if found is not None else None
+    return wb.git.tree_with_changes(wb.git.commit(head).tree, changes)
 
 
 def errors_for(exc: wt.GitFailed, what: str) -> errors.GitbenchError:

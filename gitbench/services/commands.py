@@ -226,16 +226,22 @@ def command_step(
         recorded = True
         return result
     except BaseException as exc:
-        if job.status != "running":  # fail() recorded the job's end, then raised its error
-            recorded = True
-            raise
-        if isinstance(exc, errors.GitbenchError | OSError):
+        if job.status == "running" and isinstance(exc, errors.GitbenchError | OSError):
             err = exc if isinstance(exc, errors.GitbenchError) else jobs._io_error(exc, "running the job")
-            recorded = True
-            return jobs.fail(wb, job, err, notes, on_record=on_record)
-        raise  # anything else: the marker is left behind, and the next command marks the job interrupted
+            return jobs.fail(wb, job, err, notes, on_record=on_record)  # records the end, then raises
+        raise
     finally:
-        marker.end() if recorded else marker.abandon()
+        # The marker goes once the job's end is on the records ref. If it could not be written (a full disk, a
+        # crash), the marker stays behind, without its lock: the next command marks the job interrupted.
+        marker.end() if recorded or _stored_end(wb, job.id) else marker.abandon()
+
+
+def _stored_end(wb: Workbench, job_id: str) -> bool:
+    try:
+        stored = drafts.job_record(wb, job_id)
+    except (errors.GitbenchError, OSError):
+        return False
+    return stored is not None and stored.status != "running"
 
 
 def _note_pgid(marker: running.Marker, pid: int) -> None:

@@ -226,11 +226,15 @@ def copied_paths(linked: wt.Linked, patterns: tuple[str, ...]) -> set[bytes]:
 
 def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
     """Remove the Draft's worktree (publish, discard). What its folder holds that is not on the Draft is kept
-    first, as a commit on top of ``head`` under ``refs/gitbench/trash/`` (the notes say where)."""
+    first, as a commit on top of ``head`` under ``refs/gitbench/leftovers/`` (the notes say where)."""
     linked = of_draft(wb, ref) or _by_folder(wb, ref)
     if linked is None:
         return []
     notes = []
+    if linked.present and head is not None and linked.branch and wb.git.ref(linked.branch) is None:
+        # Its branch is gone already (published, discarded): Git's status would compare the folder with nothing.
+        with open(os.path.join(linked.admin, "HEAD"), "w") as fh:
+            fh.write(head + "\n")
     if linked.present and head is not None:
         kept = keep_leftovers(wb, linked, head, ref[len(DRAFT_PREFIX) :])
         if kept:
@@ -256,6 +260,8 @@ def keep_leftovers(wb: Workbench, linked: wt.Linked, head: str | None, label: st
     ``refs/gitbench/leftovers/<time>/<label>``; that ref, or None when there was nothing to keep.
     Called just before the worktree goes: its own index is used (and spent)."""
     try:
+        if head is not None and not wt.status(linked):
+            return None  # the usual case, and a cheap one: the folder holds the Draft, nothing more
         base = wb.git.commit(head).tree if head is not None else wt.write_tree(linked)
         wt.in_tree(linked, ["add", "-A", "--sparse"], check=False)  # hidden symlinks stay hidden
         tree = wt.write_tree(linked)
@@ -308,6 +314,12 @@ def listing(wb: Workbench) -> list[Listed]:
 def repair(wb: Workbench) -> list[str]:
     """``gitbench recover``: worktrees whose folder was deleted or moved, and worktrees of Drafts that are gone."""
     notes = []
+    try:
+        gone = wt.sweep(home(wb))
+    except errors.UsageError:
+        gone = []
+    if gone:
+        notes.append(f"Deleting {len(gone)} folder(s) of removed worktrees that an interruption left behind.")
     drafts = set(wb.draft_refs())
     for lk in wt.linked(wb.git.gitdir):
         branch = lk.branch
