@@ -62,6 +62,8 @@ class Review:
     deletions: int
     patch: str | None = None
     base_is_published: bool = True
+    running: str | None = None  # a job whose command is working in the Draft right now
+    uncommitted: list[str] = field(default_factory=list)  # what it has changed in its worktree so far
 
 
 @dataclass

@@ -125,8 +125,16 @@ def environment(
         env.update(_aider_env(server, home, Path(env["XDG_CONFIG_HOME"]), model))
     elif agent == "claude":
         env.update(_claude_env(server, model))
+        # An interactive first start checks that api.anthropic.com answers, unless onboarding is done.
+        state = home / ".claude.json"
+        data = json.loads(state.read_text()) if state.exists() else {}
+        if not data.get("hasCompletedOnboarding"):
+            state.write_text(json.dumps({**data, "hasCompletedOnboarding": True}))
     elif agent == "codex":
         env.update(_codex_env(server, home, model))
+        # The codex TUI fetches a tip from raw.githubusercontent.com at every start: a closed local port as its
+        # proxy keeps that on the machine (NO_PROXY lets the model server be reached directly).
+        env.update({"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
     else:
         raise ValueError(f"unknown agent {agent!r}; one of {AGENTS}")
     return env
@@ -294,6 +302,7 @@ def _aider_env(server: AgentServer, home: Path, xdg_config: Path, model: str) ->
         ignore.write_text(text + ("" if not text or text.endswith("\n") else "\n") + ".aider*\n")
     return {
         "OPENAI_API_BASE": f"{server.url}/v1",
+        "OPENAI_BASE_URL": f"{server.url}/v1",  # what gitbench's own `openai` provider reads, should it be asked
         "OPENAI_API_KEY": API_KEY,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "AIDER_MODEL_METADATA_FILE": str(metadata),

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ProviderServer, Snapshot, alive, check_invariants, git, gitbench, worktrees_home
 from tests.invariants import assert_same, fingerprint
 
@@ -90,7 +92,9 @@ def test_while_a_job_runs_reads_checkpoints_and_other_drafts_go_on_and_its_draft
         assert running.read_text() in status.stdout  # the worktree's folder
         st = ok(gitbench(workbench, "status", "--json"))
         assert st["draft"]["running"] == label and st["draft"]["worktree"] == running.read_text()
-        assert gitbench(workbench, "review").returncode == 0
+        review = gitbench(workbench, "review")
+        assert review.returncode == 0 and f"job {label} is running in this Draft" in review.stdout, review.stdout
+        assert "changed 1 file(s) in its worktree so far (src/app.py)" in review.stdout
         made = gitbench(workbench, "checkpoint", "-m", "while the job runs")
         assert made.returncode == 0, made.stderr
         # Another Draft beside it: a Workshop job forks one.
@@ -127,7 +131,8 @@ def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stop
         "    p.write_text(p.read_text() + 'print(\"resumed\")\\n'); sys.exit(0)\n"
         "p.write_text('print(\"first run\")\\n')\n"
         "g = subprocess.Popen(['sh', '-c', 'trap \"\" TERM HUP; sleep 1000'])\n"
-        "pathlib.Path(os.environ['PIDS']).write_text(f'{os.getpid()} {g.pid}')\n"
+        "s = subprocess.Popen(['setsid', 'sleep', '1001'])\n"
+        "pathlib.Path(os.environ['PIDS']).write_text(f'{os.getpid()} {g.pid} {s.pid}')\n"
         "time.sleep(1000)\n"
     )
     proc = start_job(workbench, code, env={"PIDS": str(pids)}, pipes=False)
@@ -137,7 +142,7 @@ def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stop
     folder = next(worktrees_home().glob(f"*/{label}"))
     os.kill(proc.pid, signal.SIGKILL)  # gitbench itself dies; its command gets SIGTERM, the grandchild ignores it
     proc.communicate()
-    child, grandchild = (int(p) for p in pids.read_text().split())
+    child, grandchild, escaped = (int(p) for p in pids.read_text().split())
     deadline = time.monotonic() + 5
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -146,6 +151,7 @@ def test_a_job_whose_gitbench_is_killed_is_marked_interrupted_its_processes_stop
     assert status.returncode == 0, status.stderr
     assert f"Job {label} was interrupted" in status.stdout and "process(es)" in status.stdout, status.stdout
     assert not alive(grandchild), "the next command stops what the killed job left running"
+    assert not alive(escaped), "... even a process that left the job's process group (found by GITBENCH_JOB)"
     job = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{label}.json"))
     assert job["status"] == "interrupted"
     assert (folder / "src/app.py").read_text() == 'print("first run")\n'  # the worktree and its work are kept
@@ -276,6 +282,8 @@ def test_copy_and_setup_prepare_each_new_worktree_and_a_failing_setup_stops_the_
     assert git(workbench, "diff", "--name-only", "main", ref) == "src/app.py\n"  # not .env, not secrets/
     assert (workbench / ".env").read_text() == "TOKEN=local\n"  # the user's own copy is untouched
     assert gitbench(workbench, "discard", "--yes").returncode == 0
+    # The worktree's copy (changed by the job, maybe a secret) is not kept with the worktree's leftovers either.
+    assert git(workbench, "for-each-ref", "refs/gitbench/leftovers/") == ""
     # A setup command that fails: a clear error, and the job's command did not run.
     (workbench / ".gitbench/config.toml").write_text('[job]\nsetup = "echo no network >&2; exit 3"\n')
     res = gitbench(workbench, "exec", "--json", "--", "sh", "-c", "echo ran > src/ran.txt")
@@ -440,3 +448,61 @@ def test_compare_check_runs_in_a_throwaway_worktree_of_each_draft(workbench: Pat
     (row,) = card["drafts"]
     assert row["check"]["passed"] and row["check"]["output"].split() == ["0", "print(13)"], row["check"]
     assert len(listed_worktrees(workbench)) == 1  # the Draft's own; the check's worktree is gone
+
+
+RAW = (
+    "import os, signal, sys, termios, time, tty\n"
+    "saved = termios.tcgetattr(0)\n"
+    "tty.setraw(0)\n"
+    "def bye(*_):\n"
+    "    if os.environ.get('RESTORE'):\n"
+    "        termios.tcsetattr(0, termios.TCSADRAIN, saved)\n"
+    "    os._exit(1)\n"
+    "signal.signal(signal.SIGTERM, bye)\n"
+    "os.write(1, b'FULL' + b'SCREEN\\r\\n')\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.parametrize("restores", [True, False], ids=["agent restores its terminal", "agent does not"])
+def test_a_full_screen_command_stopped_from_outside_leaves_the_terminal_as_it_was(
+    workbench: Path, restores: bool
+) -> None:
+    """Stopped by SIGTERM while it has the terminal in raw mode: it is signalled while it still owns the
+    terminal (so it can clean up, at once), and gitbench puts the terminal's settings back in any case."""
+    import termios
+
+    env = {"RESTORE": "1"} if restores else {}
+    pid, fd = _pty_gitbench(workbench, ["exec", "--", sys.executable, "-c", RAW], env)
+    try:
+        before = termios.tcgetattr(fd)
+        _read_until(fd, "FULLSCREEN")
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO  # raw now
+        started = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        _read_until(fd, "cancelled")
+        _, status = os.waitpid(pid, 0)
+        after = termios.tcgetattr(fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert time.monotonic() - started < (2 if restores else 5)
+    assert after[3] == before[3] and after[3] & termios.ECHO and after[3] & termios.ICANON
+
+
+def test_ctrl_backslash_that_ends_the_command_cancels_the_job(workbench: Path) -> None:
+    code = (
+        "import pathlib, sys, time; pathlib.Path('src/app.py').write_text('half\\n'); print('WAIT' + 'ING');"
+        "time.sleep(60)"
+    )
+    pid, fd = _pty_gitbench(workbench, ["exec", "--", sys.executable, "-c", code], {})
+    try:
+        _read_until(fd, "WAITING")
+        os.write(fd, b"\x1c")  # Ctrl-\: SIGQUIT to the terminal's foreground group, the command's
+        out = _read_until(fd, "cancelled")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130, out
+    assert git(workbench, "show", f"{draft_of(workbench)}:src/app.py") == "half\n"
+    check_invariants(workbench)

@@ -99,6 +99,12 @@ def review(rv: Review, patch: bool) -> None:
         f"Draft {rv.draft}: {len(rv.files)} file(s) changed, +{rv.insertions} -{rv.deletions}"
         f" (against Published {rv.base[:12]})"
     )
+    if rv.running:
+        shown = ", ".join(rv.uncommitted[:5]) + (" ..." if len(rv.uncommitted) > 5 else "")
+        out(
+            f"  job {rv.running} is running in this Draft; its command has changed {len(rv.uncommitted)} file(s) in "
+            "its worktree so far" + (f" ({shown})" if shown else "") + ": they become steps when it ends."
+        )
     if not rv.base_is_published:
         out("  warning: Published has moved since this Draft was made; publishing will report a conflict.")
     width = max((len(f.path) for f in rv.files), default=0)
@@ -118,7 +124,8 @@ def review(rv: Review, patch: bool) -> None:
             sys.stdout.write(safe(rv.patch))
     elif rv.files:
         out("  (full diff: gitbench review --patch)")
-    out("  next: gitbench publish | gitbench discard")
+    if not rv.running:
+        out("  next: gitbench publish | gitbench discard")
 
 
 def status(st: Status) -> None:

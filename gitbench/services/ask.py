@@ -97,7 +97,9 @@ def ask(
             scope=list(scope.patterns),
             conversation=conversation,
         )
-        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
+        label = job.draft[len(DRAFT_PREFIX) :]
+        made = f"job {job.id} continues the Draft {label}" if job.continues else f"Draft {label} created"
+        say(f"Checkpoint {job.checkpoint} taken; {made}.")
         return _run(wb, job, spec, cfg, prompt, notes, say, log, command_stdout)
 
 

@@ -140,7 +140,7 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
         [
             errors.Action("Wait for the job to finish, then run this again"),
             errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
-            errors.Action("Or stop it: Ctrl-C where it runs, or", f"kill {info.get('pid')}"),
+            errors.Action("Or stop it: the agent's own exit key where it runs, or", f"kill {info.get('pid')}"),
         ],
         {"job": info.get("job"), "draft": label},
     )

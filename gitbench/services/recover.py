@@ -39,10 +39,12 @@ def _dead_jobs(wb: Workbench) -> list[str]:
         if alive:
             continue
         pgid = info.get("pgid")
+        stopped = 0
         if isinstance(pgid, int) and pgid > 1:
             stopped = supervisor.stop_group(pgid, info.get("leader_start"))
-            if stopped:
-                notes.append(f"Stopped {stopped} process(es) that job {job_id}'s command left running.")
+        stopped += supervisor.stop_job(job_id)  # those that had left the group, found by their GITBENCH_JOB
+        if stopped:
+            notes.append(f"Stopped {stopped} process(es) that job {job_id}'s command left running.")
         notes += _interrupted(wb, job_id, check_marker=False)
         running.remove(wb.layout.running, job_id)
     return notes

@@ -17,6 +17,7 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
     except (KeyError, ValueError) as exc:  # a blob of the Draft is missing from the object database
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     changes = [FileChange(**f) for f in files]  # type: ignore[arg-type]
+    running, uncommitted = _in_progress(wb, ref)
     return Review(
         draft=ref[len(DRAFT_PREFIX) :],
         base=info.base,
@@ -26,4 +27,24 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
         deletions=sum(c.deletions for c in changes),
         patch=text,
         base_is_published=wb.git.ref(wb.published_ref) == info.base,
+        running=running,
+        uncommitted=uncommitted,
     )
+
+
+def _in_progress(wb: Workbench, ref: str) -> tuple[str | None, list[str]]:
+    """A job running in the Draft now, and the paths its command has changed in the worktree so far (not in the
+    Draft until the command ends)."""
+    job = drafts.running_job(wb, ref)
+    if job is None:
+        return None, []
+    import os
+
+    from gitbench.git import worktrees
+
+    linked = worktrees.find(wb.git.gitdir, branch=ref)
+    try:
+        changed = [os.fsdecode(c.path) for c in worktrees.status(linked)] if linked and linked.present else []
+    except (worktrees.GitFailed, OSError):
+        changed = []
+    return str(job.get("job")), changed

@@ -2,7 +2,8 @@
 
 A command gets a process group of its own. On a terminal that gitbench has in the foreground, the group is
 handed the terminal (as a shell does for a job), so an interactive agent reads the keyboard, and Ctrl-C and
-Ctrl-Z reach the agent, which decides what they mean; Ctrl-\\ (SIGQUIT) stops the job. Without a terminal,
+Ctrl-Z reach the agent, which decides what they mean (a command that ends on Ctrl-C or Ctrl-\\ was stopped by
+the user: the job is cancelled; a full-screen agent reads them as keys). Without a terminal,
 Ctrl-C reaches gitbench, which passes it on. Either way the job is stopped as a whole on Ctrl-C, SIGTERM, SIGQUIT,
 a timeout or a cancel: SIGINT or SIGTERM to every process of the tree, then SIGKILL after a grace period. gitbench
 is made a child subreaper (Linux), so a grandchild that leaves the group (``setsid``) or outlives its parent
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 GRACE = 3.0  # seconds between asking a process tree to stop and killing it
 POLL = 0.05
@@ -78,6 +80,32 @@ def _foreground_fd() -> int | None:
         return fd if os.tcgetpgrp(fd) == os.getpgrp() else None
     except OSError:
         return None
+
+
+def _modes(fd: int | None) -> list[Any] | None:
+    if fd is None:
+        return None
+    try:
+        import termios
+
+        return termios.tcgetattr(fd)
+    except (ImportError, OSError):
+        return None
+
+
+def _restore_modes(fd: int | None, modes: list[Any] | None) -> None:
+    """Put the terminal's settings back as they were before the command (echo, line editing, signal keys)."""
+    if fd is None or modes is None:
+        return
+    import termios
+
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, modes)
+    except (termios.error, OSError):
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
 
 
 def _give_terminal(fd: int | None, pgid: int) -> None:
@@ -223,6 +251,38 @@ def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRA
     return len(pids)
 
 
+def with_env(name: str, value: str) -> list[int]:
+    """Processes whose environment holds ``name=value`` (gitbench gives each job's command ``GITBENCH_JOB``): after
+    gitbench was killed, the job's processes that had left its group and were re-parented are found by it."""
+    want = f"{name}={value}".encode()
+    found = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for pid in names:
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if want in fh.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def stop_job(job_id: str) -> int:
+    """After a crash of gitbench: stop every process still running with the job's ``GITBENCH_JOB``."""
+    pids = with_env("GITBENCH_JOB", job_id)
+    if not pids:
+        return 0
+    tracker = _Tracker(pids[0])
+    for pid in pids:
+        tracker.seen[pid] = start_time(pid)
+    return stop_tree(tracker)
+
+
 def stop_group(pgid: int, started: int | None) -> int:
     """After a crash of gitbench: stop what is left of a job's process group (the marker names it). ``started``
     is its leader's start time; a group whose leader is gone is still stopped, a pid now used by another
@@ -281,6 +341,7 @@ def run(
         return Outcome(126)
     pid = proc.pid
     tracker = _Tracker(pid, orphans=main)
+    modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
     _give_terminal(term, pid)
     if on_start is not None:
         on_start(pid)
@@ -312,7 +373,8 @@ def run(
             if deadline is not None and time.monotonic() >= deadline and not reason:
                 reason.append("timeout")
             if reason:
-                _give_terminal(term, os.getpgrp())
+                # Signalled while it still has the terminal: an agent that puts the terminal back as it stops
+                # can do so (taking the terminal first would stop it with SIGTTIN until SIGKILL).
                 tracker.refresh()
                 stop_tree(tracker, signal.SIGINT if reason[0] == "Ctrl-C" else signal.SIGTERM)
                 status = waiter.wait()
@@ -324,6 +386,7 @@ def run(
     finally:
         waiter.close()
         _give_terminal(term, os.getpgrp())
+        _restore_modes(term, modes)
         for s, h in old.items():
             signal.signal(s, h)
     leftovers = stop_tree(tracker, signal.SIGTERM, grace=1.0)  # what it left running when it ended
@@ -333,8 +396,9 @@ def run(
     else:
         sig, code = None, os.WEXITSTATUS(status)
     proc.returncode = code  # we waited for it ourselves; Popen must not wait again
-    if not reason and sig == signal.SIGINT and term is not None:
-        reason.append("Ctrl-C")  # the terminal's Ctrl-C reached the command, which ended on it
+    if not reason and term is not None and sig in (signal.SIGINT, signal.SIGQUIT):
+        # The terminal's Ctrl-C (or Ctrl-\\) reached the command, which ended on it: the user stopped the job.
+        reason.append("Ctrl-C" if sig == signal.SIGINT else "Ctrl-\\")
     return Outcome(code, reason[0] if reason else None, sig, time.monotonic() - started, leftovers)
 
 

@@ -264,6 +264,9 @@ def keep_leftovers(wb: Workbench, linked: wt.Linked, head: str | None, label: st
             return None  # the usual case, and a cheap one: the folder holds the Draft, nothing more
         base = wb.git.commit(head).tree if head is not None else wt.write_tree(linked)
         wt.in_tree(linked, ["add", "-A", "--sparse"], check=False)  # hidden symlinks stay hidden
+        copied = copied_paths(linked, _copy_patterns(wb))  # `[job] copy` files (a .env) are never kept
+        tracked = wt.tree_entries(wb.git.gitdir, base, sorted(copied))
+        wt.unstage(linked, head or "HEAD", [p for p in copied if p not in tracked])
         tree = wt.write_tree(linked)
     except (wt.GitFailed, OSError, KeyError):
         return None
@@ -276,6 +279,15 @@ def keep_leftovers(wb: Workbench, linked: wt.Linked, head: str | None, label: st
     ref = f"{LEFTOVERS_PREFIX}{int(clock.now())}/{label}"
     wb.git.set_ref(ref, commit, None, "gitbench: worktree leftovers")
     return ref
+
+
+def _copy_patterns(wb: Workbench) -> tuple[str, ...]:
+    from gitbench.providers import config
+
+    try:
+        return config.load(wb.git.workdir).job.copy
+    except errors.GitbenchError:
+        return ()
 
 
 def sync(wb: Workbench, ref: str, old: str, new: str) -> list[str]:
