@@ -32,6 +32,7 @@ interpreter start-up, no imports, no rendering), to separate start-up from work.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -173,6 +174,15 @@ class GitbenchSide:
         """A job that changed nothing removes its own Draft; an older gitbench kept it open."""
         if self.r.out(["git", "for-each-ref", "refs/heads/gitbench/draft/"], self.path):
             self.r.run([*self.gb, "discard", "--yes"], self.path)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait until the folders of removed worktrees are deleted (gitbench deletes them in the background): a
+        deletion of 100k files would otherwise slow whatever is measured next, on either side."""
+        pattern = os.path.join(self.r.env["HOME"], ".local", "state", "gitbench", "worktrees", "*", ".gone-*")
+        deadline = time.monotonic() + 300
+        while glob.glob(pattern) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def draft(self, n: int) -> float:
         t = self.r.timed(
@@ -205,6 +215,7 @@ class GitbenchSide:
             self.path,
         )
         self.r.run([*self.gb, "discard", "--yes"], self.path)
+        self._settle()
         return t
 
     def step(self, n: int, token: str) -> float:
@@ -236,7 +247,9 @@ class GitbenchSide:
         return t
 
     def publish(self, n: int) -> float:
-        return self.r.timed([[*self.gb, "publish"]], self.path)
+        t = self.r.timed([[*self.gb, "publish"]], self.path)
+        self._settle()
+        return t
 
     def checkpoint(self, n: int) -> float:
         return self.r.timed([[*self.gb, "checkpoint", "-m", "bench"]], self.path)
