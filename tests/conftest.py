@@ -141,7 +141,11 @@ def copy_workbench(src: Path, dst: Path) -> Path:
     admin_root = dst / ".git" / "worktrees"
     if not admin_root.is_dir():
         return dst
-    home = Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees" / f"copy-{dst.name}-{os.getpid()}"
+    import tempfile
+
+    base = Path(os.environ["HOME"]) / ".local" / "state" / "gitbench" / "worktrees"
+    base.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix=f"copy-{dst.name}-", dir=base))
     moved = []
     for admin in sorted(admin_root.iterdir()):
         gitdir = (admin / "gitdir").read_text().strip()

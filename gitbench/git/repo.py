@@ -465,7 +465,9 @@ class GitRepo:
             before: dict[str, Entry | None] = {c.path: c.old for c in changes if c.old is not None}
             after: dict[str, Entry | None] = {c.path: c.new for c in changes if c.new is not None}
             return self.tree_with_changes(None, before), self.tree_with_changes(None, after)
-        except UnicodeEncodeError:  # a name that is not UTF-8 cannot go through pygit2's tree builder
+        except (UnicodeEncodeError, errors.GitbenchError):
+            # A name that is not UTF-8 cannot go through pygit2's tree builder; a blob that is missing (a corrupt
+            # Draft) cannot go into a tree: the whole trees are diffed, which says what is wrong.
             return old, new
 
     def walk_tree(

@@ -266,12 +266,12 @@ def remove(common: str, lk: Linked) -> None:
 
 
 def _delete_later(folder: str) -> None:
+    """``rm -rf`` in a process of its own that outlives us (started through a shell that leaves at once, so no
+    child of ours is left running)."""
     try:
-        subprocess.Popen(
-            ["rm", "-rf", "--", folder],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        subprocess.run(
+            ["sh", "-c", 'rm -rf -- "$1" </dev/null >/dev/null 2>&1 &', "sh", folder],
+            check=False,
             start_new_session=True,
         )
     except OSError:
@@ -289,6 +289,17 @@ def sweep(home: str) -> list[str]:
     for name in names:
         _delete_later(os.path.join(home, name))
     return names
+
+
+def write_head(lk: Linked, value: str) -> None:
+    """Point the worktree's HEAD at a branch (``ref: refs/heads/...``) or a commit, atomically (a crash never
+    leaves it empty: Git would call the repository broken)."""
+    path = os.path.join(lk.admin, "HEAD")
+    tmp = f"{path}.gitbench-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(value + "\n")
+    os.replace(tmp, path)
+    lk.head = value
 
 
 def split_z(data: bytes) -> list[bytes]:

@@ -82,9 +82,7 @@ def repair_link(wb: Workbench, linked: wt.Linked, ref: str, out: Captured) -> st
 
 
 def _write_head(linked: wt.Linked, value: str) -> None:
-    with open(os.path.join(linked.admin, "HEAD"), "w") as fh:
-        fh.write(value + "\n")
-    linked.head = value
+    wt.write_head(linked, value)
 
 
 def _refusal(

@@ -56,6 +56,8 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
             other.status = "discarded"
             drafts.save_job(wb, other, note="discarded")
     faults.point("discard.after-record")
+    # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
+    notes = worktrees.remove(wb, ref, keep)
     if head is None:
         wb.git.delete_ref_force(ref)
     else:
@@ -66,8 +68,7 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
                 wb.journal.clear()
                 raise errors.DraftOpen(f"The Draft {label} changed while discarding; it was kept.") from exc
     faults.point("discard.after-ref")
-    notes = worktrees.remove(wb, ref, keep)
-    shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before 0.6
+    shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before Draft worktrees
     wb.journal.clear()
     gc_trash(wb)
     kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if keep else ""

@@ -297,11 +297,11 @@ def complete(
         # Nothing changed: an empty Draft would only block the next job. The auto-checkpoint stays. (A job that
         # continued an open Draft leaves it as it was: that work is another job's.)
         if head is not None and job.continues is None:
-            wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
             if job.worktree is not None:  # its worktree goes with it (what it holds outside the Draft is kept)
                 from gitbench.services import worktrees
 
                 notes = [*notes, *worktrees.remove(wb, job.draft, job.base)]
+            wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
         job.status = "no-changes"
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
     _log_end(wb, job)

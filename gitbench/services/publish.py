@@ -134,13 +134,14 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
             operation=entry["id"],
         )
     faults.point("publish.after-checkpoint")
+    # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
+    notes = [f"Left as edited by someone else: {p}" for p in left]
+    notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
     # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
     # published: keep it, it is the user's.
     with contextlib.suppress(RefMoved):
         wb.git.set_ref(entry["draft"], None, entry["draft_head"], "gitbench publish")
     faults.point("publish.after-draft-removed")
-    notes = [f"Left as edited by someone else: {p}" for p in left]
-    notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
     # where job folders were before Draft worktrees
     shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX) :]), ignore_errors=True)
     transaction.done(wb, entry)

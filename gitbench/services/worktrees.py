@@ -232,9 +232,8 @@ def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
         return []
     notes = []
     if linked.present and head is not None and linked.branch and wb.git.ref(linked.branch) is None:
-        # Its branch is gone already (published, discarded): Git's status would compare the folder with nothing.
-        with open(os.path.join(linked.admin, "HEAD"), "w") as fh:
-            fh.write(head + "\n")
+        # Its branch is gone already (deleted outside gitbench): Git's status would compare the folder with nothing.
+        wt.write_head(linked, head)
     if linked.present and head is not None:
         kept = keep_leftovers(wb, linked, head, ref[len(DRAFT_PREFIX) :])
         if kept:
