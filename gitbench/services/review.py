@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from gitbench.model import DRAFT_PREFIX, DraftInfo, FileChange, Review
 from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
@@ -36,10 +38,8 @@ def _in_progress(wb: Workbench, ref: str) -> tuple[str | None, list[str]]:
     """A job running in the Draft now, and the paths its command has changed in the worktree so far (not in the
     Draft until the command ends)."""
     job = drafts.running_job(wb, ref)
-    if job is None:
+    if job is None or job.get("pid") == os.getpid():  # our own job, ending: its changes are steps by now
         return None, []
-    import os
-
     from gitbench.git import worktrees
 
     linked = worktrees.find(wb.git.gitdir, branch=ref)
