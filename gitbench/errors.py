@@ -261,6 +261,16 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
 )
 
 
+def file_error(exc: OSError, what: str) -> GitbenchError:
+    """An OSError met while ``what``: a full disk (or quota, or file size limit) says so; anything else is a file
+    error to look at."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return disk_full(what)
+    return FileIOError(f"File error while {what}: {exc}", [RECOVER])
+
+
 def disk_full(what: str) -> DiskFull:
     return DiskFull(
         f"No space left on the device while {what}. Writes were halted: Published never holds a half-done "

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 
 MAX_PATH = 4096
-_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI = set(  # bidirectional-text controls
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 class UnsafePath(ValueError):
@@ -28,7 +30,7 @@ def check_path(path: str) -> str:
         raise UnsafePath("path contains a NUL byte")
     if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in path):
         raise UnsafePath("path contains a control character")
-    if any(c in _BIDI for c in path):  # would make a review show another name than the real one
+    if any(c in BIDI for c in path):  # would make a review show another name than the real one
         raise UnsafePath("path contains a bidirectional-text control character")
     if "\\" in path:
         raise UnsafePath("path contains a backslash")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
+from gitbench.scope import BIDI as _BIDI  # shown as they are, they would make a path read as another
+
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z")  # \Z: `$` would let a trailing newline through
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):\s?(.*)$")
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/+@=~-]+\Z")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 MAX_FILES = 20
-# Bidirectional-text controls: shown as they are, they would make a path read as another one.
-_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def quote_path(path: str) -> str:

@@ -13,7 +13,6 @@ it are passed in the environment (``GIT_CONFIG_COUNT``), never written into the 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -114,6 +113,12 @@ class Linked:
         return f"gitdir: {self.admin}\n".encode()
 
 
+def read_head(gitdir: str) -> str | None:
+    """What a Git folder's HEAD holds ("ref: refs/heads/main", or a commit id), read, not run."""
+    head = _read(os.path.join(gitdir, "HEAD"))
+    return head.strip() if head is not None else None
+
+
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
@@ -176,6 +181,8 @@ def run(
         full["GIT_INDEX_FILE"] = index_file
     if sparse:
         full = with_config(full, SPARSE_CONFIG)
+    import subprocess  # here, not at the top: `status` reads worktrees without running git
+
     full.setdefault("LC_ALL", "C")
     full["GIT_TERMINAL_PROMPT"] = "0"
     argv = ["git", *OWN, *args]
@@ -268,6 +275,8 @@ def remove(common: str, lk: Linked) -> None:
 def _delete_later(folder: str) -> None:
     """``rm -rf`` in a process of its own that outlives us (started through a shell that leaves at once, so no
     child of ours is left running)."""
+    import subprocess
+
     try:
         subprocess.run(
             ["sh", "-c", 'rm -rf -- "$1" </dev/null >/dev/null 2>&1 &', "sh", folder],
@@ -369,17 +378,6 @@ def index_entries(lk: Linked, paths: list[bytes]) -> dict[bytes, tuple[int, str]
         mode, oid, _stage = meta.split()
         found[path] = (int(mode, 8), oid.decode())
     return found
-
-
-def set_index_entries(lk: Linked, entries: dict[bytes, tuple[int, str] | None]) -> None:
-    """Set index entries directly (mode, blob id; None removes), for paths whose content must not be staged."""
-    if entries:
-        lines = b"".join(
-            (f"{mode:o} {oid}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
-            for p, e in entries.items()
-            for mode, oid in [e or (0, "")]
-        )
-        in_tree(lk, ["update-index", "-z", "--index-info"], input=lines)
 
 
 def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | None], scratch: str) -> str:

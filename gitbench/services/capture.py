@@ -19,7 +19,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from gitbench import errors, faults, trailers
+from gitbench import faults, trailers
 from gitbench.git import worktrees as wt
 from gitbench.git.repo import LINK
 from gitbench.model import JobRecord
@@ -323,9 +323,3 @@ def _tree_after(wb: Workbench, linked: wt.Linked, head: str, staged: list[bytes]
         found = entries.get(raw)
         changes[path] = (found[1], found[0]) if found is not None else None
     return wb.git.tree_with_changes(wb.git.commit(head).tree, changes)
-
-
-def errors_for(exc: wt.GitFailed, what: str) -> errors.GitbenchError:
-    if "No space left" in exc.stderr:
-        return errors.disk_full(what)
-    return errors.FileIOError(f"Git could not finish {what}: {exc.stderr.strip()[:400]}", [errors.RECOVER])

@@ -15,7 +15,8 @@ from typing import Any
 
 from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.model import JobRecord, OperationResult
+from gitbench.providers.config import JobSettings
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
@@ -90,10 +91,10 @@ def run_exec(
         job.sparse = sparse
         say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
         subject = message or f"exec: {' '.join(argv)}"[:72]
-        return command_step(wb, job, notes, list(argv), scope, subject, say, command_stdout)
+        return command_step(wb, job, notes, list(argv), scope, subject, say, command_stdout, settings=settings)
 
 
-def job_settings(wb: Workbench) -> Any:
+def job_settings(wb: Workbench) -> JobSettings:
     from gitbench.providers import config
 
     return config.load(wb.git.workdir).job
@@ -137,20 +138,21 @@ def command_step(
     stdin: bytes | None = None,
     step_name: str = "exec",
     on_record: Callable[[JobRecord], dict[str, Any]] | None = None,
+    settings: JobSettings | None = None,
 ) -> OperationResult:
     """Run ``argv`` in the Draft's worktree and make what it did the Draft's next steps.
 
     Called with the Workbench lock held, after ``start_job`` (or a resume); the lock is let go of while the
     command runs. ``on_record`` adds records files (a conversation's entry) to the commit that stores the
-    job's outcome.
+    job's outcome. ``settings``: the ``[job]`` settings, when the caller has read them already.
     """
     try:
-        settings = job_settings(wb)
+        settings = settings or job_settings(wb)
         prep = worktrees.prepare(wb, job.draft, scope, job.sparse, settings.copy, base=settings.worktrees)
     except errors.GitbenchError as exc:
         return jobs.fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
-        return jobs.fail(wb, job, jobs._io_error(exc, "preparing the Draft's worktree"), notes, on_record=on_record)
+        return jobs.fail(wb, job, errors.file_error(exc, "preparing the Draft's worktree"), notes, on_record=on_record)
     linked = prep.linked
     notes = [*notes, *prep.notes]
     for n in prep.notes:
@@ -227,7 +229,7 @@ def command_step(
         return result
     except BaseException as exc:
         if job.status == "running" and isinstance(exc, errors.GitbenchError | OSError):
-            err = exc if isinstance(exc, errors.GitbenchError) else jobs._io_error(exc, "running the job")
+            err = exc if isinstance(exc, errors.GitbenchError) else errors.file_error(exc, "running the job")
             return jobs.fail(wb, job, err, notes, on_record=on_record)  # records the end, then raises
         raise
     finally:
@@ -261,7 +263,7 @@ def _after(
     guard: gitguard.Guard,
     outcome: supervisor.Outcome,
     setup_failed: supervisor.Outcome | None,
-    settings: Any,
+    settings: JobSettings,
     on_record: Callable[[JobRecord], dict[str, Any]] | None,
 ) -> OperationResult:
     """The command ended (the lock is ours again): its commits and changes onto the Draft, then the verdict."""
@@ -288,12 +290,14 @@ def _after(
         cap = capture.capture(wb, job, linked, scope, copied, subject, status, step_name, pairs)
     except wt.GitFailed as exc:
         return jobs.fail(
-            wb, job, capture.errors_for(exc, "reading what the command changed"), notes, on_record=on_record
+            wb, job, worktrees.git_error(exc, "reading what the command changed"), notes, on_record=on_record
         )
     except errors.GitbenchError as exc:
         return jobs.fail(wb, job, exc, notes, on_record=on_record)
     except OSError as exc:
-        return jobs.fail(wb, job, jobs._io_error(exc, "reading what the command changed"), notes, on_record=on_record)
+        return jobs.fail(
+            wb, job, errors.file_error(exc, "reading what the command changed"), notes, on_record=on_record
+        )
     job.steps_completed += len(cap.commits)
     job.steps_total = max(job.steps_total, job.steps_completed)
     if cap.head:
@@ -412,7 +416,3 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
     say(f"Running job {job.id}'s command again in its worktree.")
     subject = job.message or f"exec: {' '.join(job.command)}"[:72]
     return command_step(wb, job, [], list(job.command), Scope.of(job.scope), subject, say, command_stdout)
-
-
-def label_of(job: JobRecord) -> str:
-    return job.draft[len(DRAFT_PREFIX) :]

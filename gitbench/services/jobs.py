@@ -341,14 +341,6 @@ def complete(
     )
 
 
-def _io_error(exc: OSError, what: str) -> errors.GitbenchError:
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return errors.disk_full(what)
-    return errors.FileIOError(f"File error while {what}: {exc}", [errors.RECOVER])
-
-
 def fail(
     wb: Workbench,
     job: JobRecord,

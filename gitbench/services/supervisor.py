@@ -41,10 +41,6 @@ class Outcome:
     seconds: float = 0.0
     leftovers: int = 0  # processes it left running when it ended, which were stopped
 
-    @property
-    def started(self) -> bool:
-        return self.code not in (126, 127) or self.signal is not None or self.seconds > 0
-
 
 def _prctl(option: int, value: int) -> bool:
     try:
@@ -298,12 +294,6 @@ def stop_group(pgid: int, started: int | None) -> int:
     return stop_tree(tracker)
 
 
-class Stop(threading.Event):
-    """Set to stop a running command from another thread; ``reason`` says why (a cancel, a Ctrl-C)."""
-
-    reason = "cancel"
-
-
 def run(
     argv: list[str],
     cwd: str,
@@ -313,10 +303,9 @@ def run(
     stdout: int | None = None,
     stderr: int | None = None,
     timeout: float | None = None,
-    stop: Stop | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> Outcome:
-    """Run ``argv`` in ``cwd`` until it ends, the ``timeout`` passes, ``stop`` is set, or we are told to stop
+    """Run ``argv`` in ``cwd`` until it ends, the ``timeout`` passes, or we are told to stop
     (SIGTERM, SIGQUIT; Ctrl-C when the command does not have the terminal). ``stdin``: bytes to feed (None:
     ours, and on a terminal we have in the foreground the command gets the terminal). ``on_start(pid)`` is
     called once it runs (its pid is its process group)."""
@@ -368,8 +357,6 @@ def run(
             if got:
                 status = raw
                 break
-            if stop is not None and stop.is_set() and not reason:
-                reason.append(stop.reason)
             if deadline is not None and time.monotonic() >= deadline and not reason:
                 reason.append("timeout")
             if reason:

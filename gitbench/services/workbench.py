@@ -52,13 +52,8 @@ class Workbench:
 
         main = os.path.dirname(self.git.gitdir) if os.path.basename(self.git.gitdir) == ".git" else None
         target = None
-        head = worktrees._read(os.path.join(self.git.gitdir, "HEAD"))
-        if (
-            main is not None
-            and head is not None
-            and head.strip() == f"ref: {self.published_ref}"
-            and os.path.isdir(main)
-        ):
+        head = worktrees.read_head(self.git.gitdir)
+        if main is not None and head == f"ref: {self.published_ref}" and os.path.isdir(main):
             target = main
         else:
             found = worktrees.find(self.git.gitdir, branch=self.published_ref)

@@ -123,9 +123,9 @@ def prepare(
     try:
         linked = wt.add(wb.git.gitdir, folder, ref, sparse_dirs=dirs)
     except wt.GitFailed as exc:
-        raise _failed(exc, f"making the Draft's worktree in {folder}") from exc
+        raise git_error(exc, f"making the Draft's worktree in {folder}") from exc
     except OSError as exc:
-        raise _io(exc, f"making the Draft's worktree in {folder}") from exc
+        raise errors.file_error(exc, f"making the Draft's worktree in {folder}") from exc
     faults.point("worktree.after-add")
     hidden = wt.escaping_links(linked)
     wt.hide(linked, hidden)
@@ -148,7 +148,7 @@ def scratch(wb: Workbench, commit: str, name: str, settings: Any) -> Iterator[wt
     try:
         linked = wt.add(wb.git.gitdir, folder, None, commit=commit)
     except wt.GitFailed as exc:
-        raise _failed(exc, f"making a worktree in {folder}") from exc
+        raise git_error(exc, f"making a worktree in {folder}") from exc
     try:
         wt.hide(linked, wt.escaping_links(linked))
         copy_files(wb, linked, settings.copy)
@@ -353,15 +353,8 @@ def repair(wb: Workbench) -> list[str]:
     return notes
 
 
-def _failed(exc: wt.GitFailed, what: str) -> errors.GitbenchError:
+def git_error(exc: wt.GitFailed, what: str) -> errors.GitbenchError:
+    """A git command that failed while ``what``, as an error a user can act on (Git's own words in it)."""
     if "No space left" in exc.stderr:
         return errors.disk_full(what)
     return errors.FileIOError(f"Git could not finish {what}: {exc.stderr.strip()[:400]}", [errors.RECOVER])
-
-
-def _io(exc: OSError, what: str) -> errors.GitbenchError:
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return errors.disk_full(what)
-    return errors.FileIOError(f"File error while {what}: {exc}", [errors.RECOVER])
