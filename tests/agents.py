@@ -37,6 +37,7 @@ What keeps each agent off the network (each verified with strace: only 127.0.0.1
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -45,12 +46,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from tests.agent_server import AgentServer
+from tests.agent_server import AgentServer, create, replace
 
 ROOT = Path(__file__).resolve().parent.parent
 AIDER_VENV = ROOT / ".venv-agents" / "aider"
@@ -360,3 +361,22 @@ remote_plugin = false
 apps = false
 ''')
     return {"CODEX_HOME": str(codex_home), "AGENT_SERVER_API_KEY": API_KEY}
+
+
+# The one edit the agent tests script: every agent is asked the same, and does the same.
+NOTES = "Greeting changed by the agent.\n"
+PROMPT = "Make greet() say goodbye instead of hello, and write notes.txt."
+COMMIT = "fix: say goodbye instead of hello"
+
+
+@contextlib.contextmanager
+def scripted_server() -> Iterator[AgentServer]:
+    """The scripted model server, set to make the agent change app.py's greeting and write notes.txt."""
+    with AgentServer() as s:
+        s.script(
+            replace("app.py", '"hello"', '"goodbye"'),
+            create("notes.txt", NOTES),
+            say="Done: greet() now says goodbye.",
+            commit_message=COMMIT,
+        )
+        yield s

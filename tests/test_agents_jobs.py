@@ -28,16 +28,24 @@ from typing import Any
 
 import pytest
 
-from tests.agent_server import AgentServer, create, replace
-from tests.agents import MODELS, command, command_model, outside_traffic, run, use
+from tests.agent_server import AgentServer
+from tests.agents import (
+    COMMIT,
+    MODELS,
+    NOTES,
+    PROMPT,
+    command,
+    command_model,
+    outside_traffic,
+    run,
+    scripted_server,
+    use,
+)
 from tests.conftest import git, gitbench, make_project
 from tests.invariants import check_invariants
 
 APP = 'def greet():\n    return "hello"\n\n\nprint(greet())\n'
 EDITED = APP.replace('"hello"', '"goodbye"')
-NOTES = "Greeting changed by the agent.\n"
-PROMPT = "Make greet() say goodbye instead of hello, and write notes.txt."
-COMMIT = "fix: say goodbye instead of hello"
 DRAFTS = "refs/heads/gitbench/draft/"
 
 # What gitbench or Git may change in .git while a job runs, and nothing else: the objects of the job's commits,
@@ -122,13 +130,7 @@ def differences(before: dict[str, dict[str, str]], after: dict[str, dict[str, st
 
 @pytest.fixture
 def server() -> Iterator[AgentServer]:
-    with AgentServer() as s:
-        s.script(
-            replace("app.py", '"hello"', '"goodbye"'),
-            create("notes.txt", NOTES),
-            say="Done: greet() now says goodbye.",
-            commit_message=COMMIT,
-        )
+    with scripted_server() as s:
         yield s
 
 

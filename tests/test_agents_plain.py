@@ -15,26 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent_server import AgentServer, create, replace
-from tests.agents import MODELS, command, environment, outside_traffic, run
+from tests.agent_server import AgentServer
+from tests.agents import COMMIT, MODELS, NOTES, PROMPT, command, environment, outside_traffic, run, scripted_server
 from tests.conftest import git, make_project
 
 APP = 'def greet():\n    return "hello"\n\n\nprint(greet())\n'
 EDITED = APP.replace('"hello"', '"goodbye"')
-NOTES = "Greeting changed by the agent.\n"
-PROMPT = "Make greet() say goodbye instead of hello, and write notes.txt."
-COMMIT = "fix: say goodbye instead of hello"
 
 
 @pytest.fixture
 def server() -> Iterator[AgentServer]:
-    with AgentServer() as s:
-        s.script(
-            replace("app.py", '"hello"', '"goodbye"'),
-            create("notes.txt", NOTES),
-            say="Done: greet() now says goodbye.",
-            commit_message=COMMIT,
-        )
+    with scripted_server() as s:
         yield s
 
 
