@@ -24,6 +24,7 @@ from gitbench.git import worktrees as wt
 from gitbench.git.repo import LINK
 from gitbench.model import JobRecord
 from gitbench.scope import Scope
+from gitbench.services import jobs
 from gitbench.services.workbench import Workbench
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -113,7 +114,7 @@ def keep_commits(
     tip: str,
     scope: Scope,
     copied: set[bytes],
-    pairs: list[tuple[str, str]],
+    who: tuple[str, str],
     out: Captured,
     scratch: str,
     more: int = 0,
@@ -158,15 +159,9 @@ def keep_commits(
             before = wt.tree_entries(wb.git.gitdir, wb.git.commit(known).tree, refused_here)
             held.update({p: before.get(p) for p in refused_here})
         tree = info.tree if not held else wt.edit_tree(wb.git.gitdir, info.tree, held, scratch)
+        step = f"{job.steps_completed + i}/{job.steps_completed + total} commit"
         message = trailers.append(
-            info.message,
-            [
-                ("Gitbench-Job", job.id),
-                ("Gitbench-Step", f"{job.steps_completed + i}/{job.steps_completed + total} commit"),
-                *pairs,
-                ("Gitbench-Files", trailers.format_paths(sorted(files))),
-                *_tail(job),
-            ],
+            info.message, jobs.step_trailers(job, step, sorted(files), "complete", model=who[0], agent=who[1])
         )
         new = wb.git.rewrite_commit(oid, tree, new_parents, message)
         mapping[oid] = new
@@ -174,14 +169,6 @@ def keep_commits(
         out.files.extend(files)
         out.commits.append(new)
     return new_tip
-
-
-def _tail(job: JobRecord) -> list[tuple[str, str]]:
-    return [
-        ("Gitbench-Checkpoint", job.checkpoint or "none"),
-        ("Gitbench-Attempts", "1"),
-        ("Gitbench-Status", "complete"),
-    ]
 
 
 def classify(
@@ -247,7 +234,7 @@ def capture(
     subject: str,
     status: str,
     step_name: str,
-    pairs: list[tuple[str, str]],
+    who: tuple[str, str],
 ) -> Captured:
     """Everything the job did in ``linked``, as commits on its Draft (compare-and-swap on the Draft ref)."""
     out = Captured()
@@ -264,7 +251,7 @@ def capture(
     allowed, refused = classify(wb, linked, changes, scope, copied)
     refused += hidden_writes(linked)
     scratch = os.path.join(wb.layout.txn, f"capture-{job.id}")
-    new_tip = keep_commits(wb, job, linked, known, tip, scope, copied, pairs, out, scratch, 1 if allowed else 0)
+    new_tip = keep_commits(wb, job, linked, known, tip, scope, copied, who, out, scratch, 1 if allowed else 0)
     if new_tip != branch_tip:
         wb.git.set_ref(ref, new_tip, branch_tip, "gitbench: the job's commits")
     if other is not None:
@@ -283,19 +270,8 @@ def capture(
     if tree != wb.git.commit(new_tip).tree:
         paths = [c.path for c in wb.git.diff_trees(wb.git.commit(new_tip).tree, tree)]
         step_no = job.steps_completed + len(out.commits) + 1
-        message = trailers.build_message(
-            subject,
-            "",
-            [
-                ("Gitbench-Job", job.id),
-                ("Gitbench-Step", f"{step_no}/{step_no} {step_name}"),
-                *pairs,
-                ("Gitbench-Files", trailers.format_paths(paths)),
-                ("Gitbench-Checkpoint", job.checkpoint or "none"),
-                ("Gitbench-Attempts", "1"),
-                ("Gitbench-Status", status),
-            ],
-        )
+        pairs = jobs.step_trailers(job, f"{step_no}/{step_no} {step_name}", paths, status, model=who[0], agent=who[1])
+        message = trailers.build_message(subject, "", pairs)
         head = wb.git.create_commit(tree, [new_tip], message)
         faults.point("step.before-ref")
         wb.git.set_ref(ref, head, new_tip, f"gitbench step {step_no}")

@@ -281,13 +281,10 @@ def _after(
         status = f"failed (setup exit {run.code})"
     elif run.code != 0:
         status = f"complete (exit {run.code} accepted)" if accepted else f"failed (exit {run.code})"
-    pairs = [
-        ("Gitbench-Model", agent.trailer if job.kind == "exec" or job.model.startswith("command") else job.model),
-        ("Gitbench-Agent", agent.program),
-    ]
+    who = (agent.trailer if job.kind == "exec" or job.model.startswith("command") else job.model, agent.program)
     copied = worktrees.copied_paths(linked, settings.copy)
     try:
-        cap = capture.capture(wb, job, linked, scope, copied, subject, status, step_name, pairs)
+        cap = capture.capture(wb, job, linked, scope, copied, subject, status, step_name, who)
     except wt.GitFailed as exc:
         return jobs.fail(
             wb, job, worktrees.git_error(exc, "reading what the command changed"), notes, on_record=on_record

@@ -101,8 +101,8 @@ def start_job(
     job_id = wb.new_id()
     continues = None
     if kind == "ask" and on_draft == "continue" and wb.draft_refs():
-        ref = drafts.require_draft(wb, draft)  # ``draft``: which one, when several are open
-        drafts.require_not_running(wb, ref, "continued")
+        # ``draft``: which one, when several are open; a job running in it is waited for as for the lock
+        ref = drafts.require_idle_draft(wb, draft, "continued")
         continues = ref
     else:
         ref = DRAFT_PREFIX + (label or job_id)
@@ -151,6 +151,31 @@ def start_job(
     return job, notes
 
 
+def step_trailers(
+    job: JobRecord,
+    step: str,
+    paths: list[str],
+    status: str,
+    *,
+    model: str | None = None,
+    agent: str | None = None,
+    attempts: int = 1,
+    usage: tuple[int | None, int | None] = (None, None),
+) -> list[tuple[str, str]]:
+    """The audit trailers of one step (DESIGN.md §1), in their order. ``step``: ``k/n name``; ``model``: default
+    the job's; ``agent``: the program a command step ran; ``usage``: tokens (estimate, actual), when known."""
+    pairs = [("Gitbench-Job", job.id), ("Gitbench-Step", step), ("Gitbench-Model", model or job.model)]
+    if agent is not None:
+        pairs.append(("Gitbench-Agent", agent))
+    pairs += [("Gitbench-Files", trailers.format_paths(paths)), ("Gitbench-Checkpoint", job.checkpoint or "none")]
+    estimate, actual = usage
+    if estimate is not None:
+        pairs.append(("Gitbench-Usage-Estimate", str(estimate)))
+    if actual is not None:
+        pairs.append(("Gitbench-Usage-Actual", str(actual)))
+    return pairs + [("Gitbench-Attempts", str(max(attempts, 1))), ("Gitbench-Status", status)]
+
+
 def commit_step(
     wb: Workbench,
     job: JobRecord,
@@ -176,23 +201,15 @@ def commit_step(
     if tree == info.tree:
         return None
     step_no = number or job.steps_completed + 1
-    estimate, actual = usage if usage is not None else (job.usage_estimate, job.usage_actual)
     paths = sorted(changes)
-    pairs = [
-        ("Gitbench-Job", job.id),
-        ("Gitbench-Step", f"{step_no}/{max(job.steps_total, step_no)} {name}"),
-        ("Gitbench-Model", job.model),
-        ("Gitbench-Files", trailers.format_paths(paths)),
-        ("Gitbench-Checkpoint", job.checkpoint or "none"),
-    ]
-    if estimate is not None:
-        pairs.append(("Gitbench-Usage-Estimate", str(estimate)))
-    if actual is not None:
-        pairs.append(("Gitbench-Usage-Actual", str(actual)))
-    pairs += [
-        ("Gitbench-Attempts", str(max(attempts if attempts is not None else job.attempts, 1))),
-        ("Gitbench-Status", status),
-    ]
+    pairs = step_trailers(
+        job,
+        f"{step_no}/{max(job.steps_total, step_no)} {name}",
+        paths,
+        status,
+        attempts=attempts if attempts is not None else job.attempts,
+        usage=usage if usage is not None else (job.usage_estimate, job.usage_actual),
+    )
     commit = wb.git.create_commit(tree, [head], trailers.build_message(subject, "", pairs))
     if before_ref is not None:  # the caller records the commit first (a crash now loses no finished work)
         before_ref(commit, head)
