@@ -301,6 +301,7 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
             return HookReply(
                 error=f"gitbench: the worktree of the Draft {_label(job)} is gone; run `gitbench recover`."
             )
+        stored_model = job.agent_model
         model = _model(event) or job.agent_model
         if model and not job.agent_model:
             job.agent_model = model
@@ -328,6 +329,8 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
             return _end(wb, job, event, ctx, extra)
         from gitbench.services import drafts
 
+        if not cap.commits and not cap.refused and model == stored_model:
+            return HookReply()  # nothing to record: no records commit either
         drafts.save_job(wb, job, note=f"turn {turn}", extra=extra)
         if not cap.commits:
             return HookReply()
