@@ -25,8 +25,7 @@ PROMPT_B = "Add a farewell function"
 PROMPT_C = "Have main say farewell too"
 
 # The fake Claude Code: edits src/app.py the way the real one would, through the file system.
-CLAUDE = f"""#!{sys.executable}
-import pathlib
+CLAUDE = """import pathlib
 app = pathlib.Path("src/app.py")
 app.write_text(app.read_text().replace('    return "hello " + name\\n',
                                        '    message = "hi " + name\\n    return message\\n'))
@@ -61,12 +60,12 @@ def ok(res: Any) -> dict[str, Any]:
     return data
 
 
-def fake_claude(tmp_path: Path) -> dict[str, str]:
-    """A `claude` program on PATH: the environment to run jobs with."""
+def fake_claude(tmp_path: Path, code: str = CLAUDE) -> dict[str, str]:
+    """A `claude` program on PATH that runs the Python ``code``: the environment to run jobs with."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     script = bin_dir / "claude"
-    script.write_text(CLAUDE)
+    script.write_text(f"#!{sys.executable}\n{code}")
     script.chmod(0o755)
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
@@ -93,15 +92,20 @@ def build(tmp_path: Path, provider: ProviderServer) -> History:
     hand = git(wb, "rev-parse", "main").strip()
 
     # Job B: a Workshop prompt to the scripted model; published.
-    provider.push(ps.ok(replace('    print(greet("world"))\n', '    print(greet("world"))\n\n\ndef farewell(name: str) -> str:\n    return "bye " + name\n')))
+    provider.push(
+        ps.ok(
+            replace(
+                '    print(greet("world"))\n',
+                '    print(greet("world"))\n\n\ndef farewell(name: str) -> str:\n    return "bye " + name\n',
+            )
+        )
+    )
     job_b = ok(gitbench(wb, "ask", PROMPT_B, "--files", "src/app.py", "--json"))["job"]
     commit_b = git(wb, "rev-parse", job_b["draft"]).strip()
     ok(gitbench(wb, "publish", "--json"))
 
     # Job C: the next prompt of the conversation, left open as a Draft.
-    provider.push(
-        ps.ok(replace('    print(greet("world"))\n', '    print(greet("world"), farewell("world"))\n'))
-    )
+    provider.push(ps.ok(replace('    print(greet("world"))\n', '    print(greet("world"), farewell("world"))\n')))
     job_c = ok(gitbench(wb, "ask", PROMPT_C, "--files", "src/app.py", "--json"))["job"]
     commit_c = git(wb, "rev-parse", job_c["draft"]).strip()
     label = job_c["draft"].rsplit("/", 1)[1]

@@ -60,7 +60,11 @@ def test_why_on_published_names_each_lines_job_agent_model_step_checkpoint_and_p
 
     # Job B: gitbench's own model job, and the prompt from the conversation records.
     assert b["job"] == h.job_b["id"] and b["kind"] == "ask"
-    assert (b["agent"], b["agent_model"], b["assisted_by"]) == ("gitbench", "fake/test-model", "gitbench:fake/test-model")
+    assert (b["agent"], b["agent_model"], b["assisted_by"]) == (
+        "gitbench",
+        "fake/test-model",
+        "gitbench:fake/test-model",
+    )
     assert b["model"] == "fake:test-model" and b["step"] == "1/1 batch"
     assert b["checkpoint"] == h.job_b["checkpoint"] and b["checkpoint"] != a["checkpoint"]
     assert b["prompt"] == PROMPT_B and b["conversation"] == h.job_b["conversation"] and b["turn"] == 1
@@ -85,8 +89,9 @@ def test_why_on_a_draft_sees_its_job_and_the_prompt_of_its_turn(history: History
     assert c["assisted_by"] == "gitbench:fake/test-model" and c["checkpoint"] == h.job_c["checkpoint"]
     assert c["lines"] == ['    print(greet("world"), farewell("world"))']
     # The Draft's full ref names it too.
-    assert why(h.wb, "src/app.py:7", "--rev", f"refs/heads/gitbench/draft/{h.draft_c}")["origins"][0]["job"] == (
-        h.job_c["id"]
+    assert (
+        why(h.wb, "src/app.py:7", "--rev", f"refs/heads/gitbench/draft/{h.draft_c}")["origins"][0]["job"]
+        == (h.job_c["id"])
     )
     # Published does not see the Draft's line.
     assert why(h.wb, "src/app.py:7")["origins"][0]["commit"] == h.initial
@@ -162,9 +167,7 @@ def test_a_file_written_only_by_hand_and_a_file_name_with_a_colon(tmp_path: Path
     wb = make_project(tmp_path / "p", {"notes.txt": "one\ntwo\n", "odd:1": "colon\n", "empty.txt": ""})
     assert gitbench(wb, "init").returncode == 0
     result = why(wb, "notes.txt")
-    assert [(o["start"], o["end"], o["by_hand"], o["subject"]) for o in result["origins"]] == [
-        (1, 2, True, "initial")
-    ]
+    assert [(o["start"], o["end"], o["by_hand"], o["subject"]) for o in result["origins"]] == [(1, 2, True, "initial")]
     assert why(wb, "odd:1")["origins"][0]["lines"] == ["colon"]
     empty = why(wb, "empty.txt")
     assert empty["origins"] == [] and empty["line_count"] == 0
