@@ -64,6 +64,43 @@ def test_a_plain_command_step_has_no_assisted_by_and_an_agents_step_names_agent_
     assert trailer(workbench, unknown, "Assisted-by") == ["claude-code"]
 
 
+# What the real agents write (checked on Claude Code 2.x and codex 0.x runs of tests/test_agents_jobs.py), less
+# everything but the fields gitbench reads: Claude Code's transcript in ~/.claude/projects/<its folder>/, codex's
+# session in ~/.codex/sessions/Y/M/D/.
+TRANSCRIPTS = """import datetime, json, os, pathlib, re
+p = pathlib.Path('src/app.py'); p.write_text(p.read_text() + 'more\\n')
+cwd, home = os.getcwd(), pathlib.Path(os.environ['HOME'])
+if pathlib.Path(__file__).name == 'claude':
+    folder = home / '.claude' / 'projects' / re.sub(r'[^A-Za-z0-9]', '-', cwd)
+    lines = [{'type': 'user', 'cwd': cwd, 'message': {'role': 'user', 'content': 'the prompt'}},
+             {'type': 'assistant', 'cwd': cwd, 'message': {'model': 'claude-from-transcript', 'content': []}},
+             {'type': 'assistant', 'cwd': cwd, 'message': {'model': '<synthetic>', 'content': []}}]
+else:
+    folder = home / '.codex' / 'sessions' / datetime.date.today().strftime('%Y/%m/%d')
+    lines = [{'type': 'session_meta', 'payload': {'cwd': cwd}},
+             {'type': 'turn_context', 'payload': {'cwd': '/elsewhere', 'model': 'not-this-one'}},
+             {'type': 'turn_context', 'payload': {'cwd': cwd, 'model': 'gpt-from-session'}}]
+folder.mkdir(parents=True, exist_ok=True)
+(folder / 'session.jsonl').write_text(''.join(json.dumps(x) + '\\n' for x in lines))
+"""
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"), [("claude", "claude-code:claude-from-transcript"), ("codex", "codex:gpt-from-session")]
+)
+def test_when_nothing_else_names_the_model_the_agents_own_transcript_of_the_run_does(
+    workbench: Path, tmp_path: Path, program: str, expected: str
+) -> None:
+    env = fake_claude(tmp_path, TRANSCRIPTS)
+    (tmp_path / "bin" / "claude").rename(tmp_path / "bin" / program)
+    step = exec_job(workbench, program, "-p", "go", env=env)
+    assert trailer(workbench, step, "Assisted-by") == [expected]
+    assert trailer(workbench, step, "Gitbench-Model") == [expected.replace("claude-code", "claude")]
+    (job_id,) = trailer(workbench, step, "Gitbench-Job")
+    job = json.loads(git(workbench, "show", f"refs/gitbench/records:jobs/{job_id}.json"))
+    assert (job["agent"], job["agent_model"]) == (program, expected.split(":", 1)[1])
+
+
 def test_a_model_jobs_steps_are_assisted_by_gitbench_and_its_model(workbench: Path, provider: ProviderServer) -> None:
     res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", "--model", "fake:other-model", "--json")
     assert res.returncode == 0, res.stderr
@@ -146,6 +183,13 @@ def job(**fields: object) -> JobRecord:
             {"agent": "codex", "assisted_model": "gpt-5-codex"},
             "codex:gpt-5-codex",
         ),
+        # ...but only a plain name goes into a trailer: anything else is not taken.
+        (
+            job(agent="codex", agent_model="gpt-5"),
+            {"agent": "codex", "assisted_model": "x\nSigned-off-by: y"},
+            "codex:gpt-5",
+        ),
+        (job(agent="sed"), {"agent": "sed", "assisted_agent": "evil agent", "assisted_model": "m"}, None),
     ],
 )
 def test_step_trailers_builds_assisted_by_for_every_kind_of_step(

@@ -18,6 +18,7 @@ a name is a person's, not the project's, so the versioned ``.gitbench/config.tom
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from gitbench import errors
@@ -26,6 +27,8 @@ from gitbench.model import JobRecord
 # The name an agent goes by where it differs from its program's (the program `claude` is Claude Code).
 NAMES = {"claude": "claude-code", "gemini": "gemini-cli", "qwen": "qwen-code"}
 GITBENCH = "gitbench"
+_AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,59}\Z")
+_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,119}\Z")
 _NOT_MODELS = ("command", "workflow")  # Gitbench-Model values of steps no model wrote
 
 
@@ -69,8 +72,11 @@ def of_step(
     the step's ``Gitbench-Model`` (default the job's); the overrides come from an agent's hook payload."""
     from gitbench.services import agents
 
+    # What a hook's payload says is the agent's word, not ours: only a plain name goes into a trailer.
+    agent_override = agent_override if agent_override and _AGENT.match(agent_override) else None
+    model_override = model_override if model_override and _MODEL.match(model_override) else None
     if agent_override:
-        return Assistance(agent_name(agent_override), model_override or None)
+        return Assistance(agent_name(agent_override), model_override)
     if program is not None:
         declared = job.kind == "ask" and (job.model == "command" or job.model.startswith("command:"))
         if program not in agents.AGENTS and not declared:
