@@ -95,7 +95,11 @@ def show(result: WhyResult) -> None:
     if not result.origins:
         render.out(f"{result.path} at {result.rev}, commit {result.commit[:12]}, is empty.")
         return
-    span = f"lines {result.first}-{result.last} of {result.line_count}"
+    span = (
+        f"line {result.first} of {result.line_count}"
+        if result.first == result.last
+        else f"lines {result.first}-{result.last} of {result.line_count}"
+    )
     render.out(f"{result.path} at {result.rev}, commit {result.commit[:12]}: {span}")
     width = len(str(result.last))
     for o in result.origins:
