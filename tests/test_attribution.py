@@ -183,6 +183,8 @@ def job(**fields: object) -> JobRecord:
             {"agent": "codex", "assisted_model": "gpt-5-codex"},
             "codex:gpt-5-codex",
         ),
+        # A turn of an agent's session (its hooks): the agent, whatever its program's name.
+        (job(kind="agent", agent="newagent", agent_model="m-1"), {"agent": "newagent"}, "newagent:m-1"),
         # ...but only a plain name goes into a trailer: anything else is not taken.
         (
             job(agent="codex", agent_model="gpt-5"),

@@ -5,10 +5,11 @@ tool) and the model it ran, ``AGENT:MODEL``. Which steps carry it:
 
 * a model job (``gitbench ask`` talking to a provider): ``gitbench:PROVIDER/MODEL`` (``gitbench:openai/gpt-4o``),
   the provider/model form of models.dev that Agent Trace uses too;
-* a command step whose program is a known agent (``services/agents.py``), or any program a Workshop job runs as
-  its ``command:`` model: the agent's name and the model it said it uses (``claude-code:claude-sonnet-4-5``),
-  just ``AGENT`` when it did not say which (never guessed);
-* an agent's hook that knows better (its payload names the agent and the model): what it says;
+* a command step whose program is a known agent (``services/agents.py``), any program a Workshop job runs as
+  its ``command:`` model, and a turn of an agent session (``integrations/``, its hooks): the agent's name and
+  the model it said it uses (``claude-code:claude-sonnet-4-5``), just ``AGENT`` when it did not say which (never
+  guessed);
+* a caller that knows better (``assisted_agent``/``assisted_model`` of ``jobs.step_trailers``): what it says;
 * a plain command (``make format``, ``sed``) and a workflow's own steps: none, they are not AI assistance.
 
 ``Co-authored-by`` comes only from the user's own config file (``[attribution] co_authored_by = "Name <email>"``):
@@ -78,7 +79,10 @@ def of_step(
     if agent_override:
         return Assistance(agent_name(agent_override), model_override)
     if program is not None:
-        declared = job.kind == "ask" and (job.model == "command" or job.model.startswith("command:"))
+        # Made an agent by the user: a Workshop job's `command:` model, or a session of an agent's own hooks.
+        declared = job.kind == "agent" or (
+            job.kind == "ask" and (job.model == "command" or job.model.startswith("command:"))
+        )
         if program not in agents.AGENTS and not declared:
             return None
         return Assistance(agent_name(program), model_override or job.agent_model)
