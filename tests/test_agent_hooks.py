@@ -98,6 +98,7 @@ def test_claude_code_with_installed_hooks_lands_each_turn_as_a_step(bench: Path,
     for tr in (first_step, second_step):
         assert tr["Gitbench-Agent"] == "claude"
         assert tr["Gitbench-Model"] == f"claude:{MODELS['claude']}"
+        assert tr["Assisted-by"] == f"claude-code:{MODELS['claude']}"  # the model its hooks' payload named
         assert tr["Gitbench-Checkpoint"].startswith("checkpoint/")
         assert tr["Gitbench-Job"] == first_step["Gitbench-Job"]
     job = json.loads(git(bench, "show", f"refs/gitbench/records:jobs/{first_step['Gitbench-Job']}.json"))

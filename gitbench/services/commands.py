@@ -182,6 +182,9 @@ def command_step(
             wb.journal.clear()  # the marker says the job runs from now on (the journal is for others' operations)
         faults.point("job.before-command")
         setup_failed: supervisor.Outcome | None = None
+        import time
+
+        started = time.time()  # wall-clock, as the agent's transcript files are dated
         with wb.released():
             if prep.created and settings.setup:
                 say(f"Setting up the worktree: {settings.setup}")
@@ -209,6 +212,13 @@ def command_step(
                     on_start=lambda pid: _note_pgid(marker, pid),
                 )
         faults.point("job.after-command")
+        if agent.model is None and setup_failed is None:
+            # Its flags, environment and config did not say which model: its own transcript of the run may.
+            folders = sorted({linked.path, _cwd(wb, linked.path)})
+            seen = agents.transcript_model(agent.program, folders, env, started)
+            if seen is not None:
+                agent = agents.Agent(agent.program, seen)
+                job.agent_model = seen
         result = _after(
             wb,
             job,
