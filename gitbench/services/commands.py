@@ -295,7 +295,9 @@ def _after(
     if stored is not None and stored.steps_completed > job.steps_completed:
         # The agent's hooks made steps while it ran (a turn each: integrations/core.py): go on from them.
         job.head, job.steps_completed, job.steps_total = stored.head, stored.steps_completed, stored.steps_total
-        job.files_changed, job.turn, job.conversation = stored.files_changed, stored.turn, stored.conversation
+        job.files_changed = stored.files_changed
+    if stored is not None and stored.conversation and not job.conversation:  # its hooks recorded the prompts
+        job.turn, job.conversation = stored.turn, stored.conversation
     if stored is not None and stored.agent_model and stored.agent_model != agent.model:
         agent = agents.Agent(agent.program, stored.agent_model)  # the model the agent's own hooks said
         job.agent_model = stored.agent_model

@@ -245,4 +245,12 @@ class _Reader:
             origin.message = record.message or None
             origin.conversation, origin.turn = record.conversation, record.turn
             origin.prompt = prompt
+            if record.conversation and (record.kind == "agent" or record.kind == "exec"):
+                # An agent session's job has a turn (and a prompt) per step: its record of each turn says which.
+                from gitbench.services import chat
+
+                turn = chat.turn_of(chat.messages(self.wb, record.conversation), record, commit)
+                if turn is not None:
+                    origin.turn = turn
+                    origin.prompt = chat.prompt_of(self.wb, record, commit) or prompt
         return origin
