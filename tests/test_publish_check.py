@@ -275,6 +275,37 @@ def test_a_draft_that_moves_while_its_check_runs_is_not_published(tmp_path: Path
     check_invariants(wb, published_may_change=False, before=before)
 
 
+# -- crashes ----------------------------------------------------------------------------------------------------------
+def test_gitbench_killed_while_its_check_runs_changes_nothing_and_recover_removes_the_check_worktree(
+    tmp_path: Path,
+) -> None:
+    wb = gated(tmp_path, "true")
+    ref, head = job(wb, write("print('good')\n"))
+    before, files = Snapshot.take(wb), fingerprint(wb)
+    res = gitbench(wb, "publish", env={"GITBENCH_FAULT": "check.after-command:kill"})
+    assert res.returncode == -9
+    assert len(check_worktrees(wb)) == 2  # its worktree entry and folder, left by the kill
+    assert_same(files, fingerprint(wb), "the user's checkout and Published")
+    res = gitbench(wb, "recover")
+    assert res.returncode == 0, res.stderr
+    assert "Removed the worktree of a check that was interrupted" in res.stdout
+    assert check_worktrees(wb) == []
+    check_invariants(wb, before, published_may_change=False)
+    assert gitbench(wb, "publish").returncode == 0 and rev(wb, "main") == head
+
+
+def test_a_publish_killed_after_published_moved_is_finished_with_the_check_in_its_checkpoint(tmp_path: Path) -> None:
+    wb = gated(tmp_path, "true")
+    ref, head = job(wb, write("print('good')\n"))
+    res = gitbench(wb, "publish", env={"GITBENCH_FAULT": "publish.after-ref:kill"})
+    assert res.returncode == -9 and rev(wb, "main") == head
+    assert gitbench(wb, "status").returncode == 0  # finishes the publish: records, checkpoint, Draft removal
+    trailers = checkpoint_trailers(wb, latest_checkpoint(wb))
+    assert trailers["Gitbench-Checkpoint-Kind"] == "publish" and trailers["Gitbench-Check"] == "true"
+    assert trailers["Gitbench-Check-Result"].startswith("passed (exit 0, ")
+    check_invariants(wb)
+
+
 # -- the configuration -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("toml", "message"),

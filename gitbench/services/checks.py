@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitbench import errors
+from gitbench import errors, faults
 from gitbench.providers.config import JobSettings
 from gitbench.services.workbench import Workbench
 
@@ -117,7 +117,7 @@ def run(
         raise errors.file_error(exc, f"opening the check's log {path}") from exc
     setup_failed: int | None = None
     try:
-        with worktrees.scratch(wb, commit, f"check-{check_id}", settings) as linked:
+        with worktrees.scratch(wb, commit, worktrees.check_folder(check_id), settings) as linked:
             run_env = worktrees.command_env(
                 wb, linked, {"GITBENCH_CHECK": "1", "GITBENCH_COMMIT": commit, **(env or {})}
             )
@@ -147,6 +147,7 @@ def run(
                     stderr=log.fileno(),
                     timeout=left,
                 )
+            faults.point("check.after-command")
     finally:
         log.close()
     assert out is not None  # the command ran, or the setup before it ended it
