@@ -133,7 +133,7 @@ def _gate(
         )
     if not res.passed:
         raise check_failed(wb, label, res)
-    say(f"The check passed: {res.result}.")
+    say(f"The check {res.result}.")
     return res
 
 
@@ -267,7 +267,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
             f"and the {cp.name} message)."
         )
     elif check:
-        notes.append(f"The check `{check['command']}` ran in a clean worktree of the Draft: {check['result']}.")
+        notes.append(f"The check `{check['command']}` {check['result']} in a clean worktree of the Draft.")
     notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
     # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
     # published: keep it, it is the user's.
