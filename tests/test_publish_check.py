@@ -275,6 +275,20 @@ def test_a_draft_that_moves_while_its_check_runs_is_not_published(tmp_path: Path
     check_invariants(wb, published_may_change=False, before=before)
 
 
+def test_the_workbench_lock_is_let_go_of_while_the_check_runs(tmp_path: Path) -> None:
+    wb = tmp_path / "project"
+    # The check itself changes the Workbench (a manual checkpoint): that waits for the lock, so it would fail
+    # with `busy` if the publish held it.
+    wb = gated(tmp_path, f"{sys.executable} -m gitbench -C {wb} checkpoint -m during-the-check")
+    ref, head = job(wb, write("print('good')\n"))
+    res = gitbench(wb, "publish")
+    assert res.returncode == 0, res.stderr
+    assert rev(wb, "main") == head
+    subjects = git(wb, "tag", "-n1", "-l", "checkpoint/*", "--sort=v:refname").splitlines()
+    assert subjects[-2].split(None, 1)[1] == "manual checkpoint: during-the-check"
+    assert subjects[-1].split(None, 1)[1].startswith("publish checkpoint")
+
+
 # -- crashes ----------------------------------------------------------------------------------------------------------
 def test_gitbench_killed_while_its_check_runs_changes_nothing_and_recover_removes_the_check_worktree(
     tmp_path: Path,
@@ -384,4 +398,24 @@ def test_the_tui_publish_shows_a_failing_check_in_the_error_banner_and_skips_it_
     assert rev(wb, "main") == head
     assert checkpoint_trailers(wb, latest_checkpoint(wb))["Gitbench-Check-Result"] == "skipped (--no-check)"
     assert check_worktrees(wb) == []
+    check_invariants(wb)
+
+
+def test_the_tui_publish_lets_go_of_the_lock_while_the_check_runs_and_says_so(tmp_path: Path) -> None:
+    from textual.pilot import Pilot
+
+    from gitbench.tui.app import GitbenchApp
+    from tests.test_tui import drive, press, text
+
+    wb = gated(tmp_path, f"{sys.executable} -m gitbench -C {tmp_path / 'project'} checkpoint -m during-the-check")
+    ref, head = job(wb, write("print('good')\n"))
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "p")
+        assert text(app, "#message").startswith(f"Published {head[:12]} to main.")
+        assert "passed (exit 0, " in text(app, "#message")
+
+    drive(wb, scenario)
+    assert rev(wb, "main") == head
+    assert "manual checkpoint: during-the-check" in git(wb, "tag", "-n1", "-l", "checkpoint/*")
     check_invariants(wb)

@@ -115,7 +115,7 @@ def _gate(
         say(f"The check `{shown}` was skipped (--no-check); that is recorded.")
         return res
     say(f"Running the check `{shown}` in a clean worktree of the Draft {label} ({head[:12]}) …")
-    with wb.released("the publish check"):
+    with wb.released("the publish check", any_thread=True):  # also in the TUI's thread: it can take minutes
         res = checks.run(wb, head, command, cfg.publish.check_timeout, settings=cfg.job, secrets=cfg.secrets)
     res.command = shown
     if res.status == "cancelled":
