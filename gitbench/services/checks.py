@@ -15,11 +15,13 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors, faults
-from gitbench.providers.config import JobSettings
 from gitbench.services.workbench import Workbench
+
+if TYPE_CHECKING:
+    from gitbench.providers.config import JobSettings
 
 TAIL_LINES = 20
 TAIL_CHARS = 4000  # a tail of very long lines is cut from its start

@@ -56,6 +56,8 @@ def publish(
             # The lock was let go of while the check ran: look at the Draft and Published again.
             ref = drafts.require_idle_draft(wb, label, "published")
             head, base = verify_draft(wb, ref)
+            if head != gate.commit:
+                raise _moved(wb, label, gate, head)
             published = wb.published()
             if published != base:
                 raise conflict_moved(wb, label, base, published)
@@ -125,16 +127,21 @@ def _gate(
     _record(wb, ref, res)
     now = wb.git.ref(ref)
     if now is not None and now != head:
-        raise errors.Busy(
-            f"The Draft {label} changed while its check ran (from {head[:12]} to {now[:12]}: another process added "
-            "to it), so what the check saw is not what would be published. Nothing was published.",
-            [errors.Action("Review the Draft as it is now", "gitbench review"), _again(wb, label)],
-            {"draft": label, "check": res.to_record()},
-        )
+        raise _moved(wb, label, res, now)
     if not res.passed:
         raise check_failed(wb, label, res)
     say(f"The check {res.result}.")
     return res
+
+
+def _moved(wb: Workbench, label: str, res: checks.CheckResult, now: str) -> errors.Busy:
+    """The Draft moved while its check ran: what was checked is not what would be published."""
+    return errors.Busy(
+        f"The Draft {label} changed while its check ran (from {res.commit[:12]} to {now[:12]}: another process "
+        "added to it), so what the check saw is not what would be published. Nothing was published.",
+        [errors.Action("Review the Draft as it is now", "gitbench review"), _again(wb, label)],
+        {"draft": label, "check": res.to_record()},
+    )
 
 
 def _again(wb: Workbench, label: str, extra: str = "") -> errors.Action:
