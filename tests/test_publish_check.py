@@ -419,3 +419,24 @@ def test_the_tui_publish_lets_go_of_the_lock_while_the_check_runs_and_says_so(tm
     assert rev(wb, "main") == head
     assert "manual checkpoint: during-the-check" in git(wb, "tag", "-n1", "-l", "checkpoint/*")
     check_invariants(wb)
+
+
+def test_a_check_that_changes_the_workbench_refs_or_git_settings_is_refused_and_the_settings_put_back(
+    tmp_path: Path,
+) -> None:
+    # The check runs the Draft's own code (its tests) in a linked worktree: it can reach the repository.
+    wb = gated(tmp_path, "git tag -f checkpoint/1 HEAD && git config gitbench.published elsewhere")
+    ref, head = job(wb, write("print('good')\n"))
+    tag = rev(wb, "refs/tags/checkpoint/1")
+    config = (wb / ".git/config").read_bytes()
+    before = Snapshot.take(wb)
+    res = gitbench(wb, "publish", "--json")
+    assert res.returncode == 7, res.stderr
+    error = json_of(res)["error"]
+    assert error["code"] == "publish-conflict"
+    assert error["message"].startswith("The check `git tag -f checkpoint/1 HEAD && git config gitbench.published")
+    assert "refs/tags/checkpoint/1" in error["message"] and ".git/config (put back as it was" in error["message"]
+    assert (wb / ".git/config").read_bytes() == config
+    assert rev(wb, "main") == before.published and rev(wb, ref) == head
+    git(wb, "update-ref", "refs/tags/checkpoint/1", tag)  # the user puts the tag back
+    check_invariants(wb, before, published_may_change=False)

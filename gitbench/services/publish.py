@@ -9,9 +9,10 @@ from typing import Any
 
 from gitbench import errors, faults
 from gitbench.git.repo import RefMoved
-from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.model import DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services import checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
+from gitbench.store import gitguard
 
 Progress = Callable[[str], None]
 
@@ -117,14 +118,32 @@ def _gate(
         say(f"The check `{shown}` was skipped (--no-check); that is recorded.")
         return res
     say(f"Running the check `{shown}` in a clean worktree of the Draft {label} ({head[:12]}) …")
+    # The check runs the Draft's code (its tests) in a linked worktree of this repository: like a job's command,
+    # it must not change the Workbench's refs or Git settings. Guarded as for a job.
+    guard, refs = gitguard.snapshot(wb.git.gitdir), wb.guarded_refs()
     with wb.released("the publish check", any_thread=True):  # also in the TUI's thread: it can take minutes
         res = checks.run(wb, head, command, cfg.publish.check_timeout, settings=cfg.job, secrets=cfg.secrets)
     res.command = shown
+    changed = _changed_outside(wb, refs) + [
+        f"{name} (put back as it was; the check's version is kept as {kept})"
+        for name, kept in gitguard.restore(guard, wb.layout.root, f"check-{res.id}")
+    ]
     if res.status == "cancelled":
         raise errors.Cancelled(
             f"The check was cancelled ({res.stopped}); nothing was published: Published and the Draft are as they were."
         )
     _record(wb, ref, res)
+    if changed:
+        raise errors.PublishConflict(
+            f"The check `{shown}` changed the repository outside its worktree: {', '.join(changed)}. Nothing was "
+            "published.",
+            [
+                errors.Action("Look at what changed", "git log --all --oneline -5"),
+                errors.Action("Review the Draft (its tests ran in the check)", "gitbench review"),
+                errors.DISCARD,
+            ],
+            {"draft": label, "check": res.to_record(), "changed": changed},
+        )
     now = wb.git.ref(ref)
     if now is not None and now != head:
         raise _moved(wb, label, res, now)
@@ -132,6 +151,28 @@ def _gate(
         raise check_failed(wb, label, res)
     say(f"The check {res.result}.")
     return res
+
+
+def _changed_outside(wb: Workbench, before: dict[str, str | None]) -> list[str]:
+    """The refs a check must not move that are not as they were, less what gitbench itself may have done while
+    the lock was let go of: checkpoints are only ever added, the records only grow. (Published is looked at
+    again by the publish itself: a move is a publish conflict.)"""
+    out = []
+    for name, old in before.items():
+        now = wb.git.ref_raw(name)
+        if name == wb.published_ref or now == old:
+            continue
+        if name == RECORDS_REF and old is not None and now is not None and _grew(wb, old, now):
+            continue
+        out.append(name)
+    return out
+
+
+def _grew(wb: Workbench, old: str, now: str) -> bool:
+    try:
+        return wb.git.is_ancestor(old, now)
+    except Exception:  # noqa: BLE001 - an unreadable records head (pygit2 raises several kinds) is a change
+        return False
 
 
 def _moved(wb: Workbench, label: str, res: checks.CheckResult, now: str) -> errors.Busy:
