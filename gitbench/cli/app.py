@@ -46,6 +46,7 @@ def _register() -> None:
         checkpoint_cmds,
         draft_cmds,
         file_cmds,
+        mcp_cmds,
         model_cmds,
         tui_cmds,
         workbench_cmds,
@@ -61,6 +62,7 @@ def _register() -> None:
         file_cmds,
         workflow_cmds,
         tui_cmds,
+        mcp_cmds,
     ):
         module.register(_typer_app())
 
