@@ -153,7 +153,9 @@ async def approve(ctx: Context, question: str, command: str, what: str) -> None:
         [errors.Action(f"The user runs: {what}", command)],
         {"command": command},
     )
-    if caps is None or caps.elicitation is None:
+    asks = caps.elicitation if caps is not None else None
+    # A client that declares only URL elicitation cannot show a yes/no form; an empty capability means forms.
+    if asks is None or (asks.form is None and asks.url is not None):
         raise refused
     try:
         answer = await ctx.elicit(question, Approval)
