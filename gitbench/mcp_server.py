@@ -20,11 +20,13 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
@@ -140,52 +142,131 @@ def workbench() -> Workbench:
 
 
 # --- approval ---------------------------------------------------------------------------------------------------
+#
+# The SDK's resolvers ask the question: a client on protocol 2025-11-25 or older gets an `elicitation/create`
+# request in the middle of the call; one on 2026-07-28 or newer (Claude Code) gets an `input_required` result and
+# calls again with the answer. Either way the answer counts only for the exact question shown, and the question
+# names the commits: if the Draft or Published moved meanwhile, the user is asked again.
 
 
-async def approve(ctx: Context, question: str, command: str, what: str) -> None:
-    """Ask the user (MCP elicitation) ``question``; return only on an explicit yes. A client that cannot ask:
-    ApprovalRequired naming ``command`` for the user to run; no or dismissed: ApprovalDeclined."""
-    caps = ctx.client_capabilities
-    refused = errors.ApprovalRequired(
-        f"{what[0].upper()}{what[1:]} moves Published, which needs the user's explicit approval, and this MCP "
-        "client cannot ask the user (it did not declare the elicitation capability). Nothing was changed. Ask the "
-        "user to run the command themselves.",
-        [errors.Action(f"The user runs: {what}", command)],
-        {"command": command},
-    )
-    asks = caps.elicitation if caps is not None else None
-    # A client that declares only URL elicitation cannot show a yes/no form; an empty capability means forms.
-    if asks is None or (asks.form is None and asks.url is not None):
-        raise refused
-    try:
-        answer = await ctx.elicit(question, Approval)
-    except Exception as exc:  # noqa: BLE001 - no back-channel, or the client failed to ask: never assume yes
-        refused.message = refused.message.replace("it did not declare the elicitation capability", f"{exc}")
-        raise refused from exc
-    if answer.action != "accept" or not answer.data.approve:
-        said = {"accept": "said no", "decline": "declined", "cancel": "dismissed the question"}[answer.action]
-        raise errors.ApprovalDeclined(
-            f"The user {said}: {what} did not run; nothing was changed.",
-            [errors.Action(f"The user can run it later: {what}", command)],
-            {"command": command},
-        )
+@dataclass
+class Plan:
+    """What publish or restore would do, worked out before the user is asked: the question, the command the user
+    can run instead, and the state they approve (checked again, under the lock, before anything moves). Or the
+    error that stops it before anyone is asked (no Draft, no such checkpoint: the CLI says these first too)."""
+
+    what: str = ""
+    question: str = ""
+    command: str = ""
+    label: str = ""
+    head: str = ""  # the Draft's head (publish) or the checkpoint's commit (restore)
+    published: str = ""
+    checkpoint: str = ""
+    error: errors.GitbenchError | None = None
 
 
-def _publish_plan(label: str | None) -> tuple[str, Review, str, str]:
-    """(the Draft's label, its review, Published's commit, its branch) as publish would meet them; its errors first (no
-    Draft, several, a running job), as the CLI says them before anything else."""
+def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
     from gitbench.model import DRAFT_PREFIX
     from gitbench.services import drafts
     from gitbench.services import review as review_service
 
-    wb = workbench()
-    wb.recover_if_idle()
-    ref = drafts.require_idle_draft(wb, label, "published")
-    rv = review_service.review(wb, label=ref[len(DRAFT_PREFIX) :])
-    return rv.draft, rv, wb.published(), wb.branch
+    try:
+        wb = workbench()
+        wb.recover_if_idle()
+        ref = drafts.require_idle_draft(wb, draft, "published")
+        rv = review_service.review(wb, label=ref[len(DRAFT_PREFIX) :])
+        published = wb.published()
+    except Exception as exc:  # noqa: BLE001 - said before anyone is asked, as an answer
+        return Plan(error=as_error(exc))
+    command = f"gitbench publish --draft {rv.draft}"
+    command += f" --check {shlex.quote(check)}" if check else ""
+    command += " --no-check" if no_check else ""
+    files = ", ".join(f.path for f in rv.files[:10]) + (" ..." if len(rv.files) > 10 else "")
+    question = (
+        f"Publish the Draft {rv.draft}? {len(rv.files)} file(s) change (+{rv.insertions} -{rv.deletions}): {files}. "
+        f"Published ({wb.branch}) moves from {published[:12]} to {rv.head[:12]}; a publish checkpoint is taken and "
+        "the Draft removed. `gitbench restore` can undo it."
+    )
+    if check:
+        question += f" The check `{check}` must pass first."
+    return Plan(f"publishing the Draft {rv.draft}", question, command, rv.draft, rv.head, published)
 
 
-def _publish(label: str, head: str, published: str, check: str | None, no_check: bool) -> OperationResult:
+def plan_restore(name: str, keep_draft: bool) -> Plan:
+    from gitbench.services import drafts
+
+    try:
+        wb = workbench()
+        wb.recover_if_idle()
+        cp = wb.checkpoint(name)
+        if not keep_draft:
+            drafts.require_no_draft(wb, "restore")  # say so before asking, not after (as the CLI does)
+        published = wb.published()
+    except Exception as exc:  # noqa: BLE001 - said before anyone is asked, as an answer
+        return Plan(error=as_error(exc))
+    why = f"{cp.kind}, {cp.message}" if cp.message else cp.kind
+    question = (
+        f"Restore {cp.name} ({why})? Published ({wb.branch}) moves from {published[:12]} to {cp.commit[:12]} and "
+        "the job records go back to that checkpoint. A pre-restore checkpoint of the current state is taken first, "
+        "so this can be undone."
+    )
+    command = f"gitbench restore {cp.name} --yes" + (" --keep-draft" if keep_draft else "")
+    return Plan(f"restoring {cp.name}", question, command, head=cp.commit, published=published, checkpoint=cp.name)
+
+
+def can_ask(ctx: Context) -> bool:
+    """Can this client show the user a yes/no form? It declared form elicitation, and either speaks a protocol
+    that carries it in the result (2026-07-28 and later) or has a channel for requests from the server."""
+    caps = ctx.client_capabilities
+    form = caps.elicitation if caps is not None else None
+    # A bare `elicitation: {}` means forms; one that names only URL elicitation cannot show a form.
+    if form is None or (form.form is None and form.url is not None):
+        return False
+    version = ctx.protocol_version or ""
+    return version >= "2026-07-28" or bool(ctx.session.can_send_request)
+
+
+async def ask_publish(ctx: Context, plan: Annotated[Plan, Resolve(plan_publish)]) -> Elicit[Approval] | None:
+    return Elicit(plan.question, Approval) if plan.error is None and can_ask(ctx) else None
+
+
+async def ask_restore(ctx: Context, plan: Annotated[Plan, Resolve(plan_restore)]) -> Elicit[Approval] | None:
+    return Elicit(plan.question, Approval) if plan.error is None and can_ask(ctx) else None
+
+
+def approval(plan: Plan, answer: ElicitationResult[Approval]) -> errors.GitbenchError | None:
+    """None if the user said yes to ``plan``; else why not, as the error to answer with."""
+    if plan.error is not None:
+        return plan.error
+    action = errors.Action(f"The user runs it: {plan.what}", plan.command)
+    if isinstance(answer, AcceptedElicitation) and answer.data is None:  # not asked: the client cannot ask
+        return errors.ApprovalRequired(
+            f"{plan.what[0].upper()}{plan.what[1:]} moves Published, which needs the user's explicit approval, and "
+            "this MCP client cannot ask the user (it does not support elicitation). Nothing was changed. Ask the "
+            "user to run the command themselves.",
+            [action],
+            {"command": plan.command},
+        )
+    if isinstance(answer, AcceptedElicitation) and answer.data.approve:
+        return None
+    said = "said no" if isinstance(answer, AcceptedElicitation) else "declined"
+    said = "dismissed the question" if answer.action == "cancel" else said
+    return errors.ApprovalDeclined(
+        f"The user {said}: {plan.what} did not happen; nothing was changed.",
+        [action],
+        {"command": plan.command},
+    )
+
+
+def moved(plan: Plan) -> errors.ApprovalDeclined:
+    return errors.ApprovalDeclined(
+        f"Something moved while the user was being asked ({plan.what}): what they approved is not what would happen "
+        "now. Nothing was changed; look again and ask again.",
+        [errors.Action("See where things are", "gitbench status")],
+    )
+
+
+def do_publish(plan: Plan, check: str | None, no_check: bool) -> OperationResult:
     """Publish exactly what the user approved: under the Workbench lock (publish takes it again, re-entrantly), the
     Draft and Published must still be where they were when the user was asked."""
     from gitbench.model import DRAFT_PREFIX
@@ -200,37 +281,19 @@ def _publish(label: str, head: str, published: str, check: str | None, no_check:
             options[name] = value
     wb = workbench()
     with wb.changing("publish"):
-        if wb.git.ref(DRAFT_PREFIX + label) != head or wb.published() != published:
-            raise errors.ApprovalDeclined(
-                f"The Draft {label} or Published changed while the user was being asked: what they approved is "
-                "not what would be published. Nothing was changed; review it and ask again.",
-                [errors.Action("Review the Draft again", f"gitbench review --draft {label}")],
-            )
-        return publish_service.publish(wb, label, **options)
+        if wb.git.ref(DRAFT_PREFIX + plan.label) != plan.head or wb.published() != plan.published:
+            raise moved(plan)
+        return publish_service.publish(wb, plan.label, **options)
 
 
-def _restore_plan(name: str, keep_draft: bool) -> tuple[Checkpoint, str, str]:
-    from gitbench.services import drafts
-
-    wb = workbench()
-    wb.recover_if_idle()
-    cp = wb.checkpoint(name)
-    if not keep_draft:
-        drafts.require_no_draft(wb, "restore")  # say so before asking, not after (as the CLI does)
-    return cp, wb.published(), wb.branch
-
-
-def _restore(cp: Checkpoint, published: str, keep_draft: bool) -> OperationResult:
+def do_restore(plan: Plan, keep_draft: bool) -> OperationResult:
     from gitbench.services import restore as restore_service
 
     wb = workbench()
     with wb.changing("restore"):
-        if wb.published() != published or wb.checkpoint(cp.name).commit != cp.commit:
-            raise errors.ApprovalDeclined(
-                f"Published or {cp.name} changed while the user was being asked. Nothing was changed; ask again.",
-                [errors.CHECKPOINTS],
-            )
-        return restore_service.restore(wb, cp.name, keep_draft)
+        if wb.published() != plan.published or wb.checkpoint(plan.checkpoint).commit != plan.head:
+            raise moved(plan)
+        return restore_service.restore(wb, plan.checkpoint, keep_draft)
 
 
 # --- the server -------------------------------------------------------------------------------------------------
@@ -309,7 +372,8 @@ def server() -> MCPServer:
 
     @mcp.tool(annotations=MOVES)
     async def publish(
-        ctx: Context,
+        plan: Annotated[Plan, Resolve(plan_publish)],
+        answer: Annotated[ElicitationResult[Approval], Resolve(ask_publish)],
         draft: DraftLabel = None,
         check: Annotated[
             str | None, Field(description="A command that must pass on the Draft before it is published.")
@@ -319,22 +383,10 @@ def server() -> MCPServer:
         """Publish the Draft: fast-forward Published to it atomically, take a publish checkpoint, remove the
         Draft. The user is asked to approve first (MCP elicitation); a client that cannot ask gets the error
         `approval-required` with the command for the user to run. Same as `gitbench publish --json`."""
-        try:
-            label, rv, published, branch = await anyio.to_thread.run_sync(lambda: _publish_plan(draft))
-            command = f"gitbench publish --draft {label}"
-            command += f" --check {json.dumps(check)}" if check else ""
-            command += " --no-check" if no_check else ""
-            question = (
-                f"Publish the Draft {label}? {len(rv.files)} file(s) change (+{rv.insertions} -{rv.deletions}): "
-                + ", ".join(f.path for f in rv.files[:10])
-                + (" ..." if len(rv.files) > 10 else "")
-                + f". Published ({branch}) moves from {published[:12]} to {rv.head[:12]}; a publish checkpoint "
-                "is taken and the Draft removed. `gitbench restore` can undo it."
-            )
-            await approve(ctx, question, command, f"publishing the Draft {label}")
-        except Exception as exc:  # noqa: BLE001 - an answer, as in run()
-            return failed(as_error(exc))
-        return await run(lambda: _publish(label, rv.head, published, check, no_check))
+        refused = approval(plan, answer)
+        if refused is not None:
+            return failed(refused)
+        return await run(lambda: do_publish(plan, check, no_check))
 
     @mcp.tool(annotations=MOVES)
     async def discard(draft: DraftLabel = None) -> Annotated[CallToolResult, OperationAnswer]:
@@ -346,7 +398,8 @@ def server() -> MCPServer:
 
     @mcp.tool(annotations=MOVES)
     async def restore(
-        ctx: Context,
+        plan: Annotated[Plan, Resolve(plan_restore)],
+        answer: Annotated[ElicitationResult[Approval], Resolve(ask_restore)],
         name: Annotated[str, Field(description="The checkpoint: `checkpoint/3` or `3` (see `checkpoints`).")],
         keep_draft: Annotated[
             bool, Field(description="Publish conflict only: restore Published to where the open Draft started.")
@@ -356,18 +409,10 @@ def server() -> MCPServer:
         checkpoint is taken first, so it can be undone. The user is asked to approve first (MCP elicitation); a
         client that cannot ask gets `approval-required` with the command for the user to run. Same as
         `gitbench restore NAME --yes --json`."""
-        try:
-            cp, published, branch = await anyio.to_thread.run_sync(lambda: _restore_plan(name, keep_draft))
-            command = f"gitbench restore {cp.name} --yes" + (" --keep-draft" if keep_draft else "")
-            question = (
-                f"Restore {cp.name} ({cp.kind}{', ' + cp.message if cp.message else ''})? Published ({branch}) "
-                f"moves from {published[:12]} to {cp.commit[:12]} and the job records go back to that checkpoint. "
-                "A pre-restore checkpoint of the current state is taken first, so this can be undone."
-            )
-            await approve(ctx, question, command, f"restoring {cp.name}")
-        except Exception as exc:  # noqa: BLE001 - an answer, as in run()
-            return failed(as_error(exc))
-        return await run(lambda: _restore(cp, published, keep_draft))
+        refused = approval(plan, answer)
+        if refused is not None:
+            return failed(refused)
+        return await run(lambda: do_restore(plan, keep_draft))
 
     @mcp.tool(annotations=READ)
     async def why(

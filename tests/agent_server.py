@@ -58,7 +58,15 @@ class Create:
     content: str
 
 
-Action = Replace | Create
+@dataclass(frozen=True)
+class Call:
+    """Claude Code only: call the tool ``name`` (e.g. an MCP server's ``mcp__gitbench__status``) with ``arguments``."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Replace | Create | Call
 
 
 def replace(path: str, old: str, new: str) -> Replace:
@@ -67,6 +75,10 @@ def replace(path: str, old: str, new: str) -> Replace:
 
 def create(path: str, content: str) -> Create:
     return Create(path, content)
+
+
+def call(name: str, **arguments: Any) -> Call:
+    return Call(name, arguments)
 
 
 @dataclass
@@ -583,6 +595,9 @@ def _claude_steps(cwd: str, script: Script) -> list[list[dict[str, Any]]]:
     """The assistant turns of the scripted conversation, each a list of tool calls (the last: none)."""
     steps: list[list[dict[str, Any]]] = []
     for a in script.actions:
+        if isinstance(a, Call):
+            steps.append([{"name": a.name, "input": dict(a.arguments)}])
+            continue
         file_path = str(PurePosixPath(cwd) / a.path)
         if isinstance(a, Replace):
             steps.append([{"name": "Read", "input": {"file_path": file_path}}])

@@ -21,6 +21,7 @@ import anyio
 import jsonschema
 import mcp_types as types
 import pytest
+from mcp import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -31,17 +32,30 @@ Elicit = Callable[[Any, types.ElicitRequestParams], Awaitable[types.ElicitResult
 
 
 @asynccontextmanager
-async def connect(folder: Path, elicit: Elicit | None = None, args: tuple[str, ...] = ()) -> AsyncIterator[Any]:
-    """A client session with a `gitbench mcp` process started in ``folder`` (its stderr kept beside it)."""
+async def connect(
+    folder: Path, elicit: Elicit | None = None, args: tuple[str, ...] = (), era: str = "legacy"
+) -> AsyncIterator[Any]:
+    """A client connected to a `gitbench mcp` process started in ``folder`` (its stderr kept beside it).
+
+    ``era``: "legacy" is the SDK's ClientSession with the initialize handshake (protocol 2025-11-25: the server
+    asks the user with an `elicitation/create` request in the middle of the call); "modern" is the SDK's Client,
+    which discovers protocol 2026-07-28 (as Claude Code speaks it: the question comes back as an `input_required`
+    result and the client calls again with the answer)."""
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "gitbench", "mcp", *args], cwd=str(folder), env=dict(os.environ)
     )
     log = folder.parent / f"{folder.name}-mcp.stderr"
     with open(log, "a") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write, elicitation_callback=elicit) as session:
-                await session.initialize()
-                yield session
+        if era == "modern":
+            async with Client(stdio_client(params, errlog=errlog), elicitation_callback=elicit) as client:
+                assert client.session.protocol_version == "2026-07-28"
+                yield client
+        else:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                async with ClientSession(read, write, elicitation_callback=elicit) as session:
+                    init = await session.initialize()
+                    assert init.protocol_version == "2025-11-25"
+                    yield session
     # Errors are answers, never crashes: the server logged no traceback.
     assert "Traceback" not in log.read_text(), log.read_text()
 
@@ -105,9 +119,10 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     anyio.run(scenario)
 
 
-def test_lists_every_tool_with_its_schemas(workbench: Path) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_lists_every_tool_with_its_schemas(workbench: Path, era: str) -> None:
     async def scenario() -> None:
-        async with connect(workbench) as s:
+        async with connect(workbench, era=era) as s:
             tools = {t.name: t for t in (await s.list_tools()).tools}
             assert set(tools) == TOOLS
             for t in tools.values():
@@ -178,12 +193,13 @@ def test_checkpoint_takes_a_tag_and_discard_keeps_the_draft_recoverable(workbenc
     assert rev(workbench, draft_ref(label)) == head
 
 
-def test_publish_without_elicitation_is_refused_with_the_command_for_the_user(workbench: Path) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_publish_without_elicitation_is_refused_with_the_command_for_the_user(workbench: Path, era: str) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
 
     async def scenario() -> None:
-        async with connect(workbench) as s:  # a client without the elicitation capability
+        async with connect(workbench, era=era) as s:  # a client without the elicitation capability
             err = error(await s.call_tool("publish", {}))
             assert (err["code"], err["exit_code"]) == ("approval-required", 17)
             assert err["details"]["command"] == f"gitbench publish --draft {label}"
@@ -199,14 +215,15 @@ def test_publish_without_elicitation_is_refused_with_the_command_for_the_user(wo
     assert (workbench / "src/app.py").read_text() == "bye\n"
 
 
-def test_publish_approved_by_the_user_fast_forwards_published(workbench: Path) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_publish_approved_by_the_user_fast_forwards_published(workbench: Path, era: str) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
     head = rev(workbench, draft_ref(label))
     questions: list[str] = []
 
     async def scenario() -> None:
-        async with connect(workbench, answer("accept", True, questions)) as s:
+        async with connect(workbench, answer("accept", True, questions), era=era) as s:
             res = ok(await s.call_tool("publish", {}))
             assert res["operation"] == "publish" and res["published"] == head
 
@@ -227,15 +244,16 @@ def test_publish_approved_by_the_user_fast_forwards_published(workbench: Path) -
     ("action", "approve", "said"),
     [("decline", None, "declined"), ("cancel", None, "dismissed"), ("accept", False, "said no")],
 )
+@pytest.mark.parametrize("era", ["legacy", "modern"])
 def test_publish_refused_by_the_user_changes_nothing(
-    workbench: Path, action: str, approve: bool | None, said: str
+    workbench: Path, action: str, approve: bool | None, said: str, era: str
 ) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
     head = rev(workbench, draft_ref(label))
 
     async def scenario() -> None:
-        async with connect(workbench, answer(action, approve)) as s:
+        async with connect(workbench, answer(action, approve), era=era) as s:
             err = error(await s.call_tool("publish", {"draft": label}))
             assert (err["code"], err["exit_code"]) == ("approval-declined", 130)
             assert said in err["message"] and "nothing was changed" in err["message"]
@@ -246,7 +264,8 @@ def test_publish_refused_by_the_user_changes_nothing(
     assert git(workbench, "status", "--porcelain") == ""
 
 
-def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Path) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Path, era: str) -> None:
     first = rev(workbench, "main")
     make_draft(workbench)
     assert gitbench(workbench, "publish").returncode == 0
@@ -254,15 +273,15 @@ def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Pat
     questions: list[str] = []
 
     async def scenario() -> None:
-        async with connect(workbench) as s:
+        async with connect(workbench, era=era) as s:
             err = error(await s.call_tool("restore", {"name": "1"}))
             assert (err["code"], err["exit_code"]) == ("approval-required", 17)
             assert err["details"]["command"] == "gitbench restore checkpoint/1 --yes"
-        async with connect(workbench, answer("decline")) as s:
+        async with connect(workbench, answer("decline"), era=era) as s:
             err = error(await s.call_tool("restore", {"name": "checkpoint/1"}))
             assert err["code"] == "approval-declined"
         assert rev(workbench, "main") == published
-        async with connect(workbench, answer("accept", True, questions)) as s:
+        async with connect(workbench, answer("accept", True, questions), era=era) as s:
             res = ok(await s.call_tool("restore", {"name": "checkpoint/1"}))
             assert res["operation"] == "restore" and res["published"] == first
 
@@ -277,11 +296,12 @@ def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Pat
     assert "pre-restore" in tags
 
 
-def test_errors_come_back_with_our_codes_before_anyone_is_asked(workbench: Path) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_errors_come_back_with_our_codes_before_anyone_is_asked(workbench: Path, era: str) -> None:
     questions: list[str] = []
 
     async def scenario() -> None:
-        async with connect(workbench, answer("accept", True, questions)) as s:
+        async with connect(workbench, answer("accept", True, questions), era=era) as s:
             err = error(await s.call_tool("publish", {}))
             assert (err["code"], err["exit_code"]) == ("no-draft", 5)
             assert "gitbench discard --undo" in [a["command"] for a in err["actions"]]
