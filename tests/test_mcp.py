@@ -334,13 +334,26 @@ def test_one_process_serves_many_calls_and_sees_what_others_change(workbench: Pa
             assert names[-1] == "checkpoint/3"
             assert gitbench(workbench, "discard", "--yes").returncode == 0
             assert ok(await s.call_tool("status", {}))["draft"] is None
+            # The server keeps its repository open between calls: a publish by another process, a file edited
+            # by hand (the index and the files), are seen at once.
+            label = make_draft(workbench)
+            assert ok(await s.call_tool("review", {}))["draft"] == label
+            assert gitbench(workbench, "publish").returncode == 0
+            status = ok(await s.call_tool("status", {}))
+            assert status["published"]["commit"] == rev(workbench, "main") and status["local_changes"] == []
+            (workbench / "README.md").write_text("edited by hand\n")
+            assert ok(await s.call_tool("status", {}))["local_changes"] == ["README.md"]
+            git(workbench, "checkout", "--", "README.md")
+            assert ok(await s.call_tool("status", {}))["local_changes"] == []
+            assert error(await s.call_tool("review", {}))["code"] == "no-draft"
+            first = len(ok(await s.call_tool("checkpoints", {}))) + 1
             for i in range(5):
                 assert ok(await s.call_tool("checkpoint", {"message": f"n{i}"}))["checkpoints"] == [
-                    f"checkpoint/{4 + i}"
+                    f"checkpoint/{first + i}"
                 ]
 
     run(scenario)
-    assert len(git(workbench, "tag", "-l", "checkpoint/*").split()) == 8
+    assert len(git(workbench, "tag", "-l", "checkpoint/*").split()) == 10
 
 
 def test_serves_the_folder_named_with_workbench_option(workbench: Path, tmp_path: Path) -> None:

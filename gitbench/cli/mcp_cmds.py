@@ -9,7 +9,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def mcp(
         folder: str = typer.Option(
-            None, "-C", "--workbench", help="The project folder (default: the current one).", metavar="DIR"
+            None,
+            "--workbench",
+            help="The project folder (default: the current one, or `gitbench -C DIR`).",
+            metavar="DIR",
         ),
     ) -> None:
         """Serve the Workbench to an agent over MCP (stdio): status, review, checkpoint, checkpoints, publish,
