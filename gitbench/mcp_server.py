@@ -110,7 +110,8 @@ def failed(exc: errors.GitbenchError) -> CallToolResult:
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, default=str)
+    # Compact: the text is what a model reads (tokens), and a client parses it on every call.
+    return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def as_error(exc: BaseException) -> errors.GitbenchError:

@@ -79,6 +79,7 @@ class Samples:
     def __init__(self) -> None:
         self.wall: dict[tuple[str, str, int], list[float]] = {}
         self.cpu: dict[tuple[str, str, int], list[float]] = {}
+        self.floor: dict[int, list[float]] = {}
 
     def add(self, side: str, op: str, size: int, wall: float, cpu: float) -> None:
         self.wall.setdefault((side, op, size), []).append(wall)
@@ -122,6 +123,11 @@ async def bench_size(r: Runner, root: str, size: int, runs: int, warmup: int, sa
                     return wall, r.last_cpu
 
                 await call("status")  # warm the page cache on both sides
+                # The floor: a call the SDK answers by itself (an unknown tool), no gitbench code at all.
+                for _ in range(30):
+                    t = time.perf_counter()
+                    await session.call_tool("no-such-tool", {})
+                    samples.floor.setdefault(size, []).append(time.perf_counter() - t)
                 git([["git", "status", "--porcelain", "-uno"]])
 
                 async def pair(op: str, n: int, ours: Callable[[], Awaitable[Any]], theirs: list[list[str]]) -> Any:
@@ -219,6 +225,8 @@ def table(samples: Samples, sizes: list[int], runs: dict[int, int], machine: dic
                 f"{'met' if ratio <= TARGET else '**missed**'} | {cpu_ours * 1000:.1f} ms | {cpu_theirs * 1000:.1f} ms "
                 f"| {cpu_ours / cpu_theirs:.2f}× |"
             )
+    floor = ", ".join(f"{statistics.median(samples.floor[s]) * 1000:.1f} ms at {label(s)}" for s in sizes)
+    lines += ["", f"The round trip alone (a call the SDK answers without gitbench: an unknown tool): {floor}."]
     return "\n".join(lines)
 
 
