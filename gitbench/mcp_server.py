@@ -10,9 +10,9 @@ elicitation, stating what will happen; a client that cannot ask gets ``approval-
 command for the user to run. No tool argument can approve anything: the model could set it itself.
 
 One long-lived process: the SDK and pydantic are imported once, when the server starts (never by the other
-commands). Each call opens the Workbench afresh in a worker thread (a pygit2 Repository is not shared between
-threads; other processes move refs between calls, so nothing read from the repository is kept), which costs
-~1 ms. Standard output is the protocol channel: nothing else ever writes to it.
+commands). Each call runs its service in a worker thread, on a Workbench built afresh on the repository that
+thread keeps open (see ``workbench()``). Standard output is the protocol channel: the SDK points file descriptor 1
+at standard error while it serves, so nothing else can write to it.
 """
 
 from __future__ import annotations
@@ -47,19 +47,8 @@ can bring it back with `gitbench discard --undo`). Errors carry a stable `code` 
 
 
 # --- the structured content of every answer (the same JSON as the CLI's --json) ------------------------------
-
-
-class ActionData(TypedDict):
-    label: str
-    command: str
-
-
-class ErrorData(TypedDict):
-    code: str
-    exit_code: int
-    message: str
-    actions: list[ActionData]
-    details: dict[str, Any]
+# The output schemas: what a successful call answers. An error answer (isError) carries {"ok": false, "error": ...}
+# instead, as the CLI's --json does; MCP does not check error results against the output schema.
 
 
 class StatusAnswer(TypedDict):
