@@ -11,11 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gitbench import errors
-from gitbench.cli import render
-
 if TYPE_CHECKING:
     import typer
+
+    from gitbench import errors
 
 _app: typer.Typer | None = None
 
@@ -42,6 +41,7 @@ def interactive() -> bool:
 
 def _register() -> None:
     from gitbench.cli import (
+        agent_cmds,
         attempt_cmds,
         checkpoint_cmds,
         draft_cmds,
@@ -62,6 +62,7 @@ def _register() -> None:
         file_cmds,
         workflow_cmds,
         tui_cmds,
+        agent_cmds,
         mcp_cmds,
     ):
         module.register(_typer_app())
@@ -90,6 +91,8 @@ def _crash_log(exc: BaseException) -> str:
 def _os_error(exc: OSError) -> errors.GitbenchError:
     import errno
 
+    from gitbench import errors
+
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return errors.disk_full("writing")
     where = f" ({exc.filename})" if exc.filename else ""
@@ -102,6 +105,12 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["hook"]:
+        # An agent's hook, run before every tool call: no typer, no rich, no error banner (the agent reads the
+        # answer in its own protocol; integrations/entry.py never lets an error break the agent's session).
+        from gitbench.integrations.entry import main as hook_main
+
+        return hook_main(args[1:])
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
     if args in (["status"], ["status", "--json"]):
         # The most frequent command, without typer: importing it and building the parser cost more than the
@@ -142,6 +151,9 @@ def run_command(command: object, prog: str) -> None:
 
 def handle(invoke: Callable[[], None], as_json: bool) -> int:
     """Run ``invoke``; turn every error into a banner (or JSON) and an exit code."""
+    from gitbench import errors
+    from gitbench.cli import render
+
     try:
         invoke()
         return 0
