@@ -7,6 +7,7 @@ approval of publish and restore is answered by the client's elicitation callback
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import os
@@ -376,9 +377,7 @@ def test_refuses_to_start_outside_a_workbench(project: Path) -> None:
 
 
 def test_why_explains_a_line(workbench: Path) -> None:
-    try:
-        import gitbench.services.why  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("gitbench.services.why") is None:
         pytest.skip("gitbench.services.why is missing (branch issue12-why not merged yet)")
     make_draft(workbench)
     assert gitbench(workbench, "publish").returncode == 0
@@ -399,12 +398,15 @@ def test_publish_runs_the_check_it_is_given(workbench: Path) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
 
+    questions: list[str] = []
+
     async def scenario() -> None:
-        async with connect(workbench, answer("accept", True)) as s:
+        async with connect(workbench, answer("accept", True, questions)) as s:
             err = error(await s.call_tool("publish", {"check": "false"}))
-            assert err["code"] != "approval-declined"
+            assert (err["code"], err["exit_code"]) == ("check-failed", 16), err
 
     run(scenario)
+    assert "The check `false` must pass first." in questions[0]
     assert rev(workbench, "main") == main and git(workbench, "rev-parse", draft_ref(label))
 
 
