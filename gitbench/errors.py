@@ -27,6 +27,7 @@ Hierarchy::
     ├── FileIOError              a file could not be read or written (14)
     ├── PublishedMissing         the Published branch was deleted outside gitbench (15)
     ├── CheckFailed              the publish check failed or ran out of time; nothing was published (16)
+    ├── ApprovalRequired         an agent (MCP) asked to move Published and the user could not be asked (17)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -34,6 +35,7 @@ Hierarchy::
     │   ├── ModelTimeout         the provider did not answer in time (23)
     │   └── NetworkError         the connection failed or was cut (24)
     ├── Cancelled                Ctrl-C / SIGTERM (130)
+    │   └── ApprovalDeclined     the user said no when an agent (MCP) asked to move Published (130)
     └── InternalError            a bug in gitbench (70)
 """
 
@@ -197,6 +199,14 @@ class CheckFailed(GitbenchError):
     exit_code = 16
 
 
+class ApprovalRequired(GitbenchError):
+    """Published moves only with the user's explicit approval; an agent's client (MCP) could not ask the user, so
+    the user runs the command themselves (the actions name it)."""
+
+    code = "approval-required"
+    exit_code = 17
+
+
 class ProviderError(GitbenchError):
     code = "provider"
     exit_code = 20
@@ -238,6 +248,13 @@ class Cancelled(GitbenchError):
     exit_code = 130
 
 
+class ApprovalDeclined(Cancelled):
+    """The user declined (or dismissed) the approval an agent's client (MCP) asked for: nothing was changed."""
+
+    code = "approval-declined"
+    exit_code = 130
+
+
 class InternalError(GitbenchError):
     code = "internal"
     exit_code = 70
@@ -261,12 +278,14 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     FileIOError,
     PublishedMissing,
     CheckFailed,
+    ApprovalRequired,
     ModelError,
     ModelUnavailable,
     RateLimited,
     ModelTimeout,
     NetworkError,
     Cancelled,
+    ApprovalDeclined,
     InternalError,
 )
 

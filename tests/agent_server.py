@@ -65,7 +65,15 @@ class EndTurn:
     say: str = "Done with this part."
 
 
-Action = Replace | Create | EndTurn
+@dataclass(frozen=True)
+class Call:
+    """Claude Code only: call the tool ``name`` (e.g. an MCP server's ``mcp__gitbench__status``) with ``arguments``."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Replace | Create | EndTurn | Call
 
 
 def end_turn(say: str = "Done with this part.") -> EndTurn:
@@ -78,6 +86,10 @@ def replace(path: str, old: str, new: str) -> Replace:
 
 def create(path: str, content: str) -> Create:
     return Create(path, content)
+
+
+def call(name: str, **arguments: Any) -> Call:
+    return Call(name, arguments)
 
 
 @dataclass
@@ -596,6 +608,9 @@ def _claude_steps(cwd: str, script: Script) -> list[list[dict[str, Any]]]:
     for a in script.actions:  # Claude Code's
         if isinstance(a, EndTurn):
             steps.append([])  # a text-only answer: the turn ends
+            continue
+        if isinstance(a, Call):
+            steps.append([{"name": a.name, "input": dict(a.arguments)}])
             continue
         file_path = str(PurePosixPath(cwd) / a.path)
         if isinstance(a, Replace):

@@ -46,6 +46,7 @@ def _register() -> None:
         checkpoint_cmds,
         draft_cmds,
         file_cmds,
+        mcp_cmds,
         model_cmds,
         provenance_cmds,
         tui_cmds,
@@ -64,6 +65,7 @@ def _register() -> None:
         provenance_cmds,
         tui_cmds,
         agent_cmds,
+        mcp_cmds,
     ):
         module.register(_typer_app())
 

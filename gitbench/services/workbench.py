@@ -20,8 +20,10 @@ from gitbench.store.records import Records
 class Workbench:
     """A Git repository adopted by gitbench."""
 
-    def __init__(self, path: str = ".", require_init: bool = True) -> None:
-        self.git = GitRepo(os.path.abspath(path))
+    def __init__(self, path: str = ".", require_init: bool = True, git: GitRepo | None = None) -> None:
+        """``git``: the repository at ``path`` already open (a long-lived process keeps it: libgit2 re-reads refs,
+        the index and new packs from disk when they change, and keeps what it parsed of them meanwhile)."""
+        self.git = git or GitRepo(os.path.abspath(path))
         self.opened_in = self.git.workdir  # the folder the command was started in (a worktree, perhaps)
         self.layout = Layout(self.git.gitdir)
         self.journal = Journal(self.layout.journal)
