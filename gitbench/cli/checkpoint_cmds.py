@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, open_workbench
+from gitbench.cli.common import ask, open_workbench, users_only
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.cli.app import interactive
         from gitbench.services import restore as restore_service
 
+        users_only(f"restore {name}")
         wb = open_workbench()
         if not yes:
             from gitbench.services import drafts

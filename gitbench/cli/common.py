@@ -8,6 +8,22 @@ from gitbench.model import DraftInfo
 from gitbench.services.workbench import Workbench
 
 
+def users_only(command: str) -> None:
+    """Refuse a command that moves Published or throws work away when a job's agent runs it (``GITBENCH_JOB`` is
+    in its environment: gitbench gives it to every job's command and, through its hooks, to an agent session's
+    shell): the user decides those (DESIGN.md: Published moves only with the user's explicit approval)."""
+    import os
+
+    job = os.environ.get("GITBENCH_JOB")
+    if job:
+        raise errors.ApprovalRequired(
+            f"`gitbench {command}` was run inside job {job} (by its agent or command): only the user runs it. "
+            "Nothing was changed.",
+            [errors.Action("The user runs it in their own terminal", f"gitbench {command}")],
+            {"job": job, "command": f"gitbench {command}"},
+        )
+
+
 def open_workbench() -> Workbench:
     return Workbench(".")
 

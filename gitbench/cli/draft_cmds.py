@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, choose_on_draft, open_workbench
+from gitbench.cli.common import ask, choose_on_draft, open_workbench, users_only
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 
@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.cli.app import interactive
         from gitbench.services import publish as publish_service
 
+        users_only("publish" + (f" --draft {draft}" if draft else ""))
         if check is not None and no_check:
             raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
         say = None if json else (lambda text: render.out(f"· {text}"))
@@ -147,6 +148,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import discard as discard_service
         from gitbench.services import drafts
 
+        users_only("discard" + (" --undo" if undo else f" --draft {draft}" if draft else ""))
         wb = open_workbench()
         if undo:
             res = discard_service.undo(wb)

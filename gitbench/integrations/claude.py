@@ -103,9 +103,14 @@ class Claude:
             groups = hooks.setdefault(event, [])
             if not isinstance(groups, list):
                 raise _bad(event)
+            wanted = base.shell_command(command, event)
             if any(_ours(g, self.name) for g in groups):
+                for mine in groups:  # ours already: pointed at this gitbench (it may have moved since)
+                    for h in mine.get("hooks") or [] if isinstance(mine, dict) else []:
+                        if _hook_ours(h, self.name) and h.get("command") != wanted:
+                            h["command"] = wanted
                 continue
-            hook: dict[str, Any] = {"type": "command", "command": base.shell_command(command, event)}
+            hook: dict[str, Any] = {"type": "command", "command": wanted}
             if event in TIMEOUTS:
                 hook["timeout"] = TIMEOUTS[event]
             group: dict[str, Any] = {"hooks": [hook]}

@@ -152,12 +152,17 @@ def _context(event: HookEvent) -> dict[str, Any] | None:
 
 
 def _guard_reason(target: str, ctx: dict[str, Any]) -> str | None:
-    tree = os.path.realpath(ctx["worktree"])
+    tree = os.path.realpath(ctx["worktree"]) if ctx.get("worktree") else ""
     root = os.path.realpath(ctx.get("root") or "")
     gitdir = os.path.realpath(ctx["gitdir"])
     real = os.path.realpath(target)
-    if _inside(real, tree):
+    if tree and _inside(real, tree):
         return None
+    if ctx.get("failed") and (_inside(real, gitdir) or (root and _inside(real, root))):
+        return (
+            f"gitbench could not give this session its Draft ({ctx['failed']}), so the user's checkout ({root}) is "
+            "not yours to edit. Tell the user, and ask them to fix that and start the session again."
+        )
     if _inside(real, gitdir):
         return (
             f"gitbench: {target} is inside the repository's .git folder, which an agent session may not change. "
@@ -169,6 +174,11 @@ def _guard_reason(target: str, ctx: dict[str, Any]) -> str | None:
             f"gitbench: {target} is in the user's checkout, which shows Published and changes only when the user "
             f"publishes. This session's edits go to its Draft worktree: write {os.path.join(tree, rel)} instead "
             f"(and run commands there: cd {tree})."
+        )
+    if tree and _inside(real, os.path.dirname(tree)):
+        return (
+            f"gitbench: {target} is in another Draft's worktree (another job or session works there). This "
+            f"session's edits go to its own: {tree}."
         )
     return None
 
@@ -183,19 +193,72 @@ def guard_edit(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
 
 
 def guard_shell(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
-    command = event.command or ""
-    tree = os.path.realpath(ctx["worktree"])
-    root = ctx.get("root") or ""
-    here = os.path.realpath(event.cwd or ".")
-    in_checkout = bool(root) and _inside(here, os.path.realpath(root)) and not _inside(here, tree)
-    if in_checkout and _GIT_WRITES.search(command) and tree not in command and ctx["worktree"] not in command:
-        return HookReply(
-            deny=(
-                "gitbench: this git command would change the user's checkout or its branch, which show Published. "
-                f"Run it in this session's Draft worktree instead: cd {tree} && {command}"
-            )
-        )
-    return HookReply()
+    from gitbench.integrations import shellguard
+
+    tree = os.path.realpath(ctx["worktree"]) if ctx.get("worktree") else ""
+    root = os.path.realpath(ctx.get("root") or "")
+    gitdir = os.path.realpath(ctx["gitdir"])
+
+    def checkout(folder: str) -> bool:
+        if tree and _inside(folder, tree):
+            return False
+        return _inside(folder, gitdir) or bool(root) and _inside(folder, root)
+
+    reason = shellguard.refusal(event.command or "", event.cwd or ".", checkout, root)
+    if reason and tree:
+        reason += f" (cd {tree} first.)"
+    return HookReply(deny=reason) if reason else HookReply()
+
+
+def agent_process() -> tuple[int, int | None]:
+    """The agent that runs this hook (pid, start time): the parent, past a shell that only ran the hook."""
+    pid = os.getppid()
+    for _ in range(3):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            break
+        name = os.path.basename(argv[0]).decode("utf-8", "replace") if argv and argv[0] else ""
+        if name in ("sh", "bash", "dash", "zsh") and b"hook" in b" ".join(argv):
+            pid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+            continue
+        break
+    from gitbench.services.supervisor import start_time
+
+    return pid, start_time(pid)
+
+
+def session_alive(data: dict[str, Any]) -> bool:
+    """Is the agent of a session (its file's ``agent_pid``) still running?"""
+    pid = data.get("agent_pid")
+    if not isinstance(pid, int) or pid <= 1:
+        return False
+    from gitbench.services.supervisor import start_time
+
+    started = start_time(pid)
+    return started is not None and started == data.get("agent_start")
+
+
+def open_sessions(gitdir: str, ref: str) -> list[dict[str, Any]]:
+    """The agent sessions working in the Draft ``ref`` whose agent is still running."""
+    folder = os.path.join(gitdir, "gitbench", "sessions")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        try:
+            with open(os.path.join(folder, name)) as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("draft") == ref and session_alive(data):
+            out.append(data)
+    return out
 
 
 # -- the session's job: start, step, end --------------------------------------------------------------------------
@@ -208,38 +271,88 @@ def _open(gitdir: str) -> Workbench:
 
 
 def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
-    """A new job for the session: a checkpoint, a Draft beside any other, its worktree."""
+    """A new job for the session: a checkpoint, a Draft beside any other, its worktree. If that cannot be done,
+    the session's file says so (``failed``): its edits to the checkout are refused all the same."""
+    from gitbench import errors
     from gitbench.scope import Scope
-    from gitbench.services import commands, jobs, worktrees
+    from gitbench.services import commands, drafts, jobs, worktrees
 
     wb = _open(gitdir)
-    settings = commands.job_settings(wb)
     program = PROGRAM.get(event.agent, event.agent)
-    with wb.changing("session"):
-        message = f"{event.agent} session" + (f" ({event.name})" if event.name else "")
-        job, _notes = jobs.start_job(wb, "agent", Scope.of([]), [program], message, "beside")
-        job.agent, job.agent_model = program, _model(event)
-        job.conversation = f"{event.agent}-{job.id}"
-        prep = worktrees.prepare(wb, job.draft, Scope.of([]), False, settings.copy, base=settings.worktrees)
-        job.worktree = prep.linked.path
-        job.head = wb.git.ref(job.draft)
-        job.status, job.pid = SESSION, None
-        from gitbench.services import drafts
-
-        drafts.save_job(wb, job, note="session started")
-        wb.journal.clear()  # the session is open from now on; nothing is half-done
-        data = {
-            "job": job.id,
-            "draft": job.draft,
-            "worktree": job.worktree,
+    pid, started = agent_process()
+    # The agent waits for this hook (Claude Code: up to its timeout, 120 s): wait for the lock as long as that.
+    wait = float(os.environ.get("GITBENCH_SESSION_WAIT", "90"))
+    job = None
+    try:
+        with wb.changing("session", wait=wait):
+            again = read_session(wb.git.gitdir, event.agent, event.session)
+            if again is not None and not again.get("failed") and _job(wb, again) is not None:
+                return again  # the same session's other hook made it meanwhile (two installs fire together)
+            settings = commands.job_settings(wb)
+            message = f"{event.agent} session" + (f" ({event.name})" if event.name else "")
+            job, _notes = jobs.start_job(wb, "agent", Scope.of([]), [program], message, "beside")
+            job.agent, job.agent_model = program, _model(event)
+            job.conversation = f"{event.agent}-{job.id}"
+            prep = worktrees.prepare(wb, job.draft, Scope.of([]), False, settings.copy, base=settings.worktrees)
+            job.worktree = prep.linked.path
+            job.head = wb.git.ref(job.draft)
+            job.status, job.pid = SESSION, None
+            drafts.save_job(wb, job, note="session started")
+            wb.journal.clear()  # the session is open from now on; nothing is half-done
+            data = {
+                "job": job.id,
+                "draft": job.draft,
+                "worktree": job.worktree,
+                "root": wb.root,
+                "gitdir": wb.git.gitdir,
+                "agent": event.agent,
+                "session": event.session,
+                "copy": list(settings.copy),
+                "agent_pid": pid,
+                "agent_start": started,
+            }
+            _write_session(wb.git.gitdir, event.agent, event.session, data)
+            return data
+    except (errors.GitbenchError, OSError) as exc:
+        err = exc if isinstance(exc, errors.GitbenchError) else errors.file_error(exc, "starting the session's Draft")
+        if job is not None:
+            _undo_start(wb, job, err)
+        failed = {
+            "failed": said(err),
             "root": wb.root,
             "gitdir": wb.git.gitdir,
             "agent": event.agent,
             "session": event.session,
-            "copy": list(settings.copy),
         }
-        _write_session(wb.git.gitdir, event.agent, event.session, data)
-        return data
+        _write_session(wb.git.gitdir, event.agent, event.session, failed)
+        return failed
+
+
+def _undo_start(wb: Workbench, job: JobRecord, err: Exception) -> None:
+    """A session start that failed half-way: its empty Draft goes, its job is recorded as failed."""
+    from gitbench import errors
+    from gitbench.services import drafts
+
+    try:
+        with wb.changing("session"):
+            if wb.git.ref(job.draft) == job.base:
+                wb.git.set_ref(job.draft, None, job.base, "gitbench: the session could not start")
+            job.status = "failed"
+            job.error = {"code": getattr(err, "code", "error"), "class": "session", "message": str(err)}
+            drafts.save_job(wb, job, note="failed")
+            wb.journal.clear()
+    except (errors.GitbenchError, OSError):
+        pass  # the journal is left: the next command marks the job interrupted
+
+
+def said(exc: BaseException) -> str:
+    """An error in one line for an agent or its user: the message and what to do next (commands or steps)."""
+    from gitbench import errors
+
+    if isinstance(exc, errors.GitbenchError):
+        actions = "; ".join(f"{a.label}: {a.command}" if a.command else a.label for a in exc.actions)
+        return exc.message + (f" Next: {actions}." if actions else "")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _model(event: HookEvent) -> str | None:
@@ -284,22 +397,25 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
     """What the agent changed since the last step, as a step on its Draft (``final``: and the job's end)."""
     from gitbench import errors
     from gitbench.scope import Scope
-    from gitbench.services import capture, worktrees
+    from gitbench.services import capture, drafts, worktrees
 
     wb = _open(ctx["gitdir"])
+    if ctx.get("failed"):
+        return HookReply(error=f"gitbench: this session has no Draft: {ctx['failed']}")
     with wb.changing("step"):
-        job = _job(wb, ctx)
-        if job is None or job.status not in (SESSION, "running"):
-            if not ctx.get("run") and (job is None or job.status in ("published", "discarded")):
+        job = drafts.job_record(wb, ctx["job"])
+        gone = _gone(wb, job, ctx)
+        if gone is not None:
+            if not ctx.get("run"):
                 _drop_session(ctx["gitdir"], event.agent, event.session)
+            return HookReply(message=gone)
+        assert job is not None
+        try:
+            linked = _worktree(wb, job, ctx, event)
+        except (errors.GitbenchError, OSError) as exc:
             return HookReply(
-                message="gitbench: this session's Draft was published or discarded; what the agent does now is not "
-                "recorded. Start a new session for a new Draft."
-            )
-        linked = worktrees.of_draft(wb, job.draft)
-        if linked is None or not linked.present:
-            return HookReply(
-                error=f"gitbench: the worktree of the Draft {_label(job)} is gone; run `gitbench recover`."
+                error=f"gitbench: the worktree of the Draft {_label(job)} is gone and could not be "
+                f"made again: {said(exc)}"
             )
         stored_model = job.agent_model
         model = _model(event) or job.agent_model
@@ -321,25 +437,79 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
         if cap.head:
             job.head = cap.head
         job.files_changed = sorted(set(job.files_changed) | set(cap.files))
-        if cap.refused:
-            job.refused = [*job.refused, *({"path": p, "reason": r} for p, r in cap.refused)]
+        known = {(r.get("path"), r.get("reason")) for r in job.refused}
+        new_refused = [(p, r) for p, r in cap.refused if (p, r) not in known]
+        job.refused = [*job.refused, *({"path": p, "reason": r} for p, r in new_refused)]
         extra = _turn_record(wb, job, cap.commits, turn) if cap.commits else None
         label = _label(job)
         if final and not ctx.get("run"):
             return _end(wb, job, event, ctx, extra)
-        from gitbench.services import drafts
-
-        if not cap.commits and not cap.refused and model == stored_model:
+        if not cap.commits and not new_refused and model == stored_model:
             return HookReply()  # nothing to record: no records commit either
         drafts.save_job(wb, job, note=f"turn {turn}", extra=extra)
+        refused = (
+            f" Not taken (left in the worktree): {'; '.join(f'{p} ({r})' for p, r in new_refused[:5])}."
+            if new_refused
+            else ""
+        )
         if not cap.commits:
-            return HookReply()
-        refused = f" Refused: {', '.join(p for p, _ in cap.refused[:5])}." if cap.refused else ""
+            return HookReply(message=f"gitbench: nothing new on Draft {label}.{refused}") if refused else HookReply()
         return HookReply(
             message=f"gitbench: step {job.steps_completed} on Draft {label}: {len(cap.files)} file(s) "
             f"({', '.join(cap.files[:5])}{'…' if len(cap.files) > 5 else ''}).{refused} "
             f"Review: gitbench review --draft {label}; publish: gitbench publish --draft {label}."
         )
+
+
+def _gone(wb: Workbench, job: JobRecord | None, ctx: dict[str, Any]) -> str | None:
+    """Why the session's job can take no more steps (None: it can), as the user should read it. A Draft deleted
+    outside gitbench ends its job (it would otherwise stay open for ever)."""
+    from gitbench.services import drafts
+
+    if job is None:
+        return f"gitbench: the record of this session's job ({ctx.get('job')}) is not there; nothing is recorded."
+    label = _label(job)
+    if job.status in ("published", "discarded"):
+        return (
+            f"gitbench: this session's Draft {label} was {job.status}; what the agent does now is not recorded. "
+            "Start a new session for a new Draft."
+        )
+    if wb.git.ref(job.draft) is None:
+        if job.status in (SESSION, "running") and not ctx.get("run"):
+            job.status = "interrupted"
+            job.error = {"code": "draft-missing", "class": "draft", "message": "its Draft was deleted outside gitbench"}
+            drafts.save_job(wb, job, note="interrupted")
+        return (
+            f"gitbench: this session's Draft {label} was deleted outside gitbench, so its job ended; "
+            f"its last step is kept as {job.head or job.base} (git branch {label}-back {job.head or job.base})."
+        )
+    if job.status not in (SESSION, "running"):
+        return (
+            None
+            if ctx.get("reopen")
+            else (
+                f"gitbench: this session's job already ended ({job.status}); its Draft {label} is kept. "
+                f"Review: gitbench review --draft {label}."
+            )
+        )
+    return None
+
+
+def _worktree(wb: Workbench, job: JobRecord, ctx: dict[str, Any], event: HookEvent) -> Any:
+    """The Draft's worktree, made again if its folder was deleted (the Draft holds every step)."""
+    from gitbench.scope import Scope
+    from gitbench.services import worktrees
+
+    linked = worktrees.of_draft(wb, job.draft)
+    if linked is not None and linked.present:
+        return linked
+    copy = tuple(ctx.get("copy") or ())
+    prep = worktrees.prepare(wb, job.draft, Scope.of(job.scope), job.sparse, copy)
+    if prep.linked.path != job.worktree:
+        job.worktree = prep.linked.path
+        if not ctx.get("run") and event.session:
+            _write_session(ctx["gitdir"], event.agent, event.session, {**ctx, "worktree": prep.linked.path})
+    return prep.linked
 
 
 def _label(job: JobRecord) -> str:
@@ -384,10 +554,12 @@ def prompt(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
     if not event.prompt:
         return HookReply()
     wb = _open(ctx["gitdir"])
+    if ctx.get("failed"):
+        return HookReply()
     with wb.changing("prompt"):
         job = _job(wb, ctx)
-        if job is None:
-            return HookReply()
+        if job is None or job.kind == "ask":
+            return HookReply()  # an `ask` job recorded its prompt itself (the agent is its command: model)
         conv = job.conversation or f"agent-{job.id}"
         job.conversation = conv
         lines = chat.messages(wb, conv)
@@ -443,23 +615,32 @@ def handle(event: HookEvent) -> HookReply:
         return guard_edit(event, ctx) if kind == "pre-edit" else guard_shell(event, ctx)
     if kind in ("session-start", "worktree-create"):
         ctx = _context(event)
-        if ctx is not None:
+        if ctx is not None and not ctx.get("failed"):
             if ctx.get("run"):
                 _note_model(event, ctx)
                 return HookReply(context=_welcome(ctx))
             if kind == "worktree-create":
                 return HookReply(worktree=ctx["worktree"])
-            if _still_open(ctx):
-                if event.session and not read_session(ctx["gitdir"], event.agent, event.session):
-                    _write_session(ctx["gitdir"], event.agent, event.session, {**ctx, "session": event.session})
-                _note_model(event, ctx)
-                return HookReply(context=_welcome(ctx), env=_env(ctx))
+            reopened = _still_open(ctx, event)
+            if reopened is not None:
+                _note_model(event, reopened)
+                return HookReply(context=_welcome(reopened), env=_env(reopened))
         found = locate(event.cwd)
         if found is None or not os.path.isdir(os.path.join(found[0], "gitbench")):
             return HookReply()
         if kind == "session-start" and _in_other_worktree(found):
             return HookReply()  # the user's own worktree of another branch: not Published, not ours to guard
         data = _start(event, found[0])
+        if data.get("failed"):
+            if kind == "worktree-create":
+                return HookReply(error=f"gitbench could not make the session's Draft: {data['failed']}")
+            return HookReply(
+                error=f"gitbench could not make this session's Draft: {data['failed']}",
+                context=(
+                    f"gitbench could not give this session a Draft ({data['failed']}). Edits to the user's "
+                    f"checkout, {data['root']}, are refused: tell the user, and ask them to fix it and start again."
+                ),
+            )
         if kind == "worktree-create":
             return HookReply(worktree=data["worktree"])
         return HookReply(context=_welcome(data), env=_env(data))
@@ -483,20 +664,30 @@ def _in_other_worktree(found: tuple[str, str]) -> bool:
     return os.path.isfile(os.path.join(top, ".git"))
 
 
-def _still_open(ctx: dict[str, Any]) -> bool:
-    """The session's job can go on: its Draft is there (not published or discarded). A session that ended and
-    is resumed reopens its job."""
+def _still_open(ctx: dict[str, Any], event: HookEvent) -> dict[str, Any] | None:
+    """The session's job, going on (its Draft is there: not published, discarded or deleted): a session that
+    ended and is resumed reopens its job; a worktree folder that was deleted is made again. None: start anew."""
+    from gitbench import errors
     from gitbench.services import drafts
 
     wb = _open(ctx["gitdir"])
     with wb.changing("session"):
         job = drafts.job_record(wb, ctx["job"])
-        if job is None or wb.git.ref(job.draft) is None or job.status in ("published", "discarded"):
-            return False
+        if _gone(wb, job, {**ctx, "reopen": True}) is not None or job is None:
+            return None
         if job.status not in (SESSION, "running"):
             job.status, job.finished = SESSION, None
             drafts.save_job(wb, job, note="session resumed")
-    return True
+        try:
+            linked = _worktree(wb, job, ctx, event)
+        except (errors.GitbenchError, OSError):
+            return None
+        pid, started = agent_process()
+        data = {**ctx, "worktree": linked.path, "session": event.session, "agent_pid": pid, "agent_start": started}
+        data.pop("reopen", None)
+        if event.session:
+            _write_session(ctx["gitdir"], event.agent, event.session, data)
+        return data
 
 
 def _note_model(event: HookEvent, ctx: dict[str, Any]) -> None:

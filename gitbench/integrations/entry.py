@@ -56,11 +56,12 @@ def main(args: list[str]) -> int:
 
 def _said(exc: BaseException) -> str:
     from gitbench import errors
+    from gitbench.integrations.core import said
 
+    text = said(exc)
     if isinstance(exc, errors.GitbenchError):
-        actions = "; ".join(a.command for a in exc.actions if a.command)
-        return exc.message + (f" Next: {actions}." if actions else "")
-    return f"{type(exc).__name__}: {exc}. The session goes on; run `gitbench recover` if something looks wrong."
+        return text
+    return f"{text}. The session goes on; run `gitbench recover` if something looks wrong."
 
 
 def _log(event: Any, exc: BaseException) -> None:

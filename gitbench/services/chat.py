@@ -62,8 +62,10 @@ def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[
     if not job.conversation:
         return {}
     lines = [
-        m for m in messages(wb, job.conversation) if not (m.get("role") == "assistant" and m.get("job") == job.id)
-    ]  # a resumed job: its last word
+        m
+        for m in messages(wb, job.conversation)
+        if not (m.get("role") == "assistant" and m.get("job") == job.id and "commits" not in m)
+    ]  # a resumed job: its last word (an agent's hooks' record of each turn's commits stays)
     summary = " ".join(s for s in summaries if s)
     if job.status not in ("complete", "no-changes"):
         summary = (summary + " " if summary else "") + f"[{job.status}: {(job.error or {}).get('message', '')}]"

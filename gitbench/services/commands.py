@@ -320,7 +320,9 @@ def _after(
     if cap.head:
         job.head = cap.head
     job.files_changed = sorted(set(job.files_changed) | set(cap.files))
-    job.refused = [{"path": p, "reason": r} for p, r in cap.refused]
+    earlier = stored.refused if stored is not None else []  # what the agent's hooks refused in earlier turns
+    refusals = [{"path": p, "reason": r} for p, r in cap.refused]
+    job.refused = [*earlier, *(r for r in refusals if r not in earlier)]
     notes += cap.notes
     if cap.commits and len(cap.commits) > 1:
         notes.append(

@@ -105,12 +105,22 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
 
 
 def running_job(wb: Workbench, ref: str) -> dict[str, Any] | None:
-    """The marker of a job whose command is running in the Draft ``ref`` right now, if one is."""
+    """The marker of a job whose command is running in the Draft ``ref`` right now, if one is; or an agent
+    session working in it (its hooks' session file, the agent still running: ``integrations/core.py``)."""
     from gitbench.store import running
 
     for info in running.live(wb.layout.running).values():
         if info.get("draft") == ref:
             return info
+    from gitbench.integrations.core import open_sessions
+
+    for data in open_sessions(wb.git.gitdir, ref):
+        return {
+            "session": data.get("agent"),
+            "pid": data.get("agent_pid"),
+            "job": data.get("job"),
+            "worktree": data.get("worktree"),
+        }
     return None
 
 
@@ -133,6 +143,18 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
     if info is None:
         return True
     label = label_of(ref)
+    if info.get("session"):
+        raise errors.Busy(
+            f"A {info['session']} session (pid {info.get('pid')}) is still working in the Draft {label} (in "
+            f"{info.get('worktree')}), so the Draft cannot be {doing} now: its folder would go from under the agent. "
+            "Its turns are recorded as they end.",
+            [
+                errors.Action("End the session (exit the agent), then run this again"),
+                errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
+                errors.Action("Or stop the agent", f"kill {info.get('pid')}"),
+            ],
+            {"job": info.get("job"), "draft": label},
+        )
     raise errors.Busy(
         f"`gitbench {info.get('operation', 'exec')}` (pid {info.get('pid')}) is running job {info.get('job')} in the "
         f"Draft {label} (in {info.get('worktree')}), so the Draft cannot be {doing} now. The job's work is recorded "
