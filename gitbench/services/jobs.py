@@ -47,14 +47,17 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
                 errors.Action("Discard one", "gitbench discard --draft LABEL"),
             ],
         )
-    if on_draft == "publish":
-        from gitbench.services import publish
+    if on_draft in ("publish", "discard"):
+        from gitbench.services import discard, publish
 
-        return [publish.publish(wb).summary]
-    if on_draft == "discard":
-        from gitbench.services import discard
-
-        return [discard.discard(wb).summary]
+        try:
+            return [(publish.publish(wb) if on_draft == "publish" else discard.discard(wb)).summary]
+        except errors.NoDraft:
+            # It waited for a job running in the Draft (letting go of the lock), and meanwhile another command
+            # published or discarded it: the Draft is out of the way, as asked; the job goes on.
+            if wb.draft_refs():
+                raise
+            return [f"The open Draft {label} was published or discarded by another command meanwhile."]
     if kind == "ask":
         raise errors.DraftOpen(
             f"A Draft is open ({label}); a new Workshop job can continue it, fork a new Draft beside it, or wait "
