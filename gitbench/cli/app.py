@@ -42,6 +42,7 @@ def interactive() -> bool:
 
 def _register() -> None:
     from gitbench.cli import (
+        agent_cmds,
         attempt_cmds,
         checkpoint_cmds,
         draft_cmds,
@@ -61,6 +62,7 @@ def _register() -> None:
         file_cmds,
         workflow_cmds,
         tui_cmds,
+        agent_cmds,
     ):
         module.register(_typer_app())
 
@@ -100,6 +102,12 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["hook"]:
+        # An agent's hook, run before every tool call: no typer, no rich, no error banner (the agent reads the
+        # answer in its own protocol; integrations/entry.py never lets an error break the agent's session).
+        from gitbench.integrations.entry import main as hook_main
+
+        return hook_main(args[1:])
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
     if args in (["status"], ["status", "--json"]):
         # The most frequent command, without typer: importing it and building the parser cost more than the

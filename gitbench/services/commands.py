@@ -281,6 +281,14 @@ def _after(
         status = f"failed (setup exit {run.code})"
     elif run.code != 0:
         status = f"complete (exit {run.code} accepted)" if accepted else f"failed (exit {run.code})"
+    stored = drafts.job_record(wb, job.id)
+    if stored is not None and stored.steps_completed > job.steps_completed:
+        # The agent's hooks made steps while it ran (a turn each: integrations/core.py): go on from them.
+        job.head, job.steps_completed, job.steps_total = stored.head, stored.steps_completed, stored.steps_total
+        job.files_changed, job.turn, job.conversation = stored.files_changed, stored.turn, stored.conversation
+    if stored is not None and stored.agent_model and stored.agent_model != agent.model:
+        agent = agents.Agent(agent.program, stored.agent_model)  # the model the agent's own hooks said
+        job.agent_model = stored.agent_model
     who = (agent.trailer if job.kind == "exec" or job.model.startswith("command") else job.model, agent.program)
     copied = worktrees.copied_paths(linked, settings.copy)
     try:

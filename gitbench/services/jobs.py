@@ -27,8 +27,12 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
     ``fork`` (a new Draft beside it); other jobs keep v1's one Draft at a time. ``kind`` is the job's command,
     so the choices offered are commands that run it."""
     refs = wb.draft_refs()
-    if not refs or (kind == "ask" and on_draft in ("continue", "fork")):
-        return []
+    if (
+        not refs
+        or (kind == "ask" and on_draft in ("continue", "fork"))
+        or (kind in ("agent", "exec") and on_draft == "beside")
+    ):
+        return []  # agent sessions (integrations/) always get a Draft beside the others
     label = refs[0][len(DRAFT_PREFIX) :]
     rest = "-- ..." if kind == "exec" else "..."
     command = "workflow run" if kind == "workflow" else kind

@@ -1,0 +1,28 @@
+"""The agents people run, using Drafts by themselves: their hooks (``gitbench hook``, ``gitbench agent
+install``) and how ``gitbench agent run`` starts each one."""
+
+from __future__ import annotations
+
+import importlib
+
+from gitbench.integrations.base import Adapter
+
+# `gitbench agent install NAME` -> the module that speaks that agent's hooks
+MODULES = {"claude-code": "claude", "codex": "codex", "cursor": "cursor", "gemini": "gemini"}
+
+
+def adapter(name: str) -> Adapter:
+    from gitbench import errors
+
+    module = MODULES.get(name)
+    if module is None:
+        raise errors.UsageError(
+            f"gitbench has no hooks for {name!r}; it has them for: {', '.join(MODULES)}.",
+            [errors.Action("Run any agent in a Draft without hooks", f"gitbench agent run {name}")],
+        )
+    try:
+        found = importlib.import_module(f"gitbench.integrations.{module}")
+    except ModuleNotFoundError as exc:
+        raise errors.UsageError(f"The hooks for {name} are not in this gitbench yet.") from exc
+    adapter_: Adapter = found.ADAPTER
+    return adapter_

@@ -1,0 +1,500 @@
+"""What gitbench does at each point of an agent's session, whichever agent it is (``base.KINDS``).
+
+A session started in the user's checkout gets its own job: a checkpoint, a Draft beside any other, and the
+Draft's worktree (made at ``session-start``, or at ``worktree-create`` when the agent asks for a worktree, as
+Claude Code's ``--worktree`` does). The job stays open (status ``session``) for the whole session; each turn the
+agent ends is captured as a step on the Draft, with the audit trailers and ``Assisted-by``; ``session-end``
+takes the last step and ends the job. A session that ``gitbench agent run`` (or ``exec``) started is already a
+job (``GITBENCH_JOB`` in its environment): its turns become that job's steps the same way.
+
+While a session has a Draft, a tool call that would write into the user's checkout (which shows Published) or
+into ``.git`` is refused, with the worktree path to use instead. ``pre-edit`` and ``pre-shell`` run before every
+tool call, so they import nothing heavy and read one small file (the session's) to decide.
+
+Which session is which job: ``.git/gitbench/sessions/<agent>-<hash of the session id>.json`` (local state, like
+the lock; the job itself is on the records ref).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from gitbench.integrations.base import HookEvent, HookReply
+
+if TYPE_CHECKING:
+    from gitbench.model import JobRecord
+    from gitbench.services.workbench import Workbench
+
+SESSION = "session"  # the status of a job whose agent session is still open
+PROGRAM = {"claude-code": "claude", "codex": "codex", "cursor": "cursor-agent", "gemini": "gemini"}
+# Shell commands that move the user's branch or rewrite its files through Git; refused in the user's checkout
+# while a session has a Draft (the git hooks refuse moving Published too, but not `checkout -- file` or `stash`).
+_GIT_WRITES = re.compile(
+    r"(?:^|[;&|(]\s*|\s)git(?:\s+-C\s+\S+|\s+-c\s+\S+)*\s+"
+    r"(commit|merge|rebase|reset|checkout|switch|restore|stash|pull|cherry-pick|revert|am|apply|push|tag|branch|"
+    r"update-ref|clean|rm|mv)\b"
+)
+
+
+# -- where: the repository of a folder, without opening it ------------------------------------------------------
+
+
+def locate(cwd: str) -> tuple[str, str] | None:
+    """(common git folder, top folder) of the repository ``cwd`` is in; None outside one. Reads ``.git`` files
+    only: this runs before every tool call."""
+    here = os.path.abspath(cwd or ".")
+    while True:
+        dot = os.path.join(here, ".git")
+        if os.path.isdir(dot):
+            return dot, here
+        if os.path.isfile(dot):
+            try:
+                with open(dot) as fh:
+                    line = fh.read().strip()
+            except OSError:
+                return None
+            if not line.startswith("gitdir:"):
+                return None
+            gitdir = os.path.normpath(os.path.join(here, line[len("gitdir:") :].strip()))
+            common = gitdir
+            try:
+                with open(os.path.join(gitdir, "commondir")) as fh:
+                    common = os.path.normpath(os.path.join(gitdir, fh.read().strip()))
+            except OSError:
+                pass
+            return common, here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def session_file(gitdir: str, agent: str, session: str) -> str:
+    digest = hashlib.sha256(session.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return os.path.join(gitdir, "gitbench", "sessions", f"{agent}-{digest}.json")
+
+
+def read_session(gitdir: str, agent: str, session: str) -> dict[str, Any] | None:
+    if not session:
+        return None
+    try:
+        with open(session_file(gitdir, agent, session)) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_session(gitdir: str, agent: str, session: str, data: dict[str, Any]) -> None:
+    from gitbench.store import atomic
+
+    path = session_file(gitdir, agent, session)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic.write_json(path, data)
+
+
+def _drop_session(gitdir: str, agent: str, session: str) -> None:
+    try:
+        os.unlink(session_file(gitdir, agent, session))
+    except OSError:
+        pass
+
+
+def _by_worktree(gitdir: str, folder: str) -> dict[str, Any] | None:
+    """The session whose worktree holds ``folder`` (a session that Claude Code's --worktree started there)."""
+    where = os.path.join(gitdir, "gitbench", "sessions")
+    real = os.path.realpath(folder)
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            with open(os.path.join(where, name)) as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        tree = data.get("worktree") if isinstance(data, dict) else None
+        if isinstance(tree, str) and _inside(real, os.path.realpath(tree)):
+            return dict(data)
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _context(event: HookEvent) -> dict[str, Any] | None:
+    """The job this event belongs to: the one ``gitbench agent run``/``exec`` runs the agent as (its
+    environment says), or the session's own."""
+    job = os.environ.get("GITBENCH_JOB")
+    tree = os.environ.get("GITBENCH_WORKTREE")
+    bench = os.environ.get("GITBENCH_WORKBENCH")
+    if job and tree and bench:
+        found = locate(bench)
+        if found is not None:
+            return {"job": job, "worktree": tree, "root": found[1], "gitdir": found[0], "run": True}
+    found = locate(event.cwd)
+    if found is None or not os.path.isdir(os.path.join(found[0], "gitbench")):
+        return None  # not a Workbench: the hooks of a user-level install stay out of other repositories
+    data = read_session(found[0], event.agent, event.session) or _by_worktree(found[0], event.cwd)
+    if data is None:
+        return None
+    data.setdefault("gitdir", found[0])
+    return data
+
+
+# -- the decisions before a tool call (fast: no Git, no gitbench services) --------------------------------------
+
+
+def _guard_reason(target: str, ctx: dict[str, Any]) -> str | None:
+    tree = os.path.realpath(ctx["worktree"])
+    root = os.path.realpath(ctx.get("root") or "")
+    gitdir = os.path.realpath(ctx["gitdir"])
+    real = os.path.realpath(target)
+    if _inside(real, tree):
+        return None
+    if _inside(real, gitdir):
+        return (
+            f"gitbench: {target} is inside the repository's .git folder, which an agent session may not change. "
+            f"Work on the files of this session's Draft worktree, {tree}; gitbench records your steps itself."
+        )
+    if root and _inside(real, root):
+        rel = os.path.relpath(real, root)
+        return (
+            f"gitbench: {target} is in the user's checkout, which shows Published and changes only when the user "
+            f"publishes. This session's edits go to its Draft worktree: write {os.path.join(tree, rel)} instead "
+            f"(and run commands there: cd {tree})."
+        )
+    return None
+
+
+def guard_edit(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
+    for path in event.paths:
+        target = path if os.path.isabs(path) else os.path.join(event.cwd or ".", path)
+        reason = _guard_reason(target, ctx)
+        if reason:
+            return HookReply(deny=reason)
+    return HookReply()
+
+
+def guard_shell(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
+    command = event.command or ""
+    tree = os.path.realpath(ctx["worktree"])
+    root = ctx.get("root") or ""
+    here = os.path.realpath(event.cwd or ".")
+    in_checkout = bool(root) and _inside(here, os.path.realpath(root)) and not _inside(here, tree)
+    if in_checkout and _GIT_WRITES.search(command) and tree not in command and ctx["worktree"] not in command:
+        return HookReply(
+            deny=(
+                "gitbench: this git command would change the user's checkout or its branch, which show Published. "
+                f"Run it in this session's Draft worktree instead: cd {tree} && {command}"
+            )
+        )
+    return HookReply()
+
+
+# -- the session's job: start, step, end --------------------------------------------------------------------------
+
+
+def _open(gitdir: str) -> Workbench:
+    from gitbench.services.workbench import Workbench
+
+    return Workbench(os.path.dirname(gitdir) if os.path.basename(gitdir) == ".git" else gitdir)
+
+
+def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
+    """A new job for the session: a checkpoint, a Draft beside any other, its worktree."""
+    from gitbench.scope import Scope
+    from gitbench.services import commands, jobs, worktrees
+
+    wb = _open(gitdir)
+    settings = commands.job_settings(wb)
+    program = PROGRAM.get(event.agent, event.agent)
+    with wb.changing("session"):
+        message = f"{event.agent} session" + (f" ({event.name})" if event.name else "")
+        job, _notes = jobs.start_job(wb, "agent", Scope.of([]), [program], message, "beside")
+        job.agent, job.agent_model = program, _model(event)
+        job.conversation = f"{event.agent}-{job.id}"
+        prep = worktrees.prepare(wb, job.draft, Scope.of([]), False, settings.copy, base=settings.worktrees)
+        job.worktree = prep.linked.path
+        job.head = wb.git.ref(job.draft)
+        job.status, job.pid = SESSION, None
+        from gitbench.services import drafts
+
+        drafts.save_job(wb, job, note="session started")
+        wb.journal.clear()  # the session is open from now on; nothing is half-done
+        data = {
+            "job": job.id,
+            "draft": job.draft,
+            "worktree": job.worktree,
+            "root": wb.root,
+            "gitdir": wb.git.gitdir,
+            "agent": event.agent,
+            "session": event.session,
+        }
+        _write_session(wb.git.gitdir, event.agent, event.session, data)
+        return data
+
+
+def _model(event: HookEvent) -> str | None:
+    if event.model:
+        return event.model
+    return transcript_model(event.transcript) if event.transcript else None
+
+
+def transcript_model(path: str) -> str | None:
+    """The model of the last assistant message in a JSON-lines transcript (Claude Code's, Codex's)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            tail = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(item, dict):
+            continue
+        for holder in (item.get("message"), item.get("payload"), item):
+            if isinstance(holder, dict) and isinstance(holder.get("model"), str) and holder["model"]:
+                return str(holder["model"])
+    return None
+
+
+def _job(wb: Workbench, ctx: dict[str, Any]) -> JobRecord | None:
+    from gitbench.services import drafts
+
+    job = drafts.job_record(wb, ctx["job"])
+    if job is None or wb.git.ref(job.draft) is None:
+        return None
+    return job
+
+
+def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookReply:
+    """What the agent changed since the last step, as a step on its Draft (``final``: and the job's end)."""
+    from gitbench import errors
+    from gitbench.scope import Scope
+    from gitbench.services import capture, worktrees
+
+    wb = _open(ctx["gitdir"])
+    with wb.changing("step"):
+        job = _job(wb, ctx)
+        if job is None or job.status not in (SESSION, "running"):
+            if not ctx.get("run"):
+                _drop_session(ctx["gitdir"], event.agent, event.session)
+            return HookReply(
+                message="gitbench: this session's Draft was published or discarded; what the agent does now is not "
+                "recorded. Start a new session for a new Draft."
+            )
+        linked = worktrees.of_draft(wb, job.draft)
+        if linked is None or not linked.present:
+            return HookReply(
+                error=f"gitbench: the worktree of the Draft {_label(job)} is gone; run `gitbench recover`."
+            )
+        model = _model(event) or job.agent_model
+        if model and not job.agent_model:
+            job.agent_model = model
+        program = job.agent or PROGRAM.get(event.agent, event.agent)
+        who = (f"{program}:{model}" if model else program, program)
+        copied = worktrees.copied_paths(linked, worktrees._copy_patterns(wb))
+        turn = max(_turns(job), 1)
+        subject = f"{event.agent}: turn {turn}"
+        try:
+            cap = capture.capture(wb, job, linked, Scope.of(job.scope), copied, subject, "complete", "turn", who)
+        except (errors.GitbenchError, OSError) as exc:
+            return HookReply(error=f"gitbench could not record this turn as a step: {exc}")
+        job.steps_completed += len(cap.commits)
+        job.steps_total = max(job.steps_total, job.steps_completed)
+        if cap.head:
+            job.head = cap.head
+        job.files_changed = sorted(set(job.files_changed) | set(cap.files))
+        if cap.refused:
+            job.refused = [*job.refused, *({"path": p, "reason": r} for p, r in cap.refused)]
+        extra = _turn_record(wb, job, cap.commits, turn) if cap.commits else None
+        label = _label(job)
+        if final and not ctx.get("run"):
+            return _end(wb, job, event, ctx, extra)
+        from gitbench.services import drafts
+
+        drafts.save_job(wb, job, note=f"turn {turn}", extra=extra)
+        if not cap.commits:
+            return HookReply()
+        refused = f" Refused: {', '.join(p for p, _ in cap.refused[:5])}." if cap.refused else ""
+        return HookReply(
+            message=f"gitbench: step {job.steps_completed} on Draft {label}: {len(cap.files)} file(s) "
+            f"({', '.join(cap.files[:5])}{'…' if len(cap.files) > 5 else ''}).{refused} "
+            f"Review: gitbench review --draft {label}; publish: gitbench publish --draft {label}."
+        )
+
+
+def _label(job: JobRecord) -> str:
+    from gitbench.model import DRAFT_PREFIX
+
+    return job.draft[len(DRAFT_PREFIX) :]
+
+
+def _turns(job: JobRecord) -> int:
+    return job.turn or 0
+
+
+def _turn_record(wb: Workbench, job: JobRecord, commits: list[str], turn: int) -> dict[str, Any]:
+    """The conversation's record of this turn: which step commits its prompt led to."""
+    from gitbench import clock
+    from gitbench.services import chat
+    from gitbench.store.records import Lines
+
+    conv = job.conversation or f"agent-{job.id}"
+    job.conversation = conv
+    lines = chat.messages(wb, conv)
+    lines.append(
+        {
+            "role": "assistant",
+            "job": job.id,
+            "turn": turn,
+            "commits": commits,
+            "files": job.files_changed,
+            "time": clock.now(),
+            "model": job.agent_model,
+        }
+    )
+    return {chat.path(conv): Lines(lines)}
+
+
+def prompt(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
+    """The user's prompt, into the session's conversation record (never into a trailer)."""
+    from gitbench import clock
+    from gitbench.services import chat, drafts
+    from gitbench.store.records import Lines
+
+    if not event.prompt:
+        return HookReply()
+    wb = _open(ctx["gitdir"])
+    with wb.changing("prompt"):
+        job = _job(wb, ctx)
+        if job is None:
+            return HookReply()
+        conv = job.conversation or f"agent-{job.id}"
+        job.conversation = conv
+        lines = chat.messages(wb, conv)
+        turn = job.turn = _turns(job) + 1
+        lines.append(
+            {"role": "user", "text": event.prompt, "job": job.id, "turn": turn, "time": clock.now(), "model": None}
+        )
+        drafts.save_job(wb, job, note="prompt", extra={chat.path(conv): Lines(lines)})
+    return HookReply()
+
+
+def _end(
+    wb: Workbench, job: JobRecord, event: HookEvent, ctx: dict[str, Any], extra: dict[str, Any] | None
+) -> HookReply:
+    from gitbench.services import jobs
+
+    job.status = "running"  # complete() records the end
+    result = jobs.complete(wb, job, [], (lambda _job: extra) if extra else None)
+    _drop_session(ctx["gitdir"], event.agent, event.session)
+    label = _label(job)
+    if job.status == "no-changes":
+        return HookReply(message=f"gitbench: {result.summary}")
+    files = ", ".join(job.files_changed[:8]) + ("…" if len(job.files_changed) > 8 else "")
+    return HookReply(
+        message=f"gitbench: the session's Draft {label} holds {job.steps_completed} step(s), "
+        f"{len(job.files_changed)} file(s): {files}. Review: gitbench review --draft {label}; publish: "
+        f"gitbench publish --draft {label}; undo: gitbench discard --draft {label}."
+    )
+
+
+def _welcome(data: dict[str, Any]) -> str:
+    return (
+        f"gitbench: this session works in its own Draft. Its worktree is {data['worktree']}: make every edit "
+        f"there (absolute paths under it) and run commands there (cd {data['worktree']}). The user's checkout, "
+        f"{data['root']}, shows Published: edits to it are refused, and only the user publishes. gitbench records "
+        "each of your turns as a step on the Draft; do not commit, branch or push yourself."
+    )
+
+
+def _env(data: dict[str, Any]) -> dict[str, str]:
+    """For the agent's shell commands: the git hooks then refuse any ref move but the Draft's."""
+    return {"GITBENCH_JOB": data["job"], "GITBENCH_DRAFT": data["draft"], "GITBENCH_WORKTREE": data["worktree"]}
+
+
+def handle(event: HookEvent) -> HookReply:
+    kind = event.kind
+    if kind in ("pre-edit", "pre-shell"):
+        ctx = _context(event)
+        if ctx is None:
+            return HookReply()
+        return guard_edit(event, ctx) if kind == "pre-edit" else guard_shell(event, ctx)
+    if kind in ("session-start", "worktree-create"):
+        ctx = _context(event)
+        if ctx is not None:
+            if ctx.get("run"):
+                _note_model(event, ctx)
+                return HookReply(context=_welcome(ctx))
+            if kind == "worktree-create":
+                return HookReply(worktree=ctx["worktree"])
+            if _still_open(ctx):
+                if event.session and not read_session(ctx["gitdir"], event.agent, event.session):
+                    _write_session(ctx["gitdir"], event.agent, event.session, {**ctx, "session": event.session})
+                _note_model(event, ctx)
+                return HookReply(context=_welcome(ctx), env=_env(ctx))
+        found = locate(event.cwd)
+        if found is None or not os.path.isdir(os.path.join(found[0], "gitbench")):
+            return HookReply()
+        if kind == "session-start" and _in_other_worktree(found):
+            return HookReply()  # the user's own worktree of another branch: not Published, not ours to guard
+        data = _start(event, found[0])
+        if kind == "worktree-create":
+            return HookReply(worktree=data["worktree"])
+        return HookReply(context=_welcome(data), env=_env(data))
+    ctx = _context(event)
+    if ctx is None:
+        return HookReply()
+    if kind == "prompt":
+        return prompt(event, ctx)
+    if kind == "turn-end":
+        return step(event, ctx)
+    if kind == "session-end":
+        return step(event, ctx, final=True)
+    if kind == "worktree-remove":
+        return HookReply()  # the Draft outlives the agent's worktree: publish or discard it
+    return HookReply()
+
+
+def _in_other_worktree(found: tuple[str, str]) -> bool:
+    """A linked worktree that is not gitbench's: the user's own checkout of another branch."""
+    gitdir, top = found
+    return os.path.isfile(os.path.join(top, ".git"))
+
+
+def _still_open(ctx: dict[str, Any]) -> bool:
+    from gitbench.services import drafts
+
+    try:
+        wb = _open(ctx["gitdir"])
+        job = drafts.job_record(wb, ctx["job"])
+    except Exception:  # noqa: BLE001 - an unreadable record: a new session starts a new job
+        return False
+    return job is not None and job.status in (SESSION, "running") and wb.git.ref(job.draft) is not None
+
+
+def _note_model(event: HookEvent, ctx: dict[str, Any]) -> None:
+    model = _model(event)
+    if not model:
+        return
+    from gitbench.services import drafts
+
+    wb = _open(ctx["gitdir"])
+    with wb.changing("session"):
+        job = drafts.job_record(wb, ctx["job"])
+        if job is not None and job.agent_model != model:
+            job.agent_model = model
+            drafts.save_job(wb, job, note="model")

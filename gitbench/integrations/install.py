@@ -1,0 +1,99 @@
+"""``gitbench agent install|uninstall AGENT [--user]``: gitbench's hooks merged into the agent's own settings
+file, and taken out again, exactly: the user's own hooks and settings are never dropped, reordered or rewritten."""
+
+from __future__ import annotations
+
+import os
+
+from gitbench import errors
+from gitbench.integrations import adapter
+from gitbench.integrations.run import executable
+from gitbench.model import OperationResult
+
+
+def _where(agent: str, user: bool) -> tuple[str, str | None]:
+    """(settings file, Workbench folder or None for --user)."""
+    speaker = adapter(agent)
+    home = os.path.expanduser("~")
+    if user:
+        return speaker.config_path("", True, home), None
+    from gitbench.services.workbench import Workbench
+
+    wb = Workbench(".")
+    root = wb.root
+    return speaker.config_path(root, False, home), root
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise errors.file_error(exc, f"reading {path}") from exc
+
+
+def _write(path: str, text: str) -> None:
+    from gitbench.store import atomic
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic.write_bytes(path, text.encode("utf-8"))
+
+
+def _exclude(root: str, path: str) -> bool:
+    """Keep a project-level hook file out of commits: it names this machine's gitbench (``.git/info/exclude``)."""
+    from gitbench.integrations.core import locate
+
+    found = locate(root)
+    if found is None:
+        return False
+    rel = "/" + os.path.relpath(path, root).replace(os.sep, "/")
+    exclude = os.path.join(found[0], "info", "exclude")
+    current = _read(exclude) or ""
+    if rel in current.splitlines():
+        return False
+    os.makedirs(os.path.dirname(exclude), exist_ok=True)
+    with open(exclude, "a", encoding="utf-8") as fh:
+        fh.write(("" if not current or current.endswith("\n") else "\n") + rel + "\n")
+    return True
+
+
+def install(agent: str, user: bool) -> OperationResult:
+    path, root = _where(agent, user)
+    before = _read(path)
+    after = adapter(agent).install(before, [*executable(), "hook", agent])
+    notes: list[str] = []
+    if before is not None and after == before:
+        return OperationResult("agent install", f"gitbench's {agent} hooks are already in {path}; nothing changed.")
+    _write(path, after)
+    if root is not None and path.startswith(root + os.sep) and _exclude(root, path):
+        notes.append(f"{os.path.relpath(path, root)} was added to .git/info/exclude: it names this machine's gitbench.")
+    scope = "every project (your user settings)" if user else "this project"
+    return OperationResult(
+        "agent install",
+        f"gitbench's {agent} hooks were added to {path}, for {scope}. Start {agent} as you always do: its session "
+        "gets a checkpoint and a Draft, each turn a step; `gitbench agent uninstall "
+        f"{agent}{' --user' if user else ''}` takes them out.",
+        notes=notes,
+        data={"path": path},
+    )
+
+
+def uninstall(agent: str, user: bool) -> OperationResult:
+    path, _root = _where(agent, user)
+    before = _read(path)
+    if before is None:
+        return OperationResult("agent uninstall", f"{path} does not exist; there were no gitbench hooks to remove.")
+    after = adapter(agent).uninstall(before)
+    if after is None:
+        os.unlink(path)
+        return OperationResult(
+            "agent uninstall", f"gitbench's {agent} hooks were removed; {path} held nothing else and was deleted."
+        )
+    if after == before:
+        return OperationResult("agent uninstall", f"{path} holds no gitbench hooks; nothing changed.")
+    _write(path, after)
+    return OperationResult(
+        "agent uninstall", f"gitbench's {agent} hooks were removed from {path}; your own settings are as they were."
+    )
