@@ -58,7 +58,18 @@ class Create:
     content: str
 
 
-Action = Replace | Create
+@dataclass(frozen=True)
+class EndTurn:
+    """Claude Code: end the turn here (answer with text only); the next user message goes on after it."""
+
+    say: str = "Done with this part."
+
+
+Action = Replace | Create | EndTurn
+
+
+def end_turn(say: str = "Done with this part.") -> EndTurn:
+    return EndTurn(say)
 
 
 def replace(path: str, old: str, new: str) -> Replace:
@@ -540,7 +551,7 @@ def _aider_answer(everything: str, messages: list[dict[str, Any]], script: Scrip
     except _Unsupported as exc:
         return str(exc)
     parts = ["I will make the requested change.\n"]
-    for a in script.actions:
+    for a in (a for a in script.actions if not isinstance(a, EndTurn)):
         if fmt == "whole":
             if isinstance(a, Create):
                 content = a.content
@@ -582,7 +593,10 @@ def _aider_file(messages: list[dict[str, Any]], path: str, fence: str, close: st
 def _claude_steps(cwd: str, script: Script) -> list[list[dict[str, Any]]]:
     """The assistant turns of the scripted conversation, each a list of tool calls (the last: none)."""
     steps: list[list[dict[str, Any]]] = []
-    for a in script.actions:
+    for a in script.actions:  # Claude Code's
+        if isinstance(a, EndTurn):
+            steps.append([])  # a text-only answer: the turn ends
+            continue
         file_path = str(PurePosixPath(cwd) / a.path)
         if isinstance(a, Replace):
             steps.append([{"name": "Read", "input": {"file_path": file_path}}])
@@ -612,6 +626,9 @@ def _claude_step(body: dict[str, Any], messages: list[dict[str, Any]], script: S
     steps = _claude_steps(cwd, script)
     if done >= len(steps):
         return [{"type": "text", "text": script.say}]
+    if not steps[done]:
+        ends = [a for a in script.actions if isinstance(a, EndTurn)]
+        return [{"type": "text", "text": ends[0].say if ends else script.say}]
     return [{"type": "text", "text": f"Step {done + 1}."}] + [
         {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", **call} for call in steps[done]
     ]
@@ -619,6 +636,10 @@ def _claude_step(body: dict[str, Any], messages: list[dict[str, Any]], script: S
 
 def _claude_cwd(body: dict[str, Any]) -> str | None:
     texts = [_text(body.get("system"))] + [_text(m.get("content")) for m in body.get("messages") or []]
+    for t in texts:  # a gitbench session's Draft worktree (its SessionStart hook said where): relative edits go there
+        m = re.search(r"gitbench: this session works in its own Draft\. Its worktree is (/\S+?):", t)
+        if m:
+            return m.group(1)
     for t in texts:
         m = re.search(r"(?:Primary working directory|Working directory|cwd): *(/\S*)", t)
         if m:
@@ -677,7 +698,7 @@ def _codex_step(items: list[Any], tools: dict[str, dict[str, Any]], script: Scri
         return [_codex_call(shell, tools, ["cat", paths[len(outputs)]], cid)]
     if len(outputs) == len(paths) and script.actions:
         contents = {p: _codex_cat_output(o) for p, o in zip(paths, outputs, strict=True)}
-        patch = _apply_patch(script.actions, contents)
+        patch = _apply_patch(tuple(a for a in script.actions if not isinstance(a, EndTurn)), contents)
         if "apply_patch" in tools:
             t = tools["apply_patch"]
             if t.get("type") == "custom":

@@ -289,7 +289,7 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
     with wb.changing("step"):
         job = _job(wb, ctx)
         if job is None or job.status not in (SESSION, "running"):
-            if not ctx.get("run"):
+            if not ctx.get("run") and (job is None or job.status in ("published", "discarded")):
                 _drop_session(ctx["gitdir"], event.agent, event.session)
             return HookReply(
                 message="gitbench: this session's Draft was published or discarded; what the agent does now is not "
@@ -400,7 +400,9 @@ def _end(
 
     job.status = "running"  # complete() records the end
     result = jobs.complete(wb, job, [], (lambda _job: extra) if extra else None)
-    _drop_session(ctx["gitdir"], event.agent, event.session)
+    if job.status == "no-changes":  # no Draft was kept: a resumed session starts a new one
+        _drop_session(ctx["gitdir"], event.agent, event.session)
+    # Otherwise the session's file stays: resumed (`claude --continue`), it goes on in the same Draft.
     label = _label(job)
     if job.status == "no-changes":
         return HookReply(message=f"gitbench: {result.summary}")
@@ -476,14 +478,19 @@ def _in_other_worktree(found: tuple[str, str]) -> bool:
 
 
 def _still_open(ctx: dict[str, Any]) -> bool:
+    """The session's job can go on: its Draft is there (not published or discarded). A session that ended and
+    is resumed reopens its job."""
     from gitbench.services import drafts
 
-    try:
-        wb = _open(ctx["gitdir"])
+    wb = _open(ctx["gitdir"])
+    with wb.changing("session"):
         job = drafts.job_record(wb, ctx["job"])
-    except Exception:  # noqa: BLE001 - an unreadable record: a new session starts a new job
-        return False
-    return job is not None and job.status in (SESSION, "running") and wb.git.ref(job.draft) is not None
+        if job is None or wb.git.ref(job.draft) is None or job.status in ("published", "discarded"):
+            return False
+        if job.status not in (SESSION, "running"):
+            job.status, job.finished = SESSION, None
+            drafts.save_job(wb, job, note="session resumed")
+    return True
 
 
 def _note_model(event: HookEvent, ctx: dict[str, Any]) -> None:

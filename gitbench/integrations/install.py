@@ -59,11 +59,30 @@ def _exclude(root: str, path: str) -> bool:
     return True
 
 
+def _worktrees_home(root: str | None) -> str:
+    """Where this project's Draft worktrees go (all projects' for a --user install)."""
+    from gitbench.services import worktrees
+
+    if root is None:
+        return worktrees.default_base()
+    from gitbench.services.commands import job_settings
+    from gitbench.services.workbench import Workbench
+
+    wb = Workbench(root)
+    return worktrees.home(wb, job_settings(wb).worktrees)
+
+
 def install(agent: str, user: bool) -> OperationResult:
     path, root = _where(agent, user)
     before = _read(path)
-    after = adapter(agent).install(before, [*executable(), "hook", agent])
+    speaker = adapter(agent)
+    after = speaker.install(before, [*executable(), "hook", agent])
     notes: list[str] = []
+    allow = getattr(speaker, "allow_folder", None)
+    if allow is not None:  # the agent may work in the Draft worktrees as in the project
+        folder = _worktrees_home(root)
+        os.makedirs(folder, exist_ok=True)
+        after = allow(after, folder)
     if before is not None and after == before:
         return OperationResult("agent install", f"gitbench's {agent} hooks are already in {path}; nothing changed.")
     _write(path, after)

@@ -1,0 +1,273 @@
+"""Agents that use Drafts by themselves (issue 12): Claude Code with the hooks of `gitbench agent install
+claude-code`, run as a user runs it (`claude -p` in the checkout, then `claude -p --continue`), against the
+scripted model server on 127.0.0.1; `gitbench agent run claude`; and the hook protocol itself through the real
+`gitbench hook` entry point.
+
+The real agent's proof: the session lands in its own Draft, one step per turn (two turns, two steps, one Draft,
+the session resumed), the steps carry the audit trailers and the agent and its model; the edit aimed at the
+user's checkout was denied by the PreToolUse hook (Claude got our reason) and exists nowhere; the user's folder
+and .git are byte for byte as before; nothing left 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.agent_server import AgentServer, create, end_turn, replace
+from tests.agents import MODELS, binary, environment, outside_traffic, run
+from tests.conftest import git, gitbench, make_project
+from tests.invariants import assert_same, check_invariants, fingerprint
+
+APP = 'def greet():\n    return "hello"\n'
+DRAFTS = "refs/heads/gitbench/draft/"
+
+
+def _drafts(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname)", DRAFTS).split()
+
+
+def _trailers(repo: Path, commit: str) -> dict[str, str]:
+    out = git(repo, "log", "-1", "--format=%(trailers:only,unfold)", commit)
+    return dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+
+
+def _hook(repo: Path, agent: str, event: str, payload: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitbench", "hook", agent, event],
+        cwd=repo,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Path:
+    repo = make_project(tmp_path / "project", {"app.py": APP, "README.md": "# p\n"})
+    res = gitbench(repo, "init")
+    assert res.returncode == 0, res.stderr
+    return repo
+
+
+def test_claude_code_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_path: Path) -> None:
+    res = gitbench(bench, "agent", "install", "claude-code")
+    assert res.returncode == 0, res.stderr
+    before = fingerprint(bench)
+    evil = bench / "evil.txt"
+    with AgentServer() as server:
+        server.script(
+            create(str(evil), "written into the user's checkout\n"),  # absolute: aimed at the checkout
+            replace("app.py", '"hello"', '"goodbye"'),  # relative: the session's worktree (its context says)
+            end_turn("Changed greet()."),
+            create("notes.txt", "notes\n"),
+            say="All done.",
+        )
+        env = environment("claude", server)
+        claude = str(binary("claude"))
+        common = ["--permission-mode", "acceptEdits", "--model", MODELS["claude"]]
+        first = run([claude, "-p", "Make greet() say goodbye", *common], env, bench, 120, tmp_path / "net1.strace")
+        assert first.returncode == 0, first.stderr
+        second = run([claude, "-p", "Now write notes.txt", "--continue", *common], env, bench, 120)
+        assert second.returncode == 0, second.stderr
+        results = server.tool_results()
+    assert outside_traffic(tmp_path / "net1.strace") == []
+    denied = [text for text, is_error in results if is_error and "user's checkout" in text]
+    assert denied and "evil.txt" in denied[0] and "Draft worktree" in denied[0], results
+    assert not evil.exists()
+    assert_same(before, fingerprint(bench), "the user's folder and .git")
+
+    drafts = _drafts(bench)
+    assert len(drafts) == 1, drafts
+    tip = git(bench, "rev-parse", drafts[0]).strip()
+    steps = git(bench, "rev-list", "--reverse", f"main..{tip}").split()
+    assert len(steps) == 2, "one step per turn"
+    first_step, second_step = (_trailers(bench, c) for c in steps)
+    assert git(bench, "show", f"{steps[0]}:app.py") == APP.replace('"hello"', '"goodbye"')
+    assert git(bench, "show", f"{steps[1]}:notes.txt") == "notes\n"
+    assert git(bench, "diff", "--name-only", steps[0], steps[1]).split() == ["notes.txt"]
+    assert "evil.txt" not in git(bench, "ls-tree", "-r", "--name-only", tip)
+    for tr in (first_step, second_step):
+        assert tr["Gitbench-Agent"] == "claude"
+        assert tr["Gitbench-Model"] == f"claude:{MODELS['claude']}"
+        assert tr["Gitbench-Checkpoint"].startswith("checkpoint/")
+        assert tr["Gitbench-Job"] == first_step["Gitbench-Job"]
+    job = json.loads(git(bench, "show", f"refs/gitbench/records:jobs/{first_step['Gitbench-Job']}.json"))
+    assert job["status"] == "complete" and job["steps_completed"] == 2
+    assert job["agent"] == "claude" and job["agent_model"] == MODELS["claude"]
+    # The prompts are in the session's conversation record, never in a commit.
+    chat = git(bench, "show", f"refs/gitbench/records:chat/{job['conversation']}.jsonl")
+    assert "Make greet() say goodbye" in chat and "Now write notes.txt" in chat
+    assert "goodbye" not in git(bench, "log", "--format=%B", f"main..{tip}")
+
+    # Publish brings it to the user's checkout; the Draft and its worktree go.
+    res = gitbench(bench, "publish")
+    assert res.returncode == 0, res.stderr
+    assert (bench / "app.py").read_text() == APP.replace('"hello"', '"goodbye"')
+    assert _drafts(bench) == []
+    check_invariants(bench)
+
+
+def test_agent_run_claude_makes_each_turn_a_step_and_refuses_the_checkout(bench: Path, tmp_path: Path) -> None:
+    evil = bench / "evil.txt"
+    with AgentServer() as server:
+        server.script(create(str(evil), "x\n"), replace("app.py", '"hello"', '"goodbye"'), say="Done.")
+        env = environment("claude", server)
+        before = fingerprint(bench)
+        argv = [str(binary("claude")), "-p", "Say goodbye", "--permission-mode", "acceptEdits"]
+        res = subprocess.run(
+            [sys.executable, "-m", "gitbench", "agent", "run", "--json", *argv, "--model", MODELS["claude"]],
+            cwd=bench,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+        )
+        results = server.tool_results()
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads(res.stdout)
+    assert out["ok"] and out["result"]["review"]["files"], out
+    assert any(err and "user's checkout" in text for text, err in results), results
+    assert not evil.exists()
+    assert_same(before, fingerprint(bench), "the user's folder and .git")
+    (draft,) = _drafts(bench)
+    steps = git(bench, "rev-list", f"main..{draft}").split()
+    assert len(steps) == 1  # the turn's step, made by the Stop hook; nothing left for the job's end
+    tr = _trailers(bench, steps[0])
+    assert tr["Gitbench-Agent"] == "claude" and tr["Gitbench-Model"] == f"claude:{MODELS['claude']}"
+    assert git(bench, "show", f"{draft}:app.py") == APP.replace('"hello"', '"goodbye"')
+    check_invariants(bench)
+
+
+# -- the hook protocol, event by event (payloads as Claude Code sends them: code.claude.com/docs/en/hooks) -------
+
+
+def test_hooks_outside_a_session_or_a_workbench_allow_everything(tmp_path: Path, bench: Path) -> None:
+    plain = make_project(tmp_path / "plain")
+    for repo in (plain, bench):  # a repository that is not a Workbench; a Workbench with no session
+        payload = {
+            "session_id": "s0",
+            "cwd": str(repo),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Write",
+            "tool_input": {"file_path": str(repo / "app.py"), "content": "x"},
+        }
+        res = _hook(repo, "claude-code", "PreToolUse", payload)
+        assert res.returncode == 0 and res.stdout.strip() == "", res
+    res = _hook(plain, "claude-code", "SessionStart", {"session_id": "s0", "cwd": str(plain), "source": "startup"})
+    assert res.returncode == 0 and res.stdout.strip() == ""
+    assert not (plain / ".git" / "gitbench").exists()
+
+
+def test_session_hooks_guard_the_checkout_git_and_branch(bench: Path) -> None:
+    start = {"session_id": "s1", "cwd": str(bench), "source": "startup", "model": "claude-opus-4-1"}
+    res = _hook(bench, "claude-code", "SessionStart", start)
+    assert res.returncode == 0, res.stderr
+    context = json.loads(res.stdout)["hookSpecificOutput"]["additionalContext"]
+    (draft,) = _drafts(bench)
+    tree = git(bench, "worktree", "list", "--porcelain").split("worktree ")[-1].splitlines()[0]
+    assert tree in context and str(bench) in context
+
+    def pre(tool: str, **args: str) -> dict[str, object]:
+        payload = {"session_id": "s1", "cwd": str(bench), "hook_event_name": "PreToolUse"}
+        res = _hook(bench, "claude-code", "PreToolUse", {**payload, "tool_name": tool, "tool_input": args})
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)["hookSpecificOutput"] if res.stdout.strip() else {}
+
+    denied = pre("Edit", file_path=str(bench / "app.py"), old_string="a", new_string="b")
+    assert denied["permissionDecision"] == "deny"
+    assert os.path.join(tree, "app.py") in denied["permissionDecisionReason"]
+    assert pre("Write", file_path="app.py", content="x")["permissionDecision"] == "deny"  # relative to the checkout
+    assert pre("Write", file_path=str(bench / ".git" / "config"), content="x")["permissionDecision"] == "deny"
+    assert pre("Write", file_path=os.path.join(tree, "app.py"), content="x") == {}
+    assert pre("Write", file_path=str(bench.parent / "elsewhere.txt"), content="x") == {}
+    assert pre("Bash", command="git commit -am wip")["permissionDecision"] == "deny"
+    assert pre("Bash", command=f"cd {tree} && git status") == {}
+    assert pre("Bash", command="ls -la") == {}
+
+    # A turn that changed nothing makes no step; one that did, makes one, with the model of the session.
+    stop = {"session_id": "s1", "cwd": str(bench), "hook_event_name": "Stop", "stop_hook_active": False}
+    res = _hook(bench, "claude-code", "Stop", stop)
+    assert res.returncode == 0 and res.stdout.strip() == ""
+    Path(tree, "app.py").write_text(APP.replace("hello", "hi"))
+    res = _hook(bench, "claude-code", "Stop", stop)
+    assert "step 1" in json.loads(res.stdout)["systemMessage"]
+    assert _trailers(bench, draft)["Gitbench-Model"] == "claude:claude-opus-4-1"
+    end = {"session_id": "s1", "cwd": str(bench), "hook_event_name": "SessionEnd", "reason": "exit"}
+    res = _hook(bench, "claude-code", "SessionEnd", end)
+    assert res.returncode == 0
+    assert "gitbench review" in res.stderr  # no terminal here: the review goes to stderr
+    check_invariants(bench)
+
+
+def test_worktree_create_makes_the_sessions_folder_the_drafts_worktree(bench: Path) -> None:
+    payload = {"session_id": "s2", "cwd": str(bench), "hook_event_name": "WorktreeCreate", "name": "feature-x"}
+    res = _hook(bench, "claude-code", "WorktreeCreate", payload)
+    assert res.returncode == 0, res.stderr
+    folder = res.stdout.strip()
+    assert os.path.isabs(folder) and os.path.isfile(os.path.join(folder, "app.py"))
+    (draft,) = _drafts(bench)
+    assert git(Path(folder), "symbolic-ref", "HEAD").strip() == draft
+    # The session then starts in that folder: it is the same job, and edits there are allowed.
+    start = {"session_id": "s2", "cwd": folder, "hook_event_name": "SessionStart", "source": "startup"}
+    res = _hook(Path(folder), "claude-code", "SessionStart", start)
+    assert res.returncode == 0 and folder in res.stdout
+    assert _drafts(bench) == [draft]
+    # Outside a Workbench the agent is told why it got no worktree.
+    plain = make_project(bench.parent / "plain")
+    res = _hook(plain, "claude-code", "WorktreeCreate", {**payload, "cwd": str(plain)})
+    assert res.returncode != 0 and "gitbench init" in res.stderr
+
+
+def test_install_merges_with_the_users_settings_and_uninstall_takes_out_exactly_ours(bench: Path) -> None:
+    settings = bench / ".claude" / "settings.local.json"
+    settings.parent.mkdir()
+    mine = {
+        "model": "opus",
+        "hooks": {
+            "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "my-linter"}]}],
+            "Notification": [{"hooks": [{"type": "command", "command": "notify-send hi"}]}],
+        },
+        "permissions": {"allow": ["Bash(make:*)"]},
+    }
+    settings.write_text(json.dumps(mine, indent=2))
+    assert gitbench(bench, "agent", "install", "claude-code").returncode == 0
+    once = settings.read_text()
+    data = json.loads(once)
+    assert data["model"] == "opus" and data["permissions"]["allow"] == ["Bash(make:*)"]
+    assert data["hooks"]["PreToolUse"][0] == mine["hooks"]["PreToolUse"][0]  # theirs first, untouched
+    assert data["hooks"]["Notification"] == mine["hooks"]["Notification"]
+    assert {"SessionStart", "WorktreeCreate", "UserPromptSubmit", "Stop", "SessionEnd"} <= set(data["hooks"])
+    res = gitbench(bench, "agent", "install", "claude-code")
+    assert res.returncode == 0 and "already" in res.stdout and settings.read_text() == once
+    assert gitbench(bench, "agent", "uninstall", "claude-code").returncode == 0
+    assert json.loads(settings.read_text()) == mine
+    # Only ours in the file: it goes.
+    settings.unlink()
+    assert gitbench(bench, "agent", "install", "claude-code").returncode == 0
+    assert gitbench(bench, "agent", "uninstall", "claude-code").returncode == 0
+    assert not settings.exists()
+    # A broken file: a clear error, nothing written.
+    settings.write_text("{ not json")
+    res = gitbench(bench, "agent", "install", "claude-code", "--json")
+    assert res.returncode == 2 and "not valid JSON" in json.loads(res.stdout)["error"]["message"]
+    assert settings.read_text() == "{ not json"
+    res = gitbench(bench, "agent", "install", "nosuch")
+    assert res.returncode == 2 and "claude-code" in (res.stdout + res.stderr)
+
+
+def test_install_user_level_writes_the_users_settings(bench: Path) -> None:
+    res = gitbench(bench, "agent", "install", "claude-code", "--user")
+    assert res.returncode == 0, res.stderr
+    path = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    assert "hook claude-code Stop" in path.read_text()
+    assert not (bench / ".claude").exists()
+    assert gitbench(bench, "agent", "uninstall", "claude-code", "--user").returncode == 0
+    assert not path.exists()
