@@ -41,7 +41,9 @@ EVENTS = {
 EDIT_TOOLS = ("apply_patch", "Edit", "Write")
 SHELL_TOOLS = ("Bash", "shell", "local_shell", "exec_command", "shell_command")
 MATCHER = "|".join((*EDIT_TOOLS, *SHELL_TOOLS))
-TIMEOUTS = {"SessionStart": 120, "Stop": 300, "SessionEnd": 300}  # seconds
+# Seconds. Codex clamps a SessionEnd hook to 3 s (and warns at every start when asked for more); the turn's step
+# is taken at Stop, so what is left for SessionEnd is the job's end.
+TIMEOUTS = {"SessionStart": 120, "Stop": 300, "SessionEnd": 3}
 # The file operations of an apply_patch envelope: "*** Update File: app.py", "*** Move to: new.py"...
 _PATCH_PATH = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
 _LEADING_CD = re.compile(r"^\s*cd\s+(?:'([^']+)'|\"([^\"]+)\"|(\S+))\s*&&")
