@@ -155,13 +155,18 @@ def bench(tmp_path: Path) -> Path:
 
 
 def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_path: Path) -> None:
-    res = gitbench(bench, "agent", "install", "codex")
-    assert res.returncode == 0, res.stderr
-    assert (bench / ".codex" / "hooks.json").exists()
     evil = bench / "evil.txt"
     with AgentServer() as server:
         env = environment("codex", server)
         trust_project(env, bench)
+        res = gitbench(bench, "agent", "install", "codex", env=env)
+        assert res.returncode == 0, res.stderr
+        assert (bench / ".codex" / "hooks.json").exists()
+        assert "/hooks" in res.stdout  # how to trust them
+        # The Draft worktrees are a writable root of codex's sandbox (its user config.toml, kept as it was).
+        config = (Path(env["CODEX_HOME"]) / "config.toml").read_text()
+        assert "[sandbox_workspace_write]\nwritable_roots = [" in config and "gitbench/worktrees/project-" in config
+        assert config.startswith('model = "codex-test-model"\nmodel_provider = "agent_server"\n')
         listed = trust_hooks(env, bench)
         assert sorted({h["eventName"] for h in listed}) == [
             "preToolUse",
@@ -171,7 +176,12 @@ def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_p
             "userPromptSubmit",
         ]
         before = fingerprint(bench)
+        # /tmp (where this test's worktrees are) is off the sandbox's writable roots, as on a user's machine: codex
+        # may then write in the Draft's worktree only because install made it a writable root.
+        no_tmp = ["-c", "sandbox_workspace_write.exclude_slash_tmp=true"]
+        no_tmp += ["-c", "sandbox_workspace_write.exclude_tmpdir_env_var=true"]
         codex = command("codex", "Make greet() say goodbye")
+        codex = [*codex[:2], *no_tmp, *codex[2:]]
         resume = [*codex[:-1], "resume", "--last"]  # codex exec OPTIONS resume --last PROMPT
 
         server.script(replace("app.py", '"hello"', '"goodbye"'), say="Changed greet().")
@@ -223,6 +233,7 @@ def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_p
     assert (bench / "notes.txt").read_text() == "notes\n"
     check_invariants(bench)
 
-    res = gitbench(bench, "agent", "uninstall", "codex")
+    res = gitbench(bench, "agent", "uninstall", "codex", env=env)
     assert res.returncode == 0, res.stderr
     assert not (bench / ".codex" / "hooks.json").exists()
+    assert "sandbox_workspace_write" not in (Path(env["CODEX_HOME"]) / "config.toml").read_text()

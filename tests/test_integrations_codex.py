@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gitbench import errors
 from gitbench.integrations import adapter
 from gitbench.integrations.base import HookReply
 from gitbench.integrations.codex import patch_paths
@@ -191,3 +192,45 @@ def test_session_end_writes_nothing_codex_would_reject() -> None:
     )
     assert event.kind == "session-end"
     assert CODEX.render(event, HookReply(message="gitbench: review")) == ("", "gitbench: review\n", 0)
+
+
+USER_CONFIG = """\
+# my codex settings
+model = "gpt-5"  # the one I use
+
+[sandbox_workspace_write]
+network_access = false
+writable_roots = ["/home/you/scratch"]
+
+[projects."/home/you/app"]
+trust_level = "trusted"
+"""
+FOLDER = "/home/you/.local/state/gitbench/worktrees/app-1a2b3c4d"
+
+
+def test_the_worktrees_become_a_writable_root_of_the_sandbox_keeping_the_users_config() -> None:
+    assert CODEX.settings_path("/p", False, "/h") == CODEX.settings_path("/p", True, "/h")  # the user's, always
+    allowed = CODEX.allow_in_settings(USER_CONFIG, FOLDER)
+    assert allowed == USER_CONFIG.replace(
+        'writable_roots = ["/home/you/scratch"]', f'writable_roots = ["/home/you/scratch", "{FOLDER}"]'
+    )
+    assert CODEX.allow_in_settings(allowed, FOLDER) == allowed  # twice: no change
+    assert CODEX.forget_in_settings(allowed, FOLDER) == USER_CONFIG
+    assert CODEX.forget_in_settings(USER_CONFIG, FOLDER) == USER_CONFIG
+
+
+def test_a_config_without_the_table_gets_it_and_loses_it_again() -> None:
+    plain = '# mine\nmodel = "gpt-5"\n'
+    allowed = CODEX.allow_in_settings(plain, FOLDER)
+    assert allowed.startswith(plain) and f'writable_roots = ["{FOLDER}"]' in allowed
+    assert CODEX.forget_in_settings(allowed, FOLDER) == plain
+    made = CODEX.allow_in_settings(None, FOLDER)
+    assert CODEX.forget_in_settings(made, FOLDER) is None  # only ours: the file goes
+
+
+def test_a_broken_config_toml_is_a_usage_error() -> None:
+    with pytest.raises(errors.UsageError) as info:
+        CODEX.allow_in_settings('model = "gpt-5\n', FOLDER)
+    assert "is not valid TOML" in info.value.message and "nothing was written" in info.value.message
+    with pytest.raises(errors.UsageError):
+        CODEX.allow_in_settings("sandbox_workspace_write = 3\n", FOLDER)

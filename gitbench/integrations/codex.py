@@ -63,6 +63,7 @@ def patch_paths(text: str) -> list[str]:
 
 class Codex:
     name = "codex"
+    install_note = INSTALL_NOTE
 
     def parse(self, event: str, payload: dict[str, Any]) -> HookEvent:
         kind = EVENTS.get(event, "other")
@@ -129,8 +130,75 @@ class Codex:
     def install(self, text: str | None, command: list[str]) -> str:
         return jsonhooks.install_nested(text, "the Codex hooks.json", self.name, command, _wanted())
 
+    # -- the sandbox: Codex may write in the Draft worktrees (its config.toml) ------------------------------------
+
+    def settings_path(self, root: str, user: bool, home: str) -> str:
+        """Codex's user ``config.toml``, where the sandbox's writable roots go, for a project install too: the
+        folder is this machine's, and a project's ``.codex/config.toml`` is often the team's, in Git."""
+        return os.path.join(os.path.dirname(self.config_path(root, True, home)), "config.toml")
+
+    def allow_in_settings(self, text: str | None, folder: str) -> str:
+        """``folder`` (the Draft worktrees) added to ``[sandbox_workspace_write] writable_roots``: Codex's sandbox
+        lets it write only in its working folder and those roots, and a session started in the checkout edits
+        its Draft's worktree. The user's own settings, comments and layout stay as they are (tomlkit)."""
+        import tomlkit
+
+        doc = _load_toml(text)
+        table = doc.get("sandbox_workspace_write")
+        if table is None:
+            table = tomlkit.table()
+            doc["sandbox_workspace_write"] = table
+        if not isinstance(table, dict):
+            raise _bad_toml("[sandbox_workspace_write] is not a table")
+        roots = table.get("writable_roots")
+        if roots is None:
+            roots = tomlkit.array()
+            table["writable_roots"] = roots
+        if not isinstance(roots, list):
+            raise _bad_toml("sandbox_workspace_write.writable_roots is not a list")
+        if folder in roots:
+            return text or ""
+        roots.append(folder)
+        return tomlkit.dumps(doc)
+
+    def forget_in_settings(self, text: str, folder: str) -> str | None:
+        """``folder`` taken out of the writable roots again (and the table install made for it, when it holds
+        nothing else); None when nothing is left in the file."""
+        doc = _load_toml(text)
+        table = doc.get("sandbox_workspace_write")
+        roots = table.get("writable_roots") if isinstance(table, dict) else None
+        if not isinstance(table, dict) or not isinstance(roots, list) or folder not in roots:
+            return text
+        if len(roots) > 1:
+            roots.remove(folder)
+        else:
+            del table["writable_roots"]
+            if not table:
+                del doc["sandbox_workspace_write"]
+                out = doc.as_string().rstrip("\n")  # and the blank line install put before the table
+                return out + "\n" if out.strip() else None
+        out = doc.as_string()
+        return out if out.strip() else None
+
     def uninstall(self, text: str) -> str | None:
         return jsonhooks.uninstall_nested(text, "the Codex hooks.json", self.name)
+
+
+def _load_toml(text: str | None) -> Any:
+    import tomlkit
+
+    try:
+        return tomlkit.parse(text or "")
+    except tomlkit.exceptions.ParseError as exc:
+        raise _bad_toml(f"is not valid TOML ({exc})") from exc
+
+
+def _bad_toml(what: str) -> Exception:
+    from gitbench import errors
+
+    return errors.UsageError(
+        f"The Codex config.toml {what}; nothing was written.", [errors.Action("Fix it, then install again")]
+    )
 
 
 def _wanted() -> list[jsonhooks.Hook]:
