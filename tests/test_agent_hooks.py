@@ -15,14 +15,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.agent_server import AgentServer, create, end_turn, replace
-from tests.agents import MODELS, binary, environment, outside_traffic, run
+from tests.agents import API_KEY, MODELS, binary, environment, outside_traffic, run
 from tests.conftest import git, gitbench, make_project
 from tests.invariants import assert_same, check_invariants, fingerprint
+from tests.terminal import Terminal
 
 APP = 'def greet():\n    return "hello"\n'
 DRAFTS = "refs/heads/gitbench/draft/"
@@ -271,3 +273,50 @@ def test_install_user_level_writes_the_users_settings(bench: Path) -> None:
     assert not (bench / ".claude").exists()
     assert gitbench(bench, "agent", "uninstall", "claude-code", "--user").returncode == 0
     assert not path.exists()
+
+
+def _wait(term: Terminal, text: str, timeout: float = 60) -> None:
+    """Wait for ``text`` on a full-screen program's terminal (its redraws drop spaces: compare without them)."""
+    want = text.replace(" ", "")
+    deadline = time.monotonic() + timeout
+    while want not in term.screen.replace(" ", ""):
+        if time.monotonic() > deadline or (not term._read(0.3) and want not in term.screen.replace(" ", "")):
+            raise AssertionError(f"never saw {text!r}:\n{term.screen[-3000:]}")
+
+
+def test_agent_run_claude_interactive_on_a_terminal(bench: Path) -> None:
+    """`gitbench agent run claude` on a terminal: Claude Code's own screen; the user types a prompt, Claude edits,
+    the turn's step is announced in Claude's screen by the Stop hook; /exit; gitbench's review."""
+    with AgentServer() as server:
+        server.script(replace("app.py", '"hello"', '"goodbye"'), say="Done: greet says goodbye.")
+        env = environment("claude", server)
+        # As for a user who has used Claude Code here before: the project trusted, the API key accepted.
+        state = Path(env["HOME"]) / ".claude.json"
+        data = json.loads(state.read_text())
+        data["projects"] = {str(bench): {"hasTrustDialogAccepted": True}}
+        data["customApiKeyResponses"] = {"approved": [API_KEY[-20:]], "rejected": []}
+        state.write_text(json.dumps(data))
+        env["TERM"] = "xterm"
+        term = Terminal(bench, ["agent", "run", str(binary("claude")), "--model", MODELS["claude"]], env)
+        try:
+            term.expect("Running")
+            _wait(term, "❯")
+            time.sleep(1)
+            os.write(term.master, b"Make greet say goodbye")
+            time.sleep(0.5)
+            os.write(term.master, b"\r")
+            _wait(term, "Stop says: gitbench: step 1 on Draft")
+            os.write(term.master, b"/exit")
+            time.sleep(0.5)
+            os.write(term.master, b"\r")
+            code = term.finish(90)
+        finally:
+            if term.proc.poll() is None:
+                term.proc.kill()
+    assert code == 0, term.screen[-3000:]
+    assert "finished: 1 file(s) changed in Draft" in term.screen
+    (draft,) = _drafts(bench)
+    steps = git(bench, "rev-list", f"main..{draft}").split()
+    assert len(steps) == 1 and git(bench, "show", f"{draft}:app.py") == APP.replace('"hello"', '"goodbye"')
+    assert (bench / "app.py").read_text() == APP
+    check_invariants(bench)

@@ -11,11 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gitbench import errors
-from gitbench.cli import render
-
 if TYPE_CHECKING:
     import typer
+
+    from gitbench import errors
 
 _app: typer.Typer | None = None
 
@@ -90,6 +89,8 @@ def _crash_log(exc: BaseException) -> str:
 def _os_error(exc: OSError) -> errors.GitbenchError:
     import errno
 
+    from gitbench import errors
+
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return errors.disk_full("writing")
     where = f" ({exc.filename})" if exc.filename else ""
@@ -148,6 +149,9 @@ def run_command(command: object, prog: str) -> None:
 
 def handle(invoke: Callable[[], None], as_json: bool) -> int:
     """Run ``invoke``; turn every error into a banner (or JSON) and an exit code."""
+    from gitbench import errors
+    from gitbench.cli import render
+
     try:
         invoke()
         return 0

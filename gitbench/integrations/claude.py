@@ -160,11 +160,16 @@ class Claude:
         folders.append(folder)
         return base.dump_json(data)
 
-    def run_flags(self, command: list[str]) -> list[str]:
-        """``gitbench agent run claude``: the same hooks for this run only (``--settings`` adds to the user's)."""
-        import json
+    def run_flags(self, command: list[str], folder: str) -> list[str]:
+        """``gitbench agent run claude``: the same hooks for this run only (``--settings`` adds to the user's
+        settings, it replaces nothing), from a file in ``folder`` so the command line stays readable."""
+        path = os.path.join(folder, "claude-code-settings.json")
+        text = self.install(None, command)
+        from gitbench.store import atomic
 
-        return ["--settings", json.dumps(json.loads(self.install(None, command)), separators=(",", ":"))]
+        os.makedirs(folder, exist_ok=True)
+        atomic.write_bytes(path, text.encode("utf-8"))
+        return ["--settings", path]
 
 
 def _event_name(kind: str) -> str:

@@ -236,6 +236,7 @@ def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
             "gitdir": wb.git.gitdir,
             "agent": event.agent,
             "session": event.session,
+            "copy": list(settings.copy),
         }
         _write_session(wb.git.gitdir, event.agent, event.session, data)
         return data
@@ -300,12 +301,15 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
             return HookReply(
                 error=f"gitbench: the worktree of the Draft {_label(job)} is gone; run `gitbench recover`."
             )
+        stored_model = job.agent_model
         model = _model(event) or job.agent_model
         if model and not job.agent_model:
             job.agent_model = model
         program = job.agent or PROGRAM.get(event.agent, event.agent)
         who = (f"{program}:{model}" if model else program, program)
-        copied = worktrees.copied_paths(linked, worktrees._copy_patterns(wb))
+        patterns = ctx.get("copy")  # as the session started (reading the config again costs ~20 ms a turn)
+        copy = tuple(patterns) if isinstance(patterns, list) else worktrees._copy_patterns(wb)
+        copied = worktrees.copied_paths(linked, copy)
         turn = max(_turns(job), 1)
         subject = f"{event.agent}: turn {turn}"
         try:
@@ -325,6 +329,8 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
             return _end(wb, job, event, ctx, extra)
         from gitbench.services import drafts
 
+        if not cap.commits and not cap.refused and model == stored_model:
+            return HookReply()  # nothing to record: no records commit either
         drafts.save_job(wb, job, note=f"turn {turn}", extra=extra)
         if not cap.commits:
             return HookReply()

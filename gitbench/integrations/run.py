@@ -41,8 +41,8 @@ def executable() -> list[str]:
     return [os.path.abspath(found)] if found else [sys.executable, "-m", "gitbench"]
 
 
-def flags(argv: list[str]) -> list[str]:
-    """The command line the agent is started with."""
+def flags(argv: list[str], folder: str) -> list[str]:
+    """The command line the agent is started with (``folder``: where a settings file for this run may go)."""
     name = agents.program(argv)
     out = list(argv)
     for flag in EXTRA.get(name, []):
@@ -59,7 +59,7 @@ def flags(argv: list[str]) -> list[str]:
         return out
     run_flags = getattr(speaker, "run_flags", None)
     if run_flags is not None:
-        out += run_flags([*executable(), "hook", hooked])
+        out += run_flags([*executable(), "hook", hooked], folder)
     return out
 
 
@@ -77,7 +77,7 @@ def run_agent(
             "agent run needs the agent to start, e.g. `gitbench agent run claude` or `gitbench agent run aider`.",
             [errors.Action("See the agents gitbench knows", "gitbench agent run --help")],
         )
-    full = flags(argv)
+    full = flags(argv, os.path.join(wb.git.gitdir, "gitbench", "agents"))
     settings = commands.job_settings(wb)
     with wb.changing("agent run"):
         job, notes = jobs.start_job(wb, "exec", Scope.of([]), full, message, "beside")
