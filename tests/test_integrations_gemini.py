@@ -154,3 +154,14 @@ def test_session_end_shows_the_review() -> None:
     assert event.kind == "session-end"
     out, _err, code = GEMINI.render(event, HookReply(message="gitbench: review: gitbench review --draft d"))
     assert (json.loads(out), code) == ({"systemMessage": "gitbench: review: gitbench review --draft d"}, 0)
+
+
+def test_the_worktrees_join_geminis_workspace_and_leave_it_with_our_hooks() -> None:
+    folder = "/home/you/.local/state/gitbench/worktrees/app-1a2b3c4d"
+    user = {"context": {"fileName": "GEMINI.md", "includeDirectories": ["../shared"]}}
+    installed = GEMINI.allow_folder(GEMINI.install(json.dumps(user), ["/bin/gitbench", "hook", "gemini"]), folder)
+    assert json.loads(installed)["context"]["includeDirectories"] == ["../shared", folder]
+    assert GEMINI.allow_folder(installed, folder) == installed
+    assert json.loads(GEMINI.uninstall(installed) or "") == user
+    alone = GEMINI.allow_folder(GEMINI.install(None, ["/bin/gitbench", "hook", "gemini"]), folder)
+    assert GEMINI.uninstall(alone) is None

@@ -17,6 +17,8 @@ Events used, and why:
   AfterAgent    the end of a turn: what Gemini changed becomes a step (``systemMessage``; never ``deny``, which
                 would make Gemini retry)
   SessionEnd    the last step and the job's end; the review (``systemMessage``, shown at shutdown)
+Gemini's file tools write only inside its workspace, so install also adds the Draft worktrees' folder to
+``context.includeDirectories`` (uninstall takes it out).
 Not used: AfterTool, the model hooks (BeforeModel, AfterModel, BeforeToolSelection), PreCompress, Notification.
 """
 
@@ -93,7 +95,37 @@ class Gemini:
         return jsonhooks.install_nested(text, "the Gemini CLI settings.json", self.name, command, _wanted())
 
     def uninstall(self, text: str) -> str | None:
-        return jsonhooks.uninstall_nested(text, "the Gemini CLI settings.json", self.name)
+        left = jsonhooks.uninstall_nested(text, "the Gemini CLI settings.json", self.name)
+        if left is None:
+            return None
+        data = base.load_json(left, "the Gemini CLI settings.json")
+        context = data.get("context")
+        folders = context.get("includeDirectories") if isinstance(context, dict) else None
+        if not isinstance(context, dict) or not isinstance(folders, list):
+            return left
+        kept = [f for f in folders if not _worktrees_folder(f)]
+        if len(kept) == len(folders):
+            return left
+        if kept:
+            context["includeDirectories"] = kept
+        else:
+            del context["includeDirectories"]
+            if not context:
+                del data["context"]
+        return base.dump_json(data) if data else None
+
+    def allow_folder(self, text: str, folder: str) -> str:
+        """The Draft worktrees in Gemini's workspace (``context.includeDirectories``): its file tools write only
+        inside the workspace's folders, and a session started in the checkout edits its Draft's worktree."""
+        data = base.load_json(text, "the Gemini CLI settings.json")
+        context = data.setdefault("context", {})
+        if not isinstance(context, dict):
+            return text
+        folders = context.setdefault("includeDirectories", [])
+        if not isinstance(folders, list) or folder in folders:
+            return text
+        folders.append(folder)
+        return base.dump_json(data)
 
 
 def _wanted() -> list[jsonhooks.Hook]:
@@ -104,6 +136,14 @@ def _wanted() -> list[jsonhooks.Hook]:
             extra["timeout"] = TIMEOUTS[event]
         out.append(jsonhooks.Hook(event, MATCHER if event == "BeforeTool" else None, extra))
     return out
+
+
+def _worktrees_folder(value: Any) -> bool:
+    """A folder of gitbench's Draft worktrees (``.../gitbench/worktrees[/<project>-<hash>]``)."""
+    if not isinstance(value, str):
+        return False
+    parts = value.rstrip("/").split("/")
+    return parts[-2:] == ["gitbench", "worktrees"] or parts[-3:-1] == ["gitbench", "worktrees"]
 
 
 def _event_name(kind: str) -> str:
