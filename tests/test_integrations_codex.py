@@ -1,10 +1,12 @@
 """Codex's hooks (gitbench/integrations/codex.py): the hook file, and its payloads and answers.
 
 The payloads here are Codex 0.171.0's own, captured from a real ``codex exec`` run with a hook that logged its
-stdin (the same run as tests/test_agents_hooks.py, which runs the real binary with gitbench's hooks end to end);
-their fields are those of the binary's embedded schemas (``pre-tool-use.command.input`` and the rest), which
-match https://developers.openai.com/codex/hooks. The answers are the ones those schemas accept: Codex rejects
-``permissionDecision: allow`` and any output of a SessionEnd hook, so gitbench says nothing then.
+stdin (tests/test_agent_hooks_codex.py runs the real binary with gitbench's hooks end to end); their fields are
+those of the binary's embedded schemas (``pre-tool-use.command.input`` and the rest), which match
+https://developers.openai.com/codex/hooks. The ``apply_patch`` tool's payload is built like the shell tool's (its
+patch in ``tool_input.command``): codex offered the scripted model no apply_patch tool. The answers are the ones
+those schemas accept: Codex rejects ``permissionDecision: allow`` and any output of a SessionEnd hook, so gitbench
+says nothing then.
 """
 
 from __future__ import annotations

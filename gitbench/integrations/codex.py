@@ -4,7 +4,9 @@ Codex 0.171.0 reads hooks from ``hooks.json`` (or inline ``[hooks]`` tables of `
 config layer: ``~/.codex`` (``$CODEX_HOME``) and ``<repo>/.codex``, the project's only when the project is trusted.
 Hooks are on by default (``[features] hooks``, formerly ``codex_hooks``); a new or changed hook runs only after the
 user trusted it in ``/hooks`` (its hash is kept in ``config.toml``, ``[hooks.state]``); an untrusted one is skipped
-without a word. We write ``hooks.json``, so the user's ``config.toml`` (and its comments) is never touched.
+without a word. Our hooks go in ``hooks.json``; the only line of ours in the user's ``config.toml`` is the Draft
+worktrees' folder among the sandbox's writable roots (``allow_in_settings``: codex writes only in its working folder
+and those), edited with tomlkit so the user's comments and layout stay.
 
 Events used, and why (the payloads are the binary's own, captured from a real ``codex exec`` run):
   SessionStart      a checkpoint and the session's Draft worktree; its path goes into Codex's context
@@ -15,7 +17,8 @@ Events used, and why (the payloads are the binary's own, captured from a real ``
                     user's checkout or .git is denied with the path to write instead; git commands that would move
                     the user's branch are denied (``Bash``)
   Stop              the end of a turn: what Codex changed becomes a step (``systemMessage`` says so)
-  SessionEnd        the last step and the job's end; the review (Codex shows no SessionEnd output: stderr)
+  SessionEnd        the last step and the job's end; the review (Codex shows nothing a SessionEnd hook says: the
+                    entry writes it on the terminal)
 Not used: PermissionRequest (approvals are Codex's own), PostToolUse, Pre/PostCompact, Subagent*, Interrupt.
 """
 
