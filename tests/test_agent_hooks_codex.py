@@ -20,8 +20,10 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
+import struct
 import subprocess
 import termios
 import time
@@ -237,3 +239,106 @@ def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_p
     assert res.returncode == 0, res.stderr
     assert not (bench / ".codex" / "hooks.json").exists()
     assert "sandbox_workspace_write" not in (Path(env["CODEX_HOME"]) / "config.toml").read_text()
+
+
+class Screen:
+    """A full-screen program on a pseudo-terminal of its own (200 x 50), as in a user's terminal; what it drew is
+    compared without escape sequences and without white space (a TUI redraws in pieces)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+
+        def controlling_terminal() -> None:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        full = {k: v for k, v in env.items() if k != "NO_COLOR"}
+        full["TERM"] = "xterm-256color"
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=full,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=controlling_terminal,
+        )
+        os.close(slave)
+        self.raw = b""
+
+    @property
+    def flat(self) -> str:
+        text = re.sub(
+            r"\x1b\[[0-9;?<>=$]*[A-Za-z~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]",
+            "",
+            self.raw.decode("utf-8", "replace"),
+        )
+        return re.sub(r"\s+", "", text)
+
+    def pump(self, seconds: float, until: str | None = None) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(self.master, 65536)
+                except OSError:
+                    return False
+                self.raw += data
+                if b"\x1b[6n" in data:  # where is the cursor: a terminal answers
+                    os.write(self.master, b"\x1b[1;1R")
+                if b"\x1b[c" in data:  # which terminal: a VT220-like one
+                    os.write(self.master, b"\x1b[?62;22c")
+            if until is not None and until.replace(" ", "") in self.flat:
+                return True
+        return until is None
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        os.close(self.master)
+
+
+def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
+    """`codex` itself, interactive, in the checkout: the prompt typed, the edit in the Draft's worktree, and the
+    Stop hook's step shown in codex's own screen (`↳ Hook · gitbench: step 1 on Draft ...`)."""
+    with AgentServer() as server:
+        env = environment("codex", server)
+        trust_project(env, bench)
+        assert gitbench(bench, "agent", "install", "codex", env=env).returncode == 0
+        trust_hooks(env, bench)
+        before = fingerprint(bench)
+        server.script(replace("app.py", '"hello"', '"goodbye"'), say="Changed greet().")
+        screen = Screen([str(binary("codex")), "--model", MODELS["codex"]], env, bench)
+        try:
+            screen.pump(6)  # codex asks the terminal a few things before it draws
+            screen.type("Make greet() say goodbye")
+            screen.pump(1)
+            screen.type("\r")
+            assert screen.pump(90, until="gitbench: step 1 on Draft"), screen.flat[-3000:]
+            screen.type("/quit")
+            screen.pump(1)
+            screen.type("\r")
+            screen.pump(3)
+        finally:
+            screen.close()
+    (draft,) = git(bench, "for-each-ref", "--format=%(refname)", DRAFTS).split()
+    label = draft[len(DRAFTS) :]
+    assert f"gitbench:step1onDraft{label}:1file(s)(app.py).Review:gitbenchreview--draft{label}" in screen.flat
+    (step,) = git(bench, "rev-list", f"main..{draft}").split()
+    assert git(bench, "show", f"{step}:app.py") == APP.replace('"hello"', '"goodbye"')
+    assert _trailers(bench, step)["Gitbench-Model"] == f"codex:{MODELS['codex']}"
+    assert_same(before, fingerprint(bench), "the user's folder and .git")
+    # codex's /quit leaves its session to its app-server ("Any running work continues"): no SessionEnd yet. The
+    # Draft and its step are there all the same; publish takes them.
+    res = gitbench(bench, "publish")
+    assert res.returncode == 0, res.stderr
+    assert (bench / "app.py").read_text() == APP.replace('"hello"', '"goodbye"')
+    check_invariants(bench)
