@@ -306,6 +306,24 @@ class Screen:
         os.close(self.master)
 
 
+def stop_processes_under(folder: Path) -> None:
+    """Kill every process whose program lies under ``folder`` (a folder this test made)."""
+    prefix = str(folder) + os.sep
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                program = fh.read().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if program.startswith(prefix):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
     """`codex` itself, interactive, in the checkout: the prompt typed, the edit in the Draft's worktree, and the
     Stop hook's step shown in codex's own screen (`↳ Hook · gitbench: step 1 on Draft ...`)."""
@@ -329,6 +347,9 @@ def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
             screen.pump(3)
         finally:
             screen.close()
+            # The TUI started codex's app-server daemon from this test's CODEX_HOME, in sessions of their own
+            # (outside the TUI's process group): they go too.
+            stop_processes_under(Path(env["CODEX_HOME"]))
     (draft,) = git(bench, "for-each-ref", "--format=%(refname)", DRAFTS).split()
     label = draft[len(DRAFTS) :]
     assert f"gitbench:step1onDraft{label}:1file(s)(app.py).Review:gitbenchreview--draft{label}" in screen.flat
