@@ -98,6 +98,7 @@ def test_claude_code_with_installed_hooks_lands_each_turn_as_a_step(bench: Path,
     for tr in (first_step, second_step):
         assert tr["Gitbench-Agent"] == "claude"
         assert tr["Gitbench-Model"] == f"claude:{MODELS['claude']}"
+        assert tr["Assisted-by"] == f"claude-code:{MODELS['claude']}"  # the model its hooks' payload named
         assert tr["Gitbench-Checkpoint"].startswith("checkpoint/")
         assert tr["Gitbench-Job"] == first_step["Gitbench-Job"]
     job = json.loads(git(bench, "show", f"refs/gitbench/records:jobs/{first_step['Gitbench-Job']}.json"))
@@ -107,6 +108,16 @@ def test_claude_code_with_installed_hooks_lands_each_turn_as_a_step(bench: Path,
     chat = git(bench, "show", f"refs/gitbench/records:chat/{job['conversation']}.jsonl")
     assert "Make greet() say goodbye" in chat and "Now write notes.txt" in chat
     assert "goodbye" not in git(bench, "log", "--format=%B", f"main..{tip}")
+    for tr in (first_step, second_step):
+        assert tr["Assisted-by"] == f"claude-code:{MODELS['claude']}"
+    # `gitbench why` names each line's turn and the prompt that asked for it.
+    res = gitbench(bench, "why", "app.py:2", "--rev", tip, "--json")
+    (line,) = json.loads(res.stdout)["result"]["origins"]
+    assert line["commit"] == steps[0] and line["turn"] == 1 and line["prompt"] == "Make greet() say goodbye"
+    assert line["assisted_by"] == f"claude-code:{MODELS['claude']}" and line["checkpoint"] == job["checkpoint"]
+    res = gitbench(bench, "why", "notes.txt", "--rev", tip, "--json")
+    (line,) = json.loads(res.stdout)["result"]["origins"]
+    assert line["commit"] == steps[1] and line["turn"] == 2 and line["prompt"] == "Now write notes.txt"
 
     # Publish brings it to the user's checkout; the Draft and its worktree go.
     res = gitbench(bench, "publish")

@@ -204,6 +204,9 @@ def run_job(
         assert trailer(repo, step, "Gitbench-Agent") == [agent], git(repo, "log", "-1", step)
         assert trailer(repo, step, "Gitbench-Model") == [f"{agent}:{model}"], git(repo, "log", "-1", step)
         assert trailer(repo, step, "Gitbench-Job") == [job["id"]], git(repo, "log", "-1", step)
+        # ...and Assisted-by says it the kernel's way, AGENT:MODEL (Claude Code is the program `claude`).
+        name = "claude-code" if agent == "claude" else agent
+        assert trailer(repo, step, "Assisted-by") == [f"{name}:{model}"], git(repo, "log", "-1", step)
     return job, draft, folder
 
 
@@ -261,7 +264,9 @@ def assert_aider_commit(repo: Path, rev: str, job: dict[str, Any], step: str) ->
         "Gitbench-Checkpoint",
         "Gitbench-Attempts",
         "Gitbench-Status",
+        "Assisted-by",
     ], keys
+    assert trailer(repo, rev, "Assisted-by") == [f"aider:openai/{MODELS['aider']}"]
     assert trailer(repo, rev, "Co-authored-by") == [f"aider (openai/{MODELS['aider']}) <aider@aider.chat>"]
     assert trailer(repo, rev, "Gitbench-Step") == [f"1/1 {step}"]
     assert trailer(repo, rev, "Gitbench-Files") == ["app.py, notes.txt"]

@@ -47,6 +47,7 @@ def _register() -> None:
         draft_cmds,
         file_cmds,
         model_cmds,
+        provenance_cmds,
         tui_cmds,
         workbench_cmds,
         workflow_cmds,
@@ -60,6 +61,7 @@ def _register() -> None:
         checkpoint_cmds,
         file_cmds,
         workflow_cmds,
+        provenance_cmds,
         tui_cmds,
         agent_cmds,
     ):

@@ -35,6 +35,17 @@ class CommitInfo:
     message: str
     time: int
     author: str
+    author_email: str = ""
+    author_time: int = 0
+
+
+@dataclass(frozen=True)
+class BlameHunk:
+    """Lines ``start``..``start + count - 1`` (1-based, in the blamed version) as ``commit`` last wrote them."""
+
+    start: int
+    count: int
+    commit: str
 
 
 @dataclass(frozen=True)
@@ -266,7 +277,47 @@ class GitRepo:
             message=obj.message,
             time=obj.commit_time,
             author=obj.author.name,
+            author_email=obj.author.email,
+            author_time=obj.author.time,
         )
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit a revision names (a branch, a tag, ``HEAD~2``, a full or short id...), or None."""
+        if not rev or rev.startswith("-"):
+            return None
+        try:
+            obj = self.repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+        return str(commit.id)
+
+    def blame(self, path: str, newest: str, first: int, last: int) -> list[BlameHunk]:
+        """Which commit last wrote each of lines ``first``..``last`` (1-based) of ``path`` as ``newest`` has it:
+        libgit2's blame, with no rename or copy detection (``git blame`` without ``-M``/``-C``)."""
+        try:
+            found = self.repo.blame(path, newest_commit=pygit2.Oid(hex=newest), min_line=first, max_line=last)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise translate(exc, f"reading the history of {path}") from exc
+        return [BlameHunk(h.final_start_line_number, h.lines_in_hunk, str(h.final_commit_id)) for h in found]
+
+    def added_lines(self, old: str | None, new: str) -> dict[str, list[tuple[int, int]]]:
+        """The lines each file of tree ``new`` has that ``old`` did not (first, last; 1-based, in ``new``): the
+        new side of the diff's hunks. A rename is followed (its unchanged lines are not new); binary files and
+        deletions have none."""
+        old_tree, new_tree = self._narrowed(old or self.empty_tree(), new)
+        a, b = self.repo[old_tree], self.repo[new_tree]
+        assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
+        diff = a.diff_to_tree(b, context_lines=0, interhunk_lines=0)
+        diff.find_similar()
+        out: dict[str, list[tuple[int, int]]] = {}
+        for patch in diff:
+            if patch is None or patch.delta.is_binary or patch.delta.status_char() == "D":
+                continue
+            ranges = [(h.new_start, h.new_start + h.new_lines - 1) for h in patch.hunks if h.new_lines > 0]
+            if ranges:
+                out[patch.delta.new_file.path] = ranges
+        return out
 
     def tag_message(self, ref: str) -> tuple[str, str, int] | None:
         """(message, target commit, tagger time) of an annotated tag ref."""
@@ -510,6 +561,13 @@ class GitRepo:
         walker.hide(pygit2.Oid(hex=base))
         return _infos(walker, limit)
 
+    def commits_reachable(self, tip: str, hidden: list[str], limit: int = 1_000_000) -> list[CommitInfo]:
+        """Commits reachable from ``tip`` and from none of ``hidden``, parents before children (oldest first)."""
+        walker = self.repo.walk(pygit2.Oid(hex=tip), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        for oid in hidden:
+            walker.hide(pygit2.Oid(hex=oid))
+        return _infos(walker, limit)
+
     def rewrite_commit(self, oid: str, tree: str, parents: list[str], message: str) -> str:
         """A copy of commit ``oid`` with another tree, parents and message; its author and committer (names,
         emails, dates) kept as they were."""
@@ -606,7 +664,12 @@ def _infos(walker: Iterable[pygit2.Commit], limit: int) -> list[CommitInfo]:
     out: list[CommitInfo] = []
     for c in walker:
         parents = tuple(str(p) for p in c.parent_ids)
-        out.append(CommitInfo(str(c.id), str(c.tree_id), parents, c.message, c.commit_time, c.author.name))
+        author = c.author
+        out.append(
+            CommitInfo(
+                str(c.id), str(c.tree_id), parents, c.message, c.commit_time, author.name, author.email, author.time
+            )
+        )
         if len(out) >= limit:
             break
     return out

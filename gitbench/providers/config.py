@@ -137,6 +137,11 @@ def user_config_path() -> str:
     return os.path.join(base, "gitbench", "config.toml")
 
 
+def read_file(path: str) -> dict[str, Any]:
+    """A config file's TOML (empty when there is none)."""
+    return _read(path)
+
+
 def _read(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
@@ -158,6 +163,7 @@ SECTIONS: dict[str, type] = {
     "retry": dict,
     "timeouts": dict,
     "job": dict,
+    "attribution": dict,
 }
 PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
 
@@ -199,10 +205,17 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     user = user_config_path()
     layers.append((user, _read(user)))
     _check_shape(*layers[0])
+    attribution(layers[0][1], user)
     if workbench_root is not None:
         path = os.path.join(workbench_root, ".gitbench", "config.toml")
         data = _read(path)
         _check_shape(path, data)
+        if "attribution" in data:
+            raise errors.UsageError(
+                f"[attribution] in {path}: a Co-authored-by credit is a statement each user makes on their own "
+                "commits, and that file is versioned with the project: everyone who clones it would make it.",
+                [errors.Action(f"Move [attribution] to your own config file, {user} (docs/providers.md)")],
+            )
         for name, table in (data.get("providers") or {}).items():
             if isinstance(table, dict) and "api_key" in table:
                 raise errors.UsageError(
@@ -323,6 +336,32 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
         secrets=secrets,
         job=job,
     )
+
+
+def attribution(data: dict[str, Any], path: str) -> str | None:
+    """``[attribution] co_authored_by = "Name <email>"`` of a config file, checked: the ``Co-authored-by:``
+    trailer of every AI step (docs/concepts.md), or None (the default: no such trailer)."""
+    table = data.get("attribution")
+    if table is None:
+        return None
+    fix = [errors.Action(f'Fix {path}: [attribution] co_authored_by = "Your Name <you@example.com>"')]
+    if not isinstance(table, dict):
+        raise errors.UsageError(f"attribution in {path} must be a table.", fix)
+    for key in table:
+        if key != "co_authored_by":
+            raise errors.UsageError(f"Unknown setting attribution.{key} in {path}.", fix)
+    value = table.get("co_authored_by")
+    if value is None:
+        return None
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[^<>\n]+ <[^<>\s]+@[^<>\s]+>", value.strip()):
+        raise errors.UsageError(
+            f"attribution.co_authored_by in {path} must be one person as Git writes them, "
+            f'"Name <email>", not {value!r}.',
+            fix,
+        )
+    return " ".join(value.split())
 
 
 JOB_KEYS = ("job.copy", "job.setup", "job.worktrees", "job.timeout")

@@ -2,8 +2,10 @@
 
 The program is the command's own name, looked for behind the usual launchers (``env``, ``npx``, ``uvx``,
 ``pipx run``, ``python -m``, ``node .../cli.js``, ``sh -c``). The model comes from what the agent itself reads,
-in its own order: its flags, its environment variables, its config files (the project's, then the user's).
-Nothing here runs the agent or reads its output; a model we cannot tell is left unknown, never guessed.
+in its own order: its flags, its environment variables, its config files (the project's, then the user's); and
+when none of them says, after the run, from the transcript the agent wrote of it (Claude Code, codex:
+``transcript_model``; only the model's name is read from it). Nothing here runs the agent or reads its output;
+a model we cannot tell is left unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -223,3 +225,72 @@ def _clean(model: str | None) -> str | None:
     if not model or len(model) > 120 or not re.match(r"^[A-Za-z0-9._:/@+-]+$", model):
         return None
     return model
+
+
+def transcript_model(program: str, cwds: list[str], env: dict[str, str], since: float) -> str | None:
+    """The model an agent's own transcript of a run in one of ``cwds`` (a Draft's worktree, one per job, or the
+    folder in it the agent started in) says it used, for a run that started at ``since`` (wall-clock seconds):
+    Claude Code's ``~/.claude/projects/<cwd>/*.jsonl`` (``message.model`` of its answers), codex's
+    ``~/.codex/sessions/Y/M/D/*.jsonl`` (``turn_context``'s ``model``). The last one named wins; only that field
+    is read, never the conversation."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    try:
+        if program == "claude":
+            base = env.get("CLAUDE_CONFIG_DIR") or os.path.join(home, ".claude")
+            folders = [os.path.join(base, "projects", re.sub(r"[^A-Za-z0-9]", "-", cwd)) for cwd in cwds]
+            files = [f for folder in folders for f in _recent(folder, since)]
+            return _clean(_last_model(files, _claude_line)) if files else None
+        if program == "codex":
+            base = env.get("CODEX_HOME") or os.path.join(home, ".codex")
+            import time
+
+            days = {time.strftime("%Y/%m/%d", time.localtime(t)) for t in (since - 86400, since, time.time())}
+            files = [f for day in sorted(days) for f in _recent(os.path.join(base, "sessions", day), since)]
+            return _clean(_last_model(files, lambda d: _codex_line(d, cwds))) if files else None
+    except OSError:
+        return None
+    return None
+
+
+def _recent(folder: str, since: float) -> list[str]:
+    """The ``*.jsonl`` files in ``folder`` written since ``since``, oldest first (a second's slack for mtimes)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if name.endswith(".jsonl") and os.path.isfile(path) and os.path.getmtime(path) >= since - 1:
+            found.append((os.path.getmtime(path), path))
+    return [p for _, p in sorted(found)]
+
+
+def _last_model(files: list[str], pick: Callable[[dict[str, object]], str | None]) -> str | None:
+    model = None
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                named = pick(data) if isinstance(data, dict) else None
+                model = named or model
+    return model
+
+
+def _claude_line(data: dict[str, object]) -> str | None:
+    message = data.get("message")
+    if data.get("type") != "assistant" or not isinstance(message, dict):
+        return None
+    model = message.get("model")
+    return model if isinstance(model, str) and not model.startswith("<") else None  # "<synthetic>": not a model
+
+
+def _codex_line(data: dict[str, object], cwds: list[str]) -> str | None:
+    payload = data.get("payload")
+    if data.get("type") != "turn_context" or not isinstance(payload, dict) or payload.get("cwd") not in cwds:
+        return None
+    model = payload.get("model")
+    return model if isinstance(model, str) else None

@@ -84,14 +84,29 @@ def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[
     return {path(job.conversation): Lines(lines)}
 
 
-def prompt_of(wb: Workbench, job: JobRecord) -> str | None:
-    """The job's prompt; an attempt of `gitbench try` has no turn of its own: its prompt is its source job's."""
+def prompt_of(wb: Workbench, job: JobRecord, commit: str | None = None) -> str | None:
+    """The job's prompt; an attempt of `gitbench try` has no turn of its own: its prompt is its source job's.
+
+    An agent session's job has a prompt per turn: with ``commit`` (one of its steps), the prompt of the turn
+    whose step it is (the session's record of that turn names its commits: ``integrations/core.py``)."""
     if not job.conversation:
         return None
     asked = job.tried_from or job.id
-    for m in messages(wb, job.conversation):
+    lines = messages(wb, job.conversation)
+    turn = turn_of(lines, job, commit) if commit is not None else None
+    for m in lines:
         if m.get("role") == "user" and m.get("job") == asked and isinstance(m.get("text"), str):
-            return str(m["text"])
+            if turn is None or m.get("turn") == turn:
+                return str(m["text"])
+    return None
+
+
+def turn_of(lines: list[dict[str, Any]], job: JobRecord, commit: str) -> int | None:
+    """The turn of an agent session whose step ``commit`` is (its record of the turn names its commits)."""
+    for m in lines:
+        if m.get("role") == "assistant" and m.get("job") == job.id and commit in (m.get("commits") or []):
+            turn = m.get("turn")
+            return turn if isinstance(turn, int) else None
     return None
 
 

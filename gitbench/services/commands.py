@@ -182,6 +182,9 @@ def command_step(
             wb.journal.clear()  # the marker says the job runs from now on (the journal is for others' operations)
         faults.point("job.before-command")
         setup_failed: supervisor.Outcome | None = None
+        import time
+
+        started = time.time()  # wall-clock, as the agent's transcript files are dated
         with wb.released():
             if prep.created and settings.setup:
                 say(f"Setting up the worktree: {settings.setup}")
@@ -209,6 +212,13 @@ def command_step(
                     on_start=lambda pid: _note_pgid(marker, pid),
                 )
         faults.point("job.after-command")
+        if agent.model is None and setup_failed is None:
+            # Its flags, environment and config did not say which model: its own transcript of the run may.
+            folders = sorted({linked.path, _cwd(wb, linked.path)})
+            seen = agents.transcript_model(agent.program, folders, env, started)
+            if seen is not None:
+                agent = agents.Agent(agent.program, seen)
+                job.agent_model = seen
         result = _after(
             wb,
             job,
@@ -285,7 +295,9 @@ def _after(
     if stored is not None and stored.steps_completed > job.steps_completed:
         # The agent's hooks made steps while it ran (a turn each: integrations/core.py): go on from them.
         job.head, job.steps_completed, job.steps_total = stored.head, stored.steps_completed, stored.steps_total
-        job.files_changed, job.turn, job.conversation = stored.files_changed, stored.turn, stored.conversation
+        job.files_changed = stored.files_changed
+    if stored is not None and stored.conversation and not job.conversation:  # its hooks recorded the prompts
+        job.turn, job.conversation = stored.turn, stored.conversation
     if stored is not None and stored.agent_model and stored.agent_model != agent.model:
         agent = agents.Agent(agent.program, stored.agent_model)  # the model the agent's own hooks said
         job.agent_model = stored.agent_model

@@ -165,9 +165,18 @@ def step_trailers(
     agent: str | None = None,
     attempts: int = 1,
     usage: tuple[int | None, int | None] = (None, None),
+    assisted_agent: str | None = None,
+    assisted_model: str | None = None,
 ) -> list[tuple[str, str]]:
     """The audit trailers of one step (DESIGN.md §1), in their order. ``step``: ``k/n name``; ``model``: default
-    the job's; ``agent``: the program a command step ran; ``usage``: tokens (estimate, actual), when known."""
+    the job's; ``agent``: the program a command step ran; ``usage``: tokens (estimate, actual), when known.
+
+    Then ``Assisted-by: AGENT:MODEL`` when an AI wrote the step (``services/attribution.py``): by default from
+    the job (its model, or its agent and the model the agent named); ``assisted_agent`` and ``assisted_model``
+    say better when something knows better (an agent's hook payload). Then ``Co-authored-by`` on those steps, if
+    the user's config asks for it."""
+    from gitbench.services import attribution
+
     pairs = [("Gitbench-Job", job.id), ("Gitbench-Step", step), ("Gitbench-Model", model or job.model)]
     if agent is not None:
         pairs.append(("Gitbench-Agent", agent))
@@ -177,7 +186,14 @@ def step_trailers(
         pairs.append(("Gitbench-Usage-Estimate", str(estimate)))
     if actual is not None:
         pairs.append(("Gitbench-Usage-Actual", str(actual)))
-    return pairs + [("Gitbench-Attempts", str(max(attempts, 1))), ("Gitbench-Status", status)]
+    pairs += [("Gitbench-Attempts", str(max(attempts, 1))), ("Gitbench-Status", status)]
+    helped = attribution.of_step(job, agent, model, assisted_agent, assisted_model)
+    if helped is not None:
+        pairs.append(("Assisted-by", helped.trailer))
+        co_author = attribution.co_author()
+        if co_author is not None:
+            pairs.append(("Co-authored-by", co_author))
+    return pairs
 
 
 def commit_step(
