@@ -217,6 +217,7 @@ def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_p
         assert tr["Gitbench-Model"] == f"codex:{MODELS['codex']}"
         assert tr["Gitbench-Checkpoint"].startswith("checkpoint/")
         assert tr["Gitbench-Job"] == first_step["Gitbench-Job"]
+        assert tr["Assisted-by"] == f"codex:{MODELS['codex']}"
     job = json.loads(git(bench, "show", f"refs/gitbench/records:jobs/{first_step['Gitbench-Job']}.json"))
     assert job["status"] == "complete" and job["steps_completed"] == 2, job
     assert job["agent"] == "codex" and job["agent_model"] == MODELS["codex"]

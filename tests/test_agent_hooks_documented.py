@@ -66,13 +66,16 @@ def the_worktree(repo: Path) -> Path:
     raise AssertionError("the Draft has no worktree")
 
 
-def check_session(bench: Path, job_model: str | None) -> None:
+def check_session(bench: Path, job_model: str | None, assisted: str | None) -> None:
     """After the session: one Draft, one step holding the turn's change, the job complete."""
     (draft,) = git(bench, "for-each-ref", "--format=%(refname)", DRAFTS).split()
     (step,) = git(bench, "rev-list", f"main..{draft}").split()
     assert git(bench, "show", f"{step}:app.py") == APP.replace("hello", "goodbye")
     tr = trailers(bench, step)
     assert tr["Gitbench-Checkpoint"].startswith("checkpoint/")
+    assert tr.get("Assisted-by") == assisted, tr
+    program = assisted.split(":")[0] if assisted and job_model else None
+    assert tr["Gitbench-Model"] == (f"{program}:{job_model}" if program else tr["Gitbench-Agent"]), tr
     job = json.loads(git(bench, "show", f"refs/gitbench/records:jobs/{tr['Gitbench-Job']}.json"))
     assert job["status"] == "complete" and job["steps_completed"] == 1
     assert job["agent_model"] == job_model
@@ -153,7 +156,7 @@ def test_a_cursor_session_from_its_documented_payloads(bench: Path) -> None:
     )
     assert "gitbench review --draft" in end.stderr
     assert_same(before, fingerprint(bench), "the user's folder and .git")
-    check_session(bench, "claude-opus-4-7-thinking-max")
+    check_session(bench, "claude-opus-4-7-thinking-max", "cursor-agent:claude-opus-4-7-thinking-max")
 
 
 def test_a_gemini_session_from_its_documented_payloads(bench: Path) -> None:
@@ -197,7 +200,7 @@ def test_a_gemini_session_from_its_documented_payloads(bench: Path) -> None:
     end = hook(bench, "gemini", "SessionEnd", {**base, "hook_event_name": "SessionEnd", "reason": "exit"})
     assert "gitbench review --draft" in json.loads(end.stdout)["systemMessage"]
     assert_same(before, fingerprint(bench), "the user's folder and .git")
-    check_session(bench, None)  # Gemini's payloads name no model
+    check_session(bench, None, "gemini-cli")  # Gemini's payloads name no model: the agent alone
 
 
 @pytest.mark.parametrize(
