@@ -26,6 +26,7 @@ Hierarchy::
     ├── DiskFull                 no space left; writes halted (13)
     ├── FileIOError              a file could not be read or written (14)
     ├── PublishedMissing         the Published branch was deleted outside gitbench (15)
+    ├── CheckFailed              the publish check failed or ran out of time; nothing was published (16)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -188,6 +189,14 @@ class PublishedMissing(GitbenchError):
     exit_code = 15
 
 
+class CheckFailed(GitbenchError):
+    """The check that gates a publish (``[publish] check``, ``--check``) failed, could not run, or ran past its
+    time limit: Published was not moved and the Draft is kept."""
+
+    code = "check-failed"
+    exit_code = 16
+
+
 class ProviderError(GitbenchError):
     code = "provider"
     exit_code = 20
@@ -251,6 +260,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     DiskFull,
     FileIOError,
     PublishedMissing,
+    CheckFailed,
     ModelError,
     ModelUnavailable,
     RateLimited,

@@ -139,6 +139,7 @@ class JobRecord:
     sparse: bool = False  # the worktree checks out only the scope's folders and the top-level files
     timeout: float | None = None  # seconds the command may run
     ok_exit: list[int] = field(default_factory=list)  # non-zero statuses that count as success (--ok-exit)
+    check: dict[str, Any] | None = None  # the last publish check of its Draft: command, commit, status, record
 
     @property
     def shown_model(self) -> str:

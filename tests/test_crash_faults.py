@@ -174,6 +174,8 @@ def _cases() -> list[Case]:
     ]
     out += [Case("exec", "records.before-ref", 2), Case("exec", "job.after-complete")]
     out += [Case("exec-publish", p) for p in ["publish.before-ref", "publish.after-ref", "worktree.before-remove"]]
+    # publish --check: killed (or out of disk) as the check ends, the lock let go of: nothing changed yet.
+    out += [Case("publish-check", "check.after-command")]
     out += [Case("exec-discard", p) for p in ["discard.after-trash", "worktree.before-remove"]]
     # add: README.md (edited by the user, so already new: the mover must leave it alone) and a folder from
     # outside with a subfolder; rm: lib/util.py (file-0) and new/deep/file.txt (file-1, empties new/).
@@ -363,6 +365,7 @@ def argv_for(case: Case, t: Templates) -> list[str]:
     job_c = ["--", sys.executable, "-c", JOB_C]
     return {
         "publish": ["publish"],
+        "publish-check": ["publish", "--check", "true"],
         "discard": ["discard", "--yes"],
         "undo": ["discard", "--undo"],
         "restore": ["restore", "checkpoint/1", "--yes"],
@@ -381,7 +384,7 @@ def allowed_published(run: Run, t: Templates, published: str) -> bool:
     if published == run.old:
         return True
     op = run.case.op
-    if op in ("publish", "exec-publish"):
+    if op in ("publish", "exec-publish", "publish-check"):
         return published == t.draft_head
     if op == "restore":
         return published == t.s0
@@ -431,6 +434,8 @@ def follow_up(run: Run, t: Templates) -> list[str] | None:
     open_draft = bool(drafts(repo))
     if op == "publish":
         return ["publish"] if open_draft else None
+    if op == "publish-check":
+        return ["publish", "--check", "true"] if open_draft else None
     if op == "discard":
         return ["discard", "--yes"] if open_draft else None
     if op == "undo":
@@ -461,7 +466,7 @@ def follow_up(run: Run, t: Templates) -> list[str] | None:
 def after_follow_up(run: Run, t: Templates) -> None:
     repo, op = run.repo, run.case.op
     published = rev(repo, "main")
-    if op == "publish":
+    if op in ("publish", "publish-check"):
         assert published == t.draft_head and not drafts(repo)
     elif op == "discard":
         assert not drafts(repo) and next(iter(run.before.drafts.values())) in trash_heads(repo)
@@ -482,7 +487,10 @@ def after_follow_up(run: Run, t: Templates) -> None:
 def run_case(case: Case, kind: str, t: Templates, tmp_path: Path) -> Run:
     repo = tmp_path / "wb"
     copy_workbench(
-        t.draft if case.op in ("publish", "discard", "undo", "exec-publish", "exec-discard") else t.clean, repo
+        t.draft
+        if case.op in ("publish", "publish-check", "discard", "undo", "exec-publish", "exec-discard")
+        else t.clean,
+        repo,
     )
     if case.op == "undo":
         ok(gitbench(repo, "discard", "--yes"))
@@ -559,6 +567,7 @@ def test_the_fault_points_cover_every_operation_and_at_least_thirty_points() -> 
     assert len(points) >= 30
     assert {c.op for c in CASES} == {
         "publish",
+        "publish-check",
         "discard",
         "undo",
         "restore",

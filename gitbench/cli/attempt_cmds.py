@@ -103,22 +103,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def compare(
-        check: str = typer.Option(None, "--check", help="A command to run in each Draft's files, e.g. the tests."),
+        check: str = typer.Option(
+            None,
+            "--check",
+            help="A command to run in a clean worktree of each Draft, e.g. the tests (default: [publish] check).",
+        ),
+        no_check: bool = typer.Option(False, "--no-check", help="Do not run the configured [publish] check."),
         draft: list[str] = typer.Option(None, "--draft", help="Only these Drafts (repeatable)."),
-        timeout: float = typer.Option(600.0, "--timeout", help="Seconds the check may take per Draft."),
+        timeout: float = typer.Option(
+            None, "--timeout", help="Seconds the check may take per Draft (default: [publish] check_timeout, 600)."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON."),
     ) -> None:
         """The scorecard of the open Drafts (kept on the records ref): diffstat, usage, attempts, time, check."""
         from gitbench.services import attempts
 
+        if timeout is not None and not timeout > 0:
+            raise errors.UsageError(f"--timeout takes seconds above 0, not {timeout}.")
         wb = open_workbench()
         say = None if json else (lambda text: render.out(f"· {text}"))
-        card = attempts.compare(wb, check, list(draft or []) or None, timeout, say)
+        card = attempts.compare(wb, check, list(draft or []) or None, timeout, say, no_check=no_check)
         if json:
             render.ok_json(card)
             return
         heads = ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status"]
-        if check:
+        if card["check"]:
             heads.append("check")
         rows = []
         for d in card["drafts"]:
@@ -133,7 +142,7 @@ def register(app: typer.Typer) -> None:
                 "" if d.get("seconds") is None else f"{d['seconds']:.1f} s",
                 d.get("status") or "",
             ]
-            if check:
+            if card["check"]:
                 c = d["check"]
                 row.append(
                     "passed"

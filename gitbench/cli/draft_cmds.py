@@ -1,4 +1,4 @@
-"""exec, review, publish, discard."""
+"""exec, review, publish (gated on the check), discard."""
 
 from __future__ import annotations
 
@@ -79,22 +79,36 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def publish(
         draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
+        check: str = typer.Option(
+            None,
+            "--check",
+            help="Run this shell command in a clean worktree of the Draft first; publish only if it passes "
+            "(instead of [publish] check).",
+        ),
+        no_check: bool = typer.Option(
+            False, "--no-check", help="Skip the configured check ([publish] check); recorded in the audit."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Apply the Draft to Published atomically, take a publish checkpoint, remove the Draft."""
         from gitbench.cli.app import interactive
         from gitbench.services import publish as publish_service
 
+        if check is not None and no_check:
+            raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
+        say = None if json else (lambda text: render.out(f"· {text}"))
         wb = open_workbench()
         try:
-            res = publish_service.publish(wb, draft)
+            res = publish_service.publish(wb, draft, check=check, no_check=no_check, progress=say)
         except errors.PublishConflict as exc:
             if json or not interactive():
                 raise
-            res = _resolve_conflict(wb, exc, draft)
+            res = _resolve_conflict(wb, exc, draft, check, no_check)
         render.ok_json(res) if json else render.result(res)
 
-    def _resolve_conflict(wb: Workbench, exc: errors.PublishConflict, label: str | None) -> OperationResult:
+    def _resolve_conflict(
+        wb: Workbench, exc: errors.PublishConflict, label: str | None, check: str | None, no_check: bool
+    ) -> OperationResult:
         """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
         from gitbench.services import discard as discard_service
         from gitbench.services import publish as publish_service
@@ -116,7 +130,9 @@ def register(app: typer.Typer) -> None:
             name = restore_cmd.split()[2]
             first = restore_service.restore(wb, name, keep_draft=True)
             render.result(first)
-            return publish_service.publish(wb, label)
+            return publish_service.publish(
+                wb, label, check=check, no_check=no_check, progress=lambda text: render.out(f"· {text}")
+            )
         raise errors.Cancelled("Cancelled: nothing was changed; the Draft is as it was.")
 
     @app.command()

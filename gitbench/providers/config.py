@@ -76,6 +76,14 @@ class JobSettings:
     timeout: float | None = None  # seconds; a job running longer is stopped
 
 
+@dataclass(frozen=True)
+class PublishSettings:
+    """``[publish]``: the check that gates a publish (docs/commands.md#the-check)."""
+
+    check: str | None = None  # a shell command run in a clean worktree of the Draft's tip before Published moves
+    check_timeout: float = 600.0  # seconds; a check running longer is stopped and refuses the publish
+
+
 @dataclass
 class Config:
     default_model: str | None
@@ -85,6 +93,7 @@ class Config:
     files: list[str]
     secrets: list[str]  # every key value known, for redaction in logs
     job: JobSettings = field(default_factory=JobSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
 
     def resolve(self, text: str | None) -> ModelSpec:
         """``provider:model`` (or an alias from ``[models]``) → ModelSpec; UsageError naming the fix."""
@@ -164,6 +173,7 @@ SECTIONS: dict[str, type] = {
     "timeouts": dict,
     "job": dict,
     "attribution": dict,
+    "publish": dict,
 }
 PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
 
@@ -250,7 +260,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             raw[name] = merged
         for alias, target in (data.get("models") or {}).items():
             aliases[str(alias)] = str(target)
-        for section in ("retry", "timeouts", "job"):
+        for section in ("retry", "timeouts", "job", "publish"):
             for key, value in (data.get(section) or {}).items():
                 tuning[f"{section}.{key}"] = (value, path)
 
@@ -305,8 +315,9 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     }
     values: dict[str, Any] = {}
     job = _job_settings(tuning, user, env)
+    publish = _publish_settings(tuning)
     for key, (value, path) in tuning.items():
-        if key in JOB_KEYS:
+        if key in JOB_KEYS or key in PUBLISH_KEYS:
             continue
         if key not in mapping:
             raise errors.UsageError(
@@ -335,6 +346,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
         files=files,
         secrets=secrets,
         job=job,
+        publish=publish,
     )
 
 
@@ -406,3 +418,51 @@ def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, 
         value, path = tuning["job.timeout"]
         timeout = _number(value, f"job.timeout in {path}", float) or None
     return JobSettings(copy=copy, setup=setup, worktrees=worktrees, timeout=timeout)
+
+
+PUBLISH_KEYS = ("publish.check", "publish.check_timeout")
+
+
+def duration(value: Any) -> float | None:
+    """Seconds from a number or a text such as ``90``, ``90s``, ``15m``, ``2h`` (None: not a duration > 0)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    if not isinstance(value, str):
+        return None
+    raw = value.strip().lower()
+    factor = {"s": 1, "m": 60, "h": 3600}.get(raw[-1:], 0)
+    try:
+        seconds = float(raw[:-1] if factor else raw) * (factor or 1)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 and seconds != float("inf") else None
+
+
+def _publish_settings(tuning: dict[str, tuple[Any, str]]) -> PublishSettings:
+    """``[publish] check, check_timeout``, checked: a wrong type names the file and the fix."""
+
+    def fix(path: str) -> list[errors.Action]:
+        return [errors.Action(f"Fix {path} (see docs/commands.md, the check)")]
+
+    check: str | None = None
+    timeout = PublishSettings.check_timeout
+    if "publish.check" in tuning:
+        value, path = tuning["publish.check"]
+        if not isinstance(value, str) or "\0" in value:
+            raise errors.UsageError(
+                f'publish.check in {path} must be a shell command (a string), e.g. check = "pytest -q".', fix(path)
+            )
+        check = value.strip() or None  # "" switches off a check set in another file
+    if "publish.check_timeout" in tuning:
+        value, path = tuning["publish.check_timeout"]
+        seconds = duration(value)
+        if seconds is None:
+            raise errors.UsageError(
+                f'publish.check_timeout in {path} must be a duration above 0 such as 600, "90s", "10m" or '
+                f'"1h", not {value!r}.',
+                fix(path),
+            )
+        timeout = seconds
+    return PublishSettings(check=check, check_timeout=timeout)

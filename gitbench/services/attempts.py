@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +27,6 @@ from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
 
 Progress = Callable[[str], None]
-CHECK_TIMEOUT = 600.0
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
 
 
@@ -346,11 +344,24 @@ def compare(
     wb: Workbench,
     check: str | None = None,
     labels: list[str] | None = None,
-    timeout: float = CHECK_TIMEOUT,
+    timeout: float | None = None,
     progress: Progress | None = None,
+    *,
+    no_check: bool = False,
 ) -> dict[str, Any]:
-    """The scorecard of the open Drafts (or those named), kept on the records ref."""
+    """The scorecard of the open Drafts (or those named), kept on the records ref. ``check``: a command run in a
+    clean worktree of each Draft's tip by the publish gate's runner (default: ``[publish] check``, unless
+    ``no_check``); ``timeout``: seconds per Draft (default: ``[publish] check_timeout``)."""
+    from gitbench.providers import config
+    from gitbench.store.logs import redact
+
     say = progress or (lambda text: None)
+    cfg = config.load(wb.git.workdir)
+    if check is not None and no_check:
+        raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
+    command = None if no_check else (check.strip() if check is not None else cfg.publish.check) or None
+    limit = timeout if timeout is not None else cfg.publish.check_timeout
+    shown = redact(command, cfg.secrets) if command else None
     with wb.changing("compare"):
         refs = [drafts.require_draft(wb, lb) for lb in labels] if labels else wb.draft_refs()
         if not refs:
@@ -378,11 +389,12 @@ def compare(
                 "attempts": job.attempts if job else None,
                 "seconds": round((job.finished or job.updated) - job.created, 3) if job else None,
             }
-            if check:
-                say(f"{label}: running the check")
-                row["check"] = _check(wb, info.head, check, timeout)
+            if command:
+                say(f"{label}: running the check `{shown}` in a clean worktree of {info.head[:12]}")
+                row["check"] = _check(wb, info.head, command, limit, cfg)
+                row["check"]["command"] = shown
             rows.append(row)
-        card = {"id": wb.new_id(), "created": clock.now(), "published": wb.published(), "check": check, "drafts": rows}
+        card = {"id": wb.new_id(), "created": clock.now(), "published": wb.published(), "check": shown, "drafts": rows}
         wb.records.write(
             {f"scorecards/{card['id']}.json": card, "scorecards/latest.json": card},
             f"scorecard of {len(rows)} Draft(s)",
@@ -390,44 +402,13 @@ def compare(
         return card
 
 
-def _check(wb: Workbench, head: str, command: str, timeout: float) -> dict[str, Any]:
-    """Run ``command`` in a fresh worktree of the Draft's head (detached; ``[job] copy`` and ``setup`` as for a
-    job); its exit code, time and last output. The worktree goes afterwards."""
-    import tempfile
+def _check(wb: Workbench, head: str, command: str, timeout: float, cfg: Any) -> dict[str, Any]:
+    """The publish gate's check (``services/checks.py``) on one Draft's tip, without the Workbench lock; its
+    result as a scorecard cell (``exit_code`` None: stopped at its time limit)."""
+    from gitbench.services import checks
 
-    from gitbench.services import commands, supervisor, worktrees
-
-    start = time.monotonic()
-    settings = commands.job_settings(wb)
-    with worktrees.scratch(wb, head, f"check-{head[:12]}", settings) as linked, tempfile.TemporaryFile() as log:
-        env = worktrees.command_env(wb, linked)
-        code: int | None = 0
-        note = ""
-        if settings.setup:
-            out = supervisor.run(
-                ["/bin/sh", "-c", settings.setup],
-                linked.path,
-                env,
-                stdout=log.fileno(),
-                stderr=log.fileno(),
-                timeout=timeout,
-            )
-            if out.code != 0 or out.stopped:
-                code, note = out.code, f"\n(the setup command {settings.setup!r} failed: exit {out.code})"
-        if not note:
-            out = supervisor.run(
-                ["/bin/sh", "-c", command], linked.path, env, stdout=log.fileno(), stderr=log.fileno(), timeout=timeout
-            )
-            code = None if out.stopped == "timeout" else out.code
-            if out.stopped == "timeout":
-                note = f"\n(timed out after {timeout} s)"
-        log.seek(0)
-        text = log.read().decode("utf-8", "replace") + note
-    tail = "\n".join(text.strip().splitlines()[-5:])
-    return {
-        "command": command,
-        "exit_code": code,
-        "passed": code == 0,
-        "seconds": round(time.monotonic() - start, 3),
-        "output": tail,
-    }
+    with wb.released("a compare check"):
+        res = checks.run(wb, head, command, timeout, settings=cfg.job, secrets=cfg.secrets)
+    if res.status == "cancelled":
+        raise errors.Cancelled(f"The checks were cancelled ({res.stopped}); no scorecard was kept.")
+    return {**res.to_record(), "output": "\n".join(res.tail.splitlines()[-5:])}

@@ -23,9 +23,15 @@ def _numbers(wb: Workbench) -> list[int]:
 
 
 def create(
-    wb: Workbench, kind: str, message: str = "", job: str | None = None, operation: str | None = None
+    wb: Workbench,
+    kind: str,
+    message: str = "",
+    job: str | None = None,
+    operation: str | None = None,
+    extra: list[tuple[str, str]] | None = None,
 ) -> Checkpoint:
-    """Tag Published as the next checkpoint. Raises CheckpointFailed (nothing changed) if it cannot."""
+    """Tag Published as the next checkpoint (``extra``: more trailers for its message, such as a publish's check
+    result). Raises CheckpointFailed (nothing changed) if it cannot."""
     try:
         commit = wb.published()
         records = wb.records.head()
@@ -38,6 +44,7 @@ def create(
             pairs.append(("Gitbench-Job", job))
         if operation:
             pairs.append(("Gitbench-Operation", operation))
+        pairs += extra or []
         text = trailers.build_message(f"{kind} checkpoint" + (f": {message}" if message else ""), "", pairs)
         faults.point("checkpoint.before-tag")
         for _ in range(50):  # another writer may take the number first: take the next one

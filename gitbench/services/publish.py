@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from gitbench import errors, faults
 from gitbench.git.repo import RefMoved
-from gitbench.model import DRAFT_PREFIX, OperationResult
-from gitbench.services import checkpoints, drafts, transaction, worktrees
+from gitbench.model import DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.services import checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
+from gitbench.store import gitguard
+
+Progress = Callable[[str], None]
 
 
 def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
@@ -25,14 +29,39 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     return info.head, info.base
 
 
-def publish(wb: Workbench, label: str | None = None) -> OperationResult:
+def publish(
+    wb: Workbench,
+    label: str | None = None,
+    *,
+    check: str | None = None,
+    no_check: bool = False,
+    progress: Progress | None = None,
+) -> OperationResult:
+    """Publish the Draft (the one named, or the only one). When a check is configured (``[publish] check``) or
+    given (``check``), it runs first in a clean worktree of the Draft's tip, without the Workbench lock; a
+    failure refuses the publish (CheckFailed). ``no_check`` skips the configured check, and that is recorded."""
+    say = progress or (lambda text: None)
+    if check is not None and no_check:
+        raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
+    if check is not None and not check.strip():
+        raise errors.UsageError('--check needs a command, e.g. --check "pytest -q".')
     with wb.changing("publish"):
         ref = drafts.require_idle_draft(wb, label, "published")
         label = ref[len(DRAFT_PREFIX) :]
         head, base = verify_draft(wb, ref)
         published = wb.published()
-        if published != base:
+        if published != base:  # before the check: a long check must not end in a conflict known now
             raise conflict_moved(wb, label, base, published)
+        gate = _gate(wb, ref, head, check, no_check, say)
+        if gate is not None and gate.status != "skipped":
+            # The lock was let go of while the check ran: look at the Draft and Published again.
+            ref = drafts.require_idle_draft(wb, label, "published")
+            head, base = verify_draft(wb, ref)
+            if head != gate.commit:
+                raise _moved(wb, label, gate, head)
+            published = wb.published()
+            if published != base:
+                raise conflict_moved(wb, label, base, published)
         changes, files = transaction.plan(wb, published, head)
         blocked = transaction.blocked_paths(wb, changes)
         if blocked:
@@ -63,8 +92,150 @@ def publish(wb: Workbench, label: str | None = None) -> OperationResult:
             "job": job.id if job else None,
             "files": files,
         }
+        if gate is not None:
+            entry["check"] = gate.to_record()  # for the checkpoint's trailers, also when recovery finishes
         transaction.move_published(wb, entry, changes, "publish")
         return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
+
+
+def _gate(
+    wb: Workbench, ref: str, head: str, check: str | None, no_check: bool, say: Progress
+) -> checks.CheckResult | None:
+    """The check before Published moves: run (the lock let go of meanwhile), recorded, and a failure raised.
+    None when there is no check to run (none configured, none given)."""
+    from gitbench.providers import config
+    from gitbench.store.logs import redact
+
+    cfg = config.load(wb.git.workdir)
+    command = check.strip() if check is not None else cfg.publish.check
+    if command is None:
+        return None
+    label = ref[len(DRAFT_PREFIX) :]
+    shown = redact(command, cfg.secrets)  # what is recorded and put in the checkpoint: never a key
+    if no_check:
+        res = checks.skipped(wb, head, shown)
+        _record(wb, ref, res)
+        say(f"The check `{shown}` was skipped (--no-check); that is recorded.")
+        return res
+    say(f"Running the check `{shown}` in a clean worktree of the Draft {label} ({head[:12]}) …")
+    # The check runs the Draft's code (its tests) in a linked worktree of this repository: like a job's command,
+    # it must not change the Workbench's refs or Git settings. Guarded as for a job.
+    guard, refs = gitguard.snapshot(wb.git.gitdir), wb.guarded_refs()
+    with wb.released("the publish check", any_thread=True):  # also in the TUI's thread: it can take minutes
+        res = checks.run(wb, head, command, cfg.publish.check_timeout, settings=cfg.job, secrets=cfg.secrets)
+    res.command = shown
+    changed = _changed_outside(wb, refs) + [
+        f"{name} (put back as it was; the check's version is kept as {kept})"
+        for name, kept in gitguard.restore(guard, wb.layout.root, f"check-{res.id}")
+    ]
+    if res.status == "cancelled":
+        raise errors.Cancelled(
+            f"The check was cancelled ({res.stopped}); nothing was published: Published and the Draft are as they were."
+        )
+    _record(wb, ref, res)
+    if changed:
+        raise errors.PublishConflict(
+            f"The check `{shown}` changed the repository outside its worktree: {', '.join(changed)}. Nothing was "
+            "published.",
+            [
+                errors.Action("Look at what changed", "git log --all --oneline -5"),
+                errors.Action("Review the Draft (its tests ran in the check)", "gitbench review"),
+                errors.DISCARD,
+            ],
+            {"draft": label, "check": res.to_record(), "changed": changed},
+        )
+    now = wb.git.ref(ref)
+    if now is not None and now != head:
+        raise _moved(wb, label, res, now)
+    if not res.passed:
+        raise check_failed(wb, label, res)
+    say(f"The check {res.result}.")
+    return res
+
+
+def _changed_outside(wb: Workbench, before: dict[str, str | None]) -> list[str]:
+    """The refs a check must not move that are not as they were, less what gitbench itself may have done while
+    the lock was let go of: checkpoints are only ever added, the records only grow. (Published is looked at
+    again by the publish itself: a move is a publish conflict.)"""
+    out = []
+    for name, old in before.items():
+        now = wb.git.ref_raw(name)
+        if name == wb.published_ref or now == old:
+            continue
+        if name == RECORDS_REF and old is not None and now is not None and _grew(wb, old, now):
+            continue
+        out.append(name)
+    return out
+
+
+def _grew(wb: Workbench, old: str, now: str) -> bool:
+    try:
+        return wb.git.is_ancestor(old, now)
+    except Exception:  # noqa: BLE001 - an unreadable records head (pygit2 raises several kinds) is a change
+        return False
+
+
+def _moved(wb: Workbench, label: str, res: checks.CheckResult, now: str) -> errors.Busy:
+    """The Draft moved while its check ran: what was checked is not what would be published."""
+    return errors.Busy(
+        f"The Draft {label} changed while its check ran (from {res.commit[:12]} to {now[:12]}: another process "
+        "added to it), so what the check saw is not what would be published. Nothing was published.",
+        [errors.Action("Review the Draft as it is now", "gitbench review"), _again(wb, label)],
+        {"draft": label, "check": res.to_record()},
+    )
+
+
+def _again(wb: Workbench, label: str, extra: str = "") -> errors.Action:
+    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""
+    return errors.Action(
+        "Publish without the check (recorded in the audit)" if extra else "Check and publish again",
+        f"gitbench publish{which}{extra}",
+    )
+
+
+def _record(wb: Workbench, ref: str, res: checks.CheckResult) -> None:
+    """The check's result on the records ref (``checks/<id>.json``), and as the last check in the record of the
+    job that made the Draft: a failed check is recorded as well as a passing one."""
+    job = drafts.job_of(wb, ref)  # read again: the lock was let go of while the check ran
+    res.extra.update({"draft": ref, "job": job.id if job else None, "operation": "publish"})
+    doc = res.to_record()
+    files = {f"checks/{res.id}.json": doc}
+    if job is None:
+        wb.records.write(files, f"check of {ref[len(DRAFT_PREFIX) :]}: {res.result}")
+        return
+    job.check = {k: doc[k] for k in ("id", "command", "commit", "status", "result", "exit_code", "seconds")}
+    job.check["record"] = f"checks/{res.id}.json"
+    drafts.save_job(wb, job, note=f"check {res.result}", extra=files)
+
+
+def check_failed(wb: Workbench, label: str, res: checks.CheckResult) -> errors.CheckFailed:
+    """The gate said no: what the check did, its last lines, and the ways on."""
+    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""
+    where = f"in a clean worktree of the Draft {label} ({res.commit[:12]})"
+    if res.status == "timed-out":
+        what = (
+            f"The check `{res.command}` ran longer than its time limit {where} and was stopped after "
+            f"{res.timeout:g} s, with every process it started ([publish] check_timeout)."
+        )
+    elif res.setup is not None:
+        what = (
+            f"The check `{res.command}` did not run: [job] setup `{res.setup}` exited with status "
+            f"{res.exit_code} {where}."
+        )
+    elif res.exit_code == 127:
+        what = f"The check `{res.command}` exited with status 127 (command not found) {where}."
+    else:
+        what = f"The check `{res.command}` failed {where}: exit status {res.exit_code}."
+    tail = f"Last lines of its output:\n{res.tail}" if res.tail else "It printed nothing."
+    return errors.CheckFailed(
+        f"{what} Nothing was published: Published and the Draft are as they were.\n\n{tail}\n\nFull output: {res.log}",
+        [
+            errors.Action("Review the Draft", f"gitbench review{which}"),
+            errors.Action("Fix the Draft (or the check), then publish again", f"gitbench publish{which}"),
+            _again(wb, label, " --no-check"),
+        ],
+        {"draft": label, "check": res.to_record()},
+    )
 
 
 def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> errors.PublishConflict:
@@ -124,6 +295,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
             other.status = "published"
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
+    check = entry.get("check")
     cp = checkpoints.find_by_operation(wb, entry["id"])
     if cp is None:
         cp = checkpoints.create(
@@ -132,10 +304,18 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
             f"published {entry['draft'][len(DRAFT_PREFIX) :]}",
             job=entry.get("job"),
             operation=entry["id"],
+            extra=[("Gitbench-Check", check["command"]), ("Gitbench-Check-Result", check["result"])] if check else None,
         )
     faults.point("publish.after-checkpoint")
     # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
     notes = [f"Left as edited by someone else: {p}" for p in left]
+    if check and check["status"] == "skipped":
+        notes.append(
+            f"The check `{check['command']}` was skipped (--no-check); that is recorded (checks/{check['id']}.json, "
+            f"and the {cp.name} message)."
+        )
+    elif check:
+        notes.append(f"The check `{check['command']}` {check['result']} in a clean worktree of the Draft.")
     notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
     # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
     # published: keep it, it is the user's.
@@ -152,5 +332,5 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         published=entry["new"],
         draft=entry["draft"],
         notes=notes,
-        data={"review": None},
+        data={"review": None, "check": check},
     )

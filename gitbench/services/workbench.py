@@ -134,14 +134,17 @@ class Workbench:
         return {n: self.git.ref_raw(n) for n in names}
 
     @contextmanager
-    def released(self, why: str = "a job's command") -> Iterator[Workbench]:
+    def released(self, why: str = "a job's command", any_thread: bool = False) -> Iterator[Workbench]:
         """Let go of the Workbench lock while a long command runs (other commands, reads and Drafts go on
         meanwhile), and take it back after, waiting as long as it takes: what the command did must be recorded.
-        Only the holder of the lock lets go of it (a `try` attempt in a thread does not)."""
+        Only the holder of the lock lets go of it (a `try` attempt in a thread does not). Off the main thread
+        (the TUI's calls) a job keeps it; ``any_thread``: let go of it there too (the publish check, which
+        records nothing of its own while it runs)."""
         import threading
 
         lock = self._lock
-        if not self._locked or lock is None or threading.current_thread() is not threading.main_thread():
+        off_main = threading.current_thread() is not threading.main_thread()
+        if not self._locked or lock is None or (off_main and not any_thread):
             yield self
             return
         self._settle_running()

@@ -334,6 +334,10 @@ def repair(wb: Workbench) -> list[str]:
     drafts = set(wb.draft_refs())
     for lk in wt.linked(wb.git.gitdir):
         branch = lk.branch
+        if branch is None and _abandoned_check(lk):
+            wt.remove(wb.git.gitdir, lk)
+            notes.append(f"Removed the worktree of a check that was interrupted ({lk.path}).")
+            continue
         if branch is None or not branch.startswith(DRAFT_PREFIX):
             continue  # the user's own worktree: not ours to touch
         label = branch[len(DRAFT_PREFIX) :]
@@ -351,6 +355,29 @@ def repair(wb: Workbench) -> list[str]:
                 + (f"; what it held that was not in the Draft is kept as {kept}." if kept else ".")
             )
     return notes
+
+
+CHECK_FOLDER = re.compile(r"check-\d{8}-\d{6}-[0-9a-f]{4}-(\d+)")  # a check's worktree: its id, the pid running it
+
+
+def check_folder(check_id: str) -> str:
+    """The name of a check's throw-away worktree (``checks.run``): the pid says whether its check still runs."""
+    return f"check-{check_id}-{os.getpid()}"
+
+
+def _abandoned_check(lk: wt.Linked) -> bool:
+    """A check's worktree whose gitbench process is gone (killed while the check ran; the check holds no lock,
+    so a running one is told by its pid)."""
+    m = CHECK_FOLDER.fullmatch(os.path.basename(lk.path))
+    if m is None:
+        return False
+    try:
+        os.kill(int(m.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def git_error(exc: wt.GitFailed, what: str) -> errors.GitbenchError:

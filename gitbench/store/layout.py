@@ -29,6 +29,11 @@ class Layout:
     def logs(self) -> str:
         return os.path.join(self.root, "logs")
 
+    @property
+    def checks(self) -> str:
+        """The full output of each check (``checks/<id>.log``): the publish gate's, compare's."""
+        return os.path.join(self.root, "logs", "checks")
+
     def worktree(self, label: str) -> str:
         return os.path.join(self.root, "worktrees", label)
 

@@ -82,18 +82,36 @@ async def corrupt_draft(app: GitbenchApp, exc: errors.DraftCorrupt | None) -> No
 
 
 # -- the Draft --------------------------------------------------------------------------------------------------
-async def publish(app: GitbenchApp) -> None:
+async def publish(app: GitbenchApp, label: str | None = None, no_check: bool = False) -> None:
+    """Publish, through the same gate as the CLI: the configured check runs first (its progress in the status
+    bar); a failure shows in the error banner with the check's last lines. Skipping the check (the banner's
+    "Publish without the check") asks again first, and is recorded."""
     from gitbench.services import publish as publish_service
 
     require_idle(app, "publishing")
-    label = await which_draft(app, "publish")
+    if label is None:
+        label = await which_draft(app, "publish")
     if label == CANCEL:
         app.say("Cancelled: nothing was changed.")
         return
+    if no_check:
+        answer = await app.ask_choice(
+            "Publish without running the check? Published moves to the Draft untested; the skip is recorded "
+            "(in the publish checkpoint's message and on the records ref).",
+            [("publish", "Publish without the check"), ("cancel", "Cancel")],
+            "confirm-no-check",
+        )
+        if answer != "publish":
+            app.say("Cancelled: nothing was changed; the Draft is as it was.")
+            return
+
+    def say(text: str) -> None:
+        app.call_from_thread(app.say, text)
+
     try:
-        res = await app.call(lambda wb: publish_service.publish(wb, label))
+        res = await app.call(lambda wb: publish_service.publish(wb, label, no_check=no_check, progress=say))
     except errors.PublishConflict as exc:
-        resolved = await publish_conflict(app, exc, label)
+        resolved = await publish_conflict(app, exc, label, no_check)
         if resolved is None:
             return
         res = resolved
@@ -103,7 +121,9 @@ async def publish(app: GitbenchApp) -> None:
     done(app, res)
 
 
-async def publish_conflict(app: GitbenchApp, exc: errors.PublishConflict, label: str | None) -> OperationResult | None:
+async def publish_conflict(
+    app: GitbenchApp, exc: errors.PublishConflict, label: str | None, no_check: bool = False
+) -> OperationResult | None:
     """The seed's prompt on a publish conflict: Discard the Draft, or Restore Published from a checkpoint."""
     from gitbench.services import discard as discard_service
     from gitbench.services import publish as publish_service
@@ -121,7 +141,7 @@ async def publish_conflict(app: GitbenchApp, exc: errors.PublishConflict, label:
         return await app.call(lambda wb: discard_service.discard(wb, label))
     if answer == "restore" and where:
         app.show_result(await app.call(lambda wb: restore_service.restore(wb, where, keep_draft=True)))
-        return await app.call(lambda wb: publish_service.publish(wb, label))
+        return await app.call(lambda wb: publish_service.publish(wb, label, no_check=no_check))
     app.say("Cancelled: nothing was changed; the Draft is as it was.")
     return None
 
