@@ -26,6 +26,7 @@ written in one go and the handler's socket has a timeout, so a stuck client cann
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -476,6 +477,10 @@ class AgentServer:
             str(t.get("name") or t.get("type")): t for t in body.get("tools") or [] if isinstance(t, dict)
         }
         rec.kind = "responses/main" if tools else "responses/side"
+        if tools:
+            tree = _gitbench_worktree(items)
+            if tree:  # a gitbench session's Draft worktree (its SessionStart hook said where): relative edits go there
+                script = _under(script, tree)
         out = _codex_step(items, tools, script) if tools else [_codex_message(_side_answer(body))]
         rec.answer = json.dumps(out)
         rid = "resp_" + uuid.uuid4().hex[:20]
@@ -701,8 +706,38 @@ def _codex_outputs(items: list[Any]) -> list[str]:
     return out
 
 
+def _gitbench_worktree(items: list[Any]) -> str | None:
+    m = re.search(r"gitbench: this session works in its own Draft\. Its worktree is (/\S+?):", _text(items))
+    return m.group(1) if m else None
+
+
+def _under(script: Script, folder: str) -> Script:
+    """The script with its relative paths made absolute under ``folder`` (as a model told to work there does)."""
+    moved: list[Action] = []
+    for a in script.actions:
+        if isinstance(a, Replace | Create) and not a.path.startswith("/"):
+            a = dataclasses.replace(a, path=str(PurePosixPath(folder) / a.path))
+        moved.append(a)
+    return dataclasses.replace(script, actions=tuple(moved))
+
+
+def _this_turn(items: list[Any]) -> list[Any]:
+    """The items since the user's last message: a resumed conversation holds the earlier turns too."""
+    last = max(
+        (i for i, it in enumerate(items) if isinstance(it, dict) and it.get("role") == "user" and _is_prompt(it)),
+        default=-1,
+    )
+    return items[last + 1 :]
+
+
+def _is_prompt(item: dict[str, Any]) -> bool:
+    """A user message that is the user's prompt, not context an agent or a hook put in a user message."""
+    text = _text(item.get("content"))
+    return bool(text) and not text.lstrip().startswith("<")
+
+
 def _codex_step(items: list[Any], tools: dict[str, dict[str, Any]], script: Script) -> list[dict[str, Any]]:
-    outputs = _codex_outputs(items)
+    outputs = _codex_outputs(_this_turn(items))
     reads = [a for a in script.actions if isinstance(a, Replace)]
     paths = list(dict.fromkeys(a.path for a in reads))
     shell = next((n for n in ("shell_command", "shell", "exec_command", "local_shell") if n in tools), None)

@@ -97,50 +97,25 @@ class Claude:
         return os.path.join(root, ".claude", "settings.local.json")
 
     def install(self, text: str | None, command: list[str]) -> str:
-        data = base.load_json(text, "the Claude Code settings")
-        hooks = data.setdefault("hooks", {})
-        for event in EVENTS:
-            groups = hooks.setdefault(event, [])
-            if not isinstance(groups, list):
-                raise _bad(event)
-            wanted = base.shell_command(command, event)
-            if any(_ours(g, self.name) for g in groups):
-                for mine in groups:  # ours already: pointed at this gitbench (it may have moved since)
-                    for h in mine.get("hooks") or [] if isinstance(mine, dict) else []:
-                        if _hook_ours(h, self.name) and h.get("command") != wanted:
-                            h["command"] = wanted
-                continue
-            hook: dict[str, Any] = {"type": "command", "command": wanted}
-            if event in TIMEOUTS:
-                hook["timeout"] = TIMEOUTS[event]
-            group: dict[str, Any] = {"hooks": [hook]}
-            if event == "PreToolUse":
-                group = {"matcher": MATCHER, **group}
-            groups.append(group)
-        return base.dump_json(data)
+        from gitbench.integrations import jsonhooks
+
+        wanted = [
+            jsonhooks.Hook(
+                event,
+                MATCHER if event == "PreToolUse" else None,
+                {"timeout": TIMEOUTS[event]} if event in TIMEOUTS else {},
+            )
+            for event in EVENTS
+        ]
+        return jsonhooks.install_nested(text, "the Claude Code settings", self.name, command, wanted)
 
     def uninstall(self, text: str) -> str | None:
-        data = base.load_json(text, "the Claude Code settings")
-        hooks = data.get("hooks")
-        if isinstance(hooks, dict):
-            for event in list(hooks):
-                groups = hooks[event]
-                if not isinstance(groups, list):
-                    continue
-                kept = []
-                for group in groups:
-                    if isinstance(group, dict) and isinstance(group.get("hooks"), list):
-                        inner = [h for h in group["hooks"] if not _hook_ours(h, self.name)]
-                        if not inner:
-                            continue
-                        group = {**group, "hooks": inner}
-                    kept.append(group)
-                if kept:
-                    hooks[event] = kept
-                else:
-                    del hooks[event]
-            if not hooks:
-                del data["hooks"]
+        from gitbench.integrations import jsonhooks
+
+        left = jsonhooks.uninstall_nested(text, "the Claude Code settings", self.name)
+        if left is None:
+            return None
+        data = base.load_json(left, "the Claude Code settings")
         perms = data.get("permissions")
         if isinstance(perms, dict) and isinstance(perms.get("additionalDirectories"), list):
             kept_dirs = [d for d in perms["additionalDirectories"] if not _worktrees_folder(d)]
@@ -150,7 +125,8 @@ class Claude:
                 del perms["additionalDirectories"]
             if not perms:
                 del data["permissions"]
-        return base.dump_json(data) if data else None
+            return base.dump_json(data) if data else None
+        return left
 
     def allow_folder(self, text: str, folder: str) -> str:
         """Let Claude work in the Draft worktrees as in the project folder (``permissions.additionalDirectories``):
@@ -198,23 +174,6 @@ def _worktrees_folder(value: Any) -> bool:
         return False
     parts = value.rstrip("/").split("/")
     return parts[-2:] == ["gitbench", "worktrees"] or parts[-3:-1] == ["gitbench", "worktrees"]
-
-
-def _hook_ours(hook: Any, agent: str) -> bool:
-    return isinstance(hook, dict) and base.is_ours(hook.get("command"), agent)
-
-
-def _ours(group: Any, agent: str) -> bool:
-    return isinstance(group, dict) and any(_hook_ours(h, agent) for h in group.get("hooks") or [])
-
-
-def _bad(event: str) -> Exception:
-    from gitbench import errors
-
-    return errors.UsageError(
-        f'The Claude Code settings hold "hooks.{event}" that is not a list; nothing was written.',
-        [errors.Action("Fix the settings file, then install again")],
-    )
 
 
 def _write_env(env: dict[str, str]) -> None:

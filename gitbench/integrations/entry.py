@@ -83,7 +83,10 @@ def _to_terminal(text: str) -> bool:
     try:
         fd = os.open("/dev/tty", os.O_WRONLY | os.O_NOCTTY)
     except OSError:
-        return False
+        found = _agents_terminal()
+        if found is None:
+            return False
+        fd = found
     try:
         os.write(fd, (text + "\n").encode())
     except OSError:
@@ -91,3 +94,22 @@ def _to_terminal(text: str) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def _agents_terminal() -> int | None:
+    """The terminal the agent writes to, when the hook runs without a controlling terminal (Codex starts each hook
+    in a session of its own): the standard error of the nearest ancestor (the agent, or a shell between) whose
+    stderr is a terminal. Linux's /proc; None elsewhere or when there is none."""
+    pid = os.getppid()
+    for _ in range(8):
+        if pid <= 1:
+            return None
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/2")
+            if target.startswith(("/dev/pts/", "/dev/tty")):
+                return os.open(target, os.O_WRONLY | os.O_NOCTTY)
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                pid = int(fh.read().rsplit(b")", 1)[1].split()[1])  # the field after the name and state: ppid
+        except (OSError, ValueError, IndexError):
+            return None
+    return None

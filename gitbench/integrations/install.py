@@ -83,11 +83,22 @@ def install(agent: str, user: bool) -> OperationResult:
         folder = _worktrees_home(root)
         os.makedirs(folder, exist_ok=True)
         after = allow(after, folder)
+    sandbox = _sandbox(speaker, root, user)  # read and checked before anything is written
+    if sandbox is not None:
+        spath, sbefore, safter = sandbox
+        if safter != (sbefore or ""):
+            _write(spath, safter)
+            notes.append(f"{spath}: {agent} may write in the Draft worktrees ({_worktrees_home(root)}).")
     if before is not None and after == before:
-        return OperationResult("agent install", f"gitbench's {agent} hooks are already in {path}; nothing changed.")
+        return OperationResult(
+            "agent install", f"gitbench's {agent} hooks are already in {path}; nothing changed.", notes=notes
+        )
     _write(path, after)
     if root is not None and path.startswith(root + os.sep) and _exclude(root, path):
         notes.append(f"{os.path.relpath(path, root)} was added to .git/info/exclude: it names this machine's gitbench.")
+    note = getattr(speaker, "install_note", None)
+    if isinstance(note, str):
+        notes.append(note)
     scope = "every project (your user settings)" if user else "this project"
     return OperationResult(
         "agent install",
@@ -99,8 +110,50 @@ def install(agent: str, user: bool) -> OperationResult:
     )
 
 
+def _sandbox(speaker: object, root: str | None, user: bool) -> tuple[str, str | None, str] | None:
+    """An agent whose sandbox has its own settings (Codex's ``config.toml``): (that file, its text, the text with
+    the Draft worktrees allowed). A file that cannot be read is an error here, before anything is written."""
+    where = getattr(speaker, "settings_path", None)
+    allow = getattr(speaker, "allow_in_settings", None)
+    if where is None or allow is None:
+        return None
+    path: str = where(root or "", user, os.path.expanduser("~"))
+    before = _read(path)
+    folder = _worktrees_home(root)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        after = allow(before, folder)
+    except errors.UsageError as exc:
+        raise errors.UsageError(f"{path}: {exc.message}", exc.actions) from exc
+    return path, before, after
+
+
+def _unsandbox(speaker: object, root: str | None, user: bool) -> str | None:
+    """The Draft worktrees taken out of the agent's sandbox settings again; the file changed, or None."""
+    where = getattr(speaker, "settings_path", None)
+    forget = getattr(speaker, "forget_in_settings", None)
+    if where is None or forget is None:
+        return None
+    path: str = where(root or "", user, os.path.expanduser("~"))
+    before = _read(path)
+    if before is None:
+        return None
+    try:
+        after = forget(before, _worktrees_home(root))
+    except errors.UsageError as exc:
+        raise errors.UsageError(f"{path}: {exc.message}", exc.actions) from exc
+    if after == before:
+        return None
+    if after is None:
+        os.unlink(path)
+    else:
+        _write(path, after)
+    return path
+
+
 def uninstall(agent: str, user: bool) -> OperationResult:
-    path, _root = _where(agent, user)
+    path, root = _where(agent, user)
+    _unsandbox(adapter(agent), root, user)
     before = _read(path)
     if before is None:
         return OperationResult("agent uninstall", f"{path} does not exist; there were no gitbench hooks to remove.")
