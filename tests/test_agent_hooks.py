@@ -187,6 +187,11 @@ def test_session_hooks_guard_the_checkout_git_and_branch(bench: Path) -> None:
     (draft,) = _drafts(bench)
     tree = git(bench, "worktree", "list", "--porcelain").split("worktree ")[-1].splitlines()[0]
     assert tree in context and str(bench) in context
+    # The agent (here: this test, the hook's parent) is running: status says so, publish waits for it.
+    st = gitbench(bench, "status")
+    assert f"A claude-code session (pid {os.getpid()}) works in the Draft" in " ".join(st.stdout.split())
+    res = gitbench(bench, "publish", "--json")
+    assert res.returncode == 8 and "session" in json.loads(res.stdout)["error"]["message"]
 
     def pre(tool: str, **args: str) -> dict[str, object]:
         payload = {"session_id": "s1", "cwd": str(bench), "hook_event_name": "PreToolUse"}

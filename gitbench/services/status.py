@@ -107,3 +107,11 @@ def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> N
                     "drops its entry; the next job on the Draft makes it again."
                 )
         d.running = live.get(d.ref)
+        if d.running is None:
+            from gitbench.integrations.core import open_sessions
+
+            for session in open_sessions(wb.git.gitdir, d.ref):  # an agent working in it through its hooks
+                reminders.append(
+                    f"A {session.get('agent')} session (pid {session.get('agent_pid')}) works in the Draft {d.label}: "
+                    "each turn is a step as it ends; publish or discard it once the session is over."
+                )
