@@ -75,8 +75,10 @@ def _session(bench: Path, sid: str = "s1") -> tuple[dict[str, object], Path]:
     payload = {"session_id": sid, "cwd": str(bench)}
     res = _hook(bench, "SessionStart", payload)
     assert res.returncode == 0, res.stderr
-    label = _drafts(bench)[-1].rsplit("/", 1)[-1]
-    tree = Path(_job(bench, label)["worktree"])  # type: ignore[arg-type]
+    # The session's own worktree, as its hook told the agent (Draft labels made in one second sort at random).
+    context = json.loads(res.stdout)["hookSpecificOutput"]["additionalContext"]
+    tree = Path(context.split("Its worktree is ", 1)[1].split(": make every edit", 1)[0])
+    assert tree.is_dir()
     return payload, tree
 
 
