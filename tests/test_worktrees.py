@@ -506,3 +506,17 @@ def test_ctrl_backslash_that_ends_the_command_cancels_the_job(workbench: Path) -
     assert os.waitstatus_to_exitcode(status) == 130, out
     assert git(workbench, "show", f"{draft_of(workbench)}:src/app.py") == "half\n"
     check_invariants(workbench)
+
+
+def test_a_command_that_runs_git_rm_and_git_mv_makes_a_step_of_them(workbench: Path) -> None:
+    """Agents delete and rename with git itself: the deletion is staged already, and the step has it."""
+    script = "git rm -q README.md && git mv src/app.py src/main.py && echo new > new.txt && echo more >> docs/guide.md"
+    res = gitbench(workbench, "exec", "--json", "--", "sh", "-c", script)
+    assert res.returncode == 0, res.stdout + res.stderr
+    draft = git(workbench, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").strip()
+    files = set(git(workbench, "ls-tree", "-r", "--name-only", draft).split())
+    assert files == {"src/main.py", "new.txt", "docs/guide.md"}
+    assert git(workbench, "show", f"{draft}:src/main.py") == "print('hello')\n"
+    changed = json.loads(res.stdout)["result"]["job"]["files_changed"]
+    assert set(changed) == {"README.md", "src/app.py", "src/main.py", "new.txt", "docs/guide.md"}
+    assert (workbench / "README.md").exists() and (workbench / "src" / "app.py").exists()  # the checkout untouched

@@ -340,7 +340,15 @@ def pathspec_input(paths: Iterable[bytes]) -> bytes:
 
 
 def stage(lk: Linked, paths: list[bytes]) -> None:
-    """``git add -A`` of exactly these paths (literal: no glob in a file name is ever expanded)."""
+    """``git add -A`` of exactly these paths (literal: no glob in a file name is ever expanded). A path that is
+    neither in the folder nor in the index is left out: its deletion is staged already (the command ran ``git rm``
+    or ``git mv``), and ``git add`` would refuse the whole list for it ("did not match any files")."""
+    root = os.fsencode(lk.path)
+    gone = [p for p in paths if not os.path.lexists(os.path.join(root, p.rstrip(b"/")))]
+    if gone:
+        known = index_entries(lk, gone)
+        drop = {p for p in gone if p not in known}
+        paths = [p for p in paths if p not in drop]
     if paths:
         in_tree(
             lk,
