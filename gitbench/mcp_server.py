@@ -173,11 +173,14 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
     from gitbench.services import review as review_service
 
     try:
+        if check is not None and no_check:
+            raise errors.UsageError("check and no_check contradict each other: give one of them.")
         wb = workbench()
         wb.recover_if_idle()
         ref = drafts.require_idle_draft(wb, draft, "published")
         rv = review_service.review(wb, label=ref[len(DRAFT_PREFIX) :])
         published = wb.published()
+        configured = _configured_check(wb)
     except Exception as exc:  # noqa: BLE001 - said before anyone is asked, as an answer
         return Plan(error=as_error(exc))
     command = f"gitbench publish --draft {rv.draft}"
@@ -190,8 +193,25 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
         "the Draft removed. `gitbench restore` can undo it."
     )
     if check:
-        question += f" The check `{check}` must pass first."
+        question += f" The check `{check}` must pass first"
+        question += (
+            f", INSTEAD OF the project's check `{configured}` (which will not run)."
+            if configured and check != configured
+            else "."
+        )
+    elif configured and no_check:
+        question += f" The project's check `{configured}` will NOT run (skipped at the agent's request; recorded)."
+    elif configured:
+        question += f" The project's check `{configured}` must pass first."
     return Plan(f"publishing the Draft {rv.draft}", question, command, rv.draft, rv.head, published)
+
+
+def _configured_check(wb: Workbench) -> str | None:
+    """The project's ``[publish] check``, if any (what a publish runs unless told otherwise)."""
+    from gitbench.providers import config
+
+    command = config.load(wb.git.workdir).publish.check
+    return command or None
 
 
 def plan_restore(name: str, keep_draft: bool) -> Plan:
@@ -442,6 +462,15 @@ def server() -> MCPServer:
 def serve(folder: str | None = None) -> None:
     """Run the server on stdin/stdout until the client closes it. ``folder``: the project (default: here)."""
     if folder is not None:
-        os.chdir(folder)
+        try:
+            os.chdir(folder)
+        except OSError as exc:
+            raise errors.NotAWorkbench(
+                f"--workbench {folder}: {exc.strerror or exc}; no Workbench there.",
+                [errors.Action("Name the project's folder (a Workbench: `gitbench init` in it first)")],
+            ) from exc
     workbench()  # not a Workbench: say so now, on stderr, rather than in every call
+    from gitbench.services import drafts
+
+    drafts.AGENT = os.getppid()  # the agent that started this server: its own session does not hold it back
     server().run("stdio")

@@ -304,3 +304,41 @@ def test_agent_shell_may_not_publish(bench: Path) -> None:
     if not _denied(res):
         gitbench(tree, "publish", env=env)
     assert git(bench, "rev-parse", "main") == before, "the agent's shell published"
+
+
+# From a new user's trial: after the session ended (its agent lives on: /clear), the Draft is free to publish.
+def test_a_session_that_ended_does_not_hold_its_draft(bench: Path) -> None:
+    payload, tree = _session(bench)
+    (tree / "t.txt").write_text("t\n")
+    assert _hook(bench, "Stop", payload).returncode == 0
+    assert gitbench(bench, "publish", "--json").returncode == 8  # the agent (this test) runs: busy
+    assert _hook(bench, "SessionEnd", payload).returncode == 0
+    res = gitbench(bench, "publish", "--json")
+    assert res.returncode == 0, res.stdout
+
+
+# A session whose Draft was published goes on in a new Draft at its next prompt, still guarded meanwhile.
+def test_a_session_whose_draft_was_published_gets_a_new_one_at_its_next_prompt(bench: Path) -> None:
+    payload, tree = _session(bench)
+    (tree / "t.txt").write_text("t\n")
+    assert _hook(bench, "Stop", payload).returncode == 0
+    assert _hook(bench, "SessionEnd", payload).returncode == 0
+    assert gitbench(bench, "publish").returncode == 0 and _drafts(bench) == []
+    write = {**payload, "tool_name": "Write", "tool_input": {"file_path": str(bench / "app.py")}}
+    assert _denied(_hook(bench, "PreToolUse", write))  # still no edits in the checkout
+    res = _hook(bench, "SessionStart", {**payload, "source": "resume"})
+    assert res.returncode == 0 and "works in its own Draft" in res.stdout
+    (draft,) = _drafts(bench)
+    tree2 = Path(
+        json.loads(res.stdout)["hookSpecificOutput"]["additionalContext"].split("Its worktree is ")[1].split(":")[0]
+    )
+    assert tree2 != tree and tree2.is_dir()
+    res = _hook(bench, "UserPromptSubmit", {**payload, "prompt": "more"})
+    assert res.returncode == 0 and _drafts(bench) == [draft]
+
+
+def test_agent_run_of_a_program_that_is_not_there_makes_nothing(bench: Path) -> None:
+    tags = git(bench, "tag", "-l")
+    res = gitbench(bench, "agent", "run", "--json", "no-such-agent-xyz", "--flag")
+    assert res.returncode == 2 and "'no-such-agent-xyz' was not found" in json.loads(res.stdout)["error"]["message"]
+    assert _drafts(bench) == [] and git(bench, "tag", "-l") == tags

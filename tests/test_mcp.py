@@ -402,6 +402,29 @@ def test_publish_runs_the_check_it_is_given(workbench: Path) -> None:
     assert rev(workbench, "main") == main and git(workbench, "rev-parse", draft_ref(label))
 
 
+def test_the_question_says_when_the_projects_check_is_skipped_or_replaced(workbench: Path) -> None:
+    (workbench / ".gitbench").mkdir(exist_ok=True)
+    (workbench / ".gitbench" / "config.toml").write_text('[publish]\ncheck = "false"\n')
+    make_draft(workbench)
+    main = rev(workbench, "main")
+    questions: list[str] = []
+
+    async def scenario() -> None:
+        async with connect(workbench, answer("decline", None, questions)) as s:
+            err = error(await s.call_tool("publish", {"check": "true", "no_check": True}))
+            assert (err["code"], err["exit_code"]) == ("usage", 2), err
+            await s.call_tool("publish", {"no_check": True})
+            await s.call_tool("publish", {"check": "true"})
+            await s.call_tool("publish", {})
+
+    run(scenario)
+    assert len(questions) == 3, questions  # the contradiction was refused before anyone was asked
+    assert "The project's check `false` will NOT run" in questions[0]
+    assert "The check `true` must pass first, INSTEAD OF the project's check `false`" in questions[1]
+    assert "The project's check `false` must pass first." in questions[2]
+    assert rev(workbench, "main") == main
+
+
 def test_everyday_commands_do_not_import_the_mcp_sdk(workbench: Path) -> None:
     for args in (["status"], ["checkpoints"], ["review", "--json"]):
         res = subprocess.run(

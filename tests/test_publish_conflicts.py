@@ -116,7 +116,7 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
     error = publish_error(wb)
     assert "src/app.py" in str(error["message"])
     assert error["details"] == {"paths": ["src/app.py"]}
-    assert "git stash && gitbench publish && git stash pop" in commands(error)
+    assert "git stash -u && gitbench publish && git stash pop" in commands(error)
     assert "gitbench discard" in commands(error)
     assert (wb / "src/app.py").read_bytes() == hand, "the hand edit must stay byte-for-byte"
     assert rev(wb, ref) == head

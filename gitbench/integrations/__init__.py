@@ -16,9 +16,11 @@ def adapter(name: str) -> Adapter:
 
     module = MODULES.get(name)
     if module is None:
+        known = {"claude": "claude-code", "cursor-agent": "cursor", "gemini-cli": "gemini"}.get(name)
+        actions = [errors.Action(f"The hooks of {known}", f"gitbench agent install {known}")] if known else []
         raise errors.UsageError(
             f"gitbench has no hooks for {name!r}; it has them for: {', '.join(MODULES)}.",
-            [errors.Action("Run any agent in a Draft without hooks", f"gitbench agent run {name}")],
+            [*actions, errors.Action("Or run the agent in a Draft for one run", f"gitbench agent run {name}")],
         )
     try:
         found = importlib.import_module(f"gitbench.integrations.{module}")

@@ -200,12 +200,14 @@ def guard_shell(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
     gitdir = os.path.realpath(ctx["gitdir"])
 
     def checkout(folder: str) -> bool:
+        """The user's checkout, .git, or another Draft's worktree (another job's or session's)."""
         if tree and _inside(folder, tree):
             return False
-        return _inside(folder, gitdir) or bool(root) and _inside(folder, root)
+        others = bool(tree) and _inside(folder, os.path.dirname(tree))
+        return others or _inside(folder, gitdir) or bool(root) and _inside(folder, root)
 
     reason = shellguard.refusal(event.command or "", event.cwd or ".", checkout, root)
-    if reason and tree:
+    if reason and tree and "`git " in reason:
         reason += f" (cd {tree} first.)"
     return HookReply(deny=reason) if reason else HookReply()
 
@@ -286,8 +288,10 @@ def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
     try:
         with wb.changing("session", wait=wait):
             again = read_session(wb.git.gitdir, event.agent, event.session)
-            if again is not None and not again.get("failed") and _job(wb, again) is not None:
-                return again  # the same session's other hook made it meanwhile (two installs fire together)
+            if again is not None and not again.get("failed"):
+                earlier = _job(wb, again)
+                if earlier is not None and earlier.status in (SESSION, "running"):
+                    return again  # the same session's other hook made it meanwhile (two installs fire together)
             settings = commands.job_settings(wb)
             message = f"{event.agent} session" + (f" ({event.name})" if event.name else "")
             job, _notes = jobs.start_job(wb, "agent", Scope.of([]), [program], message, "beside")
@@ -406,8 +410,8 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
         job = drafts.job_record(wb, ctx["job"])
         gone = _gone(wb, job, ctx)
         if gone is not None:
-            if not ctx.get("run"):
-                _drop_session(ctx["gitdir"], event.agent, event.session)
+            # The session's file stays (its guard with it): the next prompt starts a new Draft for it, or a
+            # resumed session reopens this one.
             return HookReply(message=gone)
         assert job is not None
         try:
@@ -558,8 +562,19 @@ def prompt(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
         return HookReply()
     with wb.changing("prompt"):
         job = _job(wb, ctx)
-        if job is None or job.kind == "ask":
+        if job is not None and job.kind == "ask":
             return HookReply()  # an `ask` job recorded its prompt itself (the agent is its command: model)
+        fresh = None
+        if (job is None or job.status in ("published", "discarded")) and not ctx.get("run"):
+            # Its Draft was published or discarded while the session went on: a new Draft for what comes next.
+            found = locate(event.cwd) or (ctx["gitdir"], ctx.get("root") or "")
+            with wb.released("a new Draft for the session"):
+                fresh = _start(event, found[0])
+            if fresh.get("failed"):
+                return HookReply(context=f"gitbench could not give this session a new Draft: {fresh['failed']}")
+            job = _job(wb, fresh)
+        if job is None:
+            return HookReply()
         conv = job.conversation or f"agent-{job.id}"
         job.conversation = conv
         lines = chat.messages(wb, conv)
@@ -568,6 +583,8 @@ def prompt(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
             {"role": "user", "text": event.prompt, "job": job.id, "turn": turn, "time": clock.now(), "model": None}
         )
         drafts.save_job(wb, job, note="prompt", extra={chat.path(conv): Lines(lines)})
+    if fresh is not None:
+        return HookReply(context="The Draft of this session's earlier turns is no longer open. " + _welcome(fresh))
     return HookReply()
 
 

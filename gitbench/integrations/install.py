@@ -76,7 +76,10 @@ def install(agent: str, user: bool) -> OperationResult:
     path, root = _where(agent, user)
     before = _read(path)
     speaker = adapter(agent)
-    after = speaker.install(before, [*executable(), "hook", agent])
+    try:
+        after = speaker.install(before, [*executable(), "hook", agent])
+    except errors.UsageError as exc:
+        raise errors.UsageError(f"{path}: {exc.message}", exc.actions) from exc
     notes: list[str] = []
     allow = getattr(speaker, "allow_folder", None)
     if allow is not None:  # the agent may work in the Draft worktrees as in the project
@@ -157,7 +160,13 @@ def uninstall(agent: str, user: bool) -> OperationResult:
     before = _read(path)
     if before is None:
         return OperationResult("agent uninstall", f"{path} does not exist; there were no gitbench hooks to remove.")
-    after = adapter(agent).uninstall(before)
+    try:
+        after = adapter(agent).uninstall(before)
+    except errors.UsageError as exc:
+        raise errors.UsageError(
+            f"{path}: {exc.message.replace('then install again', 'then uninstall again')}",
+            [errors.Action(f"Fix {path} (or take gitbench's hooks out by hand), then uninstall again")],
+        ) from exc
     if after is None:
         os.unlink(path)
         return OperationResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gitbench import clock, errors
@@ -104,6 +105,11 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
         )
 
 
+# The agent a `gitbench mcp` process serves (its parent): a publish it asks for, and the user approves, is not
+# held back by that agent's own session in the Draft (mcp_server.serve sets it).
+AGENT: int | None = None
+
+
 def running_job(wb: Workbench, ref: str) -> dict[str, Any] | None:
     """The marker of a job whose command is running in the Draft ``ref`` right now, if one is; or an agent
     session working in it (its hooks' session file, the agent still running: ``integrations/core.py``)."""
@@ -115,6 +121,11 @@ def running_job(wb: Workbench, ref: str) -> dict[str, Any] | None:
     from gitbench.integrations.core import open_sessions
 
     for data in open_sessions(wb.git.gitdir, ref):
+        job = job_record(wb, str(data.get("job")))
+        if job is None or job.status != "session":
+            continue  # the session ended (its agent may live on: /clear starts another)
+        if AGENT is not None and data.get("agent_pid") == AGENT:
+            continue  # asked by the session's own agent (through gitbench mcp), with the user's approval
         return {
             "session": data.get("agent"),
             "pid": data.get("agent_pid"),
@@ -128,7 +139,6 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
     """Refuse to change a Draft while a job's command works in it (it would lose or mix that work). As for the
     Workbench lock, wait a little first (``GITBENCH_LOCK_WAIT`` seconds, default 5), letting go of the lock
     meanwhile so the job can record its work; True if we waited (the caller looks at the Draft again)."""
-    import os
     import time
 
     info = running_job(wb, ref)

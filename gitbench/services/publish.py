@@ -71,7 +71,7 @@ def publish(
                 [
                     errors.Action(
                         "Keep your edits aside, publish, then bring them back",
-                        "git stash && gitbench publish && git stash pop",
+                        "git stash -u && gitbench publish && git stash pop",
                     ),
                     errors.DISCARD,
                     errors.Action("Restore Published from a checkpoint", "gitbench checkpoints"),

@@ -111,6 +111,8 @@ def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> N
             from gitbench.integrations.core import open_sessions
 
             for session in open_sessions(wb.git.gitdir, d.ref):  # an agent working in it through its hooks
+                if d.status != "session":
+                    continue
                 reminders.append(
                     f"A {session.get('agent')} session (pid {session.get('agent_pid')}) works in the Draft {d.label}: "
                     "each turn is a step as it ends; publish or discard it once the session is over."
