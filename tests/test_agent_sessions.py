@@ -342,3 +342,25 @@ def test_agent_run_of_a_program_that_is_not_there_makes_nothing(bench: Path) -> 
     res = gitbench(bench, "agent", "run", "--json", "no-such-agent-xyz", "--flag")
     assert res.returncode == 2 and "'no-such-agent-xyz' was not found" in json.loads(res.stdout)["error"]["message"]
     assert _drafts(bench) == [] and git(bench, "tag", "-l") == tags
+
+
+def test_the_next_prompt_after_a_publish_starts_a_new_draft_and_tells_the_agent(bench: Path) -> None:
+    payload, tree = _session(bench)
+    (tree / "t.txt").write_text("t\n")
+    assert _hook(bench, "Stop", payload).returncode == 0
+    assert _hook(bench, "SessionEnd", payload).returncode == 0
+    assert gitbench(bench, "publish").returncode == 0
+    res = _hook(bench, "UserPromptSubmit", {**payload, "prompt": "and now this"})
+    context = json.loads(res.stdout)["hookSpecificOutput"]["additionalContext"]
+    assert "no longer open" in context and "works in its own Draft" in context
+    (draft,) = _drafts(bench)
+    chat = git(bench, "show", f"refs/gitbench/records:jobs/{draft.rsplit('/', 1)[1]}.json")
+    assert json.loads(chat)["status"] == "session"
+
+
+def test_git_in_another_sessions_worktree_is_refused(bench: Path) -> None:
+    a, _tree_a = _session(bench, "A")
+    _b, tree_b = _session(bench, "B")
+    cmd = f"cd {tree_b} && git reset --hard HEAD"
+    res = _hook(bench, "PreToolUse", {**a, "tool_name": "Bash", "tool_input": {"command": cmd}})
+    assert _denied(res)
