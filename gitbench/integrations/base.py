@@ -134,3 +134,46 @@ def shell_command(command: list[str], event: str) -> str:
     import shlex
 
     return " ".join(shlex.quote(w) for w in [*command, event])
+
+
+# -- the Draft worktrees' folder in an agent's own list of folders it may work in ---------------------------------
+
+
+def worktrees_folder(value: Any) -> bool:
+    """A folder of gitbench's Draft worktrees (``.../gitbench/worktrees[/<project>-<hash>]``)."""
+    if not isinstance(value, str):
+        return False
+    parts = value.rstrip("/").split("/")
+    return parts[-2:] == ["gitbench", "worktrees"] or parts[-3:-1] == ["gitbench", "worktrees"]
+
+
+def add_folder(text: str, path: str, section: str, key: str, folder: str) -> str:
+    """``text`` with ``folder`` in the list ``section.key`` (made if missing); unchanged when it is there."""
+    data = load_json(text, path)
+    holder = data.setdefault(section, {})
+    if not isinstance(holder, dict):
+        return text
+    folders = holder.setdefault(key, [])
+    if not isinstance(folders, list) or folder in folders:
+        return text
+    folders.append(folder)
+    return dump_json(data)
+
+
+def forget_folders(text: str, path: str, section: str, key: str) -> str | None:
+    """``text`` without the worktrees folders in ``section.key`` (empty containers go; None: nothing is left)."""
+    data = load_json(text, path)
+    holder = data.get(section)
+    folders = holder.get(key) if isinstance(holder, dict) else None
+    if not isinstance(holder, dict) or not isinstance(folders, list):
+        return text
+    kept = [f for f in folders if not worktrees_folder(f)]
+    if len(kept) == len(folders):
+        return text
+    if kept:
+        holder[key] = kept
+    else:
+        del holder[key]
+        if not holder:
+            del data[section]
+    return dump_json(data) if data else None

@@ -115,31 +115,12 @@ class Claude:
         left = jsonhooks.uninstall_nested(text, "the Claude Code settings", self.name)
         if left is None:
             return None
-        data = base.load_json(left, "the Claude Code settings")
-        perms = data.get("permissions")
-        if isinstance(perms, dict) and isinstance(perms.get("additionalDirectories"), list):
-            kept_dirs = [d for d in perms["additionalDirectories"] if not _worktrees_folder(d)]
-            if kept_dirs:
-                perms["additionalDirectories"] = kept_dirs
-            else:
-                del perms["additionalDirectories"]
-            if not perms:
-                del data["permissions"]
-            return base.dump_json(data) if data else None
-        return left
+        return base.forget_folders(left, "the Claude Code settings", "permissions", "additionalDirectories")
 
     def allow_folder(self, text: str, folder: str) -> str:
         """Let Claude work in the Draft worktrees as in the project folder (``permissions.additionalDirectories``):
         without it, a session started in the checkout may not read or edit its own worktree."""
-        data = base.load_json(text, "the Claude Code settings")
-        perms = data.setdefault("permissions", {})
-        if not isinstance(perms, dict):
-            return text
-        folders = perms.setdefault("additionalDirectories", [])
-        if not isinstance(folders, list) or folder in folders:
-            return text
-        folders.append(folder)
-        return base.dump_json(data)
+        return base.add_folder(text, "the Claude Code settings", "permissions", "additionalDirectories", folder)
 
     def run_flags(self, command: list[str], folder: str) -> list[str]:
         """``gitbench agent run claude``: the same hooks for this run only (``--settings`` adds to the user's
@@ -166,14 +147,6 @@ def _model(value: Any) -> str | None:
     if isinstance(value, dict):  # {"id": ..., "display_name": ...} in some payloads
         return base.text(value.get("id")) or base.text(value.get("display_name"))
     return None
-
-
-def _worktrees_folder(value: Any) -> bool:
-    """A folder of gitbench's Draft worktrees (``.../gitbench/worktrees[/<project>-<hash>]``)."""
-    if not isinstance(value, str):
-        return False
-    parts = value.rstrip("/").split("/")
-    return parts[-2:] == ["gitbench", "worktrees"] or parts[-3:-1] == ["gitbench", "worktrees"]
 
 
 def _write_env(env: dict[str, str]) -> None:

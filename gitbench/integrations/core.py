@@ -345,8 +345,11 @@ def _undo_start(wb: Workbench, job: JobRecord, err: Exception) -> None:
             job.error = {"code": getattr(err, "code", "error"), "class": "session", "message": str(err)}
             drafts.save_job(wb, job, note="failed")
             wb.journal.clear()
-    except (errors.GitbenchError, OSError):
-        pass  # the journal is left: the next command marks the job interrupted
+    except (errors.GitbenchError, OSError) as exc:
+        # The journal is left: the next command marks the job interrupted. The log says why it was not undone.
+        from gitbench.store.logs import Log
+
+        Log(wb.layout.logs).event("session.undo-failed", job=job.id, error=f"{type(exc).__name__}: {exc}")
 
 
 def said(exc: BaseException) -> str:

@@ -98,34 +98,12 @@ class Gemini:
         left = jsonhooks.uninstall_nested(text, "the Gemini CLI settings.json", self.name)
         if left is None:
             return None
-        data = base.load_json(left, "the Gemini CLI settings.json")
-        context = data.get("context")
-        folders = context.get("includeDirectories") if isinstance(context, dict) else None
-        if not isinstance(context, dict) or not isinstance(folders, list):
-            return left
-        kept = [f for f in folders if not _worktrees_folder(f)]
-        if len(kept) == len(folders):
-            return left
-        if kept:
-            context["includeDirectories"] = kept
-        else:
-            del context["includeDirectories"]
-            if not context:
-                del data["context"]
-        return base.dump_json(data) if data else None
+        return base.forget_folders(left, "the Gemini CLI settings.json", "context", "includeDirectories")
 
     def allow_folder(self, text: str, folder: str) -> str:
         """The Draft worktrees in Gemini's workspace (``context.includeDirectories``): its file tools write only
         inside the workspace's folders, and a session started in the checkout edits its Draft's worktree."""
-        data = base.load_json(text, "the Gemini CLI settings.json")
-        context = data.setdefault("context", {})
-        if not isinstance(context, dict):
-            return text
-        folders = context.setdefault("includeDirectories", [])
-        if not isinstance(folders, list) or folder in folders:
-            return text
-        folders.append(folder)
-        return base.dump_json(data)
+        return base.add_folder(text, "the Gemini CLI settings.json", "context", "includeDirectories", folder)
 
 
 def _wanted() -> list[jsonhooks.Hook]:
@@ -136,14 +114,6 @@ def _wanted() -> list[jsonhooks.Hook]:
             extra["timeout"] = TIMEOUTS[event]
         out.append(jsonhooks.Hook(event, MATCHER if event == "BeforeTool" else None, extra))
     return out
-
-
-def _worktrees_folder(value: Any) -> bool:
-    """A folder of gitbench's Draft worktrees (``.../gitbench/worktrees[/<project>-<hash>]``)."""
-    if not isinstance(value, str):
-        return False
-    parts = value.rstrip("/").split("/")
-    return parts[-2:] == ["gitbench", "worktrees"] or parts[-3:-1] == ["gitbench", "worktrees"]
 
 
 def _event_name(kind: str) -> str:
