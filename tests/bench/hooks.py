@@ -29,7 +29,7 @@ import sys
 import time
 
 from tests.bench import repogen
-from tests.bench.run import DOC, bench_env, gitbench_cmd, label
+from tests.bench.run import bench_env, gitbench_cmd, label, replace_between
 
 START = "<!-- bench:hooks:start -->"
 END = "<!-- bench:hooks:end -->"
@@ -148,17 +148,6 @@ def table(results: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def update_doc(text: str) -> None:
-    with open(DOC) as fh:
-        doc = fh.read()
-    if START not in doc:
-        raise SystemExit(f"{DOC} has no {START} marker")
-    head, rest = doc.split(START, 1)
-    _, tail = rest.split(END, 1)
-    with open(DOC, "w") as fh:
-        fh.write(f"{head}{START}\n{text}\n{END}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -171,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results)
     print(text)
     if args.update_doc:
-        update_doc(text)
+        replace_between(text, START, END)
     return 0
 
 

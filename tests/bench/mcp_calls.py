@@ -41,7 +41,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.bench import repogen
-from tests.bench.run import DOC, WRITE10, GitSide, Runner, bench_env, gitbench_cmd, label, machine_info
+from tests.bench.run import WRITE10, GitSide, Runner, bench_env, gitbench_cmd, label, machine_info, replace_between
 
 OPS = ["status", "checkpoint", "review", "publish", "restore"]
 TARGET = 1.5
@@ -251,13 +251,7 @@ def main() -> None:
     with open(os.path.join(args.root, "mcp-results.json"), "w") as fh:
         json.dump({f"{s}/{o}/{z}": v for (s, o, z), v in samples.wall.items()}, fh)
     if args.update_doc:
-        doc = open(DOC).read()
-        if START not in doc:
-            raise SystemExit(f"{DOC} has no {START} marker")
-        head, rest = doc.split(START, 1)
-        _, tail = rest.split(END, 1)
-        with open(DOC, "w") as fh:
-            fh.write(head + START + "\n" + text + "\n" + END + tail)
+        replace_between(text, START, END)
 
 
 if __name__ == "__main__":

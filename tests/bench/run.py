@@ -615,6 +615,18 @@ def targets_missed(res: Results) -> list[str]:
     return missed
 
 
+def replace_between(text: str, start: str, end: str, path: str = DOC) -> None:
+    """Rewrite what stands between the markers ``start`` and ``end`` in ``path`` (a benchmark's table)."""
+    with open(path) as fh:
+        doc = fh.read()
+    if start not in doc:
+        raise SystemExit(f"{path} has no {start} marker")
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as fh:
+        fh.write(f"{head}{start}\n{text}\n{end}{tail}")
+
+
 def update_doc(text: str, path: str = DOC) -> None:
     with open(path) as fh:
         doc = fh.read()
