@@ -166,6 +166,18 @@ class Published:
 
 
 @dataclass
+class Storage:
+    """What the Workbench's ``.git`` takes on disk (``status``; ``gc`` before and after)."""
+
+    git_bytes: int  # the objects, gitbench's folder and Git's other files (loose refs and reflogs left out)
+    objects_bytes: int  # packs and loose objects
+    packs: int
+    loose_objects: int
+    gitbench_bytes: int  # .git/gitbench: logs, job folders, local state
+    estimate: bool  # loose objects counted from a sample of their folders (status), not one by one
+
+
+@dataclass
 class Status:
     workbench: str
     bare: bool
@@ -178,6 +190,7 @@ class Status:
     local_changes: list[str] = field(default_factory=list)
     draft_problem: str | None = None  # the open Draft cannot be read: why
     drafts: list[DraftInfo] = field(default_factory=list)  # every open Draft (v1.5: several); draft is the first
+    storage: Storage | None = None  # None when it could not be measured
 
 
 @dataclass

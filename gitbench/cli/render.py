@@ -173,8 +173,27 @@ def status(st: Status) -> None:
     if st.local_changes:
         shown = ", ".join(st.local_changes[:5]) + (" ..." if len(st.local_changes) > 5 else "")
         out(f"Local      {len(st.local_changes)} file(s) edited outside gitbench: {shown}")
+    if st.storage is not None:
+        s = st.storage
+        about = "about " if s.estimate else ""
+        out(
+            f"Storage    .git {about}{size(s.git_bytes)} (gitbench: {size(s.gitbench_bytes)} of logs and job folders); "
+            "`gitbench gc --dry-run` shows what can go"
+        )
     for r in st.reminders:
         out(f"reminder: {r}")
+
+
+def size(n: int) -> str:
+    """Bytes for people: 980 B, 12.3 kB, 4.5 MB, 1.2 GB (powers of 1000)."""
+    if abs(n) < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if abs(value) < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def checkpoints(items: list[Checkpoint]) -> None:

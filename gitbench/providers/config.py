@@ -84,6 +84,18 @@ class PublishSettings:
     check_timeout: float = 600.0  # seconds; a check running longer is stopped and refuses the publish
 
 
+@dataclass(frozen=True)
+class GcSettings:
+    """``[gc]``: what ``gitbench gc`` keeps (docs/concepts.md#retention). Publish, init and manual checkpoints are
+    always kept; an auto or pre-restore checkpoint is kept while it is younger than ``keep_auto_days`` or among
+    the newest ``keep_auto_last`` of them."""
+
+    keep_auto_days: float = 30.0
+    keep_auto_last: int = 50
+    trash_days: float = 14.0  # discarded Drafts (refs/gitbench/trash) and worktree leftovers
+    logs_days: float = 30.0  # .git/gitbench/logs and the folders of ended jobs
+
+
 @dataclass
 class Config:
     default_model: str | None
@@ -94,6 +106,7 @@ class Config:
     secrets: list[str]  # every key value known, for redaction in logs
     job: JobSettings = field(default_factory=JobSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
+    gc: GcSettings = field(default_factory=GcSettings)
 
     def resolve(self, text: str | None) -> ModelSpec:
         """``provider:model`` (or an alias from ``[models]``) → ModelSpec; UsageError naming the fix."""
@@ -174,6 +187,7 @@ SECTIONS: dict[str, type] = {
     "job": dict,
     "attribution": dict,
     "publish": dict,
+    "gc": dict,
 }
 PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
 
@@ -260,7 +274,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             raw[name] = merged
         for alias, target in (data.get("models") or {}).items():
             aliases[str(alias)] = str(target)
-        for section in ("retry", "timeouts", "job", "publish"):
+        for section in ("retry", "timeouts", "job", "publish", "gc"):
             for key, value in (data.get(section) or {}).items():
                 tuning[f"{section}.{key}"] = (value, path)
 
@@ -316,8 +330,9 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
     values: dict[str, Any] = {}
     job = _job_settings(tuning, user, env)
     publish = _publish_settings(tuning)
+    gc = _gc_settings(tuning)
     for key, (value, path) in tuning.items():
-        if key in JOB_KEYS or key in PUBLISH_KEYS:
+        if key in JOB_KEYS or key in PUBLISH_KEYS or key in GC_KEYS:
             continue
         if key not in mapping:
             raise errors.UsageError(
@@ -347,6 +362,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
         secrets=secrets,
         job=job,
         publish=publish,
+        gc=gc,
     )
 
 
@@ -466,3 +482,26 @@ def _publish_settings(tuning: dict[str, tuple[Any, str]]) -> PublishSettings:
             )
         timeout = seconds
     return PublishSettings(check=check, check_timeout=timeout)
+
+
+GC_KEYS = ("gc.keep_auto_days", "gc.keep_auto_last", "gc.trash_days", "gc.logs_days")
+
+
+def _gc_settings(tuning: dict[str, tuple[Any, str]]) -> GcSettings:
+    """``[gc] keep_auto_days, keep_auto_last, trash_days, logs_days``, checked: a wrong value names the file."""
+    values: dict[str, Any] = {}
+    for key in GC_KEYS:
+        if key not in tuning:
+            continue
+        value, path = tuning[key]
+        name = key.split(".", 1)[1]
+        if name == "keep_auto_last":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise errors.UsageError(
+                    f"gc.keep_auto_last in {path} must be a whole number of checkpoints (0 or more), not {value!r}.",
+                    [errors.Action(f"Fix {path} (see docs/concepts.md, retention)")],
+                )
+            values[name] = value
+        else:
+            values[name] = _number(value, f"{key} in {path} (days)", float)
+    return GcSettings(**values)

@@ -71,7 +71,11 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before Draft worktrees
     wb.journal.clear()
     gc_trash(wb)
-    kept = f" It is kept as {trash} for {TRASH_DAYS} days: `gitbench discard --undo` brings it back." if keep else ""
+    from gitbench.services import gc
+
+    days = gc.trash_days(wb)
+    shown = f"{days:g}" if days is not None else f"{TRASH_DAYS}"
+    kept = f" It is kept as {trash} for {shown} days: `gitbench discard --undo` brings it back." if keep else ""
     if keep and not head:
         kept += " (Its branch was unreadable; what is kept is its last good commit, from the reflog.)"
     return OperationResult(
@@ -93,9 +97,14 @@ def trash_refs(wb: Workbench, prefix: str = TRASH_PREFIX) -> list[tuple[int, str
 
 
 def gc_trash(wb: Workbench) -> list[str]:
-    """Delete trash refs (and worktree leftovers) older than 14 days (their commits then go with Git's own
-    garbage collection)."""
-    limit = clock.now() - TRASH_DAYS * 86400
+    """Delete trash refs (and worktree leftovers) older than ``[gc] trash_days`` (14 by default); their commits
+    go with the next `gitbench gc` (or Git's own garbage collection). With a config that cannot be read, none."""
+    from gitbench.services import gc
+
+    days = gc.trash_days(wb)
+    if days is None:
+        return []
+    limit = clock.now() - days * 86400
     gone = []
     for stamp, ref in trash_refs(wb) + trash_refs(wb, LEFTOVERS_PREFIX):
         if stamp < limit:

@@ -67,6 +67,12 @@ def _journal(wb: Workbench, started: float) -> list[str]:
         return [f"Finished an interrupted discard: the Draft is in {entry['trash']} (`gitbench discard --undo`)."]
     if op == "job":
         return _job(wb, entry)
+    if op == "gc":  # refs go in one transaction and files one by one: nothing to finish or undo
+        wb.journal.clear()
+        return [
+            "An interrupted `gitbench gc` stopped part way: what it removed is gone, the rest is still there "
+            "(`gitbench gc` removes it)."
+        ]
     if op == "try":  # attempts of `gitbench try`, side by side: each one still running was interrupted
         notes = [n for job_id in entry.get("jobs", []) for n in _interrupted(wb, str(job_id))]
         wb.journal.clear()
@@ -159,7 +165,7 @@ def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
                     os.unlink(os.path.join(wb.layout.root, name))
                     notes.append(f"Removed a half-written journal of a killed process: {name}")
         for ref in discard.gc_trash(wb):
-            notes.append(f"Deleted a discarded Draft older than 14 days: {ref}")
+            notes.append(f"Deleted a discarded Draft (or worktree leftovers) past its time in the trash: {ref}")
         acted = [n for n in notes if not n.startswith("Left a fresh Git lock")]
         summary = (
             "Recovered."

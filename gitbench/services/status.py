@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitbench import errors, trailers
-from gitbench.model import DraftInfo, JobRecord, Published, Status
+from gitbench.model import DraftInfo, JobRecord, Published, Status, Storage
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 
@@ -87,7 +87,18 @@ def status(wb: Workbench) -> Status:
         local_changes=local,
         draft_problem=draft_problem,
         drafts=infos,
+        storage=_storage(wb),
     )
+
+
+def _storage(wb: Workbench) -> Storage | None:
+    """What .git takes, from the file system alone (a sample of the loose objects): status stays fast."""
+    from gitbench.store import storage
+
+    try:
+        return storage.measure(wb.git.gitdir)
+    except OSError:
+        return None
 
 
 def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:

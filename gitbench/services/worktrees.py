@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
@@ -322,6 +322,33 @@ def listing(wb: Workbench) -> list[Listed]:
     return out
 
 
+@dataclass
+class Orphan:
+    """A linked worktree nothing uses any more: ``why`` is ``check`` (a check whose process is gone),
+    ``missing`` (a Draft worktree's folder was deleted or moved) or ``no-draft`` (its Draft no longer exists)."""
+
+    linked: wt.Linked
+    why: Literal["check", "missing", "no-draft"]
+
+
+def orphans(wb: Workbench) -> list[Orphan]:
+    """The worktrees ``repair`` removes (``gitbench recover``, ``gitbench gc``); the user's own are never among
+    them."""
+    out = []
+    drafts = set(wb.draft_refs())
+    for lk in wt.linked(wb.git.gitdir):
+        branch = lk.branch
+        if branch is None and _abandoned_check(lk):
+            out.append(Orphan(lk, "check"))
+        elif branch is None or not branch.startswith(DRAFT_PREFIX):
+            continue  # the user's own worktree: not ours to touch
+        elif not lk.present:
+            out.append(Orphan(lk, "missing"))
+        elif branch not in drafts:
+            out.append(Orphan(lk, "no-draft"))
+    return out
+
+
 def repair(wb: Workbench) -> list[str]:
     """``gitbench recover``: worktrees whose folder was deleted or moved, and worktrees of Drafts that are gone."""
     notes = []
@@ -332,22 +359,21 @@ def repair(wb: Workbench) -> list[str]:
     if gone:
         notes.append(f"Deleting {len(gone)} folder(s) of removed worktrees that an interruption left behind.")
     drafts = set(wb.draft_refs())
-    for lk in wt.linked(wb.git.gitdir):
-        branch = lk.branch
-        if branch is None and _abandoned_check(lk):
+    for orphan in orphans(wb):
+        lk = orphan.linked
+        if orphan.why == "check":
             wt.remove(wb.git.gitdir, lk)
             notes.append(f"Removed the worktree of a check that was interrupted ({lk.path}).")
             continue
-        if branch is None or not branch.startswith(DRAFT_PREFIX):
-            continue  # the user's own worktree: not ours to touch
+        branch = lk.branch or ""
         label = branch[len(DRAFT_PREFIX) :]
-        if not lk.present:
+        if orphan.why == "missing":
             wt.remove(wb.git.gitdir, lk)
             notes.append(
                 f"Dropped the entry of the Draft worktree {lk.path}, whose folder is gone"
                 + ("; the next job on the Draft makes it again." if branch in drafts else ".")
             )
-        elif branch not in drafts:
+        else:
             kept = keep_leftovers(wb, lk, None, label)
             wt.remove(wb.git.gitdir, lk)
             notes.append(
