@@ -52,12 +52,31 @@ def unreached(gitdir: str, commits: list[str], kept: list[str]) -> list[str]:
     return [oid for oid in out.split() if oid in wanted]
 
 
-def collect(gitdir: str, cutoff: float) -> None:
+class GcRunning(Exception):
+    """Another ``git gc`` holds the repository (its ``gc.pid`` names a living process)."""
+
+
+def collect(gitdir: str, cutoff: float, wait: float = 5.0) -> None:
     """``git gc``: pack the refs, repack what is reachable, and drop unreachable objects written before
     ``cutoff`` (seconds since the epoch). Younger ones stay: a Git command running beside us (the user's own, or
-    an agent's in a Draft's worktree) may have written objects it has not referenced yet."""
+    an agent's in a Draft's worktree) may have written objects it has not referenced yet.
+
+    Git refuses while another gc runs (``gc.pid``). A gc killed with us leaves a process that is only gone once
+    it is reaped, so wait a little for it; GcRunning if it still runs after ``wait`` seconds."""
+    import time
+
     date = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%d %H:%M:%S +0000")
-    run(["gc", "--quiet", f"--prune={date}"], git_dir=gitdir)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            run(["gc", "--quiet", f"--prune={date}"], git_dir=gitdir)
+            return
+        except GitFailed as exc:
+            if "already running" not in exc.stderr:
+                raise
+            if time.monotonic() >= deadline:
+                raise GcRunning(exc.stderr.strip()) from exc
+            time.sleep(0.2)
 
 
-__all__ = ["GitFailed", "collect", "delete_refs", "only_reached", "unreached"]
+__all__ = ["GcRunning", "GitFailed", "collect", "delete_refs", "only_reached", "unreached"]

@@ -181,11 +181,13 @@ class GitRepo:
         # loose files too.
         folder = os.path.join(self.gitdir, *prefix.rstrip("/").split("/"))
         if prefix.endswith("/") and os.path.isdir(folder):
+            seen = set(names)  # thousands of loose checkpoint refs: a list scan per name would be quadratic
             for dirpath, _, files in os.walk(folder):
                 for f in files:
                     name = os.path.relpath(os.path.join(dirpath, f), self.gitdir).replace(os.sep, "/")
-                    if not f.endswith(".lock") and name not in names:
+                    if not f.endswith(".lock") and name not in seen:
                         names.append(name)
+                        seen.add(name)
         return names
 
     def ref_targets(self, prefix: str) -> dict[str, str]:

@@ -297,7 +297,7 @@ def _logs(wb: Workbench, limit: float) -> list[GoneFile]:
             except OSError:
                 continue
             if entry.is_file(follow_symlinks=False) and st.st_mtime < limit:
-                out.append(GoneFile(entry.path, "log", "log", st.st_mtime, st.st_size))
+                out.append(GoneFile(entry.path, "log", "log", st.st_mtime, storage.folder_size(entry.path)))
     return out
 
 
@@ -312,7 +312,7 @@ def _job_folders(
             date = os.lstat(path).st_mtime
         except OSError:
             return
-        out.append(GoneFile(path, kind, what, date, storage.folder_size(path)[0]))
+        out.append(GoneFile(path, kind, what, date, storage.folder_size(path)))
 
     def ended(job_id: str) -> bool:
         """The job is not running and its Draft is gone (published or discarded): no resume can need it."""
@@ -348,7 +348,7 @@ def _job_folders(
         lk = orphan.linked
         if orphan.why == "missing":
             what = "the entry of a Draft worktree whose folder is gone"
-            out.append(GoneFile(lk.admin, "worktree", what, _mtime(lk.admin), storage.folder_size(lk.admin)[0]))
+            out.append(GoneFile(lk.admin, "worktree", what, _mtime(lk.admin), storage.folder_size(lk.admin)))
         else:
             what = (
                 "the worktree of a check whose process is gone"
@@ -449,6 +449,12 @@ def _remove(wb: Workbench, report: GcReport) -> None:
     if report.git_gc:
         try:
             maintenance.collect(wb.git.gitdir, report.now - PRUNE_GRACE)
+        except maintenance.GcRunning as exc:
+            report.git_gc = False
+            report.notes.append(
+                f"Git's own gc is running on this repository already ({exc}); it drops the unreachable objects "
+                "itself. If the space is not freed, run `gitbench gc` again once it has finished."
+            )
         except maintenance.GitFailed as exc:
             from gitbench.services.worktrees import git_error
 

@@ -1,9 +1,13 @@
-"""How much disk a Workbench's ``.git`` uses, measured from the file system (no object is read).
+"""How much disk a Workbench's ``.git`` takes, measured from the file system (no object is read).
+
+Sizes are what the files occupy on disk (their blocks, as ``du`` and ``git count-objects`` count them): a
+40-byte ref file takes a whole block, and thousands of loose checkpoint refs weigh megabytes until Git packs
+them.
 
 ``status`` asks for a quick figure on every run, so loose objects are counted the way ``git gc --auto``
-estimates them: a sample of the 256 ``objects/xx`` folders, scaled up (then the figure is an estimate, and
-says so). ``gc`` asks for the exact figure, before and after it runs: every file, as ``git count-objects -v``
-counts them.
+estimates them, from a sample of the 256 ``objects/xx`` folders scaled up, and loose refs are counted by name
+(one block each) without a ``stat`` per file; the figure then says it is an estimate. ``gc`` asks for the exact
+figure, before and after it runs: every file is measured.
 """
 
 from __future__ import annotations
@@ -18,37 +22,43 @@ _ORDER = [f"{(i * 167) % 256:02x}" for i in range(256)]
 _ENOUGH = 64  # loose objects in the sample before it stops
 
 
-def folder_size(path: str) -> tuple[int, int]:
-    """(bytes, files) under ``path`` (apparent sizes; symlinks are not followed, a missing folder is 0)."""
-    total = count = 0
+def _disk(st: os.stat_result) -> int:
+    return st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+
+
+def folder_size(path: str, count_only: bool = False, block: int = 4096) -> int:
+    """Bytes on disk under ``path``, folders included (symlinks not followed; missing: 0). ``count_only``: count
+    the files and take a block each, without a ``stat`` per file (for folders of many tiny files)."""
     try:
         st = os.lstat(path)
     except OSError:
-        return 0, 0
+        return 0
     if not os.path.isdir(path) or os.path.islink(path):
-        return st.st_size, 1
-    for dirpath, _, names in os.walk(path):
-        for name in names:
+        return _disk(st)
+    total = 0
+    for dirpath, dirs, names in os.walk(path):
+        if count_only:
+            total += (len(names) + 1) * block
+            continue
+        for name in [*names, *dirs]:
             try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-                count += 1
+                total += _disk(os.lstat(os.path.join(dirpath, name)))
             except OSError:
                 continue
-    return total, count
+    return total + (0 if count_only else _disk(st))
 
 
 def _loose(objects: str, exact: bool) -> tuple[int, int, bool]:
     """(loose objects, their bytes, whether that is an estimate)."""
     count = size = scanned = 0
     for name in _ORDER:
-        folder = os.path.join(objects, name)
         try:
-            with os.scandir(folder) as it:
+            with os.scandir(os.path.join(objects, name)) as it:
                 for entry in it:
                     if len(entry.name) == 38:  # not a tmp_obj_ file of a write under way
                         count += 1
                         try:
-                            size += entry.stat(follow_symlinks=False).st_size
+                            size += _disk(entry.stat(follow_symlinks=False))
                         except OSError:
                             continue
         except OSError:
@@ -68,7 +78,7 @@ def _packs(objects: str) -> tuple[int, int]:
         with os.scandir(os.path.join(objects, "pack")) as it:
             for entry in it:
                 try:
-                    size += entry.stat(follow_symlinks=False).st_size
+                    size += _disk(entry.stat(follow_symlinks=False))
                 except OSError:
                     continue
                 packs += entry.name.endswith(".pack")
@@ -77,30 +87,27 @@ def _packs(objects: str) -> tuple[int, int]:
     return packs, size
 
 
-def objects_size(gitdir: str) -> int:
-    """The exact bytes of the object database (every pack and loose object)."""
-    objects = os.path.join(gitdir, "objects")
-    _, loose, _ = _loose(objects, exact=True)
-    return _packs(objects)[1] + loose
-
-
 def measure(gitdir: str, exact: bool = False) -> Storage:
-    """The storage of the repository at ``gitdir`` (the common dir of a Workbench with linked worktrees):
-    its objects, gitbench's own folder, and Git's other files (index, packed refs, worktrees' indexes).
-    Loose refs and reflogs are left out (many tiny files: walking them would cost more than they weigh)."""
+    """The storage of the repository at ``gitdir`` (the common dir of a Workbench with linked worktrees): its
+    objects, gitbench's own folder, and Git's other files (refs, reflogs, the index, worktrees' indexes)."""
     objects = os.path.join(gitdir, "objects")
     loose_count, loose_bytes, estimated = _loose(objects, exact)
     packs, pack_bytes = _packs(objects)
-    gitbench_bytes, _ = folder_size(os.path.join(gitdir, "gitbench"))
+    pack_bytes += folder_size(os.path.join(objects, "info"))  # the commit-graph, alternates
+    gitbench_bytes = folder_size(os.path.join(gitdir, "gitbench"))
     other = 0
-    for folder in (gitdir, *_worktree_admins(gitdir)):
-        try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if entry.is_file(follow_symlinks=False):
-                        other += entry.stat(follow_symlinks=False).st_size
-        except OSError:
+    try:
+        entries = list(os.scandir(gitdir))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.name in ("objects", "gitbench"):
             continue
+        if entry.name == "refs" and not exact:
+            other += folder_size(entry.path, count_only=True)
+            estimated = True
+        else:
+            other += folder_size(entry.path)
     objects_bytes = pack_bytes + loose_bytes
     return Storage(
         git_bytes=objects_bytes + gitbench_bytes + other,
@@ -110,10 +117,3 @@ def measure(gitdir: str, exact: bool = False) -> Storage:
         gitbench_bytes=gitbench_bytes,
         estimate=estimated,
     )
-
-
-def _worktree_admins(gitdir: str) -> list[str]:
-    try:
-        return [e.path for e in os.scandir(os.path.join(gitdir, "worktrees")) if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return []
