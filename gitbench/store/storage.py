@@ -19,7 +19,8 @@ from gitbench.model import Storage
 # Folders of objects/ scanned in this order until the sample holds enough objects: spread over the 256, so a
 # few folders already stand for all of them (object ids are uniformly distributed).
 _ORDER = [f"{(i * 167) % 256:02x}" for i in range(256)]
-_ENOUGH = 64  # loose objects in the sample before it stops
+_ENOUGH = 256  # loose objects in the sample before it stops...
+_WHOLE = 4096  # ...when the store seems to hold at least this many; a smaller one is read whole
 
 
 def _disk(st: os.stat_result) -> int:
@@ -49,11 +50,15 @@ def folder_size(path: str, count_only: bool = False, block: int = 4096) -> int:
 
 
 def _loose(objects: str, exact: bool) -> tuple[int, int, bool]:
-    """(loose objects, their bytes, whether that is an estimate)."""
+    """(loose objects, their bytes with their folders', whether that is an estimate). Not ``exact``: the folders
+    are read in a spread order until the sample holds enough objects to stand for a large store; a small one is
+    read whole (a sample of a few objects would be scaled by one big blob)."""
     count = size = scanned = 0
     for name in _ORDER:
+        folder = os.path.join(objects, name)
+        scanned += 1
         try:
-            with os.scandir(os.path.join(objects, name)) as it:
+            with os.scandir(folder) as it:
                 for entry in it:
                     if len(entry.name) == 38:  # not a tmp_obj_ file of a write under way
                         count += 1
@@ -61,14 +66,12 @@ def _loose(objects: str, exact: bool) -> tuple[int, int, bool]:
                             size += _disk(entry.stat(follow_symlinks=False))
                         except OSError:
                             continue
+            size += _disk(os.lstat(folder))
         except OSError:
-            pass
-        scanned += 1
-        if not exact and count >= _ENOUGH:
-            break
-    if scanned == 256:
-        return count, size, False
-    return count * 256 // scanned, size * 256 // scanned, True
+            continue
+        if not exact and count >= _ENOUGH and count * 256 // scanned >= _WHOLE:
+            return count * 256 // scanned, size * 256 // scanned, True
+    return count, size, False
 
 
 def _packs(objects: str) -> tuple[int, int]:
