@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -335,6 +336,10 @@ def test_records_rewritten_outside_gitbench_keep_gits_gc_from_dropping_what_a_ke
 
 
 def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle(tmp_path: Path) -> None:
+    """Kill gitbench gc and every git process it started (its process group: a crash, a power cut) at moments
+    spread over its run: while it plans, while it deletes refs and files, and inside Git's gc (found from Git's
+    own trace of the uninterrupted run). The next command settles it, nothing the policy keeps is lost, and a
+    second gc finishes the work."""
     from tests.bench import gcgen
 
     now = time.time()
@@ -344,14 +349,30 @@ def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle
     main, records = (git(template, "rev-parse", r).strip() for r in ("main", "refs/gitbench/records"))
     when = at(now + 2 * DAY)
     reference = copy_workbench(template, tmp_path / "reference")
-    started = time.monotonic()
-    whole = ok(gitbench(reference, "gc", "--json", env=when))
-    duration = time.monotonic() - started
+    trace = tmp_path / "trace.json"
+    started = time.time()
+    whole = ok(gitbench(reference, "gc", "--json", env={**when, "GIT_TRACE2_EVENT": str(trace)}))
+    duration = time.time() - started
     final = tags(reference)
     assert len(whole["checkpoints"]) > 100 and final == original - set(names(whole["checkpoints"]))
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    stamps = [
+        datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() - started
+        for e in events
+        if e.get("event") == "start" and "gc" in e.get("argv", [])
+    ]
+    assert stamps, "Git's gc ran"
+    git_gc_start = min(stamps)
+    # Before the refs go (by time), then from the moment the first ref is gone (watched): deleting the refs, the
+    # files, and Git's gc (packing refs, expiring reflogs, repacking, pruning).
+    plan: list[tuple[str, float]] = [("time", git_gc_start * f) for f in (0.3, 0.6, 0.9)]
+    plan += [("after-first-ref", d) for d in (0.0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.25)]
+    loose = template / ".git" / "refs" / "tags" / "checkpoint"
     outcomes = []
-    for i, fraction in enumerate((0.1, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)):
+    for i, (how, delay) in enumerate(plan):
         wb = copy_workbench(template, tmp_path / f"killed-{i}")
+        folder = wb / loose.relative_to(template)
+        count = len(os.listdir(folder))
         proc = subprocess.Popen(
             [sys.executable, "-m", "gitbench", "gc", "--json"],
             cwd=wb,
@@ -360,23 +381,29 @@ def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: the kill takes git's children with it
         )
-        time.sleep(duration * fraction)
+        if how == "after-first-ref":
+            deadline = time.monotonic() + 30
+            while len(os.listdir(folder)) == count and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
+        time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         left = tags(wb)
-        outcomes.append(len(original) - len(left))
+        outcomes.append((how, round(delay, 2), len(original) - len(left)))
         assert final <= left <= original, "only checkpoints the policy removes went"
         res = gitbench(wb, "status", "--json", env=when)  # settles whatever the kill left
         assert res.returncode == 0, res.stdout + res.stderr
         assert not (wb / ".git" / "gitbench" / "journal.json").exists()
-        assert not (wb / ".git" / "packed-refs.lock").exists()
+        assert not list((wb / ".git").glob("*.lock")) and not list((wb / ".git" / "logs").rglob("*.lock"))
         fsck(wb)
         assert git(wb, "rev-parse", "main").strip() == main
         assert git(wb, "rev-parse", "refs/gitbench/records").strip() == records
         ok(gitbench(wb, "gc", "--json", env=when))
         assert tags(wb) == final, "a second gc finishes the work"
         fsck(wb)
-    print(f"checkpoints removed when killed: {outcomes} of {len(original - final)} (gc took {duration:.2f} s)")
+    print(
+        f"killed (when, s, checkpoints removed): {outcomes}; gc took {duration:.2f} s, Git's gc at {git_gc_start:.2f} s"
+    )
 
 
 @pytest.mark.slow  # ~35 s: 9 s to build, 2 s of gc, then fsck and 13 restores in a 5,000-checkpoint Workbench
@@ -434,3 +461,26 @@ def test_a_dry_run_with_nothing_to_remove_says_so(workbench: Path) -> None:
     res = gitbench(workbench, "gc", "--dry-run")
     assert res.returncode == 0, res.stderr
     assert "Nothing to remove." in res.stdout and "Checkpoints: would remove 0, keeping 1." in res.stdout
+
+
+def test_the_refs_go_in_one_transaction_each_only_if_it_still_holds_what_the_plan_read(workbench: Path) -> None:
+    from gitbench import errors
+    from gitbench.services import gc
+    from gitbench.services.workbench import Workbench
+
+    t0 = int(time.time()) + DAY
+    for d in range(3):
+        tag(workbench, f"checkpoint/{10 + d}", "auto", t0 + d * DAY)
+    os.environ["GITBENCH_NOW"] = str(t0 + 100 * DAY)
+    user_config("[gc]\nkeep_auto_last = 0\n")
+    wb = Workbench(str(workbench))
+    report, targets = gc._plan(wb)
+    assert {c.name for c in report.checkpoints} == {"checkpoint/10", "checkpoint/11"}  # 12 is the newest
+    git(workbench, "tag", "-f", "-a", "-m", "moved by hand", "checkpoint/11", "main")
+    with pytest.raises(errors.GitbenchError, match="none was deleted"):
+        gc._remove(wb, report, targets)
+    assert {"checkpoint/10", "checkpoint/11", "checkpoint/12"} <= tags(workbench), "nothing was deleted"
+    res = ok(gitbench(workbench, "gc", "--json"))  # the moved tag is judged again: a tag by hand, kind unknown
+    assert names(res["checkpoints"]) == ["checkpoint/10"]
+    assert "checkpoint/11" in tags(workbench)
+    fsck(workbench)

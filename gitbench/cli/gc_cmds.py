@@ -61,6 +61,11 @@ def show(r: GcReport, gitdir: str) -> None:
         for f in logs:
             render.out(f"  {_where(f.path, gitdir)}  {render.size(f.bytes)}  last written {clock.iso(f.date)}")
     size = render.size
+    if r.dry_run and not (r.checkpoints or r.refs or r.files):
+        for note in r.notes:
+            render.out(f"note: {note}")
+        render.out("Nothing to remove.")
+        return
     if r.dry_run:
         objects = (
             f"about {size(r.objects_bytes)} of Git objects that only the removed refs reach ({r.objects} objects)"
@@ -80,7 +85,7 @@ def show(r: GcReport, gitdir: str) -> None:
     for note in r.notes:
         render.out(f"note: {note}")
     if r.dry_run and not r.running:
-        render.out("Run `gitbench gc` to remove them." if r.checkpoints or r.refs or r.files else "Nothing to remove.")
+        render.out("Run `gitbench gc` to remove them.")
 
 
 def _where(path: str, gitdir: str) -> str:

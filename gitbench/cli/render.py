@@ -176,9 +176,10 @@ def status(st: Status) -> None:
     if st.storage is not None:
         s = st.storage
         about = "about " if s.estimate else ""
+        where = "the repository" if st.bare else ".git"
         out(
-            f"Storage    .git {about}{size(s.git_bytes)} (gitbench: {size(s.gitbench_bytes)} of logs and job folders); "
-            "`gitbench gc --dry-run` shows what can go"
+            f"Storage    {where} {about}{size(s.git_bytes)} (gitbench: {size(s.gitbench_bytes)} of logs and job "
+            "folders); `gitbench gc --dry-run` shows what can go"
         )
     for r in st.reminders:
         out(f"reminder: {r}")

@@ -129,11 +129,11 @@ def run(wb: Workbench, dry_run: bool = False) -> GcReport:
                 {"jobs": live},
             )
         before = storage.measure(wb.git.gitdir, exact=True)
-        report = plan(wb)
+        report, targets = _plan(wb)
         outside = sum(f.bytes for f in report.files if not _inside(f.path, wb.git.gitdir))
         wb.journal.write({"op": "gc", "id": wb.new_id(), "time": report.now})
         try:
-            _remove(wb, report)
+            _remove(wb, report, targets)
         finally:
             wb.journal.clear()  # a kill leaves it: the next command clears the lock files the kill left
         report.dry_run = False
@@ -154,6 +154,11 @@ def run(wb: Workbench, dry_run: bool = False) -> GcReport:
 
 def plan(wb: Workbench, policy: GcSettings | None = None) -> GcReport:
     """What the policy removes now; nothing is changed."""
+    return _plan(wb, policy)[0]
+
+
+def _plan(wb: Workbench, policy: GcSettings | None = None) -> tuple[GcReport, dict[str, str]]:
+    """The plan, and the value of every ref when it was made (what the removal compares and swaps against)."""
     policy = policy or settings(wb)
     now = clock.now()
     report = GcReport(dry_run=True, policy=policy, now=now)
@@ -184,7 +189,7 @@ def plan(wb: Workbench, policy: GcSettings | None = None) -> GcReport:
     report.objects, report.objects_bytes = maintenance.only_reached(wb.git.gitdir, tips, stay)
     report.estimate_bytes = report.files_bytes + report.objects_bytes
     _safety(wb, report, kept, targets, stay)
-    return report
+    return report, targets
 
 
 # -- checkpoints ----------------------------------------------------------------------------------------------
@@ -422,10 +427,9 @@ def _safety(wb: Workbench, report: GcReport, kept: list[_Entry], targets: dict[s
 # -- removing -------------------------------------------------------------------------------------------------
 
 
-def _remove(wb: Workbench, report: GcReport) -> None:
+def _remove(wb: Workbench, report: GcReport, targets: dict[str, str]) -> None:
     refs = ["refs/tags/" + c.name for c in report.checkpoints]
     refs += [r.ref for r in report.refs]
-    targets = wb.git.ref_targets("refs/")
     try:
         # Each only if it still holds what the plan read: under the lock only plain Git could have moved it.
         maintenance.delete_refs(wb.git.gitdir, [(r, targets[r]) for r in refs if r in targets])

@@ -68,6 +68,7 @@ def _journal(wb: Workbench, started: float) -> list[str]:
     if op == "job":
         return _job(wb, entry)
     if op == "gc":  # refs go in one transaction and files one by one: nothing to finish or undo
+        gitlocks.clear_any_since(wb.git.gitdir, started)  # Git's gc may have been killed holding any ref's lock
         wb.journal.clear()
         return [
             "An interrupted `gitbench gc` stopped part way: what it removed is gone, the rest is still there "

@@ -59,3 +59,25 @@ def clear_since(gitdir: str, refs: list[str], since: float) -> list[str]:
             remove([path])
             gone.append(path)
     return gone
+
+
+def clear_any_since(gitdir: str, since: float) -> list[str]:
+    """Remove every Git lock file created after ``since`` in the repository's own folders (its top level, refs,
+    reflogs, worktrees' administrative folders): a killed ``git gc`` leaves locks on any ref and reflog it was
+    packing or expiring (``packed-refs.lock``, ``logs/HEAD.lock``...). Objects hold no locks."""
+    try:
+        candidates = [os.path.join(gitdir, n) for n in os.listdir(gitdir)]
+    except OSError:
+        candidates = []
+    for sub in ("refs", "logs", "worktrees"):
+        for dirpath, _, names in os.walk(os.path.join(gitdir, sub)):
+            candidates += [os.path.join(dirpath, n) for n in names]
+    gone = []
+    for path in candidates:
+        try:
+            if path.endswith(".lock") and os.path.isfile(path) and os.lstat(path).st_mtime >= since - 1:
+                remove([path])
+                gone.append(path)
+        except OSError:
+            continue
+    return gone
