@@ -197,6 +197,16 @@ def test_an_open_draft_its_worktree_and_its_checkpoint_stay_while_ended_jobs_fol
         (changed / "config").write_text("[core]\n")
         os.utime(changed, (old, old))
         made[f"modules-{job}"], made[f"changed-{job}"] = modules.parent, changed
+    stray = state / "running" / "20250101-000000-beef.lock"  # its marker was removed, the kill came before this
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("")
+    sessions = state / "sessions"
+    sessions.mkdir()
+    over, on_open = sessions / "claude-over.json", sessions / "claude-open.json"
+    over.write_text(json.dumps({"draft": ended_ref, "agent_pid": 999999999, "job": ended}))
+    on_open.write_text(json.dumps({"draft": open_ref, "agent_pid": 999999999, "job": label}))
+    for path in (over, on_open):
+        os.utime(path, (old, old))
     legacy = state / "worktrees" / "20250101-000000-dead"
     legacy.mkdir(parents=True)
     (legacy / "file").write_text("from before Draft worktrees\n")
@@ -211,6 +221,8 @@ def test_an_open_draft_its_worktree_and_its_checkpoint_stay_while_ended_jobs_fol
     assert names(real["checkpoints"]) == names(dry["checkpoints"])
     gone = set(names(real["files"], "path"))
     assert {str(made[f"modules-{ended}"]), str(made[f"changed-{ended}"]), str(legacy), str(old_log)} <= gone
+    assert {str(stray), str(over)} <= gone and not stray.exists() and not over.exists()
+    assert on_open.exists(), "a session file stays while its Draft is open (a resumed session goes on in it)"
     assert not made[f"modules-{ended}"].exists() and not made[f"changed-{ended}"].exists()
     assert not legacy.exists() and not old_log.exists()
     # What the open Draft's job may still need stays, however old.

@@ -335,6 +335,13 @@ def _job_folders(
     if wb.journal.read() is None:
         for name in _names(wb.layout.txn):
             add(os.path.join(wb.layout.txn, name), "job-folder", "scratch of a finished operation")
+    for path in running.stray_locks(wb.layout.running):
+        add(path, "job-folder", "the lock file of a job that ended, left without its marker")
+    sessions = os.path.join(wb.layout.root, "sessions")  # an agent's hooks' session files (integrations/core.py)
+    for name in _names(sessions):
+        path = os.path.join(sessions, name)
+        if _mtime(path) < limit and _session_over(path, open_drafts):
+            add(path, "job-folder", "the file of an agent session that ended (its agent is gone, its Draft too)")
     labels = {r[len(DRAFT_PREFIX) :] for r in open_drafts}
     for name in _names(wb.layout.worktrees):  # job folders inside .git, from before Draft worktrees
         if name not in labels:
@@ -363,6 +370,20 @@ def _job_folders(
             )
             add(lk.path, "worktree", what)
     return out
+
+
+def _session_over(path: str, open_drafts: set[str]) -> bool:
+    """An agent session whose agent is gone and whose Draft is gone: a resumed session would start afresh."""
+    import json
+
+    from gitbench.integrations.core import session_alive
+
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return True  # unreadable: the hooks cannot use it either
+    return not isinstance(data, dict) or (data.get("draft") not in open_drafts and not session_alive(data))
 
 
 def _home(wb: Workbench) -> str | None:

@@ -103,6 +103,21 @@ def any_marker(folder: str) -> bool:
         return False
 
 
+def stray_locks(folder: str) -> list[str]:
+    """Lock files left without their marker (a process killed between removing the one and the other) that no
+    living process holds: nothing reads them any more."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return []
+    out = []
+    for name in sorted(names):
+        job_id = name[: -len(".lock")]
+        if name.endswith(".lock") and job_id + ".json" not in names and not _held(folder, job_id):
+            out.append(os.path.join(folder, name))
+    return out
+
+
 def remove(folder: str, job_id: str) -> None:
     for name in (job_id + ".json", job_id + ".lock"):
         with contextlib.suppress(FileNotFoundError):
