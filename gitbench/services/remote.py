@@ -71,6 +71,7 @@ class Sync:
     checkpoints_new: int = 0
     records_merged: bool = False
     clashes: list[str] = field(default_factory=list)
+    gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
 
 
 def resolve(wb: Workbench, name: str | None) -> Remote:
@@ -112,7 +113,11 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
     before = set(wb.git.refs(CHECKPOINT_PREFIX))
     res = gitremote.fetch(wb.git.gitdir, r.name, r.fetch_specs(), r.url)
     if drafts:
+        seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
         gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
+        for ref, value in seen.items():
+            if value is not None and wb.git.ref_raw(ref) is None:
+                sync.gone_drafts[ref[len(r.drafts) :]] = value
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
@@ -213,10 +218,25 @@ def _plan(
     seen = wb.git.ref(r.published)
     if seen != local:
         if seen is not None and not wb.git.is_ancestor(seen, local):
-            if wb.git.is_ancestor(local, seen) and not overwrite:
+            if wb.git.is_ancestor(local, seen) and not overwrite and not _restored(wb, local):
                 sync.notes.append(
                     f"{r.name}'s Published ({seen[:12]}) is ahead of yours ({local[:12]}): `gitbench pull` brings it; "
                     "it was left as it is."
+                )
+            elif wb.git.is_ancestor(local, seen) and not overwrite:
+                # Behind what we saw there because of a restore here. Sharing the records of that restore without
+                # Published would leave the server half-restored: all or nothing.
+                raise errors.RemoteMoved(
+                    f"Your Published ({local[:12]}) is behind {r.name}'s ({seen[:12]}), which you have pulled: a "
+                    "restore here? Nothing was pushed.",
+                    [
+                        errors.Action(
+                            "Share the restore (refused if the server moved since you saw it)",
+                            f"gitbench push --overwrite-published {r.name}",
+                        ),
+                        errors.Action("Or take the server's Published back", f"gitbench pull {r.name}"),
+                    ],
+                    {"remote": r.name, "server": seen, "local": local},
                 )
             elif not overwrite:
                 raise moved(wb, r, local, seen, "push")
@@ -251,6 +271,14 @@ def _plan(
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
     return specs, leases, wanted
+
+
+def _restored(wb: Workbench, local: str) -> bool:
+    """Is Published where a restore put it (the newest checkpoint is the pre-restore one taken from later)?"""
+    from gitbench.services import checkpoints
+
+    last = checkpoints.latest(wb)
+    return last is not None and last.kind == "pre-restore" and not wb.git.is_ancestor(last.commit, local)
 
 
 def _push_in_order(wb: Workbench, r: Remote, specs: list[str], leases: dict[str, str | None]) -> gitremote.PushResult:
@@ -309,9 +337,12 @@ def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> erro
     try:
         info = wb.git.commit(server)
         what = f"{server[:12]} “{info.message.splitlines()[0] if info.message else ''}”"
-    except (KeyError, ValueError):
+    except (KeyError, ValueError):  # not fetched (publish --remote only asks the server)
         what = server[:12]
-    behind = wb.git.is_ancestor(local, server)
+    try:
+        behind = wb.git.is_ancestor(local, server)
+    except Exception:  # noqa: BLE001 - pygit2 raises several kinds for a commit it does not have
+        behind = True
     if behind:
         detail = f"{r.name} has publishes you do not have yet (its Published is {what})."
         actions = [errors.Action("Bring them here first", f"gitbench pull {r.name}")]
@@ -457,6 +488,23 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
                     f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
                     f"({r.name}'s is {r.drafts}{label})."
                 )
+    for label, last in sync.gone_drafts.items():
+        here = mine.get(label)
+        if here is None:
+            continue
+        if here != last:
+            sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
+            continue
+        from gitbench.services import discard
+
+        try:
+            res = discard.discard(wb, label)
+        except errors.GitbenchError as exc:
+            sync.notes.append(
+                f"Draft {label} is gone from {r.name} (published or discarded there); kept here: {exc.message}"
+            )
+            continue
+        sync.notes.append(f"Draft {label} is gone from {r.name} (published or discarded there): {res.summary}")
 
 
 def _result(wb: Workbench, op: str, sync: Sync) -> OperationResult:
@@ -503,10 +551,10 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
     if res.ok:
         _set_tracking(wb, r.published, new)
         return
-    sync = Sync(r)
-    fetch(wb, r, sync)
-    server = wb.git.ref(r.published)
+    # Refused: ask what the server has without fetching anything (the Workbench stays exactly as it was).
+    server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)
     if server == new:  # it went through after all (an answer lost on the way back)
+        _set_tracking(wb, r.published, new)
         return
     if server is None:
         raise errors.RemoteError(
