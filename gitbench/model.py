@@ -191,6 +191,7 @@ class Status:
     draft_problem: str | None = None  # the open Draft cannot be read: why
     drafts: list[DraftInfo] = field(default_factory=list)  # every open Draft (v1.5: several); draft is the first
     storage: Storage | None = None  # None when it could not be measured
+    server: str | None = None  # the Git server this clone shares through, as last seen (no network): docs/teams.md
 
 
 @dataclass
