@@ -496,3 +496,38 @@ def test_the_refs_go_in_one_transaction_each_only_if_it_still_holds_what_the_pla
     assert names(res["checkpoints"]) == ["checkpoint/10"]
     assert "checkpoint/11" in tags(workbench)
     fsck(workbench)
+
+
+def test_gc_in_a_clone_that_shares_through_a_server_trims_here_only_and_push_and_pull_go_on(tmp_path: Path) -> None:
+    """gc removes checkpoints in this clone only: the server keeps what was pushed, a pull brings it back (as
+    docs/teams.md says), and neither push nor pull is refused by what gc did; the tracking refs stay."""
+    from tests.conftest import make_project
+
+    server = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(server))
+    wb = make_project(tmp_path / "alice")
+    t0 = int(time.time()) + DAY
+    ok(gitbench(wb, "init", "--json", env=at(t0)))
+    git(wb, "remote", "add", "origin", str(server))
+    for d in range(3):
+        run_job(wb, f"import pathlib; pathlib.Path('src/app.py').write_text('v{d}')", env=at(t0 + d * DAY))
+        ok(gitbench(wb, "publish", "--json", env=at(t0 + d * DAY)))
+    assert gitbench(wb, "push").returncode == 0
+    user_config("[gc]\nkeep_auto_days = 1\nkeep_auto_last = 0\n")
+    shared = tags(wb)
+    res = ok(gitbench(wb, "gc", "--json", env=at(t0 + 10 * DAY)))
+    gone = set(names(res["checkpoints"]))
+    assert len(gone) == 3 and all(c["kind"] == "auto" for c in res["checkpoints"])
+    assert tags(wb) == shared - gone
+    assert git(wb, "rev-parse", "refs/gitbench/remotes/origin/records").strip()  # the tracking refs stay
+    fsck(wb)
+    run_job(wb, "import pathlib; pathlib.Path('src/app.py').write_text('v9')", env=at(t0 + 10 * DAY))
+    ok(gitbench(wb, "publish", "--json", env=at(t0 + 10 * DAY)))
+    push = gitbench(wb, "push", "--json", env=at(t0 + 10 * DAY))
+    assert push.returncode == 0, push.stdout + push.stderr
+    server_tags = set(git(server, "for-each-ref", "--format=%(refname:lstrip=2)", "refs/tags/").split())
+    assert gone <= server_tags, "the server keeps what was pushed"
+    pull = gitbench(wb, "pull", "--json", env=at(t0 + 10 * DAY))
+    assert pull.returncode == 0, pull.stdout + pull.stderr
+    assert gone <= tags(wb), "a pull brings back what the server still has"
+    check_invariants(wb)
