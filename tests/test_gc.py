@@ -475,7 +475,9 @@ def test_a_dry_run_with_nothing_to_remove_says_so(workbench: Path) -> None:
     assert "Nothing to remove." in res.stdout and "Checkpoints: would remove 0, keeping 1." in res.stdout
 
 
-def test_the_refs_go_in_one_transaction_each_only_if_it_still_holds_what_the_plan_read(workbench: Path) -> None:
+def test_the_refs_go_in_one_transaction_each_only_if_it_still_holds_what_the_plan_read(
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gitbench import errors
     from gitbench.services import gc
     from gitbench.services.workbench import Workbench
@@ -483,7 +485,7 @@ def test_the_refs_go_in_one_transaction_each_only_if_it_still_holds_what_the_pla
     t0 = int(time.time()) + DAY
     for d in range(3):
         tag(workbench, f"checkpoint/{10 + d}", "auto", t0 + d * DAY)
-    os.environ["GITBENCH_NOW"] = str(t0 + 100 * DAY)
+    monkeypatch.setenv("GITBENCH_NOW", str(t0 + 100 * DAY))
     user_config("[gc]\nkeep_auto_last = 0\n")
     wb = Workbench(str(workbench))
     report, targets = gc._plan(wb)
