@@ -71,9 +71,9 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
     shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before Draft worktrees
     wb.journal.clear()
     gc_trash(wb)
-    from gitbench.services import gc
+    from gitbench.services import retention
 
-    days = gc.trash_days(wb)
+    days = retention.trash_days(wb)
     shown = f"{days:g}" if days is not None else f"{TRASH_DAYS}"
     kept = f" It is kept as {trash} for {shown} days: `gitbench discard --undo` brings it back." if keep else ""
     if keep and not head:
@@ -99,9 +99,9 @@ def trash_refs(wb: Workbench, prefix: str = TRASH_PREFIX) -> list[tuple[int, str
 def gc_trash(wb: Workbench) -> list[str]:
     """Delete trash refs (and worktree leftovers) older than ``[gc] trash_days`` (14 by default); their commits
     go with the next `gitbench gc` (or Git's own garbage collection). With a config that cannot be read, none."""
-    from gitbench.services import gc
+    from gitbench.services import retention
 
-    days = gc.trash_days(wb)
+    days = retention.trash_days(wb)
     if days is None:
         return []
     limit = clock.now() - days * 86400
