@@ -188,6 +188,19 @@ def test_pull_when_both_published_moved_keeps_mine_as_a_draft(team: tuple[Path, 
     assert git(server, "show", f"{main}:src/a.txt") == "alice\n"
 
 
+def test_pull_counts_the_teammates_new_checkpoints(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish")
+    assert gitbench(alice, "push").returncode == 0
+    theirs = {r for r in refs(server) if r.startswith("refs/tags/checkpoint/")}
+    mine = {r for r in refs(bob) if r.startswith("refs/tags/checkpoint/")}
+    res = ok(bob, "pull")
+    assert res["result"]["data"]["new_checkpoints"] == len(theirs - mine) > 0
+    assert f"{len(theirs - mine)} new checkpoint(s) from origin" in res["result"]["summary"]
+    assert ok(bob, "pull")["result"]["data"]["new_checkpoints"] == 0
+
+
 def test_pull_keeps_local_edits_safe(team: tuple[Path, Path, Path]) -> None:
     server, alice, bob = team
     job(alice, "src/app.py", "print('alice')\n")

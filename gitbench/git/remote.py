@@ -38,6 +38,7 @@ class PushResult:
 class FetchResult:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (ref, why)
     stderr: str = ""
+    new_tags: int = 0  # tags the fetch created (its report's "[new tag]" lines)
 
 
 def _env() -> dict[str, str]:
@@ -86,6 +87,7 @@ def fetch(gitdir: str, remote: str, refspecs: list[str], url: str | None = None,
         args.append("--prune")
     proc = _run(gitdir, [*args, remote, *refspecs], "fetching from")
     rejected: list[tuple[str, str]] = []
+    new_tags = 0
     for line in proc.stderr.splitlines():
         # " ! [rejected]        checkpoint/x -> checkpoint/x  (would clobber existing tag)"
         text = line.strip()
@@ -93,9 +95,13 @@ def fetch(gitdir: str, remote: str, refspecs: list[str], url: str | None = None,
             right = text.split("->", 1)[1].strip()
             ref, _, why = right.partition("(")
             rejected.append((ref.strip(), why.rstrip(")").strip() or "rejected"))
+        elif text.startswith("* [new tag]"):
+            # " * [new tag]         checkpoint/x -> checkpoint/x": every ref the fetch created under refs/tags/
+            # (`fetch.output = compact` only shortens what follows the arrow)
+            new_tags += 1
     if proc.returncode != 0 and not rejected:
         raise unreachable(remote, url, proc.stderr, "fetch from")
-    return FetchResult(rejected, proc.stderr)
+    return FetchResult(rejected, proc.stderr, new_tags)
 
 
 def push(
