@@ -28,6 +28,8 @@ Hierarchy::
     ├── PublishedMissing         the Published branch was deleted outside gitbench (15)
     ├── CheckFailed              the publish check failed or ran out of time; nothing was published (16)
     ├── ApprovalRequired         an agent (MCP) asked to move Published and the user could not be asked (17)
+    ├── RemoteError              the Git server could not be reached, or refused for another reason (18)
+    ├── RemoteMoved              Published on the server moved since this clone last saw it (19)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -205,6 +207,22 @@ class ApprovalRequired(GitbenchError):
 
     code = "approval-required"
     exit_code = 17
+
+
+class RemoteError(GitbenchError):
+    """The Git server could not be reached (network, authentication, no such repository), or refused a push for
+    a reason other than a moved Published."""
+
+    code = "remote"
+    exit_code = 18
+
+
+class RemoteMoved(ConflictError):
+    """Published on the server is not where this clone last saw it (a teammate published): nothing of ours was
+    put over it."""
+
+    code = "remote-moved"
+    exit_code = 19
 
 
 class ProviderError(GitbenchError):

@@ -49,6 +49,7 @@ def _register() -> None:
         mcp_cmds,
         model_cmds,
         provenance_cmds,
+        remote_cmds,
         tui_cmds,
         workbench_cmds,
         workflow_cmds,
@@ -63,6 +64,7 @@ def _register() -> None:
         file_cmds,
         workflow_cmds,
         provenance_cmds,
+        remote_cmds,
         tui_cmds,
         agent_cmds,
         mcp_cmds,
@@ -105,6 +107,19 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
     )
 
 
+def _optional_values(args: list[str]) -> list[str]:
+    """`publish --remote` takes an optional value (the remote's name): alone, it means the usual remote. click
+    cannot say that for an option whose value is free text, so an `--remote` followed by nothing or by another
+    option gets the placeholder the command reads as "the usual one"."""
+    if args[:1] != ["publish"] or "--remote" not in args:
+        return args
+    out = list(args)
+    i = out.index("--remote")
+    if i + 1 >= len(out) or out[i + 1].startswith("-"):
+        out.insert(i + 1, "@default")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["hook"]:
@@ -114,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return hook_main(args[1:])
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
+    args = _optional_values(args)
     if args in (["status"], ["status", "--json"]):
         # The most frequent command, without typer: importing it and building the parser cost more than the
         # status itself. Same function as `gitbench status` through typer.

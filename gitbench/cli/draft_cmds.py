@@ -88,6 +88,16 @@ def register(app: typer.Typer) -> None:
         no_check: bool = typer.Option(
             False, "--no-check", help="Skip the configured check ([publish] check); recorded in the audit."
         ),
+        remote: str = typer.Option(
+            None,
+            "--remote",
+            metavar="[REMOTE]",
+            help="Publish to this Git remote's Published first, as a compare-and-swap (refused if it moved), then "
+            "here; alone: the usual remote ([publish] remote, the branch's upstream, origin).",
+        ),
+        no_remote: bool = typer.Option(
+            False, "--no-remote", help="Publish here only, even if [publish] remote is set."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Apply the Draft to Published atomically, take a publish checkpoint, remove the Draft."""
@@ -100,7 +110,9 @@ def register(app: typer.Typer) -> None:
         say = None if json else (lambda text: render.out(f"· {text}"))
         wb = open_workbench()
         try:
-            res = publish_service.publish(wb, draft, check=check, no_check=no_check, progress=say)
+            res = publish_service.publish(
+                wb, draft, check=check, no_check=no_check, progress=say, remote="" if no_remote else remote
+            )
         except errors.PublishConflict as exc:
             if json or not interactive():
                 raise

@@ -131,6 +131,20 @@ class GitRepo:
     def config_set(self, key: str, value: str) -> None:
         self.repo.config[key] = value
 
+    def config_add(self, key: str, value: str) -> None:
+        """Add a value to a multi-valued key (a remote's fetch or push refspecs), unless it is there already."""
+        if value not in self.config_all(key):
+            self.repo.config.set_multivar(key, "^$", value)
+
+    def config_all(self, key: str) -> list[str]:
+        try:
+            return [str(v) for v in self.repo.config.get_multivar(key)]
+        except (KeyError, pygit2.GitError):
+            return []
+
+    def remote_names(self) -> list[str]:
+        return [n for n in self.repo.remotes.names() if n]
+
     def signature(self) -> pygit2.Signature:
         from gitbench import clock
 

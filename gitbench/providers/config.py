@@ -82,6 +82,7 @@ class PublishSettings:
 
     check: str | None = None  # a shell command run in a clean worktree of the Draft's tip before Published moves
     check_timeout: float = 600.0  # seconds; a check running longer is stopped and refuses the publish
+    remote: str | None = None  # publish to this Git remote's Published first, as a compare-and-swap (docs/teams.md)
 
 
 @dataclass
@@ -420,7 +421,7 @@ def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, 
     return JobSettings(copy=copy, setup=setup, worktrees=worktrees, timeout=timeout)
 
 
-PUBLISH_KEYS = ("publish.check", "publish.check_timeout")
+PUBLISH_KEYS = ("publish.check", "publish.check_timeout", "publish.remote")
 
 
 def duration(value: Any) -> float | None:
@@ -465,4 +466,12 @@ def _publish_settings(tuning: dict[str, tuple[Any, str]]) -> PublishSettings:
                 fix(path),
             )
         timeout = seconds
-    return PublishSettings(check=check, check_timeout=timeout)
+    remote: str | None = None
+    if "publish.remote" in tuning:
+        value, path = tuning["publish.remote"]
+        if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+            raise errors.UsageError(
+                f'publish.remote in {path} must name a Git remote, e.g. remote = "origin", not {value!r}.', fix(path)
+            )
+        remote = value.strip()
+    return PublishSettings(check=check, check_timeout=timeout, remote=remote)

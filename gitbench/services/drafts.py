@@ -295,8 +295,17 @@ def _base_without_record(wb: Workbench, published: str, head: str) -> str:
             cp = checkpoints.resolve(wb, name)
         except errors.CheckpointNotFound:
             cp = None
-        if cp is not None and wb.git.exists(cp.commit) and wb.git.is_ancestor(cp.commit, head):
+        base = wb.git.merge_base(published, head)
+        # The checkpoint is where the Draft started unless the Draft was since put on a later Published (a
+        # rebase keeps its steps' trailers): then the merge base is newer than the checkpoint.
+        if (
+            cp is not None
+            and wb.git.exists(cp.commit)
+            and wb.git.is_ancestor(cp.commit, head)
+            and (base is None or wb.git.is_ancestor(base, cp.commit))
+        ):
             return cp.commit
+        return base or published
     return wb.git.merge_base(published, head) or published
 
 

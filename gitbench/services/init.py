@@ -50,9 +50,11 @@ def init(path: str, published: str | None = None) -> OperationResult:
             "init", f"{wb.root} is already a Workbench (Published: {current}); hooks checked.", notes=notes
         )
     head = wb.git.head_branch()
-    branch = published or (head[len("refs/heads/") :] if head and head.startswith("refs/heads/") else "main")
+    shared = _shared(wb, published, notes)
+    branch = published or shared or (head[len("refs/heads/") :] if head and head.startswith("refs/heads/") else "main")
     wb.branch = branch
     with wb.changing("init"):
+        adopted = shared is not None and _adopt(wb, notes)
         if wb.git.ref(wb.published_ref) is None:
             if wb.git.refs("refs/heads/"):
                 raise errors.UsageError(
@@ -74,14 +76,82 @@ def init(path: str, published: str | None = None) -> OperationResult:
                 "start records",
             )
         notes += hooks.install(_hooks_dir(wb))
-        cp = checkpoints.create(wb, "init", "Workbench adopted")
+        latest = checkpoints.latest(wb) if adopted else None
+        cp = latest if latest is not None else checkpoints.create(wb, "init", "Workbench adopted")
     return OperationResult(
         "init",
-        f"{wb.root} is a Workbench. Published: {branch} at {wb.published()[:12]}.",
-        checkpoints=[cp.name],
+        f"{wb.root} is a Workbench. Published: {branch} at {wb.published()[:12]}."
+        + (" Shared with its Git server: its checkpoints and records are here." if adopted else ""),
+        checkpoints=[] if adopted else [cp.name],
         published=wb.published(),
         notes=notes,
     )
+
+
+def _shared(wb: Workbench, published: str | None, notes: list[str]) -> str | None:
+    """A clone of a shared Workbench: the Published branch its server's records name (or the server's default
+    branch), after fetching its gitbench refs. None when there is no remote, or it holds no Workbench."""
+    from gitbench.services import remote
+
+    if not wb.git.remote_names() or wb.git.ref("refs/gitbench/records") is not None:
+        return None
+    try:
+        r = remote.resolve(wb, None)
+    except errors.GitbenchError:
+        return None
+    try:
+        with wb.changing("init"):
+            from gitbench.git import remote as gitremote
+
+            gitremote.fetch(wb.git.gitdir, r.name, [f"+refs/gitbench/record*s:{r.records[:-1]}*s"], r.url)
+            seen = wb.git.ref(r.records)
+            doc = wb.records.read("workbench.json", at=seen) if seen else None
+            branch = published or (doc.get("published") if isinstance(doc, dict) else None)
+            if branch is None and seen is not None:
+                branch = gitremote.default_branch(wb.git.gitdir, r.name)
+            if not branch:
+                return None
+            r.branch = branch
+            gitremote.fetch(wb.git.gitdir, r.name, r.fetch_specs(), r.url)
+    except errors.GitbenchError as exc:
+        notes.append(f"Could not read the Git server {r.name} ({exc.message}); adopted this folder on its own.")
+        return None
+    if wb.git.ref(r.records) is None and wb.git.ref(r.published) is None:
+        return None
+    return str(branch)
+
+
+def _adopt(wb: Workbench, notes: list[str]) -> bool:
+    """Take the server's Published branch (checked out as `git clone` would have) and its records."""
+    import subprocess
+
+    from gitbench.services import remote
+
+    r = remote.resolve(wb, None)
+    r.branch = wb.branch
+    server = wb.git.ref(r.published)
+    if wb.git.ref(wb.published_ref) is None and server is not None:
+        if wb.git.ref("HEAD") is None and not wb.git.bare:  # unborn: check the branch out, as git clone would
+            proc = subprocess.run(
+                ["git", "-C", wb.root, "checkout", "-q", "-b", wb.branch, "--track", f"{r.name}/{wb.branch}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise errors.LocalChanges(
+                    f"Could not check out {r.name}'s Published ({wb.branch}) here: {proc.stderr.strip()}. "
+                    "Nothing was adopted.",
+                    [errors.Action("Move the files in the way aside, then", "gitbench init")],
+                )
+        else:
+            wb.git.set_ref(wb.published_ref, server, None, "gitbench init: the server's Published")
+        notes.append(f"Published is {r.name}'s {wb.branch} ({server[:12]}).")
+    records = wb.git.ref(r.records)
+    if records is not None and wb.records.head() is None:
+        wb.git.set_ref("refs/gitbench/records", records, None, "gitbench init: the server's records")
+        notes.append(f"The job records are {r.name}'s.")
+    return records is not None
 
 
 def _hooks_dir(wb: Workbench) -> str:

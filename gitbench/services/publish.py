@@ -36,10 +36,15 @@ def publish(
     check: str | None = None,
     no_check: bool = False,
     progress: Progress | None = None,
+    remote: str | None = None,
 ) -> OperationResult:
     """Publish the Draft (the one named, or the only one). When a check is configured (``[publish] check``) or
     given (``check``), it runs first in a clean worktree of the Draft's tip, without the Workbench lock; a
-    failure refuses the publish (CheckFailed). ``no_check`` skips the configured check, and that is recorded."""
+    failure refuses the publish (CheckFailed). ``no_check`` skips the configured check, and that is recorded.
+
+    ``remote`` (a Git remote's name; ``@default`` for the usual one; None: ``[publish] remote`` if set, "": none):
+    the server's Published moves first, as a compare-and-swap from ours, and only then ours; refused (RemoteMoved)
+    with everything left as it was if the server's moved. The new checkpoint and records follow it there."""
     say = progress or (lambda text: None)
     if check is not None and no_check:
         raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
@@ -81,6 +86,12 @@ def publish(
         # Local edits to files the Draft does not change are kept as they are, and not listed: finding them
         # would mean scanning every checked-out file (~200 ms at 100k files), which `git merge --ff-only` does
         # not do either. `gitbench status` lists them.
+        server = _remote(wb, remote)
+        if server is not None:
+            from gitbench.services import remote as remote_service
+
+            say(f"Publishing to {server.name}'s Published ({server.url}) first, as a compare-and-swap …")
+            remote_service.publish_cas(wb, server, published, head)
         job = drafts.job_of(wb, ref)
         entry: dict[str, Any] = {
             "op": "publish",
@@ -95,7 +106,40 @@ def publish(
         if gate is not None:
             entry["check"] = gate.to_record()  # for the checkpoint's trailers, also when recovery finishes
         transaction.move_published(wb, entry, changes, "publish")
-        return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
+        res = transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
+        if server is not None:
+            _share(wb, server, res, say)
+        return res
+
+
+def _remote(wb: Workbench, remote: str | None) -> Any:
+    """The Git remote a publish goes to first (``[publish] remote`` when none is named), or None."""
+    if remote is None:
+        from gitbench.providers import config
+
+        remote = config.load(wb.git.workdir).publish.remote
+    if not remote:
+        return None
+    from gitbench.services import remote as remote_service
+
+    return remote_service.resolve(wb, None if remote == "@default" else remote)
+
+
+def _share(wb: Workbench, server: Any, res: OperationResult, say: Progress) -> None:
+    """After a remote publish: its checkpoint and records go to the server too (Published is there already)."""
+    from gitbench.services import remote as remote_service
+
+    sync = remote_service.Sync(server)
+    try:
+        remote_service.push_locked(wb, server, sync, False, False, say)
+    except errors.GitbenchError as exc:
+        res.notes.append(
+            f"Published is on {server.name}, but its checkpoint and records could not follow ({exc.message}); "
+            f"`gitbench push {server.name}` sends them."
+        )
+        return
+    res.summary += f" {server.name}'s Published is there too."
+    res.data["remote"] = server.name
 
 
 def _gate(

@@ -60,7 +60,7 @@ def _journal(wb: Workbench, started: float) -> list[str]:
         refs.append(entry["draft"])
     gitlocks.clear_since(wb.git.gitdir, refs, started)
     op = entry.get("op")
-    if op in ("publish", "restore", "fileop"):
+    if op in ("publish", "restore", "fileop", "pull"):
         return _published_move(wb, entry)
     if op == "discard":
         discard.finish(wb, entry)

@@ -2,10 +2,18 @@
 
 The chain only grows: even Restore appends a commit whose tree is the checkpoint's, so every records commit a
 checkpoint names stays reachable (and pushable) for as long as the checkpoint exists.
+
+Records made on several clones merge (``Records.merge``): a three-way merge per file against the chains' merge
+base, in which nothing is ever lost. A file changed on one side only takes that side; a file changed on both
+sides is a union: JSON lines (conversations) keep every line of both, in order; a JSON document (a job record
+changed on two machines) keeps the newer one in place and the other under ``conflicts/``; a file deleted on one
+side and changed on the other is kept. Job ids and conversation names carry a time and random part, so two
+clones almost never write the same file; the rules above settle the rare case without asking anyone.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import threading
@@ -113,6 +121,82 @@ class Records:
         base_tree = self.repo.commit(old).tree if old else None
         tree = self.repo.tree_with_changes(base_tree, changes)
         return self._commit(tree, old, message)
+
+    def merge(self, theirs: str, message: str) -> tuple[str, builtins.list[str]]:
+        """Merge another clone's records chain (``theirs``, a commit already in the repository) into ours:
+        fast-forward when one contains the other, else a merge commit whose tree is the union described above.
+        Returns the new head and the files both sides had changed (kept as described, never lost)."""
+        with self._lock:
+            ours = self.head()
+            if ours is None:
+                self.repo.set_ref(RECORDS_REF, theirs, None, message)
+                return theirs, []
+            if ours == theirs or self.repo.is_ancestor(theirs, ours):
+                return ours, []
+            if self.repo.is_ancestor(ours, theirs):
+                self.repo.set_ref(RECORDS_REF, theirs, ours, message)
+                return theirs, []
+            base = self.repo.merge_base(ours, theirs)
+            tree, both = self.union_tree(
+                self.repo.commit(base).tree if base else None,
+                self.repo.commit(ours).tree,
+                self.repo.commit(theirs).tree,
+            )
+            commit = self.repo.create_commit(tree, [ours, theirs], message)
+            faults.point("records.before-merge-ref")
+            self.repo.set_ref(RECORDS_REF, commit, ours, message.splitlines()[0])
+            return commit, both
+
+    def union_tree(self, base: str | None, ours: str, theirs: str) -> tuple[str, builtins.list[str]]:
+        """Our tree with their changes (since ``base``) applied; files both changed are combined, not lost."""
+        mine = {c.path: c for c in self.repo.diff_trees(base, ours)}
+        changes: dict[str, Entry | None] = {}
+        both: builtins.list[str] = []
+        for change in self.repo.diff_trees(base, theirs):
+            path, new = change.path, change.new
+            if path not in mine:
+                changes[path] = new
+                continue
+            old_mine = mine[path].new
+            if old_mine == new:
+                continue
+            both.append(path)
+            if new is None or old_mine is None:  # deleted on one side, changed on the other: keep the change
+                changes[path] = new if new is not None else old_mine
+                continue
+            changes.update(self._combine(path, change.old, old_mine, new))
+        if not changes:
+            return ours, both
+        return self.repo.tree_with_changes(ours, changes), both
+
+    def _combine(self, path: str, base: Entry | None, ours: Entry, theirs: Entry) -> dict[str, Entry | None]:
+        if path.endswith(".jsonl"):
+            seen = self.repo.blob(ours[0]).splitlines(keepends=True)
+            have = set(seen)
+            extra = [line for line in self.repo.blob(theirs[0]).splitlines(keepends=True) if line not in have]
+            data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in seen + extra)
+            return {path: (self.repo.create_blob(data), BLOB)}
+        # One document changed on two machines: the newer one stays in place (by its own "updated"/"ended"/
+        # "created" time, then by content, so every clone picks the same), the other goes beside it.
+        a, b = self._stamp(ours), self._stamp(theirs)
+        keep, other = (ours, theirs) if a >= b else (theirs, ours)
+        stem, dot, ext = path.rpartition(".")
+        aside = f"conflicts/{stem if dot else path}.{other[0][:8]}{'.' + ext if dot else ''}"
+        return {path: keep, aside: other}
+
+    def _stamp(self, entry: Entry) -> tuple[float, str]:
+        try:
+            doc = json.loads(self.repo.blob(entry[0]))
+        except (ValueError, KeyError):
+            doc = None
+        when = 0.0
+        if isinstance(doc, dict):
+            for key in ("updated", "ended", "created"):
+                value = doc.get(key)
+                if isinstance(value, int | float):
+                    when = float(value)
+                    break
+        return when, entry[0]
 
     def set_tree(self, tree: str, message: str) -> str:
         """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint)."""

@@ -1,0 +1,63 @@
+"""push, pull, remote setup: a Workbench shared through a Git server (docs/teams.md)."""
+
+from __future__ import annotations
+
+import typer
+
+from gitbench.cli import render
+from gitbench.cli.common import open_workbench
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def push(
+        remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
+        drafts: bool = typer.Option(
+            False, "--drafts", help="Push the open Drafts too (and remove shared ones gone here)."
+        ),
+        overwrite_published: bool = typer.Option(
+            False,
+            "--overwrite-published",
+            help="Put your Published over the server's when it is not ahead of it (after a restore); still refused "
+            "if the server moved since you last saw it.",
+        ),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
+        from gitbench.services import remote as remote_service
+
+        say = None if json else (lambda text: render.out(f"· {text}"))
+        res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
+        render.ok_json(res) if json else render.result(res)
+
+    @app.command()
+    def pull(
+        remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
+        drafts: bool = typer.Option(False, "--drafts", help="Bring teammates' shared Drafts too."),
+        keep_mine: bool = typer.Option(
+            False,
+            "--keep-mine",
+            help="When both Published moved on: take the server's, and keep yours as a Draft on top (nothing lost).",
+        ),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Bring a Git server's checkpoints, records and Published (fast-forward) here."""
+        from gitbench.services import remote as remote_service
+
+        res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
+        render.ok_json(res) if json else render.result(res)
+
+    group = typer.Typer(help="Set up a Git remote to carry gitbench's refs.", no_args_is_help=True)
+
+    @group.command("setup")
+    def setup(
+        remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Write refspecs so plain `git fetch` and `git push` carry Published, checkpoints and records."""
+        from gitbench.services import remote as remote_service
+
+        res = remote_service.setup(open_workbench(), remote)
+        render.ok_json(res) if json else render.result(res)
+
+    app.add_typer(group, name="remote")

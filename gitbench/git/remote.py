@@ -1,0 +1,149 @@
+"""Talking to a Git server: `git fetch`, `git push`, `git ls-remote`, through the `git` CLI.
+
+Git's own transport is the point here (every protocol, credential helper, SSH setting and server quirk the user
+already has working), so these run the real `git`, with the refspecs and leases gitbench chooses, and read its
+machine-readable output (`push --porcelain`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+from gitbench import errors
+
+
+@dataclass
+class PushLine:
+    flag: str  # " " fast-forward, "+" forced, "-" deleted, "*" new, "!" rejected, "=" up to date
+    src: str
+    dst: str
+    summary: str
+
+
+@dataclass
+class PushResult:
+    ok: bool
+    lines: list[PushLine] = field(default_factory=list)
+    stderr: str = ""
+    atomic_unsupported: bool = False
+
+    @property
+    def rejected(self) -> list[PushLine]:
+        return [line for line in self.lines if line.flag == "!"]
+
+
+@dataclass
+class FetchResult:
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (ref, why)
+    stderr: str = ""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0" if not os.isatty(0) else "1")
+    env["LC_ALL"] = "C"  # messages parsed below
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    return env
+
+
+def _run(gitdir: str, args: list[str], what: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", f"--git-dir={gitdir}", *args],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            input=stdin,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise errors.UsageError(
+            f"Git is not installed (or not on PATH): {what} needs the `git` program.",
+            [errors.Action("Install Git, then run the command again")],
+        ) from exc
+
+
+def unreachable(remote: str, url: str | None, stderr: str, what: str) -> errors.RemoteError:
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    said = "; ".join(ln.removeprefix("fatal: ").removeprefix("error: ") for ln in lines[-3:]) or "no reason given"
+    return errors.RemoteError(
+        f"Could not {what} {remote} ({url or 'no URL'}): {said}. Nothing was changed on the server by this command "
+        "unless it says so below; your Workbench is as it was.",
+        [
+            errors.Action("Check the server and your access to it", f"git ls-remote {remote}"),
+            errors.Action("Then run the command again"),
+        ],
+        {"remote": remote, "url": url, "git": lines[-5:]},
+    )
+
+
+def fetch(gitdir: str, remote: str, refspecs: list[str], url: str | None = None, prune: bool = False) -> FetchResult:
+    args = ["fetch", "--no-tags", "--no-write-fetch-head"]  # not --quiet: it hides the refused refs
+    if prune:
+        args.append("--prune")
+    proc = _run(gitdir, [*args, remote, *refspecs], "fetching from")
+    rejected: list[tuple[str, str]] = []
+    for line in proc.stderr.splitlines():
+        # " ! [rejected]        checkpoint/x -> checkpoint/x  (would clobber existing tag)"
+        text = line.strip()
+        if text.startswith("! ") and "->" in text:
+            right = text.split("->", 1)[1].strip()
+            ref, _, why = right.partition("(")
+            rejected.append((ref.strip(), why.rstrip(")").strip() or "rejected"))
+    if proc.returncode != 0 and not rejected:
+        raise unreachable(remote, url, proc.stderr, "fetch from")
+    return FetchResult(rejected, proc.stderr)
+
+
+def push(
+    gitdir: str,
+    remote: str,
+    refspecs: list[str],
+    leases: dict[str, str | None],
+    atomic: bool = True,
+    url: str | None = None,
+) -> PushResult:
+    """`git push --porcelain`: each ref in ``leases`` only if the server still has the value given (None: the ref
+    must not exist there). Raises RemoteError when the server could not be reached at all."""
+    args = ["push", "--porcelain", "--no-verify"]
+    if atomic:
+        args.append("--atomic")
+    for ref, expect in leases.items():
+        args.append(f"--force-with-lease={ref}:{expect or ''}")
+    proc = _run(gitdir, [*args, remote, *refspecs], "pushing to")
+    lines: list[PushLine] = []
+    for raw in proc.stdout.splitlines():
+        parts = raw.split("\t")
+        if len(parts) >= 3 and len(parts[0]) == 1:
+            src, _, dst = parts[1].partition(":")
+            lines.append(PushLine(parts[0], src, dst, parts[2]))
+    if "does not support --atomic" in proc.stderr:
+        return PushResult(False, lines, proc.stderr, atomic_unsupported=True)
+    if proc.returncode != 0 and not any(line.flag == "!" for line in lines):
+        raise unreachable(remote, url, proc.stderr, "push to")
+    return PushResult(proc.returncode == 0, lines, proc.stderr)
+
+
+def ls_remote(gitdir: str, remote: str, patterns: list[str], url: str | None = None) -> dict[str, str]:
+    proc = _run(gitdir, ["ls-remote", remote, *patterns], "reading")
+    if proc.returncode != 0:
+        raise unreachable(remote, url, proc.stderr, "read the refs of")
+    out: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        oid, _, ref = line.partition("\t")
+        if ref and not ref.endswith("^{}"):
+            out[ref] = oid
+    return out
+
+
+def default_branch(gitdir: str, remote: str) -> str | None:
+    """The branch the server's HEAD names (`git ls-remote --symref`), or None."""
+    proc = _run(gitdir, ["ls-remote", "--symref", remote, "HEAD"], "reading")
+    for line in proc.stdout.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            target = line[len("ref: ") : -len("\tHEAD")]
+            return target.removeprefix("refs/heads/")
+    return None

@@ -1,0 +1,614 @@
+"""Sharing a Workbench through a Git server: push, pull, publish --remote, remote setup.
+
+What travels: Published (the branch), every checkpoint tag, the records chain, and (``--drafts``) the Drafts.
+Only Published is a shared line that can refuse a push. Checkpoint names never collide between clones, so a
+teammate's checkpoints live beside ours; records from several clones merge (``Records.merge``); a Draft is one
+person's work, pushed and fetched only when asked.
+
+What this clone last saw on the server is kept in tracking refs (``refs/remotes/<remote>/<branch>`` for
+Published, as Git itself does; ``refs/gitbench/remotes/<remote>/records`` and ``…/drafts/<label>``). Every ref
+is pushed with a lease on that value, so nothing on the server is overwritten that this clone has not seen; a
+refused lease on anything but Published is settled by fetching, merging and pushing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitbench import errors
+from gitbench.git import remote as gitremote
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.services.workbench import Workbench
+
+TRACKING = "refs/gitbench/remotes/"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Remote:
+    name: str
+    url: str | None
+    branch: str
+
+    @property
+    def published(self) -> str:
+        """Where this clone keeps the server's Published as last seen (Git's own remote-tracking branch)."""
+        return f"refs/remotes/{self.name}/{self.branch}"
+
+    @property
+    def records(self) -> str:
+        return f"{TRACKING}{self.name}/records"
+
+    @property
+    def drafts(self) -> str:
+        return f"{TRACKING}{self.name}/drafts/"
+
+    def fetch_specs(self, drafts: bool = False) -> list[str]:
+        b = self.branch
+        # A missing ref named exactly makes `git fetch` fail as a whole (a new server has no records yet), a
+        # pattern that matches nothing does not: each exact name is written as a pattern whose `*` matches the
+        # empty string ("mai*n" is "main").
+        specs = [
+            f"+refs/heads/{b[:-1]}*{b[-1]}:refs/remotes/{self.name}/{b[:-1]}*{b[-1]}",
+            f"+refs/gitbench/record*s:{TRACKING}{self.name}/record*s",
+            # Never forced: a checkpoint, once made, never changes; a clash is reported, not taken.
+            f"{CHECKPOINT_PREFIX}*:{CHECKPOINT_PREFIX}*",
+        ]
+        if drafts:
+            specs.append(f"+{DRAFT_PREFIX}*:{self.drafts}*")
+        return specs
+
+
+@dataclass
+class Sync:
+    """What a push or pull did, for its summary."""
+
+    remote: Remote
+    notes: list[str] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
+    checkpoints_new: int = 0
+    records_merged: bool = False
+    clashes: list[str] = field(default_factory=list)
+    gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
+
+
+def resolve(wb: Workbench, name: str | None) -> Remote:
+    """The remote named, or the Published branch's upstream, or ``origin``, or the only one."""
+    names = wb.git.remote_names()
+    add = errors.Action("Add your team's server as a remote", "git remote add origin URL")
+    if name:
+        if name not in names:
+            raise errors.UsageError(
+                f"There is no Git remote {name!r} in this Workbench"
+                + (f" (there is: {', '.join(names)})." if names else "."),
+                [add, errors.Action("List the remotes", "git remote -v")],
+            )
+        chosen = name
+    else:
+        upstream = wb.git.config_get(f"branch.{wb.branch}.remote")
+        if upstream in names:
+            chosen = str(upstream)
+        elif "origin" in names:
+            chosen = "origin"
+        elif len(names) == 1:
+            chosen = names[0]
+        elif not names:
+            raise errors.UsageError("This Workbench has no Git remote to share it through.", [add])
+        else:
+            raise errors.UsageError(
+                f"This Workbench has several Git remotes ({', '.join(names)}); say which.",
+                [errors.Action("Name one", f"gitbench push {names[0]}")],
+            )
+    return Remote(chosen, wb.git.config_get(f"remote.{chosen}.url"), wb.branch)
+
+
+# -- fetching ---------------------------------------------------------------------------------------------------
+
+
+def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
+    """Fetch Published, checkpoints and records (and Drafts) into their tracking refs, then merge the records.
+    Called with the Workbench lock held."""
+    before = set(wb.git.refs(CHECKPOINT_PREFIX))
+    res = gitremote.fetch(wb.git.gitdir, r.name, r.fetch_specs(), r.url)
+    if drafts:
+        seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
+        gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
+        for ref, value in seen.items():
+            if value is not None and wb.git.ref_raw(ref) is None:
+                sync.gone_drafts[ref[len(r.drafts) :]] = value
+    for ref, why in res.rejected:
+        name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
+        if name.startswith(CHECKPOINT_PREFIX):
+            sync.clashes.append(name[len("refs/tags/") :])
+        else:
+            sync.notes.append(f"Git did not update {ref} ({why}).")
+    after = set(wb.git.refs(CHECKPOINT_PREFIX))
+    sync.checkpoints_new += len(after - before)
+    merge_records(wb, r, sync)
+
+
+def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
+    theirs = wb.git.ref(r.records)
+    if theirs is None:
+        return
+    old = wb.records.head()
+    new, both = wb.records.merge(theirs, f"merge records from {r.name}")
+    if new != old:
+        sync.records_merged = True
+    if both:
+        sync.notes.append(
+            f"Records changed on both sides were combined, nothing lost: {', '.join(both[:5])}"
+            + (f" and {len(both) - 5} more" if len(both) > 5 else "")
+            + " (a job record changed on two clones keeps the newer in place and the other under conflicts/)."
+        )
+
+
+# -- push -------------------------------------------------------------------------------------------------------
+
+
+def push(
+    wb: Workbench, name: str | None = None, drafts: bool = False, overwrite: bool = False, say: Progress | None = None
+) -> OperationResult:
+    """`gitbench push`: Published, checkpoints, records (and Drafts) in one atomic push, each ref leased."""
+    r = resolve(wb, name)
+    sync = Sync(r)
+    with wb.changing("push"):
+        push_locked(wb, r, sync, drafts, overwrite, say or (lambda text: None))
+    return _result(wb, "push", sync)
+
+
+def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: bool, say: Progress) -> None:
+    fetched = False
+    if wb.git.ref(r.records) is None and wb.git.ref(r.published) is None:
+        # Never talked to this server: learn what it has first (a teammate may have shared the Workbench).
+        fetch(wb, r, sync, drafts)
+        fetched = True
+    for _ in range(5):
+        specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite)
+        say(f"Pushing to {r.name} ({r.url}) …")
+        res = gitremote.push(wb.git.gitdir, r.name, specs, leases, atomic=True, url=r.url)
+        if res.atomic_unsupported:
+            res = _push_in_order(wb, r, specs, leases)
+        if res.ok:
+            _seen(wb, r, wanted)
+            sync.pushed = [_describe(line) for line in res.lines if line.flag not in ("=", "!")]
+            return
+        # Refused: learn what the server has, then decide (only a moved Published stops us).
+        fetch(wb, r, sync, drafts)
+        fetched = True
+        server = wb.git.ref(r.published)
+        if server is not None and server != wanted.get(wb.published_ref, server):
+            local = wb.published()
+            if not wb.git.is_ancestor(server, local) and not overwrite:
+                raise moved(wb, r, local, server, "push")
+        if sync.clashes:
+            raise _clash(r, sync)
+        bad = [line for line in res.rejected if "atomic push failed" not in line.summary]
+        if bad and all(_permanent(line) for line in bad):
+            raise errors.RemoteError(
+                f"{r.name} refused the push: "
+                + "; ".join(f"{line.dst} ({line.summary})" for line in bad)
+                + ". Nothing was changed on the server (the push is all or nothing).",
+                [errors.Action("See what the server says", f"git push --dry-run {r.name}")],
+                {"refused": [line.dst for line in bad]},
+            )
+    raise errors.RemoteError(
+        f"{r.name} kept changing while gitbench pushed ({'5 tries' if fetched else 'refused'}): teammates are "
+        "pushing right now. Nothing of yours was lost; run the push again in a moment.",
+        [errors.Action("Push again", f"gitbench push {r.name}")],
+    )
+
+
+def _permanent(line: gitremote.PushLine) -> bool:
+    """A refusal that fetching and pushing again cannot settle (a server hook, a protected branch)."""
+    text = line.summary
+    return not any(w in text for w in ("stale info", "fetch first", "non-fast-forward", "already exists"))
+
+
+def _plan(
+    wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: bool
+) -> tuple[list[str], dict[str, str | None], dict[str, str | None]]:
+    """(refspecs, leases, what each ref will be) of the next push; the server's records merged in first."""
+    specs: list[str] = []
+    leases: dict[str, str | None] = {}
+    wanted: dict[str, str | None] = {}
+    local = wb.published()
+    seen = wb.git.ref(r.published)
+    if seen != local:
+        if seen is not None and not wb.git.is_ancestor(seen, local):
+            if wb.git.is_ancestor(local, seen) and not overwrite and not _restored(wb, local):
+                sync.notes.append(
+                    f"{r.name}'s Published ({seen[:12]}) is ahead of yours ({local[:12]}): `gitbench pull` brings it; "
+                    "it was left as it is."
+                )
+            elif wb.git.is_ancestor(local, seen) and not overwrite:
+                # Behind what we saw there because of a restore here. Sharing the records of that restore without
+                # Published would leave the server half-restored: all or nothing.
+                raise errors.RemoteMoved(
+                    f"Your Published ({local[:12]}) is behind {r.name}'s ({seen[:12]}), which you have pulled: a "
+                    "restore here? Nothing was pushed.",
+                    [
+                        errors.Action(
+                            "Share the restore (refused if the server moved since you saw it)",
+                            f"gitbench push --overwrite-published {r.name}",
+                        ),
+                        errors.Action("Or take the server's Published back", f"gitbench pull {r.name}"),
+                    ],
+                    {"remote": r.name, "server": seen, "local": local},
+                )
+            elif not overwrite:
+                raise moved(wb, r, local, seen, "push")
+            else:
+                specs.append(f"{local}:{wb.published_ref}")
+        else:
+            specs.append(f"{local}:{wb.published_ref}")
+        if specs:
+            leases[wb.published_ref] = wb.git.ref_raw(r.published)
+            wanted[wb.published_ref] = local
+    records = wb.records.head()
+    seen_records = wb.git.ref(r.records)
+    if records is not None and records != seen_records:
+        if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
+            wb.records.merge(seen_records, f"merge records from {r.name}")
+            records = wb.records.head()
+        specs.append(f"{records}:{RECORDS_REF}")
+        leases[RECORDS_REF] = seen_records
+        wanted[RECORDS_REF] = records
+    specs.append(f"{CHECKPOINT_PREFIX}*:{CHECKPOINT_PREFIX}*")
+    if drafts:
+        mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
+        theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+        for label, head in mine.items():
+            if head is not None and head != theirs.get(label):
+                specs.append(f"{head}:{DRAFT_PREFIX}{label}")
+                leases[DRAFT_PREFIX + label] = theirs.get(label)
+                wanted[DRAFT_PREFIX + label] = head
+        for label, head in theirs.items():
+            if label not in mine and head is not None:  # published or discarded here since it was shared
+                specs.append(f":{DRAFT_PREFIX}{label}")
+                leases[DRAFT_PREFIX + label] = head
+                wanted[DRAFT_PREFIX + label] = None
+    return specs, leases, wanted
+
+
+def _restored(wb: Workbench, local: str) -> bool:
+    """Is Published where a restore put it (the newest checkpoint is the pre-restore one taken from later)?"""
+    from gitbench.services import checkpoints
+
+    last = checkpoints.latest(wb)
+    return last is not None and last.kind == "pre-restore" and not wb.git.is_ancestor(last.commit, local)
+
+
+def _push_in_order(wb: Workbench, r: Remote, specs: list[str], leases: dict[str, str | None]) -> gitremote.PushResult:
+    """A server without atomic pushes: everything else first, Published last, so a push cut in between leaves
+    the server with checkpoints and records it can use and Published as it was."""
+    main = [s for s in specs if s.endswith(":" + wb.published_ref)]
+    rest = [s for s in specs if s not in main]
+    first = gitremote.push(
+        wb.git.gitdir,
+        r.name,
+        rest,
+        {k: v for k, v in leases.items() if k != wb.published_ref},
+        atomic=False,
+        url=r.url,
+    )
+    if not first.ok or not main:
+        return first
+    second = gitremote.push(
+        wb.git.gitdir, r.name, main, {wb.published_ref: leases.get(wb.published_ref)}, atomic=False, url=r.url
+    )
+    return gitremote.PushResult(second.ok, first.lines + second.lines, first.stderr + second.stderr)
+
+
+def _seen(wb: Workbench, r: Remote, wanted: dict[str, str | None]) -> None:
+    """After a successful push: the server has what we sent."""
+    for ref, value in wanted.items():
+        if ref == wb.published_ref:
+            track = r.published
+        elif ref == RECORDS_REF:
+            track = r.records
+        else:
+            track = r.drafts + ref[len(DRAFT_PREFIX) :]
+        _set_tracking(wb, track, value)
+
+
+def _set_tracking(wb: Workbench, track: str, value: str | None) -> None:
+    current = wb.git.ref_raw(track)
+    if current != value:
+        try:
+            wb.git.set_ref(track, value, current, "gitbench: seen on the server")
+        except Exception:  # noqa: BLE001 - a tracking ref is only a hint; the next fetch sets it right
+            pass
+
+
+def _describe(line: gitremote.PushLine) -> str:
+    dst = line.dst.removeprefix("refs/tags/").removeprefix("refs/heads/")
+    if line.flag == "-":
+        return f"{dst} (removed)"
+    if line.flag == "*":
+        return f"{dst} (new)"
+    return dst
+
+
+def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> errors.RemoteMoved:
+    """Published on the server is not an ancestor of ours: a teammate published what we do not have."""
+    try:
+        info = wb.git.commit(server)
+        what = f"{server[:12]} “{info.message.splitlines()[0] if info.message else ''}”"
+    except (KeyError, ValueError):  # not fetched (publish --remote only asks the server)
+        what = server[:12]
+    try:
+        behind = wb.git.is_ancestor(local, server)
+    except Exception:  # noqa: BLE001 - pygit2 raises several kinds for a commit it does not have
+        behind = True
+    if behind:
+        detail = f"{r.name} has publishes you do not have yet (its Published is {what})."
+        actions = [errors.Action("Bring them here first", f"gitbench pull {r.name}")]
+    else:
+        detail = (
+            f"{r.name}'s Published ({what}) and yours ({local[:12]}) have each moved on: a teammate published "
+            "there while you published here."
+        )
+        actions = [
+            errors.Action(
+                "Bring theirs here and keep yours as a Draft on top (review, then publish again)",
+                f"gitbench pull --keep-mine {r.name}",
+            ),
+        ]
+    if doing == "publish":
+        actions.append(errors.Action("Then rebase the Draft onto it and publish again", "gitbench rebase"))
+    return errors.RemoteMoved(
+        f"Published on {r.name} moved since this clone last saw it: {detail} Nothing was put over it"
+        + (": your Workbench is untouched." if doing == "publish" else "; nothing of yours was lost."),
+        actions,
+        {"remote": r.name, "server": server, "local": local},
+    )
+
+
+def _clash(r: Remote, sync: Sync) -> errors.RemoteError:
+    names = ", ".join(sync.clashes[:5])
+    return errors.RemoteError(
+        f"{r.name} has checkpoints with the same names as yours but other contents: {names}. Two clones share "
+        "one clone id (a folder copied instead of cloned?). Nothing was pushed.",
+        [
+            errors.Action("Give this clone its own id, then push again", "git config --unset gitbench.clone"),
+            errors.Action("Compare them", f"git ls-remote {r.name} 'refs/tags/checkpoint/*'"),
+        ],
+        {"clashes": sync.clashes},
+    )
+
+
+# -- pull -------------------------------------------------------------------------------------------------------
+
+
+def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine: bool = False) -> OperationResult:
+    """`gitbench pull`: fetch, merge records, fast-forward Published when the folder allows it."""
+    from gitbench.services import transaction
+
+    r = resolve(wb, name)
+    sync = Sync(r)
+    with wb.changing("pull"):
+        fetch(wb, r, sync, drafts)
+        if sync.clashes:
+            sync.notes.append(str(_clash(r, sync).message))
+        if drafts:
+            _adopt_drafts(wb, r, sync)
+        server = wb.git.ref(r.published)
+        local = wb.published()
+        if server is None:
+            sync.notes.append(f"{r.name} has no Published yet: `gitbench push` shares yours.")
+        elif server == local:
+            sync.notes.append(f"Published is the same here and on {r.name} ({local[:12]}).")
+        elif wb.git.is_ancestor(server, local):
+            sync.notes.append(f"Your Published is ahead of {r.name}'s: `gitbench push` shares it.")
+        else:
+            kept = None
+            if not wb.git.is_ancestor(local, server):
+                if not keep_mine:
+                    raise moved(wb, r, local, server, "pull")
+                kept = _keep_mine(wb, local, server)
+            changes, files = transaction.plan(wb, local, server)
+            blocked = transaction.blocked_paths(wb, changes)
+            if blocked:
+                raise errors.LocalChanges(
+                    f"Pulling would overwrite local changes: {'; '.join(f'{p} ({w})' for p, w in blocked)}. "
+                    f"Published stays at {local[:12]} (the checkpoints and records were fetched).",
+                    [
+                        errors.Action(
+                            "Set your edits aside, pull, bring them back",
+                            "git stash -u && gitbench pull && git stash pop",
+                        ),
+                    ],
+                    {"paths": [p for p, _ in blocked]},
+                )
+            entry: dict[str, Any] = {"op": "pull", "id": wb.new_id(), "old": local, "new": server, "files": files}
+            if kept:  # the local publishes were put in a Draft above: a restore-like move, checkpointed first
+                from gitbench.services import checkpoints
+
+                pre = checkpoints.create(wb, "pre-restore", f"before pulling {r.name}'s Published over yours")
+                sync.notes.append(f"Your Published before the pull is {pre.name}.")
+            transaction.move_published(wb, entry, changes, "pull")
+            transaction.done(wb, entry)
+            sync.notes.insert(0, f"Published moved to {server[:12]} ({r.name}'s), from {local[:12]}.")
+            if kept:
+                sync.notes.append(
+                    f"Your publishes that {r.name} did not have are the Draft {kept}: review it, "
+                    f"`gitbench rebase --draft {kept}`, then publish."
+                )
+        stale = [d for d in wb.draft_refs() if _base_of(wb, d) not in (None, wb.published())]
+        if stale:
+            labels = ", ".join(d[len(DRAFT_PREFIX) :] for d in stale)
+            sync.notes.append(f"Drafts made from an older Published: {labels} (`gitbench rebase` brings them up).")
+    return _result(wb, "pull", sync)
+
+
+def _base_of(wb: Workbench, ref: str) -> str | None:
+    from gitbench.services import drafts
+
+    try:
+        return drafts.info(wb, ref).base
+    except errors.GitbenchError:
+        return None
+
+
+def _keep_mine(wb: Workbench, local: str, server: str) -> str:
+    """Published diverged: keep ours as a Draft (its base: where the two lines parted), so nothing is lost."""
+    from gitbench import clock
+
+    stamp = clock.iso(clock.now())[:10]
+    label = f"unshared-{stamp}"
+    n = 1
+    while wb.git.ref(DRAFT_PREFIX + label) is not None:
+        n += 1
+        label = f"unshared-{stamp}-{n}"
+    wb.git.set_ref(DRAFT_PREFIX + label, local, None, "gitbench pull --keep-mine")
+    return label
+
+
+def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
+    """Teammates' Drafts (``--drafts``): a new one becomes a Draft here; one that moved on there, and not here,
+    follows; one removed there (published or discarded) and untouched here goes to the trash here."""
+    mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
+    theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+    for label, head in theirs.items():
+        if head is None:
+            continue
+        here = mine.get(label)
+        if here is None:
+            wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
+            sync.notes.append(f"New Draft from {r.name}: {label}.")
+        elif here != head:
+            if wb.git.is_ancestor(here, head):
+                wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
+                sync.notes.append(f"Draft {label} moved on to {r.name}'s ({head[:12]}).")
+            elif not wb.git.is_ancestor(head, here):
+                sync.notes.append(
+                    f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
+                    f"({r.name}'s is {r.drafts}{label})."
+                )
+    for label, last in sync.gone_drafts.items():
+        here = mine.get(label)
+        if here is None:
+            continue
+        if here != last:
+            sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
+            continue
+        from gitbench.services import discard
+
+        try:
+            res = discard.discard(wb, label)
+        except errors.GitbenchError as exc:
+            sync.notes.append(
+                f"Draft {label} is gone from {r.name} (published or discarded there); kept here: {exc.message}"
+            )
+            continue
+        sync.notes.append(f"Draft {label} is gone from {r.name} (published or discarded there): {res.summary}")
+
+
+def _result(wb: Workbench, op: str, sync: Sync) -> OperationResult:
+    r = sync.remote
+    parts = []
+    if op == "push":
+        parts.append(
+            f"Pushed to {r.name}: {', '.join(sync.pushed[:6])}"
+            + (f" and {len(sync.pushed) - 6} more" if len(sync.pushed) > 6 else "")
+            if sync.pushed
+            else f"{r.name} already had everything."
+        )
+    else:
+        parts.append(f"Pulled from {r.name}.")
+    if sync.checkpoints_new:
+        parts.append(f"{sync.checkpoints_new} new checkpoint(s) from {r.name}.")
+    if sync.records_merged:
+        parts.append(f"Records merged with {r.name}'s.")
+    return OperationResult(
+        operation=op,
+        summary=" ".join(parts),
+        published=wb.git.ref(wb.published_ref),
+        notes=list(wb.recovered) + sync.notes,
+        data={
+            "remote": r.name,
+            "url": r.url,
+            "pushed": sync.pushed,
+            "new_checkpoints": sync.checkpoints_new,
+            "records_merged": sync.records_merged,
+            "server_published": wb.git.ref(r.published),
+        },
+    )
+
+
+# -- publish --remote -------------------------------------------------------------------------------------------
+
+
+def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
+    """Move the server's Published from ``old`` (what ours is, and what the Draft was made from) to ``new``, as a
+    compare-and-swap. Raises RemoteMoved (nothing changed anywhere) if the server is not at ``old``."""
+    res = gitremote.push(
+        wb.git.gitdir, r.name, [f"{new}:{wb.published_ref}"], {wb.published_ref: old}, atomic=False, url=r.url
+    )
+    if res.ok:
+        _set_tracking(wb, r.published, new)
+        return
+    # Refused: ask what the server has without fetching anything (the Workbench stays exactly as it was).
+    server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)
+    if server == new:  # it went through after all (an answer lost on the way back)
+        _set_tracking(wb, r.published, new)
+        return
+    if server is None:
+        raise errors.RemoteError(
+            f"{r.name} has no Published branch ({wb.branch}) yet: share the Workbench first. Nothing was published.",
+            [errors.Action("Share it", f"gitbench push {r.name}"), errors.Action("Then publish again")],
+        )
+    if server != old:
+        raise moved(wb, r, old, server, "publish")
+    raise errors.RemoteError(
+        f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}. "
+        "Nothing was published.",
+        [errors.Action("See what the server says", f"git push --dry-run {r.name} {new}:{wb.published_ref}")],
+    )
+
+
+# -- remote setup -----------------------------------------------------------------------------------------------
+
+
+def setup(wb: Workbench, name: str | None = None) -> OperationResult:
+    """Refspecs in the Git config so plain `git fetch` / `git push` carry gitbench's refs too."""
+    r = resolve(wb, name)
+    fetch_specs = [
+        f"+refs/gitbench/records:{r.records}",
+        f"{CHECKPOINT_PREFIX}*:{CHECKPOINT_PREFIX}*",
+    ]
+    push_specs = [
+        f"refs/heads/{wb.branch}:refs/heads/{wb.branch}",
+        f"{CHECKPOINT_PREFIX}*:{CHECKPOINT_PREFIX}*",
+        f"{RECORDS_REF}:{RECORDS_REF}",
+    ]
+    added = []
+    with wb.changing("remote setup"):
+        if not wb.git.config_all(f"remote.{r.name}.fetch"):
+            fetch_specs.insert(0, f"+refs/heads/*:refs/remotes/{r.name}/*")
+        for spec in fetch_specs:
+            if spec not in wb.git.config_all(f"remote.{r.name}.fetch"):
+                wb.git.config_add(f"remote.{r.name}.fetch", spec)
+                added.append(f"remote.{r.name}.fetch {spec}")
+        for spec in push_specs:
+            if spec not in wb.git.config_all(f"remote.{r.name}.push"):
+                wb.git.config_add(f"remote.{r.name}.push", spec)
+                added.append(f"remote.{r.name}.push {spec}")
+    return OperationResult(
+        operation="remote setup",
+        summary=(
+            f"Plain `git fetch {r.name}` and `git push {r.name}` now carry Published, checkpoints and records."
+            if added
+            else f"{r.name} was set up already."
+        ),
+        notes=[f"Added {a}" for a in added]
+        + [
+            "`git push` now pushes exactly these refs (Published, checkpoints, records); push other branches by name.",
+            "A plain `git push` of the records is refused when a teammate pushed first: `gitbench push` merges and "
+            "pushes them.",
+        ],
+        data={"remote": r.name, "added": added},
+    )

@@ -1,0 +1,282 @@
+"""Sharing a Workbench through a Git server: push, pull, publish --remote, remote setup, init in a clone.
+
+The server here is a bare repository reached by path (Git's local transport); tests/test_teams*.py run the
+same commands against `git daemon` and `git http-backend` on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, gitbench, make_project
+
+
+def refs(repo: Path) -> dict[str, str]:
+    out = git(repo, "for-each-ref", "--format=%(objectname) %(refname)")
+    return {ref: oid for oid, ref in (line.split(" ", 1) for line in out.splitlines())}
+
+
+def job(wb: Path, name: str, text: str) -> None:
+    code = f"import pathlib; p = pathlib.Path({name!r}); p.parent.mkdir(exist_ok=True); p.write_text({text!r})"
+    res = gitbench(wb, "exec", "--files", "**", "--", sys.executable, "-c", code)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def ok(wb: Path, *args: str) -> dict:
+    res = gitbench(wb, *args, "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return json.loads(res.stdout)
+
+
+def checkpoint_names(wb: Path) -> list[str]:
+    return [c["name"] for c in ok(wb, "checkpoints", *(["--all"] if _has_all(wb) else []))["result"]]
+
+
+def _has_all(wb: Path) -> bool:
+    return "--all" in gitbench(wb, "checkpoints", "--help").stdout
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A server (bare), Alice's Workbench that shared itself there, and Bob's clone of it, adopted."""
+    server = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(server))
+    alice = make_project(tmp_path / "alice")
+    assert gitbench(alice, "init").returncode == 0
+    git(alice, "remote", "add", "origin", str(server))
+    res = gitbench(alice, "push")
+    assert res.returncode == 0, res.stderr
+    git(tmp_path, "clone", "-q", str(server), str(tmp_path / "bob"))
+    bob = tmp_path / "bob"
+    res = gitbench(bob, "init")
+    assert res.returncode == 0, res.stderr
+    return server, alice, bob
+
+
+def test_push_shares_published_checkpoints_and_records_and_a_clone_adopts_them(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    on_server = refs(server)
+    assert on_server["refs/heads/main"] == git(alice, "rev-parse", "main").strip()
+    assert on_server["refs/gitbench/records"] == git(alice, "rev-parse", "refs/gitbench/records").strip()
+    assert [r for r in on_server if r.startswith("refs/tags/checkpoint/")] == [
+        r for r in refs(alice) if r.startswith("refs/tags/checkpoint/")
+    ]
+    # Bob's init took the server's Published and records: one records chain, no second root, no new checkpoint.
+    assert git(bob, "rev-parse", "refs/gitbench/records").strip() == on_server["refs/gitbench/records"]
+    assert checkpoint_names(bob) == checkpoint_names(alice)
+    assert git(bob, "config", "gitbench.published").strip() == "main"
+
+
+def test_init_in_a_clone_whose_server_head_names_no_branch(tmp_path: Path) -> None:
+    """`git clone` of a server whose HEAD names a missing branch leaves an unborn `master`: init must still
+    adopt the server's Published (main) and check its files out, not commit the empty folder as a new root."""
+    server = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(server))
+    git(server, "symbolic-ref", "HEAD", "refs/heads/master")
+    alice = make_project(tmp_path / "alice")
+    assert gitbench(alice, "init").returncode == 0
+    git(alice, "remote", "add", "origin", str(server))
+    assert gitbench(alice, "push").returncode == 0
+    git(tmp_path, "clone", "-q", str(server), str(tmp_path / "bob"))
+    bob = tmp_path / "bob"
+    res = gitbench(bob, "init")
+    assert res.returncode == 0, res.stderr
+    assert git(bob, "rev-parse", "main").strip() == git(alice, "rev-parse", "main").strip()
+    assert (bob / "src" / "app.py").read_text() == "print('hello')\n"
+    assert git(bob, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert git(bob, "status", "--porcelain").strip() == ""
+    assert "master" not in git(bob, "branch", "--list")
+
+
+def test_publish_remote_is_a_compare_and_swap(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    res = ok(alice, "publish", "--remote")
+    assert refs(server)["refs/heads/main"] == git(alice, "rev-parse", "main").strip()
+    assert res["result"]["checkpoints"][0].split("/", 1)[1] in str(refs(server))  # its checkpoint went there too
+    # Bob's Draft was made from the old Published: the server refuses, and nothing moves anywhere.
+    job(bob, "src/b.txt", "bob\n")
+    before_bob, before_server = refs(bob), refs(server)
+    res = gitbench(bob, "publish", "--remote", "origin")
+    assert res.returncode == 19, res.stdout + res.stderr
+    assert "gitbench pull" in res.stdout + res.stderr
+    after_bob = refs(bob)
+    assert refs(server) == before_server
+    for ref in ("refs/heads/main", "refs/gitbench/records"):
+        assert after_bob.get(ref) == before_bob.get(ref)
+    assert [r for r in after_bob if r.startswith("refs/heads/gitbench/draft/")] == [
+        r for r in before_bob if r.startswith("refs/heads/gitbench/draft/")
+    ]
+    # pull, rebase, publish --remote: both edits on the server, and the same Published everywhere.
+    assert gitbench(bob, "pull").returncode == 0
+    assert gitbench(bob, "rebase").returncode == 0
+    ok(bob, "publish", "--remote")
+    main = refs(server)["refs/heads/main"]
+    assert git(bob, "rev-parse", "main").strip() == main
+    assert git(server, "show", f"{main}:src/a.txt") == "alice\n"
+    assert git(server, "show", f"{main}:src/b.txt") == "bob\n"
+    assert gitbench(alice, "pull").returncode == 0
+    assert git(alice, "rev-parse", "main").strip() == main
+    assert (alice / "src" / "b.txt").read_text() == "bob\n"
+
+
+def test_publish_remote_from_config(team: tuple[Path, Path, Path]) -> None:
+    server, alice, _ = team
+    cfg = Path(git(alice, "config", "--get", "core.hooksPath", check=False) or alice) / ".gitbench"
+    cfg.mkdir()
+    (cfg / "config.toml").write_text('[publish]\nremote = "origin"\n')
+    job(alice, "src/c.txt", "c\n")
+    ok(alice, "publish")
+    assert refs(server)["refs/heads/main"] == git(alice, "rev-parse", "main").strip()
+    job(alice, "src/d.txt", "d\n")
+    ok(alice, "publish", "--no-remote")
+    assert refs(server)["refs/heads/main"] != git(alice, "rev-parse", "main").strip()
+
+
+def test_a_teammates_checkpoints_and_jobs_never_refuse_my_push(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish", "--remote")
+    ok(alice, "checkpoint", "-m", "alice's")
+    assert gitbench(alice, "push").returncode == 0
+    # Bob has not pulled; he made a job (a checkpoint, a job record) and a checkpoint of his own.
+    job(bob, "src/b.txt", "bob\n")
+    ok(bob, "checkpoint", "-m", "bob's")
+    before = refs(server)
+    res = ok(bob, "push")
+    after = refs(server)
+    assert after["refs/heads/main"] == before["refs/heads/main"]  # Bob's older Published did not go there
+    assert (
+        git(server, "merge-base", "--is-ancestor", before["refs/gitbench/records"], after["refs/gitbench/records"])
+        == ""
+    )
+    for ref, oid in before.items():  # nothing on the server lost or changed but records (which grew)
+        if ref != "refs/gitbench/records":
+            assert after[ref] == oid, ref
+    assert set(checkpoint_names(bob)) <= {r[len("refs/tags/") :] for r in after if r.startswith("refs/tags/")}
+    assert res["ok"]
+    # Every job of both is readable on both after a pull.
+    assert gitbench(alice, "pull").returncode == 0
+    jobs_a = set(git(alice, "ls-tree", "--name-only", "refs/gitbench/records:jobs").split())
+    jobs_b = set(git(bob, "ls-tree", "--name-only", "refs/gitbench/records:jobs").split())
+    assert jobs_b <= jobs_a and len(jobs_a) == 2
+
+
+def test_pull_when_both_published_moved_keeps_mine_as_a_draft(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish", "--remote")
+    job(bob, "src/b.txt", "bob\n")
+    ok(bob, "publish")  # here only
+    mine = git(bob, "rev-parse", "main").strip()
+    res = gitbench(bob, "pull")
+    assert res.returncode == 19, res.stdout + res.stderr
+    assert "--keep-mine" in res.stdout + res.stderr
+    assert git(bob, "rev-parse", "main").strip() == mine
+    out = ok(bob, "pull", "--keep-mine")
+    assert git(bob, "rev-parse", "main").strip() == refs(server)["refs/heads/main"]
+    drafts = [r for r in refs(bob) if r.startswith("refs/heads/gitbench/draft/unshared-")]
+    assert len(drafts) == 1 and refs(bob)[drafts[0]] == mine, out
+    assert gitbench(bob, "rebase").returncode == 0
+    ok(bob, "publish", "--remote")
+    main = refs(server)["refs/heads/main"]
+    assert git(server, "show", f"{main}:src/b.txt") == "bob\n"
+    assert git(server, "show", f"{main}:src/a.txt") == "alice\n"
+
+
+def test_pull_keeps_local_edits_safe(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/app.py", "print('alice')\n")
+    ok(alice, "publish", "--remote")
+    (bob / "src" / "app.py").write_text("print('my own edit')\n")
+    before = git(bob, "rev-parse", "main").strip()
+    res = gitbench(bob, "pull")
+    assert res.returncode == 7, res.stdout + res.stderr
+    assert "src/app.py" in res.stdout + res.stderr
+    assert (bob / "src" / "app.py").read_text() == "print('my own edit')\n"
+    assert git(bob, "rev-parse", "main").strip() == before
+
+
+def test_push_drafts_and_a_discard_travels(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "draft\n")
+    label = next(r for r in refs(alice) if r.startswith("refs/heads/gitbench/draft/"))
+    assert label not in refs(server)
+    ok(alice, "push")
+    assert label not in refs(server)  # Drafts only when asked
+    ok(alice, "push", "--drafts")
+    assert refs(server)[label] == refs(alice)[label]
+    ok(bob, "pull", "--drafts")
+    assert refs(bob)[label] == refs(alice)[label]
+    assert gitbench(alice, "discard", "--yes").returncode == 0
+    ok(alice, "push", "--drafts")
+    assert label not in refs(server)
+    ok(bob, "pull", "--drafts")
+    assert label not in refs(bob) or refs(bob)[label] == refs(alice).get(label)
+
+
+def test_remote_setup_lets_plain_git_carry_gitbench_refs(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    ok(alice, "remote", "setup")
+    ok(alice, "remote", "setup")  # twice: nothing added twice
+    assert (
+        git(alice, "config", "--get-all", "remote.origin.push")
+        .splitlines()
+        .count("refs/tags/checkpoint/*:refs/tags/checkpoint/*")
+        == 1
+    )
+    ok(alice, "checkpoint", "-m", "by hand")
+    git(alice, "push", "-q", "origin")
+    assert refs(server)["refs/gitbench/records"] == refs(alice)["refs/gitbench/records"]
+    assert set(r for r in refs(alice) if "checkpoint/" in r) <= set(refs(server))
+    ok(bob, "remote", "setup")
+    git(bob, "fetch", "-q", "origin")
+    assert refs(bob)["refs/gitbench/remotes/origin/records"] == refs(server)["refs/gitbench/records"]
+
+
+def test_no_remote_and_unreachable_remote_say_what_to_do(tmp_path: Path) -> None:
+    wb = make_project(tmp_path / "wb")
+    assert gitbench(wb, "init").returncode == 0
+    res = gitbench(wb, "push")
+    assert res.returncode == 2 and "git remote add" in res.stdout + res.stderr
+    git(wb, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    before = refs(wb)
+    for command in ("push", "pull"):
+        res = gitbench(wb, command)
+        assert res.returncode == 18, res.stdout + res.stderr
+        assert "nowhere.git" in res.stdout + res.stderr
+    assert refs(wb) == before
+
+
+def test_records_merge_is_a_union(tmp_path: Path) -> None:
+    """Conversations keep every line of both sides; a job record changed on both keeps both versions."""
+    from gitbench.services.workbench import Workbench
+    from gitbench.store.records import Lines
+
+    wb = make_project(tmp_path / "wb")
+    assert gitbench(wb, "init").returncode == 0
+    w = Workbench(str(wb))
+    w.records.write({"chat/c.jsonl": Lines([{"n": 0}]), "jobs/j.json": {"updated": 1, "v": "base"}}, "base")
+    base = w.records.head()
+    assert base is not None
+    w.records.write({"chat/c.jsonl": Lines([{"n": 0}, {"n": "theirs"}]), "jobs/j.json": {"updated": 3}}, "theirs")
+    theirs = w.records.head()
+    assert theirs is not None
+    w.git.set_ref("refs/gitbench/records", base, theirs, "back")
+    w.records.write(
+        {"chat/c.jsonl": Lines([{"n": 0}, {"n": "ours"}]), "jobs/j.json": {"updated": 2}, "jobs/k.json": {}}, "ours"
+    )
+    head, both = w.records.merge(theirs, "merge")
+    assert sorted(both) == ["chat/c.jsonl", "jobs/j.json"]
+    assert [d["n"] for d in w.records.read_lines("chat/c.jsonl")] == [0, "ours", "theirs"]
+    assert w.records.read("jobs/j.json") == {"updated": 3}
+    kept = w.records.list("conflicts")
+    assert len(kept) == 1 and w.records.read(f"conflicts/{kept[0]}") == {"updated": 2}
+    assert w.records.read("jobs/k.json") == {}
+    assert list(w.git.commit(head).parents)[1] == theirs
+    # Merging again, or an ancestor, changes nothing.
+    assert w.records.merge(theirs, "again") == (head, [])
