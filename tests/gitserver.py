@@ -31,6 +31,7 @@ than a minute, so a test that forgets to release it cannot hang.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -40,7 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -133,7 +134,7 @@ class Proxy:
 
     def cut_after(self, nbytes: int, direction: Literal["up", "down"] = "up") -> None:
         with self.lock:
-            self.budget = {direction: nbytes}
+            self.budget = {direction: nbytes} if nbytes >= 0 else {}
 
     def _accept(self) -> None:
         while not self.closed:
@@ -240,7 +241,10 @@ def _reset(s: socket.socket) -> None:
 class GitServer:
     """A bare repository ``<base>/project.git`` served on 127.0.0.1 by `git daemon` or `git http-backend`."""
 
-    def __init__(self, base: Path, flavour: Flavour = "daemon", name: str = "project.git") -> None:
+    def __init__(
+        self, base: Path, flavour: Flavour = "daemon", name: str = "project.git", seed: Path | None = None
+    ) -> None:
+        """``seed``: a bare repository to start from (copied), instead of an empty one."""
         self.base = base
         self.flavour: Flavour = flavour
         self.name = name
@@ -250,7 +254,10 @@ class GitServer:
         self.log_path = base / f"{flavour}.log"
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        _git(base, "init", "-q", "--bare", "-b", "main", str(self.bare))
+        if seed is not None:
+            shutil.copytree(seed, self.bare, symlinks=True)
+        else:
+            _git(base, "init", "-q", "--bare", "-b", "main", str(self.bare))
         for key, value in (
             ("receive.fsckObjects", "true"),
             ("receive.autogc", "false"),
@@ -409,12 +416,25 @@ class GitServer:
             (self.ctl / "committed-count").unlink(missing_ok=True)
             (self.ctl / "pause-committed").write_text(f"{count}\n")
 
-    def wait_paused(self, timeout: float = 30) -> None:
+    def wait_paused(self, timeout: float = 30, client: subprocess.Popen[Any] | None = None) -> bool:
+        """Wait until a push reaches the pause; False if ``client`` (the pushing process) ended first (it had
+        nothing to push, or failed before): the pause is then taken back."""
         deadline = time.monotonic() + timeout
         while not (self.ctl / "paused").exists():
+            if client is not None and client.poll() is not None:
+                self.unpause()
+                return False
             if time.monotonic() > deadline:
                 raise AssertionError(f"the server never reached its pause:\n{self.log()}")
             time.sleep(0.01)
+        return True
+
+    def unpause(self) -> None:
+        """Take back a pause that no push reached (and release one that was)."""
+        for name in ("pause-pre-receive", "pause-committed", "committed-count"):
+            (self.ctl / name).unlink(missing_ok=True)
+        if (self.ctl / "paused").exists():
+            self.release()
 
     def release(self) -> None:
         (self.ctl / "release").write_text("go\n")
@@ -423,6 +443,10 @@ class GitServer:
         """Drop the connection carrying the ``nbytes``-th byte from now (clients -> server for ``up``): a
         network cut. One cut per call; the connections after it pass again."""
         self.proxy.cut_after(nbytes, direction)
+
+    def heal(self) -> None:
+        """Take back a ``cut_after`` that no connection reached."""
+        self.proxy.cut_after(-1)
 
     def cut_now(self) -> None:
         """Drop every connection open through the proxy now (e.g. while the server is paused)."""
