@@ -178,6 +178,7 @@ class Status:
     local_changes: list[str] = field(default_factory=list)
     draft_problem: str | None = None  # the open Draft cannot be read: why
     drafts: list[DraftInfo] = field(default_factory=list)  # every open Draft (v1.5: several); draft is the first
+    server: str | None = None  # the Git server this clone shares through, as last seen (no network): docs/teams.md
 
 
 @dataclass

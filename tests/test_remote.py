@@ -246,9 +246,11 @@ def test_no_remote_and_unreachable_remote_say_what_to_do(tmp_path: Path) -> None
     git(wb, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     before = refs(wb)
     for command in ("push", "pull"):
-        res = gitbench(wb, command)
+        res = gitbench(wb, command, "--json")
         assert res.returncode == 18, res.stdout + res.stderr
-        assert "nowhere.git" in res.stdout + res.stderr
+        error = json.loads(res.stdout)["error"]
+        assert "nowhere.git" in error["message"] and error["code"] == "remote"
+        assert any("git ls-remote origin" in a["command"] for a in error["actions"])
     assert refs(wb) == before
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench
+from gitbench.cli.common import open_workbench, users_only
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
         """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
         from gitbench.services import remote as remote_service
 
+        users_only("push" + (f" {remote}" if remote else ""))
         say = None if json else (lambda text: render.out(f"· {text}"))
         res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
         render.ok_json(res) if json else render.result(res)
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
         """Bring a Git server's checkpoints, records and Published (fast-forward) here."""
         from gitbench.services import remote as remote_service
 
+        users_only("pull" + (f" {remote}" if remote else ""))
         res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
         render.ok_json(res) if json else render.result(res)
 

@@ -168,6 +168,8 @@ def status(st: Status) -> None:
         if j.status in ("failed", "paused", "cancelled", "interrupted"):
             more = "gitbench resume | gitbench resume --model PROVIDER:MODEL | " if j.kind == "ask" else ""
             out(f"           {more}gitbench report {j.id}")
+    if st.server:
+        out(f"Server     {st.server}")
     if st.busy:
         out(f"Busy       {st.busy} is running")
     if st.local_changes:

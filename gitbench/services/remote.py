@@ -168,9 +168,12 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
     for _ in range(5):
         specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite)
         say(f"Pushing to {r.name} ({r.url}) …")
-        res = gitremote.push(wb.git.gitdir, r.name, specs, leases, atomic=True, url=r.url)
-        if res.atomic_unsupported:
-            res = _push_in_order(wb, r, specs, leases)
+        try:
+            res = gitremote.push(wb.git.gitdir, r.name, specs, leases, atomic=True, url=r.url)
+            if res.atomic_unsupported:
+                res = _push_in_order(wb, r, specs, leases)
+        except errors.RemoteError as exc:
+            raise _cut(wb, r, exc, wanted) from exc
         if res.ok:
             _seen(wb, r, wanted)
             sync.pushed = [_describe(line) for line in res.lines if line.flag not in ("=", "!")]
@@ -198,6 +201,42 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         f"{r.name} kept changing while gitbench pushed ({'5 tries' if fetched else 'refused'}): teammates are "
         "pushing right now. Nothing of yours was lost; run the push again in a moment.",
         [errors.Action("Push again", f"gitbench push {r.name}")],
+    )
+
+
+def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, str | None]) -> errors.RemoteError:
+    """The push broke off (the server stopped, the network went): say what the server has now, if it can be
+    asked. Git applies a push only once the whole pack arrived, so each ref there is either as it was or as sent."""
+    try:
+        now = gitremote.ls_remote(wb.git.gitdir, r.name, list(wanted), r.url)
+    except errors.RemoteError:
+        exc.message = (
+            f"The push to {r.name} broke off, and the server cannot be asked what it received ("
+            + exc.message.split(": ", 1)[-1]
+            + ") Git applies a push only once all of it arrived, so each ref there is as it was or as sent; "
+            "the next `gitbench push` finds out and finishes it. Your Workbench is as it was."
+        )
+        exc.actions = [errors.Action("When the server is back", f"gitbench push {r.name}")]
+        return exc
+    got = [ref for ref, value in wanted.items() if now.get(ref) == value]
+    missing = [ref for ref in wanted if ref not in got]
+    for ref in got:  # what the server has, we have seen
+        if ref == wb.published_ref:
+            _set_tracking(wb, r.published, wanted[ref])
+        elif ref == RECORDS_REF:
+            _set_tracking(wb, r.records, wanted[ref])
+    saw = (
+        "it received all of it"
+        if not missing
+        else "it received none of it"
+        if not got
+        else f"it has {', '.join(got)}, not {', '.join(missing)}"
+    )
+    return errors.RemoteError(
+        f"The push to {r.name} broke off ({exc.message.split(': ', 1)[-1].split('. Nothing')[0]}); asked again, {saw}. "
+        "Your Workbench is as it was; `gitbench push` finishes what is missing.",
+        [errors.Action("Push again", f"gitbench push {r.name}")],
+        {"remote": r.name, "received": got, "missing": missing},
     )
 
 

@@ -87,7 +87,41 @@ def status(wb: Workbench) -> Status:
         local_changes=local,
         draft_problem=draft_problem,
         drafts=infos,
+        server=_server(wb, head),
     )
+
+
+def _server(wb: Workbench, head: str) -> str | None:
+    """Where Published stands against the Git server's, as this clone last saw it (no network: a few refs)."""
+    if not wb.git.remote_names():
+        return None
+    from gitbench.services import remote
+
+    try:
+        r = remote.resolve(wb, None)
+    except errors.GitbenchError:
+        return None
+    seen = wb.git.ref(r.published)
+    if seen is None and wb.git.ref(r.records) is None:
+        return f"{r.name}: not shared yet (`gitbench push` shares this Workbench)"
+    if seen is None:
+        what = "has no Published yet (`gitbench push`)"
+    elif seen == head:
+        what = "same Published as here"
+    elif wb.git.is_ancestor(seen, head):
+        what = "your Published is ahead (`gitbench push`, or publish with --remote)"
+    elif wb.git.is_ancestor(head, seen):
+        what = "has newer publishes (`gitbench pull`)"
+    else:
+        what = "Published went two ways (`gitbench pull --keep-mine`)"
+    records, seen_records = wb.records.head(), wb.git.ref(r.records)
+    if (
+        records is not None
+        and records != seen_records
+        and not (seen_records is not None and wb.git.is_ancestor(records, seen_records))
+    ):
+        what += "; records to push"
+    return f"{r.name}: {what}, as last seen"
 
 
 def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:
