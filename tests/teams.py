@@ -107,7 +107,10 @@ class Clone:
         return self.ref(RECORDS)
 
     def checkpoints(self) -> list[dict[str, Any]]:
-        out = self.run("checkpoints")
+        """Every checkpoint `checkpoints --json` lists (``--all`` where the list is cut short by default)."""
+        out = self.run("checkpoints", "--all")
+        if out.code == 2:  # no --all: the list is whole already
+            out = self.run("checkpoints")
         assert out.code == 0, out.text
         return list(out.data["result"])
 

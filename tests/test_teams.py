@@ -332,6 +332,42 @@ def test_a_push_the_server_applied_before_dying_is_not_reported_as_nothing_chang
     _settles(git_server, alice, bob, model)
 
 
+def test_a_push_whose_answer_was_lost_says_the_server_received_it(git_server: GitServer, tmp_path: Path) -> None:
+    """The server applied the push and the network went before its answer came back: the server is still up, so
+    gitbench asks it and says it received everything; the next push has nothing left to do."""
+    alice, bob = _alice_with_work(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "push")
+    assert git_server.wait_paused(client=proc)
+    git_server.cut_now()
+    git_server.release()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a push whose answer was lost")
+    assert refs[PUBLISHED] == alice.published and refs[RECORDS] == alice.records
+    assert "received all of it" in out.message, out.text
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_push_of_checkpoints_only_cut_before_the_server_got_it_does_not_say_it_received_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Only new checkpoints to share (Published and records as the server has them), and the network cut at
+    once: the server has none of them, and the message must not say it received all of it."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.ok("checkpoint", "-m", "only this")
+    model = ServerModel.of(git_server)
+    assert not set(tags_of(alice)) <= set(model.tags)
+    git_server.cut_after(20)
+    out = alice.run("push")
+    assert out.code == 18, out.text
+    refs = model.check(why="a push of checkpoints cut at once")
+    assert not set(tags_of(alice)) <= set(refs)  # the server got nothing
+    assert "received all of it" not in out.message, out.text
+    _settles(git_server, alice, bob, model)
+
+
 def test_a_push_to_a_non_atomic_server_killed_midway_is_settled_by_the_next_push(
     git_server: GitServer, tmp_path: Path
 ) -> None:
