@@ -12,6 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, gitbench
 from tests.gitserver import GitServer
 from tests.teams import (
@@ -25,6 +27,10 @@ from tests.teams import (
     check_restore,
     make_team,
 )
+
+# Tests of gitbench's own logic run on one flavour of server, those of the transport on both.
+ONE_FLAVOUR = pytest.mark.parametrize("git_server", ["daemon"], indirect=True)
+OTHER_FLAVOUR = pytest.mark.parametrize("git_server", ["http"], indirect=True)
 
 
 def tags_of(clone: Clone) -> dict[str, str]:
@@ -118,6 +124,7 @@ def test_init_in_a_clone_of_a_server_whose_head_names_a_missing_branch(git_serve
 # -- teammates never refuse my push; a moved Published does --------------------------------------------------------
 
 
+@OTHER_FLAVOUR
 def test_teammates_checkpoints_jobs_and_conversations_never_refuse_my_push(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -148,6 +155,7 @@ def test_teammates_checkpoints_jobs_and_conversations_never_refuse_my_push(
     assert len({c.records for c in (alice, bob, carol)}) <= 2  # the last pusher's merge may be newer
 
 
+@ONE_FLAVOUR
 def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -177,6 +185,51 @@ def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
     assert git_server.git("show", f"{refs[PUBLISHED]}:b.txt") == "bob\n"
 
 
+@ONE_FLAVOUR
+def test_sharing_a_restore_never_overwrites_a_publish_this_clone_has_not_seen(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """`push --overwrite-published` shares a restore, "still refused if the server moved since you last saw
+    it": a teammate's publish made after my last pull must stay on the server."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("first")
+    alice.ok("publish", "--remote")
+    assert bob.run("pull").code == 0
+    seen = bob.published
+    back = next(c for c in bob.checkpoints() if c["commit"] != seen and bob.is_ancestor(c["commit"], seen))
+    check_restore(bob, back)  # Bob goes back in time, here
+    alice.job("second")
+    alice.ok("publish", "--remote")  # ...while Alice publishes again, which Bob has not seen
+    model = ServerModel.of(git_server)
+    theirs = model.published
+    out = bob.run("push", "--overwrite-published")
+    model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
+    assert git_server.refs()[PUBLISHED] == theirs, f"Alice's publish, unseen by Bob, was overwritten: {out.text}"
+    assert out.code == 19, out.text
+
+
+@ONE_FLAVOUR
+def test_push_drafts_never_removes_a_teammates_draft_this_clone_never_had(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob shares his Draft; Alice, who never pulled Drafts, pushes hers after Bob's push moved the records
+    (her first try is refused, she fetches and tries again): Bob's Draft stays on the server and at Bob's."""
+    alice, bob = make_team(git_server, tmp_path)
+    bob.job("bob's draft", "b.txt")
+    assert bob.run("push", "--drafts").code == 0
+    (bobs,) = bob.drafts()
+    assert bobs in git_server.refs()
+    alice.job("alice's draft", "a.txt")
+    out = alice.run("push", "--drafts")
+    assert out.code == 0, out.text
+    refs = git_server.refs()
+    assert alice.drafts()[0] in refs
+    assert bobs in refs, f"alice's push --drafts removed Bob's Draft from the server: {out.text}"
+    assert bob.run("pull", "--drafts").code == 0
+    assert bobs in bob.refs(), "Bob's own Draft was taken away from him"
+
+
+@OTHER_FLAVOUR
 def test_publish_remote_is_a_compare_and_swap_between_two_clones_at_once(git_server: GitServer, tmp_path: Path) -> None:
     alice, bob = make_team(git_server, tmp_path)
     model = ServerModel.of(git_server)
@@ -213,6 +266,7 @@ def test_two_clones_pushing_at_once_both_land(git_server: GitServer, tmp_path: P
         assert all(clone.job_record(j) is not None for j in jobs), clone.name
 
 
+@OTHER_FLAVOUR
 def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, tmp_path: Path) -> None:
     alice, bob = make_team(git_server, tmp_path)
     job_id = alice.job("first")["job"]["id"]
@@ -248,6 +302,7 @@ def test_a_server_without_atomic_pushes_still_gets_everything(git_server: GitSer
     assert bob.published == alice.published
 
 
+@ONE_FLAVOUR
 def test_a_server_that_refuses_a_ref_gets_nothing_and_the_message_names_it(
     git_server: GitServer, tmp_path: Path
 ) -> None:

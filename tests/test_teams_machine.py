@@ -16,10 +16,13 @@ in CI and here), no shrinking (a failure prints its steps as they ran).
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +39,20 @@ from hypothesis.stateful import (
 
 from tests.gitserver import FLAVOURS, GitServer
 from tests.invariants import check_invariants
-from tests.teams import PUBLISHED, RECORDS, TAGS, Clone, Outcome, ServerModel, check_checkpoints_usable, make_team
+from tests.teams import (
+    DRAFTS,
+    PUBLISHED,
+    RECORDS,
+    TAGS,
+    Clone,
+    Outcome,
+    ServerModel,
+    check_checkpoints_usable,
+    make_team,
+)
 
 NAMES = ("alice", "bob", "carol")
+OUTCOMES: Counter[str] = Counter()  # what the commands ended in, over all examples: is the machine doing things?
 WHO = st.integers(0, 2)
 FILES = st.sampled_from(["shared.txt", "own"])  # "own": a file only that clone writes
 
@@ -80,6 +94,7 @@ class TeamMachine(RuleBasedStateMachine):
         self.server: GitServer | None = None
         self.clones: list[Clone] = []
         self.restored = False  # a restore takes jobs out of the newest records (never out of their history)
+        self.interrupted: list[Clone] = []  # the clones whose push broke off, in order
 
     @initialize(flavour=st.sampled_from(FLAVOURS), atomic=st.booleans(), n=st.sampled_from([2, 3]))
     def team(self, flavour: str, atomic: bool, n: int) -> None:
@@ -107,6 +122,10 @@ class TeamMachine(RuleBasedStateMachine):
         return self.server
 
     def expect(self, out: Outcome, *codes: int) -> Outcome:
+        """The command ended in one of the outcomes its contract allows (0 or ``codes``); counted in
+        OUTCOMES (printed at the end: ``pytest -s``)."""
+        label = re.sub(r" -- .*| -m .*", "", out.text.split(" in ", 1)[0])  # the command, not its arguments
+        OUTCOMES[re.sub(r"(--draft|restore) \S+", r"\1", label) + f" -> {out.code}"] += 1
         assert out.code in (0, *codes), out.text
         return out
 
@@ -130,8 +149,8 @@ class TeamMachine(RuleBasedStateMachine):
         restored_here = c.is_ancestor(c.published, server) and "--overwrite-published" in out.message
         assert diverged or restored_here, f"{c.name}'s push was refused but its Published contains the server's"
 
-    def check_pushed(self, c: Clone) -> None:
-        refs = self.model.check(published_may_move=True, why=f"{c.name}'s push")
+    def check_pushed(self, c: Clone, overwrite: bool = False) -> None:
+        refs = self.model.check(published_may_move=True, backwards=overwrite, why=f"{c.name}'s push")
         missing = {r: o for r, o in c.refs(TAGS).items() if refs.get(r) != o}
         assert not missing, f"{c.name} pushed, but the server lacks its checkpoints {missing}"
         if c.records is not None:
@@ -152,88 +171,107 @@ class TeamMachine(RuleBasedStateMachine):
                 assert c.job_record(job) is not None, f"{c.name} cannot read job {job} after a pull"
 
     # -- rules: one clone -------------------------------------------------------------------------------------
+    # Each rule does its work wherever it can (a publish picks a clone with a Draft, or makes one first), so
+    # that a dozen steps do a dozen things, not a dozen refusals.
+
+    def job_in(self, c: Clone, text: str, file: str) -> Outcome:
+        name = f"{c.name}.txt" if file == "own" else file
+        on_draft = ["--on-draft", "discard"] if c.drafts() else []
+        # 4: several Drafts open (after pull --keep-mine): --on-draft does not guess which
+        return self.expect(c.run("exec", *on_draft, "--", "sh", "-c", f"echo {text} >> {name}"), 4)
 
     @rule(i=WHO, file=FILES, text=st.sampled_from(["one", "two", "three"]))
     def job(self, i: int, file: str, text: str) -> None:
-        c = self.who(i)
-        name = f"{c.name}.txt" if file == "own" else file
-        self.expect(c.run("exec", "--", "sh", "-c", f"echo {text} >> {name}"), 4)  # 4: a Draft is open
+        self.job_in(self.who(i), text, file)
 
-    @rule(i=WHO)
-    def publish(self, i: int) -> None:
-        c = self.who(i)
-        self.expect(c.run("publish"), 4, 5, 7)  # several Drafts / none / made from an older Published
-        self.model.check(why=f"{c.name}'s local publish")
-
-    @rule(i=WHO)
-    def publish_remote(self, i: int) -> None:
-        c = self.who(i)
+    @rule(i=WHO, remote=st.booleans(), pull_first=st.booleans(), file=FILES)
+    def publish(self, i: int, remote: bool, pull_first: bool, file: str) -> None:
+        """Publish a Draft here or ``--remote`` (after a pull, as teams.md says, or not: then the server has
+        often moved, and the publish is refused with the Workbench untouched)."""
+        with_draft = [c for c in self.clones if c.drafts()]
+        c = self.who(i) if not with_draft else with_draft[i % len(with_draft)]
+        self.touched = c
+        if not c.drafts():
+            self.job_in(c, "for publish", file)
+        if pull_first:
+            self.pull(self.clones.index(c), keep_mine=True)
+        args = ("publish", "--remote") if remote else ("publish",)
         before = (c.published, c.records, c.drafts())
-        out = self.expect(c.run("publish", "--remote"), 4, 5, 7, 19)
-        refs = self.model.check(published_may_move=out.code == 0, why=f"{c.name}'s publish --remote")
-        if out.code == 0:
+        out = self.expect(c.run(*args), 4, 7, 19)  # several Drafts / made from an older Published / server moved
+        if out.code == 7 and "rebase" in out.message:
+            # The Draft was made from an older Published (a pull moved it): rebase it, publish again.
+            if self.expect(c.run("rebase"), 7).code == 0:
+                before = (c.published, c.records, c.drafts())
+                out = self.expect(c.run(*args), 19)
+        refs = self.model.check(published_may_move=remote and out.code == 0, why=f"{c.name}: {' '.join(args)}")
+        if remote and out.code == 0:
             assert refs[PUBLISHED] == c.published, out.text
         if out.code == 19:
             assert "gitbench pull" in out.message, out.text
             assert (c.published, c.records, c.drafts()) == before, "a refused publish --remote changed the Workbench"
+        if out.code in (4, 7):
+            self.discard_in(c)
 
-    @rule(i=WHO)
-    def discard(self, i: int) -> None:
-        c = self.who(i)
+    def discard_in(self, c: Clone) -> None:
         for ref in c.drafts():
             self.expect(c.run("discard", "--draft", ref.rsplit("/", 1)[1], "--yes"))
 
     @rule(i=WHO)
-    def rebase(self, i: int) -> None:
-        c = self.who(i)
-        self.expect(c.run("rebase"), 4, 5, 7)
+    def discard(self, i: int) -> None:
+        self.discard_in(self.who(i))
 
     @rule(i=WHO)
     def checkpoint(self, i: int) -> None:
         c = self.who(i)
         made = c.ok("checkpoint", "-m", "by hand")["checkpoints"]
-        assert all(c.ref(f"refs/tags/{name}") for name in made), made
+        assert made and all(c.ref(f"refs/tags/{name}") for name in made), made
 
     @rule(i=WHO, k=st.integers(0, 50))
     def restore(self, i: int, k: int) -> None:
+        """Restore any checkpoint the clone lists (a teammate's too, once pulled)."""
         c = self.who(i)
-        listed = c.checkpoints()
+        self.discard_in(c)  # Restore is blocked while a Draft is open
+        listed = check_checkpoints_usable(c)
         chosen = listed[k % len(listed)]
-        out = self.expect(c.run("restore", chosen["name"], "--yes"), 4)  # 4: a Draft is open
-        if out.code == 0:
-            self.restored = True
-            assert c.git("rev-parse", f"{PUBLISHED}^{{tree}}") == c.git("rev-parse", f"{chosen['commit']}^{{tree}}")
-            if chosen.get("records"):
-                want = c.git("rev-parse", f"{chosen['records']}^{{tree}}")
-                assert c.git("rev-parse", f"{RECORDS}^{{tree}}") == want, f"records not restored to {chosen}"
+        out = self.expect(c.run("restore", chosen["name"], "--yes"))
+        self.restored = True
+        assert c.git("rev-parse", f"{PUBLISHED}^{{tree}}") == c.git("rev-parse", f"{chosen['commit']}^{{tree}}")
+        if chosen.get("records"):
+            want = c.git("rev-parse", f"{chosen['records']}^{{tree}}")
+            assert c.git("rev-parse", f"{RECORDS}^{{tree}}") == want, f"records not restored to {chosen}: {out.text}"
         self.model.check(why=f"{c.name}'s restore")
 
-    @rule(i=WHO)
-    def push(self, i: int) -> None:
+    @rule(i=WHO, overwrite=st.booleans(), drafts=st.booleans())
+    def push(self, i: int, overwrite: bool, drafts: bool) -> None:
+        """A push (``--overwrite-published``: sharing a restore, the one push that may move the server's
+        Published backwards, and only over what this clone saw there) succeeds, or is refused only because
+        Published moved. With ``--drafts``, a Draft goes from the server only if this clone had it."""
         c = self.who(i)
-        out = self.expect(c.run("push"), 19)
+        seen = c.ref(f"refs/remotes/origin/{PUBLISHED.removeprefix('refs/heads/')}")
+        known = {r.rsplit("/", 1)[1] for r in c.drafts()} | {
+            r.rsplit("/", 1)[1] for r in c.refs("refs/gitbench/remotes/origin/drafts/")
+        }
+        on_server = {r.rsplit("/", 1)[1] for r in self.srv.refs(DRAFTS)}
+        before = self.model.published
+        args = ["push"] + (["--overwrite-published"] if overwrite else []) + (["--drafts"] if drafts else [])
+        out = self.expect(c.run(*args), 19)
         if out.code == 0:
-            self.check_pushed(c)
+            self.check_pushed(c, overwrite)
+            if overwrite and before is not None and not self.model._ancestor(before, self.model.published or ""):
+                assert before == seen, f"{c.name} put its Published over one it had not seen ({before}): {out.text}"
         else:
             self.check_push_refused(c, out)
+        gone = on_server - {r.rsplit("/", 1)[1] for r in self.srv.refs(DRAFTS)}
+        assert gone <= known, f"{c.name}'s push removed Drafts it never had from the server: {gone}; {out.text}"
 
-    @rule(i=WHO)
-    def push_overwrite(self, i: int) -> None:
-        """Share a restore (Published put back): the one push that may move the server's Published backwards."""
+    @rule(i=WHO, keep_mine=st.booleans(), drafts=st.booleans())
+    def pull(self, i: int, keep_mine: bool, drafts: bool = False) -> None:
         c = self.who(i)
-        out = self.expect(c.run("push", "--overwrite-published"), 19)
-        if out.code == 0:
-            refs = self.model.check(published_may_move=True, backwards=True, why=f"{c.name}'s push --overwrite")
-            assert refs[PUBLISHED] == c.published or c.is_ancestor(c.published, refs[PUBLISHED]), out.text
-        else:
-            self.check_push_refused(c, out)
-
-    @rule(i=WHO, keep_mine=st.booleans())
-    def pull(self, i: int, keep_mine: bool) -> None:
-        c = self.who(i)
-        out = self.expect(c.run("pull", *(["--keep-mine"] if keep_mine else [])), *(() if keep_mine else (19,)))
+        args = ["pull"] + (["--keep-mine"] if keep_mine else []) + (["--drafts"] if drafts else [])
+        out = self.expect(c.run(*args), *(() if keep_mine else (19,)))
         if out.code == 0:
             self.check_pulled(c)
+            check_checkpoints_usable(c)
         else:
             assert "--keep-mine" in out.message, out.text
             self.model.check(why=f"{c.name}'s refused pull")
@@ -243,6 +281,8 @@ class TeamMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.clones) >= 2)
     @rule(i=WHO, j=WHO, what=st.sampled_from(["push", "publish --remote", "push+pull"]))
     def at_once(self, i: int, j: int, what: str) -> None:
+        """Two clones at the same moment (each a real process): a teammate's push never refuses mine except by
+        moving Published first; two publish --remote: at most one wins, the other is refused untouched."""
         a = self.clones[i % len(self.clones)]
         b = self.clones[j % len(self.clones)]
         if a is b:
@@ -252,6 +292,10 @@ class TeamMachine(RuleBasedStateMachine):
             "publish --remote": (("publish", "--remote"), ("publish", "--remote")),
             "push+pull": (("push",), ("pull",)),
         }[what]
+        # Something to share on each side: a job (a checkpoint and a job record), or a Draft to publish.
+        for c in (a, b) if what != "push+pull" else (a,):
+            if what != "publish --remote" or not c.drafts():
+                self.job_in(c, "at once", "own")
         outs: list[Outcome | None] = [None, None]
         barrier = threading.Barrier(2)
 
@@ -259,36 +303,45 @@ class TeamMachine(RuleBasedStateMachine):
             barrier.wait()
             outs[k] = c.run(*cmd)
 
-        threads = [
-            threading.Thread(target=go, args=(k, c, cmd)) for k, (c, cmd) in enumerate(zip((a, b), args, strict=True))
-        ]
+        pairs = list(zip((a, b), args, strict=True))
+        threads = [threading.Thread(target=go, args=(k, c, cmd)) for k, (c, cmd) in enumerate(pairs)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=180)
         self.touched = a
-        for c, cmd, out in zip((a, b), args, outs, strict=True):
+        refs = self.model.check(published_may_move=True, why=f"{a.name} and {b.name}: {what} at once")
+        for (c, cmd), out in zip(pairs, outs, strict=True):
             assert out is not None
-            # A teammate's push at the same moment never refuses mine, except by moving Published; at worst it
-            # is busy for a moment (exit 18, "teammates are pushing right now") -- never anything else.
-            allowed = {"push": (19,), "publish": (4, 5, 7, 19), "pull": (19,)}[cmd[0]]
+            out.text = f"at once: {out.text}"
+            allowed = {"push": (19,), "publish": (4, 7, 19), "pull": (19,)}[cmd[0]]
             self.expect(out, *allowed)
             if cmd[0] == "push" and out.code == 19:
                 self.check_push_refused(c, out)
-        self.model.check(published_may_move=True, why=f"{a.name} and {b.name}: {what} at once")
-        for c, cmd, out in zip((a, b), args, outs, strict=True):
-            if cmd[0] == "push" and out is not None and out.code == 0:
-                missing = {r for r, o in c.refs(TAGS).items() if self.srv.refs().get(r) != o}
+            if cmd[0] == "push" and out.code == 0:
+                missing = {r for r, o in c.refs(TAGS).items() if refs.get(r) != o}
                 assert not missing, f"{c.name}'s push at once: the server lacks {missing}"
+            if cmd[0] == "publish" and out.code == 19:
+                assert "gitbench pull" in out.message, out.text
+        if what == "publish --remote":
+            won = [c for (c, _), out in zip(pairs, outs, strict=True) if out is not None and out.code == 0]
+            assert len(won) <= 1 or won[0].published == won[1].published, "two publish --remote both won"
+            for c in (a, b):
+                self.discard_in(c)
 
     @rule(i=WHO, how=st.sampled_from(["kill before", "kill after", "cut"]), nbytes=st.integers(20, 4000))
     def interrupted_push(self, i: int, how: str, nbytes: int) -> None:
+        """A push the server died during (before any ref moved, or after it applied everything), or cut by the
+        network after ``nbytes``: it fails saying so (exit 18), and the server lost nothing."""
         c = self.who(i)
+        c.ok("checkpoint", "-m", "something to push")
         server = self.srv
+        self.interrupted = [x for x in self.interrupted if x is not c] + [c]
         if how == "cut":
             server.cut_after(nbytes)
             out = c.run("push")
             server.heal()
+            out.text = out.text.replace("gitbench push", "gitbench push (cut)", 1)
         else:
             server.pause("pre-receive" if how == "kill before" else "committed")
             proc = subprocess.Popen(
@@ -300,15 +353,16 @@ class TeamMachine(RuleBasedStateMachine):
             )
             if server.wait_paused(client=proc):
                 server.kill()
-                server.start()
             stdout, stderr = proc.communicate(timeout=120)
-            import json
-
+            if server.proc is None:
+                server.start()
             try:
                 data: dict[str, Any] = json.loads(stdout) if stdout.strip() else {}
             except ValueError:
                 data = {}
-            out = Outcome(proc.returncode, data, f"push in {c.name} ({how}) -> {proc.returncode}\n{stdout}{stderr}")
+            out = Outcome(
+                proc.returncode, data, f"gitbench push ({how}) in {c.name} -> {proc.returncode}\n{stdout}{stderr}"
+            )
         self.expect(out, 18, 19)
         if out.code == 18:
             assert out.error.get("code") == "remote", out.text
@@ -322,31 +376,30 @@ class TeamMachine(RuleBasedStateMachine):
         if self.server is not None and self.clones:
             self.model.check(why="after the step")
 
-    @invariant()
-    def listed_checkpoints_are_usable(self) -> None:
-        if self.touched is not None:
-            check_checkpoints_usable(self.touched)
-
     # -- at the end -------------------------------------------------------------------------------------------
 
     def settle(self) -> None:
-        """Every clone pulls (keeping its own publishes as a Draft) and pushes, then pulls again: whatever was
-        interrupted is settled, and the team agrees on the checkpoints and on the jobs that were shared."""
-        for c in self.clones:
+        """Each Workbench passes DESIGN.md's invariants and lists only checkpoints it can use. After interrupted
+        pushes: each clone whose push broke off pulls (keeping its own publishes as a Draft) and pushes again,
+        then the others pull: that settles whatever the server was left with; the server then has every
+        checkpoint of those clones, and every clone every checkpoint and job record of the server."""
+        for c in self.interrupted:
             self.expect(c.run("pull", "--keep-mine"))
-            self.expect(c.run("push"))
-            self.model.check(published_may_move=True, why=f"{c.name} settling")
-        refs = self.srv.refs()
-        for c in self.clones:
-            self.expect(c.run("pull"))
             self.check_pulled(c)
-        on_server = {r: o for r, o in refs.items() if r.startswith(TAGS)}
+            self.expect(c.run("push"))
+            self.check_pushed(c)
+        if self.interrupted:
+            for c in self.clones:
+                if c not in self.interrupted[-1:]:
+                    self.expect(c.run("pull", "--keep-mine"))
+                    self.check_pulled(c)
+            tags = self.srv.refs(TAGS)
+            for c in self.interrupted:
+                assert set(c.refs(TAGS)) <= set(tags), f"{c.name}'s checkpoints did not all reach the server"
+            self.srv.git("fsck", "--no-dangling")
         for c in self.clones:
-            assert c.refs(TAGS) == self.srv.refs(TAGS), f"{c.name} and the server disagree on checkpoints"
             check_checkpoints_usable(c)
             check_invariants(c.path)
-        assert on_server
-        self.srv.git("fsck", "--no-dangling")
 
 
 def test_a_team_around_a_server_loses_nothing(tmp_path: Path) -> None:
@@ -354,7 +407,7 @@ def test_a_team_around_a_server_loses_nothing(tmp_path: Path) -> None:
     run_state_machine_as_test(
         TeamMachine,
         settings=settings(
-            max_examples=10,
+            max_examples=6,
             stateful_step_count=12,
             deadline=None,
             derandomize=True,
@@ -363,3 +416,4 @@ def test_a_team_around_a_server_loses_nothing(tmp_path: Path) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+    print("\n".join(f"{n:4} {what}" for what, n in sorted(OUTCOMES.items())))
