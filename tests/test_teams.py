@@ -423,6 +423,36 @@ def test_a_push_of_checkpoints_only_cut_before_the_server_got_it_does_not_say_it
     _settles(git_server, alice, bob, model)
 
 
+def test_a_publish_remote_the_server_applied_before_dying_is_finished_by_the_next_commands(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """publish --remote moved the server's Published, and the server died before answering. The message must
+    not say nothing changed there; `gitbench pull` (what a teammate would run) then `gitbench publish` finish
+    the publish here, or find it finished: no Draft is left open that holds what is already Published."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice")
+    (draft,) = alice.drafts()
+    head = alice.ref(draft)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "publish", "--remote")
+    assert git_server.wait_paused(client=proc)
+    git_server.kill()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a publish --remote the server applied, then died")
+    assert refs[PUBLISHED] == head  # the server saw it all
+    assert "Nothing was changed on the server" not in out.message, out.text
+    git_server.start()
+    out = alice.run("pull")
+    assert out.code == 0, out.text
+    assert alice.published == head
+    out = alice.run("publish")
+    assert out.code in (0, 5), f"the Draft holding what is Published cannot be published or closed: {out.text}"
+    assert alice.drafts() == [], out.text
+    assert bob.run("pull").code == 0 and bob.published == head
+
+
 def test_a_push_to_a_non_atomic_server_killed_midway_is_settled_by_the_next_push(
     git_server: GitServer, tmp_path: Path
 ) -> None:
