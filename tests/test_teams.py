@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench
+from tests.conftest import git, gitbench, make_project
 from tests.gitserver import GitServer
 from tests.teams import (
     PUBLISHED,
@@ -119,6 +119,34 @@ def test_init_in_a_clone_of_a_server_whose_head_names_a_missing_branch(git_serve
     assert bob.git("status", "--porcelain") == ""
     assert bob.git("for-each-ref", "--format=%(refname)", "refs/heads/") == f"{PUBLISHED}\n"
     assert [c["name"] for c in bob.checkpoints()] == [c["name"] for c in alice.checkpoints()]
+
+
+@ONE_FLAVOUR
+def test_only_gitbench_refs_travel_and_a_clone_adopts_a_published_branch_that_is_not_the_servers_head(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Published is `develop` (the server's HEAD names `main`, which it does not have): a clone adopts
+    `develop`. The user's own branches and tags stay home."""
+    project = make_project(tmp_path / "alice")
+    git(project, "checkout", "-q", "-b", "develop")
+    alice = Clone("alice", project)
+    alice.ok("init", "--published", "develop")
+    alice.job("on develop")
+    alice.ok("publish")
+    git(project, "tag", "v1")
+    git(project, "branch", "private")
+    git(project, "remote", "add", "origin", git_server.url)
+    alice.ok("push")
+    refs = git_server.refs()
+    assert refs["refs/heads/develop"] == alice.ref("develop")
+    assert not {"refs/heads/main", "refs/heads/private", "refs/tags/v1"} & set(refs)
+    git(tmp_path, "clone", "-q", git_server.url, str(tmp_path / "bob"))
+    bob = Clone("bob", tmp_path / "bob")
+    bob.ok("init")
+    assert bob.git("config", "gitbench.published").strip() == "develop"
+    assert bob.git("symbolic-ref", "HEAD").strip() == "refs/heads/develop"
+    assert (bob.path / "f.txt").read_text() == "on develop\n"
+    assert bob.refs("refs/heads/") == {"refs/heads/develop": alice.ref("develop")}
 
 
 # -- teammates never refuse my push; a moved Published does --------------------------------------------------------
