@@ -275,6 +275,7 @@ def test_publish_remote_is_a_compare_and_swap_between_two_clones_at_once(git_ser
     assert (loser.published, loser.records, loser.drafts()) == before[loser.name]
 
 
+@OTHER_FLAVOUR
 def test_two_clones_pushing_at_once_both_land(git_server: GitServer, tmp_path: Path) -> None:
     alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
     model = ServerModel.of(git_server)
@@ -314,6 +315,7 @@ def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, t
 # -- servers that differ ----------------------------------------------------------------------------------------
 
 
+@ONE_FLAVOUR
 def test_a_server_without_atomic_pushes_still_gets_everything(git_server: GitServer, tmp_path: Path) -> None:
     git_server.set_atomic(False)
     alice, bob = make_team(git_server, tmp_path)
@@ -534,6 +536,7 @@ def test_a_network_cut_mid_pull_changes_nothing_here(git_server: GitServer, tmp_
 # -- plain git carries it too -----------------------------------------------------------------------------------
 
 
+@OTHER_FLAVOUR
 def test_remote_setup_lets_plain_git_fetch_and_push_carry_gitbench_refs(git_server: GitServer, tmp_path: Path) -> None:
     alice, bob = make_team(git_server, tmp_path)
     alice.ok("remote", "setup")
