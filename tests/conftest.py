@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gitserver import git_server  # noqa: F401 - the fixture, for every test module
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml
 

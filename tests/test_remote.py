@@ -188,6 +188,43 @@ def test_pull_when_both_published_moved_keeps_mine_as_a_draft(team: tuple[Path, 
     assert git(server, "show", f"{main}:src/a.txt") == "alice\n"
 
 
+def test_pull_counts_the_teammates_new_checkpoints(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish")
+    assert gitbench(alice, "push").returncode == 0
+    theirs = {r for r in refs(server) if r.startswith("refs/tags/checkpoint/")}
+    mine = {r for r in refs(bob) if r.startswith("refs/tags/checkpoint/")}
+    res = ok(bob, "pull")
+    assert res["result"]["data"]["new_checkpoints"] == len(theirs - mine) > 0
+    assert f"{len(theirs - mine)} new checkpoint(s) from origin" in res["result"]["summary"]
+    assert ok(bob, "pull")["result"]["data"]["new_checkpoints"] == 0
+
+
+def test_pull_with_a_clashing_checkpoint_still_brings_everything_else(team: tuple[Path, Path, Path]) -> None:
+    """The fetch writes its refs in one transaction; a tag it must refuse does not hold the others back."""
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish")
+    assert gitbench(alice, "push").returncode == 0
+    on_server = refs(server)
+    new = sorted(r for r in on_server if r.startswith("refs/tags/checkpoint/") and r not in refs(bob))
+    assert len(new) >= 2
+    # A tag of the same name made here (a folder copied instead of cloned would do that): never overwritten.
+    git(bob, "tag", "-a", "-m", "mine", new[0][len("refs/tags/") :], "main")
+    clashing = refs(bob)[new[0]]
+    res = gitbench(bob, "pull", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads(res.stdout)["result"]
+    assert "same names" in " ".join(out["notes"])
+    here = refs(bob)
+    assert here[new[0]] == clashing
+    assert all(here[r] == on_server[r] for r in new[1:])
+    assert here["refs/remotes/origin/main"] == here["refs/heads/main"] == on_server["refs/heads/main"]
+    assert here["refs/gitbench/remotes/origin/records"] == on_server["refs/gitbench/records"]
+    assert out["data"]["new_checkpoints"] == len(new) - 1
+
+
 def test_pull_keeps_local_edits_safe(team: tuple[Path, Path, Path]) -> None:
     server, alice, bob = team
     job(alice, "src/app.py", "print('alice')\n")

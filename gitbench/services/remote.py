@@ -45,6 +45,11 @@ class Remote:
     def drafts(self) -> str:
         return f"{TRACKING}{self.name}/drafts/"
 
+    @property
+    def shared(self) -> str:
+        """The Drafts this clone pushed there, as pushed: only those may it remove there."""
+        return f"{TRACKING}{self.name}/shared/"
+
     def fetch_specs(self, drafts: bool = False) -> list[str]:
         b = self.branch
         # A missing ref named exactly makes `git fetch` fail as a whole (a new server has no records yet), a
@@ -110,8 +115,11 @@ def resolve(wb: Workbench, name: str | None) -> Remote:
 def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
     """Fetch Published, checkpoints and records (and Drafts) into their tracking refs, then merge the records.
     Called with the Workbench lock held."""
-    before = set(wb.git.refs(CHECKPOINT_PREFIX))
     res = gitremote.fetch(wb.git.gitdir, r.name, r.fetch_specs(), r.url)
+    # Only the checkpoints are fetched into refs/tags/ (and --no-tags follows no other tag): the tags git says
+    # it created are the new checkpoints. Counted from its report, not by listing every checkpoint before and
+    # after (two reads of thousands of refs, for a number in the summary).
+    sync.checkpoints_new += res.new_tags
     if drafts:
         seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
         gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
@@ -124,8 +132,6 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
             sync.clashes.append(name[len("refs/tags/") :])
         else:
             sync.notes.append(f"Git did not update {ref} ({why}).")
-    after = set(wb.git.refs(CHECKPOINT_PREFIX))
-    sync.checkpoints_new += len(after - before)
     merge_records(wb, r, sync)
 
 
@@ -165,6 +171,9 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         # Never talked to this server: learn what it has first (a teammate may have shared the Workbench).
         fetch(wb, r, sync, drafts)
         fetched = True
+    # What the user has seen of the server's Published: a retry below fetches, but what that fetch brings was
+    # never looked at, so nothing may be put over it (--overwrite-published included).
+    seen_before = wb.git.ref(r.published)
     for _ in range(5):
         specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite)
         say(f"Pushing to {r.name} ({r.url}) …")
@@ -184,11 +193,14 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         server = wb.git.ref(r.published)
         if server is not None and server != wanted.get(wb.published_ref, server):
             local = wb.published()
-            if not wb.git.is_ancestor(server, local) and not overwrite:
+            if server != seen_before and (overwrite or not wb.git.is_ancestor(server, local)):
                 raise moved(wb, r, local, server, "push")
         if sync.clashes:
             raise _clash(r, sync)
-        bad = [line for line in res.rejected if "atomic push failed" not in line.summary]
+        # With an atomic push, every ref but the one refused says "atomic push failed" (the client's words) or
+        # "atomic transaction failed" (the server's, when its own lease check failed: the reason is only on
+        # stderr): those are retried after the fetch above.
+        bad = [line for line in res.rejected if "atomic" not in line.summary]
         if bad and all(_permanent(line) for line in bad):
             raise errors.RemoteError(
                 f"{r.name} refused the push: "
@@ -207,19 +219,24 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
 def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, str | None]) -> errors.RemoteError:
     """The push broke off (the server stopped, the network went): say what the server has now, if it can be
     asked. Git applies a push only once the whole pack arrived, so each ref there is either as it was or as sent."""
+    why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
     try:
-        now = gitremote.ls_remote(wb.git.gitdir, r.name, list(wanted), r.url)
+        now = gitremote.ls_remote(wb.git.gitdir, r.name, [*wanted, f"{CHECKPOINT_PREFIX}*"], r.url)
     except errors.RemoteError:
         exc.message = (
-            f"The push to {r.name} broke off, and the server cannot be asked what it received ("
-            + exc.message.split(": ", 1)[-1]
-            + ") Git applies a push only once all of it arrived, so each ref there is as it was or as sent; "
-            "the next `gitbench push` finds out and finishes it. Your Workbench is as it was."
+            f"The push to {r.name} broke off ({why}), and the server cannot be asked what it received. Git applies "
+            "a push only once all of it arrived, so each ref there is as it was or as sent; the next "
+            "`gitbench push` finds out and finishes it. Your Workbench is as it was."
         )
         exc.actions = [errors.Action("When the server is back", f"gitbench push {r.name}")]
         return exc
     got = [ref for ref, value in wanted.items() if now.get(ref) == value]
     missing = [ref for ref in wanted if ref not in got]
+    tags = [ref for ref in wb.git.refs(CHECKPOINT_PREFIX) if now.get(ref) != wb.git.ref_raw(ref)]
+    if tags:
+        missing.append(f"{len(tags)} checkpoint(s)")
+    elif any(ref.startswith(CHECKPOINT_PREFIX) for ref in now):
+        got.append("the checkpoints")
     for ref in got:  # what the server has, we have seen
         if ref == wb.published_ref:
             _set_tracking(wb, r.published, wanted[ref])
@@ -233,7 +250,7 @@ def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, st
         else f"it has {', '.join(got)}, not {', '.join(missing)}"
     )
     return errors.RemoteError(
-        f"The push to {r.name} broke off ({exc.message.split(': ', 1)[-1].split('. Nothing')[0]}); asked again, {saw}. "
+        f"The push to {r.name} broke off ({why}); asked again, {saw}. "
         "Your Workbench is as it was; `gitbench push` finishes what is missing.",
         [errors.Action("Push again", f"gitbench push {r.name}")],
         {"remote": r.name, "received": got, "missing": missing},
@@ -304,8 +321,10 @@ def _plan(
                 specs.append(f"{head}:{DRAFT_PREFIX}{label}")
                 leases[DRAFT_PREFIX + label] = theirs.get(label)
                 wanted[DRAFT_PREFIX + label] = head
-        for label, head in theirs.items():
-            if label not in mine and head is not None:  # published or discarded here since it was shared
+        shared = {ref[len(r.shared) :]: wb.git.ref(ref) for ref in wb.git.refs(r.shared)}
+        for label, head in shared.items():
+            # Shared from here, and published or discarded here since: removed there, unless it moved there.
+            if label not in mine and head is not None and theirs.get(label, head) == head:
                 specs.append(f":{DRAFT_PREFIX}{label}")
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
@@ -349,7 +368,9 @@ def _seen(wb: Workbench, r: Remote, wanted: dict[str, str | None]) -> None:
         elif ref == RECORDS_REF:
             track = r.records
         else:
-            track = r.drafts + ref[len(DRAFT_PREFIX) :]
+            label = ref[len(DRAFT_PREFIX) :]
+            _set_tracking(wb, r.shared + label, value)
+            track = r.drafts + label
         _set_tracking(wb, track, value)
 
 
@@ -476,11 +497,43 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                     f"Your publishes that {r.name} did not have are the Draft {kept}: review it, "
                     f"`gitbench rebase --draft {kept}`, then publish."
                 )
+        _close_published_drafts(wb, sync)
         stale = [d for d in wb.draft_refs() if _base_of(wb, d) not in (None, wb.published())]
         if stale:
             labels = ", ".join(d[len(DRAFT_PREFIX) :] for d in stale)
             sync.notes.append(f"Drafts made from an older Published: {labels} (`gitbench rebase` brings them up).")
     return _result(wb, "pull", sync)
+
+
+def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
+    """A Draft whose every step is in Published now (a publish --remote that reached the server before the
+    connection broke, a teammate who published the shared Draft) is published: closed as a publish is, with its
+    checkpoint, its job marked published, its worktree and branch removed."""
+    from gitbench.services import drafts, publish
+
+    published = wb.published()
+    for ref in wb.draft_refs():
+        head = wb.git.ref(ref)
+        if head is None or head == _base_of(wb, ref) or not wb.git.is_ancestor(head, published):
+            continue
+        if drafts.running_job(wb, ref) is not None:  # its job works in it now: leave it to its end
+            continue
+        job = drafts.job_of(wb, ref)
+        entry: dict[str, Any] = {
+            "op": "publish",
+            "id": wb.new_id(),
+            "old": published,
+            "new": published,
+            "draft": ref,
+            "draft_head": head,
+            "job": job.id if job else None,
+            "files": False,
+        }
+        res = publish.finish(wb, entry)
+        sync.notes.append(
+            f"The Draft {ref[len(DRAFT_PREFIX) :]} is in Published now (published on the server): closed as "
+            f"published ({', '.join(res.checkpoints)})."
+        )
 
 
 def _base_of(wb: Workbench, ref: str) -> str | None:
@@ -584,9 +637,32 @@ def _result(wb: Workbench, op: str, sync: Sync) -> OperationResult:
 def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
     """Move the server's Published from ``old`` (what ours is, and what the Draft was made from) to ``new``, as a
     compare-and-swap. Raises RemoteMoved (nothing changed anywhere) if the server is not at ``old``."""
-    res = gitremote.push(
-        wb.git.gitdir, r.name, [f"{new}:{wb.published_ref}"], {wb.published_ref: old}, atomic=False, url=r.url
-    )
+    try:
+        res = gitremote.push(
+            wb.git.gitdir, r.name, [f"{new}:{wb.published_ref}"], {wb.published_ref: old}, atomic=False, url=r.url
+        )
+    except errors.RemoteError as exc:  # broke off: did the server take it before it went?
+        why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
+        try:
+            server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)
+        except errors.RemoteError:
+            raise errors.RemoteError(
+                f"The publish to {r.name} broke off ({why}), and the server cannot be asked whether it arrived. "
+                "Nothing was published here: your Published and the Draft are as they were. Run the same publish "
+                "again when the server is back: if it had arrived, the publish finishes here.",
+                [errors.Action("When the server is back", f"gitbench publish --remote {r.name}")],
+                {"remote": r.name},
+            ) from exc
+        if server == new:
+            _set_tracking(wb, r.published, new)
+            return
+        raise errors.RemoteError(
+            f"The publish to {r.name} broke off ({why}); asked again, the server's Published is "
+            + ("as it was" if server == old else f"at {(server or 'nothing')[:12]}")
+            + ". Nothing was published here: your Published and the Draft are as they were.",
+            [errors.Action("Publish again", f"gitbench publish --remote {r.name}")],
+            {"remote": r.name, "server": server},
+        ) from exc
     if res.ok:
         _set_tracking(wb, r.published, new)
         return

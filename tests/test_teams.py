@@ -1,0 +1,554 @@
+"""A Workbench shared by a team through a real Git server on 127.0.0.1 (issue 13's "Proof"), over `git daemon`
+and `git http-backend` (tests/gitserver.py): two and three clones running jobs, checkpoints, publishes (here and
+--remote), restores, pushes and pulls, in turn and at once; pushes interrupted by a killed server or a cut
+network. After each step the server lost nothing and overwrote nothing unseen (tests/teams.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, gitbench, make_project
+from tests.gitserver import GitServer
+from tests.teams import (
+    PUBLISHED,
+    RECORDS,
+    TAGS,
+    Clone,
+    Outcome,
+    ServerModel,
+    check_checkpoints_usable,
+    check_restore,
+    make_team,
+)
+
+# Tests of gitbench's own logic run on one flavour of server, those of the transport on both.
+ONE_FLAVOUR = pytest.mark.parametrize("git_server", ["daemon"], indirect=True)
+OTHER_FLAVOUR = pytest.mark.parametrize("git_server", ["http"], indirect=True)
+
+
+def tags_of(clone: Clone) -> dict[str, str]:
+    return clone.refs(TAGS)
+
+
+def at_once(*calls: tuple[Clone, tuple[str, ...]]) -> list[Outcome]:
+    """Run gitbench commands in several clones at the same moment (threads, each a real process)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Outcome | BaseException] = [RuntimeError("did not run")] * len(calls)
+
+    def run(i: int, clone: Clone, args: tuple[str, ...]) -> None:
+        barrier.wait()
+        try:
+            results[i] = clone.run(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c, a)) for i, (c, a) in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return [r for r in results if isinstance(r, Outcome)]
+
+
+def background(clone: Clone, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitbench", *args, "--json"],
+        cwd=clone.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], clone: Clone) -> Outcome:
+    import json
+
+    out, err = proc.communicate(timeout=120)
+    try:
+        data = json.loads(out) if out.strip() else {}
+    except ValueError:
+        data = {}
+    return Outcome(proc.returncode, data, f"in {clone.name} -> {proc.returncode}\n{out}{err}")
+
+
+# -- sharing and adopting ---------------------------------------------------------------------------------------
+
+
+def test_push_shares_published_checkpoints_and_records_and_a_clone_adopts_them(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob = make_team(git_server, tmp_path)
+    refs = git_server.refs()
+    assert refs[PUBLISHED] == alice.published
+    assert refs[RECORDS] == alice.records
+    assert {r: o for r, o in refs.items() if r.startswith(TAGS)} == tags_of(alice)
+    # Bob's init took the server's Published and records: one records chain, the same checkpoints, no new root.
+    assert bob.published == alice.published
+    assert bob.records == alice.records
+    assert [c["name"] for c in bob.checkpoints()] == [c["name"] for c in alice.checkpoints()]
+    assert bob.git("config", "gitbench.published").strip() == "main"
+    assert bob.git("rev-list", "--max-parents=0", RECORDS) == alice.git("rev-list", "--max-parents=0", RECORDS)
+    check_restore(bob, bob.checkpoints()[0])
+
+
+def test_init_in_a_clone_of_a_server_whose_head_names_a_missing_branch(git_server: GitServer, tmp_path: Path) -> None:
+    """`git clone` leaves HEAD unborn when the server's HEAD names a branch it does not have (here `trunk`);
+    init must adopt the server's Published and records, check its files out, and make no `master` or new root."""
+    (alice,) = make_team(git_server, tmp_path, ("alice",))
+    alice.job("alice was here")
+    alice.ok("publish", "--remote")
+    git_server.set_head("refs/heads/trunk")
+    git(tmp_path, "clone", "-q", git_server.url, str(tmp_path / "bob"))
+    bob = Clone("bob", tmp_path / "bob")
+    out = bob.run("init")
+    assert out.code == 0, out.text
+    assert bob.published == git_server.refs()[PUBLISHED] == alice.published
+    assert bob.records == git_server.refs()[RECORDS]
+    assert bob.git("symbolic-ref", "HEAD").strip() == PUBLISHED
+    assert (bob.path / "f.txt").read_text() == "alice was here\n"
+    assert bob.git("status", "--porcelain") == ""
+    assert bob.git("for-each-ref", "--format=%(refname)", "refs/heads/") == f"{PUBLISHED}\n"
+    assert [c["name"] for c in bob.checkpoints()] == [c["name"] for c in alice.checkpoints()]
+
+
+@ONE_FLAVOUR
+def test_only_gitbench_refs_travel_and_a_clone_adopts_a_published_branch_that_is_not_the_servers_head(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Published is `develop` (the server's HEAD names `main`, which it does not have): a clone adopts
+    `develop`. The user's own branches and tags stay home."""
+    project = make_project(tmp_path / "alice")
+    git(project, "checkout", "-q", "-b", "develop")
+    alice = Clone("alice", project)
+    alice.ok("init", "--published", "develop")
+    alice.job("on develop")
+    alice.ok("publish")
+    git(project, "tag", "v1")
+    git(project, "branch", "private")
+    git(project, "remote", "add", "origin", git_server.url)
+    alice.ok("push")
+    refs = git_server.refs()
+    assert refs["refs/heads/develop"] == alice.ref("develop")
+    assert not {"refs/heads/main", "refs/heads/private", "refs/tags/v1"} & set(refs)
+    git(tmp_path, "clone", "-q", git_server.url, str(tmp_path / "bob"))
+    bob = Clone("bob", tmp_path / "bob")
+    bob.ok("init")
+    assert bob.git("config", "gitbench.published").strip() == "develop"
+    assert bob.git("symbolic-ref", "HEAD").strip() == "refs/heads/develop"
+    assert (bob.path / "f.txt").read_text() == "on develop\n"
+    assert bob.refs("refs/heads/") == {"refs/heads/develop": alice.ref("develop")}
+
+
+# -- teammates never refuse my push; a moved Published does --------------------------------------------------------
+
+
+@OTHER_FLAVOUR
+def test_teammates_checkpoints_jobs_and_conversations_never_refuse_my_push(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    model = ServerModel.of(git_server)
+    jobs = {}
+    for clone in (alice, bob, carol):  # each: a job (a checkpoint, a job record), a manual checkpoint; no pull
+        jobs[clone.name] = clone.job(f"{clone.name}'s line", f"{clone.name}.txt")["job"]["id"]
+        clone.ok("checkpoint", "-m", f"{clone.name}'s own")
+    for clone in (carol, alice, bob):
+        before = model.published
+        out = clone.run("push")
+        assert out.code == 0, out.text
+        refs = model.check(published_may_move=False, why=f"{clone.name}'s push")
+        assert refs[PUBLISHED] == before
+        assert set(tags_of(clone)) <= set(refs), f"{clone.name}'s checkpoints did not all reach the server"
+        assert clone.is_ancestor(clone.records or "", refs[RECORDS]) or clone.records == refs[RECORDS]
+    # Every job record is readable in every clone after a pull, and every checkpoint listed is usable.
+    for clone in (alice, bob, carol):
+        out = clone.run("pull")
+        assert out.code == 0, out.text
+        for name, job_id in jobs.items():
+            record = clone.job_record(job_id)
+            assert record is not None, f"{clone.name} cannot read {name}'s job {job_id}"
+            assert record["id"] == job_id
+        assert set(tags_of(clone)) == set(model.tags)
+        check_checkpoints_usable(clone)
+    assert len({c.records for c in (alice, bob, carol)}) <= 2  # the last pusher's merge may be newer
+
+
+@ONE_FLAVOUR
+def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    alice.job("alice")
+    alice.ok("publish", "--remote")
+    model.check(published_may_move=True, why="alice's publish --remote")
+    theirs = model.published
+    assert theirs is not None
+    bob.job("bob", "b.txt")
+    bob.ok("publish")  # here only
+    mine = bob.published
+    out = bob.run("push")
+    assert out.code == 19 and out.error["code"] == "remote-moved", out.text
+    assert theirs[:12] in out.message, out.text  # what moved: the server's Published
+    assert "gitbench pull" in out.message, out.text  # what to run
+    model.check(published_may_move=False, why="bob's refused push")
+    assert bob.published == mine
+    # The documented way out: pull --keep-mine, rebase, publish --remote; nothing lost on either side.
+    assert bob.run("pull", "--keep-mine").code == 0
+    assert bob.run("rebase").code == 0
+    out = bob.run("publish", "--remote")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, why="bob's publish --remote after pull")
+    assert git_server.git("show", f"{refs[PUBLISHED]}:f.txt") == "alice\n"
+    assert git_server.git("show", f"{refs[PUBLISHED]}:b.txt") == "bob\n"
+
+
+@ONE_FLAVOUR
+def test_sharing_a_restore_never_overwrites_a_publish_this_clone_has_not_seen(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """`push --overwrite-published` shares a restore, "still refused if the server moved since you last saw
+    it": a teammate's publish made after my last pull must stay on the server."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("first")
+    alice.ok("publish", "--remote")
+    assert bob.run("pull").code == 0
+    seen = bob.published
+    back = next(c for c in bob.checkpoints() if c["commit"] != seen and bob.is_ancestor(c["commit"], seen))
+    check_restore(bob, back)  # Bob goes back in time, here
+    alice.job("second")
+    alice.ok("publish", "--remote")  # ...while Alice publishes again, which Bob has not seen
+    model = ServerModel.of(git_server)
+    theirs = model.published
+    out = bob.run("push", "--overwrite-published")
+    model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
+    assert git_server.refs()[PUBLISHED] == theirs, f"Alice's publish, unseen by Bob, was overwritten: {out.text}"
+    assert out.code == 19, out.text
+
+
+@ONE_FLAVOUR
+def test_push_drafts_never_removes_a_teammates_draft_this_clone_never_had(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob shares his Draft; Alice, who never pulled Drafts, pushes hers after Bob's push moved the records
+    (her first try is refused, she fetches and tries again): Bob's Draft stays on the server and at Bob's."""
+    alice, bob = make_team(git_server, tmp_path)
+    bob.job("bob's draft", "b.txt")
+    assert bob.run("push", "--drafts").code == 0
+    (bobs,) = bob.drafts()
+    assert bobs in git_server.refs()
+    alice.job("alice's draft", "a.txt")
+    out = alice.run("push", "--drafts")
+    assert out.code == 0, out.text
+    refs = git_server.refs()
+    assert alice.drafts()[0] in refs
+    assert bobs in refs, f"alice's push --drafts removed Bob's Draft from the server: {out.text}"
+    assert bob.run("pull", "--drafts").code == 0
+    assert bobs in bob.refs(), "Bob's own Draft was taken away from him"
+
+
+@OTHER_FLAVOUR
+def test_publish_remote_is_a_compare_and_swap_between_two_clones_at_once(git_server: GitServer, tmp_path: Path) -> None:
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    alice.job("alice", "a.txt")
+    bob.job("bob", "b.txt")
+    before = {c.name: (c.published, c.records, c.drafts()) for c in (alice, bob)}
+    a, b = at_once((alice, ("publish", "--remote")), (bob, ("publish", "--remote")))
+    refs = model.check(published_may_move=True, why="two publish --remote at once")
+    assert sorted([a.code, b.code]) == [0, 19], a.text + b.text
+    winner, loser = (alice, bob) if a.code == 0 else (bob, alice)
+    lost = b if a.code == 0 else a
+    assert refs[PUBLISHED] == winner.published
+    assert "gitbench pull" in lost.message, lost.text
+    # The loser's Workbench is exactly as it was: Published, records, its Draft.
+    assert (loser.published, loser.records, loser.drafts()) == before[loser.name]
+
+
+@OTHER_FLAVOUR
+def test_two_clones_pushing_at_once_both_land(git_server: GitServer, tmp_path: Path) -> None:
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    model = ServerModel.of(git_server)
+    jobs = []
+    for clone in (alice, bob, carol):
+        jobs.append(clone.job(clone.name, f"{clone.name}.txt")["job"]["id"])
+        clone.ok("discard", "--yes")
+        clone.ok("checkpoint", "-m", clone.name)
+    outs = at_once(*((c, ("push",)) for c in (alice, bob, carol)))
+    refs = model.check(why="three pushes at once")
+    for out in outs:
+        assert out.code == 0, out.text
+    for clone in (alice, bob, carol):
+        assert set(tags_of(clone)) <= set(refs)
+    for clone in (alice, bob, carol):
+        assert clone.run("pull").code == 0
+        assert all(clone.job_record(j) is not None for j in jobs), clone.name
+
+
+@OTHER_FLAVOUR
+def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, tmp_path: Path) -> None:
+    alice, bob = make_team(git_server, tmp_path)
+    job_id = alice.job("first")["job"]["id"]
+    alice.ok("publish", "--remote")
+    alice.job("second")
+    alice.ok("publish", "--remote")
+    assert bob.run("pull").code == 0
+    assert bob.job_record(job_id) is not None
+    listed = check_checkpoints_usable(bob)
+    assert {c["name"] for c in listed} == {c["name"] for c in alice.checkpoints()}
+    # The checkpoint Alice's first publish made: f.txt holds "first" only.
+    first = next(c for c in listed if c["kind"] == "publish")
+    check_restore(bob, first)
+    assert (bob.path / "f.txt").read_text() == "first\n"
+
+
+# -- servers that differ ----------------------------------------------------------------------------------------
+
+
+@ONE_FLAVOUR
+def test_a_server_without_atomic_pushes_still_gets_everything(git_server: GitServer, tmp_path: Path) -> None:
+    git_server.set_atomic(False)
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    alice.job("alice")
+    alice.ok("publish")
+    alice.ok("checkpoint", "-m", "mine")
+    out = alice.run("push")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, why="push to a server without atomic")
+    assert refs[PUBLISHED] == alice.published and refs[RECORDS] == alice.records
+    assert set(tags_of(alice)) <= set(refs)
+    assert bob.run("pull").code == 0
+    assert bob.published == alice.published
+
+
+@ONE_FLAVOUR
+def test_a_server_that_refuses_a_ref_gets_nothing_and_the_message_names_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, _ = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    alice.job("alice")
+    alice.ok("publish")
+    git_server.reject("refs/heads/main")  # a protected branch
+    out = alice.run("push")
+    assert out.code == 18, out.text
+    assert "refs/heads/main" in out.message, out.text
+    model.check(why="a refused push")
+    assert git_server.refs() == {**git_server.refs()}  # nothing half-applied: checked by the model above
+    assert not set(tags_of(alice)) <= set(git_server.refs())  # the new checkpoints did not go alone
+
+
+# -- interrupted pushes -----------------------------------------------------------------------------------------
+
+
+def _alice_with_work(git_server: GitServer, tmp_path: Path, big: bool = False) -> tuple[Clone, Clone]:
+    alice, bob = make_team(git_server, tmp_path)
+    if big:
+        (tmp_path / "big.bin").write_bytes(os.urandom(1_500_000))
+        alice.ok("exec", "--", "cp", str(tmp_path / "big.bin"), "big.bin")
+    else:
+        alice.job("alice")
+    alice.ok("publish")
+    alice.ok("checkpoint", "-m", "mine")
+    return alice, bob
+
+
+def _settles(git_server: GitServer, alice: Clone, bob: Clone, model: ServerModel) -> None:
+    """A later push and pull settle an interrupted push: the server has all of Alice's, Bob gets it."""
+    out = alice.run("push")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, why="the push after the interrupted one")
+    assert refs[PUBLISHED] == alice.published and refs[RECORDS] == alice.records
+    assert set(tags_of(alice)) <= set(refs)
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    assert bob.published == alice.published
+    check_checkpoints_usable(bob)
+    git(alice.path, "fsck", "--no-dangling")
+    git_server.git("fsck", "--no-dangling")
+
+
+def test_a_push_the_server_died_during_applied_nothing_and_a_later_push_settles_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob = _alice_with_work(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    before = git_server.refs()
+    git_server.pause("pre-receive")
+    proc = background(alice, "push")
+    git_server.wait_paused()
+    git_server.kill()
+    out = finish(proc, alice)
+    assert out.code == 18 and out.error["code"] == "remote", out.text
+    assert git_server.refs() == before
+    model.check(why="a push cut short by the server's death")
+    git_server.start()
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_push_the_server_applied_before_dying_is_not_reported_as_nothing_changed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The server applied the whole (atomic) push, then died before answering: the client cannot know. The
+    message must not claim that nothing changed on the server; a later push finds everything there."""
+    alice, bob = _alice_with_work(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "push")
+    git_server.wait_paused()
+    git_server.kill()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a push the server applied, then died")
+    assert refs[PUBLISHED] == alice.published  # the server saw it all
+    assert "Nothing was changed on the server" not in out.message, out.text
+    git_server.start()
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_push_whose_answer_was_lost_says_the_server_received_it(git_server: GitServer, tmp_path: Path) -> None:
+    """The server applied the push and the network went before its answer came back: the server is still up, so
+    gitbench asks it and says it received everything; the next push has nothing left to do."""
+    alice, bob = _alice_with_work(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "push")
+    assert git_server.wait_paused(client=proc)
+    git_server.cut_now()
+    git_server.release()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a push whose answer was lost")
+    assert refs[PUBLISHED] == alice.published and refs[RECORDS] == alice.records
+    assert "received all of it" in out.message, out.text
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_push_of_checkpoints_only_cut_before_the_server_got_it_does_not_say_it_received_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Only new checkpoints to share (Published and records as the server has them), and the network cut at
+    once: the server has none of them, and the message must not say it received all of it."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.ok("checkpoint", "-m", "only this")
+    model = ServerModel.of(git_server)
+    assert not set(tags_of(alice)) <= set(model.tags)
+    git_server.cut_after(20)
+    out = alice.run("push")
+    assert out.code == 18, out.text
+    refs = model.check(why="a push of checkpoints cut at once")
+    assert not set(tags_of(alice)) <= set(refs)  # the server got nothing
+    assert "received all of it" not in out.message, out.text
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_publish_remote_the_server_applied_before_dying_is_finished_by_the_next_commands(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """publish --remote moved the server's Published, and the server died before answering. The message must
+    not say nothing changed there; `gitbench pull` (what a teammate would run) then `gitbench publish` finish
+    the publish here, or find it finished: no Draft is left open that holds what is already Published."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice")
+    (draft,) = alice.drafts()
+    head = alice.ref(draft)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "publish", "--remote")
+    assert git_server.wait_paused(client=proc)
+    git_server.kill()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a publish --remote the server applied, then died")
+    assert refs[PUBLISHED] == head  # the server saw it all
+    assert "Nothing was changed on the server" not in out.message, out.text
+    git_server.start()
+    out = alice.run("pull")
+    assert out.code == 0, out.text
+    assert alice.published == head
+    out = alice.run("publish")
+    assert out.code in (0, 5), f"the Draft holding what is Published cannot be published or closed: {out.text}"
+    assert alice.drafts() == [], out.text
+    assert bob.run("pull").code == 0 and bob.published == head
+
+
+def test_a_push_to_a_non_atomic_server_killed_midway_is_settled_by_the_next_push(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Without atomic pushes the server applies ref by ref: killed after the first, it holds part of the push.
+    Published must not be among what went alone, and the next push completes it."""
+    git_server.set_atomic(False)
+    alice, bob = _alice_with_work(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    git_server.pause("committed", count=1)
+    proc = background(alice, "push")
+    git_server.wait_paused()
+    git_server.kill()
+    out = finish(proc, alice)
+    assert out.code == 18, out.text
+    refs = model.check(published_may_move=True, why="a non-atomic push killed midway")
+    assert refs[PUBLISHED] != alice.published, "Published went to the server before its checkpoints and records"
+    git_server.start()
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_network_cut_mid_push_applies_nothing_and_a_later_push_settles_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob = _alice_with_work(git_server, tmp_path, big=True)
+    model = ServerModel.of(git_server)
+    before = git_server.refs()
+    git_server.cut_after(500_000)
+    out = alice.run("push")
+    assert out.code == 18 and out.error["code"] == "remote", out.text
+    assert git_server.proxy.cuts == 1
+    assert git_server.refs() == before
+    model.check(why="a push cut by the network")
+    _settles(git_server, alice, bob, model)
+
+
+def test_a_network_cut_mid_pull_changes_nothing_here(git_server: GitServer, tmp_path: Path) -> None:
+    alice, bob = _alice_with_work(git_server, tmp_path, big=True)
+    assert alice.run("push").code == 0
+    before = bob.refs()
+    git_server.cut_after(300_000, direction="down")
+    out = bob.run("pull")
+    assert out.code == 18 and out.error["code"] == "remote", out.text
+    assert git_server.proxy.cuts == 1
+    assert bob.refs() == before
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    assert bob.published == alice.published
+    assert (bob.path / "big.bin").read_bytes() == (tmp_path / "big.bin").read_bytes()
+
+
+# -- plain git carries it too -----------------------------------------------------------------------------------
+
+
+@OTHER_FLAVOUR
+def test_remote_setup_lets_plain_git_fetch_and_push_carry_gitbench_refs(git_server: GitServer, tmp_path: Path) -> None:
+    alice, bob = make_team(git_server, tmp_path)
+    alice.ok("remote", "setup")
+    alice.ok("checkpoint", "-m", "by hand")
+    alice.git("push", "-q", "origin")
+    refs = git_server.refs()
+    assert refs[RECORDS] == alice.records
+    assert set(tags_of(alice)) <= set(refs)
+    bob.ok("remote", "setup")
+    bob.git("fetch", "-q", "origin")
+    assert set(tags_of(bob)) == set(tags_of(alice))
+    assert bob.ref("refs/gitbench/remotes/origin/records") == alice.records
+    res = gitbench(bob.path, "pull")
+    assert res.returncode == 0, res.stderr
+    assert bob.records == alice.records
