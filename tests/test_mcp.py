@@ -168,6 +168,26 @@ def test_status_review_and_checkpoints_answer_what_the_cli_prints_as_json(workbe
     run(scenario)
 
 
+def test_checkpoints_lists_the_newest_and_says_how_many_are_older_as_the_cli_does(workbench: Path) -> None:
+    for i in range(3):
+        assert gitbench(workbench, "checkpoint", "-m", f"n{i}").returncode == 0
+    every = checkpoint_names(workbench)
+
+    async def scenario() -> None:
+        async with connect(workbench) as s:
+            tools = {t.name: t for t in (await s.list_tools()).tools}
+            assert set(tools["checkpoints"].input_schema["properties"]) == {"limit", "all"}
+            page = await s.call_tool("checkpoints", {"limit": 2})
+            jsonschema.validate(page.structured_content, tools["checkpoints"].output_schema)
+            assert [c["name"] for c in ok(page)] == every[-2:] and page.structured_content["older"] == 2
+            assert page.structured_content == cli_json(workbench, "checkpoints", "--limit", "2")
+            whole = await s.call_tool("checkpoints", {"all": True})
+            assert [c["name"] for c in ok(whole)] == every and whole.structured_content["older"] == 0
+            assert (await s.call_tool("checkpoints", {"limit": 0})).is_error  # the SDK checks the schema
+
+    run(scenario)
+
+
 def test_checkpoint_takes_a_tag_and_discard_keeps_the_draft_recoverable(workbench: Path) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
