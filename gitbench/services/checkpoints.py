@@ -167,6 +167,13 @@ def find_by_operation(wb: Workbench, operation: str) -> Checkpoint | None:
     return None
 
 
+def named(wb: Workbench, name: str) -> Checkpoint | None:
+    """The checkpoint of exactly this name (``checkpoint/…``, or without ``checkpoint/``), if it exists: for names
+    gitbench wrote itself (a trailer, a record), where a beginning must not stand for another checkpoint."""
+    tail = name.strip().removeprefix("refs/tags/").removeprefix("checkpoint/")
+    return _load(wb, tail) if names.is_new(tail) or names.is_old(tail) else None
+
+
 def resolve(wb: Workbench, name: str) -> Checkpoint:
     """The checkpoint ``name`` names: ``checkpoint/261203-072105-k3mq`` or ``261203-072105-k3mq``, any unique
     beginning of that (``261203-0721``), or an older Workbench's ``checkpoint/3`` or ``3``."""
@@ -174,7 +181,7 @@ def resolve(wb: Workbench, name: str) -> Checkpoint:
     tail = text.removeprefix("refs/tags/").removeprefix("checkpoint/").lower()
     candidates: list[str] = []
     if tail and all(c.isascii() and (c.isalnum() or c == "-") for c in tail):  # never a path: no `/`, no `..`
-        cp = _load(wb, tail) if names.is_new(tail) or names.is_old(tail) else None
+        cp = named(wb, tail)
         if cp is not None:
             return cp
         found = wb.git.refs(CHECKPOINT_PREFIX + tail)

@@ -291,10 +291,7 @@ def _base_without_record(wb: Workbench, published: str, head: str) -> str:
 
     name = trailers.parse(wb.git.commit(head).message).get("Gitbench-Checkpoint", "")
     if name.startswith("checkpoint/"):
-        try:
-            cp = checkpoints.resolve(wb, name)
-        except errors.CheckpointNotFound:
-            cp = None
+        cp = checkpoints.named(wb, name)
         if cp is not None and wb.git.exists(cp.commit) and wb.git.is_ancestor(cp.commit, head):
             return cp.commit
     return wb.git.merge_base(published, head) or published

@@ -134,10 +134,11 @@ def measure(variant: str, sizes: list[int], runs: int, root: str, source: str | 
             order = sizes if i % 2 == 0 else list(reversed(sizes))
             for n in order:
                 before = set(git(paths[n], env, "for-each-ref", "--format=%(refname)", "refs/tags/checkpoint/").split())
+                was_loose = loose(paths[n])
                 sample = timed([*gb, *args], paths[n], env)
                 if i:
                     got[(op, n)].append(sample)
-                elif op == "checkpoint" and loose(paths[n]) < n // 2:
+                elif op == "checkpoint" and was_loose >= n // 2 > loose(paths[n]):
                     first[n] = sample  # the one that packed the loose tags
                 if op == "checkpoint":  # keep the count as named: the new tag goes again (not timed)
                     after = git(paths[n], env, "for-each-ref", "--format=%(refname)", "refs/tags/checkpoint/").split()
