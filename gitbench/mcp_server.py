@@ -69,6 +69,7 @@ class OperationAnswer(TypedDict):
 class CheckpointsAnswer(TypedDict):
     ok: Literal[True]
     result: list[Checkpoint]
+    older: int  # how many older checkpoints are not in the list (`all` lists them)
 
 
 class WhyAnswer(TypedDict):
@@ -85,8 +86,8 @@ class Approval(BaseModel):
 # --- running a service: in a worker thread, every error an answer ---------------------------------------------
 
 
-def ok(data: Any) -> CallToolResult:
-    content = {"ok": True, "result": to_json(data)}
+def ok(data: Any, **more: Any) -> CallToolResult:
+    content = {"ok": True, "result": to_json(data), **more}
     return CallToolResult(content=[TextContent(type="text", text=_dumps(content))], structured_content=content)
 
 
@@ -121,10 +122,11 @@ def as_error(exc: BaseException) -> errors.GitbenchError:
     )
 
 
-async def run(work: Callable[[], Any]) -> CallToolResult:
-    """``work()`` (a blocking service call) in a worker thread; its value or its error as the tool's answer."""
+async def run(work: Callable[[], Any], answer: Callable[[Any], CallToolResult] = ok) -> CallToolResult:
+    """``work()`` (a blocking service call) in a worker thread; its value (made an answer by ``answer``) or its
+    error as the tool's answer."""
     try:
-        return ok(await anyio.to_thread.run_sync(work))
+        return answer(await anyio.to_thread.run_sync(work))
     except Exception as exc:  # noqa: BLE001 - every failure is an answer the model can read, as in the CLI
         return failed(as_error(exc))
 
@@ -380,17 +382,21 @@ def server() -> MCPServer:
         return await run(work)
 
     @mcp.tool(annotations=READ)
-    async def checkpoints() -> Annotated[CallToolResult, CheckpointsAnswer]:
-        """The full checkpoint history, oldest first: name, kind (auto, publish, manual, pre-restore), date, job,
-        message. Same as `gitbench checkpoints --json`."""
+    async def checkpoints(
+        limit: Annotated[int, Field(description="How many of the newest to list.", ge=1)] = 30,
+        all: Annotated[bool, Field(description="List every checkpoint (there may be thousands).")] = False,
+    ) -> Annotated[CallToolResult, CheckpointsAnswer]:
+        """The checkpoint history, oldest first, the newest `limit` of it: name, kind (auto, publish, manual,
+        pre-restore), date, job, message; `older` says how many older ones are not listed. Same as
+        `gitbench checkpoints [--limit N | --all] --json`."""
         from gitbench.services import checkpoints as cps
 
-        def work() -> list[Checkpoint]:
+        def work() -> tuple[list[Checkpoint], int]:
             wb = workbench()
             wb.recover_if_idle()
-            return cps.history(wb)
+            return cps.history_page(wb, None if all else limit)
 
-        return await run(work)
+        return await run(work, lambda page: ok(page[0], older=page[1]))
 
     @mcp.tool(annotations=MOVES)
     async def publish(
@@ -422,7 +428,13 @@ def server() -> MCPServer:
     async def restore(
         plan: Annotated[Plan, Resolve(plan_restore)],
         answer: Annotated[ElicitationResult[Approval], Resolve(ask_restore)],
-        name: Annotated[str, Field(description="The checkpoint: `checkpoint/3` or `3` (see `checkpoints`).")],
+        name: Annotated[
+            str,
+            Field(
+                description="The checkpoint (see `checkpoints`): `checkpoint/261203-072105-k3mq`, a unique "
+                "beginning of its name (`261203-0721`), or an older Workbench's `checkpoint/3` or `3`."
+            ),
+        ],
         keep_draft: Annotated[
             bool, Field(description="Publish conflict only: restore Published to where the open Draft started.")
         ] = False,

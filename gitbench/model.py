@@ -32,8 +32,7 @@ def to_json(obj: Any) -> Any:
 
 @dataclass
 class Checkpoint:
-    name: str  # "checkpoint/3"
-    number: int
+    name: str  # "checkpoint/261203-072105-k3mq" (an older Workbench's: "checkpoint/3")
     kind: str
     commit: str
     records: str | None

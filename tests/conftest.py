@@ -8,6 +8,7 @@ itself; gitbench is run through its real entry point in a subprocess.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -89,6 +90,23 @@ def run_job(wb: Path | str, code: str, files: str = "src/**", env: dict[str, str
     return ref, git(wb, "rev-parse", ref).strip()
 
 
+# A checkpoint's name as gitbench prints it: checkpoint/YYMMDD-HHMMSS-CCCC (CCCC: the clone's id), or an older
+# Workbench's checkpoint/N.
+CHECKPOINT_NAME = re.compile(r"\bcheckpoint/(?:[0-9]{6}-[0-9]{6}-[a-km-np-z2-9]{4}|[0-9]+)\b")
+
+
+def checkpoint_names(repo: Path | str) -> list[str]:
+    """The Workbench's checkpoints, oldest first, as `git tag` lists them: one clone's names sort in the order it
+    took them (an older Workbench's numbers do not: tests/test_checkpoint_names.py has those)."""
+    return git(repo, "tag", "-l", "checkpoint/*").split()
+
+
+def nth_checkpoint(repo: Path | str, n: int) -> str:
+    """The ``n``-th checkpoint the Workbench took (1: init's; -1: the newest): ``checkpoint/261203-072105-k3mq``."""
+    names = checkpoint_names(repo)
+    return names[n - 1 if n > 0 else n]
+
+
 def make_project(path: Path, files: dict[str, str] | None = None) -> Path:
     """A plain Git repository with a few committed files, made with the git CLI."""
     path.mkdir(parents=True, exist_ok=True)
@@ -130,7 +148,18 @@ def provider() -> Iterator[ProviderServer]:
     server.close()
 
 
-__all__ = ["ProviderServer", "Snapshot", "check_invariants", "git", "gitbench", "make_project", "run_job"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "ProviderServer",
+    "Snapshot",
+    "check_invariants",
+    "checkpoint_names",
+    "git",
+    "gitbench",
+    "make_project",
+    "nth_checkpoint",
+    "run_job",
+]
 
 
 def copy_workbench(src: Path, dst: Path) -> Path:

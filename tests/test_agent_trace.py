@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import git, gitbench
+from tests.conftest import git, gitbench, nth_checkpoint
 from tests.provenance import CLAUDE_MODEL, History, build
 from tests.provider_server import ProviderServer
 
@@ -73,7 +73,7 @@ def test_every_published_step_is_a_valid_record_with_the_lines_it_wrote_and_its_
     ]
     meta = a["metadata"]["dev.gitbench"]
     assert meta["job"] == h.job_a["id"] and meta["kind"] == "exec" and meta["step"] == "1/1 exec"
-    assert meta["checkpoint"] == "checkpoint/2" and meta["agent"] == "claude-code"
+    assert meta["checkpoint"] == nth_checkpoint(h.wb, 2) and meta["agent"] == "claude-code"
     assert meta["assisted_by"] == f"claude-code:{CLAUDE_MODEL}" and meta["status"] == "complete"
     when = git(
         h.wb, "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", h.commit_a, env={"TZ": "UTC"}

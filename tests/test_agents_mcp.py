@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.agent_server import AgentServer, call
 from tests.agents import MODELS, command, environment, outside_traffic, run
-from tests.conftest import git, gitbench
+from tests.conftest import checkpoint_names, git, gitbench
 
 # Records the question and answers yes: the user's own policy, configured in their settings, standing in for the
 # user clicking "yes" in the dialog Claude Code shows (print mode shows none).
@@ -121,8 +121,9 @@ def test_claude_code_calls_gitbench_tools_over_mcp(workbench: Path, tmp_path: Pa
     assert len(results) == 3, context
     (status, status_err), (cp, cp_err), (pub, pub_err) = results
     assert not status_err and not cp_err, results
-    assert json.loads(status)["result"]["published"]["checkpoint"] == "checkpoint/1", status
-    assert json.loads(cp)["result"]["checkpoints"] == ["checkpoint/2"], cp
+    init, made = checkpoint_names(workbench)
+    assert json.loads(status)["result"]["published"]["checkpoint"] == init, status
+    assert json.loads(cp)["result"]["checkpoints"] == [made], cp
     # No Draft to publish: gitbench's own error, with its code, reaches the model as a tool error.
     assert pub_err and pub.startswith("error: no-draft (exit 5)"), pub
-    assert "before the agent edits" in git(workbench, "tag", "-n9", "-l", "checkpoint/2")
+    assert "before the agent edits" in git(workbench, "tag", "-n9", "-l", made)

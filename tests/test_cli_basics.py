@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench, make_project
+from tests.conftest import (
+    CHECKPOINT_NAME,
+    Snapshot,
+    check_invariants,
+    checkpoint_names,
+    git,
+    gitbench,
+    make_project,
+    nth_checkpoint,
+)
 
 NOW = 1_767_225_600  # 2026-01-01 00:00 UTC
 WIDE = {"COLUMNS": "250"}  # error banners are wrapped to the terminal width: keep messages on one line
@@ -56,10 +65,6 @@ def draft_refs(repo: Path) -> list[str]:
     return git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").split()
 
 
-def checkpoint_tags(repo: Path) -> list[str]:
-    return git(repo, "tag", "-l", "checkpoint/*").split()
-
-
 def hooks_installed(gitdir: Path) -> bool:
     return all(
         "gitbench-hook" in (gitdir / "hooks" / name).read_text() for name in ("pre-commit", "reference-transaction")
@@ -73,12 +78,12 @@ def test_init_creates_a_missing_folder_as_a_new_workbench(tmp_path: Path) -> Non
     target = tmp_path / "brand" / "new"
     res = ok(gitbench(tmp_path, "init", str(target), "--json"))
     assert target.is_dir() and (target / ".git").is_dir()
-    assert res["checkpoints"] == ["checkpoint/1"]
+    assert res["checkpoints"] == checkpoint_names(target) and CHECKPOINT_NAME.fullmatch(res["checkpoints"][0])
     assert git(target, "config", "gitbench.published").strip() == "main"
     assert git(target, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     assert git(target, "ls-tree", "-r", "main") == ""
     assert git(target, "log", "--format=%(trailers:key=Gitbench-Operation,valueonly)", "main").strip() == "init"
-    assert checkpoint_tags(target) == ["checkpoint/1"]
+    assert len(checkpoint_names(target)) == 1
     assert hooks_installed(target / ".git")
     check_invariants(target)
 
@@ -117,8 +122,9 @@ def test_init_adopts_an_existing_repo_on_its_checked_out_branch_without_a_new_co
     assert {b: git(repo, "rev-parse", b).strip() for b in before} == before
     assert git(repo, "rev-list", "--count", "feature").strip() == "3"
     assert res["published"] == before["feature"]
-    assert git(repo, "rev-parse", "checkpoint/1^{commit}").strip() == before["feature"]
-    assert "Gitbench-Checkpoint-Kind: init" in git(repo, "cat-file", "tag", "checkpoint/1")
+    (first,) = res["checkpoints"]
+    assert git(repo, "rev-parse", first + "^{commit}").strip() == before["feature"]
+    assert "Gitbench-Checkpoint-Kind: init" in git(repo, "cat-file", "tag", first)
     check_invariants(repo)
 
 
@@ -130,7 +136,7 @@ def test_init_published_names_another_existing_branch(tmp_path: Path) -> None:
     res = ok(gitbench(repo, "init", "--published", "release", "--json"))
     assert git(repo, "config", "gitbench.published").strip() == "release"
     assert res["published"] == release
-    assert git(repo, "rev-parse", "checkpoint/1^{commit}").strip() == release
+    assert git(repo, "rev-parse", res["checkpoints"][0] + "^{commit}").strip() == release
     assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"  # the checkout is left alone
     st = ok(gitbench(repo, "status", "--json"))
     assert st["published"]["branch"] == "release"
@@ -142,7 +148,7 @@ def test_init_published_naming_a_missing_branch_is_a_usage_error(project: Path) 
     err = failed(gitbench(project, "init", "--published", "nope", "--json"), "usage", 2)
     assert "nope" in err["message"]
     assert git(project, "config", "--get", "gitbench.published", check=False) == ""
-    assert checkpoint_tags(project) == []
+    assert checkpoint_names(project) == []
 
 
 def test_init_adopts_a_bare_repository_for_headless_use(tmp_path: Path) -> None:
@@ -165,7 +171,7 @@ def test_init_twice_is_idempotent(workbench: Path) -> None:
     res = gitbench(workbench, "init")
     assert res.returncode == 0, res.stderr
     assert "already a Workbench" in res.stdout
-    assert checkpoint_tags(workbench) == ["checkpoint/1"]
+    assert len(checkpoint_names(workbench)) == 1
     assert git(workbench, "rev-parse", "refs/gitbench/records").strip() == records
     check_invariants(workbench, before, published_may_change=False)
 
@@ -206,7 +212,7 @@ def test_a_repo_not_yet_adopted_exits_3_and_offers_init(project: Path) -> None:
 
 def test_status_shows_published_the_draft_and_the_last_job(workbench: Path) -> None:
     st = ok(gitbench(workbench, "status", "--json"))
-    assert st["published"]["branch"] == "main" and st["published"]["checkpoint"] == "checkpoint/1"
+    assert st["published"]["branch"] == "main" and st["published"]["checkpoint"] == nth_checkpoint(workbench, 1)
     assert st["draft"] is None and st["last_job"] is None and st["reminders"] == []
     text = gitbench(workbench, "status").stdout
     assert "Published  main at" in text and "Draft      none" in text
@@ -265,7 +271,7 @@ def test_log_shows_the_step_commit_with_all_its_audit_trailers(workbench: Path) 
         "Gitbench-Model": "python",  # the program the job ran (and its model, when an agent says which)
         "Gitbench-Agent": "python",
         "Gitbench-Files": "src/app.py",
-        "Gitbench-Checkpoint": "checkpoint/2",
+        "Gitbench-Checkpoint": nth_checkpoint(workbench, 2),
         "Gitbench-Attempts": "1",
         "Gitbench-Status": "complete",
     }
@@ -281,27 +287,29 @@ def test_checkpoints_list_every_kind_with_date_job_and_message(workbench: Path) 
     job = ok(gitbench(workbench, "exec", "--json", "--", *edit("a.txt", "a\n"), env=env))["job"]
     ok(gitbench(workbench, "publish", "--json", env=env))
     manual = ok(gitbench(workbench, "checkpoint", "-m", "before the big change", "--json", env=env))
-    assert manual["checkpoints"] == ["checkpoint/4"]
-    ok(gitbench(workbench, "restore", "checkpoint/2", "--yes", "--json", env=env))
+    assert manual["checkpoints"] == [nth_checkpoint(workbench, 4)]
+    ok(gitbench(workbench, "restore", job["checkpoint"], "--yes", "--json", env=env))
     items = ok(gitbench(workbench, "checkpoints", "--json"))
+    names = checkpoint_names(workbench)
+    assert len(names) == 5 and names[1] == job["checkpoint"]
     assert [(c["name"], c["kind"]) for c in items] == [
-        ("checkpoint/1", "init"),
-        ("checkpoint/2", "auto"),
-        ("checkpoint/3", "publish"),
-        ("checkpoint/4", "manual"),
-        ("checkpoint/5", "pre-restore"),
+        (names[0], "init"),
+        (names[1], "auto"),
+        (names[2], "publish"),
+        (names[3], "manual"),
+        (names[4], "pre-restore"),
     ]
     by = {c["kind"]: c for c in items}
     assert all(c["date"] == NOW for c in items[1:])
     assert by["auto"]["job"] == job["id"] and by["publish"]["job"] == job["id"]
     assert by["manual"]["job"] is None and by["manual"]["message"] == "manual checkpoint: before the big change"
-    assert "checkpoint/2" in by["pre-restore"]["message"]
+    assert names[1] in by["pre-restore"]["message"]
     published_at = git(workbench, "rev-parse", "main").strip()
     assert by["auto"]["commit"] == published_at  # restored to the state before the job
     assert by["publish"]["commit"] == by["manual"]["commit"] == by["pre-restore"]["commit"] != published_at
     assert not (workbench / "a.txt").exists()
     text = gitbench(workbench, "checkpoints").stdout
-    assert "checkpoint/4" in text and "manual" in text and "before the big change" in text
+    assert names[3] in text and "manual" in text and "before the big change" in text
     tags = git(workbench, "tag", "-n1", "-l", "checkpoint/*")
     assert "manual checkpoint: before the big change" in tags
     check_invariants(workbench)
@@ -310,12 +318,13 @@ def test_checkpoints_list_every_kind_with_date_job_and_message(workbench: Path) 
 def test_a_manual_checkpoint_tags_published_and_the_records(workbench: Path) -> None:
     res = gitbench(workbench, "checkpoint", "-m", "by hand")
     assert res.returncode == 0, res.stderr
-    assert "checkpoint/2" in res.stdout
-    body = git(workbench, "cat-file", "tag", "checkpoint/2")
+    made = nth_checkpoint(workbench, 2)
+    assert f"Took {made} of Published" in res.stdout
+    body = git(workbench, "cat-file", "tag", made)
     assert "Gitbench-Checkpoint-Kind: manual" in body
     records = git(workbench, "rev-parse", "refs/gitbench/records").strip()
     assert f"Gitbench-Records: {records}" in body
-    assert git(workbench, "rev-parse", "checkpoint/2^{commit}") == git(workbench, "rev-parse", "main")
+    assert git(workbench, "rev-parse", made + "^{commit}") == git(workbench, "rev-parse", "main")
     check_invariants(workbench)
 
 
@@ -326,7 +335,7 @@ def test_restore_of_a_missing_checkpoint_exits_10(workbench: Path) -> None:
     assert gitbench(workbench, "restore", "42", "--yes").returncode == 10
     assert gitbench(workbench, "restore", "not-a-name", "--yes").returncode == 10
     check_invariants(workbench, before, published_may_change=False)
-    assert checkpoint_tags(workbench) == ["checkpoint/1"]
+    assert checkpoint_names(workbench) == [ref.removeprefix("refs/tags/") for ref in before.checkpoints]
 
 
 def test_global_dash_c_runs_in_another_folder(workbench: Path, tmp_path: Path) -> None:
@@ -334,8 +343,8 @@ def test_global_dash_c_runs_in_another_folder(workbench: Path, tmp_path: Path) -
     elsewhere.mkdir()
     st = ok(gitbench(elsewhere, "-C", str(workbench), "status", "--json"))
     assert st["workbench"] == str(workbench)
-    ok(gitbench(elsewhere, "-C", str(workbench), "checkpoint", "-m", "from afar", "--json"))
-    assert checkpoint_tags(workbench) == ["checkpoint/1", "checkpoint/2"]
+    made = ok(gitbench(elsewhere, "-C", str(workbench), "checkpoint", "-m", "from afar", "--json"))["checkpoints"]
+    assert len(checkpoint_names(workbench)) == 2 and checkpoint_names(workbench)[1:] == made
     err = failed(gitbench(elsewhere, "-C", str(tmp_path / "missing"), "status", "--json"), "usage", 2)
     assert "missing" in err["message"]
 
@@ -382,7 +391,7 @@ def test_exec_without_a_command_exits_2(workbench: Path) -> None:
     err = failed(gitbench(workbench, "exec", "--json", "--"), "usage", 2)
     assert "needs a command" in err["message"]
     failed(gitbench(workbench, "exec", "--json", "--on-draft", "maybe", "--", "true"), "usage", 2)
-    assert draft_refs(workbench) == [] and checkpoint_tags(workbench) == ["checkpoint/1"]
+    assert draft_refs(workbench) == [] and len(checkpoint_names(workbench)) == 1
 
 
 def test_bad_options_are_usage_errors_in_json_too(workbench: Path) -> None:
@@ -416,11 +425,12 @@ def _move_published_outside(repo: Path) -> None:
     git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "outside gitbench")
 
 
+FIRST = "(the first checkpoint)"  # in ERROR_CASES: the name of the Workbench's init checkpoint
 ERROR_CASES: list[tuple[str, Any, tuple[str, ...], dict[str, str], str, int]] = [
     ("usage-discard-needs-yes", _open_draft, ("discard",), {}, "usage", 2),
-    ("usage-restore-needs-yes", None, ("restore", "1"), {}, "usage", 2),
+    ("usage-restore-needs-yes", None, ("restore", FIRST), {}, "usage", 2),
     ("draft-open-exec", _open_draft, ("exec", "--", "true"), {}, "draft-open", 4),
-    ("draft-open-restore", _open_draft, ("restore", "1", "--yes"), {}, "draft-open", 4),
+    ("draft-open-restore", _open_draft, ("restore", FIRST, "--yes"), {}, "draft-open", 4),
     ("draft-open-add", _open_draft, ("add", "README.md"), {}, "draft-open", 4),
     ("no-draft", None, ("publish",), {}, "no-draft", 5),
     ("draft-corrupt", _corrupt_draft, ("publish",), {}, "draft-corrupt", 6),
@@ -464,6 +474,7 @@ def test_every_error_exits_with_its_code_and_prints_it_as_json(
     if setup is not None:
         setup(workbench)
     before = Snapshot.take(workbench)
+    args = tuple(nth_checkpoint(workbench, 1) if a == FIRST else a for a in args)
     json_args = (args[0], "--json", *args[1:])
     err = failed(gitbench(workbench, *json_args, env=env), code, exit_code)
     assert err["actions"] or code in ("usage",), "an error a user can meet offers what to do next"
@@ -488,7 +499,7 @@ def test_a_held_workbench_lock_is_a_busy_error_exit_8(workbench: Path) -> None:
         err = failed(gitbench(workbench, "checkpoint", "--json", env={"GITBENCH_LOCK_WAIT": "0.2"}), "busy", 8)
         assert "busy" in err["message"]
         fcntl.flock(fh, fcntl.LOCK_UN)
-    assert checkpoint_tags(workbench) == ["checkpoint/1"]
+    assert len(checkpoint_names(workbench)) == 1
     ok(gitbench(workbench, "checkpoint", "--json"))
 
 

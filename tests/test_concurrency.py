@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench
+from tests.conftest import CHECKPOINT_NAME, git, gitbench, nth_checkpoint
 from tests.invariants import Snapshot, check_invariants
 from tests.test_crash_faults import leftovers, refs
 
@@ -55,7 +55,6 @@ ROUNDS = [
     ["restore", "restore", "checkpoint", "checkpoint", "publish", "discard", "status"],
 ]
 QUEUED = ["exec-publish", "exec-publish", "exec-discard", "checkpoint", "exec-publish", "status"]
-CHECKPOINT = re.compile(r"\bcheckpoint/\d+\b")
 DRAFT = re.compile(r"Draft (\d{8}-\d{6}-[0-9a-f]{4}) created")
 
 
@@ -67,7 +66,8 @@ class Outcome:
     stderr: str
 
 
-def argv(command: str, tag: str, job_seconds: float) -> list[str]:
+def argv(command: str, tag: str, job_seconds: float, first: str) -> list[str]:
+    """The command line of ``command`` (``first``: the Workbench's first checkpoint, which restore goes back to)."""
     job = [
         "--",
         sys.executable,
@@ -80,7 +80,7 @@ def argv(command: str, tag: str, job_seconds: float) -> list[str]:
         "exec-publish": ["exec", "--on-draft", "publish", *job],
         "exec-discard": ["exec", "--on-draft", "discard", *job],
         "publish": ["publish"],
-        "restore": ["restore", "checkpoint/1", "--yes"],
+        "restore": ["restore", first, "--yes"],
         "checkpoint": ["checkpoint", "-m", f"taken in {tag}"],
         "discard": ["discard", "--yes"],
         "status": ["status"],
@@ -91,11 +91,12 @@ def run_round(repo: Path, commands: list[str], wait: float, name: str, job_secon
     """Start every command at the same instant; return how each ended."""
     start = time.time() + 1.0
     env = {**os.environ, "GITBENCH_LOCK_WAIT": str(wait)}
+    first = nth_checkpoint(repo, 1)
     procs = [
         (
             c,
             subprocess.Popen(
-                [sys.executable, "-c", WAITER, str(start), *argv(c, f"{name}-{i}", job_seconds)],
+                [sys.executable, "-c", WAITER, str(start), *argv(c, f"{name}-{i}", job_seconds, first)],
                 cwd=repo,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -143,7 +144,7 @@ def check_round(repo: Path, before: Snapshot, outcomes: list[Outcome], seen_draf
     assert not list((repo / ".git").rglob("*.lock")), "a Git lock file was left behind"
     tags = set(refs(repo, "refs/tags/checkpoint/"))
     for o in outcomes:
-        for name in set(CHECKPOINT.findall(o.stdout + o.stderr)):
+        for name in set(CHECKPOINT_NAME.findall(o.stdout + o.stderr)):
             assert f"refs/tags/{name}" in tags, f"{o.command} reported {name}, which does not exist"
         seen_drafts |= set(DRAFT.findall(o.stdout))
     for label in seen_drafts:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEAL, copy_workbench, git, gitbench, make_project
+from tests.conftest import CHECKPOINT_NAME, SEAL, copy_workbench, git, gitbench, make_project
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml
 
@@ -74,18 +74,18 @@ FILES = {
     "tools/run.sh": "#!/bin/sh\necho run\n",
 }
 USER_EDIT = "# project, edited by the user and added with gitbench add\n"
-CHECKPOINT_NAME = re.compile(r"\bcheckpoint/(\d+)\b")
 DRAFT_CREATED = re.compile(r"Draft (\S+) created")
 
 
 @dataclass
 class Templates:
-    clean: Path  # Published = S1 (job A published), no Draft; checkpoint/1 is the initial state S0
+    clean: Path  # Published = S1 (job A published), no Draft; its first checkpoint is the initial state S0
     draft: Path  # clean + an open Draft (job B)
     outside: Path  # a folder outside the Workbench, for `gitbench add`
     s0: str
     s1: str
     draft_head: str
+    first: str  # the name of the first checkpoint (S0), the same in every copy
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _cases() -> list[Case]:
         ]
     ]
     out += [Case("undo", p) for p in ["undo.after-draft", "records.before-ref"]]
-    # restore checkpoint/1: file-0 deletes new/deep/file.txt (emptying new/deep and new/), file-3 brings back
+    # restore the first checkpoint: file-0 deletes new/deep/file.txt (emptying new/deep and new/), file-3 brings back
     # old/only.md into a folder that no longer exists.
     out += [
         Case("restore", p)
@@ -294,7 +294,8 @@ def build_templates(base: Path) -> Templates:
     (outside / "deep").mkdir(parents=True)
     (outside / "a.txt").write_text("a from outside\n")
     (outside / "deep" / "b.txt").write_text("b from outside\n")
-    return Templates(clean, draft, outside, s0, s1, next(iter(heads.values())))
+    first = git(clean, "tag", "-l", "checkpoint/*").split()[0]
+    return Templates(clean, draft, outside, s0, s1, next(iter(heads.values())), first)
 
 
 # -- small readers (real git CLI) ---------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def argv_for(case: Case, t: Templates) -> list[str]:
         "publish-check": ["publish", "--check", "true"],
         "discard": ["discard", "--yes"],
         "undo": ["discard", "--undo"],
-        "restore": ["restore", "checkpoint/1", "--yes"],
+        "restore": ["restore", t.first, "--yes"],
         "checkpoint": ["checkpoint", "-m", "by hand"],
         "exec": ["exec", *job_c],
         "exec-publish": ["exec", "--on-draft", "publish", *job_c],
@@ -441,7 +442,7 @@ def follow_up(run: Run, t: Templates) -> list[str] | None:
     if op == "undo":
         return None if open_draft else ["discard", "--undo"]
     if op == "restore":
-        return ["restore", "checkpoint/1", "--yes"] if published == run.old else None
+        return ["restore", t.first, "--yes"] if published == run.old else None
     if op == "checkpoint":
         return ["checkpoint", "-m", "again"]
     if op in ("exec", "exec-publish", "exec-discard"):
@@ -518,7 +519,7 @@ def run_and_recover(run: Run, t: Templates) -> Run:
     repo, case, kind = run.repo, run.case, run.kind
     res = gitbench(repo, *argv_for(case, t), env={"GITBENCH_FAULT": case.spec(kind), "PYTHONUNBUFFERED": "1"})
     said = res.stdout + res.stderr
-    run.reported_checkpoints = {f"checkpoint/{n}" for n in CHECKPOINT_NAME.findall(said)}
+    run.reported_checkpoints = set(CHECKPOINT_NAME.findall(said))
     run.reported_drafts = set(DRAFT_CREATED.findall(res.stdout))
     assert "Traceback" not in said, said
     if kind == "kill":
@@ -539,7 +540,7 @@ def run_and_recover(run: Run, t: Templates) -> Run:
     if again is not None:
         res = gitbench(repo, *again)
         assert res.returncode == 0, f"retrying `{' '.join(again[:3])}`: exit {res.returncode}\n{res.stderr}"
-        run.reported_checkpoints |= {f"checkpoint/{n}" for n in CHECKPOINT_NAME.findall(res.stdout)}
+        run.reported_checkpoints |= set(CHECKPOINT_NAME.findall(res.stdout))
         check_state(run, t, f"after retrying `gitbench {again[0]}`")
         after_follow_up(run, t)
     return run

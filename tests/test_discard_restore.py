@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench, run_job
+from tests.conftest import Snapshot, check_invariants, git, gitbench, nth_checkpoint, run_job
 
 DAY = 86400
 T0 = 1_780_000_000  # a fixed clock for the trash tests (GITBENCH_NOW)
@@ -103,7 +103,7 @@ def test_trash_older_than_14_days_is_deleted_by_the_next_recover(workbench: Path
 def test_restore_is_blocked_while_a_draft_exists_and_guides_to_publish_or_discard(workbench: Path) -> None:
     ref, head = make_draft(workbench)
     before = Snapshot.take(workbench)
-    res = gitbench(workbench, "restore", "checkpoint/1", "--yes", "--json")
+    res = gitbench(workbench, "restore", nth_checkpoint(workbench, 1), "--yes", "--json")
     assert res.returncode == 4, res.stdout + res.stderr
     error = json.loads(res.stdout)["error"]
     assert error["code"] == "draft-open"
@@ -151,7 +151,7 @@ def test_restore_refuses_to_overwrite_local_edits_and_takes_no_checkpoint(workbe
     (workbench / "src/app.py").write_bytes(b"print('my edit')\n")
     before = Snapshot.take(workbench)
 
-    res = gitbench(workbench, "restore", "checkpoint/1", "--yes", "--json")
+    res = gitbench(workbench, "restore", nth_checkpoint(workbench, 1), "--yes", "--json")
     assert res.returncode == 7, res.stdout + res.stderr
     error = json.loads(res.stdout)["error"]
     assert error["code"] == "local-changes" and error["details"]["paths"] == ["src/app.py"]
@@ -170,7 +170,7 @@ def test_restore_in_a_bare_workbench_moves_published_and_records_and_is_undoable
     assert gitbench(bare, "publish").returncode == 0
     records = records_tree(bare)
 
-    res = gitbench(bare, "restore", "checkpoint/1", "--yes", "--json")
+    res = gitbench(bare, "restore", nth_checkpoint(bare, 1), "--yes", "--json")
     assert res.returncode == 0, res.stdout + res.stderr
     pre = ok(res.stdout)["checkpoints"][0]
     assert git(bare, "rev-parse", "main").strip() == start
@@ -192,7 +192,7 @@ def test_a_draft_brought_back_after_a_restore_does_not_publish_over_the_restore(
     made_from = git(workbench, "rev-parse", "main").strip()
     make_draft(workbench, "second\n")
     assert gitbench(workbench, "discard", "--yes").returncode == 0
-    assert gitbench(workbench, "restore", "checkpoint/2", "--yes").returncode == 0  # before the first job
+    assert gitbench(workbench, "restore", nth_checkpoint(workbench, 2), "--yes").returncode == 0  # before the 1st job
     restored = git(workbench, "rev-parse", "main").strip()
     res = gitbench(workbench, "discard", "--undo", "--json")
     assert "publishing it will report a conflict" in ok(res.stdout)["notes"][0]

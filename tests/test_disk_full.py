@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import git, gitbench, make_project, nth_checkpoint
 from tests.invariants import Snapshot, check_invariants
 from tests.test_crash_faults import drafts, leftovers, rev, sealed
 
@@ -44,8 +44,8 @@ pathlib.Path("new/x.txt").write_text("x\\n")
 
 @dataclass
 class Template:
-    draft: Path  # a Draft is open (the EDIT job); checkpoint/1 is the initial state
-    published: Path  # the Draft published; checkpoint/1 is the initial state
+    draft: Path  # a Draft is open (the EDIT job); the first checkpoint is the initial state
+    published: Path  # the Draft published; the first checkpoint is the initial state
 
 
 @pytest.fixture(scope="module")
@@ -226,8 +226,9 @@ def test_checkpoint_on_a_full_disk_stops_with_exit_13_and_is_taken_once_space_is
 def test_restore_on_a_full_disk_stops_with_exit_13_and_restores_once_space_is_freed(
     template: Template, disk: Disk
 ) -> None:
-    first = git(template.published, "rev-parse", "checkpoint/1^{commit}").strip()
-    sweep(disk, template.published, ["restore", "checkpoint/1", "--yes"], new=first)
+    name = nth_checkpoint(template.published, 1)
+    first = git(template.published, "rev-parse", name + "^{commit}").strip()
+    sweep(disk, template.published, ["restore", name, "--yes"], new=first)
     repo = disk.root / "wb"
     assert rev(repo, "main") == first
     assert (repo / "old/only.md").exists() and not (repo / "new").exists()

@@ -133,7 +133,7 @@ def test_a_garbage_records_ref_is_reported_clearly_and_blocks_jobs_until_repaire
     untouched(workbench, before)
 
     # The repair the message offers, as a user follows it: the newest checkpoint's records, written back.
-    newest = git(workbench, "tag", "-n9", "--sort=-v:refname", "-l", "checkpoint/*")
+    newest = git(workbench, "tag", "-n9", "--sort=-refname", "-l", "checkpoint/*")  # names sort by time
     named = next(line.split()[1] for line in newest.splitlines() if "Gitbench-Records:" in line)
     assert named == records
     repair = next(a["command"] for a in error["actions"] if "update-ref" in a["command"])

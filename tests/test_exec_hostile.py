@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Snapshot, alive, check_invariants, git, gitbench, worktrees_home
+from tests.conftest import Snapshot, alive, check_invariants, git, gitbench, nth_checkpoint, worktrees_home
 from tests.invariants import assert_same, fingerprint
 
 IN_SCOPE = "import os, pathlib, subprocess, sys; pathlib.Path('src/app.py').write_text('print(\"job\")\\n'); "
@@ -439,12 +439,23 @@ def test_ok_exit_accepts_a_status_that_means_success_and_records_it(workbench: P
     check_invariants(workbench)
 
 
+IN_WB = 'git -C "$GITBENCH_WORKBENCH"'
 REF_MOVES = {
     "commits on Published": (
         f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} commit -q --allow-empty -m sneaky',
         "refs/heads/main",
     ),
-    "deletes a checkpoint": (f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} tag -d checkpoint/1', "refs/tags/checkpoint/1"),
+    "deletes a checkpoint": (f"{IN_WB} {NO_HOOKS} tag -d FIRST", "refs/tags/FIRST"),
+    # The guard keeps packed-refs as it was (a hard link): a tag deleted from it, or moved, is named too.
+    "deletes a packed checkpoint": (
+        f"{IN_WB} {NO_HOOKS} pack-refs --all && {IN_WB} {NO_HOOKS} tag -d FIRST",
+        "refs/tags/FIRST",
+    ),
+    "moves a packed checkpoint": (
+        f"{IN_WB} {NO_HOOKS} pack-refs --all && {IN_WB} {NO_HOOKS} tag -f -a -m moved FIRST HEAD",
+        "refs/tags/FIRST",
+    ),
+    "makes a checkpoint": (f"{IN_WB} {NO_HOOKS} tag -a -m sneaky checkpoint/99 HEAD", "refs/tags/checkpoint/99"),
     "rewrites the records": (
         f'git -C "$GITBENCH_WORKBENCH" {NO_HOOKS} update-ref refs/gitbench/records refs/gitbench/records~1',
         "refs/gitbench/records",
@@ -454,7 +465,8 @@ REF_MOVES = {
 
 @pytest.mark.parametrize("case", list(REF_MOVES))
 def test_a_command_that_moves_a_ref_of_the_workbench_is_reported(workbench: Path, case: str) -> None:
-    script, moved = REF_MOVES[case]
+    first = nth_checkpoint(workbench, 1).removeprefix("checkpoint/")
+    script, moved = (text.replace("FIRST", "checkpoint/" + first) for text in REF_MOVES[case])
     before = Snapshot.take(workbench)
     res = gitbench(
         workbench,
@@ -485,6 +497,21 @@ def test_a_command_that_moves_a_ref_of_the_workbench_is_reported(workbench: Path
         assert git(workbench, "rev-parse", "main").strip() == before.published
 
 
+def test_a_command_that_only_packs_the_refs_moved_nothing(workbench: Path) -> None:
+    """`git pack-refs` (as `git gc` runs it) moves the loose refs into packed-refs and changes no ref's value: the
+    guard compares values, not files, so the job ends as usual."""
+    before = Snapshot.take(workbench)
+    pack = f"{IN_WB} {NO_HOOKS} pack-refs --all"
+    res = gitbench(
+        workbench, "exec", "--json", "--files", "src/**", "--", "sh", "-c", f"echo 'print(1)' > src/app.py && {pack}"
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["result"]["job"]["status"] == "complete"
+    packed = (workbench / ".git/packed-refs").read_text()
+    assert all(f" refs/tags/{name}\n" in packed for name in git(workbench, "tag", "-l").split()), "the tags are packed"
+    check_invariants(workbench, before, published_may_change=False)
+
+
 def test_the_hook_refuses_a_jobs_own_git_moving_anything_but_its_draft(workbench: Path) -> None:
     """With the hooks in place, the job's git cannot even try: the reference-transaction hook refuses."""
     res = gitbench(
@@ -494,14 +521,18 @@ def test_the_hook_refuses_a_jobs_own_git_moving_anything_but_its_draft(workbench
         "--",
         "sh",
         "-c",
-        "echo 'print(5)' > src/app.py; git -C \"$GITBENCH_WORKBENCH\" tag -d checkpoint/1 2>err.txt;"
+        "echo 'print(5)' > src/app.py;"
+        ' git -C "$GITBENCH_WORKBENCH" tag -d "$(git tag -l \'checkpoint/*\' | head -n 1)" 2>err.txt;'
         " git tag checkpoint/99 2>>err.txt; git branch -f main HEAD 2>>err.txt; mv err.txt ../err-$$.txt;"
         " git commit -qam 'on the Draft'",
     )
     assert res.returncode == 0, res.stdout + res.stderr
     ref = draft_of(workbench)
     assert git(workbench, "log", "-1", "--format=%s", ref).strip() == "on the Draft"
-    assert git(workbench, "tag", "-l", "checkpoint/1", "checkpoint/99").split() == ["checkpoint/1"]
+    assert git(workbench, "tag", "-l", "checkpoint/*").split() == [
+        nth_checkpoint(workbench, 1),
+        nth_checkpoint(workbench, 2),
+    ] and "checkpoint/99" not in git(workbench, "tag", "-l")
     check_invariants(workbench)
 
 

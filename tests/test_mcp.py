@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.conftest import git, gitbench
+from tests.conftest import checkpoint_names, git, gitbench, nth_checkpoint
 
 TOOLS = {"status", "review", "checkpoint", "checkpoints", "publish", "discard", "restore", "why"}
 Elicit = Callable[[Any, types.ElicitRequestParams], Awaitable[types.ElicitResult | types.ErrorData]]
@@ -168,6 +168,26 @@ def test_status_review_and_checkpoints_answer_what_the_cli_prints_as_json(workbe
     run(scenario)
 
 
+def test_checkpoints_lists_the_newest_and_says_how_many_are_older_as_the_cli_does(workbench: Path) -> None:
+    for i in range(3):
+        assert gitbench(workbench, "checkpoint", "-m", f"n{i}").returncode == 0
+    every = checkpoint_names(workbench)
+
+    async def scenario() -> None:
+        async with connect(workbench) as s:
+            tools = {t.name: t for t in (await s.list_tools()).tools}
+            assert set(tools["checkpoints"].input_schema["properties"]) == {"limit", "all"}
+            page = await s.call_tool("checkpoints", {"limit": 2})
+            jsonschema.validate(page.structured_content, tools["checkpoints"].output_schema)
+            assert [c["name"] for c in ok(page)] == every[-2:] and page.structured_content["older"] == 2
+            assert page.structured_content == cli_json(workbench, "checkpoints", "--limit", "2")
+            whole = await s.call_tool("checkpoints", {"all": True})
+            assert [c["name"] for c in ok(whole)] == every and whole.structured_content["older"] == 0
+            assert (await s.call_tool("checkpoints", {"limit": 0})).is_error  # the SDK checks the schema
+
+    run(scenario)
+
+
 def test_checkpoint_takes_a_tag_and_discard_keeps_the_draft_recoverable(workbench: Path) -> None:
     label = make_draft(workbench)
     main = rev(workbench, "main")
@@ -176,15 +196,16 @@ def test_checkpoint_takes_a_tag_and_discard_keeps_the_draft_recoverable(workbenc
     async def scenario() -> None:
         async with connect(workbench) as s:
             res = ok(await s.call_tool("checkpoint", {"message": "before the agent's next try"}))
-            assert res["operation"] == "checkpoint" and res["checkpoints"] == ["checkpoint/3"]
+            assert res["operation"] == "checkpoint" and res["checkpoints"] == [nth_checkpoint(workbench, 3)]
             gone = ok(await s.call_tool("discard", {}))
             assert gone["operation"] == "discard"
             again = error(await s.call_tool("discard", {}))
             assert (again["code"], again["exit_code"]) == ("no-draft", 5)
 
     run(scenario)
-    assert "before the agent's next try" in git(workbench, "tag", "-n9", "-l", "checkpoint/3")
-    assert rev(workbench, "checkpoint/3^{commit}") == main
+    made = nth_checkpoint(workbench, 3)
+    assert "before the agent's next try" in git(workbench, "tag", "-n9", "-l", made)
+    assert rev(workbench, made + "^{commit}") == main
     # Discard: the Draft is gone, Published untouched, and the user can bring it back.
     assert git(workbench, "for-each-ref", "refs/heads/gitbench/draft/") == ""
     assert rev(workbench, "main") == main
@@ -270,23 +291,25 @@ def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Pat
     assert gitbench(workbench, "publish").returncode == 0
     published = rev(workbench, "main")
     questions: list[str] = []
+    init = nth_checkpoint(workbench, 1)
+    stamp = init.removeprefix("checkpoint/")[:13]  # YYMMDD-HHMMSS: a unique beginning of its name
 
     async def scenario() -> None:
         async with connect(workbench, era=era) as s:
-            err = error(await s.call_tool("restore", {"name": "1"}))
+            err = error(await s.call_tool("restore", {"name": stamp}))
             assert (err["code"], err["exit_code"]) == ("approval-required", 17)
-            assert err["details"]["command"] == "gitbench restore checkpoint/1 --yes"
+            assert err["details"]["command"] == f"gitbench restore {init} --yes"
         async with connect(workbench, answer("decline"), era=era) as s:
-            err = error(await s.call_tool("restore", {"name": "checkpoint/1"}))
+            err = error(await s.call_tool("restore", {"name": init}))
             assert err["code"] == "approval-declined"
         assert rev(workbench, "main") == published
         async with connect(workbench, answer("accept", True, questions), era=era) as s:
-            res = ok(await s.call_tool("restore", {"name": "checkpoint/1"}))
+            res = ok(await s.call_tool("restore", {"name": init}))
             assert res["operation"] == "restore" and res["published"] == first
 
     run(scenario)
     q = questions[0]
-    assert q.startswith("Restore checkpoint/1 (init") and f"from {published[:12]} to {first[:12]}" in q
+    assert q.startswith(f"Restore {init} (init") and f"from {published[:12]} to {first[:12]}" in q
     assert "pre-restore checkpoint" in q
     assert rev(workbench, "main") == first
     assert (workbench / "src/app.py").read_text() == "print('hello')\n"
@@ -310,7 +333,7 @@ def test_errors_come_back_with_our_codes_before_anyone_is_asked(workbench: Path,
             assert (err["code"], err["exit_code"]) == ("checkpoint-not-found", 10)
             assert err == cli_json(workbench, "restore", "checkpoint/99", "--yes")["error"]
             make_draft(workbench)
-            err = error(await s.call_tool("restore", {"name": "1"}))
+            err = error(await s.call_tool("restore", {"name": nth_checkpoint(workbench, 1)}))
             assert (err["code"], err["exit_code"]) == ("draft-open", 4)
             # A bad argument is the SDK's own validation error, still an error result.
             res = await s.call_tool("restore", {})
@@ -330,7 +353,7 @@ def test_one_process_serves_many_calls_and_sees_what_others_change(workbench: Pa
             assert ok(await s.call_tool("status", {}))["draft"]["label"] == label
             assert gitbench(workbench, "checkpoint", "-m", "from the CLI").returncode == 0
             names = [c["name"] for c in ok(await s.call_tool("checkpoints", {}))]
-            assert names[-1] == "checkpoint/3"
+            assert names == checkpoint_names(workbench) and len(names) == 3
             assert gitbench(workbench, "discard", "--yes").returncode == 0
             assert ok(await s.call_tool("status", {}))["draft"] is None
             # The server keeps its repository open between calls: a publish by another process, a file edited
@@ -345,11 +368,9 @@ def test_one_process_serves_many_calls_and_sees_what_others_change(workbench: Pa
             git(workbench, "checkout", "--", "README.md")
             assert ok(await s.call_tool("status", {}))["local_changes"] == []
             assert error(await s.call_tool("review", {}))["code"] == "no-draft"
-            first = len(ok(await s.call_tool("checkpoints", {}))) + 1
             for i in range(5):
-                assert ok(await s.call_tool("checkpoint", {"message": f"n{i}"}))["checkpoints"] == [
-                    f"checkpoint/{first + i}"
-                ]
+                made = ok(await s.call_tool("checkpoint", {"message": f"n{i}"}))["checkpoints"]
+                assert made == checkpoint_names(workbench)[-1:] and f"n{i}" in git(workbench, "tag", "-n1", *made)
 
     run(scenario)
     assert len(git(workbench, "tag", "-l", "checkpoint/*").split()) == 10

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests import provider_server as ps
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import checkpoint_names, git, gitbench, make_project, nth_checkpoint
 from tests.invariants import check_invariants
 from tests.provider_server import ProviderServer, config_toml, files_of, user_text
 
@@ -217,15 +217,16 @@ def assert_stopped_in_batch_two(
     assert report["models"] == [model]
     assert report["files_changed"] == BATCH1
     assert report["partial_results"]["files"] == BATCH1
-    assert report["checkpoints_created"] == ["checkpoint/2"]
-    assert git(b.path, "rev-parse", "checkpoint/2^{commit}").strip() == before
+    auto = nth_checkpoint(b.path, 2)
+    assert report["checkpoints_created"] == [auto] == checkpoint_names(b.path)[1:]
+    assert git(b.path, "rev-parse", auto + "^{commit}").strip() == before
     usage = report["usage"]
     assert isinstance(usage["estimate"], int) and usage["estimate"] > 0
     assert isinstance(usage["actual"], int) and usage["actual"] > 0  # batch 1's tokens, as the server counted
     assert report["attempts"] == 1 + attempts
     assert f"gitbench resume {job}" in commands(report)
     assert f"gitbench resume {job} --model PROVIDER:MODEL" in commands(report)
-    assert any("gitbench restore checkpoint/2" in c for c in commands(report))
+    assert any(f"gitbench restore {auto}" in c for c in commands(report))
     assert f"gitbench report {job}" in commands(report)
     assert commands(report) == [a["command"] for a in err["actions"]]
     stored = err["details"]["report"]
@@ -427,7 +428,7 @@ def test_a_wrong_model_name_is_not_retried_and_fails_as_model_unavailable_with_e
     assert report["last_completed_step"] == 0 and report["steps_completed"] == 0
     assert report["models"] == [wrong] and report["attempts"] == 1
     assert report["files_changed"] == [] and report["usage"]["actual"] is None
-    assert report["checkpoints_created"] == ["checkpoint/2"]
+    assert report["checkpoints_created"] == checkpoint_names(bench.path)[1:] and len(report["checkpoints_created"]) == 1
     job = report["job"]
     assert f"gitbench resume {job} --model PROVIDER:MODEL" in commands(report)
     assert bench.published() == before and git(bench.path, "status", "--porcelain") == ""
@@ -496,7 +497,7 @@ def test_the_logs_hold_json_lines_for_job_start_and_end_attempts_and_retries_wit
     assert all({"time", "pid", "event"} <= set(e) for e in events)
     mine = [e for e in events if e.get("job") == job]
     start = [e for e in mine if e["event"] == "job.start"]
-    assert len(start) == 1 and start[0]["kind"] == "ask" and start[0]["checkpoint"] == "checkpoint/2"
+    assert len(start) == 1 and start[0]["kind"] == "ask" and start[0]["checkpoint"] == nth_checkpoint(bench.path, 2)
     attempts = [(e["step"], e["attempt"], e["ok"], e.get("class")) for e in mine if e["event"] == "provider.attempt"]
     assert attempts == [
         (1, 1, True, None),

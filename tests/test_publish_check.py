@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import alive, git, gitbench, make_project, worktrees_home
+from tests.conftest import alive, git, gitbench, make_project, nth_checkpoint, worktrees_home
 from tests.invariants import Snapshot, assert_same, check_invariants, fingerprint
 
 RECORDS = "refs/gitbench/records"
@@ -72,7 +72,7 @@ def checkpoint_trailers(wb: Path, name: str) -> dict[str, str]:
 
 
 def latest_checkpoint(wb: Path) -> str:
-    return git(wb, "tag", "-l", "checkpoint/*", "--sort=-v:refname").split()[0]
+    return nth_checkpoint(wb, -1)
 
 
 def check_worktrees(wb: Path) -> list[str]:
@@ -284,7 +284,7 @@ def test_the_workbench_lock_is_let_go_of_while_the_check_runs(tmp_path: Path) ->
     res = gitbench(wb, "publish")
     assert res.returncode == 0, res.stderr
     assert rev(wb, "main") == head
-    subjects = git(wb, "tag", "-n1", "-l", "checkpoint/*", "--sort=v:refname").splitlines()
+    subjects = git(wb, "tag", "-n1", "-l", "checkpoint/*").splitlines()  # in the order taken
     assert subjects[-2].split(None, 1)[1] == "manual checkpoint: during-the-check"
     assert subjects[-1].split(None, 1)[1].startswith("publish checkpoint")
 
@@ -425,18 +425,20 @@ def test_a_check_that_changes_the_workbench_refs_or_git_settings_is_refused_and_
     tmp_path: Path,
 ) -> None:
     # The check runs the Draft's own code (its tests) in a linked worktree: it can reach the repository.
-    wb = gated(tmp_path, "git tag -f checkpoint/1 HEAD && git config gitbench.published elsewhere")
+    first = "$(git tag -l 'checkpoint/*' | head -n 1)"  # the Workbench's first checkpoint
+    wb = gated(tmp_path, f'git tag -f "{first}" HEAD && git config gitbench.published elsewhere')
     ref, head = job(wb, write("print('good')\n"))
-    tag = rev(wb, "refs/tags/checkpoint/1")
+    moved = "refs/tags/" + nth_checkpoint(wb, 1)
+    tag = rev(wb, moved)
     config = (wb / ".git/config").read_bytes()
     before = Snapshot.take(wb)
     res = gitbench(wb, "publish", "--json")
     assert res.returncode == 7, res.stderr
     error = json_of(res)["error"]
     assert error["code"] == "publish-conflict"
-    assert error["message"].startswith("The check `git tag -f checkpoint/1 HEAD && git config gitbench.published")
-    assert "refs/tags/checkpoint/1" in error["message"] and ".git/config (put back as it was" in error["message"]
+    assert error["message"].startswith(f'The check `git tag -f "{first}" HEAD && git config gitbench.published')
+    assert moved in error["message"] and ".git/config (put back as it was" in error["message"]
     assert (wb / ".git/config").read_bytes() == config
     assert rev(wb, "main") == before.published and rev(wb, ref) == head
-    git(wb, "update-ref", "refs/tags/checkpoint/1", tag)  # the user puts the tag back
+    git(wb, "update-ref", moved, tag)  # the user puts the tag back
     check_invariants(wb, before, published_may_change=False)

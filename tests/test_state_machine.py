@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from tests.conftest import Snapshot, check_invariants, git, gitbench, make_project
+from tests.conftest import CHECKPOINT_NAME, Snapshot, check_invariants, checkpoint_names, git, gitbench, make_project
 
 NOW = {"GITBENCH_NOW": "1767225600"}
 START = {"README.md": "# project\n", "src/app.py": "print('hello')\n"}
@@ -72,7 +72,9 @@ class Workbench(RuleBasedStateMachine):
         self.draft: Tree | None = None
         self.draft_base: str | None = None  # the Published commit the open Draft was made from
         self.trash: list[tuple[Tree, str]] = []  # discarded Drafts, newest last: (files, base)
-        self.checkpoints: list[Tree] = [dict(START)]  # checkpoint/<i+1> captured these Published files
+        self.checkpoints: list[Tree] = [dict(START)]  # the Published files each checkpoint captured, oldest first
+        self.names: list[str] = checkpoint_names(self.repo)  # and their names
+        assert len(self.names) == 1
         self.checked: tuple[Any, ...] | None = None
 
     def teardown(self) -> None:
@@ -96,10 +98,18 @@ class Workbench(RuleBasedStateMachine):
     def publish_would_conflict(self) -> bool:
         return self.draft_base != self.main()
 
-    def model_publish(self) -> None:
+    def took(self, result: dict[str, Any], files: Tree) -> None:
+        """The one checkpoint a command reports, capturing ``files``: a new name, after every earlier one (a
+        clone's names sort in the order it took them, even all within one second, as here: the clock is fixed)."""
+        (name,) = result["checkpoints"]
+        assert CHECKPOINT_NAME.fullmatch(name) and all(name > earlier for earlier in self.names), (name, self.names)
+        self.names.append(name)
+        self.checkpoints.append(dict(files))
+
+    def model_publish(self, result: dict[str, Any]) -> None:
         assert self.draft is not None
         self.published = self.draft
-        self.checkpoints.append(dict(self.published))  # the publish checkpoint
+        self.took(result, self.published)  # the publish checkpoint
         self.draft = self.draft_base = None
 
     def model_discard(self) -> None:
@@ -134,11 +144,14 @@ class Workbench(RuleBasedStateMachine):
             self.call(*args, expect=7)
             check_invariants(self.repo, before, published_may_change=False)
             return
-        if self.draft is not None:
-            self.model_publish() if on_draft == "publish" else self.model_discard()
         result = self.call(*args, expect=0)
-        self.checkpoints.append(dict(self.published))  # the auto checkpoint before the job
-        assert result["checkpoints"] == [f"checkpoint/{len(self.checkpoints)}"]
+        if self.draft is not None and on_draft == "publish":  # the Draft's publish checkpoint, then the job's auto
+            publish, auto = [n for n in checkpoint_names(self.repo) if n not in self.names]
+            assert result["checkpoints"] == [auto]
+            self.model_publish({"checkpoints": [publish]})
+        elif self.draft is not None:
+            self.model_discard()
+        self.took(result, self.published)  # the auto checkpoint before the job
         if self.published.get(path) == text:  # the command changed nothing: no (empty) Draft is kept
             assert result["draft"] is None and "changed nothing" in result["summary"]
         else:
@@ -155,8 +168,7 @@ class Workbench(RuleBasedStateMachine):
             assert self.call("publish", "--json", expect=7)["code"] == "publish-conflict"
         else:
             result = self.call("publish", "--json", expect=0)
-            self.model_publish()
-            assert result["checkpoints"] == [f"checkpoint/{len(self.checkpoints)}"]
+            self.model_publish(result)
         check_invariants(self.repo, before)
 
     @rule()
@@ -185,23 +197,22 @@ class Workbench(RuleBasedStateMachine):
     def checkpoint(self, message: str) -> None:
         before = Snapshot.take(self.repo)
         result = self.call("checkpoint", "--json", *(("-m", message) if message else ()), expect=0)
-        self.checkpoints.append(dict(self.published))
-        assert result["checkpoints"] == [f"checkpoint/{len(self.checkpoints)}"]
+        self.took(result, self.published)
         check_invariants(self.repo, before, published_may_change=False)
 
     @rule(pick=st.integers(min_value=0, max_value=10_000))
     def restore(self, pick: int) -> None:
         before = Snapshot.take(self.repo)
-        number = pick % len(self.checkpoints) + 1
+        index = pick % len(self.checkpoints)
+        name = self.names[index]
         if self.draft is not None:
-            err = self.call("restore", f"checkpoint/{number}", "--yes", "--json", expect=4)
+            err = self.call("restore", name, "--yes", "--json", expect=4)
             assert err["code"] == "draft-open"
             check_invariants(self.repo, before, published_may_change=False)
             return
-        result = self.call("restore", f"checkpoint/{number}", "--yes", "--json", expect=0)
-        self.checkpoints.append(dict(self.published))  # the pre-restore checkpoint
-        assert result["checkpoints"] == [f"checkpoint/{len(self.checkpoints)}"]
-        self.published = dict(self.checkpoints[number - 1])
+        result = self.call("restore", name, "--yes", "--json", expect=0)
+        self.took(result, self.published)  # the pre-restore checkpoint
+        self.published = dict(self.checkpoints[index])
         check_invariants(self.repo, before)
 
     # -- checked after every step -------------------------------------------------------------------------------
@@ -221,9 +232,8 @@ class Workbench(RuleBasedStateMachine):
 
     @invariant()
     def every_checkpoint_exists_with_the_files_it_captured(self) -> None:
-        tags = git(self.repo, "tag", "-l", "checkpoint/*").split()
-        assert len(tags) == len(self.checkpoints)
-        newest = f"checkpoint/{len(self.checkpoints)}"
+        assert checkpoint_names(self.repo) == self.names  # every one, in the order taken
+        newest = self.names[-1]
         assert same_files(self.repo, newest, self.checkpoints[-1]), tree_of(self.repo, newest)
 
     @invariant()
@@ -247,7 +257,7 @@ class Workbench(RuleBasedStateMachine):
                 env={**os.environ, **NOW, "GITBENCH_LOCK_WAIT": "60"},
             )
             for args in (
-                ["restore", "checkpoint/1", "--yes", "--json"],
+                ["restore", self.names[0], "--yes", "--json"],
                 ["exec", "--json", "--", sys.executable, "-c", "open('x', 'w')"],
             )
         ]

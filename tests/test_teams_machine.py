@@ -17,6 +17,7 @@ in CI and here), no shrinking (a failure prints its steps as they ran).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -407,10 +408,11 @@ def test_a_team_around_a_server_loses_nothing(tmp_path: Path) -> None:
     run_state_machine_as_test(
         TeamMachine,
         settings=settings(
-            max_examples=6,
+            # CI: a fixed, short walk. A soak: TEAMS_SOAK_EXAMPLES=60 walks more, at random.
+            max_examples=int(os.environ.get("TEAMS_SOAK_EXAMPLES", "6")),
             stateful_step_count=12,
             deadline=None,
-            derandomize=True,
+            derandomize="TEAMS_SOAK_EXAMPLES" not in os.environ,
             database=None,
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
             suppress_health_check=list(HealthCheck),

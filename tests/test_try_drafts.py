@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests import provider_server as ps
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import git, gitbench, make_project, nth_checkpoint
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml, files_of
 
@@ -632,7 +632,7 @@ def test_file_operations_and_restore_are_refused_while_any_draft_is_open_naming_
     labels = sorted([src["id"], "fake-other-model"])
     snap = Snapshot.take(bench.path)
     (bench.path / "notes.txt").write_text("mine\n")
-    for args in (["add", "notes.txt"], ["rm", "README.md"], ["restore", "checkpoint/1", "--yes"]):
+    for args in (["add", "notes.txt"], ["rm", "README.md"], ["restore", nth_checkpoint(bench.path, 1), "--yes"]):
         err = bench.json(*args, code=4)
         assert err["code"] == "draft-open", err
         assert sorted(err["details"]["drafts"]) == labels

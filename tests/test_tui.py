@@ -27,7 +27,7 @@ from textual.widgets import Button, DataTable, Input, OptionList, Select, Static
 from gitbench.tui.app import GitbenchApp
 from gitbench.tui.views.workshop import WorkshopView
 from tests import provider_server as ps
-from tests.conftest import git, gitbench, make_project, run_job
+from tests.conftest import checkpoint_names, git, gitbench, make_project, nth_checkpoint, run_job
 from tests.invariants import check_invariants
 from tests.provider_server import ProviderServer, config_toml
 from tests.terminal import Terminal
@@ -123,10 +123,6 @@ def drafts_of(wb: Path) -> list[str]:
     return git(wb, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").split()
 
 
-def checkpoint_names(wb: Path) -> list[str]:
-    return git(wb, "tag", "-l", "checkpoint/*", "--sort=v:refname").split()
-
-
 # -- opening, Review, the status bar --------------------------------------------------------------------------
 def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff_per_file(
     workbench: Path, monkeypatch: pytest.MonkeyPatch
@@ -152,7 +148,7 @@ def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff
         assert text(app, "#review-diff").startswith("diff --git a/src/new.py b/src/new.py")
         # The status bar: Published (short id, checkpoint) and the Draft (label, steps, files, age).
         published = rev(workbench, "main")
-        assert text(app, "#published") == f"Published main {published[:12]} · checkpoint/2"
+        assert text(app, "#published") == f"Published main {published[:12]} · {nth_checkpoint(workbench, 2)}"
         assert text(app, "#draft") == f"Draft {label} · 1 step(s) · 2 file(s) · 3h 2m old"
         assert not app.query_one("#publish", Button).disabled and not app.query_one("#discard", Button).disabled
         assert not shown(app.query_one("#engine-banner"))  # no workflow in this Workbench
@@ -169,17 +165,23 @@ def test_publish_by_mouse_moves_published_to_the_draft_takes_a_checkpoint_and_re
     async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
         await pilot.click("#publish")
         await settle(pilot)
-        assert text(app, "#message").splitlines() == [f"Published {head[:12]} to main.", "checkpoint: checkpoint/3"]
+        made = nth_checkpoint(workbench, 3)
+        assert text(app, "#message").splitlines() == [f"Published {head[:12]} to main.", f"checkpoint: {made}"]
         assert text(app, "#draft") == "No Draft"
         assert app.query_one("#publish", Button).disabled
-        assert text(app, "#published") == f"Published main {head[:12]} · checkpoint/3"
+        assert text(app, "#published") == f"Published main {head[:12]} · {made}"
         assert "No open Draft" in text(app, "#review-summary")
 
     drive(workbench, scenario)
     assert rev(workbench, "main") == head
     assert drafts_of(workbench) == []
     assert (workbench / "src/app.py").read_text() == 'print("edited by the job")\n'
-    assert checkpoint_names(workbench) == ["checkpoint/1", "checkpoint/2", "checkpoint/3"]
+    init, auto, publish = checkpoint_names(workbench)
+    assert [git(workbench, "tag", "-n1", "-l", n).split()[1] for n in (init, auto, publish)] == [
+        "init",
+        "auto",
+        "publish",
+    ]
 
 
 def test_discard_asks_first_then_removes_the_draft_recoverably_and_leaves_published(workbench: Path) -> None:
@@ -221,8 +223,9 @@ def test_restore_is_disabled_with_the_reason_while_a_draft_is_open_then_restores
         await press(pilot, "c")
         assert app.current_view == "checkpoints"
         table = rows(app, "#checkpoint-table")
-        assert list(table) == ["checkpoint/4", "checkpoint/3", "checkpoint/2", "checkpoint/1"]  # newest first
-        assert table["checkpoint/3"][1] == "publish" and table["checkpoint/1"][1] == "init"
+        names = checkpoint_names(workbench)
+        assert list(table) == names[::-1] and len(names) == 4  # newest first
+        assert table[names[2]][1] == "publish" and table[names[0]][1] == "init"
         assert app.query_one("#restore", Button).disabled
         reason = f"A Draft is open ({label}): restore is blocked until you publish or discard it."
         assert text(app, "#restore-reason") == f"Restore is disabled: {reason}"
@@ -236,23 +239,25 @@ def test_restore_is_disabled_with_the_reason_while_a_draft_is_open_then_restores
         app.query_one("#checkpoint-table", DataTable).focus()
         await press(pilot, "down", "down", "down", "enter")
         question, _ = prompt(app, "confirm-restore")
-        assert question.startswith("Restore checkpoint/1 (init,")
+        assert question.startswith(f"Restore {names[0]} (init,")
         await press(pilot, "r")
-        assert text(app, "#message").startswith(f"Restored checkpoint/1: Published is {first[:12]} again")
+        assert text(app, "#message").startswith(f"Restored {names[0]}: Published is {first[:12]} again")
 
         await type_into(pilot, "#checkpoint-message", "before the big change")
         await press(pilot, "enter")
-        assert text(app, "#message").startswith("Took checkpoint/6 of Published")
+        *_, pre, manual = checkpoint_names(workbench)
+        assert text(app, "#message").startswith(f"Took {manual} of Published")
         table = rows(app, "#checkpoint-table")
-        assert table["checkpoint/6"][1:2] + table["checkpoint/6"][5:] == [
+        assert list(table)[:2] == [manual, pre]
+        assert table[manual][1:2] + table[manual][5:] == [
             "manual",
             "manual checkpoint: before the big change",
         ]
-        assert table["checkpoint/5"][1] == "pre-restore"
+        assert table[pre][1] == "pre-restore"
 
     drive(workbench, scenario)
     assert rev(workbench, "main") == first
-    assert "before the big change" in git(workbench, "tag", "-n9", "-l", "checkpoint/6")
+    assert "before the big change" in git(workbench, "tag", "-n9", "-l", nth_checkpoint(workbench, 6))
 
 
 # -- the Workshop -----------------------------------------------------------------------------------------------
@@ -302,18 +307,19 @@ def test_publish_checkpoints_show_inline_in_the_conversation_and_restore_from_th
         await ask(pilot, "Add another line")  # its Draft is open: Restore is disabled, the reason shown
         await press(pilot, "w")
         row = app.query_one("#chat-2")
-        assert "checkpoint/3 published (" in str(row.query_one(".checkpoint-text", Static).content)
-        button = app.query_one("#restore-checkpoint-3", Button)
+        published = nth_checkpoint(workbench, 3)
+        assert f"{published} published (" in str(row.query_one(".checkpoint-text", Static).content)
+        button = app.query_one("#restore-" + published.replace("/", "-"), Button)
         assert button.disabled and "restore is blocked until you publish or discard it" in str(button.tooltip)
         assert "restore is blocked" in text(app, "#restore-hint")
         await press(pilot, "escape", "p")  # leave the prompt box; publish the second Draft
         await press(pilot, "w")
-        assert not app.query_one("#restore-checkpoint-3", Button).disabled
-        assert app.query_one("#restore-checkpoint-5", Button)
-        await pilot.click("#restore-checkpoint-3")
+        assert not app.query_one("#restore-" + published.replace("/", "-"), Button).disabled
+        assert app.query_one("#restore-" + nth_checkpoint(workbench, 5).replace("/", "-"), Button)
+        await pilot.click("#restore-" + published.replace("/", "-"))
         await settle(pilot)
         question, _ = prompt(app, "confirm-restore")
-        assert question.startswith("Restore checkpoint/3 (publish, publish checkpoint: published ")
+        assert question.startswith(f"Restore {published} (publish, publish checkpoint: published ")
         await press(pilot, "r")
         assert rev(workbench, "main") == first
         # Restore takes the conversation back in time too: the second prompt is gone from it.
@@ -551,7 +557,7 @@ def test_a_publish_conflict_offers_discard_or_restore_published_from_a_checkpoin
         assert question.startswith(f"Published changed outside gitbench: main is at {outside[:12]}")
         assert buttons == [
             "Discard the Draft (d)",
-            "Restore Published from checkpoint/2 (where the Draft started), then publish (r)",
+            f"Restore Published from {nth_checkpoint(workbench, 2)}, then publish (r)",  # where the Draft started
             "Cancel (c)",
         ]
         await press(pilot, "c")

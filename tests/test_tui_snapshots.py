@@ -6,8 +6,9 @@ real app on it, drives it with the pilot as a user would, and compares the scree
 the report, then run ``pytest tests/test_tui_snapshots.py --snapshot-update`` and commit the new SVGs.
 
 Everything that would change from run to run is pinned: gitbench's clock (``GITBENCH_NOW``, which also dates
-gitbench's own commits and tags), the random part of ids (job ids, Draft labels, conversations), Git's author and
-committer dates for the setup commits (tests/conftest.py's seal), the file contents, the blinking cursors.
+gitbench's own commits and tags, and names its checkpoints), the random part of ids (job ids, Draft labels,
+conversations) and of checkpoint names (the clone id, ``GITBENCH_CLONE``), Git's author and committer dates for the
+setup commits (tests/conftest.py's seal), the file contents, the blinking cursors.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ Before = Callable[[GitbenchApp, Pilot[None]], Awaitable[None]]
 # -- a deterministic Workbench ----------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def pinned(hermetic: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The app runs in this process: its clock is frozen at T0 + 1 h, its ids count up."""
+    """The app runs in this process: its clock is frozen at T0 + 1 h, its ids count up, its clone id (the end of
+    every checkpoint's name) is fixed."""
     monkeypatch.setenv("GITBENCH_NOW", str(T0 + 3600))
+    monkeypatch.setenv("GITBENCH_CLONE", "snap")
     count = itertools.count(0x100)
     monkeypatch.setattr(workbench_module, "secrets", SimpleNamespace(token_hex=lambda n=None: f"{next(count):04x}"))
     yield

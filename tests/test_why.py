@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import check_invariants, git, gitbench, make_project
+from tests.conftest import check_invariants, git, gitbench, make_project, nth_checkpoint
 from tests.provenance import CLAUDE_MODEL, PROMPT_B, PROMPT_C, History, build
 from tests.provider_server import ProviderServer
 
@@ -54,7 +54,7 @@ def test_why_on_published_names_each_lines_job_agent_model_step_checkpoint_and_p
     assert (a["agent"], a["agent_model"]) == ("claude-code", CLAUDE_MODEL)
     assert a["assisted_by"] == f"claude-code:{CLAUDE_MODEL}" and a["model"] == f"claude:{CLAUDE_MODEL}"
     assert a["step"] == "1/1 exec" and a["status"] == "complete"
-    assert a["checkpoint"] == h.job_a["checkpoint"] == "checkpoint/2"
+    assert a["checkpoint"] == h.job_a["checkpoint"] == nth_checkpoint(h.wb, 2)
     assert a["command"] == ["claude", "--model", CLAUDE_MODEL, "-p", "Say hi"] and a["prompt"] is None
     assert a["lines"] == ['    message = "hi " + name', "    return message"]
 
@@ -133,7 +133,8 @@ def test_the_readable_answer_shows_who_and_the_prompt_beside_the_lines(history: 
     assert f"src/app.py at Draft {h.draft_c}, commit {h.commit_c[:12]}: lines 1-11 of 11" in text
     assert f"line 1: written by hand (no gitbench job) · commit {h.hand[:12]} by Test Author" in text
     assert f"lines 2-3: claude-code:{CLAUDE_MODEL} · job {h.job_a['id']}, step 1/1 exec" in text
-    assert "checkpoint before the job: checkpoint/2 (gitbench restore checkpoint/2)" in text
+    before_a = nth_checkpoint(h.wb, 2)
+    assert f"checkpoint before the job: {before_a} (gitbench restore {before_a})" in text
     assert f"command: claude --model {CLAUDE_MODEL} -p 'Say hi'" in text
     assert f"line 7: gitbench:fake/test-model · job {h.job_c['id']}, step 1/1 batch" in text
     assert f"prompt: {PROMPT_C}" in text and f"prompt: {PROMPT_B}" in text

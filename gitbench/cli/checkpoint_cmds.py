@@ -31,18 +31,27 @@ def register(app: typer.Typer) -> None:
         render.ok_json(res) if json else render.result(res)
 
     @app.command()
-    def checkpoints(json: bool = typer.Option(False, "--json", help="Print the list as JSON.")) -> None:
-        """The full checkpoint history: kind, date, job, message."""
+    def checkpoints(
+        every: bool = typer.Option(False, "--all", help="Every checkpoint, not only the newest."),
+        limit: int = typer.Option(30, "--limit", "-n", min=1, help="How many of the newest to show."),
+        json: bool = typer.Option(False, "--json", help="Print the list as JSON (`older`: how many are not in it)."),
+    ) -> None:
+        """The checkpoint history, oldest first: kind, date, job, message. The newest 30 (--limit N), and how
+        many older ones there are; --all for every one."""
         from gitbench.services import checkpoints as cps
 
         wb = open_workbench()
         wb.recover_if_idle()
-        items = cps.history(wb)
-        render.ok_json(items) if json else render.checkpoints(items)
+        items, older = cps.history_page(wb, None if every else limit)
+        render.emit_json({"ok": True, "result": items, "older": older}) if json else render.checkpoints(items, older)
 
     @app.command()
     def restore(
-        name: str = typer.Argument(..., help="The checkpoint, e.g. checkpoint/3 or 3."),
+        name: str = typer.Argument(
+            ...,
+            help="The checkpoint: its name (checkpoint/261203-072105-k3mq), a unique beginning of it (261203-0721), "
+            "or an older Workbench's checkpoint/3 or 3.",
+        ),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
         keep_draft: bool = typer.Option(
             False, "--keep-draft", help="Publish conflict only: restore Published to where the Draft started."

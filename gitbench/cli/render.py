@@ -199,14 +199,17 @@ def size(n: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-def checkpoints(items: list[Checkpoint]) -> None:
+def checkpoints(items: list[Checkpoint], older: int = 0) -> None:
     if not items:
         out("No checkpoints.")
         return
+    width = max(len(cp.name) for cp in items)
     for cp in items:
         job = f" job {cp.job}" if cp.job else ""
-        out(f"{cp.name:<16} {cp.kind:<12} {clock.iso(cp.date)}  {cp.commit[:12]}{job}  {cp.message}")
-    out("restore one: gitbench restore checkpoint/N")
+        out(f"{cp.name:<{width}}  {cp.kind:<12} {clock.iso(cp.date)}  {cp.commit[:12]}{job}  {cp.message}")
+    out("restore one: gitbench restore NAME (or a unique beginning of its name)")
+    if older:
+        out(f"{older} older checkpoint{'s are' if older != 1 else ' is'} not shown: gitbench checkpoints --all")
 
 
 def steps(items: list[Step]) -> None:

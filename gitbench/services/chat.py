@@ -134,7 +134,8 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
     keyed: list[tuple[float, int, dict[str, Any]]] = [
         (float(m.get("time") or 0), 0, {"type": "message", **m}) for m in lines
     ]
-    for cp in checkpoints.history(wb):
+    first = min((float(m.get("time") or 0) for m in lines), default=0.0)
+    for cp in checkpoints.since(wb, first):  # its publishes come after its first message: not every checkpoint
         if cp.kind == "publish" and cp.job in last:
             # A tag's date has whole seconds: a publish in the same second as its job still comes after it.
             keyed.append(

@@ -18,7 +18,7 @@ from gitbench.git import worktrees as wt
 from gitbench.model import JobRecord, OperationResult
 from gitbench.providers.config import JobSettings
 from gitbench.scope import Scope, UnsafePath
-from gitbench.services import agents, capture, drafts, jobs, supervisor, worktrees
+from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, running
 
@@ -162,6 +162,7 @@ def command_step(
     job.agent, job.agent_model, job.worktree = agent.program, agent.model, linked.path
     if not job.head:
         job.head = wb.git.ref(job.draft)
+    checkpoint_names.clone_id(wb)  # written now if it must be, not while the command runs (.git/config is guarded)
     guard = gitguard.snapshot(wb.git.gitdir)
     marker = running.Marker(wb.layout.running, job.id)
     recorded = False
@@ -171,7 +172,7 @@ def command_step(
                 "job": job.id,
                 "draft": job.draft,
                 "worktree": linked.path,
-                "refs": wb.guarded_refs(),
+                "refs": wb.guarded_refs(running.kept(wb.layout.running, job.id)),
                 "started": clock.now(),
                 "command": agent.program,
                 "operation": job.kind,
@@ -330,8 +331,7 @@ def _after(
             "it left uncommitted."
         )
     refs = running.read(wb.layout.running, job.id).get("refs") or {}  # as gitbench itself last left them
-    now = wb.guarded_refs()
-    moved = [r for r in sorted(set(refs) | set(now)) if refs.get(r) != now.get(r)]
+    moved = [name for name, _, _ in wb.guarded_moved(refs, running.kept(wb.layout.running, job.id))]
     if put_back:
         moved += [f"{p} (put back as it was; the command's version is kept as {kept})" for p, kept in put_back]
     folder = linked.path

@@ -107,7 +107,7 @@ def run(clean: bool = False) -> Iterator[str]:
     yield ""
     yield "$ gitbench checkpoints"
     for cp in checkpoints.history(wb):
-        yield f"  {cp.name:<14} {cp.kind:<12} {cp.message}"
+        yield f"  {cp.name:<29} {cp.kind:<12} {cp.message}"
     before = next(cp for cp in checkpoints.history(wb) if cp.kind == "auto")
     yield ""
     yield f"$ gitbench restore {before.name} --yes     (go back in time to before the job)"

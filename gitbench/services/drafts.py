@@ -291,10 +291,7 @@ def _base_without_record(wb: Workbench, published: str, head: str) -> str:
 
     name = trailers.parse(wb.git.commit(head).message).get("Gitbench-Checkpoint", "")
     if name.startswith("checkpoint/"):
-        try:
-            cp = checkpoints.resolve(wb, name)
-        except errors.CheckpointNotFound:
-            cp = None
+        cp = checkpoints.named(wb, name)
         base = wb.git.merge_base(published, head)
         # The checkpoint is where the Draft started unless the Draft was since put on a later Published (a
         # rebase keeps its steps' trailers): then the merge base is newer than the checkpoint.

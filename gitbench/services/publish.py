@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from gitbench import errors, faults
 from gitbench.git.repo import RefMoved
-from gitbench.model import DRAFT_PREFIX, RECORDS_REF, OperationResult
-from gitbench.services import checkpoints, checks, drafts, transaction, worktrees
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
-from gitbench.store import gitguard
+from gitbench.store import gitguard, refguard, running
 
 Progress = Callable[[str], None]
 
@@ -164,11 +166,17 @@ def _gate(
     say(f"Running the check `{shown}` in a clean worktree of the Draft {label} ({head[:12]}) …")
     # The check runs the Draft's code (its tests) in a linked worktree of this repository: like a job's command,
     # it must not change the Workbench's refs or Git settings. Guarded as for a job.
-    guard, refs = gitguard.snapshot(wb.git.gitdir), wb.guarded_refs()
-    with wb.released("the publish check", any_thread=True):  # also in the TUI's thread: it can take minutes
-        res = checks.run(wb, head, command, cfg.publish.check_timeout, settings=cfg.job, secrets=cfg.secrets)
+    checkpoint_names.clone_id(wb)  # written now if it must be, not while the check runs (.git/config is guarded)
+    kept = os.path.join(wb.layout.running, f"check-{os.getpid()}-{threading.get_ident()}{running.KEPT}")
+    guard, refs = gitguard.snapshot(wb.git.gitdir), wb.guarded_refs(kept)
+    try:
+        with wb.released("the publish check", any_thread=True):  # also in the TUI's thread: it can take minutes
+            res = checks.run(wb, head, command, cfg.publish.check_timeout, settings=cfg.job, secrets=cfg.secrets)
+        moved = wb.guarded_moved(refs, kept)
+    finally:
+        refguard.drop(kept)
     res.command = shown
-    changed = _changed_outside(wb, refs) + [
+    changed = _changed_outside(wb, moved) + [
         f"{name} (put back as it was; the check's version is kept as {kept})"
         for name, kept in gitguard.restore(guard, wb.layout.root, f"check-{res.id}")
     ]
@@ -197,14 +205,13 @@ def _gate(
     return res
 
 
-def _changed_outside(wb: Workbench, before: dict[str, str | None]) -> list[str]:
+def _changed_outside(wb: Workbench, moved: list[tuple[str, str | None, str | None]]) -> list[str]:
     """The refs a check must not move that are not as they were, less what gitbench itself may have done while
     the lock was let go of: checkpoints are only ever added, the records only grow. (Published is looked at
     again by the publish itself: a move is a publish conflict.)"""
     out = []
-    for name, old in before.items():
-        now = wb.git.ref_raw(name)
-        if name == wb.published_ref or now == old:
+    for name, old, now in moved:
+        if name == wb.published_ref or (name.startswith(CHECKPOINT_PREFIX) and old is None):
             continue
         if name == RECORDS_REF and old is not None and now is not None and _grew(wb, old, now):
             continue

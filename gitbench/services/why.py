@@ -19,7 +19,7 @@ from typing import Any
 from gitbench import errors, trailers
 from gitbench.git.repo import COMMIT_MODE, TREE, CommitInfo
 from gitbench.model import DRAFT_PREFIX, JobRecord, to_json
-from gitbench.services import attribution
+from gitbench.services import attribution, checkpoints
 from gitbench.services.workbench import Workbench
 
 _RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?\Z")
@@ -58,7 +58,7 @@ class Origin:
 @dataclass
 class WhyResult:
     path: str
-    rev: str  # what was asked for: "Published (main)", "Draft LABEL", "checkpoint/3", "HEAD~2"...
+    rev: str  # what was asked for: "Published (main)", "Draft LABEL", "checkpoint/261203-072105-k3mq", "HEAD~2"...
     commit: str  # the commit it names
     first: int
     last: int
@@ -72,7 +72,8 @@ class WhyResult:
 
 def resolve_rev(wb: Workbench, rev: str | None) -> tuple[str, str]:
     """The commit ``rev`` names and how to say it: Published (None), a Draft's label or ref, a checkpoint
-    (``checkpoint/3``, or ``3`` when no commit is named so), or any commit-ish Git understands."""
+    (its name, a unique beginning of it, an older Workbench's ``3``: when no commit is named so), or any
+    commit-ish Git understands."""
     if rev is None or rev.strip() == "":
         return wb.published(), f"Published ({wb.branch})"
     rev = rev.strip()
@@ -86,15 +87,17 @@ def resolve_rev(wb: Workbench, rev: str | None) -> tuple[str, str]:
     oid = wb.git.resolve(rev)
     if oid is not None:
         return oid, rev
-    if rev.isdigit() or rev.startswith("checkpoint/"):
-        oid = wb.git.ref(f"refs/tags/checkpoint/{rev.removeprefix('checkpoint/')}")
-        if oid is not None:
-            return oid, f"checkpoint/{rev.removeprefix('checkpoint/')}"
+    try:
+        cp = checkpoints.resolve(wb, rev)  # `3`, a beginning of a name (`261203-0721`): an ambiguous one is said
+        return cp.commit, cp.name
+    except errors.CheckpointNotFound as exc:
+        if exc.details.get("candidates"):
+            raise
     raise errors.UsageError(
         f"{rev!r} names no Draft, checkpoint or commit of this Workbench.",
         [
             errors.Action("See the open Drafts (use a label)", "gitbench drafts"),
-            errors.Action("See the checkpoints (use checkpoint/N)", "gitbench checkpoints"),
+            errors.Action("See the checkpoints (use a name, or its beginning)", "gitbench checkpoints"),
             errors.Action("See commits of Published", "git log --oneline"),
         ],
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from gitbench import clock, errors
 from gitbench.git.repo import GitRepo
-from gitbench.model import DRAFT_PREFIX, Checkpoint
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, Checkpoint
 from gitbench.store.journal import Journal
 from gitbench.store.layout import Layout
 from gitbench.store.lock import WorkbenchLock
@@ -79,7 +79,7 @@ class Workbench:
             from gitbench.services import checkpoints
 
             latest = checkpoints.latest(self)
-            name = latest.name if latest else "checkpoint/N"
+            name = latest.name if latest else "NAME"
             raise errors.PublishedMissing(
                 f"Published ({self.branch}) is missing: its branch was deleted outside gitbench.",
                 [
@@ -128,12 +128,21 @@ class Workbench:
         from gitbench.store import running
 
         if self._locked and running.any_marker(self.layout.running):
-            running.set_refs(self.layout.running, self.guarded_refs())
+            running.set_refs(self.layout.running, self.guarded_refs)
 
-    def guarded_refs(self) -> dict[str, str | None]:
-        """The refs a job's command must never move: Published, the records, every checkpoint."""
-        names = [self.published_ref, "refs/gitbench/records", *self.git.refs("refs/tags/checkpoint/")]
-        return {n: self.git.ref_raw(n) for n in names}
+    def guarded_refs(self, kept: str) -> dict[str, str | None]:
+        """The refs a job's command must never move: Published, the records, every checkpoint (as
+        store/refguard.py captures them, at the cost of the loose refs, not of the number of checkpoints;
+        packed-refs is kept at ``kept`` to name what moved later)."""
+        from gitbench.store import refguard
+
+        return refguard.capture(self.git, [self.published_ref, RECORDS_REF], CHECKPOINT_PREFIX, kept)
+
+    def guarded_moved(self, before: dict[str, str | None], kept: str) -> list[tuple[str, str | None, str | None]]:
+        """(name, value before, value now) of each guarded ref that is not as ``guarded_refs`` found it."""
+        from gitbench.store import refguard
+
+        return refguard.moved(self.git, before, CHECKPOINT_PREFIX, kept)
 
     @contextmanager
     def released(self, why: str = "a job's command", any_thread: bool = False) -> Iterator[Workbench]:

@@ -22,6 +22,11 @@ class Layout:
         return os.path.join(self.root, "state.json")
 
     @property
+    def checkpoint_stamp(self) -> str:
+        """The stamp (seconds) of the last checkpoint this clone took: the next one takes a later second."""
+        return os.path.join(self.root, "checkpoint-stamp")
+
+    @property
     def txn(self) -> str:
         return os.path.join(self.root, "txn")
 

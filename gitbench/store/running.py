@@ -1,9 +1,10 @@
 """Markers of running jobs: a job whose command runs without holding the Workbench lock says so here.
 
 ``running/<job>.json`` describes it (pid, its command's process group, its Draft and worktree, the guarded refs
-as gitbench last left them) and ``running/<job>.lock`` is ``flock``-ed by the process running it for as long as
-it runs: the kernel drops the lock when that process dies, even by SIGKILL, so "is it still running?" never
-depends on a pid that may have been reused. Every write happens under the Workbench lock.
+as gitbench last left them, with ``running/<job>.packed-refs``) and ``running/<job>.lock`` is ``flock``-ed by
+the process running it for as long as it runs: the kernel drops the lock when that process dies, even by
+SIGKILL, so "is it still running?" never depends on a pid that may have been reused. Every write happens under
+the Workbench lock.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Callable
 from typing import Any
 
 from gitbench.store import atomic
+
+KEPT = ".packed-refs"  # packed-refs as the job's guard last saw it (a hard link)
 
 
 class Marker:
@@ -49,7 +53,7 @@ class Marker:
             self.fd = None
 
     def end(self) -> None:
-        for name in (self.job_id + ".json", self.job_id + ".lock"):
+        for name in (self.job_id + ".json", self.job_id + ".lock", self.job_id + KEPT):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.folder, name))
         if self.fd is not None:
@@ -119,14 +123,22 @@ def stray_locks(folder: str) -> list[str]:
 
 
 def remove(folder: str, job_id: str) -> None:
-    for name in (job_id + ".json", job_id + ".lock"):
+    for name in (job_id + ".json", job_id + ".lock", job_id + KEPT):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(folder, name))
 
 
-def set_refs(folder: str, refs: dict[str, str | None]) -> None:
-    """After gitbench itself changed state: the refs a running job may find moved are as gitbench left them."""
+def kept(folder: str, job_id: str) -> str:
+    """Where the guard of the job's refs keeps packed-refs as it was (store/refguard.py)."""
+    return os.path.join(folder, job_id + KEPT)
+
+
+def set_refs(folder: str, capture: Callable[[str], dict[str, str | None]]) -> None:
+    """After gitbench itself changed state: the refs a running job may find moved are as gitbench left them
+    (``capture(kept)``: their state now, packed-refs kept at ``kept``)."""
     for job_id, (info, alive) in markers(folder).items():
-        if alive and info.get("refs") is not None and info.get("refs") != refs:
-            info["refs"] = refs
-            atomic.write_json(os.path.join(folder, job_id + ".json"), info)
+        if alive and info.get("refs") is not None:
+            refs = capture(kept(folder, job_id))
+            if info.get("refs") != refs:
+                info["refs"] = refs
+                atomic.write_json(os.path.join(folder, job_id + ".json"), info)

@@ -19,7 +19,7 @@ One cycle, on each side, in the same order (the two sides alternate who goes fir
                                                          |   + git add + git commit + git switch main
     publish     gitbench publish                         | git merge --ff-only draft + git tag -a + git branch -d
     checkpoint  gitbench checkpoint                      | git tag -a
-    restore     gitbench restore checkpoint/N --yes      | git tag -a (pre-restore) + git reset --hard <tag>
+    restore     gitbench restore CHECKPOINT --yes        | git tag -a (pre-restore) + git reset --hard <tag>
     status      gitbench status                          | git status -uno  (and plain `git status`, shown too)
     no-scope    gitbench exec -- true (exports all files) | git worktree add (checks out all files)
 
@@ -241,7 +241,7 @@ class GitbenchSide:
             ],
             self.path,
         )
-        new = sorted(self._checkpoints() - before, key=lambda name: int(name.rsplit("/", 1)[1]))
+        new = sorted(self._checkpoints() - before)  # names sort by time
         assert len(new) == 1, f"expected one auto checkpoint, got {new}"
         self.target = new[0]
         return t

@@ -134,7 +134,9 @@ async def publish_conflict(
     where = restore_cmd.split()[2] if restore_cmd else None
     choices = [("discard", "Discard the Draft")]
     if where:
-        choices.append(("restore", f"Restore Published from {where} (where the Draft started), then publish"))
+        # The checkpoint taken where the Draft started; its name is long: the button says no more (the question
+        # says where the Draft was made from).
+        choices.append(("restore", f"Restore Published from {where}, then publish"))
     choices.append(("cancel", "Cancel"))
     answer = await app.ask_choice(exc.message, choices, "publish-conflict")
     if answer == "discard":
