@@ -86,6 +86,7 @@ def test_the_policy_keeps_publish_init_and_manual_checkpoints_and_auto_ones_by_d
     workbench: Path,
 ) -> None:
     user_config("[gc]\nkeep_auto_days = 10\nkeep_auto_last = 3\n")
+    [init] = tags(workbench)
     t0 = int(time.time()) + DAY
     for d in range(20):
         tag(workbench, f"checkpoint/{100 + d}", "auto", t0 + d * DAY, job=f"job-{d}")
@@ -120,7 +121,7 @@ def test_the_policy_keeps_publish_init_and_manual_checkpoints_and_auto_ones_by_d
     assert set(names(again["checkpoints"])) == {"checkpoint/115", "checkpoint/116", "checkpoint/91"}
     kept = tags(workbench)
     assert kept == {
-        "checkpoint/1",  # init
+        init,
         "checkpoint/92",
         "checkpoint/other-shape",  # manual
         "checkpoint/93",  # publish
@@ -130,7 +131,7 @@ def test_the_policy_keeps_publish_init_and_manual_checkpoints_and_auto_ones_by_d
     }
     fsck(workbench)
     check_invariants(workbench)
-    for name in sorted(kept - {"checkpoint/other-shape"}):  # restore names checkpoints by number on this branch
+    for name in sorted(kept - {"checkpoint/other-shape"}):  # not a name gitbench makes: restore does not take it
         restores(workbench, name)
     check_invariants(workbench)
 
@@ -334,8 +335,8 @@ def test_records_rewritten_outside_gitbench_keep_gits_gc_from_dropping_what_a_ke
     workbench: Path,
 ) -> None:
     t0 = int(time.time()) + DAY
-    ok(gitbench(workbench, "checkpoint", "-m", "keep me", "--json", env=at(t0)))
-    named = git(workbench, "tag", "-l", "--format=%(contents)", "checkpoint/2").split("Gitbench-Records: ")[1][:40]
+    [manual] = ok(gitbench(workbench, "checkpoint", "-m", "keep me", "--json", env=at(t0)))["checkpoints"]
+    named = git(workbench, "tag", "-l", "--format=%(contents)", manual).split("Gitbench-Records: ")[1][:40]
     tree = git(workbench, "rev-parse", "refs/gitbench/records^{tree}").strip()
     root = git(workbench, "commit-tree", "-m", "rewritten by hand", tree).strip()
     git(workbench, "update-ref", "refs/gitbench/records", root)
@@ -344,7 +345,7 @@ def test_records_rewritten_outside_gitbench_keep_gits_gc_from_dropping_what_a_ke
     real = ok(gitbench(workbench, "gc", "--json", env=at(t0 + DAY)))
     assert real["git_gc"] is False
     assert exists(workbench, named), "the records commit the kept checkpoint names is still there"
-    restores(workbench, "checkpoint/2")
+    restores(workbench, manual)
 
 
 def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ what years of use would leave behind, in the exact shapes gitbench writes them:
 - local state: a log file a day, ``changed-by-jobs/<job>/`` for one job in 50, a workflow modules folder for one
   job in 100, each dated as its job.
 
-Checkpoint names here use the ``checkpoint/N`` scheme; gitbench gc reads kinds and dates from the tags only.
+The checkpoints after the init one are named as an older, numbered Workbench named them (``checkpoint/N``,
+which gitbench still reads and restores); gitbench gc reads kinds and dates from the tags only, never names.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def build(path: str, env: dict[str, str], jobs: int = 1000, span_days: int = 200
     _run(["git", "commit", "-qm", "initial"], path, {**env, "GIT_COMMITTER_DATE": f"@{int(start)} +0000"})
     _run([sys.executable, "-m", "gitbench", "init", "--json"], path, {**env, "GITBENCH_NOW": str(start)})
     made = Made(path, jobs=jobs)
-    made.checkpoints.append(("checkpoint/1", "init", float(int(start))))
+    [init] = _run(["git", "tag", "-l", "checkpoint/*"], path, env).decode().split()
+    made.checkpoints.append((init, "init", float(int(start))))
     main = _run(["git", "rev-parse", "main"], path, env).decode().strip()
     records = _run(["git", "rev-parse", "refs/gitbench/records"], path, env).decode().strip()
     gitbench_dir = os.path.join(path, ".git", "gitbench")
