@@ -260,7 +260,10 @@ def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, st
 def _permanent(line: gitremote.PushLine) -> bool:
     """A refusal that fetching and pushing again cannot settle (a server hook, a protected branch)."""
     text = line.summary
-    return not any(w in text for w in ("stale info", "fetch first", "non-fast-forward", "already exists"))
+    # "failed to update ref" / "cannot lock ref": the server's own compare-and-swap lost to a teammate's push
+    # landing at the same moment (without an atomic push the reason is only on stderr).
+    retry = ("stale info", "fetch first", "non-fast-forward", "already exists", "failed to update ref", "cannot lock")
+    return not any(w in text for w in retry)
 
 
 def _plan(
