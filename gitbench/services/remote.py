@@ -175,7 +175,12 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
     # never looked at, so nothing may be put over it (--overwrite-published included).
     seen_before = wb.git.ref(r.published)
     for _ in range(5):
-        specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite)
+        # --overwrite-published only over the value the user had seen before this command: what a retry's fetch
+        # brought is a teammate's publish nobody here has looked at.
+        now_seen = wb.git.ref(r.published)
+        if overwrite and now_seen not in (seen_before, None) and not wb.git.is_ancestor(now_seen, wb.published()):
+            raise moved(wb, r, wb.published(), str(now_seen), "push")
+        specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite and now_seen == seen_before)
         say(f"Pushing to {r.name} ({r.url}) …")
         try:
             res = gitremote.push(wb.git.gitdir, r.name, specs, leases, atomic=True, url=r.url)
