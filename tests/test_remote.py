@@ -319,3 +319,26 @@ def test_records_merge_is_a_union(tmp_path: Path) -> None:
     assert list(w.git.commit(head).parents)[1] == theirs
     # Merging again, or an ancestor, changes nothing.
     assert w.records.merge(theirs, "again") == (head, [])
+
+
+@pytest.mark.parametrize("kind", ["kill", "enospc"])
+def test_a_pull_that_dies_while_merging_records_loses_nothing(team: tuple[Path, Path, Path], kind: str) -> None:
+    """The merge commit is written, then the ref moves (records.before-merge-ref): dying in between leaves the
+    records as they were (an unreferenced commit), and the next pull merges again."""
+    from tests.conftest import check_invariants
+
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "push")
+    job(bob, "src/b.txt", "bob\n")
+    before = git(bob, "rev-parse", "refs/gitbench/records").strip()
+    res = gitbench(bob, "pull", env={"GITBENCH_FAULT": f"records.before-merge-ref:{kind}"})
+    assert res.returncode != 0, res.stdout + res.stderr
+    if kind == "enospc":
+        assert res.returncode == 13, res.stdout + res.stderr
+    assert git(bob, "rev-parse", "refs/gitbench/records").strip() == before
+    ok(bob, "pull")
+    jobs = git(bob, "ls-tree", "--name-only", "refs/gitbench/records:jobs").split()
+    assert len(jobs) == 2
+    assert git(bob, "merge-base", "--is-ancestor", before, "refs/gitbench/records") == ""
+    check_invariants(bob)
