@@ -109,6 +109,12 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
     )
 
 
+def _remote_fast(args: list[str]) -> bool:
+    from gitbench.cli.remote_cmds import fast
+
+    return fast(args)
+
+
 def _optional_values(args: list[str]) -> list[str]:
     """`publish --remote` takes an optional value (the remote's name): alone, it means the usual remote. click
     cannot say that for an option whose value is free text, so an `--remote` followed by nothing or by another
@@ -139,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def invoke() -> None:
             show_status(as_json)
+    elif args[:1] in (["push"], ["pull"]) and _remote_fast(args):
+
+        def invoke() -> None:
+            from gitbench.cli.remote_cmds import run_fast
+
+            run_fast(args)
     elif args in (["workflow", "status"], ["workflow", "status", "--json"]):
         # Asked often while a workflow runs, and cheap when cached: without typer too.
         def invoke() -> None:

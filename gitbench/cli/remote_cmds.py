@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from gitbench.cli import render
 from gitbench.cli.common import open_workbench, users_only
 
+if TYPE_CHECKING:
+    import typer
+
+FLAGS = {"push": ("--drafts", "--overwrite-published", "--json"), "pull": ("--drafts", "--keep-mine", "--json")}
+
+
+def fast(args: list[str]) -> bool:
+    """`push`/`pull` with only their own flags and a remote's name: run without building the typer app (its import
+    and the 40 commands' parsers cost more than a push with nothing new; docs/performance.md)."""
+    if not args or args[0] not in FLAGS:
+        return False
+    rest = args[1:]
+    names = [a for a in rest if not a.startswith("-")]
+    return len(names) <= 1 and all(a in FLAGS[args[0]] for a in rest if a.startswith("-")) and "--help" not in rest
+
+
+def run_fast(args: list[str]) -> None:
+    rest = args[1:]
+    remote = next((a for a in rest if not a.startswith("-")), None)
+    if args[0] == "push":
+        do_push(remote, "--drafts" in rest, "--overwrite-published" in rest, "--json" in rest)
+    else:
+        do_pull(remote, "--drafts" in rest, "--keep-mine" in rest, "--json" in rest)
+
+
+def do_push(remote: str | None, drafts: bool, overwrite_published: bool, json: bool) -> None:
+    from gitbench.services import remote as remote_service
+
+    users_only("push" + (f" {remote}" if remote else ""))
+    say = None if json else (lambda text: render.out(f"· {text}"))
+    res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
+    render.ok_json(res) if json else render.result(res)
+
+
+def do_pull(remote: str | None, drafts: bool, keep_mine: bool, json: bool) -> None:
+    from gitbench.services import remote as remote_service
+
+    users_only("pull" + (f" {remote}" if remote else ""))
+    res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
+    render.ok_json(res) if json else render.result(res)
+
 
 def register(app: typer.Typer) -> None:
+    import typer
+
     @app.command()
     def push(
         remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
@@ -24,12 +67,7 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
-        from gitbench.services import remote as remote_service
-
-        users_only("push" + (f" {remote}" if remote else ""))
-        say = None if json else (lambda text: render.out(f"· {text}"))
-        res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
-        render.ok_json(res) if json else render.result(res)
+        do_push(remote, drafts, overwrite_published, json)
 
     @app.command()
     def pull(
@@ -43,11 +81,7 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Bring a Git server's checkpoints, records and Published (fast-forward) here."""
-        from gitbench.services import remote as remote_service
-
-        users_only("pull" + (f" {remote}" if remote else ""))
-        res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
-        render.ok_json(res) if json else render.result(res)
+        do_pull(remote, drafts, keep_mine, json)
 
     group = typer.Typer(help="Set up a Git remote to carry gitbench's refs.", no_args_is_help=True)
 

@@ -12,9 +12,11 @@ from typing import Any
 
 from gitbench import clock
 from gitbench.model import DRAFT_PREFIX, OperationResult
-from gitbench.services import discard, drafts, jobs, publish, restore, transaction
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitlocks
+
+# discard, drafts, jobs, publish, restore and transaction are imported where an interrupted operation needs them:
+# every state-changing command runs recover_journal first, and almost always there is nothing to finish.
 
 
 def recover_journal(wb: Workbench) -> list[str]:
@@ -51,6 +53,8 @@ def _dead_jobs(wb: Workbench) -> list[str]:
 
 
 def _journal(wb: Workbench, started: float) -> list[str]:
+    from gitbench.services import discard
+
     entry = wb.journal.read()
     if not entry:
         return []
@@ -83,6 +87,8 @@ def _journal(wb: Workbench, started: float) -> list[str]:
 
 
 def _published_move(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+    from gitbench.services import publish, restore, transaction
+
     op = entry["op"]
     current = wb.git.ref(wb.published_ref)
     if current == entry["new"]:  # the ref is the commit point: it moved, so finish the operation
@@ -109,6 +115,8 @@ def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
 
 
 def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[str]:
+    from gitbench.services import drafts, jobs
+
     if check_marker:
         from gitbench.store import running
 
@@ -133,6 +141,8 @@ def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[
 
 def recover(wb: Workbench, force_locks: bool = False) -> OperationResult:
     """``gitbench recover``: the journal, stale Git locks, orphan worktrees and backups, old trash."""
+    from gitbench.services import discard
+
     with wb.changing("recover", wait=0):
         notes = list(wb.recovered)
         wb.recovered.clear()
