@@ -205,3 +205,9 @@ def alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests (marked slow) first: with `-n 2 --dist worksteal` (.ci/run) they overlap the many short
+    ones, instead of one of them running alone at the end while the other worker is idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -403,6 +404,7 @@ class TeamMachine(RuleBasedStateMachine):
             check_invariants(c.path)
 
 
+@pytest.mark.slow  # ~30-50 s: a walk of 6 x 12 steps over 2-3 clones and a real server
 def test_a_team_around_a_server_loses_nothing(tmp_path: Path) -> None:
     TeamMachine.template = Template(tmp_path / "template")
     run_state_machine_as_test(
