@@ -173,16 +173,25 @@ def add_checkpoints(r: Runner, path: str, count: int) -> None:
     `git fast-import`; then every ref packed, as `git gc` leaves them)."""
     main = r.out(["git", "rev-parse", "main"], path)
     records = r.out(["git", "rev-parse", "refs/gitbench/records"], path)
-    first = 1 + max(int(ref.rsplit("/", 1)[1]) for ref in refs(r, path, "refs/tags/checkpoint/"))
+    # Names as gitbench makes them (YYMMDD-HHMMSS-clone), a clone id per call so two clones' sets never meet.
+    clone = "b" + format(len(refs(r, path, "refs/tags/checkpoint/")) % 1000, "03d")
     chunks = []
-    for i, n in enumerate(range(first, first + count)):
+    for i in range(count):
+        day, second = divmod(i, 86400)
+        n = f"2601{1 + day:02d}-{second // 3600:02d}{second // 60 % 60:02d}{second % 60:02d}-{clone}"
         msg = (
             f"manual checkpoint: bench {n}\n\nGitbench-Checkpoint-Kind: manual\nGitbench-Published: refs/heads/main\n"
             f"Gitbench-Records: {records}\n"
         ).encode()
         chunks.append(
-            b"tag checkpoint/%d\nfrom %s\ntagger %s\ndata %d\n%s\n"
-            % (n, main.encode(), f"Bench <bench@example.invalid> {1767225600 + i} +0000".encode(), len(msg), msg)
+            b"tag checkpoint/%s\nfrom %s\ntagger %s\ndata %d\n%s\n"
+            % (
+                n.encode(),
+                main.encode(),
+                f"Bench <bench@example.invalid> {1767225600 + i} +0000".encode(),
+                len(msg),
+                msg,
+            )
         )
     subprocess.run(
         ["git", "fast-import", "--quiet"], cwd=path, env=r.env, input=b"".join(chunks) + b"done\n", check=True
