@@ -299,18 +299,34 @@ def test_records_merge_is_a_union(tmp_path: Path) -> None:
     wb = make_project(tmp_path / "wb")
     assert gitbench(wb, "init").returncode == 0
     w = Workbench(str(wb))
-    w.records.write({"chat/c.jsonl": Lines([{"n": 0}]), "jobs/j.json": {"updated": 1, "v": "base"}}, "base")
+    w.records.write(
+        {"chat/c.jsonl": Lines([{"n": 0}]), "jobs/j.json": {"updated": 1, "v": "base"}, "chat/current.json": {}}, "base"
+    )
     base = w.records.head()
     assert base is not None
-    w.records.write({"chat/c.jsonl": Lines([{"n": 0}, {"n": "theirs"}]), "jobs/j.json": {"updated": 3}}, "theirs")
+    w.records.write(
+        {
+            "chat/c.jsonl": Lines([{"n": 0}, {"n": "theirs"}]),
+            "jobs/j.json": {"updated": 3},
+            "chat/current.json": {"conversation": "theirs"},
+        },
+        "theirs",
+    )
     theirs = w.records.head()
     assert theirs is not None
     w.git.set_ref("refs/gitbench/records", base, theirs, "back")
     w.records.write(
-        {"chat/c.jsonl": Lines([{"n": 0}, {"n": "ours"}]), "jobs/j.json": {"updated": 2}, "jobs/k.json": {}}, "ours"
+        {
+            "chat/c.jsonl": Lines([{"n": 0}, {"n": "ours"}]),
+            "jobs/j.json": {"updated": 2},
+            "jobs/k.json": {},
+            "chat/current.json": {"conversation": "ours"},
+        },
+        "ours",
     )
     head, both = w.records.merge(theirs, "merge")
-    assert sorted(both) == ["chat/c.jsonl", "jobs/j.json"]
+    assert sorted(both) == ["chat/c.jsonl", "chat/current.json", "jobs/j.json"]
+    assert w.records.read("chat/current.json") == {"conversation": "ours"}  # a pointer: each clone keeps its own
     assert [d["n"] for d in w.records.read_lines("chat/c.jsonl")] == [0, "ours", "theirs"]
     assert w.records.read("jobs/j.json") == {"updated": 3}
     kept = w.records.list("conflicts")

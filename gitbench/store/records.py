@@ -23,6 +23,9 @@ from gitbench import errors, faults
 from gitbench.git.repo import BLOB, Entry, GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
 
+# Records files that point at something rather than record it: in a merge each clone keeps its own.
+POINTERS = frozenset({"chat/current.json"})
+
 
 class Lines(list[Any]):
     """A records file written as JSON lines (a conversation transcript), one document per line."""
@@ -170,6 +173,8 @@ class Records:
         return self.repo.tree_with_changes(ours, changes), both
 
     def _combine(self, path: str, base: Entry | None, ours: Entry, theirs: Entry) -> dict[str, Entry | None]:
+        if path in POINTERS:  # which conversation `gitbench ask` continues here: this clone's own choice
+            return {path: ours}
         if path.endswith(".jsonl"):
             seen = self.repo.blob(ours[0]).splitlines(keepends=True)
             have = set(seen)
