@@ -274,6 +274,7 @@ class Workbench(RuleBasedStateMachine):
 
 
 @pytest.mark.timeout(900)  # ~40 s alone; hundreds of real subprocesses, so a loaded machine stretches it a lot
+@pytest.mark.slow  # ~30 s: the Draft/Publish/Restore walk (run first in CI, beside the short tests)
 def test_draft_publish_restore_state_machine() -> None:
     run_state_machine_as_test(
         Workbench,
