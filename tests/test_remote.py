@@ -358,3 +358,22 @@ def test_a_pull_that_dies_while_merging_records_loses_nothing(team: tuple[Path, 
     assert len(jobs) == 2
     assert git(bob, "merge-base", "--is-ancestor", before, "refs/gitbench/records") == ""
     check_invariants(bob)
+
+
+def test_a_keep_mine_pull_stopped_by_local_edits_leaves_no_draft_behind(team: tuple[Path, Path, Path]) -> None:
+    server, alice, bob = team
+    job(alice, "src/a.txt", "alice\n")
+    ok(alice, "publish", "--remote")
+    job(bob, "src/b.txt", "bob\n")
+    ok(bob, "publish")
+    mine = git(bob, "rev-parse", "main").strip()
+    (bob / "src" / "a.txt").write_text("my own, not committed\n")  # the pull would write over it
+    res = gitbench(bob, "pull", "--keep-mine")
+    assert res.returncode == 7, res.stdout + res.stderr
+    assert git(bob, "rev-parse", "main").strip() == mine
+    assert not [r for r in refs(bob) if r.startswith("refs/heads/gitbench/draft/")]
+    assert (bob / "src" / "a.txt").read_text() == "my own, not committed\n"
+    (bob / "src" / "a.txt").unlink()
+    ok(bob, "pull", "--keep-mine")
+    drafts = [r for r in refs(bob) if r.startswith("refs/heads/gitbench/draft/")]
+    assert len(drafts) == 1 and refs(bob)[drafts[0]] == mine

@@ -473,10 +473,9 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
             sync.notes.append(f"Your Published is ahead of {r.name}'s: `gitbench push` shares it.")
         else:
             kept = None
-            if not wb.git.is_ancestor(local, server):
-                if not keep_mine:
-                    raise moved(wb, r, local, server, "pull")
-                kept = _keep_mine(wb, local, server)
+            diverged = not wb.git.is_ancestor(local, server)
+            if diverged and not keep_mine:
+                raise moved(wb, r, local, server, "pull")
             changes, files = transaction.plan(wb, local, server)
             blocked = transaction.blocked_paths(wb, changes)
             if blocked:
@@ -491,6 +490,8 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                     ],
                     {"paths": [p for p, _ in blocked]},
                 )
+            if diverged:  # only once nothing stands in the way: a refused pull leaves no Draft behind
+                kept = _keep_mine(wb, local, server)
             entry: dict[str, Any] = {"op": "pull", "id": wb.new_id(), "old": local, "new": server, "files": files}
             if kept:  # the local publishes were put in a Draft above: a restore-like move, checkpointed first
                 from gitbench.services import checkpoints
