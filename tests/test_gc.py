@@ -408,6 +408,7 @@ def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle
         assert res.returncode == 0, res.stdout + res.stderr
         assert not (wb / ".git" / "gitbench" / "journal.json").exists()
         assert not list((wb / ".git").glob("*.lock")) and not list((wb / ".git" / "logs").rglob("*.lock"))
+        assert not list((wb / ".git" / "objects").rglob("*.lock")), "a lock of Git's gc (commit graph, packs) was left"
         fsck(wb)
         assert git(wb, "rev-parse", "main").strip() == main
         assert git(wb, "rev-parse", "refs/gitbench/records").strip() == records

@@ -63,13 +63,14 @@ def clear_since(gitdir: str, refs: list[str], since: float) -> list[str]:
 
 def clear_any_since(gitdir: str, since: float) -> list[str]:
     """Remove every Git lock file created after ``since`` in the repository's own folders (its top level, refs,
-    reflogs, worktrees' administrative folders): a killed ``git gc`` leaves locks on any ref and reflog it was
-    packing or expiring (``packed-refs.lock``, ``logs/HEAD.lock``...). Objects hold no locks."""
+    reflogs, worktrees' administrative folders, and the objects' index files): a killed ``git gc`` leaves locks on
+    any ref and reflog it was packing or expiring (``packed-refs.lock``, ``logs/HEAD.lock``...) and on the commit
+    graph or multi-pack index it was writing (``objects/info/commit-graph.lock``)."""
     try:
         candidates = [os.path.join(gitdir, n) for n in os.listdir(gitdir)]
     except OSError:
         candidates = []
-    for sub in ("refs", "logs", "worktrees"):
+    for sub in ("refs", "logs", "worktrees", os.path.join("objects", "info"), os.path.join("objects", "pack")):
         for dirpath, _, names in os.walk(os.path.join(gitdir, sub)):
             candidates += [os.path.join(dirpath, n) for n in names]
     gone = []
