@@ -13,6 +13,7 @@ server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -81,8 +82,9 @@ class GitHttpHandler(BaseHTTPRequestHandler):
                 while True:
                     size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                     if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass  # trailers
+                        line = self.rfile.readline()
+                        while line not in (b"\r\n", b"\n", b""):  # the chunked body's trailers: read past them
+                            line = self.rfile.readline()
                         break
                     self._copy(size, sink)
                     self.rfile.readline()
@@ -91,10 +93,8 @@ class GitHttpHandler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             self.close_connection = True
         finally:
-            try:
+            with contextlib.suppress(OSError):  # the CGI's stdin is closed already when it stopped reading
                 sink.close()
-            except OSError:
-                pass
 
     def _copy(self, size: int, sink: IO[bytes]) -> None:
         while size > 0:
@@ -102,11 +102,10 @@ class GitHttpHandler(BaseHTTPRequestHandler):
             if not data:
                 raise OSError("the client closed the connection mid-body")
             size -= len(data)
-            try:
+            # The CGI may stop reading (it refused the request): keep draining the body all the same.
+            with contextlib.suppress(BrokenPipeError):
                 sink.write(data)
                 sink.flush()
-            except BrokenPipeError:
-                pass  # the CGI stopped reading (it refused the request): keep draining the body
 
     def _answer(self, out: IO[bytes]) -> None:
         status, headers = "200 OK", []

@@ -163,3 +163,16 @@ def default_branch(gitdir: str, remote: str) -> str | None:
             target = line[len("ref: ") : -len("\tHEAD")]
             return target.removeprefix("refs/heads/")
     return None
+
+
+def checkout_tracking(workdir: str, remote: str, branch: str) -> str | None:
+    """Check ``branch`` out from ``remote``'s, tracking it, as `git clone` would have (a clone whose server's HEAD
+    named a missing branch has nothing checked out). None when done, else Git's reason."""
+    proc = subprocess.run(
+        ["git", "-C", workdir, "checkout", "-q", "-b", branch, "--track", f"{remote}/{branch}"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    return None if proc.returncode == 0 else proc.stderr.strip()

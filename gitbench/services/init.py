@@ -123,8 +123,7 @@ def _shared(wb: Workbench, published: str | None, notes: list[str]) -> str | Non
 
 def _adopt(wb: Workbench, notes: list[str]) -> bool:
     """Take the server's Published branch (checked out as `git clone` would have) and its records."""
-    import subprocess
-
+    from gitbench.git import remote as gitremote
     from gitbench.services import remote
 
     r = remote.resolve(wb, None)
@@ -132,16 +131,10 @@ def _adopt(wb: Workbench, notes: list[str]) -> bool:
     server = wb.git.ref(r.published)
     if wb.git.ref(wb.published_ref) is None and server is not None:
         if wb.git.ref("HEAD") is None and not wb.git.bare:  # unborn: check the branch out, as git clone would
-            proc = subprocess.run(
-                ["git", "-C", wb.root, "checkout", "-q", "-b", wb.branch, "--track", f"{r.name}/{wb.branch}"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
+            why = gitremote.checkout_tracking(wb.root, r.name, wb.branch)
+            if why is not None:
                 raise errors.LocalChanges(
-                    f"Could not check out {r.name}'s Published ({wb.branch}) here: {proc.stderr.strip()}. "
-                    "Nothing was adopted.",
+                    f"Could not check out {r.name}'s Published ({wb.branch}) here: {why}. Nothing was adopted.",
                     [errors.Action("Move the files in the way aside, then", "gitbench init")],
                 )
         else:
