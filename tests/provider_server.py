@@ -11,6 +11,8 @@ requests naming that model, taken before the shared one, so attempts run side by
     ok()                      the default answer (or ``ok(fn)``: fn(files, request) -> answer dict)
     answer_text(str)          the model's raw text as the assistant message (hostile or broken edits)
     status(429, retry_after="1", body=...)   an HTTP error
+    echo(400, style="repr")   an HTTP error whose message quotes the request back (prompt, files), as some
+                              servers and proxies do: ``plain`` text, a Python ``repr`` or the ``json`` body
     hang(seconds)             accept, then say nothing for ``seconds`` (a hung provider)
     slow(seconds)             the default answer after ``seconds``
     reset()                   close the connection without a word (a reset)
@@ -52,6 +54,10 @@ def answer_text(text: str) -> dict[str, Any]:
 
 def status(code: int, retry_after: str | None = None, body: Any = None) -> dict[str, Any]:
     return {"kind": "status", "code": code, "retry_after": retry_after, "body": body}
+
+
+def echo(code: int, style: str = "plain") -> dict[str, Any]:
+    return {"kind": "echo", "code": code, "style": style}
 
 
 def hang(seconds: float) -> dict[str, Any]:
@@ -183,6 +189,9 @@ class ProviderServer:
             headers = {"Retry-After": action["retry_after"]} if action.get("retry_after") is not None else {}
             h._json(action["code"], action.get("body") or {"error": {"message": f"scripted {action['code']}"}}, headers)
             return
+        if kind == "echo":
+            h._json(action["code"], echo_body(action["code"], action["style"], body, anthropic))
+            return
         if kind == "hang":
             time.sleep(action["seconds"])
             h.close_connection = True
@@ -238,6 +247,17 @@ class ProviderServer:
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": sent, "completion_tokens": out, "total_tokens": sent + out},
         }
+
+
+def echo_body(code: int, style: str, body: dict[str, Any], anthropic: bool) -> dict[str, Any]:
+    """An error body quoting the request back: the user message (prompt and files) and the whole request."""
+    user = user_text(body)
+    quoted = {"plain": user, "repr": repr(user), "json": json.dumps(body)}[style]
+    message = f"Invalid request: {quoted} could not be processed"
+    kind = "invalid_request_error" if code < 500 else "api_error"
+    if anthropic:
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"error": {"message": message, "type": kind, "param": "messages", "code": f"echo_{code}"}}
 
 
 def user_text(body: dict[str, Any]) -> str:

@@ -4,11 +4,14 @@ Transient failures (429, 5xx, 408, timeouts, connection errors, a malformed or t
 the caller cannot use) are retried up to ``attempts`` times with exponential backoff, honouring
 ``Retry-After``; then they surface as the ProviderError subclass of their class. Permanent ones (an unknown
 model, a refused key, another 4xx) surface at once. Nothing here ever puts a key, a prompt or file content in
-an error message.
+an error message: a provider's own error text is kept as its type and code and a scrubbed excerpt
+(``errortext.py``), even when the server quotes the request back; its full text goes only to ``on_debug``
+(the debug log, with ``--debug``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +22,12 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from gitbench import errors
-from gitbench.providers import anthropic, openai
+from gitbench.providers import anthropic, errortext, openai
 from gitbench.providers.config import ModelSpec, Provider, Settings
-from gitbench.store.logs import redact
 
 T = TypeVar("T")
 Event = Callable[[str, dict[str, Any]], None]
+DEBUG_BODY = 64 * 1024  # characters of an error body the debug log keeps
 
 CLASSES: dict[str, type[errors.ProviderError]] = {
     "model": errors.ModelError,
@@ -87,9 +90,9 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _status_failure(resp: httpx.Response, spec: ModelSpec) -> Exception:
+def _status_failure(resp: httpx.Response, spec: ModelSpec, sent: list[str]) -> Exception:
     code = resp.status_code
-    said = _provider_message(resp, spec)
+    said = _provider_message(resp, spec, sent)
     if code == 429:
         return Transient("rate-limit", f"HTTP 429 rate limit{said}", retry_after(resp.headers.get("retry-after")))
     if code == 408:
@@ -110,28 +113,42 @@ def _status_failure(resp: httpx.Response, spec: ModelSpec) -> Exception:
     return errors.ModelError(f"{spec.id}: the provider rejected the request (HTTP {code}){said}.", [_switch_action()])
 
 
-def _provider_message(resp: httpx.Response, spec: ModelSpec) -> str:
-    """The provider's own error text, short, for the banner: it names the problem (never our request).
+def _provider_message(resp: httpx.Response, spec: ModelSpec, sent: list[str]) -> str:
+    """The provider's own error, short, for the banner: its type and code, and an excerpt of its message
+    with anything it quoted of ``sent`` (the system prompt, the user message and its files) taken out.
 
-    Some providers quote the key they refused ("Incorrect API key provided: sk-..."): it is redacted before the
-    text reaches the banner, the job record, the report and the logs."""
+    Servers and proxies may quote the request back, and some providers quote the key they refused ("Incorrect
+    API key provided: sk-..."): neither reaches the banner, the job record, the report, the chat or the logs."""
     try:
         data = resp.json()
     except ValueError:
         return ""
-    msg: Any = data.get("error") if isinstance(data, dict) else None
-    if isinstance(msg, dict):
-        msg = msg.get("message")
-    if not isinstance(msg, str) or not msg.strip():
-        return ""
-    return ": " + redact(" ".join(msg.split()), [spec.provider.api_key or ""])[:200]
+    return _said(data.get("error") if isinstance(data, dict) else None, spec, sent)
+
+
+_KIND = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _said(err: Any, spec: ModelSpec, sent: list[str]) -> str:
+    """``: type/code: excerpt`` of an error object (``{"type", "code", "message"}`` or a bare message)."""
+    msg: Any = err.get("message") if isinstance(err, dict) else err
+    kinds = []
+    if isinstance(err, dict):
+        for key in ("type", "code"):
+            value = err.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and _KIND.fullmatch(str(value)):
+                kinds.append(str(value))
+    parts = ["/".join(dict.fromkeys(kinds))] if kinds else []
+    if isinstance(msg, str) and msg.strip():
+        parts.append(errortext.excerpt(msg, sent, [spec.provider.api_key or ""]))
+    return ": " + ": ".join(parts) if parts else ""
 
 
 def _switch_action() -> errors.Action:
     return errors.Action("Switch to another model", "gitbench resume --model PROVIDER:MODEL")
 
 
-def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens: int) -> Answer:
+def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens: int, debug: Event) -> Answer:
     proto = anthropic if spec.provider.kind == "anthropic" else openai
     url, headers, body = proto.request(spec, system, user, max_tokens)
     try:
@@ -143,7 +160,8 @@ def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens
     except (httpx.HTTPError, OSError) as exc:  # connect/read errors, a reset, a body cut short
         raise Transient("network", f"connection failed ({type(exc).__name__}: {exc})") from exc
     if resp.status_code >= 300:
-        raise _status_failure(resp, spec)
+        debug("provider.error", {"model": spec.id, "status": resp.status_code, "body": resp.text[:DEBUG_BODY]})
+        raise _status_failure(resp, spec, [system, user])
     try:
         data = resp.json()
     except ValueError as exc:
@@ -151,7 +169,11 @@ def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens
     try:
         text, tin, tout = proto.answer(data)
     except ValueError as exc:
-        raise Transient("model", f"the answer is not a {spec.provider.kind} reply: {exc}") from exc
+        # An error inside a 200 (some gateways answer so): said like an HTTP error's, scrubbed the same way.
+        said = _said(data.get("error"), spec, [system, user]) if isinstance(data, dict) else ""
+        if said:
+            debug("provider.error", {"model": spec.id, "status": resp.status_code, "body": resp.text[:DEBUG_BODY]})
+        raise Transient("model", f"the answer is not a {spec.provider.kind} reply: {exc}{said}") from exc
     return Answer(text, tin, tout)
 
 
@@ -163,9 +185,14 @@ def complete(
     user: str,
     use: Callable[[str], T],
     on_event: Event | None = None,
+    on_debug: Event | None = None,
 ) -> Outcome:
-    """Ask the model; ``use`` turns its text into a value (raising Unusable to ask again). Retries as above."""
+    """Ask the model; ``use`` turns its text into a value (raising Unusable to ask again). Retries as above.
+
+    ``on_event`` gets what may be logged (classes, counts, scrubbed reasons); ``on_debug`` what only the debug
+    log may hold (a provider's full error body, which may quote the request)."""
     event = on_event or (lambda name, fields: None)
+    debug = on_debug or (lambda name, fields: None)
     last: dict[str, Any] = {}
 
     def wait(state: RetryCallState) -> float:
@@ -192,7 +219,7 @@ def complete(
         last["n"] = last.get("n", 0) + 1
         started = time.monotonic()
         try:
-            answer = _one(http, spec, system, user, settings.max_tokens)
+            answer = _one(http, spec, system, user, settings.max_tokens, debug)
             try:
                 value = use(answer.text)
             except Unusable as exc:

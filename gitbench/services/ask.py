@@ -434,8 +434,11 @@ def _batches(
                         f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})"
                     )
 
+            def on_debug(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
+                log.debug_event(name, job=job.id, step=step, **fields)  # only with --debug: may quote the request
+
             try:
-                outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event)
+                outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event, on_debug)
             except errors.GitbenchError as exc:
                 job.attempts += int(exc.details.get("attempts", 1))
                 raise

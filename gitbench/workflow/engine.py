@@ -527,7 +527,7 @@ class Engine:
         if m.kind == "module":
             stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
             return (_run_python, m, folder, snap, config, sorted(snap), stale)
-        return (_run_model, m, folder, snap, config, self.wb.git.workdir)
+        return (_run_model, m, folder, snap, config, self.wb.git.workdir, self.wb.layout.logs)
 
     def _finish(
         self,
@@ -868,13 +868,14 @@ def _run_python(
 
 
 def _run_model(
-    m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any], workdir: str | None
+    m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any], workdir: str | None, logs: str
 ) -> tuple[str, Any]:
     """A model module: its inputs sent with the prompt; the structured edits it answers are written to its
     outputs in the folder (edits to anything else are refused), then captured like a command's."""
     from gitbench.providers import config as provider_config
     from gitbench.providers import transport
     from gitbench.services import edits
+    from gitbench.store.logs import Log
 
     started = time.monotonic()
     try:
@@ -901,8 +902,11 @@ def _run_model(
             except edits.NoEdits as exc:
                 raise transport.Unusable(str(exc)) from exc
 
+        def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
+            Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
+
         with transport.client(cfg.settings, model_spec.provider.base_url) as http:
-            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use)
+            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use, on_debug=on_debug)
         raw, _summary = outcome.value
         plan = edits.plan(
             raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, cfg.settings.max_edit_bytes
