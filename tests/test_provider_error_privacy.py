@@ -185,6 +185,19 @@ def test_with_debug_the_servers_full_error_is_in_the_debug_log_and_nowhere_else(
         assert leaks(b, res.stdout + res.stderr) == []
 
 
+def test_an_error_inside_a_200_answer_is_said_and_scrubbed_like_an_http_error(
+    tmp_path: Path, provider: ProviderServer, fakeant_key: None
+) -> None:
+    with open_bench(tmp_path / "wb", provider, FILES, job={"batch_files": 5}) as b:
+        b.server.push(*[ps.echo(200, "plain")] * 3)  # some gateways answer 200 with an error object
+        res, data = b.ask("--model", OPENAI, prompt=PROMPT)
+        assert res.returncode == 20, res.stdout + res.stderr
+        message = data["error"]["message"]
+        assert "not a openai reply" in message and "invalid_request_error" in message and "[request text]" in message
+        assert len(b.server.posts) == 3 and all(FILE_MARK in user_text(p["body"]) for p in b.server.posts)
+        assert leaks(b, res.stdout + res.stderr + b.run("report").stdout) == []
+
+
 def test_a_servers_quote_of_the_request_is_taken_out_of_the_error_it_raises() -> None:
     """The scrub itself, on the quotes the server above makes and on a few it does not."""
     system = "You are a careful assistant; answer with JSON."
@@ -194,6 +207,7 @@ def test_a_servers_quote_of_the_request_is_taken_out_of_the_error_it_raises() ->
         message = ps.echo_body(400, style, body, False)["error"]["message"]
         text = excerpt(message, [system, user])
         assert all(m not in text for m in MARKS), text
+        assert ("[request text]" if style == "plain" else "[elided]") in text
         assert text.startswith("Invalid request") and len(text) <= 200
     # The provider's own words stay; a long JSON string is elided whatever it holds.
     assert excerpt("model 'gpt-9' not found", [system, user]) == "model 'gpt-9' not found"

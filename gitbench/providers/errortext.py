@@ -27,6 +27,7 @@ EXCERPT = 200  # characters of the provider's message kept
 SCAN = 1000  # characters looked at (after elision): a message is not searched beyond
 LONG_STRING = 40  # a quoted string longer than this is elided
 MIN_RUN = 12  # letters and digits in a row that, found in what was sent, count as a quote of it
+HAY_STEPS = 200_000  # positions of a request looked at, at most (a larger one is looked at every few letters)
 SENT = "[request text]"
 ELIDED = "[elided]"
 
@@ -35,7 +36,9 @@ ELIDED = "[elided]"
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|$)|(?<!\w)\'(?:[^\'\\]|\\.)*(?:\'(?!\w)|$)', re.S)
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|[nrtbf\"'\\/])")
 _UNESCAPED = {"n": "\n", "r": "\r", "t": "\t", "b": " ", "f": " "}
-_NOT_ALNUM = re.compile(r"[\W_]+")
+# Letters and digits only, for comparing a quote with what was sent: ASCII punctuation and spaces go (a
+# translate, not a regex: a request can be megabytes); other characters stay, on both sides alike.
+_DROP = {c: None for c in range(128) if not chr(c).isalnum()}
 _MARKS = re.compile(r"(?:\[request text\][\s\W]*){2,}")
 
 
@@ -46,7 +49,7 @@ def excerpt(message: str, sent: Sequence[str], secrets: Sequence[str] = (), limi
     text = _ESCAPE.sub(_unescape, text)
     text = " ".join(text.split())
     cut = len(text) > SCAN or len(message) > SCAN * 32
-    text = _scrub(text[:SCAN], [_NOT_ALNUM.sub("", s) for s in sent if s], cut)
+    text = _scrub(text[:SCAN], [s.translate(_DROP) for s in sent if s], cut)
     text = _MARKS.sub(SENT + " ", text).strip()
     text = redact(text, [s for s in secrets if s])
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -69,44 +72,53 @@ def _unescape(m: re.Match[str]) -> str:
 
 def _scrub(text: str, hay: list[str], cut: bool) -> str:
     """``text`` with every run of MIN_RUN+ letters and digits that appears in one of ``hay`` replaced."""
-    if not hay:
-        return text
-    where = [i for i, c in enumerate(text) if c.isalnum()]
+    where = [i for i, c in enumerate(text) if c.isalnum() or ord(c) >= 128]
     norm = "".join(text[i] for i in where)
-    marked = [False] * len(text)
-
-    def mark(a: int, b: int) -> None:  # the letters a..b of norm (inclusive), and what lies between them
-        for i in range(where[a], where[b] + 1):
-            marked[i] = True
-
     n = len(norm)
-    a = 0
-    while a <= n - MIN_RUN:
-        window = norm[a : a + MIN_RUN]
-        hit = next(((h, p) for h in hay if (p := h.find(window)) >= 0), None)
-        if hit is None:
-            a += 1
-            continue
-        # A quote goes on as long as the text goes on as there: followed letter by letter, not searched again.
-        h, p = hit
-        b = a + MIN_RUN - 1
-        while b + 1 < n and p + b + 1 - a < len(h) and norm[b + 1] == h[p + b + 1 - a]:
-            b += 1
-        mark(a, b)
-        a = b + 1
+    covered = bytearray(n)  # letters of norm found in what was sent
+    windows: dict[str, list[int]] = {}
+    for a in range(n - MIN_RUN + 1):
+        windows.setdefault(norm[a : a + MIN_RUN], []).append(a)
+    for h in hay:
+        # One pass over what was sent, looking its windows up among the text's (not the text's windows searched
+        # in it: that is one scan of the request per window, seconds for a large batch). A large request is
+        # looked at every few letters, so quotes a little longer than MIN_RUN are still found in it.
+        step = max(1, len(h) // HAY_STEPS)
+        for p in range(0, len(h) - MIN_RUN + 1, step):
+            for a in windows.get(h[p : p + MIN_RUN], ()):
+                if covered[a] and covered[a + MIN_RUN - 1]:
+                    continue
+                # The quote goes on as long as the text and the request go on alike: followed letter by letter.
+                lo, hi, q = a, a + MIN_RUN - 1, p
+                while lo > 0 and q > 0 and norm[lo - 1] == h[q - 1]:
+                    lo, q = lo - 1, q - 1
+                while hi + 1 < n and p + hi + 1 - a < len(h) and norm[hi + 1] == h[p + hi + 1 - a]:
+                    hi += 1
+                covered[lo : hi + 1] = b"\x01" * (hi + 1 - lo)
     if cut:  # the text stops mid-quote: a shorter tail that starts a run of what was sent goes too
         for a in range(max(0, n - MIN_RUN + 1), n - 3):
-            if any(norm[a:] in h for h in hay):
-                mark(a, n - 1)
+            if not covered[a] and any(norm[a:] in h for h in hay):
+                covered[a:] = b"\x01" * (n - a)
                 break
+    # Back to the text: a covered run of letters, with what lies between them and the punctuation that clings
+    # to its ends (``<file``, ``)``), becomes one marker.
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        if marked[i]:
-            while i < len(text) and marked[i]:
-                i += 1
-            out.append(SENT)
-        else:
-            out.append(text[i])
-            i += 1
+    pos = 0
+    a = 0
+    while a < n:
+        if not covered[a]:
+            a += 1
+            continue
+        b = a
+        while b + 1 < n and covered[b + 1]:
+            b += 1
+        lo, hi = where[a], where[b] + 1
+        while lo > pos and not text[lo - 1].isspace() and not text[lo - 1].isalnum():
+            lo -= 1
+        while hi < len(text) and not text[hi].isspace() and not text[hi].isalnum():
+            hi += 1
+        out += [text[pos:lo], SENT]
+        pos = hi
+        a = b + 1
+    out.append(text[pos:])
     return "".join(out)
