@@ -212,6 +212,8 @@ def test_a_servers_quote_of_the_request_is_taken_out_of_the_error_it_raises() ->
     # The provider's own words stay; a long JSON string is elided whatever it holds.
     assert excerpt("model 'gpt-9' not found", [system, user]) == "model 'gpt-9' not found"
     assert "x" * 60 not in excerpt(json.dumps({"input": "x" * 60}), [])
+    # JSON escapes are read (a lone surrogate, which UTF-8 cannot hold, is left as it was written).
+    assert excerpt('bad \\"char\\" \\u00e9 \\ud83d', []) == 'bad "char" \u00e9 \\ud83d'
     # Cut where the excerpt ends: no fragment of a quote is left at the end.
     cut = excerpt("bad: " + user * 50, [user])
     assert "CANARY" not in cut and "9d41" not in cut

@@ -66,7 +66,9 @@ def _elide(m: re.Match[str]) -> str:
 def _unescape(m: re.Match[str]) -> str:
     c = m.group(1)
     if c.startswith("u"):
-        return chr(int(c[1:], 16))
+        code = int(c[1:], 16)
+        # A lone surrogate (half of an escaped emoji) cannot be written as UTF-8: it stays escaped.
+        return m.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
     return _UNESCAPED.get(c, c)
 
 
