@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitbench.providers.errortext import excerpt
 from tests import provider_server as ps
@@ -217,3 +219,33 @@ def test_a_servers_quote_of_the_request_is_taken_out_of_the_error_it_raises() ->
     # Cut where the excerpt ends: no fragment of a quote is left at the end.
     cut = excerpt("bad: " + user * 50, [user])
     assert "CANARY" not in cut and "9d41" not in cut
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    before=TEXT,
+    after=TEXT,
+    said=st.text(max_size=60),
+    canary=st.from_regex(r"[A-Za-z0-9]{16,30}", fullmatch=True),
+    style=st.sampled_from(["plain", "repr", "json", "spaced", "html"]),
+)
+def test_no_quote_of_a_files_canary_survives_the_scrub_however_the_server_quotes_it(
+    before: str, after: str, said: str, canary: str, style: str
+) -> None:
+    """Property: a file holding a canary (16+ letters and digits) is sent; the server says anything around a
+    quote of the request (verbatim, as a repr, as JSON, re-spaced, HTML-escaped): the excerpt never holds it."""
+    import html
+
+    user = f'Request: tidy\n<file path="a.txt">\n{before}{canary}{after}\n</file>'
+    quoted = {
+        "plain": user,
+        "repr": repr(user),
+        "json": json.dumps(user),
+        "spaced": " ".join(user.split()),
+        "html": html.escape(user),
+    }[style]
+    text = excerpt(f"{said} {quoted} {said}", ["You are a careful assistant.", user])
+    assert canary not in text
