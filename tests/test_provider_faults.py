@@ -443,6 +443,24 @@ def test_a_wrong_model_name_is_not_retried_and_fails_as_model_unavailable_with_e
     assert bench.published() == before
 
 
+@BOTH
+def test_a_400_that_quotes_the_request_is_a_rejected_request_not_an_unknown_model(bench: Bench, model: str) -> None:
+    # The echoed request holds a "model" key: that word alone must not turn a rejected request into "unknown model".
+    bench.server.push(ps.echo(400, style="json"))
+    res, data = bench.ask("--model", model)
+    err = error_of(res, data, 20)
+    assert err["code"] == "model-error" and "rejected the request (HTTP 400)" in err["message"]
+    assert len(bench.server.posts) == 1  # a 400 is permanent: no second attempt
+
+
+def test_a_400_that_says_the_model_does_not_exist_is_model_unavailable(bench: Bench) -> None:
+    said = {"message": "The model `gpt-x` does not exist or you do not have access to it.", "code": "model_not_found"}
+    bench.server.push(ps.status(400, body={"error": {**said, "type": "invalid_request_error"}}))
+    res, data = bench.ask("--model", OPENAI)
+    err = error_of(res, data, 21)
+    assert err["code"] == "model-unavailable" and "does not know the model" in err["message"]
+
+
 # -- Retry-After and backoff, on the server's clock -----------------------------------------------------------
 def test_retry_after_is_honoured_the_next_attempt_waits_at_least_its_seconds(bench: Bench) -> None:
     bench.server.push(ps.ok(), ps.status(429, retry_after="1"))  # then the default answer

@@ -105,12 +105,21 @@ def _status_failure(resp: httpx.Response, spec: ModelSpec, sent: list[str]) -> E
             f"{spec.id}: the provider refused the API key (HTTP {code}){said}.",
             [errors.Action(f"Check the key in {where}", "gitbench models"), _switch_action()],
         )
-    if code == 404 or "model" in said.lower() and code in (400, 422):
+    if code == 404 or code in (400, 422) and _UNKNOWN_MODEL.search(said):
         return errors.ModelUnavailable(
             f"{spec.id}: the provider does not know the model {spec.model!r} (HTTP {code}){said}.",
             [errors.Action("See which models answer", "gitbench models"), _switch_action()],
         )
     return errors.ModelError(f"{spec.id}: the provider rejected the request (HTTP {code}){said}.", [_switch_action()])
+
+
+# A 400/422 that names the model as what is wrong ("The model `x` does not exist", "unknown model", an error code
+# model_not_found): not every error that mentions the word, since a server may quote the request (its "model" key).
+_UNKNOWN_MODEL = re.compile(
+    r"model_not_found|invalid_model|\b(?:unknown|invalid|unsupported) model\b"
+    r"|\bmodel\b[^.:]{0,80}?\b(?:not found|does not exist|not exist|is not supported|not supported|not available)",
+    re.I,
+)
 
 
 def _provider_message(resp: httpx.Response, spec: ModelSpec, sent: list[str]) -> str:
