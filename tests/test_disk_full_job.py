@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import pytest
 
 from tests.conftest import git, gitbench, make_project
 from tests.test_crash_faults import drafts, rev
+from tests.test_disk_full import Disk
 
 READS = [["status"], ["status", "--json"], ["review"], ["review", "--json"], ["log"], ["checkpoints", "--json"]]
 
@@ -84,3 +86,79 @@ def test_reads_work_on_a_read_only_gitbench_folder_and_say_writes_are_not_possib
     status_after = gitbench(repo, "status")
     assert status_after.returncode == 0 and "Rolled back an interrupted publish" in status_after.stdout
     assert rev(repo, "main") == before and drafts(repo)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Disk]:
+    d = Disk(tmp_path / "disk")
+    yield d
+    d.unmount()
+
+
+FILL = """
+import pathlib
+pathlib.Path("src/done.py").write_text("finished = True\\n")
+pathlib.Path("docs/notes.md").write_text("written before the disk filled\\n")
+with open("src/huge.bin", "wb") as fh:
+    try:
+        while True:
+            fh.write(b"x" * 65536)
+            fh.flush()
+    except OSError as exc:
+        print("the disk is full:", exc)
+"""
+
+
+def test_a_job_that_fills_the_disk_never_leaves_the_workbench_stuck(
+    disk: Disk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if disk.mode != "tmpfs":
+        pytest.skip("needs a real full disk (a tmpfs, as root): `ulimit -f` stops the job, not the disk")
+    # The Workbench and the Drafts' worktrees (the job's folder) on the same small disk.
+    monkeypatch.setenv("XDG_STATE_HOME", str(disk.root / "state"))
+    repo = make_project(disk.root / "wb")
+    assert gitbench(repo, "init").returncode == 0
+    published = rev(repo, "main")
+
+    res = gitbench(repo, "exec", "--json", "--", sys.executable, "-c", FILL)
+    assert res.returncode == 13, res.stdout + res.stderr
+    err = json.loads(res.stdout)["error"]
+    assert err["code"] == "disk-full" and "Traceback" not in res.stderr
+    # The message names gitbench's own space and the job's folder, and the command that frees it.
+    assert "gitbench's own files take" in err["message"] and ".git/gitbench" in err["message"], err["message"]
+    assert "most of it src/huge.bin" in err["message"], err["message"]
+    rm = next(a["command"] for a in err["actions"] if a["command"].startswith("rm "))
+    (label,) = (r.rsplit("/", 1)[-1] for r in drafts(repo))
+    job = label
+
+    # Reads work on the full disk: the job's recovery waits, and they say so in one line.
+    assert os.statvfs(disk.root).f_bavail == 0
+    for args in READS:
+        read = gitbench(repo, *args)
+        said = read.stdout + read.stderr
+        assert read.returncode == 0, f"{args}: exit {read.returncode}\n{said}"
+        assert "Traceback" not in said
+        if args[0] != "log":
+            assert "waits to be recovered, but the disk is full" in said, said
+        if args[-1] == "--json":
+            json.loads(read.stdout)
+        if args == ["status"]:
+            assert "Where the space went" in said and rm in said, said
+    assert rev(repo, "main") == published
+
+    # Free the space as the message said: the next command records the job as it ended, with its finished files.
+    path = shlex.split(rm)[1]
+    assert path.endswith("src/huge.bin")
+    os.remove(path)
+    status = gitbench(repo, "status")
+    assert status.returncode == 0, status.stderr
+    assert f"Job {job} had stopped (disk-full)" in status.stdout, status.stdout
+    record = json.loads(git(repo, "show", f"refs/gitbench/records:jobs/{job}.json"))
+    assert record["status"] == "failed" and record["error"]["class"] == "disk-full", record
+    assert record["error"]["code"] == "disk-full"
+    draft = f"refs/heads/gitbench/draft/{label}"
+    assert git(repo, "show", f"{draft}:src/done.py") == "finished = True\n"
+    assert git(repo, "show", f"{draft}:docs/notes.md") == "written before the disk filled\n"
+    assert "Gitbench-Status: disk-full" in git(repo, "log", "-1", "--format=%(trailers)", draft)
+    assert rev(repo, "main") == published
+    assert not (repo / ".git/gitbench/running" / f"{job}.json").exists()

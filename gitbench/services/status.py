@@ -19,7 +19,7 @@ def status(wb: Workbench) -> Status:
     wb.recover_if_idle()
     head = wb.published()
     reminders: list[str] = [wb.deferred] if wb.deferred else []
-    reminders += _cannot_write(wb)
+    reminders += _cannot_write(wb) + _disk_full(wb)
     info = wb.git.commit(head)
     cp = checkpoints.latest(wb)
     published = Published(
@@ -104,6 +104,17 @@ def _cannot_write(wb: Workbench) -> list[str]:
         f"gitbench cannot write in {folder} (read-only): reading works, but every command that changes the "
         "Workbench (a job, publish, discard, checkpoint, restore) will fail until it is writable again."
     ]
+
+
+def _disk_full(wb: Workbench) -> list[str]:
+    """On a (nearly) full disk: where gitbench's space went and what frees it."""
+    from gitbench.services import space
+
+    if not space.disk_nearly_full(wb):
+        return []
+    text, actions = space.explain(space.measure(wb))
+    frees = "; ".join(f"`{a.command}`" for a in actions if a.command)
+    return [f"The disk is (nearly) full. {text}" + (f" What frees it: {frees}." if frees else "")]
 
 
 def _server(wb: Workbench, head: str) -> str | None:
