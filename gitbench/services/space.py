@@ -3,8 +3,9 @@
 A job that writes until the disk is full leaves its writes in its Draft's worktree; gitbench's logs and
 temporary files are in ``.git/gitbench``. The disk-full message (the CLI adds this to every ``DiskFull``) and
 ``status`` on a full disk say how much each takes and what truly frees it: deleting what a job wrote and does
-not need (its other files are kept, and become a step on its Draft with the next command), or ``gitbench gc``
-for gitbench's own old files. Measured from the file system only, on the error path: no object is read.
+not need (its other files are kept, and become a step on its Draft with the next command); ``gitbench gc`` and
+``gitbench discard`` once a little space is free (each writes a little before it frees anything: a journal
+entry, a trash commit). Measured from the file system only, on the error path: no object is read.
 """
 
 from __future__ import annotations
@@ -111,7 +112,13 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
             )
         parts.append(text)
     if use.gitbench_bytes >= MB:
-        actions.append(errors.Action("Remove gitbench's old logs and temporary files", "gitbench gc"))
+        actions.append(
+            errors.Action(
+                "Once a little space is free: remove gitbench's old logs, trash and leftovers "
+                "(`gitbench gc --dry-run` lists them)",
+                "gitbench gc",
+            )
+        )
     elif not any(f.bytes >= MB for f in use.folders):
         parts.append("so the space is taken by other files on this disk")
     if use.folders:
