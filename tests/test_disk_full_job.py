@@ -23,8 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, gitbench, make_project
+from tests.provider_server import ProviderServer
 from tests.test_crash_faults import drafts, rev
 from tests.test_disk_full import Disk
+from tests.test_provider_faults import error_of, open_bench
 
 READS = [["status"], ["status", "--json"], ["review"], ["review", "--json"], ["log"], ["checkpoints", "--json"]]
 
@@ -162,3 +164,24 @@ def test_a_job_that_fills_the_disk_never_leaves_the_workbench_stuck(
     assert "Gitbench-Status: disk-full" in git(repo, "log", "-1", "--format=%(trailers)", draft)
     assert rev(repo, "main") == published
     assert not (repo / ".git/gitbench/running" / f"{job}.json").exists()
+
+
+def test_a_model_job_whose_record_did_not_fit_on_the_full_disk_is_recorded_disk_full_once_space_is_back(
+    tmp_path: Path, provider: ProviderServer
+) -> None:
+    """The disk fills before batch 2 and the job's record does not fit either: the next command records the job
+    as it ended (failed, disk-full), not as interrupted/internal, and resume finishes it."""
+    with open_bench(tmp_path / "wb", provider) as b:
+        before = b.published()
+        res, data = b.ask(env={"GITBENCH_FAULT": "ask.before-step:enospc@2,job.fail-record:enospc"})
+        err = error_of(res, data, 13)
+        assert "records it as it ended (disk-full)" in err["details"]["notes"][-1], err
+        status = b.run("status")
+        assert status.returncode == 0 and "had stopped (disk-full)" in status.stdout, status.stdout
+        report = b.report()
+        assert report["status"] == "failed" and report["class"] == "disk-full", report
+        assert [s["Gitbench-Step"] for s in b.steps()] == ["1/2 batch"]
+        assert b.published() == before
+        res, _ = b.resume()
+        assert res.returncode == 0, res.stderr
+        assert b.report()["status"] == "complete"
