@@ -173,8 +173,10 @@ def test_a_model_job_whose_record_did_not_fit_on_the_full_disk_is_recorded_disk_
     as it ended (failed, disk-full), not as interrupted/internal, and resume finishes it."""
     with open_bench(tmp_path / "wb", provider) as b:
         before = b.published()
-        res, data = b.ask(env={"GITBENCH_FAULT": "ask.before-step:enospc@2,job.fail-record:enospc"})
+        # Records writes: the auto-checkpoint's, the job's start, batch 1's, then the failed job's (the 4th).
+        res, data = b.ask(env={"GITBENCH_FAULT": "ask.before-step:enospc@2,records.before-ref:enospc@4"})
         err = error_of(res, data, 13)
+        assert err["details"]["report_stored"] is False, err
         assert "records it as it ended (disk-full)" in err["details"]["notes"][-1], err
         status = b.run("status")
         assert status.returncode == 0 and "had stopped (disk-full)" in status.stdout, status.stdout

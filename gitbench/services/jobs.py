@@ -410,7 +410,6 @@ def fail(
     # If the record cannot be written (a full disk), the journal stays and the next command marks the job
     # interrupted; the error the user sees is still the one that stopped the job.
     try:
-        faults.point("job.fail-record")
         drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
         wb.journal.clear()
     except (errors.GitbenchError, OSError):
