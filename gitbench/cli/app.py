@@ -109,6 +109,23 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
     )
 
 
+def _where_space_went(exc: errors.DiskFull) -> None:
+    """A full disk: say how much gitbench's own files and the jobs' folders take, and what frees them (every
+    disk-full error, whichever command met it)."""
+    from gitbench import errors
+    from gitbench.services import space
+    from gitbench.services.workbench import Workbench
+
+    try:
+        use = space.measure(Workbench("."))
+    except (errors.GitbenchError, OSError):
+        return  # not in a Workbench, or it cannot be read: the error says enough
+    text, actions = space.explain(use)
+    exc.message = f"{exc.message}\n{text}"
+    exc.actions = [*actions, *exc.actions]
+    exc.details["space"] = use.to_dict()
+
+
 def _remote_fast(args: list[str]) -> bool:
     from gitbench.cli.remote_cmds import fast
 
@@ -190,6 +207,8 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
         invoke()
         return 0
     except errors.GitbenchError as exc:
+        if isinstance(exc, errors.DiskFull):
+            _where_space_went(exc)
         render.error(exc, as_json)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -202,6 +221,8 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
     except OSError as exc:
         # A file-system error nobody below translated: still a class the user can act on, not a crash.
         err = _os_error(exc)
+        if isinstance(err, errors.DiskFull):
+            _where_space_went(err)
         render.error(err, as_json)
         return err.exit_code
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message

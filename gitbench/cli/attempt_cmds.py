@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench
+from gitbench.cli.common import open_for_reading, open_workbench
 
 
 def _age(seconds: float) -> str:
@@ -68,8 +68,7 @@ def register(app: typer.Typer) -> None:
         """The open Drafts, side by side: label, model, base, age, steps, files, tokens, status."""
         from gitbench.services import attempts
 
-        wb = open_workbench()
-        wb.recover_if_idle()
+        wb = open_for_reading()
         rows = attempts.listing(wb)
         if json:
             render.ok_json(rows)

@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, open_workbench, users_only
+from gitbench.cli.common import ask, open_for_reading, open_workbench, users_only
 
 
 def register(app: typer.Typer) -> None:
@@ -40,8 +40,7 @@ def register(app: typer.Typer) -> None:
         many older ones there are; --all for every one."""
         from gitbench.services import checkpoints as cps
 
-        wb = open_workbench()
-        wb.recover_if_idle()
+        wb = open_for_reading()
         items, older = cps.history_page(wb, None if every else limit)
         render.emit_json({"ok": True, "result": items, "older": older}) if json else render.checkpoints(items, older)
 

@@ -28,6 +28,17 @@ def open_workbench() -> Workbench:
     return Workbench(".")
 
 
+def open_for_reading() -> Workbench:
+    """The Workbench for a read-only command: an interrupted operation is finished first if nobody else holds
+    the lock; if that needs a write that cannot be done (a full disk, a read-only ``.git/gitbench``) it waits,
+    and the read goes on and says so in one line (on stderr, so ``--json`` stays parseable)."""
+    wb = open_workbench()
+    wb.recover_if_idle()
+    if wb.deferred:
+        render.note(wb.deferred)
+    return wb
+
+
 def ask(question: str, choices: list[str], default: str) -> str:
     from rich.prompt import Prompt
 

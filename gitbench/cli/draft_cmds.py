@@ -6,7 +6,7 @@ import typer
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, choose_on_draft, open_workbench, users_only
+from gitbench.cli.common import ask, choose_on_draft, open_for_reading, open_workbench, users_only
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 
@@ -71,8 +71,7 @@ def register(app: typer.Typer) -> None:
         """What the Draft changes against Published: files, diffstat, diff."""
         from gitbench.services import review as review_service
 
-        wb = open_workbench()
-        wb.recover_if_idle()
+        wb = open_for_reading()
         rv = review_service.review(wb, patch, label=draft)
         render.ok_json(rv) if json else render.review(rv, patch)
 

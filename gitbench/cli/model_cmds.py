@@ -9,7 +9,7 @@ import typer
 
 from gitbench import clock, errors
 from gitbench.cli import render
-from gitbench.cli.common import choose_on_draft, open_workbench
+from gitbench.cli.common import choose_on_draft, open_for_reading, open_workbench
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 
@@ -85,8 +85,7 @@ def register(app: typer.Typer) -> None:
         """A job's report: why it stopped, the last completed step, what changed, usage, attempts, next actions."""
         from gitbench.services import reports
 
-        wb = open_workbench()
-        wb.recover_if_idle()
+        wb = open_for_reading()
         data = reports.report(wb, job)
         render.ok_json(data) if json else _render_report(data)
 
@@ -95,8 +94,7 @@ def register(app: typer.Typer) -> None:
         """Every job: when, what kind, its status, model(s), steps and files."""
         from gitbench.services import reports
 
-        wb = open_workbench()
-        wb.recover_if_idle()
+        wb = open_for_reading()
         items = reports.jobs(wb)
         if json:
             render.ok_json(items)

@@ -50,6 +50,11 @@ def out(text: str = "") -> None:
     sys.stdout.write(safe(text) + "\n")
 
 
+def note(text: str) -> None:
+    """One line beside a command's output, on stderr (``--json`` on stdout stays parseable)."""
+    sys.stderr.write("note: " + safe(text) + "\n")
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_json(data), indent=2, sort_keys=True, default=str) + "\n")
 

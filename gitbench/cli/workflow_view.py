@@ -6,14 +6,13 @@ from typing import Any
 
 from gitbench import clock
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench
+from gitbench.cli.common import open_for_reading
 
 
 def open_engine() -> Any:
     from gitbench.workflow.engine import Engine
 
-    wb = open_workbench()
-    wb.recover_if_idle()
+    wb = open_for_reading()
     return Engine(wb)
 
 

@@ -425,6 +425,34 @@ def _after(
     return jobs.complete(wb, job, notes, on_record)
 
 
+def keep_finished(wb: Workbench, job: JobRecord, folder: str) -> list[str]:
+    """A command job stopped by a full disk before its step could be committed: what it wrote in its worktree
+    ``folder`` becomes a step on its Draft now (``recover.py`` calls this once space is back). The paths the
+    step changed; none if the worktree is not the Draft's any more or nothing is left in it."""
+    linked = worktrees.of_draft(wb, job.draft)
+    if linked is None or not linked.present or os.path.realpath(linked.path) != os.path.realpath(folder):
+        return []
+    agent = agents.Agent(job.agent or "command", job.agent_model)
+    who = (agent.trailer if job.kind == "exec" or job.model.startswith("command") else job.model, agent.program)
+    copied = worktrees.copied_paths(linked, job_settings(wb).copy)
+    subject = job.message or (f"exec: {' '.join(job.command)}"[:72] if job.kind == "exec" else f"ask {job.id}")
+    step = "exec" if job.kind == "exec" else "agent"
+    if not job.head:
+        job.head = wb.git.ref(job.draft)
+    try:
+        cap = capture.capture(wb, job, linked, Scope.of(job.scope), copied, subject, "disk-full", step, who)
+    except wt.GitFailed as exc:
+        raise worktrees.git_error(exc, "committing what the job had written") from exc
+    except OSError as exc:
+        raise errors.file_error(exc, "committing what the job had written") from exc
+    job.steps_completed += len(cap.commits)
+    job.steps_total = max(job.steps_total, job.steps_completed)
+    if cap.head:
+        job.head = cap.head
+    job.files_changed = sorted(set(job.files_changed) | set(cap.files))
+    return cap.files
+
+
 def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: int | None = None) -> OperationResult:
     """Run a stopped exec job's command again, in its Draft's worktree as the stopped run left it."""
     if not job.command:

@@ -414,10 +414,21 @@ def fail(
         wb.journal.clear()
     except (errors.GitbenchError, OSError):
         err.details["report_stored"] = False  # so nobody is pointed at a report that is not on the records ref
+        from gitbench.store import running
+
+        # How the job ended, kept where it fits on a full disk (its marker or journal entry, in place): the next
+        # command that can write records it so (and a disk-full job's finished files with it), not as interrupted.
+        end = {"status": job.status, "error": job.error}
+        kept = running.record_end(wb.layout.running, job.id, end) or wb.journal.record_end(job.id, end)
+        later = (
+            f"records it as it ended ({klass})" + (" with the files it had finished" if klass == "disk-full" else "")
+            if kept
+            else "marks the job interrupted"
+        )
         notes = [
             *notes,
-            "The job record and report could not be written either: once the cause is fixed, the "
-            "next gitbench command marks the job interrupted, and `gitbench resume` continues it.",
+            f"The job record and report could not be written either: once the cause is fixed, the next gitbench "
+            f"command {later}, and `gitbench resume {job.id}` continues it.",
         ]
     err.details["notes"] = notes
     raise err

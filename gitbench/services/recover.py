@@ -47,7 +47,11 @@ def _dead_jobs(wb: Workbench) -> list[str]:
         stopped += supervisor.stop_job(job_id)  # those that had left the group, found by their GITBENCH_JOB
         if stopped:
             notes.append(f"Stopped {stopped} process(es) that job {job_id}'s command left running.")
-        notes += _interrupted(wb, job_id, check_marker=False)
+        end = info.get("end")
+        if isinstance(end, dict):  # it ended, but the disk was too full for its record
+            notes += _ended(wb, job_id, end, info.get("worktree"), info.get("command"))
+        else:
+            notes += _interrupted(wb, job_id, check_marker=False)
         running.remove(wb.layout.running, job_id)
     return notes
 
@@ -109,8 +113,42 @@ def _published_move(wb: Workbench, entry: dict[str, Any]) -> list[str]:
 
 
 def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
-    notes = _interrupted(wb, entry["id"])
+    end = entry.get("end")
+    notes = _ended(wb, entry["id"], end, None, None) if isinstance(end, dict) else _interrupted(wb, entry["id"])
     wb.journal.clear()
+    return notes
+
+
+def _ended(wb: Workbench, job_id: str, end: dict[str, Any], worktree: Any, program: Any) -> list[str]:
+    """A job that stopped (a full disk) when its record could not be written: record it as it ended, its class
+    kept. A command job's files it had finished are in its worktree: they become a step on its Draft now (what
+    did not fit then fits now; if it still does not, the full disk stops this recovery and it waits)."""
+    from gitbench.services import drafts, jobs
+
+    job = drafts.job_record(wb, job_id)
+    if job is None or job.status != "running":
+        return []
+    raw = end.get("error")
+    error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    notes: list[str] = []
+    kept = ""
+    if isinstance(worktree, str) and error.get("class") == "disk-full" and os.path.isdir(worktree):
+        from gitbench.services import commands
+
+        if isinstance(program, str) and not job.agent:
+            job.agent = program  # the program its command ran (the marker says it; the record was not written)
+        files = commands.keep_finished(wb, job, worktree)
+        if files:
+            kept = f" The {len(files)} file(s) it had written are now a step on its Draft: {', '.join(files[:5])}."
+    job.status = str(end.get("status") or "failed")
+    job.error = error or {"code": "internal", "class": "internal", "message": "The job stopped."}
+    drafts.save_job(wb, job, report=jobs.report(job), note=job.status)
+    label = job.draft[len(DRAFT_PREFIX) :]
+    klass = job.error.get("class")
+    notes.append(
+        f"Job {job.id} had stopped ({klass}); its record is written now.{kept} "
+        f"Its Draft {label} is kept (`gitbench review --draft {label}`, `gitbench resume {job.id}`)."
+    )
     return notes
 
 

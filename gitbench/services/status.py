@@ -18,6 +18,8 @@ def last_job(wb: Workbench) -> JobRecord | None:
 def status(wb: Workbench) -> Status:
     wb.recover_if_idle()
     head = wb.published()
+    reminders: list[str] = [wb.deferred] if wb.deferred else []
+    reminders += _cannot_write(wb) + _disk_full(wb)
     info = wb.git.commit(head)
     cp = checkpoints.latest(wb)
     published = Published(
@@ -32,7 +34,6 @@ def status(wb: Workbench) -> Status:
     ref = refs[0] if refs else None
     infos: list[DraftInfo] = []
     draft_problem = None
-    reminders: list[str] = []
     for r in refs:
         which = f" --draft {r.rsplit('/', 1)[-1]}" if len(refs) > 1 else ""
         try:
@@ -90,6 +91,30 @@ def status(wb: Workbench) -> Status:
         server=_server(wb, head),
         storage=_storage(wb),
     )
+
+
+def _cannot_write(wb: Workbench) -> list[str]:
+    """gitbench's own folder read-only (a read-only mount, permissions): reads work, changes cannot."""
+    import os
+
+    folder = wb.layout.root if os.path.isdir(wb.layout.root) else wb.git.gitdir
+    if os.access(folder, os.W_OK):
+        return []
+    return [
+        f"gitbench cannot write in {folder} (read-only): reading works, but every command that changes the "
+        "Workbench (a job, publish, discard, checkpoint, restore) will fail until it is writable again."
+    ]
+
+
+def _disk_full(wb: Workbench) -> list[str]:
+    """On a (nearly) full disk: where gitbench's space went and what frees it."""
+    from gitbench.services import space
+
+    if not space.disk_nearly_full(wb):
+        return []
+    text, actions = space.explain(space.measure(wb))
+    frees = "; ".join(f"`{a.command}`" for a in actions if a.command)
+    return [f"The disk is (nearly) full. {text}" + (f" What frees it: {frees}." if frees else "")]
 
 
 def _server(wb: Workbench, head: str) -> str | None:

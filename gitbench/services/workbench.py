@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Iterator
@@ -15,6 +16,27 @@ from gitbench.store.journal import Journal
 from gitbench.store.layout import Layout
 from gitbench.store.lock import WorkbenchLock
 from gitbench.store.records import Records
+
+# What a write meets on a full disk (or quota, or file size limit) and in a read-only .git/gitbench.
+_CANNOT_WRITE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def recovery_deferred(wb: Workbench, exc: BaseException) -> str:
+    """The one line a read says when it could not finish an interrupted operation because it could not write."""
+    full = isinstance(exc, errors.DiskFull) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+    )
+    why = "the disk is full" if full else f"{wb.layout.root} cannot be written ({_reason(exc)})"
+    return (
+        f"An interrupted operation or job waits to be recovered, but {why}: nothing was changed; "
+        f"the next command that can write finishes it{' once space is freed' if full else ''}."
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
 
 
 class Workbench:
@@ -37,6 +59,7 @@ class Workbench:
             )
         self.branch = branch or "main"
         self.recovered: list[str] = []
+        self.deferred: str | None = None  # why a read could not finish an interrupted operation (one line)
         self._locked = False
         self._lock: WorkbenchLock | None = None
         self._follow_published()
@@ -177,21 +200,27 @@ class Workbench:
         if not os.path.exists(self.layout.journal) and not running.any_marker(self.layout.running):
             return
         lock = WorkbenchLock(self.layout.lock, "recover")
-        if not lock.try_acquire():
-            return  # the operation is still running in another process
+        try:
+            if not lock.try_acquire():
+                return  # the operation is still running in another process
+        except OSError as exc:  # a read-only .git/gitbench (or a full disk that refuses even the lock file)
+            self.deferred = recovery_deferred(self, exc)
+            return
         try:
             from gitbench.services import recover
 
             self.recovered.extend(recover.recover_journal(self))
+        except (OSError, errors.DiskFull, errors.FileIOError) as exc:
+            # A read must work on a full disk: what recovery could not write waits for the next command that
+            # can (the journal and the job markers stay until then), and the read says so in one line.
+            if isinstance(exc, OSError) and exc.errno not in _CANNOT_WRITE:
+                raise
+            self.deferred = recovery_deferred(self, exc)
         finally:
             lock.release()
 
     def busy(self) -> str | None:
-        lock = WorkbenchLock(self.layout.lock, "status")
-        if lock.try_acquire():
-            lock.release()
-            return None
-        return lock.holder() or "another gitbench process"
+        return WorkbenchLock(self.layout.lock, "status").probe()
 
     # -- shared look-ups ------------------------------------------------------------------------------------
     def checkpoint(self, name: str) -> Checkpoint:

@@ -29,6 +29,30 @@ def write_json(path: str, data: Any) -> None:
     write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
 
+def rewrite_in_place(path: str, data: Any) -> bool:
+    """Overwrite the small JSON file ``path`` in place, only if the new text fits in the blocks it already has:
+    on a full disk a new file (a temp file to rename) gets no block, but an existing file's block takes new
+    bytes. Not atomic against a power cut (readers take a torn file as missing), so only for what would
+    otherwise be lost: a job's end when the disk is full. False: not written (no such file, no room, an error)."""
+    raw = (json.dumps(data, sort_keys=True) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if len(raw) > st.st_blocks * 512:
+            return False
+        os.pwrite(fd, raw, 0)
+        os.ftruncate(fd, len(raw))
+        os.fsync(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def read_json(path: str) -> Any | None:
     try:
         with open(path, "rb") as fh:

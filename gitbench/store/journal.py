@@ -26,6 +26,14 @@ class Journal:
     def write(self, entry: dict[str, Any]) -> None:
         atomic.write_json(self.path, entry)
 
+    def record_end(self, job_id: str, end: dict[str, Any]) -> bool:
+        """A job's end (``{"status", "error"}``) in its journal entry, written in place (a full disk takes no
+        new file): the next command that can write records the job as it ended, not as interrupted."""
+        entry = self.read()
+        if not entry or entry.get("op") != "job" or entry.get("id") != job_id:
+            return False
+        return atomic.rewrite_in_place(self.path, {**entry, "end": end})
+
     def clear(self) -> None:
         try:
             os.unlink(self.path)

@@ -41,10 +41,34 @@ class WorkbenchLock:
             os.close(fd)
             return False
         self.fd = fd
-        # Who holds it, for the "busy" message of the others. Written after the lock is ours.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "operation": self.operation}).encode(), 0)
+        # Who holds it, for the "busy" message of the others. Written after the lock is ours. On a full disk the
+        # name cannot be written (an empty lock file has no block to write it in): the lock is ours all the same
+        # (the flock is), and the others say "another gitbench process".
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "operation": self.operation}).encode(), 0)
+        except OSError:
+            pass
         return True
+
+    def probe(self) -> str | None:
+        """Who holds the lock (None: nobody), without taking it and without writing: a read works on a full disk
+        and on a read-only ``.git/gitbench`` (an flock needs no write access to the file)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None  # never taken here
+        except OSError:
+            return None  # unreadable: nothing to tell
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self.holder() or "another gitbench process"
+        except OSError:
+            return None
+        finally:
+            os.close(fd)  # closing the file drops the flock taken on it
+        return None
 
     def acquire(self, wait: float | None = None) -> WorkbenchLock:
         if wait is None:

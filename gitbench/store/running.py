@@ -96,6 +96,17 @@ def read(folder: str, job_id: str) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def record_end(folder: str, job_id: str, end: dict[str, Any]) -> bool:
+    """The job's end (``{"status", "error"}``) in its marker, written in place: when the disk is too full for
+    its record, the next command that can write records the job as it ended (recover.py), not as interrupted."""
+    path = os.path.join(folder, job_id + ".json")
+    info = atomic.read_json(path)
+    if not isinstance(info, dict):
+        return False
+    info["end"] = end
+    return atomic.rewrite_in_place(path, info)
+
+
 def live(folder: str) -> dict[str, dict[str, Any]]:
     return {job: info for job, (info, alive) in markers(folder).items() if alive}
 
