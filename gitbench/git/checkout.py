@@ -19,6 +19,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitbench import errors, faults
@@ -43,9 +44,12 @@ def _entry(value: list[object] | tuple[object, ...] | None) -> Entry | None:
 class FileMover:
     """Applies ``changes`` (from the Published tree to a new tree) to the checked-out folder."""
 
-    def __init__(self, repo: GitRepo, txn_dir: str, fault_prefix: str) -> None:
+    def __init__(self, repo: GitRepo, txn_dir: str, fault_prefix: str, hidden: Iterable[str] = ()) -> None:
         assert repo.workdir is not None
         self.repo = repo
+        # Paths the user's sparse checkout leaves out of the folder (git/sparse.py): never written, never checked;
+        # their index entries move (skip-worktree kept), as `git merge` moves them.
+        self.hidden = frozenset(hidden)
         self.root = repo.workdir
         self.txn_dir = txn_dir
         self.prefix = fault_prefix
@@ -102,6 +106,8 @@ class FileMover:
         deleted = {c.path for c in changes if c.new is None}
         index = self.repo.index_entries([c.path for c in changes])
         for c in changes:
+            if c.path in self.hidden:
+                continue
             parent = self._parent_blocked(c.path)
             if parent is not None:
                 rel = os.path.relpath(parent, self.root)
@@ -143,7 +149,7 @@ class FileMover:
         )
         for n, (number, c) in enumerate(order):
             faults.point(f"{self.prefix}.file-{n}")
-            if self.matches(c.path, c.new):
+            if c.path in self.hidden or self.matches(c.path, c.new):
                 continue
             if c.new is None:
                 self._remove(c.path, number)
@@ -217,7 +223,7 @@ class FileMover:
             tmp = self._tmp(c.path)
             if os.path.lexists(tmp) and not self._parent_blocked(c.path):
                 os.unlink(tmp)
-            if keep and c.path in keep:
+            if (keep and c.path in keep) or c.path in self.hidden:
                 continue
             backup = self._backup(number)
             if self.matches(c.path, c.old):
@@ -247,7 +253,7 @@ class FileMover:
             tmp = self._tmp(c.path)
             if os.path.lexists(tmp) and not self._parent_blocked(c.path):
                 os.unlink(tmp)
-            if self.matches(c.path, c.new):
+            if c.path in self.hidden or self.matches(c.path, c.new):
                 continue
             if self.matches(c.path, c.old) or (c.old is not None and not os.path.lexists(self.full(c.path))):
                 if c.new is None:

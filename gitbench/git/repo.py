@@ -779,7 +779,9 @@ class GitRepo:
                         index.remove(path)
                     continue
                 full = os.path.join(self.workdir or "", path)
-                if os.path.lexists(full):
+                if entry[1] == COMMIT_MODE:  # a submodule: its folder is its own repository, never hashed as a file
+                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), FileMode(entry[1])))
+                elif os.path.lexists(full):
                     index.add(path)  # hashes the file and records its stat data, so `git status` stays fast
                     if str(index[path].id) != entry[0] or int(index[path].mode) != entry[1]:
                         index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), FileMode(entry[1])))

@@ -360,6 +360,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     faults.point("publish.after-checkpoint")
     # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
     notes = [f"Left as edited by someone else: {p}" for p in left]
+    notes += transaction.hidden_note(wb, entry, "The Draft changes")
     if check and check["status"] == "skipped":
         notes.append(
             f"The check `{check['command']}` was skipped (--no-check); that is recorded (checks/{check['id']}.json, "
