@@ -10,6 +10,7 @@ repository with ``* text eol=crlf`` and for one with ``core.autocrlf=true``.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,30 @@ def test_without_line_ending_settings_bytes_are_stored_and_written_as_they_are(w
     assert stored.stdout == b"x = 1\r\n"
     assert (workbench / "src" / "app.py").read_bytes() == b"x = 1\r\n"
     assert git(workbench, "status", "--porcelain") == ""
+
+
+def test_a_workflow_module_sees_its_inputs_as_git_checkout_writes_them_and_its_outputs_are_stored_as_git_add_does(
+    tmp_path: Path,
+) -> None:
+    from tests.workflow_helpers import draft_ref, workflow_bench
+
+    module = (
+        "import os\nos.makedirs('out', exist_ok=True)\n"
+        "open('out/seen.txt', 'w').write(repr(open('in.txt', 'rb').read()))\n"
+        "open('out/crlf.txt', 'wb').write(b'p\\r\\nq\\r\\n')\n"
+    )
+    workflow = (
+        "modules:\n"
+        "  - id: a\n"
+        "    inputs: [in.txt, tools/mod.py]\n"
+        "    outputs: [out/seen.txt, out/crlf.txt]\n"
+        f"    run: {{command: '\"{sys.executable}\" tools/mod.py'}}\n"
+    )
+    files = {".gitattributes": "* text eol=crlf\n", "in.txt": "x\ny\n", "tools/mod.py": module}
+    wb = workflow_bench(tmp_path / "p", workflow, files)
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    draft = draft_ref(wb)
+    assert git(wb, "show", f"{draft}:out/seen.txt") == repr(b"x\r\ny\r\n")  # as `git checkout` writes in.txt
+    stored = subprocess.run(["git", "cat-file", "blob", f"{draft}:out/crlf.txt"], cwd=wb, capture_output=True)
+    assert stored.stdout == b"p\nq\n"  # as `git add` stores it
