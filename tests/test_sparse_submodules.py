@@ -46,6 +46,8 @@ def test_a_draft_outside_the_sparse_cone_publishes_and_restores_without_a_false_
     assert not (wb / "docs").exists()  # as `git merge` leaves it: not shown
     assert git(wb, "ls-files", "-t", "docs").split("\n")[:2] == ["S docs/guide.md", "S docs/new.md"]
     assert git(wb, "status", "--porcelain") == ""
+    status = json.loads(gitbench(wb, "status", "--json").stdout)["result"]
+    assert status["local_changes"] == []  # libgit2 alone took the files left out for deleted ones
 
     res = gitbench(wb, "restore", nth_checkpoint(wb, 1), "--yes", "--json")
     assert res.returncode == 0, res.stdout + res.stderr

@@ -828,7 +828,16 @@ class GitRepo:
             st = self.repo.status(untracked_files="all" if untracked else "no")
         except pygit2.GitError:
             return []
-        return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
+        changed = sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
+        missing = [p for p, flag in st.items() if flag == pygit2.enums.FileStatus.WT_DELETED]
+        if missing:
+            # libgit2 ignores the skip-worktree bit: a file a sparse checkout leaves out is not "deleted".
+            from gitbench.git import sparse
+
+            if sparse.enabled(self):
+                hidden = sparse.hidden(self, missing)
+                changed = [p for p in changed if p not in hidden]
+        return changed
 
 
 def _write_all(fd: int, data: bytes) -> None:
