@@ -142,6 +142,8 @@ class FileMover:
     def apply(self, changes: list[TreeChange]) -> None:
         """Bring every path to its new entry. Deletions first (they may free a folder name for a file)."""
         os.makedirs(self.txn_dir, exist_ok=True)
+        if any(os.path.basename(c.path) == ".gitattributes" for c in changes):
+            self.repo.attributes_changed()
         # A new .gitattributes goes before the files it governs: their line endings follow it, as in `git checkout`.
         order = sorted(
             enumerate(changes),

@@ -115,6 +115,7 @@ class GitRepo:
                 gitdir = os.path.normpath(os.path.join(gitdir, fh.read().strip()))
         self.gitdir = gitdir
         self.workdir: str | None = self.repo.workdir.rstrip("/") if self.repo.workdir else None
+        self._may_filter: bool | None = None
 
     # -- creation -------------------------------------------------------------------------------------------
     @staticmethod
@@ -400,9 +401,41 @@ class GitRepo:
     # the same filters; every blob gitbench makes from a file and every file it writes goes through them, so the
     # blob ids equal what ``git add`` stores and ``git status`` is clean after a publish.
 
+    def may_filter(self) -> bool:
+        """Could Git convert any file here? Only with a line-ending setting or an attributes file somewhere (the
+        folder's ``.gitattributes`` files, ``info/attributes``, the user's own). Asked once per process: looking
+        the filters of one path up costs ~50 us, a whole checkout of 100k files would feel it."""
+        if self._may_filter is None:
+            self._may_filter = self.workdir is not None and self._attributes_anywhere()
+        return self._may_filter
+
+    def attributes_changed(self) -> None:
+        """A ``.gitattributes`` file is being written: its rules may now apply."""
+        self._may_filter = self.workdir is not None
+
+    def _attributes_anywhere(self) -> bool:
+        if (self.config_get("core.autocrlf") or "false").lower() != "false" or self.config_get("core.eol"):
+            return True
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        user = self.config_get("core.attributesFile") or os.path.join(xdg, "git", "attributes")
+        for found in (os.path.join(self.repo.path, "info", "attributes"), os.path.expanduser(user)):
+            if os.path.isfile(found) and os.path.getsize(found):
+                return True
+        from gitbench.git import worktrees
+
+        try:
+            listed = worktrees.run(
+                ["ls-files", "-z", "--", ".gitattributes", "*/.gitattributes"],
+                git_dir=self.repo.path,
+                work_tree=self.workdir,
+            )
+        except (worktrees.GitFailed, errors.GitbenchError, OSError):
+            return True  # cannot tell: ask libgit2 path by path
+        return bool(listed) or os.path.exists(os.path.join(self.workdir or "", ".gitattributes"))
+
     def _filters(self, path: str, to_worktree: bool) -> FilterList | None:
         """The filters Git applies to ``path`` (relative to the Workbench), or None when it applies none."""
-        if not path or self.workdir is None:
+        if not path or self.workdir is None or not self.may_filter():
             return None
         mode = pygit2.enums.FilterMode.TO_WORKTREE if to_worktree else pygit2.enums.FilterMode.TO_ODB
         try:
@@ -435,7 +468,7 @@ class GitRepo:
     def hash_workfile(self, full: str, path: str) -> str:
         """The blob id ``git add`` would give the file ``full`` at ``path`` (without writing it); streamed when
         Git does not convert the file."""
-        if self.workdir is not None:
+        if self.workdir is not None and self.may_filter():
             try:
                 return str(self.repo.hashfile(full, as_path=path))
             except (pygit2.GitError, ValueError):
