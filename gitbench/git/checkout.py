@@ -19,6 +19,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitbench import errors, faults
@@ -43,9 +44,12 @@ def _entry(value: list[object] | tuple[object, ...] | None) -> Entry | None:
 class FileMover:
     """Applies ``changes`` (from the Published tree to a new tree) to the checked-out folder."""
 
-    def __init__(self, repo: GitRepo, txn_dir: str, fault_prefix: str) -> None:
+    def __init__(self, repo: GitRepo, txn_dir: str, fault_prefix: str, hidden: Iterable[str] = ()) -> None:
         assert repo.workdir is not None
         self.repo = repo
+        # Paths the user's sparse checkout leaves out of the folder (git/sparse.py): never written, never checked;
+        # their index entries move (skip-worktree kept), as `git merge` moves them.
+        self.hidden = frozenset(hidden)
         self.root = repo.workdir
         self.txn_dir = txn_dir
         self.prefix = fault_prefix
@@ -77,7 +81,8 @@ class FileMover:
             return False
         if self.filemode and bool(st.st_mode & 0o100) != (mode == EXEC):
             return False
-        return self.repo.hash_file(full) == oid
+        # As `git status` sees it: a file checked out with CRLF (eol=crlf, core.autocrlf) holds the blob's LF text.
+        return self.repo.hash_workfile(full, path) == oid
 
     def _parent_blocked(self, path: str) -> str | None:
         """The first folder on ``path`` that is a symlink or a file, if any."""
@@ -101,6 +106,8 @@ class FileMover:
         deleted = {c.path for c in changes if c.new is None}
         index = self.repo.index_entries([c.path for c in changes])
         for c in changes:
+            if c.path in self.hidden:
+                continue
             parent = self._parent_blocked(c.path)
             if parent is not None:
                 rel = os.path.relpath(parent, self.root)
@@ -135,10 +142,16 @@ class FileMover:
     def apply(self, changes: list[TreeChange]) -> None:
         """Bring every path to its new entry. Deletions first (they may free a folder name for a file)."""
         os.makedirs(self.txn_dir, exist_ok=True)
-        order = sorted(enumerate(changes), key=lambda ic: (ic[1].new is not None, ic[1].path))
+        if any(os.path.basename(c.path) == ".gitattributes" for c in changes):
+            self.repo.attributes_changed()
+        # A new .gitattributes goes before the files it governs: their line endings follow it, as in `git checkout`.
+        order = sorted(
+            enumerate(changes),
+            key=lambda ic: (ic[1].new is not None, os.path.basename(ic[1].path) != ".gitattributes", ic[1].path),
+        )
         for n, (number, c) in enumerate(order):
             faults.point(f"{self.prefix}.file-{n}")
-            if self.matches(c.path, c.new):
+            if c.path in self.hidden or self.matches(c.path, c.new):
                 continue
             if c.new is None:
                 self._remove(c.path, number)
@@ -177,17 +190,14 @@ class FileMover:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         oid, mode = entry
-        data = self.repo.blob(oid)
         if mode == LINK:
-            os.symlink(os.fsdecode(data), tmp)
+            os.symlink(os.fsdecode(self.repo.blob(oid)), tmp)
         else:
             perm = (0o777 if mode == EXEC else 0o666) & ~_UMASK
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                # As `git checkout` writes it (line endings converted), and a big blob streamed, never read whole.
+                self.repo.write_blob_to(fd, oid, path)
                 faults.point(f"{self.prefix}.tmp-written")
             finally:
                 os.close(fd)
@@ -215,7 +225,7 @@ class FileMover:
             tmp = self._tmp(c.path)
             if os.path.lexists(tmp) and not self._parent_blocked(c.path):
                 os.unlink(tmp)
-            if keep and c.path in keep:
+            if (keep and c.path in keep) or c.path in self.hidden:
                 continue
             backup = self._backup(number)
             if self.matches(c.path, c.old):
@@ -245,7 +255,7 @@ class FileMover:
             tmp = self._tmp(c.path)
             if os.path.lexists(tmp) and not self._parent_blocked(c.path):
                 os.unlink(tmp)
-            if self.matches(c.path, c.new):
+            if c.path in self.hidden or self.matches(c.path, c.new):
                 continue
             if self.matches(c.path, c.old) or (c.old is not None and not os.path.lexists(self.full(c.path))):
                 if c.new is None:

@@ -203,7 +203,10 @@ def run(
 def in_tree(
     lk: Linked, args: list[str], input: bytes | None = None, check: bool = True, env: dict[str, str] | None = None
 ) -> bytes:
-    """Run ``git`` in the worktree ``lk``, naming it explicitly."""
+    """Run ``git`` in the worktree ``lk``, naming it explicitly. A worktree that is not sparse is never sparse,
+    even where the repository's shared config says ``core.sparseCheckout=true`` (the user's own checkout is)."""
+    if not lk.sparse:
+        env = with_config(clean_env(env), (("core.sparseCheckout", "false"),))
     return run(args, git_dir=lk.admin, work_tree=lk.path, input=input, sparse=lk.sparse, check=check, env=env)
 
 
@@ -241,11 +244,16 @@ def add(
     lk = find(common, path=folder)
     if lk is None:  # pragma: no cover - git just made it
         raise GitFailed(["worktree", "add"], 0, f"the new worktree {folder} is not listed")
+    info = os.path.join(lk.admin, "info")
     if sparse_dirs is not None:
-        info = os.path.join(lk.admin, "info")
         os.makedirs(info, exist_ok=True)
         with open(os.path.join(info, "sparse-checkout"), "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(cone(sparse_dirs))
+    elif os.path.exists(os.path.join(info, "sparse-checkout")):
+        # `git worktree add` copies the user's own sparse checkout (a Workbench checked out with `git
+        # sparse-checkout set src`): the job would not see the files of its scope outside that cone. A job's
+        # worktree holds the Draft's files; only a sparse job worktree of our own (above) leaves some out.
+        os.unlink(os.path.join(info, "sparse-checkout"))
     in_tree(lk, ["read-tree", "-m", "-u", "HEAD"])
     return lk
 

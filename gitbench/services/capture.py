@@ -171,8 +171,64 @@ def keep_commits(
     return new_tip
 
 
+def submodules(wb: Workbench, tree: str) -> set[bytes]:
+    """The submodules of ``tree``: the paths ``.gitmodules`` names that are gitlinks there (read from those two
+    places only, never by walking the tree)."""
+    entry = wb.git.tree_entry(tree, ".gitmodules")
+    if entry is None or entry[1] == LINK:
+        return set()
+    try:
+        text = wb.git.blob(entry[0]).decode("utf-8", "surrogateescape")
+    except (KeyError, ValueError):
+        return set()
+    out: set[bytes] = set()
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "path":
+            path = value.strip().strip('"').strip("/")
+            found = wb.git.tree_entry(tree, path) if path else None
+            if found is not None and found[1] == GITLINK:
+                out.add(os.fsencode(path))
+    return out
+
+
+def _submodule_of(path: bytes, subs: set[bytes]) -> bytes | None:
+    return next((s for s in subs if path == s or path.startswith(s + b"/")), None)
+
+
+def submodule_reason(sub: bytes, gitlink: bool) -> str:
+    """Why a change at or inside a submodule is not taken, and how to make it."""
+    name_ = os.fsdecode(sub)
+    what = (
+        f"the commit the Git submodule {name_} points at: a job changes it only in a commit of its own (git commit)"
+        if gitlink
+        else f"inside the Git submodule {name_}: gitbench does not manage a submodule's files (left in the worktree)"
+    )
+    return (
+        f"{what}. To change the submodule, commit inside it in your checkout (cd {name_} && git add -A && git commit), "
+        f"then record its new commit in the Workbench (git add {name_} && git commit)"
+    )
+
+
+def submodule_writes(linked: wt.Linked, subs: set[bytes]) -> list[tuple[bytes, str]]:
+    """Files written into a submodule's folder: Git does not show them (a submodule's folder is another
+    repository; in a job's worktree it is never checked out, so anything there is the job's)."""
+    root = os.fsencode(linked.path)
+    out: list[tuple[bytes, str]] = []
+    for sub in sorted(subs):
+        folder = os.path.join(root, sub)
+        if os.path.isdir(folder) and not os.path.islink(folder) and any(os.scandir(folder)):
+            out.append((sub + b"/", submodule_reason(sub, False)))
+    return out
+
+
 def classify(
-    wb: Workbench, linked: wt.Linked, changes: list[wt.Change], scope: Scope, copied: set[bytes]
+    wb: Workbench,
+    linked: wt.Linked,
+    changes: list[wt.Change],
+    scope: Scope,
+    copied: set[bytes],
+    subs: set[bytes] | None = None,
 ) -> tuple[list[bytes], list[tuple[bytes, str]]]:
     """Uncommitted changes: the paths to stage, and the refused ones with the reason."""
     allowed: list[bytes] = []
@@ -181,6 +237,10 @@ def classify(
     for ch in changes:
         path = ch.path.rstrip(b"/")
         if path in copied:
+            continue
+        sub = _submodule_of(path, subs or set())
+        if sub is not None:
+            refused.append((path, submodule_reason(sub, path == sub)))
             continue
         if ch.folder:
             refused.append((ch.path, "a nested Git repository (its files are left in the worktree)"))
@@ -248,8 +308,10 @@ def capture(
         raise drafts.corrupt(wb, job.id, "its branch disappeared during the job")
     tip = other or branch_tip
     changes = wt.status(linked)
-    allowed, refused = classify(wb, linked, changes, scope, copied)
+    subs = submodules(wb, wb.git.commit(tip).tree)
+    allowed, refused = classify(wb, linked, changes, scope, copied, subs)
     refused += hidden_writes(linked)
+    refused += [w for w in submodule_writes(linked, subs) if not any(r[0].rstrip(b"/") == w[0][:-1] for r in refused)]
     scratch = os.path.join(wb.layout.txn, f"capture-{job.id}")
     new_tip = keep_commits(wb, job, linked, known, tip, scope, copied, who, out, scratch, 1 if allowed else 0)
     if new_tip != branch_tip:

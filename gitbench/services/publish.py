@@ -25,7 +25,7 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     try:
         for change in wb.git.diff_trees(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree):
             if change.new is not None and change.new[1] != 0o160000:
-                wb.git.blob(change.new[0])
+                wb.git.check_blob(change.new[0])  # a big file is checked a chunk at a time, never read whole
     except (KeyError, ValueError) as exc:
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     return info.head, info.base
@@ -360,6 +360,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     faults.point("publish.after-checkpoint")
     # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
     notes = [f"Left as edited by someone else: {p}" for p in left]
+    notes += transaction.hidden_note(wb, entry, "The Draft changes")
     if check and check["status"] == "skipped":
         notes.append(
             f"The check `{check['command']}` was skipped (--no-check); that is recorded (checks/{check['id']}.json, "

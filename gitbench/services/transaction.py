@@ -10,12 +10,14 @@ the new one, and its files agree with it.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from gitbench import errors, faults
+from gitbench.git import sparse
 from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
-from gitbench.git.repo import RefMoved, TreeChange, translate
+from gitbench.git.repo import COMMIT_MODE, Entry, RefMoved, TreeChange, translate
+from gitbench.git.worktrees import GitFailed
 from gitbench.services.workbench import Workbench
 
 T = TypeVar("T")
@@ -29,16 +31,80 @@ def plan(wb: Workbench, old: str, new: str) -> tuple[list[TreeChange], bool]:
     return wb.git.diff_trees(wb.git.commit(old).tree, wb.git.commit(new).tree), True
 
 
-def mover(wb: Workbench, op_id: str, prefix: str) -> FileMover:
+def mover(wb: Workbench, op_id: str, prefix: str, hidden: Iterable[str] = ()) -> FileMover:
     import os
 
-    return FileMover(wb.git, os.path.join(wb.layout.txn, op_id), prefix)
+    return FileMover(wb.git, os.path.join(wb.layout.txn, op_id), prefix, hidden)
+
+
+def hidden_paths(wb: Workbench, changes: list[TreeChange]) -> list[str]:
+    """The changed paths the user's sparse checkout leaves out of the folder (git/sparse.py)."""
+    return sorted(sparse.hidden(wb.git, [c.path for c in changes])) if changes else []
+
+
+def submodule_paths(changes: list[TreeChange]) -> list[str]:
+    """The submodules a move changes (a gitlink added, removed or pointed at another commit): their folders are
+    the submodules' own repositories, which gitbench never writes (as `git merge` without --recurse-submodules)."""
+    return sorted({c.path for c in changes for e in (c.old, c.new) if e is not None and e[1] == COMMIT_MODE})
+
+
+def _gitlink(entry: Entry | None) -> str | None:
+    return entry[0] if entry is not None and entry[1] == COMMIT_MODE else None
+
+
+def submodule_moves(changes: list[TreeChange]) -> list[list[str | None]]:
+    """[path, old commit, new commit] of each submodule a move changes (None: not there)."""
+    subs = set(submodule_paths(changes))
+    moves: dict[str, list[str | None]] = {}
+    for c in changes:
+        if c.path in subs:
+            move = moves.setdefault(c.path, [c.path, None, None])
+            move[1] = move[1] or _gitlink(c.old)
+            move[2] = move[2] or _gitlink(c.new)
+    return [moves[p] for p in sorted(moves)]
+
+
+def hidden_note(wb: Workbench, entry: dict[str, Any], what: str) -> list[str]:
+    """What the result says about changes outside the sparse checkout and to submodules (none: nothing)."""
+    paths = entry.get("hidden") or []
+    notes = [sparse.note(wb.git, paths, what)] if paths else []
+    for path, old, new in entry.get("submodule_moves") or []:
+        old, new = old and old[:12], new and new[:12]
+        if old and new:
+            how = f"points the submodule {path} at commit {new} (it was {old})"
+            then = f"To check that commit out in it: git submodule update {path}"
+        elif new:
+            how = f"adds the submodule {path} (commit {new})"
+            then = f"To check it out: git submodule update --init {path}"
+        else:
+            how = f"removes the submodule {path}"
+            then = f"Its folder is left as it was: delete it yourself when you no longer need it ({path}/)"
+        notes.append(
+            f"{what.replace(' changes', '')} {how}. gitbench does not manage what is inside a submodule, so its "
+            f"folder was not touched (as with `git merge` without --recurse-submodules). {then}"
+        )
+    return notes
+
+
+def update_index(wb: Workbench, changes: dict[str, Entry | None], hidden: Iterable[str]) -> None:
+    """The index after the files moved: paths outside the sparse checkout keep their skip-worktree bit."""
+    hide = set(hidden)
+    wb.git.update_index({p: e for p, e in changes.items() if p not in hide})
+    if hide:
+        try:
+            sparse.set_index(wb.git, {p: e for p, e in changes.items() if p in hide})
+        except GitFailed as exc:
+            raise errors.GitLocked(
+                f"Git could not update the index for the paths outside the sparse checkout: {exc}",
+                [errors.Action("Wait a moment and run the command again"), errors.RECOVER],
+            ) from exc
 
 
 def blocked_paths(wb: Workbench, changes: list[TreeChange]) -> list[tuple[str, str]]:
     if not changes:
         return []
-    return [(b.path, b.reason) for b in mover(wb, "check", "check").check(changes)]
+    hidden = [*hidden_paths(wb, changes), *submodule_paths(changes)]
+    return [(b.path, b.reason) for b in mover(wb, "check", "check", hidden).check(changes)]
 
 
 def check_git_locks(wb: Workbench, files: bool) -> None:
@@ -76,10 +142,13 @@ def check_git_locks(wb: Workbench, files: bool) -> None:
 def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChange], prefix: str) -> None:
     """Journal, files, index, ref. Raises a GitbenchError after rolling back if the ref did not move."""
     check_git_locks(wb, bool(entry["files"]))
-    m = mover(wb, entry["id"], prefix) if entry["files"] else None
+    hidden = hidden_paths(wb, changes) if entry["files"] else []
+    subs = submodule_paths(changes)
+    m = mover(wb, entry["id"], prefix, [*hidden, *subs]) if entry["files"] else None
     # Paths that already hold their new content before we start are the user's (a locally edited file being
     # added, a Draft's edit also made by hand): we do not write them, so a rollback must not "restore" them.
-    untouched = [c.path for c in changes if m is not None and m.matches(c.path, c.new)]
+    untouched = [c.path for c in changes if m is not None and c.path not in m.hidden and m.matches(c.path, c.new)]
+    entry.update(hidden=hidden, submodules=subs, submodule_moves=submodule_moves(changes))  # its result names them
     entry = dict(entry, changes=changes_to_json(changes), ref=wb.published_ref, untouched=untouched)
     try:
         wb.journal.write(entry)
@@ -90,7 +159,7 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
         if m is not None:
             m.apply(changes)
             faults.point(f"{prefix}.before-index")
-            wb.git.update_index({c.path: c.new for c in changes})
+            update_index(wb, {c.path: c.new for c in changes}, hidden)
         faults.point(f"{prefix}.before-ref")
         wb.git.set_ref(wb.published_ref, entry["new"], entry["old"], f"gitbench {entry['op']}")
     except BaseException as exc:
@@ -160,9 +229,10 @@ def roll_back(wb: Workbench, entry: dict[str, Any]) -> list[str]:
     left: list[str] = []
     changes = changes_from_json(entry.get("changes", []))
     if entry.get("files") and wb.files_checked_out():
-        m = mover(wb, entry["id"], "rollback")
+        hidden = entry.get("hidden", [])
+        m = mover(wb, entry["id"], "rollback", [*hidden, *entry.get("submodules", [])])
         left = m.rollback(changes, keep=set(entry.get("untouched", [])))
-        wb.git.update_index({c.path: c.old for c in changes if c.path not in left})
+        update_index(wb, {c.path: c.old for c in changes if c.path not in left}, hidden)
         m.discard_backups()
     wb.journal.clear()
     return left
@@ -173,9 +243,10 @@ def roll_forward(wb: Workbench, entry: dict[str, Any]) -> list[str]:
     left: list[str] = []
     changes = changes_from_json(entry.get("changes", []))
     if entry.get("files") and wb.files_checked_out():
-        m = mover(wb, entry["id"], "rollforward")
+        hidden = entry.get("hidden", [])
+        m = mover(wb, entry["id"], "rollforward", [*hidden, *entry.get("submodules", [])])
         left = m.finish(changes)
-        wb.git.update_index({c.path: c.new for c in changes if c.path not in left})
+        update_index(wb, {c.path: c.new for c in changes if c.path not in left}, hidden)
         m.discard_backups()
     return left
 
