@@ -67,6 +67,7 @@ class Engine:
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
         self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
+        self._compiled: incremental.Compiled | None = None  # the workflow last read, with its snapshot parts
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -111,17 +112,23 @@ class Engine:
                 f"This Workbench has no workflow: {spec.PATH} is not in Published.",
                 [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")],
             )
-        # Parsed once per version of the file (its blob id): YAML is slow to parse at thousands of modules.
-        cached = atomic.read_json(self._cache("workflow.json"))
-        if isinstance(cached, dict) and cached.get("oid") == oid and cached.get("gitbench") == gitbench.__version__:
-            with contextlib.suppress(TypeError, KeyError, ValueError):
-                return spec.from_json(cached["workflow"])
-        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        # Parsed once per version of the file (its blob id), with what a status snapshot needs of it (each
+        # module's spec as text, the path index): YAML is slow to parse at thousands of modules, and so is
+        # turning thousands of specs into text.
+        path = self._cache("workflow.bin")
         with contextlib.suppress(OSError):
-            atomic.write_json(
-                self._cache("workflow.json"),
-                {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)},
-            )
+            with open(path, "rb") as fh:
+                compiled = incremental.load_compiled(fh.read(), oid, gitbench.__version__)
+            if compiled is not None:
+                self._compiled = compiled
+                return compiled.wf
+        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        compiled = incremental.compile_workflow(wf)
+        self._compiled = compiled
+        with contextlib.suppress(OSError):
+            data = incremental.dump_compiled(compiled, oid, gitbench.__version__)
+            if data is not None:
+                atomic.write_bytes(path, data, fsync=False)
         return wf
 
     def resolve(
@@ -235,6 +242,7 @@ class Engine:
                     "max_parallel": st.max_parallel,
                     "phase": st.phase,
                 },
+                self._compiled if self._compiled is not None and self._compiled.wf is wf else None,
             )
         text = incremental.document(snap.head, snap.texts)
         with contextlib.suppress(OSError):  # caches: a torn one is a miss
