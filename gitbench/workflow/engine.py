@@ -92,7 +92,7 @@ class Engine:
 
     def view(self, commit: str) -> View:
         tree = self.wb.git.commit(commit).tree
-        listing = {p: oid for p, oid, _ in self.wb.git.walk_tree(tree)}
+        listing = self.wb.git.blob_map(tree)
         cache = atomic.read_json(self._cache("meta.json"))
         return View(listing, self.wb.git.blob, cache if isinstance(cache, dict) else {})
 

@@ -110,7 +110,7 @@ def _encode_str(value: str) -> str:
     return _ENCODE(value)
 
 
-_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def document(head: dict[str, Any], texts: list[str]) -> str:
