@@ -27,6 +27,7 @@ from gitbench.workflow.spec import ModuleSpec, Workflow
 
 META_DIR = ".gitbench/meta"
 _ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
+_WILD = frozenset("*?[")  # a pattern with none of these is a path
 CLASSES = ("ready", "missing", "invalid", "outdated", "error")
 STATES = ("pending", "blocked", "ready", "running", "needs-input", "failed", "complete")
 
@@ -74,7 +75,7 @@ class View:
         return self._read(oid)
 
     def glob(self, pattern: str) -> list[tuple[str, str]]:
-        if not any(c in pattern for c in "*?["):
+        if _WILD.isdisjoint(pattern):
             path = pattern.strip("/")
             if path in self.files:
                 return [(path, self.files[path])]
@@ -94,7 +95,7 @@ def fingerprint(module: ModuleSpec, inputs: list[tuple[str, str | None]], overri
         head = json.dumps([module.id, module.version, {**module.config, **overrides}], sort_keys=True, default=str)
     if len(inputs) > 1:
         inputs = sorted(inputs, key=lambda i: (i[0], i[1] or ""))
-    body = "".join(f"{p}\0{o}\n" for p, o in inputs)
+    body = "".join([f"{p}\0{o}\n" for p, o in inputs])
     return hashlib.sha1((head + "\n" + body).encode()).hexdigest()
 
 
@@ -172,7 +173,7 @@ def resolve_one(
     missing_inputs = []
     for pattern in m.inputs:
         found = view.glob(pattern)
-        if not found and not any(c in pattern for c in "*?["):
+        if not found and _WILD.isdisjoint(pattern):
             missing_inputs.append(pattern)
         inputs.extend(found)
     if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
@@ -180,7 +181,7 @@ def resolve_one(
         inputs = [i for i in inputs if i[0] not in own]
     needs = {n: dep(n) for n in m.needs}
     for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
-        inputs.extend((a.path, view.oid(a.path)) for a in need_status.artifacts)
+        inputs += [(a.path, view.oid(a.path)) for a in need_status.artifacts]
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
     meta, problem, problem_class = _meta(view, m)
@@ -208,7 +209,7 @@ def resolve_one(
     bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
     if bad:
         st.reason = bad[0].reason
-    if all(a.klass == "ready" for a in st.artifacts):
+    if not bad and all([a.klass == "ready" for a in st.artifacts]):
         st.state = "complete"
     elif mid in running:
         st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
