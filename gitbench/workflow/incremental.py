@@ -79,38 +79,45 @@ class Snapshot:
 # -- the printed text ---------------------------------------------------------------------------------------
 def module_text(st: ModuleStatus) -> str:
     """The status as ``json.dumps(to_json(st), sort_keys=True, separators=(",", ":"), default=str)`` prints it,
-    put together field by field (a full resolve prints thousands; the generic path is several times slower)."""
-    enc = _encode_str
-    try:
-        if type(st.artifacts) is not list or not all(type(a) is Artifact for a in st.artifacts):
-            raise TypeError(st.artifacts)
-        arts = ",".join(
-            f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":{"null" if a.reason is None else enc(a.reason)}}}'
-            for a in st.artifacts
-        )
-        last = "null" if st.last_run is None else _dumps(to_json(st.last_run))
-        return (
-            f'{{"artifacts":[{arts}],"blocked_by":[{",".join(enc(b) for b in st.blocked_by)}],'
-            f'"fingerprint":{enc(st.fingerprint)},"id":{enc(st.id)},"last_run":{last},'
-            f'"reason":{"null" if st.reason is None else enc(st.reason)},'
-            f'"skip":{"null" if st.skip is None else enc(st.skip)},"state":{enc(st.state)}}}'
-        )
-    except TypeError:  # something else than text where text is expected: the generic way says it the same
+    put together field by field (a full resolve prints thousands; the generic path is several times slower).
+    Anything that is not text where text is expected goes the generic way."""
+    enc, text, null = _ENCODE, str, None
+    arts = []
+    for a in st.artifacts:
+        if type(a) is not Artifact or type(a.path) is not text or type(a.klass) is not text:
+            return _dumps(to_json(st))
+        if a.reason is null:
+            arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":null}}')
+        elif type(a.reason) is text:
+            arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":{enc(a.reason)}}}')
+        else:
+            return _dumps(to_json(st))
+    blocked = st.blocked_by
+    if (
+        type(st.artifacts) is not list
+        or type(st.id) is not text
+        or type(st.state) is not text
+        or type(st.fingerprint) is not text
+        or (st.reason is not null and type(st.reason) is not text)
+        or (st.skip is not null and type(st.skip) is not text)
+        or type(blocked) is not list
+        or (blocked and not all([type(b) is text for b in blocked]))
+    ):
         return _dumps(to_json(st))
+    return (
+        f'{{"artifacts":[{",".join(arts)}],"blocked_by":[{",".join([enc(b) for b in blocked])}],'
+        f'"fingerprint":{enc(st.fingerprint)},"id":{enc(st.id)},'
+        f'"last_run":{"null" if st.last_run is null else _dumps(to_json(st.last_run))},'
+        f'"reason":{"null" if st.reason is null else enc(st.reason)},'
+        f'"skip":{"null" if st.skip is null else enc(st.skip)},"state":{enc(st.state)}}}'
+    )
 
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _encode_str(value: str) -> str:
-    """A text as json.dumps writes it (ASCII, escaped); TypeError for anything that is not exactly a str."""
-    if type(value) is not str:
-        raise TypeError(value)
-    return _ENCODE(value)
-
-
-_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
 
 
 def document(head: dict[str, Any], texts: list[str]) -> str:

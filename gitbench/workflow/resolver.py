@@ -180,36 +180,41 @@ def resolve_one(
         own = {*m.outputs, meta_path(mid)}
         inputs = [i for i in inputs if i[0] not in own]
     needs = {n: dep(n) for n in m.needs}
-    for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
-        inputs += [(a.path, view.oid(a.path)) for a in need_status.artifacts]
+    oid_of = view.oid
+    stale_up = []
+    for n, need_status in needs.items():  # a dependency's artifacts are its declared outputs, in their order
+        inputs += [(a.path, oid_of(a.path)) for a in need_status.artifacts]
+        if need_status.state != "complete" and any(
+            a.klass in ("outdated", "missing", "invalid", "error") for a in need_status.artifacts
+        ):
+            stale_up.append(n)
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
     meta, problem, problem_class = _meta(view, m)
-    stale_up = [
-        n
-        for n, s in needs.items()
-        if s.state != "complete" and any(a.klass in ("outdated", "missing", "invalid", "error") for a in s.artifacts)
-    ]
+    artifacts = st.artifacts
+    ready = True
     for path in m.outputs:
-        oid = view.oid(path)
-        if oid is None:
-            st.artifacts.append(Artifact(path, "missing", "file not found"))
+        if oid_of(path) is None:
+            artifacts.append(Artifact(path, "missing", "file not found"))
         elif meta is None:
-            st.artifacts.append(Artifact(path, problem_class, problem))
+            artifacts.append(Artifact(path, problem_class, problem))
         elif str(meta.get("version")) != m.version:
-            st.artifacts.append(
+            artifacts.append(
                 Artifact(path, "outdated", f"module version changed ({meta.get('version')} → {m.version})")
             )
         elif meta.get("fingerprint") != fp:
-            st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
+            artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
         elif stale_up:
-            st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
+            artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
         else:
-            st.artifacts.append(Artifact(path, "ready"))
-    bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
-    if bad:
-        st.reason = bad[0].reason
-    if not bad and all([a.klass == "ready" for a in st.artifacts]):
+            artifacts.append(Artifact(path, "ready"))
+            continue
+        ready = False
+    if not ready:
+        bad = [a for a in artifacts if a.klass in ("invalid", "error")]
+        if bad:
+            st.reason = bad[0].reason
+    if ready:
         st.state = "complete"
     elif mid in running:
         st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
