@@ -18,9 +18,8 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gitbench
 from gitbench import clock, errors, faults, trailers
@@ -34,6 +33,9 @@ from gitbench.store import atomic
 from gitbench.workflow import incremental, resolver, scheduler, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import ModuleStatus, View
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Progress = Callable[[str], None]
 
@@ -445,6 +447,8 @@ class Engine:
     def _loop(
         self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None, say: Progress
     ) -> None:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # not imported by a status
+
         limit = max_parallel or wf.max_parallel
         futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
         # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
