@@ -79,38 +79,41 @@ class Snapshot:
 # -- the printed text ---------------------------------------------------------------------------------------
 def module_text(st: ModuleStatus) -> str:
     """The status as ``json.dumps(to_json(st), sort_keys=True, separators=(",", ":"), default=str)`` prints it,
-    put together field by field (a full resolve prints thousands; the generic path is several times slower).
-    Anything that is not text where text is expected goes the generic way."""
-    enc, text, null = _ENCODE, str, None
-    arts = []
-    for a in st.artifacts:
-        if type(a) is not Artifact or type(a.path) is not text or type(a.klass) is not text:
-            return _dumps(to_json(st))
-        if a.reason is null:
-            arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":null}}')
-        elif type(a.reason) is text:
-            arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":{enc(a.reason)}}}')
+    put together field by field (a full resolve prints thousands; json.dumps is several times slower). Text is
+    written with json's own encoder; anything else in a field (a dict, a number, an artifact that is not plain)
+    is that field through json.dumps, which writes it as it would inside the whole."""
+    enc = _ENCODE
+    parts = []
+    for name, key in _STATUS_KEYS:  # every field of ModuleStatus, in sorted order (as sort_keys writes them)
+        value = getattr(st, name)
+        if value is None:
+            parts.append(key + "null")
+        elif type(value) is str:
+            parts.append(key + enc(value))
+        elif type(value) is list and name == "artifacts" and _PLAIN_ARTIFACTS:
+            arts = []
+            for a in value:
+                if type(a) is not Artifact or type(a.path) is not str or type(a.klass) is not str:
+                    break
+                if a.reason is None:
+                    arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":null}}')
+                elif type(a.reason) is str:
+                    arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":{enc(a.reason)}}}')
+                else:
+                    break
+            else:
+                parts.append(f"{key}[{','.join(arts)}]")
+                continue
+            parts.append(key + _dumps(to_json(value)))
+        elif type(value) is list and all([type(v) is str for v in value]):
+            parts.append(f"{key}[{','.join([enc(v) for v in value])}]")
         else:
-            return _dumps(to_json(st))
-    blocked = st.blocked_by
-    if (
-        type(st.artifacts) is not list
-        or type(st.id) is not text
-        or type(st.state) is not text
-        or type(st.fingerprint) is not text
-        or (st.reason is not null and type(st.reason) is not text)
-        or (st.skip is not null and type(st.skip) is not text)
-        or type(blocked) is not list
-        or (blocked and not all([type(b) is text for b in blocked]))
-    ):
-        return _dumps(to_json(st))
-    return (
-        f'{{"artifacts":[{",".join(arts)}],"blocked_by":[{",".join([enc(b) for b in blocked])}],'
-        f'"fingerprint":{enc(st.fingerprint)},"id":{enc(st.id)},'
-        f'"last_run":{"null" if st.last_run is null else _dumps(to_json(st.last_run))},'
-        f'"reason":{"null" if st.reason is null else enc(st.reason)},'
-        f'"skip":{"null" if st.skip is null else enc(st.skip)},"state":{enc(st.state)}}}'
-    )
+            parts.append(key + _dumps(to_json(value)))
+    return "{" + ",".join(parts) + "}"
+
+
+_STATUS_KEYS = [(name, f'"{name}":') for name in sorted(f.name for f in fields(ModuleStatus))]
+_PLAIN_ARTIFACTS = [f.name for f in fields(Artifact)] == ["path", "klass", "reason"]  # what the shortcut writes
 
 
 def _dumps(data: Any) -> str:

@@ -26,8 +26,6 @@ from gitbench.scope import Scope
 from gitbench.workflow.spec import ModuleSpec, Workflow
 
 META_DIR = ".gitbench/meta"
-_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
-_WILD = frozenset("*?[")  # a pattern with none of these is a path
 CLASSES = ("ready", "missing", "invalid", "outdated", "error")
 STATES = ("pending", "blocked", "ready", "running", "needs-input", "failed", "complete")
 
@@ -75,7 +73,7 @@ class View:
         return self._read(oid)
 
     def glob(self, pattern: str) -> list[tuple[str, str]]:
-        if _WILD.isdisjoint(pattern):
+        if not any(c in pattern for c in "*?["):
             path = pattern.strip("/")
             if path in self.files:
                 return [(path, self.files[path])]
@@ -85,6 +83,9 @@ class View:
         if self._sorted is None:
             self._sorted = sorted(self.files)
         return [(p, self.files[p]) for p in self._sorted if scope.allows(p)]
+
+
+_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
 
 
 def fingerprint(module: ModuleSpec, inputs: list[tuple[str, str | None]], overrides: dict[str, Any]) -> str:
@@ -173,48 +174,43 @@ def resolve_one(
     missing_inputs = []
     for pattern in m.inputs:
         found = view.glob(pattern)
-        if not found and _WILD.isdisjoint(pattern):
+        if not found and not any(c in pattern for c in "*?["):
             missing_inputs.append(pattern)
         inputs.extend(found)
     if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
         own = {*m.outputs, meta_path(mid)}
         inputs = [i for i in inputs if i[0] not in own]
     needs = {n: dep(n) for n in m.needs}
-    oid_of = view.oid
-    stale_up = []
-    for n, need_status in needs.items():  # a dependency's artifacts are its declared outputs, in their order
-        inputs += [(a.path, oid_of(a.path)) for a in need_status.artifacts]
-        if need_status.state != "complete" and any(
-            a.klass in ("outdated", "missing", "invalid", "error") for a in need_status.artifacts
-        ):
-            stale_up.append(n)
+    for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
+        inputs.extend((a.path, view.oid(a.path)) for a in need_status.artifacts)
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
     meta, problem, problem_class = _meta(view, m)
-    artifacts = st.artifacts
-    ready = True
+    stale_up = [
+        n
+        for n, s in needs.items()
+        if s.state != "complete" and any(a.klass in ("outdated", "missing", "invalid", "error") for a in s.artifacts)
+    ]
     for path in m.outputs:
-        if oid_of(path) is None:
-            artifacts.append(Artifact(path, "missing", "file not found"))
+        oid = view.oid(path)
+        if oid is None:
+            st.artifacts.append(Artifact(path, "missing", "file not found"))
         elif meta is None:
-            artifacts.append(Artifact(path, problem_class, problem))
+            st.artifacts.append(Artifact(path, problem_class, problem))
         elif str(meta.get("version")) != m.version:
-            artifacts.append(
+            st.artifacts.append(
                 Artifact(path, "outdated", f"module version changed ({meta.get('version')} → {m.version})")
             )
         elif meta.get("fingerprint") != fp:
-            artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
+            st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
         elif stale_up:
-            artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
+            st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
         else:
-            artifacts.append(Artifact(path, "ready"))
-            continue
-        ready = False
-    if not ready:
-        bad = [a for a in artifacts if a.klass in ("invalid", "error")]
-        if bad:
-            st.reason = bad[0].reason
-    if ready:
+            st.artifacts.append(Artifact(path, "ready"))
+    bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
+    if bad:
+        st.reason = bad[0].reason
+    if all(a.klass == "ready" for a in st.artifacts):
         st.state = "complete"
     elif mid in running:
         st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
