@@ -62,6 +62,8 @@ class EngineStatus:
 
 
 class Engine:
+    _compiled: incremental.Compiled | None = None  # the workflow last read, with the parts a snapshot takes of it
+
     def __init__(self, wb: Workbench) -> None:
         self.wb = wb
         self.state = self._load()
@@ -69,7 +71,6 @@ class Engine:
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
         self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
-        self._compiled: incremental.Compiled | None = None  # the workflow last read, with its snapshot parts
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
