@@ -18,9 +18,8 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gitbench
 from gitbench import clock, errors, faults, trailers
@@ -34,6 +33,9 @@ from gitbench.store import atomic
 from gitbench.workflow import incremental, resolver, scheduler, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import ModuleStatus, View
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Progress = Callable[[str], None]
 
@@ -60,6 +62,8 @@ class EngineStatus:
 
 
 class Engine:
+    _compiled: incremental.Compiled | None = None  # the workflow last read, with the parts a snapshot takes of it
+
     def __init__(self, wb: Workbench) -> None:
         self.wb = wb
         self.state = self._load()
@@ -91,7 +95,7 @@ class Engine:
 
     def view(self, commit: str) -> View:
         tree = self.wb.git.commit(commit).tree
-        listing = {p: oid for p, oid, _ in self.wb.git.walk_tree(tree)}
+        listing = self.wb.git.blob_map(tree)
         cache = atomic.read_json(self._cache("meta.json"))
         return View(listing, self.wb.git.blob, cache if isinstance(cache, dict) else {})
 
@@ -101,8 +105,9 @@ class Engine:
     def _save_cache(self, view: View) -> None:
         """Parsed metadata by blob id: only ever a speed-up (deleting it changes nothing but the time)."""
         if view.meta_cache_changed:
-            with contextlib.suppress(OSError):
-                atomic.write_json(self._cache("meta.json"), view.meta_cache)
+            with contextlib.suppress(OSError):  # compact: json's C encoder (indented, 10,000 entries took 4× as long)
+                data = json.dumps(view.meta_cache, separators=(",", ":")).encode()
+                atomic.write_bytes(self._cache("meta.json"), data, fsync=False)
 
     def workflow(self, view: View) -> spec.Workflow:
         oid = view.oid(spec.PATH)
@@ -111,17 +116,23 @@ class Engine:
                 f"This Workbench has no workflow: {spec.PATH} is not in Published.",
                 [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")],
             )
-        # Parsed once per version of the file (its blob id): YAML is slow to parse at thousands of modules.
-        cached = atomic.read_json(self._cache("workflow.json"))
-        if isinstance(cached, dict) and cached.get("oid") == oid and cached.get("gitbench") == gitbench.__version__:
-            with contextlib.suppress(TypeError, KeyError, ValueError):
-                return spec.from_json(cached["workflow"])
-        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        # Parsed once per version of the file (its blob id), with what a status snapshot needs of it (each
+        # module's spec as text, the path index): YAML is slow to parse at thousands of modules, and so is
+        # turning thousands of specs into text.
+        path = self._cache("workflow.bin")
         with contextlib.suppress(OSError):
-            atomic.write_json(
-                self._cache("workflow.json"),
-                {"oid": oid, "gitbench": gitbench.__version__, "workflow": spec.to_json(wf)},
-            )
+            with open(path, "rb") as fh:
+                compiled = incremental.load_compiled(fh.read(), oid, gitbench.__version__)
+            if compiled is not None:
+                self._compiled = compiled
+                return compiled.wf
+        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
+        compiled = incremental.compile_workflow(wf)
+        self._compiled = compiled
+        with contextlib.suppress(OSError):
+            data = incremental.dump_compiled(compiled, oid, gitbench.__version__)
+            if data is not None:
+                atomic.write_bytes(path, data, fsync=False)
         return wf
 
     def resolve(
@@ -235,6 +246,7 @@ class Engine:
                     "max_parallel": st.max_parallel,
                     "phase": st.phase,
                 },
+                self._compiled if self._compiled is not None and self._compiled.wf is wf else None,
             )
         text = incremental.document(snap.head, snap.texts)
         with contextlib.suppress(OSError):  # caches: a torn one is a miss
@@ -436,6 +448,8 @@ class Engine:
     def _loop(
         self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None, say: Progress
     ) -> None:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # not imported by a status
+
         limit = max_parallel or wf.max_parallel
         futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
         # Each module runs at most once a run: a module that fails (even one asked for by name, which may run

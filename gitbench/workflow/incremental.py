@@ -19,7 +19,7 @@ import marshal
 import sys
 import zlib
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from gitbench.model import to_json
@@ -78,7 +78,49 @@ class Snapshot:
 
 # -- the printed text ---------------------------------------------------------------------------------------
 def module_text(st: ModuleStatus) -> str:
-    return json.dumps(to_json(st), sort_keys=True, separators=(",", ":"), default=str)
+    """The status as ``json.dumps(to_json(st), sort_keys=True, separators=(",", ":"), default=str)`` prints it,
+    put together field by field (a full resolve prints thousands; json.dumps is several times slower). Text is
+    written with json's own encoder; anything else in a field (a dict, a number, an artifact that is not plain)
+    is that field through json.dumps, which writes it as it would inside the whole."""
+    enc = _ENCODE
+    parts = []
+    for name, key in _STATUS_KEYS:  # every field of ModuleStatus, in sorted order (as sort_keys writes them)
+        value = getattr(st, name)
+        if value is None:
+            parts.append(key + "null")
+        elif type(value) is str:
+            parts.append(key + enc(value))
+        elif type(value) is list and name == "artifacts" and _PLAIN_ARTIFACTS:
+            arts = []
+            for a in value:
+                if type(a) is not Artifact or type(a.path) is not str or type(a.klass) is not str:
+                    break
+                if a.reason is None:
+                    arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":null}}')
+                elif type(a.reason) is str:
+                    arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":{enc(a.reason)}}}')
+                else:
+                    break
+            else:
+                parts.append(f"{key}[{','.join(arts)}]")
+                continue
+            parts.append(key + _dumps(to_json(value)))
+        elif type(value) is list and all([type(v) is str for v in value]):
+            parts.append(f"{key}[{','.join([enc(v) for v in value])}]")
+        else:
+            parts.append(key + _dumps(to_json(value)))
+    return "{" + ",".join(parts) + "}"
+
+
+_STATUS_KEYS = [(name, f'"{name}":') for name in sorted(f.name for f in fields(ModuleStatus))]
+_PLAIN_ARTIFACTS = [f.name for f in fields(Artifact)] == ["path", "klass", "reason"]  # what the shortcut writes
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
 
 
 def document(head: dict[str, Any], texts: list[str]) -> str:
@@ -216,15 +258,73 @@ def touched(index: dict[str, Any], changed: Iterable[str]) -> set[int]:
     return out
 
 
+# -- the workflow, compiled once per version of its file ----------------------------------------------------
+@dataclass
+class Compiled:
+    """A parsed workflow with the parts of a snapshot that depend on it alone: each module's spec as text (in
+    the workflow's order) and the path index. Kept in the cache by the workflow file's blob id."""
+
+    wf: spec.Workflow
+    specs: list[str]
+    index: dict[str, Any]
+
+
+SPEC_FIELDS = tuple(f.name for f in fields(spec.ModuleSpec))
+
+
+def spec_text(m: spec.ModuleSpec) -> str:
+    return json.dumps(to_json(m), separators=(",", ":"), default=str)
+
+
+def compile_workflow(wf: spec.Workflow) -> Compiled:
+    return Compiled(wf, [spec_text(wf.modules[m]) for m in wf.order], build_index(wf))
+
+
+def dump_compiled(c: Compiled, oid: str, version: str) -> bytes | None:
+    """The compiled workflow in marshal's format, or None when a module's settings are not plain data."""
+    wf = c.wf
+    rows = tuple(tuple(getattr(m, f) for f in SPEC_FIELDS) for m in wf.modules.values())
+    try:
+        return marshal.dumps(
+            (FORMAT, sys.implementation.cache_tag, version, oid, SPEC_FIELDS, rows, wf.order, wf.max_parallel)
+            + (wf.phases, wf.path, c.specs, c.index)
+        )
+    except ValueError:  # a setting YAML made into something else than plain data (a date): not cached
+        return None
+
+
+def load_compiled(data: bytes, oid: str, version: str) -> Compiled | None:
+    """The compiled workflow of the file with blob id ``oid``, or None for anything else (a miss)."""
+    try:
+        fmt, tag, ver, coid, names, rows, order, max_parallel, phases, path, specs, index = marshal.loads(data)
+        if (fmt, tag, ver, coid, names) != (FORMAT, sys.implementation.cache_tag, version, oid, SPEC_FIELDS):
+            return None
+        modules: dict[str, spec.ModuleSpec] = {}
+        new = object.__new__
+        for row in rows:
+            m = new(spec.ModuleSpec)
+            m.__dict__.update(zip(names, row, strict=True))  # a frozen dataclass: set as its __init__ would
+            modules[m.id] = m
+        if len(specs) != len(order) or set(order) != modules.keys():
+            return None
+        wf = spec.Workflow(modules=modules, order=order, max_parallel=max_parallel, phases=phases, path=path)
+        return Compiled(wf, specs, index)
+    except (ValueError, EOFError, TypeError, AttributeError):
+        return None
+
+
 # -- making and reading snapshots ----------------------------------------------------------------------------
-def build(wf: spec.Workflow, statuses: dict[str, ModuleStatus], head: dict[str, Any]) -> Snapshot:
-    index = build_index(wf)
-    index["states"] = [statuses[m].state for m in wf.order]
+def build(
+    wf: spec.Workflow, statuses: dict[str, ModuleStatus], head: dict[str, Any], compiled: Compiled | None = None
+) -> Snapshot:
+    """The snapshot of a full resolve. ``compiled``: the same workflow's parts, made once for its file."""
+    if compiled is None:
+        compiled = compile_workflow(wf)
     return Snapshot(
         head=head,
-        index=index,
+        index={**compiled.index, "states": [statuses[m].state for m in wf.order]},
         texts=[module_text(statuses[m]) for m in wf.order],
-        specs=[json.dumps(asdict(wf.modules[m]), separators=(",", ":"), default=str) for m in wf.order],
+        specs=compiled.specs,
     )
 
 

@@ -85,10 +85,18 @@ class View:
         return [(p, self.files[p]) for p in self._sorted if scope.allows(p)]
 
 
+_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
+
+
 def fingerprint(module: ModuleSpec, inputs: list[tuple[str, str | None]], overrides: dict[str, Any]) -> str:
     """A hash of what a module's outputs are made from: its id, version and settings, and its inputs' ids."""
-    head = json.dumps([module.id, module.version, {**module.config, **overrides}], sort_keys=True, default=str)
-    body = "".join(f"{p}\0{o}\n" for p, o in sorted(inputs, key=lambda i: (i[0], i[1] or "")))
+    if not module.config and not overrides and type(module.id) is str and type(module.version) is str:
+        head = f"[{_ENCODE(module.id)}, {_ENCODE(module.version)}, {{}}]"  # what json.dumps writes, 5× sooner
+    else:
+        head = json.dumps([module.id, module.version, {**module.config, **overrides}], sort_keys=True, default=str)
+    if len(inputs) > 1:
+        inputs = sorted(inputs, key=lambda i: (i[0], i[1] or ""))
+    body = "".join([f"{p}\0{o}\n" for p, o in inputs])
     return hashlib.sha1((head + "\n" + body).encode()).hexdigest()
 
 

@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,6 +52,13 @@ from typing import Any
 from tests.bench.run import DOC, bench_env, gitbench_cmd
 
 START, END = "<!-- bench:workflow:start -->", "<!-- bench:workflow:end -->"
+COLD_START, COLD_END = "<!-- bench:workflow-cold:start -->", "<!-- bench:workflow-cold:end -->"
+# The status paths measured by --cold, each against `make -n`: what is left of the caches before each query.
+PATHS = {
+    "cached": "the status cache vouches for the tree (nothing changed)",
+    "full": "full resolve: no status cache, no snapshot (the engine state, the Draft or gitbench changed)",
+    "nothing": "nothing cached: the workflow file and 10,000 metadata files read and parsed too (a fresh clone)",
+}
 
 
 def shape(modules: int) -> tuple[int, int]:
@@ -509,6 +518,74 @@ def measure_run(modules: int, root: str) -> dict[str, Any]:
     return {"modules": modules, "gitbench": g, "make": m, "overhead_ms": (g - m) / modules * 1000}
 
 
+def _cpu(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, int, bytes]:
+    """CPU time (user + system, its children included) and peak RSS (KiB) of one command, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr[-500:]!r}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), after.ru_maxrss, proc.stdout
+
+
+def measure_cold(modules: int, runs: int, root: str) -> dict[str, Any]:
+    """CPU time of `gitbench workflow status --json` on each path of PATHS beside `make -n` on the same DAG,
+    interleaved in the same rounds (one untimed warm-up round). Every path must print the same bytes."""
+    env = bench_env(root)
+    gb, mk = generate(root, modules, env)
+    cache = os.path.join(gb, ".git", "gitbench", "workflow", "cache")
+    status = gitbench_cmd() + ["workflow", "status", "--json"]
+
+    def prepare(path: str) -> None:
+        if path == "nothing":
+            shutil.rmtree(cache, ignore_errors=True)
+        elif path == "full":
+            for name in ("status.cache", "status.snap"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(cache, name))
+
+    out: dict[str, Any] = {"modules": modules, "make": [], **{p: [] for p in PATHS}, "rss": {}}
+    expected: bytes | None = None
+    for i in range(runs + 1):
+        m, _, mtext = _cpu(["make", "-n"], mk, env)
+        assert b"cp " not in mtext, "make thinks something is out of date"
+        if i:
+            out["make"].append(m)
+        for path in ("nothing", "full", "cached"):
+            prepare(path)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            g, rss, text = _cpu(status, gb, env)
+            expected = expected or text
+            assert text == expected, f"the {path} path printed another status"
+            assert json.loads(text)["result"]["banner"] == "Status: complete"
+            if i:
+                out[path].append(g)
+                if rss > before:  # ru_maxrss of the children is the largest so far: only a new peak is this one
+                    out["rss"][path] = rss
+    return out
+
+
+def cold_table(results: list[dict[str, Any]], runs: int) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs; CPU time (user + system) of the whole "
+        f"process, median of {runs} runs, each path and `make -n` side by side in the same rounds. Paths: "
+        + "; ".join(f"*{k}*: {v}" for k, v in PATHS.items())
+        + ".",
+        "",
+        "| modules | path | gitbench `workflow status --json` | `make -n` | ratio | target ≤ 5× |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for r in results:
+        ms = statistics.median(r["make"])
+        for path in PATHS:
+            gs = statistics.median(r[path])
+            verdict = ("met" if gs <= 5 * ms else "**missed**") if r["modules"] >= 10_000 else "(no target)"
+            lines.append(
+                f"| {r['modules']:,} | {path} | {_seconds(gs)} | {_seconds(ms)} | {gs / ms:.1f}× | {verdict} |"
+            )
+    return "\n".join(lines)
+
+
 def _seconds(x: float) -> str:
     return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.1f} s"
 
@@ -589,7 +666,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default="/tmp/gitbench-bench")
     ap.add_argument("--run-modules", type=int, default=1000)
     ap.add_argument("--update-doc", action="store_true")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="only the cold and cached status paths beside `make -n` (CPU time; the table after the peers' one)",
+    )
     args = ap.parse_args(argv)
+    if args.cold:
+        cold = [measure_cold(int(s), args.runs, args.root) for s in args.sizes.split(",")]
+        text = cold_table(cold, args.runs)
+        print(text)
+        if args.update_doc:
+            _rewrite(COLD_START, COLD_END, text)
+        return 0
     names = [n for n in args.peers.split(",") if n]
     unknown = set(names) - set(GENERATE)
     if unknown:
@@ -609,13 +698,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     if args.update_doc:
-        with open(DOC) as fh:
-            doc = fh.read()
-        head, rest = doc.split(START, 1)
-        _, tail = rest.split(END, 1)
-        with open(DOC, "w") as fh:
-            fh.write(f"{head}{START}\n{text}\n{END}{tail}")
+        _rewrite(START, END, text)
     return 0
+
+
+def _rewrite(start: str, end: str, text: str) -> None:
+    """The block between the two markers of docs/performance.md, replaced by ``text``."""
+    with open(DOC) as fh:
+        doc = fh.read()
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(DOC, "w") as fh:
+        fh.write(f"{head}{start}\n{text}\n{end}{tail}")
 
 
 if __name__ == "__main__":
