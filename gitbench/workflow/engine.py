@@ -321,7 +321,9 @@ class Engine:
                 self.state.overrides.setdefault(mid, {}).update(values)
             notes = self._settle_claims(say)
             job = self._job(on_draft, notes, say)
-            wf = self.workflow(self.view(self.head()))  # again: `--on-draft publish` may have moved Published
+            view = self.view(self.head())
+            wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
+            self._record_definition(wf, view)
             job.steps_total = len(wf.modules)
             self._take_operator_edits(wf, job, notes, say)
             try:
@@ -339,6 +341,14 @@ class Engine:
                     klass="user-cancel",
                 )
             return self._end(wf, job, notes)
+
+    def _record_definition(self, wf: spec.Workflow, view: View) -> None:
+        """The definition the run goes by, in the state: the file's blob id (the exact text, in Git) and the
+        resolved definition (defaults filled in). Saved with the next claim; rewritten only when it changed."""
+        blob = view.oid(spec.PATH)
+        if self.state.workflow is None or self.state.workflow.get("blob") != blob:
+            self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
+            engine_state.save(self.wb.git.gitdir, self.state)
 
     def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
         """The workflow's job: the one in progress (its Draft still there), or a new one."""

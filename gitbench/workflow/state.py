@@ -2,7 +2,8 @@
 
 It holds what the files cannot tell: the running set (claimed modules, with the process and job that claimed
 them), gates and approvals, skipped optional modules, runtime overrides (``--set``), the last run of every
-module, and the workflow job in progress. Deleting it loses no work: the artifacts and their metadata say what
+module, the workflow job in progress, and the workflow definition it runs (the file's blob id and the resolved
+definition). Deleting it loses no work: the artifacts and their metadata say what
 is complete, and the Draft's step commits say which runs finished.
 """
 
@@ -23,6 +24,9 @@ class EngineState:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_run: dict[str, dict[str, Any]] = field(default_factory=dict)
     job: str | None = None
+    # The workflow definition as run: {"path", "blob": the Git blob id of the file, "definition": the resolved
+    # modules (defaults filled in), order, max_parallel, phases}. Set when a run starts.
+    workflow: dict[str, Any] | None = None
 
 
 def path(gitdir: str) -> str:

@@ -1,0 +1,83 @@
+"""Issue 14: the workflow engine says what is true (seed 004), end to end through the real CLI.
+
+The engine snapshot holds the definition it runs; a corrupted metadata file is an ``error`` whatever the caches
+hold; a dead process's claim is ``interrupted``; ``module-runner --wait`` fails when its time is up; an approval
+covers the inputs it saw; an outdated module names the changed file and the module it reached first (``status
+--why``); a command that runs a file it does not list among its ``inputs`` is told so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import git, gitbench
+from tests.workflow_helpers import draft_ref, line_of, module_runner, runs, state, status_json, workflow_bench
+
+PY = sys.executable
+
+
+def chain_workflow(log: Path) -> str:
+    """a reads in.txt; b needs a; c needs b; d needs c: a chain of four."""
+    return textwrap.dedent(f"""\
+        modules:
+          - id: a
+            run: {{command: 'echo a >> {log}; cat in.txt > out/a.txt'}}
+            inputs: [in.txt]
+            outputs: [out/a.txt]
+          - id: b
+            needs: [a]
+            run: {{command: 'echo b >> {log}; cat out/a.txt > out/b.txt'}}
+            outputs: [out/b.txt]
+          - id: c
+            needs: [b]
+            run: {{command: 'echo c >> {log}; cat out/b.txt > out/c.txt'}}
+            outputs: [out/c.txt]
+          - id: d
+            needs: [c]
+            run: {{command: 'echo d >> {log}; cat out/c.txt > out/d.txt'}}
+            outputs: [out/d.txt]
+        """)
+
+
+def commit_on_draft(wb: Path, files: dict[str, str], message: str = "edit by hand") -> str:
+    """Commit ``files`` onto the Draft with plain Git plumbing (another tool, or an operator with git)."""
+    draft = draft_ref(wb)
+    index = wb / ".git" / "tmp-index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    git(wb, "read-tree", draft, env=env)
+    for path, text in files.items():
+        blob = _blob(wb, text)
+        git(wb, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+    tree = git(wb, "write-tree", env=env).strip()
+    index.unlink()
+    head = git(wb, "rev-parse", draft).strip()
+    commit = git(wb, "commit-tree", tree, "-p", head, "-m", message).strip()
+    git(wb, "update-ref", draft, commit, head)
+    return commit
+
+
+def _blob(wb: Path, text: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=wb, input=text, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_the_engine_snapshot_holds_the_workflow_definition_it_runs(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "p", chain_workflow(log), {"in.txt": "one\n"})
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    held = state(wb)["workflow"]
+    assert held["path"] == ".gitbench/workflow.yaml"
+    assert held["blob"] == git(wb, "rev-parse", "main:.gitbench/workflow.yaml").strip()
+    definition = held["definition"]
+    assert definition["order"] == ["a", "b", "c", "d"]
+    assert definition["max_parallel"] == 2  # the default, resolved
+    mods = {m["id"]: m for m in definition["modules"]}
+    assert mods["b"]["needs"] == ["a"] and mods["a"]["inputs"] == ["in.txt"] and mods["a"]["version"] == "1"
+    assert mods["a"]["run"]["command"].endswith("cat in.txt > out/a.txt")
