@@ -81,3 +81,29 @@ def test_the_engine_snapshot_holds_the_workflow_definition_it_runs(tmp_path: Pat
     mods = {m["id"]: m for m in definition["modules"]}
     assert mods["b"]["needs"] == ["a"] and mods["a"]["inputs"] == ["in.txt"] and mods["a"]["version"] == "1"
     assert mods["a"]["run"]["command"].endswith("cat in.txt > out/a.txt")
+
+
+def test_a_claim_whose_process_died_shows_as_interrupted_until_resume(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "p", chain_workflow(log), {"in.txt": "one\n"})
+    res = gitbench(wb, "workflow", "run", env={"GITBENCH_FAULT": "workflow.after-claim:kill"})
+    assert res.returncode != 0  # killed right after it claimed a
+    assert state(wb)["running"]["a"]["status"] == "running"  # the dead process's claim, as it left it
+
+    for _ in range(2):  # the second time from the status caches: they cannot vouch for a dead claim either
+        res = gitbench(wb, "workflow", "status")
+        assert res.returncode == 0, res.stderr
+        first = res.stdout.splitlines()[0]
+        assert first.startswith("Status: interrupted · a"), res.stdout
+        assert "run `gitbench workflow resume`" in first
+        assert "Status: running" not in res.stdout
+        line = line_of(res.stdout, "a")
+        assert " interrupted " in line and "run `gitbench workflow resume`" in line
+        banner, modules = status_json(wb)
+        assert modules["a"]["state"] == "interrupted" and banner == first
+
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0, res.stderr
+    banner, modules = status_json(wb)
+    assert banner == "Status: complete" and state(wb)["running"] == {}
+    assert runs(log) == ["a", "b", "c", "d"]
