@@ -107,3 +107,35 @@ def test_a_claim_whose_process_died_shows_as_interrupted_until_resume(tmp_path: 
     banner, modules = status_json(wb)
     assert banner == "Status: complete" and state(wb)["running"] == {}
     assert runs(log) == ["a", "b", "c", "d"]
+
+
+def test_a_command_that_runs_a_file_missing_from_its_inputs_is_told_so(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent(f"""\
+        modules:
+          - id: build
+            run: {{command: '"{PY}" tools/x.py'}}
+            inputs: [src/*.txt]
+            outputs: [out/build.txt]
+        """),
+        {"src/a.txt": "a\n", "tools/x.py": "open('out/build.txt', 'w').write('built')\n"},
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode != 0
+    banner, modules = status_json(wb)
+    error = modules["build"]["last_run"]["error"]
+    assert "can't open file" in error  # the interpreter's own words stay
+    assert (
+        "tools/x.py is in the Workbench but not an input of module build, so not in its folder: "
+        "add tools/x.py to its `inputs` in .gitbench/workflow.yaml"
+    ) in error
+    assert "tools/x.py is in the Workbench but not an input of module build" in res.stderr + res.stdout
+    # Listed among its inputs, it runs.
+    assert gitbench(wb, "discard", "--yes").returncode == 0
+    (wb / ".gitbench/workflow.yaml").write_text(
+        (wb / ".gitbench/workflow.yaml").read_text().replace("inputs: [src/*.txt]", "inputs: [src/*.txt, tools/x.py]")
+    )
+    git(wb, "commit", "-qam", "list the script")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr + res.stdout

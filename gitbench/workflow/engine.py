@@ -599,6 +599,8 @@ class Engine:
         cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
         shutil.rmtree(folder, ignore_errors=True)
         if status != "complete":
+            if status == "failed" and error and m.kind == "command":
+                error = self._explain_missing(m, job, folder, snap, error)
             return Result(status, error=error, seconds=seconds)
         # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
         # forever not complete
@@ -611,6 +613,35 @@ class Engine:
             for path, why in cap.refused:
                 Log(self.wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
         return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
+
+    def _explain_missing(self, m: spec.ModuleSpec, job: JobRecord, folder: str, snap: Any, error: str) -> str:
+        """A command that failed on a file it could not find, where the file is in the Workbench but not among
+        the module's inputs (so not in its folder): say so, and how to list it."""
+        import re
+
+        tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
+        absent: list[str] = []
+        for token in re.findall(r"[\w./@+-]+", error):
+            token = token.rstrip(".")
+            if token.startswith(folder + "/"):
+                rel = token[len(folder) + 1 :]
+            elif token.startswith("/"):
+                continue  # a file outside its folder: not the Workbench's
+            else:
+                rel = token.removeprefix("./")
+            if rel in absent or rel in snap:
+                continue
+            entry = self.wb.git.tree_entry(tree, rel)
+            if entry is not None and entry[1] not in (TREE, COMMIT_MODE):
+                absent.append(rel)
+        if not absent:
+            return error
+        listed = ", ".join(absent)
+        return (
+            f"{error} · {listed} {'is' if len(absent) == 1 else 'are'} in the Workbench but not "
+            f"{'an input' if len(absent) == 1 else 'inputs'} of module {m.id}, so not in its folder: add "
+            f"{listed} to its `inputs` in {spec.PATH}"
+        )
 
     def _commit(
         self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result, st: ModuleStatus
