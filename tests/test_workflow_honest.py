@@ -139,3 +139,31 @@ def test_a_command_that_runs_a_file_missing_from_its_inputs_is_told_so(tmp_path:
     git(wb, "commit", "-qam", "list the script")
     res = gitbench(wb, "workflow", "run")
     assert res.returncode == 0, res.stderr + res.stdout
+
+
+def test_module_runner_wait_fails_when_its_time_is_up_and_prints_the_state_once(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent("""\
+        modules:
+          - id: sign-off
+            inputs: {input: "the reviewers' sign-off"}
+            outputs: [review/sign-off.md]
+        """),
+    )
+    res = module_runner(wb, "--module", "sign-off", "--wait", "3")
+    out = res.stdout + res.stderr
+    assert res.returncode == 25, out  # input-timeout (docs/errors.md)
+    assert "error: input-timeout (exit 25)" in res.stderr
+    assert "sign-off still waits for its input after 3 s: review/sign-off.md did not appear" in " ".join(
+        res.stderr.replace("│", " ").split()
+    )
+    # The state once, then progress: not the run's lines again at every poll.
+    assert out.count("sign-off: needs input") == 1, out
+    assert out.count("Waiting for sign-off outputs") == 1, out
+    assert len(res.stderr.splitlines()) < 20, res.stderr
+    # JSON: the same error for a script.
+    res = module_runner(wb, "--module", "sign-off", "--wait", "1", "--json")
+    assert res.returncode == 25
+    err = json.loads(res.stdout)["error"]
+    assert err["code"] == "input-timeout" and "review/sign-off.md" in err["message"]
