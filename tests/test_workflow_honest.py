@@ -167,3 +167,30 @@ def test_module_runner_wait_fails_when_its_time_is_up_and_prints_the_state_once(
     assert res.returncode == 25
     err = json.loads(res.stdout)["error"]
     assert err["code"] == "input-timeout" and "review/sign-off.md" in err["message"]
+
+
+def test_corrupted_metadata_is_an_error_naming_the_file_and_the_parse_problem_whatever_the_caches_hold(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "p", chain_workflow(log), {"in.txt": "one\n"})
+    assert gitbench(wb, "workflow", "run").returncode == 0
+    draft = draft_ref(wb)
+    good = git(wb, "show", f"{draft}:.gitbench/meta/b.json")
+    # The caches know the good file (its parsed metadata, the status of this tree); then an input changes and
+    # the metadata is corrupted (cut off half-way) in the same commit.
+    assert status_json(wb)[0] == "Status: complete"
+    commit_on_draft(wb, {"in.txt": "two\n", ".gitbench/meta/b.json": good[: len(good) // 2]})
+    cache = wb / ".git" / "gitbench" / "workflow" / "cache"
+    for attempt in ("from the caches", "from scratch"):
+        if attempt == "from scratch":
+            for f in cache.iterdir():
+                f.unlink()
+        banner, modules = status_json(wb)
+        [artifact] = modules["b"]["artifacts"]
+        assert artifact["klass"] == "error", (attempt, artifact)
+        assert artifact["reason"].startswith("the metadata .gitbench/meta/b.json cannot be parsed: "), artifact
+        assert "line" in artifact["reason"] and "column" in artifact["reason"]  # where the parse failed
+        res = gitbench(wb, "workflow", "status")
+        assert "out/b.txt=error" in line_of(res.stdout, "b")
+        assert "cannot be parsed" in line_of(res.stdout, "b")

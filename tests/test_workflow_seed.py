@@ -226,16 +226,21 @@ def test_metadata_broken_in_the_draft_shows_invalid_and_a_fix_by_hand_needs_no_r
         commit = git(wb, "commit-tree", tree, "-p", head, "-m", "edit metadata by hand").strip()
         git(wb, "update-ref", draft, commit, head)
 
-    commit_meta("{not json")
+    commit_meta('{"module": "other-module", "version": "1"}')
     banner, modules = status_json(wb)
     [artifact] = modules["commission-doc"]["artifacts"]
     assert artifact["klass"] == "invalid" and "InvalidMetadata" in artifact["reason"]
-    assert "not valid JSON" in artifact["reason"]
+    assert "names module 'other-module'" in artifact["reason"]
     assert modules["commission-doc"]["state"] == "ready"  # the engine would run it again to repair it
     assert modules["anchor-docs"]["blocked_by"] == ["commission-doc"]
     res = gitbench(wb, "workflow", "status")
     assert "docs/commission.md=invalid" in line_of(res.stdout, "commission-doc")
     assert "InvalidMetadata" in line_of(res.stdout, "commission-doc")
+    # A file that does not even parse is an `error`, with the parse problem (tests/test_workflow_honest.py).
+    commit_meta("{not json")
+    banner, modules = status_json(wb)
+    [artifact] = modules["commission-doc"]["artifacts"]
+    assert artifact["klass"] == "error" and "cannot be parsed" in artifact["reason"]
 
     # The fix: the metadata as the engine wrote it. The module is complete again without running.
     commit_meta(git(wb, "show", f"{good}:.gitbench/meta/commission-doc.json"))

@@ -548,7 +548,7 @@ def test_a_lost_output_or_a_new_version_outdates_the_module_and_blocks_its_desce
 @PROPS
 @given(
     st.sampled_from(
-        ["not json", "[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}', '{"module": "m0"}']
+        ["[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}', '{"module": "m0"}']
     )
 )
 def test_metadata_that_breaks_the_contract_makes_the_artifact_invalid(meta: str) -> None:
@@ -559,6 +559,18 @@ def test_metadata_that_breaks_the_contract_makes_the_artifact_invalid(meta: str)
     [artifact] = resolve(wf, files)["m0"].artifacts
     assert artifact.klass == "invalid" and artifact.reason is not None
     assert artifact.reason.startswith("InvalidMetadata: .gitbench/meta/m0.json")
+
+
+@PROPS
+@given(st.sampled_from(["not json", '{"module": "m0", "version"', "\xff\xfe", ""]))
+def test_metadata_that_does_not_parse_is_an_error_artifact_naming_the_file_and_the_problem(meta: str) -> None:
+    wf = spec.parse(workflow_text([[]], [0]))
+    files = Files()
+    files.write("out/m0.txt", b"x\n")
+    files.write(resolver.meta_path("m0"), meta.encode("latin-1"))
+    [artifact] = resolve(wf, files)["m0"].artifacts
+    assert artifact.klass == "error" and artifact.reason is not None
+    assert artifact.reason.startswith("the metadata .gitbench/meta/m0.json cannot be parsed: ")
 
 
 def test_metadata_that_cannot_be_read_is_an_error_artifact() -> None:

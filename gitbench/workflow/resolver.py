@@ -1,8 +1,9 @@
 """The resolver: what each artifact and each module is, from the files alone.
 
 Artifacts (each declared output) are ``ready``, ``missing``, ``invalid`` (its metadata does not match the
-contract: no metadata, not JSON, another module's id, no version), ``outdated`` (the module's version or the
-fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read). Modules are
+contract: no metadata, not a JSON object, another module's id, no version), ``outdated`` (the module's version
+or the fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read or does not
+parse: a corrupted file; the reason names the file and the parse problem). Modules are
 ``complete`` (every artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``blocked`` (a
 dependency is not complete: ``Blocked by: X`` names the root cause), ``failed`` (its last run failed and nothing
 changed since), ``pending`` (an input is missing) or ``ready``.
@@ -101,12 +102,12 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
     if data is None:
         try:
             raw = view.read(oid)
-        except (KeyError, ValueError, OSError) as exc:
-            return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__})", "error"
+        except Exception as exc:  # noqa: BLE001 - KeyError, OSError, a corrupt object (GitError): unreadable
+            return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__}: {exc})", "error"
         try:
             data = json.loads(raw)
-        except ValueError:
-            return None, f"InvalidMetadata: {meta_path(module.id)} is not valid JSON", "invalid"
+        except ValueError as exc:  # a corrupted (truncated, overwritten) file: the file and the parse problem
+            return None, f"the metadata {meta_path(module.id)} cannot be parsed: {exc}", "error"
         if isinstance(data, dict):
             view.meta_cache[oid] = {k: data.get(k) for k in ("module", "version", "fingerprint") if k in data}
             view.meta_cache_changed = True
