@@ -194,3 +194,45 @@ def test_corrupted_metadata_is_an_error_naming_the_file_and_the_parse_problem_wh
         res = gitbench(wb, "workflow", "status")
         assert "out/b.txt=error" in line_of(res.stdout, "b")
         assert "cannot be parsed" in line_of(res.stdout, "b")
+
+
+def test_an_outdated_module_names_the_changed_file_and_the_module_it_reached_first_and_why_shows_the_chain(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(tmp_path / "p", chain_workflow(log), {"in.txt": "one\n"})
+    assert gitbench(wb, "workflow", "run").returncode == 0
+    meta = json.loads(git(wb, "show", f"{draft_ref(wb)}:.gitbench/meta/b.json"))
+    assert meta["inputs"] == {"out/a.txt": git(wb, "rev-parse", f"{draft_ref(wb)}:out/a.txt").strip()}
+    commit_on_draft(wb, {"in.txt": "two\n"})
+
+    for attempt in ("after the change", "from scratch"):
+        if attempt == "from scratch":
+            for f in (wb / ".git" / "gitbench" / "workflow" / "cache").iterdir():
+                f.unlink()
+        banner, modules = status_json(wb)
+        [a] = modules["a"]["artifacts"]
+        assert a["klass"] == "outdated" and a["reason"] == "inputs changed: in.txt (fingerprint mismatch)"
+        for mid, up in (("b", "a"), ("c", "b"), ("d", "c")):  # every descendant names the file and the root
+            [art] = modules[mid]["artifacts"]
+            assert art["reason"] == f"upstream {up} is not up to date: in.txt changed, an input of a", (attempt, art)
+            assert modules[mid]["cause"] == {"files": ["in.txt"], "module": "a", "what": "inputs changed: in.txt"}
+    res = gitbench(wb, "workflow", "status")
+    assert "in.txt changed, an input of a" in line_of(res.stdout, "d")
+
+    res = gitbench(wb, "workflow", "status", "--why", "d")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "Why d is not up to date: in.txt changed, an input of a"
+    assert lines[1].split() == ["in.txt", "changed"]
+    assert [line.split()[1] for line in lines[2:6]] == ["a", "b", "c", "d"]  # the chain, file to d
+    assert all(line.lstrip().startswith("→") for line in lines[2:6])
+    doc = json.loads(gitbench(wb, "workflow", "status", "--why", "c", "--json").stdout)["result"]
+    assert [c["id"] for c in doc["chain"]] == ["a", "b", "c"] and doc["cause"]["files"] == ["in.txt"]
+    res = gitbench(wb, "workflow", "status", "--why", "nope")
+    assert res.returncode == 2 and "no module 'nope'" in res.stderr
+
+    assert gitbench(wb, "workflow", "resume").returncode == 0
+    assert runs(log) == ["a", "b", "c", "d"] * 2
+    res = gitbench(wb, "workflow", "status", "--why", "d")
+    assert res.returncode == 0 and "d is complete" in res.stdout

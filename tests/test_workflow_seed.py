@@ -670,7 +670,7 @@ def test_a_python_module_from_an_entry_point_runs_and_hears_of_invalidation_firs
     res = module_runner(wb, "--module", "shout", "--set", "suffix=!")
     assert res.returncode == 0, res.stdout + res.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert events[1] == ["invalidated", [["out/shout.md", "outdated", "inputs changed (fingerprint mismatch)"]]]
+    assert events[1] == ["invalidated", [["out/shout.md", "outdated", "settings changed (fingerprint mismatch)"]]]
     assert events[2] == ["run", "shout"]
     assert git(wb, "show", f"{draft}:out/shout.md") == "HELLO\n!"
 

@@ -55,9 +55,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(wf, name="workflow")
 
     @wf.command("status")
-    def status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    def status(
+        json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+        why: str = typer.Option(None, "--why", help="Why MODULE is not up to date: from the changed files to it."),
+    ) -> None:
         """The banner, each module's state, last run, artifacts, blockers and skip reason."""
-        show_status(json)
+        if why:
+            from gitbench.cli.workflow_view import show_why
+
+            show_why(why, json)
+        else:
+            show_status(json)
 
     @wf.command("modules")
     def modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> None:

@@ -67,6 +67,7 @@ class Engine:
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
         self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
+        self._made_from: dict[str, dict[str, str | None]] = {}  # run id → its inputs' object ids, by path
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -486,6 +487,9 @@ class Engine:
                     }
                     self.state.running[mid] = claim
                     engine_state.save(self.wb.git.gitdir, self.state)
+                    # what the fingerprint is made from, for the metadata: a later change names its files
+                    made_from, _ = resolver.module_inputs(m, view, {n: statuses[n] for n in m.needs})
+                    self._made_from[run_id] = dict(made_from)
                     faults.point("workflow.after-claim")
                     say(f"{mid}: running ({m.kind})")
                     self._progress(mid, "running", statuses)
@@ -656,6 +660,7 @@ class Engine:
             "module": m.id,
             "version": m.version,
             "fingerprint": claim["fingerprint"],
+            "inputs": self._made_from.pop(str(claim["run"]), None),
             "outputs": outputs,
             "run": claim["run"],
             "job": job.id,

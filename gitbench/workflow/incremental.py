@@ -27,7 +27,7 @@ from gitbench.scope import Scope
 from gitbench.workflow import resolver, scheduler, spec
 from gitbench.workflow.resolver import Artifact, ModuleStatus, View, meta_path
 
-FORMAT = 2
+FORMAT = 3
 BUCKETS = 256
 WILD = "*?["
 
@@ -104,6 +104,7 @@ def parse_status(text: str) -> ModuleStatus:
         fingerprint=d["fingerprint"],
         last_run=d["last_run"],
         skip=d["skip"],
+        cause=d.get("cause"),
     )
 
 
@@ -346,11 +347,12 @@ def update(
 
 def _same(a: ModuleStatus, b: ModuleStatus) -> bool:
     """The same status, the scheduler's skip reason aside (it is decided afterwards)."""
-    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run) == (
+    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run, a.cause) == (
         b.state,
         b.artifacts,
         b.blocked_by,
         b.reason,
         b.fingerprint,
         b.last_run,
+        b.cause,
     )
