@@ -236,3 +236,41 @@ def test_an_outdated_module_names_the_changed_file_and_the_module_it_reached_fir
     assert runs(log) == ["a", "b", "c", "d"] * 2
     res = gitbench(wb, "workflow", "status", "--why", "d")
     assert res.returncode == 0 and "d is complete" in res.stdout
+
+
+def test_an_approval_covers_the_inputs_it_saw_and_new_inputs_need_a_new_one(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent(f"""\
+        modules:
+          - id: deploy
+            gate: true
+            run: {{command: 'echo deploy >> {log}; cat in.txt > out/deploy.txt'}}
+            inputs: [in.txt]
+            outputs: [out/deploy.txt]
+        """),
+        {"in.txt": "one\n"},
+    )
+    assert gitbench(wb, "workflow", "run").returncode == 0 and runs(log) == []
+    res = gitbench(wb, "workflow", "approve", "deploy")
+    assert "approved for its current inputs" in res.stdout
+    gate = state(wb)["gates"]["deploy"]
+    assert gate["approved"] is True and gate["inputs"] == {"in.txt": git(wb, "rev-parse", "main:in.txt").strip()}
+    assert gitbench(wb, "workflow", "resume").returncode == 0 and runs(log) == ["deploy"]
+
+    # New inputs: the approval does not carry over; status says why the gate waits again.
+    commit_on_draft(wb, {"in.txt": "two\n"})
+    banner, modules = status_json(wb)
+    assert modules["deploy"]["state"] == "ready"
+    assert modules["deploy"]["skip"].startswith("manual-gate: approved for other inputs")
+    res = gitbench(wb, "workflow", "status")
+    assert "skipped:manual-gate: approved for other inputs" in line_of(res.stdout, "deploy")
+    assert "gitbench workflow approve deploy" in line_of(res.stdout, "deploy")
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and runs(log) == ["deploy"], res.stdout  # not run on inputs nobody approved
+    assert "manual-gate: approved for other inputs" in res.stdout
+    # Approved again, for these inputs: it runs.
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0
+    assert gitbench(wb, "workflow", "resume").returncode == 0 and runs(log) == ["deploy", "deploy"]
+    assert git(wb, "show", f"{draft_ref(wb)}:out/deploy.txt") == "two\n"

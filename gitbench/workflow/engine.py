@@ -266,18 +266,36 @@ class Engine:
 
     # -- operator tools ---------------------------------------------------------------------------------------
     def set_gate(self, mid: str, required: bool | None = None, approved: bool | None = None) -> str:
-        wf = self.workflow(self.view(self.head()))
+        view = self.view(self.head())
+        wf = self.workflow(view)
         _known(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
             gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
             if required is not None:
                 gate["required"] = required
-            if approved is not None:
-                gate["approved"] = approved
+            seen: dict[str, str | None] = {}
+            if approved:
+                # An approval is of what the module would run on now: its inputs' ids (and its fingerprint, which
+                # covers its version and settings too). New inputs need a new approval.
+                statuses = self.resolve(wf, view)
+                made_from, _ = resolver.module_inputs(
+                    wf.modules[mid], view, {n: statuses[n] for n in wf.modules[mid].needs}
+                )
+                seen = dict(made_from)
+                gate.update(approved=True, fingerprint=statuses[mid].fingerprint, inputs=seen)
+            elif approved is not None:
+                gate["approved"] = False
+                gate.pop("fingerprint", None)
+                gate.pop("inputs", None)
             engine_state.save(self.wb.git.gitdir, self.state)
+        if approved:
+            return (
+                f"{mid}: gate approved for its current inputs ({len(seen)} file(s)); if they change, it waits for "
+                "a new approval."
+            )
         if approved is not None:
-            return f"{mid}: gate {'approved' if approved else 'approval withdrawn'}."
+            return f"{mid}: gate approval withdrawn."
         return f"{mid}: now needs manual approval before it runs (`gitbench workflow approve {mid}`)."
 
     def skip(self, mid: str, undo: bool = False) -> str:

@@ -20,11 +20,21 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # module → "reason: detail"
 
 
-def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str) -> bool:
-    """Does the module wait for approval? A gate from the file or set at runtime, not yet approved."""
+def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str, fingerprint: str | None = None) -> bool:
+    """Does the module wait for approval? A gate from the file or set at runtime, not yet approved, or approved
+    for other inputs: an approval is of the inputs it saw (their fingerprint), not of whatever comes later."""
     gate = gates.get(mid, {})
     required = gate.get("required", wf.modules[mid].gate)
-    return bool(required) and not gate.get("approved", False)
+    if not required:
+        return False
+    if not gate.get("approved", False):
+        return True
+    return stale_approval(gate, fingerprint)
+
+
+def stale_approval(gate: dict[str, Any], fingerprint: str | None) -> bool:
+    seen = gate.get("fingerprint")
+    return bool(gate.get("approved")) and seen is not None and fingerprint is not None and seen != fingerprint
 
 
 def schedule(
@@ -51,8 +61,13 @@ def schedule(
             continue
         elif st.state != "ready" and not (only and st.state == "failed"):
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
-        elif gated(wf, gates, mid):
-            plan.skipped[mid] = "manual-gate"
+        elif gated(wf, gates, mid, st.fingerprint):
+            plan.skipped[mid] = (
+                f"manual-gate: approved for other inputs, they changed since; approve again: "
+                f"gitbench workflow approve {mid}"
+                if stale_approval(gates.get(mid, {}), st.fingerprint)
+                else "manual-gate"
+            )
         elif exclusive_busy:
             plan.skipped[mid] = f"concurrency: exclusive {exclusive_busy[0]} is running"
         elif wf.modules[mid].exclusive and (busy or plan.run):
