@@ -77,8 +77,7 @@ class FileMover:
             return False
         if self.filemode and bool(st.st_mode & 0o100) != (mode == EXEC):
             return False
-        # As `git status` sees it: a file checked out with CRLF (eol=crlf, core.autocrlf) holds the blob's LF text.
-        return self.repo.hash_workfile(full, path) == oid
+        return self.repo.hash_file(full) == oid
 
     def _parent_blocked(self, path: str) -> str | None:
         """The first folder on ``path`` that is a symlink or a file, if any."""
@@ -136,11 +135,7 @@ class FileMover:
     def apply(self, changes: list[TreeChange]) -> None:
         """Bring every path to its new entry. Deletions first (they may free a folder name for a file)."""
         os.makedirs(self.txn_dir, exist_ok=True)
-        # A new .gitattributes goes before the files it governs: their line endings follow it, as in `git checkout`.
-        order = sorted(
-            enumerate(changes),
-            key=lambda ic: (ic[1].new is not None, os.path.basename(ic[1].path) != ".gitattributes", ic[1].path),
-        )
+        order = sorted(enumerate(changes), key=lambda ic: (ic[1].new is not None, ic[1].path))
         for n, (number, c) in enumerate(order):
             faults.point(f"{self.prefix}.file-{n}")
             if self.matches(c.path, c.new):
@@ -182,14 +177,17 @@ class FileMover:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         oid, mode = entry
+        data = self.repo.blob(oid)
         if mode == LINK:
-            os.symlink(os.fsdecode(self.repo.blob(oid)), tmp)
+            os.symlink(os.fsdecode(data), tmp)
         else:
             perm = (0o777 if mode == EXEC else 0o666) & ~_UMASK
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
             try:
-                # As `git checkout` writes it (line endings converted), and a big blob streamed, never read whole.
-                self.repo.write_blob_to(fd, oid, path)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
                 faults.point(f"{self.prefix}.tmp-written")
             finally:
                 os.close(fd)

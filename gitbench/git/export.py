@@ -38,7 +38,7 @@ def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
     for path, oid, mode in _in_scope(repo, tree, scope):
         full = os.path.join(folder, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        repo.write_entry(full, oid, mode, as_path=path)  # as `git checkout` writes it (line endings)
+        repo.write_entry(full, oid, mode)
         st = os.lstat(full)
         snap[path] = (oid, mode, st.st_size, st.st_mtime_ns, st.st_ino)
     return snap
@@ -172,4 +172,6 @@ def _entry(repo: GitRepo, rel: str, full: str, st: os.stat_result, out: Capture)
     if st.st_size > MAX_FILE_BYTES:
         out.refused.append((rel, f"too large ({st.st_size} bytes; the limit is {MAX_FILE_BYTES})"))
         return None
-    return repo.create_blob_from_file(full, rel), (EXEC if st.st_mode & 0o100 else BLOB)  # as `git add` stores it
+    with open(full, "rb") as fh:
+        data = fh.read()
+    return repo.create_blob(data), (EXEC if st.st_mode & 0o100 else BLOB)

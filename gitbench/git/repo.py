@@ -15,7 +15,6 @@ from typing import cast
 
 import pygit2
 from pygit2.enums import DiffOption, FileMode, ObjectType
-from pygit2.filter import FilterList
 
 from gitbench import errors
 from gitbench.git import refdb
@@ -27,8 +26,6 @@ TREE = int(FileMode.TREE)
 COMMIT_MODE = int(FileMode.COMMIT)
 
 Entry = tuple[str, int]  # (blob oid hex, file mode)
-STREAM_BYTES = 8 * 1024 * 1024  # a blob bigger than this is streamed, never read whole into memory
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -394,145 +391,19 @@ class GitRepo:
             raise KeyError(oid)
         return bytes(obj.data)
 
-    # -- blobs as Git stores them and as the work tree holds them ------------------------------------------
-    # ``git add`` cleans a file (``core.autocrlf``, ``.gitattributes`` ``text``/``eol``: CRLF to LF) before it is
-    # stored, and ``git checkout`` smudges it back (LF to CRLF where ``eol=crlf``/``autocrlf=true``). libgit2 has
-    # the same filters; every blob gitbench makes from a file and every file it writes goes through them, so the
-    # blob ids equal what ``git add`` stores and ``git status`` is clean after a publish.
-
-    def _filters(self, path: str, to_worktree: bool) -> FilterList | None:
-        """The filters Git applies to ``path`` (relative to the Workbench), or None when it applies none."""
-        if not path or self.workdir is None:
-            return None
-        mode = pygit2.enums.FilterMode.TO_WORKTREE if to_worktree else pygit2.enums.FilterMode.TO_ODB
-        try:
-            found = self.repo.load_filter_list(path, mode)
-        except (pygit2.GitError, ValueError):
-            return None
-        return found if found is not None and len(found) else None
-
-    def create_blob_as(self, data: bytes, path: str) -> str:
-        """A blob of ``data`` as ``git add`` would store it at ``path`` (line endings normalised)."""
-        filters = self._filters(path, to_worktree=False)
-        if filters is not None:
-            try:
-                data = filters.apply_to_buffer(data)
-            except pygit2.GitError as exc:  # core.safecrlf=true refuses an irreversible conversion, as git does
-                raise errors.UsageError(f"Git refuses to store {path}: {exc}") from exc
-        return self.create_blob(data)
-
-    def create_blob_from_file(self, full: str, path: str) -> str:
-        """A blob of the file ``full`` as ``git add`` would store it at ``path``. A file Git does not convert is
-        streamed into the object database (libgit2 hashes and deflates it a chunk at a time), never read whole."""
-        if self._filters(path, to_worktree=False) is None:
-            try:
-                return str(self.repo.create_blob_fromdisk(full))
-            except (pygit2.GitError, OSError) as exc:
-                raise translate(exc, "writing an object") from exc
-        with open(full, "rb") as fh:
-            return self.create_blob_as(fh.read(), path)
-
-    def hash_workfile(self, full: str, path: str) -> str:
-        """The blob id ``git add`` would give the file ``full`` at ``path`` (without writing it); streamed when
-        Git does not convert the file."""
-        if self.workdir is not None:
-            try:
-                return str(self.repo.hashfile(full, as_path=path))
-            except (pygit2.GitError, ValueError):
-                pass  # core.safecrlf=true and a file it would refuse: then compare the bytes as they are
-        return str(pygit2.hashfile(full))
-
-    def write_blob_to(self, fd: int, oid: str, path: str | None) -> None:
-        """Write blob ``oid`` into the open file ``fd`` as ``git checkout`` writes it at ``path`` (None: as it is).
-
-        A blob over ``STREAM_BYTES`` is never read whole into Python: libgit2 would hold it twice over (the
-        deflated object and the inflated one) and Python a third copy. A loose one is inflated a chunk at a time
-        here; a packed one, or one Git converts on checkout, is written by ``git cat-file`` (which streams what it
-        can, as ``git checkout`` does)."""
-        filters = self._filters(path, to_worktree=True) if path else None
-        if self.blob_size(oid) <= STREAM_BYTES:
-            data = self.blob(oid)
-            if filters is not None:
-                data = filters.apply_to_buffer(data)
-            _write_all(fd, data)
-            return
-        if filters is None and self._copy_loose(oid, fd):
-            return
-        import subprocess
-
-        from gitbench.git import worktrees
-
-        args = ["cat-file", "--filters", f"--path={path}", oid] if filters is not None else ["cat-file", "blob", oid]
-        env = worktrees.clean_env()
-        env["GIT_DIR"] = self.gitdir
-        if self.workdir is not None:
-            env["GIT_WORK_TREE"] = self.workdir
-        proc = subprocess.run(["git", *args], stdout=fd, stderr=subprocess.PIPE, env=env, check=False)
-        if proc.returncode != 0:
-            raise KeyError(f"{oid}: {proc.stderr.decode('utf-8', 'replace').strip()}")
-
-    def _copy_loose(self, oid: str, fd: int) -> bool:
-        """Inflate the loose object ``oid`` into ``fd`` a chunk at a time, checking its id as it goes; False when
-        it is not a loose object (packed: the caller asks Git)."""
-        import hashlib
-        import zlib
-
-        try:
-            fh = open(os.path.join(self.gitdir, "objects", oid[:2], oid[2:]), "rb")  # noqa: SIM115 - closed below
-        except OSError:
-            return False
-        digest = hashlib.new("sha256" if len(oid) == 64 else "sha1")
-        inflate = zlib.decompressobj()
-        header, in_header = b"", True
-        with fh:
-            while True:
-                chunk = fh.read(CHUNK)
-                if not chunk:
-                    break
-                try:
-                    data = inflate.decompress(chunk)
-                except zlib.error as exc:
-                    raise KeyError(f"{oid}: the object file is damaged ({exc})") from exc
-                digest.update(data)
-                if in_header:
-                    header += data
-                    if b"\0" not in header:
-                        continue
-                    head, _, data = header.partition(b"\0")
-                    if not head.startswith(b"blob "):
-                        raise KeyError(f"{oid} is not a blob")
-                    in_header = False
-                _write_all(fd, data)
-            tail = inflate.flush()
-            digest.update(tail)
-            _write_all(fd, tail)
-        if in_header or not inflate.eof or digest.hexdigest() != oid:
-            raise KeyError(f"{oid}: the object file is damaged")
-        return True
-
-    def check_blob(self, oid: str) -> None:
-        """Raise KeyError/ValueError unless blob ``oid`` can be read whole and is intact; a big one is checked a
-        chunk at a time (its id recomputed from a loose object's content), never read whole into memory."""
-        if self.blob_size(oid) <= STREAM_BYTES:
-            self.blob(oid)
-            return
-        with open(os.devnull, "wb") as sink:
-            if not self._copy_loose(oid, sink.fileno()):
-                self.write_blob_to(sink.fileno(), oid, None)
-
     def blob_size(self, oid: str) -> int:
         """The size of a blob without reading it (the object header only)."""
         _, size = self.repo.odb.read_header(pygit2.Oid(hex=oid))
         return int(size)
 
-    def write_entry(self, path: str, oid: str, mode: int, as_path: str | None = None) -> None:
-        """Write a blob to a new file (or symlink) at ``path``, with the executable bit its mode says; converted as
-        ``git checkout`` would at the Workbench path ``as_path``, when given."""
+    def write_entry(self, path: str, oid: str, mode: int) -> None:
+        """Write a blob to a new file (or symlink) at ``path``, with the executable bit its mode says."""
+        data = self.blob(oid)
         if mode == LINK:
-            os.symlink(os.fsdecode(self.blob(oid)), path)
+            os.symlink(os.fsdecode(data), path)
             return
         with open(path, "wb") as fh:
-            self.write_blob_to(fh.fileno(), oid, as_path)
+            fh.write(data)
         if mode == EXEC:
             os.chmod(path, 0o755)
 
@@ -827,12 +698,6 @@ class GitRepo:
         except pygit2.GitError:
             return []
         return sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _infos(walker: Iterable[pygit2.Commit], limit: int) -> list[CommitInfo]:

@@ -449,10 +449,7 @@ def _batches(
                 job.refused.append({"path": path, "reason": reason, "step": str(k + 1)})
                 log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
             changes = {
-                # A file as `git add` stores it (line endings normalised); a symlink's target as it is.
-                p: (wb.git.create_blob_as(data, p) if mode != LINK else wb.git.create_blob(data), mode)
-                if data is not None
-                else None
+                p: (wb.git.create_blob(data), mode) if data is not None else None
                 for p, (data, mode) in result.writes.items()
             }
             faults.point("ask.before-step")

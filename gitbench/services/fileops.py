@@ -30,12 +30,12 @@ def _rel_inside(wb: Workbench, path: str) -> str | None:
     return os.path.relpath(full, root).replace(os.sep, "/")
 
 
-def _read_entry(wb: Workbench, full: str, rel: str) -> Entry:
+def _read_entry(wb: Workbench, full: str) -> Entry:
     st = os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         return wb.git.create_blob(os.fsencode(os.readlink(full))), LINK
-    # As `git add` stores it at ``rel`` (line endings normalised), a big file streamed rather than read whole.
-    return wb.git.create_blob_from_file(full, rel), (EXEC if st.st_mode & 0o100 else BLOB)
+    with open(full, "rb") as fh:
+        return wb.git.create_blob(fh.read()), (EXEC if st.st_mode & 0o100 else BLOB)
 
 
 def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None]) -> OperationResult:
@@ -109,7 +109,7 @@ def add(wb: Workbench, sources: list[str], to: str = "") -> OperationResult:
                     rel = check_path(rel)
                 except UnsafePath as exc:
                     raise errors.UsageError(f"Cannot add {rel}: {exc}.") from exc
-                changes[rel] = _read_entry(wb, full, rel)
+                changes[rel] = _read_entry(wb, full)
         return _commit_on_published(wb, "add", changes)
 
 
@@ -149,23 +149,23 @@ def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> Operati
             raise errors.UsageError(f"{rel} is not on Published.")
         if entry[1] == 0o040000:
             items = [
-                (os.path.join(dest, os.path.relpath(p, rel)), oid, mode, p)
+                (os.path.join(dest, os.path.relpath(p, rel)), oid, mode)
                 for p, oid, mode in wb.git.walk_tree(entry[0], rel + "/")
             ]
         else:
             target = os.path.join(dest, os.path.basename(rel)) if os.path.isdir(dest) else dest
-            items = [(target, entry[0], entry[1], rel)]
-        clash = [t for t, _, _, _ in items if os.path.lexists(t)]
+            items = [(target, entry[0], entry[1])]
+        clash = [t for t, _, _ in items if os.path.lexists(t)]
         if clash and not force:
             raise errors.UsageError(
                 f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
                 [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")],
             )
-        for target, oid, mode, source in items:
+        for target, oid, mode in items:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             if os.path.lexists(target):
                 os.unlink(target)
-            wb.git.write_entry(target, oid, mode, as_path=source)  # as `git checkout` would write it (line endings)
+            wb.git.write_entry(target, oid, mode)
         return OperationResult(
-            "extract", f"Extracted {len(items)} file(s) to {dest}.", data={"files": [t for t, _, _, _ in items]}
+            "extract", f"Extracted {len(items)} file(s) to {dest}.", data={"files": [t for t, _, _ in items]}
         )

@@ -25,7 +25,7 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     try:
         for change in wb.git.diff_trees(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree):
             if change.new is not None and change.new[1] != 0o160000:
-                wb.git.check_blob(change.new[0])  # a big file is checked a chunk at a time, never read whole
+                wb.git.blob(change.new[0])
     except (KeyError, ValueError) as exc:
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     return info.head, info.base

@@ -613,9 +613,7 @@ class Engine:
         kind, payload = raw
         if kind == "input":
             files: dict[str, bytes] = payload
-            changes: dict[str, Entry | None] = {
-                p: (self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
-            }
+            changes: dict[str, Entry | None] = {p: (self.wb.git.create_blob(data), BLOB) for p, data in files.items()}
             return Result("complete", changes=changes)
         folder, snap, status, error, seconds = payload
         cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
