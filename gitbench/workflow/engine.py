@@ -68,6 +68,9 @@ class Engine:
         self.on_module: Callable[[str, str, int, int], None] | None = None
         self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
         self._made_from: dict[str, dict[str, str | None]] = {}  # run id → its inputs' object ids, by path
+        from gitbench.services.supervisor import start_time
+
+        self._started = start_time(os.getpid())  # claims name it: a later process with the same pid is not us
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -136,13 +139,22 @@ class Engine:
         return resolver.resolve(
             wf,
             view,
-            self.state.running if running is None else running,
+            self.claims() if running is None else running,
             self.state.last_run,
             self.state.overrides,
             set(self.state.skipped),
             previous,
             dirty,
         )
+
+    def claims(self) -> dict[str, dict[str, Any]]:
+        """The running set as it is now: a claim whose process is gone is marked ``interrupted`` (it shows as
+        such until `gitbench workflow resume` settles it). A claim waiting for input belongs to no process."""
+        out = dict(self.state.running)
+        for mid, claim in self.state.running.items():
+            if claim.get("status") == "running" and claim.get("pid") and not _claim_alive(claim):
+                out[mid] = {**claim, "status": "interrupted"}
+        return out
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
         return self._full_status(max_parallel)[2]
@@ -152,9 +164,10 @@ class Engine:
     ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
         view = self.view(self.head())
         wf = self.workflow(view)
-        statuses = self.resolve(wf, view)
+        claims = self.claims()
+        statuses = self.resolve(wf, view, claims)
         self._save_cache(view)
-        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped), max_parallel)
+        scheduler.schedule(wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel)
         return (
             wf,
             statuses,
@@ -181,10 +194,13 @@ class Engine:
         except FileNotFoundError:
             state_bytes = b""
         draft = self._draft()
+        claims = self.claims()  # which claims' processes are gone is part of what the status depends on
+        dead = ",".join(sorted(m for m, c in claims.items() if c.get("status") == "interrupted"))
         base = hashlib.sha1(
             b"\0".join(
                 [
                     state_bytes,
+                    dead.encode(),
                     gitbench.__version__.encode(),
                     str(max_parallel).encode(),
                     str(draft).encode(),
@@ -215,7 +231,7 @@ class Engine:
                     changed,
                     self._tree_view(tree),
                     {**old.head, "tree": tree},
-                    self.state.running,
+                    claims,
                     self.state.last_run,
                     self.state.overrides,
                     self.state.skipped,
@@ -427,7 +443,7 @@ class Engine:
         for mid, claim in list(self.state.running.items()):
             if claim.get("status") == "needs-input":
                 continue  # waits for the operator, whoever claimed it
-            if claim.get("pid") and _alive(int(claim["pid"])) and claim.get("pid") != os.getpid():
+            if claim.get("pid") != os.getpid() and _claim_alive(claim):
                 continue
             del self.state.running[mid]
             _stop_orphans(self.wb, job, mid)
@@ -497,6 +513,7 @@ class Engine:
                     run_id = f"{job.id}.{mid}.{int(self.state.last_run.get(mid, {}).get('count', 0)) + 1}"
                     claim = {
                         "pid": os.getpid(),
+                        "started": self._started,
                         "since": clock.now(),
                         "job": job.id,
                         "run": run_id,
@@ -806,14 +823,33 @@ def _known(wf: spec.Workflow, mid: str) -> None:
         )
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started: Any = None) -> bool:
+    """Is the claim's process still running? Not if it is gone or a zombie, nor if the pid now belongs to a later
+    process (its start time differs from the one the claim recorded)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    fields = data[data.rfind(b")") + 2 :].split()
+    if not fields or fields[0] in (b"Z", b"X"):
+        return False
+    return started is None or len(fields) <= 19 or int(fields[19]) == started
+
+
+def _claim_alive(claim: dict[str, Any]) -> bool:
+    pid = claim.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    return pid == os.getpid() or _alive(pid, claim.get("started"))
 
 
 def _finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:

@@ -141,6 +141,9 @@ def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> st
             return f"Status: Error · {mid} failed"
     if all(state == "complete" or mid in skipped for mid, state in zip(ids, states, strict=True)):
         return "Status: complete"
+    for mid, state in zip(ids, states, strict=True):
+        if state == "interrupted":
+            return f"Status: interrupted · {mid} was interrupted: run `gitbench workflow resume`"
     if any(state in ("running", "needs-input") for state in states):
         return "Status: running"
     return "Status: ready"

@@ -3,8 +3,9 @@
 Artifacts (each declared output) are ``ready``, ``missing``, ``invalid`` (its metadata does not match the
 contract: no metadata, not a JSON object, another module's id, no version), ``outdated`` (the module's version
 or the fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read or does not
-parse: a corrupted file; the reason names the file and the parse problem). Modules are
-``complete`` (every artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``blocked`` (a
+parse: a corrupted file; the reason names the file and the parse problem). Modules are ``complete`` (every
+artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``interrupted`` (claimed by a process
+that is gone: ``gitbench workflow resume`` settles it), ``blocked`` (a
 dependency is not complete: ``Blocked by: X`` names the root cause), ``failed`` (its last run failed and nothing
 changed since), ``pending`` (an input is missing) or ``ready``.
 
@@ -28,7 +29,7 @@ from gitbench.workflow.spec import ModuleSpec, Workflow
 
 META_DIR = ".gitbench/meta"
 CLASSES = ("ready", "missing", "invalid", "outdated", "error")
-STATES = ("pending", "blocked", "ready", "running", "needs-input", "failed", "complete")
+STATES = ("pending", "blocked", "ready", "running", "interrupted", "needs-input", "failed", "complete")
 
 
 def meta_path(module_id: str) -> str:
@@ -252,7 +253,12 @@ def resolve_one(
     if all(a.klass == "ready" for a in st.artifacts):
         st.state = "complete"
     elif mid in running:
-        st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
+        claim = running[mid]
+        if claim.get("status") == "interrupted":  # its process is gone (the engine marks such claims)
+            st.state = "interrupted"
+            st.reason = f"its run was interrupted (process {claim.get('pid')} is gone): run `gitbench workflow resume`"
+        else:
+            st.state = "needs-input" if claim.get("status") == "needs-input" else "running"
     elif mid in skipped:
         st.state = "pending"
         st.reason = "skipped (optional)"

@@ -49,14 +49,15 @@ def schedule(
     limit = max_parallel or wf.max_parallel
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
-    busy = {r for r, claim in running.items() if claim.get("status") != "needs-input"}
+    # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
+    busy = {r for r, claim in running.items() if claim.get("status") not in ("needs-input", "interrupted")}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
         st = statuses[mid]
         if mid in running:
-            plan.skipped[mid] = "already-running"
+            plan.skipped[mid] = "interrupted" if running[mid].get("status") == "interrupted" else "already-running"
         elif st.state == "complete":
             continue
         elif st.state != "ready" and not (only and st.state == "failed"):
