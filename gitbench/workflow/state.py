@@ -49,6 +49,17 @@ def save(gitdir: str, state: EngineState) -> None:
     indented dump would make a long run quadratic in its size), fsynced, renamed into place."""
     import json
 
-    data = {name: getattr(state, name) for name in EngineState.__dataclass_fields__}
+    data = {name: getattr(state, name) for name in EngineState.__dataclass_fields__ if name != "workflow"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    if state.workflow is not None:  # the definition changes once a run at most: encoded once, not at every save
+        global _encoded
+        if _encoded is None or _encoded[0] is not state.workflow:
+            _encoded = (state.workflow, json.dumps(state.workflow, sort_keys=True, separators=(",", ":")))
+        text = text[:-1] + ',"workflow":' + _encoded[1] + "}"  # "workflow" sorts last: the same text as a dump
+    else:
+        text = text[:-1] + ',"workflow":null}'
     os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
-    atomic.write_bytes(path(gitdir), (json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n").encode())
+    atomic.write_bytes(path(gitdir), (text + "\n").encode())
+
+
+_encoded: tuple[dict[str, Any], str] | None = None
