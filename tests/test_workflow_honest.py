@@ -274,3 +274,48 @@ def test_an_approval_covers_the_inputs_it_saw_and_new_inputs_need_a_new_one(tmp_
     assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0
     assert gitbench(wb, "workflow", "resume").returncode == 0 and runs(log) == ["deploy", "deploy"]
     assert git(wb, "show", f"{draft_ref(wb)}:out/deploy.txt") == "two\n"
+
+
+def test_module_runner_wait_on_a_terminal_updates_one_line(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+
+    from tests.workflow_helpers import MODULE_RUNNER
+
+    wb = workflow_bench(
+        tmp_path / "p",
+        "modules:\n  - {id: token, inputs: {input: an API token}, outputs: [secrets/token.txt]}\n",
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [MODULE_RUNNER, "--project", str(wb), "--module", "token", "--wait", "2"],
+        cwd=tmp_path,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**{k: v for k, v in os.environ.items() if k != "CI"}, "TERM": "xterm", "NO_COLOR": "1"},
+        start_new_session=True,
+    )
+    os.close(slave)
+    raw = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    assert proc.wait(timeout=60) == 25
+    os.close(master)
+    text = raw.decode("utf-8", "replace")
+    lines = text.replace("\r\n", "\n").split("\n")
+    waiting = [line for line in lines if "Waiting for token outputs" in line]
+    assert len(waiting) == 2, text  # the first line, then one line redrawn in place ("\r") with the time left
+    assert "s left" in waiting[1] and waiting[1].count("\r") >= 1, text
+    assert text.count("token: needs input") == 1, text

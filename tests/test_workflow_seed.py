@@ -17,8 +17,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import pytest
 from tests.conftest import git, gitbench
 from tests.invariants import Snapshot, check_invariants
 from tests.workflow_helpers import (
+    MODULE_RUNNER,
     draft_ref,
     line_of,
     module_runner,
@@ -472,18 +471,23 @@ def test_an_input_module_waits_for_the_operator_and_module_runner_polls_until_it
     assert res.returncode == 0 and "Waiting for input: sign-off" in res.stdout
     assert runs(log) == []
 
-    def operator() -> None:
-        time.sleep(1.5)
-        (wb / "review").mkdir()
-        (wb / "review/sign-off.md").write_text("signed: ana, li\n")
-
-    writer = threading.Thread(target=operator)
-    writer.start()
-    res = module_runner(wb, "--module", "sign-off", "--wait", "30")
-    writer.join()
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "Waiting for sign-off outputs…" in res.stderr
-    assert "sign-off: complete" in res.stdout
+    # The operator writes the file once module-runner says it waits (not after a guessed delay: on a loaded
+    # machine the first poll may come late).
+    proc = subprocess.Popen(
+        [MODULE_RUNNER, "--project", str(wb), "--module", "sign-off", "--wait", "60"],
+        cwd=wb.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("Waiting for sign-off outputs…"), first
+    (wb / "review").mkdir()
+    (wb / "review/sign-off.md").write_text("signed: ana, li\n")
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout + stderr
+    assert "sign-off: complete" in stdout
     draft = draft_ref(wb)
     assert git(wb, "show", f"{draft}:review/sign-off.md") == "signed: ana, li\n"
     assert state(wb)["running"] == {}
