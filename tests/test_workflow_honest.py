@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, gitbench
 from tests.workflow_helpers import draft_ref, line_of, module_runner, runs, state, status_json, workflow_bench
 
@@ -196,6 +198,7 @@ def test_corrupted_metadata_is_an_error_naming_the_file_and_the_parse_problem_wh
         assert "cannot be parsed" in line_of(res.stdout, "b")
 
 
+@pytest.mark.slow
 def test_an_outdated_module_names_the_changed_file_and_the_module_it_reached_first_and_why_shows_the_chain(
     tmp_path: Path,
 ) -> None:
@@ -238,6 +241,7 @@ def test_an_outdated_module_names_the_changed_file_and_the_module_it_reached_fir
     assert res.returncode == 0 and "d is complete" in res.stdout
 
 
+@pytest.mark.slow
 def test_an_approval_covers_the_inputs_it_saw_and_new_inputs_need_a_new_one(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     wb = workflow_bench(
