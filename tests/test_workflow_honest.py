@@ -271,6 +271,8 @@ def test_an_approval_covers_the_inputs_it_saw_and_new_inputs_need_a_new_one(tmp_
     res = gitbench(wb, "workflow", "status")
     assert "skipped:manual-gate: approved for other inputs" in line_of(res.stdout, "deploy")
     assert "gitbench workflow approve deploy" in line_of(res.stdout, "deploy")
+    res = gitbench(wb, "workflow", "status", "--why", "deploy")
+    assert "deploy's gate was approved for other inputs: in.txt changed since the approval" in res.stdout
     res = gitbench(wb, "workflow", "resume")
     assert res.returncode == 0 and runs(log) == ["deploy"], res.stdout  # not run on inputs nobody approved
     assert "manual-gate: approved for other inputs" in res.stdout

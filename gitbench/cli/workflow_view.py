@@ -76,6 +76,14 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
     st = {m["id"]: m for m in engine.status_data()["modules"]}
     me = st[module]
     out: dict[str, Any] = {"module": module, "state": me["state"], "cause": me.get("cause"), "chain": []}
+    gate = engine.state.gates.get(module, {})
+    if gate.get("approved") and isinstance(gate.get("inputs"), dict) and gate.get("fingerprint") != me["fingerprint"]:
+        # its approval was for other inputs: which of them changed since
+        view = engine.view(engine.head())
+        statuses = engine.resolve(wf, view)
+        now, _ = resolver.module_inputs(wf.modules[module], view, {n: statuses[n] for n in wf.modules[module].needs})
+        seen, current = gate["inputs"], dict(now)
+        out["approval_for_other_inputs"] = sorted(p for p in {*seen, *current} if seen.get(p) != current.get(p))
     cause = me.get("cause")
     if cause is None:
         return out
@@ -111,6 +119,12 @@ def show_why(module: str, json: bool) -> None:
         return
     out = render.out
     cause = data["cause"]
+    if "approval_for_other_inputs" in data:
+        changed = ", ".join(data["approval_for_other_inputs"]) or "its settings"
+        out(
+            f"{module}'s gate was approved for other inputs: {changed} changed since the approval. "
+            f"Approve again: gitbench workflow approve {module}"
+        )
     if cause is None:
         out(f"{module} is {data['state']}: no changed input makes it outdated.")
         return
