@@ -225,6 +225,13 @@ class RemoteMoved(ConflictError):
     exit_code = 19
 
 
+class InputTimeout(GitbenchError):
+    """`module-runner --wait S`: the module still waits for the operator's input when the S seconds are up."""
+
+    code = "input-timeout"
+    exit_code = 25
+
+
 class ProviderError(GitbenchError):
     code = "provider"
     exit_code = 20
@@ -297,6 +304,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     PublishedMissing,
     CheckFailed,
     ApprovalRequired,
+    InputTimeout,
     ModelError,
     ModelUnavailable,
     RateLimited,

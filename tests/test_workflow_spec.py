@@ -430,6 +430,9 @@ def run_module(wf: spec.Workflow, files: Files, mid: str, fp: str, n: int, same:
     ``same``: the run reproduces the outputs the module made last time."""
     outputs = {}
     files.runs += 1
+    view = files.view()  # what its outputs are made from, recorded as the engine does
+    now = resolver.resolve(wf, view, {}, {}, {}, set()) if wf.modules[mid].needs else {}
+    made_from, _ = resolver.module_inputs(wf.modules[mid], view, {d: now[d] for d in wf.modules[mid].needs})
     for out in wf.modules[mid].outputs:
         if not (same and out in files.listing):
             files.write(out, f"{mid} run {files.runs}\n".encode())
@@ -438,6 +441,7 @@ def run_module(wf: spec.Workflow, files: Files, mid: str, fp: str, n: int, same:
         "module": mid,
         "version": wf.modules[mid].version,
         "fingerprint": fp,
+        "inputs": dict(made_from),
         "outputs": outputs,
         "run": f"job.{mid}.{n}",
         "job": "job",
@@ -501,8 +505,13 @@ def test_a_changed_input_outdates_exactly_the_modules_that_read_it_and_their_des
         elif i in readers and not any(j in stale for j in needs[i]):
             assert st_.state == "ready"
             assert [(a.klass, a.reason) for a in st_.artifacts] == [
-                ("outdated", "inputs changed (fingerprint mismatch)")
+                ("outdated", f"inputs changed: src/{changed}.txt (fingerprint mismatch)")
             ]
+            assert st_.cause == {
+                "files": [f"src/{changed}.txt"],
+                "module": name(i),
+                "what": f"inputs changed: src/{changed}.txt",
+            }
         else:
             assert st_.state == "blocked"
             assert {a.klass for a in st_.artifacts} == {"outdated"}
@@ -546,11 +555,7 @@ def test_a_lost_output_or_a_new_version_outdates_the_module_and_blocks_its_desce
 
 
 @PROPS
-@given(
-    st.sampled_from(
-        ["not json", "[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}', '{"module": "m0"}']
-    )
-)
+@given(st.sampled_from(["[1, 2]", '{"version": "1"}', '{"module": "other", "version": "1"}', '{"module": "m0"}']))
 def test_metadata_that_breaks_the_contract_makes_the_artifact_invalid(meta: str) -> None:
     wf = spec.parse(workflow_text([[]], [0]))
     files = Files()
@@ -559,6 +564,18 @@ def test_metadata_that_breaks_the_contract_makes_the_artifact_invalid(meta: str)
     [artifact] = resolve(wf, files)["m0"].artifacts
     assert artifact.klass == "invalid" and artifact.reason is not None
     assert artifact.reason.startswith("InvalidMetadata: .gitbench/meta/m0.json")
+
+
+@PROPS
+@given(st.sampled_from(["not json", '{"module": "m0", "version"', "\xff\xfe", ""]))
+def test_metadata_that_does_not_parse_is_an_error_artifact_naming_the_file_and_the_problem(meta: str) -> None:
+    wf = spec.parse(workflow_text([[]], [0]))
+    files = Files()
+    files.write("out/m0.txt", b"x\n")
+    files.write(resolver.meta_path("m0"), meta.encode("latin-1"))
+    [artifact] = resolve(wf, files)["m0"].artifacts
+    assert artifact.klass == "error" and artifact.reason is not None
+    assert artifact.reason.startswith("the metadata .gitbench/meta/m0.json cannot be parsed: ")
 
 
 def test_metadata_that_cannot_be_read_is_an_error_artifact() -> None:

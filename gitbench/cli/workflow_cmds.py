@@ -55,9 +55,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(wf, name="workflow")
 
     @wf.command("status")
-    def status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    def status(
+        json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+        why: str = typer.Option(None, "--why", help="Why MODULE is not up to date: from the changed files to it."),
+    ) -> None:
         """The banner, each module's state, last run, artifacts, blockers and skip reason."""
-        show_status(json)
+        if why:
+            from gitbench.cli.workflow_view import show_why
+
+            show_why(why, json)
+        else:
+            show_status(json)
 
     @wf.command("modules")
     def modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> None:
@@ -157,22 +165,66 @@ def module_runner(
         raise errors.UsageError(f"Cannot enter --project {project}: {exc.strerror}.") from exc
     overrides = _overrides(module, config_file, list(set_ or []))
     deadline = time.monotonic() + wait
-    while True:
-        engine = open_engine()
-        res = engine.run(None, [module], overrides, _say(json))
-        # Wait for this module's outputs only: the job also pauses when other modules are simply left to run.
-        asked = engine.state.running.get(module, {}).get("status") == "needs-input"
-        waiting = asked and time.monotonic() < deadline
-        if not waiting:
-            break
-        if not json:
-            sys.stderr.write(f"Waiting for {module} outputs…\n")
-        time.sleep(1.0)
-        overrides = {}
+    engine = open_engine()
+    res = engine.run(None, [module], overrides, _say(json))  # the state, printed once
+    if wait > 0 and _asked(engine, module):
+        res = _wait_for(engine, module, wait, deadline, json)
     if json:
         render.ok_json(to_json(res))
     else:
         render.result(res)
+
+
+def _asked(engine: Any, module: str) -> bool:
+    """Does ``module`` still wait for its outputs? (The job also pauses when other modules are simply left.)"""
+    return bool(engine.state.running.get(module, {}).get("status") == "needs-input")
+
+
+def _wait_for(engine: Any, module: str, wait: float, deadline: float, json: bool) -> Any:
+    """Poll until the module's outputs arrive or the time is up (then InputTimeout). Progress: one updating
+    line on a terminal, a line every 10 s otherwise; what each quiet poll would say is shown only for the last."""
+    tty = not json and sys.stderr.isatty()
+    if not json:
+        sys.stderr.write(f"Waiting for {module} outputs… (up to {wait:g} s)\n")
+        sys.stderr.flush()
+    last_line = time.monotonic()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(1.0, left))
+        lines: list[str] = []
+        engine = open_engine()
+        res = engine.run(None, [module], None, lines.append)
+        if not _asked(engine, module):
+            if tty:
+                sys.stderr.write("\r\033[K")
+            say = _say(json)
+            for line in lines if say is not None else ():
+                say(line)
+            return res
+        left = max(0.0, deadline - time.monotonic())
+        if tty:
+            sys.stderr.write(f"\r\033[KWaiting for {module} outputs… {left:.0f} s left")
+            sys.stderr.flush()
+        elif not json and time.monotonic() - last_line >= 10:
+            sys.stderr.write(f"Still waiting for {module} outputs… {left:.0f} s left\n")
+            sys.stderr.flush()
+            last_line = time.monotonic()
+    if tty:
+        sys.stderr.write("\n")
+    wanted = ", ".join(engine.workflow(engine.view(engine.head())).modules[module].outputs)
+    raise errors.InputTimeout(
+        f"{module} still waits for its input after {wait:g} s: {wanted} did not appear in the Workbench "
+        "folder. Nothing was lost; the workflow's Draft keeps every finished module.",
+        [
+            errors.Action(
+                f"Write {wanted} in the Workbench folder, then wait again",
+                f"module-runner --module {module} --wait {wait:g}",
+            ),
+            errors.Action("Or go on once it is there", "gitbench workflow resume"),
+        ],
+    )
 
 
 def module_runner_main() -> None:

@@ -67,3 +67,75 @@ def show_status(json: bool) -> None:
         sys.stdout.write('{"ok":true,"result":' + engine.status_text() + "}\n")
     else:
         render_status(engine.status_data())
+
+
+def why_chain(engine: Any, module: str) -> dict[str, Any]:
+    """Why ``module`` is not up to date: the changed files and the chain of modules from the first one they reach
+    down to ``module`` (each with its state and reason), as data."""
+    from gitbench.workflow import engine as engine_mod
+    from gitbench.workflow import resolver
+
+    wf = engine.workflow(engine.view(engine.head()))
+    engine_mod._known(wf, module)
+    st = {m["id"]: m for m in engine.status_data()["modules"]}
+    me = st[module]
+    out: dict[str, Any] = {"module": module, "state": me["state"], "cause": me.get("cause"), "chain": []}
+    gate = engine.state.gates.get(module, {})
+    if gate.get("approved") and isinstance(gate.get("inputs"), dict) and gate.get("fingerprint") != me["fingerprint"]:
+        # its approval was for other inputs: which of them changed since
+        view = engine.view(engine.head())
+        statuses = engine.resolve(wf, view)
+        now, _ = resolver.module_inputs(wf.modules[module], view, {n: statuses[n] for n in wf.modules[module].needs})
+        seen, current = gate["inputs"], dict(now)
+        out["approval_for_other_inputs"] = sorted(p for p in {*seen, *current} if seen.get(p) != current.get(p))
+    cause = me.get("cause")
+    if cause is None:
+        return out
+    # The path from the cause's module down to this one, through modules that carry the same cause.
+    root = cause["module"]
+    parents: dict[str, str | None] = {root: None}
+    queue = [root]
+    below = wf.dependants()
+    while queue and module not in parents:
+        here = queue.pop(0)
+        for d in below.get(here, ()):
+            if d not in parents and st[d].get("cause") == cause:
+                parents[d] = here
+                queue.append(d)
+    path: list[str] = []
+    at: str | None = module if module in parents else None
+    while at is not None:
+        path.append(at)
+        at = parents[at]
+    for mid in reversed(path) if path else [root, module]:
+        m = st[mid]
+        reasons = [a["reason"] for a in m["artifacts"] if a["klass"] == "outdated" and a.get("reason")]
+        out["chain"].append({"id": mid, "state": m["state"], "reason": reasons[0] if reasons else m.get("reason")})
+    out["summary"] = resolver.cause_text(cause)
+    return out
+
+
+def show_why(module: str, json: bool) -> None:
+    """`gitbench workflow status --why M`: from the changed file(s) to M."""
+    data = why_chain(open_engine(), module)
+    if json:
+        render.ok_json(data)
+        return
+    out = render.out
+    cause = data["cause"]
+    if "approval_for_other_inputs" in data:
+        changed = ", ".join(data["approval_for_other_inputs"]) or "its settings"
+        out(
+            f"{module}'s gate was approved for other inputs: {changed} changed since the approval. "
+            f"Approve again: gitbench workflow approve {module}"
+        )
+    if cause is None:
+        out(f"{module} is {data['state']}: no changed input makes it outdated.")
+        return
+    out(f"Why {module} is not up to date: {data['summary']}")
+    if cause.get("files"):
+        out(f"  {', '.join(cause['files'])}  changed")
+    width = max(len(c["id"]) for c in data["chain"])
+    for c in data["chain"]:
+        out(f"  → {c['id'].ljust(width)}  {c['state']:<11}" + (f" · {c['reason']}" if c.get("reason") else ""))
+    out(f"Rerun from {cause['module']}: gitbench workflow run (or resume); it reruns everything on this chain.")

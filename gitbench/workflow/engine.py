@@ -71,6 +71,10 @@ class Engine:
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
         self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
+        self._made_from: dict[str, dict[str, str | None]] = {}  # run id → its inputs' object ids, by path
+        from gitbench.services.supervisor import start_time
+
+        self._started = start_time(os.getpid())  # claims name it: a later process with the same pid is not us
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -146,13 +150,22 @@ class Engine:
         return resolver.resolve(
             wf,
             view,
-            self.state.running if running is None else running,
+            self.claims() if running is None else running,
             self.state.last_run,
             self.state.overrides,
             set(self.state.skipped),
             previous,
             dirty,
         )
+
+    def claims(self) -> dict[str, dict[str, Any]]:
+        """The running set as it is now: a claim whose process is gone is marked ``interrupted`` (it shows as
+        such until `gitbench workflow resume` settles it). A claim waiting for input belongs to no process."""
+        out = dict(self.state.running)
+        for mid, claim in self.state.running.items():
+            if claim.get("status") == "running" and claim.get("pid") and not _claim_alive(claim):
+                out[mid] = {**claim, "status": "interrupted"}
+        return out
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
         return self._full_status(max_parallel)[2]
@@ -162,9 +175,10 @@ class Engine:
     ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
         view = self.view(self.head())
         wf = self.workflow(view)
-        statuses = self.resolve(wf, view)
+        claims = self.claims()
+        statuses = self.resolve(wf, view, claims)
         self._save_cache(view)
-        scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped), max_parallel)
+        scheduler.schedule(wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel)
         return (
             wf,
             statuses,
@@ -191,10 +205,13 @@ class Engine:
         except FileNotFoundError:
             state_bytes = b""
         draft = self._draft()
+        claims = self.claims()  # which claims' processes are gone is part of what the status depends on
+        dead = ",".join(sorted(m for m, c in claims.items() if c.get("status") == "interrupted"))
         base = hashlib.sha1(
             b"\0".join(
                 [
                     state_bytes,
+                    dead.encode(),
                     gitbench.__version__.encode(),
                     str(max_parallel).encode(),
                     str(draft).encode(),
@@ -225,7 +242,7 @@ class Engine:
                     changed,
                     self._tree_view(tree),
                     {**old.head, "tree": tree},
-                    self.state.running,
+                    claims,
                     self.state.last_run,
                     self.state.overrides,
                     self.state.skipped,
@@ -277,18 +294,36 @@ class Engine:
 
     # -- operator tools ---------------------------------------------------------------------------------------
     def set_gate(self, mid: str, required: bool | None = None, approved: bool | None = None) -> str:
-        wf = self.workflow(self.view(self.head()))
+        view = self.view(self.head())
+        wf = self.workflow(view)
         _known(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
             gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
             if required is not None:
                 gate["required"] = required
-            if approved is not None:
-                gate["approved"] = approved
+            seen: dict[str, str | None] = {}
+            if approved:
+                # An approval is of what the module would run on now: its inputs' ids (and its fingerprint, which
+                # covers its version and settings too). New inputs need a new approval.
+                statuses = self.resolve(wf, view)
+                made_from, _ = resolver.module_inputs(
+                    wf.modules[mid], view, {n: statuses[n] for n in wf.modules[mid].needs}
+                )
+                seen = dict(made_from)
+                gate.update(approved=True, fingerprint=statuses[mid].fingerprint, inputs=seen)
+            elif approved is not None:
+                gate["approved"] = False
+                gate.pop("fingerprint", None)
+                gate.pop("inputs", None)
             engine_state.save(self.wb.git.gitdir, self.state)
+        if approved:
+            return (
+                f"{mid}: gate approved for its current inputs ({len(seen)} file(s)); if they change, it waits for "
+                "a new approval."
+            )
         if approved is not None:
-            return f"{mid}: gate {'approved' if approved else 'approval withdrawn'}."
+            return f"{mid}: gate approval withdrawn."
         return f"{mid}: now needs manual approval before it runs (`gitbench workflow approve {mid}`)."
 
     def skip(self, mid: str, undo: bool = False) -> str:
@@ -333,7 +368,9 @@ class Engine:
                 self.state.overrides.setdefault(mid, {}).update(values)
             notes = self._settle_claims(say)
             job = self._job(on_draft, notes, say)
-            wf = self.workflow(self.view(self.head()))  # again: `--on-draft publish` may have moved Published
+            view = self.view(self.head())
+            wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
+            self._record_definition(wf, view)
             job.steps_total = len(wf.modules)
             self._take_operator_edits(wf, job, notes, say)
             try:
@@ -351,6 +388,14 @@ class Engine:
                     klass="user-cancel",
                 )
             return self._end(wf, job, notes)
+
+    def _record_definition(self, wf: spec.Workflow, view: View) -> None:
+        """The definition the run goes by, in the state: the file's blob id (the exact text, in Git) and the
+        resolved definition (defaults filled in). Saved with the next claim; rewritten only when it changed."""
+        blob = view.oid(spec.PATH)
+        if self.state.workflow is None or self.state.workflow.get("blob") != blob:
+            self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
+            engine_state.save(self.wb.git.gitdir, self.state)
 
     def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
         """The workflow's job: the one in progress (its Draft still there), or a new one."""
@@ -410,7 +455,7 @@ class Engine:
         for mid, claim in list(self.state.running.items()):
             if claim.get("status") == "needs-input":
                 continue  # waits for the operator, whoever claimed it
-            if claim.get("pid") and _alive(int(claim["pid"])) and claim.get("pid") != os.getpid():
+            if claim.get("pid") != os.getpid() and _claim_alive(claim):
                 continue
             del self.state.running[mid]
             _stop_orphans(self.wb, job, mid)
@@ -482,6 +527,7 @@ class Engine:
                     run_id = f"{job.id}.{mid}.{int(self.state.last_run.get(mid, {}).get('count', 0)) + 1}"
                     claim = {
                         "pid": os.getpid(),
+                        "started": self._started,
                         "since": clock.now(),
                         "job": job.id,
                         "run": run_id,
@@ -490,6 +536,9 @@ class Engine:
                     }
                     self.state.running[mid] = claim
                     engine_state.save(self.wb.git.gitdir, self.state)
+                    # what the fingerprint is made from, for the metadata: a later change names its files
+                    made_from, _ = resolver.module_inputs(m, view, {n: statuses[n] for n in m.needs})
+                    self._made_from[run_id] = dict(made_from)
                     faults.point("workflow.after-claim")
                     say(f"{mid}: running ({m.kind})")
                     self._progress(mid, "running", statuses)
@@ -603,6 +652,8 @@ class Engine:
         cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
         shutil.rmtree(folder, ignore_errors=True)
         if status != "complete":
+            if status == "failed" and error and m.kind == "command":
+                error = self._explain_missing(m, job, folder, snap, error)
             return Result(status, error=error, seconds=seconds)
         # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
         # forever not complete
@@ -615,6 +666,35 @@ class Engine:
             for path, why in cap.refused:
                 Log(self.wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
         return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
+
+    def _explain_missing(self, m: spec.ModuleSpec, job: JobRecord, folder: str, snap: Any, error: str) -> str:
+        """A command that failed on a file it could not find, where the file is in the Workbench but not among
+        the module's inputs (so not in its folder): say so, and how to list it."""
+        import re
+
+        tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
+        absent: list[str] = []
+        for token in re.findall(r"[\w./@+-]+", error):
+            token = token.rstrip(".")
+            if token.startswith(folder + "/"):
+                rel = token[len(folder) + 1 :]
+            elif token.startswith("/"):
+                continue  # a file outside its folder: not the Workbench's
+            else:
+                rel = token.removeprefix("./")
+            if rel in absent or rel in snap:
+                continue
+            entry = self.wb.git.tree_entry(tree, rel)
+            if entry is not None and entry[1] not in (TREE, COMMIT_MODE):
+                absent.append(rel)
+        if not absent:
+            return error
+        listed = ", ".join(absent)
+        return (
+            f"{error} · {listed} {'is' if len(absent) == 1 else 'are'} in the Workbench but not "
+            f"{'an input' if len(absent) == 1 else 'inputs'} of module {m.id}, so not in its folder: add "
+            f"{listed} to its `inputs` in {spec.PATH}"
+        )
 
     def _commit(
         self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result, st: ModuleStatus
@@ -629,6 +709,7 @@ class Engine:
             "module": m.id,
             "version": m.version,
             "fingerprint": claim["fingerprint"],
+            "inputs": self._made_from.pop(str(claim["run"]), None),
             "outputs": outputs,
             "run": claim["run"],
             "job": job.id,
@@ -758,14 +839,33 @@ def _known(wf: spec.Workflow, mid: str) -> None:
         )
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started: Any = None) -> bool:
+    """Is the claim's process still running? Not if it is gone or a zombie, nor if the pid now belongs to a later
+    process (its start time differs from the one the claim recorded)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
         return False
-    except PermissionError:
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
         return True
-    return True
+    fields = data[data.rfind(b")") + 2 :].split()
+    if not fields or fields[0] in (b"Z", b"X"):
+        return False
+    return started is None or len(fields) <= 19 or int(fields[19]) == started
+
+
+def _claim_alive(claim: dict[str, Any]) -> bool:
+    pid = claim.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    return pid == os.getpid() or _alive(pid, claim.get("started"))
 
 
 def _finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:

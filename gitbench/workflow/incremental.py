@@ -27,7 +27,7 @@ from gitbench.scope import Scope
 from gitbench.workflow import resolver, scheduler, spec
 from gitbench.workflow.resolver import Artifact, ModuleStatus, View, meta_path
 
-FORMAT = 2
+FORMAT = 3
 BUCKETS = 256
 WILD = "*?["
 
@@ -146,6 +146,7 @@ def parse_status(text: str) -> ModuleStatus:
         fingerprint=d["fingerprint"],
         last_run=d["last_run"],
         skip=d["skip"],
+        cause=d.get("cause"),
     )
 
 
@@ -182,6 +183,9 @@ def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> st
             return f"Status: Error · {mid} failed"
     if all(state == "complete" or mid in skipped for mid, state in zip(ids, states, strict=True)):
         return "Status: complete"
+    for mid, state in zip(ids, states, strict=True):
+        if state == "interrupted":
+            return f"Status: interrupted · {mid} was interrupted: run `gitbench workflow resume`"
     if any(state in ("running", "needs-input") for state in states):
         return "Status: running"
     return "Status: ready"
@@ -446,11 +450,12 @@ def update(
 
 def _same(a: ModuleStatus, b: ModuleStatus) -> bool:
     """The same status, the scheduler's skip reason aside (it is decided afterwards)."""
-    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run) == (
+    return (a.state, a.artifacts, a.blocked_by, a.reason, a.fingerprint, a.last_run, a.cause) == (
         b.state,
         b.artifacts,
         b.blocked_by,
         b.reason,
         b.fingerprint,
         b.last_run,
+        b.cause,
     )

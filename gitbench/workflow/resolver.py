@@ -1,9 +1,11 @@
 """The resolver: what each artifact and each module is, from the files alone.
 
 Artifacts (each declared output) are ``ready``, ``missing``, ``invalid`` (its metadata does not match the
-contract: no metadata, not JSON, another module's id, no version), ``outdated`` (the module's version or the
-fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read). Modules are
-``complete`` (every artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``blocked`` (a
+contract: no metadata, not a JSON object, another module's id, no version), ``outdated`` (the module's version
+or the fingerprint of its inputs changed, here or upstream) or ``error`` (the metadata cannot be read or does not
+parse: a corrupted file; the reason names the file and the parse problem). Modules are ``complete`` (every
+artifact ready), ``running`` / ``needs-input`` (claimed by the engine), ``interrupted`` (claimed by a process
+that is gone: ``gitbench workflow resume`` settles it), ``blocked`` (a
 dependency is not complete: ``Blocked by: X`` names the root cause), ``failed`` (its last run failed and nothing
 changed since), ``pending`` (an input is missing) or ``ready``.
 
@@ -27,7 +29,7 @@ from gitbench.workflow.spec import ModuleSpec, Workflow
 
 META_DIR = ".gitbench/meta"
 CLASSES = ("ready", "missing", "invalid", "outdated", "error")
-STATES = ("pending", "blocked", "ready", "running", "needs-input", "failed", "complete")
+STATES = ("pending", "blocked", "ready", "running", "interrupted", "needs-input", "failed", "complete")
 
 
 def meta_path(module_id: str) -> str:
@@ -51,6 +53,9 @@ class ModuleStatus:
     fingerprint: str = ""
     last_run: dict[str, Any] | None = None
     skip: str | None = None  # the scheduler's reason for not running it now
+    # Why it is outdated, at the root: {"files": the changed input files, "module": the first module they reach}
+    # (itself, or the upstream module its dependency's cause names). None when it is not outdated.
+    cause: dict[str, Any] | None = None
 
 
 class View:
@@ -109,12 +114,12 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
     if data is None:
         try:
             raw = view.read(oid)
-        except (KeyError, ValueError, OSError) as exc:
-            return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__})", "error"
+        except Exception as exc:  # noqa: BLE001 - KeyError, OSError, a corrupt object (GitError): unreadable
+            return None, f"the metadata {meta_path(module.id)} cannot be read ({type(exc).__name__}: {exc})", "error"
         try:
             data = json.loads(raw)
-        except ValueError:
-            return None, f"InvalidMetadata: {meta_path(module.id)} is not valid JSON", "invalid"
+        except ValueError as exc:  # a corrupted (truncated, overwritten) file: the file and the parse problem
+            return None, f"the metadata {meta_path(module.id)} cannot be parsed: {exc}", "error"
         if isinstance(data, dict):
             view.meta_cache[oid] = {k: data.get(k) for k in ("module", "version", "fingerprint") if k in data}
             view.meta_cache_changed = True
@@ -156,6 +161,47 @@ def resolve(
     return out
 
 
+def module_inputs(
+    m: ModuleSpec, view: View, needs: dict[str, ModuleStatus]
+) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(path, object id) of what the module is made from: the files its ``inputs`` match and its dependencies'
+    outputs; and the plain input paths that are missing."""
+    inputs: list[tuple[str, str | None]] = []
+    missing_inputs = []
+    for pattern in m.inputs:
+        found = view.glob(pattern)
+        if not found and not any(c in pattern for c in "*?["):
+            missing_inputs.append(pattern)
+        inputs.extend(found)
+    if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
+        own = {*m.outputs, meta_path(m.id)}
+        inputs = [i for i in inputs if i[0] not in own]
+    for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
+        inputs.extend((a.path, view.oid(a.path)) for a in need_status.artifacts)
+    return inputs, missing_inputs
+
+
+def _changed_inputs(view: View, m: ModuleSpec, inputs: list[tuple[str, str | None]]) -> list[str] | None:
+    """The input files that differ from those the metadata says its outputs were made from (added, changed,
+    gone); None when the metadata does not list them. Read only for a module whose fingerprint does not match."""
+    oid = view.oid(meta_path(m.id))
+    try:
+        before = json.loads(view.read(oid)).get("inputs") if oid else None
+    except Exception:  # noqa: BLE001 - it parsed a moment ago (cached); unreadable now: nothing to tell
+        return None
+    if not isinstance(before, dict):
+        return None
+    now = dict(inputs)
+    return sorted(p for p in {*before, *now} if before.get(p) != now.get(p))
+
+
+def cause_text(cause: dict[str, Any]) -> str:
+    """The root cause in a few words: ``in.txt changed, an input of a``."""
+    if cause.get("files"):
+        return f"{', '.join(cause['files'])} changed, an input of {cause['module']}"
+    return f"{cause['module']}: {cause.get('what') or 'its inputs changed'}"
+
+
 def resolve_one(
     m: ModuleSpec,
     view: View,
@@ -170,19 +216,8 @@ def resolve_one(
     What it reads is exactly: the files its ``inputs`` match, its dependencies' outputs, its own outputs and
     metadata, and ``dep`` of its ``needs`` (the status snapshot relies on this list to know what to redo)."""
     mid = m.id
-    inputs: list[tuple[str, str | None]] = []
-    missing_inputs = []
-    for pattern in m.inputs:
-        found = view.glob(pattern)
-        if not found and not any(c in pattern for c in "*?["):
-            missing_inputs.append(pattern)
-        inputs.extend(found)
-    if inputs:  # its own outputs and metadata are what it makes, not what it is made from (else it never settles)
-        own = {*m.outputs, meta_path(mid)}
-        inputs = [i for i in inputs if i[0] not in own]
     needs = {n: dep(n) for n in m.needs}
-    for need_status in needs.values():  # a dependency's artifacts are its declared outputs, in their order
-        inputs.extend((a.path, view.oid(a.path)) for a in need_status.artifacts)
+    inputs, missing_inputs = module_inputs(m, view, needs)
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
     meta, problem, problem_class = _meta(view, m)
@@ -198,13 +233,26 @@ def resolve_one(
         elif meta is None:
             st.artifacts.append(Artifact(path, problem_class, problem))
         elif str(meta.get("version")) != m.version:
-            st.artifacts.append(
-                Artifact(path, "outdated", f"module version changed ({meta.get('version')} → {m.version})")
-            )
+            what = f"module version changed ({meta.get('version')} → {m.version})"
+            st.cause = st.cause or {"files": [], "module": mid, "what": what}
+            st.artifacts.append(Artifact(path, "outdated", what))
         elif meta.get("fingerprint") != fp:
-            st.artifacts.append(Artifact(path, "outdated", "inputs changed (fingerprint mismatch)"))
+            if st.cause is None:
+                changed = _changed_inputs(view, m, inputs)
+                if changed:
+                    what = f"inputs changed: {', '.join(changed)}"
+                else:  # the same inputs (or, from an older gitbench, unknown ones): its settings changed
+                    what = "settings changed" if changed is not None else "inputs or settings changed"
+                st.cause = {"files": changed or [], "module": mid, "what": what}
+            st.artifacts.append(Artifact(path, "outdated", f"{st.cause['what']} (fingerprint mismatch)"))
         elif stale_up:
-            st.artifacts.append(Artifact(path, "outdated", f"upstream {stale_up[0]} is not up to date"))
+            up = needs[stale_up[0]]
+            if st.cause is None and up.cause is not None:
+                st.cause = up.cause
+            why = f"upstream {stale_up[0]} is not up to date"
+            if st.cause is not None:
+                why += ": " + cause_text(st.cause)
+            st.artifacts.append(Artifact(path, "outdated", why))
         else:
             st.artifacts.append(Artifact(path, "ready"))
     bad = [a for a in st.artifacts if a.klass in ("invalid", "error")]
@@ -213,7 +261,12 @@ def resolve_one(
     if all(a.klass == "ready" for a in st.artifacts):
         st.state = "complete"
     elif mid in running:
-        st.state = "needs-input" if running[mid].get("status") == "needs-input" else "running"
+        claim = running[mid]
+        if claim.get("status") == "interrupted":  # its process is gone (the engine marks such claims)
+            st.state = "interrupted"
+            st.reason = f"its run was interrupted (process {claim.get('pid')} is gone): run `gitbench workflow resume`"
+        else:
+            st.state = "needs-input" if claim.get("status") == "needs-input" else "running"
     elif mid in skipped:
         st.state = "pending"
         st.reason = "skipped (optional)"

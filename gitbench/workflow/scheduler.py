@@ -20,11 +20,21 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # module → "reason: detail"
 
 
-def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str) -> bool:
-    """Does the module wait for approval? A gate from the file or set at runtime, not yet approved."""
+def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str, fingerprint: str | None = None) -> bool:
+    """Does the module wait for approval? A gate from the file or set at runtime, not yet approved, or approved
+    for other inputs: an approval is of the inputs it saw (their fingerprint), not of whatever comes later."""
     gate = gates.get(mid, {})
     required = gate.get("required", wf.modules[mid].gate)
-    return bool(required) and not gate.get("approved", False)
+    if not required:
+        return False
+    if not gate.get("approved", False):
+        return True
+    return stale_approval(gate, fingerprint)
+
+
+def stale_approval(gate: dict[str, Any], fingerprint: str | None) -> bool:
+    seen = gate.get("fingerprint")
+    return bool(gate.get("approved")) and seen is not None and fingerprint is not None and seen != fingerprint
 
 
 def schedule(
@@ -39,20 +49,26 @@ def schedule(
     limit = max_parallel or wf.max_parallel
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
-    busy = {r for r, claim in running.items() if claim.get("status") != "needs-input"}
+    # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
+    busy = {r for r, claim in running.items() if claim.get("status") not in ("needs-input", "interrupted")}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
         st = statuses[mid]
         if mid in running:
-            plan.skipped[mid] = "already-running"
+            plan.skipped[mid] = "interrupted" if running[mid].get("status") == "interrupted" else "already-running"
         elif st.state == "complete":
             continue
         elif st.state != "ready" and not (only and st.state == "failed"):
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
-        elif gated(wf, gates, mid):
-            plan.skipped[mid] = "manual-gate"
+        elif gated(wf, gates, mid, st.fingerprint):
+            plan.skipped[mid] = (
+                f"manual-gate: approved for other inputs, they changed since (which: gitbench workflow status "
+                f"--why {mid}); approve again: gitbench workflow approve {mid}"
+                if stale_approval(gates.get(mid, {}), st.fingerprint)
+                else "manual-gate"
+            )
         elif exclusive_busy:
             plan.skipped[mid] = f"concurrency: exclusive {exclusive_busy[0]} is running"
         elif wf.modules[mid].exclusive and (busy or plan.run):

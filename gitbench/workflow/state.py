@@ -2,7 +2,8 @@
 
 It holds what the files cannot tell: the running set (claimed modules, with the process and job that claimed
 them), gates and approvals, skipped optional modules, runtime overrides (``--set``), the last run of every
-module, and the workflow job in progress. Deleting it loses no work: the artifacts and their metadata say what
+module, the workflow job in progress, and the workflow definition it runs (the file's blob id and the resolved
+definition). Deleting it loses no work: the artifacts and their metadata say what
 is complete, and the Draft's step commits say which runs finished.
 """
 
@@ -23,6 +24,9 @@ class EngineState:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_run: dict[str, dict[str, Any]] = field(default_factory=dict)
     job: str | None = None
+    # The workflow definition as run: {"path", "blob": the Git blob id of the file, "definition": the resolved
+    # modules (defaults filled in), order, max_parallel, phases}. Set when a run starts.
+    workflow: dict[str, Any] | None = None
 
 
 def path(gitdir: str) -> str:
@@ -45,6 +49,17 @@ def save(gitdir: str, state: EngineState) -> None:
     indented dump would make a long run quadratic in its size), fsynced, renamed into place."""
     import json
 
-    data = {name: getattr(state, name) for name in EngineState.__dataclass_fields__}
+    data = {name: getattr(state, name) for name in EngineState.__dataclass_fields__ if name != "workflow"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    if state.workflow is not None:  # the definition changes once a run at most: encoded once, not at every save
+        global _encoded
+        if _encoded is None or _encoded[0] is not state.workflow:
+            _encoded = (state.workflow, json.dumps(state.workflow, sort_keys=True, separators=(",", ":")))
+        text = text[:-1] + ',"workflow":' + _encoded[1] + "}"  # "workflow" sorts last: the same text as a dump
+    else:
+        text = text[:-1] + ',"workflow":null}'
     os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
-    atomic.write_bytes(path(gitdir), (json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n").encode())
+    atomic.write_bytes(path(gitdir), (text + "\n").encode())
+
+
+_encoded: tuple[dict[str, Any], str] | None = None
