@@ -157,6 +157,24 @@ def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff
     assert rev(workbench, ref) == head  # looking changes nothing
 
 
+def screen_lines(app: GitbenchApp) -> list[str]:
+    """The screen as the terminal would show it, line by line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def test_a_long_diff_line_wraps_in_the_review_pane_so_none_of_it_is_cut_off(workbench: Path) -> None:
+    words = [f"word{n:02d}" for n in range(60)]  # ~420 characters: several times the pane's width
+    run_job(workbench, f"import pathlib; pathlib.Path('src/app.py').write_text({' '.join(words)!r} + '\\n')")
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert app.current_view == "review"
+        screen = "\n".join(screen_lines(app))
+        assert "+word00 word01" in screen
+        assert [w for w in words if w not in screen] == []  # the end of the line too, not cut at the edge
+
+    drive(workbench, scenario)
+
+
 def test_publish_by_mouse_moves_published_to_the_draft_takes_a_checkpoint_and_removes_the_draft(
     workbench: Path,
 ) -> None:
