@@ -31,7 +31,7 @@ from tests.conftest import checkpoint_names, git, gitbench, make_project, nth_ch
 from tests.invariants import check_invariants
 from tests.provider_server import ProviderServer, config_toml
 from tests.terminal import Terminal
-from tests.workflow_helpers import draft_ref, module_runner, workflow_bench
+from tests.workflow_helpers import draft_ref, module_runner, state, workflow_bench
 
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"edited by the job\")\\n')"
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
@@ -727,6 +727,41 @@ def test_a_failed_module_shows_last_run_failed_and_its_error_then_a_headless_rer
 
     drive(wb, scenario)
     assert git(wb, "show", f"{draft_ref(wb)}:out/after.txt") == "ok\n"
+    check_invariants(wb)
+
+
+def test_enter_on_a_needs_input_module_whose_output_was_written_finishes_it_as_workflow_resume_does(
+    tmp_path: Path,
+) -> None:
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent("""\
+        modules:
+          - id: sign-off
+            inputs: {input: "the reviewers' sign-off"}
+            outputs: [review/sign-off.md]
+          - id: notes
+            needs: [sign-off]
+            outputs: [out/notes.md]
+            run: {command: 'cat review/sign-off.md > out/notes.md'}
+        """),
+    )
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "f", "R")
+        assert rows(app, "#module-table")["sign-off"][1] == "needs-input"
+        (wb / "review").mkdir()
+        (wb / "review/sign-off.md").write_text("signed: ana\n")
+        app.query_one("#module-table", DataTable).focus()
+        await press(pilot, "enter")  # on sign-off, the first row
+        table = rows(app, "#module-table")
+        assert table["sign-off"][1] == "complete", table
+        assert table["notes"][1] == "complete", table
+        assert "sign-off" not in state(wb)["running"]
+
+    drive(wb, scenario)
+    assert git(wb, "show", f"{draft_ref(wb)}:review/sign-off.md") == "signed: ana\n"
+    assert git(wb, "show", f"{draft_ref(wb)}:out/notes.md") == "signed: ana\n"
     check_invariants(wb)
 
 
