@@ -541,6 +541,66 @@ def test_a_stale_draft_discarded_at_the_opening_prompt_is_gone_and_the_menu_show
     assert drafts_of(workbench) == [] and rev(workbench, "main") == published
 
 
+@pytest.mark.slow  # three model jobs through the CLI, then two prompts: ~16 s on a loaded 2-core machine
+def test_several_stale_drafts_are_each_named_with_how_stale_and_their_own_discard_or_keep(
+    workbench: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ask(*extra: str, env: dict[str, str] | None = None) -> str:
+        before = set(drafts_of(workbench))
+        res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", *extra, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        (ref,) = set(drafts_of(workbench)) - before
+        return ref.rsplit("/", 1)[1]
+
+    first = ask()
+    second = ask("--on-draft", "fork")
+    later = {"GITBENCH_NOW": str(time.time() + 8 * 86400)}
+    fresh = ask("--on-draft", "fork", env=later)  # made 8 days on: not stale
+    monkeypatch.setenv("GITBENCH_NOW", later["GITBENCH_NOW"])
+
+    def app_of(pilot: Pilot[None]) -> GitbenchApp:
+        assert isinstance(pilot.app, GitbenchApp)
+        return pilot.app
+
+    async def next_prompt(pilot: Pilot[None], answered: object = None) -> None:
+        """Until a prompt other than the one answered is up (the answer's discard runs in between)."""
+        for _ in range(400):
+            if isinstance(pilot.app.screen, ModalScreen) and pilot.app.screen is not answered:
+                return
+            await pilot.pause(0.05)
+        banner = pilot.app.query_one("#error-message", Static)
+        raise AssertionError(f"no prompt; the banner: {banner.content}; the message: {text(app_of(pilot), '#message')}")
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await next_prompt(pilot)
+        question, buttons = prompt(app, "stale-draft")
+        lines = question.splitlines()
+        assert lines[0] == "2 stale Drafts were found:"
+        assert lines[1].startswith(f"  • {first}: last modified ") and ", idle 8d 0h" in lines[1]
+        assert lines[1].endswith("← this one")
+        assert lines[2].startswith(f"  • {second}: last modified ") and ", idle 8d 0h" in lines[2]
+        assert fresh not in question
+        assert lines[-1] == f"Draft {first} (1 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {first} (d)", f"Keep {first} (k)"]
+        reminder = text(app, "#reminder")  # the status bar names each one with its own commands
+        for label in (first, second):
+            assert f"reminder: {label}: A stale Draft was found (last modified " in reminder
+            assert f"[Discard: `gitbench discard --draft {label}` / Keep: `gitbench keep --draft {label}`]" in reminder
+        answered = app.screen
+        await press(pilot, "d")
+        await next_prompt(pilot, answered)
+        question, buttons = prompt(app, "stale-draft-2")
+        assert question.splitlines()[0] == "A stale Draft was found:" and first not in question
+        assert question.splitlines()[-1] == f"Draft {second} (2 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {second} (d)", f"Keep {second} (k)"]
+        await press(pilot, "k")
+        assert not isinstance(app.screen, ModalScreen)
+        assert text(app, "#message") == f"Keeping the Draft {second}; you will not be asked for 7 days."
+
+    drive(workbench, scenario)
+    assert sorted(r.rsplit("/", 1)[1] for r in drafts_of(workbench)) == sorted([second, fresh])
+
+
 def test_a_draft_older_than_a_day_gets_the_gentle_reminder_in_the_status_bar(
     workbench: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
