@@ -162,6 +162,37 @@ def screen_lines(app: GitbenchApp) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
+def test_review_and_checkpoints_are_never_blank_when_opened_loading_then_their_rows_at_once(
+    workbench: Path,
+) -> None:
+    for n in range(3):
+        assert gitbench(workbench, "checkpoint", "-m", f"note {n}").returncode == 0
+    names = checkpoint_names(workbench)
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        # Before anything is read, each view says it is loading (never a blank view).
+        assert text(app, "#review-summary") == "Loading the Draft's review…"
+        assert shown(app.query_one("#checkpoint-loading")) and text(app, "#checkpoint-loading") == (
+            "Loading checkpoints…"
+        )
+        await settle(pilot)
+        assert app.current_view == "menu"
+        # Read in the background once the window opened: the rows are there the moment the view opens, before
+        # its own reload has had a chance to run.
+        app.show_view("checkpoints")
+        assert len(rows(app, "#checkpoint-table")) == len(names) == 4
+        assert not shown(app.query_one("#checkpoint-loading"))
+
+    async def main() -> None:
+        app = GitbenchApp(str(workbench))
+        app.REFRESH_SECONDS = 3600  # type: ignore[misc]
+        async with app.run_test(size=(130, 42)) as pilot:
+            await scenario(app, pilot)
+            await settle(pilot)
+
+    asyncio.run(main())
+
+
 def test_a_long_diff_line_wraps_in_the_review_pane_so_none_of_it_is_cut_off(workbench: Path) -> None:
     words = [f"word{n:02d}" for n in range(60)]  # ~420 characters: several times the pane's width
     run_job(workbench, f"import pathlib; pathlib.Path('src/app.py').write_text({' '.join(words)!r} + '\\n')")

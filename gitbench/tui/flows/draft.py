@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from gitbench import clock, errors
@@ -25,6 +26,7 @@ async def opening(app: GitbenchApp) -> None:
         return
     await stale_drafts(app, st.drafts)
     app.show_view("review" if app.overview.status.draft is not None else "menu")
+    app.prefetch()
 
 
 async def stale_drafts(app: GitbenchApp, infos: list[DraftInfo]) -> None:
@@ -53,9 +55,9 @@ async def stale_drafts(app: GitbenchApp, infos: list[DraftInfo]) -> None:
         if answer == "discard":
             from gitbench.services import discard as discard_service
 
-            done(app, await app.call(lambda wb, label=info.label: discard_service.discard(wb, label)))
+            done(app, await app.call(partial(discard_service.discard, label=info.label)))
         elif answer == "keep":
-            done(app, await app.call(lambda wb, label=info.label: _keep(wb, label)))
+            done(app, await app.call(partial(_keep, label=info.label)))
         else:
             break
     if stale:

@@ -37,7 +37,7 @@ class ReviewView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Select([], prompt="Which Draft", allow_blank=True, id="review-draft")
-        yield Static("", id="review-summary")
+        yield Static("Loading the Draft's review…", id="review-summary")  # until the first load is in
         with Horizontal(id="review-body"):
             yield OptionList(id="review-files")
             with VerticalScroll(id="review-diff-scroll"):
