@@ -643,3 +643,36 @@ def test_file_operations_and_restore_are_refused_while_any_draft_is_open_naming_
     assert git(bench.path, "tag", "-l", "checkpoint/*").split() == [
         ref[len("refs/tags/") :] for ref in snap.checkpoints
     ]
+
+
+@pytest.mark.slow  # several model jobs through the CLI, then the app: ~12 s on a loaded 2-core machine
+def test_publishing_an_attempts_draft_shows_inline_in_the_conversation_with_its_restore_in_chat_and_the_tui(
+    bench: Bench,
+) -> None:
+    from textual.widgets import Button, Static
+
+    from gitbench.tui.app import GitbenchApp
+    from tests.test_tui import drive, press
+
+    src = source_job(bench)
+    bench.json("try", OTHER)
+    attempt = bench.listing()["fake-other-model"]["job"]
+    published = bench.json("publish", "--draft", "fake-other-model")
+    cp = published["checkpoints"][-1]
+    bench.json("discard", "--draft", src["id"], "--yes")  # no Draft open: Restore is offered
+
+    data = bench.json("chat")
+    kinds = [(i["type"], i.get("role"), i.get("name")) for i in data["items"]]
+    assert kinds == [("message", "user", None), ("message", "assistant", None), ("checkpoint", None, cp)]
+    item = data["items"][2]
+    assert item["job"] == attempt and item["restore"] == f"gitbench restore {cp}"
+    text = bench.run("chat", env={"COLUMNS": "300"}).stdout
+    assert f"{cp} published" in text and f"restore: gitbench restore {cp}" in text
+
+    async def scenario(app: GitbenchApp, pilot: Any) -> None:
+        await press(pilot, "w")
+        row = app.query_one("#chat-2")
+        assert f"{cp} published (" in str(row.query_one(".checkpoint-text", Static).content)
+        assert not app.query_one("#restore-" + cp.replace("/", "-"), Button).disabled
+
+    drive(bench.path, scenario)

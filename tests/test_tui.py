@@ -31,7 +31,7 @@ from tests.conftest import checkpoint_names, git, gitbench, make_project, nth_ch
 from tests.invariants import check_invariants
 from tests.provider_server import ProviderServer, config_toml
 from tests.terminal import Terminal
-from tests.workflow_helpers import draft_ref, module_runner, workflow_bench
+from tests.workflow_helpers import draft_ref, module_runner, state, workflow_bench
 
 EDIT = "import pathlib; pathlib.Path('src/app.py').write_text('print(\"edited by the job\")\\n')"
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
@@ -155,6 +155,55 @@ def test_opening_with_a_draft_shows_review_with_its_files_and_a_highlighted_diff
 
     drive(workbench, scenario)
     assert rev(workbench, ref) == head  # looking changes nothing
+
+
+def screen_lines(app: GitbenchApp) -> list[str]:
+    """The screen as the terminal would show it, line by line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def test_review_and_checkpoints_are_never_blank_when_opened_loading_then_their_rows_at_once(
+    workbench: Path,
+) -> None:
+    for n in range(3):
+        assert gitbench(workbench, "checkpoint", "-m", f"note {n}").returncode == 0
+    names = checkpoint_names(workbench)
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        # Before anything is read, each view says it is loading (never a blank view).
+        assert text(app, "#review-summary") == "Loading the Draft's review…"
+        assert shown(app.query_one("#checkpoint-loading")) and text(app, "#checkpoint-loading") == (
+            "Loading checkpoints…"
+        )
+        await settle(pilot)
+        assert app.current_view == "menu"
+        # Read in the background once the window opened: the rows are there the moment the view opens, before
+        # its own reload has had a chance to run.
+        app.show_view("checkpoints")
+        assert len(rows(app, "#checkpoint-table")) == len(names) == 4
+        assert not shown(app.query_one("#checkpoint-loading"))
+
+    async def main() -> None:
+        app = GitbenchApp(str(workbench))
+        app.REFRESH_SECONDS = 3600  # type: ignore[misc]
+        async with app.run_test(size=(130, 42)) as pilot:
+            await scenario(app, pilot)
+            await settle(pilot)
+
+    asyncio.run(main())
+
+
+def test_a_long_diff_line_wraps_in_the_review_pane_so_none_of_it_is_cut_off(workbench: Path) -> None:
+    words = [f"word{n:02d}" for n in range(60)]  # ~420 characters: several times the pane's width
+    run_job(workbench, f"import pathlib; pathlib.Path('src/app.py').write_text({' '.join(words)!r} + '\\n')")
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert app.current_view == "review"
+        screen = "\n".join(screen_lines(app))
+        assert "+word00 word01" in screen
+        assert [w for w in words if w not in screen] == []  # the end of the line too, not cut at the edge
+
+    drive(workbench, scenario)
 
 
 def test_publish_by_mouse_moves_published_to_the_draft_takes_a_checkpoint_and_removes_the_draft(
@@ -523,6 +572,66 @@ def test_a_stale_draft_discarded_at_the_opening_prompt_is_gone_and_the_menu_show
     assert drafts_of(workbench) == [] and rev(workbench, "main") == published
 
 
+@pytest.mark.slow  # three model jobs through the CLI, then two prompts: ~16 s on a loaded 2-core machine
+def test_several_stale_drafts_are_each_named_with_how_stale_and_their_own_discard_or_keep(
+    workbench: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ask(*extra: str, env: dict[str, str] | None = None) -> str:
+        before = set(drafts_of(workbench))
+        res = gitbench(workbench, "ask", "Add a line", "--files", "src/**", *extra, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        (ref,) = set(drafts_of(workbench)) - before
+        return ref.rsplit("/", 1)[1]
+
+    first = ask()
+    second = ask("--on-draft", "fork")
+    later = {"GITBENCH_NOW": str(time.time() + 8 * 86400)}
+    fresh = ask("--on-draft", "fork", env=later)  # made 8 days on: not stale
+    monkeypatch.setenv("GITBENCH_NOW", later["GITBENCH_NOW"])
+
+    def app_of(pilot: Pilot[None]) -> GitbenchApp:
+        assert isinstance(pilot.app, GitbenchApp)
+        return pilot.app
+
+    async def next_prompt(pilot: Pilot[None], answered: object = None) -> None:
+        """Until a prompt other than the one answered is up (the answer's discard runs in between)."""
+        for _ in range(400):
+            if isinstance(pilot.app.screen, ModalScreen) and pilot.app.screen is not answered:
+                return
+            await pilot.pause(0.05)
+        banner = pilot.app.query_one("#error-message", Static)
+        raise AssertionError(f"no prompt; the banner: {banner.content}; the message: {text(app_of(pilot), '#message')}")
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await next_prompt(pilot)
+        question, buttons = prompt(app, "stale-draft")
+        lines = question.splitlines()
+        assert lines[0] == "2 stale Drafts were found:"
+        assert lines[1].startswith(f"  • {first}: last modified ") and ", idle 8d 0h" in lines[1]
+        assert lines[1].endswith("← this one")
+        assert lines[2].startswith(f"  • {second}: last modified ") and ", idle 8d 0h" in lines[2]
+        assert fresh not in question
+        assert lines[-1] == f"Draft {first} (1 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {first} (d)", f"Keep {first} (k)"]
+        reminder = text(app, "#reminder")  # the status bar names each one with its own commands
+        for label in (first, second):
+            assert f"reminder: {label}: A stale Draft was found (last modified " in reminder
+            assert f"[Discard: `gitbench discard --draft {label}` / Keep: `gitbench keep --draft {label}`]" in reminder
+        answered = app.screen
+        await press(pilot, "d")
+        await next_prompt(pilot, answered)
+        question, buttons = prompt(app, "stale-draft-2")
+        assert question.splitlines()[0] == "A stale Draft was found:" and first not in question
+        assert question.splitlines()[-1] == f"Draft {second} (2 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {second} (d)", f"Keep {second} (k)"]
+        await press(pilot, "k")
+        assert not isinstance(app.screen, ModalScreen)
+        assert text(app, "#message") == f"Keeping the Draft {second}; you will not be asked for 7 days."
+
+    drive(workbench, scenario)
+    assert sorted(r.rsplit("/", 1)[1] for r in drafts_of(workbench)) == sorted([second, fresh])
+
+
 def test_a_draft_older_than_a_day_gets_the_gentle_reminder_in_the_status_bar(
     workbench: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -709,6 +818,41 @@ def test_a_failed_module_shows_last_run_failed_and_its_error_then_a_headless_rer
 
     drive(wb, scenario)
     assert git(wb, "show", f"{draft_ref(wb)}:out/after.txt") == "ok\n"
+    check_invariants(wb)
+
+
+def test_enter_on_a_needs_input_module_whose_output_was_written_finishes_it_as_workflow_resume_does(
+    tmp_path: Path,
+) -> None:
+    wb = workflow_bench(
+        tmp_path / "p",
+        textwrap.dedent("""\
+        modules:
+          - id: sign-off
+            inputs: {input: "the reviewers' sign-off"}
+            outputs: [review/sign-off.md]
+          - id: notes
+            needs: [sign-off]
+            outputs: [out/notes.md]
+            run: {command: 'cat review/sign-off.md > out/notes.md'}
+        """),
+    )
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "f", "R")
+        assert rows(app, "#module-table")["sign-off"][1] == "needs-input"
+        (wb / "review").mkdir()
+        (wb / "review/sign-off.md").write_text("signed: ana\n")
+        app.query_one("#module-table", DataTable).focus()
+        await press(pilot, "enter")  # on sign-off, the first row
+        table = rows(app, "#module-table")
+        assert table["sign-off"][1] == "complete", table
+        assert table["notes"][1] == "complete", table
+        assert "sign-off" not in state(wb)["running"]
+
+    drive(wb, scenario)
+    assert git(wb, "show", f"{draft_ref(wb)}:review/sign-off.md") == "signed: ana\n"
+    assert git(wb, "show", f"{draft_ref(wb)}:out/notes.md") == "signed: ana\n"
     check_invariants(wb)
 
 

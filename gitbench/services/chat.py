@@ -13,7 +13,7 @@ from typing import Any
 
 from gitbench import clock
 from gitbench.model import JobRecord
-from gitbench.services import checkpoints
+from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 from gitbench.store.records import Lines
 
@@ -136,11 +136,12 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
     ]
     first = min((float(m.get("time") or 0) for m in lines), default=0.0)
     for cp in checkpoints.since(wb, first):  # its publishes come after its first message: not every checkpoint
-        if cp.kind == "publish" and cp.job in last:
+        asked = _asked_in(wb, cp.job, last) if cp.kind == "publish" else None
+        if asked is not None:
             # A tag's date has whole seconds: a publish in the same second as its job still comes after it.
             keyed.append(
                 (
-                    max(cp.date, last[cp.job]),
+                    max(cp.date, last[asked]),
                     1,
                     {
                         "type": "checkpoint",
@@ -155,3 +156,15 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
             )
     keyed.sort(key=lambda k: (k[0], k[1]))
     return {"conversation": conv, "items": [item for _, _, item in keyed]}
+
+
+def _asked_in(wb: Workbench, job: str | None, last: dict[Any, float]) -> str | None:
+    """The conversation's job a publish belongs to: its own job, or for an attempt of `gitbench try` (which has
+    no turn of its own: it answers its source job's) the job it was tried from."""
+    if job is None:
+        return None
+    if job in last:
+        return job
+    record = drafts.job_record(wb, job)
+    tried_from = record.tried_from if record is not None else None
+    return tried_from if tried_from in last else None

@@ -267,18 +267,31 @@ def info(wb: Workbench, ref: str) -> DraftInfo:
         base_is_published=base == published,
         tokens=job.usage_actual if job else None,
     )
-    if now - last >= STALE_AFTER and now >= _kept_until(wb, label):
-        draft.stale = True
-        draft.reminder = (
-            f"A stale Draft was found (last modified {clock.iso(last)}). Discard it? "
-            "[Discard: `gitbench discard` / Keep: `gitbench keep`]"
-        )
-    elif now - created >= REMIND_AFTER:
-        draft.reminder = (
-            f"You have an open Draft from {clock.iso(created)}. Review and publish or discard? "
-            "(`gitbench review`, `gitbench publish`, `gitbench discard`)"
-        )
+    draft.stale = now - last >= STALE_AFTER and now >= _kept_until(wb, label)
+    draft.reminder = reminder(draft)
     return draft
+
+
+def reminder(draft: DraftInfo, several: bool = False) -> str | None:
+    """The Draft's reminder: stale (idle 7 days, not kept), or open for a day. With ``several`` Drafts open it
+    names this one, how long it has been idle, and its commands with ``--draft`` (a bare `gitbench discard`
+    would be refused as ambiguous)."""
+    now = clock.now()
+    which = f" --draft {draft.label}" if several else ""
+    if draft.stale:
+        idle = f", idle {clock.human_age(now - draft.last_activity)}" if several else ""
+        text = (
+            f"A stale Draft was found (last modified {clock.iso(draft.last_activity)}{idle}). Discard it? "
+            f"[Discard: `gitbench discard{which}` / Keep: `gitbench keep{which}`]"
+        )
+    elif now - draft.created >= REMIND_AFTER:
+        text = (
+            f"You have an open Draft from {clock.iso(draft.created)}. Review and publish or discard? "
+            f"(`gitbench review{which}`, `gitbench publish{which}`, `gitbench discard{which}`)"
+        )
+    else:
+        return None
+    return f"{draft.label}: {text}" if several else text
 
 
 def _base_without_record(wb: Workbench, published: str, head: str) -> str:

@@ -39,8 +39,9 @@ def status(wb: Workbench) -> Status:
         try:
             d = drafts.info(wb, r)
             infos.append(d)
-            if d.reminder:
-                reminders.append(d.reminder if not which else f"{d.label}: {d.reminder}")
+            text = drafts.reminder(d, several=len(refs) > 1)
+            if text:
+                reminders.append(text)
         except errors.DraftCorrupt as exc:
             draft_problem = f"{r.rsplit('/', 1)[-1]}: unreadable"
             reminders.append(

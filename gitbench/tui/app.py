@@ -12,7 +12,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
-from textual.widgets import Button, ContentSwitcher, Footer
+from textual.widgets import Button, ContentSwitcher, DataTable, Footer
 
 from gitbench import errors
 from gitbench.model import OperationResult
@@ -125,6 +125,13 @@ class GitbenchApp(WorkerApp):
         load = getattr(self.query_one(f"#{self.current_view}"), "load", None)
         if load is not None:
             self.start(load(), f"reload {self.current_view}")
+
+    def prefetch(self) -> None:
+        """Read the checkpoint history in the background once the window is open, so Checkpoints shows its rows the
+        moment it opens (opening it reads them again)."""
+        view = self.query_one(CheckpointsView)
+        if not view.query_one("#checkpoint-table", DataTable).row_count:
+            self.start(view.load(), "checkpoints")
 
     def job_started(self, prompt: str) -> None:
         self.query_one(WorkshopView).job_started(prompt)

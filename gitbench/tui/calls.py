@@ -110,6 +110,15 @@ def checkpoints(wb: Workbench) -> list[Checkpoint]:
     return cps.history(wb)
 
 
+def newest_checkpoints(wb: Workbench) -> tuple[list[Checkpoint], int]:
+    """The newest page of checkpoints (as `gitbench checkpoints` shows), and how many older ones there are: the
+    first rows on screen at once, however long the history."""
+    from gitbench.services import checkpoints as cps
+
+    wb.recover_if_idle()
+    return cps.history_page(wb)
+
+
 def conversation(wb: Workbench) -> dict[str, Any]:
     from gitbench.services import chat
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from gitbench import clock, errors
@@ -23,24 +24,44 @@ async def opening(app: GitbenchApp) -> None:
     if st.draft_problem:
         await corrupt_draft(app, None)
         return
-    if st.draft is not None and st.draft.stale:
-        await stale_draft(app, st.draft)
+    await stale_drafts(app, st.drafts)
     app.show_view("review" if app.overview.status.draft is not None else "menu")
+    app.prefetch()
 
 
-async def stale_draft(app: GitbenchApp, info: DraftInfo) -> None:
-    answer = await app.ask_choice(
-        f"A stale Draft was found (last modified {clock.iso(info.last_activity)}). Discard it?",
-        [("discard", "Discard"), ("keep", "Keep")],
-        "stale-draft",
-    )
-    if answer == "discard":
-        from gitbench.services import discard as discard_service
+async def stale_drafts(app: GitbenchApp, infos: list[DraftInfo]) -> None:
+    """The seed's stale-Draft prompt: Discard / Keep for each Draft idle for 7 days. With several Drafts open,
+    each prompt lists every stale one (its label, when it was last modified, how long it has been idle) and
+    asks about one of them by name, its buttons naming it too. Escape stops asking (nothing changes)."""
+    stale = [d for d in infos if d.stale]
+    for n, info in enumerate(stale):
+        if len(infos) == 1:
+            question = f"A stale Draft was found (last modified {clock.iso(info.last_activity)}). Discard it?"
+            choices = [("discard", "Discard"), ("keep", "Keep")]
+        else:
+            now = clock.now()
+            listed = "\n".join(
+                f"  • {d.label}: last modified {clock.iso(d.last_activity)}, idle "
+                f"{clock.human_age(now - d.last_activity)}" + ("  ← this one" if d is info else "")
+                for d in stale[n:]  # those not answered yet
+            )
+            which = f" ({n + 1} of {len(stale)})" if len(stale) > 1 else ""
+            left = len(stale) - n
+            found = f"{left} stale Drafts were found" if left > 1 else "A stale Draft was found"
+            question = f"{found}:\n{listed}\n\nDraft {info.label}{which}: discard it or keep it?"
+            choices = [("discard", f"Discard {info.label}"), ("keep", f"Keep {info.label}")]
+        # Each prompt its own id: the one just answered may still be leaving the screen as the next one comes.
+        answer = await app.ask_choice(question, choices, "stale-draft" if n == 0 else f"stale-draft-{n + 1}")
+        if answer == "discard":
+            from gitbench.services import discard as discard_service
 
-        done(app, await app.call(lambda wb: discard_service.discard(wb, info.label)))
-    elif answer == "keep":
-        done(app, await app.call(lambda wb: _keep(wb, info.label)))
-    await refresh(app)
+            done(app, await app.call(partial(discard_service.discard, label=info.label)))
+        elif answer == "keep":
+            done(app, await app.call(partial(_keep, label=info.label)))
+        else:
+            break
+    if stale:
+        await refresh(app)
 
 
 def _keep(wb: Workbench, label: str | None) -> OperationResult:

@@ -11,7 +11,7 @@ from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.tui import calls
 from gitbench.tui.flows.common import DRAFT_CHOICES, refresh, require_idle
-from gitbench.tui.flows.draft import stale_draft
+from gitbench.tui.flows.draft import stale_drafts
 
 if TYPE_CHECKING:
     from gitbench.tui.app import GitbenchApp
@@ -32,8 +32,8 @@ async def choose_on_draft(app: GitbenchApp, kind: str) -> str | None:
     await refresh(app)
     assert app.overview is not None
     st = app.overview.status
-    if st.draft is not None and st.draft.stale:
-        await stale_draft(app, st.draft)
+    if any(d.stale for d in st.drafts):
+        await stale_drafts(app, st.drafts)
         assert app.overview is not None
         st = app.overview.status
     if st.draft is None and not st.draft_problem:

@@ -3,6 +3,7 @@ with the reason shown while a Draft is open."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -26,11 +27,16 @@ class CheckpointsView(Vertical):
     ]
     EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [("enter", "Restore the highlighted checkpoint (asks first)")]
 
+    CHUNK: ClassVar[int] = 100  # older rows added at a time
+
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.blocked: str | None = None
+        self.loads = 0  # each load's number: an older load stops once a newer one has begun
 
     def compose(self) -> ComposeResult:
+        # Shown from the start, until the first rows are in: the view is never blank while the history is read.
+        yield Static("Loading checkpoints…", id="checkpoint-loading")
         table: RowTable = RowTable(id="checkpoint-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("checkpoint", "kind", "date", "commit", "job", "message")
         yield table
@@ -51,20 +57,53 @@ class CheckpointsView(Vertical):
         app_of(self).start(self.load(), "checkpoints")
 
     async def load(self) -> None:
-        self.show_checkpoints(await app_of(self).call(calls.checkpoints))
+        """The newest page first (on screen at once), then the older checkpoints under it, a chunk at a time so
+        the window stays responsive however long the history is."""
+        app = app_of(self)
+        self.loads += 1
+        load = self.loads
+        newest, older = await app.call(calls.newest_checkpoints)
+        if load != self.loads:
+            return  # a later load (a reload after a change) shows the list as it is now
+        chosen = self.show_checkpoints(newest)
+        if older:
+            every = await app.call(calls.checkpoints)
+            await self.add_older(every, load, chosen)
 
-    def show_checkpoints(self, items: list[Checkpoint]) -> None:
+    def show_checkpoints(self, items: list[Checkpoint]) -> str | None:
+        """The list, newest first; the highlighted row stays highlighted. Returns it (it may be an older one)."""
         table = self.query_one(RowTable)
         chosen = table.row_key
         table.clear()
-        names = [cp.name for cp in reversed(items)]  # the newest first
         for cp in reversed(items):
-            table.add_row(
-                *map(cell, (cp.name, cp.kind, clock.iso(cp.date), cp.commit[:12], cp.job or "", cp.message)),
-                key=cp.name,
-            )
-        if chosen in names:
-            table.move_cursor(row=names.index(str(chosen)))
+            self.add_row(cp)
+        self.query_one("#checkpoint-loading").display = False
+        self.highlight(chosen)
+        return chosen
+
+    async def add_older(self, every: list[Checkpoint], load: int, chosen: str | None) -> None:
+        table = self.query_one(RowTable)
+        shown = {str(key.value) for key in table.rows}
+        older = [cp for cp in reversed(every) if cp.name not in shown]
+        for n, cp in enumerate(older):
+            if n % self.CHUNK == 0:
+                await asyncio.sleep(0)  # let the screen and the keys in between chunks
+                if load != self.loads:
+                    return
+            if cp.name not in table.rows:
+                self.add_row(cp)
+        self.highlight(chosen)
+
+    def add_row(self, cp: Checkpoint) -> None:
+        self.query_one(RowTable).add_row(
+            *map(cell, (cp.name, cp.kind, clock.iso(cp.date), cp.commit[:12], cp.job or "", cp.message)),
+            key=cp.name,
+        )
+
+    def highlight(self, name: str | None) -> None:
+        table = self.query_one(RowTable)
+        if name is not None and name in table.rows:
+            table.move_cursor(row=table.get_row_index(name))
 
     def show_blocked(self, reason: str | None) -> None:
         self.blocked = reason

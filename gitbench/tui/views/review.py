@@ -37,7 +37,7 @@ class ReviewView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Select([], prompt="Which Draft", allow_blank=True, id="review-draft")
-        yield Static("", id="review-summary")
+        yield Static("Loading the Draft's review…", id="review-summary")  # until the first load is in
         with Horizontal(id="review-body"):
             yield OptionList(id="review-files")
             with VerticalScroll(id="review-diff-scroll"):
@@ -111,7 +111,8 @@ class ReviewView(Vertical):
         if n >= len(self.patches):
             diff.update("")
             return
-        diff.update(Syntax(self.patches[n], "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+        # Wrapped at the pane's edge: a long line goes on under itself, none of it cut off.
+        diff.update(Syntax(self.patches[n], "diff", theme="ansi_dark", background_color="default", word_wrap=True))
         self.query_one("#review-diff-scroll", VerticalScroll).scroll_home(animate=False)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -66,7 +66,11 @@ class WorkflowView(Vertical):
         Binding("R", "run_all", "Run (or resume) the workflow: every ready module"),
     ]
     EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("enter", "Rerun the highlighted module (claimed, then run in-process; a needs-input module stays running)")
+        (
+            "enter",
+            "Rerun the highlighted module (claimed, then run in-process); on a needs-input module whose outputs "
+            "you wrote: resume the workflow (`gitbench workflow resume`), which takes them and goes on",
+        )
     ]
 
     def __init__(self, id: str | None = None) -> None:
@@ -198,7 +202,10 @@ class WorkflowView(Vertical):
         if m is not None:
             app = app_of(self)
             self.query_one("#workflow-log", Log).clear()
-            app.start(flows.workflow_run(app, [m["id"]]), "workflow rerun")
+            # A module waiting for input is finished by resuming, as `gitbench workflow resume` does: the same
+            # engine call takes its outputs from the folder and goes on with what waited for it.
+            only = None if m["state"] == "needs-input" else [m["id"]]
+            app.start(flows.workflow_run(app, only), "workflow resume" if only is None else "workflow rerun")
 
     def tool(self, tool: str) -> None:
         m = self.module()
