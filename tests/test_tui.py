@@ -905,3 +905,19 @@ def test_gitbench_status_and_other_commands_never_import_textual(workbench: Path
     assert res.returncode == 0, res.stdout + res.stderr
     res = gitbench(workbench, "tui")  # not at a terminal
     assert res.returncode == 2 and "needs a terminal" in res.stderr
+
+
+def test_an_internal_error_in_the_window_writes_its_crash_log_in_the_workbench_it_has_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window was started from another repository's folder (`gitbench tui --workbench PATH`): the crash log
+    # belongs with the Workbench the window shows, not with whatever repository the shell was in.
+    from gitbench.tui.runner import gitbench_error
+
+    shown = make_project(tmp_path / "shown")
+    elsewhere = make_project(tmp_path / "elsewhere")
+    monkeypatch.chdir(elsewhere)
+    err = gitbench_error(RuntimeError("boom"), str(shown))
+    logs = list((shown / ".git" / "gitbench" / "logs").glob("crash-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in err.message and "boom" in logs[0].read_text()
+    assert not (elsewhere / ".git" / "gitbench").exists()

@@ -74,7 +74,9 @@ def _register() -> None:
         module.register(_typer_app())
 
 
-def _crash_log(exc: BaseException) -> str:
+def _crash_log(exc: BaseException, where: str | None = None) -> str:
+    """Write ``exc``'s traceback to a crash log in the Workbench at ``where`` (default: the current folder's),
+    or in the temp folder outside a repository; return its path."""
     import tempfile
     import time
     import traceback
@@ -83,7 +85,7 @@ def _crash_log(exc: BaseException) -> str:
     try:
         from gitbench.git.repo import GitRepo
 
-        folder = os.path.join(GitRepo(os.getcwd()).gitdir, "gitbench", "logs")
+        folder = os.path.join(GitRepo(where or os.getcwd()).gitdir, "gitbench", "logs")
         os.makedirs(folder, exist_ok=True)
     except Exception:  # noqa: BLE001 - outside a repository the log goes to the temp folder
         pass

@@ -49,15 +49,16 @@ class RunningJob:
     said: int = 0
 
 
-def gitbench_error(exc: BaseException) -> errors.GitbenchError:
-    """What the CLI's error handler makes of an exception: a typed error, or an internal one with a crash log."""
+def gitbench_error(exc: BaseException, root: str | None = None) -> errors.GitbenchError:
+    """What the CLI's error handler makes of an exception: a typed error, or an internal one with a crash log
+    (in the Workbench at ``root``, the one the window has open, whatever folder it was started from)."""
     from gitbench.cli.app import _crash_log, _os_error
 
     if isinstance(exc, errors.GitbenchError):
         return exc
     if isinstance(exc, OSError):
         return _os_error(exc)
-    log = _crash_log(exc)
+    log = _crash_log(exc, root)
     return errors.InternalError(
         f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
         [
@@ -92,7 +93,7 @@ class WorkerApp(App[None]):
             try:
                 await flow
             except Exception as exc:  # noqa: BLE001 - every error ends in the banner, as in the CLI's handler
-                self.show_error(gitbench_error(exc))
+                self.show_error(gitbench_error(exc, self.root))
 
         self.run_worker(guarded(), name=name, group="flows", exit_on_error=False)
 
