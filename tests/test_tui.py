@@ -910,8 +910,8 @@ def test_gitbench_status_and_other_commands_never_import_textual(workbench: Path
 def test_an_internal_error_in_the_window_writes_its_crash_log_in_the_workbench_it_has_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The window was started from another repository's folder (`gitbench tui --workbench PATH`): the crash log
-    # belongs with the Workbench the window shows, not with whatever repository the shell was in.
+    # The app was opened on a Workbench other than the current folder's (as a test or an embedding host does):
+    # the crash log belongs with the Workbench the window shows, not with the repository the process is in.
     from gitbench.tui.runner import gitbench_error
 
     shown = make_project(tmp_path / "shown")
