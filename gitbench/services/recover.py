@@ -6,6 +6,7 @@ run it when nobody holds the lock. ``gitbench recover`` also clears Git lock fil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from typing import Any
@@ -19,15 +20,73 @@ from gitbench.store import gitlocks
 # every state-changing command runs recover_journal first, and almost always there is nothing to finish.
 
 
-def recover_journal(wb: Workbench) -> list[str]:
-    """Called with the Workbench lock held. Returns what was done, for the user to read."""
+def recover_journal(wb: Workbench, left_behind: dict[str, Any] | None = None) -> list[str]:
+    """Called with the Workbench lock held. Returns what was done, for the user to read. ``left_behind``: the
+    record of the previous holder of the lock if it did not let go cleanly (store/lock.py)."""
     gitlocks.clear_owned(wb.git.gitdir)
-    notes = _dead_jobs(wb)
+    notes = _left_locks(wb, left_behind) if left_behind is not None else []
+    notes += _dead_jobs(wb)
     try:
         started = os.stat(wb.layout.journal).st_mtime
     except FileNotFoundError:
         return notes
     return notes + _journal(wb, started)
+
+
+def _left_locks(wb: Workbench, record: dict[str, Any]) -> list[str]:
+    """Remove the Git lock files the previous holder of the Workbench lock left: those it named (it could not
+    remove them itself), or, if it was killed, every one made since it took the lock, and the temp files of its
+    atomic writes. Locks of jobs still running (their Draft's branch, their worktrees) are theirs; other Git
+    locks are kept while a Git process runs in this repository (it may be holding one), and said so."""
+    from gitbench.store import running
+
+    gitdir = wb.git.gitdir
+    who = f"`gitbench {record.get('operation', '?')}` (pid {record.get('pid', '?')})"
+    named = record.get("left")
+    if isinstance(named, list):
+        found = [p for p in map(str, named) if p.endswith(".lock") and os.path.dirname(p).startswith(gitdir)]
+        found = [p for p in found if os.path.lexists(p)]
+        kept: list[str] = []
+    else:
+        found = gitlocks.find_since(gitdir, float(record.get("since", 0)))
+        live = running.live(wb.layout.running)
+        spare = [f"/draft/{str(info.get('draft', '')).rsplit('/', 1)[-1]}.lock" for info in live.values()]
+        spare += [os.path.join(gitdir, "worktrees") + os.sep] if live else []
+        found = [p for p in found if not any(s in p for s in spare)]
+        kept = [p for p in found if not gitlocks.owned(gitdir, p)]
+        if kept and gitlocks.git_running(wb.git.workdir or "", gitdir):
+            found = [p for p in found if p not in kept]
+        else:
+            kept = []
+        pid = record.get("pid")
+        if isinstance(pid, int) and os.path.isdir(wb.layout.root):  # its atomic writes' temp files (store/atomic.py)
+            for name in os.listdir(wb.layout.root):
+                if name.endswith(f".tmp-{pid}") and not name.startswith("journal.json"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(wb.layout.root, name))
+    gone, failed = [], []
+    for path in found:
+        try:
+            os.unlink(path)
+            gone.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append(path)
+            wb.git.left_locks.append((path, exc.strerror or str(exc)))  # named again for the next command
+
+    def rel(paths: list[str]) -> str:
+        return ", ".join(os.path.relpath(p, gitdir) for p in paths)
+
+    notes = [f"Removed Git lock files that {who} left: {rel(gone)}."] if gone else []
+    if failed:
+        notes.append(f"Could not remove Git lock files that {who} left: {rel(failed)} (the next command tries again).")
+    if kept:
+        notes.append(
+            f"Left Git lock files that {who} may have left, for a Git process runs in this repository now: "
+            f"{rel(kept)} (`gitbench recover` removes them once it ends)."
+        )
+    return notes
 
 
 def _dead_jobs(wb: Workbench) -> list[str]:

@@ -90,5 +90,5 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         ),
         checkpoints=[entry["pre"]] if entry["pre"] else [],
         published=entry["new"],
-        notes=[f"Left as edited by someone else: {p}" for p in left],
+        notes=[f"Left as edited by someone else: {p}" for p in left] + wb.left_lock_notes(),
     )
