@@ -563,8 +563,8 @@ def check_exit_code(run: Run, res: subprocess.CompletedProcess[str]) -> None:
 
 
 def git_locks(repo: Path) -> list[str]:
-    """Every lock file under .git (Git's, libgit2's, gitbench's own), but the Workbench lock itself (a file that
-    is always there; its flock is the lock, and the kernel drops it with its holder)."""
+    """Every lock file under .git: Git's, libgit2's and gitbench's own (a job's ``running/<id>.lock``). The
+    Workbench lock, ``.git/gitbench/lock``, is always there and is no ``*.lock``: its flock is the lock."""
     return [str(p) for p in (repo / ".git").rglob("*.lock")]
 
 
