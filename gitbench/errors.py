@@ -30,6 +30,7 @@ Hierarchy::
     ├── ApprovalRequired         an agent (MCP) asked to move Published and the user could not be asked (17)
     ├── RemoteError              the Git server could not be reached, or refused for another reason (18)
     ├── RemoteMoved              Published on the server moved since this clone last saw it (19)
+    ├── PublishedUnfinished      Published moved, but the operation's follow-ups could not all be done (25)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -225,11 +226,20 @@ class RemoteMoved(ConflictError):
     exit_code = 19
 
 
+class PublishedUnfinished(GitbenchError):
+    """Published moved (the operation happened: its commit point passed), but a follow-up could not be done (a
+    full disk, a file error, a lock): the checkpoint, the records, the Draft's removal or the journal's. The next
+    gitbench command finishes them. The message names what happened to Published and what is left."""
+
+    code = "published-unfinished"
+    exit_code = 25
+
+
 class InputTimeout(GitbenchError):
     """`module-runner --wait S`: the module still waits for the operator's input when the S seconds are up."""
 
     code = "input-timeout"
-    exit_code = 25
+    exit_code = 26
 
 
 class ProviderError(GitbenchError):
@@ -304,6 +314,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     PublishedMissing,
     CheckFailed,
     ApprovalRequired,
+    PublishedUnfinished,
     InputTimeout,
     ModelError,
     ModelUnavailable,

@@ -527,13 +527,11 @@ def run_and_recover(run: Run, t: Templates) -> Run:
         assert res.returncode == -signal.SIGKILL, f"not killed at {case.id}: exit {res.returncode}\n{said}"
         run.notes.append("killed")
     else:
-        assert res.returncode in (0, 13), f"ENOSPC at {case.id} gave exit {res.returncode}, not 13:\n{said}"
-        if res.returncode == 13:
-            assert "free" in res.stderr.lower(), f"the disk-full message does not say to free space:\n{said}"
-        run.notes.append("disk-full" if res.returncode == 13 else "completed")
+        check_exit_code(run, res)
     status = gitbench(repo, "status")
     assert status.returncode == 0, f"status after the fault: exit {status.returncode}\n{status.stderr}"
     assert "Traceback" not in status.stdout + status.stderr
+    assert not git_locks(repo), f"Git lock files left after `gitbench status`: {git_locks(repo)}"
     check_state(run, t, "after `gitbench status`")
     run.notes.append("recovered" if "recovered:" in status.stdout else "nothing-to-recover")
     again = follow_up(run, t)
@@ -544,6 +542,30 @@ def run_and_recover(run: Run, t: Templates) -> Run:
         check_state(run, t, f"after retrying `gitbench {again[0]}`")
         after_follow_up(run, t)
     return run
+
+
+def check_exit_code(run: Run, res: subprocess.CompletedProcess[str]) -> None:
+    """A full disk's exit code says what happened to Published: it moved (0, or 25 published-unfinished, saying
+    so), or it did not (13 disk-full, or 0 where the operation's own work was done before the fault)."""
+    said = res.stdout + res.stderr
+    text = " ".join(res.stderr.replace("│", " ").split())
+    moved = rev(run.repo, "main") != run.old
+    allowed = (0, 25) if moved else (0, 13)
+    assert res.returncode in allowed, (
+        f"ENOSPC at {run.case.id} gave exit {res.returncode} with Published {'moved' if moved else 'not moved'}, "
+        f"not one of {allowed}:\n{said}"
+    )
+    if res.returncode in (13, 25):
+        assert "free" in text.lower(), f"the disk-full message does not say to free space:\n{said}"
+    if res.returncode == 25:
+        assert "moved Published" in text and "next gitbench command finishes" in text, said
+    run.notes.append({0: "completed", 13: "disk-full", 25: "published-unfinished"}[res.returncode])
+
+
+def git_locks(repo: Path) -> list[str]:
+    """Every lock file under .git: Git's, libgit2's and gitbench's own (a job's ``running/<id>.lock``). The
+    Workbench lock, ``.git/gitbench/lock``, is always there and is no ``*.lock``: its flock is the lock."""
+    return [str(p) for p in (repo / ".git").rglob("*.lock")]
 
 
 @pytest.mark.parametrize("kind", ["kill", "enospc"])
@@ -600,3 +622,43 @@ def test_the_fault_points_cover_every_operation_and_at_least_thirty_points() -> 
     for op in ("publish", "restore", "add"):
         for suffix in ("file-0", "tmp-written", "backup-made"):
             assert f"{op}.{suffix}" in visited
+
+
+@pytest.mark.parametrize(
+    ("point", "outcome"),
+    [("publish.files-done", "Rolled back"), ("publish.after-ref", "Finished an interrupted publish")],
+    ids=["files-moved-ref-not", "ref-moved"],
+)
+def test_a_publish_killed_after_its_journal_was_deleted_is_still_rolled_back_or_finished(
+    point: str, outcome: str, templates: Templates, tmp_path: Path
+) -> None:
+    """The journal lists the paths a move touches; without it (deleted by hand, or lost) the half-published
+    files are still found, by comparing them with Published and with the Draft: `gitbench recover` brings them
+    back to Published (the ref had not moved) or finishes the publish (it had), says which, and loses nothing."""
+    repo = tmp_path / "wb"
+    copy_workbench(templates.draft, repo)
+    before = Snapshot.take(repo)
+    edited = "a local edit of a file the Draft does not change\n"
+    (repo / "tools/run.sh").write_text(edited)
+    killed = gitbench(repo, "publish", env={"GITBENCH_FAULT": f"{point}:kill"})
+    assert killed.returncode == -signal.SIGKILL
+    (repo / ".git/gitbench/journal.json").unlink()
+    if point == "publish.after-ref":  # the files and the ref moved; the checkpoint and the Draft's removal did not
+        assert rev(repo, "main") == templates.draft_head and drafts(repo) == before.drafts
+    else:  # some files moved, the ref did not
+        assert git(repo, "status", "--porcelain", "--untracked-files=no") != " M tools/run.sh\n"
+    res = gitbench(repo, "recover")
+    assert res.returncode == 0, res.stderr
+    assert outcome in res.stdout and "journal was lost" in res.stdout, res.stdout
+    assert "consistent" not in res.stdout
+    assert (repo / "tools/run.sh").read_text() == edited, "the user's edit was lost"
+    (repo / "tools/run.sh").write_text(before.files["tools/run.sh"].decode())
+    check_invariants(repo, before, published_may_change=True)
+    assert not leftovers(repo) and not git_locks(repo)
+    if point == "publish.after-ref":
+        assert rev(repo, "main") == templates.draft_head and not drafts(repo)
+        assert any(commit == templates.draft_head for commit in checkpoint_commits(repo).values())
+    else:
+        assert rev(repo, "main") == before.published and drafts(repo) == before.drafts
+        ok(gitbench(repo, "publish"))
+        assert rev(repo, "main") == templates.draft_head

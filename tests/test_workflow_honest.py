@@ -155,8 +155,8 @@ def test_module_runner_wait_fails_when_its_time_is_up_and_prints_the_state_once(
     )
     res = module_runner(wb, "--module", "sign-off", "--wait", "3")
     out = res.stdout + res.stderr
-    assert res.returncode == 25, out  # input-timeout (docs/errors.md)
-    assert "error: input-timeout (exit 25)" in res.stderr
+    assert res.returncode == 26, out  # input-timeout (docs/errors.md)
+    assert "error: input-timeout (exit 26)" in res.stderr
     assert "sign-off still waits for its input after 3 s: review/sign-off.md did not appear" in " ".join(
         res.stderr.replace("│", " ").split()
     )
@@ -166,7 +166,7 @@ def test_module_runner_wait_fails_when_its_time_is_up_and_prints_the_state_once(
     assert len(res.stderr.splitlines()) < 20, res.stderr
     # JSON: the same error for a script.
     res = module_runner(wb, "--module", "sign-off", "--wait", "1", "--json")
-    assert res.returncode == 25
+    assert res.returncode == 26
     err = json.loads(res.stdout)["error"]
     assert err["code"] == "input-timeout" and "review/sign-off.md" in err["message"]
 
@@ -317,7 +317,7 @@ def test_module_runner_wait_on_a_terminal_updates_one_line(tmp_path: Path) -> No
         if not chunk:
             break
         raw += chunk
-    assert proc.wait(timeout=60) == 25
+    assert proc.wait(timeout=60) == 26
     os.close(master)
     text = raw.decode("utf-8", "replace")
     lines = text.replace("\r\n", "\n").split("\n")

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
             "checkpoint",
             f"Took {cp.name} of Published {cp.commit[:12]}.",
             checkpoints=[cp.name],
-            notes=list(wb.recovered),
+            notes=list(wb.recovered) + wb.left_lock_notes(),
         )
         render.ok_json(res) if json else render.result(res)
 

@@ -25,6 +25,8 @@ EXEC = int(FileMode.BLOB_EXECUTABLE)
 LINK = int(FileMode.LINK)
 TREE = int(FileMode.TREE)
 COMMIT_MODE = int(FileMode.COMMIT)
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_IO_ERRORS = (errno.EIO, errno.ESTALE, errno.ENXIO, errno.EBADF)
 
 Entry = tuple[str, int]  # (blob oid hex, file mode)
 STREAM_BYTES = 8 * 1024 * 1024  # a blob bigger than this is streamed, never read whole into memory
@@ -72,6 +74,12 @@ def translate(exc: BaseException, what: str) -> errors.GitbenchError:
     text = str(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return errors.disk_full(what)
+    # libgit2 names the system call's error in its text ("failed to rename lockfile to '…': No space left on
+    # device", "failed to write out file: Input/output error"): that, not the word "lock" in it, is the cause.
+    if any(os.strerror(e) in text for e in _DISK_FULL):
+        return errors.disk_full(what)
+    if any(os.strerror(e) in text for e in _IO_ERRORS):
+        return errors.FileIOError(f"A file could not be written while {what}: {text}", [errors.RECOVER])
     if any(p in text.lower() for p in ("permission denied", "not permitted", "read-only file system")):
         # libgit2 says "failed to create locked file ...: Permission denied": a permission problem, not a lock.
         return errors.FileIOError(f"Could not write while {what}: {text}", [errors.RECOVER])
@@ -116,6 +124,9 @@ class GitRepo:
         self.gitdir = gitdir
         self.workdir: str | None = self.repo.workdir.rstrip("/") if self.repo.workdir else None
         self._may_filter: bool | None = None
+        # Git lock files (path, why) that a ref write made and nobody could remove: the command says so, and the
+        # next one removes them (services/workbench.py names them in the Workbench lock file).
+        self.left_locks: list[tuple[str, str]] = []
 
     # -- creation -------------------------------------------------------------------------------------------
     @staticmethod
@@ -239,6 +250,7 @@ class GitRepo:
                 if new is None:
                     return
                 self.repo.create_reference_direct(name, pygit2.Oid(hex=new), False, message=message)
+                self._settle_lock(name)
                 return
             ref = self.repo.references.get(name)
             actual = str(ref.target) if ref is not None else None
@@ -247,6 +259,7 @@ class GitRepo:
             assert ref is not None
             if new is None:
                 ref.delete()
+                self._settle_lock(name)
             else:
                 ref.set_target(pygit2.Oid(hex=new), message)
         except RefMoved:
@@ -257,6 +270,20 @@ class GitRepo:
             if "modified" in str(exc) or "exists" in str(exc) and "lock" not in str(exc):
                 raise RefMoved(name, old, self.ref_raw(name)) from exc
             raise translate(exc, f"updating {name}") from exc
+
+    def _settle_lock(self, name: str) -> None:
+        """libgit2 creates a ref (a tag, a new branch) by linking its lock file to the ref's name, and deletes one
+        by removing the ref, then the lock; either way it ignores a failed unlink of the lock (an I/O error, a
+        full disk's journal), so the ref is right and its lock stays, refusing every later write of that ref.
+        Called right after such a write (under the Workbench lock, on refs only gitbench writes): remove the lock
+        ourselves, and remember it if that fails too."""
+        lock = os.path.join(self.gitdir, *name.split("/")) + ".lock"
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.left_locks.append((lock, exc.strerror or str(exc)))
 
     def delete_ref_force(self, name: str) -> None:
         """Delete a ref even when its file is garbage (libgit2 cannot look such a ref up to delete it)."""
@@ -378,10 +405,13 @@ class GitRepo:
         """Create an annotated tag; fails (RefMoved) if the name is taken."""
         try:
             self.repo.create_tag(name, pygit2.Oid(hex=target), ObjectType.COMMIT, self.signature(), message)
+            self._settle_lock("refs/tags/" + name)
         except pygit2.AlreadyExistsError as exc:
+            self._settle_lock("refs/tags/" + name)  # the name is taken: libgit2 made our lock, then removed it
             raise RefMoved("refs/tags/" + name, None, "taken") from exc
         except ValueError as exc:
             if "exists" in str(exc):
+                self._settle_lock("refs/tags/" + name)
                 raise RefMoved("refs/tags/" + name, None, "taken") from exc
             raise
         except (pygit2.GitError, OSError) as exc:

@@ -265,7 +265,6 @@ def remove(common: str, lk: Linked) -> None:
     """Remove a worktree: its administrative entry, and its folder. The folder is first renamed aside (one
     rename, so the command that removes it returns at once: deleting 100k files takes seconds), then deleted by
     a process of its own; ``sweep`` finishes what a crash left."""
-    import shutil
 
     folder = lk.path
     if lk.present:
@@ -275,9 +274,40 @@ def remove(common: str, lk: Linked) -> None:
             folder = aside
         except OSError:  # another file system or a busy folder: delete it where it is
             pass
-    shutil.rmtree(lk.admin, ignore_errors=True)
+    _remove_admin(lk.admin)
     if os.path.isdir(folder):
         _delete_later(folder)
+
+
+def _remove_admin(admin: str) -> None:
+    """Remove a worktree's administrative folder (``.git/worktrees/<name>``), its ``gitdir`` and then its ``HEAD``
+    last: a failure part way (an I/O error) leaves an entry Git still reads (``git worktree prune`` and the next
+    gitbench command remove it), never one whose HEAD is gone, which `git fsck` reports as broken."""
+    import contextlib
+    import shutil
+
+    try:
+        names = os.listdir(admin)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(admin, name)
+        if name in ("HEAD", "gitdir"):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    for name in ("gitdir", "HEAD"):
+        try:
+            os.unlink(os.path.join(admin, name))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return
+    with contextlib.suppress(OSError):
+        os.rmdir(admin)
 
 
 def _delete_later(folder: str) -> None:

@@ -67,7 +67,7 @@ def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None
         "files": files,
     }
     transaction.move_published(wb, entry, moves, op)
-    transaction.done(wb, entry)
+    transaction.finish_after_commit(wb, entry, lambda: transaction.done(wb, entry))
     return OperationResult(
         op, f"{op}: {len(paths)} file(s) on Published ({commit[:12]}).", published=commit, data={"files": paths}
     )

@@ -377,6 +377,7 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     # where job folders were before Draft worktrees
     shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX) :]), ignore_errors=True)
     transaction.done(wb, entry)
+    notes += wb.left_lock_notes()
     return OperationResult(
         operation="publish",
         summary=f"Published {entry['new'][:12]} to {wb.branch}.",

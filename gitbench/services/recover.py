@@ -6,6 +6,7 @@ run it when nobody holds the lock. ``gitbench recover`` also clears Git lock fil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from typing import Any
@@ -19,15 +20,176 @@ from gitbench.store import gitlocks
 # every state-changing command runs recover_journal first, and almost always there is nothing to finish.
 
 
-def recover_journal(wb: Workbench) -> list[str]:
-    """Called with the Workbench lock held. Returns what was done, for the user to read."""
+def recover_journal(wb: Workbench, left_behind: dict[str, Any] | None = None) -> list[str]:
+    """Called with the Workbench lock held. Returns what was done, for the user to read. ``left_behind``: the
+    record of the previous holder of the lock if it did not let go cleanly (store/lock.py)."""
     gitlocks.clear_owned(wb.git.gitdir)
-    notes = _dead_jobs(wb)
+    notes = _left_locks(wb, left_behind) if left_behind is not None else []
+    notes += _dead_jobs(wb)
     try:
         started = os.stat(wb.layout.journal).st_mtime
     except FileNotFoundError:
-        return notes
+        return notes + _without_journal(wb)
     return notes + _journal(wb, started)
+
+
+def _left_locks(wb: Workbench, record: dict[str, Any]) -> list[str]:
+    """Remove the Git lock files the previous holder of the Workbench lock left: those it named (it could not
+    remove them itself), or, if it was killed, every one made since it took the lock, and the temp files of its
+    atomic writes. Locks of jobs still running (their Draft's branch, their worktrees) are theirs; other Git
+    locks are kept while a Git process runs in this repository (it may be holding one), and said so."""
+    from gitbench.store import running
+
+    gitdir = wb.git.gitdir
+    who = f"`gitbench {record.get('operation', '?')}` (pid {record.get('pid', '?')})"
+    named = record.get("left")
+    if isinstance(named, list):
+        found = [p for p in map(str, named) if p.endswith(".lock") and os.path.dirname(p).startswith(gitdir)]
+        found = [p for p in found if os.path.lexists(p)]
+        kept: list[str] = []
+    else:
+        found = gitlocks.find_since(gitdir, float(record.get("since", 0)))
+        live = running.live(wb.layout.running)
+        spare = [f"/draft/{str(info.get('draft', '')).rsplit('/', 1)[-1]}.lock" for info in live.values()]
+        spare += [os.path.join(gitdir, "worktrees") + os.sep] if live else []
+        found = [p for p in found if not any(s in p for s in spare)]
+        kept = [p for p in found if not gitlocks.owned(gitdir, p)]
+        if kept and gitlocks.git_running(wb.git.workdir or "", gitdir):
+            found = [p for p in found if p not in kept]
+        else:
+            kept = []
+        pid = record.get("pid")
+        if isinstance(pid, int) and os.path.isdir(wb.layout.root):  # its atomic writes' temp files (store/atomic.py)
+            for name in os.listdir(wb.layout.root):
+                if name.endswith(f".tmp-{pid}") and not name.startswith("journal.json"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(wb.layout.root, name))
+    gone, failed = [], []
+    for path in found:
+        try:
+            os.unlink(path)
+            gone.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append(path)
+            wb.git.left_locks.append((path, exc.strerror or str(exc)))  # named again for the next command
+
+    def rel(paths: list[str]) -> str:
+        return ", ".join(os.path.relpath(p, gitdir) for p in paths)
+
+    notes = [f"Removed Git lock files that {who} left: {rel(gone)}."] if gone else []
+    if failed:
+        notes.append(f"Could not remove Git lock files that {who} left: {rel(failed)} (the next command tries again).")
+    if kept:
+        notes.append(
+            f"Left Git lock files that {who} may have left, for a Git process runs in this repository now: "
+            f"{rel(kept)} (`gitbench recover` removes them once it ends)."
+        )
+    return notes
+
+
+def _without_journal(wb: Workbench) -> list[str]:
+    """A move of Published's files whose journal is gone (deleted by hand, lost with a killed process's disk):
+    its scratch folder (``txn/<id>``, made before the first file is touched and removed with the journal) is
+    the sign. Without the journal's list of paths, compare the checked-out files with Published and with each
+    state the move could have been going to or coming from (the Drafts, their bases, the newest checkpoints,
+    Published's parent): the one that most files hold instead of Published's content is the other end. Bring
+    those files to Published (a rollback if Published had not moved yet, the end of the move if it had), leave
+    every other difference alone (someone's edit: nothing is lost; the other end's content is in its commit),
+    and finish a publish whose ref moved (its checkpoint, records and Draft removal)."""
+    try:
+        scratch = [os.path.join(wb.layout.txn, n) for n in os.listdir(wb.layout.txn)]
+    except OSError:
+        return []
+    if not scratch or not wb.files_checked_out():
+        return []
+    from gitbench.git.checkout import FileMover
+    from gitbench.git.repo import TreeChange
+    from gitbench.services import checkpoints, drafts
+
+    published = wb.published()
+    ends: list[tuple[str | None, str | None]] = []  # (commit, the Draft it is the head of)
+    heads: dict[str, str] = {}
+    for draft_ref in wb.draft_refs():
+        with contextlib.suppress(Exception):  # an unreadable Draft is no candidate (status reports it)
+            info = drafts.info(wb, draft_ref)
+            ends += [(info.head, draft_ref), (info.base, None)]
+            heads[info.head] = info.base or ""
+    newest = checkpoints.history_page(wb, 3)[0]
+    ends += [(cp.commit, None) for cp in newest]
+    parents = wb.git.commit(published).parents
+    ends += [(parents[0], None)] if parents else []
+    mover = FileMover(wb.git, os.path.join(wb.layout.txn, "journal-lost"), "rollback")
+    best: tuple[int, str, str | None, list[TreeChange]] = (0, "", None, [])
+    for end, draft in dict.fromkeys(ends):
+        if not end or end == published:
+            continue
+        changes = wb.git.diff_trees(wb.git.commit(published).tree, wb.git.commit(end).tree)
+        torn = sum(1 for c in changes if mover.matches(c.path, c.new) and not mover.matches(c.path, c.old))
+        if torn > best[0]:
+            best = (torn, end, draft, changes)
+    torn, other, ref, changes = best
+    notes: list[str] = []
+    if torn:
+        back = [TreeChange(c.path, c.new, c.old) for c in changes]  # from the other end to Published
+        left = mover.finish(back)
+        wb.git.update_index({c.path: c.new for c in back if c.path not in left})
+        mover.discard_backups()  # what it replaced held the other end's content, which is in Git
+        moved = (published in heads and heads[published] != published) or (bool(newest) and other == newest[-1].commit)
+        if moved:
+            notes.append(
+                f"Finished an interrupted move of Published whose journal was lost: Published is at "
+                f"{published[:12]}, and {torn} file(s) still as before it now agree with it."
+            )
+        else:
+            draft = f" The Draft {ref[len(DRAFT_PREFIX) :]} is intact; publish it again." if ref else ""
+            notes.append(
+                f"Rolled back an interrupted move of Published whose journal was lost: Published is as it was "
+                f"({published[:12]}), and {torn} file(s) already changed are back as it has them.{draft}"
+            )
+        notes += [f"Left as edited by someone else: {p}" for p in left]
+    if published in heads and heads[published] != published:  # Published is at a Draft's head: it was published
+        notes += _finish_lost_publish(wb, published, heads[published])
+    kept = [d for d in scratch if not _redundant(wb, d)]
+    for folder in scratch:
+        if folder not in kept:
+            shutil.rmtree(folder, ignore_errors=True)
+    notes += [f"Kept the backups of an interrupted move (not all in Git): {d}" for d in kept]
+    return notes
+
+
+def _finish_lost_publish(wb: Workbench, head: str, base: str) -> list[str]:
+    """The follow-ups of a publish whose ref moved and whose journal was lost: they are idempotent, so run them
+    with the entry rebuilt from the Draft Published is now at."""
+    from gitbench.services import drafts, publish
+
+    ref = next((r for r in wb.draft_refs() if wb.git.ref(r) == head), None)
+    if ref is None:
+        return []
+    job = drafts.job_of(wb, ref)
+    entry: dict[str, Any] = {"op": "publish", "id": wb.new_id(), "old": base, "new": head, "draft": ref}
+    entry.update({"draft_head": head, "job": job.id if job else None, "files": True})
+    res = publish.finish(wb, entry)
+    return [
+        f"Finished an interrupted publish whose journal was lost: Published is at {head[:12]}, "
+        f"{', '.join(res.checkpoints)} taken, the Draft {ref[len(DRAFT_PREFIX) :]} closed."
+    ]
+
+
+def _redundant(wb: Workbench, folder: str) -> bool:
+    """Does every backup in a move's scratch folder hold content Git has (so removing it loses nothing)?"""
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            try:
+                if os.path.islink(path):
+                    continue
+                if not wb.git.exists(wb.git.hash_file(path)):
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def _dead_jobs(wb: Workbench) -> list[str]:

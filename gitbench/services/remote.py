@@ -499,7 +499,7 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                 pre = checkpoints.create(wb, "pre-restore", f"before pulling {r.name}'s Published over yours")
                 sync.notes.append(f"Your Published before the pull is {pre.name}.")
             transaction.move_published(wb, entry, changes, "pull")
-            transaction.done(wb, entry)
+            transaction.finish_after_commit(wb, entry, lambda: transaction.done(wb, entry))
             sync.notes.insert(0, f"Published moved to {server[:12]} ({r.name}'s), from {local[:12]}.")
             if kept:
                 sync.notes.append(

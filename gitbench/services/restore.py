@@ -91,5 +91,6 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         checkpoints=[entry["pre"]] if entry["pre"] else [],
         published=entry["new"],
         notes=[f"Left as edited by someone else: {p}" for p in left]
-        + transaction.hidden_note(wb, entry, "The restore changes"),
+        + transaction.hidden_note(wb, entry, "The restore changes")
+        + wb.left_lock_notes(),
     )

@@ -163,7 +163,9 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
         faults.point(f"{prefix}.before-ref")
         wb.git.set_ref(wb.published_ref, entry["new"], entry["old"], f"gitbench {entry['op']}")
     except BaseException as exc:
-        if wb.git.ref(wb.published_ref) == entry["new"]:  # pragma: no cover - the ref moved, then we failed
+        if wb.git.ref(wb.published_ref) == entry["new"]:  # the ref moved, then libgit2 failed (its lock's unlink)
+            if isinstance(exc, Exception | KeyboardInterrupt):
+                raise unfinished(entry, exc) from exc
             raise
         try:
             roll_back(wb, entry)
@@ -182,7 +184,10 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
         if isinstance(exc, OSError | Exception):
             raise _translate(exc, prefix) from exc
         raise
-    faults.point(f"{prefix}.after-ref")
+    try:
+        faults.point(f"{prefix}.after-ref")
+    except Exception as exc:  # the commit point has passed: what fails now fails a follow-up
+        raise unfinished(entry, exc) from exc
 
 
 def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[], T]) -> T:
@@ -191,27 +196,36 @@ def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[],
     try:
         return step()
     except BaseException as exc:
-        what = f"{entry['op']} moved Published to {entry['new'][:12]}, but could not finish its bookkeeping"
-        if (
-            isinstance(exc, OSError)
-            and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-            or (isinstance(exc, errors.GitbenchError) and exc.code == "disk-full")
-        ):
-            err: errors.GitbenchError = errors.DiskFull(
-                f"{what} (no space left on the device). Free some disk space; the next gitbench command finishes it.",
-                [errors.Action("Free some disk space, then", "gitbench recover")],
-            )
-        elif isinstance(exc, KeyboardInterrupt):
-            err = errors.Cancelled(f"{what} (cancelled). The next gitbench command finishes it.", [errors.RECOVER])
-        elif isinstance(exc, errors.GitbenchError):
-            exc.message = f"{what}: {exc.message} The next gitbench command finishes it."
+        if not isinstance(exc, Exception | KeyboardInterrupt):
             raise
-        elif isinstance(exc, Exception):
-            err = translate(exc, f"finishing {entry['op']}")
-            err.message = f"{what}: {err.message} The next gitbench command finishes it."
-        else:
-            raise
-        raise err from exc
+        raise unfinished(entry, exc) from exc
+
+
+def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnfinished:
+    """The error of an operation that failed after Published moved: whatever the cause (a full disk, a file error,
+    a lock, Ctrl-C), the exit code says that Published moved (``published-unfinished``), and the message says what
+    is left and that the next gitbench command finishes it. A full disk is named as such, with its advice."""
+    what = f"{entry['op'].capitalize()} moved Published to {entry['new'][:12]} (its files agree with it), but"
+    actions = [errors.Action("Finish it now", "gitbench recover")]
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)) or (
+        isinstance(exc, errors.GitbenchError) and exc.code == "disk-full"
+    )
+    if full:
+        cause, code = "no space left on the device. Free some disk space", "disk-full"
+        actions = [errors.Action("Free some disk space, then", "gitbench recover")]
+    elif isinstance(exc, KeyboardInterrupt):
+        cause, code = "it was cancelled", "cancelled"
+    elif isinstance(exc, errors.GitbenchError):
+        cause, code = exc.message.rstrip("."), exc.code
+    else:
+        err = translate(exc, f"finishing {entry['op']}")
+        cause, code = err.message.rstrip("."), err.code
+    return errors.PublishedUnfinished(
+        f"{what} could not finish its bookkeeping (checkpoint, records, Draft removal): {cause}. "
+        "The next gitbench command finishes it.",
+        actions,
+        {"published": entry["new"], "operation": entry["op"], "cause": code},
+    )
 
 
 def _translate(exc: BaseException, prefix: str) -> errors.GitbenchError:

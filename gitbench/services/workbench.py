@@ -15,6 +15,7 @@ from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, Checkpo
 from gitbench.store.journal import Journal
 from gitbench.store.layout import Layout
 from gitbench.store.lock import WorkbenchLock
+from gitbench.store.lock import left_behind as lock_left_behind
 from gitbench.store.records import Records
 
 # What a write meets on a full disk (or quota, or file size limit) and in a read-only .git/gitbench.
@@ -136,14 +137,14 @@ class Workbench:
         try:
             from gitbench.services import recover
 
-            self.recovered.extend(recover.recover_journal(self))
+            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
             yield self
         finally:
             try:
                 self._settle_running()
             finally:
                 self._locked, self._lock = False, None
-                lock.release()
+                lock.release(left=[path for path, _ in self.git.left_locks])  # named for the next command
 
     def _settle_running(self) -> None:
         """Jobs running without the lock compare the refs they must not move with these after their command:
@@ -191,13 +192,17 @@ class Workbench:
             self._locked = True
             from gitbench.services import recover
 
-            self.recovered.extend(recover.recover_journal(self))
+            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
 
     def recover_if_idle(self) -> None:
         """For read-only commands: if an operation was interrupted and nobody holds the lock, finish it."""
         from gitbench.store import running
 
-        if not os.path.exists(self.layout.journal) and not running.any_marker(self.layout.running):
+        if (
+            not os.path.exists(self.layout.journal)
+            and not running.any_marker(self.layout.running)
+            and not lock_left_behind(self.layout.lock)  # held now, or a killed holder's Git locks to clear
+        ):
             return
         lock = WorkbenchLock(self.layout.lock, "recover")
         try:
@@ -209,7 +214,7 @@ class Workbench:
         try:
             from gitbench.services import recover
 
-            self.recovered.extend(recover.recover_journal(self))
+            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
         except (OSError, errors.DiskFull, errors.FileIOError) as exc:
             # A read must work on a full disk: what recovery could not write waits for the next command that
             # can (the journal and the job markers stay until then), and the read says so in one line.
@@ -217,10 +222,18 @@ class Workbench:
                 raise
             self.deferred = recovery_deferred(self, exc)
         finally:
-            lock.release()
+            lock.release(left=[path for path, _ in self.git.left_locks])
 
     def busy(self) -> str | None:
         return WorkbenchLock(self.layout.lock, "status").probe()
+
+    def left_lock_notes(self) -> list[str]:
+        """What a command says when Git could not remove a lock file it made (the command's work is done)."""
+        return [
+            f"Git could not remove its lock file {os.path.relpath(path, self.git.gitdir)} ({why}); what it locked "
+            "was written all the same, and the next gitbench command removes the lock."
+            for path, why in self.git.left_locks
+        ]
 
     # -- shared look-ups ------------------------------------------------------------------------------------
     def checkpoint(self, name: str) -> Checkpoint:

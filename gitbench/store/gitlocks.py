@@ -61,11 +61,10 @@ def clear_since(gitdir: str, refs: list[str], since: float) -> list[str]:
     return gone
 
 
-def clear_any_since(gitdir: str, since: float) -> list[str]:
-    """Remove every Git lock file created after ``since`` in the repository's own folders (its top level, refs,
-    reflogs, worktrees' administrative folders, and the objects' index files): a killed ``git gc`` leaves locks on
-    any ref and reflog it was packing or expiring (``packed-refs.lock``, ``logs/HEAD.lock``...) and on the commit
-    graph or multi-pack index it was writing (``objects/info/commit-graph.lock``)."""
+def find_since(gitdir: str, since: float) -> list[str]:
+    """Every Git lock file created after ``since`` in the repository's own folders: its top level (``HEAD.lock``,
+    ``config.lock``, ``index.lock``, ``packed-refs.lock``), refs, reflogs, worktrees' administrative folders, and
+    the objects' index files (``objects/info/commit-graph.lock``, a pack's)."""
     try:
         candidates = [os.path.join(gitdir, n) for n in os.listdir(gitdir)]
     except OSError:
@@ -73,12 +72,50 @@ def clear_any_since(gitdir: str, since: float) -> list[str]:
     for sub in ("refs", "logs", "worktrees", os.path.join("objects", "info"), os.path.join("objects", "pack")):
         for dirpath, _, names in os.walk(os.path.join(gitdir, sub)):
             candidates += [os.path.join(dirpath, n) for n in names]
-    gone = []
+    out = []
     for path in candidates:
         try:
             if path.endswith(".lock") and os.path.isfile(path) and os.lstat(path).st_mtime >= since - 1:
-                remove([path])
-                gone.append(path)
+                out.append(path)
         except OSError:
             continue
+    return out
+
+
+def clear_any_since(gitdir: str, since: float) -> list[str]:
+    """Remove every Git lock file created after ``since`` (``find_since``): a killed ``git gc`` leaves locks on
+    any ref and reflog it was packing or expiring (``packed-refs.lock``, ``logs/HEAD.lock``...) and on the commit
+    graph or multi-pack index it was writing (``objects/info/commit-graph.lock``)."""
+    gone = find_since(gitdir, since)
+    remove(gone)
     return gone
+
+
+def owned(gitdir: str, path: str) -> bool:
+    """Is this lock on a ref only gitbench writes (a checkpoint tag, the records)? (A Draft's branch is not: a
+    job's agent commits to it.)"""
+    rel = os.path.relpath(path, gitdir).replace(os.sep, "/")
+    return rel.startswith(("refs/tags/checkpoint/", "refs/gitbench/", "logs/refs/tags/checkpoint/"))
+
+
+def git_running(*folders: str) -> bool:
+    """Is a Git process (``git``, ``git-*``) running in one of these folders (its current folder inside one)?
+    Such a process may hold a lock file for long (``git commit`` holds index.lock while its editor is open).
+    Linux's /proc; elsewhere, or where it cannot be read, no process is seen."""
+    roots = [os.path.realpath(f) for f in folders if f]
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                comm = fh.read().strip()
+            if comm != "git" and not comm.startswith("git-"):
+                continue
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if any(cwd == r or cwd.startswith(r + os.sep) for r in roots):
+            return True
+    return False

@@ -3,6 +3,11 @@
 An ``flock`` on ``.git/gitbench/lock``: the kernel drops it when the holder dies, even by SIGKILL, so a crash
 never leaves a stale gitbench lock. libgit2 never waits on a held lock (DESIGN.md §7); this one waits a little
 (``GITBENCH_LOCK_WAIT`` seconds, default 5) and then fails with a clear "busy" error naming the holder.
+
+The file names its holder while the lock is held, and is emptied when it is let go of. So a holder that was
+killed (or that could not remove a Git lock file it made) is known to the next one: the file still names it.
+``left_behind`` is that record, with ``since`` (when it took the lock): the Git lock files made since then, and
+the ones it names, are that holder's, and the next command removes them (services/recover.py).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import time
 from types import TracebackType
+from typing import Any
 
 from gitbench import errors
 
@@ -21,6 +27,7 @@ class WorkbenchLock:
         self.path = path
         self.operation = operation
         self.fd: int | None = None
+        self.left_behind: dict[str, Any] | None = None  # the record of a holder that did not let go cleanly
 
     def holder(self) -> str | None:
         try:
@@ -40,6 +47,7 @@ class WorkbenchLock:
         except BlockingIOError:
             os.close(fd)
             return False
+        self.left_behind = _record_left(fd)
         self.fd = fd
         # Who holds it, for the "busy" message of the others. Written after the lock is ours. On a full disk the
         # name cannot be written (an empty lock file has no block to write it in): the lock is ours all the same
@@ -98,10 +106,15 @@ class WorkbenchLock:
             delay = min(delay * 2, 0.2)
         return self
 
-    def release(self) -> None:
+    def release(self, left: list[str] | None = None) -> None:
+        """Let go of the lock. ``left``: Git lock files this holder made and could not remove: the record stays,
+        naming them, so the next holder removes them."""
         if self.fd is not None:
             try:
                 os.ftruncate(self.fd, 0)
+                if left:
+                    info = {"pid": os.getpid(), "operation": self.operation, "left": left}
+                    os.pwrite(self.fd, json.dumps(info).encode(), 0)
             except OSError:
                 pass
             fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -115,3 +128,29 @@ class WorkbenchLock:
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def _record_left(fd: int) -> dict[str, Any] | None:
+    """What the last holder left in the lock file (just taken, not yet written): None if it let go cleanly."""
+    try:
+        st = os.fstat(fd)
+        if st.st_size == 0:
+            return None
+        data = os.pread(fd, 65536, 0)
+    except OSError:
+        return None
+    try:
+        info = json.loads(data)
+    except ValueError:
+        info = None
+    out: dict[str, Any] = info if isinstance(info, dict) else {}
+    out["since"] = st.st_mtime  # written when that holder took the lock
+    return out
+
+
+def left_behind(path: str) -> bool:
+    """Does the lock file name a holder (one holding it now, or one that did not let go cleanly)? One stat."""
+    try:
+        return os.stat(path).st_size > 0
+    except OSError:
+        return False
