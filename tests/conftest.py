@@ -35,6 +35,15 @@ SEAL = {
 
 
 @pytest.fixture(autouse=True)
+def no_program_left_running() -> Iterator[None]:
+    """A test that fails half way through a terminal session must not leave gitbench running on its pty."""
+    yield
+    from tests.terminal import close_unfinished
+
+    close_unfinished()
+
+
+@pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))

@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,10 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
 class Terminal:
+    # Every terminal a test opened and did not finish: a test that fails half way (a screen never seen) must not
+    # leave its program running (a TUI on a pty it never hears from again spins, and slows every later test).
+    unfinished: list[Terminal] = []
+
     def __init__(self, cwd: Path, args: list[str], env: dict[str, str] | None = None) -> None:
         full = {k: v for k, v in os.environ.items() if k != "CI"}
         full.update(env or {})
@@ -35,6 +40,7 @@ class Terminal:
             start_new_session=True,
         )
         os.close(slave)
+        Terminal.unfinished.append(self)
         self.raw = ""  # what was written, escape sequences removed, carriage returns kept (redrawn lines)
         self.screen = ""  # the same without carriage returns
         self.mark = 0
@@ -75,5 +81,25 @@ class Terminal:
             if self.proc.poll() is not None and not select.select([self.master], [], [], 0)[0]:
                 break
         code = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        os.close(self.master)
+        self.close()
         return code
+
+    def close(self) -> None:
+        """End the program (its whole session) if it still runs, and let go of the terminal."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: start_new_session above
+            except OSError:
+                pass
+            self.proc.wait()
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+        if self in Terminal.unfinished:
+            Terminal.unfinished.remove(self)
+
+
+def close_unfinished() -> None:
+    """After each test: end what a failed test left running."""
+    for term in list(Terminal.unfinished):
+        term.close()
