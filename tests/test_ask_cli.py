@@ -75,8 +75,11 @@ def test_when_the_failure_cannot_be_recorded_the_banner_points_at_no_report_and_
     assert "could not be written either" in " ".join(res.stderr.split())
     job = git(workbench, "for-each-ref", "--format=%(refname:lstrip=4)", "refs/heads/gitbench/draft/").strip()
     assert f"reports/{job}.json" not in git(workbench, "ls-tree", "-r", "--name-only", "refs/gitbench/records")
-    status = gitbench(workbench, "status")  # the next command marks the job interrupted: resumable
-    assert f"Last job   {job} interrupted" in status.stdout
+    status = gitbench(workbench, "status")  # the next command records how it ended (its class), not "interrupted"
+    # (issue 14: a failure whose record did not fit keeps its class), and the job stays resumable.
+    assert f"Job {job} had stopped (model); its record is written now" in status.stdout
+    assert f"Last job   {job} failed: fake:test-model: the provider rejected the request (HTTP 400)" in status.stdout
+    assert "gitbench resume" in status.stdout
 
 
 def test_chat_shows_a_publish_checkpoint_after_its_job_even_within_the_same_second(
