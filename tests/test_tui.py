@@ -607,12 +607,15 @@ def test_several_stale_drafts_are_each_named_with_how_stale_and_their_own_discar
         question, buttons = prompt(app, "stale-draft")
         lines = question.splitlines()
         assert lines[0] == "2 stale Drafts were found:"
-        assert lines[1].startswith(f"  • {first}: last modified ") and ", idle 8d 0h" in lines[1]
+        # Listed and asked about in the order status lists Drafts (the two were made in the same second).
+        one, two = (line.removeprefix("  • ").split(":")[0] for line in lines[1:3])
+        assert {one, two} == {first, second}
+        assert lines[1].startswith(f"  • {one}: last modified ") and ", idle 8d 0h" in lines[1]
         assert lines[1].endswith("← this one")
-        assert lines[2].startswith(f"  • {second}: last modified ") and ", idle 8d 0h" in lines[2]
+        assert lines[2].startswith(f"  • {two}: last modified ") and ", idle 8d 0h" in lines[2]
         assert fresh not in question
-        assert lines[-1] == f"Draft {first} (1 of 2): discard it or keep it?"
-        assert buttons == [f"Discard {first} (d)", f"Keep {first} (k)"]
+        assert lines[-1] == f"Draft {one} (1 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {one} (d)", f"Keep {one} (k)"]
         reminder = text(app, "#reminder")  # the status bar names each one with its own commands
         for label in (first, second):
             assert f"reminder: {label}: A stale Draft was found (last modified " in reminder
@@ -621,12 +624,12 @@ def test_several_stale_drafts_are_each_named_with_how_stale_and_their_own_discar
         await press(pilot, "d")
         await next_prompt(pilot, answered)
         question, buttons = prompt(app, "stale-draft-2")
-        assert question.splitlines()[0] == "A stale Draft was found:" and first not in question
-        assert question.splitlines()[-1] == f"Draft {second} (2 of 2): discard it or keep it?"
-        assert buttons == [f"Discard {second} (d)", f"Keep {second} (k)"]
+        assert question.splitlines()[0] == "A stale Draft was found:" and one not in question
+        assert question.splitlines()[-1] == f"Draft {two} (2 of 2): discard it or keep it?"
+        assert buttons == [f"Discard {two} (d)", f"Keep {two} (k)"]
         await press(pilot, "k")
         assert not isinstance(app.screen, ModalScreen)
-        assert text(app, "#message") == f"Keeping the Draft {second}; you will not be asked for 7 days."
+        assert text(app, "#message") == f"Keeping the Draft {two}; you will not be asked for 7 days."
 
     drive(workbench, scenario)
     assert sorted(r.rsplit("/", 1)[1] for r in drafts_of(workbench)) == sorted([second, fresh])
