@@ -10,6 +10,7 @@ import typer
 from gitbench import clock
 from gitbench.cli import render
 from gitbench.cli.common import open_workbench, users_only
+from gitbench.store import storage
 
 if TYPE_CHECKING:
     from gitbench.services.gc import GcReport
@@ -55,12 +56,12 @@ def show(r: GcReport, gitdir: str) -> None:
     if folders:
         render.out(f"Folders: {would.lower()} {len(folders)}.")
         for f in folders:
-            render.out(f"  {_where(f.path, gitdir)}  {render.size(f.bytes)}  {f.what}")
+            render.out(f"  {_where(f.path, gitdir)}  {storage.human(f.bytes)}  {f.what}")
     if logs:
-        render.out(f"Logs: {would.lower()} {len(logs)} file(s) of {render.size(sum(f.bytes for f in logs))}.")
+        render.out(f"Logs: {would.lower()} {len(logs)} file(s) of {storage.human(sum(f.bytes for f in logs))}.")
         for f in logs:
-            render.out(f"  {_where(f.path, gitdir)}  {render.size(f.bytes)}  last written {clock.iso(f.date)}")
-    size = render.size
+            render.out(f"  {_where(f.path, gitdir)}  {storage.human(f.bytes)}  last written {clock.iso(f.date)}")
+    size = storage.human
     if r.dry_run and not (r.checkpoints or r.refs or r.files):
         for note in r.notes:
             render.out(f"note: {note}")

@@ -9,6 +9,7 @@ from typing import Any
 from gitbench import clock, trailers
 from gitbench.errors import GitbenchError
 from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
+from gitbench.store.storage import human as size  # bytes for people: one spelling, for the CLI and the core
 
 _console = None
 _err_console = None
@@ -190,18 +191,6 @@ def status(st: Status) -> None:
         )
     for r in st.reminders:
         out(f"reminder: {r}")
-
-
-def size(n: int) -> str:
-    """Bytes for people: 980 B, 12.3 kB, 4.5 MB, 1.2 GB (powers of 1000)."""
-    if abs(n) < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
-        if abs(value) < 1000 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}"
 
 
 def checkpoints(items: list[Checkpoint], older: int = 0) -> None:

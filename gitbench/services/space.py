@@ -47,13 +47,6 @@ class SpaceUse:
         }
 
 
-def size(n: int) -> str:
-    for unit, scale in (("GB", 1024**3), ("MB", MB), ("kB", 1024)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 def _walk(path: str) -> tuple[int, str | None, int]:
     """(bytes on disk under ``path``, its biggest file, that file's bytes); the worktree's ``.git`` file aside."""
     total, largest, largest_bytes = 0, None, 0
@@ -94,15 +87,15 @@ def measure(wb: Workbench) -> SpaceUse:
 
 def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
     """One sentence saying where gitbench's space is, and the commands that free it."""
-    own = f"gitbench's own files take {size(use.gitbench_bytes)} in {use.gitbench_dir}"
+    own = f"gitbench's own files take {storage.human(use.gitbench_bytes)} in {use.gitbench_dir}"
     if use.logs_bytes:
-        own += f" (logs: {size(use.logs_bytes)})"
+        own += f" (logs: {storage.human(use.logs_bytes)})"
     parts = [own]
     actions: list[errors.Action] = []
     for f in use.folders[:3]:
-        text = f"the worktree of Draft {f.label} (its job's folder, {f.path}) takes {size(f.bytes)}"
+        text = f"the worktree of Draft {f.label} (its job's folder, {f.path}) takes {storage.human(f.bytes)}"
         if f.largest and f.largest_bytes * 2 >= f.bytes and f.largest_bytes >= 64 * 1024:
-            text += f", most of it {f.largest} ({size(f.largest_bytes)})"
+            text += f", most of it {f.largest} ({storage.human(f.largest_bytes)})"
             actions.append(
                 errors.Action(
                     f"Delete what the job wrote and does not need ({f.largest}); the files it finished are kept "

@@ -120,3 +120,15 @@ def measure(gitdir: str, exact: bool = False) -> Storage:
         gitbench_bytes=gitbench_bytes,
         estimate=estimated,
     )
+
+
+def human(n: int) -> str:
+    """Bytes for people: 980 B, 12.3 kB, 4.5 MB, 1.2 GB (powers of 1000)."""
+    if abs(n) < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if abs(value) < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
