@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 
-from tests.bench.run import bench_env, gitbench_cmd, replace_between
+from tests.bench.run import bench_env, gitbench_from, replace_between
 
 START = "<!-- bench:bigfile:start -->"
 END = "<!-- bench:bigfile:end -->"
@@ -86,10 +86,7 @@ def measure(mb: int, root: str, source: str | None) -> dict[str, tuple[int, int]
     os.makedirs(root)
     env = bench_env(root)
     env["XDG_STATE_HOME"] = os.path.join(root, "state")
-    gb = gitbench_cmd()
-    if source:
-        env["PYTHONPATH"] = os.path.abspath(source)
-        gb = [sys.executable, "-m", "gitbench"]
+    gb = gitbench_from(source, env)
     size = mb * 1024 * 1024
     wb, plain = os.path.join(root, "workbench"), os.path.join(root, "git")
     project(wb, env)

@@ -29,11 +29,10 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 
 from tests.bench import repogen
-from tests.bench.run import bench_env, gitbench_cmd, replace_between
+from tests.bench.run import bench_env, gitbench_from, replace_between
 
 START = "<!-- bench:checkpoints:start -->"
 END = "<!-- bench:checkpoints:end -->"
@@ -122,10 +121,7 @@ def make(root: str, count: int, variant: str, env: dict[str, str], gb: list[str]
 def measure(variant: str, sizes: list[int], runs: int, root: str, source: str | None) -> dict[str, object]:
     env = bench_env(root)
     env["XDG_STATE_HOME"] = os.path.join(root, "state")
-    gb = gitbench_cmd()
-    if source:
-        env["PYTHONPATH"] = os.path.abspath(source)
-        gb = [sys.executable, "-m", "gitbench"]
+    gb = gitbench_from(source, env)
     paths = {n: make(root, n, variant, env, gb) for n in sizes}
     got: dict[tuple[str, int], list[tuple[float, float]]] = {(op, n): [] for op in OPS for n in sizes}
     first: dict[int, tuple[float, float]] = {}

@@ -75,6 +75,15 @@ def gitbench_cmd() -> list[str]:
     return [script] if os.path.exists(script) else [sys.executable, "-m", "gitbench"]
 
 
+def gitbench_from(source: str | None, env: dict[str, str]) -> list[str]:
+    """The gitbench command to measure: the installed one, or the tree at ``source`` (an older version, side by
+    side), put first on ``env``'s PYTHONPATH."""
+    if not source:
+        return gitbench_cmd()
+    env["PYTHONPATH"] = os.path.abspath(source)
+    return [sys.executable, "-m", "gitbench"]
+
+
 def bench_env(root: str) -> dict[str, str]:
     """A sealed environment: own HOME with only a user identity, no system git config, no GIT_* leaking in."""
     home = os.path.join(root, "home")
