@@ -44,26 +44,98 @@ Hierarchy::
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# Every gitbench command an action can name: the TUI routes an action by it, the CLI prints it as
+# ``gitbench VERB ARGS``. A sub-command is its path, words separated by one space.
+Verb = Literal[
+    "add",
+    "agent install",
+    "agent run",
+    "ask",
+    "checkpoint",
+    "checkpoints",
+    "discard",
+    "drafts",
+    "exec",
+    "export agent-trace",
+    "extract",
+    "gc",
+    "init",
+    "jobs",
+    "keep",
+    "models",
+    "publish",
+    "pull",
+    "push",
+    "rebase",
+    "recover",
+    "report",
+    "restore",
+    "resume",
+    "review",
+    "status",
+    "try",
+    "why",
+    "workflow resume",
+    "workflow run",
+    "workflow status",
+]
+
+
+class Placeholder(str):
+    """An argument the user fills in, shown as written and never shell-quoted: ``"..."``, ``'GLOB'``.
+
+    (Placeholders made of plain letters, such as ``LABEL`` or ``PROVIDER:MODEL``, need no marking: quoting leaves
+    them as they are.)"""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
 class Action:
-    """A next step offered to the user: a label and the command that does it."""
+    """A next step offered to the user, as data: each front end renders it its own way.
+
+    * a gitbench command: ``verb`` and its ``args`` (``Action("Restore", "restore", (name, "--yes"))``); the CLI
+      prints it as ``gitbench restore NAME --yes`` (each argument shell-quoted where needed), the TUI routes it
+      by its verb to the flow that does the same thing;
+    * anything else the user does by hand (a Git or shell command, a file to edit): ``verb`` None and the text to
+      show in ``text`` (``Action("Set your edits aside", text="git stash")``);
+    * a step with no command at all ("Free some disk space"): the label alone.
+
+    ``then`` chains a second step run only if the first succeeds (rendered ``A && B``)."""
 
     label: str
-    command: str = ""
+    verb: Verb | None = None
+    args: tuple[str, ...] = ()
+    text: str = ""
+    then: Action | None = None
+
+    @property
+    def command(self) -> str:
+        """The command a user types in a shell to do this, or "" if there is none."""
+        if self.verb is None:
+            first = self.text
+        else:
+            words = ["gitbench", *self.verb.split(" "), *self.args]
+            first = " ".join(w if isinstance(w, Placeholder) else shlex.quote(w) for w in words)
+        if self.then is None:
+            return first
+        return f"{first} && {self.then.command}" if first else self.then.command
 
     def to_dict(self) -> dict[str, str]:
+        """The action for ``--json``, job reports and MCP: its label and ``command`` as a shell reads it (the
+        contract scripts read; the verb and arguments stay in-process, for the front ends)."""
         return {"label": self.label, "command": self.command}
 
 
-PUBLISH = Action("Publish the Draft", "gitbench publish")
-DISCARD = Action("Discard the Draft (recoverable with `gitbench discard --undo`)", "gitbench discard")
-REVIEW = Action("Review the Draft", "gitbench review")
-RECOVER = Action("Finish or roll back the interrupted operation", "gitbench recover")
-CHECKPOINTS = Action("List checkpoints to restore", "gitbench checkpoints")
+PUBLISH = Action("Publish the Draft", "publish")
+DISCARD = Action("Discard the Draft (recoverable with `gitbench discard --undo`)", "discard")
+REVIEW = Action("Review the Draft", "review")
+RECOVER = Action("Finish or roll back the interrupted operation", "recover")
+CHECKPOINTS = Action("List checkpoints to restore", "checkpoints")
 CANCEL = Action("Cancel: leave everything as it is")
 
 
@@ -137,6 +209,13 @@ class ConflictError(GitbenchError):
 class PublishConflict(ConflictError):
     code = "publish-conflict"
     exit_code = 7
+
+    def restore_point(self) -> str | None:
+        """The checkpoint where the Draft started, if an action offers to restore Published to it while keeping
+        the Draft (``gitbench restore NAME --keep-draft``): what the CLI's and TUI's prompts offer."""
+        return next(
+            (a.args[0] for a in self.actions if a.verb == "restore" and a.args and "--keep-draft" in a.args), None
+        )
 
 
 class LocalChanges(ConflictError):

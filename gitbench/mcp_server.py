@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,7 +115,7 @@ def as_error(exc: BaseException) -> errors.GitbenchError:
     return errors.InternalError(
         f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
         [
-            errors.Action("Check and repair the Workbench", "gitbench recover"),
+            errors.Action("Check and repair the Workbench", "recover"),
             errors.Action("Report the bug with the crash log"),
         ],
     )
@@ -161,7 +160,7 @@ class Plan:
 
     what: str = ""
     question: str = ""
-    command: str = ""
+    command: errors.Action = errors.Action("")  # what the user runs instead
     label: str = ""
     head: str = ""  # the Draft's head (publish) or the checkpoint's commit (restore)
     published: str = ""
@@ -185,9 +184,9 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
         configured = _configured_check(wb)
     except Exception as exc:  # noqa: BLE001 - said before anyone is asked, as an answer
         return Plan(error=as_error(exc))
-    command = f"gitbench publish --draft {rv.draft}"
-    command += f" --check {shlex.quote(check)}" if check else ""
-    command += " --no-check" if no_check else ""
+    what = f"publishing the Draft {rv.draft}"
+    args = ("--draft", rv.draft, *(("--check", check) if check else ()), *(("--no-check",) if no_check else ()))
+    command = errors.Action(f"The user runs it: {what}", "publish", args)
     files = ", ".join(f.path for f in rv.files[:10]) + (" ..." if len(rv.files) > 10 else "")
     question = (
         f"Publish the Draft {rv.draft}? {len(rv.files)} file(s) change (+{rv.insertions} -{rv.deletions}): {files}. "
@@ -205,7 +204,7 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
         question += f" The project's check `{configured}` will NOT run (skipped at the agent's request; recorded)."
     elif configured:
         question += f" The project's check `{configured}` must pass first."
-    return Plan(f"publishing the Draft {rv.draft}", question, command, rv.draft, rv.head, published)
+    return Plan(what, question, command, rv.draft, rv.head, published)
 
 
 def _configured_check(wb: Workbench) -> str | None:
@@ -234,8 +233,11 @@ def plan_restore(name: str, keep_draft: bool) -> Plan:
         "the job records go back to that checkpoint. A pre-restore checkpoint of the current state is taken first, "
         "so this can be undone."
     )
-    command = f"gitbench restore {cp.name} --yes" + (" --keep-draft" if keep_draft else "")
-    return Plan(f"restoring {cp.name}", question, command, head=cp.commit, published=published, checkpoint=cp.name)
+    what = f"restoring {cp.name}"
+    command = errors.Action(
+        f"The user runs it: {what}", "restore", (cp.name, "--yes", *(("--keep-draft",) if keep_draft else ()))
+    )
+    return Plan(what, question, command, head=cp.commit, published=published, checkpoint=cp.name)
 
 
 def can_ask(ctx: Context) -> bool:
@@ -262,14 +264,14 @@ def approval(plan: Plan, answer: ElicitationResult[Approval]) -> errors.Gitbench
     """None if the user said yes to ``plan``; else why not, as the error to answer with."""
     if plan.error is not None:
         return plan.error
-    action = errors.Action(f"The user runs it: {plan.what}", plan.command)
+    action = plan.command
     if isinstance(answer, AcceptedElicitation) and answer.data is None:  # not asked: the client cannot ask
         return errors.ApprovalRequired(
             f"{plan.what[0].upper()}{plan.what[1:]} moves Published, which needs the user's explicit approval, and "
             "this MCP client cannot ask the user (it does not support elicitation). Nothing was changed. Ask the "
             "user to run the command themselves.",
             [action],
-            {"command": plan.command},
+            {"command": plan.command.command},
         )
     if isinstance(answer, AcceptedElicitation) and answer.data.approve:
         return None
@@ -278,7 +280,7 @@ def approval(plan: Plan, answer: ElicitationResult[Approval]) -> errors.Gitbench
     return errors.ApprovalDeclined(
         f"The user {said}: {plan.what} did not happen; nothing was changed.",
         [action],
-        {"command": plan.command},
+        {"command": plan.command.command},
     )
 
 
@@ -286,7 +288,7 @@ def moved(plan: Plan) -> errors.ApprovalDeclined:
     return errors.ApprovalDeclined(
         f"Something moved while the user was being asked ({plan.what}): what they approved is not what would happen "
         "now. Nothing was changed; look again and ask again.",
-        [errors.Action("See where things are", "gitbench status")],
+        [errors.Action("See where things are", "status")],
     )
 
 

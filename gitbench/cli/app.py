@@ -107,7 +107,7 @@ def _os_error(exc: OSError) -> errors.GitbenchError:
     return errors.FileIOError(
         f"A file could not be read or written{where}: {exc.strerror or exc}. Published was not changed by a "
         "half-done write; the next gitbench command finishes or rolls back whatever was under way.",
-        [errors.Action("Fix the file-system problem (permissions, space), then check", "gitbench recover")],
+        [errors.Action("Fix the file-system problem (permissions, space), then check", "recover")],
     )
 
 
@@ -231,7 +231,7 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
         if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # typer/click usage errors
             if as_json:  # scripts asked for JSON: a bad option is an error like any other
                 text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-                usage = errors.UsageError(str(text), [errors.Action("Help", "gitbench --help")])
+                usage = errors.UsageError(str(text), [errors.Action("Help", text="gitbench --help")])
                 render.error(usage, as_json)
                 return usage.exit_code
             exc.show()
@@ -245,7 +245,7 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
             errors.InternalError(
                 f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
                 [
-                    errors.Action("Check and repair the Workbench", "gitbench recover"),
+                    errors.Action("Check and repair the Workbench", "recover"),
                     errors.Action("Report the bug with the crash log"),
                 ],
             ),

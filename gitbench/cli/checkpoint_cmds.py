@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.cli.app import interactive
         from gitbench.services import restore as restore_service
 
-        users_only(f"restore {name}")
+        users_only("restore", name)
         wb = open_workbench()
         if not yes:
             from gitbench.services import drafts
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
             if not interactive():
                 raise errors.UsageError(
                     "restore asks for confirmation; pass --yes when not at a terminal.",
-                    [errors.Action("Restore", f"gitbench restore {cp.name} --yes")],
+                    [errors.Action("Restore", "restore", (cp.name, "--yes"))],
                 )
             if (
                 ask(

@@ -8,7 +8,7 @@ from gitbench.model import DraftInfo
 from gitbench.services.workbench import Workbench
 
 
-def users_only(command: str) -> None:
+def users_only(verb: errors.Verb, *args: str) -> None:
     """Refuse a command that moves Published or throws work away when a job's agent runs it (``GITBENCH_JOB`` is
     in its environment: gitbench gives it to every job's command and, through its hooks, to an agent session's
     shell): the user decides those (DESIGN.md: Published moves only with the user's explicit approval)."""
@@ -16,11 +16,12 @@ def users_only(command: str) -> None:
 
     job = os.environ.get("GITBENCH_JOB")
     if job:
+        run = errors.Action("The user runs it in their own terminal", verb, args)
         raise errors.ApprovalRequired(
-            f"`gitbench {command}` was run inside job {job} (by its agent or command): only the user runs it. "
+            f"`{run.command}` was run inside job {job} (by its agent or command): only the user runs it. "
             "Nothing was changed.",
-            [errors.Action("The user runs it in their own terminal", f"gitbench {command}")],
-            {"job": job, "command": f"gitbench {command}"},
+            [run],
+            {"job": job, "command": run.command},
         )
 
 

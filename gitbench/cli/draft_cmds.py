@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.cli.app import interactive
         from gitbench.services import publish as publish_service
 
-        users_only("publish" + (f" --draft {draft}" if draft else ""))
+        users_only("publish", *(("--draft", draft) if draft else ()))
         if check is not None and no_check:
             raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
         say = None if json else (lambda text: render.out(f"· {text}"))
@@ -127,20 +127,17 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import restore as restore_service
 
         render.error(exc, False)
-        restore_cmd = next((a.command for a in exc.actions if "--keep-draft" in a.command), None)
-        choices = ["discard", "restore", "cancel"] if restore_cmd else ["discard", "cancel"]
+        where = exc.restore_point()
+        choices = ["discard", "restore", "cancel"] if where else ["discard", "cancel"]
         answer = ask(
-            "Discard the Draft"
-            + (", restore Published to where the Draft started," if restore_cmd else "")
-            + " or cancel?",
+            "Discard the Draft" + (", restore Published to where the Draft started," if where else "") + " or cancel?",
             choices,
             "cancel",
         )
         if answer == "discard":
             return discard_service.discard(wb, label)
-        if answer == "restore" and restore_cmd:
-            name = restore_cmd.split()[2]
-            first = restore_service.restore(wb, name, keep_draft=True)
+        if answer == "restore" and where:
+            first = restore_service.restore(wb, where, keep_draft=True)
             render.result(first)
             return publish_service.publish(
                 wb, label, check=check, no_check=no_check, progress=lambda text: render.out(f"· {text}")
@@ -159,7 +156,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import discard as discard_service
         from gitbench.services import drafts
 
-        users_only("discard" + (" --undo" if undo else f" --draft {draft}" if draft else ""))
+        users_only("discard", *(("--undo",) if undo else ("--draft", draft) if draft else ()))
         wb = open_workbench()
         if undo:
             res = discard_service.undo(wb)
@@ -169,7 +166,7 @@ def register(app: typer.Typer) -> None:
                 if not interactive():
                     raise errors.UsageError(
                         "discard asks for confirmation; pass --yes when not at a terminal.",
-                        [errors.Action("Discard", "gitbench discard --yes" + (f" --draft {draft}" if draft else ""))],
+                        [errors.Action("Discard", "discard", ("--yes", *(("--draft", draft) if draft else ())))],
                     )
                 answer = ask(
                     f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)", ["yes", "no"], "no"

@@ -35,7 +35,7 @@ def run_fast(args: list[str]) -> None:
 def do_push(remote: str | None, drafts: bool, overwrite_published: bool, json: bool) -> None:
     from gitbench.services import remote as remote_service
 
-    users_only("push" + (f" {remote}" if remote else ""))
+    users_only("push", *((remote,) if remote else ()))
     say = None if json else (lambda text: render.out(f"· {text}"))
     res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
     render.ok_json(res) if json else render.result(res)
@@ -44,7 +44,7 @@ def do_push(remote: str | None, drafts: bool, overwrite_published: bool, json: b
 def do_pull(remote: str | None, drafts: bool, keep_mine: bool, json: bool) -> None:
     from gitbench.services import remote as remote_service
 
-    users_only("pull" + (f" {remote}" if remote else ""))
+    users_only("pull", *((remote,) if remote else ()))
     res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
     render.ok_json(res) if json else render.result(res)
 

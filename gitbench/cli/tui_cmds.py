@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         wb = open_workbench()
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise errors.UsageError(
-                "gitbench tui needs a terminal.", [errors.Action("Use the commands instead", "gitbench status")]
+                "gitbench tui needs a terminal.", [errors.Action("Use the commands instead", "status")]
             )
         from gitbench.tui import run
 

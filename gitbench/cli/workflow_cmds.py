@@ -220,9 +220,9 @@ def _wait_for(engine: Any, module: str, wait: float, deadline: float, json: bool
         [
             errors.Action(
                 f"Write {wanted} in the Workbench folder, then wait again",
-                f"module-runner --module {module} --wait {wait:g}",
+                text=f"module-runner --module {module} --wait {wait:g}",
             ),
-            errors.Action("Or go on once it is there", "gitbench workflow resume"),
+            errors.Action("Or go on once it is there", "workflow resume"),
         ],
     )
 

@@ -74,7 +74,7 @@ def unreachable(remote: str, url: str | None, stderr: str, what: str) -> errors.
         f"Could not {what} {remote} ({url or 'no URL'}): {said}. Nothing was changed on the server by this command "
         "unless it says so below; your Workbench is as it was.",
         [
-            errors.Action("Check the server and your access to it", f"git ls-remote {remote}"),
+            errors.Action("Check the server and your access to it", text=f"git ls-remote {remote}"),
             errors.Action("Then run the command again"),
         ],
         {"remote": remote, "url": url, "git": lines[-5:]},

@@ -91,7 +91,7 @@ def translate(exc: BaseException, what: str) -> errors.GitbenchError:
             "or a crashed one left its lock file behind.",
             [
                 errors.Action("Wait a moment and run the command again"),
-                errors.Action("If no Git process is running, clear stale locks", "gitbench recover"),
+                errors.Action("If no Git process is running, clear stale locks", "recover"),
             ],
         )
     if text.strip() in ("no error", "") or "no space" in text.lower():
@@ -113,7 +113,7 @@ class GitRepo:
         if not found:
             raise errors.NotAWorkbench(
                 f"{path} is not inside a Git repository.",
-                [errors.Action("Make it a Workbench", f"gitbench init {path}")],
+                [errors.Action("Make it a Workbench", "init", (path,))],
             )
         self.repo = pygit2.Repository(found)
         gitdir = self.repo.path.rstrip("/")

@@ -17,10 +17,10 @@ def adapter(name: str) -> Adapter:
     module = MODULES.get(name)
     if module is None:
         known = {"claude": "claude-code", "cursor-agent": "cursor", "gemini-cli": "gemini"}.get(name)
-        actions = [errors.Action(f"The hooks of {known}", f"gitbench agent install {known}")] if known else []
+        actions = [errors.Action(f"The hooks of {known}", "agent install", (known,))] if known else []
         raise errors.UsageError(
             f"gitbench has no hooks for {name!r}; it has them for: {', '.join(MODULES)}.",
-            [*actions, errors.Action("Or run the agent in a Draft for one run", f"gitbench agent run {name}")],
+            [*actions, errors.Action("Or run the agent in a Draft for one run", "agent run", (name,))],
         )
     try:
         found = importlib.import_module(f"gitbench.integrations.{module}")

@@ -75,14 +75,14 @@ def run_agent(
     if not argv:
         raise errors.UsageError(
             "agent run needs the agent to start, e.g. `gitbench agent run claude` or `gitbench agent run aider`.",
-            [errors.Action("See the agents gitbench knows", "gitbench agent run --help")],
+            [errors.Action("See the agents gitbench knows", "agent run", ("--help",))],
         )
     import shutil
 
     if shutil.which(argv[0]) is None:  # before a checkpoint and a Draft are made for nothing
         raise errors.UsageError(
             f"{argv[0]!r} was not found (not a path to a program, and not on PATH); nothing was done.",
-            [errors.Action("Install the agent, or give its full path", f"gitbench agent run /path/to/{argv[0]}")],
+            [errors.Action("Install the agent, or give its full path", "agent run", (f"/path/to/{argv[0]}",))],
         )
     full = flags(argv, os.path.join(wb.git.gitdir, "gitbench", "agents"))
     settings = commands.job_settings(wb)

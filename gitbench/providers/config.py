@@ -116,9 +116,9 @@ class Config:
             raise errors.UsageError(
                 "No model was named and no default is configured.",
                 [
-                    errors.Action("Name one", "gitbench ask --model ollama:qwen2.5-coder ..."),
+                    errors.Action("Name one", "ask", ("--model", "ollama:qwen2.5-coder", "...")),
                     errors.Action('Or set a default: model = "..." in .gitbench/config.toml, or GITBENCH_MODEL'),
-                    errors.Action("See what is configured", "gitbench models"),
+                    errors.Action("See what is configured", "models"),
                 ],
             )
         seen = set()
@@ -130,7 +130,7 @@ class Config:
             raise errors.UsageError(
                 f"{text!r} is not a model: write provider:model, e.g. openai:gpt-4o-mini, ollama:qwen2.5-coder, "
                 "anthropic:claude-sonnet-4-5 or command:aider --yes-always.",
-                [errors.Action("See what is configured", "gitbench models")],
+                [errors.Action("See what is configured", "models")],
             )
         if provider_name == "command":
             try:
@@ -150,7 +150,7 @@ class Config:
             known = ", ".join(sorted([*self.providers, "command"]))
             raise errors.UsageError(
                 f"Unknown provider {provider_name!r} in {text!r}. Known: {known}.",
-                [errors.Action("Add it under [providers.NAME] in the config", "gitbench models")],
+                [errors.Action("Add it under [providers.NAME] in the config", "models")],
             )
         return ModelSpec(id=f"{provider_name}:{model}", provider=provider, model=model)
 
@@ -249,7 +249,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
                     [
                         errors.Action(
                             f"Move the key to {user}, or name its environment variable",
-                            f'api_key_env = "{name.upper()}_API_KEY"',
+                            text=f'api_key_env = "{name.upper()}_API_KEY"',
                         )
                     ],
                 )
@@ -338,7 +338,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
         if key not in mapping:
             raise errors.UsageError(
                 f"Unknown setting {key} in {path}.",
-                [errors.Action("See the settings gitbench knows", "docs/providers.md")],
+                [errors.Action("See the settings gitbench knows", text="docs/providers.md")],
             )
         attr, kind = mapping[key]
         values[attr] = _number(value, f"{key} in {path}", kind)

@@ -103,12 +103,12 @@ def _status_failure(resp: httpx.Response, spec: ModelSpec, sent: list[str]) -> E
         where = f"${spec.provider.api_key_env}" if spec.provider.api_key_env else "the config file"
         return errors.ModelUnavailable(
             f"{spec.id}: the provider refused the API key (HTTP {code}){said}.",
-            [errors.Action(f"Check the key in {where}", "gitbench models"), _switch_action()],
+            [errors.Action(f"Check the key in {where}", "models"), _switch_action()],
         )
     if code == 404 or code in (400, 422) and _UNKNOWN_MODEL.search(said):
         return errors.ModelUnavailable(
             f"{spec.id}: the provider does not know the model {spec.model!r} (HTTP {code}){said}.",
-            [errors.Action("See which models answer", "gitbench models"), _switch_action()],
+            [errors.Action("See which models answer", "models"), _switch_action()],
         )
     return errors.ModelError(f"{spec.id}: the provider rejected the request (HTTP {code}){said}.", [_switch_action()])
 
@@ -154,7 +154,7 @@ def _said(err: Any, spec: ModelSpec, sent: list[str]) -> str:
 
 
 def _switch_action() -> errors.Action:
-    return errors.Action("Switch to another model", "gitbench resume --model PROVIDER:MODEL")
+    return errors.Action("Switch to another model", "resume", ("--model", "PROVIDER:MODEL"))
 
 
 def _one(http: httpx.Client, spec: ModelSpec, system: str, user: str, max_tokens: int, debug: Event) -> Answer:

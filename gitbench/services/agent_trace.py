@@ -45,7 +45,7 @@ def steps_in(wb: Workbench, rev: str | None) -> list[CommitInfo]:
     if "..." in text:
         raise errors.UsageError(
             f"{text!r}: a symmetric range (A...B) is not supported; use A..B or one revision.",
-            [errors.Action("Steps of a Draft not yet published", "gitbench export agent-trace --rev main..LABEL")],
+            [errors.Action("Steps of a Draft not yet published", "export agent-trace", ("--rev", "main..LABEL"))],
         )
     if ".." in text:
         low, _, high = text.partition("..")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -74,7 +73,7 @@ def ask(
     if scope.everything and spec.provider.kind != "command":
         raise errors.UsageError(
             "ask sends files to the model: name the ones it may read and change with --files.",
-            [errors.Action("For example", f"gitbench ask {shlex.quote(prompt[:40])} --files 'src/**/*.py'")],
+            [errors.Action("For example", "ask", (prompt[:40], "--files", "src/**/*.py"))],
         )
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("ask"):
@@ -141,10 +140,12 @@ def resume(
                     f"Job {job.id} ran an agent without --files, so a model would be sent every file of the "
                     "Workbench. Nothing was sent.",
                     [
+                        errors.Action("Resume it with an agent instead", "resume", (job.id, "--model", "command:...")),
                         errors.Action(
-                            "Resume it with an agent instead", f"gitbench resume {job.id} --model command:..."
+                            "Or start a job that names the files",
+                            "ask",
+                            (errors.Placeholder('"..."'), "--files", errors.Placeholder("'GLOB'")),
                         ),
-                        errors.Action("Or start a job that names the files", "gitbench ask \"...\" --files 'GLOB'"),
                     ],
                 )
             if job.plan is None:  # it ran as a command agent: plan its batches now, from what the Draft holds
@@ -176,9 +177,7 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
         else:
             stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
             if not stopped:
-                raise errors.NoDraft(
-                    "There is no stopped job to resume.", [errors.Action("See the jobs", "gitbench jobs")]
-                )
+                raise errors.NoDraft("There is no stopped job to resume.", [errors.Action("See the jobs", "jobs")])
             job_id = stopped[-1].id
     job = drafts.require_job(wb, job_id)
     if drafts.require_not_running(wb, job.draft, "resumed"):
@@ -186,21 +185,21 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
     if job.kind not in ("ask", "exec"):
         raise errors.UsageError(
             f"Job {job.id} is a {job.kind} job; `gitbench resume` continues Workshop and exec jobs.",
-            [errors.Action("Go on with the workflow", "gitbench workflow resume")]
+            [errors.Action("Go on with the workflow", "workflow resume")]
             if job.kind == "workflow"
             else [errors.REVIEW],
         )
     if job.status not in jobs.STOPPED:
         raise errors.UsageError(
             f"Job {job.id} is {job.status}: there is nothing to resume.",
-            [errors.Action("See its report", f"gitbench report {job.id}")],
+            [errors.Action("See its report", "report", (job.id,))],
         )
     if wb.git.ref(job.draft) is None:
         raise errors.NoDraft(
             f"The Draft of job {job.id} is gone (discarded?), so there is nothing to resume into.",
             [
-                errors.Action("Bring back the last discarded Draft, then resume", "gitbench discard --undo"),
-                errors.Action("Or start the job again", "gitbench ask ..."),
+                errors.Action("Bring back the last discarded Draft, then resume", "discard", ("--undo",)),
+                errors.Action("Or start the job again", "ask", ("...",)),
             ],
         )
     return job  # other Drafts may be open beside it (v1.5): each job writes only into its own

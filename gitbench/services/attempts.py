@@ -62,7 +62,11 @@ def source_job(wb: Workbench, job_id: str | None) -> JobRecord:
         if not asks:
             raise errors.UsageError(
                 "There is no Workshop job to try again: run one with `gitbench ask` first.",
-                [errors.Action("Ask a model", "gitbench ask \"...\" --files 'GLOB'")],
+                [
+                    errors.Action(
+                        "Ask a model", "ask", (errors.Placeholder('"..."'), "--files", errors.Placeholder("'GLOB'"))
+                    )
+                ],
             )
         job = asks[-1]
     if job.kind != "ask":
@@ -124,7 +128,7 @@ def try_models(
             if label in taken:
                 raise errors.UsageError(
                     f"A Draft {label!r} is open already; choose another --label.",
-                    [errors.Action("See the Drafts", "gitbench drafts")],
+                    [errors.Action("See the Drafts", "drafts")],
                 )
             taken.add(label)
             chosen.append(label)
@@ -255,7 +259,7 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
             raise errors.PublishConflict(
                 f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
                 f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
-                [errors.Action("Discard the Draft", f"gitbench discard --draft {label}"), errors.CHECKPOINTS],
+                [errors.Action("Discard the Draft", "discard", ("--draft", label)), errors.CHECKPOINTS],
             )
         base_tree = wb.git.commit(info.base).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
@@ -268,8 +272,8 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                 + (" …" if len(both) > 20 else "")
                 + ". gitbench does not merge changes: nothing was changed.",
                 [
-                    errors.Action("Discard the Draft", f"gitbench discard --draft {label}"),
-                    errors.Action("Or try the job again from the new Published", "gitbench try MODEL"),
+                    errors.Action("Discard the Draft", "discard", ("--draft", label)),
+                    errors.Action("Or try the job again from the new Published", "try", ("MODEL",)),
                 ],
                 {"paths": both},
             )

@@ -54,7 +54,7 @@ def clone_id(wb: Workbench) -> str:
         if not _CLONE.fullmatch(forced):
             raise errors.UsageError(
                 f"GITBENCH_CLONE={forced!r} is not a clone id: four characters of {ALPHABET}.",
-                [errors.Action("Unset it (it is for tests)", "unset GITBENCH_CLONE")],
+                [errors.Action("Unset it (it is for tests)", text="unset GITBENCH_CLONE")],
             )
         return forced
     kept = wb.git.config_get(CONFIG_KEY)

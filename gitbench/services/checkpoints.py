@@ -196,10 +196,10 @@ def resolve(wb: Workbench, name: str) -> Checkpoint:
         )
         raise errors.CheckpointNotFound(
             f"{text!r} begins {len(candidates)} checkpoints: {shown}. Name one of them.",
-            [errors.Action("List the checkpoints", "gitbench checkpoints --all")],
+            [errors.Action("List the checkpoints", "checkpoints", ("--all",))],
             {"candidates": [f"checkpoint/{t}" for t in candidates]},
         )
     raise errors.CheckpointNotFound(
         f"There is no checkpoint {text!r}.",
-        [errors.Action("List the checkpoints", "gitbench checkpoints")],
+        [errors.Action("List the checkpoints", "checkpoints")],
     )

@@ -367,7 +367,7 @@ def _after(
             job,
             errors.PublishConflict(
                 "The command changed the repository outside its Draft: " + ", ".join(moved) + ".",
-                [errors.Action("Look at what changed", "git log --all --oneline -5"), errors.DISCARD],
+                [errors.Action("Look at what changed", text="git log --all --oneline -5"), errors.DISCARD],
             ),
             notes,
             on_record=on_record,
@@ -395,7 +395,8 @@ def _after(
             actions.append(
                 errors.Action(
                     "If that status means success for this command, accept it",
-                    f"gitbench exec --ok-exit {run.code} ...",
+                    "exec",
+                    ("--ok-exit", str(run.code), "..."),
                 )
             )
         return jobs.fail(

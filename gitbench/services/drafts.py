@@ -24,7 +24,7 @@ def job_record(wb: Workbench, job_id: str) -> JobRecord | None:
 def require_job(wb: Workbench, job_id: str) -> JobRecord:
     job = job_record(wb, job_id)
     if job is None:
-        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "gitbench jobs")])
+        raise errors.UsageError(f"There is no job {job_id}.", [errors.Action("See the jobs", "jobs")])
     return job
 
 
@@ -96,9 +96,9 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
             [errors.REVIEW, errors.PUBLISH, errors.DISCARD, errors.CANCEL]
             if not several
             else [
-                errors.Action("See them", "gitbench drafts"),
-                errors.Action("Publish one", f"gitbench publish --draft {label_of(refs[0])}"),
-                errors.Action("Discard one", f"gitbench discard --draft {label_of(refs[0])}"),
+                errors.Action("See them", "drafts"),
+                errors.Action("Publish one", "publish", ("--draft", label_of(refs[0]))),
+                errors.Action("Discard one", "discard", ("--draft", label_of(refs[0]))),
                 errors.CANCEL,
             ],
             {"draft": label_of(refs[0]), "drafts": [label_of(r) for r in refs]},
@@ -160,8 +160,8 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
             "Its turns are recorded as they end.",
             [
                 errors.Action("End the session (exit the agent), then run this again"),
-                errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
-                errors.Action("Or stop the agent", f"kill {info.get('pid')}"),
+                errors.Action("See what it has done so far", "review", ("--draft", label)),
+                errors.Action("Or stop the agent", text=f"kill {info.get('pid')}"),
             ],
             {"job": info.get("job"), "draft": label},
         )
@@ -171,8 +171,8 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
         "when its command ends.",
         [
             errors.Action("Wait for the job to finish, then run this again"),
-            errors.Action("See what it has done so far", f"gitbench review --draft {label}"),
-            errors.Action("Or stop it: the agent's own exit key where it runs, or", f"kill {info.get('pid')}"),
+            errors.Action("See what it has done so far", "review", ("--draft", label)),
+            errors.Action("Or stop it: the agent's own exit key where it runs, or", text=f"kill {info.get('pid')}"),
         ],
         {"job": info.get("job"), "draft": label},
     )
@@ -197,7 +197,7 @@ def require_draft(wb: Workbench, label: str | None = None) -> str:
             open_ = [label_of(r) for r in wb.draft_refs()]
             raise errors.NoDraft(
                 f"There is no Draft {label!r}." + (f" Open: {', '.join(open_)}." if open_ else " No Draft is open."),
-                [errors.Action("See the Drafts", "gitbench drafts")],
+                [errors.Action("See the Drafts", "drafts")],
             )
         return ref
     refs = wb.draft_refs()
@@ -205,8 +205,8 @@ def require_draft(wb: Workbench, label: str | None = None) -> str:
         raise errors.NoDraft(
             "There is no open Draft.",
             [
-                errors.Action("Start a job", "gitbench exec -- COMMAND"),
-                errors.Action("Bring back the last discarded Draft", "gitbench discard --undo"),
+                errors.Action("Start a job", "exec", ("--", "COMMAND")),
+                errors.Action("Bring back the last discarded Draft", "discard", ("--undo",)),
             ],
         )
     if len(refs) > 1:
@@ -214,8 +214,8 @@ def require_draft(wb: Workbench, label: str | None = None) -> str:
         raise errors.DraftAmbiguous(
             f"{len(refs)} Drafts are open ({', '.join(labels)}): say which one with --draft LABEL.",
             [
-                errors.Action("See them side by side", "gitbench drafts"),
-                *[errors.Action(f"This one: {lb}", f"--draft {lb}") for lb in labels[:5]],
+                errors.Action("See them side by side", "drafts"),
+                *[errors.Action(f"This one: {lb}", text=f"--draft {lb}") for lb in labels[:5]],
             ],
             {"drafts": labels},
         )
@@ -323,8 +323,8 @@ def corrupt(wb: Workbench, label: str, why: str) -> errors.DraftCorrupt:
     return errors.DraftCorrupt(
         f"The Draft {label} is missing or corrupted: {why}. Publishing is blocked; Published is untouched.",
         [
-            errors.Action("Discard the broken Draft", "gitbench discard"),
-            errors.Action("Then, if you want to go back further, restore a checkpoint", "gitbench checkpoints"),
+            errors.Action("Discard the broken Draft", "discard"),
+            errors.Action("Then, if you want to go back further, restore a checkpoint", "checkpoints"),
         ],
         {"draft": label},
     )

@@ -56,7 +56,7 @@ def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None
     if blocked:
         raise errors.LocalChanges(
             f"Cannot {op}: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
-            [errors.Action("Commit or set aside your edits", "git stash")],
+            [errors.Action("Commit or set aside your edits", text="git stash")],
         )
     entry: dict[str, Any] = {
         "op": "fileop",
@@ -126,7 +126,9 @@ def rm(wb: Workbench, paths: list[str]) -> OperationResult:
                 raise errors.UsageError(f"Cannot remove {p}: {exc}.") from exc
             entry = wb.git.tree_entry(tree, rel)
             if entry is None:
-                raise errors.UsageError(f"{rel} is not on Published.", [errors.Action("List files", "git ls-files")])
+                raise errors.UsageError(
+                    f"{rel} is not on Published.", [errors.Action("List files", text="git ls-files")]
+                )
             if entry[1] == 0o040000:
                 for sub, _, _ in wb.git.walk_tree(entry[0], rel + "/"):
                     changes[sub] = None
@@ -159,7 +161,7 @@ def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> Operati
         if clash and not force:
             raise errors.UsageError(
                 f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
-                [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")],
+                [errors.Action("Overwrite them", "extract", (path, dest, "--force"))],
             )
         for target, oid, mode, source in items:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)

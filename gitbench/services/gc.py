@@ -73,9 +73,9 @@ def run(wb: Workbench, dry_run: bool = False) -> GcReport:
                 f"Job {', '.join(live)} is running; gc removes nothing while a job runs (it could still need "
                 "what gc would remove). Nothing was changed.",
                 [
-                    errors.Action("See what runs", "gitbench status"),
-                    errors.Action("Run gc again once it has ended", "gitbench gc"),
-                    errors.Action("See what gc would remove", "gitbench gc --dry-run"),
+                    errors.Action("See what runs", "status"),
+                    errors.Action("Run gc again once it has ended", "gc"),
+                    errors.Action("See what gc would remove", "gc", ("--dry-run",)),
                 ],
                 {"jobs": live},
             )

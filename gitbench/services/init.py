@@ -22,7 +22,7 @@ def _existing_repo(path: str) -> GitRepo | None:
     if os.path.realpath(root) != os.path.realpath(path) and os.path.realpath(repo.gitdir) != os.path.realpath(path):
         raise errors.UsageError(
             f"{path} is inside the Git repository {root}; a Workbench is a whole repository.",
-            [errors.Action("Adopt that repository", f"gitbench init {root}")],
+            [errors.Action("Adopt that repository", "init", (root,))],
         )
     return repo
 
@@ -59,7 +59,7 @@ def init(path: str, published: str | None = None) -> OperationResult:
             if wb.git.refs("refs/heads/"):
                 raise errors.UsageError(
                     f"There is no branch {branch} to publish to.",
-                    [errors.Action("Name an existing branch", "gitbench init --published BRANCH")],
+                    [errors.Action("Name an existing branch", "init", ("--published", "BRANCH"))],
                 )
             tree = wb.git.snapshot_workdir() if not wb.git.bare else wb.git.empty_tree()
             message = trailers.build_message("Start Workbench", "", [("Gitbench-Operation", "init")])
@@ -135,7 +135,7 @@ def _adopt(wb: Workbench, notes: list[str]) -> bool:
             if why is not None:
                 raise errors.LocalChanges(
                     f"Could not check out {r.name}'s Published ({wb.branch}) here: {why}. Nothing was adopted.",
-                    [errors.Action("Move the files in the way aside, then", "gitbench init")],
+                    [errors.Action("Move the files in the way aside, then", "init")],
                 )
         else:
             wb.git.set_ref(wb.published_ref, server, None, "gitbench init: the server's Published")

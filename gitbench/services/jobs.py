@@ -20,6 +20,16 @@ from gitbench.services.workbench import Workbench
 Progress = Callable[[str], None]
 
 
+# The command that starts a job of each kind (an agent session's is `gitbench agent run`).
+_JOB_COMMANDS: dict[str, errors.Verb] = {
+    "ask": "ask",
+    "exec": "exec",
+    "try": "try",
+    "agent": "agent run",
+    "workflow": "workflow run",
+}
+
+
 def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -> list[str]:
     """Before a new job, when a Draft is open: publish or discard it as asked, or refuse with the choices.
 
@@ -34,17 +44,16 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
     ):
         return []  # agent sessions (integrations/) always get a Draft beside the others
     label = refs[0][len(DRAFT_PREFIX) :]
-    rest = "-- ..." if kind == "exec" else "..."
-    command = "workflow run" if kind == "workflow" else kind
-    rest = "" if kind == "workflow" else rest
+    rest: tuple[str, ...] = ("--", "...") if kind == "exec" else () if kind == "workflow" else ("...",)
+    verb = _JOB_COMMANDS.get(kind, "exec")
     if len(refs) > 1 and on_draft in ("publish", "discard"):
         raise errors.DraftAmbiguous(
             f"{len(refs)} Drafts are open ({', '.join(r[len(DRAFT_PREFIX) :] for r in refs)}): publish or discard "
             "the one you mean first, then run the job.",
             [
-                errors.Action("See them", "gitbench drafts"),
-                errors.Action("Publish one", "gitbench publish --draft LABEL"),
-                errors.Action("Discard one", "gitbench discard --draft LABEL"),
+                errors.Action("See them", "drafts"),
+                errors.Action("Publish one", "publish", ("--draft", "LABEL")),
+                errors.Action("Discard one", "discard", ("--draft", "LABEL")),
             ],
         )
     if on_draft in ("publish", "discard"):
@@ -63,9 +72,11 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
             f"A Draft is open ({label}); a new Workshop job can continue it, fork a new Draft beside it, or wait "
             "until it is discarded.",
             [
-                errors.Action("Continue: the job's steps go on the open Draft", "gitbench ask --on-draft continue ..."),
-                errors.Action("Fork: a new Draft beside it", "gitbench ask --on-draft fork ..."),
-                errors.Action("Discard it (recoverable), then run the job", "gitbench ask --on-draft discard ..."),
+                errors.Action(
+                    "Continue: the job's steps go on the open Draft", "ask", ("--on-draft", "continue", "...")
+                ),
+                errors.Action("Fork: a new Draft beside it", "ask", ("--on-draft", "fork", "...")),
+                errors.Action("Discard it (recoverable), then run the job", "ask", ("--on-draft", "discard", "...")),
                 errors.CANCEL,
             ],
             {"draft": label},
@@ -73,10 +84,8 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
     raise errors.DraftOpen(
         f"A Draft is open ({label}); a new job needs it published or discarded first.",
         [
-            errors.Action("Publish it, then run the job", f"gitbench {command} --on-draft publish {rest}".rstrip()),
-            errors.Action(
-                "Discard it (recoverable), then run the job", f"gitbench {command} --on-draft discard {rest}".rstrip()
-            ),
+            errors.Action("Publish it, then run the job", verb, ("--on-draft", "publish", *rest)),
+            errors.Action("Discard it (recoverable), then run the job", verb, ("--on-draft", "discard", *rest)),
             errors.CANCEL,
         ],
         {"draft": label},
@@ -253,52 +262,56 @@ STOPPED = ("failed", "cancelled", "interrupted", "paused")
 
 def next_actions(job: JobRecord) -> list[errors.Action]:
     """What the user can do after the job: the seed's retry, switch model, restore checkpoint, view report."""
-    view = errors.Action("View the report", f"gitbench report {job.id}")
+    view = errors.Action("View the report", "report", (job.id,))
     restore = errors.Action(
         "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
-        f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes",
+        "discard",
+        ("--yes",),
+        then=errors.Action("", "restore", (str(job.checkpoint), "--yes")),
     )
     if job.status == "complete":
         return [errors.REVIEW, errors.PUBLISH, errors.DISCARD]
     if job.status not in STOPPED:
         return [view] if job.status != "running" else []
     if job.kind == "exec":
-        import shlex  # the command is pasted into a shell: quote it as one
-
+        # The command is pasted into a shell: each of its words is quoted as one (Action.command).
         retry = (
-            "gitbench exec --on-draft discard "
-            + shlex.join([a for p in job.scope for a in ("--files", p)] + ["--", *job.command])
+            errors.Action(
+                "Retry the job (discards this Draft, recoverably)",
+                "exec",
+                ("--on-draft", "discard", *[a for p in job.scope for a in ("--files", p)], "--", *job.command),
+            )
             if job.command
-            else ""
+            else errors.Action("Retry the job (discards this Draft, recoverably)")
         )
         return [
             errors.REVIEW,
-            errors.Action("Keep the partial work", "gitbench publish"),
-            errors.Action("Retry the job (discards this Draft, recoverably)", retry),
+            errors.Action("Keep the partial work", "publish"),
+            retry,
             restore,
             view,
         ]
     if job.kind == "workflow":
         return [
-            errors.Action("See which module failed and why", "gitbench workflow status"),
-            errors.Action("Rerun a module on its own once fixed", "module-runner --module MODULE"),
-            errors.Action("Then go on from where it stopped", "gitbench workflow resume"),
-            errors.Action("Review the finished modules (or publish them)", "gitbench review"),
+            errors.Action("See which module failed and why", "workflow status"),
+            errors.Action("Rerun a module on its own once fixed", text="module-runner --module MODULE"),
+            errors.Action("Then go on from where it stopped", "workflow resume"),
+            errors.Action("Review the finished modules (or publish them)", "review"),
             restore,
             view,
         ]
     klass = (job.error or {}).get("class")
     first = (
-        errors.Action("Resume later, from the last completed step (the job is paused)", f"gitbench resume {job.id}")
+        errors.Action("Resume later, from the last completed step (the job is paused)", "resume", (job.id,))
         if job.status == "paused"
-        else errors.Action("Retry from the last completed step", f"gitbench resume {job.id}")
+        else errors.Action("Retry from the last completed step", "resume", (job.id,))
     )
-    switch = errors.Action("Switch model and resume", f"gitbench resume {job.id} --model PROVIDER:MODEL")
+    switch = errors.Action("Switch model and resume", "resume", (job.id, "--model", "PROVIDER:MODEL"))
     # An unknown model or a refused key will not answer on a retry: switching comes first then.
     actions = [switch, first, restore, view] if klass == "model-unavailable" else [first, switch, restore, view]
     if klass == "disk-full":
         actions.insert(0, errors.Action("Free some disk space first"))
-    actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "gitbench review"))
+    actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "review"))
     return actions
 
 

@@ -78,10 +78,10 @@ def publish(
                 [
                     errors.Action(
                         "Keep your edits aside, publish, then bring them back",
-                        "git stash -u && gitbench publish && git stash pop",
+                        text="git stash -u && gitbench publish && git stash pop",
                     ),
                     errors.DISCARD,
-                    errors.Action("Restore Published from a checkpoint", "gitbench checkpoints"),
+                    errors.Action("Restore Published from a checkpoint", "checkpoints"),
                 ],
                 {"paths": [p for p, _ in blocked]},
             )
@@ -190,8 +190,8 @@ def _gate(
             f"The check `{shown}` changed the repository outside its worktree: {', '.join(changed)}. Nothing was "
             "published.",
             [
-                errors.Action("Look at what changed", "git log --all --oneline -5"),
-                errors.Action("Review the Draft (its tests ran in the check)", "gitbench review"),
+                errors.Action("Look at what changed", text="git log --all --oneline -5"),
+                errors.Action("Review the Draft (its tests ran in the check)", "review"),
                 errors.DISCARD,
             ],
             {"draft": label, "check": res.to_record(), "changed": changed},
@@ -231,16 +231,21 @@ def _moved(wb: Workbench, label: str, res: checks.CheckResult, now: str) -> erro
     return errors.Busy(
         f"The Draft {label} changed while its check ran (from {res.commit[:12]} to {now[:12]}: another process "
         "added to it), so what the check saw is not what would be published. Nothing was published.",
-        [errors.Action("Review the Draft as it is now", "gitbench review"), _again(wb, label)],
+        [errors.Action("Review the Draft as it is now", "review"), _again(wb, label)],
         {"draft": label, "check": res.to_record()},
     )
 
 
-def _again(wb: Workbench, label: str, extra: str = "") -> errors.Action:
-    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""
+def _which(wb: Workbench, label: str) -> tuple[str, ...]:
+    """``--draft LABEL``, named only when there is a choice."""
+    return ("--draft", label) if len(wb.draft_refs()) > 1 else ()
+
+
+def _again(wb: Workbench, label: str, *extra: str) -> errors.Action:
     return errors.Action(
         "Publish without the check (recorded in the audit)" if extra else "Check and publish again",
-        f"gitbench publish{which}{extra}",
+        "publish",
+        (*_which(wb, label), *extra),
     )
 
 
@@ -261,7 +266,7 @@ def _record(wb: Workbench, ref: str, res: checks.CheckResult) -> None:
 
 def check_failed(wb: Workbench, label: str, res: checks.CheckResult) -> errors.CheckFailed:
     """The gate said no: what the check did, its last lines, and the ways on."""
-    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""
+    which = _which(wb, label)
     where = f"in a clean worktree of the Draft {label} ({res.commit[:12]})"
     if res.status == "timed-out":
         what = (
@@ -281,9 +286,9 @@ def check_failed(wb: Workbench, label: str, res: checks.CheckResult) -> errors.C
     return errors.CheckFailed(
         f"{what} Nothing was published: Published and the Draft are as they were.\n\n{tail}\n\nFull output: {res.log}",
         [
-            errors.Action("Review the Draft", f"gitbench review{which}"),
-            errors.Action("Fix the Draft (or the check), then publish again", f"gitbench publish{which}"),
-            _again(wb, label, " --no-check"),
+            errors.Action("Review the Draft", "review", which),
+            errors.Action("Fix the Draft (or the check), then publish again", "publish", which),
+            _again(wb, label, "--no-check"),
         ],
         {"draft": label, "check": res.to_record()},
     )
@@ -295,24 +300,26 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     cps = history(wb)
     back = [cp for cp in cps if cp.commit == base]
     ahead = wb.git.is_ancestor(base, published)
-    which = f" --draft {label}" if len(wb.draft_refs()) > 1 else ""  # named only when there is a choice
+    which = _which(wb, label)
     actions = []
     if ahead:  # Published only moved on: the Draft's changes can go on top of it when they touch other files
         actions.append(
             errors.Action(
                 "Rebase the Draft onto the new Published (refused if both changed the same files)",
-                f"gitbench rebase{which}",
+                "rebase",
+                which,
             )
         )
-    actions.append(errors.Action("Discard the Draft", f"gitbench discard{which}"))
+    actions.append(errors.Action("Discard the Draft", "discard", which))
     if back:
         actions.append(
             errors.Action(
                 "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
-                f"gitbench restore {back[-1].name} --keep-draft --yes",
+                "restore",
+                (back[-1].name, "--keep-draft", "--yes"),
             )
         )
-    actions.append(errors.Action("See what changed", f"git log {base[:12]}..{wb.branch}"))
+    actions.append(errors.Action("See what changed", text=f"git log {base[:12]}..{wb.branch}"))
     if ahead and any(cp.commit == published for cp in cps):
         what = (
             f"The Draft {label} was made from an older Published ({base[:12]}); {wb.branch} has moved on to "

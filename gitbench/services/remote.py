@@ -82,13 +82,13 @@ class Sync:
 def resolve(wb: Workbench, name: str | None) -> Remote:
     """The remote named, or the Published branch's upstream, or ``origin``, or the only one."""
     names = wb.git.remote_names()
-    add = errors.Action("Add your team's server as a remote", "git remote add origin URL")
+    add = errors.Action("Add your team's server as a remote", text="git remote add origin URL")
     if name:
         if name not in names:
             raise errors.UsageError(
                 f"There is no Git remote {name!r} in this Workbench"
                 + (f" (there is: {', '.join(names)})." if names else "."),
-                [add, errors.Action("List the remotes", "git remote -v")],
+                [add, errors.Action("List the remotes", text="git remote -v")],
             )
         chosen = name
     else:
@@ -104,7 +104,7 @@ def resolve(wb: Workbench, name: str | None) -> Remote:
         else:
             raise errors.UsageError(
                 f"This Workbench has several Git remotes ({', '.join(names)}); say which.",
-                [errors.Action("Name one", f"gitbench push {names[0]}")],
+                [errors.Action("Name one", "push", (names[0],))],
             )
     return Remote(chosen, wb.git.config_get(f"remote.{chosen}.url"), wb.branch)
 
@@ -211,13 +211,13 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
                 f"{r.name} refused the push: "
                 + "; ".join(f"{line.dst} ({line.summary})" for line in bad)
                 + ". Nothing was changed on the server (the push is all or nothing).",
-                [errors.Action("See what the server says", f"git push --dry-run {r.name}")],
+                [errors.Action("See what the server says", text=f"git push --dry-run {r.name}")],
                 {"refused": [line.dst for line in bad]},
             )
     raise errors.RemoteError(
         f"{r.name} kept changing while gitbench pushed ({'5 tries' if fetched else 'refused'}): teammates are "
         "pushing right now. Nothing of yours was lost; run the push again in a moment.",
-        [errors.Action("Push again", f"gitbench push {r.name}")],
+        [errors.Action("Push again", "push", (r.name,))],
     )
 
 
@@ -233,7 +233,7 @@ def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, st
             "a push only once all of it arrived, so each ref there is as it was or as sent; the next "
             "`gitbench push` finds out and finishes it. Your Workbench is as it was."
         )
-        exc.actions = [errors.Action("When the server is back", f"gitbench push {r.name}")]
+        exc.actions = [errors.Action("When the server is back", "push", (r.name,))]
         return exc
     got = [ref for ref, value in wanted.items() if now.get(ref) == value]
     missing = [ref for ref in wanted if ref not in got]
@@ -257,7 +257,7 @@ def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, st
     return errors.RemoteError(
         f"The push to {r.name} broke off ({why}); asked again, {saw}. "
         "Your Workbench is as it was; `gitbench push` finishes what is missing.",
-        [errors.Action("Push again", f"gitbench push {r.name}")],
+        [errors.Action("Push again", "push", (r.name,))],
         {"remote": r.name, "received": got, "missing": missing},
     )
 
@@ -296,9 +296,10 @@ def _plan(
                     [
                         errors.Action(
                             "Share the restore (refused if the server moved since you saw it)",
-                            f"gitbench push --overwrite-published {r.name}",
+                            "push",
+                            ("--overwrite-published", r.name),
                         ),
-                        errors.Action("Or take the server's Published back", f"gitbench pull {r.name}"),
+                        errors.Action("Or take the server's Published back", "pull", (r.name,)),
                     ],
                     {"remote": r.name, "server": seen, "local": local},
                 )
@@ -413,7 +414,7 @@ def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> erro
         behind = True
     if behind:
         detail = f"{r.name} has publishes you do not have yet (its Published is {what})."
-        actions = [errors.Action("Bring them here first", f"gitbench pull {r.name}")]
+        actions = [errors.Action("Bring them here first", "pull", (r.name,))]
     else:
         detail = (
             f"{r.name}'s Published ({what}) and yours ({local[:12]}) have each moved on: a teammate published "
@@ -422,11 +423,12 @@ def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> erro
         actions = [
             errors.Action(
                 "Bring theirs here and keep yours as a Draft on top (review, then publish again)",
-                f"gitbench pull --keep-mine {r.name}",
+                "pull",
+                ("--keep-mine", r.name),
             ),
         ]
     if doing == "publish":
-        actions.append(errors.Action("Then rebase the Draft onto it and publish again", "gitbench rebase"))
+        actions.append(errors.Action("Then rebase the Draft onto it and publish again", "rebase"))
     return errors.RemoteMoved(
         f"Published on {r.name} moved since this clone last saw it: {detail} Nothing was put over it"
         + (": your Workbench is untouched." if doing == "publish" else "; nothing of yours was lost."),
@@ -441,8 +443,8 @@ def _clash(r: Remote, sync: Sync) -> errors.RemoteError:
         f"{r.name} has checkpoints with the same names as yours but other contents: {names}. Two clones share "
         "one clone id (a folder copied instead of cloned?). Nothing was pushed.",
         [
-            errors.Action("Give this clone its own id, then push again", "git config --unset gitbench.clone"),
-            errors.Action("Compare them", f"git ls-remote {r.name} 'refs/tags/checkpoint/*'"),
+            errors.Action("Give this clone its own id, then push again", text="git config --unset gitbench.clone"),
+            errors.Action("Compare them", text=f"git ls-remote {r.name} 'refs/tags/checkpoint/*'"),
         ],
         {"clashes": sync.clashes},
     )
@@ -485,7 +487,7 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                     [
                         errors.Action(
                             "Set your edits aside, pull, bring them back",
-                            "git stash -u && gitbench pull && git stash pop",
+                            text="git stash -u && gitbench pull && git stash pop",
                         ),
                     ],
                     {"paths": [p for p, _ in blocked]},
@@ -659,7 +661,7 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
                 f"The publish to {r.name} broke off ({why}), and the server cannot be asked whether it arrived. "
                 "Nothing was published here: your Published and the Draft are as they were. Run the same publish "
                 "again when the server is back: if it had arrived, the publish finishes here.",
-                [errors.Action("When the server is back", f"gitbench publish --remote {r.name}")],
+                [errors.Action("When the server is back", "publish", ("--remote", r.name))],
                 {"remote": r.name},
             ) from exc
         if server == new:
@@ -669,7 +671,7 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
             f"The publish to {r.name} broke off ({why}); asked again, the server's Published is "
             + ("as it was" if server == old else f"at {(server or 'nothing')[:12]}")
             + ". Nothing was published here: your Published and the Draft are as they were.",
-            [errors.Action("Publish again", f"gitbench publish --remote {r.name}")],
+            [errors.Action("Publish again", "publish", ("--remote", r.name))],
             {"remote": r.name, "server": server},
         ) from exc
     if res.ok:
@@ -683,14 +685,14 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
     if server is None:
         raise errors.RemoteError(
             f"{r.name} has no Published branch ({wb.branch}) yet: share the Workbench first. Nothing was published.",
-            [errors.Action("Share it", f"gitbench push {r.name}"), errors.Action("Then publish again")],
+            [errors.Action("Share it", "push", (r.name,)), errors.Action("Then publish again")],
         )
     if server != old:
         raise moved(wb, r, old, server, "publish")
     raise errors.RemoteError(
         f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}. "
         "Nothing was published.",
-        [errors.Action("See what the server says", f"git push --dry-run {r.name} {new}:{wb.published_ref}")],
+        [errors.Action("See what the server says", text=f"git push --dry-run {r.name} {new}:{wb.published_ref}")],
     )
 
 

@@ -17,7 +17,11 @@ def report(wb: Workbench, job_id: str | None = None) -> dict[str, Any]:
         if not found:
             raise errors.UsageError(
                 "There are no jobs yet, so there is no report.",
-                [errors.Action("Start one", "gitbench ask \"...\" --files 'GLOB'")],
+                [
+                    errors.Action(
+                        "Start one", "ask", (errors.Placeholder('"..."'), "--files", errors.Placeholder("'GLOB'"))
+                    )
+                ],
             )
         job_id = found[-1].id
     job = drafts.require_job(wb, job_id)

@@ -49,8 +49,8 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
                 + "; ".join(f"{p} ({why})" for p, why in blocked)
                 + ". Nothing was changed.",
                 [
-                    errors.Action("Commit or set your edits aside first", "git stash"),
-                    errors.Action("Then restore again", f"gitbench restore {cp.name}"),
+                    errors.Action("Commit or set your edits aside first", text="git stash"),
+                    errors.Action("Then restore again", "restore", (cp.name,)),
                 ],
                 {"paths": [p for p, _ in blocked]},
             )

@@ -100,7 +100,7 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
                 errors.Action(
                     f"Delete what the job wrote and does not need ({f.largest}); the files it finished are kept "
                     "and the next command makes them a step on its Draft",
-                    f"rm {shlex.quote(os.path.join(f.path, f.largest))}",
+                    text=f"rm {shlex.quote(os.path.join(f.path, f.largest))}",
                 )
             )
         parts.append(text)
@@ -109,7 +109,7 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
             errors.Action(
                 "Once a little space is free: remove gitbench's old logs, trash and leftovers "
                 "(`gitbench gc --dry-run` lists them)",
-                "gitbench gc",
+                "gc",
             )
         )
     elif not any(f.bytes >= MB for f in use.folders):
@@ -119,7 +119,8 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
         actions.append(
             errors.Action(
                 "Once a little space is free: throw the Draft and its folder away (kept in the trash a while)",
-                f"gitbench discard --draft {label} --yes",
+                "discard",
+                ("--draft", label, "--yes"),
             )
         )
     return "Where the space went: " + "; ".join(parts) + ".", actions

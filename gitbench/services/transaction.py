@@ -132,7 +132,7 @@ def check_git_locks(wb: Workbench, files: bool) -> None:
             errors.Action("Wait for the other Git process to finish, then run the command again"),
             errors.Action(
                 "If no Git process is running, clear stale locks (older than 10 s; --force for younger)",
-                "gitbench recover",
+                "recover",
             ),
         ],
         {"locks": [p for p, _ in found]},
@@ -175,7 +175,11 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
             raise errors.PublishConflict(
                 f"Published ({wb.branch}) was moved by another program while gitbench was updating it; "
                 "nothing was changed.",
-                [errors.Action("Look at what moved it", f"git log {wb.branch}"), errors.DISCARD, errors.CHECKPOINTS],
+                [
+                    errors.Action("Look at what moved it", text=f"git log {wb.branch}"),
+                    errors.DISCARD,
+                    errors.CHECKPOINTS,
+                ],
             ) from exc
         if isinstance(exc, KeyboardInterrupt):
             raise errors.Cancelled(f"{entry['op'].capitalize()} was cancelled; nothing was changed.") from exc
@@ -206,13 +210,13 @@ def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnf
     a lock, Ctrl-C), the exit code says that Published moved (``published-unfinished``), and the message says what
     is left and that the next gitbench command finishes it. A full disk is named as such, with its advice."""
     what = f"{entry['op'].capitalize()} moved Published to {entry['new'][:12]} (its files agree with it), but"
-    actions = [errors.Action("Finish it now", "gitbench recover")]
+    actions = [errors.Action("Finish it now", "recover")]
     full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)) or (
         isinstance(exc, errors.GitbenchError) and exc.code == "disk-full"
     )
     if full:
         cause, code = "no space left on the device. Free some disk space", "disk-full"
-        actions = [errors.Action("Free some disk space, then", "gitbench recover")]
+        actions = [errors.Action("Free some disk space, then", "recover")]
     elif isinstance(exc, KeyboardInterrupt):
         cause, code = "it was cancelled", "cancelled"
     elif isinstance(exc, errors.GitbenchError):

@@ -96,9 +96,9 @@ def resolve_rev(wb: Workbench, rev: str | None) -> tuple[str, str]:
     raise errors.UsageError(
         f"{rev!r} names no Draft, checkpoint or commit of this Workbench.",
         [
-            errors.Action("See the open Drafts (use a label)", "gitbench drafts"),
-            errors.Action("See the checkpoints (use a name, or its beginning)", "gitbench checkpoints"),
-            errors.Action("See commits of Published", "git log --oneline"),
+            errors.Action("See the open Drafts (use a label)", "drafts"),
+            errors.Action("See the checkpoints (use a name, or its beginning)", "checkpoints"),
+            errors.Action("See commits of Published", text="git log --oneline"),
         ],
     )
 
@@ -117,14 +117,14 @@ def _lines_of(spec: str, target: str) -> tuple[int, int]:
         raise errors.UsageError(
             f"{spec!r} in {target!r} is not a line range: write PATH, PATH:LINE or PATH:FROM-TO "
             "(e.g. src/app.py:10-20).",
-            [errors.Action("Example", "gitbench why src/app.py:10-20")],
+            [errors.Action("Example", "why", ("src/app.py:10-20",))],
         )
     first = int(m.group(1))
     last = int(m.group(2)) if m.group(2) is not None else first
     if first < 1 or last < first:
         raise errors.UsageError(
             f"{spec!r} in {target!r} is not a line range: lines count from 1, and FROM comes before TO.",
-            [errors.Action("Example", "gitbench why src/app.py:10-20")],
+            [errors.Action("Example", "why", ("src/app.py:10-20",))],
         )
     return first, last
 
@@ -134,7 +134,7 @@ def _clean_path(path: str, target: str) -> str:
     if not path or norm.startswith("../") or norm == ".." or norm.startswith("/") or norm in (".", ""):
         raise errors.UsageError(
             f"{target!r} names no file inside the Workbench: give a path from its top folder, e.g. src/app.py.",
-            [errors.Action("Example", "gitbench why src/app.py:10-20")],
+            [errors.Action("Example", "why", ("src/app.py:10-20",))],
         )
     return norm
 
@@ -159,15 +159,15 @@ def why(wb: Workbench, target: str, rev: str | None = None) -> WhyResult:
         raise errors.UsageError(
             f"{path} is {what} at {said} ({commit[:12]}).",
             [
-                errors.Action("See the files there", f"git ls-tree -r --name-only {commit[:12]}"),
-                errors.Action("Ask about another revision", f"gitbench why {path} --rev REV"),
+                errors.Action("See the files there", text=f"git ls-tree -r --name-only {commit[:12]}"),
+                errors.Action("Ask about another revision", "why", (path, "--rev", "REV")),
             ],
         )
     data = wb.git.blob(entry[0])
     if b"\0" in data[:8000]:
         raise errors.UsageError(
             f"{path} is a binary file at {said}: `why` follows lines of text.",
-            [errors.Action("See which commits changed it", f"git log --oneline {commit[:12]} -- {path}")],
+            [errors.Action("See which commits changed it", text=f"git log --oneline {commit[:12]} -- {path}")],
         )
     text = data.decode("utf-8", "replace").split("\n")  # Git's lines: only a newline ends one
     if text and text[-1] == "":
@@ -177,7 +177,7 @@ def why(wb: Workbench, target: str, rev: str | None = None) -> WhyResult:
     if spec is not None and last > count:
         raise errors.UsageError(
             f"{path} has {count} line(s) at {said}; line {last} is past its end.",
-            [errors.Action("Ask about the lines it has", f"gitbench why {path}" + (f":1-{count}" if count else ""))],
+            [errors.Action("Ask about the lines it has", "why", (f"{path}:1-{count}" if count else path,))],
         )
     origins: list[Origin] = []
     if count:

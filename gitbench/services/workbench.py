@@ -56,7 +56,7 @@ class Workbench:
             where = self.git.workdir or self.git.gitdir
             raise errors.NotAWorkbench(
                 f"{where} is a Git repository but not a Workbench yet.",
-                [errors.Action("Adopt it", f"gitbench init {where}")],
+                [errors.Action("Adopt it", "init", (where,))],
             )
         self.branch = branch or "main"
         self.recovered: list[str] = []
@@ -107,8 +107,8 @@ class Workbench:
             raise errors.PublishedMissing(
                 f"Published ({self.branch}) is missing: its branch was deleted outside gitbench.",
                 [
-                    errors.Action("Bring it back as it was at the newest checkpoint", f"gitbench restore {name} --yes"),
-                    errors.Action("See all checkpoints", "gitbench checkpoints"),
+                    errors.Action("Bring it back as it was at the newest checkpoint", "restore", (name, "--yes")),
+                    errors.Action("See all checkpoints", "checkpoints"),
                 ],
             )
         return oid

@@ -98,7 +98,7 @@ class WorkbenchLock:
                     f"The Workbench is busy: {who} is changing it. Nothing was changed by this command.",
                     [
                         errors.Action("Wait for it to finish, then run this command again"),
-                        errors.Action("See what it is doing", "gitbench status"),
+                        errors.Action("See what it is doing", "status"),
                     ],
                     {"holder": who},
                 )

@@ -51,11 +51,11 @@ class Records:
                 [
                     errors.Action(
                         "Find the records of the newest checkpoint (its Gitbench-Records line)",
-                        "git tag -n9 --sort=-v:refname -l 'checkpoint/*'",
+                        text="git tag -n9 --sort=-v:refname -l 'checkpoint/*'",
                     ),
                     errors.Action(
                         "Replace the broken ref file (git cannot update it) with that commit",
-                        f"rm {os.path.join(self.repo.gitdir, *RECORDS_REF.split('/'))} && "
+                        text=f"rm {os.path.join(self.repo.gitdir, *RECORDS_REF.split('/'))} && "
                         f"git update-ref {RECORDS_REF} <commit>",
                     ),
                 ],

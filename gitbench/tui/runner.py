@@ -62,7 +62,7 @@ def gitbench_error(exc: BaseException, root: str | None = None) -> errors.Gitben
     return errors.InternalError(
         f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
         [
-            errors.Action("Check and repair the Workbench", "gitbench recover"),
+            errors.Action("Check and repair the Workbench", "recover"),
             errors.Action("Report the bug with the crash log"),
         ],
     )
@@ -151,7 +151,7 @@ class WorkerApp(App[None]):
                 raise errors.Cancelled(
                     "Cancelled: the job stopped; its Draft and every finished step are kept (the job is marked "
                     "interrupted).",
-                    [errors.REVIEW, errors.Action("Resume it", "gitbench resume"), errors.DISCARD],
+                    [errors.REVIEW, errors.Action("Resume it", "resume"), errors.DISCARD],
                 ) from exc
 
         try:

@@ -118,7 +118,7 @@ class Engine:
         if oid is None:
             raise errors.UsageError(
                 f"This Workbench has no workflow: {spec.PATH} is not in Published.",
-                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", f"gitbench add {spec.PATH}")],
+                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", "add", (spec.PATH,))],
             )
         # Parsed once per version of the file (its blob id), with what a status snapshot needs of it (each
         # module's spec as text, the path index): YAML is slow to parse at thousands of modules, and so is
@@ -835,7 +835,7 @@ def _known(wf: spec.Workflow, mid: str) -> None:
     if mid not in wf.modules:
         raise errors.UsageError(
             f"There is no module {mid!r} in {spec.PATH}.",
-            [errors.Action("See the modules", "gitbench workflow status")],
+            [errors.Action("See the modules", "workflow status")],
         )
 
 

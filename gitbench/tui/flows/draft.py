@@ -151,8 +151,7 @@ async def publish_conflict(
     from gitbench.services import restore as restore_service
 
     # As the CLI's prompt: the checkpoint is the one the error's `restore ... --keep-draft` action names.
-    restore_cmd = next((a.command for a in exc.actions if "--keep-draft" in a.command), None)
-    where = restore_cmd.split()[2] if restore_cmd else None
+    where = exc.restore_point()
     choices = [("discard", "Discard the Draft")]
     if where:
         # The checkpoint taken where the Draft started; its name is long: the button says no more (the question
