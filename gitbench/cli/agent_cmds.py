@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
         limit = commands.parse_timeout(timeout)
         wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         res = run_agent(
             wb,
             list(command or []),

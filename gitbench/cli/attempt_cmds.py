@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import attempts
 
         wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         results = attempts.try_models(wb, list(models), job, list(label or []) or None, max_parallel, say)
         failed = [r for r in results if isinstance(r, errors.GitbenchError)]
         if json:
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         if timeout is not None and not timeout > 0:
             raise errors.UsageError(f"--timeout takes seconds above 0, not {timeout}.")
         wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         card = attempts.compare(wb, check, list(draft or []) or None, timeout, say, no_check=no_check)
         if json:
             render.ok_json(card)

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             )
         wb = open_workbench()
         choice = choose_on_draft(wb, on_draft, json)
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         import sys
 
         res = commands.run_exec(
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         users_only("publish", *(("--draft", draft) if draft else ()))
         if check is not None and no_check:
             raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         wb = open_workbench()
         try:
             res = publish_service.publish(
@@ -139,9 +139,7 @@ def register(app: typer.Typer) -> None:
         if answer == "restore" and where:
             first = restore_service.restore(wb, where, keep_draft=True)
             render.result(first)
-            return publish_service.publish(
-                wb, label, check=check, no_check=no_check, progress=lambda text: render.out(f"· {text}")
-            )
+            return publish_service.publish(wb, label, check=check, no_check=no_check, progress=render.say)
         raise errors.Cancelled("Cancelled: nothing was changed; the Draft is as it was.")
 
     @app.command()

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         if draft is not None and on_draft != "continue":
             raise errors.UsageError("--draft goes with --on-draft continue: the open Draft the job continues.")
         choice = choose_on_draft(wb, on_draft, json, kind="ask")
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         res = ask_service.ask(
             wb,
             prompt,
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         from gitbench.services import ask as ask_service
 
         wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
+        say = render.progress(json)
         res = ask_service.resume(wb, job, model, say, command_stdout=sys.stderr.fileno() if json else None)
         _show(res, json)
 
@@ -244,7 +244,7 @@ def _session(wb: Workbench, files: list[str], model: str | None) -> None:
                 render.out(f"model: {model or '(default)'}")
             else:
                 choice = choose_on_draft(wb, None, False, kind="ask")
-                res = ask_service.ask(wb, line, files, model, False, choice, lambda t: render.out(f"· {t}"))
+                res = ask_service.ask(wb, line, files, model, False, choice, render.say)
                 render.result(res)
         except errors.GitbenchError as exc:
             render.error(exc, False)

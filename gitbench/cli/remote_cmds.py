@@ -36,7 +36,7 @@ def do_push(remote: str | None, drafts: bool, overwrite_published: bool, json: b
     from gitbench.services import remote as remote_service
 
     users_only("push", *((remote,) if remote else ()))
-    say = None if json else (lambda text: render.out(f"· {text}"))
+    say = render.progress(json)
     res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
     render.ok_json(res) if json else render.result(res)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from gitbench import clock, trailers
 from gitbench.errors import GitbenchError
+from gitbench.events import Event, Progress, describe
 from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
 from gitbench.store.storage import human as size  # bytes for people: one spelling, for the CLI and the core
 
@@ -58,6 +59,16 @@ def note(text: str) -> None:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_json(data), indent=2, sort_keys=True, default=str) + "\n")
+
+
+def say(event: Event) -> None:
+    """A progress event as a line: ``· `` and the event's sentence."""
+    out(f"· {describe(event)}")
+
+
+def progress(as_json: bool) -> Progress | None:
+    """The progress a command shows: none with ``--json`` (its output is the JSON document alone)."""
+    return None if as_json else say
 
 
 def ok_json(data: Any) -> None:

@@ -13,6 +13,7 @@ import typer
 from gitbench import errors
 from gitbench.cli import render
 from gitbench.cli.workflow_view import open_engine, show_status
+from gitbench.events import Event, describe
 from gitbench.model import to_json
 
 
@@ -41,11 +42,11 @@ def _run_shown(engine: Any, json: bool, run: Any) -> Any:
             progress.update(task, total=total, completed=done, description=f"running: {shown or '-'}")
 
         engine.on_module = on_module
-        return run(lambda text: progress.console.print(f"· {text}", markup=False, highlight=False))
+        return run(lambda event: progress.console.print(f"· {describe(event)}", markup=False, highlight=False))
 
 
 def _say(json: bool) -> Any:
-    return None if json else (lambda text: render.out(f"· {text}"))
+    return render.progress(json)
 
 
 def register(app: typer.Typer) -> None:
@@ -193,7 +194,7 @@ def _wait_for(engine: Any, module: str, wait: float, deadline: float, json: bool
         if left <= 0:
             break
         time.sleep(min(1.0, left))
-        lines: list[str] = []
+        lines: list[Event] = []
         engine = open_engine()
         res = engine.run(None, [module], None, lines.append)
         if not _asked(engine, module):

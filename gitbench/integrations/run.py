@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
-from gitbench import errors
+from gitbench import errors, events
+from gitbench.events import Progress
 from gitbench.model import OperationResult
 from gitbench.scope import Scope
 from gitbench.services import agents, commands, jobs
@@ -67,11 +67,11 @@ def run_agent(
     wb: Workbench,
     argv: list[str],
     message: str = "",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     command_stdout: int | None = None,
     timeout: float | None = None,
 ) -> OperationResult:
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     if not argv:
         raise errors.UsageError(
             "agent run needs the agent to start, e.g. `gitbench agent run claude` or `gitbench agent run aider`.",
@@ -90,7 +90,7 @@ def run_agent(
         job, notes = jobs.start_job(wb, "exec", Scope.of([]), full, message, "beside")
         job.timeout = timeout if timeout is not None else settings.timeout
         label = job.draft.rsplit("/", 1)[-1]
-        say(f"Checkpoint {job.checkpoint} taken; Draft {label} created for {agents.program(argv)}.")
+        say(events.CheckpointTaken(job.checkpoint, label, agent=agents.program(argv)))
         subject = message or f"{agents.program(argv)} session"
         return commands.command_step(
             wb, job, notes, full, Scope.of([]), subject, say, command_stdout, settings=settings

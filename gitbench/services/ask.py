@@ -14,10 +14,11 @@ import errno
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from gitbench import errors, faults, trailers
+from gitbench import errors, events, faults, trailers
+from gitbench.events import Progress
 from gitbench.git.repo import COMMIT_MODE, LINK
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.providers import config as provider_config
@@ -25,8 +26,6 @@ from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
 from gitbench.services.workbench import Workbench
 from gitbench.store.logs import Log
-
-Progress = Callable[[str], None]
 
 SYSTEM = """You are a careful coding assistant editing files of a project on the user's request.
 You are shown some of the project's files. Answer with ONE JSON object and nothing else:
@@ -64,7 +63,7 @@ def ask(
 
     ``config``: the provider configuration to use instead of the files and environment (the demo's own model).
     """
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     if not prompt.strip():
         raise errors.UsageError("ask needs a prompt, e.g. gitbench ask \"Add type hints\" --files 'src/**/*.py'.")
     cfg = config or provider_config.load(wb.git.workdir)
@@ -97,8 +96,7 @@ def ask(
             conversation=conversation,
         )
         label = job.draft[len(DRAFT_PREFIX) :]
-        made = f"job {job.id} continues the Draft {label}" if job.continues else f"Draft {label} created"
-        say(f"Checkpoint {job.checkpoint} taken; {made}.")
+        say(events.CheckpointTaken(job.checkpoint, label, job.id if job.continues else None))
         return _run(wb, job, spec, cfg, prompt, notes, say, log, command_stdout)
 
 
@@ -110,7 +108,7 @@ def resume(
     command_stdout: int | None = None,
 ) -> OperationResult:
     """``gitbench resume``: continue a stopped Workshop job from its last completed step, with any model."""
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     cfg = provider_config.load(wb.git.workdir)
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("resume"):
@@ -161,7 +159,7 @@ def resume(
         drafts.save_job(wb, job, note=f"resumed with {spec.id}")
         log.event("job.resume", job=job.id, model=spec.id, next_batch=job.next_batch)
         total = len(job.plan) if job.plan is not None else 1
-        say(f"Resuming job {job.id} at step {job.next_batch + 1}/{total} with {spec.id}.")
+        say(events.Resuming(job.id, job.next_batch + 1, total, spec.id))
         # an attempt of `gitbench try` answers its source job's turn: it adds none to the conversation
         return _run(wb, job, spec, cfg, prompt, [], say, log, command_stdout, chat_turn=job.tried_from is None)
 
@@ -411,7 +409,7 @@ def _batches(
             user = request_text(prompt, context, sent, scope, k + 1, total)
             log.event("provider.request", job=job.id, model=spec.id, step=k + 1, files=sorted(sent))
             log.debug_event("provider.prompt", job=job.id, step=k + 1, system=SYSTEM, user=user[:4000])
-            say(f"Batch {k + 1}/{total}: {len(sent)} file(s) to {spec.id}")
+            say(events.BatchSent(k + 1, total, len(sent), spec.id))
 
             def use(text: str, tree: str = tree, sent: dict[str, tuple[str, int]] = sent) -> Any:
                 try:
@@ -428,10 +426,8 @@ def _batches(
                 if name == "provider.retry" and cancel is not None and cancel.is_set():
                     raise KeyboardInterrupt(cancel.reason)  # no retry after a cancel
                 if name == "provider.retry":
-                    say(
-                        f"{spec.id}: {fields.get('reason')}; retrying in {fields.get('wait')} s "
-                        f"(attempt {int(fields.get('attempt') or 0) + 1} of {settings.attempts})"
-                    )
+                    attempt = int(fields.get("attempt") or 0) + 1
+                    say(events.Retrying(spec.id, fields.get("reason"), fields.get("wait"), attempt, settings.attempts))
 
             def on_debug(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.debug_event(name, job=job.id, step=step, **fields)  # only with --debug: may quote the request
@@ -476,10 +472,7 @@ def _batches(
                 summaries.append(summary)
             drafts.save_job(wb, job, note=f"batch {k + 1}/{total}")
             faults.point("ask.after-batch")
-            say(
-                f"Batch {k + 1}/{total} done: {len(changes)} file(s) changed"
-                + (f", {len(result.refused)} edit(s) refused" if result.refused else "")
-            )
+            say(events.BatchDone(k + 1, total, len(changes), len(result.refused)))
 
 
 def _read(

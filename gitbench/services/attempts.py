@@ -17,16 +17,15 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from gitbench import clock, errors
+from gitbench import clock, errors, events
+from gitbench.events import Progress
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
 
-Progress = Callable[[str], None]
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
 
 
@@ -89,7 +88,7 @@ def try_models(
     from gitbench.services import ask
     from gitbench.store.logs import Log
 
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     if not models:
         raise errors.UsageError("Name at least one model to try, e.g. gitbench try ollama:qwen2.5-coder.")
     if labels and len(labels) != len(models):
@@ -157,7 +156,7 @@ def try_models(
             started.append(job)
             # written after each start: a crash from here on marks every started attempt interrupted
             wb.journal.write({"op": "try", "jobs": [j.id for j in started], "pid": os.getpid()})
-            say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
+            say(events.Attempt(label, events.DraftMade(src.checkpoint or src.base[:12], spec.id)))
         log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
 
         def own(wb: Workbench) -> Workbench:
@@ -171,9 +170,11 @@ def try_models(
         def one(job: JobRecord, spec: provider_config.ModelSpec) -> OperationResult | errors.GitbenchError:
             label = job.draft[len(DRAFT_PREFIX) :]
             try:
-                return ask.run_attempt(own(wb), job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log, cancel)
+                return ask.run_attempt(
+                    own(wb), job, spec, cfg, prompt, lambda e: say(events.Attempt(label, e)), log, cancel
+                )
             except errors.GitbenchError as exc:
-                say(f"{label}: {exc.message}")
+                say(events.Attempt(label, events.Note(exc.message)))
                 return exc
 
         cancel = ask.Cancel()
@@ -210,10 +211,7 @@ def try_models(
         except KeyboardInterrupt as exc:
             cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
             cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
-            say(
-                f"{cancel.reason}: stopping every attempt once its request in flight is answered (again to stop "
-                "at once; the next gitbench command then marks them interrupted)."
-            )
+            say(events.Stopping(cancel.reason))
             _wait(all_done)
         if crashed:
             raise crashed[0]
@@ -359,7 +357,7 @@ def compare(
     from gitbench.providers import config
     from gitbench.store.logs import redact
 
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     cfg = config.load(wb.git.workdir)
     if check is not None and no_check:
         raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
@@ -394,7 +392,7 @@ def compare(
                 "seconds": round((job.finished or job.updated) - job.created, 3) if job else None,
             }
             if command:
-                say(f"{label}: running the check `{shown}` in a clean worktree of {info.head[:12]}")
+                say(events.Attempt(label, events.CheckRunning(shown, info.head)))
                 row["check"] = _check(wb, info.head, command, limit, cfg)
                 row["check"]["command"] = shown
             rows.append(row)

@@ -13,7 +13,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from gitbench import clock, errors, faults
+from gitbench import clock, errors, events, faults
+from gitbench.events import Progress
 from gitbench.git import worktrees as wt
 from gitbench.model import JobRecord, OperationResult
 from gitbench.providers.config import JobSettings
@@ -21,8 +22,6 @@ from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, running
-
-Progress = Callable[[str], None]
 
 
 def parse_ok_exit(values: list[str]) -> list[int]:
@@ -76,7 +75,7 @@ def run_exec(
     ``command_stdout``: where the command's output goes (a file descriptor; default: ours), so a caller that
     prints JSON on stdout can send the command's chatter to stderr.
     """
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     if not argv:
         raise errors.UsageError("exec needs a command after `--`, e.g. `gitbench exec -- make format`.")
     try:
@@ -89,7 +88,7 @@ def run_exec(
         job.timeout = timeout if timeout is not None else settings.timeout
         job.ok_exit = list(ok_exit or [])
         job.sparse = sparse
-        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
+        say(events.CheckpointTaken(job.checkpoint, job.id))
         subject = message or f"exec: {' '.join(argv)}"[:72]
         return command_step(wb, job, notes, list(argv), scope, subject, say, command_stdout, settings=settings)
 
@@ -156,7 +155,7 @@ def command_step(
     linked = prep.linked
     notes = [*notes, *prep.notes]
     for n in prep.notes:
-        say(n)
+        say(events.Note(n))
     env = agent_env(wb, job, linked)
     agent = agents.identify(argv, env, cwd=linked.path)
     job.agent, job.agent_model, job.worktree = agent.program, agent.model, linked.path
@@ -188,7 +187,7 @@ def command_step(
         started = time.time()  # wall-clock, as the agent's transcript files are dated
         with wb.released():
             if prep.created and settings.setup:
-                say(f"Setting up the worktree: {settings.setup}")
+                say(events.SettingUp(settings.setup))
                 out = supervisor.run(
                     ["/bin/sh", "-c", settings.setup],
                     linked.path,
@@ -202,7 +201,7 @@ def command_step(
             outcome = supervisor.Outcome(0)
             if setup_failed is None:
                 cwd = _cwd(wb, linked.path)
-                say(f"Running {argv[0] if stdin is not None else ' '.join(argv)} in {cwd}")
+                say(events.Running(argv[0] if stdin is not None else " ".join(argv), cwd))
                 outcome = supervisor.run(
                     argv,
                     cwd,
@@ -461,6 +460,6 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
     job.status, job.error, job.pid = "running", None, os.getpid()
     wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
     drafts.save_job(wb, job, note="resumed")
-    say(f"Running job {job.id}'s command again in its worktree.")
+    say(events.RunningAgain(job.id))
     subject = job.message or f"exec: {' '.join(job.command)}"[:72]
     return command_step(wb, job, [], list(job.command), Scope.of(job.scope), subject, say, command_stdout)

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from gitbench import events
 from gitbench.services import checkpoints, commands, init, publish, restore, review
 from gitbench.services.workbench import Workbench
 
@@ -50,7 +51,7 @@ def _ask(wb: Workbench, folder: str) -> Iterator[str]:
             "Add a module docstring",
             ["src/**/*.py"],
             "demo:offline",
-            progress=lambda text: lines.append("  · " + text),
+            progress=lambda event: lines.append("  · " + events.describe(event)),
             config=model.config,
         )
     yield from lines

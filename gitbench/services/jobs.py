@@ -17,9 +17,6 @@ from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
 
-Progress = Callable[[str], None]
-
-
 # The command that starts a job of each kind (an agent session's is `gitbench agent run`).
 _JOB_COMMANDS: dict[str, errors.Verb] = {
     "ask": "ask",

@@ -6,17 +6,15 @@ import contextlib
 import os
 import shutil
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from gitbench import errors, faults
+from gitbench import errors, events, faults
+from gitbench.events import Progress
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
-
-Progress = Callable[[str], None]
 
 
 def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
@@ -47,7 +45,7 @@ def publish(
     ``remote`` (a Git remote's name; ``@default`` for the usual one; None: ``[publish] remote`` if set, "": none):
     the server's Published moves first, as a compare-and-swap from ours, and only then ours; refused (RemoteMoved)
     with everything left as it was if the server's moved. The new checkpoint and records follow it there."""
-    say = progress or (lambda text: None)
+    say = progress or events.ignore
     if check is not None and no_check:
         raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
     if check is not None and not check.strip():
@@ -92,7 +90,7 @@ def publish(
         if server is not None:
             from gitbench.services import remote as remote_service
 
-            say(f"Publishing to {server.name}'s Published ({server.url}) first, as a compare-and-swap …")
+            say(events.PublishingToRemote(server.name, server.url))
             remote_service.publish_cas(wb, server, published, head)
         job = drafts.job_of(wb, ref)
         entry: dict[str, Any] = {
@@ -161,9 +159,9 @@ def _gate(
     if no_check:
         res = checks.skipped(wb, head, shown)
         _record(wb, ref, res)
-        say(f"The check `{shown}` was skipped (--no-check); that is recorded.")
+        say(events.CheckSkipped(shown))
         return res
-    say(f"Running the check `{shown}` in a clean worktree of the Draft {label} ({head[:12]}) …")
+    say(events.CheckRunning(shown, head, label))
     # The check runs the Draft's code (its tests) in a linked worktree of this repository: like a job's command,
     # it must not change the Workbench's refs or Git settings. Guarded as for a job.
     checkpoint_names.clone_id(wb)  # written now if it must be, not while the check runs (.git/config is guarded)
@@ -201,7 +199,7 @@ def _gate(
         raise _moved(wb, label, res, now)
     if not res.passed:
         raise check_failed(wb, label, res)
-    say(f"The check {res.result}.")
+    say(events.CheckEnded(res.result))
     return res
 
 

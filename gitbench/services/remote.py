@@ -13,17 +13,16 @@ refused lease on anything but Published is settled by fetching, merging and push
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitbench import errors
+from gitbench import errors, events
+from gitbench.events import Progress
 from gitbench.git import remote as gitremote
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services.workbench import Workbench
 
 TRACKING = "refs/gitbench/remotes/"
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -161,7 +160,7 @@ def push(
     r = resolve(wb, name)
     sync = Sync(r)
     with wb.changing("push"):
-        push_locked(wb, r, sync, drafts, overwrite, say or (lambda text: None))
+        push_locked(wb, r, sync, drafts, overwrite, say or events.ignore)
     return _result(wb, "push", sync)
 
 
@@ -181,7 +180,7 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         if overwrite and now_seen not in (seen_before, None) and not wb.git.is_ancestor(now_seen, wb.published()):
             raise moved(wb, r, wb.published(), str(now_seen), "push")
         specs, leases, wanted = _plan(wb, r, sync, drafts, overwrite and now_seen == seen_before)
-        say(f"Pushing to {r.name} ({r.url}) …")
+        say(events.Pushing(r.name, r.url))
         try:
             res = gitremote.push(wb.git.gitdir, r.name, specs, leases, atomic=True, url=r.url)
             if res.atomic_unsupported:

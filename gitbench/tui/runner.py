@@ -18,17 +18,19 @@ from textual.app import App
 from textual.message import Message
 
 from gitbench import errors
+from gitbench.events import Event, Progress, describe
 from gitbench.services.workbench import Workbench
 
 T = TypeVar("T")
 
 
 class JobProgress(Message):
-    """A progress line of the running job (posted from its thread)."""
+    """A progress event of the running job (posted from its thread), and its line for the job's log."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
-        self.text = text
+        self.event = event
+        self.text = describe(event)
 
 
 class ModuleProgress(Message):
@@ -113,7 +115,7 @@ class WorkerApp(App[None]):
         self,
         what: str,
         kind: str,
-        fn: Callable[[Workbench, Callable[[str], None], Callable[[str, str, int, int], None]], T],
+        fn: Callable[[Workbench, Progress, Callable[[str, str, int, int], None]], T],
     ) -> T:
         """Run a job in a thread: ``fn(wb, say, on_module)``. Cancel (ctrl+c) makes the next progress report raise
         KeyboardInterrupt inside the service, which stops the job as Ctrl-C does in the CLI: cleanly, the Draft
@@ -127,9 +129,9 @@ class WorkerApp(App[None]):
         self.show_job(what)
         root = self.root
 
-        def say(text: str) -> None:
+        def say(event: Event) -> None:
             job.said += 1
-            self.post_message(JobProgress(text))
+            self.post_message(JobProgress(event))
             # Never at the first report: it comes before the service's own Ctrl-C handling begins.
             if job.cancel.is_set() and job.said > 1 and kind == "ask":
                 raise KeyboardInterrupt

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import gitbench
-from gitbench import clock, errors, faults, trailers
+from gitbench import clock, errors, events, faults, trailers
+from gitbench.events import Progress
 from gitbench.git import export
 from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
@@ -36,8 +37,6 @@ from gitbench.workflow.resolver import ModuleStatus, View
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -356,7 +355,7 @@ class Engine:
         on_draft: str | None = None,
     ) -> OperationResult:
         """Run (or resume: the same thing; every run first settles the claims an interrupted one left)."""
-        say = progress or (lambda text: None)
+        say = progress or events.ignore
         with self.wb.changing("workflow"):
             self.state = self._load()
             # The file and the module names are checked before anything changes: a bad one runs nothing (no
@@ -406,7 +405,7 @@ class Engine:
                     job.status, job.error = "running", None
                     self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
                     drafts.save_job(self.wb, job, note="workflow resumed")
-                say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX) :]}.")
+                say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
                 return job
         job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
         notes.extend(more)
@@ -415,7 +414,7 @@ class Engine:
         self.state.running.clear()
         engine_state.save(self.wb.git.gitdir, self.state)
         faults.point("workflow.after-job")
-        say(f"Checkpoint {job.checkpoint} taken; Draft {job.id} created.")
+        say(events.CheckpointTaken(job.checkpoint, job.id))
         return job
 
     def _take_operator_edits(self, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
@@ -435,7 +434,7 @@ class Engine:
         changes = {p: e for p, e in cap.changes.items() if e != self.wb.git.tree_entry(draft_tree, p)}
         for path, why in cap.refused:
             notes.append(f"Not taken from the folder: {path} ({why}).")
-            say(notes[-1])
+            say(events.Note(notes[-1]))
         if not changes:
             return
         listed = ", ".join(sorted(changes))
@@ -444,7 +443,7 @@ class Engine:
         ):
             drafts.save_job(self.wb, job, note="operator edits taken")
             notes.append(f"Your edits in the folder were taken into the Draft: {listed}.")
-            say(notes[-1])
+            say(events.Note(notes[-1]))
 
     def _settle_claims(self, say: Progress) -> list[str]:
         """Claims left by a process that is gone: finished (its step is on the Draft) or free to run again."""
@@ -487,7 +486,7 @@ class Engine:
         if notes:
             engine_state.save(self.wb.git.gitdir, self.state)
             for n in notes:
-                say(n)
+                say(events.Note(n))
         return notes
 
     def _loop(
@@ -540,7 +539,7 @@ class Engine:
                     made_from, _ = resolver.module_inputs(m, view, {n: statuses[n] for n in m.needs})
                     self._made_from[run_id] = dict(made_from)
                     faults.point("workflow.after-claim")
-                    say(f"{mid}: running ({m.kind})")
+                    say(events.ModuleRunning(mid, m.kind))
                     self._progress(mid, "running", statuses)
                     futures[pool.submit(*self._start(wf, m, job, head, st))] = (mid, claim)
                 if not futures:
@@ -629,10 +628,10 @@ class Engine:
         }
         if run["status"] == "needs-input":
             self.state.running[mid] = {**claim, "status": "needs-input"}
-            say(f"{mid}: needs input: {m.input_request or result.error}")
+            say(events.ModuleNeedsInput(mid, str(m.input_request or result.error)))
         else:
             self.state.running.pop(mid, None)
-            say(f"{mid}: {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
+            say(events.ModuleEnded(mid, str(run["status"]), run.get("error") or None))
         engine_state.save(self.wb.git.gitdir, self.state)
         faults.point("workflow.after-finish")
         return changed

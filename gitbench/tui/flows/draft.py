@@ -6,6 +6,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from gitbench import clock, errors
+from gitbench.events import Event, describe
 from gitbench.model import DraftInfo, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.tui import calls
@@ -126,8 +127,8 @@ async def publish(app: GitbenchApp, label: str | None = None, no_check: bool = F
             app.say("Cancelled: nothing was changed; the Draft is as it was.")
             return
 
-    def say(text: str) -> None:
-        app.call_from_thread(app.say, text)
+    def say(event: Event) -> None:
+        app.call_from_thread(app.say, describe(event))
 
     try:
         res = await app.call(lambda wb: publish_service.publish(wb, label, no_check=no_check, progress=say))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitbench import errors
+from gitbench.events import Progress
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.tui import calls
@@ -103,9 +104,7 @@ def finished(app: GitbenchApp, res: OperationResult) -> None:
 
 
 def _engine_run(only: list[str] | None, on_draft: str | None) -> Callable[..., OperationResult]:
-    def run(
-        wb: Workbench, say: Callable[[str], None], on_module: Callable[[str, str, int, int], None]
-    ) -> OperationResult:
+    def run(wb: Workbench, say: Progress, on_module: Callable[[str, str, int, int], None]) -> OperationResult:
         from gitbench.workflow.engine import Engine
 
         wb.recover_if_idle()

@@ -1,0 +1,277 @@
+"""What an operation reports while it runs, as data: the core never prints, it sends events.
+
+A service that reports progress takes a ``Progress`` (a callable of one ``Event``) and calls it as it goes; the
+front ends decide what each event looks like: the CLI prints ``describe(event)`` after a ``·``, the TUI shows it in
+the running job's log (and the workflow engine's module states, which it also gets as ``on_module``, as a progress
+bar). ``describe`` gives the English sentence both show today; a front end that wants something else matches on
+the event's type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note the operation also returns in its result (a worktree set up differently, a claim let go of)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckpointTaken:
+    """A job began: its checkpoint taken and its Draft made (for an ``agent`` session), or, ``continued_by``,
+    a job continues the Draft."""
+
+    checkpoint: str | None
+    draft: str
+    continued_by: str | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftMade:
+    """An attempt's Draft made from a checkpoint (or a commit) for a model (`gitbench try`)."""
+
+    source: str
+    model: str
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """A workflow job goes on in its Draft."""
+
+    job: str
+    draft: str
+
+
+@dataclass(frozen=True)
+class Resuming:
+    """A stopped Workshop job goes on at a step."""
+
+    job: str
+    step: int
+    total: int
+    model: str
+
+
+@dataclass(frozen=True)
+class SettingUp:
+    """A job's worktree is being set up (``[job] setup``)."""
+
+    command: str
+
+
+@dataclass(frozen=True)
+class Running:
+    """A job's command starts in its worktree."""
+
+    command: str
+    cwd: str
+
+
+@dataclass(frozen=True)
+class RunningAgain:
+    """A stopped job's command runs again in its worktree."""
+
+    job: str
+
+
+@dataclass(frozen=True)
+class BatchSent:
+    """One batch of files sent to a model."""
+
+    step: int
+    total: int
+    files: int
+    model: str
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A provider call failed in a way worth retrying; the next try comes after ``wait`` seconds."""
+
+    model: str
+    reason: object
+    wait: object
+    attempt: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """A batch's edits are in the Draft."""
+
+    step: int
+    total: int
+    changed: int
+    refused: int = 0
+
+
+@dataclass(frozen=True)
+class CheckRunning:
+    """The check runs in a clean worktree of ``commit`` (of the Draft ``draft``, when named)."""
+
+    command: str | None
+    commit: str
+    draft: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckSkipped:
+    """The check was skipped (``--no-check``): recorded."""
+
+    command: str
+
+
+@dataclass(frozen=True)
+class CheckEnded:
+    """The check ended: ``result`` is its outcome as recorded (passed, failed, timed out ...)."""
+
+    result: str
+
+
+@dataclass(frozen=True)
+class Pushing:
+    """A push to a Git server begins."""
+
+    remote: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PublishingToRemote:
+    """A publish moves the server's Published first, as a compare-and-swap."""
+
+    remote: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """Ctrl-C or SIGTERM during several attempts: each stops once its request in flight is answered."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModuleRunning:
+    """A workflow module started."""
+
+    module: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ModuleNeedsInput:
+    """A workflow module waits for input (an operator's file, a gate)."""
+
+    module: str
+    request: str
+
+
+@dataclass(frozen=True)
+class ModuleEnded:
+    """A workflow module's run ended with ``status`` (and an error, if any)."""
+
+    module: str
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An event of one of several attempts run at once (`gitbench try`), named by its Draft's label."""
+
+    label: str
+    event: Event
+
+
+Event = (
+    Note
+    | CheckpointTaken
+    | DraftMade
+    | Continuing
+    | Resuming
+    | SettingUp
+    | Running
+    | RunningAgain
+    | BatchSent
+    | Retrying
+    | BatchDone
+    | CheckRunning
+    | CheckSkipped
+    | CheckEnded
+    | Pushing
+    | PublishingToRemote
+    | Stopping
+    | ModuleRunning
+    | ModuleNeedsInput
+    | ModuleEnded
+    | Attempt
+)
+
+Progress = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The ``Progress`` of a caller that shows none (``--json``, tests)."""
+
+
+def describe(event: Event) -> str:
+    """The event as the one English sentence the CLI prints (after ``·``) and the TUI logs."""
+    match event:
+        case Note(text):
+            return text
+        case CheckpointTaken(checkpoint, draft, None, agent):
+            return f"Checkpoint {checkpoint} taken; Draft {draft} created" + (f" for {agent}." if agent else ".")
+        case CheckpointTaken(checkpoint, draft, job):
+            return f"Checkpoint {checkpoint} taken; job {job} continues the Draft {draft}."
+        case DraftMade(source, model):
+            return f"Draft created from {source} for {model}."
+        case Continuing(job, draft):
+            return f"Continuing workflow job {job} in Draft {draft}."
+        case Resuming(job, step, total, model):
+            return f"Resuming job {job} at step {step}/{total} with {model}."
+        case SettingUp(command):
+            return f"Setting up the worktree: {command}"
+        case Running(command, cwd):
+            return f"Running {command} in {cwd}"
+        case RunningAgain(job):
+            return f"Running job {job}'s command again in its worktree."
+        case BatchSent(step, total, files, model):
+            return f"Batch {step}/{total}: {files} file(s) to {model}"
+        case Retrying(model, reason, wait, attempt, attempts):
+            return f"{model}: {reason}; retrying in {wait} s (attempt {attempt} of {attempts})"
+        case BatchDone(step, total, changed, refused):
+            return f"Batch {step}/{total} done: {changed} file(s) changed" + (
+                f", {refused} edit(s) refused" if refused else ""
+            )
+        case CheckRunning(command, commit, None):
+            return f"running the check `{command}` in a clean worktree of {commit[:12]}"
+        case CheckRunning(command, commit, draft):
+            return f"Running the check `{command}` in a clean worktree of the Draft {draft} ({commit[:12]}) …"
+        case CheckSkipped(command):
+            return f"The check `{command}` was skipped (--no-check); that is recorded."
+        case CheckEnded(result):
+            return f"The check {result}."
+        case Pushing(remote, url):
+            return f"Pushing to {remote} ({url}) …"
+        case PublishingToRemote(remote, url):
+            return f"Publishing to {remote}'s Published ({url}) first, as a compare-and-swap …"
+        case Stopping(reason):
+            return (
+                f"{reason}: stopping every attempt once its request in flight is answered (again to stop at once; "
+                "the next gitbench command then marks them interrupted)."
+            )
+        case ModuleRunning(module, kind):
+            return f"{module}: running ({kind})"
+        case ModuleNeedsInput(module, request):
+            return f"{module}: needs input: {request}"
+        case ModuleEnded(module, status, error):
+            return f"{module}: {status}" + (f": {error}" if error else "")
+        case Attempt(label, inner):
+            return f"{label}: {describe(inner)}"
+    raise AssertionError(f"an event describe() does not know: {event!r}")  # pragma: no cover
