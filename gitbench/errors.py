@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -121,6 +120,8 @@ class Action:
         if self.verb is None:
             first = self.text
         else:
+            import shlex  # only an error's actions need it: not at every command's start
+
             words = ["gitbench", *self.verb.split(" "), *self.args]
             first = " ".join(w if isinstance(w, Placeholder) else shlex.quote(w) for w in words)
         if self.then is None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import clock, trailers
 from gitbench.errors import GitbenchError
-from gitbench.events import Event, Progress, describe
 from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
 from gitbench.store.storage import human as size  # bytes for people: one spelling, for the CLI and the core
+
+if TYPE_CHECKING:
+    from gitbench.events import Event, Progress
 
 _console = None
 _err_console = None
@@ -63,6 +65,8 @@ def emit_json(data: Any) -> None:
 
 def say(event: Event) -> None:
     """A progress event as a line: ``· `` and the event's sentence."""
+    from gitbench.events import describe  # only commands that report progress pay for the events
+
     out(f"· {describe(event)}")
 
 
