@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitbench import errors, faults, trailers
-from gitbench.git.repo import COMMIT_MODE, LINK
+from gitbench.git.objects import Entry, Mode
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
@@ -224,9 +224,9 @@ def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str, 
         size += len(SYSTEM) + len(prompt) + 400
         for p in batch:
             entry = wb.git.tree_entry(tree, p)
-            if entry is not None and entry[1] not in (LINK, COMMIT_MODE):
+            if entry is not None and entry.mode.is_file:
                 with contextlib.suppress(KeyError, ValueError):
-                    blob = wb.git.blob_size(entry[0])
+                    blob = wb.git.blob_size(entry.oid)
                     size += 2 * blob if max_bytes is None or blob <= max_bytes else 0
     return size // 4
 
@@ -453,7 +453,9 @@ def _batches(
                 log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
             changes = {
                 # A file as `git add` stores it (line endings normalised); a symlink's target as it is.
-                p: (wb.git.create_blob_as(data, p) if mode != LINK else wb.git.create_blob(data), mode)
+                p: Entry(
+                    wb.git.create_blob_as(data, p) if mode != Mode.SYMLINK else wb.git.create_blob(data), Mode.of(mode)
+                )
                 if data is not None
                 else None
                 for p, (data, mode) in result.writes.items()
@@ -494,7 +496,7 @@ def _read(
         if entry is None:
             continue  # deleted by an earlier batch
         oid, mode = entry
-        if mode == LINK:
+        if mode == Mode.SYMLINK:
             skipped.append((path, "a symlink: not followed, not sent"))
             continue
         try:

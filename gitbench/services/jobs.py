@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitbench import clock, errors, faults, trailers
-from gitbench.git.repo import Entry
+from gitbench.git.objects import Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitbench import errors, faults
+from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
@@ -24,8 +25,8 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     info = drafts.info(wb, ref)
     try:
         for change in wb.git.diff_trees(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree):
-            if change.new is not None and change.new[1] != 0o160000:
-                wb.git.check_blob(change.new[0])  # a big file is checked a chunk at a time, never read whole
+            if change.new is not None and change.new.mode != Mode.GITLINK:
+                wb.git.check_blob(change.new.oid)  # a big file is checked a chunk at a time, never read whole
     except (KeyError, ValueError) as exc:
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     return info.head, info.base

@@ -645,7 +645,7 @@ class Engine:
         if kind == "input":
             files: dict[str, bytes] = payload
             changes: dict[str, Entry | None] = {
-                p: (self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
+                p: Entry(self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
             }
             return Result("complete", changes=changes)
         folder, snap, status, error, seconds = payload
@@ -716,7 +716,7 @@ class Engine:
             "time": clock.now(),
         }
         data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
-        changes = {**result.changes, resolver.meta_path(m.id): (self.wb.git.create_blob(data), BLOB)}
+        changes = {**result.changes, resolver.meta_path(m.id): Entry(self.wb.git.create_blob(data), BLOB)}
         job.model = f"workflow:{m.kind}"
 
         def record(commit: str, parent: str) -> None:
