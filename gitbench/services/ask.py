@@ -20,7 +20,7 @@ from typing import Any
 
 from gitbench import errors, faults, trailers
 from gitbench.git.objects import Entry, Mode
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
@@ -152,7 +152,7 @@ def resume(
                 job.next_batch = 0
             job.steps_total = len(job.plan)
             job.next_batch = max(job.next_batch, _batches_done(wb, job, head))
-        job.status, job.error, job.pid = "running", None, os.getpid()
+        job.status, job.error, job.pid = JobStatus.RUNNING, None, os.getpid()
         job.model = spec.id
         if spec.id not in job.models:
             job.models.append(spec.id)
@@ -170,11 +170,11 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
         if wb.draft_refs():
             ref = drafts.require_draft(wb)  # several open: it says which to name
             # the last job on it that stopped (one that continued it, perhaps), else the one that made it
-            stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status in jobs.STOPPED]
+            stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status.stopped]
             found = stopped[-1] if stopped else drafts.job_of(wb, ref)
             job_id = found.id if found is not None else ref[len(DRAFT_PREFIX) :]
         else:
-            stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
+            stopped = [j for j in drafts.all_jobs(wb) if j.status.stopped]
             if not stopped:
                 raise errors.NoDraft(
                     "There is no stopped job to resume.", [errors.Action("See the jobs", "gitbench jobs")]
@@ -190,7 +190,7 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
             if job.kind == "workflow"
             else [errors.REVIEW],
         )
-    if job.status not in jobs.STOPPED:
+    if not job.status.stopped:
         raise errors.UsageError(
             f"Job {job.id} is {job.status}: there is nothing to resume.",
             [errors.Action("See its report", f"gitbench report {job.id}")],

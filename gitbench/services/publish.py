@@ -12,7 +12,7 @@ from typing import Any
 from gitbench import errors, faults
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, JobStatus, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
@@ -335,16 +335,16 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     """The follow-ups after Published moved; each is idempotent so recovery can run them again."""
     left = left or []
     job = drafts.job_record(wb, entry["job"]) if entry.get("job") else None
-    if job is not None and job.status != "published":
-        job.status = "published"
+    if job is not None and job.status != JobStatus.PUBLISHED:
+        job.status = JobStatus.PUBLISHED
         drafts.save_job(wb, job, note="published")
     for other in drafts.jobs_on(wb, entry["draft"]):  # jobs that continued the Draft went out with it
         if (
             other.continues == entry["draft"]
-            and other.status not in ("published", "discarded")
+            and other.status not in (JobStatus.PUBLISHED, JobStatus.DISCARDED)
             and other.created >= (job.created if job else 0)
         ):
-            other.status = "published"
+            other.status = JobStatus.PUBLISHED
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
     check = entry.get("check")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitbench import errors, trailers
-from gitbench.model import DraftInfo, JobRecord, Published, Status, Storage
+from gitbench.model import DraftInfo, JobRecord, JobStatus, Published, Status, Storage
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 
@@ -66,7 +66,8 @@ def status(wb: Workbench) -> Status:
     if (
         job is not None
         and ref is None
-        and job.status in ("running", "complete", "failed", "cancelled", "interrupted")
+        and job.status
+        in (JobStatus.RUNNING, JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED)
         and not wb.git.ref_exists(job.draft)
     ):
         # The seed's "Draft missing": its branch was deleted outside gitbench. Say where its work still is.

@@ -25,7 +25,7 @@ import gitbench
 from gitbench import clock, errors, faults, trailers
 from gitbench.git import export
 from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
@@ -403,7 +403,7 @@ class Engine:
             job = drafts.job_record(self.wb, self.state.job)
             if job is not None and self.wb.git.ref(job.draft) is not None:
                 if job.status != "running":
-                    job.status, job.error = "running", None
+                    job.status, job.error = JobStatus.RUNNING, None
                     self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
                     drafts.save_job(self.wb, job, note="workflow resumed")
                 say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX) :]}.")
@@ -786,7 +786,7 @@ class Engine:
                 )
             else:
                 why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
-            job.status = "paused"
+            job.status = JobStatus.PAUSED
             job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
             self.wb.journal.clear()
