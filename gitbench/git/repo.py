@@ -29,6 +29,7 @@ EXEC = Mode.EXECUTABLE
 LINK = Mode.SYMLINK
 TREE = Mode.TREE
 COMMIT_MODE = Mode.GITLINK
+_MODES = {int(m): m for m in Mode}  # walk_tree's lookup: a dict, not an Enum call, per file of a big tree
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 _IO_ERRORS = (errno.EIO, errno.ESTALE, errno.ENXIO, errno.EBADF)
 
@@ -706,11 +707,11 @@ class GitRepo:
                 if sub_a != sub_b:
                     self._diff_trees(sub_a, sub_b, prefix + os.fsdecode(key), out)
                 continue
+            if ea is not None and eb is not None and ea.id == eb.id and ea.filemode == eb.filemode:
+                continue  # the same file: no entry built (a changed folder may hold thousands that did not change)
             path = prefix + os.fsdecode(key)
             old_e = Entry(str(ea.id), Mode.of(ea.filemode)) if ea is not None else None
             new_e = Entry(str(eb.id), Mode.of(eb.filemode)) if eb is not None else None
-            if old_e == new_e:
-                continue
             if old_e and new_e and not old_e.mode.same_kind(new_e.mode):  # a type change: delete, then add
                 out.append(TreeChange(path, old_e, None))
                 out.append(TreeChange(path, None, new_e))
@@ -765,11 +766,12 @@ class GitRepo:
         """Every blob in a tree: (path, oid, mode); folders for which ``descend(path)`` is false are skipped."""
         for entry in self.repo[tree]:  # type: ignore[attr-defined]
             path = f"{prefix}{entry.name}"
-            if entry.filemode == FileMode.TREE:
+            mode = _MODES.get(entry.filemode) or Mode.of(entry.filemode)
+            if mode is Mode.TREE:
                 if descend is None or descend(path):
                     yield from self.walk_tree(str(entry.id), path + "/", descend)
-            elif entry.filemode != FileMode.COMMIT:
-                yield path, str(entry.id), Mode.of(entry.filemode)
+            elif mode is not Mode.GITLINK:
+                yield path, str(entry.id), mode
 
     def blob_map(self, tree: str) -> dict[str, str]:
         """Every blob in a tree (files and symlinks, not submodules) as path → oid: ``walk_tree`` as a dict, at a
