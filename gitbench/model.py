@@ -29,7 +29,7 @@ class JobStatus(StrEnum):
     NO_CHANGES = "no-changes"  # ran to its end and changed nothing: no Draft was kept
     PAUSED = "paused"  # a rate limit or a timeout (model jobs), a workflow waiting for input: resume it later
     FAILED = "failed"
-    CANCELLED = "cancelled"  # Ctrl-C, SIGTERM, `gitbench cancel`
+    CANCELLED = "cancelled"  # Ctrl-C or SIGTERM stopped it
     INTERRUPTED = "interrupted"  # its process died; the next command found it still marked running
     PUBLISHED = "published"  # its Draft was published
     DISCARDED = "discarded"  # its Draft was discarded (recoverable)
