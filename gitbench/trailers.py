@@ -132,28 +132,155 @@ def append(message: str, trailers: list[tuple[str, str]]) -> str:
         return build_message("gitbench", "", trailers)
     if re.match(r"---(\s|$)", text):
         text = "gitbench: " + text
-    if len([p for p in re.split(r"\n\s*\n", text) if p.strip()]) >= 2 and parse(text):
+    if parse(text):
         return text + "\n" + lines + "\n"
     return text + "\n\n" + lines + "\n"
 
 
-def parse(message: str) -> dict[str, str]:
-    """The trailers of a message (last paragraph, if every line in it is a trailer or a continuation)."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    result: dict[str, str] = {}
-    last_key = None
-    for line in paragraphs[-1].splitlines():
-        m = _LINE.match(line)
-        if m:
-            last_key = m.group(1)
-            result[last_key] = m.group(2).strip()
-        elif line[:1].isspace() and last_key:
-            result[last_key] += " " + line.strip()
+# -- reading: git's trailer rules (trailer.c, commit.c and pretty.c of git 2.39, as `git log --format=%(trailers)`
+# reads a stored commit message), byte for byte. libgit2's git_message_trailers is a port of an older trailer.c: it
+# keeps a `\r` in a value, does not unfold continuation lines, cuts the message at a `---` line and knows no
+# scissors line, so it disagrees with `git log` on messages people write; and it wants a commit, where `parse` reads
+# any message (a tag's, or one not yet committed).
+
+_SPACE = " \t\n\r"  # git's isspace(): not \v or \f, and no Unicode space
+_GIT_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
+_COMMENT = "#"  # core.commentChar's default
+_CUT_LINE = f"\n{_COMMENT} ------------------------ >8 ------------------------\n"
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut after each newline, each line keeping it (git's lines; not str.splitlines, which also cuts at
+    \r, \x85, U+2028 and others that git keeps inside a line)."""
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def _blank(line: str) -> bool:
+    return not line.strip(_SPACE)
+
+
+def _separator(line: str) -> int:
+    """Where the `:` of a `Token: value` line is, or -1 (trailer.c's find_separator): a token of ASCII letters,
+    digits and dashes, then optional blanks, then the separator."""
+    blanks = False
+    for i, ch in enumerate(line):
+        if ch == ":":
+            return i
+        if not blanks and (ch.isascii() and ch.isalnum() or ch == "-"):
+            continue
+        if i and ch in " \t":
+            blanks = True
+            continue
+        break
+    return -1
+
+
+def _ignored_tail(message: str) -> int:
+    """How many characters at the end of ``message`` are not part of it for the trailer reader (commit.c's
+    ignore_non_trailer): everything from a scissors line on, and a trailing run of comment lines, empty lines and
+    an old-style `Conflicts:` block."""
+    cutoff = 0 if message.startswith(_CUT_LINE[1:]) else len(message)
+    if cutoff and (at := message.find(_CUT_LINE)) >= 0:
+        cutoff = at + 1
+    start_of_tail = 0  # 0 is also "none", as in git: a message that starts with a comment keeps its tail
+    conflicts = False
+    bol = 0
+    for line in _lines(message):
+        if bol >= cutoff:
+            break
+        if line.startswith((_COMMENT, "\n")):
+            start_of_tail = start_of_tail or bol
+        elif line.startswith("Conflicts:\n"):
+            conflicts = True
+            start_of_tail = start_of_tail or bol
+        elif conflicts and line.startswith("\t"):
+            pass
+        elif start_of_tail:
+            start_of_tail, conflicts = 0, False
+        bol += len(line)
+    return len(message) - start_of_tail if start_of_tail else len(message) - cutoff
+
+
+def _block_start(lines: list[str]) -> int:
+    """The index of the first line of the trailer block, or len(lines) if there is none (trailer.c's
+    find_trailer_block_start). The block is the last paragraph after the title, if all its lines are trailers, or
+    if at least 25 % are and one is git-generated (`Signed-off-by: `, `(cherry picked from commit `)."""
+    title_end = next((i for i, line in enumerate(lines) if not line.startswith(_COMMENT) and _blank(line)), len(lines))
+    only_spaces, recognized = True, False
+    trailer_lines = non_trailer_lines = possible_continuations = 0
+    for i in range(len(lines) - 1, title_end - 1, -1):
+        line = lines[i]
+        if line.startswith(_COMMENT):
+            non_trailer_lines += possible_continuations
+            possible_continuations = 0
+        elif _blank(line):
+            if only_spaces:
+                continue
+            non_trailer_lines += possible_continuations
+            if (recognized and trailer_lines * 3 >= non_trailer_lines) or (trailer_lines and not non_trailer_lines):
+                return i + 1
+            return len(lines)
         else:
-            return {}
-    return result
+            only_spaces = False
+            if line.startswith(_GIT_GENERATED):
+                trailer_lines += 1
+                possible_continuations = 0
+                recognized = True
+            elif _separator(line) >= 1 and line[0] not in _SPACE:
+                trailer_lines += 1
+                possible_continuations = 0
+            elif line[0] in _SPACE:
+                possible_continuations += 1
+            else:
+                non_trailer_lines += 1 + possible_continuations
+                possible_continuations = 0
+    return len(lines)
+
+
+def _unfold(value: str) -> str:
+    """A value's continuation lines joined with one space (trailer.c's unfold_value)."""
+    out = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        i += 1
+        if ch == "\n":
+            while i < len(value) and value[i] in _SPACE:
+                i += 1
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out).strip(_SPACE)
+
+
+def parse_all(message: str) -> list[tuple[str, str]]:
+    """The trailers of a commit or tag message, in order, as ``git log --format=%(trailers:only,unfold)`` reads
+    them from a commit holding this message."""
+    lines = _lines(message)
+    while lines and _blank(lines[0]):  # pretty.c skips blank lines before the subject
+        lines.pop(0)
+    text = "".join(lines)
+    lines = _lines(text[: len(text) - _ignored_tail(text)])
+    items: list[str] = []
+    continues = False  # whether the item before is a trailer a continuation line belongs to
+    for line in lines[_block_start(lines) :]:
+        if continues and line[0] in _SPACE:
+            items[-1] += line
+            continue
+        items.append(line)
+        continues = _separator(line) >= 1
+    found = []
+    for item in items:
+        at = _separator(item)
+        if at >= 1:
+            found.append((item[:at].strip(_SPACE), _unfold(item[at + 1 :].strip(_SPACE))))
+    return found
+
+
+def parse(message: str) -> dict[str, str]:
+    """The trailers of a message as Git reads them (``parse_all``); a key given twice keeps its last value."""
+    return dict(parse_all(message))
 
 
 def subject(message: str) -> str:
