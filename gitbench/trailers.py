@@ -160,20 +160,15 @@ def _blank(line: str) -> bool:
     return not line.strip(_SPACE)
 
 
+# trailer.c's find_separator: a token of ASCII letters, digits and dashes, then optional blanks (not at the start
+# of the line), then the separator.
+_SEPARATOR = re.compile(r"(?:[A-Za-z0-9-]+[ \t]*)?:")
+
+
 def _separator(line: str) -> int:
-    """Where the `:` of a `Token: value` line is, or -1 (trailer.c's find_separator): a token of ASCII letters,
-    digits and dashes, then optional blanks, then the separator."""
-    blanks = False
-    for i, ch in enumerate(line):
-        if ch == ":":
-            return i
-        if not blanks and (ch.isascii() and ch.isalnum() or ch == "-"):
-            continue
-        if i and ch in " \t":
-            blanks = True
-            continue
-        break
-    return -1
+    """Where the `:` of a `Token: value` line is, or -1."""
+    m = _SEPARATOR.match(line)
+    return m.end() - 1 if m else -1
 
 
 def _ignored_tail(message: str) -> int:
@@ -240,42 +235,60 @@ def _block_start(lines: list[str]) -> int:
 
 def _unfold(value: str) -> str:
     """A value's continuation lines joined with one space (trailer.c's unfold_value)."""
-    out = []
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        i += 1
-        if ch == "\n":
-            while i < len(value) and value[i] in _SPACE:
-                i += 1
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out).strip(_SPACE)
+    if "\n" in value:
+        value = re.sub(r"\n[ \t\n\r]*", " ", value)
+    return value.strip(_SPACE)
+
+
+_TRAILER_LINE = re.compile(r"([A-Za-z0-9-]+)[ \t]*:(.*)", re.DOTALL)
+
+
+def _all_trailers(text: str) -> list[tuple[str, str]] | None:
+    """The common case, quickly (what gitbench writes): a last paragraph after the title of trailer lines only, no
+    comment line, no Conflicts: block. None for any other message, which the full rules read."""
+    if not text or text[0] in _SPACE or text.startswith(_COMMENT) or f"\n{_COMMENT}" in text or "Conflicts:\n" in text:
+        return None
+    lines = text.rstrip("\n").split("\n")
+    found = []
+    i = len(lines) - 1
+    while i > 0 and (m := _TRAILER_LINE.match(lines[i])):
+        found.append((m.group(1), m.group(2).strip(_SPACE)))
+        i -= 1
+    if not found or lines[i].strip(_SPACE):
+        return None  # not a paragraph of trailers only, or the title's
+    return found[::-1]
 
 
 def parse_all(message: str) -> list[tuple[str, str]]:
     """The trailers of a commit or tag message, in order, as ``git log --format=%(trailers:only,unfold)`` reads
     them from a commit holding this message."""
-    lines = _lines(message)
-    while lines and _blank(lines[0]):  # pretty.c skips blank lines before the subject
-        lines.pop(0)
-    text = "".join(lines)
-    lines = _lines(text[: len(text) - _ignored_tail(text)])
-    items: list[str] = []
-    continues = False  # whether the item before is a trailer a continuation line belongs to
+    start = 0  # pretty.c skips blank lines before the subject
+    while start < len(message):
+        end = message.find("\n", start)
+        end = len(message) if end < 0 else end + 1
+        if message[start:end].strip(_SPACE):
+            break
+        start = end
+    text = message[start:]
+    quick = _all_trailers(text)
+    if quick is not None:
+        return quick
+    if text.startswith(_COMMENT) or f"\n{_COMMENT}" in text or "Conflicts:\n" in text:
+        text = text[: len(text) - _ignored_tail(text)]
+    else:  # no comment line, no Conflicts: block: what git leaves out is only a run of empty lines at the end
+        text = text[: len(text) - max(0, len(text) - len(text.rstrip("\n")) - 1)]
+    lines = _lines(text)
+    found: list[list[str]] = []  # [key, value] of each trailer, its continuation lines added to its value
+    continues = False  # whether a continuation line belongs to the item before (a trailer)
     for line in lines[_block_start(lines) :]:
         if continues and line[0] in _SPACE:
-            items[-1] += line
+            found[-1][1] += line
             continue
-        items.append(line)
-        continues = _separator(line) >= 1
-    found = []
-    for item in items:
-        at = _separator(item)
-        if at >= 1:
-            found.append((item[:at].strip(_SPACE), _unfold(item[at + 1 :].strip(_SPACE))))
-    return found
+        at = _separator(line)
+        continues = at >= 1
+        if continues:
+            found.append([line[:at], line[at + 1 :]])
+    return [(key.strip(_SPACE), _unfold(value.strip(_SPACE))) for key, value in found]
 
 
 def parse(message: str) -> dict[str, str]:
