@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from gitbench import clock, errors
 from gitbench.services.workbench import Workbench
@@ -70,9 +71,8 @@ def clone_id(wb: Workbench) -> str:
 
 def tail(stamp: int, clone: str) -> str:
     """The name after ``checkpoint/`` for a checkpoint taken at ``stamp`` (seconds since the epoch)."""
-    from datetime import UTC, datetime  # here, not at the top: start-up of the commands that take none
-
-    return datetime.fromtimestamp(stamp, UTC).strftime(STAMP) + "-" + clone
+    # time.gmtime, not datetime: the same text for whole seconds, without importing datetime (start-up)
+    return time.strftime(STAMP, time.gmtime(stamp)) + "-" + clone
 
 
 def stamp_of(name: str) -> int | None:
