@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,10 +167,16 @@ def read_file(path: str) -> dict[str, Any]:
 
 def _read(path: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        fh = open(path, "rb")  # opened first: with no file (the usual case) tomllib is never imported
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
+    import tomllib  # here: ~3 ms at start-up, and most jobs run without a config file
+
+    try:
+        with fh:
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise errors.UsageError(
             f"The config file {path} is not valid TOML: {exc}.", [errors.Action(f"Fix {path} (see docs/providers.md)")]

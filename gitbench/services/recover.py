@@ -195,13 +195,14 @@ def _redundant(wb: Workbench, folder: str) -> bool:
 def _dead_jobs(wb: Workbench) -> list[str]:
     """Jobs whose command ran without the lock and whose process is gone (killed, crashed): each is marked
     interrupted, and whatever its command left running is stopped. Its worktree and its steps are kept."""
-    from gitbench.services import supervisor
     from gitbench.store import running
 
     notes: list[str] = []
     for job_id, (info, alive) in running.markers(wb.layout.running).items():
         if alive:
             continue
+        from gitbench.services import supervisor  # here: it imports subprocess, and every state change runs this
+
         pgid = info.get("pgid")
         stopped = 0
         if isinstance(pgid, int) and pgid > 1:

@@ -164,6 +164,8 @@ def _storage(wb: Workbench) -> Storage | None:
 
 def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:
     """Each Draft's worktree and the job running in it, if any."""
+    if not infos:  # no Draft: nothing to annotate, and the worktree service need not be imported (start-up)
+        return
     from gitbench.services import worktrees
     from gitbench.store import running
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from gitbench import clock, errors
 from gitbench.git.repo import GitRepo
@@ -119,6 +117,10 @@ class Workbench:
         return sorted(self.git.refs(DRAFT_PREFIX))
 
     def new_id(self) -> str:
+        # Imported here: secrets (hmac, random) and datetime cost every command's start-up, and only jobs need ids.
+        import secrets
+        from datetime import UTC, datetime
+
         stamp = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{secrets.token_hex(2)}"
 
