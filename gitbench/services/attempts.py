@@ -198,6 +198,16 @@ def try_models(
         except KeyboardInterrupt as exc:
             cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
             cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
+            say(events.Stopping(cancel.reason))
+            try:
+                _wait(futures)
+            except KeyboardInterrupt:
+                _end_at_once()
+        pool.shutdown()
+        for future in futures:
+            crashed = future.exception()
+            if crashed is not None:  # an internal error in an attempt: raised again here, once all have ended
+                raise crashed
         wb.journal.clear()
         return [f.result() for f in futures]
 
