@@ -1,11 +1,16 @@
-"""Helpers shared by the command modules: opening the Workbench and the prompts the seeds ask for."""
+"""Opening the Workbench for a command, and the shapes every command shares: the read-only command (open for
+reading, call the service, ``--json`` or render) and a result shown either way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.model import DraftInfo
 from gitbench.services.workbench import Workbench
+
+T = TypeVar("T")
 
 
 def users_only(command: str) -> None:
@@ -39,95 +44,22 @@ def open_for_reading() -> Workbench:
     return wb
 
 
-def ask(question: str, choices: list[str], default: str) -> str:
-    from rich.prompt import Prompt
-
-    return str(Prompt.ask(question, choices=choices, default=default, console=render.console()))
-
-
-def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool, kind: str = "exec") -> str | None:
-    """Before a new job with a Draft open: on a terminal ask (after the stale Draft prompt) Publish / Discard /
-    Cancel, or for a Workshop job (``kind="ask"``, v1.5) Continue / Fork / Discard / Cancel; otherwise
-    ``--on-draft`` decides, and the job itself refuses with the choices."""
-    from gitbench.cli.app import interactive
-    from gitbench.services import drafts
-
-    allowed = ("publish", "discard", "continue", "fork") if kind == "ask" else ("publish", "discard")
-    if on_draft not in (None, *allowed):
-        raise errors.UsageError(f"--on-draft takes {', '.join(allowed[:-1])} or {allowed[-1]}.")
-    if on_draft is None and drafts.only_draft(wb) is not None and interactive() and not json:
-        stale_draft_prompt(wb)
-        if drafts.only_draft(wb) is not None:
-            if kind == "ask":
-                choice = ask(
-                    "A Draft is open. Continue it (this job's steps go on it), fork a new Draft beside "
-                    "it, discard it, or cancel this job?",
-                    ["continue", "fork", "discard", "cancel"],
-                    "cancel",
-                )
-            else:
-                choice = ask(
-                    "A Draft is open. Publish it, discard it, or cancel this job?",
-                    ["publish", "discard", "cancel"],
-                    "cancel",
-                )
-            if choice == "cancel":
-                raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
-            return choice
-    return on_draft
-
-
-def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
-    """On opening the Workbench on a terminal: a Draft idle for 7 days asks Discard / Keep (each one, when
-    several are open)."""
-    from gitbench.cli.app import interactive
-    from gitbench.services import discard, drafts
-
-    if not interactive():
-        return
-    refs = [info.ref] if info is not None else wb.draft_refs()
-    several = len(wb.draft_refs()) > 1
-    for ref in refs:
-        try:
-            d = info or drafts.info(wb, ref)
-        except Exception:  # noqa: BLE001 - a corrupt Draft is reported by the command itself
-            continue
-        if not d.stale:
-            continue
-        from gitbench import clock
-
-        which = f" {d.label}" if several else ""
-        answer = ask(
-            f"A stale Draft{which} was found (last modified {clock.iso(d.last_activity)}). Discard it?",
-            ["discard", "keep"],
-            "keep",
-        )
-        if answer == "discard":
-            render.result(discard.discard(wb, d.label))
-        else:
-            drafts.keep(wb, d.label)
-            render.out("Kept. You will not be asked again for 7 days.")
-
-
-def show_status(json: bool) -> None:
-    """`gitbench status`. app.main also calls this directly for a bare `status` / `status --json`."""
-    from gitbench.services import status as status_service
-
-    wb = open_workbench()
-    st = status_service.status(wb)
+def shown(data: T, json: bool, show: Callable[[T], Any] | None = None) -> int:
+    """A command's answer: ``{"ok": true, "result": ...}`` with ``--json``, else ``show(data)`` (an operation's
+    result: its summary, checkpoints and notes); exit 0."""
     if json:
-        render.ok_json(st)
-        return
-    render.status(st)
-    if st.draft is not None:
-        # The seed: Review opens automatically when the Workbench is reopened with a Draft in it.
-        from gitbench.services import review as review_service
+        render.ok_json(data)
+    else:
+        (show or render.result)(data)  # type: ignore[arg-type]
+    return 0
 
-        try:
-            rv = review_service.review(wb, info=st.draft)
-        except errors.DraftCorrupt as exc:  # status must still work: say what is wrong instead
-            render.out(f"reminder: {exc.message}")
-        else:
-            render.out("")
-            render.review(rv, patch=False)
-        stale_draft_prompt(wb, st.draft)
+
+def read_only(query: Callable[[Workbench], T], json: bool, show: Callable[[T], Any]) -> int:
+    """The read-only command: open the Workbench for reading (finishing an interrupted operation if it can),
+    ask the service, print the answer as JSON or for a person."""
+    return shown(query(open_for_reading()), json, show)
+
+
+def progress(json: bool) -> Callable[[str], None] | None:
+    """A job's progress lines (``· text``) for a person; none with ``--json`` (stdout holds only the answer)."""
+    return None if json else (lambda text: render.out(f"· {text}"))
