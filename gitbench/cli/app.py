@@ -2,7 +2,7 @@
 
 Each command is a plain function (``gitbench/cli/*_cmds.py``) that takes its options as arguments and returns an
 exit code; `lazy.COMMANDS` says which module holds which, so a command imports only its own module. The most
-frequent forms (`--version`, `status`, `push`/`pull`, `workflow status`) skip the parser altogether.
+frequent forms (`--version`, the everyday commands' plain forms, `workflow status`) skip the parser altogether.
 
 One error handler for everything: a GitbenchError becomes a banner (or ``{"ok": false, ...}`` with
 ``--json``) and its exit code; anything unexpected becomes a short message, a crash log, and exit 70.
@@ -49,17 +49,25 @@ def _optional_values(args: list[str]) -> list[str]:
 
 
 def _fast(args: list[str], as_json: bool) -> Callable[[], int] | None:
-    """The forms that run without click or typer (their import and parser cost more than the command itself):
-    the same functions the parser would call."""
-    if args in (["status"], ["status", "--json"]):
-        from gitbench.cli.workbench_cmds import status
+    """The everyday commands in their plain forms (cli/table.py's ``Fast``) and a bare `workflow status` run
+    without click or typer, whose import and parser cost more than the command itself: the same functions the
+    parser would call."""
+    from gitbench.cli.table import COMMANDS, parse
 
-        return lambda: status(as_json)
-    if args[:1] in (["push"], ["pull"]):
-        from gitbench.cli import remote_cmds
+    entry = COMMANDS.get(args[0]) if args else None
+    fast = entry.fast if entry is not None else None
+    if entry is not None and fast is not None:
+        kwargs = parse(fast, args[1:])
+        if kwargs is not None:
+            module = entry.module
 
-        if remote_cmds.fast(args):
-            return lambda: remote_cmds.run_fast(args)
+            def command() -> int:
+                import importlib
+
+                function = getattr(importlib.import_module(f"gitbench.cli.{module}"), fast.function)
+                return int(function(**kwargs))
+
+            return command
     if args in (["workflow", "status"], ["workflow", "status", "--json"]):
         # Asked often while a workflow runs, and cheap when cached.
         def workflow_status() -> int:

@@ -9,26 +9,6 @@ from gitbench.cli.opening import open_workbench, progress, shown, users_only
 if TYPE_CHECKING:
     import typer
 
-FLAGS = {"push": ("--drafts", "--overwrite-published", "--json"), "pull": ("--drafts", "--keep-mine", "--json")}
-
-
-def fast(args: list[str]) -> bool:
-    """`push`/`pull` with only their own flags and a remote's name: run without building the typer app (its import
-    and the 40 commands' parsers cost more than a push with nothing new; docs/performance.md)."""
-    if not args or args[0] not in FLAGS:
-        return False
-    rest = args[1:]
-    names = [a for a in rest if not a.startswith("-")]
-    return len(names) <= 1 and all(a in FLAGS[args[0]] for a in rest if a.startswith("-")) and "--help" not in rest
-
-
-def run_fast(args: list[str]) -> int:
-    rest = args[1:]
-    remote = next((a for a in rest if not a.startswith("-")), None)
-    if args[0] == "push":
-        return push(remote, "--drafts" in rest, "--overwrite-published" in rest, "--json" in rest)
-    return pull(remote, "--drafts" in rest, "--keep-mine" in rest, "--json" in rest)
-
 
 def push(remote: str | None = None, drafts: bool = False, overwrite_published: bool = False, json: bool = False) -> int:
     """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
