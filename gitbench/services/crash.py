@@ -35,9 +35,7 @@ def crash_log(exc: BaseException, where: str | None = None) -> str:
 
 def os_error(exc: OSError) -> errors.GitbenchError:
     """A file-system error nobody below translated: still a class the user can act on, not a crash."""
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    if errors.is_disk_full(exc):
         return errors.disk_full("writing")
     where = f" ({exc.filename})" if exc.filename else ""
     return errors.FileIOError(
