@@ -69,7 +69,7 @@ def restore(name: str, yes: bool = False, keep_draft: bool = False, json: bool =
 
 def log(limit: int = 50, json: bool = False) -> int:
     """The audit trail: gitbench's step commits and their trailers."""
-    from gitbench.services.log import audit_log
+    from gitbench.services.audit_trail import audit_log
 
     return shown(audit_log(open_workbench(), limit), json, render.steps)
 
