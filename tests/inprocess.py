@@ -35,7 +35,17 @@ _WORKFLOW_SUBPROCESS = {"run", "resume"}  # `workflow run|resume` start module r
 
 
 def _words(args: list[str]) -> list[str]:
-    return [a for a in args if not a.startswith("-")]
+    """The command's words (``workflow run``), without options and without the folder of ``-C FOLDER``."""
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-C":
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
 
 
 def _config_has_check(cwd: Path | str, env: dict[str, str]) -> bool:
@@ -59,6 +69,8 @@ def suitable(cwd: Path | str, args: list[str], env: dict[str, str]) -> bool:
         return False
     if words[0] == "workflow" and (len(words) < 2 or words[1] in _WORKFLOW_SUBPROCESS):
         return False
+    if "-C" in args:
+        cwd = Path(cwd) / args[args.index("-C") + 1] if args.index("-C") + 1 < len(args) else cwd
     return not (words[0] in ("publish", "rebase") and ("--check" in args or _config_has_check(cwd, env)))
 
 
