@@ -14,7 +14,7 @@ everything a subprocess would have been given set up and put back afterwards:
 What stays in a subprocess (``suitable`` says no): commands that run a job or a check under the process supervisor
 (it makes its process the subreaper of every orphan and stops every child it has when the job ends: here, the
 test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's modules, and every
-call with fault points set (``:kill`` is a real SIGKILL) or with an explicit time limit.
+call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time limit.
 """
 
 from __future__ import annotations
@@ -58,9 +58,16 @@ def _config_has_check(cwd: Path | str, env: dict[str, str]) -> bool:
     return False
 
 
+def _kills(faults: str) -> bool:
+    """Does a fault point of ``GITBENCH_FAULT`` kill its process (``:kill``, the default)? One that fails a
+    write (``:enospc``, ``:eio``) raises an OSError, which runs here as in a subprocess."""
+    kinds = [item.partition(":")[2].partition("@")[0] for item in faults.split(",") if item.strip()]
+    return any(kind not in ("enospc", "eio") for kind in kinds)
+
+
 def suitable(cwd: Path | str, args: list[str], env: dict[str, str]) -> bool:
     """May this gitbench call run in the test's process without changing what it does or what the test sees?"""
-    if env.get("GITBENCH_FAULT") or os.environ.get("TEST_GITBENCH_SUBPROCESS"):
+    if os.environ.get("TEST_GITBENCH_SUBPROCESS") or _kills(env.get("GITBENCH_FAULT", "")):
         return False
     words = _words(args[: args.index("--")] if "--" in args else args)
     if not words:
