@@ -283,7 +283,7 @@ def _after(
     job.exit_code = run.code
     if run.leftovers:
         notes.append(f"The command left {run.leftovers} process(es) running when it ended; they were stopped.")
-    put_back = gitguard.restore(guard, wb.layout.root, job.id)
+    put_back = gitguard.restore(guard, wb.layout.changed_by_jobs, job.id)
     accepted = run.code in job.ok_exit
     status = "complete"
     if run.stopped:

@@ -178,7 +178,7 @@ def _gate(
     res.command = shown
     changed = _changed_outside(wb, moved) + [
         f"{name} (put back as it was; the check's version is kept as {kept})"
-        for name, kept in gitguard.restore(guard, wb.layout.root, f"check-{res.id}")
+        for name, kept in gitguard.restore(guard, wb.layout.changed_by_jobs, f"check-{res.id}")
     ]
     if res.status == "cancelled":
         raise errors.Cancelled(

@@ -59,11 +59,11 @@ def _left_locks(wb: Workbench, record: dict[str, Any]) -> list[str]:
         else:
             kept = []
         pid = record.get("pid")
-        if isinstance(pid, int) and os.path.isdir(wb.layout.root):  # its atomic writes' temp files (store/atomic.py)
-            for name in os.listdir(wb.layout.root):
-                if name.endswith(f".tmp-{pid}") and not name.startswith("journal.json"):
+        if isinstance(pid, int):  # its atomic writes' temp files (store/atomic.py); a torn journal's is recovery's
+            for path in wb.layout.temp_files_of(pid):
+                if not path.startswith(wb.layout.journal):
                     with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(wb.layout.root, name))
+                        os.unlink(path)
     gone, failed = [], []
     for path in found:
         try:
@@ -120,7 +120,7 @@ def _without_journal(wb: Workbench) -> list[str]:
     ends += [(cp.commit, None) for cp in newest]
     parents = wb.git.commit(published).parents
     ends += [(parents[0], None)] if parents else []
-    mover = FileMover(wb.git, os.path.join(wb.layout.txn, "journal-lost"), "rollback")
+    mover = FileMover(wb.git, wb.layout.txn_scratch("journal-lost"), "rollback")
     best: tuple[int, str, str | None, list[TreeChange]] = (0, "", None, [])
     for end, draft in dict.fromkeys(ends):
         if not end or end == published:
@@ -332,7 +332,7 @@ def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[
         "message": "The job stopped unexpectedly (the process was killed or crashed).",
     }
     drafts.save_job(wb, job, report=jobs.report(job), note="interrupted")
-    label = job.draft[len("refs/heads/gitbench/draft/") :]
+    label = job.draft[len(DRAFT_PREFIX) :]
     return [
         f"Job {job.id} was interrupted; its Draft {label} and finished steps are kept (`gitbench resume "
         f"{job.id}`, `gitbench review --draft {label}`)."

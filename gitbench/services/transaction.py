@@ -32,9 +32,7 @@ def plan(wb: Workbench, old: str, new: str) -> tuple[list[TreeChange], bool]:
 
 
 def mover(wb: Workbench, op_id: str, prefix: str, hidden: Iterable[str] = ()) -> FileMover:
-    import os
-
-    return FileMover(wb.git, os.path.join(wb.layout.txn, op_id), prefix, hidden)
+    return FileMover(wb.git, wb.layout.txn_scratch(op_id), prefix, hidden)
 
 
 def hidden_paths(wb: Workbench, changes: list[TreeChange]) -> list[str]:
@@ -266,9 +264,8 @@ def roll_forward(wb: Workbench, entry: dict[str, Any]) -> list[str]:
 
 
 def done(wb: Workbench, entry: dict[str, Any]) -> None:
-    import os
     import shutil
 
     # Not through FileMover: a bare Workbench has no checked-out folder to move files in.
-    shutil.rmtree(os.path.join(wb.layout.txn, entry["id"]), ignore_errors=True)
+    shutil.rmtree(wb.layout.txn_scratch(entry["id"]), ignore_errors=True)
     wb.journal.clear()
