@@ -25,6 +25,7 @@ from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal import Attempts
 
 Progress = Callable[[str], None]
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
@@ -152,7 +153,7 @@ def try_models(
             drafts.save_job(wb, job, note=f"planned: try {src.id} with {spec.id}")
             started.append(job)
             # written after each start: a crash from here on marks every started attempt interrupted
-            wb.journal.write({"op": "try", "jobs": [j.id for j in started], "pid": os.getpid()})
+            wb.journal.write(Attempts([j.id for j in started], os.getpid()))
             say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
         log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
 

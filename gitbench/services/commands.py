@@ -21,6 +21,7 @@ from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, running
+from gitbench.store.journal import JobRun
 
 Progress = Callable[[str], None]
 
@@ -179,7 +180,7 @@ def command_step(
             }
         )
         entry = wb.journal.read()
-        if entry and entry.get("op") == "job" and entry.get("id") == job.id:
+        if isinstance(entry, JobRun) and entry.id == job.id:
             wb.journal.clear()  # the marker says the job runs from now on (the journal is for others' operations)
         faults.point("job.before-command")
         setup_failed: supervisor.Outcome | None = None
@@ -458,7 +459,7 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
     if not job.command:
         raise errors.UsageError(f"Job {job.id} has no command to run again.", [errors.REVIEW, errors.DISCARD])
     job.status, job.error, job.pid = "running", None, os.getpid()
-    wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+    wb.journal.write(JobRun(job.id, job.draft, os.getpid()))
     drafts.save_job(wb, job, note="resumed")
     say(f"Running job {job.id}'s command again in its worktree.")
     subject = job.message or f"exec: {' '.join(job.command)}"[:72]

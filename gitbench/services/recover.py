@@ -15,6 +15,7 @@ from gitbench import clock
 from gitbench.model import DRAFT_PREFIX, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitlocks
+from gitbench.store.journal import Attempts, Discard, Gc, JobRun, Move, Op
 
 # discard, drafts, jobs, publish, restore and transaction are imported where an interrupted operation needs them:
 # every state-changing command runs recover_journal first, and almost always there is nothing to finish.
@@ -168,9 +169,7 @@ def _finish_lost_publish(wb: Workbench, head: str, base: str) -> list[str]:
     if ref is None:
         return []
     job = drafts.job_of(wb, ref)
-    entry: dict[str, Any] = {"op": "publish", "id": wb.new_id(), "old": base, "new": head, "draft": ref}
-    entry.update({"draft_head": head, "job": job.id if job else None, "files": True})
-    res = publish.finish(wb, entry)
+    res = publish.finish(wb, Move(Op.PUBLISH, wb.new_id(), base, head, True, ref, head, job.id if job else None))
     return [
         f"Finished an interrupted publish whose journal was lost: Published is at {head[:12]}, "
         f"{', '.join(res.checkpoints)} taken, the Draft {ref[len(DRAFT_PREFIX) :]} closed."
@@ -222,61 +221,62 @@ def _journal(wb: Workbench, started: float) -> list[str]:
     from gitbench.services import discard
 
     entry = wb.journal.read()
-    if not entry:
+    if entry is None:
         return []
     # The interrupted process may have died inside a Git write, leaving its lock file behind.
     refs = [wb.published_ref, "HEAD", *wb.draft_refs()]
-    if entry.get("draft"):
-        refs.append(entry["draft"])
+    draft = getattr(entry, "draft", None)
+    if draft:
+        refs.append(draft)
     gitlocks.clear_since(wb.git.gitdir, refs, started)
-    op = entry.get("op")
-    if op in ("publish", "restore", "fileop", "pull"):
-        return _published_move(wb, entry)
-    if op == "discard":
-        discard.finish(wb, entry)
-        return [f"Finished an interrupted discard: the Draft is in {entry['trash']} (`gitbench discard --undo`)."]
-    if op == "job":
-        return _job(wb, entry)
-    if op == "gc":  # refs go in one transaction and files one by one: nothing to finish or undo
-        gitlocks.clear_any_since(wb.git.gitdir, started)  # Git's gc may have been killed holding any ref's lock
-        wb.journal.clear()
-        return [
-            "An interrupted `gitbench gc` stopped part way: what it removed is gone, the rest is still there "
-            "(`gitbench gc` removes it)."
-        ]
-    if op == "try":  # attempts of `gitbench try`, side by side: each one still running was interrupted
-        notes = [n for job_id in entry.get("jobs", []) for n in _interrupted(wb, str(job_id))]
-        wb.journal.clear()
-        return notes
+    match entry:
+        case Move():
+            return _published_move(wb, entry)
+        case Discard():
+            discard.finish(wb, entry)
+            return [f"Finished an interrupted discard: the Draft is in {entry.trash} (`gitbench discard --undo`)."]
+        case JobRun():
+            return _job(wb, entry)
+        case Gc():  # refs go in one transaction and files one by one: nothing to finish or undo
+            gitlocks.clear_any_since(wb.git.gitdir, started)  # Git's gc may have been killed holding any ref's lock
+            wb.journal.clear()
+            return [
+                "An interrupted `gitbench gc` stopped part way: what it removed is gone, the rest is still there "
+                "(`gitbench gc` removes it)."
+            ]
+        case Attempts():  # attempts of `gitbench try`, side by side: each one still running was interrupted
+            notes = [n for job_id in entry.jobs for n in _interrupted(wb, str(job_id))]
+            wb.journal.clear()
+            return notes
     wb.journal.clear()
     return ["Removed an unreadable operation journal (nothing had been changed after it)."]
 
 
-def _published_move(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+def _published_move(wb: Workbench, entry: Move) -> list[str]:
     from gitbench.services import publish, restore, transaction
 
-    op = entry["op"]
+    op = entry.op
     current = wb.git.ref(wb.published_ref)
-    if current == entry["new"]:  # the ref is the commit point: it moved, so finish the operation
+    if current == entry.new:  # the ref is the commit point: it moved, so finish the operation
         left = transaction.roll_forward(wb, entry)
-        if op == "publish":
+        if op is Op.PUBLISH:
             publish.finish(wb, entry, left)
-        elif op == "restore":
+        elif op is Op.RESTORE:
             restore.finish(wb, entry, left)
         else:
             transaction.done(wb, entry)
-        notes = [f"Finished an interrupted {op}: Published is at {entry['new'][:12]} and its files agree."]
+        notes = [f"Finished an interrupted {op}: Published is at {entry.new[:12]} and its files agree."]
     else:
         left = transaction.roll_back(wb, entry)
-        what = "The Draft is intact; publish it again or discard it." if op == "publish" else ""
+        what = "The Draft is intact; publish it again or discard it." if op is Op.PUBLISH else ""
         notes = [f"Rolled back an interrupted {op}: Published is as it was ({(current or '')[:12]}). {what}".strip()]
     notes += [f"Left as edited by someone else: {p}" for p in left]
     return notes
 
 
-def _job(wb: Workbench, entry: dict[str, Any]) -> list[str]:
-    end = entry.get("end")
-    notes = _ended(wb, entry["id"], end, None, None) if isinstance(end, dict) else _interrupted(wb, entry["id"])
+def _job(wb: Workbench, entry: JobRun) -> list[str]:
+    end = entry.end
+    notes = _ended(wb, entry.id, end, None, None) if isinstance(end, dict) else _interrupted(wb, entry.id)
     wb.journal.clear()
     return notes
 
