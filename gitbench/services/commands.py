@@ -428,7 +428,7 @@ def _after(
 
 def keep_finished(wb: Workbench, job: JobRecord, folder: str) -> list[str]:
     """A command job stopped by a full disk before its step could be committed: what it wrote in its worktree
-    ``folder`` becomes a step on its Draft now (``recover.py`` calls this once space is back). The paths the
+    ``folder`` becomes a step on its Draft now (``recovery.py`` calls this once space is back). The paths the
     step changed; none if the worktree is not the Draft's any more or nothing is left in it."""
     linked = worktrees.of_draft(wb, job.draft)
     if linked is None or not linked.present or os.path.realpath(linked.path) != os.path.realpath(folder):
