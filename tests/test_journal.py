@@ -1,4 +1,4 @@
-"""store/journal.py: typed entries, read and written in the JSON every earlier version wrote (in-process)."""
+"""store/journal.py, journal_entries.py: typed entries in the JSON every earlier version wrote (in-process)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitbench.store.journal import Attempts, Discard, Gc, JobRun, Journal, Move, Op, Torn, from_json, to_json
+from gitbench.store.journal import Journal
+from gitbench.store.journal_entries import Attempts, Discard, Gc, JobRun, Move, Op, Torn, from_json, to_json
 
 # Entries exactly as gitbench wrote them before they were typed (key order included).
 OLD: list[tuple[dict[str, Any], type]] = [

@@ -25,7 +25,7 @@ from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import JobRun
+from gitbench.store.journal_entries import JobRun
 from gitbench.store.logs import Log
 
 Progress = Callable[[str], None]

@@ -25,7 +25,7 @@ from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Attempts
+from gitbench.store.journal_entries import Attempts
 
 Progress = Callable[[str], None]
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")

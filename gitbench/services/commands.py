@@ -21,7 +21,7 @@ from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, running
-from gitbench.store.journal import JobRun
+from gitbench.store.journal_entries import JobRun
 
 Progress = Callable[[str], None]
 

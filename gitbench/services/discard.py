@@ -9,7 +9,7 @@ from gitbench.git.repo import RefMoved
 from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_DAYS, TRASH_PREFIX, OperationResult
 from gitbench.services import drafts, worktrees
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Discard
+from gitbench.store.journal_entries import Discard
 
 
 def discard(wb: Workbench, label: str | None = None) -> OperationResult:

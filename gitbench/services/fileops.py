@@ -15,7 +15,7 @@ from gitbench.model import OperationResult
 from gitbench.scope import UnsafePath, check_path
 from gitbench.services import drafts, transaction
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Move, Op
+from gitbench.store.journal_entries import Move, Op
 
 
 def _rel_inside(wb: Workbench, path: str) -> str | None:

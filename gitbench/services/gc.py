@@ -28,7 +28,7 @@ from gitbench.services import retention
 from gitbench.services.retention import GoneCheckpoint, GoneFile, GoneRef
 from gitbench.services.workbench import Workbench
 from gitbench.store import running, storage
-from gitbench.store.journal import Gc
+from gitbench.store.journal_entries import Gc
 
 # Unreachable objects younger than this stay: a Git command running beside gc (the user's own in the checkout,
 # an agent's in a Draft's worktree) may have written objects it has not referenced yet.

@@ -16,7 +16,7 @@ from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import JobRun
+from gitbench.store.journal_entries import JobRun
 
 Progress = Callable[[str], None]
 

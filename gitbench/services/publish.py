@@ -15,7 +15,7 @@ from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, Operati
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
-from gitbench.store.journal import Move, Op
+from gitbench.store.journal_entries import Move, Op
 
 Progress = Callable[[str], None]
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from gitbench.model import DRAFT_PREFIX
 from gitbench.store import gitlocks
-from gitbench.store.journal import Attempts, Discard, Gc, JobRun, Move, Op
 
 if TYPE_CHECKING:
     from gitbench.services.workbench import Workbench
+    from gitbench.store.journal_entries import JobRun, Move
 
 # discard, drafts, jobs, publish, restore and transaction are imported where an interrupted operation needs them:
 # every state-changing command runs recover_journal first, and almost always there is nothing to finish.
@@ -170,6 +170,7 @@ def _finish_lost_publish(wb: Workbench, head: str, base: str) -> list[str]:
     """The follow-ups of a publish whose ref moved and whose journal was lost: they are idempotent, so run them
     with the entry rebuilt from the Draft Published is now at."""
     from gitbench.services import drafts, publish
+    from gitbench.store.journal_entries import Move, Op
 
     ref = next((r for r in wb.draft_refs() if wb.git.ref(r) == head), None)
     if ref is None:
@@ -225,6 +226,7 @@ def _dead_jobs(wb: Workbench) -> list[str]:
 
 def _journal(wb: Workbench, started: float) -> list[str]:
     from gitbench.services import discard
+    from gitbench.store.journal_entries import Attempts, Discard, Gc, JobRun, Move
 
     entry = wb.journal.read()
     if entry is None:
@@ -260,6 +262,7 @@ def _journal(wb: Workbench, started: float) -> list[str]:
 
 def _published_move(wb: Workbench, entry: Move) -> list[str]:
     from gitbench.services import publish, restore, transaction
+    from gitbench.store.journal_entries import Op
 
     op = entry.op
     current = wb.git.ref(wb.published_ref)

@@ -20,7 +20,7 @@ from gitbench import errors
 from gitbench.git import remote as gitremote
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Move, Op
+from gitbench.store.journal_entries import Move, Op
 
 TRACKING = "refs/gitbench/remotes/"
 Progress = Callable[[str], None]

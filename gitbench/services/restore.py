@@ -6,7 +6,7 @@ from gitbench import errors, faults
 from gitbench.model import DRAFT_PREFIX, OperationResult
 from gitbench.services import checkpoints, drafts, transaction
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Move, Op
+from gitbench.store.journal_entries import Move, Op
 
 
 def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResult:

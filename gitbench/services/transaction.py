@@ -20,7 +20,7 @@ from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
 from gitbench.git.repo import COMMIT_MODE, Entry, RefMoved, TreeChange, translate
 from gitbench.git.worktrees import GitFailed
 from gitbench.services.workbench import Workbench
-from gitbench.store.journal import Move
+from gitbench.store.journal_entries import Move
 
 T = TypeVar("T")
 
