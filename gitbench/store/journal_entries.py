@@ -92,8 +92,8 @@ class JobRun:
     could not be written (a full disk)."""
 
     id: str
-    draft: str | None
-    pid: int | None
+    draft: str | None = None
+    pid: int | None = None
     end: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     op: Op = field(default=Op.JOB, init=False)
