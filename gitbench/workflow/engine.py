@@ -25,7 +25,7 @@ import gitbench
 from gitbench import clock, errors, faults, trailers
 from gitbench.git import export
 from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
@@ -403,7 +403,7 @@ class Engine:
             job = drafts.job_record(self.wb, self.state.job)
             if job is not None and self.wb.git.ref(job.draft) is not None:
                 if job.status != "running":
-                    job.status, job.error = "running", None
+                    job.status, job.error = JobStatus.RUNNING, None
                     self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
                     drafts.save_job(self.wb, job, note="workflow resumed")
                 say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX) :]}.")
@@ -645,7 +645,7 @@ class Engine:
         if kind == "input":
             files: dict[str, bytes] = payload
             changes: dict[str, Entry | None] = {
-                p: (self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
+                p: Entry(self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
             }
             return Result("complete", changes=changes)
         folder, snap, status, error, seconds = payload
@@ -716,7 +716,7 @@ class Engine:
             "time": clock.now(),
         }
         data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
-        changes = {**result.changes, resolver.meta_path(m.id): (self.wb.git.create_blob(data), BLOB)}
+        changes = {**result.changes, resolver.meta_path(m.id): Entry(self.wb.git.create_blob(data), BLOB)}
         job.model = f"workflow:{m.kind}"
 
         def record(commit: str, parent: str) -> None:
@@ -786,7 +786,7 @@ class Engine:
                 )
             else:
                 why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
-            job.status = "paused"
+            job.status = JobStatus.PAUSED
             job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
             self.wb.journal.clear()
