@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitbench.store.layout import Layout
 
-PACKAGE = Path(__file__).resolve().parent.parent / "gitbench"
+PACKAGE = Path(__file__).resolve().parent.parent.parent / "gitbench"
 
 
 def test_every_path_is_under_the_gitbench_folder_of_the_git_directory(tmp_path: Path) -> None:
