@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
-from gitbench.services import workbench as workbench_module
 from gitbench.tui.app import GitbenchApp
 from tests import provider_server as ps
 from tests.conftest import git, make_project
@@ -62,7 +61,8 @@ def pinned(hermetic: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GITBENCH_NOW", str(T0 + 3600))
     monkeypatch.setenv("GITBENCH_CLONE", "snap")
     count = itertools.count(0x100)
-    monkeypatch.setattr(workbench_module, "secrets", SimpleNamespace(token_hex=lambda n=None: f"{next(count):04x}"))
+    # services/workbench.py imports secrets where it makes an id (start-up): pin the function itself.
+    monkeypatch.setattr(secrets, "token_hex", lambda n=None: f"{next(count):04x}")
     yield
 
 
