@@ -259,11 +259,15 @@ def commit_step(
 def next_actions(job: JobRecord) -> list[errors.Action]:
     """What the user can do after the job: the seed's retry, switch model, restore checkpoint, view report."""
     view = errors.Action("View the report", "report", (job.id,))
-    restore = errors.Action(
-        "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
-        "discard",
-        ("--yes",),
-        then=errors.Action("", "restore", (str(job.checkpoint), "--yes")),
+    restore = (
+        errors.Action(
+            "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
+            "discard",
+            ("--yes",),
+            then=errors.Action("", "restore", (job.checkpoint, "--yes")),
+        )
+        if job.checkpoint
+        else errors.Action("Go back: discard the Draft (recoverable)", "discard", ("--yes",))  # no checkpoint before it
     )
     if job.status == JobStatus.COMPLETE:
         return [errors.REVIEW, errors.PUBLISH, errors.DISCARD]
