@@ -12,6 +12,7 @@ from typing import Any
 
 from gitbench import errors
 from gitbench.scope import UnsafePath, check_path
+from gitbench.workflow import order
 
 PATH = ".gitbench/workflow.yaml"
 TOP_KEYS = {"max_parallel", "phases", "modules"}
@@ -334,42 +335,14 @@ def _plain(value: Any) -> Any:
 
 
 def _order(modules: dict[str, ModuleSpec]) -> list[str]:
-    """Dependencies first (Kahn's algorithm, file order among equals); a cycle is named in full."""
-    position = {m: i for i, m in enumerate(modules)}
-    waiting = {m: len(set(spec.needs)) for m, spec in modules.items()}
-    dependants: dict[str, list[str]] = {m: [] for m in modules}
-    for m, spec in modules.items():
-        for n in set(spec.needs):
-            dependants[n].append(m)
-    import heapq
-
-    ready = [(position[m], m) for m, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, m = heapq.heappop(ready)
-        order.append(m)
-        for d in dependants[m]:
-            waiting[d] -= 1
-            if waiting[d] == 0:
-                heapq.heappush(ready, (position[d], d))
-    if len(order) < len(modules):
-        left = {m for m in modules if m not in set(order)}
-        cycle = _find_cycle(modules, left)
-        raise _Problem("the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line)
-    return order
-
-
-def _find_cycle(modules: dict[str, ModuleSpec], left: set[str]) -> list[str]:
-    start = min(left, key=lambda m: modules[m].line)
-    path: list[str] = []
-    seen: dict[str, int] = {}
-    node = start
-    while node not in seen:
-        seen[node] = len(path)
-        path.append(node)
-        node = next(n for n in modules[node].needs if n in left)
-    return path[seen[node] :] + [node]
+    """Dependencies first (file order among equals); a cycle is named in full (gitbench/workflow/order.py)."""
+    try:
+        return order.dependencies_first({m: spec.needs for m, spec in modules.items()})
+    except order.Cycle as exc:
+        cycle = exc.cycle
+        raise _Problem(
+            "the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line
+        ) from None
 
 
 def to_json(wf: Workflow) -> dict[str, Any]:
