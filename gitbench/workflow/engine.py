@@ -32,6 +32,7 @@ from gitbench.services.workbench import Workbench
 from gitbench.store import atomic
 from gitbench.workflow import incremental, resolver, scheduler, spec
 from gitbench.workflow import state as engine_state
+from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.resolver import ModuleStatus, View
 
 if TYPE_CHECKING:
@@ -577,7 +578,7 @@ class Engine:
         self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str, st: ModuleStatus
     ) -> tuple[Any, ...]:
         """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
-        if m.kind == "input":
+        if m.kind == ModuleKind.INPUT:
             return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
         folder = os.path.join(self._modules_home(job), m.id)
         scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
@@ -585,9 +586,9 @@ class Engine:
         for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
             os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
         config = {**m.config, **self.state.overrides.get(m.id, {})}
-        if m.kind == "command":
+        if m.kind == ModuleKind.COMMAND:
             return (_run_command, m, folder, snap, config)
-        if m.kind == "module":
+        if m.kind == ModuleKind.MODULE:
             stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
             return (_run_python, m, folder, snap, config, sorted(snap), stale)
         return (_run_model, m, folder, snap, config, self.wb.git.workdir, self.wb.layout.logs)
@@ -652,7 +653,7 @@ class Engine:
         cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
         shutil.rmtree(folder, ignore_errors=True)
         if status != "complete":
-            if status == "failed" and error and m.kind == "command":
+            if status == "failed" and error and m.kind == ModuleKind.COMMAND:
                 error = self._explain_missing(m, job, folder, snap, error)
             return Result(status, error=error, seconds=seconds)
         # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module

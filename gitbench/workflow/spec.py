@@ -13,6 +13,7 @@ from typing import Any
 from gitbench import errors
 from gitbench.scope import UnsafePath, check_path
 from gitbench.workflow import order
+from gitbench.workflow.kinds import KINDS, ModuleKind
 
 PATH = ".gitbench/workflow.yaml"
 TOP_KEYS = {"max_parallel", "phases", "modules"}
@@ -30,7 +31,7 @@ MODULE_KEYS = {
     "config",
     "description",
 }
-RUN_KINDS = {"command", "model", "input", "module"}
+RUN_KINDS = set(KINDS)
 LINE, KEYS = "__line__", "__keys__"  # what the loader adds to each mapping: its line, and each key's line
 RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may write them
 
@@ -38,7 +39,7 @@ RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may wr
 @dataclass(frozen=True)
 class ModuleSpec:
     id: str
-    kind: str  # command | model | input | module (a Python module from the gitbench.modules entry points)
+    kind: ModuleKind
     run: dict[str, Any]
     version: str = "1"
     phase: str | None = None
@@ -310,7 +311,7 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
         raise _Problem(f"version of {mid!r} must be a number or text", at("version"))
     return ModuleSpec(
         id=mid,
-        kind=kind,
+        kind=KINDS[kind],
         run=run,
         version=str(version),
         phase=phase,
@@ -363,6 +364,7 @@ def from_json(data: dict[str, Any]) -> Workflow:
     for m in data["modules"]:
         for key in ("inputs", "outputs", "needs"):
             m[key] = tuple(m[key])
+        m["kind"] = KINDS[m["kind"]]
         modules[m["id"]] = ModuleSpec(**m)
     return Workflow(
         modules=modules,
