@@ -25,6 +25,7 @@ from gitbench.store import atomic
 from gitbench.workflow import incremental, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import View
+from gitbench.workflow.state import ClaimStatus
 
 if TYPE_CHECKING:
     from gitbench.workflow.engine import Engine
@@ -89,7 +90,7 @@ def status_text(engine: Engine, max_parallel: int | None = None) -> str:
         state_bytes = b""
     draft = engine.draft()
     claims = engine.claims()  # which claims' processes are gone is part of what the status depends on
-    dead = ",".join(sorted(m for m, c in claims.items() if c.get("status") == "interrupted"))
+    dead = ",".join(sorted(m for m, c in claims.items() if c.status == ClaimStatus.INTERRUPTED))
     base = hashlib.sha1(
         b"\0".join(
             [

@@ -8,6 +8,7 @@ without is free to run again, once what its interrupted run left running is stop
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -17,17 +18,18 @@ from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 from gitbench.workflow import state as engine_state
 from gitbench.workflow import steps
+from gitbench.workflow.state import Claim, ClaimStatus
 
 Progress = Callable[[str], None]
 
 
-def current(state: engine_state.EngineState) -> dict[str, dict[str, Any]]:
+def current(state: engine_state.EngineState) -> dict[str, Claim]:
     """The running set as it is now: a claim whose process is gone is marked ``interrupted`` (it shows as
     such until `gitbench workflow resume` settles it). A claim waiting for input belongs to no process."""
     out = dict(state.running)
     for mid, claim in state.running.items():
-        if claim.get("status") == "running" and claim.get("pid") and not claim_alive(claim):
-            out[mid] = {**claim, "status": "interrupted"}
+        if claim.status == ClaimStatus.RUNNING and claim.pid and not claim_alive(claim):
+            out[mid] = dataclasses.replace(claim, status=ClaimStatus.INTERRUPTED)
     return out
 
 
@@ -38,9 +40,9 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
     head = wb.git.ref(job.draft) if job is not None else None
     finished = steps.finished_runs(wb, job, head) if job is not None and head else {}
     for mid, claim in list(state.running.items()):
-        if claim.get("status") == "needs-input":
+        if claim.status == ClaimStatus.NEEDS_INPUT:
             continue  # waits for the operator, whoever claimed it
-        if claim.get("pid") != os.getpid() and claim_alive(claim):
+        if claim.pid != os.getpid() and claim_alive(claim):
             continue
         del state.running[mid]
         if job is not None:
@@ -51,24 +53,22 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
         if (
             job is not None
             and head
-            and claim.get("commit")
-            and claim.get("parent") == head
-            and claim.get("run") not in finished
-            and wb.git.exists(str(claim["commit"]))
+            and claim.commit
+            and claim.parent == head
+            and claim.run not in finished
+            and wb.git.exists(claim.commit)
         ):
             # Its step commit was written, the Draft had not moved yet: finish that move.
-            wb.git.set_ref(job.draft, str(claim["commit"]), head, f"gitbench workflow: {mid} (resumed)")
-            head = str(claim["commit"])
-            finished[str(claim["run"])] = head
-        if claim.get("run") in finished:
-            state.last_run[mid] = {
-                **claim,
-                "status": "complete",
-                "finished": clock.now(),
-                "commit": finished[claim["run"]],
-            }
+            wb.git.set_ref(job.draft, claim.commit, head, f"gitbench workflow: {mid} (resumed)")
+            head = claim.commit
+            finished[str(claim.run)] = head
+        if claim.run is not None and claim.run in finished:
+            # what the claim said, as the last run (its process and parent too, as the record always had them)
+            state.last_run[mid] = engine_state.LastRun.from_json(
+                {**claim.to_json(), "status": "complete", "finished": clock.now(), "commit": finished[claim.run]}
+            )
             notes.append(
-                f"{mid} had finished before the interruption (step {finished[claim['run']][:12]}); it is not run again."
+                f"{mid} had finished before the interruption (step {finished[claim.run][:12]}); it is not run again."
             )
         else:
             notes.append(f"{mid} was interrupted before it finished; it will run again.")
@@ -81,7 +81,7 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
 
 def unclaim_all(gitdir: str, state: engine_state.EngineState) -> None:
     """A run ends without finishing (Ctrl-C): its claims go, but for modules waiting for the operator's input."""
-    state.running = {k: v for k, v in state.running.items() if v.get("status") == "needs-input"}
+    state.running = {k: v for k, v in state.running.items() if v.status == ClaimStatus.NEEDS_INPUT}
     engine_state.save(gitdir, state)
 
 
@@ -107,8 +107,8 @@ def alive(pid: int, started: Any = None) -> bool:
     return started is None or len(fields) <= 19 or int(fields[19]) == started
 
 
-def claim_alive(claim: dict[str, Any]) -> bool:
-    pid = claim.get("pid")
+def claim_alive(claim: Claim) -> bool:
+    pid = claim.pid
     if not isinstance(pid, int) or pid <= 0:
         return False
-    return pid == os.getpid() or alive(pid, claim.get("started"))
+    return pid == os.getpid() or alive(pid, claim.started)

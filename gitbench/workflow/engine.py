@@ -27,6 +27,7 @@ from gitbench.workflow import state as engine_state
 from gitbench.workflow.caches import Caches
 from gitbench.workflow.resolver import ModuleStatus, View
 from gitbench.workflow.runners import Result
+from gitbench.workflow.state import Claim, Gate
 
 __all__ = ["Engine", "EngineStatus", "Result", "banner", "current_phase", "untargeted"]
 
@@ -95,7 +96,7 @@ class Engine:
         self,
         wf: spec.Workflow,
         view: View,
-        running: dict[str, dict[str, Any]] | None = None,
+        running: dict[str, Claim] | None = None,
         previous: dict[str, ModuleStatus] | None = None,
         dirty: set[str] | None = None,
     ) -> dict[str, ModuleStatus]:
@@ -110,7 +111,7 @@ class Engine:
             dirty,
         )
 
-    def claims(self) -> dict[str, dict[str, Any]]:
+    def claims(self) -> dict[str, Claim]:
         """The running set as it is now, a claim whose process is gone marked ``interrupted`` (``claims.py``)."""
         return engine_claims.current(self.state)
 
@@ -164,9 +165,9 @@ class Engine:
         _known(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
-            gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
+            gate = self.state.gates.setdefault(mid, Gate(required=wf.modules[mid].gate))
             if required is not None:
-                gate["required"] = required
+                gate.required = required
             seen: dict[str, str | None] = {}
             if approved:
                 # An approval is of what the module would run on now: its inputs' ids (and its fingerprint, which
@@ -176,11 +177,9 @@ class Engine:
                     wf.modules[mid], view, {n: statuses[n] for n in wf.modules[mid].needs}
                 )
                 seen = dict(made_from)
-                gate.update(approved=True, fingerprint=statuses[mid].fingerprint, inputs=seen)
+                gate.approved, gate.fingerprint, gate.inputs = True, statuses[mid].fingerprint, seen
             elif approved is not None:
-                gate["approved"] = False
-                gate.pop("fingerprint", None)
-                gate.pop("inputs", None)
+                gate.approved, gate.fingerprint, gate.inputs = False, None, None
             engine_state.save(self.wb.git.gitdir, self.state)
         if approved:
             return (

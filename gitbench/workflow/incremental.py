@@ -18,7 +18,7 @@ import json
 import marshal
 import sys
 import zlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -27,6 +27,7 @@ from gitbench.scope import Scope
 from gitbench.workflow import resolver, scheduler, spec
 from gitbench.workflow.kinds import KINDS, ModuleKind
 from gitbench.workflow.resolver import Artifact, ModuleStatus, View, meta_path
+from gitbench.workflow.state import Claim, Gate, LastRun
 
 FORMAT = 3
 BUCKETS = 256
@@ -369,11 +370,11 @@ def update(
     changed: list[str],
     view: View,
     head: dict[str, Any],
-    running: dict[str, dict[str, Any]],
-    last_runs: dict[str, dict[str, Any]],
+    running: Mapping[str, Claim],
+    last_runs: Mapping[str, LastRun],
     overrides: dict[str, dict[str, Any]],
     skipped: Collection[str],
-    gates: dict[str, dict[str, Any]],
+    gates: Mapping[str, Gate],
     max_parallel: int | None,
 ) -> Snapshot | None:
     """The snapshot of the tree ``view`` shows, given the paths that changed since ``snap``'s tree; None when a

@@ -9,9 +9,10 @@ stops nothing else that can still run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitbench import clock, errors, faults
 from gitbench.git.repo import Entry
@@ -20,6 +21,7 @@ from gitbench.workflow import incremental, resolver, runners, scheduler, spec, s
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.resolver import ModuleStatus, View
+from gitbench.workflow.state import Claim, ClaimStatus, LastRun
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -50,7 +52,7 @@ class Loop:
 
         wf, job = self.wf, self.job
         limit = max_parallel or wf.max_parallel
-        futures: dict[Future[runners.Outcome], tuple[str, dict[str, Any]]] = {}
+        futures: dict[Future[runners.Outcome], tuple[str, Claim]] = {}
         # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
         # when failed) is not retried in a loop, and a module waiting for input is asked again once a run (its
         # outputs may have arrived since); until then it keeps its place in the running set.
@@ -65,7 +67,9 @@ class Loop:
                 head = str(self.wb.git.ref(job.draft))
                 if view is None:
                     view = self.engine.view(head)
-                active = {k: v for k, v in self.state.running.items() if v.get("status") != "needs-input" or k in ran}
+                active = {
+                    k: v for k, v in self.state.running.items() if v.status != ClaimStatus.NEEDS_INPUT or k in ran
+                }
                 # After the first pass, only what the finished modules changed is resolved again: the view is
                 # updated with their step's files, and their status and everything downstream recomputed.
                 statuses = self.engine.resolve(
@@ -85,7 +89,8 @@ class Loop:
                 for fut in done:
                     mid, claim = futures.pop(fut)
                     changed = self._finish(mid, claim, fut.result(), statuses[mid])
-                    self._progress(mid, str(self.state.last_run.get(mid, {}).get("status", "")), statuses, 1)
+                    last = self.state.last_run.get(mid)
+                    self._progress(mid, str(last.status or "") if last is not None else "", statuses, 1)
                     for path, entry in changed.items():
                         if entry is None:
                             view.files.pop(path, None)
@@ -97,20 +102,20 @@ class Loop:
                     for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
                         dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
 
-    def _claim(self, m: spec.ModuleSpec, statuses: dict[str, ModuleStatus], view: View) -> dict[str, Any]:
+    def _claim(self, m: spec.ModuleSpec, statuses: dict[str, ModuleStatus], view: View) -> Claim:
         """The module joins the running set (saved before it starts: a crash leaves a claim a resume settles)."""
         st = statuses[m.id]
         self._invalidate(m, st)
-        run_id = f"{self.job.id}.{m.id}.{int(self.state.last_run.get(m.id, {}).get('count', 0)) + 1}"
-        claim = {
-            "pid": os.getpid(),
-            "started": self.engine.started,
-            "since": clock.now(),
-            "job": self.job.id,
-            "run": run_id,
-            "fingerprint": st.fingerprint,
-            "status": "running",
-        }
+        run_id = f"{self.job.id}.{m.id}.{self._runs(m.id) + 1}"
+        claim = Claim(
+            status=ClaimStatus.RUNNING,
+            pid=os.getpid(),
+            started=self.engine.started,
+            since=clock.now(),
+            job=self.job.id,
+            run=run_id,
+            fingerprint=st.fingerprint,
+        )
         self.state.running[m.id] = claim
         engine_state.save(self.wb.git.gitdir, self.state)
         # what the fingerprint is made from, for the metadata: a later change names its files
@@ -120,6 +125,11 @@ class Loop:
         self.say(f"{m.id}: running ({m.kind})")
         self._progress(m.id, "running", statuses)
         return claim
+
+    def _runs(self, mid: str) -> int:
+        """How many runs the module has had (the next run's id counts on)."""
+        last = self.state.last_run.get(mid)
+        return int(last.count or 0) if last is not None else 0
 
     def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
         if self.engine.on_module is not None:
@@ -139,26 +149,18 @@ class Loop:
         home = "" if m.kind == ModuleKind.INPUT else self.home()
         return runners.prepare(self.wb, self.wf, m, head, st, config, home)
 
-    def _finish(
-        self, mid: str, claim: dict[str, Any], raw: runners.Outcome, st: ModuleStatus
-    ) -> dict[str, Entry | None]:
+    def _finish(self, mid: str, claim: Claim, raw: runners.Outcome, st: ModuleStatus) -> dict[str, Entry | None]:
         """Record a module's run (its step commit when it completed). Returns the files its step changed."""
         m = self.wf.modules[mid]
         result = steps.collect(self.wb, m, self.job, raw)
         changed: dict[str, Entry | None] = {}
-        run = {
-            **claim,
-            "status": result.status,
-            "finished": clock.now(),
-            "error": result.error,
-            "seconds": round(result.seconds, 3),
-        }
+        status, error, finished, commit = result.status, result.error, clock.now(), None
         if result.status == "complete":
 
             def record(commit: str, parent: str) -> None:
                 # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
                 # Draft to this commit instead of running the module again.
-                self.state.running[m.id] = {**claim, "commit": commit, "parent": parent}
+                self.state.running[m.id] = dataclasses.replace(claim, commit=commit, parent=parent)
                 engine_state.save(self.wb.git.gitdir, self.state)
 
             try:
@@ -166,29 +168,33 @@ class Loop:
                     self.wb,
                     m,
                     self.job,
-                    str(claim["run"]),
-                    str(claim["fingerprint"]),
-                    self._made_from.pop(str(claim["run"]), None),
+                    str(claim.run),
+                    str(claim.fingerprint),
+                    self._made_from.pop(str(claim.run), None),
                     result,
                     record,
                 )
             except errors.GitbenchError as exc:
-                run.update(status="failed", error=exc.message)
-            else:
-                run["commit"] = commit
+                status, error = "failed", exc.message
         # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
-        run["count"] = int(self.state.last_run.get(mid, {}).get("count", 0)) + 1
-        self.state.last_run[mid] = {
-            k: run[k]
-            for k in ("status", "error", "finished", "since", "seconds", "run", "fingerprint", "commit", "count", "job")
-            if k in run
-        }
-        if run["status"] == "needs-input":
-            self.state.running[mid] = {**claim, "status": "needs-input"}
+        self.state.last_run[mid] = LastRun(
+            status=status,
+            error=error,
+            finished=finished,
+            since=claim.since,
+            seconds=round(result.seconds, 3),
+            run=claim.run,
+            fingerprint=claim.fingerprint,
+            commit=commit,
+            count=self._runs(mid) + 1,
+            job=claim.job,
+        )
+        if status == "needs-input":
+            self.state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)
             self.say(f"{mid}: needs input: {m.input_request or result.error}")
         else:
             self.state.running.pop(mid, None)
-            self.say(f"{mid}: {run['status']}" + (f": {run['error']}" if run.get("error") else ""))
+            self.say(f"{mid}: {status}" + (f": {error}" if error else ""))
         engine_state.save(self.wb.git.gitdir, self.state)
         faults.point("workflow.after-finish")
         return changed
