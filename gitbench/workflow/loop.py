@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from gitbench import clock, errors, faults
@@ -24,7 +24,7 @@ from gitbench.workflow.resolver import ModuleStatus, View
 from gitbench.workflow.state import Claim, ClaimStatus, LastRun
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from gitbench.workflow.engine import Engine
 
@@ -48,11 +48,31 @@ class Loop:
         return self.engine.state
 
     def run(self, max_parallel: int | None, only: set[str] | None) -> None:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # not imported by a status
+        from concurrent.futures import ThreadPoolExecutor  # not imported by a status
+
+        limit = max_parallel or self.wf.max_parallel
+        futures: dict[Future[runners.Outcome], tuple[str, Claim]] = {}
+        with ThreadPoolExecutor(max_workers=limit) as pool:
+            try:
+                self._passes(pool, futures, limit, only)
+            except BaseException:
+                # Ctrl-C (or a failure of ours): the pool waits for its running modules as it closes, so they are
+                # stopped first, with every process they started (the next run settles their claims).
+                for fut in futures:
+                    fut.cancel()
+                self._stop(mid for mid, _ in futures.values())
+                raise
+
+    def _passes(
+        self,
+        pool: ThreadPoolExecutor,
+        futures: dict[Future[runners.Outcome], tuple[str, Claim]],
+        limit: int,
+        only: set[str] | None,
+    ) -> None:
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         wf, job = self.wf, self.job
-        limit = max_parallel or wf.max_parallel
-        futures: dict[Future[runners.Outcome], tuple[str, Claim]] = {}
         # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
         # when failed) is not retried in a loop, and a module waiting for input is asked again once a run (its
         # outputs may have arrived since); until then it keeps its place in the running set.
@@ -62,45 +82,50 @@ class Loop:
         view: View | None = None
         statuses: dict[str, ModuleStatus] = {}
         dirty: set[str] = set()
-        with ThreadPoolExecutor(max_workers=limit) as pool:
-            while True:
-                head = str(self.wb.git.ref(job.draft))
-                if view is None:
-                    view = self.engine.view(head)
-                active = {
-                    k: v for k, v in self.state.running.items() if v.status != ClaimStatus.NEEDS_INPUT or k in ran
-                }
-                # After the first pass, only what the finished modules changed is resolved again: the view is
-                # updated with their step's files, and their status and everything downstream recomputed.
-                statuses = self.engine.resolve(
-                    wf, view, active, previous=statuses or None, dirty=dirty if statuses else None
-                )
-                dirty = set()
-                plan = scheduler.schedule(
-                    wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
-                )
-                for mid in plan.run:
-                    ran.add(mid)
-                    claim = self._claim(wf.modules[mid], statuses, view)
-                    futures[pool.submit(self._prepare(wf.modules[mid], head, statuses[mid]))] = (mid, claim)
-                if not futures:
-                    return
-                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    mid, claim = futures.pop(fut)
-                    changed = self._finish(mid, claim, fut.result(), statuses[mid])
-                    last = self.state.last_run.get(mid)
-                    self._progress(mid, str(last.status or "") if last is not None else "", statuses, 1)
-                    for path, entry in changed.items():
-                        if entry is None:
-                            view.files.pop(path, None)
-                        else:
-                            view.files[path] = entry[0]
-                    view._sorted = None
-                    # Resolved again: the module, and every module that reads what its step changed (a glob
-                    # input may match a new output of a module it does not need), with all downstream of them.
-                    for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
-                        dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
+        while True:
+            head = str(self.wb.git.ref(job.draft))
+            if view is None:
+                view = self.engine.view(head)
+            active = {k: v for k, v in self.state.running.items() if v.status != ClaimStatus.NEEDS_INPUT or k in ran}
+            # After the first pass, only what the finished modules changed is resolved again: the view is
+            # updated with their step's files, and their status and everything downstream recomputed.
+            statuses = self.engine.resolve(
+                wf, view, active, previous=statuses or None, dirty=dirty if statuses else None
+            )
+            dirty = set()
+            plan = scheduler.schedule(
+                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
+            )
+            for mid in plan.run:
+                ran.add(mid)
+                claim = self._claim(wf.modules[mid], statuses, view)
+                futures[pool.submit(self._prepare(wf.modules[mid], head, statuses[mid]))] = (mid, claim)
+            if not futures:
+                return
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in done:
+                mid, claim = futures.pop(fut)
+                changed = self._finish(mid, claim, fut.result(), statuses[mid])
+                last = self.state.last_run.get(mid)
+                self._progress(mid, str(last.status or "") if last is not None else "", statuses, 1)
+                for path, entry in changed.items():
+                    if entry is None:
+                        view.files.pop(path, None)
+                    else:
+                        view.files[path] = entry[0]
+                view._sorted = None
+                # Resolved again: the module, and every module that reads what its step changed (a glob
+                # input may match a new output of a module it does not need), with all downstream of them.
+                for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
+                    dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
+
+    def _stop(self, modules: Iterable[str]) -> None:
+        """Stop the running modules' commands (their process groups, noted beside their folders)."""
+        from gitbench.workflow.runners import command
+
+        for mid in modules:
+            if self.wf.modules[mid].kind == ModuleKind.COMMAND:
+                command.stop_orphans(self.home(), mid)
 
     def _claim(self, m: spec.ModuleSpec, statuses: dict[str, ModuleStatus], view: View) -> Claim:
         """The module joins the running set (saved before it starts: a crash leaves a claim a resume settles)."""

@@ -1,17 +1,31 @@
-"""A command module: ``/bin/sh -c COMMAND`` in the module's own folder, with its settings in the environment."""
+"""A command module: ``/bin/sh -c COMMAND`` in the module's own folder, with its settings in the environment.
+
+It runs under the one process supervisor (``services/supervisor.py``), as a job's command does: a session of
+its own, its group noted beside its folder while it runs, and on a timeout, or when it ends, every process it
+started is stopped. A resume after a crash stops what an interrupted run left behind (``stop_orphans``), so no
+orphan writes on while the module runs again.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 from typing import Any
 
 from gitbench.git import export
+from gitbench.services import supervisor
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+
+STDERR_TAIL = 65536  # bytes of its error output kept: its last line is the run's error
+
+
+def note_path(folder: str) -> str:
+    """Where a module's running process group is noted: beside its folder."""
+    return folder + ".pgid"
 
 
 def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str, Any]) -> Ran:
@@ -25,53 +39,32 @@ def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str
         }
     )
     timeout = float(m.run.get("timeout") or 0) or None
-    # Its own process group, noted beside its folder: a timeout stops the whole group, and a resume after a
-    # crash stops what an interrupted run left behind, so no orphan writes on while the module runs again.
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", m.run["command"]],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    with contextlib.suppress(OSError):
-        with open(folder + ".pgid", "w") as fh:
-            fh.write(str(proc.pid))
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.communicate()
+    with tempfile.TemporaryFile() as errors:
+        outcome = supervisor.run(
+            ["/bin/sh", "-c", m.run["command"]],
+            folder,
+            env,
+            stdin=b"",
+            stdout=subprocess.DEVNULL,
+            stderr=errors.fileno(),
+            timeout=timeout,
+            session=True,
+            note=note_path(folder),
+        )
+        size = errors.seek(0, os.SEEK_END)
+        errors.seek(max(0, size - STDERR_TAIL))
+        stderr = errors.read()
+    if outcome.stopped == "timeout":
         return Ran(folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(folder + ".pgid")
-    if proc.returncode == 0:
+    if outcome.code == 0 and outcome.stopped is None:
         return Ran(folder, snap, "complete", None, time.monotonic() - started)
+    status = -outcome.signal if outcome.signal else outcome.code  # as Popen says it: a signal's number, negated
     tail = stderr.decode("utf-8", "replace").strip().splitlines()
-    error = tail[-1][:300] if tail else f"the command exited with status {proc.returncode}"
+    error = tail[-1][:300] if tail else f"the command exited with status {status}"
     return Ran(folder, snap, "failed", error, time.monotonic() - started)
-
-
-def kill_group(pgid: int) -> None:
-    import signal
-
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def stop_orphans(home: str, mid: str) -> None:
     """Stop what an interrupted run of ``mid`` left running (its process group), before it runs again. ``home``:
     the folder the job's modules get their folders in."""
-    note = os.path.join(home, mid) + ".pgid"
-    try:
-        with open(note) as fh:
-            pgid = int(fh.read().strip() or 0)
-    except (OSError, ValueError):
-        return
-    if pgid > 1:
-        kill_group(pgid)
-    with contextlib.suppress(OSError):
-        os.unlink(note)
+    supervisor.stop_noted(note_path(os.path.join(home, mid)))
