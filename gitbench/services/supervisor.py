@@ -155,10 +155,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
-def tree(root: int, pgid: int | None, also: set[int] | frozenset[int] = frozenset()) -> list[int]:
+def tree(
+    root: int,
+    pgid: int | None,
+    also: set[int] | frozenset[int] = frozenset(),
+    procs: dict[int, tuple[int, int, str]] | None = None,
+) -> list[int]:
     """The living processes of a job: descendants of ``root`` (and of each pid in ``also``), and the members of
-    its process group ``pgid``. Zombies are left out: they have ended."""
-    procs = _processes()
+    its process group ``pgid``. Zombies are left out: they have ended. ``procs``: a listing already read."""
+    procs = _processes() if procs is None else procs
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
@@ -184,21 +189,22 @@ class _Tracker:
         self.orphans = orphans  # we are the subreaper and run one job: every child of ours is the job's
         self.seen: dict[int, int | None] = {}
 
-    def _roots(self) -> set[int]:
-        roots = self._alive()
+    # Each look reads the process listing once (a /proc walk is most of what supervising a short command costs).
+    def _roots(self, procs: dict[int, tuple[int, int, str]]) -> set[int]:
+        roots = self._alive(procs)
         if self.orphans:
             me = os.getpid()
-            roots |= {pid for pid, (ppid, _, _) in _processes().items() if ppid == me}
+            roots |= {pid for pid, (ppid, _, _) in procs.items() if ppid == me}
         return roots
 
     def refresh(self) -> list[int]:
-        pids = tree(self.root, self.root, self._roots())
+        procs = _processes()
+        pids = tree(self.root, self.root, self._roots(procs), procs)
         for pid in pids:
             self.seen.setdefault(pid, start_time(pid))
         return pids
 
-    def _alive(self) -> set[int]:
-        procs = _processes()
+    def _alive(self, procs: dict[int, tuple[int, int, str]]) -> set[int]:
         return {
             pid
             for pid, st in self.seen.items()
@@ -206,7 +212,8 @@ class _Tracker:
         }
 
     def living(self) -> list[int]:
-        return sorted(set(tree(self.root, self.root, self._roots())) | self._alive())
+        procs = _processes()
+        return sorted(set(tree(self.root, self.root, self._roots(procs), procs)) | self._alive(procs))
 
 
 def _signal_all(pids: list[int], pgid: int | None, sig: int) -> None:
