@@ -44,6 +44,8 @@ Hierarchy::
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,12 +329,25 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
 )
 
 
+# A full disk, a quota, a file size limit: each stops writes the same way, and frees the same way.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A full disk, however it surfaced: the system's error (an OSError) or ours (DiskFull)."""
+    return isinstance(exc, DiskFull) or (isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS)
+
+
+def says_disk_full(text: str) -> bool:
+    """Does Git's or libgit2's error text name a full disk? They quote the system's words ("No space left on
+    device"), or Git says it its own way (write_or_die: "write error. Out of diskspace")."""
+    return "Out of diskspace" in text or any(os.strerror(e) in text for e in DISK_FULL_ERRNOS)
+
+
 def file_error(exc: OSError, what: str) -> GitbenchError:
     """An OSError met while ``what``: a full disk (or quota, or file size limit) says so; anything else is a file
     error to look at."""
-    import errno
-
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    if is_disk_full(exc):
         return disk_full(what)
     return FileIOError(f"File error while {what}: {exc}", [RECOVER])
 

@@ -28,8 +28,9 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -286,15 +287,24 @@ def sweep_points(
 ) -> None:
     """Kill at each point, record every run's outcome in the summary, and fail with every violation found."""
     prefix = f"recovery after {first_fault}: " if first_fault else ""
+    run_cases(
+        summary,
+        [(prefix + p.label, partial(check_point, p, sweep.templates, tmp_path, first_fault)) for p in points],
+    )
+
+
+def run_cases(summary: Path, cases: list[tuple[str, Callable[[], str]]]) -> None:
+    """Run each case (its label, and a check returning its outcome), record every outcome in the summary, and
+    fail with every violation found."""
     violations = []
-    for point in points:
-        item: dict[str, object] = {"case": prefix + point.label}
+    for label, check in cases:
+        item: dict[str, object] = {"case": label}
         try:
-            item["outcome"] = check_point(point, sweep.templates, tmp_path, first_fault)
+            item["outcome"] = check()
         except AssertionError as exc:
             item["outcome"] = "violation"
             item["violation"] = str(exc).splitlines()[0][:300]
-            violations.append(f"{point.label}: {exc}")
+            violations.append(f"{label}: {exc}")
         record_run(summary, item)
     assert not violations, "\n\n".join(violations)
 
@@ -425,17 +435,13 @@ def test_a_failing_system_call_in_publish_exits_with_what_happened_to_published_
 ) -> None:
     if sweep.mode != "strace":
         pytest.skip("needs strace")
-    violations = []
-    for point in error_points(sweep, error):
-        item: dict[str, object] = {"case": f"{error} at {point.label}"}
-        try:
-            item["outcome"] = check_error(point, error, sweep.templates, tmp_path)
-        except AssertionError as exc:
-            item["outcome"] = "violation"
-            item["violation"] = str(exc).splitlines()[0][:300]
-            violations.append(f"{error} at {point.label}: {exc}")
-        record_run(strace_summary, item)
-    assert not violations, "\n\n".join(violations)
+    run_cases(
+        strace_summary,
+        [
+            (f"{error} at {p.label}", partial(check_error, p, error, sweep.templates, tmp_path))
+            for p in error_points(sweep, error)
+        ],
+    )
 
 
 def check_error(point: Point, error: str, t: Templates, work: Path) -> str:

@@ -97,11 +97,10 @@ def _crash_log(exc: BaseException, where: str | None = None) -> str:
 
 
 def _os_error(exc: OSError) -> errors.GitbenchError:
-    import errno
 
     from gitbench import errors
 
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    if errors.is_disk_full(exc):
         return errors.disk_full("writing")
     where = f" ({exc.filename})" if exc.filename else ""
     return errors.FileIOError(

@@ -25,7 +25,6 @@ EXEC = int(FileMode.BLOB_EXECUTABLE)
 LINK = int(FileMode.LINK)
 TREE = int(FileMode.TREE)
 COMMIT_MODE = int(FileMode.COMMIT)
-_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 _IO_ERRORS = (errno.EIO, errno.ESTALE, errno.ENXIO, errno.EBADF)
 
 Entry = tuple[str, int]  # (blob oid hex, file mode)
@@ -72,11 +71,11 @@ class RefMoved(Exception):
 def translate(exc: BaseException, what: str) -> errors.GitbenchError:
     """Turn a pygit2/OS error into the gitbench error a user can act on."""
     text = str(exc)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    if errors.is_disk_full(exc):
         return errors.disk_full(what)
     # libgit2 names the system call's error in its text ("failed to rename lockfile to '…': No space left on
     # device", "failed to write out file: Input/output error"): that, not the word "lock" in it, is the cause.
-    if any(os.strerror(e) in text for e in _DISK_FULL):
+    if errors.says_disk_full(text):
         return errors.disk_full(what)
     if any(os.strerror(e) in text for e in _IO_ERRORS):
         return errors.FileIOError(f"A file could not be written while {what}: {text}", [errors.RECOVER])

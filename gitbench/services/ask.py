@@ -10,7 +10,6 @@ ever read or sent; a file that cannot be read is listed in the report and the jo
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shlex
 import signal
@@ -344,7 +343,7 @@ def _run(
     except OSError as exc:
         err = (
             _halted(job, errors.disk_full("writing the Draft"))
-            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            if errors.is_disk_full(exc)
             else errors.FileIOError(f"File error while writing the Draft: {exc.strerror or exc}.")
         )
         return jobs.fail(wb, job, err, notes, on_record=on_record)

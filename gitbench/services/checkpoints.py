@@ -9,8 +9,6 @@ checkpoint is shown.
 
 from __future__ import annotations
 
-import errno
-
 from gitbench import errors, faults, trailers
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, Checkpoint
@@ -74,7 +72,7 @@ def create(
             f"Could not take {_a(kind)} checkpoint: {exc.message}", exc.actions or [errors.RECOVER]
         ) from exc
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        if errors.is_disk_full(exc):
             raise errors.disk_full(f"taking a {kind} checkpoint") from exc
         raise errors.CheckpointFailed(f"Could not take {_a(kind)} checkpoint: {exc}", [errors.RECOVER]) from exc
 

@@ -9,7 +9,6 @@ the new one, and its files agree with it.
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -207,10 +206,7 @@ def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnf
     is left and that the next gitbench command finishes it. A full disk is named as such, with its advice."""
     what = f"{entry['op'].capitalize()} moved Published to {entry['new'][:12]} (its files agree with it), but"
     actions = [errors.Action("Finish it now", "gitbench recover")]
-    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)) or (
-        isinstance(exc, errors.GitbenchError) and exc.code == "disk-full"
-    )
-    if full:
+    if errors.is_disk_full(exc):
         cause, code = "no space left on the device. Free some disk space", "disk-full"
         actions = [errors.Action("Free some disk space, then", "gitbench recover")]
     elif isinstance(exc, KeyboardInterrupt):
@@ -229,11 +225,7 @@ def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnf
 
 
 def _translate(exc: BaseException, prefix: str) -> errors.GitbenchError:
-    what = f"running {prefix}"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        err: errors.GitbenchError = errors.disk_full(what)
-    else:
-        err = translate(exc, what)
+    err = translate(exc, f"running {prefix}")  # a full disk is DiskFull, a file error FileIOError
     err.message += " Published was rolled back to where it was; the Draft is intact."
     return err
 

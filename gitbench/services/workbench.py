@@ -19,14 +19,12 @@ from gitbench.store.lock import left_behind as lock_left_behind
 from gitbench.store.records import Records
 
 # What a write meets on a full disk (or quota, or file size limit) and in a read-only .git/gitbench.
-_CANNOT_WRITE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+_CANNOT_WRITE = errors.DISK_FULL_ERRNOS | {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def recovery_deferred(wb: Workbench, exc: BaseException) -> str:
     """The one line a read says when it could not finish an interrupted operation because it could not write."""
-    full = isinstance(exc, errors.DiskFull) or (
-        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-    )
+    full = errors.is_disk_full(exc)
     why = "the disk is full" if full else f"{wb.layout.root} cannot be written ({_reason(exc)})"
     return (
         f"An interrupted operation or job waits to be recovered, but {why}: nothing was changed; "

@@ -408,9 +408,6 @@ def _abandoned_check(lk: wt.Linked) -> bool:
 
 def git_error(exc: wt.GitFailed, what: str) -> errors.GitbenchError:
     """A git command that failed while ``what``, as an error a user can act on (Git's own words in it)."""
-    if any(
-        said in exc.stderr for said in ("No space left", "Out of diskspace", "Disk quota exceeded", "File too large")
-    ):
-        # Git says a full disk as strerror's words, or in its own (write_or_die: "write error. Out of diskspace")
+    if errors.says_disk_full(exc.stderr):
         return errors.disk_full(what)
     return errors.FileIOError(f"Git could not finish {what}: {exc.stderr.strip()[:400]}", [errors.RECOVER])
