@@ -211,6 +211,19 @@ class _Tracker:
             if st is not None and procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X") and start_time(pid) == st
         }
 
+    def gone(self) -> bool:
+        """Nothing of the job is left, known without reading the whole process listing: its group is empty and
+        every process seen outside it has ended (what ``living`` would find, when we are not the subreaper)."""
+        try:
+            os.killpg(self.root, 0)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return False
+        else:
+            return False
+        return not any(st is not None and start_time(pid) == st for pid, st in self.seen.items() if pid != self.root)
+
     def living(self) -> list[int]:
         procs = _processes()
         return sorted(set(tree(self.root, self.root, self._roots(procs), procs)) | self._alive(procs))
@@ -238,6 +251,8 @@ def _reap(pids: list[int], keep: int) -> None:
 def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRACE) -> int:
     """Stop every process of a job: ``first``, then SIGKILL for what is still there after ``grace`` seconds.
     Returns how many processes there were."""
+    if not tracker.orphans and tracker.gone():
+        return 0
     pids = tracker.living()
     if not pids:
         return 0
