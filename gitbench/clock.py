@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 
 
 def now() -> float:
@@ -19,10 +18,14 @@ def now() -> float:
     try:
         return float(fixed)
     except ValueError:
+        from datetime import datetime  # here, not at the top: start-up of every command
+
         return datetime.fromisoformat(fixed).timestamp()
 
 
 def iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

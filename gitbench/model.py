@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
@@ -16,6 +17,40 @@ STALE_AFTER = 7 * 24 * 3600
 
 # Checkpoint kinds, as written in the tag message.
 KINDS = ("init", "auto", "publish", "manual", "pre-restore")
+
+
+class JobStatus(StrEnum):
+    """Where a job stands. The values are the strings job records, reports, logs and ``--json`` have always held
+    (a ``StrEnum`` compares equal to them and writes them as they are), so old records load unchanged."""
+
+    RUNNING = "running"
+    SESSION = "session"  # an agent's session (integrations/) is still open: its steps come as its turns end
+    COMPLETE = "complete"  # ran to its end; its Draft holds what it changed
+    NO_CHANGES = "no-changes"  # ran to its end and changed nothing: no Draft was kept
+    PAUSED = "paused"  # a rate limit or a timeout (model jobs), a workflow waiting for input: resume it later
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # Ctrl-C or SIGTERM stopped it
+    INTERRUPTED = "interrupted"  # its process died; the next command found it still marked running
+    PUBLISHED = "published"  # its Draft was published
+    DISCARDED = "discarded"  # its Draft was discarded (recoverable)
+
+    @classmethod
+    def _missing_(cls, value: object) -> JobStatus | None:
+        # A status this version does not know (a record written by a newer gitbench on another clone) loads as
+        # itself and is written back unchanged, rather than refusing the whole record.
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_, member._value_ = value.upper(), value
+        return member
+
+    @property
+    def stopped(self) -> bool:
+        """Ended before its work was done, with its Draft kept: ``gitbench resume`` (or a retry) goes on."""
+        return self in STOPPED
+
+
+STOPPED = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED, JobStatus.PAUSED})
 
 
 def to_json(obj: Any) -> Any:
@@ -88,7 +123,7 @@ class DraftInfo:
     reminder: str | None = None
     stale: bool = False
     model: str | None = None
-    status: str | None = None  # its job's
+    status: JobStatus | None = None  # its job's
     base_is_published: bool = True  # False: made from an older Published (another Draft was published since)
     tokens: int | None = None
     worktree: str | None = None  # its worktree's folder, when a command has worked in it
@@ -100,7 +135,7 @@ class DraftInfo:
 class JobRecord:
     id: str
     kind: str
-    status: str  # running | complete | no-changes | failed | cancelled | interrupted | published | discarded
+    status: JobStatus
     created: float
     updated: float
     draft: str
@@ -139,6 +174,11 @@ class JobRecord:
     timeout: float | None = None  # seconds the command may run
     ok_exit: list[int] = field(default_factory=list)  # non-zero statuses that count as success (--ok-exit)
     check: dict[str, Any] | None = None  # the last publish check of its Draft: command, commit, status, record
+
+    def __post_init__(self) -> None:
+        # A record read back from JSON (or made by a caller) holds the status as a plain string.
+        if type(self.status) is not JobStatus and isinstance(self.status, str):
+            self.status = JobStatus(self.status)
 
     @property
     def shown_model(self) -> str:

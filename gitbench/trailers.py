@@ -132,28 +132,168 @@ def append(message: str, trailers: list[tuple[str, str]]) -> str:
         return build_message("gitbench", "", trailers)
     if re.match(r"---(\s|$)", text):
         text = "gitbench: " + text
-    if len([p for p in re.split(r"\n\s*\n", text) if p.strip()]) >= 2 and parse(text):
+    if parse(text):
         return text + "\n" + lines + "\n"
     return text + "\n\n" + lines + "\n"
 
 
-def parse(message: str) -> dict[str, str]:
-    """The trailers of a message (last paragraph, if every line in it is a trailer or a continuation)."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    result: dict[str, str] = {}
-    last_key = None
-    for line in paragraphs[-1].splitlines():
-        m = _LINE.match(line)
-        if m:
-            last_key = m.group(1)
-            result[last_key] = m.group(2).strip()
-        elif line[:1].isspace() and last_key:
-            result[last_key] += " " + line.strip()
+# -- reading: git's trailer rules (trailer.c, commit.c and pretty.c of git 2.39, as `git log --format=%(trailers)`
+# reads a stored commit message), byte for byte. libgit2's git_message_trailers is a port of an older trailer.c: it
+# keeps a `\r` in a value, does not unfold continuation lines, cuts the message at a `---` line and knows no
+# scissors line, so it disagrees with `git log` on messages people write; and it wants a commit, where `parse` reads
+# any message (a tag's, or one not yet committed).
+
+_SPACE = " \t\n\r"  # git's isspace(): not \v or \f, and no Unicode space
+_GIT_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
+_COMMENT = "#"  # core.commentChar's default
+_CUT_LINE = f"\n{_COMMENT} ------------------------ >8 ------------------------\n"
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut after each newline, each line keeping it (git's lines; not str.splitlines, which also cuts at
+    \r, \x85, U+2028 and others that git keeps inside a line)."""
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def _blank(line: str) -> bool:
+    return not line.strip(_SPACE)
+
+
+# trailer.c's find_separator: a token of ASCII letters, digits and dashes, then optional blanks (not at the start
+# of the line), then the separator.
+_SEPARATOR = re.compile(r"(?:[A-Za-z0-9-]+[ \t]*)?:")
+
+
+def _separator(line: str) -> int:
+    """Where the `:` of a `Token: value` line is, or -1."""
+    m = _SEPARATOR.match(line)
+    return m.end() - 1 if m else -1
+
+
+def _ignored_tail(message: str) -> int:
+    """How many characters at the end of ``message`` are not part of it for the trailer reader (commit.c's
+    ignore_non_trailer): everything from a scissors line on, and a trailing run of comment lines, empty lines and
+    an old-style `Conflicts:` block."""
+    cutoff = 0 if message.startswith(_CUT_LINE[1:]) else len(message)
+    if cutoff and (at := message.find(_CUT_LINE)) >= 0:
+        cutoff = at + 1
+    start_of_tail = 0  # 0 is also "none", as in git: a message that starts with a comment keeps its tail
+    conflicts = False
+    bol = 0
+    for line in _lines(message):
+        if bol >= cutoff:
+            break
+        if line.startswith((_COMMENT, "\n")):
+            start_of_tail = start_of_tail or bol
+        elif line.startswith("Conflicts:\n"):
+            conflicts = True
+            start_of_tail = start_of_tail or bol
+        elif conflicts and line.startswith("\t"):
+            pass
+        elif start_of_tail:
+            start_of_tail, conflicts = 0, False
+        bol += len(line)
+    return len(message) - start_of_tail if start_of_tail else len(message) - cutoff
+
+
+def _block_start(lines: list[str]) -> int:
+    """The index of the first line of the trailer block, or len(lines) if there is none (trailer.c's
+    find_trailer_block_start). The block is the last paragraph after the title, if all its lines are trailers, or
+    if at least 25 % are and one is git-generated (`Signed-off-by: `, `(cherry picked from commit `)."""
+    title_end = next((i for i, line in enumerate(lines) if not line.startswith(_COMMENT) and _blank(line)), len(lines))
+    only_spaces, recognized = True, False
+    trailer_lines = non_trailer_lines = possible_continuations = 0
+    for i in range(len(lines) - 1, title_end - 1, -1):
+        line = lines[i]
+        if line.startswith(_COMMENT):
+            non_trailer_lines += possible_continuations
+            possible_continuations = 0
+        elif _blank(line):
+            if only_spaces:
+                continue
+            non_trailer_lines += possible_continuations
+            if (recognized and trailer_lines * 3 >= non_trailer_lines) or (trailer_lines and not non_trailer_lines):
+                return i + 1
+            return len(lines)
         else:
-            return {}
-    return result
+            only_spaces = False
+            if line.startswith(_GIT_GENERATED):
+                trailer_lines += 1
+                possible_continuations = 0
+                recognized = True
+            elif _separator(line) >= 1 and line[0] not in _SPACE:
+                trailer_lines += 1
+                possible_continuations = 0
+            elif line[0] in _SPACE:
+                possible_continuations += 1
+            else:
+                non_trailer_lines += 1 + possible_continuations
+                possible_continuations = 0
+    return len(lines)
+
+
+def _unfold(value: str) -> str:
+    """A value's continuation lines joined with one space (trailer.c's unfold_value)."""
+    if "\n" in value:
+        value = re.sub(r"\n[ \t\n\r]*", " ", value)
+    return value.strip(_SPACE)
+
+
+_TRAILER_LINE = re.compile(r"([A-Za-z0-9-]+)[ \t]*:(.*)", re.DOTALL)
+
+
+def _all_trailers(text: str) -> list[tuple[str, str]] | None:
+    """The common case, quickly (what gitbench writes): a last paragraph after the title of trailer lines only, no
+    comment line, no Conflicts: block. None for any other message, which the full rules read."""
+    if not text or text[0] in _SPACE or text.startswith(_COMMENT) or f"\n{_COMMENT}" in text or "Conflicts:\n" in text:
+        return None
+    lines = text.rstrip("\n").split("\n")
+    found = []
+    i = len(lines) - 1
+    while i > 0 and (m := _TRAILER_LINE.match(lines[i])):
+        found.append((m.group(1), m.group(2).strip(_SPACE)))
+        i -= 1
+    if not found or lines[i].strip(_SPACE):
+        return None  # not a paragraph of trailers only, or the title's
+    return found[::-1]
+
+
+def parse_all(message: str) -> list[tuple[str, str]]:
+    """The trailers of a commit or tag message, in order, as ``git log --format=%(trailers:only,unfold)`` reads
+    them from a commit holding this message."""
+    start = 0  # pretty.c skips blank lines before the subject
+    while start < len(message):
+        end = message.find("\n", start)
+        end = len(message) if end < 0 else end + 1
+        if message[start:end].strip(_SPACE):
+            break
+        start = end
+    text = message[start:]
+    quick = _all_trailers(text)
+    if quick is not None:
+        return quick
+    if text.startswith(_COMMENT) or f"\n{_COMMENT}" in text or "Conflicts:\n" in text:
+        text = text[: len(text) - _ignored_tail(text)]
+    else:  # no comment line, no Conflicts: block: what git leaves out is only a run of empty lines at the end
+        text = text[: len(text) - max(0, len(text) - len(text.rstrip("\n")) - 1)]
+    lines = _lines(text)
+    found: list[list[str]] = []  # [key, value] of each trailer, its continuation lines added to its value
+    continues = False  # whether a continuation line belongs to the item before (a trailer)
+    for line in lines[_block_start(lines) :]:
+        if continues and line[0] in _SPACE:
+            found[-1][1] += line
+            continue
+        at = _separator(line)
+        continues = at >= 1
+        if continues:
+            found.append([line[:at], line[at + 1 :]])
+    return [(key.strip(_SPACE), _unfold(value.strip(_SPACE))) for key, value in found]
+
+
+def parse(message: str) -> dict[str, str]:
+    """The trailers of a message as Git reads them (``parse_all``); a key given twice keeps its last value."""
+    return dict(parse_all(message))
 
 
 def subject(message: str) -> str:

@@ -348,3 +348,26 @@ def test_an_interactive_chat_asks_what_to_do_with_an_open_draft_and_ends_on_end_
     drafts = git(workbench, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").split()
     assert drafts == [first["draft"]]
     check_invariants(workbench)
+
+
+def test_the_session_reads_slash_commands_in_process_and_goes_on_after_a_refusal(workbench: Path, capsys: Any) -> None:
+    """The session object itself (a cmd.Cmd), without a terminal: /files and /model set what the next prompts
+    use, an empty line does nothing (cmd.Cmd would repeat the last command), /help lists the commands, a refused
+    /publish is shown and the session goes on, /quit and the end of input end it."""
+    from gitbench.cli.chat_session import ChatSession
+    from gitbench.services.workbench import Workbench
+
+    session = ChatSession(Workbench(str(workbench)), ["src/**"], None)
+    assert session.onecmd("/files docs/** README.md") is False
+    assert session.files == ["docs/**", "README.md"]
+    assert session.onecmd("/model fake:test-model") is False and session.model == "fake:test-model"
+    assert session.onecmd("/model") is False and session.model is None
+    assert session.onecmd("") is False
+    assert session.onecmd("/help") is False
+    assert session.onecmd("/publish") is False  # nothing to publish: refused, shown, and the session goes on
+    out = capsys.readouterr()
+    assert "files: docs/** README.md" in out.out and "model: fake:test-model" in out.out
+    assert "model: (default)" in out.out and "review" in out.out and "publish" in out.out
+    assert "error: no-draft" in out.err and "There is no open Draft." in out.err
+    assert session.onecmd("/quit") is True and session.onecmd("/q") is True and session.onecmd("EOF") is True
+    check_invariants(workbench)

@@ -255,6 +255,140 @@ def test_git_reads_exactly_the_trailers_gitbench_writes(
     assert trailers.parse(stored) == dict(expected)
 
 
+# Lines people and tools write at the end of a message, and lines that look like trailers but are not.
+MESSAGE_LINE = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\t",
+            "subject",
+            "free text",
+            "A body that says Key: value in prose.",
+            "Gitbench-Job: 1",
+            "Gitbench-Files: a,",
+            "  b",
+            "\tc",
+            "Key: v",
+            "Key : v",
+            "Key:v",
+            "Key:",
+            "Key::v",
+            "K ey: v",
+            "-: dash",
+            ": no key",
+            "Key: v\r",
+            "Key: a\rb",
+            "Key: v ",
+            "Key: a\x85b",
+            "Key: a\u2028b",
+            "\x0bKey: v",
+            "Key: \x0b",
+            "Ключ: v",
+            "Key\xa0: v",
+            "Signed-off-by: Someone <s@example.invalid>",
+            "Signed-off-by:x",
+            "Co-authored-by: A <a@example.invalid>",
+            "(cherry picked from commit 0123456789abcdef)",
+            "# a comment",
+            "#Key: v",
+            "---",
+            "--- a",
+            "Conflicts:",
+            "\tpath/in/conflict",
+            "# ------------------------ >8 ------------------------",
+            "http://example.invalid: link",
+        ]
+    ),
+    st.text(" \t\r:#-Kk(1é\x0b", max_size=6),
+)
+MESSAGE = st.builds(
+    lambda lines, newline: "\n".join(lines) + newline, st.lists(MESSAGE_LINE, max_size=12), st.sampled_from(["", "\n"])
+)
+GIT_TABLE = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def trailer_lines(text: str) -> list[tuple[str, str]]:
+    """`Key: value` lines as git prints them (split at newlines only: a value may hold a \r)."""
+    return [(key, value) for key, _, value in (line.partition(": ") for line in text.split("\n") if line)]
+
+
+@GIT_TABLE
+@given(st.lists(MESSAGE, min_size=1, max_size=25, unique=True))
+@example(
+    [
+        # The issue's example: a recognised trailer, a free-text line and ours; 2 of 3 lines are trailers.
+        "Subject\n\nSigned-off-by: x\nfree text\nGitbench-Job: 1\n",
+        "Subject\n\nKey: v\nnot a trailer line\n",
+        "Subject\n\nKey: a,\n  b\n# comment\nK2 : c\n",
+        "\nKey: v\n",
+        "Subject\n\nKey: v\n\n--- \nafter a patch divider\n",
+        "Subject\n\nKey: v\n# ------------------------ >8 ------------------------\ncut\n",
+        "Subject\n\nKey: v\nConflicts:\n\tpath\n",
+        "Subject\n\nKey: v\r\nK2: w\r\n",
+        "# ------------------------ >8 ------------------------\nSubject\n\nKey: v\n",
+        "# comment\n\nKey: v\n\n",
+        "Subject\n\n(cherry picked from commit 01)\nfree\nfree\nfree\nK: v\n",
+    ]
+)
+def test_trailers_are_read_as_git_log_reads_them(scratch_repo: Path, messages: list[str]) -> None:
+    """A table of messages, each read by `trailers.parse_all` and by `git log --format=%(trailers:only,unfold)`
+    from a commit holding it (and by `git interpret-trailers --parse --no-divider`): the same trailers."""
+    tree = git(scratch_repo, "hash-object", "-t", "tree", "-w", "/dev/null").strip()
+    header = f"tree {tree}\nauthor A <a@example.invalid> 0 +0000\ncommitter A <a@example.invalid> 0 +0000\n\n"
+    files = []
+    for i, message in enumerate(messages):
+        files.append(scratch_repo / f"message-{i}")
+        files[-1].write_bytes(message.encode())
+    objects = scratch_repo / "objects-to-hash"
+    objects.mkdir(exist_ok=True)
+    paths = []
+    for i, message in enumerate(messages):
+        paths.append(objects / f"commit-{i}")
+        paths[-1].write_bytes((header + message).encode())
+    oids = subprocess.run(
+        ["git", "hash-object", "-w", "-t", "commit", "--literally", "--stdin-paths"],
+        input="\n".join(map(str, paths)) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=scratch_repo,
+        check=True,
+    ).stdout.split()
+    logged = subprocess.run(
+        ["git", "log", "--no-walk=unsorted", "--format=%H%x01%(trailers:only,unfold)%x02", *oids],
+        capture_output=True,
+        cwd=scratch_repo,
+        check=True,
+    ).stdout.decode()
+    by_oid = dict(entry.lstrip("\n").split("\x01") for entry in logged.split("\x02") if entry.strip("\n"))
+    # --in-place writes each file's trailers back into it: one process for the whole table.
+    subprocess.run(
+        ["git", "interpret-trailers", "--in-place", "--parse", "--no-divider", *map(str, files)],
+        cwd=scratch_repo,
+        check=True,
+    )
+    for oid, message, file in zip(oids, messages, files, strict=True):
+        assert trailers.parse_all(message) == trailer_lines(by_oid[oid]), message
+        if message.split("\n", 1)[0].strip(" \t\r"):  # git log skips blank lines before the subject, this does not
+            assert trailers.parse_all(message) == trailer_lines(file.read_bytes().decode()), message
+
+
+def test_the_issues_example_is_read_as_git_reads_it() -> None:
+    message = "Subject\n\nSigned-off-by: x\nfree text\nGitbench-Job: 1\n"
+    assert trailers.parse(message) == {"Signed-off-by": "x", "Gitbench-Job": "1"}
+
+
+def test_trailers_appended_to_a_block_git_reads_stay_in_it() -> None:
+    message = trailers.append("Subject\n\nSigned-off-by: x\nfree text\n", [("Gitbench-Job", "1")])
+    assert message == "Subject\n\nSigned-off-by: x\nfree text\nGitbench-Job: 1\n"
+    assert trailers.parse(message) == {"Signed-off-by": "x", "Gitbench-Job": "1"}
+
+
 def test_a_real_step_commit_carries_trailers_git_reads_as_gitbench_wrote_them(workbench: Path) -> None:
     names = ["two words.txt", "comma,name.txt", 'quote"name.txt', "ünï cødé.md", "plain.txt"]
     script = (

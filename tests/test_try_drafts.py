@@ -505,6 +505,51 @@ def test_a_signal_while_attempts_run_cancels_each_after_its_request_in_flight_ke
     assert bench.published() == src["base"]
 
 
+def test_a_second_ctrl_c_ends_gitbench_at_once_and_the_next_command_marks_the_attempts_interrupted(
+    bench: Bench,
+) -> None:
+    write_config(bench.server, read=30)
+    src = source_job(bench)
+    for name in ("other-model", "third-model"):  # batch 2 is in flight for 15 s: the second Ctrl-C does not wait
+        bench.server.push_for(name, ps.ok(by_model), ps.slow(15))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "try", OTHER, THIRD],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            (len(bench.sent(OTHER)) < 2 or len(bench.sent(THIRD)) < 2)
+            and proc.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        assert len(bench.sent(OTHER)) == 2 and len(bench.sent(THIRD)) == 2, "both attempts must be at batch 2"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1)  # the first is taken: every attempt is told to stop after its request in flight
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        again = time.monotonic()
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - again < 10, "it waited for the requests in flight"
+    assert proc.returncode == -signal.SIGINT, out + err  # ended by the signal, as a kill would end it
+    assert "Traceback" not in out + err
+    rows = bench.listing()  # the next command finds the attempts' journal entry: each is interrupted
+    for label in ("fake-other-model", "fake-third-model"):
+        report = bench.report(rows[label]["job"])
+        assert report["status"] == "interrupted" and report["last_completed_step"] == 1
+    check_invariants(bench.path)
+    assert bench.published() == src["base"]
+
+
 def test_max_parallel_bounds_the_attempts_running_at_once_and_a_cancel_stops_those_still_waiting(bench: Bench) -> None:
     write_config(bench.server, read=30)
     src = source_job(bench)

@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the audit trail as JSON."),
     ) -> None:
         """The audit trail: gitbench's step commits and their trailers."""
-        from gitbench.services.log import audit_log
+        from gitbench.services.audit_trail import audit_log
 
         wb = open_workbench()
         items = audit_log(wb, limit)

@@ -11,7 +11,6 @@ from gitbench import clock, errors
 from gitbench.cli import render
 from gitbench.cli.common import choose_on_draft, open_for_reading, open_workbench
 from gitbench.model import OperationResult
-from gitbench.services.workbench import Workbench
 
 
 def _show(res: OperationResult, json: bool) -> None:
@@ -146,6 +145,7 @@ def register(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the conversation as JSON."),
     ) -> None:
         """The Workshop conversation with its publish checkpoints inline; on a terminal, take prompts."""
+        from gitbench.cli import chat_session
         from gitbench.cli.app import interactive
         from gitbench.services import chat as chat_service
 
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
             return
         _render_chat(data)
         if interactive() and sys.stdin.isatty():
-            _session(wb, list(files or []), model)
+            chat_session.run(wb, list(files or []), model)
 
 
 def _render_report(data: dict[str, Any]) -> None:
@@ -211,40 +211,3 @@ def _render_chat(data: dict[str, Any]) -> None:
                 f"    job {item.get('job')} {item.get('status')}; {len(files)} file(s) changed"
                 + (f"; report: gitbench report {item.get('job')}" if item.get("status") != "complete" else "")
             )
-
-
-def _session(wb: Workbench, files: list[str], model: str | None) -> None:
-    """Interactive chat: prompts one after another; /review, /publish, /discard, /quit."""
-    from gitbench.services import ask as ask_service
-    from gitbench.services import discard, publish, review
-
-    render.out("Type a prompt (/review, /publish, /discard, /files GLOB..., /model M, /quit).")
-    while True:
-        try:
-            line = input("› ").strip()
-        except (EOFError, KeyboardInterrupt):
-            render.out("")
-            return
-        if not line:
-            continue
-        try:
-            if line in ("/quit", "/exit", "/q"):
-                return
-            if line == "/review":
-                render.review(review.review(wb, patch=True), patch=True)
-            elif line == "/publish":
-                render.result(publish.publish(wb))
-            elif line == "/discard":
-                render.result(discard.discard(wb))
-            elif line.startswith("/files"):
-                files = line.split()[1:]
-                render.out(f"files: {' '.join(files) or '(none)'}")
-            elif line.startswith("/model"):
-                model = line.split(maxsplit=1)[1] if " " in line else None
-                render.out(f"model: {model or '(default)'}")
-            else:
-                choice = choose_on_draft(wb, None, False, kind="ask")
-                res = ask_service.ask(wb, line, files, model, False, choice, lambda t: render.out(f"· {t}"))
-                render.result(res)
-        except errors.GitbenchError as exc:
-            render.error(exc, False)

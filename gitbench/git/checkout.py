@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitbench import errors, faults
-from gitbench.git.repo import EXEC, LINK, Entry, GitRepo, TreeChange
+from gitbench.git.objects import Entry, Mode
+from gitbench.git.repo import GitRepo, TreeChange
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -36,9 +37,10 @@ class Blocked:
 
 
 def _entry(value: list[object] | tuple[object, ...] | None) -> Entry | None:
+    """An entry as the transaction file holds it: ``[oid, mode]``."""
     if value is None:
         return None
-    return str(value[0]), int(value[1])  # type: ignore[call-overload]
+    return Entry.of(value[0], value[1])
 
 
 class FileMover:
@@ -73,13 +75,13 @@ class FileMover:
         if entry is None:
             return False
         oid, mode = entry
-        if mode == LINK:
+        if mode == Mode.SYMLINK:
             if not stat.S_ISLNK(st.st_mode):
                 return False
             return self.repo.hash_bytes(os.fsencode(os.readlink(full))) == oid
         if not stat.S_ISREG(st.st_mode):
             return False
-        if self.filemode and bool(st.st_mode & 0o100) != (mode == EXEC):
+        if self.filemode and bool(st.st_mode & 0o100) != (mode == Mode.EXECUTABLE):
             return False
         # As `git status` sees it: a file checked out with CRLF (eol=crlf, core.autocrlf) holds the blob's LF text.
         return self.repo.hash_workfile(full, path) == oid
@@ -190,10 +192,10 @@ class FileMover:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         oid, mode = entry
-        if mode == LINK:
+        if mode == Mode.SYMLINK:
             os.symlink(os.fsdecode(self.repo.blob(oid)), tmp)
         else:
-            perm = (0o777 if mode == EXEC else 0o666) & ~_UMASK
+            perm = (0o777 if mode == Mode.EXECUTABLE else 0o666) & ~_UMASK
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, perm)
             try:
                 # As `git checkout` writes it (line endings converted), and a big blob streamed, never read whole.

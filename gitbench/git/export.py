@@ -15,12 +15,13 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from gitbench.git.repo import BLOB, COMMIT_MODE, EXEC, LINK, TREE, Entry, GitRepo
+from gitbench.git.objects import Entry, Mode
+from gitbench.git.repo import GitRepo
 from gitbench.scope import Scope, UnsafePath, check_path
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
 
-Snapshot = dict[str, tuple[str, int, int, int, int]]  # path -> (oid, mode, size, mtime_ns, inode)
+Snapshot = dict[str, tuple[str, Mode, int, int, int]]  # path -> (oid, mode, size, mtime_ns, inode)
 
 
 @dataclass
@@ -38,13 +39,13 @@ def export(repo: GitRepo, tree: str, folder: str, scope: Scope) -> Snapshot:
     for path, oid, mode in _in_scope(repo, tree, scope):
         full = os.path.join(folder, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        repo.write_entry(full, oid, mode, as_path=path)  # as `git checkout` writes it (line endings)
+        repo.write_entry(full, Entry(oid, mode), as_path=path)  # as `git checkout` writes it (line endings)
         st = os.lstat(full)
         snap[path] = (oid, mode, st.st_size, st.st_mtime_ns, st.st_ino)
     return snap
 
 
-def _in_scope(repo: GitRepo, tree: str, scope: Scope) -> Iterator[tuple[str, str, int]]:
+def _in_scope(repo: GitRepo, tree: str, scope: Scope) -> Iterator[tuple[str, str, Mode]]:
     """The blobs of ``tree`` the scope allows. Only the folders it can reach are read (a 10-file job in a 100k-file
     tree reads a few folders); a scope of plain paths is looked up path by path, not walked."""
     if scope.patterns and not any(c in p for p in scope.patterns for c in "*?["):
@@ -55,12 +56,12 @@ def _in_scope(repo: GitRepo, tree: str, scope: Scope) -> Iterator[tuple[str, str
             if entry is None:
                 continue
             found = (
-                [(path, *entry)]
-                if entry[1] != TREE
-                else [(f"{path}/{p}", o, m) for p, o, m in repo.walk_tree(entry[0])]
+                [(path, entry.oid, entry.mode)]
+                if entry.mode != Mode.TREE
+                else [(f"{path}/{p}", o, m) for p, o, m in repo.walk_tree(entry.oid)]
             )
             for item in found:
-                if item[0] not in seen and item[2] != COMMIT_MODE:
+                if item[0] not in seen and item[2] != Mode.GITLINK:
                     seen.add(item[0])
                     yield item
         return
@@ -105,7 +106,7 @@ def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture
             if (
                 old is not None
                 and (st.st_size, st.st_mtime_ns, st.st_ino) == old[2:]
-                and (stat.S_ISLNK(st.st_mode) == (old[1] == LINK))
+                and (stat.S_ISLNK(st.st_mode) == (old[1] == Mode.SYMLINK))
             ):
                 seen.add(rel)
                 continue
@@ -165,11 +166,11 @@ def _entry(repo: GitRepo, rel: str, full: str, st: os.stat_result, out: Capture)
         if _escapes(rel, target):
             out.refused.append((rel, f"symlink pointing outside the Workbench ({target})"))
             return None
-        return repo.create_blob(os.fsencode(target)), LINK
+        return Entry(repo.create_blob(os.fsencode(target)), Mode.SYMLINK)
     if not stat.S_ISREG(st.st_mode):
         out.refused.append((rel, "not a regular file (a pipe, socket or device)"))
         return None
     if st.st_size > MAX_FILE_BYTES:
         out.refused.append((rel, f"too large ({st.st_size} bytes; the limit is {MAX_FILE_BYTES})"))
         return None
-    return repo.create_blob_from_file(full, rel), (EXEC if st.st_mode & 0o100 else BLOB)  # as `git add` stores it
+    return Entry.file(repo.create_blob_from_file(full, rel), bool(st.st_mode & 0o100))  # as `git add` stores it

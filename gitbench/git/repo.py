@@ -1,6 +1,7 @@
 """The Git layer: the only module family that imports pygit2.
 
-``GitRepo`` speaks in hex object ids and plain tuples, so nothing above it touches pygit2 types. Refs move only
+``GitRepo`` speaks in hex object ids and plain values (tree entries are ``objects.Entry``: an id and a ``Mode``),
+so nothing above it touches pygit2 types. Refs move only
 by compare-and-swap (``set_ref`` with the value the caller believes is there); commits are built in memory
 (``tree_with_changes``) without touching any working directory.
 """
@@ -19,15 +20,18 @@ from pygit2.filter import FilterList
 
 from gitbench import errors
 from gitbench.git import refdb
+from gitbench.git.objects import Entry as Entry  # re-exported: the engine imports it from here
+from gitbench.git.objects import Mode
 
-BLOB = int(FileMode.BLOB)
-EXEC = int(FileMode.BLOB_EXECUTABLE)
-LINK = int(FileMode.LINK)
-TREE = int(FileMode.TREE)
-COMMIT_MODE = int(FileMode.COMMIT)
+# The older names of the modes, still imported by the workflow engine (its own engineer moves it to ``Mode``).
+BLOB = Mode.REGULAR
+EXEC = Mode.EXECUTABLE
+LINK = Mode.SYMLINK
+TREE = Mode.TREE
+COMMIT_MODE = Mode.GITLINK
+_MODES = {int(m): m for m in Mode}  # walk_tree's lookup: a dict, not an Enum call, per file of a big tree
 _IO_ERRORS = (errno.EIO, errno.ESTALE, errno.ENXIO, errno.EBADF)
 
-Entry = tuple[str, int]  # (blob oid hex, file mode)
 STREAM_BYTES = 8 * 1024 * 1024  # a blob bigger than this is streamed, never read whole into memory
 CHUNK = 1024 * 1024
 
@@ -587,15 +591,16 @@ class GitRepo:
         _, size = self.repo.odb.read_header(pygit2.Oid(hex=oid))
         return int(size)
 
-    def write_entry(self, path: str, oid: str, mode: int, as_path: str | None = None) -> None:
+    def write_entry(self, path: str, entry: Entry, as_path: str | None = None) -> None:
         """Write a blob to a new file (or symlink) at ``path``, with the executable bit its mode says; converted as
         ``git checkout`` would at the Workbench path ``as_path``, when given."""
-        if mode == LINK:
+        oid, mode = entry
+        if mode == Mode.SYMLINK:
             os.symlink(os.fsdecode(self.blob(oid)), path)
             return
         with open(path, "wb") as fh:
             self.write_blob_to(fh.fileno(), oid, as_path)
-        if mode == EXEC:
+        if mode == Mode.EXECUTABLE:
             os.chmod(path, 0o755)
 
     def create_blob(self, data: bytes) -> str:
@@ -639,7 +644,7 @@ class GitRepo:
             entry = self.repo[tree] / path  # type: ignore[operator]
         except (KeyError, pygit2.GitError):
             return None
-        return str(entry.id), int(entry.filemode)
+        return Entry(str(entry.id), Mode.of(entry.filemode))
 
     def tree_with_changes(self, tree: str | None, changes: dict[str, Entry | None]) -> str:
         """A new tree: ``tree`` with each path set to an entry (or removed, for None).
@@ -657,19 +662,19 @@ class GitRepo:
         for name, change in nested.items():
             existing = builder.get(name)
             if isinstance(change, dict):
-                sub = str(existing.id) if existing is not None and existing.filemode == TREE else None
+                sub = str(existing.id) if existing is not None and existing.filemode == FileMode.TREE else None
                 new_sub = self._edit(sub, change)
                 if len(self.repo[new_sub]) == 0:  # type: ignore[arg-type]
                     if existing is not None:
                         builder.remove(name)
                 else:
-                    builder.insert(name, pygit2.Oid(hex=new_sub), TREE)
+                    builder.insert(name, pygit2.Oid(hex=new_sub), Mode.TREE)
             elif change is None:
                 if existing is not None:
                     builder.remove(name)
             else:
-                blob_oid, blob_mode = cast(Entry, change)
-                builder.insert(name, pygit2.Oid(hex=blob_oid), blob_mode)
+                oid, mode = cast(Entry, change)  # unpacked: the engine still passes plain (oid, mode) pairs
+                builder.insert(name, pygit2.Oid(hex=oid), mode)
         return str(builder.write())
 
     def diff_trees(self, old: str | None, new: str | None) -> list[TreeChange]:
@@ -689,7 +694,9 @@ class GitRepo:
             tree = self.repo[oid] if oid else None
             assert tree is None or isinstance(tree, pygit2.Tree)
             # Git's order: a folder sorts as "name/", so path order follows when the trees are walked in it.
-            sides.append({os.fsencode(str(e.name)) + (b"/" if e.filemode == TREE else b""): e for e in tree or ()})
+            sides.append(
+                {os.fsencode(str(e.name)) + (b"/" if e.filemode == FileMode.TREE else b""): e for e in tree or ()}
+            )
         a, b = sides
         for key in sorted(a.keys() | b.keys()):
             ea, eb = a.get(key), b.get(key)
@@ -699,12 +706,12 @@ class GitRepo:
                 if sub_a != sub_b:
                     self._diff_trees(sub_a, sub_b, prefix + os.fsdecode(key), out)
                 continue
+            if ea is not None and eb is not None and ea.id == eb.id and ea.filemode == eb.filemode:
+                continue  # the same file: no entry built (a changed folder may hold thousands that did not change)
             path = prefix + os.fsdecode(key)
-            old_e = (str(ea.id), int(ea.filemode)) if ea is not None else None
-            new_e = (str(eb.id), int(eb.filemode)) if eb is not None else None
-            if old_e == new_e:
-                continue
-            if old_e and new_e and _kind(old_e[1]) != _kind(new_e[1]):  # a type change: delete, then add
+            old_e = Entry(str(ea.id), Mode.of(ea.filemode)) if ea is not None else None
+            new_e = Entry(str(eb.id), Mode.of(eb.filemode)) if eb is not None else None
+            if old_e and new_e and not old_e.mode.same_kind(new_e.mode):  # a type change: delete, then add
                 out.append(TreeChange(path, old_e, None))
                 out.append(TreeChange(path, None, new_e))
                 continue
@@ -754,15 +761,16 @@ class GitRepo:
 
     def walk_tree(
         self, tree: str, prefix: str = "", descend: Callable[[str], bool] | None = None
-    ) -> Iterator[tuple[str, str, int]]:
+    ) -> Iterator[tuple[str, str, Mode]]:
         """Every blob in a tree: (path, oid, mode); folders for which ``descend(path)`` is false are skipped."""
         for entry in self.repo[tree]:  # type: ignore[attr-defined]
             path = f"{prefix}{entry.name}"
-            if entry.filemode == TREE:
+            mode = _MODES.get(entry.filemode) or Mode.of(entry.filemode)
+            if mode is Mode.TREE:
                 if descend is None or descend(path):
                     yield from self.walk_tree(str(entry.id), path + "/", descend)
-            elif entry.filemode != COMMIT_MODE:
-                yield path, str(entry.id), int(entry.filemode)
+            elif mode is not Mode.GITLINK:
+                yield path, str(entry.id), mode
 
     def blob_map(self, tree: str) -> dict[str, str]:
         """Every blob in a tree (files and symlinks, not submodules) as path → oid: ``walk_tree`` as a dict, at a
@@ -843,7 +851,7 @@ class GitRepo:
         out: dict[str, Entry | None] = {}
         for p in paths:
             e = index[p] if p in index else None
-            out[p] = (str(e.id), int(e.mode)) if e is not None else None
+            out[p] = Entry(str(e.id), Mode.of(e.mode)) if e is not None else None
         return out
 
     def update_index(self, changes: dict[str, Entry | None]) -> None:
@@ -857,14 +865,15 @@ class GitRepo:
                         index.remove(path)
                     continue
                 full = os.path.join(self.workdir or "", path)
-                if entry[1] == COMMIT_MODE:  # a submodule: its folder is its own repository, never hashed as a file
-                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), FileMode(entry[1])))
+                oid, mode = entry
+                if mode == Mode.GITLINK:  # a submodule: its folder is its own repository, never hashed as a file
+                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=oid), FileMode(mode)))
                 elif os.path.lexists(full):
                     index.add(path)  # hashes the file and records its stat data, so `git status` stays fast
-                    if str(index[path].id) != entry[0] or int(index[path].mode) != entry[1]:
-                        index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), FileMode(entry[1])))
+                    if str(index[path].id) != oid or int(index[path].mode) != mode:
+                        index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=oid), FileMode(mode)))
                 else:
-                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=entry[0]), FileMode(entry[1])))
+                    index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=oid), FileMode(mode)))
             index.write()
         except (pygit2.GitError, OSError) as exc:
             raise translate(exc, "updating the index") from exc
@@ -937,11 +946,6 @@ def _infos(walker: Iterable[pygit2.Commit], limit: int) -> list[CommitInfo]:
         if len(out) >= limit:
             break
     return out
-
-
-def _kind(mode: int) -> int:
-    """The file type of a tree entry's mode (a regular file, executable or not, is one type)."""
-    return mode & 0o170000
 
 
 def _nest(changes: dict[str, Entry | None]) -> dict[str, object]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 
 from gitbench.git import worktrees
-from gitbench.git.repo import Entry, GitRepo
+from gitbench.git.objects import Entry
+from gitbench.git.repo import GitRepo
 
 SKIP_WORKTREE_TAG = b"S"
 
@@ -72,9 +73,9 @@ def set_index(repo: GitRepo, entries: dict[str, Entry | None]) -> None:
     """Set the index entries of paths left out of the folder, keeping them skip-worktree (None: remove)."""
     if not entries or repo.workdir is None:
         return
-    zero = "0" * max((len(e[0]) for e in entries.values() if e is not None), default=40)
+    zero = "0" * max((len(e.oid) for e in entries.values() if e is not None), default=40)
     lines = b"".join(
-        (f"{entry[1]:o} {entry[0]}\t{path}" if entry else f"0 {zero}\t{path}").encode("utf-8", "surrogateescape")
+        (f"{entry.mode:o} {entry.oid}\t{path}" if entry else f"0 {zero}\t{path}").encode("utf-8", "surrogateescape")
         + b"\0"
         for path, entry in entries.items()
     )

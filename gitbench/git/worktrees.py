@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitbench import errors
+from gitbench.git.objects import Entry, Mode
 
 # Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
 LOCAL_ENV = (
@@ -412,28 +413,28 @@ def write_tree(lk: Linked) -> str:
     return in_tree(lk, ["write-tree"]).decode().strip()
 
 
-def index_entries(lk: Linked, paths: list[bytes]) -> dict[bytes, tuple[int, str]]:
-    """The worktree index's entries (mode, blob id) at these paths; a path with none is left out. ``--sparse``
+def index_entries(lk: Linked, paths: list[bytes]) -> dict[bytes, Entry]:
+    """The worktree index's entries at these paths; a path with none is left out. ``--sparse``
     keeps Git from expanding a sparse index to read a few entries."""
     if not paths:
         return {}
     out = in_tree(lk, ["--literal-pathspecs", "ls-files", "--sparse", "-z", "-s", "--", *map(os.fsdecode, paths)])
-    found: dict[bytes, tuple[int, str]] = {}
+    found: dict[bytes, Entry] = {}
     for item in split_z(out):
         meta, _, path = item.partition(b"\t")
         mode, oid, _stage = meta.split()
-        found[path] = (int(mode, 8), oid.decode())
+        found[path] = Entry(oid.decode(), Mode.of(int(mode, 8)))
     return found
 
 
-def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | None], scratch: str) -> str:
-    """``tree`` with some paths set (mode, blob id) or removed (None), written by Git: any byte-string name."""
+def edit_tree(common: str, tree: str, entries: dict[bytes, Entry | None], scratch: str) -> str:
+    """``tree`` with some paths set or removed (None), written by Git: any byte-string name."""
     index = os.path.join(scratch, "edit-index")
     os.makedirs(scratch, exist_ok=True)
     try:  # a scratch index of its own: never the repository's (the user's staging area)
         run(["read-tree", tree], git_dir=common, index_file=index)
         lines = b"".join(
-            (f"{e[0]:o} {e[1]}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
+            (f"{e.mode:o} {e.oid}\t".encode() if e is not None else b"0 " + b"0" * 40 + b"\t") + p + b"\0"
             for p, e in entries.items()
         )
         run(["update-index", "-z", "--index-info"], git_dir=common, index_file=index, input=lines)
@@ -443,18 +444,18 @@ def edit_tree(common: str, tree: str, entries: dict[bytes, tuple[int, str] | Non
             os.unlink(index)
 
 
-def tree_entries(common: str, tree: str, paths: list[bytes]) -> dict[bytes, tuple[int, str]]:
-    """The entries (mode, blob id) of ``tree`` at these paths (absent paths are left out); byte-string names."""
+def tree_entries(common: str, tree: str, paths: list[bytes]) -> dict[bytes, Entry]:
+    """The entries of ``tree`` at these paths (absent paths are left out); byte-string names."""
     if not paths:
         return {}
     out = run(
         ["--literal-pathspecs", "ls-tree", "-z", "--full-tree", tree, "--", *map(os.fsdecode, paths)], git_dir=common
     )
-    found: dict[bytes, tuple[int, str]] = {}
+    found: dict[bytes, Entry] = {}
     for item in split_z(out):
         meta, _, path = item.partition(b"\t")
         mode, _kind, oid = meta.split()
-        found[path] = (int(mode, 8), oid.decode())
+        found[path] = Entry(oid.decode(), Mode.of(int(mode, 8)))
     return found
 
 

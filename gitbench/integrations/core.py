@@ -24,12 +24,13 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from gitbench.integrations.base import HookEvent, HookReply
+from gitbench.model import JobStatus
 
 if TYPE_CHECKING:
     from gitbench.model import JobRecord
     from gitbench.services.workbench import Workbench
 
-SESSION = "session"  # the status of a job whose agent session is still open
+SESSION = JobStatus.SESSION  # the status of a job whose agent session is still open
 PROGRAM = {"claude-code": "claude", "codex": "codex", "cursor": "cursor-agent", "gemini": "gemini"}
 # Shell commands that move the user's branch or rewrite its files through Git; refused in the user's checkout
 # while a session has a Draft (the git hooks refuse moving Published too, but not `checkout -- file` or `stash`).
@@ -290,7 +291,7 @@ def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
             again = read_session(wb.git.gitdir, event.agent, event.session)
             if again is not None and not again.get("failed"):
                 earlier = _job(wb, again)
-                if earlier is not None and earlier.status in (SESSION, "running"):
+                if earlier is not None and earlier.status in (SESSION, JobStatus.RUNNING):
                     return again  # the same session's other hook made it meanwhile (two installs fire together)
             settings = commands.job_settings(wb)
             message = f"{event.agent} session" + (f" ({event.name})" if event.name else "")
@@ -341,7 +342,7 @@ def _undo_start(wb: Workbench, job: JobRecord, err: Exception) -> None:
         with wb.changing("session"):
             if wb.git.ref(job.draft) == job.base:
                 wb.git.set_ref(job.draft, None, job.base, "gitbench: the session could not start")
-            job.status = "failed"
+            job.status = JobStatus.FAILED
             job.error = {"code": getattr(err, "code", "error"), "class": "session", "message": str(err)}
             drafts.save_job(wb, job, note="failed")
             wb.journal.clear()
@@ -476,21 +477,21 @@ def _gone(wb: Workbench, job: JobRecord | None, ctx: dict[str, Any]) -> str | No
     if job is None:
         return f"gitbench: the record of this session's job ({ctx.get('job')}) is not there; nothing is recorded."
     label = _label(job)
-    if job.status in ("published", "discarded"):
+    if job.status in (JobStatus.PUBLISHED, JobStatus.DISCARDED):
         return (
             f"gitbench: this session's Draft {label} was {job.status}; what the agent does now is not recorded. "
             "Start a new session for a new Draft."
         )
     if wb.git.ref(job.draft) is None:
-        if job.status in (SESSION, "running") and not ctx.get("run"):
-            job.status = "interrupted"
+        if job.status in (SESSION, JobStatus.RUNNING) and not ctx.get("run"):
+            job.status = JobStatus.INTERRUPTED
             job.error = {"code": "draft-missing", "class": "draft", "message": "its Draft was deleted outside gitbench"}
             drafts.save_job(wb, job, note="interrupted")
         return (
             f"gitbench: this session's Draft {label} was deleted outside gitbench, so its job ended; "
             f"its last step is kept as {job.head or job.base} (git branch {label}-back {job.head or job.base})."
         )
-    if job.status not in (SESSION, "running"):
+    if job.status not in (SESSION, JobStatus.RUNNING):
         return (
             None
             if ctx.get("reopen")
@@ -568,7 +569,7 @@ def prompt(event: HookEvent, ctx: dict[str, Any]) -> HookReply:
         if job is not None and job.kind == "ask":
             return HookReply()  # an `ask` job recorded its prompt itself (the agent is its command: model)
         fresh = None
-        if (job is None or job.status in ("published", "discarded")) and not ctx.get("run"):
+        if (job is None or job.status in (JobStatus.PUBLISHED, JobStatus.DISCARDED)) and not ctx.get("run"):
             # Its Draft was published or discarded while the session went on: a new Draft for what comes next.
             found = locate(event.cwd) or (ctx["gitdir"], ctx.get("root") or "")
             with wb.released("a new Draft for the session"):
@@ -596,13 +597,13 @@ def _end(
 ) -> HookReply:
     from gitbench.services import jobs
 
-    job.status = "running"  # complete() records the end
+    job.status = JobStatus.RUNNING  # complete() records the end
     result = jobs.complete(wb, job, [], (lambda _job: extra) if extra else None)
-    if job.status == "no-changes":  # no Draft was kept: a resumed session starts a new one
+    if job.status == JobStatus.NO_CHANGES:  # no Draft was kept: a resumed session starts a new one
         _drop_session(ctx["gitdir"], event.agent, event.session)
     # Otherwise the session's file stays: resumed (`claude --continue`), it goes on in the same Draft.
     label = _label(job)
-    if job.status == "no-changes":
+    if job.status == JobStatus.NO_CHANGES:
         return HookReply(message=f"gitbench: {result.summary}")
     files = ", ".join(job.files_changed[:8]) + ("…" if len(job.files_changed) > 8 else "")
     return HookReply(
@@ -695,7 +696,7 @@ def _still_open(ctx: dict[str, Any], event: HookEvent) -> dict[str, Any] | None:
         job = drafts.job_record(wb, ctx["job"])
         if _gone(wb, job, {**ctx, "reopen": True}) is not None or job is None:
             return None
-        if job.status not in (SESSION, "running"):
+        if job.status not in (SESSION, JobStatus.RUNNING):
             job.status, job.finished = SESSION, None
             drafts.save_job(wb, job, note="session resumed")
         try:

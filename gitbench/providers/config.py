@@ -15,12 +15,12 @@ The full reference is in ``docs/providers.md``.
 from __future__ import annotations
 
 import os
+import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitbench import errors
+from gitbench import errors, schema
 
 KINDS = ("openai", "anthropic", "command")
 BUILTIN: dict[str, dict[str, Any]] = {
@@ -167,10 +167,16 @@ def read_file(path: str) -> dict[str, Any]:
 
 def _read(path: str) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        fh = open(path, "rb")  # opened first: with no file (the usual case) tomllib is never imported
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
+    import tomllib  # here: ~3 ms at start-up, and most jobs run without a config file
+
+    try:
+        with fh:
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise errors.UsageError(
             f"The config file {path} is not valid TOML: {exc}.", [errors.Action(f"Fix {path} (see docs/providers.md)")]
@@ -179,105 +185,212 @@ def _read(path: str) -> dict[str, Any]:
         raise errors.FileIOError(f"The config file {path} cannot be read: {exc.strerror or exc}.") from exc
 
 
-SECTIONS: dict[str, type] = {
-    "model": str,
-    "providers": dict,
-    "models": dict,
-    "retry": dict,
-    "timeouts": dict,
-    "job": dict,
-    "attribution": dict,
-    "publish": dict,
-    "gc": dict,
-}
-PROVIDER_KEYS = ("kind", "base_url", "host", "api_key", "api_key_env")
+# -- the schema of a config file (gitbench/schema.py): every setting known and of its type, so a typo is named
+# instead of silently ignored (or crashing us); each message names the key and the file. Never a value of
+# [providers.*] in a message: it may be a key.
+_TEXT = "{key} in {file} must be a string."
+_UNKNOWN = "Unknown setting {key} in {file}."
 
 
-def _check_shape(path: str, data: dict[str, Any]) -> None:
-    """Every setting known and of its type, so a typo is named instead of silently ignored (or crashing us)."""
-    fix = [errors.Action(f"Fix {path} (see docs/providers.md)")]
-    for key, value in data.items():
-        if key not in SECTIONS:
-            raise errors.UsageError(f"Unknown setting {key} in {path}.", fix)
-        if not isinstance(value, SECTIONS[key]):
-            what = "a string" if SECTIONS[key] is str else "a table"
-            raise errors.UsageError(f"{key} in {path} must be {what}.", fix)
-    for name, table in data.get("providers", {}).items():
-        if not isinstance(table, dict):
-            raise errors.UsageError(f"[providers.{name}] in {path} must be a table.", fix)
-        for key, value in table.items():  # never the value in a message: it may be a key
-            if key not in PROVIDER_KEYS:
-                raise errors.UsageError(f"Unknown setting providers.{name}.{key} in {path}.", fix)
-            if not isinstance(value, str):
-                raise errors.UsageError(f"providers.{name}.{key} in {path} must be a string.", fix)
-    for alias, target in data.get("models", {}).items():
-        if not isinstance(target, str):
-            raise errors.UsageError(f"models.{alias} in {path} must be a string (provider:model).", fix)
+def _table(*keys: schema.Key, each: schema.Check | schema.Map | None = None, unknown: str = _UNKNOWN) -> schema.Map:
+    return schema.Map(keys=keys, each=each, unknown=unknown, not_a_map="{key} in {file} must be a table.")
 
 
-def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise errors.UsageError(
-            f"{where} must be a non-negative number, not {value!r}.",
-            [errors.Action("Fix the config file (see docs/providers.md)")],
+def _number(kind: type[int] | type[float], where: str = "{key} in {file}", at_least_1: bool = False) -> schema.Check:
+    """A number of 0 or more as ``kind`` (``attempts = 2.5`` is 2, as before), or of 1 or more."""
+    checks = [
+        schema.check(
+            lambda v: schema.is_number(v) and v >= 0, where + " must be a non-negative number, not {value!r}."
+        ),
+        kind,
+    ]
+    if at_least_1:
+        checks.append(schema.check(lambda v: v >= 1, where + " must be at least 1."))
+    return schema.chain(*checks)
+
+
+def _escaped(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _paths_inside(value: list[str]) -> tuple[str, ...]:
+    for v in value:
+        if v.startswith("/") or ".." in v.replace("\\", "/").split("/"):
+            raise schema.Invalid("{key} in {file}: " + _escaped(repr(v)) + " is not a path inside the Workbench.")
+    return tuple(value)
+
+
+def _duration(value: Any) -> float:
+    seconds = duration(value)
+    if seconds is None:
+        raise schema.Invalid(
+            '{key} in {file} must be a duration above 0 such as 600, "90s", "10m" or "1h", not {value!r}.'
         )
-    return kind(value)
+    return seconds
+
+
+def _person(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[^<>\n]+ <[^<>\s]+@[^<>\s]+>", value.strip()):
+        raise schema.Invalid('{key} in {file} must be one person as Git writes them, "Name <email>", not {value!r}.')
+    return " ".join(value.split())
+
+
+_ATTRIBUTION = _table(schema.Key("co_authored_by", _person))
+FILE = _table(
+    schema.Key("model", schema.check(schema.is_text, _TEXT)),
+    schema.Key(
+        "providers",
+        _table(
+            each=schema.Map(
+                keys=(
+                    schema.Key(
+                        "kind",
+                        schema.chain(
+                            schema.check(schema.is_text, _TEXT),
+                            schema.check(
+                                lambda v: v in KINDS[:2],
+                                "[{table}] in {file}: kind must be openai or anthropic, not {value!r}.",
+                            ),
+                        ),
+                    ),
+                    *(schema.Key(k, schema.check(schema.is_text, _TEXT)) for k in ("base_url", "host", "api_key")),
+                    schema.Key("api_key_env", schema.check(schema.is_text, _TEXT)),
+                ),
+                unknown=_UNKNOWN,
+                not_a_map="[{key}] in {file} must be a table.",
+            )
+        ),
+    ),
+    schema.Key(
+        "models", _table(each=schema.check(schema.is_text, "{key} in {file} must be a string (provider:model)."))
+    ),
+    schema.Key(
+        "retry",
+        _table(
+            schema.Key("attempts", _number(int, at_least_1=True)),
+            schema.Key("backoff", _number(float)),
+            schema.Key("max_wait", _number(float)),
+        ),
+    ),
+    schema.Key("timeouts", _table(schema.Key("connect", _number(float)), schema.Key("read", _number(float)))),
+    schema.Key(
+        "job",
+        _table(
+            schema.Key("batch_files", _number(int, at_least_1=True)),
+            schema.Key("max_file_bytes", _number(int)),
+            schema.Key("max_edit_bytes", _number(int)),
+            schema.Key("max_tokens", _number(int)),
+            schema.Key(
+                "copy",
+                schema.chain(
+                    schema.check(
+                        lambda v: isinstance(v, list) and all(isinstance(p, str) and p.strip() for p in v),
+                        '{key} in {file} must be a list of paths, e.g. [".env"].',
+                    ),
+                    _paths_inside,
+                ),
+            ),
+            schema.Key(
+                "setup",
+                schema.chain(
+                    schema.check(schema.is_text, "{key} in {file} must be a shell command (a string)."),
+                    lambda v: v.strip() or None,
+                ),
+            ),
+            schema.Key(
+                "worktrees",
+                schema.chain(
+                    schema.check(lambda v: isinstance(v, str) and bool(v.strip()), "{key} in {file} must be a folder."),
+                    lambda v: os.path.expanduser(v.strip()),
+                ),
+            ),
+            schema.Key("timeout", schema.chain(_number(float), lambda v: v or None)),
+        ),
+    ),
+    schema.Key("attribution", _ATTRIBUTION),
+    schema.Key(
+        "publish",
+        _table(
+            schema.Key(
+                "check",
+                schema.chain(
+                    schema.check(
+                        lambda v: isinstance(v, str) and "\0" not in v,
+                        '{key} in {file} must be a shell command (a string), e.g. check = "pytest -q".',
+                    ),
+                    lambda v: v.strip() or None,  # "" switches off a check set in another file
+                ),
+            ),
+            schema.Key("check_timeout", _duration),
+            schema.Key(
+                "remote",
+                schema.chain(
+                    schema.check(
+                        lambda v: isinstance(v, str) and bool(v.strip()) and not any(c.isspace() for c in v.strip()),
+                        '{key} in {file} must name a Git remote, e.g. remote = "origin", not {value!r}.',
+                    ),
+                    str.strip,
+                ),
+            ),
+        ),
+    ),
+    schema.Key(
+        "gc",
+        _table(
+            schema.Key("keep_auto_days", _number(float, "{key} in {file} (days)")),
+            schema.Key(
+                "keep_auto_last",
+                schema.check(
+                    lambda v: schema.is_whole(v) and v >= 0,
+                    "{key} in {file} must be a whole number of checkpoints (0 or more), not {value!r}.",
+                ),
+            ),
+            schema.Key("trash_days", _number(float, "{key} in {file} (days)")),
+            schema.Key("logs_days", _number(float, "{key} in {file} (days)")),
+        ),
+    ),
+)
+_DOCS = {"job": "docs/agents.md", "publish": "docs/commands.md, the check", "gc": "docs/concepts.md, retention"}
+
+
+def _validated(path: str, data: dict[str, Any], file_schema: schema.Map = FILE) -> dict[str, Any]:
+    """A config file's settings, checked against the schema and converted (durations in seconds, paths expanded);
+    UsageError naming the setting and the file."""
+    try:
+        return schema.validate(file_schema, data, {"file": path})
+    except schema.Problem as exc:
+        doc = _DOCS.get(str(exc.path[0]), "docs/providers.md")
+        fix = f'Fix {path}: [attribution] co_authored_by = "Your Name <you@example.com>"'
+        label = fix if exc.path[0] == "attribution" else f"Fix {path} (see {doc})"
+        raise errors.UsageError(exc.message, [errors.Action(label)]) from None
 
 
 def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
-    layers: list[tuple[str, dict[str, Any]]] = []
     user = user_config_path()
-    layers.append((user, _read(user)))
-    _check_shape(*layers[0])
-    attribution(layers[0][1], user)
+    layers: list[tuple[str, dict[str, Any]]] = [(user, _validated(user, _read(user)))]
+    files = [user] if layers[0][1] else []
     if workbench_root is not None:
         path = os.path.join(workbench_root, ".gitbench", "config.toml")
-        data = _read(path)
-        _check_shape(path, data)
-        if "attribution" in data:
-            raise errors.UsageError(
-                f"[attribution] in {path}: a Co-authored-by credit is a statement each user makes on their own "
-                "commits, and that file is versioned with the project: everyone who clones it would make it.",
-                [errors.Action(f"Move [attribution] to your own config file, {user} (docs/providers.md)")],
-            )
-        for name, table in (data.get("providers") or {}).items():
-            if isinstance(table, dict) and "api_key" in table:
-                raise errors.UsageError(
-                    f"{path} holds an API key ([providers.{name}] api_key). That file is versioned: the key would "
-                    "be published with the project. Nothing was sent anywhere.",
-                    [
-                        errors.Action(
-                            f"Move the key to {user}, or name its environment variable",
-                            f'api_key_env = "{name.upper()}_API_KEY"',
-                        )
-                    ],
-                )
+        data = _validated(path, _read(path))
+        _refuse_in_the_project(path, data, user)
         layers.append((path, data))
-    files = [p for p, d in layers if d]
+        if data:
+            files.append(path)
 
     raw: dict[str, dict[str, Any]] = {k: {**v, "_source": "built-in"} for k, v in BUILTIN.items()}
     aliases: dict[str, str] = {}
     default_model: str | None = None
-    tuning: dict[str, Any] = {}
+    tuning: dict[str, Any] = {}  # "section.key" → the value of the last file that sets it
     for path, data in layers:
-        if isinstance(data.get("model"), str):
-            default_model = data["model"]
-        for name, table in (data.get("providers") or {}).items():
-            if not isinstance(table, dict):
-                raise errors.UsageError(f"[providers.{name}] in {path} must be a table.")
+        default_model = data.get("model", default_model)
+        for name, table in data.get("providers", {}).items():
             merged = {**raw.get(name, {}), **table, "_source": path, "_configured": True}
             merged.setdefault("kind", "openai")
-            if merged["kind"] not in KINDS[:2]:
-                raise errors.UsageError(
-                    f"[providers.{name}] in {path}: kind must be openai or anthropic, not {merged['kind']!r}."
-                )
             raw[name] = merged
-        for alias, target in (data.get("models") or {}).items():
-            aliases[str(alias)] = str(target)
+        aliases.update({str(alias): target for alias, target in data.get("models", {}).items()})
         for section in ("retry", "timeouts", "job", "publish", "gc"):
-            for key, value in (data.get(section) or {}).items():
-                tuning[f"{section}.{key}"] = (value, path)
+            tuning.update({f"{section}.{key}": value for key, value in data.get(section, {}).items()})
 
     def env_set(name: str, key: str, var: str) -> None:
         if env.get(var):
@@ -316,128 +429,91 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             source=str(table.get("_source")),
         )
 
-    defaults = Settings()
-    mapping = {
-        "retry.attempts": ("attempts", int),
-        "retry.backoff": ("backoff", float),
-        "retry.max_wait": ("max_wait", float),
-        "timeouts.connect": ("connect_timeout", float),
-        "timeouts.read": ("read_timeout", float),
-        "job.batch_files": ("batch_files", int),
-        "job.max_file_bytes": ("max_file_bytes", int),
-        "job.max_edit_bytes": ("max_edit_bytes", int),
-        "job.max_tokens": ("max_tokens", int),
-    }
-    values: dict[str, Any] = {}
-    job = _job_settings(tuning, user, env)
-    publish = _publish_settings(tuning)
-    gc = _gc_settings(tuning)
-    for key, (value, path) in tuning.items():
-        if key in JOB_KEYS or key in PUBLISH_KEYS or key in GC_KEYS:
-            continue
-        if key not in mapping:
-            raise errors.UsageError(
-                f"Unknown setting {key} in {path}.",
-                [errors.Action("See the settings gitbench knows", "docs/providers.md")],
-            )
-        attr, kind = mapping[key]
-        values[attr] = _number(value, f"{key} in {path}", kind)
-        if attr in ("attempts", "batch_files") and values[attr] < 1:
-            raise errors.UsageError(
-                f"{key} in {path} must be at least 1.", [errors.Action(f"Fix {path} (see docs/providers.md)")]
-            )
+    values = {attr: tuning[key] for key, attr in _SETTINGS.items() if key in tuning}
     if env.get("GITBENCH_TIMEOUT"):
         try:
-            values["read_timeout"] = _number(float(env["GITBENCH_TIMEOUT"]), "GITBENCH_TIMEOUT", float)
+            seconds = float(env["GITBENCH_TIMEOUT"])
         except ValueError as exc:
             raise errors.UsageError(f"GITBENCH_TIMEOUT must be seconds, not {env['GITBENCH_TIMEOUT']!r}.") from exc
-    settings = Settings(**{**defaults.__dict__, **values})
-    if settings.attempts < 1 or settings.batch_files < 1:
-        raise errors.UsageError("retry.attempts and job.batch_files must be at least 1.")
+        if seconds < 0:
+            raise errors.UsageError(
+                f"GITBENCH_TIMEOUT must be a non-negative number, not {seconds!r}.",
+                [errors.Action("Fix the config file (see docs/providers.md)")],
+            )
+        values["read_timeout"] = seconds
+    worktrees = tuning.get("job.worktrees")
+    if env.get("GITBENCH_WORKTREES"):
+        worktrees = os.path.expanduser(env["GITBENCH_WORKTREES"])
     return Config(
         default_model=default_model,
         providers=providers,
         aliases=aliases,
-        settings=settings,
+        settings=Settings(**values),
         files=files,
         secrets=secrets,
-        job=job,
-        publish=publish,
-        gc=gc,
+        job=JobSettings(
+            copy=tuning.get("job.copy", ()),
+            setup=tuning.get("job.setup"),
+            worktrees=worktrees,
+            timeout=tuning.get("job.timeout"),
+        ),
+        publish=PublishSettings(
+            check=tuning.get("publish.check"),
+            check_timeout=tuning.get("publish.check_timeout", PublishSettings.check_timeout),
+            remote=tuning.get("publish.remote"),
+        ),
+        gc=GcSettings(**{key[3:]: value for key, value in tuning.items() if key.startswith("gc.")}),
     )
+
+
+_SETTINGS = {  # "section.key" of a file → the field of Settings it sets
+    "retry.attempts": "attempts",
+    "retry.backoff": "backoff",
+    "retry.max_wait": "max_wait",
+    "timeouts.connect": "connect_timeout",
+    "timeouts.read": "read_timeout",
+    "job.batch_files": "batch_files",
+    "job.max_file_bytes": "max_file_bytes",
+    "job.max_edit_bytes": "max_edit_bytes",
+    "job.max_tokens": "max_tokens",
+}
+
+
+def _refuse_in_the_project(path: str, data: dict[str, Any], user: str) -> None:
+    """What the Workbench's file, versioned with the project, must not hold: a credit each user makes on their
+    own commits, an API key, where this machine keeps its worktrees."""
+    if "attribution" in data:
+        raise errors.UsageError(
+            f"[attribution] in {path}: a Co-authored-by credit is a statement each user makes on their own "
+            "commits, and that file is versioned with the project: everyone who clones it would make it.",
+            [errors.Action(f"Move [attribution] to your own config file, {user} (docs/providers.md)")],
+        )
+    for name, table in data.get("providers", {}).items():
+        if "api_key" in table:
+            raise errors.UsageError(
+                f"{path} holds an API key ([providers.{name}] api_key). That file is versioned: the key would "
+                "be published with the project. Nothing was sent anywhere.",
+                [
+                    errors.Action(
+                        f"Move the key to {user}, or name its environment variable",
+                        f'api_key_env = "{name.upper()}_API_KEY"',
+                    )
+                ],
+            )
+    if "worktrees" in data.get("job", {}):
+        raise errors.UsageError(
+            f"job.worktrees in {path}: where Draft worktrees go is a setting of this machine, not of the "
+            "project, so it belongs in your own config file.",
+            [errors.Action(f"Move it to {user}")],
+        )
 
 
 def attribution(data: dict[str, Any], path: str) -> str | None:
     """``[attribution] co_authored_by = "Name <email>"`` of a config file, checked: the ``Co-authored-by:``
     trailer of every AI step (docs/concepts.md), or None (the default: no such trailer)."""
-    table = data.get("attribution")
-    if table is None:
-        return None
-    fix = [errors.Action(f'Fix {path}: [attribution] co_authored_by = "Your Name <you@example.com>"')]
-    if not isinstance(table, dict):
-        raise errors.UsageError(f"attribution in {path} must be a table.", fix)
-    for key in table:
-        if key != "co_authored_by":
-            raise errors.UsageError(f"Unknown setting attribution.{key} in {path}.", fix)
-    value = table.get("co_authored_by")
-    if value is None:
-        return None
-    import re
-
-    if not isinstance(value, str) or not re.fullmatch(r"[^<>\n]+ <[^<>\s]+@[^<>\s]+>", value.strip()):
-        raise errors.UsageError(
-            f"attribution.co_authored_by in {path} must be one person as Git writes them, "
-            f'"Name <email>", not {value!r}.',
-            fix,
-        )
-    return " ".join(value.split())
-
-
-JOB_KEYS = ("job.copy", "job.setup", "job.worktrees", "job.timeout")
-
-
-def _job_settings(tuning: dict[str, tuple[Any, str]], user: str, env: dict[str, str]) -> JobSettings:
-    """``[job] copy, setup, worktrees, timeout``, checked: a wrong type names the file and the fix."""
-
-    def fix(path: str) -> list[errors.Action]:
-        return [errors.Action(f"Fix {path} (see docs/agents.md)")]
-
-    copy: tuple[str, ...] = ()
-    setup = worktrees = None
-    timeout: float | None = None
-    if "job.copy" in tuning:
-        value, path = tuning["job.copy"]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise errors.UsageError(f'job.copy in {path} must be a list of paths, e.g. [".env"].', fix(path))
-        for v in value:
-            if v.startswith("/") or ".." in v.replace("\\", "/").split("/"):
-                raise errors.UsageError(f"job.copy in {path}: {v!r} is not a path inside the Workbench.", fix(path))
-        copy = tuple(value)
-    if "job.setup" in tuning:
-        value, path = tuning["job.setup"]
-        if not isinstance(value, str):
-            raise errors.UsageError(f"job.setup in {path} must be a shell command (a string).", fix(path))
-        setup = value.strip() or None
-    if "job.worktrees" in tuning:
-        value, path = tuning["job.worktrees"]
-        if path != user:
-            raise errors.UsageError(
-                f"job.worktrees in {path}: where Draft worktrees go is a setting of this machine, not of the "
-                "project, so it belongs in your own config file.",
-                [errors.Action(f"Move it to {user}")],
-            )
-        if not isinstance(value, str) or not value.strip():
-            raise errors.UsageError(f"job.worktrees in {path} must be a folder.", fix(path))
-        worktrees = os.path.expanduser(value.strip())
-    if env.get("GITBENCH_WORKTREES"):
-        worktrees = os.path.expanduser(env["GITBENCH_WORKTREES"])
-    if "job.timeout" in tuning:
-        value, path = tuning["job.timeout"]
-        timeout = _number(value, f"job.timeout in {path}", float) or None
-    return JobSettings(copy=copy, setup=setup, worktrees=worktrees, timeout=timeout)
-
-
-PUBLISH_KEYS = ("publish.check", "publish.check_timeout", "publish.remote")
+    checked = _validated(path, {"attribution": data["attribution"]} if "attribution" in data else {})
+    value: str | None = checked.get("attribution", {}).get("co_authored_by")
+    return value
 
 
 def duration(value: Any) -> float | None:
@@ -455,62 +531,3 @@ def duration(value: Any) -> float | None:
     except ValueError:
         return None
     return seconds if seconds > 0 and seconds != float("inf") else None
-
-
-def _publish_settings(tuning: dict[str, tuple[Any, str]]) -> PublishSettings:
-    """``[publish] check, check_timeout``, checked: a wrong type names the file and the fix."""
-
-    def fix(path: str) -> list[errors.Action]:
-        return [errors.Action(f"Fix {path} (see docs/commands.md, the check)")]
-
-    check: str | None = None
-    timeout = PublishSettings.check_timeout
-    if "publish.check" in tuning:
-        value, path = tuning["publish.check"]
-        if not isinstance(value, str) or "\0" in value:
-            raise errors.UsageError(
-                f'publish.check in {path} must be a shell command (a string), e.g. check = "pytest -q".', fix(path)
-            )
-        check = value.strip() or None  # "" switches off a check set in another file
-    if "publish.check_timeout" in tuning:
-        value, path = tuning["publish.check_timeout"]
-        seconds = duration(value)
-        if seconds is None:
-            raise errors.UsageError(
-                f'publish.check_timeout in {path} must be a duration above 0 such as 600, "90s", "10m" or '
-                f'"1h", not {value!r}.',
-                fix(path),
-            )
-        timeout = seconds
-    remote: str | None = None
-    if "publish.remote" in tuning:
-        value, path = tuning["publish.remote"]
-        if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
-            raise errors.UsageError(
-                f'publish.remote in {path} must name a Git remote, e.g. remote = "origin", not {value!r}.', fix(path)
-            )
-        remote = value.strip()
-    return PublishSettings(check=check, check_timeout=timeout, remote=remote)
-
-
-GC_KEYS = ("gc.keep_auto_days", "gc.keep_auto_last", "gc.trash_days", "gc.logs_days")
-
-
-def _gc_settings(tuning: dict[str, tuple[Any, str]]) -> GcSettings:
-    """``[gc] keep_auto_days, keep_auto_last, trash_days, logs_days``, checked: a wrong value names the file."""
-    values: dict[str, Any] = {}
-    for key in GC_KEYS:
-        if key not in tuning:
-            continue
-        value, path = tuning[key]
-        name = key.split(".", 1)[1]
-        if name == "keep_auto_last":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise errors.UsageError(
-                    f"gc.keep_auto_last in {path} must be a whole number of checkpoints (0 or more), not {value!r}.",
-                    [errors.Action(f"Fix {path} (see docs/concepts.md, retention)")],
-                )
-            values[name] = value
-        else:
-            values[name] = _number(value, f"{key} in {path} (days)", float)
-    return GcSettings(**values)

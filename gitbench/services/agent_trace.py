@@ -118,7 +118,7 @@ def _lines(wb: Workbench, tree: str, path: str) -> list[bytes]:
     entry = wb.git.tree_entry(tree, path)
     if entry is None:
         return []
-    parts = wb.git.blob(entry[0]).split(b"\n")  # lines as Git counts them: only a newline ends one
+    parts = wb.git.blob(entry.oid).split(b"\n")  # lines as Git counts them: only a newline ends one
     return [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 

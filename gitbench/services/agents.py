@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -132,6 +131,8 @@ def _json_model(path: str, *keys: str) -> str | None:
 
 
 def _toml_model(path: str) -> str | None:
+    import tomllib  # here: ~3 ms at start-up, and only some agents' configs are TOML
+
     try:
         with open(path, "rb") as fh:
             value = tomllib.load(fh).get("model")

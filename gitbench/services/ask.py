@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitbench import errors, faults, trailers
-from gitbench.git.repo import COMMIT_MODE, LINK
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.git.objects import Entry, Mode
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
@@ -151,7 +151,7 @@ def resume(
                 job.next_batch = 0
             job.steps_total = len(job.plan)
             job.next_batch = max(job.next_batch, _batches_done(wb, job, head))
-        job.status, job.error, job.pid = "running", None, os.getpid()
+        job.status, job.error, job.pid = JobStatus.RUNNING, None, os.getpid()
         job.model = spec.id
         if spec.id not in job.models:
             job.models.append(spec.id)
@@ -169,11 +169,11 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
         if wb.draft_refs():
             ref = drafts.require_draft(wb)  # several open: it says which to name
             # the last job on it that stopped (one that continued it, perhaps), else the one that made it
-            stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status in jobs.STOPPED]
+            stopped = [j for j in drafts.all_jobs(wb) if j.draft == ref and j.status.stopped]
             found = stopped[-1] if stopped else drafts.job_of(wb, ref)
             job_id = found.id if found is not None else ref[len(DRAFT_PREFIX) :]
         else:
-            stopped = [j for j in drafts.all_jobs(wb) if j.status in jobs.STOPPED]
+            stopped = [j for j in drafts.all_jobs(wb) if j.status.stopped]
             if not stopped:
                 raise errors.NoDraft(
                     "There is no stopped job to resume.", [errors.Action("See the jobs", "gitbench jobs")]
@@ -189,7 +189,7 @@ def _resumable(wb: Workbench, job_id: str | None) -> JobRecord:
             if job.kind == "workflow"
             else [errors.REVIEW],
         )
-    if job.status not in jobs.STOPPED:
+    if not job.status.stopped:
         raise errors.UsageError(
             f"Job {job.id} is {job.status}: there is nothing to resume.",
             [errors.Action("See its report", f"gitbench report {job.id}")],
@@ -223,9 +223,9 @@ def estimate(wb: Workbench, commit: str, batches: list[list[str]], prompt: str, 
         size += len(SYSTEM) + len(prompt) + 400
         for p in batch:
             entry = wb.git.tree_entry(tree, p)
-            if entry is not None and entry[1] not in (LINK, COMMIT_MODE):
+            if entry is not None and entry.mode.is_file:
                 with contextlib.suppress(KeyError, ValueError):
-                    blob = wb.git.blob_size(entry[0])
+                    blob = wb.git.blob_size(entry.oid)
                     size += 2 * blob if max_bytes is None or blob <= max_bytes else 0
     return size // 4
 
@@ -452,7 +452,9 @@ def _batches(
                 log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
             changes = {
                 # A file as `git add` stores it (line endings normalised); a symlink's target as it is.
-                p: (wb.git.create_blob_as(data, p) if mode != LINK else wb.git.create_blob(data), mode)
+                p: Entry(
+                    wb.git.create_blob_as(data, p) if mode != Mode.SYMLINK else wb.git.create_blob(data), Mode.of(mode)
+                )
                 if data is not None
                 else None
                 for p, (data, mode) in result.writes.items()
@@ -493,7 +495,7 @@ def _read(
         if entry is None:
             continue  # deleted by an earlier batch
         oid, mode = entry
-        if mode == LINK:
+        if mode == Mode.SYMLINK:
             skipped.append((path, "a symlink: not followed, not sent"))
             continue
         try:

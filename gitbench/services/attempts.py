@@ -16,30 +16,40 @@ from __future__ import annotations
 
 import os
 import re
-import threading
+import signal
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitbench import clock, errors
 from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal import Journal
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Progress = Callable[[str], None]
 LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
+# What one attempt ends with: its job's result, or the error it stopped on (the others go on either way).
+AttemptResult = OperationResult | errors.GitbenchError
 
 
-class _NoJournal:
+class _NoJournal(Journal):
     """An attempt's own journal: silent. The attempts share one journal entry, written by ``try_models``."""
 
-    def write(self, entry: dict[str, Any]) -> None:
+    def __init__(self) -> None:
+        super().__init__(os.devnull)
+
+    def write(self, entry: Any) -> None:
         pass
 
     def clear(self) -> None:
         pass
 
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> None:
         return None
 
 
@@ -79,8 +89,10 @@ def try_models(
     labels: list[str] | None = None,
     max_parallel: int = 3,
     progress: Progress | None = None,
-) -> list[OperationResult | errors.GitbenchError]:
+) -> list[AttemptResult]:
     """Run the job again with each model, each into its own Draft; one result (or error) per model, in order."""
+    from concurrent.futures import ThreadPoolExecutor  # not imported by everyday commands
+
     from gitbench.providers import config as provider_config
     from gitbench.services import ask
     from gitbench.store.logs import Log
@@ -156,53 +168,28 @@ def try_models(
             say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
         log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
 
-        def own(wb: Workbench) -> Workbench:
-            """The attempt's own Workbench object: one pygit2 Repository per thread (DESIGN.md §7), under the
-            lock this process holds, with a silent journal (the attempts share the "try" entry)."""
-            mine = Workbench(wb.root)
-            mine._locked = True
-            mine.journal = _NoJournal()  # type: ignore[assignment]
-            return mine
+        cancel = ask.Cancel()
 
-        def one(job: JobRecord, spec: provider_config.ModelSpec) -> OperationResult | errors.GitbenchError:
+        def attempt(job: JobRecord, spec: provider_config.ModelSpec) -> AttemptResult:
+            """One attempt, in a thread of the pool, on its own Workbench object (one pygit2 Repository per
+            thread) under the lock this process holds, with a silent journal (the attempts share the "try"
+            entry). An attempt still waiting for its turn when the user cancels is cancelled as it is."""
+            mine = wb.for_thread(_NoJournal())
+            if cancel.is_set():
+                return _cancelled_before_start(mine, job, cancel.reason)
             label = job.draft[len(DRAFT_PREFIX) :]
             try:
-                return ask.run_attempt(own(wb), job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log, cancel)
+                return ask.run_attempt(mine, job, spec, cfg, prompt, lambda t: say(f"{label}: {t}"), log, cancel)
             except errors.GitbenchError as exc:
                 say(f"{label}: {exc.message}")
                 return exc
 
-        cancel = ask.Cancel()
-        slots = threading.Semaphore(max_parallel)
-        results: list[OperationResult | errors.GitbenchError | None] = [None] * len(started)
-        crashed: list[BaseException] = []
-        all_done, ended, count = threading.Event(), threading.Lock(), [0]
-
-        def worker(i: int) -> None:
-            try:
-                with slots:
-                    if cancel.is_set():
-                        results[i] = _cancelled_before_start(own(wb), started[i], cancel.reason)
-                    else:
-                        results[i] = one(started[i], specs[i])
-            except Exception as exc:  # noqa: BLE001 - an internal error: raised again in the main thread
-                crashed.append(exc)
-            finally:
-                with ended:
-                    count[0] += 1
-                    if count[0] == len(started):
-                        all_done.set()
-
-        # Daemon threads: a second Ctrl-C ends the process at once, as a crash would (the journal stays, so the
-        # next command marks each attempt still running interrupted, and resumable).
-        threads = [
-            threading.Thread(target=worker, args=(i,), name=f"try-{i}", daemon=True) for i in range(len(started))
-        ]
-        for t in threads:
-            t.start()
+        # Not a `with` block: leaving one waits for every thread, and a second Ctrl-C must not (below).
+        pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="try")
+        futures = [pool.submit(attempt, job, spec) for job, spec in zip(started, specs, strict=True)]
         try:
             with ask.sigterm_cancels():
-                _wait(all_done)
+                _wait(futures)
         except KeyboardInterrupt as exc:
             cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
             cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
@@ -210,18 +197,36 @@ def try_models(
                 f"{cancel.reason}: stopping every attempt once its request in flight is answered (again to stop "
                 "at once; the next gitbench command then marks them interrupted)."
             )
-            _wait(all_done)
-        if crashed:
-            raise crashed[0]
+            try:
+                _wait(futures)
+            except KeyboardInterrupt:
+                _end_at_once()
+        pool.shutdown()
+        for future in futures:
+            crashed = future.exception()
+            if crashed is not None:  # an internal error in an attempt: raised again here, once all have ended
+                raise crashed
         wb.journal.clear()
-        return [r if r is not None else errors.InternalError("An attempt ended without a result.") for r in results]
+        return [f.result() for f in futures]
 
 
-def _wait(done: threading.Event) -> None:
-    """Wait for every attempt, in short slices so that Ctrl-C (or SIGTERM) reaches the main thread meanwhile.
-    (Not Thread.join: interrupted, it can take a running thread for a finished one.)"""
-    while not done.wait(0.1):
+def _wait(futures: list[Future[AttemptResult]]) -> None:
+    """Wait for every attempt, in short slices so that Ctrl-C (or SIGTERM) reaches the main thread meanwhile."""
+    from concurrent.futures import wait
+
+    while wait(futures, timeout=0.1).not_done:
         pass
+
+
+def _end_at_once() -> NoReturn:
+    """A second Ctrl-C while the attempts finish their requests in flight: end the process now, as the signal
+    itself would, as a crash would. (Raising would not: at exit, Python waits for every thread of the pool.) The
+    journal stays, so the next command marks each attempt still running interrupted, and resumable."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    raise KeyboardInterrupt  # not reached: SIGINT's default action ends the process
 
 
 def _cancelled_before_start(wb: Workbench, job: JobRecord, reason: str) -> errors.GitbenchError:

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 
 from gitbench import faults, trailers
 from gitbench.git import worktrees as wt
-from gitbench.git.repo import LINK
+from gitbench.git.objects import Entry, Mode
 from gitbench.model import JobRecord
 from gitbench.scope import Scope
 from gitbench.services import jobs
 from gitbench.services.workbench import Workbench
 
 MAX_FILE_BYTES = 100 * 1024 * 1024
-GITLINK = 0o160000
 
 
 @dataclass
@@ -87,7 +86,7 @@ def _write_head(linked: wt.Linked, value: str) -> None:
 
 
 def _refusal(
-    wb: Workbench, scope: Scope, path: str, entry: tuple[str, int] | None, copied: set[bytes], new_gitlink: bool
+    wb: Workbench, scope: Scope, path: str, entry: Entry | None, copied: set[bytes], new_gitlink: bool
 ) -> str | None:
     """Why a committed change may not be kept (None: it may)."""
     if os.fsencode(path) in copied:
@@ -97,11 +96,11 @@ def _refusal(
     if entry is None:
         return None
     oid, mode = entry
-    if mode == GITLINK and new_gitlink:
+    if mode == Mode.GITLINK and new_gitlink:
         return "a nested Git repository"
-    if mode == LINK and wt.leaves(os.fsencode(path), wb.git.blob(oid)):
+    if mode == Mode.SYMLINK and wt.leaves(os.fsencode(path), wb.git.blob(oid)):
         return f"symlink pointing outside the Workbench ({os.fsdecode(wb.git.blob(oid))})"
-    if mode != LINK and mode != GITLINK and wb.git.blob_size(oid) > MAX_FILE_BYTES:
+    if mode.is_file and wb.git.blob_size(oid) > MAX_FILE_BYTES:
         return f"too large (the limit is {MAX_FILE_BYTES} bytes)"
     return None
 
@@ -137,7 +136,7 @@ def keep_commits(
     total = len(commits) + more  # ``more``: the step that what is left uncommitted will make
     # Paths taken out of an earlier commit stay out of every later one (a later commit carries them along even
     # when it does not touch them): each is held at the Draft's version from before the job's commits.
-    held: dict[bytes, tuple[int, str] | None] = {}
+    held: dict[bytes, Entry | None] = {}
     for i, (oid, parents) in enumerate(commits, 1):
         info = wb.git.commit(oid)
         new_parents = [mapping.get(p, p) for p in parents] or [known]
@@ -146,7 +145,7 @@ def keep_commits(
         refused_here: list[bytes] = []
         for change in wb.git.diff_trees(first_old, info.tree):
             path = change.path
-            why = _refusal(wb, scope, path, change.new, copied, change.old is None or change.old[1] != GITLINK)
+            why = _refusal(wb, scope, path, change.new, copied, change.old is None or change.old.mode != Mode.GITLINK)
             if why is None:
                 if os.fsencode(path) not in held:
                     files.append(path)
@@ -175,10 +174,10 @@ def submodules(wb: Workbench, tree: str) -> set[bytes]:
     """The submodules of ``tree``: the paths ``.gitmodules`` names that are gitlinks there (read from those two
     places only, never by walking the tree)."""
     entry = wb.git.tree_entry(tree, ".gitmodules")
-    if entry is None or entry[1] == LINK:
+    if entry is None or entry.mode == Mode.SYMLINK:
         return set()
     try:
-        text = wb.git.blob(entry[0]).decode("utf-8", "surrogateescape")
+        text = wb.git.blob(entry.oid).decode("utf-8", "surrogateescape")
     except (KeyError, ValueError):
         return set()
     out: set[bytes] = set()
@@ -187,7 +186,7 @@ def submodules(wb: Workbench, tree: str) -> set[bytes]:
         if sep and key.strip() == "path":
             path = value.strip().strip('"').strip("/")
             found = wb.git.tree_entry(tree, path) if path else None
-            if found is not None and found[1] == GITLINK:
+            if found is not None and found.mode == Mode.GITLINK:
                 out.add(os.fsencode(path))
     return out
 
@@ -356,8 +355,5 @@ def _tree_after(wb: Workbench, linked: wt.Linked, head: str, staged: list[bytes]
     except UnicodeDecodeError:
         return wt.write_tree(linked)
     entries = wt.index_entries(linked, staged)
-    changes = {}
-    for raw, path in zip(staged, paths, strict=True):
-        found = entries.get(raw)
-        changes[path] = (found[1], found[0]) if found is not None else None
+    changes = {path: entries.get(raw) for raw, path in zip(staged, paths, strict=True)}
     return wb.git.tree_with_changes(wb.git.commit(head).tree, changes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitbench import clock
-from gitbench.model import JobRecord
+from gitbench.model import JobRecord, JobStatus
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 from gitbench.store.records import Lines
@@ -67,7 +67,7 @@ def assistant_turn(wb: Workbench, job: JobRecord, summaries: list[str]) -> dict[
         if not (m.get("role") == "assistant" and m.get("job") == job.id and "commits" not in m)
     ]  # a resumed job: its last word (an agent's hooks' record of each turn's commits stays)
     summary = " ".join(s for s in summaries if s)
-    if job.status not in ("complete", "no-changes"):
+    if job.status not in (JobStatus.COMPLETE, JobStatus.NO_CHANGES):
         summary = (summary + " " if summary else "") + f"[{job.status}: {(job.error or {}).get('message', '')}]"
     lines.append(
         {

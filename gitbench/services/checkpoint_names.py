@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-from datetime import UTC, datetime
+import time
 
 from gitbench import clock, errors
 from gitbench.services.workbench import Workbench
@@ -60,6 +59,8 @@ def clone_id(wb: Workbench) -> str:
     kept = wb.git.config_get(CONFIG_KEY)
     if kept is not None and _CLONE.fullmatch(kept):
         return kept
+    import secrets  # here: once per clone, not at every command's start-up
+
     new = "".join(secrets.choice(ALPHABET) for _ in range(4))
     try:
         wb.git.config_set(CONFIG_KEY, new)
@@ -70,13 +71,16 @@ def clone_id(wb: Workbench) -> str:
 
 def tail(stamp: int, clone: str) -> str:
     """The name after ``checkpoint/`` for a checkpoint taken at ``stamp`` (seconds since the epoch)."""
-    return datetime.fromtimestamp(stamp, UTC).strftime(STAMP) + "-" + clone
+    # time.gmtime, not datetime: the same text for whole seconds, without importing datetime (start-up)
+    return time.strftime(STAMP, time.gmtime(stamp)) + "-" + clone
 
 
 def stamp_of(name: str) -> int | None:
     """When a new-scheme name says it was taken (seconds since the epoch), None for other names."""
     if not is_new(name):
         return None
+    from datetime import UTC, datetime
+
     return int(datetime.strptime(name[:13], STAMP).replace(tzinfo=UTC).timestamp())
 
 

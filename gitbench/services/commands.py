@@ -15,7 +15,7 @@ from typing import Any
 
 from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
-from gitbench.model import JobRecord, OperationResult
+from gitbench.model import JobRecord, JobStatus, OperationResult
 from gitbench.providers.config import JobSettings
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
@@ -239,7 +239,7 @@ def command_step(
         recorded = True
         return result
     except BaseException as exc:
-        if job.status == "running" and isinstance(exc, errors.GitbenchError | OSError):
+        if job.status == JobStatus.RUNNING and isinstance(exc, errors.GitbenchError | OSError):
             err = exc if isinstance(exc, errors.GitbenchError) else errors.file_error(exc, "running the job")
             return jobs.fail(wb, job, err, notes, on_record=on_record)  # records the end, then raises
         raise
@@ -254,7 +254,7 @@ def _stored_end(wb: Workbench, job_id: str) -> bool:
         stored = drafts.job_record(wb, job_id)
     except (errors.GitbenchError, OSError):
         return False
-    return stored is not None and stored.status != "running"
+    return stored is not None and stored.status != JobStatus.RUNNING
 
 
 def _note_pgid(marker: running.Marker, pid: int) -> None:
@@ -457,7 +457,7 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
     """Run a stopped exec job's command again, in its Draft's worktree as the stopped run left it."""
     if not job.command:
         raise errors.UsageError(f"Job {job.id} has no command to run again.", [errors.REVIEW, errors.DISCARD])
-    job.status, job.error, job.pid = "running", None, os.getpid()
+    job.status, job.error, job.pid = JobStatus.RUNNING, None, os.getpid()
     wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
     drafts.save_job(wb, job, note="resumed")
     say(f"Running job {job.id}'s command again in its worktree.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitbench import clock, errors, faults
 from gitbench.git.repo import RefMoved
-from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_DAYS, TRASH_PREFIX, OperationResult
+from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_DAYS, TRASH_PREFIX, JobStatus, OperationResult
 from gitbench.services import drafts, worktrees
 from gitbench.services.workbench import Workbench
 
@@ -44,16 +44,16 @@ def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
         wb.git.set_ref(trash, keep, None, "gitbench discard")
     faults.point("discard.after-trash")
     job = drafts.job_of(wb, ref)
-    if job is not None and job.status != "discarded":
-        job.status = "discarded"
+    if job is not None and job.status != JobStatus.DISCARDED:
+        job.status = JobStatus.DISCARDED
         drafts.save_job(wb, job, note="discarded")
     for other in drafts.jobs_on(wb, ref):  # jobs that continued the Draft are discarded with it
         if (
             other.continues == ref
-            and other.status not in ("published", "discarded")
+            and other.status not in (JobStatus.PUBLISHED, JobStatus.DISCARDED)
             and other.created >= (job.created if job else 0)
         ):
-            other.status = "discarded"
+            other.status = JobStatus.DISCARDED
             drafts.save_job(wb, other, note="discarded")
     faults.point("discard.after-record")
     # The worktree first, while its branch is still there (Git compares its folder with the Draft's head).
@@ -128,8 +128,8 @@ def undo(wb: Workbench) -> OperationResult:
         faults.point("undo.after-draft")
         wb.git.set_ref(ref, None, head, "gitbench discard --undo")
         job = drafts.job_record(wb, label)
-        if job is not None and job.status == "discarded":
-            job.status = "complete" if job.error is None else "failed"
+        if job is not None and job.status == JobStatus.DISCARDED:
+            job.status = JobStatus.COMPLETE if job.error is None else JobStatus.FAILED
             drafts.save_job(wb, job, note="brought back")
         note = []
         try:  # info finds the base even when a Restore since took the job record away

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from gitbench import clock, errors
-from gitbench.model import DRAFT_PREFIX, REMIND_AFTER, STALE_AFTER, DraftInfo, JobRecord
+from gitbench.model import DRAFT_PREFIX, REMIND_AFTER, STALE_AFTER, DraftInfo, JobRecord, JobStatus
 from gitbench.services.workbench import Workbench
 from gitbench.store import atomic
 
@@ -122,7 +122,7 @@ def running_job(wb: Workbench, ref: str) -> dict[str, Any] | None:
 
     for data in open_sessions(wb.git.gitdir, ref):
         job = job_record(wb, str(data.get("job")))
-        if job is None or job.status != "session":
+        if job is None or job.status != JobStatus.SESSION:
             continue  # the session ended (its agent may live on: /clear starts another)
         if AGENT is not None and data.get("agent_pid") == AGENT:
             continue  # asked by the session's own agent (through gitbench mcp), with the user's approval

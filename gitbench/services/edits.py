@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitbench.git.repo import BLOB, COMMIT_MODE, EXEC, LINK, TREE, Entry
+from gitbench.git.objects import Entry, Mode
 from gitbench.scope import Scope, UnsafePath, check_path
 
 MAX_EDITS = 500
@@ -99,7 +99,7 @@ def plan(
             out.refused.append((path, why))
             continue
         op = edit.get("op")
-        old_text, mode = current.get(path, (None, BLOB))
+        old_text, mode = current.get(path, (None, Mode.REGULAR))
         if op == "delete":
             if old_text is None:
                 out.refused.append((path, "delete of a file that does not exist"))
@@ -168,8 +168,8 @@ def _path_problem(
     for i in range(1, len(parts)):
         parent = "/".join(parts[:i])
         entry = lookup(parent)
-        if entry is not None and entry[1] != TREE:
-            kind = "a symlink" if entry[1] == LINK else "a file"
+        if entry is not None and entry.mode != Mode.TREE:
+            kind = "a symlink" if entry.mode == Mode.SYMLINK else "a file"
             return f"{parent} is {kind}, not a folder"
         if parent in current and current[parent][0] is not None:
             return f"{parent} is a file, not a folder"
@@ -181,12 +181,12 @@ def _path_problem(
     entry = lookup(path)
     if entry is None:
         return None  # a new file inside the scope
-    if entry[1] == LINK:
+    if entry.mode == Mode.SYMLINK:
         return "is a symlink: models may not write through or over symlinks"
-    if entry[1] == COMMIT_MODE:
+    if entry.mode == Mode.GITLINK:
         return "is a submodule"
-    if entry[1] == TREE:
+    if entry.mode == Mode.TREE:
         return "is a folder"
-    if entry[1] in (BLOB, EXEC):
+    if entry.mode.is_file:
         return "an existing file that was not sent in this request (the model has not seen it)"
     return "not a regular file"

@@ -11,7 +11,7 @@ import stat
 from typing import Any
 
 from gitbench import errors, trailers
-from gitbench.git.repo import BLOB, EXEC, LINK, Entry
+from gitbench.git.objects import Entry, Mode
 from gitbench.model import OperationResult
 from gitbench.scope import UnsafePath, check_path
 from gitbench.services import drafts, transaction
@@ -33,9 +33,9 @@ def _rel_inside(wb: Workbench, path: str) -> str | None:
 def _read_entry(wb: Workbench, full: str, rel: str) -> Entry:
     st = os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
-        return wb.git.create_blob(os.fsencode(os.readlink(full))), LINK
+        return Entry(wb.git.create_blob(os.fsencode(os.readlink(full))), Mode.SYMLINK)
     # As `git add` stores it at ``rel`` (line endings normalised), a big file streamed rather than read whole.
-    return wb.git.create_blob_from_file(full, rel), (EXEC if st.st_mode & 0o100 else BLOB)
+    return Entry.file(wb.git.create_blob_from_file(full, rel), bool(st.st_mode & 0o100))
 
 
 def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None]) -> OperationResult:
@@ -127,8 +127,8 @@ def rm(wb: Workbench, paths: list[str]) -> OperationResult:
             entry = wb.git.tree_entry(tree, rel)
             if entry is None:
                 raise errors.UsageError(f"{rel} is not on Published.", [errors.Action("List files", "git ls-files")])
-            if entry[1] == 0o040000:
-                for sub, _, _ in wb.git.walk_tree(entry[0], rel + "/"):
+            if entry.mode == Mode.TREE:
+                for sub, _, _ in wb.git.walk_tree(entry.oid, rel + "/"):
                     changes[sub] = None
             else:
                 changes[rel] = None
@@ -147,25 +147,25 @@ def extract(wb: Workbench, path: str, dest: str, force: bool = False) -> Operati
         entry = wb.git.tree_entry(tree, rel)
         if entry is None:
             raise errors.UsageError(f"{rel} is not on Published.")
-        if entry[1] == 0o040000:
+        if entry.mode == Mode.TREE:
             items = [
-                (os.path.join(dest, os.path.relpath(p, rel)), oid, mode, p)
-                for p, oid, mode in wb.git.walk_tree(entry[0], rel + "/")
+                (os.path.join(dest, os.path.relpath(p, rel)), Entry(oid, mode), p)
+                for p, oid, mode in wb.git.walk_tree(entry.oid, rel + "/")
             ]
         else:
             target = os.path.join(dest, os.path.basename(rel)) if os.path.isdir(dest) else dest
-            items = [(target, entry[0], entry[1], rel)]
-        clash = [t for t, _, _, _ in items if os.path.lexists(t)]
+            items = [(target, entry, rel)]
+        clash = [t for t, _, _ in items if os.path.lexists(t)]
         if clash and not force:
             raise errors.UsageError(
                 f"Would overwrite {', '.join(clash[:5])}; nothing was written.",
                 [errors.Action("Overwrite them", f"gitbench extract {path} {dest} --force")],
             )
-        for target, oid, mode, source in items:
+        for target, found, source in items:
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             if os.path.lexists(target):
                 os.unlink(target)
-            wb.git.write_entry(target, oid, mode, as_path=source)  # as `git checkout` would write it (line endings)
+            wb.git.write_entry(target, found, as_path=source)  # as `git checkout` would write it (line endings)
         return OperationResult(
-            "extract", f"Extracted {len(items)} file(s) to {dest}.", data={"files": [t for t, _, _, _ in items]}
+            "extract", f"Extracted {len(items)} file(s) to {dest}.", data={"files": [t for t, _, _ in items]}
         )

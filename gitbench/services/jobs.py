@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gitbench import clock, errors, faults, trailers
-from gitbench.git.repo import Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.git.objects import Entry
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
+from gitbench.model import STOPPED as STOPPED  # re-exported: the TUI reads it here
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
@@ -136,7 +137,7 @@ def start_job(
     job = JobRecord(
         id=job_id,
         kind=kind,
-        status="running",
+        status=JobStatus.RUNNING,
         created=now,
         updated=now,
         draft=ref,
@@ -248,9 +249,6 @@ def commit_step(
     return commit
 
 
-STOPPED = ("failed", "cancelled", "interrupted", "paused")
-
-
 def next_actions(job: JobRecord) -> list[errors.Action]:
     """What the user can do after the job: the seed's retry, switch model, restore checkpoint, view report."""
     view = errors.Action("View the report", f"gitbench report {job.id}")
@@ -258,10 +256,10 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
         "Go back: discard the Draft (recoverable) and restore the checkpoint taken before the job",
         f"gitbench discard --yes && gitbench restore {job.checkpoint} --yes",
     )
-    if job.status == "complete":
+    if job.status == JobStatus.COMPLETE:
         return [errors.REVIEW, errors.PUBLISH, errors.DISCARD]
-    if job.status not in STOPPED:
-        return [view] if job.status != "running" else []
+    if not job.status.stopped:
+        return [view] if job.status != JobStatus.RUNNING else []
     if job.kind == "exec":
         import shlex  # the command is pasted into a shell: quote it as one
 
@@ -290,7 +288,7 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
     klass = (job.error or {}).get("class")
     first = (
         errors.Action("Resume later, from the last completed step (the job is paused)", f"gitbench resume {job.id}")
-        if job.status == "paused"
+        if job.status == JobStatus.PAUSED
         else errors.Action("Retry from the last completed step", f"gitbench resume {job.id}")
     )
     switch = errors.Action("Switch model and resume", f"gitbench resume {job.id} --model PROVIDER:MODEL")
@@ -330,7 +328,7 @@ def complete(
     wb: Workbench, job: JobRecord, notes: list[str], on_record: Callable[[JobRecord], dict[str, Any]] | None = None
 ) -> OperationResult:
     """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
-    job.status = "complete"
+    job.status = JobStatus.COMPLETE
     job.finished = clock.now()
     head = wb.git.ref(job.draft)
     if head is None or head == job.base:
@@ -342,13 +340,13 @@ def complete(
 
                 notes = [*notes, *worktrees.remove(wb, job.draft, job.base)]
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
-        job.status = "no-changes"
+        job.status = JobStatus.NO_CHANGES
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)
     _log_end(wb, job)
     faults.point("job.after-complete")
     wb.journal.clear()
     label = job.draft[len(DRAFT_PREFIX) :]
-    if job.status == "no-changes":
+    if job.status == JobStatus.NO_CHANGES:
         who = (
             "the agent"
             if job.model.startswith("command:")
@@ -395,11 +393,11 @@ def fail(
     """
     klass = klass or _klass(err)
     job.status = (
-        "cancelled"
+        JobStatus.CANCELLED
         if isinstance(err, errors.Cancelled)
-        else "paused"
+        else JobStatus.PAUSED
         if klass in ("rate-limit", "timeout") and job.kind != "exec"
-        else "failed"
+        else JobStatus.FAILED
     )
     job.error = {"code": err.code, "class": klass, "message": err.message}
     job.finished = clock.now()

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gitbench import errors, faults
+from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, JobStatus, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
@@ -24,8 +25,8 @@ def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
     info = drafts.info(wb, ref)
     try:
         for change in wb.git.diff_trees(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree):
-            if change.new is not None and change.new[1] != 0o160000:
-                wb.git.check_blob(change.new[0])  # a big file is checked a chunk at a time, never read whole
+            if change.new is not None and change.new.mode != Mode.GITLINK:
+                wb.git.check_blob(change.new.oid)  # a big file is checked a chunk at a time, never read whole
     except (KeyError, ValueError) as exc:
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     return info.head, info.base
@@ -334,16 +335,16 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
     """The follow-ups after Published moved; each is idempotent so recovery can run them again."""
     left = left or []
     job = drafts.job_record(wb, entry["job"]) if entry.get("job") else None
-    if job is not None and job.status != "published":
-        job.status = "published"
+    if job is not None and job.status != JobStatus.PUBLISHED:
+        job.status = JobStatus.PUBLISHED
         drafts.save_job(wb, job, note="published")
     for other in drafts.jobs_on(wb, entry["draft"]):  # jobs that continued the Draft went out with it
         if (
             other.continues == entry["draft"]
-            and other.status not in ("published", "discarded")
+            and other.status not in (JobStatus.PUBLISHED, JobStatus.DISCARDED)
             and other.created >= (job.created if job else 0)
         ):
-            other.status = "published"
+            other.status = JobStatus.PUBLISHED
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
     check = entry.get("check")

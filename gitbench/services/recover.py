@@ -12,7 +12,7 @@ import shutil
 from typing import Any
 
 from gitbench import clock
-from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.model import DRAFT_PREFIX, JobStatus, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitlocks
 
@@ -195,13 +195,14 @@ def _redundant(wb: Workbench, folder: str) -> bool:
 def _dead_jobs(wb: Workbench) -> list[str]:
     """Jobs whose command ran without the lock and whose process is gone (killed, crashed): each is marked
     interrupted, and whatever its command left running is stopped. Its worktree and its steps are kept."""
-    from gitbench.services import supervisor
     from gitbench.store import running
 
     notes: list[str] = []
     for job_id, (info, alive) in running.markers(wb.layout.running).items():
         if alive:
             continue
+        from gitbench.services import supervisor  # here: it imports subprocess, and every state change runs this
+
         pgid = info.get("pgid")
         stopped = 0
         if isinstance(pgid, int) and pgid > 1:
@@ -288,7 +289,7 @@ def _ended(wb: Workbench, job_id: str, end: dict[str, Any], worktree: Any, progr
     from gitbench.services import drafts, jobs
 
     job = drafts.job_record(wb, job_id)
-    if job is None or job.status != "running":
+    if job is None or job.status != JobStatus.RUNNING:
         return []
     raw = end.get("error")
     error: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -302,7 +303,7 @@ def _ended(wb: Workbench, job_id: str, end: dict[str, Any], worktree: Any, progr
         files = commands.keep_finished(wb, job, worktree)
         if files:
             kept = f" The {len(files)} file(s) it had written are now a step on its Draft: {', '.join(files[:5])}."
-    job.status = str(end.get("status") or "failed")
+    job.status = JobStatus(str(end.get("status") or JobStatus.FAILED))
     job.error = error or {"code": "internal", "class": "internal", "message": "The job stopped."}
     drafts.save_job(wb, job, report=jobs.report(job), note=job.status)
     label = job.draft[len(DRAFT_PREFIX) :]
@@ -323,9 +324,9 @@ def _interrupted(wb: Workbench, job_id: str, check_marker: bool = True) -> list[
         if job_id in running.live(wb.layout.running):
             return []  # its command still runs (without the lock): not interrupted
     job = drafts.job_record(wb, job_id)
-    if job is None or job.status != "running":
+    if job is None or job.status != JobStatus.RUNNING:
         return []
-    job.status = "interrupted"
+    job.status = JobStatus.INTERRUPTED
     job.error = {
         "code": "interrupted",
         "class": "internal",

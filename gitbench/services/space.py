@@ -11,7 +11,6 @@ entry, a trash commit). Measured from the file system only, on the error path: n
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass, field
 
 from gitbench import errors
@@ -87,6 +86,8 @@ def measure(wb: Workbench) -> SpaceUse:
 
 def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
     """One sentence saying where gitbench's space is, and the commands that free it."""
+    import shlex  # here: `status` imports this module on every run, and explains only on a full disk
+
     own = f"gitbench's own files take {storage.human(use.gitbench_bytes)} in {use.gitbench_dir}"
     if use.logs_bytes:
         own += f" (logs: {storage.human(use.logs_bytes)})"

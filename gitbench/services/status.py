@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitbench import errors, trailers
-from gitbench.model import DraftInfo, JobRecord, Published, Status, Storage
+from gitbench.model import DraftInfo, JobRecord, JobStatus, Published, Status, Storage
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 
@@ -66,7 +66,8 @@ def status(wb: Workbench) -> Status:
     if (
         job is not None
         and ref is None
-        and job.status in ("running", "complete", "failed", "cancelled", "interrupted")
+        and job.status
+        in (JobStatus.RUNNING, JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED)
         and not wb.git.ref_exists(job.draft)
     ):
         # The seed's "Draft missing": its branch was deleted outside gitbench. Say where its work still is.
@@ -163,6 +164,8 @@ def _storage(wb: Workbench) -> Storage | None:
 
 def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> None:
     """Each Draft's worktree and the job running in it, if any."""
+    if not infos:  # no Draft: nothing to annotate, and the worktree service need not be imported (start-up)
+        return
     from gitbench.services import worktrees
     from gitbench.store import running
 

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from gitbench import errors, faults
 from gitbench.git import sparse
 from gitbench.git.checkout import FileMover, changes_from_json, changes_to_json
-from gitbench.git.repo import COMMIT_MODE, Entry, RefMoved, TreeChange, translate
+from gitbench.git.objects import Entry, Mode
+from gitbench.git.repo import RefMoved, TreeChange, translate
 from gitbench.git.worktrees import GitFailed
 from gitbench.services.workbench import Workbench
 
@@ -44,11 +45,11 @@ def hidden_paths(wb: Workbench, changes: list[TreeChange]) -> list[str]:
 def submodule_paths(changes: list[TreeChange]) -> list[str]:
     """The submodules a move changes (a gitlink added, removed or pointed at another commit): their folders are
     the submodules' own repositories, which gitbench never writes (as `git merge` without --recurse-submodules)."""
-    return sorted({c.path for c in changes for e in (c.old, c.new) if e is not None and e[1] == COMMIT_MODE})
+    return sorted({c.path for c in changes for e in (c.old, c.new) if e is not None and e.mode == Mode.GITLINK})
 
 
 def _gitlink(entry: Entry | None) -> str | None:
-    return entry[0] if entry is not None and entry[1] == COMMIT_MODE else None
+    return entry.oid if entry is not None and entry.mode == Mode.GITLINK else None
 
 
 def submodule_moves(changes: list[TreeChange]) -> list[list[str | None]]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitbench import errors, trailers
-from gitbench.git.repo import COMMIT_MODE, TREE, CommitInfo
+from gitbench.git.objects import Mode
+from gitbench.git.repo import CommitInfo
 from gitbench.model import DRAFT_PREFIX, JobRecord, to_json
 from gitbench.services import attribution, checkpoints
 from gitbench.services.workbench import Workbench
@@ -152,9 +153,11 @@ def why(wb: Workbench, target: str, rev: str | None = None) -> WhyResult:
             raw_path, spec = target, None
     path = _clean_path(raw_path, target)
     entry = wb.git.tree_entry(tree, path)
-    if entry is None or entry[1] in (TREE, COMMIT_MODE):
+    if entry is None or entry.mode in (Mode.TREE, Mode.GITLINK):
         what = (
-            "no file" if entry is None else ("a folder, not a file" if entry[1] == TREE else "a submodule, not a file")
+            "no file"
+            if entry is None
+            else ("a folder, not a file" if entry.mode == Mode.TREE else "a submodule, not a file")
         )
         raise errors.UsageError(
             f"{path} is {what} at {said} ({commit[:12]}).",
@@ -163,7 +166,7 @@ def why(wb: Workbench, target: str, rev: str | None = None) -> WhyResult:
                 errors.Action("Ask about another revision", f"gitbench why {path} --rev REV"),
             ],
         )
-    data = wb.git.blob(entry[0])
+    data = wb.git.blob(entry.oid)
     if b"\0" in data[:8000]:
         raise errors.UsageError(
             f"{path} is a binary file at {said}: `why` follows lines of text.",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from gitbench import clock, errors
 from gitbench.git.repo import GitRepo
@@ -119,6 +117,10 @@ class Workbench:
         return sorted(self.git.refs(DRAFT_PREFIX))
 
     def new_id(self) -> str:
+        # Imported here: secrets (hmac, random) and datetime cost every command's start-up, and only jobs need ids.
+        import secrets
+        from datetime import UTC, datetime
+
         stamp = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{secrets.token_hex(2)}"
 
@@ -143,6 +145,17 @@ class Workbench:
             finally:
                 self._locked, self._lock = False, None
                 lock.release(left=[path for path, _ in self.git.left_locks])  # named for the next command
+
+    def for_thread(self, journal: Journal | None = None) -> Workbench:
+        """Another Workbench object on this repository, for a thread of this process while this one holds the lock
+        (one pygit2 Repository per thread, DESIGN.md §7). It acts under that lock: it never takes it nor lets go
+        of it (``changing`` and ``released`` pass straight through). ``journal``: the one it writes, when not the
+        Workbench's (the attempts of `gitbench try` share their caller's entry)."""
+        mine = Workbench(self.root)
+        mine._locked = True
+        if journal is not None:
+            mine.journal = journal
+        return mine
 
     def _settle_running(self) -> None:
         """Jobs running without the lock compare the refs they must not move with these after their command:

@@ -20,7 +20,8 @@ import threading
 from typing import Any
 
 from gitbench import errors, faults
-from gitbench.git.repo import BLOB, Entry, GitRepo, RefMoved
+from gitbench.git.objects import Entry, Mode
+from gitbench.git.repo import GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
 
 # Records files that point at something rather than record it: in a merge each clone keeps its own.
@@ -74,7 +75,7 @@ class Records:
         if entry is None:
             return None
         try:
-            return json.loads(self.repo.blob(entry[0]))
+            return json.loads(self.repo.blob(entry.oid))
         except (ValueError, KeyError):
             return None
 
@@ -87,7 +88,7 @@ class Records:
         if entry is None:
             return []
         out = []
-        for line in self.repo.blob(entry[0]).decode("utf-8", "replace").splitlines():
+        for line in self.repo.blob(entry.oid).decode("utf-8", "replace").splitlines():
             try:
                 out.append(json.loads(line))
             except ValueError:
@@ -101,7 +102,7 @@ class Records:
         entry = self.repo.tree_entry(tree, folder)
         if entry is None:
             return []
-        return sorted(p for p, _, _ in self.repo.walk_tree(entry[0]))
+        return sorted(p for p, _, _ in self.repo.walk_tree(entry.oid))
 
     def write(self, files: dict[str, Any], message: str) -> str:
         """Commit JSON documents (None deletes; a ``Lines`` list is JSON lines) on top of the records chain;
@@ -117,10 +118,10 @@ class Records:
                 changes[path] = None
             elif isinstance(doc, Lines):
                 data = "".join(json.dumps(d, sort_keys=True) + "\n" for d in doc).encode()
-                changes[path] = (self.repo.create_blob(data), BLOB)
+                changes[path] = Entry(self.repo.create_blob(data), Mode.REGULAR)
             else:
                 data = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
-                changes[path] = (self.repo.create_blob(data), BLOB)
+                changes[path] = Entry(self.repo.create_blob(data), Mode.REGULAR)
         base_tree = self.repo.commit(old).tree if old else None
         tree = self.repo.tree_with_changes(base_tree, changes)
         return self._commit(tree, old, message)
@@ -176,22 +177,22 @@ class Records:
         if path in POINTERS:  # which conversation `gitbench ask` continues here: this clone's own choice
             return {path: ours}
         if path.endswith(".jsonl"):
-            seen = self.repo.blob(ours[0]).splitlines(keepends=True)
+            seen = self.repo.blob(ours.oid).splitlines(keepends=True)
             have = set(seen)
-            extra = [line for line in self.repo.blob(theirs[0]).splitlines(keepends=True) if line not in have]
+            extra = [line for line in self.repo.blob(theirs.oid).splitlines(keepends=True) if line not in have]
             data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in seen + extra)
-            return {path: (self.repo.create_blob(data), BLOB)}
+            return {path: Entry(self.repo.create_blob(data), Mode.REGULAR)}
         # One document changed on two machines: the newer one stays in place (by its own "updated"/"ended"/
         # "created" time, then by content, so every clone picks the same), the other goes beside it.
         a, b = self._stamp(ours), self._stamp(theirs)
         keep, other = (ours, theirs) if a >= b else (theirs, ours)
         stem, dot, ext = path.rpartition(".")
-        aside = f"conflicts/{stem if dot else path}.{other[0][:8]}{'.' + ext if dot else ''}"
+        aside = f"conflicts/{stem if dot else path}.{other.oid[:8]}{'.' + ext if dot else ''}"
         return {path: keep, aside: other}
 
     def _stamp(self, entry: Entry) -> tuple[float, str]:
         try:
-            doc = json.loads(self.repo.blob(entry[0]))
+            doc = json.loads(self.repo.blob(entry.oid))
         except (ValueError, KeyError):
             doc = None
         when = 0.0
@@ -201,7 +202,7 @@ class Records:
                 if isinstance(value, int | float):
                     when = float(value)
                     break
-        return when, entry[0]
+        return when, entry.oid
 
     def set_tree(self, tree: str, message: str) -> str:
         """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitbench import errors, faults
-from gitbench.model import DRAFT_PREFIX, JobRecord, OperationResult
+from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
@@ -269,7 +269,7 @@ class Engine:
             job = drafts.job_record(self.wb, self.state.job)
             if job is not None and self.wb.git.ref(job.draft) is not None:
                 if job.status != "running":
-                    job.status, job.error = "running", None
+                    job.status, job.error = JobStatus.RUNNING, None
                     self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
                     drafts.save_job(self.wb, job, note="workflow resumed")
                 say(f"Continuing workflow job {job.id} in Draft {job.draft[len(DRAFT_PREFIX) :]}.")
@@ -315,7 +315,7 @@ class Engine:
                 )
             else:
                 why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
-            job.status = "paused"
+            job.status = JobStatus.PAUSED
             job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
             self.wb.journal.clear()

@@ -10,27 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitbench import errors
+from gitbench import errors, schema
 from gitbench.scope import UnsafePath, check_path
 from gitbench.workflow import order
 from gitbench.workflow.kinds import KINDS, ModuleKind
 
 PATH = ".gitbench/workflow.yaml"
-TOP_KEYS = {"max_parallel", "phases", "modules"}
-MODULE_KEYS = {
-    "id",
-    "version",
-    "phase",
-    "run",
-    "inputs",
-    "outputs",
-    "needs",
-    "optional",
-    "exclusive",
-    "gate",
-    "config",
-    "description",
-}
 RUN_KINDS = set(KINDS)
 LINE, KEYS = "__line__", "__keys__"  # what the loader adds to each mapping: its line, and each key's line
 RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may write them
@@ -151,26 +136,173 @@ def _at(data: dict[str, Any], key: str) -> int:
     return line
 
 
-def _unknown(data: dict[str, Any], known: set[str]) -> Any:
-    """The first key (in file order) that is not one of ``known``, or None."""
-    return next((k for k in data if k not in known and k not in (LINE, KEYS)), None)
+def _checked(file_schema: schema.Map, data: dict[str, Any], **context: Any) -> dict[str, Any]:
+    try:
+        return schema.validate(file_schema, data, context, line=_at, hidden=(LINE, KEYS))
+    except schema.Problem as exc:
+        raise _Problem(exc.message, exc.line or 1) from None
+
+
+def _escaped(value: Any) -> str:
+    return repr(value).replace("{", "{{").replace("}", "}}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings (one string is a list of one; nothing is an empty list)."""
+    value = value or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise schema.Invalid("{name} of {mid!r} must be a list of strings")
+    return tuple(value)
+
+
+def _inputs(value: Any) -> tuple[str, ...] | str:
+    """Paths a module reads, or (``{input: "what to provide"}``, an input module) the text of the request."""
+    if isinstance(value, dict):
+        if set(value) - {"input", LINE, KEYS} or not isinstance(value.get("input"), str):
+            raise schema.Invalid('inputs of {mid!r}: write a list of paths, or {{input: "what to provide"}}')
+        request: str = value["input"]
+        return request
+    inputs = _strings(value)
+    for pattern in inputs:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise schema.Invalid(f"input {_escaped(pattern)} of {{mid!r}} is outside the Workbench")
+    return inputs
+
+
+def _run(value: Any) -> dict[str, Any] | None:
+    """``run:`` with exactly one kind (command, model, input, module) and that kind's keys."""
+    if value is None:
+        return None  # an input module may leave it out
+    if not isinstance(value, dict):
+        raise schema.Invalid(_NO_RUN)
+    run = {k: v for k, v in value.items() if k not in (LINE, KEYS)}
+    kinds = [k for k in run if k in RUN_KINDS]
+    if len(kinds) != 1:
+        raise schema.Invalid("run of {mid!r} must have exactly one of command, model, input, module")
+    kind = kinds[0]
+    allowed = {
+        "command": {"command", "timeout"},
+        "model": {"model", "prompt"},
+        "input": {"input"},
+        "module": {"module"},
+    }[kind]
+    extra_key = next((k for k in run if k not in allowed), None)
+    if extra_key is not None:
+        raise schema.Invalid(f"run of {{mid!r}} has an unknown key {_escaped(extra_key)}")
+    if not all(isinstance(run[k], str) and run[k].strip() for k in allowed & set(run) if k != "timeout"):
+        raise schema.Invalid(f"run.{kind} of {{mid!r}} must be text")
+    timeout = run.get("timeout")
+    if timeout is not None and (not schema.is_number(timeout) or timeout <= 0):
+        raise schema.Invalid("run.timeout of {mid!r} must be a number of seconds, not {value[timeout]!r}")
+    if kind == "model" and not isinstance(run.get("prompt"), str):
+        raise schema.Invalid("a model module ({mid!r}) needs run.prompt")
+    return run
+
+
+def _outputs(value: Any) -> tuple[str, ...]:
+    """Paths in the Workbench, in their simplest form, none of them the engine's own files."""
+    outputs = _strings(value)
+    for out in outputs:
+        name = _escaped(out)
+        if any(c in out for c in "*?["):
+            raise schema.Invalid(f"output {name} of {{mid!r}} must be a path, not a pattern")
+        try:
+            if check_path(out) != out:
+                raise UnsafePath("not in its simplest form (write a file's path, without ./, // or a final /)")
+        except UnsafePath as exc:
+            raise schema.Invalid(
+                f"output {name} of {{mid!r}} is outside the Workbench or unsafe: " + str(exc).replace("{", "{{")
+            ) from exc
+        if out.startswith(RESERVED[0]) or any(r.startswith(out + "/") or r == out for r in RESERVED):
+            raise schema.Invalid(
+                f"output {name} of {{mid!r}} is one of the engine's own files (the workflow file and {RESERVED[0]})"
+            )
+    return outputs
+
+
+def _module_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in " /\\:\n\t") or value.startswith("."):
+        raise schema.Invalid("module id {value!r} must be a name without spaces, slashes or colons")
+    return value
+
+
+_NO_RUN = (
+    "module {mid!r} needs `run:` ({{command: ...}}, {{model: ..., prompt: ...}}, {{input: ...}} or {{module: ...}})"
+)
+_FLAG = schema.check(schema.is_flag, "{name} of {mid!r} must be true or false")
+# The keys of the file and of a module, each with its check, in the order they are checked.
+WORKFLOW = schema.Map(
+    keys=(
+        schema.Key(
+            "max_parallel",
+            schema.check(
+                lambda v: schema.is_whole(v) and v >= 1,
+                "max_parallel must be a whole number of at least 1, not {value!r}",
+            ),
+            default=2,
+        ),
+        schema.Key(
+            "phases",
+            schema.chain(
+                lambda v: v or [],
+                schema.check(
+                    lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
+                    "phases must be a list of names",
+                ),
+            ),
+            default=[],
+        ),
+        schema.Key(
+            "modules",
+            schema.check(lambda v: isinstance(v, list) and bool(v), "`modules:` must be a non-empty list"),
+            required="`modules:` must be a non-empty list",
+        ),
+    ),
+    unknown="unknown key {name!r} (known: {known})",
+)
+MODULE = schema.Map(
+    keys=(
+        schema.Key("id", _module_id, required="a module needs an `id:`"),
+        schema.Key("inputs", _inputs, default=()),
+        schema.Key("run", _run),
+        schema.Key("outputs", _outputs, default=()),
+        schema.Key("phase"),
+        schema.Key(
+            "config",
+            schema.chain(
+                schema.check(lambda v: not v or isinstance(v, dict), "config of {mid!r} must be a mapping"),
+                lambda v: v or {},
+            ),
+            default={},
+        ),
+        schema.Key(
+            "version",
+            schema.chain(
+                schema.check(
+                    lambda v: not isinstance(v, bool) and isinstance(v, int | str),
+                    "version of {mid!r} must be a number or text",
+                ),
+                str,
+            ),
+            default="1",
+        ),
+        schema.Key("needs", _strings, default=()),
+        schema.Key("optional", _FLAG, default=False),
+        schema.Key("exclusive", _FLAG, default=False),
+        schema.Key("gate", _FLAG, default=False),
+        schema.Key("description"),
+    ),
+    unknown="unknown module key {name!r} (known: {known})",
+)
+TOP_KEYS = set(WORKFLOW.by_name)
+MODULE_KEYS = set(MODULE.by_name)
 
 
 def _workflow(data: dict[str, Any], path: str) -> Workflow:
-    unknown = _unknown(data, TOP_KEYS)
-    if unknown is not None:
-        raise _Problem(f"unknown key {unknown!r} (known: {', '.join(sorted(TOP_KEYS))})", _at(data, unknown))
-    max_parallel = data.get("max_parallel", 2)
-    if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
-        raise _Problem(
-            f"max_parallel must be a whole number of at least 1, not {max_parallel!r}", _at(data, "max_parallel")
-        )
-    phases = data.get("phases") or []
-    if not isinstance(phases, list) or not all(isinstance(p, str) for p in phases):
-        raise _Problem("phases must be a list of names", _at(data, "phases"))
-    raw = data.get("modules")
-    if not isinstance(raw, list) or not raw:
-        raise _Problem("`modules:` must be a non-empty list", _at(data, "modules"))
+    checked = _checked(WORKFLOW, data)
+    max_parallel, phases, raw = checked["max_parallel"], checked["phases"], checked["modules"]
     modules: dict[str, ModuleSpec] = {}
     owner: dict[str, str] = {}
     folders: dict[str, str] = {}  # every folder an output is in → a module that writes there
@@ -209,120 +341,39 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
     if not isinstance(item, dict):
         raise _Problem("each module must be a mapping with an `id:`", parent_line)
     line = int(item.get(LINE, parent_line))
-
-    def at(key: str) -> int:
-        return _at(item, key)
-
-    unknown = _unknown(item, MODULE_KEYS)
-    if unknown is not None:
-        raise _Problem(f"unknown module key {unknown!r} (known: {', '.join(sorted(MODULE_KEYS))})", at(unknown))
-    mid = item.get("id")
-    if mid is None:
-        raise _Problem("a module needs an `id:`", line)
-    if not isinstance(mid, str) or not mid.strip() or any(c in mid for c in " /\\:\n\t") or mid.startswith("."):
-        raise _Problem(f"module id {mid!r} must be a name without spaces, slashes or colons", at("id"))
-
-    def strings(key: str) -> tuple[str, ...]:
-        value = item.get(key) or []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise _Problem(f"{key} of {mid!r} must be a list of strings", at(key))
-        return tuple(value)
-
-    def flag(key: str) -> bool:
-        value = item.get(key, False)
-        if not isinstance(value, bool):
-            raise _Problem(f"{key} of {mid!r} must be true or false", at(key))
-        return value
-
-    inputs_raw = item.get("inputs")
-    input_request = None
-    inputs: tuple[str, ...]
-    if isinstance(inputs_raw, dict):
-        extra = set(inputs_raw) - {"input", LINE, KEYS}
-        if extra or not isinstance(inputs_raw.get("input"), str):
-            raise _Problem(f'inputs of {mid!r}: write a list of paths, or {{input: "what to provide"}}', at("inputs"))
-        input_request, inputs = inputs_raw["input"], ()
-    else:
-        inputs = strings("inputs")
-    run = item.get("run")
-    if run is None and input_request is not None:
+    checked = _checked(MODULE, item, mid=item.get("id"))
+    mid: str = checked["id"]
+    inputs: tuple[str, ...] = checked["inputs"]
+    input_request: str | None = None
+    if isinstance(checked["inputs"], str):
+        inputs, input_request = (), checked["inputs"]
+    run = checked.get("run")
+    if run is None:
+        if input_request is None:
+            raise _Problem(_NO_RUN.format(mid=mid), _at(item, "run"))
         run = {"input": input_request}
-    if not isinstance(run, dict):
-        raise _Problem(
-            f"module {mid!r} needs `run:` ({{command: ...}}, {{model: ..., prompt: ...}}, "
-            "{input: ...} or {module: ...})",
-            at("run"),
-        )
-    run_line = at("run")
-    run = {k: v for k, v in run.items() if k not in (LINE, KEYS)}
-    kinds = [k for k in run if k in RUN_KINDS]
-    if len(kinds) != 1:
-        raise _Problem(f"run of {mid!r} must have exactly one of command, model, input, module", run_line)
-    kind = kinds[0]
-    allowed = {
-        "command": {"command", "timeout"},
-        "model": {"model", "prompt"},
-        "input": {"input"},
-        "module": {"module"},
-    }[kind]
-    extra_key = next((k for k in run if k not in allowed), None)
-    if extra_key is not None:
-        raise _Problem(f"run of {mid!r} has an unknown key {extra_key!r}", run_line)
-    if not all(isinstance(run[k], str) and run[k].strip() for k in allowed & set(run) if k != "timeout"):
-        raise _Problem(f"run.{kind} of {mid!r} must be text", run_line)
-    timeout = run.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
-        raise _Problem(f"run.timeout of {mid!r} must be a number of seconds, not {timeout!r}", run_line)
-    if kind == "model" and not isinstance(run.get("prompt"), str):
-        raise _Problem(f"a model module ({mid!r}) needs run.prompt", run_line)
+    kind = next(k for k in run if k in RUN_KINDS)
     if kind == "input" and input_request is None:
         input_request = str(run["input"])
-    outputs = strings("outputs")
-    for out in outputs:
-        if any(c in out for c in "*?["):
-            raise _Problem(f"output {out!r} of {mid!r} must be a path, not a pattern", at("outputs"))
-        try:
-            if check_path(out) != out:
-                raise UnsafePath("not in its simplest form (write a file's path, without ./, // or a final /)")
-        except UnsafePath as exc:
-            raise _Problem(
-                f"output {out!r} of {mid!r} is outside the Workbench or unsafe: {exc}", at("outputs")
-            ) from exc
-        if out.startswith(RESERVED[0]) or any(r.startswith(out + "/") or r == out for r in RESERVED):
-            raise _Problem(
-                f"output {out!r} of {mid!r} is one of the engine's own files (the workflow file and {RESERVED[0]})",
-                at("outputs"),
-            )
-    for pattern in inputs:
-        if pattern.startswith("/") or ".." in pattern.split("/"):
-            raise _Problem(f"input {pattern!r} of {mid!r} is outside the Workbench", at("inputs"))
-    if not outputs:
+    if not checked["outputs"]:
         raise _Problem(f"module {mid!r} declares no outputs: the engine could never tell it is complete", line)
-    phase = item.get("phase")
+    phase = checked.get("phase")
     if phase is not None and (not isinstance(phase, str) or (phases and phase not in phases)):
-        raise _Problem(f"phase {phase!r} of {mid!r} is not one of the phases {phases}", at("phase"))
-    config = item.get("config") or {}
-    if not isinstance(config, dict):
-        raise _Problem(f"config of {mid!r} must be a mapping", at("config"))
-    version = item.get("version", 1)
-    if isinstance(version, bool) or not isinstance(version, int | str):
-        raise _Problem(f"version of {mid!r} must be a number or text", at("version"))
+        raise _Problem(f"phase {phase!r} of {mid!r} is not one of the phases {phases}", _at(item, "phase"))
     return ModuleSpec(
         id=mid,
         kind=KINDS[kind],
         run=run,
-        version=str(version),
+        version=checked["version"],
         phase=phase,
         inputs=inputs,
         input_request=input_request,
-        outputs=outputs,
-        needs=strings("needs"),
-        optional=flag("optional"),
-        exclusive=flag("exclusive"),
-        gate=flag("gate"),
-        config=_plain(config),
+        outputs=checked["outputs"],
+        needs=checked["needs"],
+        optional=checked["optional"],
+        exclusive=checked["exclusive"],
+        gate=checked["gate"],
+        config=_plain(checked["config"]),
         line=line,
     )
 

@@ -33,7 +33,9 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
     if isinstance(raw, Result):
         return raw
     if isinstance(raw, Provided):
-        changes: dict[str, Entry | None] = {p: (wb.git.create_blob_as(data, p), BLOB) for p, data in raw.files.items()}
+        changes: dict[str, Entry | None] = {
+            p: Entry(wb.git.create_blob_as(data, p), BLOB) for p, data in raw.files.items()
+        }
         return Result("complete", changes=changes)
     folder, snap, status, error, seconds = raw.folder, raw.snap, raw.status, raw.error, raw.seconds
     cap = export.capture(wb.git, folder, snap, Scope(tuple(m.outputs)))
@@ -117,7 +119,7 @@ def commit_module(
         "time": clock.now(),
     }
     data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
-    changes = {**result.changes, resolver.meta_path(m.id): (wb.git.create_blob(data), BLOB)}
+    changes = {**result.changes, resolver.meta_path(m.id): Entry(wb.git.create_blob(data), BLOB)}
     job.model = f"workflow:{m.kind}"
     commit = jobs.commit_step(
         wb,
