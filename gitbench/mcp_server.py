@@ -110,16 +110,9 @@ def as_error(exc: BaseException) -> errors.GitbenchError:
         return exc
     if isinstance(exc, OSError):
         return errors.file_error(exc, "running the tool")
-    from gitbench.cli.app import _crash_log
+    from gitbench.services.crash import internal_error
 
-    log = _crash_log(exc)
-    return errors.InternalError(
-        f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
-        [
-            errors.Action("Check and repair the Workbench", "gitbench recover"),
-            errors.Action("Report the bug with the crash log"),
-        ],
-    )
+    return internal_error(exc)
 
 
 async def run(work: Callable[[], Any], answer: Callable[[Any], CallToolResult] = ok) -> CallToolResult:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import inprocess
 from tests.gitserver import git_server  # noqa: F401 - the fixture, for every test module
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml
@@ -76,6 +77,22 @@ def git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | N
 
 
 def gitbench(
+    cwd: Path | str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run gitbench's real entry point: in this process where process isolation is not what the test is about
+    (`tests/inprocess.py` says when), else in a subprocess. Either way the answer is the same
+    ``CompletedProcess`` (exit code, stdout, stderr)."""
+    full_env = {**os.environ, **(env or {})}
+    if timeout is None and inprocess.suitable(cwd, list(args), full_env):
+        return inprocess.run(cwd, list(args), env or {}, input)
+    return gitbench_subprocess(cwd, *args, env=env, input=input, timeout=timeout or 120)
+
+
+def gitbench_subprocess(
     cwd: Path | str, *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `gitbench` entry point in a subprocess."""
@@ -165,6 +182,7 @@ __all__ = [
     "checkpoint_names",
     "git",
     "gitbench",
+    "gitbench_subprocess",
     "make_project",
     "nth_checkpoint",
     "run_job",

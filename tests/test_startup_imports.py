@@ -24,7 +24,7 @@ CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, re
     "gitbench.git.repo",
     "gitbench.store.records",
     "gitbench.services.status",
-    "gitbench.services.log",
+    "gitbench.services.audit_trail",
     "gitbench.services.checkpoints",
     "gitbench.services.review",
     "gitbench.services.publish",
@@ -69,9 +69,9 @@ def test_a_bare_status_run_imports_no_heavy_library_nor_what_it_does_not_need(wo
 def test_a_read_only_service_call_imports_nothing_more_than_its_module(workbench: Path) -> None:
     code = (
         "from gitbench.services.workbench import Workbench\n"
-        "from gitbench.services import checkpoints, log, status\n"
+        "from gitbench.services import audit_trail, checkpoints, status\n"
         "wb = Workbench('.')\n"
-        "status.status(wb); log.audit_log(wb); checkpoints.history_page(wb)\n"
+        "status.status(wb); audit_trail.audit_log(wb); checkpoints.history_page(wb)\n"
     )
     modules = imported_by(code, cwd=workbench)
     assert not heavy(modules)

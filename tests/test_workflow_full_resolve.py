@@ -44,7 +44,7 @@ def test_a_full_resolve_costs_a_few_python_calls_per_module(tmp_path: Path, monk
     # The benchmark's DAG at 2,000 modules (20 chains of 100 steps), up to date, as its generator makes it.
     wb, _ = generate(str(tmp_path), 2000, dict(os.environ))
     monkeypatch.chdir(wb)
-    from gitbench.cli.common import open_workbench
+    from gitbench.cli.opening import open_workbench
     from gitbench.workflow.engine import Engine
 
     first = Engine(open_workbench()).status_text()  # the first status parses the workflow file: not counted

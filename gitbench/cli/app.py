@@ -1,4 +1,8 @@
-"""The `gitbench` command: parse arguments, call a service, render its result or its error.
+"""The `gitbench` command: parse arguments, call a command function, render its result or its error.
+
+Each command is a plain function (``gitbench/cli/*_cmds.py``) that takes its options as arguments and returns an
+exit code; `lazy.COMMANDS` says which module holds which, so a command imports only its own module. The most
+frequent forms (`--version`, the everyday commands' plain forms, `workflow status`) skip the parser altogether.
 
 One error handler for everything: a GitbenchError becomes a banner (or ``{"ok": false, ...}`` with
 ``--json``) and its exit code; anything unexpected becomes a short message, a crash log, and exit 70.
@@ -6,108 +10,12 @@ One error handler for everything: a GitbenchError becomes a banner (or ``{"ok": 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import typer
-
     from gitbench import errors
-
-_app: typer.Typer | None = None
-
-
-def _typer_app() -> typer.Typer:
-    """The typer application, built on first use: a bare `gitbench status` never imports typer (start-up)."""
-    global _app
-    if _app is None:
-        import typer
-
-        _app = typer.Typer(
-            name="gitbench",
-            help="Safe, reviewable, reversible AI edits, using nothing but Git.",
-            no_args_is_help=True,
-            add_completion=False,
-            pretty_exceptions_enable=False,
-        )
-    return _app
-
-
-def interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty() and not os.environ.get("CI")
-
-
-def _register() -> None:
-    from gitbench.cli import (
-        agent_cmds,
-        attempt_cmds,
-        checkpoint_cmds,
-        draft_cmds,
-        file_cmds,
-        gc_cmds,
-        mcp_cmds,
-        model_cmds,
-        provenance_cmds,
-        remote_cmds,
-        tui_cmds,
-        workbench_cmds,
-        workflow_cmds,
-    )
-
-    for module in (
-        workbench_cmds,
-        draft_cmds,
-        model_cmds,
-        attempt_cmds,
-        checkpoint_cmds,
-        file_cmds,
-        gc_cmds,
-        workflow_cmds,
-        provenance_cmds,
-        remote_cmds,
-        tui_cmds,
-        agent_cmds,
-        mcp_cmds,
-    ):
-        module.register(_typer_app())
-
-
-def _crash_log(exc: BaseException, where: str | None = None) -> str:
-    """Write ``exc``'s traceback to a crash log in the Workbench at ``where`` (default: the current folder's),
-    or in the temp folder outside a repository; return its path."""
-    import tempfile
-    import time
-    import traceback
-
-    folder = tempfile.gettempdir()
-    try:
-        from gitbench.git.repo import GitRepo
-
-        folder = os.path.join(GitRepo(where or os.getcwd()).gitdir, "gitbench", "logs")
-        os.makedirs(folder, exist_ok=True)
-    except Exception:  # noqa: BLE001 - outside a repository the log goes to the temp folder
-        pass
-    path = os.path.join(folder, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    with open(path, "w") as fh:
-        fh.write(f"gitbench {' '.join(sys.argv[1:2])}\n")  # the command name only: arguments may hold secrets
-        fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    return path
-
-
-def _os_error(exc: OSError) -> errors.GitbenchError:
-
-    from gitbench import errors
-
-    if errors.is_disk_full(exc):
-        return errors.disk_full("writing")
-    where = f" ({exc.filename})" if exc.filename else ""
-    return errors.FileIOError(
-        f"A file could not be read or written{where}: {exc.strerror or exc}. Published was not changed by a "
-        "half-done write; the next gitbench command finishes or rolls back whatever was under way.",
-        [errors.Action("Fix the file-system problem (permissions, space), then check", "gitbench recover")],
-    )
 
 
 def _where_space_went(exc: errors.DiskFull) -> None:
@@ -127,12 +35,6 @@ def _where_space_went(exc: errors.DiskFull) -> None:
     exc.details["space"] = use.to_dict()
 
 
-def _remote_fast(args: list[str]) -> bool:
-    from gitbench.cli.remote_cmds import fast
-
-    return fast(args)
-
-
 def _optional_values(args: list[str]) -> list[str]:
     """`publish --remote` takes an optional value (the remote's name): alone, it means the usual remote. click
     cannot say that for an option whose value is free text, so an `--remote` followed by nothing or by another
@@ -146,8 +48,49 @@ def _optional_values(args: list[str]) -> list[str]:
     return out
 
 
+def _fast(args: list[str], as_json: bool) -> Callable[[], int] | None:
+    """The everyday commands in their plain forms (cli/table.py's ``Fast``) and a bare `workflow status` run
+    without click or typer, whose import and parser cost more than the command itself: the same functions the
+    parser would call."""
+    from gitbench.cli.table import COMMANDS, parse
+
+    entry = COMMANDS.get(args[0]) if args else None
+    fast = entry.fast if entry is not None else None
+    if entry is not None and fast is not None:
+        kwargs = parse(fast, args[1:])
+        if kwargs is not None:
+            module = entry.module
+
+            def command() -> int:
+                import importlib
+
+                function = getattr(importlib.import_module(f"gitbench.cli.{module}"), fast.function)
+                return int(function(**kwargs))
+
+            return command
+    if args in (["workflow", "status"], ["workflow", "status", "--json"]):
+        # Asked often while a workflow runs, and cheap when cached.
+        def workflow_status() -> int:
+            from gitbench.cli.workflow_view import show_status
+
+            show_status(as_json)
+            return 0
+
+        return workflow_status
+    return None
+
+
+def version() -> int:
+    from gitbench import __version__
+
+    sys.stdout.write(f"gitbench {__version__}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        return version()
     if args[:1] == ["hook"]:
         # An agent's hook, run before every tool call: no typer, no rich, no error banner (the agent reads the
         # answer in its own protocol; integrations/entry.py never lets an error break the agent's session).
@@ -156,35 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         return hook_main(args[1:])
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)  # not the job command's own
     args = _optional_values(args)
-    if args in (["status"], ["status", "--json"]):
-        # The most frequent command, without typer: importing it and building the parser cost more than the
-        # status itself. Same function as `gitbench status` through typer.
-        from gitbench.cli.common import show_status
+    invoke = _fast(args, as_json)
+    if invoke is None:
 
-        def invoke() -> None:
-            show_status(as_json)
-    elif args[:1] in (["push"], ["pull"]) and _remote_fast(args):
+        def invoke() -> int:
+            from gitbench.cli import lazy
 
-        def invoke() -> None:
-            from gitbench.cli.remote_cmds import run_fast
-
-            run_fast(args)
-    elif args in (["workflow", "status"], ["workflow", "status", "--json"]):
-        # Asked often while a workflow runs, and cheap when cached: without typer too.
-        def invoke() -> None:
-            from gitbench.cli.workflow_view import show_status as show_workflow_status
-
-            show_workflow_status(as_json)
-    else:
-        import typer
-
-        _register()
-        command = typer.main.get_command(_typer_app())
-
-        def invoke() -> None:
-            code = command.main(args=args, prog_name="gitbench", standalone_mode=False)
-            if isinstance(code, int) and code:  # a command's typer.Exit(N): click returns N here, not raises
-                raise typer.Exit(code)
+            code = lazy.group().main(args=args, prog_name="gitbench", standalone_mode=False)
+            return code if isinstance(code, int) else 0  # click returns the command's exit code, or Exit's
 
     return handle(invoke, as_json)
 
@@ -193,20 +115,44 @@ def run_command(command: object, prog: str) -> None:
     """Another console script (`module-runner`) with gitbench's error handling."""
     args = sys.argv[1:]
 
-    def invoke() -> None:
-        command.main(args=args, prog_name=prog, standalone_mode=False)  # type: ignore[attr-defined]
+    def invoke() -> int:
+        code = command.main(args=args, prog_name=prog, standalone_mode=False)  # type: ignore[attr-defined]
+        return code if isinstance(code, int) else 0
 
     raise SystemExit(handle(invoke, "--json" in args))
 
 
-def handle(invoke: Callable[[], None], as_json: bool) -> int:
+def _click_exit(exc: Exception, as_json: bool) -> int | None:
+    """click's own exceptions, by type (click is imported only if a parser ran): a usage error is shown as click
+    shows it (or as our usage error with ``--json``), Abort is exit 1, Exit its code; None for anything else."""
+    if "click" not in sys.modules:
+        return None
+    import click
+
+    if isinstance(exc, click.exceptions.ClickException):  # UsageError, BadParameter, NoSuchOption, ...
+        if as_json:  # scripts asked for JSON: a bad option is an error like any other
+            from gitbench import errors
+            from gitbench.cli import render
+
+            usage = errors.UsageError(exc.format_message(), [errors.Action("Help", "gitbench --help")])
+            render.error(usage, as_json)
+            return usage.exit_code
+        exc.show()
+        return exc.exit_code
+    if isinstance(exc, click.exceptions.Abort):
+        return 1
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    return None
+
+
+def handle(invoke: Callable[[], int | None], as_json: bool) -> int:
     """Run ``invoke``; turn every error into a banner (or JSON) and an exit code."""
     from gitbench import errors
     from gitbench.cli import render
 
     try:
-        invoke()
-        return 0
+        return invoke() or 0
     except errors.GitbenchError as exc:
         if isinstance(exc, errors.DiskFull):
             _where_space_went(exc)
@@ -221,35 +167,20 @@ def handle(invoke: Callable[[], None], as_json: bool) -> int:
         return 0
     except OSError as exc:
         # A file-system error nobody below translated: still a class the user can act on, not a crash.
-        err = _os_error(exc)
+        from gitbench.services import crash
+
+        err = crash.os_error(exc)
         if isinstance(err, errors.DiskFull):
             _where_space_went(err)
         render.error(err, as_json)
         return err.exit_code
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a message
-        if hasattr(exc, "exit_code") and hasattr(exc, "show"):  # typer/click usage errors
-            if as_json:  # scripts asked for JSON: a bad option is an error like any other
-                text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-                usage = errors.UsageError(str(text), [errors.Action("Help", "gitbench --help")])
-                render.error(usage, as_json)
-                return usage.exit_code
-            exc.show()
-            return int(exc.exit_code)
-        if type(exc).__name__ == "Abort":
-            return 1
-        if type(exc).__name__ == "Exit":
-            return int(getattr(exc, "exit_code", 0))
-        log = _crash_log(exc)
-        render.error(
-            errors.InternalError(
-                f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
-                [
-                    errors.Action("Check and repair the Workbench", "gitbench recover"),
-                    errors.Action("Report the bug with the crash log"),
-                ],
-            ),
-            as_json,
-        )
+        code = _click_exit(exc, as_json)
+        if code is not None:
+            return code
+        from gitbench.services import crash
+
+        render.error(crash.internal_error(exc), as_json)
         return 70
 
 

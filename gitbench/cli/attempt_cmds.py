@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import open_for_reading, open_workbench
+from gitbench.cli.opening import open_for_reading, open_workbench, progress, shown
+
+if TYPE_CHECKING:
+    import typer
+
+    from gitbench.services.workbench import Workbench
 
 
 def _age(seconds: float) -> str:
@@ -17,9 +22,139 @@ def _age(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(name="try")
-    def try_(
+def try_(
+    models: list[str],
+    job: str | None = None,
+    label: list[str] | None = None,
+    max_parallel: int = 3,
+    json: bool = False,
+) -> int:
+    """Run a Workshop job again with other models, each into its own Draft labeled by model."""
+    from gitbench.services import attempts
+
+    wb = open_workbench()
+    results = attempts.try_models(wb, list(models), job, list(label or []) or None, max_parallel, progress(json))
+    failed = [r for r in results if isinstance(r, errors.GitbenchError)]
+    if json:
+        import json as json_mod
+        import sys
+
+        from gitbench.model import to_json
+
+        doc = {
+            "ok": not failed,
+            "result": [
+                {"ok": False, "error": {"code": r.code, "message": r.message, "details": r.details}}
+                if isinstance(r, errors.GitbenchError)
+                else {"ok": True, "result": to_json(r)}
+                for r in results
+            ],
+        }
+        sys.stdout.write(json_mod.dumps(doc, sort_keys=True, default=str) + "\n")
+    else:
+        for r in results:
+            if isinstance(r, errors.GitbenchError):
+                render.out(f"✗ {r.details.get('draft', '').rsplit('/', 1)[-1] or '?'}: {r.message}")
+            else:
+                render.out(f"✓ {r.summary}")
+        render.out("Compare them: gitbench drafts · gitbench compare [--check CMD] · gitbench publish --draft LABEL")
+    return failed[0].exit_code if failed else 0
+
+
+def drafts(json: bool = False) -> int:
+    """The open Drafts, side by side: label, model, base, age, steps, files, tokens, status."""
+    from gitbench.services import attempts
+
+    wb = open_for_reading()
+    return shown(attempts.listing(wb), json, lambda rows: _render_drafts(rows, wb))
+
+
+def _render_drafts(rows: list[dict[str, Any]], wb: Workbench) -> None:
+    if not rows:
+        render.out("No Draft is open.")
+        return
+    published = wb.published()
+    _table(
+        ["label", "model", "base", "age", "steps", "files", "tokens", "status"],
+        [
+            [
+                r["label"],
+                r.get("model") or "",
+                (r["base"][:12] + ("" if r["base_is_published"] else " (older)")) if r.get("base") else "",
+                _age(r["age"]) if "age" in r else "",
+                str(r.get("steps", "")),
+                str(r.get("files", "")),
+                "" if r.get("tokens") is None else str(r["tokens"]),
+                r.get("status") or "",
+            ]
+            for r in rows
+        ],
+    )
+    older = [r["label"] for r in rows if r.get("base") and not r["base_is_published"]]
+    if older:
+        render.out(
+            f"Made from an older Published than {published[:12]}: {', '.join(older)}. "
+            "`gitbench rebase --draft LABEL` puts one on top of it (refused if both changed a file)."
+        )
+
+
+def compare(
+    check: str | None = None,
+    no_check: bool = False,
+    draft: list[str] | None = None,
+    timeout: float | None = None,
+    json: bool = False,
+) -> int:
+    """The scorecard of the open Drafts (kept on the records ref): diffstat, usage, attempts, time, check."""
+    from gitbench.services import attempts
+
+    if timeout is not None and not timeout > 0:
+        raise errors.UsageError(f"--timeout takes seconds above 0, not {timeout}.")
+    wb = open_workbench()
+    card = attempts.compare(wb, check, list(draft or []) or None, timeout, progress(json), no_check=no_check)
+    return shown(card, json, _render_scorecard)
+
+
+def _render_scorecard(card: dict[str, Any]) -> None:
+    heads = ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status"]
+    if card["check"]:
+        heads.append("check")
+    rows = []
+    for d in card["drafts"]:
+        row = [
+            d["label"],
+            d.get("model") or "",
+            str(d["files"]),
+            f"+{d['insertions']}/-{d['deletions']}",
+            str(d["steps"]),
+            "" if d.get("tokens") is None else str(d["tokens"]),
+            "" if d.get("attempts") is None else str(d["attempts"]),
+            "" if d.get("seconds") is None else f"{d['seconds']:.1f} s",
+            d.get("status") or "",
+        ]
+        if card["check"]:
+            c = d["check"]
+            row.append(
+                "passed" if c["passed"] else ("timed out" if c["exit_code"] is None else f"failed ({c['exit_code']})")
+            )
+        rows.append(row)
+    _table(heads, rows)
+    render.out(f"Scorecard {card['id']} kept on the records ref (scorecards/{card['id']}.json).")
+
+
+def rebase(draft: str | None = None, json: bool = False) -> int:
+    """Put a Draft made from an older Published on top of the current one (refused if both changed a file)."""
+    from gitbench.services import attempts
+
+    return shown(attempts.rebase(open_workbench(), draft), json)
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    import typer
+
+    @app.command("try", help=try_.__doc__)
+    def _try(
         models: list[str] = typer.Argument(..., help="The models to try, e.g. ollama:qwen2.5-coder."),
         job: str = typer.Option(None, "--job", help="The Workshop job to try again (default: the latest)."),
         label: list[str] = typer.Option(
@@ -27,81 +162,15 @@ def register(app: typer.Typer) -> None:
         ),
         max_parallel: int = typer.Option(3, "--max-parallel", help="How many attempts run at once."),
         json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    ) -> None:
-        """Run a Workshop job again with other models, each into its own Draft labeled by model."""
-        from gitbench.services import attempts
+    ) -> int:
+        return try_(models, job, label, max_parallel, json)
 
-        wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
-        results = attempts.try_models(wb, list(models), job, list(label or []) or None, max_parallel, say)
-        failed = [r for r in results if isinstance(r, errors.GitbenchError)]
-        if json:
-            import json as json_mod
-            import sys
+    @app.command("drafts", help=drafts.__doc__)
+    def _drafts(json: bool = typer.Option(False, "--json", help="Print the Drafts as JSON.")) -> int:
+        return drafts(json)
 
-            from gitbench.model import to_json
-
-            doc = {
-                "ok": not failed,
-                "result": [
-                    {"ok": False, "error": {"code": r.code, "message": r.message, "details": r.details}}
-                    if isinstance(r, errors.GitbenchError)
-                    else {"ok": True, "result": to_json(r)}
-                    for r in results
-                ],
-            }
-            sys.stdout.write(json_mod.dumps(doc, sort_keys=True, default=str) + "\n")
-        else:
-            for r in results:
-                if isinstance(r, errors.GitbenchError):
-                    render.out(f"✗ {r.details.get('draft', '').rsplit('/', 1)[-1] or '?'}: {r.message}")
-                else:
-                    render.out(f"✓ {r.summary}")
-            render.out(
-                "Compare them: gitbench drafts · gitbench compare [--check CMD] · gitbench publish --draft LABEL"
-            )
-        if failed:
-            raise typer.Exit(failed[0].exit_code)
-
-    @app.command()
-    def drafts(json: bool = typer.Option(False, "--json", help="Print the Drafts as JSON.")) -> None:
-        """The open Drafts, side by side: label, model, base, age, steps, files, tokens, status."""
-        from gitbench.services import attempts
-
-        wb = open_for_reading()
-        rows = attempts.listing(wb)
-        if json:
-            render.ok_json(rows)
-            return
-        if not rows:
-            render.out("No Draft is open.")
-            return
-        published = wb.published()
-        _table(
-            ["label", "model", "base", "age", "steps", "files", "tokens", "status"],
-            [
-                [
-                    r["label"],
-                    r.get("model") or "",
-                    (r["base"][:12] + ("" if r["base_is_published"] else " (older)")) if r.get("base") else "",
-                    _age(r["age"]) if "age" in r else "",
-                    str(r.get("steps", "")),
-                    str(r.get("files", "")),
-                    "" if r.get("tokens") is None else str(r["tokens"]),
-                    r.get("status") or "",
-                ]
-                for r in rows
-            ],
-        )
-        older = [r["label"] for r in rows if r.get("base") and not r["base_is_published"]]
-        if older:
-            render.out(
-                f"Made from an older Published than {published[:12]}: {', '.join(older)}. "
-                "`gitbench rebase --draft LABEL` puts one on top of it (refused if both changed a file)."
-            )
-
-    @app.command()
-    def compare(
+    @app.command("compare", help=compare.__doc__)
+    def _compare(
         check: str = typer.Option(
             None,
             "--check",
@@ -113,56 +182,15 @@ def register(app: typer.Typer) -> None:
             None, "--timeout", help="Seconds the check may take per Draft (default: [publish] check_timeout, 600)."
         ),
         json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON."),
-    ) -> None:
-        """The scorecard of the open Drafts (kept on the records ref): diffstat, usage, attempts, time, check."""
-        from gitbench.services import attempts
+    ) -> int:
+        return compare(check, no_check, draft, timeout, json)
 
-        if timeout is not None and not timeout > 0:
-            raise errors.UsageError(f"--timeout takes seconds above 0, not {timeout}.")
-        wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
-        card = attempts.compare(wb, check, list(draft or []) or None, timeout, say, no_check=no_check)
-        if json:
-            render.ok_json(card)
-            return
-        heads = ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status"]
-        if card["check"]:
-            heads.append("check")
-        rows = []
-        for d in card["drafts"]:
-            row = [
-                d["label"],
-                d.get("model") or "",
-                str(d["files"]),
-                f"+{d['insertions']}/-{d['deletions']}",
-                str(d["steps"]),
-                "" if d.get("tokens") is None else str(d["tokens"]),
-                "" if d.get("attempts") is None else str(d["attempts"]),
-                "" if d.get("seconds") is None else f"{d['seconds']:.1f} s",
-                d.get("status") or "",
-            ]
-            if card["check"]:
-                c = d["check"]
-                row.append(
-                    "passed"
-                    if c["passed"]
-                    else ("timed out" if c["exit_code"] is None else f"failed ({c['exit_code']})")
-                )
-            rows.append(row)
-        _table(heads, rows)
-        render.out(f"Scorecard {card['id']} kept on the records ref (scorecards/{card['id']}.json).")
-
-    @app.command()
-    def rebase(
+    @app.command("rebase", help=rebase.__doc__)
+    def _rebase(
         draft: str = typer.Option(None, "--draft", help="The Draft to rebase (needed when several are open)."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Put a Draft made from an older Published on top of the current one (refused if both changed a file)."""
-        from gitbench.services import attempts
-
-        wb = open_workbench()
-        res = attempts.rebase(wb, draft)
-        render.ok_json(res) if json else render.result(res)
+    ) -> int:
+        return rebase(draft, json)
 
 
 def _table(heads: list[str], rows: list[list[str]]) -> None:

@@ -55,7 +55,7 @@ class ChatSession(cmd.Cmd):
 
     def default(self, line: str) -> None:
         """A prompt: a Workshop job on the files and model of the session."""
-        from gitbench.cli.common import choose_on_draft
+        from gitbench.cli.prompts import choose_on_draft
         from gitbench.services import ask
 
         choice = choose_on_draft(self.wb, None, False, kind="ask")

@@ -2,50 +2,99 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.cli.common import ask, open_for_reading, open_workbench, users_only
+from gitbench.cli.opening import open_for_reading, open_workbench, shown, users_only
+from gitbench.cli.prompts import ask, interactive
+
+if TYPE_CHECKING:
+    import typer
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def checkpoint(
+def checkpoint(message: str = "", json: bool = False) -> int:
+    """Take a manual checkpoint of Published and the records."""
+    from gitbench.model import OperationResult
+    from gitbench.services import checkpoints
+
+    wb = open_workbench()
+    with wb.changing("checkpoint"):
+        cp = checkpoints.create(wb, "manual", message)
+    res = OperationResult(
+        "checkpoint",
+        f"Took {cp.name} of Published {cp.commit[:12]}.",
+        checkpoints=[cp.name],
+        notes=list(wb.recovered) + wb.left_lock_notes(),
+    )
+    return shown(res, json)
+
+
+def checkpoints(every: bool = False, limit: int = 30, json: bool = False) -> int:
+    """The checkpoint history, oldest first: kind, date, job, message. The newest 30 (--limit N), and how
+    many older ones there are; --all for every one."""
+    from gitbench.services import checkpoints as cps
+
+    wb = open_for_reading()
+    items, older = cps.history_page(wb, None if every else limit)
+    if json:
+        render.emit_json({"ok": True, "result": items, "older": older})
+    else:
+        render.checkpoints(items, older)
+    return 0
+
+
+def restore(name: str, yes: bool = False, keep_draft: bool = False, json: bool = False) -> int:
+    """Go back in time: Published and the job records as they were at CHECKPOINT (undoable)."""
+    from gitbench.services import restore as restore_service
+
+    users_only(f"restore {name}")
+    wb = open_workbench()
+    if not yes:
+        from gitbench.services import drafts
+
+        cp = wb.checkpoint(name)
+        if not keep_draft:
+            drafts.require_no_draft(wb, "restore")  # say so before asking, not after
+        if not interactive():
+            raise errors.UsageError(
+                "restore asks for confirmation; pass --yes when not at a terminal.",
+                [errors.Action("Restore", f"gitbench restore {cp.name} --yes")],
+            )
+        question = f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first."
+        if ask(question, ["yes", "no"], "no") != "yes":
+            raise errors.Cancelled("Cancelled: nothing was changed.")
+    return shown(restore_service.restore(wb, name, keep_draft), json)
+
+
+def log(limit: int = 50, json: bool = False) -> int:
+    """The audit trail: gitbench's step commits and their trailers."""
+    from gitbench.services.audit_trail import audit_log
+
+    return shown(audit_log(open_workbench(), limit), json, render.steps)
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    import typer
+
+    @app.command("checkpoint", help=checkpoint.__doc__)
+    def _checkpoint(
         message: str = typer.Option("", "-m", "--message", help="Why this checkpoint."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Take a manual checkpoint of Published and the records."""
-        from gitbench.model import OperationResult
-        from gitbench.services import checkpoints
+    ) -> int:
+        return checkpoint(message, json)
 
-        wb = open_workbench()
-        with wb.changing("checkpoint"):
-            cp = checkpoints.create(wb, "manual", message)
-        res = OperationResult(
-            "checkpoint",
-            f"Took {cp.name} of Published {cp.commit[:12]}.",
-            checkpoints=[cp.name],
-            notes=list(wb.recovered) + wb.left_lock_notes(),
-        )
-        render.ok_json(res) if json else render.result(res)
-
-    @app.command()
-    def checkpoints(
+    @app.command("checkpoints", help=checkpoints.__doc__)
+    def _checkpoints(
         every: bool = typer.Option(False, "--all", help="Every checkpoint, not only the newest."),
         limit: int = typer.Option(30, "--limit", "-n", min=1, help="How many of the newest to show."),
         json: bool = typer.Option(False, "--json", help="Print the list as JSON (`older`: how many are not in it)."),
-    ) -> None:
-        """The checkpoint history, oldest first: kind, date, job, message. The newest 30 (--limit N), and how
-        many older ones there are; --all for every one."""
-        from gitbench.services import checkpoints as cps
+    ) -> int:
+        return checkpoints(every, limit, json)
 
-        wb = open_for_reading()
-        items, older = cps.history_page(wb, None if every else limit)
-        render.emit_json({"ok": True, "result": items, "older": older}) if json else render.checkpoints(items, older)
-
-    @app.command()
-    def restore(
+    @app.command("restore", help=restore.__doc__)
+    def _restore(
         name: str = typer.Argument(
             ...,
             help="The checkpoint: its name (checkpoint/261203-072105-k3mq), a unique beginning of it (261203-0721), "
@@ -56,44 +105,12 @@ def register(app: typer.Typer) -> None:
             False, "--keep-draft", help="Publish conflict only: restore Published to where the Draft started."
         ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Go back in time: Published and the job records as they were at CHECKPOINT (undoable)."""
-        from gitbench.cli.app import interactive
-        from gitbench.services import restore as restore_service
+    ) -> int:
+        return restore(name, yes, keep_draft, json)
 
-        users_only(f"restore {name}")
-        wb = open_workbench()
-        if not yes:
-            from gitbench.services import drafts
-
-            cp = wb.checkpoint(name)
-            if not keep_draft:
-                drafts.require_no_draft(wb, "restore")  # say so before asking, not after
-            if not interactive():
-                raise errors.UsageError(
-                    "restore asks for confirmation; pass --yes when not at a terminal.",
-                    [errors.Action("Restore", f"gitbench restore {cp.name} --yes")],
-                )
-            if (
-                ask(
-                    f"Restore {cp.name} ({cp.kind}, {cp.message})? A pre-restore checkpoint is taken first.",
-                    ["yes", "no"],
-                    "no",
-                )
-                != "yes"
-            ):
-                raise errors.Cancelled("Cancelled: nothing was changed.")
-        res = restore_service.restore(wb, name, keep_draft)
-        render.ok_json(res) if json else render.result(res)
-
-    @app.command()
-    def log(
+    @app.command("log", help=log.__doc__)
+    def _log(
         limit: int = typer.Option(50, "-n", help="How many steps to show."),
         json: bool = typer.Option(False, "--json", help="Print the audit trail as JSON."),
-    ) -> None:
-        """The audit trail: gitbench's step commits and their trailers."""
-        from gitbench.services.audit_trail import audit_log
-
-        wb = open_workbench()
-        items = audit_log(wb, limit)
-        render.ok_json(items) if json else render.steps(items)
+    ) -> int:
+        return log(limit, json)

@@ -5,32 +5,38 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-import typer
-
 from gitbench import clock
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench, users_only
+from gitbench.cli.opening import open_workbench, shown, users_only
 from gitbench.store import storage
 
 if TYPE_CHECKING:
+    import typer
+
     from gitbench.services.gc import GcReport
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def gc(
+def gc(dry_run: bool = False, json: bool = False) -> int:
+    """Remove old auto checkpoints, trash, logs and ended jobs' folders ([gc] in the config); Git then drops
+    the objects nothing needs."""
+    from gitbench.services import gc as gc_service
+
+    if not dry_run:
+        users_only("gc")
+    wb = open_workbench()
+    return shown(gc_service.run(wb, dry_run), json, lambda report: show(report, wb.git.gitdir))
+
+
+def declare(app: typer.Typer) -> None:
+    """The command's options and help, for typer (imported only when this command is parsed)."""
+    import typer
+
+    @app.command("gc", help=gc.__doc__)
+    def _gc(
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Only list what would go and the space it frees."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Remove old auto checkpoints, trash, logs and ended jobs' folders ([gc] in the config); Git then drops
-        the objects nothing needs."""
-        from gitbench.services import gc as gc_service
-
-        if not dry_run:
-            users_only("gc")
-        wb = open_workbench()
-        report = gc_service.run(wb, dry_run)
-        render.ok_json(report) if json else show(report, wb.git.gitdir)
+    ) -> int:
+        return gc(dry_run, json)
 
 
 def show(r: GcReport, gitdir: str) -> None:

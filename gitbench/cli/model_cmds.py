@@ -3,23 +3,131 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from gitbench import clock, errors
 from gitbench.cli import render
-from gitbench.cli.common import choose_on_draft, open_for_reading, open_workbench
-from gitbench.model import OperationResult
+from gitbench.cli.opening import open_workbench, progress, read_only, shown
+from gitbench.cli.prompts import choose_on_draft, interactive
+
+if TYPE_CHECKING:
+    import typer
 
 
-def _show(res: OperationResult, json: bool) -> None:
-    render.ok_json(res) if json else render.result(res)
+def ask(
+    prompt: str,
+    files: list[str] | None = None,
+    model: str | None = None,
+    new: bool = False,
+    on_draft: str | None = None,
+    draft: str | None = None,
+    json: bool = False,
+) -> int:
+    """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
+    from gitbench.services import ask as ask_service
+
+    wb = open_workbench()
+    if draft is not None and on_draft != "continue":
+        raise errors.UsageError("--draft goes with --on-draft continue: the open Draft the job continues.")
+    choice = choose_on_draft(wb, on_draft, json, kind="ask")
+    res = ask_service.ask(
+        wb,
+        prompt,
+        list(files or []),
+        model,
+        new,
+        choice,
+        progress(json),
+        command_stdout=sys.stderr.fileno() if json else None,
+        draft=draft,
+    )
+    return shown(res, json)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def ask(
+def resume(job: str | None = None, model: str | None = None, json: bool = False) -> int:
+    """Continue a failed, paused or cancelled job from its last completed step, with any model."""
+    from gitbench.services import ask as ask_service
+
+    wb = open_workbench()
+    res = ask_service.resume(wb, job, model, progress(json), command_stdout=sys.stderr.fileno() if json else None)
+    return shown(res, json)
+
+
+def report(job: str | None = None, json: bool = False) -> int:
+    """A job's report: why it stopped, the last completed step, what changed, usage, attempts, next actions."""
+    from gitbench.services import reports
+
+    return read_only(lambda wb: reports.report(wb, job), json, _render_report)
+
+
+def jobs(json: bool = False) -> int:
+    """Every job: when, what kind, its status, model(s), steps and files."""
+    from gitbench.services import reports
+
+    return read_only(reports.jobs, json, _render_jobs)
+
+
+def _render_jobs(items: list[dict[str, Any]]) -> None:
+    if not items:
+        render.out("No jobs yet. Start one: gitbench ask \"...\" --files 'GLOB'  or  gitbench exec -- CMD")
+        return
+    for j in items:
+        models = ",".join(j["models"])
+        render.out(
+            f"{j['job']}  {clock.iso(j['created'])}  {j['kind']:<4} {j['status']:<11} "
+            f"{j['steps']} step(s) {j['files']} file(s)  {models}"
+        )
+    render.out("details: gitbench report JOB")
+
+
+def models(json: bool = False, check: bool = True) -> int:
+    """The configured providers and models, and whether each answers."""
+    from gitbench.services import models as models_service
+
+    return shown(models_service.models(open_workbench(), check), json, _render_models)
+
+
+def _render_models(data: dict[str, Any]) -> None:
+    render.out(f"default model: {data['default_model'] or '(none: pass --model, or set one)'}")
+    for f in data["config_files"]:
+        render.out(f"config: {f}")
+    for p in data["providers"]:
+        state = p["answer"] if p["checked"] else ("not configured" if not p["configured"] else "not checked")
+        mark = "ok " if p["ok"] else "-- " if p["checked"] else "   "
+        render.out(f"{mark}{p['name']:<12} {p['kind']:<9} {p['base_url']:<40} {state}")
+    for alias, target in data["aliases"].items():
+        render.out(f"   alias {alias} = {target}")
+    for c in data["commands"]:  # agents named by the default model or an alias: is the program there?
+        found = f"found: {c['found']}" if c["found"] else "not found on PATH"
+        render.out(f"{'ok ' if c['found'] else '-- '}command {c['program']:<12} {found}")
+    render.out('use one: gitbench ask "..." --files GLOB --model PROVIDER:MODEL   (docs/providers.md)')
+
+
+def chat(
+    conversation: str | None = None, files: list[str] | None = None, model: str | None = None, json: bool = False
+) -> int:
+    """The Workshop conversation with its publish checkpoints inline; on a terminal, take prompts."""
+    from gitbench.services import chat as chat_service
+
+    wb = open_workbench()
+    data = chat_service.show(wb, conversation)
+    if json:
+        render.ok_json(data)
+        return 0
+    _render_chat(data)
+    if interactive() and sys.stdin.isatty():
+        from gitbench.cli import chat_session
+
+        chat_session.run(wb, list(files or []), model)
+    return 0
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    import typer
+
+    @app.command("ask", help=ask.__doc__)
+    def _ask(
         prompt: str = typer.Argument(..., help="What the model should do."),
         files: list[str] = typer.Option(
             None,
@@ -40,123 +148,45 @@ def register(app: typer.Typer) -> None:
             None, "--draft", help="With --on-draft continue: the Draft to continue, when several are open."
         ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Ask a model to edit files: a job into a new Draft, one step per batch of files."""
-        from gitbench.services import ask as ask_service
+    ) -> int:
+        return ask(prompt, files, model, new, on_draft, draft, json)
 
-        wb = open_workbench()
-        if draft is not None and on_draft != "continue":
-            raise errors.UsageError("--draft goes with --on-draft continue: the open Draft the job continues.")
-        choice = choose_on_draft(wb, on_draft, json, kind="ask")
-        say = None if json else (lambda text: render.out(f"· {text}"))
-        res = ask_service.ask(
-            wb,
-            prompt,
-            list(files or []),
-            model,
-            new,
-            choice,
-            say,
-            command_stdout=sys.stderr.fileno() if json else None,
-            draft=draft,
-        )
-        _show(res, json)
-
-    @app.command()
-    def resume(
+    @app.command("resume", help=resume.__doc__)
+    def _resume(
         job: str = typer.Argument(None, help="The job to resume (default: the open Draft's, or the last stopped)."),
         model: str = typer.Option(None, "--model", "-m", help="Resume with another model (provider:model)."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Continue a failed, paused or cancelled job from its last completed step, with any model."""
-        from gitbench.services import ask as ask_service
+    ) -> int:
+        return resume(job, model, json)
 
-        wb = open_workbench()
-        say = None if json else (lambda text: render.out(f"· {text}"))
-        res = ask_service.resume(wb, job, model, say, command_stdout=sys.stderr.fileno() if json else None)
-        _show(res, json)
-
-    @app.command()
-    def report(
+    @app.command("report", help=report.__doc__)
+    def _report(
         job: str = typer.Argument(None, help="The job (default: the last one)."),
         json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """A job's report: why it stopped, the last completed step, what changed, usage, attempts, next actions."""
-        from gitbench.services import reports
+    ) -> int:
+        return report(job, json)
 
-        wb = open_for_reading()
-        data = reports.report(wb, job)
-        render.ok_json(data) if json else _render_report(data)
+    @app.command("jobs", help=jobs.__doc__)
+    def _jobs(json: bool = typer.Option(False, "--json", help="Print the jobs as JSON.")) -> int:
+        return jobs(json)
 
-    @app.command()
-    def jobs(json: bool = typer.Option(False, "--json", help="Print the jobs as JSON.")) -> None:
-        """Every job: when, what kind, its status, model(s), steps and files."""
-        from gitbench.services import reports
-
-        wb = open_for_reading()
-        items = reports.jobs(wb)
-        if json:
-            render.ok_json(items)
-            return
-        if not items:
-            render.out("No jobs yet. Start one: gitbench ask \"...\" --files 'GLOB'  or  gitbench exec -- CMD")
-            return
-        for j in items:
-            models = ",".join(j["models"])
-            render.out(
-                f"{j['job']}  {clock.iso(j['created'])}  {j['kind']:<4} {j['status']:<11} "
-                f"{j['steps']} step(s) {j['files']} file(s)  {models}"
-            )
-        render.out("details: gitbench report JOB")
-
-    @app.command()
-    def models(
+    @app.command("models", help=models.__doc__)
+    def _models(
         json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
         check: bool = typer.Option(True, "--check/--no-check", help="Ask each configured provider if it answers."),
-    ) -> None:
-        """The configured providers and models, and whether each answers."""
-        from gitbench.services import models as models_service
+    ) -> int:
+        return models(json, check)
 
-        data = models_service.models(open_workbench(), check)
-        if json:
-            render.ok_json(data)
-            return
-        render.out(f"default model: {data['default_model'] or '(none: pass --model, or set one)'}")
-        for f in data["config_files"]:
-            render.out(f"config: {f}")
-        for p in data["providers"]:
-            state = p["answer"] if p["checked"] else ("not configured" if not p["configured"] else "not checked")
-            mark = "ok " if p["ok"] else "-- " if p["checked"] else "   "
-            render.out(f"{mark}{p['name']:<12} {p['kind']:<9} {p['base_url']:<40} {state}")
-        for alias, target in data["aliases"].items():
-            render.out(f"   alias {alias} = {target}")
-        for c in data["commands"]:  # agents named by the default model or an alias: is the program there?
-            found = f"found: {c['found']}" if c["found"] else "not found on PATH"
-            render.out(f"{'ok ' if c['found'] else '-- '}command {c['program']:<12} {found}")
-        render.out('use one: gitbench ask "..." --files GLOB --model PROVIDER:MODEL   (docs/providers.md)')
-
-    @app.command()
-    def chat(
+    @app.command("chat", help=chat.__doc__)
+    def _chat(
         conversation: str = typer.Argument(None, help="The conversation (default: the current one)."),
         files: list[str] = typer.Option(
             None, "--files", "-f", help="For an interactive session: the files prompts may change."
         ),
         model: str = typer.Option(None, "--model", "-m", help="For an interactive session: the model."),
         json: bool = typer.Option(False, "--json", help="Print the conversation as JSON."),
-    ) -> None:
-        """The Workshop conversation with its publish checkpoints inline; on a terminal, take prompts."""
-        from gitbench.cli import chat_session
-        from gitbench.cli.app import interactive
-        from gitbench.services import chat as chat_service
-
-        wb = open_workbench()
-        data = chat_service.show(wb, conversation)
-        if json:
-            render.ok_json(data)
-            return
-        _render_chat(data)
-        if interactive() and sys.stdin.isatty():
-            chat_session.run(wb, list(files or []), model)
+    ) -> int:
+        return chat(conversation, files, model, json)
 
 
 def _render_report(data: dict[str, Any]) -> None:

@@ -5,62 +5,78 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-import typer
-
 from gitbench import clock, errors
 from gitbench.cli import render
-from gitbench.cli.common import open_workbench
+from gitbench.cli.opening import open_workbench
 
 if TYPE_CHECKING:
+    import typer
+
     from gitbench.services.why import Origin, WhyResult
     from gitbench.services.workbench import Workbench
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def why(
+def why(target: str, rev: str | None = None, json: bool = False) -> int:
+    """Who wrote these lines: the job, agent, model, step, checkpoint and prompt, or "by hand"."""
+    from gitbench.services import why as why_service
+
+    wb = open_workbench()
+    result = why_service.why(wb, _from_here(wb, target), rev)
+    if json:
+        render.ok_json(result.to_json())
+    else:
+        show(result)
+    return 0
+
+
+def agent_trace(rev: str | None = None, output: str | None = None, json: bool = False) -> int:
+    """The jobs' steps as Agent Trace records (JSON Lines, one record a line; agent-trace.dev v0.1.0)."""
+    import json as json_module
+
+    from gitbench.services import agent_trace as trace
+
+    wb = open_workbench()
+    records = trace.export(wb, rev)
+    lines = "".join(json_module.dumps(r, sort_keys=True) + "\n" for r in records)
+    if output:
+        _write(output, lines)
+    if json:
+        render.ok_json({"records": records, "count": len(records), "output": output})
+    elif output:
+        render.out(f"Wrote {len(records)} Agent Trace record(s), one per step, to {output}.")
+    else:
+        import sys
+
+        sys.stdout.write(lines)
+    return 0
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    import typer
+
+    @app.command("why", help=why.__doc__)
+    def _why(
         target: str = typer.Argument(..., help="PATH, PATH:LINE or PATH:FROM-TO (e.g. src/app.py:10-20)."),
         rev: str = typer.Option(
             None, "--rev", help="Published (default), a Draft's label, a checkpoint, or any commit (main~3, an id)."
         ),
         json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
-    ) -> None:
-        """Who wrote these lines: the job, agent, model, step, checkpoint and prompt, or "by hand"."""
-        from gitbench.services import why as why_service
-
-        wb = open_workbench()
-        result = why_service.why(wb, _from_here(wb, target), rev)
-        render.ok_json(result.to_json()) if json else show(result)
+    ) -> int:
+        return why(target, rev, json)
 
     export = typer.Typer(help="Export gitbench's records in formats other tools read.", no_args_is_help=True)
     app.add_typer(export, name="export")
 
-    @export.command("agent-trace")
-    def agent_trace(
+    @export.command("agent-trace", help=agent_trace.__doc__)
+    def _agent_trace(
         rev: str = typer.Option(
             None, "--rev", help="The steps to export: A..B, or one revision and its history (default: Published)."
         ),
         output: str = typer.Option(None, "--output", "-o", help="Write the records to this file, not to stdout."),
         json: bool = typer.Option(False, "--json", help='Print {"ok": true, "result": {"records": [...]}}.'),
-    ) -> None:
-        """The jobs' steps as Agent Trace records (JSON Lines, one record a line; agent-trace.dev v0.1.0)."""
-        import json as json_module
-
-        from gitbench.services import agent_trace as trace
-
-        wb = open_workbench()
-        records = trace.export(wb, rev)
-        lines = "".join(json_module.dumps(r, sort_keys=True) + "\n" for r in records)
-        if output:
-            _write(output, lines)
-        if json:
-            render.ok_json({"records": records, "count": len(records), "output": output})
-        elif output:
-            render.out(f"Wrote {len(records)} Agent Trace record(s), one per step, to {output}.")
-        else:
-            import sys
-
-            sys.stdout.write(lines)
+    ) -> int:
+        return agent_trace(rev, output, json)
 
 
 def _from_here(wb: Workbench, target: str) -> str:

@@ -4,56 +4,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gitbench.cli import render
-from gitbench.cli.common import open_workbench, users_only
+from gitbench.cli.opening import open_workbench, progress, shown, users_only
 
 if TYPE_CHECKING:
     import typer
 
-FLAGS = {"push": ("--drafts", "--overwrite-published", "--json"), "pull": ("--drafts", "--keep-mine", "--json")}
 
-
-def fast(args: list[str]) -> bool:
-    """`push`/`pull` with only their own flags and a remote's name: run without building the typer app (its import
-    and the 40 commands' parsers cost more than a push with nothing new; docs/performance.md)."""
-    if not args or args[0] not in FLAGS:
-        return False
-    rest = args[1:]
-    names = [a for a in rest if not a.startswith("-")]
-    return len(names) <= 1 and all(a in FLAGS[args[0]] for a in rest if a.startswith("-")) and "--help" not in rest
-
-
-def run_fast(args: list[str]) -> None:
-    rest = args[1:]
-    remote = next((a for a in rest if not a.startswith("-")), None)
-    if args[0] == "push":
-        do_push(remote, "--drafts" in rest, "--overwrite-published" in rest, "--json" in rest)
-    else:
-        do_pull(remote, "--drafts" in rest, "--keep-mine" in rest, "--json" in rest)
-
-
-def do_push(remote: str | None, drafts: bool, overwrite_published: bool, json: bool) -> None:
+def push(remote: str | None = None, drafts: bool = False, overwrite_published: bool = False, json: bool = False) -> int:
+    """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
     from gitbench.services import remote as remote_service
 
     users_only("push" + (f" {remote}" if remote else ""))
-    say = None if json else (lambda text: render.out(f"· {text}"))
-    res = remote_service.push(open_workbench(), remote, drafts, overwrite_published, say)
-    render.ok_json(res) if json else render.result(res)
+    return shown(remote_service.push(open_workbench(), remote, drafts, overwrite_published, progress(json)), json)
 
 
-def do_pull(remote: str | None, drafts: bool, keep_mine: bool, json: bool) -> None:
+def pull(remote: str | None = None, drafts: bool = False, keep_mine: bool = False, json: bool = False) -> int:
+    """Bring a Git server's checkpoints, records and Published (fast-forward) here."""
     from gitbench.services import remote as remote_service
 
     users_only("pull" + (f" {remote}" if remote else ""))
-    res = remote_service.pull(open_workbench(), remote, drafts, keep_mine)
-    render.ok_json(res) if json else render.result(res)
+    return shown(remote_service.pull(open_workbench(), remote, drafts, keep_mine), json)
 
 
-def register(app: typer.Typer) -> None:
+def setup(remote: str | None = None, json: bool = False) -> int:
+    """Write refspecs so plain `git fetch` and `git push` carry Published, checkpoints and records."""
+    from gitbench.services import remote as remote_service
+
+    return shown(remote_service.setup(open_workbench(), remote), json)
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
     import typer
 
-    @app.command()
-    def push(
+    @app.command("push", help=push.__doc__)
+    def _push(
         remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
         drafts: bool = typer.Option(
             False, "--drafts", help="Push the open Drafts too (and remove shared ones gone here)."
@@ -65,12 +50,11 @@ def register(app: typer.Typer) -> None:
             "if the server moved since you last saw it.",
         ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Share Published, checkpoints and records (and Drafts) with a Git server, in one atomic push."""
-        do_push(remote, drafts, overwrite_published, json)
+    ) -> int:
+        return push(remote, drafts, overwrite_published, json)
 
-    @app.command()
-    def pull(
+    @app.command("pull", help=pull.__doc__)
+    def _pull(
         remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
         drafts: bool = typer.Option(False, "--drafts", help="Bring teammates' shared Drafts too."),
         keep_mine: bool = typer.Option(
@@ -79,21 +63,16 @@ def register(app: typer.Typer) -> None:
             help="When both Published moved on: take the server's, and keep yours as a Draft on top (nothing lost).",
         ),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Bring a Git server's checkpoints, records and Published (fast-forward) here."""
-        do_pull(remote, drafts, keep_mine, json)
+    ) -> int:
+        return pull(remote, drafts, keep_mine, json)
 
     group = typer.Typer(help="Set up a Git remote to carry gitbench's refs.", no_args_is_help=True)
 
-    @group.command("setup")
-    def setup(
+    @group.command("setup", help=setup.__doc__)
+    def _setup(
         remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Write refspecs so plain `git fetch` and `git push` carry Published, checkpoints and records."""
-        from gitbench.services import remote as remote_service
-
-        res = remote_service.setup(open_workbench(), remote)
-        render.ok_json(res) if json else render.result(res)
+    ) -> int:
+        return setup(remote, json)
 
     app.add_typer(group, name="remote")

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from gitbench import errors
-from gitbench.cli.common import open_workbench
+from gitbench.cli.opening import open_workbench
+
+if TYPE_CHECKING:
+    import typer
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def tui() -> None:
-        """The terminal UI: Workshop, Review, Draft actions, Checkpoints and the workflow view."""
-        import sys
+def tui() -> int:
+    """The terminal UI: Workshop, Review, Draft actions, Checkpoints and the workflow view."""
+    import sys
 
-        wb = open_workbench()
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise errors.UsageError(
-                "gitbench tui needs a terminal.", [errors.Action("Use the commands instead", "gitbench status")]
-            )
-        from gitbench.tui import run
+    wb = open_workbench()
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise errors.UsageError(
+            "gitbench tui needs a terminal.", [errors.Action("Use the commands instead", "gitbench status")]
+        )
+    from gitbench.tui import run
 
-        run(wb.root)
+    run(wb.root)
+    return 0
+
+
+def declare(app: typer.Typer) -> None:
+    """The command's help, for typer (imported only when this command is parsed)."""
+    app.command("tui", help=tui.__doc__)(tui)

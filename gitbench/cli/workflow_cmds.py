@@ -6,19 +6,23 @@ import json as jsonlib
 import os
 import sys
 import time
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors
 from gitbench.cli import render
+from gitbench.cli.opening import shown
 from gitbench.cli.workflow_view import open_engine, show_status
 from gitbench.model import to_json
+
+if TYPE_CHECKING:
+    import typer
+
+    from gitbench.workflow.headless import Waiting
 
 
 def _run_shown(engine: Any, json: bool, run: Any) -> Any:
     """Call ``run(say)``; on a terminal with a rich progress bar (modules complete of all, what is running)."""
-    from gitbench.cli.app import interactive
+    from gitbench.cli.prompts import interactive
 
     if json or not interactive():
         return run(_say(json))
@@ -48,78 +52,108 @@ def _say(json: bool) -> Any:
     return None if json else (lambda text: render.out(f"· {text}"))
 
 
-def register(app: typer.Typer) -> None:
+def status(json: bool = False, why: str | None = None) -> int:
+    """The banner, each module's state, last run, artifacts, blockers and skip reason."""
+    if why:
+        from gitbench.cli.workflow_view import show_why
+
+        show_why(why, json)
+    else:
+        show_status(json)
+    return 0
+
+
+def modules(json: bool = False) -> int:
+    """Write .gitbench/modules/MODULES.md: every module with its contract (the registry)."""
+    from gitbench.workflow.headless import write_registry
+
+    path, text = write_registry(open_engine())
+    return shown({"path": path, "text": text}, json, lambda _: render.out(f"Wrote {path}"))
+
+
+def run(
+    max_parallel: int | None = None, module: list[str] | None = None, on_draft: str | None = None, json: bool = False
+) -> int:
+    """Run every ready module (and those that become ready) in the workflow's Draft."""
+    engine = open_engine()
+    res = _run_shown(
+        engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say, on_draft)
+    )
+    return shown(res, json)
+
+
+def resume(max_parallel: int | None = None, json: bool = False) -> int:
+    """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
+    engine = open_engine()
+    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None))
+    return shown(res, json)
+
+
+def gate(module: str, off: bool = False) -> int:
+    """Require manual approval before MODULE runs."""
+    render.out(open_engine().set_gate(module, required=not off))
+    return 0
+
+
+def approve(module: str, undo: bool = False) -> int:
+    """Approve a gated MODULE so it can run."""
+    render.out(open_engine().set_gate(module, approved=not undo))
+    return 0
+
+
+def skip(module: str, undo: bool = False) -> int:
+    """Skip an optional MODULE: the engine stops trying to run it."""
+    render.out(open_engine().skip(module, undo))
+    return 0
+
+
+def declare(app: typer.Typer) -> None:
+    """The commands' options and help, for typer (imported only when `gitbench workflow ...` is parsed)."""
+    import typer
+
     wf = typer.Typer(
         help="Run multi-module workflows (.gitbench/workflow.yaml) as jobs into the Draft.", no_args_is_help=True
     )
     app.add_typer(wf, name="workflow")
 
-    @wf.command("status")
-    def status(
+    @wf.command("status", help=status.__doc__)
+    def _status(
         json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
         why: str = typer.Option(None, "--why", help="Why MODULE is not up to date: from the changed files to it."),
-    ) -> None:
-        """The banner, each module's state, last run, artifacts, blockers and skip reason."""
-        if why:
-            from gitbench.cli.workflow_view import show_why
+    ) -> int:
+        return status(json, why)
 
-            show_why(why, json)
-        else:
-            show_status(json)
+    @wf.command("modules", help=modules.__doc__)
+    def _modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> int:
+        return modules(json)
 
-    @wf.command("modules")
-    def modules(json: bool = typer.Option(False, "--json", help="Print the path and text as JSON.")) -> None:
-        """Write .gitbench/modules/MODULES.md: every module with its contract (the registry)."""
-        from gitbench.workflow import protocol
-
-        engine = open_engine()
-        wf_spec = engine.workflow(engine.view(engine.head()))
-        text = protocol.registry_markdown(wf_spec)
-        root = engine.wb.git.workdir or engine.wb.git.gitdir
-        path = os.path.join(root, ".gitbench", "modules", "MODULES.md")
-        from gitbench.store import atomic
-
-        atomic.write_bytes(path, text.encode())
-        render.ok_json({"path": path, "text": text}) if json else render.out(f"Wrote {path}")
-
-    @wf.command("run")
-    def run(
+    @wf.command("run", help=run.__doc__)
+    def _run(
         max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),
         module: list[str] = typer.Option(None, "--module", "-m", help="Run only these modules (repeatable)."),
         on_draft: str = typer.Option(None, "--on-draft", help="If another Draft is open: publish or discard it."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Run every ready module (and those that become ready) in the workflow's Draft."""
-        engine = open_engine()
-        res = _run_shown(
-            engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say, on_draft)
-        )
-        render.ok_json(res) if json else render.result(res)
+    ) -> int:
+        return run(max_parallel, module, on_draft, json)
 
-    @wf.command("resume")
-    def resume(
+    @wf.command("resume", help=resume.__doc__)
+    def _resume(
         max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
-        engine = open_engine()
-        res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None))
-        render.ok_json(res) if json else render.result(res)
+    ) -> int:
+        return resume(max_parallel, json)
 
-    @wf.command("gate")
-    def gate(module: str, off: bool = typer.Option(False, "--off", help="Remove the gate.")) -> None:
-        """Require manual approval before MODULE runs."""
-        render.out(open_engine().set_gate(module, required=not off))
+    @wf.command("gate", help=gate.__doc__)
+    def _gate(module: str, off: bool = typer.Option(False, "--off", help="Remove the gate.")) -> int:
+        return gate(module, off)
 
-    @wf.command("approve")
-    def approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> None:
-        """Approve a gated MODULE so it can run."""
-        render.out(open_engine().set_gate(module, approved=not undo))
+    @wf.command("approve", help=approve.__doc__)
+    def _approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> int:
+        return approve(module, undo)
 
-    @wf.command("skip")
-    def skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> None:
-        """Skip an optional MODULE: the engine stops trying to run it."""
-        render.out(open_engine().skip(module, undo))
+    @wf.command("skip", help=skip.__doc__)
+    def _skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> int:
+        return skip(module, undo)
 
 
 def _overrides(module: str, config_file: str | None, sets: list[str]) -> dict[str, dict[str, Any]]:
@@ -151,14 +185,16 @@ def _overrides(module: str, config_file: str | None, sets: list[str]) -> dict[st
 
 
 def module_runner(
-    project: str = typer.Option(".", "--project", "-p", help="The Workbench."),
-    module: str = typer.Option(..., "--module", "-m", help="The module to run."),
-    config_file: str = typer.Option(None, "--config-file", help="YAML or JSON settings for the module."),
-    set_: list[str] = typer.Option(None, "--set", help="key=value setting (repeatable; JSON values allowed)."),
-    wait: float = typer.Option(0, "--wait", help="For an input module: poll this many seconds for its outputs."),
-    json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
+    project: str = ".",
+    module: str = "",
+    config_file: str | None = None,
+    set_: list[str] | None = None,
+    wait: float = 0,
+    json: bool = False,
+) -> int:
     """Run one workflow module headlessly, with the same registry and config as `gitbench workflow`."""
+    from gitbench.workflow.headless import wait_for_outputs, waits_for_input
+
     try:
         os.chdir(project)
     except OSError as exc:
@@ -167,71 +203,62 @@ def module_runner(
     deadline = time.monotonic() + wait
     engine = open_engine()
     res = engine.run(None, [module], overrides, _say(json))  # the state, printed once
-    if wait > 0 and _asked(engine, module):
-        res = _wait_for(engine, module, wait, deadline, json)
+    if wait > 0 and waits_for_input(engine, module):
+        res, lines = wait_for_outputs(engine, open_engine, module, wait, deadline, _WaitLine(json))
+        say = _say(json)
+        for line in lines if say is not None else ():
+            say(line)
     if json:
         render.ok_json(to_json(res))
     else:
         render.result(res)
+    return 0
 
 
-def _asked(engine: Any, module: str) -> bool:
-    """Does ``module`` still wait for its outputs? (The job also pauses when other modules are simply left.)"""
-    return bool(engine.state.running.get(module, {}).get("status") == "needs-input")
+class _WaitLine:
+    """`module-runner --wait` on stderr: one updating line on a terminal, a line every 10 s otherwise; what each
+    quiet poll would say is shown only for the last (by the caller)."""
 
+    def __init__(self, json: bool) -> None:
+        self.json = json
+        self.tty = not json and sys.stderr.isatty()
+        self.last_line = time.monotonic()
 
-def _wait_for(engine: Any, module: str, wait: float, deadline: float, json: bool) -> Any:
-    """Poll until the module's outputs arrive or the time is up (then InputTimeout). Progress: one updating
-    line on a terminal, a line every 10 s otherwise; what each quiet poll would say is shown only for the last."""
-    tty = not json and sys.stderr.isatty()
-    if not json:
-        sys.stderr.write(f"Waiting for {module} outputs… (up to {wait:g} s)\n")
+    def __call__(self, event: Waiting) -> None:
+        write = sys.stderr.write
+        if event.kind == "start":
+            if not self.json:
+                write(f"Waiting for {event.module} outputs… (up to {event.left:g} s)\n")
+        elif event.kind == "arrived":
+            if self.tty:
+                write("\r\033[K")
+        elif event.kind == "gave-up":
+            if self.tty:
+                write("\n")
+        elif self.tty:
+            write(f"\r\033[KWaiting for {event.module} outputs… {event.left:.0f} s left")
+        elif not self.json and time.monotonic() - self.last_line >= 10:
+            write(f"Still waiting for {event.module} outputs… {event.left:.0f} s left\n")
+            self.last_line = time.monotonic()
         sys.stderr.flush()
-    last_line = time.monotonic()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        time.sleep(min(1.0, left))
-        lines: list[str] = []
-        engine = open_engine()
-        res = engine.run(None, [module], None, lines.append)
-        if not _asked(engine, module):
-            if tty:
-                sys.stderr.write("\r\033[K")
-            say = _say(json)
-            for line in lines if say is not None else ():
-                say(line)
-            return res
-        left = max(0.0, deadline - time.monotonic())
-        if tty:
-            sys.stderr.write(f"\r\033[KWaiting for {module} outputs… {left:.0f} s left")
-            sys.stderr.flush()
-        elif not json and time.monotonic() - last_line >= 10:
-            sys.stderr.write(f"Still waiting for {module} outputs… {left:.0f} s left\n")
-            sys.stderr.flush()
-            last_line = time.monotonic()
-    if tty:
-        sys.stderr.write("\n")
-    wanted = ", ".join(engine.workflow(engine.view(engine.head())).modules[module].outputs)
-    raise errors.InputTimeout(
-        f"{module} still waits for its input after {wait:g} s: {wanted} did not appear in the Workbench "
-        "folder. Nothing was lost; the workflow's Draft keeps every finished module.",
-        [
-            errors.Action(
-                f"Write {wanted} in the Workbench folder, then wait again",
-                f"module-runner --module {module} --wait {wait:g}",
-            ),
-            errors.Action("Or go on once it is there", "gitbench workflow resume"),
-        ],
-    )
 
 
 def module_runner_main() -> None:
-    import typer as _typer
+    import typer
 
     from gitbench.cli.app import run_command
 
-    app = _typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(module_runner)
-    run_command(_typer.main.get_command(app), "module-runner")
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.command(help=module_runner.__doc__)
+    def _module_runner(
+        project: str = typer.Option(".", "--project", "-p", help="The Workbench."),
+        module: str = typer.Option(..., "--module", "-m", help="The module to run."),
+        config_file: str = typer.Option(None, "--config-file", help="YAML or JSON settings for the module."),
+        set_: list[str] = typer.Option(None, "--set", help="key=value setting (repeatable; JSON values allowed)."),
+        wait: float = typer.Option(0, "--wait", help="For an input module: poll this many seconds for its outputs."),
+        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> int:
+        return module_runner(project, module, config_file, set_, wait, json)
+
+    run_command(typer.main.get_command(app), "module-runner")

@@ -6,7 +6,7 @@ from typing import Any
 
 from gitbench import clock
 from gitbench.cli import render
-from gitbench.cli.common import open_for_reading
+from gitbench.cli.opening import open_for_reading
 
 
 def open_engine() -> Any:

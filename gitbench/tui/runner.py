@@ -52,20 +52,9 @@ class RunningJob:
 def gitbench_error(exc: BaseException, root: str | None = None) -> errors.GitbenchError:
     """What the CLI's error handler makes of an exception: a typed error, or an internal one with a crash log
     (in the Workbench at ``root``, the one the window has open, whatever folder it was started from)."""
-    from gitbench.cli.app import _crash_log, _os_error
+    from gitbench.services.crash import as_error
 
-    if isinstance(exc, errors.GitbenchError):
-        return exc
-    if isinstance(exc, OSError):
-        return _os_error(exc)
-    log = _crash_log(exc, root)
-    return errors.InternalError(
-        f"gitbench hit an internal error ({type(exc).__name__}: {exc}). A crash log was written to {log}.",
-        [
-            errors.Action("Check and repair the Workbench", "gitbench recover"),
-            errors.Action("Report the bug with the crash log"),
-        ],
-    )
+    return as_error(exc, root)
 
 
 class WorkerApp(App[None]):

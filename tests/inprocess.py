@@ -1,0 +1,157 @@
+"""gitbench's real entry point, `gitbench.cli.app.main(argv)`, called in the test's own process.
+
+A subprocess costs ~150-200 ms of CPU (a Python start and gitbench's imports); most tests run gitbench dozens of
+times to check what a command says and leaves behind, not how a process dies. Those calls run here instead, with
+everything a subprocess would have been given set up and put back afterwards:
+
+- the current folder, ``os.environ`` (the test's environment plus ``env``), ``sys.argv``;
+- stdin, stdout and stderr: UTF-8 text streams over bytes, as a pipe is, so output that a pipe could not carry
+  fails here too; their text comes back as a ``CompletedProcess``, exactly as ``subprocess.run`` gives it;
+- libgit2's configuration search path, which it reads from HOME once per process (each test has its own HOME);
+- gitbench's process-wide caches: the rich consoles (they keep the width they were made with), the fault points
+  (read from ``GITBENCH_FAULT`` once), the typer application.
+
+What stays in a subprocess (``suitable`` says no): commands that run a job or a check under the process supervisor
+(it makes its process the subreaper of every orphan and stops every child it has when the job ends: here, the
+test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's modules, and every
+call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+# First words of the commands that run other programs under gitbench's process supervisor, take a terminal, or
+# serve a protocol: never in the test's process.
+_SUBPROCESS_ONLY = {"exec", "ask", "agent", "try", "chat", "tui", "mcp", "hook", "resume", "compare", "shell"}
+_WORKFLOW_SUBPROCESS = {"run", "resume"}  # `workflow run|resume` start module runners and wait for them
+
+
+def _words(args: list[str]) -> list[str]:
+    """The command's words (``workflow run``), without options and without the folder of ``-C FOLDER``."""
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-C":
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
+
+
+def _config_has_check(cwd: Path | str, env: dict[str, str]) -> bool:
+    """Does a config file that `publish` reads name a check (run under the supervisor)?"""
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME", ""), ".config")
+    for path in (Path(base) / "gitbench" / "config.toml", Path(cwd) / ".gitbench" / "config.toml"):
+        with contextlib.suppress(OSError):
+            if "check" in path.read_text(errors="replace"):
+                return True
+    return False
+
+
+def _kills(faults: str) -> bool:
+    """Does a fault point of ``GITBENCH_FAULT`` kill its process (``:kill``, the default)? One that fails a
+    write (``:enospc``, ``:eio``) raises an OSError, which runs here as in a subprocess."""
+    kinds = [item.partition(":")[2].partition("@")[0] for item in faults.split(",") if item.strip()]
+    return any(kind not in ("enospc", "eio") for kind in kinds)
+
+
+def suitable(cwd: Path | str, args: list[str], env: dict[str, str]) -> bool:
+    """May this gitbench call run in the test's process without changing what it does or what the test sees?"""
+    if os.environ.get("TEST_GITBENCH_SUBPROCESS") or _kills(env.get("GITBENCH_FAULT", "")):
+        return False
+    words = _words(args[: args.index("--")] if "--" in args else args)
+    if not words:
+        return True  # `gitbench --help`, `--version`
+    if words[0] in _SUBPROCESS_ONLY:
+        return False
+    if words[0] == "workflow" and (len(words) < 2 or words[1] in _WORKFLOW_SUBPROCESS):
+        return False
+    if "-C" in args:
+        cwd = Path(cwd) / args[args.index("-C") + 1] if args.index("-C") + 1 < len(args) else cwd
+    return not (words[0] in ("publish", "rebase") and ("--check" in args or _config_has_check(cwd, env)))
+
+
+@contextlib.contextmanager
+def _process_state(
+    cwd: Path | str, args: list[str], env: dict[str, str], stdin: str
+) -> Iterator[tuple[io.BytesIO, io.BytesIO]]:
+    saved_env = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_argv = sys.argv
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    out, err = io.BytesIO(), io.BytesIO()
+
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv = [sys.argv[0] if sys.argv else "gitbench", *args]
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    ours = (sys.stdin, sys.stdout, sys.stderr)
+    _fresh_process()
+    try:
+        yield out, err
+    finally:
+        for stream in ours:
+            with contextlib.suppress(ValueError):
+                stream.flush()
+                stream.detach()  # the bytes stay readable: a closed wrapper would close them too
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        _fresh_process()
+
+
+def _fresh_process() -> None:
+    """Forget what a previous gitbench run in this process cached, as a new process would not have it."""
+    import pygit2
+    from pygit2.enums import ConfigLevel
+
+    from gitbench import faults
+    from gitbench.cli import app, render
+
+    home = os.environ.get("HOME", "")
+    pygit2.settings.search_path[ConfigLevel.GLOBAL] = home
+    pygit2.settings.search_path[ConfigLevel.XDG] = os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "git"
+    )
+    faults.reset()
+    render._console = None
+    render._err_console = None
+    if hasattr(app, "_app"):
+        app._app = None  # typer's application: commands are registered on it once per process
+
+
+def run(cwd: Path | str, args: list[str], env: dict[str, str], input: str | None) -> subprocess.CompletedProcess[str]:
+    """`gitbench ARGS` in this process, in ``cwd``, with ``env`` added to the environment and ``input`` on stdin;
+    what ``subprocess.run(..., capture_output=True, text=True)`` would have returned."""
+    from gitbench.cli import app
+
+    with _process_state(cwd, args, env, input or "") as (out, err), warnings.catch_warnings():
+        # typer calls click's deprecated helpers; a subprocess's default filters hide that, as here (warnings of
+        # gitbench's own code still fail the test).
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(typer|click)(\.|$)")
+        try:
+            code = app.main(list(args))
+        except SystemExit as exc:  # as the interpreter turns it into an exit status
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", "gitbench", *args], code, _text(out.getvalue()), _text(err.getvalue())
+    )
+
+
+def _text(data: bytes) -> str:
+    """Bytes as ``subprocess.run(text=True)`` decodes them (UTF-8, universal newlines)."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")

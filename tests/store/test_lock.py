@@ -1,0 +1,58 @@
+"""gitbench/store/lock.py: one holder at a time, named to the others; a holder that did not let go is known."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitbench import errors
+from gitbench.store.lock import WorkbenchLock, left_behind
+
+
+def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
+    path = str(tmp_path / "gitbench" / "lock")
+    first = WorkbenchLock(path, "publish")
+    assert first.try_acquire()
+    assert json.loads(Path(path).read_text())["operation"] == "publish"
+    second = WorkbenchLock(path, "discard")  # another open file: flock conflicts within one process too
+    assert not second.try_acquire()
+    assert second.probe() is not None and "gitbench publish" in (second.probe() or "")
+    with pytest.raises(errors.Busy) as busy:
+        second.acquire(wait=0.05)
+    assert "gitbench publish" in busy.value.message
+    first.release()
+    assert Path(path).read_text() == "" and not left_behind(path)
+    assert second.probe() is None
+    with WorkbenchLock(path, "discard") as held:
+        assert held.fd is not None
+    assert held.fd is None
+
+
+def test_a_holder_that_did_not_let_go_is_known_to_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    # A process that takes the lock and dies without releasing it (SIGKILL): the kernel drops the flock, the
+    # file still names it.
+    code = (
+        "import os, signal, sys; from gitbench.store.lock import WorkbenchLock;"
+        f"assert WorkbenchLock({str(path)!r}, 'publish').try_acquire(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    assert left_behind(str(path))
+    lock = WorkbenchLock(str(path), "recover")
+    assert lock.try_acquire()
+    assert lock.left_behind is not None and lock.left_behind["operation"] == "publish"
+    lock.release(left=["/x/.git/refs/heads/main.lock"])
+    assert left_behind(str(path))  # the Git lock it could not remove stays named for the next holder
+    nxt = WorkbenchLock(str(path), "status")
+    assert nxt.try_acquire() and nxt.left_behind is not None
+    assert nxt.left_behind["left"] == ["/x/.git/refs/heads/main.lock"]
+    nxt.release()
+
+
+def test_probe_of_a_lock_never_taken_is_nobody(tmp_path: Path) -> None:
+    assert WorkbenchLock(str(tmp_path / "none"), "status").probe() is None
+    assert not left_behind(str(tmp_path / "none"))
