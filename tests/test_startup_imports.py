@@ -32,6 +32,8 @@ CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, re
     "gitbench.services.restore",
     "gitbench.services.commands",
     "gitbench.services.recover",
+    "gitbench.services.recovery",
+    "gitbench.store.journal_entries",
     "gitbench.providers.config",
 ]
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitbench.integrations.base import HookEvent, HookReply
 from gitbench.model import JobStatus
+from gitbench.store.layout import Layout
 
 if TYPE_CHECKING:
     from gitbench.model import JobRecord
@@ -76,7 +77,7 @@ def locate(cwd: str) -> tuple[str, str] | None:
 
 def session_file(gitdir: str, agent: str, session: str) -> str:
     digest = hashlib.sha256(session.encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    return os.path.join(gitdir, "gitbench", "sessions", f"{agent}-{digest}.json")
+    return Layout(gitdir).session(f"{agent}-{digest}.json")
 
 
 def read_session(gitdir: str, agent: str, session: str) -> dict[str, Any] | None:
@@ -107,7 +108,7 @@ def _drop_session(gitdir: str, agent: str, session: str) -> None:
 
 def _by_worktree(gitdir: str, folder: str) -> dict[str, Any] | None:
     """The session whose worktree holds ``folder`` (a session that Claude Code's --worktree started there)."""
-    where = os.path.join(gitdir, "gitbench", "sessions")
+    where = Layout(gitdir).sessions
     real = os.path.realpath(folder)
     try:
         names = os.listdir(where)
@@ -247,7 +248,7 @@ def session_alive(data: dict[str, Any]) -> bool:
 
 def open_sessions(gitdir: str, ref: str) -> list[dict[str, Any]]:
     """The agent sessions working in the Draft ``ref`` whose agent is still running."""
-    folder = os.path.join(gitdir, "gitbench", "sessions")
+    folder = Layout(gitdir).sessions
     try:
         names = sorted(os.listdir(folder))
     except OSError:

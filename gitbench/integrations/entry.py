@@ -67,11 +67,12 @@ def _said(exc: BaseException) -> str:
 def _log(event: Any, exc: BaseException) -> None:
     try:
         from gitbench.integrations.core import locate
+        from gitbench.store.layout import Layout
         from gitbench.store.logs import Log
 
         found = locate(event.cwd)
         if found is not None:
-            Log(os.path.join(found[0], "gitbench", "logs")).event(
+            Log(Layout(found[0]).logs).event(
                 "hook.error", agent=event.agent, kind=event.kind, error=f"{type(exc).__name__}: {exc}"
             )
     except Exception:  # noqa: BLE001 - the log is best effort here

@@ -84,7 +84,7 @@ def run_agent(
             f"{argv[0]!r} was not found (not a path to a program, and not on PATH); nothing was done.",
             [errors.Action("Install the agent, or give its full path", f"gitbench agent run /path/to/{argv[0]}")],
         )
-    full = flags(argv, os.path.join(wb.git.gitdir, "gitbench", "agents"))
+    full = flags(argv, wb.layout.agents)
     settings = commands.job_settings(wb)
     with wb.changing("agent run"):
         job, notes = jobs.start_job(wb, "exec", Scope.of([]), full, message, "beside")

@@ -24,6 +24,7 @@ from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import JobRun
 from gitbench.store.logs import Log
 
 Progress = Callable[[str], None]
@@ -155,7 +156,7 @@ def resume(
         job.model = spec.id
         if spec.id not in job.models:
             job.models.append(spec.id)
-        wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+        wb.journal.write(JobRun(job.id, job.draft, os.getpid()))
         drafts.save_job(wb, job, note=f"resumed with {spec.id}")
         log.event("job.resume", job=job.id, model=spec.id, next_batch=job.next_batch)
         total = len(job.plan) if job.plan is not None else 1

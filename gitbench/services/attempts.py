@@ -27,6 +27,7 @@ from gitbench.scope import Scope
 from gitbench.services import chat, drafts, jobs, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal import Journal
+from gitbench.store.journal_entries import Attempts
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -164,7 +165,7 @@ def try_models(
             drafts.save_job(wb, job, note=f"planned: try {src.id} with {spec.id}")
             started.append(job)
             # written after each start: a crash from here on marks every started attempt interrupted
-            wb.journal.write({"op": "try", "jobs": [j.id for j in started], "pid": os.getpid()})
+            wb.journal.write(Attempts([j.id for j in started], os.getpid()))
             say(f"{label}: Draft created from {src.checkpoint or src.base[:12]} for {spec.id}.")
         log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
 

@@ -311,7 +311,7 @@ def capture(
     allowed, refused = classify(wb, linked, changes, scope, copied, subs)
     refused += hidden_writes(linked)
     refused += [w for w in submodule_writes(linked, subs) if not any(r[0].rstrip(b"/") == w[0][:-1] for r in refused)]
-    scratch = os.path.join(wb.layout.txn, f"capture-{job.id}")
+    scratch = wb.layout.txn_scratch(f"capture-{job.id}")
     new_tip = keep_commits(wb, job, linked, known, tip, scope, copied, who, out, scratch, 1 if allowed else 0)
     if new_tip != branch_tip:
         wb.git.set_ref(ref, new_tip, branch_tip, "gitbench: the job's commits")

@@ -21,6 +21,7 @@ from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, running
+from gitbench.store.journal_entries import JobRun
 
 Progress = Callable[[str], None]
 
@@ -179,7 +180,7 @@ def command_step(
             }
         )
         entry = wb.journal.read()
-        if entry and entry.get("op") == "job" and entry.get("id") == job.id:
+        if isinstance(entry, JobRun) and entry.id == job.id:
             wb.journal.clear()  # the marker says the job runs from now on (the journal is for others' operations)
         faults.point("job.before-command")
         setup_failed: supervisor.Outcome | None = None
@@ -283,7 +284,7 @@ def _after(
     job.exit_code = run.code
     if run.leftovers:
         notes.append(f"The command left {run.leftovers} process(es) running when it ended; they were stopped.")
-    put_back = gitguard.restore(guard, wb.layout.root, job.id)
+    put_back = gitguard.restore(guard, wb.layout.changed_by_jobs, job.id)
     accepted = run.code in job.ok_exit
     status = "complete"
     if run.stopped:
@@ -427,7 +428,7 @@ def _after(
 
 def keep_finished(wb: Workbench, job: JobRecord, folder: str) -> list[str]:
     """A command job stopped by a full disk before its step could be committed: what it wrote in its worktree
-    ``folder`` becomes a step on its Draft now (``recover.py`` calls this once space is back). The paths the
+    ``folder`` becomes a step on its Draft now (``recovery.py`` calls this once space is back). The paths the
     step changed; none if the worktree is not the Draft's any more or nothing is left in it."""
     linked = worktrees.of_draft(wb, job.draft)
     if linked is None or not linked.present or os.path.realpath(linked.path) != os.path.realpath(folder):
@@ -458,7 +459,7 @@ def resume_exec(wb: Workbench, job: JobRecord, say: Progress, command_stdout: in
     if not job.command:
         raise errors.UsageError(f"Job {job.id} has no command to run again.", [errors.REVIEW, errors.DISCARD])
     job.status, job.error, job.pid = JobStatus.RUNNING, None, os.getpid()
-    wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+    wb.journal.write(JobRun(job.id, job.draft, os.getpid()))
     drafts.save_job(wb, job, note="resumed")
     say(f"Running job {job.id}'s command again in its worktree.")
     subject = job.message or f"exec: {' '.join(job.command)}"[:72]

@@ -17,16 +17,16 @@ def crash_log(exc: BaseException, where: str | None = None) -> str:
     import time
     import traceback
 
-    folder = tempfile.gettempdir()
+    stamp, pid = time.strftime("%Y%m%d-%H%M%S"), os.getpid()
     try:
         from gitbench.git.repo import GitRepo
         from gitbench.store.layout import Layout
 
-        folder = Layout(GitRepo(where or os.getcwd()).gitdir).logs
-        os.makedirs(folder, exist_ok=True)
+        layout = Layout(GitRepo(where or os.getcwd()).gitdir)
+        os.makedirs(layout.logs, exist_ok=True)
+        path = layout.crash_log(stamp, pid)
     except Exception:  # noqa: BLE001 - outside a repository the log goes to the temp folder
-        folder = tempfile.gettempdir()
-    path = os.path.join(folder, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+        path = os.path.join(tempfile.gettempdir(), f"crash-{stamp}-{pid}.log")
     with open(path, "w") as fh:
         fh.write(f"gitbench {' '.join(sys.argv[1:2])}\n")  # the command name only: arguments may hold secrets
         fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))

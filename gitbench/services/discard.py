@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 from gitbench import clock, errors, faults
 from gitbench.git.repo import RefMoved
 from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_DAYS, TRASH_PREFIX, JobStatus, OperationResult
 from gitbench.services import drafts, worktrees
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import Discard
 
 
 def discard(wb: Workbench, label: str | None = None) -> OperationResult:
@@ -22,24 +22,17 @@ def discard(wb: Workbench, label: str | None = None) -> OperationResult:
         rescued = None if readable else wb.git.reflog_last(ref)
         # `discard --undo` brings back the newest stamp: two discards in one second must still sort in order.
         stamp = max([int(clock.now())] + [s + 1 for s, _ in trash_refs(wb)])
-        entry: dict[str, Any] = {
-            "op": "discard",
-            "id": wb.new_id(),
-            "draft": ref,
-            "draft_head": head if readable else None,
-            "rescued": rescued,
-            "trash": f"{TRASH_PREFIX}{stamp}/{label}",
-        }
+        entry = Discard(wb.new_id(), ref, head if readable else None, f"{TRASH_PREFIX}{stamp}/{label}", rescued)
         wb.journal.write(entry)
         faults.point("discard.journal-written")
         return finish(wb, entry)
 
 
-def finish(wb: Workbench, entry: dict[str, Any]) -> OperationResult:
+def finish(wb: Workbench, entry: Discard) -> OperationResult:
     """Trash ref first, then the job record, then the Draft ref: a crash anywhere loses nothing."""
-    ref, head, trash = entry["draft"], entry["draft_head"], entry["trash"]
+    ref, head, trash = entry.draft, entry.draft_head, entry.trash
     label = ref[len(DRAFT_PREFIX) :]
-    keep = head or entry.get("rescued")
+    keep = head or entry.rescued
     if keep and wb.git.ref(trash) is None:
         wb.git.set_ref(trash, keep, None, "gitbench discard")
     faults.point("discard.after-trash")

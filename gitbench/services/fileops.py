@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
 
 from gitbench import errors, trailers
 from gitbench.git.objects import Entry, Mode
@@ -16,6 +15,7 @@ from gitbench.model import OperationResult
 from gitbench.scope import UnsafePath, check_path
 from gitbench.services import drafts, transaction
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import Move, Op
 
 
 def _rel_inside(wb: Workbench, path: str) -> str | None:
@@ -58,14 +58,7 @@ def _commit_on_published(wb: Workbench, op: str, changes: dict[str, Entry | None
             f"Cannot {op}: " + "; ".join(f"{p} ({why})" for p, why in blocked) + ". Nothing was changed.",
             [errors.Action("Commit or set aside your edits", "git stash")],
         )
-    entry: dict[str, Any] = {
-        "op": "fileop",
-        "kind": op,
-        "id": wb.new_id(),
-        "old": published,
-        "new": commit,
-        "files": files,
-    }
+    entry = Move(Op.FILEOP, wb.new_id(), published, commit, files, kind=op)
     transaction.move_published(wb, entry, moves, op)
     transaction.finish_after_commit(wb, entry, lambda: transaction.done(wb, entry))
     return OperationResult(

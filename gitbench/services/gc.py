@@ -28,6 +28,7 @@ from gitbench.services import retention
 from gitbench.services.retention import GoneCheckpoint, GoneFile, GoneRef
 from gitbench.services.workbench import Workbench
 from gitbench.store import running, storage
+from gitbench.store.journal_entries import Gc
 
 # Unreachable objects younger than this stay: a Git command running beside gc (the user's own in the checkout,
 # an agent's in a Draft's worktree) may have written objects it has not referenced yet.
@@ -82,7 +83,7 @@ def run(wb: Workbench, dry_run: bool = False) -> GcReport:
         before = storage.measure(wb.git.gitdir, exact=True)
         report, targets = _plan(wb)
         outside = sum(f.bytes for f in report.files if not _inside(f.path, wb.git.gitdir))
-        wb.journal.write({"op": "gc", "id": wb.new_id(), "time": report.now})
+        wb.journal.write(Gc(wb.new_id(), report.now))
         try:
             _remove(wb, report, targets)
         finally:

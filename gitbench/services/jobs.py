@@ -17,6 +17,7 @@ from gitbench.model import STOPPED as STOPPED  # re-exported: the TUI reads it h
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import JobRun
 
 Progress = Callable[[str], None]
 
@@ -115,7 +116,7 @@ def start_job(
     else:
         ref = DRAFT_PREFIX + (label or job_id)
     if journal:
-        wb.journal.write({"op": "job", "id": job_id, "draft": ref, "pid": os.getpid()})
+        wb.journal.write(JobRun(job_id, ref, os.getpid()))
     if checkpoint is not None:
         cp_name = checkpoint
     else:

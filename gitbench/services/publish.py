@@ -16,6 +16,7 @@ from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, JobStat
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
+from gitbench.store.journal_entries import Move, Op
 
 Progress = Callable[[str], None]
 
@@ -96,18 +97,9 @@ def publish(
             say(f"Publishing to {server.name}'s Published ({server.url}) first, as a compare-and-swap …")
             remote_service.publish_cas(wb, server, published, head)
         job = drafts.job_of(wb, ref)
-        entry: dict[str, Any] = {
-            "op": "publish",
-            "id": wb.new_id(),
-            "old": published,
-            "new": head,
-            "draft": ref,
-            "draft_head": head,
-            "job": job.id if job else None,
-            "files": files,
-        }
+        entry = Move(Op.PUBLISH, wb.new_id(), published, head, files, ref, head, job.id if job else None)
         if gate is not None:
-            entry["check"] = gate.to_record()  # for the checkpoint's trailers, also when recovery finishes
+            entry.check = gate.to_record()  # for the checkpoint's trailers, also when recovery finishes
         transaction.move_published(wb, entry, changes, "publish")
         res = transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
         if server is not None:
@@ -179,7 +171,7 @@ def _gate(
     res.command = shown
     changed = _changed_outside(wb, moved) + [
         f"{name} (put back as it was; the check's version is kept as {kept})"
-        for name, kept in gitguard.restore(guard, wb.layout.root, f"check-{res.id}")
+        for name, kept in gitguard.restore(guard, wb.layout.changed_by_jobs, f"check-{res.id}")
     ]
     if res.status == "cancelled":
         raise errors.Cancelled(
@@ -331,31 +323,32 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     )
 
 
-def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) -> OperationResult:
+def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> OperationResult:
     """The follow-ups after Published moved; each is idempotent so recovery can run them again."""
+    assert entry.draft is not None and entry.draft_head is not None, "a publish names its Draft"
     left = left or []
-    job = drafts.job_record(wb, entry["job"]) if entry.get("job") else None
+    job = drafts.job_record(wb, entry.job) if entry.job else None
     if job is not None and job.status != JobStatus.PUBLISHED:
         job.status = JobStatus.PUBLISHED
         drafts.save_job(wb, job, note="published")
-    for other in drafts.jobs_on(wb, entry["draft"]):  # jobs that continued the Draft went out with it
+    for other in drafts.jobs_on(wb, entry.draft):  # jobs that continued the Draft went out with it
         if (
-            other.continues == entry["draft"]
+            other.continues == entry.draft
             and other.status not in (JobStatus.PUBLISHED, JobStatus.DISCARDED)
             and other.created >= (job.created if job else 0)
         ):
             other.status = JobStatus.PUBLISHED
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
-    check = entry.get("check")
-    cp = checkpoints.find_by_operation(wb, entry["id"])
+    check = entry.check
+    cp = checkpoints.find_by_operation(wb, entry.id)
     if cp is None:
         cp = checkpoints.create(
             wb,
             "publish",
-            f"published {entry['draft'][len(DRAFT_PREFIX) :]}",
-            job=entry.get("job"),
-            operation=entry["id"],
+            f"published {entry.draft[len(DRAFT_PREFIX) :]}",
+            job=entry.job,
+            operation=entry.id,
             extra=[("Gitbench-Check", check["command"]), ("Gitbench-Check-Result", check["result"])] if check else None,
         )
     faults.point("publish.after-checkpoint")
@@ -369,22 +362,22 @@ def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) 
         )
     elif check:
         notes.append(f"The check `{check['command']}` {check['result']} in a clean worktree of the Draft.")
-    notes += worktrees.remove(wb, entry["draft"], entry["draft_head"])
+    notes += worktrees.remove(wb, entry.draft, entry.draft_head)
     # If the Draft moved meanwhile (it cannot under the lock, but plain git could), it holds work that was not
     # published: keep it, it is the user's.
     with contextlib.suppress(RefMoved):
-        wb.git.set_ref(entry["draft"], None, entry["draft_head"], "gitbench publish")
+        wb.git.set_ref(entry.draft, None, entry.draft_head, "gitbench publish")
     faults.point("publish.after-draft-removed")
     # where job folders were before Draft worktrees
-    shutil.rmtree(wb.layout.worktree(entry["draft"][len(DRAFT_PREFIX) :]), ignore_errors=True)
+    shutil.rmtree(wb.layout.worktree(entry.draft[len(DRAFT_PREFIX) :]), ignore_errors=True)
     transaction.done(wb, entry)
     notes += wb.left_lock_notes()
     return OperationResult(
         operation="publish",
-        summary=f"Published {entry['new'][:12]} to {wb.branch}.",
+        summary=f"Published {entry.new[:12]} to {wb.branch}.",
         checkpoints=[cp.name],
-        published=entry["new"],
-        draft=entry["draft"],
+        published=entry.new,
+        draft=entry.draft,
         notes=notes,
         data={"review": None, "check": check},
     )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitbench import errors
 from gitbench.git import remote as gitremote
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import Move, Op
 
 TRACKING = "refs/gitbench/remotes/"
 Progress = Callable[[str], None]
@@ -492,7 +492,7 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                 )
             if diverged:  # only once nothing stands in the way: a refused pull leaves no Draft behind
                 kept = _keep_mine(wb, local, server)
-            entry: dict[str, Any] = {"op": "pull", "id": wb.new_id(), "old": local, "new": server, "files": files}
+            entry = Move(Op.PULL, wb.new_id(), local, server, files)
             if kept:  # the local publishes were put in a Draft above: a restore-like move, checkpointed first
                 from gitbench.services import checkpoints
 
@@ -528,16 +528,7 @@ def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
         if drafts.running_job(wb, ref) is not None:  # its job works in it now: leave it to its end
             continue
         job = drafts.job_of(wb, ref)
-        entry: dict[str, Any] = {
-            "op": "publish",
-            "id": wb.new_id(),
-            "old": published,
-            "new": published,
-            "draft": ref,
-            "draft_head": head,
-            "job": job.id if job else None,
-            "files": False,
-        }
+        entry = Move(Op.PUBLISH, wb.new_id(), published, published, False, ref, head, job.id if job else None)
         res = publish.finish(wb, entry)
         sync.notes.append(
             f"The Draft {ref[len(DRAFT_PREFIX) :]} is in Published now (published on the server): closed as "

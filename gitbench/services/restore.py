@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gitbench import errors, faults
 from gitbench.model import DRAFT_PREFIX, OperationResult
 from gitbench.services import checkpoints, drafts, transaction
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import Move, Op
 
 
 def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResult:
@@ -56,40 +55,40 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
             )
         pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}") if published else None
         faults.point("restore.after-pre-checkpoint")
-        entry: dict[str, Any] = {
-            "op": "restore",
-            "id": wb.new_id(),
-            "old": published,
-            "new": cp.commit,
-            "files": files,
-            "checkpoint": cp.name,
+        entry = Move(
+            Op.RESTORE,
+            wb.new_id(),
+            published,
+            cp.commit,
+            files,
+            checkpoint=cp.name,
             # --keep-draft restores Published only: the open Draft's own job record must stay. Without an open
             # Draft the flag keeps nothing, so the records go back as in any restore.
-            "records_tree": (
+            records_tree=(
                 wb.git.commit(cp.records).tree if cp.records and not (keep_draft and ref is not None) else None
             ),
-            "pre": pre.name if pre else None,
-        }
+            pre=pre.name if pre else None,
+        )
         transaction.move_published(wb, entry, changes, "restore")
         return transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
 
 
-def finish(wb: Workbench, entry: dict[str, Any], left: list[str] | None = None) -> OperationResult:
+def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> OperationResult:
     left = left or []
-    target = entry.get("records_tree")
+    target = entry.records_tree
     if target and wb.records.tree() != target:
-        wb.records.set_tree(target, f"restore records to {entry['checkpoint']}")
+        wb.records.set_tree(target, f"restore records to {entry.checkpoint}")
     faults.point("restore.after-records")
     transaction.done(wb, entry)
     return OperationResult(
         operation="restore",
         summary=(
-            f"Restored {entry['checkpoint']}: Published is {entry['new'][:12]} again, "
+            f"Restored {entry.checkpoint}: Published is {entry.new[:12]} again, "
             + ("with the records of that moment." if target else "the job records are kept as they are.")
-            + (f" Undo with `gitbench restore {entry['pre']}`." if entry["pre"] else "")
+            + (f" Undo with `gitbench restore {entry.pre}`." if entry.pre else "")
         ),
-        checkpoints=[entry["pre"]] if entry["pre"] else [],
-        published=entry["new"],
+        checkpoints=[entry.pre] if entry.pre else [],
+        published=entry.new,
         notes=[f"Left as edited by someone else: {p}" for p in left]
         + transaction.hidden_note(wb, entry, "The restore changes")
         + wb.left_lock_notes(),

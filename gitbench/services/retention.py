@@ -200,7 +200,7 @@ def job_folders(
 
     # What a job's command changed in the Workbench's Git settings, kept for the user to look at: as long as
     # the logs, and while its Draft is open.
-    changed = os.path.join(wb.layout.root, "changed-by-jobs")
+    changed = wb.layout.changed_by_jobs
     for name in _names(changed):
         path = os.path.join(changed, name)
         if ended(name) and _mtime(path) < limit:
@@ -211,7 +211,7 @@ def job_folders(
             add(os.path.join(wb.layout.txn, name), "job-folder", "scratch of a finished operation")
     for path in running.stray_locks(wb.layout.running):
         add(path, "job-folder", "the lock file of a job that ended, left without its marker")
-    sessions = os.path.join(wb.layout.root, "sessions")  # an agent's hooks' session files (integrations/core.py)
+    sessions = wb.layout.sessions  # an agent's hooks' session files (integrations/core.py)
     for name in _names(sessions):
         path = os.path.join(sessions, name)
         if _mtime(path) < limit and _session_over(path, open_drafts):

@@ -9,8 +9,9 @@ the new one, and its files agree with it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from gitbench import errors, faults
 from gitbench.git import sparse
@@ -19,6 +20,7 @@ from gitbench.git.objects import Entry, Mode
 from gitbench.git.repo import RefMoved, TreeChange, translate
 from gitbench.git.worktrees import GitFailed
 from gitbench.services.workbench import Workbench
+from gitbench.store.journal_entries import Move
 
 T = TypeVar("T")
 
@@ -32,9 +34,7 @@ def plan(wb: Workbench, old: str, new: str) -> tuple[list[TreeChange], bool]:
 
 
 def mover(wb: Workbench, op_id: str, prefix: str, hidden: Iterable[str] = ()) -> FileMover:
-    import os
-
-    return FileMover(wb.git, os.path.join(wb.layout.txn, op_id), prefix, hidden)
+    return FileMover(wb.git, wb.layout.txn_scratch(op_id), prefix, hidden)
 
 
 def hidden_paths(wb: Workbench, changes: list[TreeChange]) -> list[str]:
@@ -64,11 +64,11 @@ def submodule_moves(changes: list[TreeChange]) -> list[list[str | None]]:
     return [moves[p] for p in sorted(moves)]
 
 
-def hidden_note(wb: Workbench, entry: dict[str, Any], what: str) -> list[str]:
+def hidden_note(wb: Workbench, entry: Move, what: str) -> list[str]:
     """What the result says about changes outside the sparse checkout and to submodules (none: nothing)."""
-    paths = entry.get("hidden") or []
+    paths = entry.hidden or []
     notes = [sparse.note(wb.git, paths, what)] if paths else []
-    for path, old, new in entry.get("submodule_moves") or []:
+    for path, old, new in entry.submodule_moves or []:
         old, new = old and old[:12], new and new[:12]
         if old and new:
             how = f"points the submodule {path} at commit {new} (it was {old})"
@@ -139,17 +139,18 @@ def check_git_locks(wb: Workbench, files: bool) -> None:
     )
 
 
-def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChange], prefix: str) -> None:
+def move_published(wb: Workbench, entry: Move, changes: list[TreeChange], prefix: str) -> None:
     """Journal, files, index, ref. Raises a GitbenchError after rolling back if the ref did not move."""
-    check_git_locks(wb, bool(entry["files"]))
-    hidden = hidden_paths(wb, changes) if entry["files"] else []
+    check_git_locks(wb, entry.files)
+    hidden = hidden_paths(wb, changes) if entry.files else []
     subs = submodule_paths(changes)
-    m = mover(wb, entry["id"], prefix, [*hidden, *subs]) if entry["files"] else None
+    m = mover(wb, entry.id, prefix, [*hidden, *subs]) if entry.files else None
     # Paths that already hold their new content before we start are the user's (a locally edited file being
     # added, a Draft's edit also made by hand): we do not write them, so a rollback must not "restore" them.
     untouched = [c.path for c in changes if m is not None and c.path not in m.hidden and m.matches(c.path, c.new)]
-    entry.update(hidden=hidden, submodules=subs, submodule_moves=submodule_moves(changes))  # its result names them
-    entry = dict(entry, changes=changes_to_json(changes), ref=wb.published_ref, untouched=untouched)
+    # Its result names them.
+    entry.hidden, entry.submodules, entry.submodule_moves = hidden, subs, submodule_moves(changes)
+    entry = dataclasses.replace(entry, changes=changes_to_json(changes), ref=wb.published_ref, untouched=untouched)
     try:
         wb.journal.write(entry)
     except OSError as exc:
@@ -161,9 +162,9 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
             faults.point(f"{prefix}.before-index")
             update_index(wb, {c.path: c.new for c in changes}, hidden)
         faults.point(f"{prefix}.before-ref")
-        wb.git.set_ref(wb.published_ref, entry["new"], entry["old"], f"gitbench {entry['op']}")
+        wb.git.set_ref(wb.published_ref, entry.new, entry.old, f"gitbench {entry.op}")
     except BaseException as exc:
-        if wb.git.ref(wb.published_ref) == entry["new"]:  # the ref moved, then libgit2 failed (its lock's unlink)
+        if wb.git.ref(wb.published_ref) == entry.new:  # the ref moved, then libgit2 failed (its lock's unlink)
             if isinstance(exc, Exception | KeyboardInterrupt):
                 raise unfinished(entry, exc) from exc
             raise
@@ -178,7 +179,7 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
                 [errors.Action("Look at what moved it", f"git log {wb.branch}"), errors.DISCARD, errors.CHECKPOINTS],
             ) from exc
         if isinstance(exc, KeyboardInterrupt):
-            raise errors.Cancelled(f"{entry['op'].capitalize()} was cancelled; nothing was changed.") from exc
+            raise errors.Cancelled(f"{entry.op.capitalize()} was cancelled; nothing was changed.") from exc
         if isinstance(exc, errors.GitbenchError):
             raise
         if isinstance(exc, OSError | Exception):
@@ -190,7 +191,7 @@ def move_published(wb: Workbench, entry: dict[str, Any], changes: list[TreeChang
         raise unfinished(entry, exc) from exc
 
 
-def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[], T]) -> T:
+def finish_after_commit(wb: Workbench, entry: Move, step: Callable[[], T]) -> T:
     """Run an operation's follow-ups once Published has moved. If they fail (a full disk, a lock), the move
     itself stands and the journal stays, so the next gitbench command finishes them; say exactly that."""
     try:
@@ -201,11 +202,11 @@ def finish_after_commit(wb: Workbench, entry: dict[str, Any], step: Callable[[],
         raise unfinished(entry, exc) from exc
 
 
-def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnfinished:
+def unfinished(entry: Move, exc: BaseException) -> errors.PublishedUnfinished:
     """The error of an operation that failed after Published moved: whatever the cause (a full disk, a file error,
     a lock, Ctrl-C), the exit code says that Published moved (``published-unfinished``), and the message says what
     is left and that the next gitbench command finishes it. A full disk is named as such, with its advice."""
-    what = f"{entry['op'].capitalize()} moved Published to {entry['new'][:12]} (its files agree with it), but"
+    what = f"{entry.op.capitalize()} moved Published to {entry.new[:12]} (its files agree with it), but"
     actions = [errors.Action("Finish it now", "gitbench recover")]
     if errors.is_disk_full(exc):
         cause, code = "no space left on the device. Free some disk space", "disk-full"
@@ -215,13 +216,13 @@ def unfinished(entry: dict[str, Any], exc: BaseException) -> errors.PublishedUnf
     elif isinstance(exc, errors.GitbenchError):
         cause, code = exc.message.rstrip("."), exc.code
     else:
-        err = translate(exc, f"finishing {entry['op']}")
+        err = translate(exc, f"finishing {entry.op}")
         cause, code = err.message.rstrip("."), err.code
     return errors.PublishedUnfinished(
         f"{what} could not finish its bookkeeping (checkpoint, records, Draft removal): {cause}. "
         "The next gitbench command finishes it.",
         actions,
-        {"published": entry["new"], "operation": entry["op"], "cause": code},
+        {"published": entry.new, "operation": str(entry.op), "cause": code},
     )
 
 
@@ -231,37 +232,36 @@ def _translate(exc: BaseException, prefix: str) -> errors.GitbenchError:
     return err
 
 
-def roll_back(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+def roll_back(wb: Workbench, entry: Move) -> list[str]:
     """Undo the file and index changes of an interrupted move; return paths left as someone else edited them."""
     left: list[str] = []
-    changes = changes_from_json(entry.get("changes", []))
-    if entry.get("files") and wb.files_checked_out():
-        hidden = entry.get("hidden", [])
-        m = mover(wb, entry["id"], "rollback", [*hidden, *entry.get("submodules", [])])
-        left = m.rollback(changes, keep=set(entry.get("untouched", [])))
+    changes = changes_from_json(entry.changes or [])
+    if entry.files and wb.files_checked_out():
+        hidden = entry.hidden or []
+        m = mover(wb, entry.id, "rollback", [*hidden, *(entry.submodules or [])])
+        left = m.rollback(changes, keep=set(entry.untouched or []))
         update_index(wb, {c.path: c.old for c in changes if c.path not in left}, hidden)
         m.discard_backups()
     wb.journal.clear()
     return left
 
 
-def roll_forward(wb: Workbench, entry: dict[str, Any]) -> list[str]:
+def roll_forward(wb: Workbench, entry: Move) -> list[str]:
     """Finish the file and index changes of a move whose ref already moved."""
     left: list[str] = []
-    changes = changes_from_json(entry.get("changes", []))
-    if entry.get("files") and wb.files_checked_out():
-        hidden = entry.get("hidden", [])
-        m = mover(wb, entry["id"], "rollforward", [*hidden, *entry.get("submodules", [])])
+    changes = changes_from_json(entry.changes or [])
+    if entry.files and wb.files_checked_out():
+        hidden = entry.hidden or []
+        m = mover(wb, entry.id, "rollforward", [*hidden, *(entry.submodules or [])])
         left = m.finish(changes)
         update_index(wb, {c.path: c.new for c in changes if c.path not in left}, hidden)
         m.discard_backups()
     return left
 
 
-def done(wb: Workbench, entry: dict[str, Any]) -> None:
-    import os
+def done(wb: Workbench, entry: Move) -> None:
     import shutil
 
     # Not through FileMover: a bare Workbench has no checked-out folder to move files in.
-    shutil.rmtree(os.path.join(wb.layout.txn, entry["id"]), ignore_errors=True)
+    shutil.rmtree(wb.layout.txn_scratch(entry.id), ignore_errors=True)
     wb.journal.clear()

@@ -59,6 +59,8 @@ class Workbench:
         self.deferred: str | None = None  # why a read could not finish an interrupted operation (one line)
         self._locked = False
         self._lock: WorkbenchLock | None = None
+        self._recovering = False  # recovery runs now: it must not take, let go of or recover under the lock again
+        self.recoveries = 0  # how many times recovery ran in this Workbench (once per lock taken)
         self._follow_published()
 
     def _follow_published(self) -> None:
@@ -125,9 +127,28 @@ class Workbench:
         return f"{stamp}-{secrets.token_hex(2)}"
 
     # -- the context of every state change ------------------------------------------------------------------
+    def _recover(self, lock: WorkbenchLock) -> None:
+        """The one call into recovery (services/recovery.py), once each time the lock is taken: whatever an
+        interrupted operation or job left is finished or rolled back before anything else changes. One
+        direction: recovery calls the follow-ups operations left, never back into ``changing``, ``released`` or
+        ``recover_if_idle`` (refused while it runs)."""
+        from gitbench.services import recovery
+
+        self._recovering = True
+        self.recoveries += 1
+        try:
+            self.recovered.extend(recovery.recover_journal(self, lock.left_behind))
+        finally:
+            self._recovering = False
+
+    def _not_recovering(self, what: str) -> None:
+        if self._recovering:
+            raise RuntimeError(f"{what} called while recovery runs: recovery must not call back into the operations")
+
     @contextmanager
     def changing(self, operation: str, wait: float | None = None) -> Iterator[Workbench]:
         """Hold the Workbench lock, finish any interrupted operation first, then let the caller change state."""
+        self._not_recovering(f"changing({operation!r})")
         if self._locked:
             yield self
             return
@@ -135,9 +156,7 @@ class Workbench:
         lock.acquire(wait)
         self._locked, self._lock = True, lock
         try:
-            from gitbench.services import recover
-
-            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
+            self._recover(lock)
             yield self
         finally:
             try:
@@ -188,6 +207,7 @@ class Workbench:
         records nothing of its own while it runs)."""
         import threading
 
+        self._not_recovering("released()")
         lock = self._lock
         off_main = threading.current_thread() is not threading.main_thread()
         if not self._locked or lock is None or (off_main and not any_thread):
@@ -201,14 +221,13 @@ class Workbench:
         finally:
             lock.acquire(wait=float(os.environ.get("GITBENCH_RELOCK_WAIT", "86400")))
             self._locked = True
-            from gitbench.services import recover
-
-            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
+            self._recover(lock)  # another process may have been interrupted while the lock was let go of
 
     def recover_if_idle(self) -> None:
         """For read-only commands: if an operation was interrupted and nobody holds the lock, finish it."""
         from gitbench.store import running
 
+        self._not_recovering("recover_if_idle()")
         if (
             not os.path.exists(self.layout.journal)
             and not running.any_marker(self.layout.running)
@@ -223,9 +242,7 @@ class Workbench:
             self.deferred = recovery_deferred(self, exc)
             return
         try:
-            from gitbench.services import recover
-
-            self.recovered.extend(recover.recover_journal(self, lock.left_behind))
+            self._recover(lock)
         except (OSError, errors.DiskFull, errors.FileIOError) as exc:
             # A read must work on a full disk: what recovery could not write waits for the next command that
             # can (the journal and the job markers stay until then), and the read says so in one line.

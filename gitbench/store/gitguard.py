@@ -55,9 +55,9 @@ def snapshot(gitdir: str) -> Guard:
     return guard
 
 
-def restore(guard: Guard, state_dir: str, job_id: str) -> list[tuple[str, str]]:
+def restore(guard: Guard, kept_in: str, job_id: str) -> list[tuple[str, str]]:
     """Put back every guarded file the command changed, added or removed; (.git/NAME, where the command's
-    version is kept) for each."""
+    version is kept) for each. ``kept_in``: ``Layout.changed_by_jobs``; each job's versions go in a folder of it."""
     out = []
     names = sorted(set(_names(guard.gitdir)) | set(guard.files))
     for name in names:
@@ -74,7 +74,7 @@ def restore(guard: Guard, state_dir: str, job_id: str) -> list[tuple[str, str]]:
         )
         if now == before and not mode_changed:
             continue
-        kept_dir = os.path.join(state_dir, "changed-by-jobs", job_id)
+        kept_dir = os.path.join(kept_in, job_id)
         kept = os.path.join(kept_dir, name.replace("/", "_"))
         os.makedirs(kept_dir, exist_ok=True)
         if os.path.lexists(full):

@@ -7,7 +7,7 @@ never leaves a stale gitbench lock. libgit2 never waits on a held lock (DESIGN.m
 The file names its holder while the lock is held, and is emptied when it is let go of. So a holder that was
 killed (or that could not remove a Git lock file it made) is known to the next one: the file still names it.
 ``left_behind`` is that record, with ``since`` (when it took the lock): the Git lock files made since then, and
-the ones it names, are that holder's, and the next command removes them (services/recover.py).
+the ones it names, are that holder's, and the next command removes them (services/recovery.py).
 """
 
 from __future__ import annotations

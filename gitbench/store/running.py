@@ -98,7 +98,8 @@ def read(folder: str, job_id: str) -> dict[str, Any]:
 
 def record_end(folder: str, job_id: str, end: dict[str, Any]) -> bool:
     """The job's end (``{"status", "error"}``) in its marker, written in place: when the disk is too full for
-    its record, the next command that can write records the job as it ended (recover.py), not as interrupted."""
+    its record, the next command that can write records the job as it ended (services/recovery.py), not as
+    interrupted."""
     path = os.path.join(folder, job_id + ".json")
     info = atomic.read_json(path)
     if not isinstance(info, dict):

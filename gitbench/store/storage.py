@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 from gitbench.model import Storage
+from gitbench.store.layout import Layout
 
 # Folders of objects/ scanned in this order until the sample holds enough objects: spread over the 256, so a
 # few folders already stand for all of them (object ids are uniformly distributed).
@@ -97,7 +98,7 @@ def measure(gitdir: str, exact: bool = False) -> Storage:
     loose_count, loose_bytes, estimated = _loose(objects, exact)
     packs, pack_bytes = _packs(objects)
     pack_bytes += folder_size(os.path.join(objects, "info"))  # the commit-graph, alternates
-    gitbench_bytes = folder_size(os.path.join(gitdir, "gitbench"))
+    gitbench_bytes = folder_size(Layout(gitdir).root)
     other = 0
     try:
         entries = list(os.scandir(gitdir))

@@ -5,21 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitbench.store.journal import Journal
+from gitbench.store.journal_entries import Move, Op, Torn, to_json
 
 
 def test_no_journal_means_nothing_unfinished_and_clear_is_idempotent(tmp_path: Path) -> None:
     journal = Journal(str(tmp_path / "journal.json"))
     assert journal.read() is None
     journal.clear()
-    journal.write({"op": "publish", "old": "a", "new": "b"})
-    assert journal.read() == {"op": "publish", "old": "a", "new": "b"}
+    journal.write(Move(Op.PUBLISH, "p1", "a", "b"))
+    assert journal.read() == Move(Op.PUBLISH, "p1", "a", "b")
     journal.clear()
     assert journal.read() is None
 
 
 def test_a_journal_that_cannot_be_parsed_is_a_torn_write_of_the_journal_itself(tmp_path: Path) -> None:
     (tmp_path / "journal.json").write_text('{"op": "pub')
-    assert Journal(str(tmp_path / "journal.json")).read() == {"op": "torn"}
+    assert Journal(str(tmp_path / "journal.json")).read() == Torn()
 
 
 def test_a_job_end_is_recorded_only_in_that_job_entry(tmp_path: Path) -> None:
@@ -31,7 +32,8 @@ def test_a_job_end_is_recorded_only_in_that_job_entry(tmp_path: Path) -> None:
     assert journal.record_end("j1", {"status": "failed"}) is False  # another job's
     journal.write({"op": "job", "id": "j1", "draft": "refs/heads/gitbench/draft/x"})
     assert journal.record_end("j1", {"status": "failed", "error": "boom"}) is True
-    assert journal.read() == {
+    entry = journal.read()
+    assert entry is not None and to_json(entry) == {
         "op": "job",
         "id": "j1",
         "draft": "refs/heads/gitbench/draft/x",
