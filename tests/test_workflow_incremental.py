@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gitbench.workflow import incremental, resolver, scheduler, spec
 from gitbench.workflow.engine import banner, current_phase
+from gitbench.workflow.state import Claim, Gate, LastRun
 from tests.conftest import gitbench
 from tests.test_workflow_spec import Files, dags, name, run_all
 from tests.workflow_helpers import status_json, workflow_bench
@@ -77,8 +78,10 @@ def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
 def engine_states(draw: st.DrawFn, n: int) -> dict[str, Any]:
     """What the engine's state adds to the files: claims, gates, skipped modules, failed last runs."""
     ids = st.sampled_from([name(i) for i in range(n)])
-    running = {m: {"status": draw(st.sampled_from(["running", "needs-input"]))} for m in draw(st.sets(ids, max_size=2))}
-    gates = {m: {"required": True, "approved": draw(st.booleans())} for m in draw(st.sets(ids, max_size=2))}
+    running = {
+        m: Claim(status=draw(st.sampled_from(["running", "needs-input"]))) for m in draw(st.sets(ids, max_size=2))
+    }
+    gates = {m: Gate(required=True, approved=draw(st.booleans())) for m in draw(st.sets(ids, max_size=2))}
     failed = draw(st.sets(ids, max_size=2))
     return {
         "running": running,
@@ -132,7 +135,7 @@ def test_the_snapshot_after_any_changes_prints_what_a_full_resolve_prints(
 
     def with_failures(statuses_fp: dict[str, str]) -> None:
         engine["last_run"] = {
-            m: {"status": "failed", "error": "boom", "fingerprint": statuses_fp.get(m, "")} for m in engine["failed"]
+            m: LastRun(status="failed", error="boom", fingerprint=statuses_fp.get(m, "")) for m in engine["failed"]
         }
 
     first = resolver.resolve(wf, files.view(), {}, {}, {}, set())

@@ -11,6 +11,11 @@ still counts as the job's, and is stopped too; when the command ends, whatever i
 
 If gitbench itself is killed, the command gets SIGTERM (``PR_SET_PDEATHSIG``) and the next gitbench command
 stops what is left of the group (``stop_group``), from the pid the running-job marker names.
+
+The workflow engine runs its command modules here too, from the worker threads of its pool: each in a session
+of its own (``session=True``: no terminal, and no Python code between fork and exec, which is not safe with
+threads), its group noted in a file beside its folder while it runs (``note``), so that a later run stops what
+an interrupted one left (``stop_noted``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ def _prctl(option: int, value: int) -> bool:
 
 
 def _in_child(foreground_fd: int | None) -> Callable[[], None]:
+    """What the child does before exec: a process group of its own, the terminal, default signals, the death
+    signal."""
+
     def setup() -> None:
         os.setpgid(0, 0)
         if foreground_fd is not None:
@@ -147,10 +155,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
-def tree(root: int, pgid: int | None, also: set[int] | frozenset[int] = frozenset()) -> list[int]:
+def tree(
+    root: int,
+    pgid: int | None,
+    also: set[int] | frozenset[int] = frozenset(),
+    procs: dict[int, tuple[int, int, str]] | None = None,
+) -> list[int]:
     """The living processes of a job: descendants of ``root`` (and of each pid in ``also``), and the members of
-    its process group ``pgid``. Zombies are left out: they have ended."""
-    procs = _processes()
+    its process group ``pgid``. Zombies are left out: they have ended. ``procs``: a listing already read."""
+    procs = _processes() if procs is None else procs
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
@@ -176,29 +189,44 @@ class _Tracker:
         self.orphans = orphans  # we are the subreaper and run one job: every child of ours is the job's
         self.seen: dict[int, int | None] = {}
 
-    def _roots(self) -> set[int]:
-        roots = self._alive()
+    # Each look reads the process listing once (a /proc walk is most of what supervising a short command costs).
+    def _roots(self, procs: dict[int, tuple[int, int, str]]) -> set[int]:
+        roots = self._alive(procs)
         if self.orphans:
             me = os.getpid()
-            roots |= {pid for pid, (ppid, _, _) in _processes().items() if ppid == me}
+            roots |= {pid for pid, (ppid, _, _) in procs.items() if ppid == me}
         return roots
 
     def refresh(self) -> list[int]:
-        pids = tree(self.root, self.root, self._roots())
+        procs = _processes()
+        pids = tree(self.root, self.root, self._roots(procs), procs)
         for pid in pids:
             self.seen.setdefault(pid, start_time(pid))
         return pids
 
-    def _alive(self) -> set[int]:
-        procs = _processes()
+    def _alive(self, procs: dict[int, tuple[int, int, str]]) -> set[int]:
         return {
             pid
             for pid, st in self.seen.items()
             if st is not None and procs.get(pid, (0, 0, "Z"))[2] not in ("Z", "X") and start_time(pid) == st
         }
 
+    def gone(self) -> bool:
+        """Nothing of the job is left, known without reading the whole process listing: its group is empty and
+        every process seen outside it has ended (what ``living`` would find, when we are not the subreaper)."""
+        try:
+            os.killpg(self.root, 0)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return False
+        else:
+            return False
+        return not any(st is not None and start_time(pid) == st for pid, st in self.seen.items() if pid != self.root)
+
     def living(self) -> list[int]:
-        return sorted(set(tree(self.root, self.root, self._roots())) | self._alive())
+        procs = _processes()
+        return sorted(set(tree(self.root, self.root, self._roots(procs), procs)) | self._alive(procs))
 
 
 def _signal_all(pids: list[int], pgid: int | None, sig: int) -> None:
@@ -223,6 +251,8 @@ def _reap(pids: list[int], keep: int) -> None:
 def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRACE) -> int:
     """Stop every process of a job: ``first``, then SIGKILL for what is still there after ``grace`` seconds.
     Returns how many processes there were."""
+    if not tracker.orphans and tracker.gone():
+        return 0
     pids = tracker.living()
     if not pids:
         return 0
@@ -294,6 +324,30 @@ def stop_group(pgid: int, started: int | None) -> int:
     return stop_tree(tracker)
 
 
+def note_group(path: str, pgid: int) -> None:
+    """Note a running command's process group in ``path`` (its id and its leader's start time), for a later
+    process to stop it (``stop_noted``) if we die before it ends."""
+    with contextlib.suppress(OSError):
+        with open(path, "w") as fh:
+            fh.write(f"{pgid} {start_time(pgid) or ''}".rstrip())
+
+
+def stop_noted(path: str) -> int:
+    """Stop the process group ``path`` notes (what a run that was interrupted left running), and drop the note.
+    A note of an older gitbench holds the group's id alone. Returns how many processes were stopped."""
+    try:
+        with open(path) as fh:
+            parts = fh.read().split()
+        pgid = int(parts[0]) if parts else 0
+        started = int(parts[1]) if len(parts) > 1 else None
+    except (OSError, ValueError):
+        return 0
+    stopped = stop_group(pgid, started) if pgid > 1 else 0
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    return stopped
+
+
 def run(
     argv: list[str],
     cwd: str,
@@ -304,13 +358,17 @@ def run(
     stderr: int | None = None,
     timeout: float | None = None,
     on_start: Callable[[int], None] | None = None,
+    session: bool = False,
+    note: str | None = None,
 ) -> Outcome:
     """Run ``argv`` in ``cwd`` until it ends, the ``timeout`` passes, or we are told to stop
     (SIGTERM, SIGQUIT; Ctrl-C when the command does not have the terminal). ``stdin``: bytes to feed (None:
     ours, and on a terminal we have in the foreground the command gets the terminal). ``on_start(pid)`` is
-    called once it runs (its pid is its process group)."""
+    called once it runs (its pid is its process group). ``session``: a session of its own, never the terminal,
+    started with nothing run between fork and exec (for a worker thread). ``note``: a file that names its group
+    while it runs (``stop_noted``)."""
     main = threading.current_thread() is threading.main_thread()
-    term = _foreground_fd() if stdin is None and main else None
+    term = _foreground_fd() if stdin is None and main and not session else None
     if main:
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
     started = time.monotonic()
@@ -322,8 +380,9 @@ def run(
             stdout=stdout,
             stderr=stderr,
             stdin=subprocess.PIPE if stdin is not None else None,
-            preexec_fn=_in_child(term),
-        )  # setpgid, the terminal, the death signal
+            start_new_session=session,  # setsid, in C
+            preexec_fn=None if session else _in_child(term),  # setpgid, the terminal, the death signal
+        )
     except FileNotFoundError:
         return Outcome(127)
     except (PermissionError, IsADirectoryError, NotADirectoryError):
@@ -332,6 +391,8 @@ def run(
     tracker = _Tracker(pid, orphans=main)
     modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
     _give_terminal(term, pid)
+    if note is not None:
+        note_group(note, pid)
     if on_start is not None:
         on_start(pid)
     if stdin is not None and proc.stdin is not None:
@@ -377,6 +438,9 @@ def run(
         for s, h in old.items():
             signal.signal(s, h)
     leftovers = stop_tree(tracker, signal.SIGTERM, grace=1.0)  # what it left running when it ended
+    if note is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(note)
     if os.WIFSIGNALED(status):
         sig: int | None = os.WTERMSIG(status)
         code = 128 + int(sig or 0)

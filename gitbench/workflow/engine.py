@@ -11,43 +11,26 @@ whose step commit is on the Draft finished: it is never run twice; one without i
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
-import subprocess
-import time
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
 
-import gitbench
-from gitbench import clock, errors, events, faults, trailers
+from gitbench import errors, events, faults
 from gitbench.events import Progress
-from gitbench.git import export
-from gitbench.git.repo import BLOB, COMMIT_MODE, TREE, Entry
 from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
 from gitbench.scope import Scope
 from gitbench.services import drafts, jobs
 from gitbench.services.workbench import Workbench
-from gitbench.store import atomic
-from gitbench.workflow import incremental, resolver, scheduler, spec
+from gitbench.workflow import claims as engine_claims
+from gitbench.workflow import incremental, resolver, scheduler, spec, steps
 from gitbench.workflow import state as engine_state
+from gitbench.workflow.caches import Caches
 from gitbench.workflow.resolver import ModuleStatus, View
+from gitbench.workflow.runners import Result
+from gitbench.workflow.state import Claim, Gate
 
-if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-
-@dataclass
-class Result:
-    """What one module run produced (built in the main thread from what its process did)."""
-
-    status: str  # complete | failed | needs-input
-    changes: dict[str, Entry | None] = field(default_factory=dict)
-    error: str | None = None
-    refused: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
+__all__ = ["Engine", "EngineStatus", "Result", "banner", "current_phase", "untargeted"]
 
 
 @dataclass
@@ -61,19 +44,22 @@ class EngineStatus:
 
 
 class Engine:
-    _compiled: incremental.Compiled | None = None  # the workflow last read, with the parts a snapshot takes of it
+    """The workflow of one Workbench: its status, the operator's tools (gates, skips) and runs.
+
+    Where each part lives: the persisted state (``state.py``), claims and settling them after a crash
+    (``claims.py``), the scheduler loop of a run (``loop.py``), module runners per kind (``runners/``), step
+    commits (``steps.py``), caches and the cached status (``caches.py``)."""
 
     def __init__(self, wb: Workbench) -> None:
         self.wb = wb
+        self.caches = Caches(wb.git.gitdir)
         self.state = self._load()
         # Progress for a display: (module, its new state, modules complete, modules in all). The core never
         # prints; the CLI draws a progress bar from these.
         self.on_module: Callable[[str, str, int, int], None] | None = None
-        self._modules: tuple[str, str] | None = None  # (job, the folder its modules' folders go in)
-        self._made_from: dict[str, dict[str, str | None]] = {}  # run id → its inputs' object ids, by path
         from gitbench.services.supervisor import start_time
 
-        self._started = start_time(os.getpid())  # claims name it: a later process with the same pid is not us
+        self.started = start_time(os.getpid())  # claims name it: a later process with the same pid is not us
 
     def _load(self) -> engine_state.EngineState:
         """The persisted state. If it was deleted, the workflow's job is found again from the open Draft's job
@@ -99,50 +85,17 @@ class Engine:
     def view(self, commit: str) -> View:
         tree = self.wb.git.commit(commit).tree
         listing = self.wb.git.blob_map(tree)
-        cache = atomic.read_json(self._cache("meta.json"))
-        return View(listing, self.wb.git.blob, cache if isinstance(cache, dict) else {})
-
-    def _cache(self, name: str) -> str:
-        return os.path.join(self.wb.git.gitdir, "gitbench", "workflow", "cache", name)
-
-    def _save_cache(self, view: View) -> None:
-        """Parsed metadata by blob id: only ever a speed-up (deleting it changes nothing but the time)."""
-        if view.meta_cache_changed:
-            with contextlib.suppress(OSError):  # compact: json's C encoder (indented, 10,000 entries took 4× as long)
-                data = json.dumps(view.meta_cache, separators=(",", ":")).encode()
-                atomic.write_bytes(self._cache("meta.json"), data, fsync=False)
+        return View(listing, self.wb.git.blob, self.caches.meta())
 
     def workflow(self, view: View) -> spec.Workflow:
-        oid = view.oid(spec.PATH)
-        if oid is None:
-            raise errors.UsageError(
-                f"This Workbench has no workflow: {spec.PATH} is not in Published.",
-                [errors.Action(f"Write {spec.PATH} (docs/workflow.md), then add it", "add", (spec.PATH,))],
-            )
-        # Parsed once per version of the file (its blob id), with what a status snapshot needs of it (each
-        # module's spec as text, the path index): YAML is slow to parse at thousands of modules, and so is
-        # turning thousands of specs into text.
-        path = self._cache("workflow.bin")
-        with contextlib.suppress(OSError):
-            with open(path, "rb") as fh:
-                compiled = incremental.load_compiled(fh.read(), oid, gitbench.__version__)
-            if compiled is not None:
-                self._compiled = compiled
-                return compiled.wf
-        wf = spec.parse(view.read(oid).decode("utf-8", "replace"), spec.PATH)
-        compiled = incremental.compile_workflow(wf)
-        self._compiled = compiled
-        with contextlib.suppress(OSError):
-            data = incremental.dump_compiled(compiled, oid, gitbench.__version__)
-            if data is not None:
-                atomic.write_bytes(path, data, fsync=False)
-        return wf
+        """The workflow file in ``view``, parsed (once per version of the file: ``caches.py``)."""
+        return self.caches.workflow(view)
 
     def resolve(
         self,
         wf: spec.Workflow,
         view: View,
-        running: dict[str, dict[str, Any]] | None = None,
+        running: dict[str, Claim] | None = None,
         previous: dict[str, ModuleStatus] | None = None,
         dirty: set[str] | None = None,
     ) -> dict[str, ModuleStatus]:
@@ -157,26 +110,22 @@ class Engine:
             dirty,
         )
 
-    def claims(self) -> dict[str, dict[str, Any]]:
-        """The running set as it is now: a claim whose process is gone is marked ``interrupted`` (it shows as
-        such until `gitbench workflow resume` settles it). A claim waiting for input belongs to no process."""
-        out = dict(self.state.running)
-        for mid, claim in self.state.running.items():
-            if claim.get("status") == "running" and claim.get("pid") and not _claim_alive(claim):
-                out[mid] = {**claim, "status": "interrupted"}
-        return out
+    def claims(self) -> dict[str, Claim]:
+        """The running set as it is now, a claim whose process is gone marked ``interrupted`` (``claims.py``)."""
+        return engine_claims.current(self.state)
 
     def status(self, max_parallel: int | None = None) -> EngineStatus:
-        return self._full_status(max_parallel)[2]
+        return self.full_status(max_parallel)[2]
 
-    def _full_status(
+    def full_status(
         self, max_parallel: int | None = None
     ) -> tuple[spec.Workflow, dict[str, ModuleStatus], EngineStatus]:
+        """Everything resolved and scheduled (no cached status): the workflow, each module's status, the whole."""
         view = self.view(self.head())
         wf = self.workflow(view)
         claims = self.claims()
         statuses = self.resolve(wf, view, claims)
-        self._save_cache(view)
+        self.caches.save_meta(view)
         scheduler.schedule(wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel)
         return (
             wf,
@@ -184,7 +133,7 @@ class Engine:
             EngineStatus(
                 banner=banner(wf, statuses, self.state.skipped),
                 job=self.state.job,
-                draft=self._draft(),
+                draft=self.draft(),
                 modules=[statuses[m] for m in wf.order],
                 phase=current_phase(wf, statuses, self.state.skipped),
                 max_parallel=max_parallel or wf.max_parallel,
@@ -192,102 +141,19 @@ class Engine:
         )
 
     def status_text(self, max_parallel: int | None = None) -> str:
-        """The status as a JSON text. An unchanged tree and state answer from the printed text kept in the
-        cache; a changed tree is answered from the status snapshot of the last one, resolving again only the
-        modules the change reaches (gitbench/workflow/incremental.py); anything else resolves everything."""
-        import hashlib
+        """The status as a JSON text, from the caches when they can tell it (``caches.status_text``)."""
+        from gitbench.workflow import caches
 
-        tree = self.wb.git.commit(self.head()).tree
-        try:
-            with open(engine_state.path(self.wb.git.gitdir), "rb") as fh:
-                state_bytes = fh.read()
-        except FileNotFoundError:
-            state_bytes = b""
-        draft = self._draft()
-        claims = self.claims()  # which claims' processes are gone is part of what the status depends on
-        dead = ",".join(sorted(m for m, c in claims.items() if c.get("status") == "interrupted"))
-        base = hashlib.sha1(
-            b"\0".join(
-                [
-                    state_bytes,
-                    dead.encode(),
-                    gitbench.__version__.encode(),
-                    str(max_parallel).encode(),
-                    str(draft).encode(),
-                    str(incremental.FORMAT).encode(),
-                ]
-            )
-        ).hexdigest()
-        key = hashlib.sha1(f"{base}\0{tree}".encode()).hexdigest()
-        path = self._cache("status.cache")
-        with contextlib.suppress(OSError):
-            with open(path, encoding="utf-8") as fh:
-                if fh.readline().strip() == key:
-                    text = fh.read()
-                    if text.startswith("{") and text.rstrip().endswith("}"):
-                        return text.rstrip()
-        snap: incremental.Snapshot | None = None
-        old: incremental.Snapshot | None = None
-        with contextlib.suppress(OSError):
-            with open(self._cache("status.snap"), "rb") as fb:
-                old = incremental.loads(fb.read())
-        if old is not None and old.head.get("base") == base:
-            if old.head.get("tree") == tree:
-                snap = old
-            else:
-                changed = [c.path for c in self.wb.git.diff_trees(str(old.head["tree"]), tree)]
-                snap = incremental.update(
-                    old,
-                    changed,
-                    self._tree_view(tree),
-                    {**old.head, "tree": tree},
-                    claims,
-                    self.state.last_run,
-                    self.state.overrides,
-                    self.state.skipped,
-                    self.state.gates,
-                    max_parallel,
-                )
-        if snap is None:
-            wf, statuses, st = self._full_status(max_parallel)
-            snap = incremental.build(
-                wf,
-                statuses,
-                {
-                    "base": base,
-                    "tree": tree,
-                    "banner": st.banner,
-                    "draft": draft,
-                    "job": st.job,
-                    "max_parallel": st.max_parallel,
-                    "phase": st.phase,
-                },
-                self._compiled if self._compiled is not None and self._compiled.wf is wf else None,
-            )
-        text = incremental.document(snap.head, snap.texts)
-        with contextlib.suppress(OSError):  # caches: a torn one is a miss
-            if snap is not old:
-                atomic.write_bytes(self._cache("status.snap"), incremental.dumps(snap), fsync=False)
-            atomic.write_bytes(path, f"{key}\n{text}\n".encode(), fsync=False)
-        return text
-
-    def _tree_view(self, tree: str) -> View:
-        git = self.wb.git
-
-        def lookup(path: str) -> str | None:
-            entry = git.tree_entry(tree, path)
-            return entry[0] if entry is not None and entry[1] not in (TREE, COMMIT_MODE) else None
-
-        def walk(descend: Callable[[str], bool]) -> Iterator[tuple[str, str]]:
-            return ((p, o) for p, o, _ in git.walk_tree(tree, descend=descend))
-
-        return incremental.TreeView(lookup, walk, git.blob)
+        return caches.status_text(self, max_parallel)
 
     def status_data(self, max_parallel: int | None = None) -> dict[str, Any]:
+        import json
+
         data: dict[str, Any] = json.loads(self.status_text(max_parallel))
         return data
 
-    def _draft(self) -> str | None:
+    def draft(self) -> str | None:
+        """The workflow's Draft (its ref), if the job has one still."""
         job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
         return job.draft if job is not None and self.wb.git.ref(job.draft) else None
 
@@ -298,9 +164,9 @@ class Engine:
         _known(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
-            gate = self.state.gates.setdefault(mid, {"required": wf.modules[mid].gate, "approved": False})
+            gate = self.state.gates.setdefault(mid, Gate(required=wf.modules[mid].gate))
             if required is not None:
-                gate["required"] = required
+                gate.required = required
             seen: dict[str, str | None] = {}
             if approved:
                 # An approval is of what the module would run on now: its inputs' ids (and its fingerprint, which
@@ -310,11 +176,9 @@ class Engine:
                     wf.modules[mid], view, {n: statuses[n] for n in wf.modules[mid].needs}
                 )
                 seen = dict(made_from)
-                gate.update(approved=True, fingerprint=statuses[mid].fingerprint, inputs=seen)
+                gate.approved, gate.fingerprint, gate.inputs = True, statuses[mid].fingerprint, seen
             elif approved is not None:
-                gate["approved"] = False
-                gate.pop("fingerprint", None)
-                gate.pop("inputs", None)
+                gate.approved, gate.fingerprint, gate.inputs = False, None, None
             engine_state.save(self.wb.git.gitdir, self.state)
         if approved:
             return (
@@ -365,17 +229,19 @@ class Engine:
                 _known(wf, mid)
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
-            notes = self._settle_claims(say)
+            notes = engine_claims.settle(self.wb, self.state, say)
             job = self._job(on_draft, notes, say)
             view = self.view(self.head())
             wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
             self._record_definition(wf, view)
             job.steps_total = len(wf.modules)
-            self._take_operator_edits(wf, job, notes, say)
+            steps.take_operator_edits(self.wb, wf, job, notes, say)
             try:
-                self._loop(wf, job, max_parallel, set(only) if only else None, say)
+                from gitbench.workflow.loop import Loop
+
+                Loop(self, wf, job, say).run(max_parallel, set(only) if only else None)
             except KeyboardInterrupt:
-                self._unclaim_all()
+                engine_claims.unclaim_all(self.wb.git.gitdir, self.state)
                 return jobs.fail(
                     self.wb,
                     job,
@@ -416,343 +282,6 @@ class Engine:
         faults.point("workflow.after-job")
         say(events.CheckpointTaken(job.checkpoint, job.id))
         return job
-
-    def _take_operator_edits(self, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
-        """Edits the operator made in the Workbench's folder to what the workflow reads or writes (its inputs,
-        outputs and metadata) since Published: taken into the Draft as one step, so the resolver counts them
-        (a fixed metadata file, a changed input). A file that already matches the Draft is not an edit."""
-        if not self.wb.git.workdir:
-            return
-        scope = Scope(
-            tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))})
-        )
-        paths = [p for p in self.wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
-        if not paths:
-            return
-        draft_tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
-        cap = export.read_paths(self.wb.git, self.wb.root, paths)
-        changes = {p: e for p, e in cap.changes.items() if e != self.wb.git.tree_entry(draft_tree, p)}
-        for path, why in cap.refused:
-            notes.append(f"Not taken from the folder: {path} ({why}).")
-            say(events.Note(notes[-1]))
-        if not changes:
-            return
-        listed = ", ".join(sorted(changes))
-        if jobs.commit_step(
-            self.wb, job, changes, "operator-edits", "complete", f"workflow: operator edits to {listed}"[:200]
-        ):
-            drafts.save_job(self.wb, job, note="operator edits taken")
-            notes.append(f"Your edits in the folder were taken into the Draft: {listed}.")
-            say(events.Note(notes[-1]))
-
-    def _settle_claims(self, say: Progress) -> list[str]:
-        """Claims left by a process that is gone: finished (its step is on the Draft) or free to run again."""
-        notes: list[str] = []
-        job = drafts.job_record(self.wb, self.state.job) if self.state.job else None
-        head = self.wb.git.ref(job.draft) if job is not None else None
-        finished = _finished_runs(self.wb, job, head) if job is not None and head else {}
-        for mid, claim in list(self.state.running.items()):
-            if claim.get("status") == "needs-input":
-                continue  # waits for the operator, whoever claimed it
-            if claim.get("pid") != os.getpid() and _claim_alive(claim):
-                continue
-            del self.state.running[mid]
-            _stop_orphans(self.wb, job, mid)
-            if (
-                job is not None
-                and head
-                and claim.get("commit")
-                and claim.get("parent") == head
-                and claim.get("run") not in finished
-                and self.wb.git.exists(str(claim["commit"]))
-            ):
-                # Its step commit was written, the Draft had not moved yet: finish that move.
-                self.wb.git.set_ref(job.draft, str(claim["commit"]), head, f"gitbench workflow: {mid} (resumed)")
-                head = str(claim["commit"])
-                finished[str(claim["run"])] = head
-            if claim.get("run") in finished:
-                self.state.last_run[mid] = {
-                    **claim,
-                    "status": "complete",
-                    "finished": clock.now(),
-                    "commit": finished[claim["run"]],
-                }
-                notes.append(
-                    f"{mid} had finished before the interruption (step {finished[claim['run']][:12]}); "
-                    "it is not run again."
-                )
-            else:
-                notes.append(f"{mid} was interrupted before it finished; it will run again.")
-        if notes:
-            engine_state.save(self.wb.git.gitdir, self.state)
-            for n in notes:
-                say(events.Note(n))
-        return notes
-
-    def _loop(
-        self, wf: spec.Workflow, job: JobRecord, max_parallel: int | None, only: set[str] | None, say: Progress
-    ) -> None:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # not imported by a status
-
-        limit = max_parallel or wf.max_parallel
-        futures: dict[Future[Result], tuple[str, dict[str, Any]]] = {}
-        # Each module runs at most once a run: a module that fails (even one asked for by name, which may run
-        # when failed) is not retried in a loop, and a module waiting for input is asked again once a run (its
-        # outputs may have arrived since); until then it keeps its place in the running set.
-        ran: set[str] = set()
-        below = wf.dependants()
-        index = incremental.build_index(wf)
-        view: View | None = None
-        statuses: dict[str, ModuleStatus] = {}
-        dirty: set[str] = set()
-        with ThreadPoolExecutor(max_workers=limit) as pool:
-            while True:
-                head = str(self.wb.git.ref(job.draft))
-                if view is None:
-                    view = self.view(head)
-                active = {k: v for k, v in self.state.running.items() if v.get("status") != "needs-input" or k in ran}
-                # After the first pass, only what the finished modules changed is resolved again: the view is
-                # updated with their step's files, and their status and everything downstream recomputed.
-                statuses = self.resolve(wf, view, active, previous=statuses or None, dirty=dirty if statuses else None)
-                dirty = set()
-                plan = scheduler.schedule(
-                    wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
-                )
-                for mid in plan.run:
-                    ran.add(mid)
-                    m = wf.modules[mid]
-                    st = statuses[mid]
-                    self._invalidate(m, st)
-                    run_id = f"{job.id}.{mid}.{int(self.state.last_run.get(mid, {}).get('count', 0)) + 1}"
-                    claim = {
-                        "pid": os.getpid(),
-                        "started": self._started,
-                        "since": clock.now(),
-                        "job": job.id,
-                        "run": run_id,
-                        "fingerprint": st.fingerprint,
-                        "status": "running",
-                    }
-                    self.state.running[mid] = claim
-                    engine_state.save(self.wb.git.gitdir, self.state)
-                    # what the fingerprint is made from, for the metadata: a later change names its files
-                    made_from, _ = resolver.module_inputs(m, view, {n: statuses[n] for n in m.needs})
-                    self._made_from[run_id] = dict(made_from)
-                    faults.point("workflow.after-claim")
-                    say(events.ModuleRunning(mid, m.kind))
-                    self._progress(mid, "running", statuses)
-                    futures[pool.submit(*self._start(wf, m, job, head, st))] = (mid, claim)
-                if not futures:
-                    return
-                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    mid, claim = futures.pop(fut)
-                    changed = self._finish(wf, job, mid, claim, fut.result(), statuses[mid], say)
-                    self._progress(mid, str(self.state.last_run.get(mid, {}).get("status", "")), statuses, 1)
-                    for path, entry in changed.items():
-                        if entry is None:
-                            view.files.pop(path, None)
-                        else:
-                            view.files[path] = entry[0]
-                    view._sorted = None
-                    # Resolved again: the module, and every module that reads what its step changed (a glob
-                    # input may match a new output of a module it does not need), with all downstream of them.
-                    for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
-                        dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
-
-    def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
-        if self.on_module is not None:
-            done = sum(1 for s in statuses.values() if s.state == "complete")
-            self.on_module(mid, state, done + (just_done if state == "complete" else 0), len(statuses))
-
-    def _modules_home(self, job: JobRecord) -> str:
-        if self._modules is None or self._modules[0] != job.id:
-            from gitbench.services import worktrees
-
-            self._modules = (job.id, worktrees.modules_folder(self.wb, job.id))
-        return self._modules[1]
-
-    def _start(
-        self, wf: spec.Workflow, m: spec.ModuleSpec, job: JobRecord, head: str, st: ModuleStatus
-    ) -> tuple[Any, ...]:
-        """Prepare a module's run in this thread (Git access); return the callable for a worker thread."""
-        if m.kind == "input":
-            return (_check_input, m, self.wb.root if self.wb.git.workdir else None)
-        folder = os.path.join(self._modules_home(job), m.id)
-        scope = Scope((*m.inputs, *[o for n in m.needs for o in wf.modules[n].outputs], *m.outputs))
-        snap = export.export(self.wb.git, self.wb.git.commit(head).tree, folder, scope)
-        for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
-            os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
-        config = {**m.config, **self.state.overrides.get(m.id, {})}
-        if m.kind == "command":
-            return (_run_command, m, folder, snap, config)
-        if m.kind == "module":
-            stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
-            return (_run_python, m, folder, snap, config, sorted(snap), stale)
-        return (_run_model, m, folder, snap, config, self.wb.git.workdir, self.wb.layout.logs)
-
-    def _finish(
-        self,
-        wf: spec.Workflow,
-        job: JobRecord,
-        mid: str,
-        claim: dict[str, Any],
-        raw: Any,
-        st: ModuleStatus,
-        say: Progress,
-    ) -> dict[str, Entry | None]:
-        """Record a module's run (its step commit when it completed). Returns the files its step changed."""
-        m = wf.modules[mid]
-        result = self._collect(m, job, raw)
-        changed: dict[str, Entry | None] = {}
-        run = {
-            **claim,
-            "status": result.status,
-            "finished": clock.now(),
-            "error": result.error,
-            "seconds": round(result.seconds, 3),
-        }
-        if result.status == "complete":
-            try:
-                commit, changed = self._commit(m, job, claim, result, st)
-            except errors.GitbenchError as exc:
-                run.update(status="failed", error=exc.message)
-            else:
-                run["commit"] = commit
-        # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
-        run["count"] = int(self.state.last_run.get(mid, {}).get("count", 0)) + 1
-        self.state.last_run[mid] = {
-            k: run[k]
-            for k in ("status", "error", "finished", "since", "seconds", "run", "fingerprint", "commit", "count", "job")
-            if k in run
-        }
-        if run["status"] == "needs-input":
-            self.state.running[mid] = {**claim, "status": "needs-input"}
-            say(events.ModuleNeedsInput(mid, str(m.input_request or result.error)))
-        else:
-            self.state.running.pop(mid, None)
-            say(events.ModuleEnded(mid, str(run["status"]), run.get("error") or None))
-        engine_state.save(self.wb.git.gitdir, self.state)
-        faults.point("workflow.after-finish")
-        return changed
-
-    def _collect(self, m: spec.ModuleSpec, job: JobRecord, raw: Any) -> Result:
-        """Turn what the worker did into a Result (Git writes happen here, in the main thread)."""
-        if isinstance(raw, Result):
-            return raw
-        kind, payload = raw
-        if kind == "input":
-            files: dict[str, bytes] = payload
-            changes: dict[str, Entry | None] = {
-                p: Entry(self.wb.git.create_blob_as(data, p), BLOB) for p, data in files.items()
-            }
-            return Result("complete", changes=changes)
-        folder, snap, status, error, seconds = payload
-        cap = export.capture(self.wb.git, folder, snap, Scope(tuple(m.outputs)))
-        shutil.rmtree(folder, ignore_errors=True)
-        if status != "complete":
-            if status == "failed" and error and m.kind == "command":
-                error = self._explain_missing(m, job, folder, snap, error)
-            return Result(status, error=error, seconds=seconds)
-        # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
-        # forever not complete
-        missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]
-        if missing:
-            return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
-        if cap.refused:
-            from gitbench.store.logs import Log
-
-            for path, why in cap.refused:
-                Log(self.wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
-        return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
-
-    def _explain_missing(self, m: spec.ModuleSpec, job: JobRecord, folder: str, snap: Any, error: str) -> str:
-        """A command that failed on a file it could not find, where the file is in the Workbench but not among
-        the module's inputs (so not in its folder): say so, and how to list it."""
-        import re
-
-        tree = self.wb.git.commit(str(self.wb.git.ref(job.draft))).tree
-        absent: list[str] = []
-        for token in re.findall(r"[\w./@+-]+", error):
-            token = token.rstrip(".")
-            if token.startswith(folder + "/"):
-                rel = token[len(folder) + 1 :]
-            elif token.startswith("/"):
-                continue  # a file outside its folder: not the Workbench's
-            else:
-                rel = token.removeprefix("./")
-            if rel in absent or rel in snap:
-                continue
-            entry = self.wb.git.tree_entry(tree, rel)
-            if entry is not None and entry[1] not in (TREE, COMMIT_MODE):
-                absent.append(rel)
-        if not absent:
-            return error
-        listed = ", ".join(absent)
-        return (
-            f"{error} · {listed} {'is' if len(absent) == 1 else 'are'} in the Workbench but not "
-            f"{'an input' if len(absent) == 1 else 'inputs'} of module {m.id}, so not in its folder: add "
-            f"{listed} to its `inputs` in {spec.PATH}"
-        )
-
-    def _commit(
-        self, m: spec.ModuleSpec, job: JobRecord, claim: dict[str, Any], result: Result, st: ModuleStatus
-    ) -> tuple[str, dict[str, Entry | None]]:
-        head = str(self.wb.git.ref(job.draft))
-        tree = self.wb.git.commit(head).tree
-        outputs: dict[str, str | None] = {}
-        for path in m.outputs:
-            entry = result.changes.get(path) if path in result.changes else self.wb.git.tree_entry(tree, path)
-            outputs[path] = entry[0] if entry else None
-        meta = {
-            "module": m.id,
-            "version": m.version,
-            "fingerprint": claim["fingerprint"],
-            "inputs": self._made_from.pop(str(claim["run"]), None),
-            "outputs": outputs,
-            "run": claim["run"],
-            "job": job.id,
-            "time": clock.now(),
-        }
-        data = (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode()
-        changes = {**result.changes, resolver.meta_path(m.id): Entry(self.wb.git.create_blob(data), BLOB)}
-        job.model = f"workflow:{m.kind}"
-
-        def record(commit: str, parent: str) -> None:
-            # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
-            # Draft to this commit instead of running the module again.
-            self.state.running[m.id] = {**claim, "commit": commit, "parent": parent}
-            engine_state.save(self.wb.git.gitdir, self.state)
-
-        commit = jobs.commit_step(
-            self.wb,
-            job,
-            changes,
-            m.id,
-            "complete",
-            f"workflow {job.id}: {m.id}",
-            number=job.steps_completed + 1,
-            attempts=1,
-            before_ref=record,
-        )
-        # The job record is stored when the run ends (or fails): per module it would rewrite a growing file
-        # list every time. Until then the Draft's step commits are the record of what finished.
-        return commit or head, changes
-
-    def _invalidate(self, m: spec.ModuleSpec, st: ModuleStatus) -> None:
-        """Invalidation events reach the module before it reruns (logged; Python modules get a handler call)."""
-        stale = [a for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
-        if not stale:
-            return
-        from gitbench.store.logs import Log
-
-        log = Log(self.wb.layout.logs)
-        for a in stale:
-            log.event("artifact.invalidated", module=m.id, path=a.path, klass=a.klass, reason=a.reason)
-
-    def _unclaim_all(self) -> None:
-        self.state.running = {k: v for k, v in self.state.running.items() if v.get("status") == "needs-input"}
-        engine_state.save(self.wb.git.gitdir, self.state)
 
     def _end(self, wf: spec.Workflow, job: JobRecord, notes: list[str]) -> OperationResult:
         view = self.view(str(self.wb.git.ref(job.draft)))
@@ -836,220 +365,3 @@ def _known(wf: spec.Workflow, mid: str) -> None:
             f"There is no module {mid!r} in {spec.PATH}.",
             [errors.Action("See the modules", "workflow status")],
         )
-
-
-def _alive(pid: int, started: Any = None) -> bool:
-    """Is the claim's process still running? Not if it is gone or a zombie, nor if the pid now belongs to a later
-    process (its start time differs from the one the claim recorded)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc here: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    fields = data[data.rfind(b")") + 2 :].split()
-    if not fields or fields[0] in (b"Z", b"X"):
-        return False
-    return started is None or len(fields) <= 19 or int(fields[19]) == started
-
-
-def _claim_alive(claim: dict[str, Any]) -> bool:
-    pid = claim.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    return pid == os.getpid() or _alive(pid, claim.get("started"))
-
-
-def _finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:
-    """run id → step commit, for every module step of the job on its Draft."""
-    out: dict[str, str] = {}
-    for c in wb.git.first_parent_chain(head, job.base):
-        t = trailers.parse(c.message)
-        if t.get("Gitbench-Job") != job.id:
-            continue
-        step = t.get("Gitbench-Step", "")
-        module = step.split(" ", 1)[1] if " " in step else ""
-        entry = wb.git.tree_entry(c.tree, resolver.meta_path(module)) if module else None
-        if entry is None:
-            continue
-        with contextlib.suppress(KeyError, ValueError):
-            meta = json.loads(wb.git.blob(entry[0]))
-            if isinstance(meta, dict) and meta.get("run"):
-                out.setdefault(str(meta["run"]), c.oid)
-    return out
-
-
-# -- worker-thread functions: no Git access here (pygit2 objects are not shared across threads) ----------------
-def _run_command(m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any]) -> tuple[str, Any]:
-    started = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        {
-            "GIT_CEILING_DIRECTORIES": os.path.dirname(folder),
-            "GITBENCH_MODULE": m.id,
-            "GITBENCH_MODULE_CONFIG": json.dumps(config, sort_keys=True),
-        }
-    )
-    timeout = float(m.run.get("timeout") or 0) or None
-    # Its own process group, noted beside its folder: a timeout stops the whole group, and a resume after a
-    # crash stops what an interrupted run left behind, so no orphan writes on while the module runs again.
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", m.run["command"]],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    with contextlib.suppress(OSError):
-        with open(folder + ".pgid", "w") as fh:
-            fh.write(str(proc.pid))
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        proc.communicate()
-        return "captured", (folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(folder + ".pgid")
-    if proc.returncode == 0:
-        return "captured", (folder, snap, "complete", None, time.monotonic() - started)
-    tail = stderr.decode("utf-8", "replace").strip().splitlines()
-    error = tail[-1][:300] if tail else f"the command exited with status {proc.returncode}"
-    return "captured", (folder, snap, "failed", error, time.monotonic() - started)
-
-
-def _kill_group(pgid: int) -> None:
-    import signal
-
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _stop_orphans(wb: Workbench, job: JobRecord | None, mid: str) -> None:
-    """Stop what an interrupted run of ``mid`` left running (its process group), before it runs again."""
-    if job is None:
-        return
-    from gitbench.services import worktrees
-
-    note = os.path.join(worktrees.modules_folder(wb, job.id), mid) + ".pgid"
-    try:
-        with open(note) as fh:
-            pgid = int(fh.read().strip() or 0)
-    except (OSError, ValueError):
-        return
-    if pgid > 1:
-        _kill_group(pgid)
-    with contextlib.suppress(OSError):
-        os.unlink(note)
-
-
-def _run_python(
-    m: spec.ModuleSpec,
-    folder: str,
-    snap: Any,
-    config: dict[str, Any],
-    inputs: list[str],
-    stale: list[tuple[str, str, str | None]],
-) -> tuple[str, Any]:
-    from gitbench.workflow import protocol
-
-    started = time.monotonic()
-    ctx = protocol.ModuleContext(m.id, folder, config, inputs, list(m.outputs))
-    error: str | None = None
-    try:
-        obj = protocol.load(str(m.run["module"]))
-        if stale and hasattr(obj, "on_invalidated"):  # the invalidation event reaches it before the rerun
-            obj.on_invalidated(ctx, stale)
-        status = str(obj.run(ctx) or "complete")
-        if status == "complete" and not protocol.is_complete(obj, ctx):
-            status, error = "failed", "it reported complete, but its outputs are not all there"
-        else:
-            error = None if status == "complete" else f"it returned {status}"
-    except Exception as exc:  # noqa: BLE001 - a module's own failure is its run's error, not ours
-        status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
-    if status not in ("complete", "failed", "needs-input"):
-        status, error = "failed", f"it returned {status!r} (complete, failed or needs-input)"
-    return "captured", (folder, snap, status, error, time.monotonic() - started)
-
-
-def _run_model(
-    m: spec.ModuleSpec, folder: str, snap: Any, config: dict[str, Any], workdir: str | None, logs: str
-) -> tuple[str, Any]:
-    """A model module: its inputs sent with the prompt; the structured edits it answers are written to its
-    outputs in the folder (edits to anything else are refused), then captured like a command's."""
-    from gitbench.providers import config as provider_config
-    from gitbench.providers import transport
-    from gitbench.services import edits
-    from gitbench.store.logs import Log
-
-    started = time.monotonic()
-    try:
-        cfg = provider_config.load(workdir)
-        model_spec = cfg.resolve(str(m.run["model"]))
-        sent: dict[str, tuple[str, int]] = {}
-        for rel in sorted(snap):
-            with open(os.path.join(folder, rel), "rb") as fh:
-                data = fh.read()
-            with contextlib.suppress(UnicodeDecodeError):
-                if len(data) <= cfg.settings.max_file_bytes and b"\x00" not in data:
-                    sent[rel] = (data.decode("utf-8"), BLOB)
-        prompt = str(m.run["prompt"])
-        if config:
-            prompt += "\nSettings: " + json.dumps(config, sort_keys=True)
-        from gitbench.services.ask import SYSTEM, request_text
-
-        scope = Scope(tuple(m.outputs))
-        user = request_text(prompt, "", sent, scope, 1, 1)
-
-        def use(text: str) -> Any:
-            try:
-                return edits.parse(text)
-            except edits.NoEdits as exc:
-                raise transport.Unusable(str(exc)) from exc
-
-        def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
-            Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
-
-        with transport.client(cfg.settings, model_spec.provider.base_url) as http:
-            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use, on_debug=on_debug)
-        raw, _summary = outcome.value
-        plan = edits.plan(
-            raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, cfg.settings.max_edit_bytes
-        )
-        for path, (content, _mode) in plan.writes.items():
-            full = os.path.join(folder, path)
-            if content is None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(full)
-                continue
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full, "wb") as out:
-                out.write(content)
-        status, error = "complete", None
-    except errors.GitbenchError as exc:
-        status, error = "failed", exc.message
-    return "captured", (folder, snap, status, error, time.monotonic() - started)
-
-
-def _check_input(m: spec.ModuleSpec, root: str | None) -> Any:
-    """An input module is complete once the operator has put its outputs in the Workbench's folder."""
-    if root is None:
-        return Result("needs-input", error="a bare Workbench has no folder to put inputs in")
-    files: dict[str, bytes] = {}
-    for path in m.outputs:
-        full = os.path.join(root, path)
-        if not os.path.isfile(full) or os.path.islink(full):
-            return Result("needs-input", error=f"waiting for {path}")
-        with open(full, "rb") as fh:
-            files[path] = fh.read()
-    return "input", files

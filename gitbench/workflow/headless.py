@@ -33,7 +33,10 @@ def write_registry(engine: Engine) -> tuple[str, str]:
 
 def waits_for_input(engine: Engine, module: str) -> bool:
     """Does ``module`` still wait for its outputs? (The job also pauses when other modules are simply left.)"""
-    return bool(engine.state.running.get(module, {}).get("status") == "needs-input")
+    from gitbench.workflow.state import ClaimStatus
+
+    claim = engine.state.running.get(module)
+    return claim is not None and claim.status == ClaimStatus.NEEDS_INPUT
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,16 @@ import json
 import marshal
 import sys
 import zlib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from gitbench.model import to_json
 from gitbench.scope import Scope
 from gitbench.workflow import resolver, scheduler, spec
+from gitbench.workflow.kinds import KINDS, ModuleKind
 from gitbench.workflow.resolver import Artifact, ModuleStatus, View, meta_path
+from gitbench.workflow.state import Claim, Gate, LastRun
 
 FORMAT = 3
 BUCKETS = 256
@@ -154,6 +156,7 @@ def parse_spec(text: str) -> spec.ModuleSpec:
     d = json.loads(text)
     for key in ("inputs", "outputs", "needs"):
         d[key] = tuple(d[key])
+    d["kind"] = KINDS[d["kind"]]
     return spec.ModuleSpec(**d)
 
 
@@ -287,7 +290,8 @@ def compile_workflow(wf: spec.Workflow) -> Compiled:
 def dump_compiled(c: Compiled, oid: str, version: str) -> bytes | None:
     """The compiled workflow in marshal's format, or None when a module's settings are not plain data."""
     wf = c.wf
-    rows = tuple(tuple(getattr(m, f) for f in SPEC_FIELDS) for m in wf.modules.values())
+    # marshal writes only plain types: the kind as its text (an enum member is a str subclass)
+    rows = tuple(tuple(_plain_field(getattr(m, f)) for f in SPEC_FIELDS) for m in wf.modules.values())
     try:
         return marshal.dumps(
             (FORMAT, sys.implementation.cache_tag, version, oid, SPEC_FIELDS, rows, wf.order, wf.max_parallel)
@@ -295,6 +299,10 @@ def dump_compiled(c: Compiled, oid: str, version: str) -> bytes | None:
         )
     except ValueError:  # a setting YAML made into something else than plain data (a date): not cached
         return None
+
+
+def _plain_field(value: Any) -> Any:
+    return str(value) if isinstance(value, ModuleKind) else value
 
 
 def load_compiled(data: bytes, oid: str, version: str) -> Compiled | None:
@@ -308,12 +316,13 @@ def load_compiled(data: bytes, oid: str, version: str) -> Compiled | None:
         for row in rows:
             m = new(spec.ModuleSpec)
             m.__dict__.update(zip(names, row, strict=True))  # a frozen dataclass: set as its __init__ would
+            m.__dict__["kind"] = KINDS[m.kind]
             modules[m.id] = m
         if len(specs) != len(order) or set(order) != modules.keys():
             return None
         wf = spec.Workflow(modules=modules, order=order, max_parallel=max_parallel, phases=phases, path=path)
         return Compiled(wf, specs, index)
-    except (ValueError, EOFError, TypeError, AttributeError):
+    except (ValueError, EOFError, TypeError, AttributeError, KeyError):
         return None
 
 
@@ -361,11 +370,11 @@ def update(
     changed: list[str],
     view: View,
     head: dict[str, Any],
-    running: dict[str, dict[str, Any]],
-    last_runs: dict[str, dict[str, Any]],
+    running: Mapping[str, Claim],
+    last_runs: Mapping[str, LastRun],
     overrides: dict[str, dict[str, Any]],
     skipped: Collection[str],
-    gates: dict[str, dict[str, Any]],
+    gates: Mapping[str, Gate],
     max_parallel: int | None,
 ) -> Snapshot | None:
     """The snapshot of the tree ``view`` shows, given the paths that changed since ``snap``'s tree; None when a

@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitbench.workflow.kinds import ModuleKind
+
 GROUP = "gitbench.modules"
 
 
@@ -96,7 +98,7 @@ def registry_markdown(wf: Any) -> str:
             lines.append(f"- {', '.join(flags)}")
         if m.config:
             lines.append(f"- config (override with `--set key=value`): {m.config}")
-        if m.kind == "module":
+        if m.kind == ModuleKind.MODULE:
             ep = installed.get(str(m.run["module"]))
             if ep is None:
                 lines.append("- contract: NOT INSTALLED in this environment")

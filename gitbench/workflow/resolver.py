@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitbench.scope import Scope
 from gitbench.workflow.spec import ModuleSpec, Workflow
+from gitbench.workflow.state import Claim, ClaimStatus, LastRun
 
 META_DIR = ".gitbench/meta"
 CLASSES = ("ready", "missing", "invalid", "outdated", "error")
@@ -139,8 +140,8 @@ def _meta(view: View, module: ModuleSpec) -> tuple[dict[str, Any] | None, str | 
 def resolve(
     wf: Workflow,
     view: View,
-    running: dict[str, dict[str, Any]],
-    last_runs: dict[str, dict[str, Any]],
+    running: Mapping[str, Claim],
+    last_runs: Mapping[str, LastRun],
     overrides: dict[str, dict[str, Any]],
     skipped: set[str],
     previous: dict[str, ModuleStatus] | None = None,
@@ -206,8 +207,8 @@ def resolve_one(
     m: ModuleSpec,
     view: View,
     dep: Callable[[str], ModuleStatus],
-    running: dict[str, dict[str, Any]],
-    last_runs: dict[str, dict[str, Any]],
+    running: Mapping[str, Claim],
+    last_runs: Mapping[str, LastRun],
     overrides: dict[str, dict[str, Any]],
     skipped: Collection[str],
 ) -> ModuleStatus:
@@ -219,7 +220,8 @@ def resolve_one(
     needs = {n: dep(n) for n in m.needs}
     inputs, missing_inputs = module_inputs(m, view, needs)
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
-    st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last_runs.get(mid))
+    last = last_runs.get(mid)
+    st = ModuleStatus(id=mid, state="ready", fingerprint=fp, last_run=last.json if last is not None else None)
     meta, problem, problem_class = _meta(view, m)
     stale_up = [
         n
@@ -262,11 +264,11 @@ def resolve_one(
         st.state = "complete"
     elif mid in running:
         claim = running[mid]
-        if claim.get("status") == "interrupted":  # its process is gone (the engine marks such claims)
+        if claim.status == ClaimStatus.INTERRUPTED:  # its process is gone (the engine marks such claims)
             st.state = "interrupted"
-            st.reason = f"its run was interrupted (process {claim.get('pid')} is gone): run `gitbench workflow resume`"
+            st.reason = f"its run was interrupted (process {claim.pid} is gone): run `gitbench workflow resume`"
         else:
-            st.state = "needs-input" if claim.get("status") == "needs-input" else "running"
+            st.state = "needs-input" if claim.status == ClaimStatus.NEEDS_INPUT else "running"
     elif mid in skipped:
         st.state = "pending"
         st.reason = "skipped (optional)"
@@ -278,12 +280,11 @@ def resolve_one(
             for b in d.blocked_by if d.state == "blocked" else [need]:
                 if b not in blockers:
                     blockers.append(b)
-        last = last_runs.get(mid)
         if blockers:
             st.state, st.blocked_by = "blocked", blockers
-        elif last and last.get("status") == "failed" and last.get("fingerprint") == fp:
+        elif last is not None and last.status == "failed" and last.fingerprint == fp:
             st.state = "failed"
-            st.reason = str(last.get("error") or "its last run failed")
+            st.reason = str(last.error or "its last run failed")
         elif missing_inputs:
             st.state = "pending"
             st.reason = "input missing: " + ", ".join(missing_inputs)

@@ -7,11 +7,12 @@ Only ``ready`` modules ever run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitbench.workflow.resolver import ModuleStatus
 from gitbench.workflow.spec import Workflow
+from gitbench.workflow.state import Claim, ClaimStatus, Gate
 
 
 @dataclass
@@ -20,28 +21,33 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # module → "reason: detail"
 
 
-def gated(wf: Workflow, gates: dict[str, dict[str, Any]], mid: str, fingerprint: str | None = None) -> bool:
+def gated(wf: Workflow, gates: Mapping[str, Gate], mid: str, fingerprint: str | None = None) -> bool:
     """Does the module wait for approval? A gate from the file or set at runtime, not yet approved, or approved
     for other inputs: an approval is of the inputs it saw (their fingerprint), not of whatever comes later."""
-    gate = gates.get(mid, {})
-    required = gate.get("required", wf.modules[mid].gate)
+    gate = gates.get(mid)
+    if gate is None:
+        return wf.modules[mid].gate
+    required = wf.modules[mid].gate if gate.required is None else gate.required
     if not required:
         return False
-    if not gate.get("approved", False):
+    if not gate.approved:
         return True
     return stale_approval(gate, fingerprint)
 
 
-def stale_approval(gate: dict[str, Any], fingerprint: str | None) -> bool:
-    seen = gate.get("fingerprint")
-    return bool(gate.get("approved")) and seen is not None and fingerprint is not None and seen != fingerprint
+def stale_approval(gate: Gate | None, fingerprint: str | None) -> bool:
+    """Approved, but for inputs of another fingerprint than ``fingerprint``."""
+    if gate is None:
+        return False
+    seen = gate.fingerprint
+    return gate.approved and seen is not None and fingerprint is not None and seen != fingerprint
 
 
 def schedule(
     wf: Workflow,
     statuses: dict[str, ModuleStatus],
-    running: dict[str, Any],
-    gates: dict[str, dict[str, Any]],
+    running: Mapping[str, Claim],
+    gates: Mapping[str, Gate],
     skipped: set[str],
     max_parallel: int | None = None,
     only: set[str] | None = None,
@@ -50,14 +56,15 @@ def schedule(
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
     # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
-    busy = {r for r, claim in running.items() if claim.get("status") not in ("needs-input", "interrupted")}
+    busy = {r for r, claim in running.items() if claim.status not in (ClaimStatus.NEEDS_INPUT, ClaimStatus.INTERRUPTED)}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
         st = statuses[mid]
         if mid in running:
-            plan.skipped[mid] = "interrupted" if running[mid].get("status") == "interrupted" else "already-running"
+            interrupted = running[mid].status == ClaimStatus.INTERRUPTED
+            plan.skipped[mid] = "interrupted" if interrupted else "already-running"
         elif st.state == "complete":
             continue
         elif st.state != "ready" and not (only and st.state == "failed"):
@@ -66,7 +73,7 @@ def schedule(
             plan.skipped[mid] = (
                 f"manual-gate: approved for other inputs, they changed since (which: gitbench workflow status "
                 f"--why {mid}); approve again: gitbench workflow approve {mid}"
-                if stale_approval(gates.get(mid, {}), st.fingerprint)
+                if stale_approval(gates.get(mid), st.fingerprint)
                 else "manual-gate"
             )
         elif exclusive_busy:

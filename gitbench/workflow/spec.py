@@ -12,9 +12,11 @@ from typing import Any
 
 from gitbench import errors, schema
 from gitbench.scope import UnsafePath, check_path
+from gitbench.workflow import order
+from gitbench.workflow.kinds import KINDS, ModuleKind
 
 PATH = ".gitbench/workflow.yaml"
-RUN_KINDS = {"command", "model", "input", "module"}
+RUN_KINDS = set(KINDS)
 LINE, KEYS = "__line__", "__keys__"  # what the loader adds to each mapping: its line, and each key's line
 RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may write them
 
@@ -22,7 +24,7 @@ RESERVED = (".gitbench/meta/", PATH)  # the engine's own files: no module may wr
 @dataclass(frozen=True)
 class ModuleSpec:
     id: str
-    kind: str  # command | model | input | module (a Python module from the gitbench.modules entry points)
+    kind: ModuleKind
     run: dict[str, Any]
     version: str = "1"
     phase: str | None = None
@@ -360,7 +362,7 @@ def _module(item: Any, phases: list[str], parent_line: int) -> ModuleSpec:
         raise _Problem(f"phase {phase!r} of {mid!r} is not one of the phases {phases}", _at(item, "phase"))
     return ModuleSpec(
         id=mid,
-        kind=kind,
+        kind=KINDS[kind],
         run=run,
         version=checked["version"],
         phase=phase,
@@ -385,42 +387,14 @@ def _plain(value: Any) -> Any:
 
 
 def _order(modules: dict[str, ModuleSpec]) -> list[str]:
-    """Dependencies first (Kahn's algorithm, file order among equals); a cycle is named in full."""
-    position = {m: i for i, m in enumerate(modules)}
-    waiting = {m: len(set(spec.needs)) for m, spec in modules.items()}
-    dependants: dict[str, list[str]] = {m: [] for m in modules}
-    for m, spec in modules.items():
-        for n in set(spec.needs):
-            dependants[n].append(m)
-    import heapq
-
-    ready = [(position[m], m) for m, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, m = heapq.heappop(ready)
-        order.append(m)
-        for d in dependants[m]:
-            waiting[d] -= 1
-            if waiting[d] == 0:
-                heapq.heappush(ready, (position[d], d))
-    if len(order) < len(modules):
-        left = {m for m in modules if m not in set(order)}
-        cycle = _find_cycle(modules, left)
-        raise _Problem("the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line)
-    return order
-
-
-def _find_cycle(modules: dict[str, ModuleSpec], left: set[str]) -> list[str]:
-    start = min(left, key=lambda m: modules[m].line)
-    path: list[str] = []
-    seen: dict[str, int] = {}
-    node = start
-    while node not in seen:
-        seen[node] = len(path)
-        path.append(node)
-        node = next(n for n in modules[node].needs if n in left)
-    return path[seen[node] :] + [node]
+    """Dependencies first (file order among equals); a cycle is named in full (gitbench/workflow/order.py)."""
+    try:
+        return order.dependencies_first({m: spec.needs for m, spec in modules.items()})
+    except order.Cycle as exc:
+        cycle = exc.cycle
+        raise _Problem(
+            "the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line
+        ) from None
 
 
 def to_json(wf: Workflow) -> dict[str, Any]:
@@ -441,6 +415,7 @@ def from_json(data: dict[str, Any]) -> Workflow:
     for m in data["modules"]:
         for key in ("inputs", "outputs", "needs"):
             m[key] = tuple(m[key])
+        m["kind"] = KINDS[m["kind"]]
         modules[m["id"]] = ModuleSpec(**m)
     return Workflow(
         modules=modules,

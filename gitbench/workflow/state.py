@@ -5,24 +5,135 @@ them), gates and approvals, skipped optional modules, runtime overrides (``--set
 module, the workflow job in progress, and the workflow definition it runs (the file's blob id and the resolved
 definition). Deleting it loses no work: the artifacts and their metadata say what
 is complete, and the Draft's step commits say which runs finished.
+
+Claims, gates and last runs are dataclasses here; on disk each is the JSON object it always was (a field with
+nothing in it is left out, a key this version does not know is kept), so a state written by an older gitbench
+loads, and one written now reads the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, ClassVar, TypeVar
 
 from gitbench.store import atomic
 
 
+class ClaimStatus(StrEnum):
+    RUNNING = "running"  # a process of ours runs the module
+    NEEDS_INPUT = "needs-input"  # an input module waits for the operator: no process holds it
+    INTERRUPTED = "interrupted"  # (never saved) the claim's process is gone: a resume settles it
+
+
+_R = TypeVar("_R", bound="_Record")
+
+
+@dataclass
+class _Record:
+    """A JSON object with known fields: ``from_json`` keeps the keys it does not know in ``extra``, ``to_json``
+    writes them back, and leaves out the optional fields that hold None (as the dicts before left them out)."""
+
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, kw_only=True)
+
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset()  # written even when None
+
+    @classmethod
+    def from_json(cls: type[_R], data: dict[str, Any]) -> _R:
+        names = {f.name for f in dataclasses.fields(cls) if f.name != "extra"}
+        known = {k: v for k, v in data.items() if k in names}
+        extra = {k: v for k, v in data.items() if k not in names}
+        return cls(**known, extra=extra)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.extra)
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if value is not None or f.name in self._ALWAYS:
+                out[f.name] = value
+        return out
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field as the JSON object has it: for readers written against the dict form (cli/, tui/)."""
+        return self.to_json().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+
+@dataclass
+class Claim(_Record):
+    """A module in the running set: which process runs it (pid and its start time: a later process with the same
+    pid is not it), since when, for which job and run, on inputs of which fingerprint."""
+
+    status: str = ClaimStatus.RUNNING
+    pid: int | None = None
+    started: int | None = None
+    since: float | None = None
+    job: str | None = None
+    run: str | None = None
+    fingerprint: str | None = None
+    commit: str | None = None  # its step commit, noted before the Draft moves to it (a resume finishes the move)
+    parent: str | None = None  # the Draft's head that commit was made on
+
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset({"pid", "started", "since", "job", "run", "fingerprint"})
+
+
+@dataclass
+class Gate(_Record):
+    """A module's manual gate: set in the file or at runtime (``required``; None: as the file says), approved or
+    not, and for which inputs (an approval is of what the module would run on then: new inputs need a new one)."""
+
+    required: bool | None = None
+    approved: bool = False
+    fingerprint: str | None = None
+    inputs: dict[str, str | None] | None = None
+
+    def __post_init__(self) -> None:
+        self.approved = bool(self.approved)
+
+
+@dataclass
+class LastRun(_Record):
+    """How a module's last run ended: complete, failed (with its error) or needs-input; when, how long it took,
+    which run and job, its step commit, and how many runs it has had (the next run's id counts on). Never
+    changed once made (a new run replaces it): its JSON is made once."""
+
+    status: str | None = None
+    error: str | None = None
+    finished: float | None = None
+    since: float | None = None
+    seconds: float | None = None
+    run: str | None = None
+    fingerprint: str | None = None
+    commit: str | None = None
+    count: int | None = None
+    job: str | None = None
+
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset({"error"})
+
+    @cached_property
+    def json(self) -> dict[str, Any]:
+        """``to_json()``, once: a last run does not change (a new one replaces it), and a status of thousands of
+        modules, and every save of the state, read it."""
+        return self.to_json()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.json.get(key, default)
+
+
 @dataclass
 class EngineState:
-    running: dict[str, dict[str, Any]] = field(default_factory=dict)
-    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    running: dict[str, Claim] = field(default_factory=dict)
+    gates: dict[str, Gate] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    last_run: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_run: dict[str, LastRun] = field(default_factory=dict)
     job: str | None = None
     # The workflow definition as run: {"path", "blob": the Git blob id of the file, "definition": the resolved
     # modules (defaults filled in), order, max_parallel, phases}. Set when a run starts.
@@ -33,12 +144,21 @@ def path(gitdir: str) -> str:
     return os.path.join(gitdir, "gitbench", "workflow", "engine", "state.json")
 
 
+def _records(cls: type[_R], data: Any) -> dict[str, _R]:
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise TypeError("not a mapping of objects")
+    return {k: cls.from_json(v) for k, v in data.items()}
+
+
 def load(gitdir: str) -> EngineState:
     data = atomic.read_json(path(gitdir))
     if not isinstance(data, dict):
         return EngineState()
     known = {k: v for k, v in data.items() if k in EngineState.__dataclass_fields__}
     try:
+        known["running"] = _records(Claim, known.get("running", {}))
+        known["gates"] = _records(Gate, known.get("gates", {}))
+        known["last_run"] = _records(LastRun, known.get("last_run", {}))
         return EngineState(**known)
     except TypeError:
         return EngineState()  # a state from another version: rebuilt from the artifacts
@@ -49,7 +169,14 @@ def save(gitdir: str, state: EngineState) -> None:
     indented dump would make a long run quadratic in its size), fsynced, renamed into place."""
     import json
 
-    data = {name: getattr(state, name) for name in EngineState.__dataclass_fields__ if name != "workflow"}
+    data = {
+        "running": {k: c.to_json() for k, c in state.running.items()},
+        "gates": {k: g.to_json() for k, g in state.gates.items()},
+        "skipped": state.skipped,
+        "overrides": state.overrides,
+        "last_run": {k: r.json for k, r in state.last_run.items()},
+        "job": state.job,
+    }
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     if state.workflow is not None:  # the definition changes once a run at most: encoded once, not at every save
         global _encoded

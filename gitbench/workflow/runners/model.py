@@ -1,0 +1,79 @@
+"""A model module: its inputs sent with the prompt; the structured edits it answers are written to its outputs in
+the folder (edits to anything else are refused), then captured like a command's."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from typing import Any
+
+from gitbench import errors
+from gitbench.git import export
+from gitbench.git.repo import BLOB
+from gitbench.scope import Scope
+from gitbench.workflow import spec
+from gitbench.workflow.runners import Ran
+
+
+def run(
+    m: spec.ModuleSpec,
+    folder: str,
+    snap: export.Snapshot,
+    config: dict[str, Any],
+    workdir: str | None,
+    logs: str,
+) -> Ran:
+    from gitbench.providers import config as provider_config
+    from gitbench.providers import transport
+    from gitbench.services import edits
+    from gitbench.store.logs import Log
+
+    started = time.monotonic()
+    try:
+        cfg = provider_config.load(workdir)
+        model_spec = cfg.resolve(str(m.run["model"]))
+        sent: dict[str, tuple[str, int]] = {}
+        for rel in sorted(snap):
+            with open(os.path.join(folder, rel), "rb") as fh:
+                data = fh.read()
+            with contextlib.suppress(UnicodeDecodeError):
+                if len(data) <= cfg.settings.max_file_bytes and b"\x00" not in data:
+                    sent[rel] = (data.decode("utf-8"), BLOB)
+        prompt = str(m.run["prompt"])
+        if config:
+            prompt += "\nSettings: " + json.dumps(config, sort_keys=True)
+        from gitbench.services.ask import SYSTEM, request_text
+
+        scope = Scope(tuple(m.outputs))
+        user = request_text(prompt, "", sent, scope, 1, 1)
+
+        def use(text: str) -> Any:
+            try:
+                return edits.parse(text)
+            except edits.NoEdits as exc:
+                raise transport.Unusable(str(exc)) from exc
+
+        def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
+            Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
+
+        with transport.client(cfg.settings, model_spec.provider.base_url) as http:
+            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use, on_debug=on_debug)
+        raw, _summary = outcome.value
+        plan = edits.plan(
+            raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, cfg.settings.max_edit_bytes
+        )
+        for path, (content, _mode) in plan.writes.items():
+            full = os.path.join(folder, path)
+            if content is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(full)
+                continue
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as out:
+                out.write(content)
+        status, error = "complete", None
+    except errors.GitbenchError as exc:
+        status, error = "failed", exc.message
+    return Ran(folder, snap, status, error, time.monotonic() - started)

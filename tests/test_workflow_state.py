@@ -1,0 +1,144 @@
+"""The engine's state file: claims, gates and last runs are typed records, and the file reads and writes the JSON
+it always did (a state written by an older gitbench loads; what is saved is the same object)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gitbench.workflow import state as engine_state
+from gitbench.workflow.state import Claim, ClaimStatus, Gate, LastRun
+
+# As gitbench 1.x wrote it: a claim of a running module, one whose step commit was noted before the Draft moved,
+# one waiting for input, a gate approved for some inputs, a plain gate, the last run of a finished module (and of
+# one settled after a crash, with the claim's process fields), and a key this version does not know.
+OLD = {
+    "gates": {
+        "deploy": {"approved": True, "fingerprint": "f1", "inputs": {"in.txt": "abc"}, "required": True},
+        "extra": {"approved": False, "required": True},
+    },
+    "job": "j1",
+    "last_run": {
+        "a": {
+            "commit": "c1",
+            "count": 2,
+            "error": None,
+            "finished": 2.0,
+            "fingerprint": "fa",
+            "job": "j1",
+            "run": "j1.a.2",
+            "seconds": 0.5,
+            "since": 1.0,
+            "status": "complete",
+        },
+        "b": {"error": "boom", "fingerprint": "fb", "status": "failed", "count": 1},
+        "c": {
+            "commit": "c3",
+            "finished": 3.0,
+            "job": "j1",
+            "pid": 7,
+            "run": "j1.c.1",
+            "since": 1.0,
+            "started": 9,
+            "status": "complete",
+            "fingerprint": "fc",
+            "parent": "p3",
+        },
+    },
+    "overrides": {"notify": {"tone": "casual"}},
+    "running": {
+        "d": {
+            "fingerprint": "fd",
+            "job": "j1",
+            "pid": 42,
+            "run": "j1.d.1",
+            "since": 1.5,
+            "started": 123,
+            "status": "running",
+        },
+        "e": {
+            "commit": "c5",
+            "fingerprint": "fe",
+            "job": "j1",
+            "parent": "p5",
+            "pid": 42,
+            "run": "j1.e.1",
+            "since": 1.5,
+            "started": None,
+            "status": "running",
+        },
+        "f": {
+            "fingerprint": "ff",
+            "job": "j1",
+            "pid": 42,
+            "run": "j1.f.1",
+            "since": 1.5,
+            "started": 123,
+            "status": "needs-input",
+            "later": "kept",
+        },
+    },
+    "skipped": ["lint"],
+    "workflow": None,
+}
+
+
+def write(tmp_path: Path, data: object) -> str:
+    gitdir = str(tmp_path)
+    Path(engine_state.path(gitdir)).parent.mkdir(parents=True)
+    Path(engine_state.path(gitdir)).write_text(json.dumps(data))
+    return gitdir
+
+
+def test_an_old_state_loads_as_typed_records_and_saves_back_as_the_same_json(tmp_path: Path) -> None:
+    gitdir = write(tmp_path, OLD)
+    state = engine_state.load(gitdir)
+    assert state.running["d"] == Claim(ClaimStatus.RUNNING, 42, 123, 1.5, "j1", "j1.d.1", "fd")
+    assert state.running["e"].commit == "c5" and state.running["e"].parent == "p5"
+    assert state.running["f"].status == ClaimStatus.NEEDS_INPUT
+    assert state.gates["deploy"] == Gate(required=True, approved=True, fingerprint="f1", inputs={"in.txt": "abc"})
+    assert state.last_run["a"].count == 2 and state.last_run["b"].error == "boom"
+    engine_state.save(gitdir, state)
+    # The same object, but that a last run always says its error (null for none): the one settled after a crash
+    # did not.
+    expected = json.loads(json.dumps(OLD))
+    expected["last_run"]["c"]["error"] = None
+    assert json.loads(Path(engine_state.path(gitdir)).read_text()) == expected
+
+
+def test_new_records_write_the_keys_the_dicts_had() -> None:
+    assert Gate(required=True).to_json() == {"required": True, "approved": False}
+    claim = Claim(pid=1, started=None, since=2.0, job="j", run="j.a.1", fingerprint="f")
+    assert claim.to_json() == {
+        "status": "running",
+        "pid": 1,
+        "started": None,
+        "since": 2.0,
+        "job": "j",
+        "run": "j.a.1",
+        "fingerprint": "f",
+    }
+    last = LastRun(status="complete", error=None, finished=3.0, since=2.0, seconds=1.0, run="j.a.1", count=1)
+    assert last.json == {
+        "status": "complete",
+        "error": None,
+        "finished": 3.0,
+        "since": 2.0,
+        "seconds": 1.0,
+        "run": "j.a.1",
+        "count": 1,
+    }
+
+
+def test_readers_of_the_dict_form_still_read_a_record() -> None:
+    gate = Gate(required=True, approved=True, fingerprint="f", inputs={"x": "1"})
+    assert gate.get("approved") is True and gate["inputs"] == {"x": "1"} and gate.get("missing", 5) == 5
+    assert Gate().get("required", "from the file") == "from the file"
+    assert Claim(status=ClaimStatus.NEEDS_INPUT).get("status") == "needs-input"
+
+
+def test_a_state_of_another_shape_is_a_fresh_state_not_an_error(tmp_path: Path) -> None:
+    for bad in ({"running": ["a"]}, {"gates": {"a": 1}}, {"last_run": {"a": {"nope": 1}}, "running": 3}, [1, 2]):
+        gitdir = write(tmp_path / str(abs(hash(json.dumps(bad)))), bad)
+        assert engine_state.load(gitdir) == engine_state.EngineState()
+    assert engine_state.load(str(tmp_path / "none")) == engine_state.EngineState()
