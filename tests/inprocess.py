@@ -58,6 +58,9 @@ def _config_has_check(cwd: Path | str, env: dict[str, str]) -> bool:
     return False
 
 
+_STARTED_WITH_PYTHONPATH = os.environ.get("PYTHONPATH", "")  # sys.path here was made from it
+
+
 def _kills(faults: str) -> bool:
     """Does a fault point of ``GITBENCH_FAULT`` kill its process (``:kill``, the default)? One that fails a
     write (``:enospc``, ``:eio``) raises an OSError, which runs here as in a subprocess."""
@@ -69,6 +72,8 @@ def suitable(cwd: Path | str, args: list[str], env: dict[str, str]) -> bool:
     """May this gitbench call run in the test's process without changing what it does or what the test sees?"""
     if os.environ.get("TEST_GITBENCH_SUBPROCESS") or _kills(env.get("GITBENCH_FAULT", "")):
         return False
+    if env.get("PYTHONPATH", "") != _STARTED_WITH_PYTHONPATH:
+        return False  # a test that installs Python code (a module's entry point) for gitbench to import
     words = _words(args[: args.index("--")] if "--" in args else args)
     if not words:
         return True  # `gitbench --help`, `--version`
