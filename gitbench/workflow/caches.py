@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ import gitbench
 from gitbench import errors
 from gitbench.git.repo import COMMIT_MODE, TREE
 from gitbench.store import atomic
+from gitbench.store.layout import Layout
 from gitbench.workflow import incremental, spec
 from gitbench.workflow import state as engine_state
 from gitbench.workflow.resolver import View
@@ -33,11 +33,11 @@ if TYPE_CHECKING:
 
 class Caches:
     def __init__(self, gitdir: str) -> None:
-        self.folder = os.path.join(gitdir, "gitbench", "workflow", "cache")
+        self.layout = Layout(gitdir)
         self.compiled: incremental.Compiled | None = None  # the workflow last read, with what a snapshot takes
 
     def path(self, name: str) -> str:
-        return os.path.join(self.folder, name)
+        return self.layout.workflow_cache(name)
 
     def meta(self) -> dict[str, Any]:
         cache = atomic.read_json(self.path("meta.json"))

@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from gitbench.store import atomic
+from gitbench.store.layout import Layout
 
 
 class ClaimStatus(StrEnum):
@@ -141,7 +142,7 @@ class EngineState:
 
 
 def path(gitdir: str) -> str:
-    return os.path.join(gitdir, "gitbench", "workflow", "engine", "state.json")
+    return Layout(gitdir).workflow_state
 
 
 def _records(cls: type[_R], data: Any) -> dict[str, _R]:
