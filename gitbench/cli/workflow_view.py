@@ -76,7 +76,7 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
     from gitbench.workflow import resolver
 
     wf = engine.workflow(engine.view(engine.head()))
-    engine_mod._known(wf, module)
+    engine_mod.require_module(wf, module)
     st = {m["id"]: m for m in engine.status_data()["modules"]}
     me = st[module]
     out: dict[str, Any] = {"module": module, "state": me["state"], "cause": me.get("cause"), "chain": []}

@@ -148,11 +148,36 @@ def start_time(pid: int) -> int | None:
     """When a process started (clock ticks since boot), to tell it from a later process with the same pid."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
+            fields = _stat_fields(fh.read())
     except OSError:
         return None
-    fields = data[data.rfind(b")") + 2 :].split()
     return int(fields[19]) if len(fields) > 19 else None
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Is process ``pid`` running? Not if it is gone or a zombie, nor, given ``started`` (``start_time``), if the
+    pid now belongs to a later process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = _stat_fields(fh.read())
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if not fields or fields[0] in (b"Z", b"X"):
+        return False
+    return started is None or len(fields) <= 19 or int(fields[19]) == started
+
+
+def _stat_fields(data: bytes) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (which may hold spaces and parentheses)."""
+    return data[data.rfind(b")") + 2 :].split()
 
 
 def tree(

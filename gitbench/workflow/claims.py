@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 from gitbench import clock, events
 from gitbench.events import Progress
@@ -83,30 +82,10 @@ def unclaim_all(gitdir: str, state: engine_state.EngineState) -> None:
     engine_state.save(gitdir, state)
 
 
-def alive(pid: int, started: Any = None) -> bool:
-    """Is the claim's process still running? Not if it is gone or a zombie, nor if the pid now belongs to a later
-    process (its start time differs from the one the claim recorded)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc here: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    fields = data[data.rfind(b")") + 2 :].split()
-    if not fields or fields[0] in (b"Z", b"X"):
-        return False
-    return started is None or len(fields) <= 19 or int(fields[19]) == started
-
-
 def claim_alive(claim: Claim) -> bool:
     pid = claim.pid
     if not isinstance(pid, int) or pid <= 0:
         return False
+    from gitbench.services.supervisor import alive  # not at the top: a `workflow status` seldom needs it
+
     return pid == os.getpid() or alive(pid, claim.started)

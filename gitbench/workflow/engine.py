@@ -161,7 +161,7 @@ class Engine:
     def set_gate(self, mid: str, required: bool | None = None, approved: bool | None = None) -> str:
         view = self.view(self.head())
         wf = self.workflow(view)
-        _known(wf, mid)
+        require_module(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
             gate = self.state.gates.setdefault(mid, Gate(required=wf.modules[mid].gate))
@@ -191,7 +191,7 @@ class Engine:
 
     def skip(self, mid: str, undo: bool = False) -> str:
         wf = self.workflow(self.view(self.head()))
-        _known(wf, mid)
+        require_module(wf, mid)
         if not wf.modules[mid].optional:
             raise errors.UsageError(
                 f"{mid} is not optional (optional: true in {spec.PATH}); only optional modules can be skipped."
@@ -226,7 +226,7 @@ class Engine:
             # checkpoint, no Draft, no journal left behind).
             wf = self.workflow(self.view(self.head()))
             for mid in [*(only or []), *(overrides or {})]:
-                _known(wf, mid)
+                require_module(wf, mid)
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
             notes = engine_claims.settle(self.wb, self.state, say)
@@ -359,7 +359,7 @@ def untargeted(wf: spec.Workflow, skipped: Collection[str]) -> set[str]:
     return incremental.untargeted([m for m in skipped if m in below], lambda m: below.get(m, ()))
 
 
-def _known(wf: spec.Workflow, mid: str) -> None:
+def require_module(wf: spec.Workflow, mid: str) -> None:
     if mid not in wf.modules:
         raise errors.UsageError(
             f"There is no module {mid!r} in {spec.PATH}.",

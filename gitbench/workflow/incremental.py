@@ -84,7 +84,7 @@ def module_text(st: ModuleStatus) -> str:
     put together field by field (a full resolve prints thousands; json.dumps is several times slower). Text is
     written with json's own encoder; anything else in a field (a dict, a number, an artifact that is not plain)
     is that field through json.dumps, which writes it as it would inside the whole."""
-    enc = _ENCODE
+    enc = resolver.json_text
     parts = []
     for name, key in _STATUS_KEYS:  # every field of ModuleStatus, in sorted order (as sort_keys writes them)
         value = getattr(st, name)
@@ -120,9 +120,6 @@ _PLAIN_ARTIFACTS = [f.name for f in fields(Artifact)] == ["path", "klass", "reas
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
-_ENCODE: Callable[[str], str] = json.encoder.encode_basestring_ascii  # a text as json.dumps writes it
 
 
 def document(head: dict[str, Any], texts: list[str]) -> str:
