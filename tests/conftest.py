@@ -68,6 +68,15 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     faults.reset()
 
 
+def without_coverage(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment (this process's, or ``env``) for a subprocess whose system calls or imports are what a test
+    checks: without COVERAGE_PROCESS_START (.ci/run), which would make coverage measure it, and coverage's own
+    imports and data-file writes would be counted with gitbench's."""
+    out = dict(os.environ if env is None else env)
+    out.pop("COVERAGE_PROCESS_START", None)
+    return out
+
+
 def git(cwd: Path | str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
     """Run the real git CLI; return stdout."""
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_workbench, gitbench
+from tests.conftest import copy_workbench, gitbench, without_coverage
 from tests.invariants import Snapshot, check_invariants
 from tests.test_crash_faults import (
     Templates,
@@ -144,7 +144,7 @@ def count_calls(
         "gitbench",
         command,
     ]
-    res = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()})
+    res = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=quiet_env())
     assert res.returncode == 0, f"the uninjected {command} failed: {res.stderr}"
     seen: dict[str, int] = {}
     points, traced, pids = [], 0, set()
@@ -165,8 +165,9 @@ def count_calls(
 
 
 def quiet_env() -> dict[str, str]:
-    # No .pyc writes (they would shift the write counts between runs).
-    return {"PYTHONDONTWRITEBYTECODE": "1"}
+    # No .pyc writes (they would shift the write counts between runs), no coverage data file (.ci/run): the
+    # system calls counted and failed are gitbench's own.
+    return without_coverage({**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def evenly(points: list[Point], limit: int) -> list[Point]:
@@ -227,7 +228,7 @@ def kill_publish(point: Point, repo: Path, command: str = "publish") -> subproce
         "gitbench",
         command,
     ]
-    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()}, timeout=120)
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=quiet_env(), timeout=120)
 
 
 def git_locks(repo: Path) -> list[str]:
@@ -370,7 +371,7 @@ def run_traced(repo: Path, argv: list[str], inject: str) -> subprocess.Completed
     """Run gitbench with one strace injection (``SYSCALL:error=ENOSPC:when=N``, ``…:signal=SIGKILL:when=N``)."""
     cmd = [STRACE or "strace", "-qq", "-o", os.devnull, "-e", f"trace={TRACE_SET}", "-e", f"inject={inject}"]
     cmd += [sys.executable, "-m", "gitbench", *argv]
-    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env={**os.environ, **quiet_env()}, timeout=120)
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=quiet_env(), timeout=120)
 
 
 def count_argv(repo: Path, argv: list[str], log: Path) -> list[Point]:
@@ -381,7 +382,7 @@ def count_argv(repo: Path, argv: list[str], log: Path) -> list[Point]:
         cwd=repo,
         capture_output=True,
         text=True,
-        env={**os.environ, **quiet_env()},
+        env=quiet_env(),
     )
     assert res.returncode == 0, res.stderr
     seen: dict[str, int] = {}

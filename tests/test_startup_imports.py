@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import without_coverage
+
 # Third-party libraries a core module must never import at the top: only cli/, tui/ and the providers' network
 # code use them, inside the functions that do.
 HEAVY = ("typer", "click", "rich", "textual", "httpx", "yaml", "mcp", "pygments", "markdown_it", "pydantic")
@@ -41,7 +43,9 @@ CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, re
 def imported_by(code: str, cwd: Path | None = None) -> set[str]:
     """The modules in ``sys.modules`` after running ``code`` in a fresh interpreter."""
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    res = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=120, env=without_coverage()
+    )
     assert res.returncode == 0, res.stderr
     return set(json.loads(res.stdout.splitlines()[-1]))
 
