@@ -173,18 +173,21 @@ class Cluster:
     def close(self) -> None:
         """Stop every process of the cluster and every process they started: SIGTERM (a worker closes cleanly and
         saves its coverage data), SIGKILL after a grace period, then whatever is left that carries the marker."""
-        procs = [p for p in [*self.workers, self.scheduler] if p is not None]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 5.0
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for proc in procs:
-            if proc.poll() is None:  # a worker whose scheduler is gone does not end on SIGTERM (Dask 2026.8)
-                proc.kill()
-                proc.wait(timeout=30)
+        # The workers first, while their scheduler is there to hear them leave: a worker whose scheduler is gone
+        # does not end on SIGTERM (Dask 2026.8), it waits to reconnect.
+        orphaned = self.scheduler is None or self.scheduler.poll() is not None
+        for group in (self.workers, [self.scheduler] if self.scheduler is not None else []):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + (0.0 if orphaned else 5.0)
+            for proc in group:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            for proc in group:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
         for _ in range(50):
             left = _with_marker(self.token)
             if not left:
