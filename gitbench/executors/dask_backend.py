@@ -36,6 +36,7 @@ class DaskExecutor(Executor):
         self.address = address
         self.cluster = cluster
         self.gone = False
+        self.closed = False
         self._ids = itertools.count(1)
         self._tasks: dict[Future[Any], Any] = {}
         self._lock = threading.Lock()
@@ -105,9 +106,17 @@ class DaskExecutor(Executor):
         with contextlib.suppress(InvalidStateError):  # it finished meanwhile
             future.set_exception(CancelledError())
 
-    def close(self) -> None:
-        for fut in list(self._tasks):
+    def cancel_all(self) -> None:
+        with self._lock:
+            futures = list(self._tasks)
+        for fut in futures:
             self.cancel(fut)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.cancel_all()
         try:
             self.client.close(timeout=5)
         except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
