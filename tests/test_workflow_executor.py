@@ -39,6 +39,7 @@ def scheduler() -> Iterator[str]:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},  # not on 8787: may be taken
         silence_logs=logging.CRITICAL,
     )
     try:
@@ -92,16 +93,19 @@ def tree(wb: Path) -> str:
     return git(wb, "ls-tree", "-r", draft_ref(wb))
 
 
+@pytest.mark.parametrize("cluster", ["by-address", "dask://local?workers=2"])
 def test_a_workflow_on_a_dask_cluster_leaves_the_status_and_draft_tree_of_a_local_run(
-    scheduler: str, tmp_path: Path
+    scheduler: str, tmp_path: Path, cluster: str
 ) -> None:
+    """On the file's cluster, by its address; and on a LocalCluster the run starts and closes itself."""
+    address = scheduler if cluster == "by-address" else cluster
     log = tmp_path / "runs.log"  # one file: the workflow files must be the same text
     local, remote = bench(tmp_path / "local", log), bench(tmp_path / "remote", log)
 
     res = gitbench_subprocess(local, "workflow", "run", env=NOW)
     assert res.returncode == 0, res.stdout + res.stderr
     log.unlink()
-    res = gitbench_subprocess(remote, "workflow", "run", "--executor", scheduler, env=NOW)
+    res = gitbench_subprocess(remote, "workflow", "run", "--executor", address, env=NOW)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Status: complete" in res.stdout
 
