@@ -12,6 +12,7 @@ import os
 import socket
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from gitbench import errors
 from gitbench.executors import LocalExecutor, WorkerLost
 from gitbench.git.objects import Mode
-from tests.conftest import check_invariants, checkpoint_names, git, gitbench, gitbench_subprocess
+from tests.conftest import ProviderServer, check_invariants, checkpoint_names, git, gitbench, gitbench_subprocess
 from tests.workflow_helpers import draft_ref, runs, state, status_json, workflow_bench
 
 distributed = pytest.importorskip("distributed")
@@ -305,3 +306,93 @@ def test_the_scheduler_names_the_cluster_capacity_when_it_is_the_limit() -> None
     assert plan.skipped == {"b": "concurrency: the cluster's 1 worker threads are busy"}
     plan = scheduler.schedule(wf, statuses, {}, {}, set(), 2, None, capacity=8)
     assert plan.skipped == {"c": "concurrency: max parallel 2 reached"}
+
+
+# -- model modules: the model and its provider's own key go to the worker, nothing else of the config -----------------
+MODEL_WORKFLOW = (
+    "modules:\n"
+    "  - id: summary\n"
+    "    inputs: [src/a.py]\n"
+    "    outputs: [out/summary.md]\n"
+    "    run: {model: 'fakeant:test-model', prompt: 'Summarise src/a.py'}\n"
+)
+
+
+def summarise(files: dict[str, str], request: dict[str, Any]) -> dict[str, Any]:
+    return {"summary": "s", "edits": [{"op": "write", "path": "out/summary.md", "content": f"{sorted(files)}\n"}]}
+
+
+@pytest.fixture
+def model_bench(tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FAKEANT_API_KEY", "sk-fakeant-key-0001")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-key-0002")  # another provider's: never sent
+    provider.default = summarise
+    return workflow_bench(tmp_path / "p", MODEL_WORKFLOW, {"src/a.py": "A = 1\n", "src/b.py": "B = 2\n"})
+
+
+def test_a_model_module_sends_its_model_with_its_providers_key_alone(
+    model_bench: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from gitbench.workflow.runners import remote
+
+    sent: list[bytes] = []
+    real = remote.run_task
+
+    def recorded(task: remote.Task) -> remote.Answer:
+        sent.append(pickle.dumps(task))  # what would cross to a worker
+        return real(task)
+
+    monkeypatch.setattr(remote, "run_task", recorded)
+    monkeypatch.chdir(model_bench)
+    with LocalExecutor(1) as executor:
+        engine_run(executor)
+    assert len(sent) == 1
+    assert b"sk-fakeant-key-0001" in sent[0] and b"sk-openai-key-0002" not in sent[0]
+    assert b"B = 2" not in sent[0] and b"src/b.py" not in sent[0]  # a file that is not its input
+    assert git(model_bench, "show", f"{draft_ref(model_bench)}:out/summary.md") == "['src/a.py']\n"
+    assert provider.posts[-1]["headers"].get("x-api-key") == "sk-fakeant-key-0001"
+
+
+def test_a_model_module_on_the_cluster_writes_what_a_local_run_writes(
+    scheduler: str, model_bench: Path, provider: ProviderServer
+) -> None:
+    res = gitbench_subprocess(model_bench, "workflow", "run", "--executor", scheduler)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert git(model_bench, "show", f"{draft_ref(model_bench)}:out/summary.md") == "['src/a.py']\n"
+    # the worker's process had no key of its own: the one it used came with the module
+    assert provider.posts[-1]["headers"].get("x-api-key") == "sk-fakeant-key-0001"
+
+
+def test_a_worker_keeps_each_blob_once_by_its_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitbench.workflow import spec
+    from gitbench.workflow.kinds import ModuleKind
+    from gitbench.workflow.runners import remote
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # outside a Dask worker the cache is in the temp folder
+    folder = tmp_path / "exported" / "m"
+    (folder / "in").mkdir(parents=True)
+    (folder / "in" / "a.txt").write_bytes(b"same\n")
+    (folder / "in" / "b.txt").write_bytes(b"same\n")
+    oid = git(tmp_path, "hash-object", str(folder / "in" / "a.txt")).strip()
+    snap = {p: (oid, Mode.REGULAR, 5, 0, 0) for p in ("in/a.txt", "in/b.txt")}
+    m = spec.ModuleSpec("m", ModuleKind.COMMAND, {"command": "cat in/a.txt in/b.txt > out.txt"}, outputs=("out.txt",))
+    task = remote.pack(m, str(folder), snap, {})
+    assert task.files == {"in/a.txt": (oid, Mode.REGULAR), "in/b.txt": (oid, Mode.REGULAR)}
+    assert task.blobs == {oid: b"same\n"}  # the Git blob id; its bytes sent once
+
+    def on_a_worker_thread(task: remote.Task) -> remote.Answer:
+        # As a Dask worker runs a task: in a thread (in the main thread, the process supervisor would take every
+        # child of this process, the cluster's too, for the command's).
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(remote.run_task, task).result()
+
+    first = on_a_worker_thread(task)
+    cached = tmp_path / "gitbench-blobs" / oid
+    assert first.status == "complete" and first.writes == {"out.txt": (b"same\nsame\n", Mode.REGULAR)}
+    stamp = cached.stat().st_mtime_ns, cached.stat().st_ino
+    second = on_a_worker_thread(task)
+    assert second.writes == first.writes
+    assert (cached.stat().st_mtime_ns, cached.stat().st_ino) == stamp  # not written again
+    assert os.listdir(tmp_path / "gitbench-blobs") == [oid]
