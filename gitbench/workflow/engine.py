@@ -220,11 +220,12 @@ class Engine:
         overrides: dict[str, dict[str, Any]] | None = None,
         progress: Progress | None = None,
         on_draft: str | None = None,
-        executor: str | None = None,
+        executor: str | Executor | None = None,
     ) -> OperationResult:
         """Run (or resume: the same thing; every run first settles the claims an interrupted one left).
-        ``executor``: where command and model modules run (an address: ``gitbench/executors``; None or
-        ``local``: threads of this process)."""
+        ``executor``: where command and model modules run: an address (``gitbench/executors``; None or
+        ``local``: threads of this process), opened and closed by the run; or an open Executor (the caller's to
+        close)."""
         say = progress or events.ignore
         with self.wb.changing("workflow"):
             self.state = self._load()
@@ -239,6 +240,8 @@ class Engine:
 
             # Opened before anything changes: a scheduler that is not there runs nothing (no checkpoint, no Draft).
             # A local run has no executor: its modules run in the loop's threads, as they always did.
+            if isinstance(executor, executors.Executor):
+                return self._run(max_parallel, only, say, on_draft, executor)
             cluster = None if executors.parse(executor)[0] == "local" else executors.open_executor(executor)
             try:
                 return self._run(max_parallel, only, say, on_draft, cluster)

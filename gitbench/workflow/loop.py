@@ -65,7 +65,7 @@ class Loop:
                 for fut in futures:
                     fut.cancel()
                 if self.executor is not None:
-                    self.executor.close()  # its tasks cancelled: the threads waiting for their answers go on
+                    self.executor.cancel_all()  # the threads waiting for the cluster's answers go on
                 self._stop(mid for mid, _ in futures.values())
                 raise
 
