@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -396,3 +399,40 @@ def test_a_worker_keeps_each_blob_once_by_its_id(tmp_path: Path, monkeypatch: py
     assert second.writes == first.writes
     assert (cached.stat().st_mtime_ns, cached.stat().st_ino) == stamp  # not written again
     assert os.listdir(tmp_path / "gitbench-blobs") == [oid]
+
+
+def test_while_a_run_is_on_the_cluster_the_status_names_its_capacity_as_the_limit(
+    scheduler: str, tmp_path: Path
+) -> None:
+    flag = tmp_path / "go"
+    wait = f"while [ ! -e {flag} ]; do sleep 0.1; done"
+    modules = "".join(
+        f"  - {{id: m{i}, outputs: [out/m{i}.txt], run: {{command: '{wait}; echo {i} > out/m{i}.txt'}}}}\n"
+        for i in range(3)
+    )
+    wb = workflow_bench(tmp_path / "p", f"max_parallel: 4\nmodules:\n{modules}")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--executor", scheduler],
+        cwd=wb,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            _, modules_now = status_json(wb)
+            if sum(m["state"] == "running" for m in modules_now.values()) == 2:
+                break
+            time.sleep(0.2)
+        waiting = [m for m in modules_now.values() if m["state"] == "ready"]
+        assert len(waiting) == 1, modules_now
+        assert waiting[0]["skip"] == "concurrency: the cluster's 2 worker threads are busy"
+        assert state(wb)["executor"] == {"address": scheduler, "capacity": 2}
+    finally:
+        flag.touch()
+        out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, out + err
+    _, modules_after = status_json(wb)
+    assert {m["state"] for m in modules_after.values()} == {"complete"}
+    assert "executor" not in state(wb)  # the run is over: the cluster is no longer the limit
