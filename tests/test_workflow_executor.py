@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -396,3 +399,69 @@ def test_a_worker_keeps_each_blob_once_by_its_id(tmp_path: Path, monkeypatch: py
     assert second.writes == first.writes
     assert (cached.stat().st_mtime_ns, cached.stat().st_ino) == stamp  # not written again
     assert os.listdir(tmp_path / "gitbench-blobs") == [oid]
+
+
+def test_while_a_run_is_on_the_cluster_the_status_names_its_capacity_as_the_limit(
+    scheduler: str, tmp_path: Path
+) -> None:
+    flag = tmp_path / "go"
+    wait = f"while [ ! -e {flag} ]; do sleep 0.1; done"
+    modules = "".join(
+        f"  - {{id: m{i}, outputs: [out/m{i}.txt], run: {{command: '{wait}; echo {i} > out/m{i}.txt'}}}}\n"
+        for i in range(3)
+    )
+    wb = workflow_bench(tmp_path / "p", f"max_parallel: 4\nmodules:\n{modules}")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--executor", scheduler],
+        cwd=wb,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            _, modules_now = status_json(wb)
+            if sum(m["state"] == "running" for m in modules_now.values()) == 2:
+                break
+            time.sleep(0.2)
+        waiting = [m for m in modules_now.values() if m["state"] == "ready"]
+        assert len(waiting) == 1, modules_now
+        assert waiting[0]["skip"] == "concurrency: the cluster's 2 worker threads are busy"
+        assert state(wb)["executor"] == {"address": scheduler, "capacity": 2}
+    finally:
+        flag.touch()
+        out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, out + err
+    _, modules_after = status_json(wb)
+    assert {m["state"] for m in modules_after.values()} == {"complete"}
+    assert "executor" not in state(wb)  # the run is over: the cluster is no longer the limit
+
+
+WORKER = """\
+import sys, threading
+from gitbench.workflow import spec
+from gitbench.workflow.kinds import ModuleKind
+from gitbench.workflow.runners import remote
+m = spec.ModuleSpec("m", ModuleKind.COMMAND, {"command": sys.argv[1]}, outputs=("out.txt",))
+task = remote.Task(m, {}, {}, {})
+t = threading.Thread(target=remote.run_task, args=(task,))  # as a Dask worker runs a task: in a thread
+t.start()
+t.join()
+"""
+
+
+def test_a_command_stops_when_its_worker_process_is_killed(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    command = f"echo start >> {marks}; sleep 3; echo finish >> {marks}"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, command], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not marks.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marks.exists(), "the command did not start"
+    finally:
+        os.kill(worker.pid, 9)  # the worker alone (the OOM killer, a kill -9), not its commands' groups
+        worker.wait()
+    time.sleep(4)  # past the command's own end, had it run on
+    assert marks.read_text() == "start\n"  # stopped with its worker: Dask runs the module again elsewhere
