@@ -19,7 +19,21 @@ STALE_AFTER = 7 * 24 * 3600
 KINDS = ("init", "auto", "publish", "manual", "pre-restore")
 
 
-class JobStatus(StrEnum):
+class OpenStrEnum(StrEnum):
+    """A ``StrEnum`` of a value read from a file another gitbench may have written: a value this version does not
+    know (a record written by a newer gitbench on another clone) loads as itself and is written back unchanged,
+    rather than refusing the whole record."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenStrEnum | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_, member._value_ = value.upper(), value
+        return member
+
+
+class JobStatus(OpenStrEnum):
     """Where a job stands. The values are the strings job records, reports, logs and ``--json`` have always held
     (a ``StrEnum`` compares equal to them and writes them as they are), so old records load unchanged."""
 
@@ -33,16 +47,6 @@ class JobStatus(StrEnum):
     INTERRUPTED = "interrupted"  # its process died; the next command found it still marked running
     PUBLISHED = "published"  # its Draft was published
     DISCARDED = "discarded"  # its Draft was discarded (recoverable)
-
-    @classmethod
-    def _missing_(cls, value: object) -> JobStatus | None:
-        # A status this version does not know (a record written by a newer gitbench on another clone) loads as
-        # itself and is written back unchanged, rather than refusing the whole record.
-        if not isinstance(value, str):
-            return None
-        member = str.__new__(cls, value)
-        member._name_, member._value_ = value.upper(), value
-        return member
 
     @property
     def stopped(self) -> bool:

@@ -18,6 +18,10 @@ def open_engine() -> Any:
 
 def render_status(st: dict[str, Any]) -> None:
     """The status (as `Engine.status_data` gives it) for a person."""
+    from gitbench.workflow.resolver import ArtifactClass, ModuleState
+    from gitbench.workflow.state import RunStatus
+
+    says_it_all = (ArtifactClass.READY, ArtifactClass.MISSING)
     out = render.out
     out(st["banner"] + (f"  (phase: {st['phase']})" if st.get("phase") else ""))
     if st.get("draft"):
@@ -30,7 +34,7 @@ def render_status(st: dict[str, Any]) -> None:
             when = clock.iso(float(last.get("finished") or last.get("since") or 0))
             parts.append(
                 f"last run: {last['status']} ({when})"
-                + (f": {last['error']}" if last.get("error") and last["status"] != "complete" else "")
+                + (f": {last['error']}" if last.get("error") and last["status"] != RunStatus.COMPLETE else "")
             )
         # why an artifact is not ready (a fingerprint mismatch, a new version, upstream), unless the module's
         # own reason below says it already or the class says it all
@@ -38,7 +42,7 @@ def render_status(st: dict[str, Any]) -> None:
             f"{a['path']}={a['klass']}"
             + (
                 f" ({a['reason']})"
-                if a.get("reason") and a["klass"] not in ("ready", "missing") and a["reason"] != m.get("reason")
+                if a.get("reason") and a["klass"] not in says_it_all and a["reason"] != m.get("reason")
                 else ""
             )
             for a in m["artifacts"]
@@ -46,7 +50,7 @@ def render_status(st: dict[str, Any]) -> None:
         parts.append(f"artifacts: {arts}")
         if m.get("blocked_by"):
             parts.append("Blocked by: " + ", ".join(m["blocked_by"]))
-        if m.get("reason") and (m["state"] != "failed" or m["reason"].startswith("InvalidMetadata")):
+        if m.get("reason") and (m["state"] != ModuleState.FAILED or m["reason"].startswith("InvalidMetadata")):
             parts.append(m["reason"])
         if m.get("skip") and m["skip"] != "not-ready":
             parts.append(f"skipped:{m['skip'].removeprefix('concurrency: ')}")
@@ -109,7 +113,8 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
         at = parents[at]
     for mid in reversed(path) if path else [root, module]:
         m = st[mid]
-        reasons = [a["reason"] for a in m["artifacts"] if a["klass"] == "outdated" and a.get("reason")]
+        outdated = [a for a in m["artifacts"] if a["klass"] == resolver.ArtifactClass.OUTDATED]
+        reasons = [a["reason"] for a in outdated if a.get("reason")]
         out["chain"].append({"id": mid, "state": m["state"], "reason": reasons[0] if reasons else m.get("reason")})
     out["summary"] = resolver.cause_text(cause)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gitbench.workflow.resolver import ModuleStatus
+from gitbench.workflow.resolver import ModuleState, ModuleStatus
 from gitbench.workflow.spec import Workflow
 from gitbench.workflow.state import Claim, ClaimStatus, Gate
 
@@ -65,9 +65,9 @@ def schedule(
         if mid in running:
             interrupted = running[mid].status == ClaimStatus.INTERRUPTED
             plan.skipped[mid] = "interrupted" if interrupted else "already-running"
-        elif st.state == "complete":
+        elif st.state == ModuleState.COMPLETE:
             continue
-        elif st.state != "ready" and not (only and st.state == "failed"):
+        elif st.state != ModuleState.READY and not (only and st.state == ModuleState.FAILED):
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
         elif gated(wf, gates, mid, st.fingerprint):
             plan.skipped[mid] = (

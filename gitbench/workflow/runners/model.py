@@ -15,6 +15,7 @@ from gitbench.git.repo import BLOB
 from gitbench.scope import Scope
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 
 def run(
@@ -73,7 +74,7 @@ def run(
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "wb") as out:
                 out.write(content)
-        status, error = "complete", None
+        status, error = RunStatus.COMPLETE, None
     except errors.GitbenchError as exc:
-        status, error = "failed", exc.message
+        status, error = RunStatus.FAILED, exc.message
     return Ran(folder, snap, status, error, time.monotonic() - started)
