@@ -179,10 +179,11 @@ def untargeted(skipped: Collection[str], below: Callable[[str], Iterable[str]]) 
 def banner_of(ids: list[str], states: Sequence[str], skipped: Collection[str]) -> str:
     """The status banner; skipped optional modules are no longer targets, so they do not hold it back.
     ``states``: each module's ``ModuleState``, or its text as a snapshot keeps it."""
+    failed, complete = ModuleState.FAILED, ModuleState.COMPLETE  # looked up once: a loop over every module
     for mid, state in zip(ids, states, strict=True):
-        if state == ModuleState.FAILED:
+        if state == failed:
             return f"Status: Error · {mid} failed"
-    if all(state == ModuleState.COMPLETE or mid in skipped for mid, state in zip(ids, states, strict=True)):
+    if all(state == complete or mid in skipped for mid, state in zip(ids, states, strict=True)):
         return "Status: complete"
     for mid, state in zip(ids, states, strict=True):
         if state == ModuleState.INTERRUPTED:
@@ -196,10 +197,11 @@ def phase_of(
     wf_phases: list[str], ids: list[str], phases: list[str | None], states: Sequence[str], skipped: Collection[str]
 ) -> str | None:
     """The first phase with a module still to do: what "Resume Work (<phase>)" names."""
+    complete = ModuleState.COMPLETE  # looked up once: a loop over every module
     open_phases = {
         p
         for mid, p, state in zip(ids, phases, states, strict=True)
-        if p is not None and state != ModuleState.COMPLETE and mid not in skipped
+        if p is not None and state != complete and mid not in skipped
     }
     return next((p for p in wf_phases if p in open_phases), None)
 

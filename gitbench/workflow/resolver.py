@@ -59,6 +59,12 @@ class ModuleState(StrEnum):
 NOT_UP_TO_DATE = frozenset({ArtifactClass.OUTDATED, ArtifactClass.MISSING, ArtifactClass.INVALID, ArtifactClass.ERROR})
 STALE = frozenset({ArtifactClass.OUTDATED, ArtifactClass.INVALID, ArtifactClass.ERROR})  # what invalidation hears of
 
+# The members resolve_one uses for every module of a status, as module globals: on Python 3.11 an enum member's
+# lookup on its class costs ~9x a global's, ~5 ms of a 10,000-module status.
+_M_READY, _M_COMPLETE, _M_BLOCKED = ModuleState.READY, ModuleState.COMPLETE, ModuleState.BLOCKED
+_A_READY, _A_MISSING, _A_OUTDATED = ArtifactClass.READY, ArtifactClass.MISSING, ArtifactClass.OUTDATED
+_A_BAD = (ArtifactClass.INVALID, ArtifactClass.ERROR)
+
 
 def meta_path(module_id: str) -> str:
     return f"{META_DIR}/{module_id}.json"
@@ -253,23 +259,21 @@ def resolve_one(
     inputs, missing_inputs = module_inputs(m, view, needs)
     fp = fingerprint(m, inputs, overrides.get(mid, {}))
     last = last_runs.get(mid)
-    st = ModuleStatus(id=mid, state=ModuleState.READY, fingerprint=fp, last_run=last.json if last is not None else None)
+    st = ModuleStatus(id=mid, state=_M_READY, fingerprint=fp, last_run=last.json if last is not None else None)
     meta, problem, problem_class = _meta(view, m)
     stale_up = [
-        n
-        for n, s in needs.items()
-        if s.state != ModuleState.COMPLETE and any(a.klass in NOT_UP_TO_DATE for a in s.artifacts)
+        n for n, s in needs.items() if s.state != _M_COMPLETE and any(a.klass in NOT_UP_TO_DATE for a in s.artifacts)
     ]
     for path in m.outputs:
         oid = view.oid(path)
         if oid is None:
-            st.artifacts.append(Artifact(path, ArtifactClass.MISSING, "file not found"))
+            st.artifacts.append(Artifact(path, _A_MISSING, "file not found"))
         elif meta is None:
             st.artifacts.append(Artifact(path, problem_class, problem))
         elif str(meta.get("version")) != m.version:
             what = f"module version changed ({meta.get('version')} → {m.version})"
             st.cause = st.cause or {"files": [], "module": mid, "what": what}
-            st.artifacts.append(Artifact(path, ArtifactClass.OUTDATED, what))
+            st.artifacts.append(Artifact(path, _A_OUTDATED, what))
         elif meta.get("fingerprint") != fp:
             if st.cause is None:
                 changed = _changed_inputs(view, m, inputs)
@@ -278,7 +282,7 @@ def resolve_one(
                 else:  # the same inputs (or, from an older gitbench, unknown ones): its settings changed
                     what = "settings changed" if changed is not None else "inputs or settings changed"
                 st.cause = {"files": changed or [], "module": mid, "what": what}
-            st.artifacts.append(Artifact(path, ArtifactClass.OUTDATED, f"{st.cause['what']} (fingerprint mismatch)"))
+            st.artifacts.append(Artifact(path, _A_OUTDATED, f"{st.cause['what']} (fingerprint mismatch)"))
         elif stale_up:
             up = needs[stale_up[0]]
             if st.cause is None and up.cause is not None:
@@ -286,14 +290,14 @@ def resolve_one(
             why = f"upstream {stale_up[0]} is not up to date"
             if st.cause is not None:
                 why += ": " + cause_text(st.cause)
-            st.artifacts.append(Artifact(path, ArtifactClass.OUTDATED, why))
+            st.artifacts.append(Artifact(path, _A_OUTDATED, why))
         else:
-            st.artifacts.append(Artifact(path, ArtifactClass.READY))
-    bad = [a for a in st.artifacts if a.klass in (ArtifactClass.INVALID, ArtifactClass.ERROR)]
+            st.artifacts.append(Artifact(path, _A_READY))
+    bad = [a for a in st.artifacts if a.klass in _A_BAD]
     if bad:
         st.reason = bad[0].reason
-    if all(a.klass == ArtifactClass.READY for a in st.artifacts):
-        st.state = ModuleState.COMPLETE
+    if all(a.klass == _A_READY for a in st.artifacts):
+        st.state = _M_COMPLETE
     elif mid in running:
         claim = running[mid]
         if claim.status == ClaimStatus.INTERRUPTED:  # its process is gone (the engine marks such claims)
@@ -307,13 +311,13 @@ def resolve_one(
     else:
         blockers: list[str] = []
         for need, d in needs.items():
-            if d.state == ModuleState.COMPLETE:
+            if d.state == _M_COMPLETE:
                 continue
-            for b in d.blocked_by if d.state == ModuleState.BLOCKED else [need]:
+            for b in d.blocked_by if d.state == _M_BLOCKED else [need]:
                 if b not in blockers:
                     blockers.append(b)
         if blockers:
-            st.state, st.blocked_by = ModuleState.BLOCKED, blockers
+            st.state, st.blocked_by = _M_BLOCKED, blockers
         elif last is not None and last.status == RunStatus.FAILED and last.fingerprint == fp:
             st.state = ModuleState.FAILED
             st.reason = str(last.error or "its last run failed")

@@ -58,6 +58,7 @@ def schedule(
     # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
     busy = {r for r, claim in running.items() if claim.status not in (ClaimStatus.NEEDS_INPUT, ClaimStatus.INTERRUPTED)}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
+    complete, ready = ModuleState.COMPLETE, ModuleState.READY  # looked up once: a loop over every module
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
@@ -65,9 +66,9 @@ def schedule(
         if mid in running:
             interrupted = running[mid].status == ClaimStatus.INTERRUPTED
             plan.skipped[mid] = "interrupted" if interrupted else "already-running"
-        elif st.state == ModuleState.COMPLETE:
+        elif st.state == complete:
             continue
-        elif st.state != ModuleState.READY and not (only and st.state == ModuleState.FAILED):
+        elif st.state != ready and not (only and st.state == ModuleState.FAILED):
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
         elif gated(wf, gates, mid, st.fingerprint):
             plan.skipped[mid] = (
