@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 
 def checkpoint(message: str = "", json: bool = False) -> int:
     """Take a manual checkpoint of Published and the records."""
-    from gitbench.model import OperationResult
+    from gitbench.model import CheckpointKind, OperationResult
     from gitbench.services import checkpoints
 
     wb = open_workbench()
     with wb.changing("checkpoint"):
-        cp = checkpoints.create(wb, "manual", message)
+        cp = checkpoints.create(wb, CheckpointKind.MANUAL, message)
     res = OperationResult(
         "checkpoint",
         f"Took {cp.name} of Published {cp.commit[:12]}.",
