@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import clock
 from gitbench.cli import render
 from gitbench.cli.opening import open_for_reading
 
+if TYPE_CHECKING:
+    from gitbench.workflow.engine import Engine
 
-def open_engine() -> Any:
+
+def open_engine() -> Engine:
     from gitbench.workflow.engine import Engine
 
     wb = open_for_reading()
@@ -73,7 +76,7 @@ def show_status(json: bool) -> None:
         render_status(engine.status_data())
 
 
-def why_chain(engine: Any, module: str) -> dict[str, Any]:
+def why_chain(engine: Engine, module: str) -> dict[str, Any]:
     """Why ``module`` is not up to date: the changed files and the chain of modules from the first one they reach
     down to ``module`` (each with its state and reason), as data."""
     from gitbench.workflow import engine as engine_mod
@@ -84,13 +87,13 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
     st = {m["id"]: m for m in engine.status_data()["modules"]}
     me = st[module]
     out: dict[str, Any] = {"module": module, "state": me["state"], "cause": me.get("cause"), "chain": []}
-    gate = engine.state.gates.get(module, {})
-    if gate.get("approved") and isinstance(gate.get("inputs"), dict) and gate.get("fingerprint") != me["fingerprint"]:
+    gate = engine.state.gates.get(module)
+    if gate is not None and gate.approved and isinstance(gate.inputs, dict) and gate.fingerprint != me["fingerprint"]:
         # its approval was for other inputs: which of them changed since
         view = engine.view(engine.head())
         statuses = engine.resolve(wf, view)
         now, _ = resolver.module_inputs(wf.modules[module], view, {n: statuses[n] for n in wf.modules[module].needs})
-        seen, current = gate["inputs"], dict(now)
+        seen, current = gate.inputs, dict(now)
         out["approval_for_other_inputs"] = sorted(p for p in {*seen, *current} if seen.get(p) != current.get(p))
     cause = me.get("cause")
     if cause is None:

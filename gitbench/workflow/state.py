@@ -67,13 +67,6 @@ class _Record:
                 out[f.name] = value
         return out
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The field as the JSON object has it: for readers written against the dict form (cli/, tui/)."""
-        return self.to_json().get(key, default)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
 
 @dataclass
 class Claim(_Record):
@@ -138,9 +131,6 @@ class LastRun(_Record):
         """``to_json()``, once: a last run does not change (a new one replaces it), and a status of thousands of
         modules, and every save of the state, read it."""
         return self.to_json()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.json.get(key, default)
 
 
 _RUN_STATUS = {s.value: s for s in RunStatus}  # a state of thousands of last runs loads without an enum call each
