@@ -37,7 +37,7 @@ class SchedulerGone(ExecutorFailure):
     def __init__(self, address: str) -> None:
         self.address = address
         super().__init__(
-            f"the Dask scheduler at {address} is gone; start it again, then: "
+            f"the Dask scheduler at {address.removeprefix('dask://')} is gone; start it again, then: "
             f"gitbench workflow resume --executor {address}"
         )
 

@@ -138,8 +138,11 @@ def _import() -> Any:
 def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
     """A LocalCluster (``target`` None) or a Client of the scheduler at ``target`` (HOST:PORT)."""
     distributed = _import()
-    # the cluster's own chatter (a worker restarting, a closing comm) is not the user's to read
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # The cluster's own chatter (a worker restarting, a lost connection retried) is not the user's to read: what
+    # it means reaches them as a module's failure. distributed's loggers carry levels of their own.
+    for name in ["distributed", *logging.Logger.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     if target is None:
         import os
 

@@ -115,6 +115,7 @@ class LastRun(_Record):
     commit: str | None = None
     count: int | None = None
     job: str | None = None
+    lost: bool | None = None  # failed because a cluster's worker or scheduler was lost: the next run runs it again
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"error"})
 
