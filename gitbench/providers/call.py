@@ -5,7 +5,7 @@ A batch of a Workshop job (``services/ask.py``) is three parts: read the Draft's
 the Draft (Git, the main process). ``run`` is the middle part, a module-level function of picklable values: the
 request's text, the resolved model (its ``Provider`` carries only that model's own key), the retry and time
 settings. It needs no Workbench, no repository and no pygit2, so ``gitbench try --executor`` sends it to a
-worker of a cluster as one task (``services/attempt_calls.py``), and a worker needs gitbench installed but never
+worker of a cluster as one task (``services/attempt_tasks.py``), and a worker needs gitbench installed but never
 the project.
 
 What the model does wrong comes back as data, ``Reply.error`` (the classified ProviderError after its retries,

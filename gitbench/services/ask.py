@@ -266,7 +266,7 @@ class Cancel(threading.Event):
 
 
 # How a batch's model call is made when not from the job's own thread: (the request, a name for it unique in the
-# run) → the reply. `gitbench try --executor` sends it to a worker as a task (services/attempt_calls.py); it
+# run) → the reply. `gitbench try --executor` sends it to a worker as a task (services/attempt_tasks.py); it
 # raises KeyboardInterrupt once cancelled, or the classified error of an executor that failed (a lost worker).
 Caller = Callable[[call.Request, str], call.Reply]
 
