@@ -292,6 +292,48 @@ def test_ctrl_c_cancels_the_attempts_tasks_on_the_cluster_at_once_keeping_each_d
     assert bench.published() == src["base"]
 
 
+def test_ctrl_c_at_a_terminal_reaches_a_local_clusters_workers_too_yet_none_prints_a_traceback_or_lingers(
+    bench: Bench,
+) -> None:
+    write_config(bench.server, read=60)
+    src = source_job(bench)
+    bench.server.push_for("other-model", ps.ok(by_model), ps.hang(30))
+    # a session of its own, as a terminal gives: Ctrl-C is sent to every process of its foreground group
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "try", OTHER, "--executor", "dask://local?workers=2"],
+        cwd=bench.path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: len(bench.sent(OTHER)) == 2, proc)
+    assert len(in_session(proc.pid)) > 1, "the cluster's processes are in gitbench's group"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = ended(proc)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in err, err
+    assert f"✗ {LABELS[OTHER]}: The job was cancelled (Ctrl-C) after 1 of 3 batch(es)" in out
+    deadline = time.monotonic() + 10
+    while in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not in_session(proc.pid), "a process of the cluster was left running"
+    assert len(bench.chain(LABELS[OTHER], src["base"])) == 1
+    check_invariants(bench.path)
+
+
+def in_session(sid: int) -> list[int]:
+    """The live processes of the session ``sid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+                found.append(int(entry))
+    return found
+
+
 def test_the_scheduler_gone_mid_attempt_fails_each_attempt_clearly_at_once_and_resume_finishes_them(
     bench: Bench, tmp_path: Path
 ) -> None:

@@ -19,6 +19,8 @@ import os
 import re
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitbench import clock, errors, events
@@ -157,7 +159,8 @@ def try_models(
         caller: ask.Caller | None = None
         cancel = ask.Cancel()
         if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
-            on = stack.enter_context(executors.open_executor(executor))
+            with _children_ignore_ctrl_c():
+                on = stack.enter_context(executors.open_executor(executor))
             caller = attempt_tasks.TaskCalls(on, cancel)
             if max_parallel is None:
                 max_parallel = max(1, on.capacity())
@@ -232,6 +235,23 @@ def try_models(
                 raise crashed
         wb.journal.clear()
         return [f.result() for f in futures]
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """While an executor opens: the processes it starts here (a ``dask://local`` cluster's workers) ignore SIGINT.
+
+    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
+    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
+    closes the cluster in order. An ignored signal stays ignored in a child, and Python leaves it so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _wait(futures: list[Future[AttemptResult]]) -> None:
