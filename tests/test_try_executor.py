@@ -5,7 +5,9 @@ gitbench's own process. Through the real CLI against the scripted provider of te
 
 One cluster serves the module: a scheduler that gives up on a task at the first worker lost with it
 (``allowed-failures`` 0: a task is not run again elsewhere, so a killed worker fails its attempt) and two worker
-processes under nannies (a killed one comes back). A test that kills the scheduler starts a cluster of its own.
+processes under nannies (a killed one comes back), reached by address as a remote one is (``dask://HOST:PORT``).
+A test that kills the scheduler, or needs one without gitbench, starts a cluster of its own; one test runs on
+``dask://local``, the LocalCluster gitbench starts itself.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ import logging, sys
 import dask
 from distributed import LocalCluster
 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-    cluster = LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+    cluster = LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=2, processes=True, host="127.0.0.1",
                            dashboard_address="127.0.0.1:0", worker_dashboard_address=None,
                            silence_logs=logging.CRITICAL)
     print(cluster.scheduler_address, flush=True)
@@ -97,7 +99,7 @@ class Cluster:
         self.proc.stdout.close()
 
 
-def start_cluster(log: Path) -> Cluster:
+def start_cluster(log: Path, workers: int = 2, **extra_env: str) -> Cluster:
     """A cluster on 127.0.0.1, its environment without provider keys, hosts or proxies from outside; what it says
     goes to ``log``."""
     env = {
@@ -106,9 +108,10 @@ def start_cluster(log: Path) -> Cluster:
         if not k.startswith(("GIT_", "GITBENCH_", "OPENAI_", "ANTHROPIC_", "OLLAMA_", "DASK_"))
         and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
     }
+    env.update(extra_env)
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", CLUSTER],
+            [sys.executable, "-c", CLUSTER, str(workers)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,
@@ -122,7 +125,8 @@ def start_cluster(log: Path) -> Cluster:
     try:
         assert address.startswith("tcp://127.0.0.1:"), log.read_text()
         cluster.client = distributed.Client(address, set_as_default=False, timeout=60)
-        cluster.client.wait_for_workers(2, timeout=60)
+        if workers:
+            cluster.client.wait_for_workers(workers, timeout=60)
     except BaseException:
         cluster.close()
         raise
@@ -174,20 +178,19 @@ def without_ids(text: str) -> list[str]:
 
 
 # -- the same attempts, Drafts and requests as a local run ------------------------------------------------------
-def test_try_on_dask_local_makes_the_same_drafts_steps_listing_and_requests_as_a_local_run(
-    bench: Bench, tmp_path: Path
+def test_try_on_a_cluster_makes_the_same_drafts_steps_listing_and_requests_as_a_local_run(
+    bench: Bench, cluster: Cluster, tmp_path: Path
 ) -> None:
     src = source_job(bench)
     twin = Bench(copy_workbench(bench.path, tmp_path / "twin"), bench.server)  # the same source job, copied
     first = len(bench.server.posts)
     here = bench.run("try", OTHER, THIRD, ANT)
     middle = len(bench.server.posts)
-    there = twin.run("try", OTHER, THIRD, ANT, "--executor", "dask://local?workers=2")
+    there = twin.run("try", OTHER, THIRD, ANT, "--executor", cluster.executor)
     posts = bench.server.posts
-    # what gitbench printed, what it made, what it lists: the same, job ids aside (stderr: a LocalCluster may warn
-    # that Dask's default port 8787 is taken, by another cluster on this machine)
+    # what gitbench printed, what it made, what it lists: the same, job ids aside
     assert without_ids(here.stdout) == without_ids(there.stdout)
-    assert here.stderr == "" and "Traceback" not in there.stderr
+    assert here.stderr == there.stderr == ""
     mine, theirs = bench.listing(), twin.listing()
     for label in LABELS.values():
         assert tree(bench, label) == tree(twin, label)
@@ -365,6 +368,35 @@ def test_the_scheduler_gone_mid_attempt_fails_each_attempt_clearly_at_once_and_r
         assert bench.json("resume", job)["job"]["status"] == "complete"
         assert len(bench.chain(label, src["base"])) == 3
     assert bench.published() == src["base"]
+
+
+# A cluster from another environment, where gitbench is not installed: its processes cannot import it.
+NO_GITBENCH = """
+import sys
+class NoGitbench:
+    def find_spec(self, name, path=None, target=None):
+        if name == "gitbench" or name.startswith("gitbench."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoGitbench())
+"""
+
+
+def test_a_cluster_without_gitbench_fails_each_attempt_saying_to_install_it_there(bench: Bench, tmp_path: Path) -> None:
+    src = source_job(bench)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_GITBENCH)
+    own = start_cluster(tmp_path / "cluster.log", workers=0, PYTHONPATH=str(tmp_path / "site"))  # its scheduler
+    try:
+        res = bench.run("try", OTHER, THIRD, "--executor", own.executor, code=27)
+    finally:
+        own.close()
+    assert "Traceback" not in res.stdout + res.stderr
+    for label in (LABELS[OTHER], LABELS[THIRD]):
+        line = next(line for line in res.stdout.splitlines() if line.startswith(f"✗ {label}: "))
+        assert f"The cluster at {own.executor} cannot run gitbench's model call" in line
+        assert "pip install 'gitbench[dask]'" in line
+        assert bench.listing()[label]["status"] == "failed" and bench.chain(label, src["base"]) == []
+    assert len(bench.sent(OTHER)) == len(bench.sent(THIRD)) == 0
 
 
 # -- what is refused before anything starts ----------------------------------------------------------------------

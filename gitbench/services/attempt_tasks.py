@@ -45,6 +45,12 @@ class TaskCalls:
             except ExecutorFailure as exc:
                 why = "the scheduler went away" if isinstance(exc, SchedulerGone) else "its worker died while it ran"
                 raise lost(request.spec.id, self.executor.address, why) from exc
+            except ImportError as exc:  # a worker without gitbench (or another version of it)
+                raise unfit(self.executor.address, f"{type(exc).__name__}: {exc}") from exc
+            except RuntimeError as exc:
+                if "deserializ" not in str(exc):  # not Dask's "Error during deserialization of the task graph"
+                    raise
+                raise unfit(self.executor.address, "the scheduler cannot read the task") from exc
 
 
 def lost(model: str, address: str, why: str) -> errors.NetworkError:
@@ -52,5 +58,15 @@ def lost(model: str, address: str, why: str) -> errors.NetworkError:
     return errors.NetworkError(
         f"{model}: the model call was lost on the executor {address} ({why}). The attempt stopped; its Draft keeps "
         "every finished batch.",
+        details={"executor": address},
+    )
+
+
+def unfit(address: str, why: str) -> errors.ExecutorUnavailable:
+    """The cluster cannot run gitbench's call at all: gitbench is not installed where it runs, or not this one."""
+    return errors.ExecutorUnavailable(
+        f"The cluster at {address} cannot run gitbench's model call ({why}): its scheduler and every worker need "
+        "gitbench installed, the same version as here (pip install 'gitbench[dask]'). The attempt stopped; its Draft "
+        "keeps every finished batch.",
         details={"executor": address},
     )
