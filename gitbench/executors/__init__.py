@@ -16,10 +16,12 @@ data: a worker sees only what it is sent. No heavy import here: ``dask`` is impo
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitbench import errors
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 
@@ -68,8 +70,11 @@ class Executor:
         """Stop a task that has not finished (a running one is stopped where the backend can)."""
         future.cancel()
 
+    def cancel_all(self) -> None:
+        """Cancel every task not finished (each future is settled: whoever waits on one goes on)."""
+
     def close(self) -> None:
-        """Let go of the threads, the client or the cluster (a LocalCluster is shut down)."""
+        """Let go of the threads, the client or the cluster (a LocalCluster is shut down). Twice is once."""
 
     def __enter__(self) -> Executor:
         return self
@@ -86,9 +91,17 @@ class LocalExecutor(Executor):
 
         self.size = max(1, size)
         self.pool = ThreadPoolExecutor(max_workers=self.size)
+        self._futures: set[Future[Any]] = set()
 
     def submit(self, key: str, fn: Callable[..., T], *args: Any) -> Future[T]:
-        return self.pool.submit(fn, *args)
+        future = self.pool.submit(fn, *args)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
+
+    def cancel_all(self) -> None:
+        for future in list(self._futures):
+            future.cancel()  # one already running runs to its end (a thread cannot be stopped)
 
     def capacity(self) -> int:
         return self.size

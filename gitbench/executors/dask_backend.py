@@ -36,6 +36,7 @@ class DaskExecutor(Executor):
         self.address = address
         self.cluster = cluster
         self.gone = False
+        self.closed = False
         self._ids = itertools.count(1)
         self._tasks: dict[Future[Any], Any] = {}
         self._lock = threading.Lock()
@@ -105,9 +106,17 @@ class DaskExecutor(Executor):
         with contextlib.suppress(InvalidStateError):  # it finished meanwhile
             future.set_exception(CancelledError())
 
-    def close(self) -> None:
-        for fut in list(self._tasks):
+    def cancel_all(self) -> None:
+        with self._lock:
+            futures = list(self._tasks)
+        for fut in futures:
             self.cancel(fut)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.cancel_all()
         try:
             self.client.close(timeout=5)
         except Exception:  # noqa: BLE001 - a scheduler already gone cannot be said goodbye to
@@ -154,6 +163,9 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
             host="127.0.0.1",
             dashboard_address=None,
             worker_dashboard_address=None,
+            # The scheduler serves a few HTTP routes even without a dashboard, on port 8787 unless told: on a
+            # port of its own on 127.0.0.1 (8787 may be another cluster's; nothing listens beyond this machine).
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.CRITICAL,
         )
         try:
@@ -166,10 +178,17 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
     try:
         client = distributed.Client(f"tcp://{target}", timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
+        host, _, port = target.rpartition(":")
         raise errors.ExecutorUnavailable(
-            f"No Dask scheduler answers at {target} ({exc}). Start one (`dask scheduler --host "
-            f"{target.rpartition(':')[0]} --port {target.rpartition(':')[2]}`, and workers: `dask worker "
-            f"tcp://{target}`), or run locally: leave out --executor.",
+            f"No Dask scheduler answers at {target} ({exc}). Nothing ran: no checkpoint, no Draft.",
+            [
+                errors.Action(
+                    "Start the scheduler and its workers",
+                    text=f"dask scheduler --host {host} --port {port} & dask worker tcp://{target} &",
+                ),
+                errors.Action("Then run on it", "workflow run", ("--executor", address)),
+                errors.Action("Or run on this machine", "workflow run", ("--executor", "local")),
+            ],
             details={"executor": address},
         ) from exc
     return DaskExecutor(client, address)

@@ -76,6 +76,14 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
     return notes
 
 
+def cluster_capacity(state: engine_state.EngineState, claims: dict[str, Claim]) -> int | None:
+    """The worker threads of the cluster a live run sends modules to (None: no such run, or it runs locally)."""
+    if state.executor is None or not any(c.status == ClaimStatus.RUNNING for c in claims.values()):
+        return None
+    capacity = state.executor.get("capacity")
+    return capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else None
+
+
 def release_lost(state: engine_state.EngineState, say: Progress) -> list[str]:
     """Modules whose last run was lost with a cluster's worker or scheduler (not their own failure): free to run
     again, as a run interrupted by a crash is."""

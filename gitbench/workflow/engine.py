@@ -129,7 +129,10 @@ class Engine:
         claims = self.claims()
         statuses = self.resolve(wf, view, claims)
         self.caches.save_meta(view)
-        scheduler.schedule(wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel)
+        capacity = engine_claims.cluster_capacity(self.state, claims)
+        scheduler.schedule(
+            wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel, None, capacity
+        )
         return (
             wf,
             statuses,
@@ -220,11 +223,12 @@ class Engine:
         overrides: dict[str, dict[str, Any]] | None = None,
         progress: Progress | None = None,
         on_draft: str | None = None,
-        executor: str | None = None,
+        executor: str | Executor | None = None,
     ) -> OperationResult:
         """Run (or resume: the same thing; every run first settles the claims an interrupted one left).
-        ``executor``: where command and model modules run (an address: ``gitbench/executors``; None or
-        ``local``: threads of this process)."""
+        ``executor``: where command and model modules run: an address (``gitbench/executors``; None or
+        ``local``: threads of this process), opened and closed by the run; or an open Executor (the caller's to
+        close)."""
         say = progress or events.ignore
         with self.wb.changing("workflow"):
             self.state = self._load()
@@ -239,12 +243,23 @@ class Engine:
 
             # Opened before anything changes: a scheduler that is not there runs nothing (no checkpoint, no Draft).
             # A local run has no executor: its modules run in the loop's threads, as they always did.
-            cluster = None if executors.parse(executor)[0] == "local" else executors.open_executor(executor)
+            opened = None
+            if isinstance(executor, executors.Executor):
+                cluster: Executor | None = executor
+            elif executors.parse(executor)[0] != "local":
+                cluster = opened = executors.open_executor(executor)
+                if opened.capacity() == 0:
+                    say(events.Note(f"{opened.address} has no workers yet: its modules wait until one joins."))
+            else:
+                cluster = None
             try:
                 return self._run(max_parallel, only, say, on_draft, cluster)
             finally:
-                if cluster is not None:
-                    cluster.close()
+                if self.state.executor is not None:  # the cluster is no longer this Workbench's limit
+                    self.state.executor = None
+                    engine_state.save(self.wb.git.gitdir, self.state)
+                if opened is not None:
+                    opened.close()
 
     def _run(
         self,

@@ -65,7 +65,7 @@ class Loop:
                 for fut in futures:
                     fut.cancel()
                 if self.executor is not None:
-                    self.executor.close()  # its tasks cancelled: the threads waiting for their answers go on
+                    self.executor.cancel_all()  # the threads waiting for the cluster's answers go on
                 self._stop(mid for mid, _ in futures.values())
                 raise
 
@@ -99,7 +99,12 @@ class Loop:
                 wf, view, active, previous=statuses or None, dirty=dirty if statuses else None
             )
             dirty = set()
-            capacity = max(1, self.executor.capacity()) if self.executor is not None else None
+            capacity = None
+            if self.executor is not None:
+                capacity = max(1, self.executor.capacity())
+                cluster = {"address": self.executor.address, "capacity": capacity}
+                if self.state.executor != cluster:  # saved with the next claim: a status names the limit
+                    self.state.executor = cluster
             plan = scheduler.schedule(
                 wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only, capacity
             )

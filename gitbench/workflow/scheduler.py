@@ -62,7 +62,9 @@ def schedule(
     # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
     busy = {r for r, claim in running.items() if claim.status not in (ClaimStatus.NEEDS_INPUT, ClaimStatus.INTERRUPTED)}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
-    on_cluster = len([r for r in busy if r in wf.modules and wf.modules[r].kind in ON_EXECUTOR])
+    on_cluster = (
+        0 if capacity is None else sum(1 for r in busy if r in wf.modules and wf.modules[r].kind in ON_EXECUTOR)
+    )
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
@@ -91,7 +93,8 @@ def schedule(
             plan.skipped[mid] = f"concurrency: the cluster's {capacity} worker threads are busy"
         else:
             plan.run.append(mid)
-            on_cluster += wf.modules[mid].kind in ON_EXECUTOR
+            if capacity is not None:
+                on_cluster += wf.modules[mid].kind in ON_EXECUTOR
             if wf.modules[mid].exclusive:
                 exclusive_busy = [mid]
     for mid, reason in plan.skipped.items():
