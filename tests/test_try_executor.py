@@ -44,6 +44,7 @@ from tests.test_try_drafts import (
     Bench,
     bench_fixture,  # noqa: F401 - the fixture `bench`
     by_model,
+    commands,
     source_job,
     write_config,
 )
@@ -401,7 +402,7 @@ def test_a_cluster_without_gitbench_fails_each_attempt_saying_to_install_it_ther
 
 # -- what is refused before anything starts ----------------------------------------------------------------------
 def test_a_bad_or_unreachable_executor_is_refused_before_any_attempt_starts(bench: Bench) -> None:
-    source_job(bench)
+    src = source_job(bench)
     drafts, posts = bench.drafts(), len(bench.server.posts)
     err = bench.json("try", OTHER, "--executor", "ray://somewhere", code=2)
     assert err["code"] == "usage" and "dask://HOST:PORT" in err["message"]
@@ -410,6 +411,8 @@ def test_a_bad_or_unreachable_executor_is_refused_before_any_attempt_starts(benc
         port = s.getsockname()[1]
     err = bench.json("try", OTHER, "--executor", f"dask://127.0.0.1:{port}", code=27)
     assert err["code"] == "executor-unavailable" and f"127.0.0.1:{port}" in err["message"]
+    assert f"gitbench try {OTHER} --job {src['id']} --executor dask://127.0.0.1:{port}" in commands(err)
+    assert f"gitbench try {OTHER} --job {src['id']} --executor local" in commands(err)
     assert bench.drafts() == drafts and len(bench.server.posts) == posts
     assert [j for j in bench.json("jobs") if j.get("tried_from")] == []
 

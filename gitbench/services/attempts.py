@@ -159,8 +159,17 @@ def try_models(
         caller: ask.Caller | None = None
         cancel = ask.Cancel()
         if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
-            with _children_ignore_ctrl_c():
-                on = stack.enter_context(executors.open_executor(executor))
+            try:
+                with _children_ignore_ctrl_c():
+                    on = stack.enter_context(executors.open_executor(executor))
+            except errors.ExecutorUnavailable as exc:  # its actions are a workflow's: these are ours
+                again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
+                exc.actions = [
+                    *[a for a in exc.actions if a.verb is None],
+                    errors.Action("Then try on it", "try", (*again, "--executor", str(executor))),
+                    errors.Action("Or try on this machine", "try", (*again, "--executor", "local")),
+                ]
+                raise
             caller = attempt_tasks.TaskCalls(on, cancel)
             if max_parallel is None:
                 max_parallel = max(1, on.capacity())
