@@ -392,6 +392,7 @@ def test_a_cluster_without_gitbench_fails_each_attempt_saying_to_install_it_ther
     finally:
         own.close()
     assert "Traceback" not in res.stdout + res.stderr
+    assert f"The cluster at {own.executor} has no worker yet: the attempts wait until one joins." in res.stdout
     for label in (LABELS[OTHER], LABELS[THIRD]):
         line = next(line for line in res.stdout.splitlines() if line.startswith(f"✗ {label}: "))
         assert f"The cluster at {own.executor} cannot run gitbench's model call" in line

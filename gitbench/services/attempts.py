@@ -171,8 +171,11 @@ def try_models(
                 ]
                 raise
             caller = attempt_tasks.TaskCalls(on, cancel)
+            capacity = on.capacity()
+            if not capacity:  # a scheduler whose workers have not joined yet: the tasks wait for them
+                say(events.Note(f"The cluster at {executor} has no worker yet: the attempts wait until one joins."))
             if max_parallel is None:
-                max_parallel = max(1, on.capacity())
+                max_parallel = capacity or len(specs)
         started: list[JobRecord] = []
         for spec, label in zip(specs, chosen, strict=True):
             job, _ = jobs.start_job(
