@@ -170,7 +170,10 @@ def declare(app: typer.Typer) -> None:
         executor: str = typer.Option(
             None,
             "--executor",
-            help="Run the model calls on a Dask cluster: dask://local or dask://HOST:PORT (default: here).",
+            help=(
+                "Run the model calls on a Dask cluster: dask://local or dask://HOST:PORT; local: here "
+                "(default: [workflow] executor of the config, else here)."
+            ),
         ),
     ) -> int:
         return try_(models, job, label, max_parallel, json, executor)
