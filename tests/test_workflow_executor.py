@@ -436,3 +436,32 @@ def test_while_a_run_is_on_the_cluster_the_status_names_its_capacity_as_the_limi
     _, modules_after = status_json(wb)
     assert {m["state"] for m in modules_after.values()} == {"complete"}
     assert "executor" not in state(wb)  # the run is over: the cluster is no longer the limit
+
+
+WORKER = """\
+import sys, threading
+from gitbench.workflow import spec
+from gitbench.workflow.kinds import ModuleKind
+from gitbench.workflow.runners import remote
+m = spec.ModuleSpec("m", ModuleKind.COMMAND, {"command": sys.argv[1]}, outputs=("out.txt",))
+task = remote.Task(m, {}, {}, {})
+t = threading.Thread(target=remote.run_task, args=(task,))  # as a Dask worker runs a task: in a thread
+t.start()
+t.join()
+"""
+
+
+def test_a_command_stops_when_its_worker_process_is_killed(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    command = f"echo start >> {marks}; sleep 3; echo finish >> {marks}"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, command], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not marks.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marks.exists(), "the command did not start"
+    finally:
+        os.kill(worker.pid, 9)  # the worker alone (the OOM killer, a kill -9), not its commands' groups
+        worker.wait()
+    time.sleep(4)  # past the command's own end, had it run on
+    assert marks.read_text() == "start\n"  # stopped with its worker: Dask runs the module again elsewhere

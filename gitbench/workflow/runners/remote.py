@@ -22,7 +22,9 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import stat
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -153,12 +155,38 @@ def run_task(task: Task) -> Answer:
         else:
             from gitbench.workflow.runners import command
 
-            ran = command.run(task.module, folder, snap, task.config)
+            watchdogs: list[subprocess.Popen[bytes]] = []
+            try:
+                ran = command.run(task.module, folder, snap, task.config, lambda pgid: watchdogs.append(_watch(pgid)))
+            finally:
+                for dog in watchdogs:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(dog.pid, signal.SIGKILL)
+                    dog.wait()
         # the worker's folder is named as the engine's own (an error naming a file in it reads as a local run's)
         answer = Answer(ran.status, ran.error and ran.error.replace(folder, HERE), ran.seconds)
         _changes(task, folder, snap, answer)
     answer.seconds = time.monotonic() - started if ran.seconds == 0 else ran.seconds
     return answer
+
+
+def _watch(pgid: int) -> subprocess.Popen[bytes]:
+    """A watchdog over a command's process group, in a session of its own: if this worker process dies first (a
+    `kill -9`, the OOM killer), it stops the group within 0.2 s. Without it the command would run on, in its own
+    session, while Dask runs the module again on another worker: its work done twice. Stopped when the command
+    ends."""
+    # GNU tail waits for a pid without a process a poll; elsewhere (no --pid) a loop of kill -0 does
+    script = (
+        'tail --pid="$1" -s 0.2 -f /dev/null 2>/dev/null || while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; '
+        'kill -KILL -"$2" 2>/dev/null'
+    )
+    return subprocess.Popen(
+        ["/bin/sh", "-c", script, "gitbench-watchdog", str(os.getpid()), str(pgid)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _changes(task: Task, folder: str, snap: export.Snapshot, answer: Answer) -> None:
