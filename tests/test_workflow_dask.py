@@ -234,6 +234,8 @@ def test_a_worker_killed_while_modules_run_on_it_loses_no_finished_module_and_re
             120,
             "no module started on the first worker",
         )
+        at_kill = committed(wb, before.published)
+        running = {mid: len(r) for mid, r in records(count).items() if r[-1] == ("start", victim)}
         cluster.kill_worker(victim, tree=not alone)
         out, err = run.communicate(timeout=300)
     finally:
@@ -259,17 +261,24 @@ def test_a_worker_killed_while_modules_run_on_it_loses_no_finished_module_and_re
 
     check_invariants(wb, before, published_may_change=False)
 
-    # Counted at the workers: each module finished exactly once, last (nothing ran it again after it finished),
-    # on a worker still alive; a start before that is a run lost with the killed worker, nothing else.
+    # Counted at the workers: each module's last run is a whole one (its start and finish on one worker); every
+    # run before it was on the killed worker, lost with it (a run it had finished but whose answer had not been
+    # fetched yet is run again too); and a module whose step was committed before the kill never ran again.
     seen = records(count)
     assert sorted(seen) == sorted([*modules, "last"])
     for mid, recs in seen.items():
-        assert [what for what, _ in recs].count("finish") == 1, f"{mid} finished more than once: {recs}"
         assert recs[-2:] == [("start", recs[-1][1]), ("finish", recs[-1][1])], f"{mid}: {recs}"
-        assert recs[-1][1] != victim and all(r == ("start", victim) for r in recs[:-2]), f"{mid}: {recs}"
+        assert all(pid == victim for _, pid in recs[:-2]), f"{mid} ran again after a run on a live worker: {recs}"
+        if mid in at_kill:
+            assert len(recs) == 2, f"{mid} ran again after its step was committed: {recs}"
     assert any(("start", victim) in recs for recs in seen.values())
     lost = [mid for mid, recs in seen.items() if len(recs) > 2]
     assert lost or run.returncode == 12, "a module ran on the killed worker, and was run again or failed"
+    # What the worker was running when it died never finished there, even when it was killed alone (its command
+    # was stopped with it, not left to run on in its session of its own).
+    assert running, "no module was running on the worker when it was killed"
+    for mid, at in running.items():
+        assert ("finish", victim) not in seen[mid][at:], f"{mid} finished on the killed worker: {seen[mid]}"
 
 
 def test_the_scheduler_killed_mid_run_ends_the_run_cleanly_and_resume_on_a_new_cluster_completes(
