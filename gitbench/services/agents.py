@@ -87,7 +87,8 @@ def program(argv: list[str]) -> str:
 
 
 def _known(name: str) -> str:
-    base = name.split("@")[0] if not name.startswith("@") else name.rsplit("@", 1)[0]
+    # A version follows the last "@": name@1.0, @scope/name@1.0; a scoped package's own "@" is not one.
+    base = name.rsplit("@", 1)[0] if "@" in name[1:] else name
     return PACKAGES.get(base, base) or "command"
 
 
@@ -122,11 +123,12 @@ def _json_model(path: str, *keys: str) -> str | None:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
-    for key in keys:
+    for key in keys:  # each key walks from the top of the document ("model.name", else "model")
+        value = data
         for part in key.split("."):
-            data = data.get(part) if isinstance(data, dict) else None
-        if isinstance(data, str) and data:
-            return data
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
     return None
 
 
