@@ -36,6 +36,8 @@ AGENTS = {
     "copilot",
 }
 LAUNCHERS = {"env", "npx", "pnpx", "bunx", "uvx", "pipx", "nice", "nohup", "time", "command", "exec", "stdbuf"}
+# Launcher options whose value is the next word (`nice -n 5 codex`: the agent is codex, not "5").
+_OPTION_VALUES = {"-n", "-u", "-C", "-f", "-o", "-e", "-i", "-a", "--unset", "--chdir", "--adjustment", "--output"}
 PACKAGES = {
     "@anthropic-ai/claude-code": "claude",
     "@openai/codex": "codex",
@@ -68,10 +70,10 @@ def program(argv: list[str]) -> str:
             except ValueError:
                 return head
             return next((PACKAGES.get(w, w) for w in words if PACKAGES.get(w, w) in AGENTS), head)
-        if head in LAUNCHERS or head == "pipx" or (head == "npm" and rest[:1] == ["exec"]):
+        if head in LAUNCHERS or (head == "npm" and rest[:1] == ["exec"]):
             rest = [a for a in rest if a not in ("run", "exec", "--", "-y", "--yes")]
             while rest and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", rest[0]) or rest[0].startswith("-")):
-                rest = rest[1:]
+                rest = rest[2:] if rest[0] in _OPTION_VALUES else rest[1:]
             args = rest
             continue
         if re.match(r"^python[0-9.]*$", head):

@@ -19,7 +19,7 @@ from gitbench.services.agents import Agent, identify, transcript_model
         (["/usr/local/bin/aider", "--model", "openai/gpt-4o"], Agent("aider", "openai/gpt-4o")),
         (["aider", "--sonnet"], Agent("aider", "sonnet")),
         (["npx", "-y", "@anthropic-ai/claude-code@1.0", "--model=opus"], Agent("claude", "opus")),
-        (["env", "FOO=1", "nice", "codex", "-c", "model='o3'"], Agent("codex", "o3")),
+        (["env", "-u", "HOME", "FOO=1", "nice", "-n", "5", "codex", "-c", "model='o3'"], Agent("codex", "o3")),
         (["pipx", "run", "aider-chat", "--4o"], Agent("aider", "gpt-4o")),
         (["npm", "exec", "--", "@google/gemini-cli", "-m", "gemini-2.5-pro"], Agent("gemini", "gemini-2.5-pro")),
         (["python3.12", "-m", "aider", "--mini"], Agent("aider", "gpt-4o-mini")),
