@@ -47,3 +47,17 @@ def test_a_failing_job_setup_refuses_the_publish_without_running_the_check_and_o
     kept = sorted(p.name for p in logs.glob("*.log"))
     assert len(kept) == 50 and Path(check["log"]).name in kept
     assert [p.name for p in old if p.exists()] == [p.name for p in old[-49:]]
+
+
+def test_each_way_a_check_ends_is_one_line_for_the_checkpoint_s_trailer() -> None:
+    from gitbench.services.checks import CheckResult
+
+    def result(status: str, **fields: object) -> str:
+        return CheckResult("id", "make test", "c" * 40, status, **fields).result  # type: ignore[arg-type]
+
+    assert result("passed", exit_code=0, seconds=1.25) == "passed (exit 0, 1.2 s)"
+    assert result("failed", exit_code=3, seconds=2) == "failed (exit 3, 2.0 s)"
+    assert result("failed", exit_code=4, seconds=0.5, setup="make deps") == "failed (setup exit 4, 0.5 s)"
+    assert result("timed-out", timeout=600.0) == "timed out (stopped after 600 s)"
+    assert result("cancelled", stopped="Ctrl-C") == "cancelled (Ctrl-C)"
+    assert result("skipped") == "skipped (--no-check)"
