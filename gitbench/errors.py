@@ -31,6 +31,8 @@ Hierarchy::
     ├── RemoteError              the Git server could not be reached, or refused for another reason (18)
     ├── RemoteMoved              Published on the server moved since this clone last saw it (19)
     ├── PublishedUnfinished      Published moved, but the operation's follow-ups could not all be done (25)
+    ├── InputTimeout             `module-runner --wait S`: the module's input did not come in time (26)
+    ├── ExecutorUnavailable      the Dask scheduler a run names cannot be reached; nothing ran (27)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -128,10 +130,17 @@ class Action:
             return first
         return f"{first} && {self.then.command}" if first else self.then.command
 
-    def to_dict(self) -> dict[str, str]:
-        """The action for ``--json``, job reports and MCP: its label and ``command`` as a shell reads it (the
-        contract scripts read; the verb and arguments stay in-process, for the front ends)."""
-        return {"label": self.label, "command": self.command}
+    def to_dict(self) -> dict[str, Any]:
+        """The action for ``--json``, job reports and MCP: its label, ``command`` as a shell reads it, and the
+        same as data: the gitbench ``verb`` (None for a step that is not a gitbench command) with its ``args``,
+        and ``then``, the chained step (None when there is none), so a script need not parse the command."""
+        return {
+            "label": self.label,
+            "command": self.command,
+            "verb": self.verb,
+            "args": list(self.args),
+            "then": self.then.to_dict() if self.then is not None else None,
+        }
 
 
 PUBLISH = Action("Publish the Draft", "publish")
@@ -324,6 +333,13 @@ class InputTimeout(GitbenchError):
     exit_code = 26
 
 
+class ExecutorUnavailable(GitbenchError):
+    """The executor a workflow run names (``--executor dask://HOST:PORT``) cannot be reached: nothing ran."""
+
+    code = "executor-unavailable"
+    exit_code = 27
+
+
 class ProviderError(GitbenchError):
     code = "provider"
     exit_code = 20
@@ -398,6 +414,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     ApprovalRequired,
     PublishedUnfinished,
     InputTimeout,
+    ExecutorUnavailable,
     ModelError,
     ModelUnavailable,
     RateLimited,

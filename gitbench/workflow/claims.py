@@ -17,7 +17,7 @@ from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 from gitbench.workflow import state as engine_state
 from gitbench.workflow import steps
-from gitbench.workflow.state import Claim, ClaimStatus
+from gitbench.workflow.state import Claim, ClaimStatus, RunStatus
 
 
 def current(state: engine_state.EngineState) -> dict[str, Claim]:
@@ -62,7 +62,12 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
         if claim.run is not None and claim.run in finished:
             # what the claim said, as the last run (its process and parent too, as the record always had them)
             state.last_run[mid] = engine_state.LastRun.from_json(
-                {**claim.to_json(), "status": "complete", "finished": clock.now(), "commit": finished[claim.run]}
+                {
+                    **claim.to_json(),
+                    "status": RunStatus.COMPLETE,
+                    "finished": clock.now(),
+                    "commit": finished[claim.run],
+                }
             )
             notes.append(
                 f"{mid} had finished before the interruption (step {finished[claim.run][:12]}); it is not run again."
@@ -73,6 +78,26 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
         engine_state.save(wb.git.gitdir, state)
         for n in notes:
             say(events.Note(n))
+    return notes
+
+
+def cluster_capacity(state: engine_state.EngineState, claims: dict[str, Claim]) -> int | None:
+    """The worker threads of the cluster a live run sends modules to (None: no such run, or it runs locally)."""
+    if state.executor is None or not any(c.status == ClaimStatus.RUNNING for c in claims.values()):
+        return None
+    capacity = state.executor.get("capacity")
+    return capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else None
+
+
+def release_lost(state: engine_state.EngineState, say: Progress) -> list[str]:
+    """Modules whose last run was lost with a cluster's worker or scheduler (not their own failure): free to run
+    again, as a run interrupted by a crash is."""
+    notes: list[str] = []
+    for mid, last in list(state.last_run.items()):
+        if last.lost and last.status == RunStatus.FAILED:
+            state.last_run[mid] = dataclasses.replace(last, status=RunStatus.LOST)
+            notes.append(f"{mid} was lost with its worker or the scheduler before it finished; it will run again.")
+            say(events.Note(notes[-1]))
     return notes
 
 

@@ -27,14 +27,19 @@ from gitbench.workflow.state import Claim, ClaimStatus, LastRun
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from gitbench.executors import Executor
     from gitbench.workflow.engine import Engine
 
 
 class Loop:
-    """One run's loop over the workflow ``wf`` into ``job``'s Draft, for ``engine`` (its Workbench and state)."""
+    """One run's loop over the workflow ``wf`` into ``job``'s Draft, for ``engine`` (its Workbench and state).
+    ``executor``: a cluster's, where command and model modules run (None: in the pool's threads, here)."""
 
-    def __init__(self, engine: Engine, wf: spec.Workflow, job: JobRecord, say: Progress) -> None:
+    def __init__(
+        self, engine: Engine, wf: spec.Workflow, job: JobRecord, say: Progress, executor: Executor | None = None
+    ) -> None:
         self.engine = engine
+        self.executor = executor
         self.wb = engine.wb
         self.wf = wf
         self.job = job
@@ -59,6 +64,8 @@ class Loop:
                 # stopped first, with every process they started (the next run settles their claims).
                 for fut in futures:
                     fut.cancel()
+                if self.executor is not None:
+                    self.executor.cancel_all()  # the threads waiting for the cluster's answers go on
                 self._stop(mid for mid, _ in futures.values())
                 raise
 
@@ -92,8 +99,14 @@ class Loop:
                 wf, view, active, previous=statuses or None, dirty=dirty if statuses else None
             )
             dirty = set()
+            capacity = None
+            if self.executor is not None:
+                capacity = max(1, self.executor.capacity())
+                cluster = {"address": self.executor.address, "capacity": capacity}
+                if self.state.executor != cluster:  # saved with the next claim: a status names the limit
+                    self.state.executor = cluster
             plan = scheduler.schedule(
-                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
+                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only, capacity
             )
             for mid in plan.run:
                 ran.add(mid)
@@ -157,7 +170,7 @@ class Loop:
 
     def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
         if self.engine.on_module is not None:
-            done = sum(1 for s in statuses.values() if s.state == "complete")
+            done = sum(1 for s in statuses.values() if s.state == resolver.ModuleState.COMPLETE)
             self.engine.on_module(mid, state, done + (just_done if state == "complete" else 0), len(statuses))
 
     def home(self) -> str:
@@ -171,7 +184,7 @@ class Loop:
     def _prepare(self, m: spec.ModuleSpec, head: str, st: ModuleStatus) -> Callable[[], runners.Outcome]:
         config = {**m.config, **self.state.overrides.get(m.id, {})}
         home = "" if m.kind == ModuleKind.INPUT else self.home()
-        return runners.prepare(self.wb, self.wf, m, head, st, config, home)
+        return runners.prepare(self.wb, self.wf, m, head, st, config, home, self.executor)
 
     def _finish(self, mid: str, claim: Claim, raw: runners.Outcome, st: ModuleStatus) -> dict[str, Entry | None]:
         """Record a module's run (its step commit when it completed). Returns the files its step changed."""
@@ -179,7 +192,7 @@ class Loop:
         result = steps.collect(self.wb, m, self.job, raw)
         changed: dict[str, Entry | None] = {}
         status, error, finished, commit = result.status, result.error, clock.now(), None
-        if result.status == "complete":
+        if result.status == engine_state.RunStatus.COMPLETE:
 
             def record(commit: str, parent: str) -> None:
                 # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
@@ -199,7 +212,7 @@ class Loop:
                     record,
                 )
             except errors.GitbenchError as exc:
-                status, error = "failed", exc.message
+                status, error = engine_state.RunStatus.FAILED, exc.message
         # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
         self.state.last_run[mid] = LastRun(
             status=status,
@@ -212,8 +225,9 @@ class Loop:
             commit=commit,
             count=self._runs(mid) + 1,
             job=claim.job,
+            lost=result.lost or None,
         )
-        if status == "needs-input":
+        if status == engine_state.RunStatus.NEEDS_INPUT:
             self.state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)
             self.say(events.ModuleNeedsInput(mid, str(m.input_request or result.error)))
         else:
@@ -225,7 +239,7 @@ class Loop:
 
     def _invalidate(self, m: spec.ModuleSpec, st: ModuleStatus) -> None:
         """Invalidation events reach the module before it reruns (logged; Python modules get a handler call)."""
-        stale = [a for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
+        stale = [a for a in st.artifacts if a.klass in resolver.STALE]
         if not stale:
             return
         from gitbench.store.logs import Log

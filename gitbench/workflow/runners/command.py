@@ -13,12 +13,14 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gitbench.git import export
 from gitbench.services import supervisor
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 STDERR_TAIL = 65536  # bytes of its error output kept: its last line is the run's error
 
@@ -28,7 +30,15 @@ def note_path(folder: str) -> str:
     return folder + ".pgid"
 
 
-def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str, Any]) -> Ran:
+def run(
+    m: spec.ModuleSpec,
+    folder: str,
+    snap: export.Snapshot,
+    config: dict[str, Any],
+    on_start: Callable[[int], None] | None = None,
+) -> Ran:
+    """Run the command in ``folder``; ``on_start(pgid)`` once it runs (its process group: a cluster's worker
+    watches over it, ``remote.py``)."""
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
@@ -50,18 +60,19 @@ def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str
             timeout=timeout,
             session=True,
             note=note_path(folder),
+            on_start=on_start,
         )
         size = errors.seek(0, os.SEEK_END)
         errors.seek(max(0, size - STDERR_TAIL))
         stderr = errors.read()
     if outcome.stopped == "timeout":
-        return Ran(folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.FAILED, f"timed out after {timeout:g} s", time.monotonic() - started)
     if outcome.code == 0 and outcome.stopped is None:
-        return Ran(folder, snap, "complete", None, time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.COMPLETE, None, time.monotonic() - started)
     status = -outcome.signal if outcome.signal else outcome.code  # as Popen says it: a signal's number, negated
     tail = stderr.decode("utf-8", "replace").strip().splitlines()
     error = tail[-1][:300] if tail else f"the command exited with status {status}"
-    return Ran(folder, snap, "failed", error, time.monotonic() - started)
+    return Ran(folder, snap, RunStatus.FAILED, error, time.monotonic() - started)
 
 
 def stop_orphans(home: str, mid: str) -> None:
