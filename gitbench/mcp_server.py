@@ -32,7 +32,7 @@ from typing_extensions import TypedDict
 
 from gitbench import errors
 from gitbench.git.repo import GitRepo
-from gitbench.model import Checkpoint, OperationResult, Review, Status, to_json
+from gitbench.model import Checkpoint, CheckpointKind, OperationResult, Review, Status, to_json
 from gitbench.services.crash import as_error  # what the CLI's one error handler would say (cli/app.handle)
 from gitbench.services.workbench import Workbench
 
@@ -348,7 +348,7 @@ def server() -> MCPServer:
         def work() -> OperationResult:
             wb = workbench()
             with wb.changing("checkpoint"):
-                cp = cps.create(wb, "manual", message)
+                cp = cps.create(wb, CheckpointKind.MANUAL, message)
             return OperationResult(
                 "checkpoint",
                 f"Took {cp.name} of Published {cp.commit[:12]}.",
