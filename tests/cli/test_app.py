@@ -110,7 +110,7 @@ def test_a_bad_option_is_clicks_usage_message_or_with_json_our_usage_error(
     assert app.main(["status", "--bogus", "--json"]) == 2
     err = json_error(capsys)
     assert err["code"] == "usage" and "No such option '--bogus'" in err["message"]
-    assert err["actions"] == [{"label": "Help", "command": "gitbench --help"}]
+    assert [(a["label"], a["command"]) for a in err["actions"]] == [("Help", "gitbench --help")]
 
 
 def test_an_unknown_command_is_a_usage_error_naming_it(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
