@@ -33,6 +33,7 @@ from typing_extensions import TypedDict
 from gitbench import errors
 from gitbench.git.repo import GitRepo
 from gitbench.model import Checkpoint, CheckpointKind, OperationResult, Review, Status, to_json
+from gitbench.services.crash import as_error  # what the CLI's one error handler would say (cli/app.handle)
 from gitbench.services.workbench import Workbench
 
 INSTRUCTIONS = """\
@@ -100,17 +101,6 @@ def failed(exc: errors.GitbenchError) -> CallToolResult:
 def _dumps(data: Any) -> str:
     # Compact: the text is what a model reads (tokens), and a client parses it on every call.
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-
-
-def as_error(exc: BaseException) -> errors.GitbenchError:
-    """What the CLI's one error handler would say about ``exc`` (cli/app.handle), as an error value."""
-    if isinstance(exc, errors.GitbenchError):
-        return exc
-    if isinstance(exc, OSError):
-        return errors.file_error(exc, "running the tool")
-    from gitbench.services.crash import internal_error
-
-    return internal_error(exc)
 
 
 async def run(work: Callable[[], Any], answer: Callable[[Any], CallToolResult] = ok) -> CallToolResult:
@@ -443,9 +433,9 @@ def server() -> MCPServer:
         """Why a file or lines are as they are: the job, step, model and prompt summary that last changed them,
         from the audit trail. Same as `gitbench why TARGET --json`."""
 
-        def work() -> Any:
-            from gitbench.services import why as why_service
+        from gitbench.services import why as why_service
 
+        def work() -> Any:
             return why_service.why(workbench(), target, rev).to_json()
 
         return await run(work)
