@@ -144,6 +144,48 @@ def _processes() -> dict[int, tuple[int, int, str]]:
     return out
 
 
+def _below_us() -> dict[int, tuple[int, int, str]] | None:
+    """pid -> (parent pid, process group, state) for every process below this one: our threads' ``children``
+    lists, then theirs, down (Linux 3.5+). None where the kernel keeps no such lists.
+
+    A subreaper's job is exactly what is below it (an orphan of the job is re-parented to us, not to init), so
+    this finds what ``_processes`` would, from a few files instead of every process on the machine (a walk of
+    /proc costs ~4 ms with 160 processes, and grows with what else runs)."""
+    me = os.getpid()
+    out: dict[int, tuple[int, int, str]] = {}
+    todo = [me]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            if pid == me:
+                return None
+            continue  # it has ended meanwhile
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    kids = fh.read().split()
+            except FileNotFoundError:
+                if pid == me:
+                    return None  # no children lists in this kernel: the caller reads the whole listing
+                continue
+            except OSError:
+                continue
+            for kid in map(int, kids):
+                if kid in out:
+                    continue
+                try:
+                    with open(f"/proc/{kid}/stat", "rb") as fh:
+                        fields = _stat_fields(fh.read())
+                except OSError:
+                    continue
+                if len(fields) > 3:
+                    out[kid] = (int(fields[1]), int(fields[2]), fields[0].decode())
+                    todo.append(kid)
+    return out
+
+
 def start_time(pid: int) -> int | None:
     """When a process started (clock ticks since boot), to tell it from a later process with the same pid."""
     try:
@@ -222,8 +264,13 @@ class _Tracker:
             roots |= {pid for pid, (ppid, _, _) in procs.items() if ppid == me}
         return roots
 
+    def _listing(self) -> dict[int, tuple[int, int, str]]:
+        """The processes to look among: as the subreaper, only those below us; else every process."""
+        below = _below_us() if self.orphans else None
+        return _processes() if below is None else below
+
     def refresh(self) -> list[int]:
-        procs = _processes()
+        procs = self._listing()
         pids = tree(self.root, self.root, self._roots(procs), procs)
         for pid in pids:
             self.seen.setdefault(pid, start_time(pid))
@@ -250,7 +297,7 @@ class _Tracker:
         return not any(st is not None and start_time(pid) == st for pid, st in self.seen.items() if pid != self.root)
 
     def living(self) -> list[int]:
-        procs = _processes()
+        procs = self._listing()
         return sorted(set(tree(self.root, self.root, self._roots(procs), procs)) | self._alive(procs))
 
 
