@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
 TRASH_PREFIX = "refs/gitbench/trash/"

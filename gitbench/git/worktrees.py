@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from gitbench import errors
 from gitbench.git.objects import Entry, Mode
+from gitbench.lazy_dataclass import dataclass
 
 # Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
 LOCAL_ENV = (

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import faults, trailers
 from gitbench.git import worktrees as wt
 from gitbench.git.objects import Entry, Mode
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import JobRecord
 from gitbench.scope import Scope
 from gitbench.services import jobs

@@ -27,8 +27,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 GRACE = 3.0  # seconds between asking a process tree to stop and killing it
 POLL = 0.05

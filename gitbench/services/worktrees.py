@@ -19,11 +19,11 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX
 from gitbench.scope import Scope
 from gitbench.services.workbench import Workbench
