@@ -69,6 +69,8 @@ def to_json(obj: Any) -> Any:
 
 @dataclass
 class Checkpoint:
+    """A checkpoint: an annotated tag under ``refs/tags/checkpoint/`` and what its message says."""
+
     name: str  # "checkpoint/261203-072105-k3mq" (an older Workbench's: "checkpoint/3")
     kind: str
     commit: str
@@ -80,6 +82,8 @@ class Checkpoint:
 
 @dataclass
 class FileChange:
+    """One file a Draft changes against Published, with its line counts."""
+
     path: str
     status: str  # added | modified | deleted | renamed | type-changed
     insertions: int = 0
@@ -90,6 +94,8 @@ class FileChange:
 
 @dataclass
 class Review:
+    """What a Draft changes against Published (``gitbench review``)."""
+
     draft: str
     base: str
     head: str
@@ -104,6 +110,8 @@ class Review:
 
 @dataclass
 class Step:
+    """One step commit of a Draft, with its audit trailers."""
+
     commit: str
     subject: str
     date: float
@@ -113,6 +121,8 @@ class Step:
 
 @dataclass
 class DraftInfo:
+    """An open Draft as ``status`` and ``drafts`` describe it."""
+
     label: str
     ref: str
     head: str
@@ -135,6 +145,8 @@ class DraftInfo:
 
 @dataclass
 class JobRecord:
+    """A job's record (``jobs/<id>.json`` on the records ref)."""
+
     id: str
     kind: str
     status: JobStatus
@@ -198,6 +210,8 @@ class JobRecord:
 
 @dataclass
 class Published:
+    """Published: the main branch's commit and the checkpoint that names it, if one does."""
+
     branch: str
     ref: str
     commit: str
@@ -220,6 +234,8 @@ class Storage:
 
 @dataclass
 class Status:
+    """Everything ``gitbench status`` shows."""
+
     workbench: str
     bare: bool
     published: Published
