@@ -34,6 +34,7 @@ def test_repr_equality_and_hash_are_those_of_the_standard_dataclass(frozen: bool
     assert Lazy("a", ["x"], "one") == Lazy("a", ["x"], "other")  # note is not compared
     assert Lazy("a") != Lazy("b") and Lazy("a") != Std("a")  # another class is never equal
     assert (Lazy("a") == "a") is False
+    assert Lazy.__eq__(Lazy("a"), Lazy("a")) is True and Lazy.__repr__(Lazy("a")) == repr(Lazy("a"))  # on the class
     if frozen:
         assert hash(Lazy("a", ("x",))) == hash(Std("a", ("x",)))
         with pytest.raises(dataclasses.FrozenInstanceError):
