@@ -3,6 +3,7 @@ leaves no trace for Git, and its folder goes, at once when it is small, in the b
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -42,3 +43,26 @@ def test_entries_are_counted_up_to_one_past_the_limit(tmp_path: Path) -> None:
         (tmp_path / f"d{i}" / "f").write_text("x")
     assert wt._entries(str(tmp_path), 100) == 10
     assert 3 < wt._entries(str(tmp_path), 3) <= 10
+
+
+def linked_with_links(tmp_path: Path, files: int) -> wt.Linked:
+    project = make_project(tmp_path / "p", {f"src/f{i:04}.txt": f"{i}\n" for i in range(files)})
+    root = bytes(project)
+    os.symlink(b"../README.md", root + b"/src/inside")  # stays in the worktree
+    os.symlink(b"/etc/passwd", root + b"/abs")
+    os.symlink(b"../../outside", root + b"/src/up")
+    os.symlink(b"../../outside", root + b"/src/n\xe9-utf8")  # a name that is not UTF-8
+    (project / "README.md").write_text("readme\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "links")
+    return wt.add(
+        str(project / ".git"), str(tmp_path / "wt" / "d"), None, commit=git(project, "rev-parse", "HEAD").strip()
+    )
+
+
+def test_symlinks_that_lead_out_are_found_in_a_small_index_read_here_and_in_a_big_one_git_lists(
+    tmp_path: Path,
+) -> None:
+    small = linked_with_links(tmp_path / "small", 3)
+    big = linked_with_links(tmp_path / "big", wt.SMALL_INDEX + 10)
+    assert sorted(wt.escaping_links(small)) == sorted(wt.escaping_links(big)) == [b"abs", b"src/n\xe9-utf8", b"src/up"]
