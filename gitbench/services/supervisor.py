@@ -49,6 +49,7 @@ class Outcome:
 
 
 _LIBC_PRCTL: Any = None
+_REAPER = False  # this process is the subreaper of what it starts (the prctl succeeded)
 
 
 def _prctl_fn() -> Any:
@@ -287,7 +288,7 @@ class _Tracker:
 
     def _listing(self) -> dict[int, tuple[int, int, str]]:
         """The processes to look among: as the subreaper, only those below us; else every process."""
-        below = _below_us() if self.orphans else None
+        below = _below_us() if self.orphans and _REAPER else None
         return _processes() if below is None else below
 
     def refresh(self) -> list[int]:
@@ -463,7 +464,8 @@ def run(
     main = threading.current_thread() is threading.main_thread()
     term = _foreground_fd() if stdin is None and main and not session else None
     if main:
-        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
+        global _REAPER
+        _REAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
