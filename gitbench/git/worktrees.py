@@ -260,13 +260,12 @@ def add(
 
 
 GONE = ".gone-"  # a removed worktree's folder, renamed aside while it is deleted in the background
-SMALL = 200  # entries: a folder this small is deleted at once, quicker than starting a process to do it
 
 
 def remove(common: str, lk: Linked) -> None:
     """Remove a worktree: its administrative entry, and its folder. The folder is first renamed aside (one
-    rename, so the command that removes it returns at once: deleting 100k files takes seconds), then deleted,
-    at once when it is small, else by a process of its own; ``sweep`` finishes what a crash left."""
+    rename, so the command that removes it returns at once: deleting 100k files takes seconds), then deleted by
+    a process of its own; ``sweep`` finishes what a crash left."""
 
     folder = lk.path
     if lk.present:
@@ -278,29 +277,7 @@ def remove(common: str, lk: Linked) -> None:
             pass
     _remove_admin(lk.admin)
     if os.path.isdir(folder):
-        _delete(folder)
-
-
-def _delete(folder: str) -> None:
-    """Delete a removed worktree's folder: here when it is small (a sparse worktree, a tiny project: a
-    ``sh`` and an ``rm`` process would cost more than the deletion), else in the background."""
-    import shutil
-
-    if _entries(folder, SMALL) <= SMALL:
-        shutil.rmtree(folder, ignore_errors=True)
-        if not os.path.lexists(folder):
-            return
-    _delete_later(folder)
-
-
-def _entries(folder: str, most: int) -> int:
-    """How many files and folders are below ``folder``, counted up to ``most + 1`` (then: more than ``most``)."""
-    n = 0
-    for _, dirs, files in os.walk(folder):
-        n += len(dirs) + len(files)
-        if n > most:
-            break
-    return n
+        _delete_later(folder)
 
 
 def _remove_admin(admin: str) -> None:
