@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
+
+from gitbench.lazy_dataclass import dataclass
 
 # Every gitbench command an action can name: the TUI routes an action by it, the CLI prints it as
 # ``gitbench VERB ARGS``. A sub-command is its path, words separated by one space.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
 TRASH_PREFIX = "refs/gitbench/trash/"
@@ -100,6 +102,8 @@ def to_json(obj: Any) -> Any:
 
 @dataclass
 class Checkpoint:
+    """A checkpoint: an annotated tag under ``refs/tags/checkpoint/`` and what its message says."""
+
     name: str  # "checkpoint/261203-072105-k3mq" (an older Workbench's: "checkpoint/3")
     kind: CheckpointKind
     commit: str
@@ -111,6 +115,8 @@ class Checkpoint:
 
 @dataclass
 class FileChange:
+    """One file a Draft changes against Published, with its line counts."""
+
     path: str
     status: FileChangeStatus
     insertions: int = 0
@@ -121,6 +127,8 @@ class FileChange:
 
 @dataclass
 class Review:
+    """What a Draft changes against Published (``gitbench review``)."""
+
     draft: str
     base: str
     head: str
@@ -135,6 +143,8 @@ class Review:
 
 @dataclass
 class Step:
+    """One step commit of a Draft, with its audit trailers."""
+
     commit: str
     subject: str
     date: float
@@ -144,6 +154,8 @@ class Step:
 
 @dataclass
 class DraftInfo:
+    """An open Draft as ``status`` and ``drafts`` describe it."""
+
     label: str
     ref: str
     head: str
@@ -166,6 +178,8 @@ class DraftInfo:
 
 @dataclass
 class JobRecord:
+    """A job's record (``jobs/<id>.json`` on the records ref)."""
+
     id: str
     kind: str
     status: JobStatus
@@ -229,6 +243,8 @@ class JobRecord:
 
 @dataclass
 class Published:
+    """Published: the main branch's commit and the checkpoint that names it, if one does."""
+
     branch: str
     ref: str
     commit: str
@@ -251,6 +267,8 @@ class Storage:
 
 @dataclass
 class Status:
+    """Everything ``gitbench status`` shows."""
+
     workbench: str
     bare: bool
     published: Published

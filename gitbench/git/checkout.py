@@ -20,11 +20,11 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from gitbench import errors, faults
 from gitbench.git.objects import Entry, Mode
 from gitbench.git.repo import GitRepo, TreeChange
+from gitbench.lazy_dataclass import dataclass
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

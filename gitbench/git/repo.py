@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import pygit2
@@ -22,6 +21,7 @@ from gitbench import errors
 from gitbench.git import refdb
 from gitbench.git.objects import Entry as Entry  # re-exported: the engine imports it from here
 from gitbench.git.objects import Mode
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import FileChange, FileChangeStatus
 
 # The older names of the modes, still imported by the workflow engine (its own engineer moves it to ``Mode``).

@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from gitbench import errors, schema
+from gitbench.lazy_dataclass import dataclass
 
 KINDS = ("openai", "anthropic", "command")
 BUILTIN: dict[str, dict[str, Any]] = {

@@ -15,7 +15,8 @@ import os
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from gitbench.lazy_dataclass import dataclass
 
 AGENTS = {
     "aider",

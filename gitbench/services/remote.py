@@ -13,11 +13,12 @@ refused lease on anything but Published is settled by fetching, merging and push
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import errors, events
 from gitbench.events import Progress
 from gitbench.git import remote as gitremote
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal_entries import Move, Op

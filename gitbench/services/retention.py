@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitbench import errors, trailers
 from gitbench.git import worktrees as wt
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_PREFIX, CheckpointKind, JobRecord
 from gitbench.providers.config import GcSettings
 from gitbench.services.workbench import Workbench
