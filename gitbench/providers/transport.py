@@ -47,6 +47,10 @@ class Transient(Exception):
         self.reason = reason
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[type[Transient], tuple[str, str, float | None]]:
+        # A worker's reply carries it back pickled (providers/call.py): made again from all three, not ``args``.
+        return Transient, (self.klass, self.reason, self.retry_after)
+
 
 class Unusable(ValueError):
     """Raised by a caller's ``use`` function: the answer arrived but cannot be used (e.g. no valid edits)."""

@@ -132,3 +132,19 @@ def test_a_probe_says_whether_the_provider_answers_and_which_models_it_has(serve
     closed = Provider("local", "openai", f"http://127.0.0.1:{port}/v1")
     ok, said, names = probe(closed)
     assert not ok and said == f"cannot connect to http://127.0.0.1:{port}/v1 (ConnectError)" and names == []
+
+
+def test_a_transient_failure_comes_back_whole_from_a_worker() -> None:
+    """A reply from a worker (providers/call.py) is pickled: a transient failure keeps its class, reason and wait."""
+    import pickle
+
+    from gitbench.providers.transport import Transient
+
+    back = pickle.loads(pickle.dumps(Transient("rate-limited", "429 from the provider", 2.5)))
+    assert (type(back), back.klass, back.reason, back.retry_after) == (
+        Transient,
+        "rate-limited",
+        "429 from the provider",
+        2.5,
+    )
+    assert str(back) == "429 from the provider"
