@@ -9,6 +9,7 @@ same printed status and the same Draft tree, byte for byte. The heavy proofs (se
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -465,3 +466,60 @@ def test_a_command_stops_when_its_worker_process_is_killed(tmp_path: Path) -> No
         worker.wait()
     time.sleep(4)  # past the command's own end, had it run on
     assert marks.read_text() == "start\n"  # stopped with its worker: Dask runs the module again elsewhere
+
+
+def in_session(sid: int) -> list[int]:
+    """The live processes of the session ``sid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_ctrl_c_at_a_terminal_stops_a_run_on_a_local_cluster_without_a_worker_traceback_or_a_process_left(
+    tmp_path: Path,
+) -> None:
+    started = tmp_path / "started"
+    wb = workflow_bench(
+        tmp_path / "p",
+        f"modules:\n  - {{id: slow, outputs: [out/s.txt], run: {{command: 'touch {started}; sleep 60'}}}}\n",
+    )
+    # a session of its own, as a terminal gives: Ctrl-C is sent to every process of its foreground group
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--executor", "dask://local?workers=2"],
+        cwd=wb,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the module never started"
+            time.sleep(0.05)
+        assert len(in_session(proc.pid)) > 1, "the cluster's processes are in gitbench's group"
+        os.killpg(proc.pid, signal.SIGINT)
+        signalled = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    took = time.monotonic() - signalled
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in err, err
+    assert "The workflow run was cancelled" in out + err, out + err
+    deadline = time.monotonic() + 10
+    while in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not in_session(proc.pid), "a process of the cluster (or its command) was left running"
+    assert state(wb)["running"] == {}
+    check_invariants(wb)
+    print(f"Ctrl-C to exit: {took:.1f} s")

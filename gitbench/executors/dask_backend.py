@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any, TypeVar
 
@@ -156,18 +156,8 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
         import os
 
         workers = options.get("workers") or max(1, min(4, os.cpu_count() or 1))
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=options.get("threads", 1),
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            # The scheduler serves a few HTTP routes even without a dashboard, on port 8787 unless told: on a
-            # port of its own on 127.0.0.1 (8787 may be another cluster's; nothing listens beyond this machine).
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.CRITICAL,
-        )
+        with _children_ignore_ctrl_c():
+            cluster = _local_cluster(distributed, workers, options.get("threads", 1))
         try:
             client = distributed.Client(cluster, set_as_default=False)
         except BaseException:
@@ -192,3 +182,38 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
             details={"executor": address},
         ) from exc
     return DaskExecutor(client, address)
+
+
+def _local_cluster(distributed: Any, workers: int, threads: int) -> Any:
+    return distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        # The scheduler serves a few HTTP routes even without a dashboard, on port 8787 unless told: on a
+        # port of its own on 127.0.0.1 (8787 may be another cluster's; nothing listens beyond this machine).
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.CRITICAL,
+    )
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """While a LocalCluster starts: the processes it starts here (its nannies and their workers) ignore SIGINT.
+
+    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
+    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
+    closes the cluster in order (``workflow run`` and ``try`` alike). An ignored signal stays ignored in a child
+    (across exec too), and Python leaves it so; this process's own handler is put back at once."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -19,8 +19,6 @@ import os
 import re
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitbench import clock, errors, events
@@ -160,8 +158,7 @@ def try_models(
         cancel = ask.Cancel()
         if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
             try:
-                with _children_ignore_ctrl_c():
-                    on = stack.enter_context(executors.open_executor(executor))
+                on = stack.enter_context(executors.open_executor(executor))
             except errors.ExecutorUnavailable as exc:  # its actions are a workflow's: these are ours
                 again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
                 exc.actions = [
@@ -247,23 +244,6 @@ def try_models(
                 raise crashed
         wb.journal.clear()
         return [f.result() for f in futures]
-
-
-@contextlib.contextmanager
-def _children_ignore_ctrl_c() -> Iterator[None]:
-    """While an executor opens: the processes it starts here (a ``dask://local`` cluster's workers) ignore SIGINT.
-
-    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
-    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
-    closes the cluster in order. An ignored signal stays ignored in a child, and Python leaves it so."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _wait(futures: list[Future[AttemptResult]]) -> None:
