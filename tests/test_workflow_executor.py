@@ -8,6 +8,7 @@ same printed status and the same Draft tree, byte for byte. The heavy proofs (se
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -523,3 +524,28 @@ def test_ctrl_c_at_a_terminal_stops_a_run_on_a_local_cluster_without_a_worker_tr
     assert state(wb)["running"] == {}
     check_invariants(wb)
     print(f"Ctrl-C to exit: {took:.1f} s")
+
+
+def test_a_scheduler_that_does_not_answer_offers_the_callers_own_command_again(tmp_path: Path) -> None:
+    wb = bench(tmp_path / "p", tmp_path / "runs.log")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"dask://127.0.0.1:{port}"
+    offered = {}
+    for command in (("run", "--module", "gather"), ("resume",)):
+        res = gitbench_subprocess(wb, "workflow", *command, "--executor", address, "--json")
+        assert res.returncode == 27, res.stdout + res.stderr
+        offered[command[0]] = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    start = f"dask scheduler --host 127.0.0.1 --port {port} & dask worker tcp://127.0.0.1:{port} &"
+    assert offered["run"] == [
+        start,
+        f"gitbench workflow run --module gather --executor {address}",
+        "gitbench workflow run --module gather --executor local",
+    ]
+    assert offered["resume"] == [
+        start,
+        f"gitbench workflow resume --executor {address}",
+        "gitbench workflow resume --executor local",
+    ]
+    assert draft_ref(wb) == "" and runs(tmp_path / "runs.log") == []

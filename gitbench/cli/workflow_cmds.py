@@ -93,7 +93,8 @@ def resume(max_parallel: int | None = None, json: bool = False, executor: str | 
     """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
     engine = open_engine()
     address = _executor(engine, executor)
-    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, address))
+    again = errors.Action("resume", "workflow resume")
+    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, address, again))
     return shown(res, json)
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any, TypeVar
 
 from gitbench import errors
-from gitbench.executors import INSTALL, Executor, SchedulerGone, WorkerLost
+from gitbench.executors import INSTALL, Executor, SchedulerGone, WorkerLost, again_on
 
 T = TypeVar("T")
 
@@ -144,8 +144,9 @@ def _import() -> Any:
     return distributed
 
 
-def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
-    """A LocalCluster (``target`` None) or a Client of the scheduler at ``target`` (HOST:PORT)."""
+def open_dask(target: str | None, options: dict[str, int], again: errors.Action) -> DaskExecutor:
+    """A LocalCluster (``target`` None) or a Client of the scheduler at ``target`` (HOST:PORT); one that does not
+    answer offers ``again`` (``open_executor``) on it once started, or on this machine."""
     distributed = _import()
     # The cluster's own chatter (a worker restarting, a lost connection retried) is not the user's to read: what
     # it means reaches them as a module's failure. distributed's loggers carry levels of their own.
@@ -176,8 +177,8 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
                     "Start the scheduler and its workers",
                     text=f"dask scheduler --host {host} --port {port} & dask worker tcp://{target} &",
                 ),
-                errors.Action("Then run on it", "workflow run", ("--executor", address)),
-                errors.Action("Or run on this machine", "workflow run", ("--executor", "local")),
+                again_on(again, address, "Then {} on it"),
+                again_on(again, "local", "Or {} on this machine"),
             ],
             details={"executor": address},
         ) from exc

@@ -157,16 +157,8 @@ def try_models(
         caller: ask.Caller | None = None
         cancel = ask.Cancel()
         if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
-            try:
-                on = stack.enter_context(executors.open_executor(executor))
-            except errors.ExecutorUnavailable as exc:  # its actions are a workflow's: these are ours
-                again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
-                exc.actions = [
-                    *[a for a in exc.actions if a.verb is None],
-                    errors.Action("Then try on it", "try", (*again, "--executor", str(executor))),
-                    errors.Action("Or try on this machine", "try", (*again, "--executor", "local")),
-                ]
-                raise
+            again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
+            on = stack.enter_context(executors.open_executor(executor, again=errors.Action("try", "try", again)))
             caller = attempt_tasks.TaskCalls(on, cancel)
             capacity = on.capacity()
             if not capacity:  # a scheduler whose workers have not joined yet: the tasks wait for them
