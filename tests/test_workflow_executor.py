@@ -549,3 +549,19 @@ def test_a_scheduler_that_does_not_answer_offers_the_callers_own_command_again(t
         "gitbench workflow resume --executor local",
     ]
     assert draft_ref(wb) == "" and runs(tmp_path / "runs.log") == []
+
+
+def test_the_executor_is_chosen_by_one_rule_option_then_config_then_local(tmp_path: Path) -> None:
+    from gitbench.providers import config
+
+    wb = workflow_bench(tmp_path / "p", WHERE, {".gitbench/config.toml": '[workflow]\nexecutor = "dask://local"\n'})
+    configured, plain = config.load(str(wb)), config.load(None)
+    assert config.choose_executor(None, configured) == "dask://local"
+    assert config.choose_executor("local", configured) == "local"
+    assert config.choose_executor("dask://127.0.0.1:8786", configured) == "dask://127.0.0.1:8786"
+    assert config.choose_executor(None, plain) == "local"
+    with pytest.raises(errors.UsageError, match="`local`, `dask://local` or `dask://HOST:PORT`"):
+        config.choose_executor("ray://nowhere", plain)
+
+
+WHERE = "modules:\n  - {id: where, outputs: [out/where.txt], run: {command: 'pwd > out/where.txt'}}\n"

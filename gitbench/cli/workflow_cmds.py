@@ -98,13 +98,11 @@ def resume(max_parallel: int | None = None, json: bool = False, executor: str | 
     return shown(res, json)
 
 
-def _executor(engine: Any, option: str | None) -> str | None:
+def _executor(engine: Any, option: str | None) -> str:
     """Where command and model modules run: ``--executor``, else ``[workflow] executor`` of the config files."""
-    if option is not None:
-        return option
     from gitbench.providers import config
 
-    return config.load(engine.wb.root if engine.wb.git.workdir else None).workflow.executor
+    return config.choose_executor(option, config.load(engine.wb.root if engine.wb.git.workdir else None))
 
 
 def gate(module: str, off: bool = False) -> int:

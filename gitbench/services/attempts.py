@@ -117,8 +117,8 @@ def try_models(
     if max_parallel is not None and max_parallel < 1:
         raise errors.UsageError("--max-parallel must be 1 or more.")
     cfg = provider_config.load(wb.git.workdir)
-    executor = executor if executor is not None else cfg.workflow.executor  # as `workflow run` chooses
-    remote = executors.parse(executor)[0] != "local"  # a bad address is refused before anything starts
+    executor = provider_config.choose_executor(executor, cfg)  # a bad address is refused before anything starts
+    remote = executors.parse(executor)[0] != "local"
     specs = [cfg.resolve(m) for m in models]  # every model is known before anything starts
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("try"), contextlib.ExitStack() as stack:
