@@ -565,3 +565,50 @@ def test_the_executor_is_chosen_by_one_rule_option_then_config_then_local(tmp_pa
 
 
 WHERE = "modules:\n  - {id: where, outputs: [out/where.txt], run: {command: 'pwd > out/where.txt'}}\n"
+
+
+def ran_on_a_worker(wb: Path) -> bool:
+    """The module ran in a worker's temporary folder, not the Workbench's modules folder."""
+    return "/gitbench-module-" in git(wb, "show", f"{draft_ref(wb)}:out/where.txt")
+
+
+def test_module_runner_honours_the_configs_executor_and_its_option_beats_it(scheduler: str, tmp_path: Path) -> None:
+    from tests.workflow_helpers import module_runner
+
+    config = {".gitbench/config.toml": f'[workflow]\nexecutor = "{scheduler}"\n'}
+    on_cluster, here = (workflow_bench(tmp_path / name, WHERE, config) for name in ("cluster", "here"))
+    res = module_runner(on_cluster, "--module", "where")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert ran_on_a_worker(on_cluster)
+    res = module_runner(here, "--module", "where", "--executor", "local")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not ran_on_a_worker(here)
+
+    with socket.socket() as s:  # a port nobody listens on: the module-runner command is offered again
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"dask://127.0.0.1:{port}"
+    res = module_runner(here, "--module", "where", "--set", "k=v", "--executor", address, "--json")
+    assert res.returncode == 27, res.stdout + res.stderr
+    offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    assert f"module-runner --project {here} --module where --set k=v --executor {address}" in offered
+    assert f"module-runner --project {here} --module where --set k=v --executor local" in offered
+
+
+def test_the_tuis_workflow_run_honours_the_configs_executor(scheduler: str, tmp_path: Path) -> None:
+    from tests.test_tui import drive, press, text
+
+    config = {".gitbench/config.toml": f'[workflow]\nexecutor = "{scheduler}"\n'}
+    wb = workflow_bench(tmp_path / "p", WHERE, config)
+
+    async def scenario(app: Any, pilot: Any) -> None:
+        await press(pilot, "f", "R")
+        for _ in range(600):  # the run ends in the app's worker thread
+            if text(app, "#engine-banner") == "Status: complete":
+                break
+            await pilot.pause(0.05)
+        assert text(app, "#engine-banner") == "Status: complete"
+
+    drive(wb, scenario)
+    assert ran_on_a_worker(wb)
+    check_invariants(wb)
