@@ -130,10 +130,17 @@ class Action:
             return first
         return f"{first} && {self.then.command}" if first else self.then.command
 
-    def to_dict(self) -> dict[str, str]:
-        """The action for ``--json``, job reports and MCP: its label and ``command`` as a shell reads it (the
-        contract scripts read; the verb and arguments stay in-process, for the front ends)."""
-        return {"label": self.label, "command": self.command}
+    def to_dict(self) -> dict[str, Any]:
+        """The action for ``--json``, job reports and MCP: its label, ``command`` as a shell reads it, and the
+        same as data: the gitbench ``verb`` (None for a step that is not a gitbench command) with its ``args``,
+        and ``then``, the chained step (None when there is none), so a script need not parse the command."""
+        return {
+            "label": self.label,
+            "command": self.command,
+            "verb": self.verb,
+            "args": list(self.args),
+            "then": self.then.to_dict() if self.then is not None else None,
+        }
 
 
 PUBLISH = Action("Publish the Draft", "publish")

@@ -17,7 +17,6 @@ at standard error while it serves, so nothing else can write to it.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import threading
@@ -33,7 +32,7 @@ from typing_extensions import TypedDict
 
 from gitbench import errors
 from gitbench.git.repo import GitRepo
-from gitbench.model import Checkpoint, OperationResult, Review, Status, to_json
+from gitbench.model import Checkpoint, CheckpointKind, OperationResult, Review, Status, to_json
 from gitbench.services.workbench import Workbench
 
 INSTRUCTIONS = """\
@@ -291,18 +290,11 @@ def do_publish(plan: Plan, check: str | None, no_check: bool) -> OperationResult
     from gitbench.model import DRAFT_PREFIX
     from gitbench.services import publish as publish_service
 
-    params = inspect.signature(publish_service.publish).parameters
-    options: dict[str, Any] = {}
-    for name, value in (("check", check), ("no_check", no_check)):
-        if value:
-            if name not in params:
-                raise errors.UsageError(f"This gitbench cannot `publish --{name.replace('_', '-')}` yet.")
-            options[name] = value
     wb = workbench()
     with wb.changing("publish"):
         if wb.git.ref(DRAFT_PREFIX + plan.label) != plan.head or wb.published() != plan.published:
             raise moved(plan)
-        return publish_service.publish(wb, plan.label, **options)
+        return publish_service.publish(wb, plan.label, check=check, no_check=no_check)
 
 
 def do_restore(plan: Plan, keep_draft: bool) -> OperationResult:
@@ -366,7 +358,7 @@ def server() -> MCPServer:
         def work() -> OperationResult:
             wb = workbench()
             with wb.changing("checkpoint"):
-                cp = cps.create(wb, "manual", message)
+                cp = cps.create(wb, CheckpointKind.MANUAL, message)
             return OperationResult(
                 "checkpoint",
                 f"Took {cp.name} of Published {cp.commit[:12]}.",
@@ -452,13 +444,8 @@ def server() -> MCPServer:
         from the audit trail. Same as `gitbench why TARGET --json`."""
 
         def work() -> Any:
-            try:
-                from gitbench.services import why as why_service  # type: ignore[attr-defined,unused-ignore]
-            except ImportError as exc:
-                raise errors.UsageError(
-                    "`why` is not available in this gitbench (gitbench.services.why is missing).",
-                    [errors.Action("Update gitbench")],
-                ) from exc
+            from gitbench.services import why as why_service
+
             return why_service.why(workbench(), target, rev).to_json()
 
         return await run(work)

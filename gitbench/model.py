@@ -15,11 +15,54 @@ TRASH_DAYS = 14
 REMIND_AFTER = 24 * 3600
 STALE_AFTER = 7 * 24 * 3600
 
-# Checkpoint kinds, as written in the tag message.
-KINDS = ("init", "auto", "publish", "manual", "pre-restore")
+
+class OpenStrEnum(StrEnum):
+    """A ``StrEnum`` of a value read from a file another gitbench may have written: a value this version does not
+    know (a record written by a newer gitbench on another clone) loads as itself and is written back unchanged,
+    rather than refusing the whole record."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenStrEnum | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_, member._value_ = value.upper(), value
+        return member
 
 
-class JobStatus(StrEnum):
+class CheckpointKind(OpenStrEnum):
+    """Why a checkpoint was taken, as its tag message says (``Gitbench-Checkpoint-Kind``); a kind this version
+    does not know loads as itself."""
+
+    INIT = "init"  # `gitbench init` adopted the repository
+    AUTO = "auto"  # before a job
+    PUBLISH = "publish"  # a publish (Published as it became)
+    MANUAL = "manual"  # `gitbench checkpoint`
+    PRE_RESTORE = "pre-restore"  # before a restore (or a pull over a restored Published): the restore's undo
+    UNKNOWN = "unknown"  # a tag with no kind in its message, or a lightweight tag: not gitbench's own
+
+
+class FileChangeStatus(OpenStrEnum):
+    """What a change does to a file, as a review lists it (a status libgit2 gives that is none of these, such as
+    a copy, is kept as its letter)."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+    TYPE_CHANGED = "type-changed"
+
+
+# A file change's one-letter mark in a review's list (anything else: "T")
+MARKS = {
+    FileChangeStatus.ADDED: "A",
+    FileChangeStatus.DELETED: "D",
+    FileChangeStatus.MODIFIED: "M",
+    FileChangeStatus.RENAMED: "R",
+}
+
+
+class JobStatus(OpenStrEnum):
     """Where a job stands. The values are the strings job records, reports, logs and ``--json`` have always held
     (a ``StrEnum`` compares equal to them and writes them as they are), so old records load unchanged."""
 
@@ -33,16 +76,6 @@ class JobStatus(StrEnum):
     INTERRUPTED = "interrupted"  # its process died; the next command found it still marked running
     PUBLISHED = "published"  # its Draft was published
     DISCARDED = "discarded"  # its Draft was discarded (recoverable)
-
-    @classmethod
-    def _missing_(cls, value: object) -> JobStatus | None:
-        # A status this version does not know (a record written by a newer gitbench on another clone) loads as
-        # itself and is written back unchanged, rather than refusing the whole record.
-        if not isinstance(value, str):
-            return None
-        member = str.__new__(cls, value)
-        member._name_, member._value_ = value.upper(), value
-        return member
 
     @property
     def stopped(self) -> bool:
@@ -68,7 +101,7 @@ def to_json(obj: Any) -> Any:
 @dataclass
 class Checkpoint:
     name: str  # "checkpoint/261203-072105-k3mq" (an older Workbench's: "checkpoint/3")
-    kind: str
+    kind: CheckpointKind
     commit: str
     records: str | None
     date: float
@@ -79,7 +112,7 @@ class Checkpoint:
 @dataclass
 class FileChange:
     path: str
-    status: str  # added | modified | deleted | renamed | type-changed
+    status: FileChangeStatus
     insertions: int = 0
     deletions: int = 0
     binary: bool = False

@@ -231,7 +231,9 @@ def cone(dirs: Iterable[str]) -> str:
 
 
 def _escape(path: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\!#" or c.isspace() else c for c in path)
+    """As `git sparse-checkout` escapes a folder's name (its ``escaped_pattern``: the glob characters only; a
+    cone line starts with ``/`` or ``!/`` and ends with ``/``, so ``#``, ``!`` and spaces need none)."""
+    return "".join("\\" + c if c in "*?[\\" else c for c in path)
 
 
 def add(

@@ -146,7 +146,7 @@ class Config:
                 argv = tuple(shlex.split(model))
             except ValueError as exc:
                 raise errors.UsageError(f"The command in {text!r} cannot be parsed: {exc}.") from exc
-            if not argv:
+            if not argv or not argv[0]:  # `command:''`: a program with no name
                 raise errors.UsageError("command: needs a program, e.g. command:aider --yes-always --message {prompt}.")
             return ModelSpec(
                 id=f"command:{argv[0]}",

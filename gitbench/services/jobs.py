@@ -12,7 +12,7 @@ from typing import Any
 
 from gitbench import clock, errors, faults, trailers
 from gitbench.git.objects import Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
+from gitbench.model import DRAFT_PREFIX, CheckpointKind, JobRecord, JobStatus, OperationResult
 from gitbench.model import STOPPED as STOPPED  # re-exported: the TUI reads it here
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
@@ -127,7 +127,7 @@ def start_job(
         cp_name = checkpoint
     else:
         try:
-            cp_name = checkpoints.create(wb, "auto", f"before job {job_id}", job=job_id).name
+            cp_name = checkpoints.create(wb, CheckpointKind.AUTO, f"before job {job_id}", job=job_id).name
         except (errors.CheckpointFailed, errors.DiskFull) as exc:
             if journal:
                 wb.journal.clear()

@@ -12,7 +12,7 @@ from gitbench import errors, events, faults
 from gitbench.events import Progress
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, JobStatus, OperationResult
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
@@ -350,7 +350,7 @@ def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> Operati
     if cp is None:
         cp = checkpoints.create(
             wb,
-            "publish",
+            CheckpointKind.PUBLISH,
             f"published {entry.draft[len(DRAFT_PREFIX) :]}",
             job=entry.job,
             operation=entry.id,

@@ -339,8 +339,8 @@ class Engine:
         # the skip reasons too, so "Modules left" says why each one did not run (a gate, a full slot, ...)
         scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped))
         text = banner(wf, statuses, self.state.skipped)
-        failed = [s.id for s in statuses.values() if s.state == "failed"]
-        waiting = [s.id for s in statuses.values() if s.state == "needs-input"]
+        failed = [s.id for s in statuses.values() if s.state == resolver.ModuleState.FAILED]
+        waiting = [s.id for s in statuses.values() if s.state == resolver.ModuleState.NEEDS_INPUT]
         if failed:
             st = statuses[failed[0]]
             # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
@@ -352,7 +352,7 @@ class Engine:
                 klass="module",
             )
         off = untargeted(wf, self.state.skipped)
-        left = [m for m in wf.order if statuses[m].state != "complete" and m not in off]
+        left = [m for m in wf.order if statuses[m].state != resolver.ModuleState.COMPLETE and m not in off]
         if waiting or left:
             # Not done: waiting for the operator (input, a gate) or run for a few modules only. The job pauses;
             # `gitbench workflow resume` goes on, and the Draft can be reviewed or published meanwhile.
