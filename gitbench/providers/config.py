@@ -395,6 +395,17 @@ def _validated(path: str, data: dict[str, Any], file_schema: schema.Map = FILE) 
         raise errors.UsageError(exc.message, [errors.Action(label)]) from None
 
 
+def choose_executor(option: str | None, cfg: Config) -> str:
+    """Where workflow modules and ``try`` attempts run: ``option`` (``--executor``) beats ``[workflow] executor``
+    of ``cfg``, else ``local``. The one rule for every front end (``workflow run``/``resume``, ``module-runner``,
+    ``try``, the TUI). A bad address is a UsageError naming the accepted forms, before anything starts."""
+    from gitbench import executors  # light: no Dask until an executor opens
+
+    chosen = option if option is not None else cfg.workflow.executor or "local"
+    executors.parse(chosen)
+    return chosen
+
+
 def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     user = user_config_path()
