@@ -308,6 +308,9 @@ def test_the_scheduler_killed_mid_run_ends_the_run_cleanly_and_resume_on_a_new_c
     # The error names the scheduler that is gone and the command that goes on once it is back.
     assert f"the Dask scheduler at {old.address.removeprefix('tcp://')} is gone" in err, err
     assert f"gitbench workflow resume --executor {old.executor}" in err, err
+    # and so does each next step offered: a resume goes on on the cluster the run was on
+    offered = [line for line in err.splitlines() if "gitbench workflow resume" in line]
+    assert len(offered) >= 2 and all(f"--executor {old.executor}" in line for line in offered), err
     assert state(wb)["running"] == {}, "the claims of the modules that were out are released"
     assert git(wb, "rev-parse", "main").strip() == before.published
     # Nothing half committed: every step on the Draft is a whole module, its output and its metadata.

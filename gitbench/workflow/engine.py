@@ -302,7 +302,13 @@ class Engine:
                 notes,
                 klass="user-cancel",
             )
-        return self._end(wf, job, notes)
+        try:
+            return self._end(wf, job, notes)
+        except errors.GitbenchError as exc:
+            if cluster is not None and cluster.remote:
+                # a run on a cluster goes on on the same cluster: the offered resume names it
+                exc.actions = [_on_cluster(a, cluster.address) for a in exc.actions]
+            raise
 
     def _record_definition(self, wf: spec.Workflow, view: View) -> None:
         """The definition the run goes by, in the state: the file's blob id (the exact text, in Git) and the
@@ -415,3 +421,12 @@ def require_module(wf: spec.Workflow, mid: str) -> None:
             f"There is no module {mid!r} in {spec.PATH}.",
             [errors.Action("See the modules", "workflow status")],
         )
+
+
+def _on_cluster(action: errors.Action, address: str) -> errors.Action:
+    """``action`` with ``--executor ADDRESS`` when it resumes the workflow (else as it is)."""
+    if action.verb != "workflow resume" or "--executor" in action.args:
+        return action
+    import dataclasses
+
+    return dataclasses.replace(action, args=(*action.args, "--executor", address))
