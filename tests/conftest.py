@@ -98,6 +98,8 @@ def gitbench(
     full_env = {**os.environ, **(env or {})}
     if timeout is None and inprocess.suitable(cwd, list(args), full_env):
         return inprocess.run(cwd, list(args), env or {}, input)
+    if inprocess.forkable(full_env):
+        return inprocess.forked(cwd, list(args), env or {}, input, timeout or 120)
     return gitbench_subprocess(cwd, *args, env=env, input=input, timeout=timeout or 120)
 
 
