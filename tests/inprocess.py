@@ -269,6 +269,9 @@ def _child(cwd: Path | str, args: list[str], env: dict[str, str]) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+    # As `run` does: typer calls click's deprecated helpers, which must not stop the command (gitbench's own
+    # warnings still do, as pytest's filters say).
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(typer|click)(\.|$)")
     coverage = _measure_coverage()
     os.chdir(cwd)
     os.environ.clear()
