@@ -11,10 +11,12 @@ everything a subprocess would have been given set up and put back afterwards:
 - gitbench's process-wide caches: the rich consoles (they keep the width they were made with), the fault points
   (read from ``GITBENCH_FAULT`` once), the typer application.
 
-What stays in a subprocess (``suitable`` says no): commands that run a job or a check under the process supervisor
-(it makes its process the subreaper of every orphan and stops every child it has when the job ends: here, the
-test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's modules, and every
-call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time limit.
+What runs in a process of its own (``suitable`` says no): commands that run a job or a check under the process
+supervisor (it makes its process the subreaper of every orphan and stops every child it has when the job ends:
+here, the test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's
+modules, and every call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time
+limit. That process is a fork of this one (``forked``: no Python start, no imports), or a real subprocess when
+the call has another PYTHONPATH or TEST_GITBENCH_SUBPROCESS is set.
 """
 
 from __future__ import annotations
@@ -277,9 +279,17 @@ def _child(cwd: Path | str, args: list[str], env: dict[str, str]) -> int:
     os.environ.clear()
     os.environ.update(env)
     sys.argv = ["-m", *args]
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # the process's own streams
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    # The process's own streams, buffered as Python buffers them on pipes: by blocks (stderr: by lines), or not
+    # at all with PYTHONUNBUFFERED (what a job's command prints then falls between gitbench's lines as there).
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    if env.get("PYTHONUNBUFFERED"):
+        sys.stdout, sys.stderr = (
+            io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors=errors, write_through=True)
+            for fd, errors in ((1, "strict"), (2, "backslashreplace"))
+        )
+    else:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
     _fresh_process()
     code = 1
     try:
