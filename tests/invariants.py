@@ -16,9 +16,10 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _refs(cwd: Path, prefix: str) -> dict[str, str]:
-    out = _git(cwd, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
-    return dict(line.split(" ", 1)[::-1][::-1] for line in out.splitlines() if line)  # type: ignore[misc]
+def _refs(cwd: Path, *prefixes: str) -> dict[str, str]:
+    """Every ref under ``prefixes``: its name and the object it names."""
+    out = _git(cwd, "for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
+    return dict(line.rsplit(" ", 1) for line in out.splitlines() if line)  # type: ignore[misc]
 
 
 @dataclass
@@ -49,36 +50,42 @@ def check_invariants(
 ) -> None:
     """Assert the invariants that must hold whenever no gitbench command is running."""
     branch = published_branch(repo)
-    gitdir = Path(_git(repo, "rev-parse", "--absolute-git-dir").strip())
+    # One rev-parse: Published's commit, the git folder, bare or not, and the branch HEAD is on ("HEAD": none).
+    published, git_dir, is_bare, head = _git(
+        repo,
+        "rev-parse",
+        f"refs/heads/{branch}",
+        "--absolute-git-dir",
+        "--is-bare-repository",
+        "--symbolic-full-name",
+        "HEAD",
+    ).splitlines()
+    gitdir, bare = Path(git_dir), is_bare == "true"
     # No operation left half-done once a command has run.
     assert not (gitdir / "gitbench" / "journal.json").exists(), "an operation journal was left behind"
     # The repository is sound.
     fsck = subprocess.run(["git", "fsck", "--no-dangling", "--no-progress"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0, f"git fsck failed: {fsck.stdout}{fsck.stderr}"
-    published = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
     # 1. Published changes only through Publish or Restore.
     if before is not None and not published_may_change:
         assert published == before.published, "Published changed"
     # 2. The ref and the checked-out files agree (when HEAD is on Published).
-    head = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True)
-    bare = _git(repo, "rev-parse", "--is-bare-repository").strip() == "true"
-    if not bare and head.stdout.strip() == f"refs/heads/{branch}" and not allow_local_edits:
-        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    if not bare and head == f"refs/heads/{branch}" and not allow_local_edits:
+        status = _git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+        dirty = "".join(line + "\n" for line in status if not line.startswith("?? "))
         assert dirty == "", f"checked-out files disagree with Published:\n{dirty}"
-        leftovers = [
-            p for p in _git(repo, "ls-files", "--others", "--exclude-standard").splitlines() if ".gitbench-tmp" in p
-        ]
+        leftovers = [line[3:] for line in status if line.startswith("?? ") and ".gitbench-tmp" in line]
         assert not leftovers, f"temp files left in the Workbench: {leftovers}"
+    refs = _refs(repo, "refs/tags/checkpoint/", "refs/heads/gitbench/draft/", "refs/gitbench/trash/")
     # 3. A Draft is never lost: every Draft from before still exists, or was published, or is in the trash.
     if before is not None:
-        drafts = _refs(repo, "refs/heads/gitbench/draft/")
-        trash = set(_refs(repo, "refs/gitbench/trash/").values())
+        trash = {oid for ref, oid in refs.items() if ref.startswith("refs/gitbench/trash/")}
         for ref, oid in before.drafts.items():
-            kept = (drafts.get(ref) is not None) or oid in trash or _is_ancestor(repo, oid, published)
+            kept = (refs.get(ref) is not None) or oid in trash or _is_ancestor(repo, oid, published)
             assert kept, f"Draft {ref} ({oid}) was lost"
     # 4. Every checkpoint exists as an annotated tag whose commit and records commit exist. (Each object is read
     # by one `git cat-file --batch` for all of them: a git process per checkpoint made this most of a test's time.)
-    checkpoints = _refs(repo, "refs/tags/checkpoint/")
+    checkpoints = {ref: oid for ref, oid in refs.items() if ref.startswith("refs/tags/checkpoint/")}
     must_be_commits: dict[str, str] = {}  # object -> what it is, for the message
     for ref, (kind, data) in zip(checkpoints, cat_objects(repo, list(checkpoints.values())), strict=True):
         assert kind == "tag", f"{ref} is not an annotated tag"
