@@ -31,6 +31,8 @@ Hierarchy::
     ├── RemoteError              the Git server could not be reached, or refused for another reason (18)
     ├── RemoteMoved              Published on the server moved since this clone last saw it (19)
     ├── PublishedUnfinished      Published moved, but the operation's follow-ups could not all be done (25)
+    ├── InputTimeout             `module-runner --wait S`: the module's input did not come in time (26)
+    ├── ExecutorUnavailable      the Dask scheduler a run names cannot be reached; nothing ran (27)
     ├── ProviderError            a model provider failed (after its retries)
     │   ├── ModelError           the model answered with an error or with output gitbench cannot use (20)
     │   ├── ModelUnavailable     the model or its server is not there, or refused the key (21)
@@ -324,6 +326,13 @@ class InputTimeout(GitbenchError):
     exit_code = 26
 
 
+class ExecutorUnavailable(GitbenchError):
+    """The executor a workflow run names (``--executor dask://HOST:PORT``) cannot be reached: nothing ran."""
+
+    code = "executor-unavailable"
+    exit_code = 27
+
+
 class ProviderError(GitbenchError):
     code = "provider"
     exit_code = 20
@@ -398,6 +407,7 @@ ALL_ERRORS: tuple[type[GitbenchError], ...] = (
     ApprovalRequired,
     PublishedUnfinished,
     InputTimeout,
+    ExecutorUnavailable,
     ModelError,
     ModelUnavailable,
     RateLimited,

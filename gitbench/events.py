@@ -139,9 +139,11 @@ class PublishingToRemote(NamedTuple):
 
 
 class Stopping(NamedTuple):
-    """Ctrl-C or SIGTERM during several attempts: each stops once its request in flight is answered."""
+    """Ctrl-C or SIGTERM during several attempts: each stops once its request in flight is answered, or at once
+    when its model calls run on an executor (``executor``: its address), their tasks cancelled."""
 
     reason: str
+    executor: str | None = None
 
 
 class ModuleRunning(NamedTuple):
@@ -245,11 +247,13 @@ def describe(event: Event) -> str:
             return f"Pushing to {remote} ({url}) …"
         case PublishingToRemote(remote, url):
             return f"Publishing to {remote}'s Published ({url}) first, as a compare-and-swap …"
-        case Stopping(reason):
+        case Stopping(reason, None):
             return (
                 f"{reason}: stopping every attempt once its request in flight is answered (again to stop at once; "
                 "the next gitbench command then marks them interrupted)."
             )
+        case Stopping(reason, executor):
+            return f"{reason}: stopping every attempt now, its model call on {executor} cancelled."
         case ModuleRunning(module, kind):
             return f"{module}: running ({kind})"
         case ModuleNeedsInput(module, request):

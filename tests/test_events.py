@@ -48,6 +48,10 @@ from gitbench import events
             "Ctrl-C: stopping every attempt once its request in flight is answered (again to stop at once; the next "
             "gitbench command then marks them interrupted).",
         ),
+        (
+            events.Stopping("SIGTERM", "dask://127.0.0.1:8786"),
+            "SIGTERM: stopping every attempt now, its model call on dask://127.0.0.1:8786 cancelled.",
+        ),
     ],
 )
 def test_each_event_is_described_as_the_sentence_the_cli_prints(event: events.Event, text: str) -> None:

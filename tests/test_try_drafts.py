@@ -123,8 +123,8 @@ class Bench:
         return [sorted(files_of(p["body"])) for p in posts[start:]]
 
 
-@pytest.fixture
-def bench(tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+@pytest.fixture(name="bench")  # by this name: tests/test_try_executor.py imports it, and its tests take `bench`
+def bench_fixture(tmp_path: Path, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
     monkeypatch.setenv("FAKEANT_API_KEY", "sk-test-fakeant-0000")
     provider.models.add("third-model")
     provider.default = by_model

@@ -26,14 +26,17 @@ def try_(
     models: list[str],
     job: str | None = None,
     label: list[str] | None = None,
-    max_parallel: int = 3,
+    max_parallel: int | None = None,
     json: bool = False,
+    executor: str | None = None,
 ) -> int:
     """Run a Workshop job again with other models, each into its own Draft labeled by model."""
     from gitbench.services import attempts
 
     wb = open_workbench()
-    results = attempts.try_models(wb, list(models), job, list(label or []) or None, max_parallel, progress(json))
+    results = attempts.try_models(
+        wb, list(models), job, list(label or []) or None, max_parallel, progress(json), executor
+    )
     failed = [r for r in results if isinstance(r, errors.GitbenchError)]
     if json:
         import json as json_mod
@@ -160,10 +163,20 @@ def declare(app: typer.Typer) -> None:
         label: list[str] = typer.Option(
             None, "--label", help="The Draft's label, one per model (default: from the model's name)."
         ),
-        max_parallel: int = typer.Option(3, "--max-parallel", help="How many attempts run at once."),
+        max_parallel: int = typer.Option(
+            None, "--max-parallel", help="How many attempts run at once (default 3; on an executor, its capacity)."
+        ),
         json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        executor: str = typer.Option(
+            None,
+            "--executor",
+            help=(
+                "Run the model calls on a Dask cluster: dask://local or dask://HOST:PORT; local: here "
+                "(default: [workflow] executor of the config, else here)."
+            ),
+        ),
     ) -> int:
-        return try_(models, job, label, max_parallel, json)
+        return try_(models, job, label, max_parallel, json, executor)
 
     @app.command("drafts", help=drafts.__doc__)
     def _drafts(json: bool = typer.Option(False, "--json", help="Print the Drafts as JSON.")) -> int:

@@ -74,21 +74,36 @@ def modules(json: bool = False) -> int:
 
 
 def run(
-    max_parallel: int | None = None, module: list[str] | None = None, on_draft: str | None = None, json: bool = False
+    max_parallel: int | None = None,
+    module: list[str] | None = None,
+    on_draft: str | None = None,
+    json: bool = False,
+    executor: str | None = None,
 ) -> int:
     """Run every ready module (and those that become ready) in the workflow's Draft."""
     engine = open_engine()
+    address = _executor(engine, executor)
     res = _run_shown(
-        engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say, on_draft)
+        engine, json, lambda say: engine.run(max_parallel, list(module or []) or None, None, say, on_draft, address)
     )
     return shown(res, json)
 
 
-def resume(max_parallel: int | None = None, json: bool = False) -> int:
+def resume(max_parallel: int | None = None, json: bool = False, executor: str | None = None) -> int:
     """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
     engine = open_engine()
-    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None))
+    address = _executor(engine, executor)
+    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, address))
     return shown(res, json)
+
+
+def _executor(engine: Any, option: str | None) -> str | None:
+    """Where command and model modules run: ``--executor``, else ``[workflow] executor`` of the config files."""
+    if option is not None:
+        return option
+    from gitbench.providers import config
+
+    return config.load(engine.wb.root if engine.wb.git.workdir else None).workflow.executor
 
 
 def gate(module: str, off: bool = False) -> int:
@@ -107,6 +122,12 @@ def skip(module: str, undo: bool = False) -> int:
     """Skip an optional MODULE: the engine stops trying to run it."""
     render.out(open_engine().skip(module, undo))
     return 0
+
+
+EXECUTOR_HELP = (
+    "Where command and model modules run: local (this machine's threads, the default), dask://local (a Dask "
+    "LocalCluster) or dask://HOST:PORT (a Dask scheduler); beats [workflow] executor in the config."
+)
 
 
 def declare(app: typer.Typer) -> None:
@@ -135,15 +156,17 @@ def declare(app: typer.Typer) -> None:
         module: list[str] = typer.Option(None, "--module", "-m", help="Run only these modules (repeatable)."),
         on_draft: str = typer.Option(None, "--on-draft", help="If another Draft is open: publish or discard it."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     ) -> int:
-        return run(max_parallel, module, on_draft, json)
+        return run(max_parallel, module, on_draft, json, executor)
 
     @wf.command("resume", help=resume.__doc__)
     def _resume(
         max_parallel: int = typer.Option(None, "--max-parallel", "-j", min=1, help="Modules run at once."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     ) -> int:
-        return resume(max_parallel, json)
+        return resume(max_parallel, json, executor)
 
     @wf.command("gate", help=gate.__doc__)
     def _gate(module: str, off: bool = typer.Option(False, "--off", help="Remove the gate.")) -> int:

@@ -97,6 +97,14 @@ class GcSettings:
     logs_days: float = 30.0  # .git/gitbench/logs and the folders of ended jobs
 
 
+@dataclass(frozen=True)
+class WorkflowSettings:
+    """``[workflow]``: where workflow runs send command and model modules (docs/workflow.md, "Running on a
+    cluster"); ``--executor`` beats it."""
+
+    executor: str | None = None  # "local", "dask://local" or "dask://HOST:PORT"
+
+
 @dataclass
 class Config:
     default_model: str | None
@@ -108,6 +116,7 @@ class Config:
     job: JobSettings = field(default_factory=JobSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     gc: GcSettings = field(default_factory=GcSettings)
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     def resolve(self, text: str | None) -> ModelSpec:
         """``provider:model`` (or an alias from ``[models]``) → ModelSpec; UsageError naming the fix."""
@@ -227,6 +236,20 @@ def _duration(value: Any) -> float:
             '{key} in {file} must be a duration above 0 such as 600, "90s", "10m" or "1h", not {value!r}.'
         )
     return seconds
+
+
+def _executor(value: Any) -> str:
+    from gitbench import executors  # light: no Dask until an executor opens
+
+    try:
+        if not isinstance(value, str):
+            raise errors.UsageError("not a string")
+        executors.parse(value)
+    except errors.UsageError:
+        raise schema.Invalid(
+            '{key} in {file} must be "local", "dask://local" or "dask://HOST:PORT" (a Dask scheduler), not {value!r}.'
+        ) from None
+    return value.strip()
 
 
 def _person(value: Any) -> str:
@@ -349,8 +372,14 @@ FILE = _table(
             schema.Key("logs_days", _number(float, "{key} in {file} (days)")),
         ),
     ),
+    schema.Key("workflow", _table(schema.Key("executor", _executor))),
 )
-_DOCS = {"job": "docs/agents.md", "publish": "docs/commands.md, the check", "gc": "docs/concepts.md, retention"}
+_DOCS = {
+    "workflow": "docs/workflow.md, Running on a cluster",
+    "job": "docs/agents.md",
+    "publish": "docs/commands.md, the check",
+    "gc": "docs/concepts.md, retention",
+}
 
 
 def _validated(path: str, data: dict[str, Any], file_schema: schema.Map = FILE) -> dict[str, Any]:
@@ -389,7 +418,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             merged.setdefault("kind", "openai")
             raw[name] = merged
         aliases.update({str(alias): target for alias, target in data.get("models", {}).items()})
-        for section in ("retry", "timeouts", "job", "publish", "gc"):
+        for section in ("retry", "timeouts", "job", "publish", "gc", "workflow"):
             tuning.update({f"{section}.{key}": value for key, value in data.get(section, {}).items()})
 
     def env_set(name: str, key: str, var: str) -> None:
@@ -463,6 +492,7 @@ def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Confi
             remote=tuning.get("publish.remote"),
         ),
         gc=GcSettings(**{key[3:]: value for key, value in tuning.items() if key.startswith("gc.")}),
+        workflow=WorkflowSettings(executor=tuning.get("workflow.executor")),
     )
 
 

@@ -10,16 +10,18 @@ ever read or sent; a file that cannot be read is listed in the report and the jo
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gitbench import errors, events, faults, trailers
 from gitbench.events import Progress
 from gitbench.git.objects import Entry, Mode
 from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
+from gitbench.providers import call
 from gitbench.providers import config as provider_config
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import chat, drafts, jobs
@@ -263,6 +265,12 @@ class Cancel(threading.Event):
     reason = "Ctrl-C"
 
 
+# How a batch's model call is made when not from the job's own thread: (the request, a name for it unique in the
+# run) → the reply. `gitbench try --executor` sends it to a worker as a task (services/attempt_tasks.py); it
+# raises KeyboardInterrupt once cancelled, or the classified error of an executor that failed (a lost worker).
+Caller = Callable[[call.Request, str], call.Reply]
+
+
 def run_attempt(
     wb: Workbench,
     job: JobRecord,
@@ -272,12 +280,13 @@ def run_attempt(
     say: Progress,
     log: Log,
     cancel: Cancel | None = None,
+    caller: Caller | None = None,
 ) -> OperationResult:
     """One attempt of `gitbench try`, in its own thread: the job as `ask` runs it, without a turn of its own in
     the conversation (the attempts answer the same turn; `gitbench drafts` and `compare` show them). Once
     ``cancel`` is set, the attempt stops before its next request (or retry): cancelled, every finished batch
-    kept."""
-    return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False, cancel=cancel)
+    kept. ``caller``: where its model calls run (default: in this thread)."""
+    return _run(wb, job, spec, cfg, prompt, [], say, log, None, chat_turn=False, cancel=cancel, caller=caller)
 
 
 def _run(
@@ -292,6 +301,7 @@ def _run(
     command_stdout: int | None,
     chat_turn: bool = True,
     cancel: Cancel | None = None,
+    caller: Caller | None = None,
 ) -> OperationResult:
     def record_turn(j: JobRecord) -> dict[str, Any]:
         return chat.assistant_turn(wb, j, summaries)
@@ -320,7 +330,7 @@ def _run(
         )
     try:
         with sigterm_cancels():
-            _batches(wb, job, spec, cfg, prompt, say, log, summaries, cancel)
+            _batches(wb, job, spec, cfg, prompt, say, log, summaries, cancel, caller)
     except KeyboardInterrupt as exc:
         why = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
         return jobs.fail(
@@ -382,6 +392,7 @@ def _batches(
     log: Log,
     summaries: list[str],
     cancel: Cancel | None = None,
+    caller: Caller | None = None,
 ) -> None:
     from gitbench.providers import transport
     from gitbench.services import edits
@@ -391,7 +402,9 @@ def _batches(
     scope = Scope.of(job.scope)
     total = len(job.plan)
     context = _history(wb, job)
-    with transport.client(settings, spec.provider.base_url) as http:
+    # One HTTP client for the job's batches (connections reused), when the model is called from here.
+    http = transport.client(settings, spec.provider.base_url) if caller is None else None
+    with http if http is not None else contextlib.nullcontext():
         for k in range(job.next_batch, total):
             if cancel is not None and cancel.is_set():
                 raise KeyboardInterrupt(cancel.reason)
@@ -411,16 +424,6 @@ def _batches(
             log.debug_event("provider.prompt", job=job.id, step=k + 1, system=SYSTEM, user=user[:4000])
             say(events.BatchSent(k + 1, total, len(sent), spec.id))
 
-            def use(text: str, tree: str = tree, sent: dict[str, tuple[str, int]] = sent) -> Any:
-                try:
-                    raw, summary = edits.parse(text)
-                except edits.NoEdits as exc:
-                    log.debug_event("provider.answer", job=job.id, text=text[:4000])
-                    raise transport.Unusable(str(exc)) from exc
-                return edits.plan(
-                    raw, sent, scope, lambda path_: wb.git.tree_entry(tree, path_), settings.max_edit_bytes
-                ), summary
-
             def on_event(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.event(name, job=job.id, step=step, **fields)
                 if name == "provider.retry" and cancel is not None and cancel.is_set():
@@ -432,17 +435,25 @@ def _batches(
             def on_debug(name: str, fields: dict[str, Any], step: int = k + 1) -> None:
                 log.debug_event(name, job=job.id, step=step, **fields)  # only with --debug: may quote the request
 
-            try:
-                outcome = transport.complete(http, spec, settings, SYSTEM, user, use, on_event, on_debug)
-            except errors.GitbenchError as exc:
-                job.attempts += int(exc.details.get("attempts", 1))
-                raise
-            job.attempts += outcome.attempts
-            tokens_in, tokens_out = outcome.answer.input_tokens, outcome.answer.output_tokens
+            request = call.Request(spec, settings, SYSTEM, user, debug=log.debug)
+            if caller is None:
+                reply = call.run(request, on_event, on_debug, http)
+            else:  # on an executor: the call's log lines come back with its reply, written here
+                reply = caller(request, f"{job.id}-batch{k + 1}")
+                for name, fields in reply.events:
+                    log.event(name, job=job.id, step=k + 1, **fields)
+                for name, fields in reply.debug:
+                    log.debug_event(name, job=job.id, step=k + 1, **fields)
+            job.attempts += reply.attempts
+            if reply.error is not None:
+                raise reply.error
+            assert reply.text is not None
+            raw, summary = edits.parse(reply.text)  # the call checked that it parses
+            result = edits.plan(raw, sent, scope, functools.partial(wb.git.tree_entry, tree), settings.max_edit_bytes)
+            tokens_in, tokens_out = reply.input_tokens, reply.output_tokens
             used = tokens_in + tokens_out if tokens_in is not None and tokens_out is not None else None
             if used is not None:
                 job.usage_actual = (job.usage_actual or 0) + used
-            result, summary = outcome.value
             for path, reason in result.refused:
                 job.refused.append({"path": path, "reason": reason, "step": str(k + 1)})
                 log.event("edit.refused", job=job.id, step=k + 1, path=path, reason=reason)
@@ -466,7 +477,7 @@ def _batches(
                 status,
                 f"ask {job.id}: batch {k + 1}/{total}",
                 number=k + 1,
-                attempts=outcome.attempts,
+                attempts=reply.attempts,
                 usage=(est, used),
             )
             job.next_batch = k + 1

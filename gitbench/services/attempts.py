@@ -14,10 +14,13 @@ the result of a command run in a folder holding the Draft's files. It is kept on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitbench import clock, errors, events
@@ -91,14 +94,21 @@ def try_models(
     models: list[str],
     job_id: str | None = None,
     labels: list[str] | None = None,
-    max_parallel: int = 3,
+    max_parallel: int | None = None,
     progress: Progress | None = None,
+    executor: str | None = None,
 ) -> list[AttemptResult]:
-    """Run the job again with each model, each into its own Draft; one result (or error) per model, in order."""
+    """Run the job again with each model, each into its own Draft; one result (or error) per model, in order.
+
+    ``executor``: where the attempts' model calls run (``dask://local``, ``dask://HOST:PORT``; default:
+    ``[workflow] executor`` of the config, else here, each in its attempt's thread); everything else runs here
+    either way (a ``command:`` agent too, in its Draft's worktree). ``max_parallel``: attempts at once (default
+    3; on an executor, its capacity)."""
     from concurrent.futures import ThreadPoolExecutor  # not imported by everyday commands
 
+    from gitbench import executors
     from gitbench.providers import config as provider_config
-    from gitbench.services import ask
+    from gitbench.services import ask, attempt_tasks
     from gitbench.store.logs import Log
 
     say = progress or events.ignore
@@ -106,12 +116,14 @@ def try_models(
         raise errors.UsageError("Name at least one model to try, e.g. gitbench try ollama:qwen2.5-coder.")
     if labels and len(labels) != len(models):
         raise errors.UsageError(f"{len(labels)} --label for {len(models)} model(s): give one label per model.")
-    if max_parallel < 1:
+    if max_parallel is not None and max_parallel < 1:
         raise errors.UsageError("--max-parallel must be 1 or more.")
     cfg = provider_config.load(wb.git.workdir)
+    executor = executor if executor is not None else cfg.workflow.executor  # as `workflow run` chooses
+    remote = executors.parse(executor)[0] != "local"  # a bad address is refused before anything starts
     specs = [cfg.resolve(m) for m in models]  # every model is known before anything starts
     log = Log(wb.layout.logs, cfg.secrets)
-    with wb.changing("try"):
+    with wb.changing("try"), contextlib.ExitStack() as stack:
         src = source_job(wb, job_id)
         prompt = chat.prompt_of(wb, src)
         if prompt is None:
@@ -144,6 +156,26 @@ def try_models(
                 )
             taken.add(label)
             chosen.append(label)
+        caller: ask.Caller | None = None
+        cancel = ask.Cancel()
+        if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
+            try:
+                with _children_ignore_ctrl_c():
+                    on = stack.enter_context(executors.open_executor(executor))
+            except errors.ExecutorUnavailable as exc:  # its actions are a workflow's: these are ours
+                again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
+                exc.actions = [
+                    *[a for a in exc.actions if a.verb is None],
+                    errors.Action("Then try on it", "try", (*again, "--executor", str(executor))),
+                    errors.Action("Or try on this machine", "try", (*again, "--executor", "local")),
+                ]
+                raise
+            caller = attempt_tasks.TaskCalls(on, cancel)
+            capacity = on.capacity()
+            if not capacity:  # a scheduler whose workers have not joined yet: the tasks wait for them
+                say(events.Note(f"The cluster at {executor} has no worker yet: the attempts wait until one joins."))
+            if max_parallel is None:
+                max_parallel = capacity or len(specs)
         started: list[JobRecord] = []
         for spec, label in zip(specs, chosen, strict=True):
             job, _ = jobs.start_job(
@@ -170,9 +202,13 @@ def try_models(
             # written after each start: a crash from here on marks every started attempt interrupted
             wb.journal.write(Attempts([j.id for j in started], os.getpid()))
             say(events.Attempt(label, events.DraftMade(src.checkpoint or src.base[:12], spec.id)))
-        log.event("try.start", job=src.id, attempts=[j.id for j in started], models=[s.id for s in specs])
-
-        cancel = ask.Cancel()
+        log.event(
+            "try.start",
+            job=src.id,
+            attempts=[j.id for j in started],
+            models=[s.id for s in specs],
+            executor=executor if remote else "local",
+        )
 
         def attempt(job: JobRecord, spec: provider_config.ModelSpec) -> AttemptResult:
             """One attempt, in a thread of the pool, on its own Workbench object (one pygit2 Repository per
@@ -184,14 +220,14 @@ def try_models(
             label = job.draft[len(DRAFT_PREFIX) :]
             try:
                 return ask.run_attempt(
-                    mine, job, spec, cfg, prompt, lambda e: say(events.Attempt(label, e)), log, cancel
+                    mine, job, spec, cfg, prompt, lambda e: say(events.Attempt(label, e)), log, cancel, caller
                 )
             except errors.GitbenchError as exc:
                 say(events.Attempt(label, events.Note(exc.message)))
                 return exc
 
         # Not a `with` block: leaving one waits for every thread, and a second Ctrl-C must not (below).
-        pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="try")
+        pool = ThreadPoolExecutor(max_workers=max_parallel or 3, thread_name_prefix="try")
         futures = [pool.submit(attempt, job, spec) for job, spec in zip(started, specs, strict=True)]
         try:
             with ask.sigterm_cancels():
@@ -199,7 +235,7 @@ def try_models(
         except KeyboardInterrupt as exc:
             cancel.reason = "SIGTERM" if str(exc) == "SIGTERM" else "Ctrl-C"
             cancel.set()  # each attempt stops before its next request: cancelled, its finished batches kept
-            say(events.Stopping(cancel.reason))
+            say(events.Stopping(cancel.reason, executor if remote else None))
             try:
                 _wait(futures)
             except KeyboardInterrupt:
@@ -211,6 +247,23 @@ def try_models(
                 raise crashed
         wb.journal.clear()
         return [f.result() for f in futures]
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """While an executor opens: the processes it starts here (a ``dask://local`` cluster's workers) ignore SIGINT.
+
+    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
+    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
+    closes the cluster in order. An ignored signal stays ignored in a child, and Python leaves it so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _wait(futures: list[Future[AttemptResult]]) -> None:

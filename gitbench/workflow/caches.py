@@ -81,6 +81,8 @@ def status_text(engine: Engine, max_parallel: int | None = None) -> str:
     """The status as a JSON text. An unchanged tree and state answer from the printed text kept in the
     cache; a changed tree is answered from the status snapshot of the last one, resolving again only the
     modules the change reaches (gitbench/workflow/incremental.py); anything else resolves everything."""
+    from gitbench.workflow.claims import cluster_capacity
+
     wb, caches, state = engine.wb, engine.caches, engine.state
     tree = wb.git.commit(engine.head()).tree
     try:
@@ -132,6 +134,7 @@ def status_text(engine: Engine, max_parallel: int | None = None) -> str:
                 state.skipped,
                 state.gates,
                 max_parallel,
+                cluster_capacity(state, claims),
             )
     if snap is None:
         wf, statuses, st = engine.full_status(max_parallel)

@@ -76,6 +76,26 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
     return notes
 
 
+def cluster_capacity(state: engine_state.EngineState, claims: dict[str, Claim]) -> int | None:
+    """The worker threads of the cluster a live run sends modules to (None: no such run, or it runs locally)."""
+    if state.executor is None or not any(c.status == ClaimStatus.RUNNING for c in claims.values()):
+        return None
+    capacity = state.executor.get("capacity")
+    return capacity if isinstance(capacity, int) and not isinstance(capacity, bool) else None
+
+
+def release_lost(state: engine_state.EngineState, say: Progress) -> list[str]:
+    """Modules whose last run was lost with a cluster's worker or scheduler (not their own failure): free to run
+    again, as a run interrupted by a crash is."""
+    notes: list[str] = []
+    for mid, last in list(state.last_run.items()):
+        if last.lost and last.status == "failed":
+            state.last_run[mid] = dataclasses.replace(last, status="lost")
+            notes.append(f"{mid} was lost with its worker or the scheduler before it finished; it will run again.")
+            say(events.Note(notes[-1]))
+    return notes
+
+
 def unclaim_all(gitdir: str, state: engine_state.EngineState) -> None:
     """A run ends without finishing (Ctrl-C): its claims go, but for modules waiting for the operator's input."""
     state.running = {k: v for k, v in state.running.items() if v.status == ClaimStatus.NEEDS_INPUT}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors, events, faults
 from gitbench.events import Progress
@@ -29,6 +29,9 @@ from gitbench.workflow.caches import Caches
 from gitbench.workflow.resolver import ModuleStatus, View
 from gitbench.workflow.runners import Result
 from gitbench.workflow.state import Claim, Gate
+
+if TYPE_CHECKING:
+    from gitbench.executors import Executor
 
 __all__ = ["Engine", "EngineStatus", "Result", "banner", "current_phase", "untargeted"]
 
@@ -126,7 +129,10 @@ class Engine:
         claims = self.claims()
         statuses = self.resolve(wf, view, claims)
         self.caches.save_meta(view)
-        scheduler.schedule(wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel)
+        capacity = engine_claims.cluster_capacity(self.state, claims)
+        scheduler.schedule(
+            wf, statuses, claims, self.state.gates, set(self.state.skipped), max_parallel, None, capacity
+        )
         return (
             wf,
             statuses,
@@ -217,8 +223,12 @@ class Engine:
         overrides: dict[str, dict[str, Any]] | None = None,
         progress: Progress | None = None,
         on_draft: str | None = None,
+        executor: str | Executor | None = None,
     ) -> OperationResult:
-        """Run (or resume: the same thing; every run first settles the claims an interrupted one left)."""
+        """Run (or resume: the same thing; every run first settles the claims an interrupted one left).
+        ``executor``: where command and model modules run: an address (``gitbench/executors``; None or
+        ``local``: threads of this process), opened and closed by the run; or an open Executor (the caller's to
+        close)."""
         say = progress or events.ignore
         with self.wb.changing("workflow"):
             self.state = self._load()
@@ -229,30 +239,64 @@ class Engine:
                 require_module(wf, mid)
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
-            notes = engine_claims.settle(self.wb, self.state, say)
-            job = self._job(on_draft, notes, say)
-            view = self.view(self.head())
-            wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
-            self._record_definition(wf, view)
-            job.steps_total = len(wf.modules)
-            steps.take_operator_edits(self.wb, wf, job, notes, say)
-            try:
-                from gitbench.workflow.loop import Loop
+            from gitbench import executors
 
-                Loop(self, wf, job, say).run(max_parallel, set(only) if only else None)
-            except KeyboardInterrupt:
-                engine_claims.unclaim_all(self.wb.git.gitdir, self.state)
-                return jobs.fail(
-                    self.wb,
-                    job,
-                    errors.Cancelled(
-                        "The workflow run was cancelled. Finished modules are kept in the Draft; "
-                        "`gitbench workflow resume` goes on."
-                    ),
-                    notes,
-                    klass="user-cancel",
-                )
-            return self._end(wf, job, notes)
+            # Opened before anything changes: a scheduler that is not there runs nothing (no checkpoint, no Draft).
+            # A local run has no executor: its modules run in the loop's threads, as they always did.
+            opened = None
+            if isinstance(executor, executors.Executor):
+                cluster: Executor | None = executor
+            elif executors.parse(executor)[0] != "local":
+                cluster = opened = executors.open_executor(executor)
+                if opened.capacity() == 0:
+                    say(events.Note(f"{opened.address} has no workers yet: its modules wait until one joins."))
+            else:
+                cluster = None
+            try:
+                return self._run(max_parallel, only, say, on_draft, cluster)
+            finally:
+                if self.state.executor is not None:  # the cluster is no longer this Workbench's limit
+                    self.state.executor = None
+                    engine_state.save(self.wb.git.gitdir, self.state)
+                if opened is not None:
+                    opened.close()
+
+    def _run(
+        self,
+        max_parallel: int | None,
+        only: list[str] | None,
+        say: Progress,
+        on_draft: str | None,
+        cluster: Executor | None,
+    ) -> OperationResult:
+        notes = engine_claims.settle(self.wb, self.state, say)
+        lost = engine_claims.release_lost(self.state, say)
+        if lost:
+            engine_state.save(self.wb.git.gitdir, self.state)
+            notes.extend(lost)
+        job = self._job(on_draft, notes, say)
+        view = self.view(self.head())
+        wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
+        self._record_definition(wf, view)
+        job.steps_total = len(wf.modules)
+        steps.take_operator_edits(self.wb, wf, job, notes, say)
+        try:
+            from gitbench.workflow.loop import Loop
+
+            Loop(self, wf, job, say, cluster).run(max_parallel, set(only) if only else None)
+        except KeyboardInterrupt:
+            engine_claims.unclaim_all(self.wb.git.gitdir, self.state)
+            return jobs.fail(
+                self.wb,
+                job,
+                errors.Cancelled(
+                    "The workflow run was cancelled. Finished modules are kept in the Draft; "
+                    "`gitbench workflow resume` goes on."
+                ),
+                notes,
+                klass="user-cancel",
+            )
+        return self._end(wf, job, notes)
 
     def _record_definition(self, wf: spec.Workflow, view: View) -> None:
         """The definition the run goes by, in the state: the file's blob id (the exact text, in Git) and the

@@ -373,6 +373,7 @@ def update(
     skipped: Collection[str],
     gates: Mapping[str, Gate],
     max_parallel: int | None,
+    capacity: int | None = None,
 ) -> Snapshot | None:
     """The snapshot of the tree ``view`` shows, given the paths that changed since ``snap``'s tree; None when a
     full resolve is the better way (the workflow file changed, or most modules are touched)."""
@@ -438,7 +439,7 @@ def update(
         max_parallel=int(index["wf_max_parallel"]),
         phases=list(index["wf_phases"]),
     )
-    scheduler.schedule(sub_wf, sub_statuses, running, gates, set(skipped), max_parallel)
+    scheduler.schedule(sub_wf, sub_statuses, running, gates, set(skipped), max_parallel, None, capacity)
     for i in subset:
         text = module_text(sub_statuses[ids[i]])
         if text != texts[i]:

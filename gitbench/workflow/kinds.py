@@ -12,4 +12,8 @@ class ModuleKind(StrEnum):
     MODULE = "module"  # a Python module from the gitbench.modules entry points
 
 
+# The kinds a cluster's executor runs (``--executor``): input modules (the operator's files) and Python modules (in
+# this environment's packages) run in the engine's own process.
+ON_EXECUTOR = frozenset({ModuleKind.COMMAND, ModuleKind.MODEL})
+
 KINDS: dict[str, ModuleKind] = {k.value: k for k in ModuleKind}  # a cached workflow's text → its kind, quickly

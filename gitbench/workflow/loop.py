@@ -27,14 +27,19 @@ from gitbench.workflow.state import Claim, ClaimStatus, LastRun
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from gitbench.executors import Executor
     from gitbench.workflow.engine import Engine
 
 
 class Loop:
-    """One run's loop over the workflow ``wf`` into ``job``'s Draft, for ``engine`` (its Workbench and state)."""
+    """One run's loop over the workflow ``wf`` into ``job``'s Draft, for ``engine`` (its Workbench and state).
+    ``executor``: a cluster's, where command and model modules run (None: in the pool's threads, here)."""
 
-    def __init__(self, engine: Engine, wf: spec.Workflow, job: JobRecord, say: Progress) -> None:
+    def __init__(
+        self, engine: Engine, wf: spec.Workflow, job: JobRecord, say: Progress, executor: Executor | None = None
+    ) -> None:
         self.engine = engine
+        self.executor = executor
         self.wb = engine.wb
         self.wf = wf
         self.job = job
@@ -59,6 +64,8 @@ class Loop:
                 # stopped first, with every process they started (the next run settles their claims).
                 for fut in futures:
                     fut.cancel()
+                if self.executor is not None:
+                    self.executor.cancel_all()  # the threads waiting for the cluster's answers go on
                 self._stop(mid for mid, _ in futures.values())
                 raise
 
@@ -92,8 +99,14 @@ class Loop:
                 wf, view, active, previous=statuses or None, dirty=dirty if statuses else None
             )
             dirty = set()
+            capacity = None
+            if self.executor is not None:
+                capacity = max(1, self.executor.capacity())
+                cluster = {"address": self.executor.address, "capacity": capacity}
+                if self.state.executor != cluster:  # saved with the next claim: a status names the limit
+                    self.state.executor = cluster
             plan = scheduler.schedule(
-                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only
+                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only, capacity
             )
             for mid in plan.run:
                 ran.add(mid)
@@ -171,7 +184,7 @@ class Loop:
     def _prepare(self, m: spec.ModuleSpec, head: str, st: ModuleStatus) -> Callable[[], runners.Outcome]:
         config = {**m.config, **self.state.overrides.get(m.id, {})}
         home = "" if m.kind == ModuleKind.INPUT else self.home()
-        return runners.prepare(self.wb, self.wf, m, head, st, config, home)
+        return runners.prepare(self.wb, self.wf, m, head, st, config, home, self.executor)
 
     def _finish(self, mid: str, claim: Claim, raw: runners.Outcome, st: ModuleStatus) -> dict[str, Entry | None]:
         """Record a module's run (its step commit when it completed). Returns the files its step changed."""
@@ -212,6 +225,7 @@ class Loop:
             commit=commit,
             count=self._runs(mid) + 1,
             job=claim.job,
+            lost=result.lost or None,
         )
         if status == "needs-input":
             self.state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)

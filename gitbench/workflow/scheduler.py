@@ -1,7 +1,8 @@
 """The scheduler: which ready modules may run now, and why each other one may not.
 
 Skip reasons (as the seed names them): ``not-ready`` (the resolver says it is not ready), ``manual-gate`` (it
-needs approval), ``concurrency`` (``max parallel N reached``, or an exclusive module), ``already-running``.
+needs approval), ``concurrency`` (``max parallel N reached``, an exclusive module, or on a cluster ``the cluster's
+N worker threads are busy``), ``already-running``.
 Only ``ready`` modules ever run.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gitbench.workflow.kinds import ON_EXECUTOR
 from gitbench.workflow.resolver import ModuleStatus
 from gitbench.workflow.spec import Workflow
 from gitbench.workflow.state import Claim, ClaimStatus, Gate
@@ -51,13 +53,18 @@ def schedule(
     skipped: set[str],
     max_parallel: int | None = None,
     only: set[str] | None = None,
+    capacity: int | None = None,
 ) -> Plan:
+    """``capacity``: the worker threads of the cluster command and model modules run on (None: they run here)."""
     limit = max_parallel or wf.max_parallel
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
     # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
     busy = {r for r, claim in running.items() if claim.status not in (ClaimStatus.NEEDS_INPUT, ClaimStatus.INTERRUPTED)}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
+    on_cluster = (
+        0 if capacity is None else sum(1 for r in busy if r in wf.modules and wf.modules[r].kind in ON_EXECUTOR)
+    )
     for mid in wf.order:
         if mid in skipped or (only is not None and mid not in only):
             continue
@@ -82,8 +89,12 @@ def schedule(
             plan.skipped[mid] = "concurrency: exclusive, waits for the others to finish"
         elif len(busy) + len(plan.run) >= limit:
             plan.skipped[mid] = f"concurrency: max parallel {limit} reached"
+        elif capacity is not None and wf.modules[mid].kind in ON_EXECUTOR and on_cluster >= capacity:
+            plan.skipped[mid] = f"concurrency: the cluster's {capacity} worker threads are busy"
         else:
             plan.run.append(mid)
+            if capacity is not None:
+                on_cluster += wf.modules[mid].kind in ON_EXECUTOR
             if wf.modules[mid].exclusive:
                 exclusive_busy = [mid]
     for mid, reason in plan.skipped.items():

@@ -115,6 +115,7 @@ class LastRun(_Record):
     commit: str | None = None
     count: int | None = None
     job: str | None = None
+    lost: bool | None = None  # failed because a cluster's worker or scheduler was lost: the next run runs it again
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"error"})
 
@@ -139,6 +140,9 @@ class EngineState:
     # The workflow definition as run: {"path", "blob": the Git blob id of the file, "definition": the resolved
     # modules (defaults filled in), order, max_parallel, phases}. Set when a run starts.
     workflow: dict[str, Any] | None = None
+    # The cluster a run sends command and model modules to, while it runs: {"address", "capacity": its worker
+    # threads}, so that a status names the cluster's limit in skip reasons. None for a local run (not written).
+    executor: dict[str, Any] | None = None
 
 
 def path(gitdir: str) -> str:
@@ -178,6 +182,8 @@ def save(gitdir: str, state: EngineState) -> None:
         "last_run": {k: r.json for k, r in state.last_run.items()},
         "job": state.job,
     }
+    if state.executor is not None:
+        data["executor"] = state.executor
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     if state.workflow is not None:  # the definition changes once a run at most: encoded once, not at every save
         global _encoded

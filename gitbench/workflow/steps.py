@@ -38,11 +38,12 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
         return Result("complete", changes=changes)
     folder, snap, status, error, seconds = raw.folder, raw.snap, raw.status, raw.error, raw.seconds
     cap = export.capture(wb.git, folder, snap, Scope(tuple(m.outputs)))
+    cap.refused.extend(raw.refused)  # what a cluster's worker saw written and did not send back
     shutil.rmtree(folder, ignore_errors=True)
     if status != "complete":
-        if status == "failed" and error and m.kind == ModuleKind.COMMAND:
+        if status == "failed" and error and m.kind == ModuleKind.COMMAND and not raw.lost:
             error = explain_missing(wb, m, job, folder, snap, error)
-        return Result(status, error=error, seconds=seconds)
+        return Result(status, error=error, seconds=seconds, lost=raw.lost)
     # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
     # forever not complete
     missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]

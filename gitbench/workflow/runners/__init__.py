@@ -16,7 +16,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench.git import export
 from gitbench.git.repo import Entry
@@ -25,6 +25,9 @@ from gitbench.services.workbench import Workbench
 from gitbench.workflow import spec
 from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.resolver import ModuleStatus
+
+if TYPE_CHECKING:
+    from gitbench.executors import Executor
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Result:
     error: str | None = None
     refused: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    lost: bool = False  # its run was lost with a cluster's worker or scheduler: the next run runs it again
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Ran:
     status: str  # complete | failed | needs-input
     error: str | None
     seconds: float
+    refused: list[tuple[str, str]] = field(default_factory=list)  # files a cluster's worker did not send back
+    lost: bool = False  # the run was lost with a cluster's worker or scheduler (runners/remote.py)
 
 
 @dataclass
@@ -67,9 +73,11 @@ def prepare(
     st: ModuleStatus,
     config: dict[str, Any],
     home: str,
+    executor: Executor | None = None,
 ) -> Callable[[], Outcome]:
     """Prepare a module's run in this thread (Git access); return the call for a worker thread. ``home``: the
-    folder the job's modules get their folders in; ``config``: the module's settings with the run's overrides."""
+    folder the job's modules get their folders in; ``config``: the module's settings with the run's overrides;
+    ``executor``: a cluster's, where command and model modules run (``remote.py``; None: here)."""
     if m.kind == ModuleKind.INPUT:
         from gitbench.workflow.runners import input as input_runner
 
@@ -79,6 +87,12 @@ def prepare(
     snap = export.export(wb.git, wb.git.commit(head).tree, folder, scope)
     for out in m.outputs:  # the folders its outputs go in exist, as they would in the project
         os.makedirs(os.path.dirname(os.path.join(folder, out)), exist_ok=True)
+    if executor is not None and m.kind in (ModuleKind.COMMAND, ModuleKind.MODEL):
+        from gitbench.workflow.runners import remote
+
+        if m.kind == ModuleKind.COMMAND:
+            return functools.partial(remote.call, executor, m, folder, snap, config)
+        return functools.partial(remote.call_model, executor, m, folder, snap, config, wb.git.workdir)
     if m.kind == ModuleKind.COMMAND:
         from gitbench.workflow.runners import command
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gitbench.git import export
@@ -28,7 +29,15 @@ def note_path(folder: str) -> str:
     return folder + ".pgid"
 
 
-def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str, Any]) -> Ran:
+def run(
+    m: spec.ModuleSpec,
+    folder: str,
+    snap: export.Snapshot,
+    config: dict[str, Any],
+    on_start: Callable[[int], None] | None = None,
+) -> Ran:
+    """Run the command in ``folder``; ``on_start(pgid)`` once it runs (its process group: a cluster's worker
+    watches over it, ``remote.py``)."""
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
@@ -50,6 +59,7 @@ def run(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, config: dict[str
             timeout=timeout,
             session=True,
             note=note_path(folder),
+            on_start=on_start,
         )
         size = errors.seek(0, os.SEEK_END)
         errors.seek(max(0, size - STDERR_TAIL))

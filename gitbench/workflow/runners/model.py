@@ -7,7 +7,8 @@ import contextlib
 import json
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors
 from gitbench.git import export
@@ -15,6 +16,9 @@ from gitbench.git.repo import BLOB
 from gitbench.scope import Scope
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+
+if TYPE_CHECKING:
+    from gitbench.providers.config import Config, ModelSpec, Settings
 
 
 def run(
@@ -25,21 +29,51 @@ def run(
     workdir: str | None,
     logs: str,
 ) -> Ran:
-    from gitbench.providers import config as provider_config
-    from gitbench.providers import transport
-    from gitbench.services import edits
+    """Run the module here: its model resolved from the config of the Workbench at ``workdir``."""
     from gitbench.store.logs import Log
 
     started = time.monotonic()
     try:
-        cfg = provider_config.load(workdir)
-        model_spec = cfg.resolve(str(m.run["model"]))
+        cfg, model_spec = resolve(m, workdir)
+    except errors.GitbenchError as exc:
+        return Ran(folder, snap, "failed", exc.message, time.monotonic() - started)
+
+    def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
+        Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
+
+    return call(m, folder, snap, config, model_spec, cfg.settings, on_debug)
+
+
+def resolve(m: spec.ModuleSpec, workdir: str | None) -> tuple[Config, ModelSpec]:
+    """The config and the module's model (its provider, with that provider's key alone)."""
+    from gitbench.providers import config as provider_config
+
+    cfg = provider_config.load(workdir)
+    return cfg, cfg.resolve(str(m.run["model"]))
+
+
+def call(
+    m: spec.ModuleSpec,
+    folder: str,
+    snap: export.Snapshot,
+    config: dict[str, Any],
+    model_spec: ModelSpec,
+    settings: Settings,
+    on_debug: Callable[[str, dict[str, Any]], None] | None,
+) -> Ran:
+    """Ask ``model_spec`` for the module's edits and write them in ``folder`` (here, or on a cluster's worker:
+    everything it needs is in its arguments)."""
+    from gitbench.providers import transport
+    from gitbench.services import edits
+
+    started = time.monotonic()
+    try:
         sent: dict[str, tuple[str, int]] = {}
         for rel in sorted(snap):
             with open(os.path.join(folder, rel), "rb") as fh:
                 data = fh.read()
             with contextlib.suppress(UnicodeDecodeError):
-                if len(data) <= cfg.settings.max_file_bytes and b"\x00" not in data:
+                if len(data) <= settings.max_file_bytes and b"\x00" not in data:
                     sent[rel] = (data.decode("utf-8"), BLOB)
         prompt = str(m.run["prompt"])
         if config:
@@ -55,14 +89,11 @@ def run(
             except edits.NoEdits as exc:
                 raise transport.Unusable(str(exc)) from exc
 
-        def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
-            Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
-
-        with transport.client(cfg.settings, model_spec.provider.base_url) as http:
-            outcome = transport.complete(http, model_spec, cfg.settings, SYSTEM, user, use, on_debug=on_debug)
+        with transport.client(settings, model_spec.provider.base_url) as http:
+            outcome = transport.complete(http, model_spec, settings, SYSTEM, user, use, on_debug=on_debug)
         raw, _summary = outcome.value
         plan = edits.plan(
-            raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, cfg.settings.max_edit_bytes
+            raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, settings.max_edit_bytes
         )
         for path, (content, _mode) in plan.writes.items():
             full = os.path.join(folder, path)
