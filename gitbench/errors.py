@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
+
+from gitbench.lazy_dataclass import dataclass
 
 # Every gitbench command an action can name: the TUI routes an action by it, the CLI prints it as
 # ``gitbench VERB ARGS``. A sub-command is its path, words separated by one space.
@@ -130,10 +132,17 @@ class Action:
             return first
         return f"{first} && {self.then.command}" if first else self.then.command
 
-    def to_dict(self) -> dict[str, str]:
-        """The action for ``--json``, job reports and MCP: its label and ``command`` as a shell reads it (the
-        contract scripts read; the verb and arguments stay in-process, for the front ends)."""
-        return {"label": self.label, "command": self.command}
+    def to_dict(self) -> dict[str, Any]:
+        """The action for ``--json``, job reports and MCP: its label, ``command`` as a shell reads it, and the
+        same as data: the gitbench ``verb`` (None for a step that is not a gitbench command) with its ``args``,
+        and ``then``, the chained step (None when there is none), so a script need not parse the command."""
+        return {
+            "label": self.label,
+            "command": self.command,
+            "verb": self.verb,
+            "args": list(self.args),
+            "then": self.then.to_dict() if self.then is not None else None,
+        }
 
 
 PUBLISH = Action("Publish the Draft", "publish")

@@ -17,7 +17,6 @@ at standard error while it serves, so nothing else can write to it.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import threading
@@ -33,7 +32,8 @@ from typing_extensions import TypedDict
 
 from gitbench import errors
 from gitbench.git.repo import GitRepo
-from gitbench.model import Checkpoint, OperationResult, Review, Status, to_json
+from gitbench.model import Checkpoint, CheckpointKind, OperationResult, Review, Status, to_json
+from gitbench.services.crash import as_error  # what the CLI's one error handler would say (cli/app.handle)
 from gitbench.services.workbench import Workbench
 
 INSTRUCTIONS = """\
@@ -101,17 +101,6 @@ def failed(exc: errors.GitbenchError) -> CallToolResult:
 def _dumps(data: Any) -> str:
     # Compact: the text is what a model reads (tokens), and a client parses it on every call.
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
-
-
-def as_error(exc: BaseException) -> errors.GitbenchError:
-    """What the CLI's one error handler would say about ``exc`` (cli/app.handle), as an error value."""
-    if isinstance(exc, errors.GitbenchError):
-        return exc
-    if isinstance(exc, OSError):
-        return errors.file_error(exc, "running the tool")
-    from gitbench.services.crash import internal_error
-
-    return internal_error(exc)
 
 
 async def run(work: Callable[[], Any], answer: Callable[[Any], CallToolResult] = ok) -> CallToolResult:
@@ -291,18 +280,11 @@ def do_publish(plan: Plan, check: str | None, no_check: bool) -> OperationResult
     from gitbench.model import DRAFT_PREFIX
     from gitbench.services import publish as publish_service
 
-    params = inspect.signature(publish_service.publish).parameters
-    options: dict[str, Any] = {}
-    for name, value in (("check", check), ("no_check", no_check)):
-        if value:
-            if name not in params:
-                raise errors.UsageError(f"This gitbench cannot `publish --{name.replace('_', '-')}` yet.")
-            options[name] = value
     wb = workbench()
     with wb.changing("publish"):
         if wb.git.ref(DRAFT_PREFIX + plan.label) != plan.head or wb.published() != plan.published:
             raise moved(plan)
-        return publish_service.publish(wb, plan.label, **options)
+        return publish_service.publish(wb, plan.label, check=check, no_check=no_check)
 
 
 def do_restore(plan: Plan, keep_draft: bool) -> OperationResult:
@@ -366,7 +348,7 @@ def server() -> MCPServer:
         def work() -> OperationResult:
             wb = workbench()
             with wb.changing("checkpoint"):
-                cp = cps.create(wb, "manual", message)
+                cp = cps.create(wb, CheckpointKind.MANUAL, message)
             return OperationResult(
                 "checkpoint",
                 f"Took {cp.name} of Published {cp.commit[:12]}.",
@@ -451,14 +433,9 @@ def server() -> MCPServer:
         """Why a file or lines are as they are: the job, step, model and prompt summary that last changed them,
         from the audit trail. Same as `gitbench why TARGET --json`."""
 
+        from gitbench.services import why as why_service
+
         def work() -> Any:
-            try:
-                from gitbench.services import why as why_service  # type: ignore[attr-defined,unused-ignore]
-            except ImportError as exc:
-                raise errors.UsageError(
-                    "`why` is not available in this gitbench (gitbench.services.why is missing).",
-                    [errors.Action("Update gitbench")],
-                ) from exc
             return why_service.why(workbench(), target, rev).to_json()
 
         return await run(work)

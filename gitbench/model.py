@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
 TRASH_PREFIX = "refs/gitbench/trash/"
@@ -15,11 +17,54 @@ TRASH_DAYS = 14
 REMIND_AFTER = 24 * 3600
 STALE_AFTER = 7 * 24 * 3600
 
-# Checkpoint kinds, as written in the tag message.
-KINDS = ("init", "auto", "publish", "manual", "pre-restore")
+
+class OpenStrEnum(StrEnum):
+    """A ``StrEnum`` of a value read from a file another gitbench may have written: a value this version does not
+    know (a record written by a newer gitbench on another clone) loads as itself and is written back unchanged,
+    rather than refusing the whole record."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenStrEnum | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_, member._value_ = value.upper(), value
+        return member
 
 
-class JobStatus(StrEnum):
+class CheckpointKind(OpenStrEnum):
+    """Why a checkpoint was taken, as its tag message says (``Gitbench-Checkpoint-Kind``); a kind this version
+    does not know loads as itself."""
+
+    INIT = "init"  # `gitbench init` adopted the repository
+    AUTO = "auto"  # before a job
+    PUBLISH = "publish"  # a publish (Published as it became)
+    MANUAL = "manual"  # `gitbench checkpoint`
+    PRE_RESTORE = "pre-restore"  # before a restore (or a pull over a restored Published): the restore's undo
+    UNKNOWN = "unknown"  # a tag with no kind in its message, or a lightweight tag: not gitbench's own
+
+
+class FileChangeStatus(OpenStrEnum):
+    """What a change does to a file, as a review lists it (a status libgit2 gives that is none of these, such as
+    a copy, is kept as its letter)."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+    TYPE_CHANGED = "type-changed"
+
+
+# A file change's one-letter mark in a review's list (anything else: "T")
+MARKS = {
+    FileChangeStatus.ADDED: "A",
+    FileChangeStatus.DELETED: "D",
+    FileChangeStatus.MODIFIED: "M",
+    FileChangeStatus.RENAMED: "R",
+}
+
+
+class JobStatus(OpenStrEnum):
     """Where a job stands. The values are the strings job records, reports, logs and ``--json`` have always held
     (a ``StrEnum`` compares equal to them and writes them as they are), so old records load unchanged."""
 
@@ -33,16 +78,6 @@ class JobStatus(StrEnum):
     INTERRUPTED = "interrupted"  # its process died; the next command found it still marked running
     PUBLISHED = "published"  # its Draft was published
     DISCARDED = "discarded"  # its Draft was discarded (recoverable)
-
-    @classmethod
-    def _missing_(cls, value: object) -> JobStatus | None:
-        # A status this version does not know (a record written by a newer gitbench on another clone) loads as
-        # itself and is written back unchanged, rather than refusing the whole record.
-        if not isinstance(value, str):
-            return None
-        member = str.__new__(cls, value)
-        member._name_, member._value_ = value.upper(), value
-        return member
 
     @property
     def stopped(self) -> bool:
@@ -67,8 +102,10 @@ def to_json(obj: Any) -> Any:
 
 @dataclass
 class Checkpoint:
+    """A checkpoint: an annotated tag under ``refs/tags/checkpoint/`` and what its message says."""
+
     name: str  # "checkpoint/261203-072105-k3mq" (an older Workbench's: "checkpoint/3")
-    kind: str
+    kind: CheckpointKind
     commit: str
     records: str | None
     date: float
@@ -78,8 +115,10 @@ class Checkpoint:
 
 @dataclass
 class FileChange:
+    """One file a Draft changes against Published, with its line counts."""
+
     path: str
-    status: str  # added | modified | deleted | renamed | type-changed
+    status: FileChangeStatus
     insertions: int = 0
     deletions: int = 0
     binary: bool = False
@@ -88,6 +127,8 @@ class FileChange:
 
 @dataclass
 class Review:
+    """What a Draft changes against Published (``gitbench review``)."""
+
     draft: str
     base: str
     head: str
@@ -102,6 +143,8 @@ class Review:
 
 @dataclass
 class Step:
+    """One step commit of a Draft, with its audit trailers."""
+
     commit: str
     subject: str
     date: float
@@ -111,6 +154,8 @@ class Step:
 
 @dataclass
 class DraftInfo:
+    """An open Draft as ``status`` and ``drafts`` describe it."""
+
     label: str
     ref: str
     head: str
@@ -133,6 +178,8 @@ class DraftInfo:
 
 @dataclass
 class JobRecord:
+    """A job's record (``jobs/<id>.json`` on the records ref)."""
+
     id: str
     kind: str
     status: JobStatus
@@ -196,6 +243,8 @@ class JobRecord:
 
 @dataclass
 class Published:
+    """Published: the main branch's commit and the checkpoint that names it, if one does."""
+
     branch: str
     ref: str
     commit: str
@@ -218,6 +267,8 @@ class Storage:
 
 @dataclass
 class Status:
+    """Everything ``gitbench status`` shows."""
+
     workbench: str
     bare: bool
     published: Published

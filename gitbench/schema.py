@@ -16,8 +16,10 @@ the caller gives (``file``, ``mid``...).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 Check = Callable[[Any], Any]
 

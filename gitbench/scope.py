@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+
+from gitbench.lazy_dataclass import dataclass
 
 MAX_PATH = 4096
 BIDI = set(  # bidirectional-text controls

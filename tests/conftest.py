@@ -12,12 +12,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import inprocess
+from tests.dask_cluster import Cluster
 from tests.gitserver import git_server  # noqa: F401 - the fixture, for every test module
 from tests.invariants import Snapshot, check_invariants
 from tests.provider_server import ProviderServer, config_toml
@@ -184,6 +185,30 @@ def provider() -> Iterator[ProviderServer]:
     path.write_text(config_toml(server))
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A real Dask scheduler and two single-threaded workers on 127.0.0.1 (tests/dask_cluster.py), shared by the
+    tests of one module that leave it whole (a test that kills a part starts its own with ``dask_clusters``)."""
+    with Cluster.start(tmp_path_factory.mktemp("dask-cluster"), workers=2) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def dask_clusters(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """Start real Dask clusters of the test's own: ``dask_clusters(workers=3)``. Every one is stopped, with every
+    process it started, when the test ends, failed or not."""
+    started: list[Cluster] = []
+
+    def start(workers: int = 2, threads: int = 1) -> Cluster:
+        cluster = Cluster.start(tmp_path / f"dask-cluster-{len(started)}", workers, threads)
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.close()
 
 
 __all__ = [

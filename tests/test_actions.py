@@ -51,12 +51,25 @@ def test_an_action_that_is_not_a_gitbench_command_is_text_or_a_label_alone() -> 
     assert (stash.verb, stash.command) == (None, "git stash")
     alone = errors.Action("Report the bug with the crash log")
     assert alone.command == ""
-    assert alone.to_dict() == {"label": "Report the bug with the crash log", "command": ""}
+    assert alone.to_dict() == {
+        "label": "Report the bug with the crash log",
+        "command": "",
+        "verb": None,
+        "args": [],
+        "then": None,
+    }
+    assert stash.to_dict()["command"] == "git stash" and stash.to_dict()["verb"] is None
 
 
-def test_json_gives_the_label_and_the_command_as_before() -> None:
+def test_json_gives_the_label_and_the_command_as_before_and_the_verb_and_args_as_data() -> None:
     action = errors.Action("Publish one", "publish", ("--draft", "d1"))
-    assert action.to_dict() == {"label": "Publish one", "command": "gitbench publish --draft d1"}
+    assert action.to_dict() == {
+        "label": "Publish one",
+        "command": "gitbench publish --draft d1",
+        "verb": "publish",
+        "args": ["--draft", "d1"],
+        "then": None,
+    }
     err = errors.NoDraft("none", [action])
     assert err.to_dict()["actions"] == [action.to_dict()]
 
@@ -64,7 +77,19 @@ def test_json_gives_the_label_and_the_command_as_before() -> None:
 def test_then_chains_a_second_step() -> None:
     back = errors.Action("Go back", "discard", ("--yes",), then=errors.Action("", "restore", ("cp-1", "--yes")))
     assert back.command == "gitbench discard --yes && gitbench restore cp-1 --yes"
-    assert back.to_dict() == {"label": "Go back", "command": "gitbench discard --yes && gitbench restore cp-1 --yes"}
+    assert back.to_dict() == {
+        "label": "Go back",
+        "command": "gitbench discard --yes && gitbench restore cp-1 --yes",
+        "verb": "discard",
+        "args": ["--yes"],
+        "then": {
+            "label": "",
+            "command": "gitbench restore cp-1 --yes",
+            "verb": "restore",
+            "args": ["cp-1", "--yes"],
+            "then": None,
+        },
+    }
 
 
 def test_a_publish_conflict_names_the_checkpoint_to_restore_by_its_action() -> None:

@@ -47,7 +47,12 @@ def failed(res: subprocess.CompletedProcess[str], code: str, exit_code: int) -> 
     assert isinstance(err["message"], str) and err["message"].strip()
     assert isinstance(err["actions"], list)
     for action in err["actions"]:
-        assert set(action) == {"label", "command"} and action["label"]
+        assert set(action) == {"label", "command", "verb", "args", "then"} and action["label"]
+        assert isinstance(action["args"], list) and all(isinstance(a, str) for a in action["args"])
+        if action["verb"] is not None:  # a gitbench command: the command line is the verb and its arguments
+            assert action["command"].startswith(f"gitbench {action['verb']}"), action
+        else:
+            assert action["args"] == [], action
     return err
 
 

@@ -100,12 +100,20 @@ def test_the_table_says_what_the_command_says(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [n for n, e in COMMANDS.items() if e.fast is not None])
-def test_a_fast_form_has_the_options_of_the_declaration(name: str) -> None:
+def test_the_parser_of_an_everyday_command_is_made_from_its_table_declaration(name: str) -> None:
+    """What click parses (`--help`, `--opt=value`) means what the table's plain form means: the same options
+    (names, kind, minimum, help) and arguments, and the command function's own defaults."""
+    import importlib
+    import inspect
+
     fast = COMMANDS[name].fast
     assert isinstance(fast, Fast)
+    function = getattr(importlib.import_module(f"gitbench.cli.{COMMANDS[name].module}"), fast.function)
+    defaults = {n: p.default for n, p in inspect.signature(function).parameters.items()}
     command = _declared(name)
+    assert command.help == inspect.cleandoc(function.__doc__ or "")
     options = {p.name: p for p in command.params if p.param_type_name == "option"}
-    arguments = [p.name for p in command.params if p.param_type_name == "argument"]
+    arguments = [p for p in command.params if p.param_type_name == "argument"]
     assert {o.dest for o in fast.options} == set(options)
     for opt in fast.options:
         declared = options[opt.dest]
@@ -113,10 +121,26 @@ def test_a_fast_form_has_the_options_of_the_declaration(name: str) -> None:
         kind = "flag" if declared.is_flag else "many" if declared.multiple else declared.type.name.split()[0]
         assert {"flag": "flag", "many": "many", "text": "text", "int": "integer"}[opt.kind] == kind, opt
         assert opt.min == getattr(declared.type, "min", None), opt
-    assert [*fast.positionals, *([fast.rest] if fast.rest else [])] == arguments
+        assert declared.help == opt.help, opt
+        assert declared.default == (None if opt.kind == "many" else defaults[opt.dest]), opt
+    table_args = [*fast.positionals, *([fast.rest] if fast.rest else [])]
+    assert [a.dest for a in table_args] == [p.name for p in arguments]
+    assert [a.nargs for a in arguments] == [1] * len(fast.positionals) + [-1] * bool(fast.rest)
+
+
+@pytest.mark.parametrize("module", sorted({e.module for e in COMMANDS.values() if e.fast is not None}))
+def test_an_everyday_command_is_declared_only_in_the_table(module: str) -> None:
+    """An option is spelled once: no module declares to typer a command whose options the table declares."""
     import importlib
 
-    assert callable(getattr(importlib.import_module(f"gitbench.cli.{COMMANDS[name].module}"), fast.function))
+    import typer
+
+    app = typer.Typer()
+    declare = getattr(importlib.import_module(f"gitbench.cli.{module}"), "declare", None)
+    if declare is not None:
+        declare(app)
+    declared = {c.name for c in app.registered_commands}
+    assert not declared & {n for n, e in COMMANDS.items() if e.fast is not None and e.module == module}
 
 
 def test_the_fast_form_leaves_anything_unusual_to_click() -> None:

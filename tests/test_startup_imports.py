@@ -18,8 +18,16 @@ from tests.conftest import without_coverage
 # Third-party libraries a core module must never import at the top: only cli/, tui/ and the providers' network
 # code use them, inside the functions that do.
 HEAVY = ("typer", "click", "rich", "textual", "httpx", "yaml", "mcp", "pygments", "markdown_it", "pydantic")
-# Standard modules that cost ~2-4 ms each and that a `status` without a Draft has no use for.
-NOT_FOR_STATUS = ("tomllib", "secrets", "subprocess", "shlex", "signal", "gitbench.services.worktrees")
+# Modules that cost ~2-4 ms each and that a `status` without a Draft has no use for (the events: its progress).
+NOT_FOR_STATUS = (
+    "tomllib",
+    "secrets",
+    "subprocess",
+    "shlex",
+    "signal",
+    "gitbench.services.worktrees",
+    "gitbench.events",
+)
 CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, review, publish, discard, exec) use
     "gitbench.errors",
     "gitbench.model",

@@ -65,10 +65,18 @@ def test_a_command_in_a_worker_thread_runs_in_its_own_session_and_a_timeout_stop
 
 
 def test_a_command_that_ends_leaves_nothing_running() -> None:
-    outcome = supervisor.run(
-        ["/bin/sh", "-c", "sleep 60 & exit 3"], "/", dict(os.environ), stdin=b"", session=True, timeout=30
+    # In a process of its own: from a main thread the supervisor is the subreaper and counts every child of its
+    # process as the job's (this test process may have others: another test's Dask cluster).
+    script = (
+        "import os\n"
+        "from gitbench.services import supervisor\n"
+        "o = supervisor.run(['/bin/sh', '-c', 'sleep 60 & exit 3'], '/', dict(os.environ), stdin=b'', session=True,"
+        " timeout=30)\n"
+        "print(o.code, o.stopped, o.leftovers)\n"
     )
-    assert outcome.code == 3 and outcome.stopped is None and outcome.leftovers == 1
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    code, stopped, leftovers = res.stdout.split()
+    assert int(code) == 3 and stopped == "None" and int(leftovers) == 1, res.stdout + res.stderr
 
 
 def start_group() -> subprocess.Popen[bytes]:
@@ -149,3 +157,37 @@ def test_ctrl_c_during_a_workflow_run_stops_its_running_modules_with_what_they_s
     assert "The workflow run was cancelled" in stderr
     assert all(gone(int(p)) for p in pids.read_text().split())
     assert not list((tmp_path).rglob("*.pgid"))
+
+
+def test_the_listing_below_us_holds_every_descendant_as_the_whole_machines_listing_does() -> None:
+    proc = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & sleep 60 & wait"], start_new_session=True)
+    try:
+        time.sleep(0.3)  # both sleeps have started
+        everyone = supervisor._processes()
+        mine = {proc.pid, *supervisor.tree(proc.pid, None, procs=everyone)}
+        below = supervisor._below_us()
+        assert below is not None, "this kernel keeps /proc/<pid>/task/<tid>/children"
+        assert len(mine) == 3
+        assert {pid: below[pid] for pid in mine} == {pid: everyone[pid] for pid in mine}
+        assert os.getpid() not in below
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_as_the_subreaper_a_grandchild_that_left_the_group_and_outlived_its_parent_is_stopped(
+    tmp_path: Path,
+) -> None:
+    # From the main thread of a process of its own, as `gitbench exec` runs it (the subreaper is per process).
+    script = (
+        "import os, sys\n"
+        "from gitbench.services import supervisor\n"
+        "out = supervisor.run(['/bin/sh', '-c', 'setsid sleep 60 & echo $! > pid; exit 0'], sys.argv[1],"
+        " dict(os.environ), stdin=b'')\n"
+        "print(out.code, out.leftovers)\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert res.stdout.split() == ["0", "1"], res.stdout + res.stderr
+    assert gone(int((tmp_path / "pid").read_text()))

@@ -8,7 +8,9 @@ same printed status and the same Draft tree, byte for byte. The heavy proofs (se
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -465,3 +467,166 @@ def test_a_command_stops_when_its_worker_process_is_killed(tmp_path: Path) -> No
         worker.wait()
     time.sleep(4)  # past the command's own end, had it run on
     assert marks.read_text() == "start\n"  # stopped with its worker: Dask runs the module again elsewhere
+
+
+def in_session(sid: int) -> list[int]:
+    """The live processes of the session ``sid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_ctrl_c_at_a_terminal_stops_a_run_on_a_local_cluster_without_a_worker_traceback_or_a_process_left(
+    tmp_path: Path,
+) -> None:
+    started = tmp_path / "started"
+    wb = workflow_bench(
+        tmp_path / "p",
+        f"modules:\n  - {{id: slow, outputs: [out/s.txt], run: {{command: 'touch {started}; sleep 60'}}}}\n",
+    )
+    # a session of its own, as a terminal gives: Ctrl-C is sent to every process of its foreground group
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--executor", "dask://local?workers=2"],
+        cwd=wb,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the module never started"
+            time.sleep(0.05)
+        assert len(in_session(proc.pid)) > 1, "the cluster's processes are in gitbench's group"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in err, err
+    assert "The workflow run was cancelled" in out + err, out + err
+    deadline = time.monotonic() + 10
+    while in_session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not in_session(proc.pid), "a process of the cluster (or its command) was left running"
+    assert state(wb)["running"] == {}
+    check_invariants(wb)
+
+
+def test_a_scheduler_that_does_not_answer_offers_the_callers_own_command_again(tmp_path: Path) -> None:
+    wb = bench(tmp_path / "p", tmp_path / "runs.log")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"dask://127.0.0.1:{port}"
+    offered = {}
+    for command in (("run", "--module", "gather"), ("resume",)):
+        res = gitbench_subprocess(wb, "workflow", *command, "--executor", address, "--json")
+        assert res.returncode == 27, res.stdout + res.stderr
+        offered[command[0]] = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    start = f"dask scheduler --host 127.0.0.1 --port {port} & dask worker tcp://127.0.0.1:{port} &"
+    assert offered["run"] == [
+        start,
+        f"gitbench workflow run --module gather --executor {address}",
+        "gitbench workflow run --module gather --executor local",
+    ]
+    assert offered["resume"] == [
+        start,
+        f"gitbench workflow resume --executor {address}",
+        "gitbench workflow resume --executor local",
+    ]
+    assert draft_ref(wb) == "" and runs(tmp_path / "runs.log") == []
+
+
+def test_the_executor_is_chosen_by_one_rule_option_then_config_then_local(tmp_path: Path) -> None:
+    from gitbench.providers import config
+
+    wb = workflow_bench(tmp_path / "p", WHERE, {".gitbench/config.toml": '[workflow]\nexecutor = "dask://local"\n'})
+    configured, plain = config.load(str(wb)), config.load(None)
+    assert config.choose_executor(None, configured) == "dask://local"
+    assert config.choose_executor("local", configured) == "local"
+    assert config.choose_executor("dask://127.0.0.1:8786", configured) == "dask://127.0.0.1:8786"
+    assert config.choose_executor(None, plain) == "local"
+    with pytest.raises(errors.UsageError, match="`local`, `dask://local` or `dask://HOST:PORT`"):
+        config.choose_executor("ray://nowhere", plain)
+
+
+WHERE = "modules:\n  - {id: where, outputs: [out/where.txt], run: {command: 'pwd > out/where.txt'}}\n"
+
+
+def ran_on_a_worker(wb: Path) -> bool:
+    """The module ran in a worker's temporary folder, not the Workbench's modules folder."""
+    return "/gitbench-module-" in git(wb, "show", f"{draft_ref(wb)}:out/where.txt")
+
+
+def test_module_runner_honours_the_configs_executor_and_its_option_beats_it(scheduler: str, tmp_path: Path) -> None:
+    from tests.workflow_helpers import module_runner
+
+    config = {".gitbench/config.toml": f'[workflow]\nexecutor = "{scheduler}"\n'}
+    on_cluster, here = (workflow_bench(tmp_path / name, WHERE, config) for name in ("cluster", "here"))
+    res = module_runner(on_cluster, "--module", "where")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert ran_on_a_worker(on_cluster)
+    res = module_runner(here, "--module", "where", "--executor", "local")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not ran_on_a_worker(here)
+
+    with socket.socket() as s:  # a port nobody listens on: the module-runner command is offered again
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"dask://127.0.0.1:{port}"
+    res = module_runner(here, "--module", "where", "--set", "k=v", "--executor", address, "--json")
+    assert res.returncode == 27, res.stdout + res.stderr
+    offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    assert f"module-runner --project {here} --module where --set k=v --executor {address}" in offered
+    assert f"module-runner --project {here} --module where --set k=v --executor local" in offered
+
+
+def test_the_tuis_workflow_run_honours_the_configs_executor(scheduler: str, tmp_path: Path) -> None:
+    from tests.test_tui import drive, press, text
+
+    config = {".gitbench/config.toml": f'[workflow]\nexecutor = "{scheduler}"\n'}
+    wb = workflow_bench(tmp_path / "p", WHERE, config)
+
+    async def scenario(app: Any, pilot: Any) -> None:
+        await press(pilot, "f", "R")
+        for _ in range(600):  # the run ends in the app's worker thread
+            if text(app, "#engine-banner") == "Status: complete":
+                break
+            await pilot.pause(0.05)
+        assert text(app, "#engine-banner") == "Status: complete"
+
+    drive(wb, scenario)
+    assert ran_on_a_worker(wb)
+    check_invariants(wb)
+
+
+def test_closing_a_local_cluster_with_a_busy_worker_is_prompt_and_leaves_no_process() -> None:
+    from gitbench.executors import open_executor
+
+    executor = open_executor("dask://local?workers=1")
+    try:
+        executor.submit("busy", time.sleep, 60)
+        deadline = time.monotonic() + 60
+        while not any(executor.client.processing().values()):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the task never started"
+            time.sleep(0.05)
+        pids = [n.process.pid for n in executor.cluster.workers.values()]  # type: ignore[attr-defined]
+    finally:
+        closing = time.monotonic()
+        executor.close()
+        took = time.monotonic() - closing
+    # the nanny's own grace for a busy worker is 4 s (0.8 x its 5 s timeout): not waited for
+    assert took < 2.5, f"closing took {took:.1f} s"
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]

@@ -108,9 +108,11 @@ def test_a_full_resolve_prints_what_no_cache_prints_and_a_changed_workflow_file_
     st.builds(
         ModuleStatus,
         id=texts,
-        state=st.sampled_from(resolver.STATES),
+        state=st.sampled_from(list(resolver.ModuleState)),
         artifacts=st.lists(
-            st.builds(Artifact, path=texts, klass=st.sampled_from(resolver.CLASSES), reason=st.none() | texts),
+            st.builds(
+                Artifact, path=texts, klass=st.sampled_from(list(resolver.ArtifactClass)), reason=st.none() | texts
+            ),
             max_size=3,
         ),
         blocked_by=st.lists(texts, max_size=3),

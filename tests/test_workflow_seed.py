@@ -92,12 +92,11 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "400")  # error banners wrap to the terminal: keep each message on one line
 
 
-@pytest.fixture
-def seed(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """The seed's project: notes, the two tools, and the anchors someone once wrote by hand (no metadata)."""
-    log = tmp_path / "runs.log"
-    wb = workflow_bench(
-        tmp_path / "project",
+def seed_project(path: Path, log: Path) -> Path:
+    """The seed's project at ``path``: notes, the two tools, and the anchors someone once wrote by hand (no
+    metadata); its modules append their ids to ``log`` (also used by tests/test_workflow_dask.py)."""
+    return workflow_bench(
+        path,
         seed_workflow(log),
         {
             "notes/a.md": "note a\n",
@@ -107,6 +106,13 @@ def seed(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
             "docs/anchors.md": "anchors, written by hand\n",
         },
     )
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """The seed's project (``seed_project``) and its run log."""
+    log = tmp_path / "runs.log"
+    wb = seed_project(tmp_path / "project", log)
     yield wb, log
     check_invariants(wb)
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from gitbench.workflow import state as engine_state
-from gitbench.workflow.state import Claim, ClaimStatus, Gate, LastRun
+from gitbench.workflow.state import Claim, ClaimStatus, Gate, LastRun, RunStatus
 
 # As gitbench 1.x wrote it: a claim of a running module, one whose step commit was noted before the Draft moved,
 # one waiting for input, a gate approved for some inputs, a plain gate, the last run of a finished module (and of
@@ -130,11 +130,17 @@ def test_new_records_write_the_keys_the_dicts_had() -> None:
     }
 
 
-def test_readers_of_the_dict_form_still_read_a_record() -> None:
+def test_a_record_loads_its_status_as_the_enum_and_writes_the_text_it_always_did() -> None:
     gate = Gate(required=True, approved=True, fingerprint="f", inputs={"x": "1"})
-    assert gate.get("approved") is True and gate["inputs"] == {"x": "1"} and gate.get("missing", 5) == 5
-    assert Gate().get("required", "from the file") == "from the file"
-    assert Claim(status=ClaimStatus.NEEDS_INPUT).get("status") == "needs-input"
+    assert gate.approved is True and gate.inputs == {"x": "1"}
+    assert Gate().required is None and "required" not in Gate().to_json()  # None: as the workflow file says
+    claim = Claim.from_json({"status": "needs-input", "pid": 7})
+    assert claim.status is ClaimStatus.NEEDS_INPUT and claim.to_json()["status"] == "needs-input"
+    last = LastRun.from_json({"status": "failed", "error": "boom"})
+    assert last.status is RunStatus.FAILED and json.dumps(last.json) == '{"status": "failed", "error": "boom"}'
+    # a status a newer gitbench wrote loads as itself and is written back unchanged, not a refused state
+    newer = LastRun.from_json({"status": "offloaded"})
+    assert newer.status == "offloaded" and newer.to_json()["status"] == "offloaded"
 
 
 def test_a_state_of_another_shape_is_a_fresh_state_not_an_error(tmp_path: Path) -> None:

@@ -124,7 +124,8 @@ def run_command(command: object, prog: str) -> None:
 
 def _click_exit(exc: Exception, as_json: bool) -> int | None:
     """click's own exceptions, by type (click is imported only if a parser ran): a usage error is shown as click
-    shows it (or as our usage error with ``--json``), Abort is exit 1, Exit its code; None for anything else."""
+    shows it (or as our usage error with ``--json``), Abort is exit 1 (a Ctrl-C that click made an Abort is
+    cancelled, as anywhere else); None for anything else. (click's ``main`` returns an Exit's code itself.)"""
     if "click" not in sys.modules:
         return None
     import click
@@ -140,10 +141,17 @@ def _click_exit(exc: Exception, as_json: bool) -> int | None:
         exc.show()
         return exc.exit_code
     if isinstance(exc, click.exceptions.Abort):
-        return 1
-    if isinstance(exc, click.exceptions.Exit):
-        return exc.exit_code
+        # click, run with standalone_mode=False, turns a Ctrl-C inside a command into an Abort from it
+        return _cancelled(as_json) if isinstance(exc.__cause__, KeyboardInterrupt) else 1
     return None
+
+
+def _cancelled(as_json: bool) -> int:
+    from gitbench import errors
+    from gitbench.cli import render
+
+    render.error(errors.Cancelled("Cancelled. Nothing half-done was left: run `gitbench status` to check."), as_json)
+    return 130
 
 
 def handle(invoke: Callable[[], int | None], as_json: bool) -> int:
@@ -159,10 +167,7 @@ def handle(invoke: Callable[[], int | None], as_json: bool) -> int:
         render.error(exc, as_json)
         return exc.exit_code
     except KeyboardInterrupt:
-        render.error(
-            errors.Cancelled("Cancelled. Nothing half-done was left: run `gitbench status` to check."), as_json
-        )
-        return 130
+        return _cancelled(as_json)
     except BrokenPipeError:
         return 0
     except OSError as exc:

@@ -153,7 +153,8 @@ def rebase(draft: str | None = None, json: bool = False) -> int:
 
 
 def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    """The options and help of the commands the table does not declare (cli/table.py), for typer (imported
+    only when one of these commands is parsed)."""
     import typer
 
     @app.command("try", help=try_.__doc__)
@@ -177,10 +178,6 @@ def declare(app: typer.Typer) -> None:
         ),
     ) -> int:
         return try_(models, job, label, max_parallel, json, executor)
-
-    @app.command("drafts", help=drafts.__doc__)
-    def _drafts(json: bool = typer.Option(False, "--json", help="Print the Drafts as JSON.")) -> int:
-        return drafts(json)
 
     @app.command("compare", help=compare.__doc__)
     def _compare(

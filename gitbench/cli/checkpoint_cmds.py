@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 
 def checkpoint(message: str = "", json: bool = False) -> int:
     """Take a manual checkpoint of Published and the records."""
-    from gitbench.model import OperationResult
+    from gitbench.model import CheckpointKind, OperationResult
     from gitbench.services import checkpoints
 
     wb = open_workbench()
     with wb.changing("checkpoint"):
-        cp = checkpoints.create(wb, "manual", message)
+        cp = checkpoints.create(wb, CheckpointKind.MANUAL, message)
     res = OperationResult(
         "checkpoint",
         f"Took {cp.name} of Published {cp.commit[:12]}.",
@@ -75,23 +75,9 @@ def log(limit: int = 50, json: bool = False) -> int:
 
 
 def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    """The options and help of the commands the table does not declare (cli/table.py), for typer (imported
+    only when one of these commands is parsed)."""
     import typer
-
-    @app.command("checkpoint", help=checkpoint.__doc__)
-    def _checkpoint(
-        message: str = typer.Option("", "-m", "--message", help="Why this checkpoint."),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return checkpoint(message, json)
-
-    @app.command("checkpoints", help=checkpoints.__doc__)
-    def _checkpoints(
-        every: bool = typer.Option(False, "--all", help="Every checkpoint, not only the newest."),
-        limit: int = typer.Option(30, "--limit", "-n", min=1, help="How many of the newest to show."),
-        json: bool = typer.Option(False, "--json", help="Print the list as JSON (`older`: how many are not in it)."),
-    ) -> int:
-        return checkpoints(every, limit, json)
 
     @app.command("restore", help=restore.__doc__)
     def _restore(
@@ -107,10 +93,3 @@ def declare(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> int:
         return restore(name, yes, keep_draft, json)
-
-    @app.command("log", help=log.__doc__)
-    def _log(
-        limit: int = typer.Option(50, "-n", help="How many steps to show."),
-        json: bool = typer.Option(False, "--json", help="Print the audit trail as JSON."),
-    ) -> int:
-        return log(limit, json)

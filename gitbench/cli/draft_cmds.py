@@ -1,8 +1,6 @@
-"""exec, review, publish (gated on the check), discard."""
+"""exec, review, publish (gated on the check), discard. Their options are declared in cli/table.py."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from gitbench import errors
 from gitbench.cli import render
@@ -10,9 +8,6 @@ from gitbench.cli.opening import open_workbench, progress, read_only, shown, use
 from gitbench.cli.prompts import ask, choose_on_draft, interactive
 from gitbench.model import OperationResult
 from gitbench.services.workbench import Workbench
-
-if TYPE_CHECKING:
-    import typer
 
 
 def exec(
@@ -134,74 +129,3 @@ def discard(yes: bool = False, draft: str | None = None, undo: bool = False, jso
         if answer != "yes":
             raise errors.Cancelled("Cancelled: the Draft is as it was.")
     return shown(discard_service.discard(wb, draft), json)
-
-
-def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
-    import typer
-
-    @app.command("exec", help=exec.__doc__, context_settings={"allow_interspersed_args": False})
-    def _exec(
-        command: list[str] = typer.Argument(None, help="The command to run, after `--`."),
-        files: list[str] = typer.Option(None, "--files", "-f", help="Glob of files the job may change (repeatable)."),
-        message: str = typer.Option("", "-m", "--message", help="The step's commit subject."),
-        on_draft: str = typer.Option(None, "--on-draft", help="If a Draft is open: publish or discard it first."),
-        timeout: str = typer.Option(
-            None, "--timeout", help="Stop the command (and all it started) after this long: 90, 90s, 15m, 2h."
-        ),
-        ok_exit: list[str] = typer.Option(
-            None, "--ok-exit", help="An exit status that means success for this command (repeatable, or 1,2)."
-        ),
-        sparse: bool = typer.Option(
-            False,
-            "--sparse",
-            help="Check out only the --files folders (and the top-level "
-            "files) in the Draft's worktree: faster in big repositories; the command "
-            "does not see the other files.",
-        ),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return exec(command, files, message, on_draft, timeout, ok_exit, sparse, json)
-
-    @app.command("review", help=review.__doc__)
-    def _review(
-        patch: bool = typer.Option(False, "--patch", "-p", help="Show the full diff."),
-        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
-        json: bool = typer.Option(False, "--json", help="Print the review as JSON."),
-    ) -> int:
-        return review(patch, draft, json)
-
-    @app.command("publish", help=publish.__doc__)
-    def _publish(
-        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
-        check: str = typer.Option(
-            None,
-            "--check",
-            help="Run this shell command in a clean worktree of the Draft first; publish only if it passes "
-            "(instead of [publish] check).",
-        ),
-        no_check: bool = typer.Option(
-            False, "--no-check", help="Skip the configured check ([publish] check); recorded in the audit."
-        ),
-        remote: str = typer.Option(
-            None,
-            "--remote",
-            metavar="[REMOTE]",
-            help="Publish to this Git remote's Published first, as a compare-and-swap (refused if it moved), then "
-            "here; alone: the usual remote ([publish] remote, the branch's upstream, origin).",
-        ),
-        no_remote: bool = typer.Option(
-            False, "--no-remote", help="Publish here only, even if [publish] remote is set."
-        ),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return publish(draft, check, no_check, remote, no_remote, json)
-
-    @app.command("discard", help=discard.__doc__)
-    def _discard(
-        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open (`gitbench drafts`)."),
-        undo: bool = typer.Option(False, "--undo", help="Bring back the last discarded Draft."),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return discard(yes, draft, undo, json)

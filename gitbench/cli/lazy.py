@@ -15,12 +15,66 @@ from gitbench.cli.table import COMMANDS, HELP
 
 
 def module_commands(module: str) -> click.Group:
-    """The click commands one ``gitbench.cli.<module>`` declares (typer builds them: imported here, not before)."""
+    """The click commands of one ``gitbench.cli.<module>``: its everyday commands from the table, the others from
+    its ``declare(app)`` (typer builds them: imported here, not before)."""
     import typer
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    importlib.import_module(f"gitbench.cli.{module}").declare(app)
+    declare = getattr(importlib.import_module(f"gitbench.cli.{module}"), "declare", None)
+    if declare is not None:
+        declare(app)
+    declare_table(app, module)
     return typer.main.get_group(app)
+
+
+_TYPES: dict[str, Any] = {"flag": bool, "text": str, "int": int, "many": list[str]}
+
+
+def declare_table(app: Any, module: str) -> None:
+    """Declare to typer the everyday commands of ``module`` that the table declares (``Fast``): each option and
+    argument as the table spells it (names, kind, help, minimum, metavar), with the default of the command
+    function's own parameter, so the parser and the table's plain forms cannot mean different things."""
+    import inspect
+
+    import typer
+
+    functions = importlib.import_module(f"gitbench.cli.{module}")
+    for name, entry in COMMANDS.items():
+        fast = entry.fast
+        if entry.module != module or fast is None:
+            continue
+        function = getattr(functions, fast.function)
+        # a KeyError: the table names an argument the function does not have
+        signature = inspect.signature(function).parameters
+        default = {n: None if p.default is inspect.Parameter.empty else p.default for n, p in signature.items()}
+        params: list[tuple[str, Any, Any]] = [
+            (arg.dest, str, typer.Argument(default[arg.dest], help=arg.help)) for arg in fast.positionals
+        ]
+        if fast.rest is not None:
+            rest = fast.rest
+            params.append((rest.dest, list[str], typer.Argument(default[rest.dest], help=rest.help)))
+        for opt in fast.options:
+            info = typer.Option(default[opt.dest], *opt.names, help=opt.help, min=opt.min, metavar=opt.metavar)
+            params.append((opt.dest, _TYPES[opt.kind], info))
+        settings = {"allow_interspersed_args": False} if fast.rest is not None else {}
+        app.command(name, help=function.__doc__, context_settings=settings)(_callback(function, params))
+
+
+def _callback(function: Any, params: list[tuple[str, Any, Any]]) -> Any:
+    """A function typer reads as declaring ``params`` (name, type, typer's Argument or Option), calling
+    ``function`` with them."""
+    import inspect
+
+    def command(**kwargs: Any) -> int:
+        return int(function(**kwargs))
+
+    kind = inspect.Parameter.KEYWORD_ONLY
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, kind, default=info, annotation=typ) for name, typ, info in params],
+        return_annotation=int,
+    )
+    command.__annotations__ = {**{name: typ for name, typ, _ in params}, "return": int}
+    return command
 
 
 class LazyGroup(click.Group):

@@ -123,7 +123,8 @@ def chat(
 
 
 def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    """The options and help of the commands the table does not declare (cli/table.py), for typer (imported
+    only when one of these commands is parsed)."""
     import typer
 
     @app.command("ask", help=ask.__doc__)
@@ -165,10 +166,6 @@ def declare(app: typer.Typer) -> None:
         json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> int:
         return report(job, json)
-
-    @app.command("jobs", help=jobs.__doc__)
-    def _jobs(json: bool = typer.Option(False, "--json", help="Print the jobs as JSON.")) -> int:
-        return jobs(json)
 
     @app.command("models", help=models.__doc__)
     def _models(

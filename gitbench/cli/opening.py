@@ -4,12 +4,14 @@ reading, call the service, ``--json`` or render) and a result shown either way."
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitbench import errors
 from gitbench.cli import render
-from gitbench.events import Progress
 from gitbench.services.workbench import Workbench
+
+if TYPE_CHECKING:  # the events module (~2 ms of NamedTuples) loads only for commands that report progress
+    from gitbench.events import Progress
 
 T = TypeVar("T")
 

@@ -34,37 +34,9 @@ def setup(remote: str | None = None, json: bool = False) -> int:
 
 
 def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    """The options and help of the commands the table does not declare (cli/table.py), for typer (imported
+    only when one of these commands is parsed)."""
     import typer
-
-    @app.command("push", help=push.__doc__)
-    def _push(
-        remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
-        drafts: bool = typer.Option(
-            False, "--drafts", help="Push the open Drafts too (and remove shared ones gone here)."
-        ),
-        overwrite_published: bool = typer.Option(
-            False,
-            "--overwrite-published",
-            help="Put your Published over the server's when it is not ahead of it (after a restore); still refused "
-            "if the server moved since you last saw it.",
-        ),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return push(remote, drafts, overwrite_published, json)
-
-    @app.command("pull", help=pull.__doc__)
-    def _pull(
-        remote: str = typer.Argument(None, help="The Git remote (default: Published's upstream, else origin)."),
-        drafts: bool = typer.Option(False, "--drafts", help="Bring teammates' shared Drafts too."),
-        keep_mine: bool = typer.Option(
-            False,
-            "--keep-mine",
-            help="When both Published moved on: take the server's, and keep yours as a Draft on top (nothing lost).",
-        ),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return pull(remote, drafts, keep_mine, json)
 
     group = typer.Typer(help="Set up a Git remote to carry gitbench's refs.", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitbench import clock, trailers
 from gitbench.errors import GitbenchError
-from gitbench.model import Checkpoint, OperationResult, Review, Status, Step, to_json
+from gitbench.model import MARKS, Checkpoint, OperationResult, Review, Status, Step, to_json
 from gitbench.store.storage import human as size  # bytes for people: one spelling, for the CLI and the core
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def review(rv: Review, patch: bool) -> None:
         out("  warning: Published has moved since this Draft was made; publishing will report a conflict.")
     width = max((len(f.path) for f in rv.files), default=0)
     for f in rv.files:
-        mark = {"added": "A", "deleted": "D", "modified": "M", "renamed": "R"}.get(f.status, "T")
+        mark = MARKS.get(f.status, "T")
         stat = "binary" if f.binary else f"+{f.insertions} -{f.deletions}"
         name = f"{f.old_path} -> {f.path}" if f.old_path else f.path
         name = name if name.isprintable() else trailers.quote_path(name)

@@ -75,7 +75,8 @@ def demo(clean: bool = False) -> int:
 
 
 def declare(app: typer.Typer) -> None:
-    """The commands' options and help, for typer (imported only when one of these commands is parsed)."""
+    """The options and help of the commands the table does not declare (cli/table.py), for typer (imported
+    only when one of these commands is parsed)."""
     import typer
 
     @app.command("init", help=init.__doc__)
@@ -86,23 +87,12 @@ def declare(app: typer.Typer) -> None:
     ) -> int:
         return init(path, published, json)
 
-    @app.command("status", help=status.__doc__)
-    def _status(json: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> int:
-        return status(json)
-
     @app.command("recover", help=recover.__doc__)
     def _recover(
         force: bool = typer.Option(False, "--force", help="Also remove Git lock files younger than 10 s."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> int:
         return recover(force, json)
-
-    @app.command("keep", help=keep.__doc__)
-    def _keep(
-        draft: str = typer.Option(None, "--draft", help="Which Draft, when several are open."),
-        json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> int:
-        return keep(draft, json)
 
     @app.command("demo", help=demo.__doc__)
     def _demo(clean: bool = typer.Option(False, "--clean", help="Delete the demo Workbench at the end.")) -> int:

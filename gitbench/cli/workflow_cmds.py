@@ -93,17 +93,16 @@ def resume(max_parallel: int | None = None, json: bool = False, executor: str | 
     """Reload the engine's state after a failure, restart or crash, refresh from the files, and go on."""
     engine = open_engine()
     address = _executor(engine, executor)
-    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, address))
+    again = errors.Action("resume", "workflow resume")
+    res = _run_shown(engine, json, lambda say: engine.run(max_parallel, None, None, say, None, address, again))
     return shown(res, json)
 
 
-def _executor(engine: Any, option: str | None) -> str | None:
+def _executor(engine: Any, option: str | None) -> str:
     """Where command and model modules run: ``--executor``, else ``[workflow] executor`` of the config files."""
-    if option is not None:
-        return option
     from gitbench.providers import config
 
-    return config.load(engine.wb.root if engine.wb.git.workdir else None).workflow.executor
+    return config.choose_executor(option, config.load(engine.wb.root if engine.wb.git.workdir else None))
 
 
 def gate(module: str, off: bool = False) -> int:
@@ -216,6 +215,7 @@ def module_runner(
     set_: list[str] | None = None,
     wait: float = 0,
     json: bool = False,
+    executor: str | None = None,
 ) -> int:
     """Run one workflow module headlessly, with the same registry and config as `gitbench workflow`."""
     from gitbench.workflow.headless import wait_for_outputs, waits_for_input
@@ -227,7 +227,13 @@ def module_runner(
     overrides = _overrides(module, config_file, list(set_ or []))
     deadline = time.monotonic() + wait
     engine = open_engine()
-    res = engine.run(None, [module], overrides, _say(json))  # the state, printed once
+    address = _executor(engine, executor)
+    import shlex
+
+    words = ["module-runner", "--project", project, "--module", module]
+    words += [*(["--config-file", config_file] if config_file else []), *(w for s in set_ or [] for w in ("--set", s))]
+    again = errors.Action("run", text=" ".join(shlex.quote(w) for w in words))  # not a gitbench command: its text
+    res = engine.run(None, [module], overrides, _say(json), None, address, again)  # the state, printed once
     if wait > 0 and waits_for_input(engine, module):
         res, lines = wait_for_outputs(engine, open_engine, module, wait, deadline, _WaitLine(json))
         say = _say(json)
@@ -283,7 +289,8 @@ def module_runner_main() -> None:
         set_: list[str] = typer.Option(None, "--set", help="key=value setting (repeatable; JSON values allowed)."),
         wait: float = typer.Option(0, "--wait", help="For an input module: poll this many seconds for its outputs."),
         json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        executor: str = typer.Option(None, "--executor", help=EXECUTOR_HELP),
     ) -> int:
-        return module_runner(project, module, config_file, set_, wait, json)
+        return module_runner(project, module, config_file, set_, wait, json, executor)
 
     run_command(typer.main.get_command(app), "module-runner")

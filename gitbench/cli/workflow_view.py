@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import clock
 from gitbench.cli import render
 from gitbench.cli.opening import open_for_reading
 
+if TYPE_CHECKING:
+    from gitbench.workflow.engine import Engine
 
-def open_engine() -> Any:
+
+def open_engine() -> Engine:
     from gitbench.workflow.engine import Engine
 
     wb = open_for_reading()
@@ -18,6 +21,10 @@ def open_engine() -> Any:
 
 def render_status(st: dict[str, Any]) -> None:
     """The status (as `Engine.status_data` gives it) for a person."""
+    from gitbench.workflow.resolver import ArtifactClass, ModuleState
+    from gitbench.workflow.state import RunStatus
+
+    says_it_all = (ArtifactClass.READY, ArtifactClass.MISSING)
     out = render.out
     out(st["banner"] + (f"  (phase: {st['phase']})" if st.get("phase") else ""))
     if st.get("draft"):
@@ -30,7 +37,7 @@ def render_status(st: dict[str, Any]) -> None:
             when = clock.iso(float(last.get("finished") or last.get("since") or 0))
             parts.append(
                 f"last run: {last['status']} ({when})"
-                + (f": {last['error']}" if last.get("error") and last["status"] != "complete" else "")
+                + (f": {last['error']}" if last.get("error") and last["status"] != RunStatus.COMPLETE else "")
             )
         # why an artifact is not ready (a fingerprint mismatch, a new version, upstream), unless the module's
         # own reason below says it already or the class says it all
@@ -38,7 +45,7 @@ def render_status(st: dict[str, Any]) -> None:
             f"{a['path']}={a['klass']}"
             + (
                 f" ({a['reason']})"
-                if a.get("reason") and a["klass"] not in ("ready", "missing") and a["reason"] != m.get("reason")
+                if a.get("reason") and a["klass"] not in says_it_all and a["reason"] != m.get("reason")
                 else ""
             )
             for a in m["artifacts"]
@@ -46,7 +53,7 @@ def render_status(st: dict[str, Any]) -> None:
         parts.append(f"artifacts: {arts}")
         if m.get("blocked_by"):
             parts.append("Blocked by: " + ", ".join(m["blocked_by"]))
-        if m.get("reason") and (m["state"] != "failed" or m["reason"].startswith("InvalidMetadata")):
+        if m.get("reason") and (m["state"] != ModuleState.FAILED or m["reason"].startswith("InvalidMetadata")):
             parts.append(m["reason"])
         if m.get("skip") and m["skip"] != "not-ready":
             parts.append(f"skipped:{m['skip'].removeprefix('concurrency: ')}")
@@ -69,7 +76,7 @@ def show_status(json: bool) -> None:
         render_status(engine.status_data())
 
 
-def why_chain(engine: Any, module: str) -> dict[str, Any]:
+def why_chain(engine: Engine, module: str) -> dict[str, Any]:
     """Why ``module`` is not up to date: the changed files and the chain of modules from the first one they reach
     down to ``module`` (each with its state and reason), as data."""
     from gitbench.workflow import engine as engine_mod
@@ -80,13 +87,13 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
     st = {m["id"]: m for m in engine.status_data()["modules"]}
     me = st[module]
     out: dict[str, Any] = {"module": module, "state": me["state"], "cause": me.get("cause"), "chain": []}
-    gate = engine.state.gates.get(module, {})
-    if gate.get("approved") and isinstance(gate.get("inputs"), dict) and gate.get("fingerprint") != me["fingerprint"]:
+    gate = engine.state.gates.get(module)
+    if gate is not None and gate.approved and isinstance(gate.inputs, dict) and gate.fingerprint != me["fingerprint"]:
         # its approval was for other inputs: which of them changed since
         view = engine.view(engine.head())
         statuses = engine.resolve(wf, view)
         now, _ = resolver.module_inputs(wf.modules[module], view, {n: statuses[n] for n in wf.modules[module].needs})
-        seen, current = gate["inputs"], dict(now)
+        seen, current = gate.inputs, dict(now)
         out["approval_for_other_inputs"] = sorted(p for p in {*seen, *current} if seen.get(p) != current.get(p))
     cause = me.get("cause")
     if cause is None:
@@ -109,7 +116,8 @@ def why_chain(engine: Any, module: str) -> dict[str, Any]:
         at = parents[at]
     for mid in reversed(path) if path else [root, module]:
         m = st[mid]
-        reasons = [a["reason"] for a in m["artifacts"] if a["klass"] == "outdated" and a.get("reason")]
+        outdated = [a for a in m["artifacts"] if a["klass"] == resolver.ArtifactClass.OUTDATED]
+        reasons = [a["reason"] for a in outdated if a.get("reason")]
         out["chain"].append({"id": mid, "state": m["state"], "reason": reasons[0] if reasons else m.get("reason")})
     out["summary"] = resolver.cause_text(cause)
     return out

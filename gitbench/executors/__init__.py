@@ -142,13 +142,27 @@ def _bad(text: str, why: str) -> errors.UsageError:
     )
 
 
-def open_executor(address: str | None, local_size: int = 1) -> Executor:
+RUN_AGAIN = errors.Action("run", "workflow run")
+
+
+def open_executor(address: str | None, local_size: int = 1, again: errors.Action = RUN_AGAIN) -> Executor:
     """The executor an address names (docs/workflow.md, "Running on a cluster"). ``local_size``: threads of the
     local backend. A Dask address needs the ``dask`` extra (else a UsageError saying how to install it); a
-    scheduler that cannot be reached is ``ExecutorUnavailable``. Close it (or use it as a context manager)."""
+    scheduler that cannot be reached is ``ExecutorUnavailable``, whose actions offer ``again`` (the caller's
+    command, without ``--executor``; its label a verb: "run", "try") on that scheduler once it is started, or on
+    this machine (``again_on``). Close it (or use it as a context manager)."""
     kind, target, options = parse(address)
     if kind == "local":
         return LocalExecutor(local_size)
     from gitbench.executors import dask_backend
 
-    return dask_backend.open_dask(target, options)
+    return dask_backend.open_dask(target, options, again)
+
+
+def again_on(again: errors.Action, address: str, label: str) -> errors.Action:
+    """``again`` with ``--executor ADDRESS`` added, labelled ``label`` with its verb ("Then {} on it")."""
+    if again.verb is None:  # a command that is not gitbench's (the module-runner script): its text
+        import shlex
+
+        return errors.Action(label.format(again.label), text=f"{again.text} --executor {shlex.quote(address)}")
+    return errors.Action(label.format(again.label), again.verb, (*again.args, "--executor", address))

@@ -16,12 +16,12 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from typing import Any, TypeVar
 
 from gitbench import errors
-from gitbench.executors import INSTALL, Executor, SchedulerGone, WorkerLost
+from gitbench.executors import INSTALL, Executor, SchedulerGone, WorkerLost, again_on
 
 T = TypeVar("T")
 
@@ -123,9 +123,31 @@ class DaskExecutor(Executor):
             pass
         if self.cluster is not None:
             try:
+                # Each nanny first, with a short grace: a worker still running a cancelled task waits for its
+                # thread (a command, a model request) and is killed only after 0.8 x the nanny's timeout, 5 s by
+                # default, so Ctrl-C took ~4.5 s. Nothing is lost by not waiting: its tasks were cancelled and no
+                # answer of theirs is read; the command a killed worker started is stopped by its watchdog.
+                self.cluster.sync(_stop_workers, self.cluster)
+            except Exception:  # noqa: BLE001 - then cluster.close stops them as it would have
+                pass
+            try:
                 self.cluster.close(timeout=10)
             except Exception:  # noqa: BLE001 - the cluster's processes are stopped at exit anyway
                 pass
+
+
+STOP_GRACE = 0.5  # seconds a LocalCluster's worker is given to stop by itself when the executor closes
+
+
+async def _stop_workers(cluster: Any) -> None:
+    """Close a LocalCluster's nannies (their status: closing, so none starts its worker again), each killing its
+    worker process if it has not stopped within 0.8 x ``STOP_GRACE``."""
+    import asyncio
+
+    nannies = list(cluster.workers.values())
+    await asyncio.gather(
+        *(n.close(timeout=STOP_GRACE, reason="gitbench-close") for n in nannies), return_exceptions=True
+    )
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -144,8 +166,9 @@ def _import() -> Any:
     return distributed
 
 
-def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
-    """A LocalCluster (``target`` None) or a Client of the scheduler at ``target`` (HOST:PORT)."""
+def open_dask(target: str | None, options: dict[str, int], again: errors.Action) -> DaskExecutor:
+    """A LocalCluster (``target`` None) or a Client of the scheduler at ``target`` (HOST:PORT); one that does not
+    answer offers ``again`` (``open_executor``) on it once started, or on this machine."""
     distributed = _import()
     # The cluster's own chatter (a worker restarting, a lost connection retried) is not the user's to read: what
     # it means reaches them as a module's failure. distributed's loggers carry levels of their own.
@@ -156,18 +179,8 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
         import os
 
         workers = options.get("workers") or max(1, min(4, os.cpu_count() or 1))
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=options.get("threads", 1),
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            # The scheduler serves a few HTTP routes even without a dashboard, on port 8787 unless told: on a
-            # port of its own on 127.0.0.1 (8787 may be another cluster's; nothing listens beyond this machine).
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.CRITICAL,
-        )
+        with _children_ignore_ctrl_c():
+            cluster = _local_cluster(distributed, workers, options.get("threads", 1))
         try:
             client = distributed.Client(cluster, set_as_default=False)
         except BaseException:
@@ -186,9 +199,44 @@ def open_dask(target: str | None, options: dict[str, int]) -> DaskExecutor:
                     "Start the scheduler and its workers",
                     text=f"dask scheduler --host {host} --port {port} & dask worker tcp://{target} &",
                 ),
-                errors.Action("Then run on it", "workflow run", ("--executor", address)),
-                errors.Action("Or run on this machine", "workflow run", ("--executor", "local")),
+                again_on(again, address, "Then {} on it"),
+                again_on(again, "local", "Or {} on this machine"),
             ],
             details={"executor": address},
         ) from exc
     return DaskExecutor(client, address)
+
+
+def _local_cluster(distributed: Any, workers: int, threads: int) -> Any:
+    return distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        # The scheduler serves a few HTTP routes even without a dashboard, on port 8787 unless told: on a
+        # port of its own on 127.0.0.1 (8787 may be another cluster's; nothing listens beyond this machine).
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.CRITICAL,
+    )
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """While a LocalCluster starts: the processes it starts here (its nannies and their workers) ignore SIGINT.
+
+    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
+    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
+    closes the cluster in order (``workflow run`` and ``try`` alike). An ignored signal stays ignored in a child
+    (across exec too), and Python leaves it so; this process's own handler is put back at once."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -20,11 +20,11 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from gitbench import errors, faults
 from gitbench.git.objects import Entry, Mode
 from gitbench.git.repo import GitRepo, TreeChange
+from gitbench.lazy_dataclass import dataclass
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -68,9 +68,7 @@ class FileMover:
             return entry is None
         try:
             st = os.lstat(full)
-        except FileNotFoundError:
-            return entry is None
-        except NotADirectoryError:
+        except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a folder on it became a file meanwhile
             return entry is None
         if entry is None:
             return False
@@ -121,8 +119,10 @@ class FileMover:
                     continue
             full = self.full(c.path)
             if os.path.isdir(full) and not os.path.islink(full):
-                if c.new is not None and any(os.scandir(full)):
-                    blocked.append(Blocked(c.path, "a folder with files is in the way"))
+                if c.new is not None:
+                    with os.scandir(full) as inside:  # closed here: an open iterator leaks its file descriptor
+                        if any(inside):
+                            blocked.append(Blocked(c.path, "a folder with files is in the way"))
                 continue
             if not (self.matches(c.path, c.old) or self.matches(c.path, c.new)):
                 what = "untracked file in the way" if c.old is None else "edited since it was published"

@@ -13,10 +13,11 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench.git.objects import Entry, Mode
 from gitbench.git.repo import GitRepo
+from gitbench.lazy_dataclass import dataclass
 from gitbench.scope import Scope, UnsafePath, check_path
 
 MAX_FILE_BYTES = 100 * 1024 * 1024

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import errors
+from gitbench.lazy_dataclass import dataclass
 
 
 @dataclass

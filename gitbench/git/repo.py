@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import pygit2
@@ -22,6 +21,8 @@ from gitbench import errors
 from gitbench.git import refdb
 from gitbench.git.objects import Entry as Entry  # re-exported: the engine imports it from here
 from gitbench.git.objects import Mode
+from gitbench.lazy_dataclass import dataclass
+from gitbench.model import FileChange, FileChangeStatus
 
 # The older names of the modes, still imported by the workflow engine (its own engineer moves it to ``Mode``).
 BLOB = Mode.REGULAR
@@ -62,6 +63,16 @@ class TreeChange:
     path: str
     old: Entry | None
     new: Entry | None
+
+
+# libgit2's letter of a file's change → how a review names it
+_CHANGE_STATUS = {
+    "A": FileChangeStatus.ADDED,
+    "D": FileChangeStatus.DELETED,
+    "M": FileChangeStatus.MODIFIED,
+    "R": FileChangeStatus.RENAMED,
+    "T": FileChangeStatus.TYPE_CHANGED,
+}
 
 
 class RefMoved(Exception):
@@ -717,7 +728,7 @@ class GitRepo:
                 continue
             out.append(TreeChange(path, old_e, new_e))
 
-    def diff_stats(self, old: str, new: str, patch: bool) -> tuple[list[dict[str, object]], str | None]:
+    def diff_stats(self, old: str, new: str, patch: bool) -> tuple[list[FileChange], str | None]:
         """Per-file status and line counts between two trees, and optionally the unified patch text.
 
         libgit2's tree diff reads every folder of both trees (~240 ms at 300k files), so it is given two small
@@ -728,23 +739,22 @@ class GitRepo:
         assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
         diff = a.diff_to_tree(b, flags=DiffOption.NORMAL)
         diff.find_similar()
-        files: list[dict[str, object]] = []
+        files: list[FileChange] = []
         for p in diff:
             if p is None:  # pragma: no cover - libgit2 yields a patch for every delta
                 continue
             d = p.delta
             _, ins, dels = p.line_stats
+            letter = d.status_char()
             files.append(
-                {
-                    "path": d.new_file.path,
-                    "old_path": d.old_file.path if d.old_file.path != d.new_file.path else None,
-                    "status": {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type-changed"}.get(
-                        d.status_char(), d.status_char()
-                    ),
-                    "insertions": ins,
-                    "deletions": dels,
-                    "binary": bool(d.is_binary),
-                }
+                FileChange(
+                    path=d.new_file.path,
+                    old_path=d.old_file.path if d.old_file.path != d.new_file.path else None,
+                    status=_CHANGE_STATUS.get(letter) or FileChangeStatus(letter),
+                    insertions=ins,
+                    deletions=dels,
+                    binary=bool(d.is_binary),
+                )
             )
         return files, (diff.patch or "") if patch else None
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from gitbench import errors
 from gitbench.git.objects import Entry, Mode
+from gitbench.lazy_dataclass import dataclass
 
 # Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
 LOCAL_ENV = (
@@ -231,7 +231,9 @@ def cone(dirs: Iterable[str]) -> str:
 
 
 def _escape(path: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\!#" or c.isspace() else c for c in path)
+    """As `git sparse-checkout` escapes a folder's name (its ``escaped_pattern``: the glob characters only; a
+    cone line starts with ``/`` or ``!/`` and ends with ``/``, so ``#``, ``!`` and spaces need none)."""
+    return "".join("\\" + c if c in "*?[\\" else c for c in path)
 
 
 def add(
@@ -462,11 +464,9 @@ def tree_entries(common: str, tree: str, paths: list[bytes]) -> dict[bytes, Entr
 def escaping_links(lk: Linked) -> list[bytes]:
     """Tracked symlinks of the worktree's HEAD whose target leaves the worktree (absolute, or climbing above
     its top with ``..``): written through, they would change files outside it."""
-    out = in_tree(lk, ["ls-files", "--sparse", "-z", "-s"])  # --sparse: a sparse index is read as it is
     found = []
-    for item in split_z(out):
-        meta, _, path = item.partition(b"\t")
-        if not meta.startswith(b"120000 "):
+    for mode, oid, path in _index(lk):
+        if mode != Mode.SYMLINK:
             continue
         target = (
             os.readlink(os.path.join(lk.path.encode(), path))
@@ -474,11 +474,38 @@ def escaping_links(lk: Linked) -> list[bytes]:
             else None
         )
         if target is None:
-            oid = meta.split()[1].decode()
             target = in_tree(lk, ["cat-file", "blob", oid])
         if leaves(path, target):
             found.append(path)
     return found
+
+
+SMALL_INDEX = 500  # entries: an index this small is read here, quicker than starting `git ls-files`
+
+
+def _index(lk: Linked) -> list[tuple[int, str, bytes]]:
+    """(mode, oid, path) of every entry of the worktree's index. A small one that is not sparse is read by
+    libgit2 in this process; anything else (big, sparse, or in a form libgit2 does not read: a split index)
+    is listed by ``git ls-files``, ``--sparse`` so that a sparse index is read as it is."""
+    index = os.path.join(lk.admin, "index")
+    try:
+        with open(index, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        head = b""
+    if not lk.sparse and head[:4] == b"DIRC" and int.from_bytes(head[8:12], "big") <= SMALL_INDEX:
+        import pygit2
+
+        try:
+            return [(int(e.mode), str(e.id), os.fsencode(e.path)) for e in pygit2.Index(index)]
+        except (pygit2.GitError, ValueError, OSError):
+            pass  # read by Git below
+    out = []
+    for item in split_z(in_tree(lk, ["ls-files", "--sparse", "-z", "-s"])):
+        meta, _, path = item.partition(b"\t")
+        mode, oid, _stage = meta.split()
+        out.append((int(mode, 8), oid.decode(), path))
+    return out
 
 
 def leaves(path: bytes, target: bytes) -> bool:

@@ -22,9 +22,5 @@ def adapter(name: str) -> Adapter:
             f"gitbench has no hooks for {name!r}; it has them for: {', '.join(MODULES)}.",
             [*actions, errors.Action("Or run the agent in a Draft for one run", "agent run", (name,))],
         )
-    try:
-        found = importlib.import_module(f"gitbench.integrations.{module}")
-    except ModuleNotFoundError as exc:
-        raise errors.UsageError(f"The hooks for {name} are not in this gitbench yet.") from exc
-    adapter_: Adapter = found.ADAPTER
+    adapter_: Adapter = importlib.import_module(f"gitbench.integrations.{module}").ADAPTER
     return adapter_

@@ -9,8 +9,10 @@ writes the reply back the way that agent reads it (JSON on stdout, an exit code,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
+
+from gitbench.lazy_dataclass import dataclass
 
 # What an event is, whatever the agent calls it:
 #   session-start    the agent's session begins (or resumes): a checkpoint and a Draft worktree for it

@@ -24,7 +24,7 @@ def main(args: list[str]) -> int:
     try:
         speaker = adapter(args[0])
     except Exception as exc:  # noqa: BLE001 - an unknown agent: say so, never break the agent
-        sys.stderr.write(f"gitbench hook: {exc}\n")
+        sys.stderr.write(f"gitbench hook: {_said(exc)}\n")
         return 0
     raw = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
     try:

@@ -15,10 +15,11 @@ left in it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from gitbench.integrations import base
+from gitbench.lazy_dataclass import dataclass
 
 
 @dataclass(frozen=True)

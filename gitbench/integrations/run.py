@@ -53,11 +53,7 @@ def flags(argv: list[str], folder: str) -> list[str]:
         return out
     from gitbench.integrations import adapter
 
-    try:
-        speaker = adapter(hooked)
-    except errors.UsageError:
-        return out
-    run_flags = getattr(speaker, "run_flags", None)
+    run_flags = getattr(adapter(hooked), "run_flags", None)  # HOOKED names only agents of MODULES
     if run_flags is not None:
         out += run_flags([*executable(), "hook", hooked], folder)
     return out

@@ -21,7 +21,7 @@ _WRITES = {
     "prune", "symbolic-ref", "update-index", "replace", "filter-branch", "notes", "fetch", "init", "submodule",
 }  # fmt: skip
 _GLOBAL_WITH_VALUE = {"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env"}
-_SEPARATORS = {";", "&&", "||", "|", "&", "\n", "(", ")", "|&"}
+_PUNCTUATION = set(";&|()")  # what shlex gives as separators of simple commands
 # branch and tag only list, unless one of these flags (or a bare name: a new branch or tag) is there
 _BRANCH_WRITES = {"-d", "-D", "--delete", "-m", "-M", "--move", "-c", "-C", "--copy", "-f", "--force", "-u",
                   "--set-upstream-to", "--unset-upstream", "--edit-description", "-t", "--track"}  # fmt: skip
@@ -43,7 +43,7 @@ def _pieces(command: str) -> list[list[str]]:
         return [command.split()]
     out: list[list[str]] = [[]]
     for word in words:
-        if word in _SEPARATORS or set(word) <= set(";&|()"):
+        if word and set(word) <= _PUNCTUATION:  # ;, &&, ||, |, &, (, ), |& (a newline was made a ;)
             out.append([])
         else:
             out[-1].append(word)
@@ -64,8 +64,8 @@ def _strip_env(words: list[str]) -> list[str]:
     return words[i:]
 
 
-def _git_target(words: list[str], here: str) -> tuple[str | None, str]:
-    """(the subcommand, the folder it acts on) of ``git [global options] SUBCOMMAND ...``."""
+def _git_target(words: list[str], here: str) -> tuple[str | None, str, list[str]]:
+    """(the subcommand, the folder it acts on, its arguments) of ``git [global options] SUBCOMMAND ...``."""
     folder = here
     i = 1
     while i < len(words):
@@ -79,14 +79,10 @@ def _git_target(words: list[str], here: str) -> tuple[str | None, str]:
             continue
         if w.startswith("--work-tree="):
             folder = os.path.join(here, os.path.expanduser(w.split("=", 1)[1]))
-        elif w.startswith("--git-dir="):
-            pass
-        elif w.startswith("-"):
-            pass
-        else:
-            return w, folder
+        elif not w.startswith("-"):  # the first word that is no global option (--no-pager, --git-dir=...)
+            return w, folder, words[i + 1 :]
         i += 1
-    return None, folder
+    return None, folder, []
 
 
 def _read_only(sub: str, args: list[str]) -> bool:
@@ -131,12 +127,10 @@ def refusal(command: str, cwd: str, inside: Callable[[str], bool], checkout: str
             continue
         if program != "git":
             continue
-        found, folder = _git_target(words, here)
-        if found is None:
+        sub, folder, args = _git_target(words, here)
+        if sub is None:
             continue
-        sub = found
-        args = words[words.index(sub) + 1 :]
-        if sub == "config" and any(a in ("core.hooksPath", "core.hookspath") for a in args):
+        if sub == "config" and any(a.lower() == "core.hookspath" for a in args):  # Git's keys ignore case
             return "gitbench: changing core.hooksPath would switch off the git hooks that guard Published."
         if sub not in _WRITES and sub not in ("branch", "tag", "stash"):
             continue

@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from gitbench import errors, schema
+from gitbench.lazy_dataclass import dataclass
 
 KINDS = ("openai", "anthropic", "command")
 BUILTIN: dict[str, dict[str, Any]] = {
@@ -146,7 +147,7 @@ class Config:
                 argv = tuple(shlex.split(model))
             except ValueError as exc:
                 raise errors.UsageError(f"The command in {text!r} cannot be parsed: {exc}.") from exc
-            if not argv:
+            if not argv or not argv[0]:  # `command:''`: a program with no name
                 raise errors.UsageError("command: needs a program, e.g. command:aider --yes-always --message {prompt}.")
             return ModelSpec(
                 id=f"command:{argv[0]}",
@@ -392,6 +393,17 @@ def _validated(path: str, data: dict[str, Any], file_schema: schema.Map = FILE) 
         fix = f'Fix {path}: [attribution] co_authored_by = "Your Name <you@example.com>"'
         label = fix if exc.path[0] == "attribution" else f"Fix {path} (see {doc})"
         raise errors.UsageError(exc.message, [errors.Action(label)]) from None
+
+
+def choose_executor(option: str | None, cfg: Config) -> str:
+    """Where workflow modules and ``try`` attempts run: ``option`` (``--executor``) beats ``[workflow] executor``
+    of ``cfg``, else ``local``. The one rule for every front end (``workflow run``/``resume``, ``module-runner``,
+    ``try``, the TUI). A bad address is a UsageError naming the accepted forms, before anything starts."""
+    from gitbench import executors  # light: no Dask until an executor opens
+
+    chosen = option if option is not None else cfg.workflow.executor or "local"
+    executors.parse(chosen)
+    return chosen
 
 
 def load(workbench_root: str | None, env: dict[str, str] | None = None) -> Config:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from gitbench import errors
+from gitbench.lazy_dataclass import dataclass
 from gitbench.providers import anthropic, errortext, openai
 from gitbench.providers.config import ModelSpec, Provider, Settings
 
@@ -46,6 +46,10 @@ class Transient(Exception):
         self.klass = klass
         self.reason = reason
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[Transient], tuple[str, str, float | None]]:
+        # A worker's reply carries it back pickled (providers/call.py): made again from all three, not ``args``.
+        return Transient, (self.klass, self.reason, self.retry_after)
 
 
 class Unusable(ValueError):

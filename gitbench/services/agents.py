@@ -15,7 +15,8 @@ import os
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from gitbench.lazy_dataclass import dataclass
 
 AGENTS = {
     "aider",
@@ -36,6 +37,8 @@ AGENTS = {
     "copilot",
 }
 LAUNCHERS = {"env", "npx", "pnpx", "bunx", "uvx", "pipx", "nice", "nohup", "time", "command", "exec", "stdbuf"}
+# Launcher options whose value is the next word (`nice -n 5 codex`: the agent is codex, not "5").
+_OPTION_VALUES = {"-n", "-u", "-C", "-f", "-o", "-e", "-i", "-a", "--unset", "--chdir", "--adjustment", "--output"}
 PACKAGES = {
     "@anthropic-ai/claude-code": "claude",
     "@openai/codex": "codex",
@@ -68,10 +71,10 @@ def program(argv: list[str]) -> str:
             except ValueError:
                 return head
             return next((PACKAGES.get(w, w) for w in words if PACKAGES.get(w, w) in AGENTS), head)
-        if head in LAUNCHERS or head == "pipx" or (head == "npm" and rest[:1] == ["exec"]):
+        if head in LAUNCHERS or (head == "npm" and rest[:1] == ["exec"]):
             rest = [a for a in rest if a not in ("run", "exec", "--", "-y", "--yes")]
             while rest and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", rest[0]) or rest[0].startswith("-")):
-                rest = rest[1:]
+                rest = rest[2:] if rest[0] in _OPTION_VALUES else rest[1:]
             args = rest
             continue
         if re.match(r"^python[0-9.]*$", head):
@@ -87,7 +90,8 @@ def program(argv: list[str]) -> str:
 
 
 def _known(name: str) -> str:
-    base = name.split("@")[0] if not name.startswith("@") else name.rsplit("@", 1)[0]
+    # A version follows the last "@": name@1.0, @scope/name@1.0; a scoped package's own "@" is not one.
+    base = name.rsplit("@", 1)[0] if "@" in name[1:] else name
     return PACKAGES.get(base, base) or "command"
 
 
@@ -122,11 +126,12 @@ def _json_model(path: str, *keys: str) -> str | None:
             data = json.load(fh)
     except (OSError, ValueError):
         return None
-    for key in keys:
+    for key in keys:  # each key walks from the top of the document ("model.name", else "model")
+        value = data
         for part in key.split("."):
-            data = data.get(part) if isinstance(data, dict) else None
-        if isinstance(data, str) and data:
-            return data
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
     return None
 
 

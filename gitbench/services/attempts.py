@@ -19,8 +19,6 @@ import os
 import re
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gitbench import clock, errors, events
@@ -119,8 +117,8 @@ def try_models(
     if max_parallel is not None and max_parallel < 1:
         raise errors.UsageError("--max-parallel must be 1 or more.")
     cfg = provider_config.load(wb.git.workdir)
-    executor = executor if executor is not None else cfg.workflow.executor  # as `workflow run` chooses
-    remote = executors.parse(executor)[0] != "local"  # a bad address is refused before anything starts
+    executor = provider_config.choose_executor(executor, cfg)  # a bad address is refused before anything starts
+    remote = executors.parse(executor)[0] != "local"
     specs = [cfg.resolve(m) for m in models]  # every model is known before anything starts
     log = Log(wb.layout.logs, cfg.secrets)
     with wb.changing("try"), contextlib.ExitStack() as stack:
@@ -159,17 +157,8 @@ def try_models(
         caller: ask.Caller | None = None
         cancel = ask.Cancel()
         if remote:  # opened before any attempt starts: a scheduler that does not answer leaves nothing behind
-            try:
-                with _children_ignore_ctrl_c():
-                    on = stack.enter_context(executors.open_executor(executor))
-            except errors.ExecutorUnavailable as exc:  # its actions are a workflow's: these are ours
-                again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
-                exc.actions = [
-                    *[a for a in exc.actions if a.verb is None],
-                    errors.Action("Then try on it", "try", (*again, "--executor", str(executor))),
-                    errors.Action("Or try on this machine", "try", (*again, "--executor", "local")),
-                ]
-                raise
+            again = (*models, "--job", src.id, *[a for label in labels or [] for a in ("--label", label)])
+            on = stack.enter_context(executors.open_executor(executor, again=errors.Action("try", "try", again)))
             caller = attempt_tasks.TaskCalls(on, cancel)
             capacity = on.capacity()
             if not capacity:  # a scheduler whose workers have not joined yet: the tasks wait for them
@@ -247,23 +236,6 @@ def try_models(
                 raise crashed
         wb.journal.clear()
         return [f.result() for f in futures]
-
-
-@contextlib.contextmanager
-def _children_ignore_ctrl_c() -> Iterator[None]:
-    """While an executor opens: the processes it starts here (a ``dask://local`` cluster's workers) ignore SIGINT.
-
-    Ctrl-C at a terminal reaches every process of its foreground group, the cluster's workers too: each would die
-    printing a KeyboardInterrupt traceback, and its tasks be lost, while gitbench itself cancels the tasks and
-    closes the cluster in order. An ignored signal stays ignored in a child, and Python leaves it so."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _wait(futures: list[Future[AttemptResult]]) -> None:
@@ -442,8 +414,8 @@ def compare(
                 "base_is_published": info.base_is_published,
                 "head": info.head,
                 "files": len(files),
-                "insertions": sum(int(str(f["insertions"])) for f in files),
-                "deletions": sum(int(str(f["deletions"])) for f in files),
+                "insertions": sum(f.insertions for f in files),
+                "deletions": sum(f.deletions for f in files),
                 "steps": info.steps,
                 "tokens": job.usage_actual if job else None,
                 "estimate": job.usage_estimate if job else None,

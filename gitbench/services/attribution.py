@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 
 from gitbench import errors
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import JobRecord
 
 # The name an agent goes by where it differs from its program's (the program `claude` is Claude Code).

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import faults, trailers
 from gitbench.git import worktrees as wt
 from gitbench.git.objects import Entry, Mode
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import JobRecord
 from gitbench.scope import Scope
 from gitbench.services import jobs
@@ -38,6 +39,7 @@ class Captured:
     notes: list[str] = field(default_factory=list)
     head: str | None = None  # the Draft's head afterwards
     taken_out: list[bytes] = field(default_factory=list)  # paths taken back out of the job's own commits
+    clean: bool = False  # Git's status of the worktree showed nothing at all: its folder holds its Draft exactly
 
 
 def name(path: bytes) -> str:
@@ -341,6 +343,7 @@ def capture(
         out.files.extend(paths)
     out.head = head
     out.files = sorted(set(out.files))
+    out.clean = not changes and other is None and not out.refused and head == branch_tip
     return out
 
 

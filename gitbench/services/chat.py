@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitbench import clock
-from gitbench.model import JobRecord, JobStatus
+from gitbench.model import CheckpointKind, JobRecord, JobStatus
 from gitbench.services import checkpoints, drafts
 from gitbench.services.workbench import Workbench
 from gitbench.store.records import Lines
@@ -136,7 +136,7 @@ def show(wb: Workbench, conversation: str | None = None) -> dict[str, Any]:
     ]
     first = min((float(m.get("time") or 0) for m in lines), default=0.0)
     for cp in checkpoints.since(wb, first):  # its publishes come after its first message: not every checkpoint
-        asked = _asked_in(wb, cp.job, last) if cp.kind == "publish" else None
+        asked = _asked_in(wb, cp.job, last) if cp.kind == CheckpointKind.PUBLISH else None
         if asked is not None:
             # A tag's date has whole seconds: a publish in the same second as its job still comes after it.
             keyed.append(

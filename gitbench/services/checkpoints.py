@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gitbench import errors, faults, trailers
 from gitbench.git.repo import RefMoved
-from gitbench.model import CHECKPOINT_PREFIX, Checkpoint
+from gitbench.model import CHECKPOINT_PREFIX, Checkpoint, CheckpointKind
 from gitbench.services import checkpoint_names as names
 from gitbench.services.workbench import Workbench
 
@@ -22,7 +22,7 @@ SKEW = 24 * 3600  # how far another clone's clock may be behind ours, for `since
 
 def create(
     wb: Workbench,
-    kind: str,
+    kind: CheckpointKind,
     message: str = "",
     job: str | None = None,
     operation: str | None = None,
@@ -84,7 +84,7 @@ def _after_own(wb: Workbench, clone: str) -> int:
     return max((s + 1 for s in stamps if s is not None), default=0)
 
 
-def _a(kind: str) -> str:
+def _a(kind: CheckpointKind) -> str:
     return ("an " if kind[:1] in "aeiou" else "a ") + kind
 
 
@@ -95,13 +95,13 @@ def _load(wb: Workbench, tail: str) -> Checkpoint | None:
         target = wb.git.ref(ref)
         if target is None:
             return None
-        return Checkpoint(f"checkpoint/{tail}", "unknown", target, None, 0, "(lightweight tag)")
+        return Checkpoint(f"checkpoint/{tail}", CheckpointKind.UNKNOWN, target, None, 0, "(lightweight tag)")
     message, target, date = info
     t = trailers.parse(message)
     records = t.get("Gitbench-Records")
     return Checkpoint(
         name=f"checkpoint/{tail}",
-        kind=t.get("Gitbench-Checkpoint-Kind", "unknown"),
+        kind=CheckpointKind(t.get("Gitbench-Checkpoint-Kind", CheckpointKind.UNKNOWN)),
         commit=target,
         records=None if records in (None, "none") else records,
         date=float(date),

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from gitbench import errors, faults
+from gitbench.lazy_dataclass import dataclass
 from gitbench.services.workbench import Workbench
 
 if TYPE_CHECKING:

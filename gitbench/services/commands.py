@@ -423,7 +423,7 @@ def _after(
         )
     if job.plan is not None:  # a model job resumed by an agent: the agent did every batch that was left
         job.next_batch = len(job.plan)
-    return jobs.complete(wb, job, notes, on_record)
+    return jobs.complete(wb, job, notes, on_record, worktree_clean=cap.clean)
 
 
 def keep_finished(wb: Workbench, job: JobRecord, folder: str) -> list[str]:

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 
 from gitbench import events
+from gitbench.model import CheckpointKind
 from gitbench.services import checkpoints, commands, init, publish, restore, review
 from gitbench.services.workbench import Workbench
 
@@ -109,7 +110,7 @@ def run(clean: bool = False) -> Iterator[str]:
     yield "$ gitbench checkpoints"
     for cp in checkpoints.history(wb):
         yield f"  {cp.name:<29} {cp.kind:<12} {cp.message}"
-    before = next(cp for cp in checkpoints.history(wb) if cp.kind == "auto")
+    before = next(cp for cp in checkpoints.history(wb) if cp.kind == CheckpointKind.AUTO)
     yield ""
     yield f"$ gitbench restore {before.name} --yes     (go back in time to before the job)"
     back = restore.restore(wb, before.name)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from gitbench.git.objects import Entry, Mode
+from gitbench.lazy_dataclass import dataclass
 from gitbench.scope import Scope, UnsafePath, check_path
 
 MAX_EDITS = 500

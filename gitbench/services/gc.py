@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import clock, errors
 from gitbench.git import maintenance
 from gitbench.git import worktrees as wt
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import Storage
 from gitbench.providers.config import GcSettings
 from gitbench.services import retention

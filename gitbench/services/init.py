@@ -7,7 +7,7 @@ import os
 import gitbench
 from gitbench import clock, errors, trailers
 from gitbench.git.repo import GitRepo
-from gitbench.model import OperationResult
+from gitbench.model import CheckpointKind, OperationResult
 from gitbench.services import checkpoints
 from gitbench.services.workbench import Workbench
 from gitbench.store import hooks
@@ -77,7 +77,7 @@ def init(path: str, published: str | None = None) -> OperationResult:
             )
         notes += hooks.install(_hooks_dir(wb))
         latest = checkpoints.latest(wb) if adopted else None
-        cp = latest if latest is not None else checkpoints.create(wb, "init", "Workbench adopted")
+        cp = latest if latest is not None else checkpoints.create(wb, CheckpointKind.INIT, "Workbench adopted")
     return OperationResult(
         "init",
         f"{wb.root} is a Workbench. Published: {branch} at {wb.published()[:12]}."

@@ -12,7 +12,7 @@ from typing import Any
 
 from gitbench import clock, errors, faults, trailers
 from gitbench.git.objects import Entry
-from gitbench.model import DRAFT_PREFIX, JobRecord, JobStatus, OperationResult
+from gitbench.model import DRAFT_PREFIX, CheckpointKind, JobRecord, JobStatus, OperationResult
 from gitbench.model import STOPPED as STOPPED  # re-exported: the TUI reads it here
 from gitbench.scope import Scope
 from gitbench.services import checkpoints, drafts, review
@@ -127,7 +127,7 @@ def start_job(
         cp_name = checkpoint
     else:
         try:
-            cp_name = checkpoints.create(wb, "auto", f"before job {job_id}", job=job_id).name
+            cp_name = checkpoints.create(wb, CheckpointKind.AUTO, f"before job {job_id}", job=job_id).name
         except (errors.CheckpointFailed, errors.DiskFull) as exc:
             if journal:
                 wb.journal.clear()
@@ -340,9 +340,16 @@ def report(job: JobRecord) -> dict[str, Any]:
 
 
 def complete(
-    wb: Workbench, job: JobRecord, notes: list[str], on_record: Callable[[JobRecord], dict[str, Any]] | None = None
+    wb: Workbench,
+    job: JobRecord,
+    notes: list[str],
+    on_record: Callable[[JobRecord], dict[str, Any]] | None = None,
+    *,
+    worktree_clean: bool = False,
 ) -> OperationResult:
-    """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block)."""
+    """The job ran to its end: record it; a Draft that changed nothing is removed (it would only block).
+    ``worktree_clean``: Git's status of the job's worktree, read just now with every process of the job ended,
+    showed nothing (its removal need not ask Git again)."""
     job.status = JobStatus.COMPLETE
     job.finished = clock.now()
     head = wb.git.ref(job.draft)
@@ -353,7 +360,7 @@ def complete(
             if job.worktree is not None:  # its worktree goes with it (what it holds outside the Draft is kept)
                 from gitbench.services import worktrees
 
-                notes = [*notes, *worktrees.remove(wb, job.draft, job.base)]
+                notes = [*notes, *worktrees.remove(wb, job.draft, job.base, clean=worktree_clean)]
             wb.git.set_ref(job.draft, None, job.base, "gitbench job: no changes")
         job.status = JobStatus.NO_CHANGES
     drafts.save_job(wb, job, report=report(job), note=job.status, extra=on_record(job) if on_record else None)

@@ -12,7 +12,7 @@ from gitbench import errors, events, faults
 from gitbench.events import Progress
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, JobStatus, OperationResult
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
@@ -99,7 +99,7 @@ def publish(
         if gate is not None:
             entry.check = gate.to_record()  # for the checkpoint's trailers, also when recovery finishes
         transaction.move_published(wb, entry, changes, "publish")
-        res = transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry))
+        res = transaction.finish_after_commit(wb, entry, lambda: finish(wb, entry, fresh=True))
         if server is not None:
             _share(wb, server, res, say)
         return res
@@ -328,8 +328,9 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     )
 
 
-def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> OperationResult:
-    """The follow-ups after Published moved; each is idempotent so recovery can run them again."""
+def finish(wb: Workbench, entry: Move, left: list[str] | None = None, *, fresh: bool = False) -> OperationResult:
+    """The follow-ups after Published moved; each is idempotent so recovery can run them again. ``fresh``: called
+    by the publish that moved Published, in this process, so its checkpoint cannot have been taken yet."""
     assert entry.draft is not None and entry.draft_head is not None, "a publish names its Draft"
     left = left or []
     job = drafts.job_record(wb, entry.job) if entry.job else None
@@ -346,11 +347,11 @@ def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> Operati
             drafts.save_job(wb, other, note="published")
     faults.point("publish.after-record")
     check = entry.check
-    cp = checkpoints.find_by_operation(wb, entry.id)
+    cp = None if fresh else checkpoints.find_by_operation(wb, entry.id)  # recovery: the one already taken
     if cp is None:
         cp = checkpoints.create(
             wb,
-            "publish",
+            CheckpointKind.PUBLISH,
             f"published {entry.draft[len(DRAFT_PREFIX) :]}",
             job=entry.job,
             operation=entry.id,

@@ -13,12 +13,13 @@ refused lease on anything but Published is settled by fetching, merging and push
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import errors, events
 from gitbench.events import Progress
 from gitbench.git import remote as gitremote
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, OperationResult
+from gitbench.lazy_dataclass import dataclass
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal_entries import Move, Op
 
@@ -344,7 +345,7 @@ def _restored(wb: Workbench, local: str) -> bool:
     from gitbench.services import checkpoints
 
     last = checkpoints.latest(wb)
-    return last is not None and last.kind == "pre-restore" and not wb.git.is_ancestor(last.commit, local)
+    return last is not None and last.kind == CheckpointKind.PRE_RESTORE and not wb.git.is_ancestor(last.commit, local)
 
 
 def _push_in_order(wb: Workbench, r: Remote, specs: list[str], leases: dict[str, str | None]) -> gitremote.PushResult:
@@ -497,7 +498,8 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
             if kept:  # the local publishes were put in a Draft above: a restore-like move, checkpointed first
                 from gitbench.services import checkpoints
 
-                pre = checkpoints.create(wb, "pre-restore", f"before pulling {r.name}'s Published over yours")
+                why = f"before pulling {r.name}'s Published over yours"
+                pre = checkpoints.create(wb, CheckpointKind.PRE_RESTORE, why)
                 sync.notes.append(f"Your Published before the pull is {pre.name}.")
             transaction.move_published(wb, entry, changes, "pull")
             transaction.finish_after_commit(wb, entry, lambda: transaction.done(wb, entry))

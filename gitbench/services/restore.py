@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitbench import errors, faults
-from gitbench.model import DRAFT_PREFIX, OperationResult
+from gitbench.model import DRAFT_PREFIX, CheckpointKind, OperationResult
 from gitbench.services import checkpoints, drafts, transaction
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal_entries import Move, Op
@@ -53,7 +53,7 @@ def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResu
                 ],
                 {"paths": [p for p, _ in blocked]},
             )
-        pre = checkpoints.create(wb, "pre-restore", f"before restoring {cp.name}") if published else None
+        pre = checkpoints.create(wb, CheckpointKind.PRE_RESTORE, f"before restoring {cp.name}") if published else None
         faults.point("restore.after-pre-checkpoint")
         entry = Move(
             Op.RESTORE,

@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitbench import errors, trailers
 from gitbench.git import worktrees as wt
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_PREFIX, JobRecord
+from gitbench.lazy_dataclass import dataclass
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_PREFIX, CheckpointKind, JobRecord
 from gitbench.providers.config import GcSettings
 from gitbench.services.workbench import Workbench
 from gitbench.store import running, storage
 
 DAY = 86400.0
-AGED = ("auto", "pre-restore")  # the kinds the policy ages out; init, publish, manual and unknown ones stay
+# the kinds the policy ages out; init, publish, manual and unknown ones stay
+AGED = (CheckpointKind.AUTO, CheckpointKind.PRE_RESTORE)
 
 
 @dataclass
 class GoneCheckpoint:
     name: str  # as `gitbench checkpoints` and `restore` name it: the ref without refs/tags/
-    kind: str
+    kind: CheckpointKind
     date: float
     commit: str | None
     job: str | None = None
@@ -73,7 +74,7 @@ def trash_days(wb: Workbench) -> float | None:
 class Entry:
     name: str
     ref: str
-    kind: str
+    kind: CheckpointKind
     date: float
     commit: str | None
     records: str | None
@@ -89,7 +90,7 @@ def checkpoints(wb: Workbench, targets: dict[str, str]) -> list[Entry]:
         info = wb.git.tag_message(ref)
         name = ref[len("refs/tags/") :]
         if info is None:  # a lightweight tag: not made by gitbench, so not gitbench's to remove
-            out.append(Entry(name, ref, "unknown", 0.0, wb.git.ref(ref), None, None))
+            out.append(Entry(name, ref, CheckpointKind.UNKNOWN, 0.0, wb.git.ref(ref), None, None))
             continue
         message, commit, date = info
         t = trailers.parse(message)
@@ -98,7 +99,7 @@ def checkpoints(wb: Workbench, targets: dict[str, str]) -> list[Entry]:
             Entry(
                 name,
                 ref,
-                t.get("Gitbench-Checkpoint-Kind", "unknown"),
+                CheckpointKind(t.get("Gitbench-Checkpoint-Kind", CheckpointKind.UNKNOWN)),
                 float(date),
                 commit,
                 None if records in (None, "none") else records,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gitbench.model import DRAFT_PREFIX, DraftInfo, FileChange, Review
+from gitbench.model import DRAFT_PREFIX, DraftInfo, Review
 from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 
@@ -18,7 +18,7 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
         files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)
     except (KeyError, ValueError) as exc:  # a blob of the Draft is missing from the object database
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
-    changes = [FileChange(**f) for f in files]  # type: ignore[arg-type]
+    changes = files
     running, uncommitted = _in_progress(wb, ref)
     return Review(
         draft=ref[len(DRAFT_PREFIX) :],

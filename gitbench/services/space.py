@@ -11,9 +11,10 @@ entry, a trash commit). Measured from the file system only, on the error path: n
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from gitbench import errors
+from gitbench.lazy_dataclass import dataclass
 from gitbench.services.workbench import Workbench
 from gitbench.store import storage
 

@@ -181,7 +181,7 @@ def _worktrees(wb: Workbench, infos: list[DraftInfo], reminders: list[str]) -> N
                     "drops its entry; the next job on the Draft makes it again."
                 )
         d.running = live.get(d.ref)
-        if d.running is None:
+        if d.running is None and drafts.sessions_kept(wb):
             from gitbench.integrations.core import open_sessions
 
             for session in open_sessions(wb.git.gitdir, d.ref):  # an agent working in it through its hooks

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from gitbench import errors, trailers
 from gitbench.git.objects import Mode
 from gitbench.git.repo import CommitInfo
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import DRAFT_PREFIX, JobRecord, to_json
 from gitbench.services import attribution, checkpoints
 from gitbench.services.workbench import Workbench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -119,11 +120,11 @@ class Workbench:
         return sorted(self.git.refs(DRAFT_PREFIX))
 
     def new_id(self) -> str:
-        # Imported here: secrets (hmac, random) and datetime cost every command's start-up, and only jobs need ids.
+        # Imported here: secrets (hmac, random) costs every command's start-up, and only jobs need ids. The stamp
+        # is time.gmtime's, not datetime's (~1 ms more to import): the same text for whole seconds.
         import secrets
-        from datetime import UTC, datetime
 
-        stamp = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%d-%H%M%S")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock.now()))
         return f"{stamp}-{secrets.token_hex(2)}"
 
     # -- the context of every state change ------------------------------------------------------------------

@@ -19,11 +19,11 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitbench import clock, errors, faults
 from gitbench.git import worktrees as wt
+from gitbench.lazy_dataclass import dataclass
 from gitbench.model import DRAFT_PREFIX, LEFTOVERS_PREFIX
 from gitbench.scope import Scope
 from gitbench.services.workbench import Workbench
@@ -224,9 +224,11 @@ def copied_paths(linked: wt.Linked, patterns: tuple[str, ...]) -> set[bytes]:
     return out
 
 
-def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
+def remove(wb: Workbench, ref: str, head: str | None, *, clean: bool = False) -> list[str]:
     """Remove the Draft's worktree (publish, discard). What its folder holds that is not on the Draft is kept
-    first, as a commit on top of ``head`` under ``refs/gitbench/leftovers/`` (the notes say where)."""
+    first, as a commit on top of ``head`` under ``refs/gitbench/leftovers/`` (the notes say where). ``clean``:
+    the caller has just seen Git's status of the folder show nothing (a job that changed nothing), so there is
+    nothing to keep and Git is not asked again."""
     linked = of_draft(wb, ref) or _by_folder(wb, ref)
     if linked is None:
         return []
@@ -234,7 +236,7 @@ def remove(wb: Workbench, ref: str, head: str | None) -> list[str]:
     if linked.present and head is not None and linked.branch and wb.git.ref(linked.branch) is None:
         # Its branch is gone already (deleted outside gitbench): Git's status would compare the folder with nothing.
         wt.write_head(linked, head)
-    if linked.present and head is not None:
+    if linked.present and head is not None and not clean:
         kept = keep_leftovers(wb, linked, head, ref[len(DRAFT_PREFIX) :])
         if kept:
             notes.append(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from gitbench.lazy_dataclass import dataclass
 
 GUARDED_FILES = ("config", "HEAD", "info/exclude", "info/attributes", "info/sparse-checkout")
 GUARDED_FOLDERS = ("hooks",)

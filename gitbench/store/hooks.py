@@ -48,12 +48,3 @@ def install(target: str) -> list[str]:
         os.chmod(tmp, 0o755)
         os.replace(tmp, dest)
     return notes
-
-
-def installed(target: str) -> bool:
-    dest = os.path.join(target, NAMES[0])
-    try:
-        with open(dest, "rb") as fh:
-            return MARKER.encode() in fh.read(4096)
-    except OSError:
-        return False

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from gitbench.lazy_dataclass import dataclass
 
 
 class Op(StrEnum):

@@ -95,6 +95,18 @@ class Records:
                 continue
         return out
 
+    def documents(self, folder: str) -> list[tuple[str, bytes]]:
+        """Every file below ``folder`` (its path under the folder, its bytes), sorted by path, all from one commit
+        of the records (``list`` and then ``read`` of each would look up the ref, the commit and the path again
+        for every file)."""
+        tree = self.tree()
+        if tree is None:
+            return []
+        entry = self.repo.tree_entry(tree, folder)
+        if entry is None:
+            return []
+        return [(p, self.repo.blob(oid)) for p, oid, _ in sorted(self.repo.walk_tree(entry.oid))]
+
     def list(self, folder: str) -> list[str]:
         tree = self.tree()
         if tree is None:

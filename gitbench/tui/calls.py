@@ -7,11 +7,14 @@ The same service calls as the CLI's read-only commands (`status`, `review`, `che
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors
 from gitbench.model import Checkpoint, Review, Status
 from gitbench.services.workbench import Workbench
+
+if TYPE_CHECKING:
+    from gitbench.workflow.engine import Engine
 
 
 @dataclass
@@ -53,7 +56,7 @@ def workflow_status(wb: Workbench) -> dict[str, Any] | None:
         return None  # no workflow file, or a broken one: the workflow view says which
 
 
-def engine(wb: Workbench) -> Any:
+def engine(wb: Workbench) -> Engine:
     """The workflow engine, after finishing an interrupted operation (as `gitbench workflow` opens it)."""
     from gitbench.workflow.engine import Engine
 
@@ -77,10 +80,10 @@ def workflow(wb: Workbench) -> WorkflowData:
     wf = eng.workflow(eng.view(eng.head()))
     gates = {}
     for mid, m in wf.modules.items():
-        gate = eng.state.gates.get(mid, {})
-        required = bool(gate.get("required", m.gate))
-        if required or gate:
-            gates[mid] = {"required": required, "approved": bool(gate.get("approved", False))}
+        gate = eng.state.gates.get(mid)
+        required = bool(m.gate if gate is None or gate.required is None else gate.required)
+        if required or gate is not None:
+            gates[mid] = {"required": required, "approved": gate is not None and gate.approved}
     return WorkflowData(data, gates, [m for m in wf.order if wf.modules[m].optional], list(eng.state.skipped))
 
 

@@ -17,7 +17,7 @@ from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 from gitbench.workflow import state as engine_state
 from gitbench.workflow import steps
-from gitbench.workflow.state import Claim, ClaimStatus
+from gitbench.workflow.state import Claim, ClaimStatus, RunStatus
 
 
 def current(state: engine_state.EngineState) -> dict[str, Claim]:
@@ -62,7 +62,12 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
         if claim.run is not None and claim.run in finished:
             # what the claim said, as the last run (its process and parent too, as the record always had them)
             state.last_run[mid] = engine_state.LastRun.from_json(
-                {**claim.to_json(), "status": "complete", "finished": clock.now(), "commit": finished[claim.run]}
+                {
+                    **claim.to_json(),
+                    "status": RunStatus.COMPLETE,
+                    "finished": clock.now(),
+                    "commit": finished[claim.run],
+                }
             )
             notes.append(
                 f"{mid} had finished before the interruption (step {finished[claim.run][:12]}); it is not run again."
@@ -89,8 +94,8 @@ def release_lost(state: engine_state.EngineState, say: Progress) -> list[str]:
     again, as a run interrupted by a crash is."""
     notes: list[str] = []
     for mid, last in list(state.last_run.items()):
-        if last.lost and last.status == "failed":
-            state.last_run[mid] = dataclasses.replace(last, status="lost")
+        if last.lost and last.status == RunStatus.FAILED:
+            state.last_run[mid] = dataclasses.replace(last, status=RunStatus.LOST)
             notes.append(f"{mid} was lost with its worker or the scheduler before it finished; it will run again.")
             say(events.Note(notes[-1]))
     return notes

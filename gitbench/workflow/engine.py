@@ -224,11 +224,13 @@ class Engine:
         progress: Progress | None = None,
         on_draft: str | None = None,
         executor: str | Executor | None = None,
+        again: errors.Action | None = None,
     ) -> OperationResult:
         """Run (or resume: the same thing; every run first settles the claims an interrupted one left).
         ``executor``: where command and model modules run: an address (``gitbench/executors``; None or
         ``local``: threads of this process), opened and closed by the run; or an open Executor (the caller's to
-        close)."""
+        close). ``again``: the command a scheduler that does not answer offers to run again, without
+        ``--executor`` (default: this ``workflow run``, its ``--module`` and ``--on-draft`` kept)."""
         say = progress or events.ignore
         with self.wb.changing("workflow"):
             self.state = self._load()
@@ -247,7 +249,11 @@ class Engine:
             if isinstance(executor, executors.Executor):
                 cluster: Executor | None = executor
             elif executors.parse(executor)[0] != "local":
-                cluster = opened = executors.open_executor(executor)
+                if again is None:
+                    words = [*(w for mid in only or [] for w in ("--module", mid))]
+                    words += ["--on-draft", on_draft] if on_draft else []
+                    again = errors.Action("run", "workflow run", tuple(words))
+                cluster = opened = executors.open_executor(executor, again=again)
                 if opened.capacity() == 0:
                     say(events.Note(f"{opened.address} has no workers yet: its modules wait until one joins."))
             else:
@@ -333,8 +339,8 @@ class Engine:
         # the skip reasons too, so "Modules left" says why each one did not run (a gate, a full slot, ...)
         scheduler.schedule(wf, statuses, self.state.running, self.state.gates, set(self.state.skipped))
         text = banner(wf, statuses, self.state.skipped)
-        failed = [s.id for s in statuses.values() if s.state == "failed"]
-        waiting = [s.id for s in statuses.values() if s.state == "needs-input"]
+        failed = [s.id for s in statuses.values() if s.state == resolver.ModuleState.FAILED]
+        waiting = [s.id for s in statuses.values() if s.state == resolver.ModuleState.NEEDS_INPUT]
         if failed:
             st = statuses[failed[0]]
             # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
@@ -346,7 +352,7 @@ class Engine:
                 klass="module",
             )
         off = untargeted(wf, self.state.skipped)
-        left = [m for m in wf.order if statuses[m].state != "complete" and m not in off]
+        left = [m for m in wf.order if statuses[m].state != resolver.ModuleState.COMPLETE and m not in off]
         if waiting or left:
             # Not done: waiting for the operator (input, a gate) or run for a few modules only. The job pauses;
             # `gitbench workflow resume` goes on, and the Draft can be reviewed or published meanwhile.

@@ -18,7 +18,7 @@ import json
 import marshal
 import sys
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -26,7 +26,7 @@ from gitbench.model import to_json
 from gitbench.scope import Scope
 from gitbench.workflow import resolver, scheduler, spec
 from gitbench.workflow.kinds import KINDS, ModuleKind
-from gitbench.workflow.resolver import Artifact, ModuleStatus, View, meta_path
+from gitbench.workflow.resolver import Artifact, ArtifactClass, ModuleState, ModuleStatus, View, meta_path
 from gitbench.workflow.state import Claim, Gate, LastRun
 
 FORMAT = 3
@@ -90,12 +90,12 @@ def module_text(st: ModuleStatus) -> str:
         value = getattr(st, name)
         if value is None:
             parts.append(key + "null")
-        elif type(value) is str:
+        elif type(value) is str or type(value) is ModuleState:  # the encoder writes a StrEnum as its text
             parts.append(key + enc(value))
         elif type(value) is list and name == "artifacts" and _PLAIN_ARTIFACTS:
             arts = []
             for a in value:
-                if type(a) is not Artifact or type(a.path) is not str or type(a.klass) is not str:
+                if type(a) is not Artifact or type(a.path) is not str or type(a.klass) is not ArtifactClass:
                     break
                 if a.reason is None:
                     arts.append(f'{{"klass":{enc(a.klass)},"path":{enc(a.path)},"reason":null}}')
@@ -138,8 +138,8 @@ def parse_status(text: str) -> ModuleStatus:
     d = json.loads(text)
     return ModuleStatus(
         id=d["id"],
-        state=d["state"],
-        artifacts=[Artifact(**a) for a in d["artifacts"]],
+        state=ModuleState(d["state"]),
+        artifacts=[Artifact(a["path"], ArtifactClass(a["klass"]), a["reason"]) for a in d["artifacts"]],
         blocked_by=list(d["blocked_by"]),
         reason=d["reason"],
         fingerprint=d["fingerprint"],
@@ -176,29 +176,32 @@ def untargeted(skipped: Collection[str], below: Callable[[str], Iterable[str]]) 
     return downstream(skipped, below)
 
 
-def banner_of(ids: list[str], states: list[str], skipped: Collection[str]) -> str:
-    """The status banner; skipped optional modules are no longer targets, so they do not hold it back."""
+def banner_of(ids: list[str], states: Sequence[str], skipped: Collection[str]) -> str:
+    """The status banner; skipped optional modules are no longer targets, so they do not hold it back.
+    ``states``: each module's ``ModuleState``, or its text as a snapshot keeps it."""
+    failed, complete = ModuleState.FAILED, ModuleState.COMPLETE  # looked up once: a loop over every module
     for mid, state in zip(ids, states, strict=True):
-        if state == "failed":
+        if state == failed:
             return f"Status: Error · {mid} failed"
-    if all(state == "complete" or mid in skipped for mid, state in zip(ids, states, strict=True)):
+    if all(state == complete or mid in skipped for mid, state in zip(ids, states, strict=True)):
         return "Status: complete"
     for mid, state in zip(ids, states, strict=True):
-        if state == "interrupted":
+        if state == ModuleState.INTERRUPTED:
             return f"Status: interrupted · {mid} was interrupted: run `gitbench workflow resume`"
-    if any(state in ("running", "needs-input") for state in states):
+    if any(state in (ModuleState.RUNNING, ModuleState.NEEDS_INPUT) for state in states):
         return "Status: running"
     return "Status: ready"
 
 
 def phase_of(
-    wf_phases: list[str], ids: list[str], phases: list[str | None], states: list[str], skipped: Collection[str]
+    wf_phases: list[str], ids: list[str], phases: list[str | None], states: Sequence[str], skipped: Collection[str]
 ) -> str | None:
     """The first phase with a module still to do: what "Resume Work (<phase>)" names."""
+    complete = ModuleState.COMPLETE  # looked up once: a loop over every module
     open_phases = {
         p
         for mid, p, state in zip(ids, phases, states, strict=True)
-        if p is not None and state != "complete" and mid not in skipped
+        if p is not None and state != complete and mid not in skipped
     }
     return next((p for p in wf_phases if p in open_phases), None)
 
@@ -332,7 +335,7 @@ def build(
         compiled = compile_workflow(wf)
     return Snapshot(
         head=head,
-        index={**compiled.index, "states": [statuses[m].state for m in wf.order]},
+        index={**compiled.index, "states": [statuses[m].state.value for m in wf.order]},  # marshal: plain texts
         texts=[module_text(statuses[m]) for m in wf.order],
         specs=compiled.specs,
     )
@@ -417,7 +420,7 @@ def update(
         )
         fresh[i] = st
         redone.add(i)
-        states[i] = st.state
+        states[i] = st.state.value
         if _same(before, st):
             continue
         for j in index["below"][i]:
@@ -427,7 +430,9 @@ def update(
 
     # The scheduler again, over every module whose skip reason can have changed: those resolved again, the
     # ready ones (a slot freed or taken earlier in the order moves the others) and the running ones.
-    subset = sorted(redone | {i for i, s in enumerate(states) if s == "ready"} | {pos[m] for m in running if m in pos})
+    subset = sorted(
+        redone | {i for i, s in enumerate(states) if s == ModuleState.READY} | {pos[m] for m in running if m in pos}
+    )
     sub_statuses = {}
     for i in subset:
         st = status_at(i)

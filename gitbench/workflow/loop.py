@@ -170,7 +170,7 @@ class Loop:
 
     def _progress(self, mid: str, state: str, statuses: dict[str, ModuleStatus], just_done: int = 0) -> None:
         if self.engine.on_module is not None:
-            done = sum(1 for s in statuses.values() if s.state == "complete")
+            done = sum(1 for s in statuses.values() if s.state == resolver.ModuleState.COMPLETE)
             self.engine.on_module(mid, state, done + (just_done if state == "complete" else 0), len(statuses))
 
     def home(self) -> str:
@@ -192,7 +192,7 @@ class Loop:
         result = steps.collect(self.wb, m, self.job, raw)
         changed: dict[str, Entry | None] = {}
         status, error, finished, commit = result.status, result.error, clock.now(), None
-        if result.status == "complete":
+        if result.status == engine_state.RunStatus.COMPLETE:
 
             def record(commit: str, parent: str) -> None:
                 # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
@@ -212,7 +212,7 @@ class Loop:
                     record,
                 )
             except errors.GitbenchError as exc:
-                status, error = "failed", exc.message
+                status, error = engine_state.RunStatus.FAILED, exc.message
         # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
         self.state.last_run[mid] = LastRun(
             status=status,
@@ -227,7 +227,7 @@ class Loop:
             job=claim.job,
             lost=result.lost or None,
         )
-        if status == "needs-input":
+        if status == engine_state.RunStatus.NEEDS_INPUT:
             self.state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)
             self.say(events.ModuleNeedsInput(mid, str(m.input_request or result.error)))
         else:
@@ -239,7 +239,7 @@ class Loop:
 
     def _invalidate(self, m: spec.ModuleSpec, st: ModuleStatus) -> None:
         """Invalidation events reach the module before it reruns (logged; Python modules get a handler call)."""
-        stale = [a for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
+        stale = [a for a in st.artifacts if a.klass in resolver.STALE]
         if not stale:
             return
         from gitbench.store.logs import Log

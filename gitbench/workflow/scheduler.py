@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitbench.workflow.kinds import ON_EXECUTOR
-from gitbench.workflow.resolver import ModuleStatus
+from gitbench.workflow.resolver import ModuleState, ModuleStatus
 from gitbench.workflow.spec import Workflow
 from gitbench.workflow.state import Claim, ClaimStatus, Gate
 
@@ -62,6 +62,7 @@ def schedule(
     # Nor does a claim whose process is gone (``interrupted``): nothing runs it until a resume settles it.
     busy = {r for r, claim in running.items() if claim.status not in (ClaimStatus.NEEDS_INPUT, ClaimStatus.INTERRUPTED)}
     exclusive_busy = [r for r in busy if r in wf.modules and wf.modules[r].exclusive]
+    complete, ready = ModuleState.COMPLETE, ModuleState.READY  # looked up once: a loop over every module
     on_cluster = (
         0 if capacity is None else sum(1 for r in busy if r in wf.modules and wf.modules[r].kind in ON_EXECUTOR)
     )
@@ -72,9 +73,9 @@ def schedule(
         if mid in running:
             interrupted = running[mid].status == ClaimStatus.INTERRUPTED
             plan.skipped[mid] = "interrupted" if interrupted else "already-running"
-        elif st.state == "complete":
+        elif st.state == complete:
             continue
-        elif st.state != "ready" and not (only and st.state == "failed"):
+        elif st.state != ready and not (only and st.state == ModuleState.FAILED):
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
         elif gated(wf, gates, mid, st.fingerprint):
             plan.skipped[mid] = (

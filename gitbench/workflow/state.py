@@ -16,18 +16,27 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
+from gitbench.model import OpenStrEnum
 from gitbench.store import atomic
 from gitbench.store.layout import Layout
 
 
-class ClaimStatus(StrEnum):
+class ClaimStatus(OpenStrEnum):
     RUNNING = "running"  # a process of ours runs the module
     NEEDS_INPUT = "needs-input"  # an input module waits for the operator: no process holds it
     INTERRUPTED = "interrupted"  # (never saved) the claim's process is gone: a resume settles it
+
+
+class RunStatus(OpenStrEnum):
+    """How one run of a module ended: what a runner returns and a last run records."""
+
+    COMPLETE = "complete"  # its outputs are written: its step is committed
+    FAILED = "failed"
+    NEEDS_INPUT = "needs-input"  # an input module (or a Python module) waits for the operator
+    LOST = "lost"  # (a last run only) it failed with its cluster's worker or scheduler: it runs again
 
 
 _R = TypeVar("_R", bound="_Record")
@@ -59,20 +68,13 @@ class _Record:
                 out[f.name] = value
         return out
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """The field as the JSON object has it: for readers written against the dict form (cli/, tui/)."""
-        return self.to_json().get(key, default)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
 
 @dataclass
 class Claim(_Record):
     """A module in the running set: which process runs it (pid and its start time: a later process with the same
     pid is not it), since when, for which job and run, on inputs of which fingerprint."""
 
-    status: str = ClaimStatus.RUNNING
+    status: ClaimStatus = ClaimStatus.RUNNING
     pid: int | None = None
     started: int | None = None
     since: float | None = None
@@ -83,6 +85,9 @@ class Claim(_Record):
     parent: str | None = None  # the Draft's head that commit was made on
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"pid", "started", "since", "job", "run", "fingerprint"})
+
+    def __post_init__(self) -> None:
+        self.status = ClaimStatus(self.status)  # as JSON loads it: its text
 
 
 @dataclass
@@ -105,7 +110,7 @@ class LastRun(_Record):
     which run and job, its step commit, and how many runs it has had (the next run's id counts on). Never
     changed once made (a new run replaces it): its JSON is made once."""
 
-    status: str | None = None
+    status: RunStatus | None = None
     error: str | None = None
     finished: float | None = None
     since: float | None = None
@@ -119,14 +124,18 @@ class LastRun(_Record):
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"error"})
 
+    def __post_init__(self) -> None:
+        if self.status is not None:
+            self.status = _RUN_STATUS.get(self.status) or RunStatus(self.status)  # as JSON loads it: its text
+
     @cached_property
     def json(self) -> dict[str, Any]:
         """``to_json()``, once: a last run does not change (a new one replaces it), and a status of thousands of
         modules, and every save of the state, read it."""
         return self.to_json()
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.json.get(key, default)
+
+_RUN_STATUS = {s.value: s for s in RunStatus}  # a state of thousands of last runs loads without an enum call each
 
 
 @dataclass

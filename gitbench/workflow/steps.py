@@ -25,6 +25,7 @@ from gitbench.services.workbench import Workbench
 from gitbench.workflow import resolver, spec
 from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.runners import Outcome, Provided, Result
+from gitbench.workflow.state import RunStatus
 
 
 def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> Result:
@@ -35,26 +36,26 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
         changes: dict[str, Entry | None] = {
             p: Entry(wb.git.create_blob_as(data, p), BLOB) for p, data in raw.files.items()
         }
-        return Result("complete", changes=changes)
+        return Result(RunStatus.COMPLETE, changes=changes)
     folder, snap, status, error, seconds = raw.folder, raw.snap, raw.status, raw.error, raw.seconds
     cap = export.capture(wb.git, folder, snap, Scope(tuple(m.outputs)))
     cap.refused.extend(raw.refused)  # what a cluster's worker saw written and did not send back
     shutil.rmtree(folder, ignore_errors=True)
-    if status != "complete":
-        if status == "failed" and error and m.kind == ModuleKind.COMMAND and not raw.lost:
+    if status != RunStatus.COMPLETE:
+        if status == RunStatus.FAILED and error and m.kind == ModuleKind.COMMAND and not raw.lost:
             error = explain_missing(wb, m, job, folder, snap, error)
         return Result(status, error=error, seconds=seconds, lost=raw.lost)
     # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
     # forever not complete
     missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]
     if missing:
-        return Result("failed", error="it did not write " + ", ".join(missing), seconds=seconds)
+        return Result(RunStatus.FAILED, error="it did not write " + ", ".join(missing), seconds=seconds)
     if cap.refused:
         from gitbench.store.logs import Log
 
         for path, why in cap.refused:
             Log(wb.layout.logs).event("workflow.refused", module=m.id, path=path, reason=why)
-    return Result("complete", changes=cap.changes, refused=cap.refused, seconds=seconds)
+    return Result(RunStatus.COMPLETE, changes=cap.changes, refused=cap.refused, seconds=seconds)
 
 
 def explain_missing(

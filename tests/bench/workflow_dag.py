@@ -501,21 +501,32 @@ def measure_run(modules: int, root: str) -> dict[str, Any]:
     env = bench_env(root)
     gb = os.path.join(root, f"run-{modules}")
     mk = os.path.join(root, f"runmake-{modules}")
-    for path in (gb, mk):
-        subprocess.run(["rm", "-rf", path], check=True)
-    lines = ["max_parallel: 2", "modules:"]
-    for i in range(modules):
-        lines += [f"  - id: m{i}", f"    outputs: [out/m{i}.txt]", f'    run: {{command: "echo {i} > out/m{i}.txt"}}']
-    _fast_import(gb, {".gitbench/workflow.yaml": ("\n".join(lines) + "\n").encode()}, env)
-    subprocess.run(gitbench_cmd() + ["init"], cwd=gb, env=env, check=True, capture_output=True)
-    os.makedirs(os.path.join(mk, "out"))
-    with open(os.path.join(mk, "Makefile"), "w") as fh:
-        fh.write("all: " + " ".join(f"out/m{i}.txt" for i in range(modules)) + "\n\n")
-        fh.write("".join(f"out/m{i}.txt:\n\techo {i} > out/m{i}.txt\n" for i in range(modules)))
+    run_workbench(gb, modules, env)
+    run_makefile(mk, modules)
     g, text = _time(gitbench_cmd() + ["workflow", "run", "--max-parallel", "2", "--json"], gb, env)
     assert json.loads(text)["result"]["job"]["steps_completed"] == modules
     m, _ = _time(["make", "-j2", "-s"], mk, env)
     return {"modules": modules, "gitbench": g, "make": m, "overhead_ms": (g - m) / modules * 1000}
+
+
+def run_workbench(path: str, modules: int, env: dict[str, str]) -> None:
+    """A fresh Workbench at ``path`` whose workflow is ``modules`` trivial commands (`echo N > out/mN.txt`), none
+    run yet (also the workflow of tests/bench/workflow_dask.py)."""
+    subprocess.run(["rm", "-rf", path], check=True)
+    lines = ["max_parallel: 2", "modules:"]
+    for i in range(modules):
+        lines += [f"  - id: m{i}", f"    outputs: [out/m{i}.txt]", f'    run: {{command: "echo {i} > out/m{i}.txt"}}']
+    _fast_import(path, {".gitbench/workflow.yaml": ("\n".join(lines) + "\n").encode()}, env)
+    subprocess.run(gitbench_cmd() + ["init"], cwd=path, env=env, check=True, capture_output=True)
+
+
+def run_makefile(path: str, modules: int) -> None:
+    """The same commands as ``run_workbench``'s, as a Makefile in a fresh folder, none run yet."""
+    subprocess.run(["rm", "-rf", path], check=True)
+    os.makedirs(os.path.join(path, "out"))
+    with open(os.path.join(path, "Makefile"), "w") as fh:
+        fh.write("all: " + " ".join(f"out/m{i}.txt" for i in range(modules)) + "\n\n")
+        fh.write("".join(f"out/m{i}.txt:\n\techo {i} > out/m{i}.txt\n" for i in range(modules)))
 
 
 def _cpu(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, int, bytes]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitbench import errors
-from gitbench.git.repo import GitRepo, RefMoved
+from gitbench.git.repo import GitRepo, RefMoved, translate
 from tests.conftest import git, make_project
 
 
@@ -153,3 +153,77 @@ def test_config_set_and_read_back(repo: GitRepo) -> None:
     assert repo.config_get("gitbench.test") == "yes"
     assert git(repo.workdir or "", "config", "gitbench.test").strip() == "yes"
     assert repo.config_get("gitbench.absent") is None
+
+
+# -- error paths: what a user meets when Git's files are locked, damaged or missing ---------------------------
+
+
+def test_a_stale_ref_lock_refuses_the_write_as_git_locked_and_says_how_to_clear_it(repo: GitRepo) -> None:
+    wd = repo.workdir or ""
+    oid = head(wd)
+    lock = Path(repo.gitdir) / "refs" / "heads" / "main.lock"
+    lock.write_text("")  # a crashed `git commit` left it
+    with pytest.raises(errors.GitLocked) as info:
+        repo.set_ref("refs/heads/main", oid, oid, "move")
+    assert "Git is locked while updating refs/heads/main" in info.value.message
+    assert [a.command for a in info.value.actions if a.command] == ["gitbench recover"]
+    assert info.value.exit_code == 8
+    assert git(wd, "rev-parse", "main").strip() == oid and lock.exists()  # nothing moved, the lock is Git's
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "words"),
+    [
+        (OSError(28, "No space left on device"), errors.DiskFull, "No space left on the device while writing"),
+        (Exception("failed to write out file: No space left on device"), errors.DiskFull, "No space left"),
+        (Exception("no error"), errors.DiskFull, "No space left"),  # libgit2 lost an injected ENOSPC
+        (Exception("failed to write: Input/output error"), errors.FileIOError, "could not be written while"),
+        (Exception("failed to create locked file 'x': Permission denied"), errors.FileIOError, "Could not write"),
+        (Exception("failed to lock file 'x.lock' for writing"), errors.GitLocked, "Another Git process"),
+        (OSError(2, "No such file or directory"), errors.FileIOError, "Could not write while writing"),
+        (Exception("object not found"), errors.InternalError, "Git error while writing"),
+    ],
+)
+def test_a_git_error_becomes_the_gitbench_error_that_names_its_cause(
+    exc: BaseException, kind: type[errors.GitbenchError], words: str
+) -> None:
+    err = translate(exc, "writing")
+    assert type(err) is kind and words in err.message
+    assert err.actions, "every translated error says what to do next"
+
+
+def test_a_detached_head_has_no_branch_and_an_option_is_never_a_revision(repo: GitRepo) -> None:
+    wd = repo.workdir or ""
+    git(wd, "checkout", "-q", "--detach")
+    assert repo.head_branch() is None
+    assert repo.resolve("--all") is None and repo.resolve("") is None
+
+
+def test_a_garbage_ref_file_is_unreadable_yet_can_be_deleted_and_its_reflog_rescues_its_commit(
+    repo: GitRepo,
+) -> None:
+    wd = repo.workdir or ""
+    oid = head(wd)
+    git(wd, "update-ref", "refs/heads/gitbench/draft/x", oid)
+    loose = Path(repo.gitdir) / "refs" / "heads" / "gitbench" / "draft" / "x"
+    loose.write_text("not an object id\n")  # a torn write
+    assert repo.ref_raw("refs/heads/gitbench/draft/x") is None
+    assert repo.reflog_last("refs/heads/gitbench/draft/x") == oid
+    assert repo.reflog_last("refs/heads/never-written") is None
+    repo.delete_ref_force("refs/heads/gitbench/draft/x")
+    assert not loose.exists()
+    repo.delete_ref_force("refs/heads/gitbench/draft/x")  # already gone: nothing to do, no error
+
+
+def test_deleting_a_ref_that_does_not_exist_is_a_no_op_and_a_taken_tag_name_is_refused(repo: GitRepo) -> None:
+    oid = head(repo.workdir)
+    repo.set_ref("refs/heads/none", None, None, "nothing to do")
+    assert not repo.ref_exists("refs/heads/none")
+    repo.create_tag("checkpoint/t", oid, "first\n")
+    with pytest.raises(RefMoved):
+        repo.create_tag("checkpoint/t", oid, "second\n")
+    found = repo.tag_message("refs/tags/checkpoint/t")
+    assert found is not None and found[0] == "first\n"
+    assert repo.tag_message("refs/heads/main") is None  # a branch is not an annotated tag
+    assert repo.tag_message("refs/tags/none") is None
+    assert not (Path(repo.gitdir) / "refs" / "tags" / "checkpoint" / "t.lock").exists()

@@ -56,3 +56,29 @@ def test_a_holder_that_did_not_let_go_is_known_to_the_next_one(tmp_path: Path) -
 def test_probe_of_a_lock_never_taken_is_nobody(tmp_path: Path) -> None:
     assert WorkbenchLock(str(tmp_path / "none"), "status").probe() is None
     assert not left_behind(str(tmp_path / "none"))
+
+
+def test_a_holder_that_could_not_write_its_name_is_another_gitbench_process(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    first = WorkbenchLock(str(path), "publish")
+    assert first.try_acquire()
+    path.write_text("")  # on a full disk the holder's name cannot be written: the flock is held all the same
+    second = WorkbenchLock(str(path), "discard")
+    assert second.holder() is None and second.probe() == "another gitbench process"
+    with pytest.raises(errors.Busy) as busy:
+        second.acquire(wait=0.0)
+    assert busy.value.message == (
+        "The Workbench is busy: another gitbench process is changing it. Nothing was changed by this command."
+    )
+    assert busy.value.details == {"holder": "another gitbench process"}
+    first.release()
+
+
+def test_a_lock_file_left_holding_garbage_is_a_holder_that_did_not_let_go(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    path.write_text("{torn")  # a holder killed while it wrote its name
+    lock = WorkbenchLock(str(path), "recover")
+    assert lock.holder() is None
+    assert lock.try_acquire()
+    assert lock.left_behind is not None and set(lock.left_behind) == {"since"}  # when, if not who
+    lock.release()

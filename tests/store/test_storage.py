@@ -31,3 +31,24 @@ def test_human_sizes() -> None:
         "1.2 GB",
         "5000.0 GB",
     ]
+
+
+def test_a_large_store_is_estimated_from_a_sample_and_files_of_writes_under_way_are_not_objects(
+    tmp_path: Path,
+) -> None:
+    # A .git folder as the file system holds it: 20 loose objects in each of the 256 folders, no pack folder
+    # (a store that was never packed), and a temporary object file of a write under way.
+    gitdir = tmp_path / "git"
+    for n in range(256):
+        folder = gitdir / "objects" / f"{n:02x}"
+        folder.mkdir(parents=True)
+        for i in range(20):
+            (folder / f"{i:038x}").write_bytes(b"x")
+    (gitdir / "objects" / "00" / "tmp_obj_AbCdEf").write_bytes(b"half")
+    (gitdir / "refs" / "heads").mkdir(parents=True)
+    (gitdir / "refs" / "heads" / "main").write_text("0" * 40 + "\n")
+    estimated = storage.measure(str(gitdir))
+    exact = storage.measure(str(gitdir), exact=True)
+    assert exact.loose_objects == 256 * 20 and exact.packs == 0 and not exact.estimate
+    assert estimated.estimate and abs(estimated.loose_objects - exact.loose_objects) <= 256
+    assert estimated.objects_bytes > 0 and exact.git_bytes >= exact.objects_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gitbench.model import OperationResult
+from gitbench.model import CheckpointKind, OperationResult
 from gitbench.services.workbench import Workbench
 from gitbench.tui import calls
 from gitbench.tui.flows.common import done, require_idle
@@ -65,7 +65,7 @@ async def checkpoint(app: GitbenchApp, message: str) -> None:
 
     def take(wb: Workbench) -> OperationResult:
         with wb.changing("checkpoint"):
-            cp = checkpoints.create(wb, "manual", message)
+            cp = checkpoints.create(wb, CheckpointKind.MANUAL, message)
         return OperationResult(
             "checkpoint",
             f"Took {cp.name} of Published {cp.commit[:12]}.",

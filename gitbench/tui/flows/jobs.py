@@ -105,12 +105,15 @@ def finished(app: GitbenchApp, res: OperationResult) -> None:
 
 def _engine_run(only: list[str] | None, on_draft: str | None) -> Callable[..., OperationResult]:
     def run(wb: Workbench, say: Progress, on_module: Callable[[str, str, int, int], None]) -> OperationResult:
+        from gitbench.providers import config
         from gitbench.workflow.engine import Engine
 
         wb.recover_if_idle()
         engine = Engine(wb)
         engine.on_module = on_module
-        result: OperationResult = engine.run(None, only, None, say, on_draft)
+        # where its command and model modules run: [workflow] executor of the config, as `gitbench workflow run`
+        executor = config.choose_executor(None, config.load(wb.root if wb.git.workdir else None))
+        result: OperationResult = engine.run(None, only, None, say, on_draft, executor)
         return result
 
     return run

@@ -13,12 +13,10 @@ from textual.widgets import OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from gitbench import errors
-from gitbench.model import Review
+from gitbench.model import MARKS, Review
 from gitbench.tui import calls
 from gitbench.tui.text import patch_per_file, plain
 from gitbench.tui.views import app_of
-
-MARKS = {"added": "A", "deleted": "D", "modified": "M", "renamed": "R"}
 
 
 class ReviewView(Vertical):

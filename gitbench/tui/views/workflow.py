@@ -17,6 +17,8 @@ from gitbench.tui.calls import WorkflowData
 from gitbench.tui.row_table import RowTable
 from gitbench.tui.text import cell, plain
 from gitbench.tui.views import app_of
+from gitbench.workflow.resolver import ModuleState
+from gitbench.workflow.state import RunStatus
 
 # (label, key, width): the two long columns are cut on screen (the row's detail below shows all of them), so
 # `Blocked by` and the notes after them stay in view.
@@ -35,13 +37,13 @@ def last_run(m: dict[str, Any]) -> str:
     if not last.get("status"):
         return ""
     when = clock.iso(float(last.get("finished") or last.get("since") or 0))
-    error = f": {last['error']}" if last.get("error") and last["status"] != "complete" else ""
+    error = f": {last['error']}" if last.get("error") and last["status"] != RunStatus.COMPLETE else ""
     return f"last run: {last['status']} ({when}){error}"
 
 
 def notes(m: dict[str, Any], data: WorkflowData) -> list[str]:
     out = []
-    if m.get("reason") and (m["state"] != "failed" or str(m["reason"]).startswith("InvalidMetadata")):
+    if m.get("reason") and (m["state"] != ModuleState.FAILED or str(m["reason"]).startswith("InvalidMetadata")):
         out.append(str(m["reason"]))
     if m.get("skip") and m["skip"] != "not-ready":
         out.append(f"skipped:{str(m['skip']).removeprefix('concurrency: ')}")
@@ -204,7 +206,7 @@ class WorkflowView(Vertical):
             self.query_one("#workflow-log", Log).clear()
             # A module waiting for input is finished by resuming, as `gitbench workflow resume` does: the same
             # engine call takes its outputs from the folder and goes on with what waited for it.
-            only = None if m["state"] == "needs-input" else [m["id"]]
+            only = None if m["state"] == ModuleState.NEEDS_INPUT else [m["id"]]
             app.start(flows.workflow_run(app, only), "workflow resume" if only is None else "workflow rerun")
 
     def tool(self, tool: str) -> None:

@@ -24,7 +24,8 @@ from gitbench.scope import Scope
 from gitbench.services.workbench import Workbench
 from gitbench.workflow import spec
 from gitbench.workflow.kinds import ModuleKind
-from gitbench.workflow.resolver import ModuleStatus
+from gitbench.workflow.resolver import STALE, ModuleStatus
+from gitbench.workflow.state import RunStatus
 
 if TYPE_CHECKING:
     from gitbench.executors import Executor
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 class Result:
     """What one module run produced (built in the main thread from what its process did)."""
 
-    status: str  # complete | failed | needs-input
+    status: RunStatus
     changes: dict[str, Entry | None] = field(default_factory=dict)
     error: str | None = None
     refused: list[tuple[str, str]] = field(default_factory=list)
@@ -48,7 +49,7 @@ class Ran:
 
     folder: str
     snap: export.Snapshot
-    status: str  # complete | failed | needs-input
+    status: RunStatus
     error: str | None
     seconds: float
     refused: list[tuple[str, str]] = field(default_factory=list)  # files a cluster's worker did not send back
@@ -100,7 +101,7 @@ def prepare(
     if m.kind == ModuleKind.MODULE:
         from gitbench.workflow.runners import python
 
-        stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in ("outdated", "invalid", "error")]
+        stale = [(a.path, a.klass, a.reason) for a in st.artifacts if a.klass in STALE]
         return functools.partial(python.run, m, folder, snap, config, sorted(snap), stale)
     from gitbench.workflow.runners import model
 

@@ -20,6 +20,7 @@ from gitbench.git import export
 from gitbench.services import supervisor
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 STDERR_TAIL = 65536  # bytes of its error output kept: its last line is the run's error
 
@@ -65,13 +66,13 @@ def run(
         errors.seek(max(0, size - STDERR_TAIL))
         stderr = errors.read()
     if outcome.stopped == "timeout":
-        return Ran(folder, snap, "failed", f"timed out after {timeout:g} s", time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.FAILED, f"timed out after {timeout:g} s", time.monotonic() - started)
     if outcome.code == 0 and outcome.stopped is None:
-        return Ran(folder, snap, "complete", None, time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.COMPLETE, None, time.monotonic() - started)
     status = -outcome.signal if outcome.signal else outcome.code  # as Popen says it: a signal's number, negated
     tail = stderr.decode("utf-8", "replace").strip().splitlines()
     error = tail[-1][:300] if tail else f"the command exited with status {status}"
-    return Ran(folder, snap, "failed", error, time.monotonic() - started)
+    return Ran(folder, snap, RunStatus.FAILED, error, time.monotonic() - started)
 
 
 def stop_orphans(home: str, mid: str) -> None:

@@ -16,6 +16,7 @@ from gitbench.git.repo import BLOB
 from gitbench.scope import Scope
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 if TYPE_CHECKING:
     from gitbench.providers.config import Config, ModelSpec, Settings
@@ -36,7 +37,7 @@ def run(
     try:
         cfg, model_spec = resolve(m, workdir)
     except errors.GitbenchError as exc:
-        return Ran(folder, snap, "failed", exc.message, time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.FAILED, exc.message, time.monotonic() - started)
 
     def on_debug(name: str, fields: dict[str, Any]) -> None:  # only with --debug: may quote the request
         Log(logs, cfg.secrets).debug_event(name, module=m.id, **fields)
@@ -104,7 +105,7 @@ def call(
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "wb") as out:
                 out.write(content)
-        status, error = "complete", None
+        status, error = RunStatus.COMPLETE, None
     except errors.GitbenchError as exc:
-        status, error = "failed", exc.message
+        status, error = RunStatus.FAILED, exc.message
     return Ran(folder, snap, status, error, time.monotonic() - started)

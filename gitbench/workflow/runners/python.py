@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from gitbench.git import export
 from gitbench.workflow import spec
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 
 def run(
@@ -16,7 +18,7 @@ def run(
     snap: export.Snapshot,
     config: dict[str, Any],
     inputs: list[str],
-    stale: list[tuple[str, str, str | None]],
+    stale: Sequence[tuple[str, str, str | None]],
 ) -> Ran:
     from gitbench.workflow import protocol
 
@@ -36,4 +38,4 @@ def run(
         status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
     if status not in ("complete", "failed", "needs-input"):
         status, error = "failed", f"it returned {status!r} (complete, failed or needs-input)"
-    return Ran(folder, snap, status, error, time.monotonic() - started)
+    return Ran(folder, snap, RunStatus(status), error, time.monotonic() - started)

@@ -35,6 +35,7 @@ from gitbench.git.objects import Mode
 from gitbench.workflow import spec
 from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.runners import Ran
+from gitbench.workflow.state import RunStatus
 
 if TYPE_CHECKING:
     from gitbench.executors import Executor
@@ -239,7 +240,7 @@ def unpack(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, answer: Any) 
     its outputs, a deletion of a file it did not have, or an answer of another shape fails the module."""
     problem = _malformed(m, snap, answer)
     if problem:
-        return Ran(folder, snap, "failed", f"the worker returned {problem}", 0.0)
+        return Ran(folder, snap, RunStatus.FAILED, f"the worker returned {problem}", 0.0)
     for rel, written in answer.writes.items():
         full = os.path.join(folder, rel)
         if os.path.lexists(full) and not os.path.isdir(full) or os.path.islink(full):
@@ -255,7 +256,8 @@ def unpack(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, answer: Any) 
             fh.write(data)
         os.chmod(full, 0o755 if mode == Mode.EXECUTABLE else 0o644)
     error = answer.error and answer.error.replace(HERE, folder)
-    return Ran(folder, snap, answer.status, error, float(answer.seconds), refused=list(answer.refused))
+    status = RunStatus(answer.status)  # one of the three, _malformed checked
+    return Ran(folder, snap, status, error, float(answer.seconds), refused=list(answer.refused))
 
 
 def _malformed(m: spec.ModuleSpec, snap: export.Snapshot, answer: Any) -> str | None:
@@ -313,13 +315,14 @@ def call(
     except FutureTimeout:
         executor.cancel(future)
         error = f"timed out after {timeout:g} s (its worker did not answer in {timeout + GUARD:g} s)"  # type: ignore[operator]
-        return Ran(folder, snap, "failed", error, time.monotonic() - started)
+        return Ran(folder, snap, RunStatus.FAILED, error, time.monotonic() - started)
     except ExecutorFailure as exc:
-        return Ran(folder, snap, "failed", str(exc), time.monotonic() - started, lost=True)
+        return Ran(folder, snap, RunStatus.FAILED, str(exc), time.monotonic() - started, lost=True)
     except CancelledError:
-        return Ran(folder, snap, "failed", "cancelled", time.monotonic() - started, lost=True)
+        return Ran(folder, snap, RunStatus.FAILED, "cancelled", time.monotonic() - started, lost=True)
     except Exception as exc:  # noqa: BLE001 - the worker could not run it (unpicklable, a bug): the module's failure
-        return Ran(folder, snap, "failed", f"the worker could not run it: {type(exc).__name__}: {exc}"[:300], 0.0)
+        error = f"the worker could not run it: {type(exc).__name__}: {exc}"[:300]
+        return Ran(folder, snap, RunStatus.FAILED, error, 0.0)
     return unpack(m, folder, snap, answer)
 
 
@@ -339,5 +342,5 @@ def call_model(
     try:
         cfg, model_spec = model.resolve(m, workdir)
     except errors.GitbenchError as exc:
-        return Ran(folder, snap, "failed", exc.message, 0.0)
+        return Ran(folder, snap, RunStatus.FAILED, exc.message, 0.0)
     return call(executor, m, folder, snap, config, model_spec, cfg.settings)

@@ -1,0 +1,1 @@
+"""Tests of gitbench/cli/, in-process: the mirror of the package."""

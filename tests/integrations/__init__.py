@@ -1,0 +1,1 @@
+"""Tests of gitbench/integrations/, in-process: the mirror of the package."""

@@ -1,0 +1,109 @@
+"""gitbench/store/records.py in-process against real repositories: the records chain is read and written as
+JSON documents and JSON lines, a broken ref is refused (never a new chain over the old one), and two clones'
+chains merge with nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitbench import errors
+from gitbench.git.objects import Entry, Mode
+from gitbench.git.repo import GitRepo
+from gitbench.model import RECORDS_REF
+from gitbench.store.records import Lines, Records
+from tests.conftest import git, make_project
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Records:
+    return Records(GitRepo(str(make_project(tmp_path / "p"))))
+
+
+def test_before_any_write_there_are_no_records_and_reading_finds_nothing(records: Records) -> None:
+    assert records.head() is None and records.tree() is None
+    assert records.read("jobs/x.json") is None and records.read_lines("chat/x.jsonl") == []
+    assert records.list("jobs") == []
+
+
+def test_documents_and_lines_are_written_read_listed_and_deleted(records: Records) -> None:
+    first = records.write({"jobs/a.json": {"id": "a"}, "chat/c.jsonl": Lines([{"n": 1}, {"n": 2}])}, "write\n")
+    assert records.read("jobs/a.json") == {"id": "a"}
+    assert records.read_lines("chat/c.jsonl") == [{"n": 1}, {"n": 2}]
+    assert records.read("jobs/none.json") is None and records.read_lines("chat/none.jsonl") == []
+    assert records.list("jobs") == ["a.json"] and records.list("none") == []
+    assert records.read("chat/c.jsonl") is None  # two documents are not one: unreadable as a document
+    repo = records.repo
+    torn = Entry(repo.create_blob(b'{"n": 1}\n{"n": 2, half a line\n'), Mode.REGULAR)
+    records.set_tree(repo.tree_with_changes(records.tree(), {"chat/c.jsonl": torn}), "a torn line\n")
+    assert records.read_lines("chat/c.jsonl") == [{"n": 1}]  # the torn line is skipped, the rest read
+    records.write({"jobs/a.json": None}, "delete\n")
+    assert records.read("jobs/a.json") is None and records.read("jobs/a.json", at=first) == {"id": "a"}
+    assert repo.commit(records.head() or "").parents[0] != first  # the chain only grows
+
+
+def test_a_records_ref_holding_garbage_is_refused_with_how_to_repair_it(records: Records) -> None:
+    records.write({"jobs/a.json": {"id": "a"}}, "write\n")
+    ref_file = Path(records.repo.gitdir, *RECORDS_REF.split("/"))
+    ref_file.write_text("garbage\n")
+    with pytest.raises(errors.FileIOError) as info:
+        records.head()
+    assert "cannot be read: its ref file holds no valid commit id. Nothing was changed." in info.value.message
+    assert any(a.text and a.text.startswith(f"rm {ref_file}") for a in info.value.actions)
+    with pytest.raises(errors.FileIOError):
+        records.write({"jobs/b.json": {}}, "must not start a new chain\n")
+    assert ref_file.read_text() == "garbage\n"
+
+
+def test_two_clones_records_merge_with_nothing_lost(tmp_path: Path) -> None:
+    wd = make_project(tmp_path / "p")
+    ours = Records(GitRepo(str(wd)))
+    base = ours.write(
+        {"jobs/same.json": {"v": 0}, "jobs/gone.json": {"v": 0}, "chat/c.jsonl": Lines([{"n": 0}])}, "base\n"
+    )
+    # Their side: written on another clone, from the same base (a branch of the chain).
+    theirs_head = ours.write(
+        {
+            "jobs/same.json": {"v": "theirs", "updated": 200},
+            "jobs/gone.json": {"v": "changed there"},
+            "chat/c.jsonl": Lines([{"n": 0}, {"n": "theirs"}]),
+            "chat/current.json": {"name": "theirs"},
+            "jobs/new-there.json": {"v": 1},
+        },
+        "theirs\n",
+    )
+    git(wd, "update-ref", RECORDS_REF, base)
+    ours.write(
+        {
+            "jobs/same.json": {"v": "ours", "updated": 100},
+            "jobs/gone.json": None,
+            "chat/c.jsonl": Lines([{"n": 0}, {"n": "ours"}]),
+            "chat/current.json": {"name": "ours"},
+        },
+        "ours\n",
+    )
+    head, both = ours.merge(theirs_head, "merge\n")
+    assert sorted(both) == ["chat/c.jsonl", "chat/current.json", "jobs/gone.json", "jobs/same.json"]
+    assert ours.repo.commit(head).parents[1] == theirs_head
+    assert ours.read("jobs/same.json") == {"v": "theirs", "updated": 200}  # the newer in place
+    aside = [p for p in ours.list("conflicts/jobs")]
+    assert len(aside) == 1 and ours.read(f"conflicts/jobs/{aside[0]}") == {"v": "ours", "updated": 100}
+    assert ours.read("jobs/gone.json") == {"v": "changed there"}  # deleted here, changed there: kept
+    assert ours.read_lines("chat/c.jsonl") == [{"n": 0}, {"n": "ours"}, {"n": "theirs"}]
+    assert ours.read("chat/current.json") == {"name": "ours"}  # a pointer: this clone's own
+    assert ours.read("jobs/new-there.json") == {"v": 1}
+    # Merging again changes nothing; a chain that contains ours is taken as it is.
+    assert ours.merge(theirs_head, "again\n") == (head, [])
+    later = ours.write({"jobs/later.json": {}}, "later\n")
+    git(wd, "update-ref", RECORDS_REF, head)
+    assert ours.merge(later, "fast-forward\n") == (later, [])
+
+
+def test_a_clone_with_no_records_takes_the_other_chain_as_it_is(tmp_path: Path) -> None:
+    wd = make_project(tmp_path / "p")
+    records = Records(GitRepo(str(wd)))
+    theirs = records.write({"jobs/a.json": {}}, "theirs\n")
+    git(wd, "update-ref", "-d", RECORDS_REF)
+    assert records.merge(theirs, "take\n") == (theirs, [])
+    assert git(wd, "rev-parse", RECORDS_REF).strip() == theirs

@@ -1,0 +1,1 @@
+"""Tests of gitbench/tui/, in-process (Textual headless): the mirror of the package."""
