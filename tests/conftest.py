@@ -2,7 +2,8 @@
 
 The seal (after git-revise): a temporary HOME, no system or global Git config, fixed author and committer
 dates, GIT_EDITOR=false. Scenarios are set up with the real `git` CLI, so pygit2 is never checked against
-itself; gitbench is run through its real entry point in a subprocess.
+itself; gitbench is run through its real entry point (tests/inprocess.py: in this process, in a fork of it, or
+in a subprocess).
 """
 
 from __future__ import annotations
@@ -94,11 +95,13 @@ def gitbench(
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run gitbench's real entry point: in this process where process isolation is not what the test is about
-    (`tests/inprocess.py` says when), else in a subprocess. Either way the answer is the same
-    ``CompletedProcess`` (exit code, stdout, stderr)."""
+    (`tests/inprocess.py` says when), else in a process of its own: a fork of this one, or a subprocess. Either
+    way the answer is the same ``CompletedProcess`` (exit code, stdout, stderr)."""
     full_env = {**os.environ, **(env or {})}
     if timeout is None and inprocess.suitable(cwd, list(args), full_env):
         return inprocess.run(cwd, list(args), env or {}, input)
+    if inprocess.forkable(full_env):
+        return inprocess.forked(cwd, list(args), env or {}, input, timeout or 120)
     return gitbench_subprocess(cwd, *args, env=env, input=input, timeout=timeout or 120)
 
 

@@ -11,10 +11,12 @@ everything a subprocess would have been given set up and put back afterwards:
 - gitbench's process-wide caches: the rich consoles (they keep the width they were made with), the fault points
   (read from ``GITBENCH_FAULT`` once), the typer application.
 
-What stays in a subprocess (``suitable`` says no): commands that run a job or a check under the process supervisor
-(it makes its process the subreaper of every orphan and stops every child it has when the job ends: here, the
-test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's modules, and every
-call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time limit.
+What runs in a process of its own (``suitable`` says no): commands that run a job or a check under the process
+supervisor (it makes its process the subreaper of every orphan and stops every child it has when the job ends:
+here, the test's own servers), that talk to a terminal or serve a protocol on stdin, that run a workflow's
+modules, and every call with a fault point that kills (``:kill`` is a real SIGKILL) or with an explicit time
+limit. That process is a fork of this one (``forked``: no Python start, no imports), or a real subprocess when
+the call has another PYTHONPATH or TEST_GITBENCH_SUBPROCESS is set.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def suitable(cwd: Path | str, args: list[str], env: dict[str, str]) -> bool:
     if "-C" in args:
         cwd = Path(cwd) / args[args.index("-C") + 1] if args.index("-C") + 1 < len(args) else cwd
     return not (words[0] in ("publish", "rebase") and ("--check" in args or _config_has_check(cwd, env)))
+
+
+def forkable(env: dict[str, str]) -> bool:
+    """May this gitbench call run in a forked copy of this process (``forked``)? Not when every call is to run in
+    a subprocess, nor with another PYTHONPATH (sys.path here was made at start)."""
+    return not os.environ.get("TEST_GITBENCH_SUBPROCESS") and env.get("PYTHONPATH", "") == _STARTED_WITH_PYTHONPATH
 
 
 @contextlib.contextmanager
@@ -160,3 +168,162 @@ def run(cwd: Path | str, args: list[str], env: dict[str, str], input: str | None
 def _text(data: bytes) -> str:
     """Bytes as ``subprocess.run(text=True)`` decodes them (UTF-8, universal newlines)."""
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def forked(
+    cwd: Path | str, args: list[str], env: dict[str, str], input: str | None, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`gitbench ARGS` in a forked copy of this process: a process of its own (its own pid, signals, process
+    tree: the supervisor's subreaper and a ``:kill`` fault point act on it alone), its stdin, stdout and stderr
+    pipes at file descriptors 0, 1 and 2 (what a job's command writes goes where gitbench's own output goes), as
+    ``subprocess.run`` starts it, without a Python start and gitbench's imports. ``timeout``: killed after that
+    many seconds and ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` does."""
+    import selectors
+    import time
+
+    full_env = {**os.environ, **env}
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(ValueError, OSError):
+            stream.flush()  # or the child would print what this process had not written yet
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the test's code, whatever happens
+        code = 1
+        try:
+            os.dup2(in_r, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
+                os.close(fd)
+            code = _child(cwd, args, full_env)
+        except BaseException:  # noqa: BLE001 - the set-up failed: say why where the test will read it
+            import traceback
+
+            os.write(2, traceback.format_exc().encode())
+        finally:
+            os._exit(code)
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    data = (input or "").encode()
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(out_r, selectors.EVENT_READ)
+        sel.register(err_r, selectors.EVENT_READ)
+        if data:
+            os.set_blocking(in_w, False)
+            sel.register(in_w, selectors.EVENT_WRITE)
+        else:
+            os.close(in_w)
+        try:
+            while sel.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    raise subprocess.TimeoutExpired(
+                        [sys.executable, "-m", "gitbench", *args],
+                        timeout or 0,
+                        _text(b"".join(chunks[out_r])),
+                        _text(b"".join(chunks[err_r])),
+                    )
+                for key, _ in sel.select(left):
+                    fd = int(key.fd)
+                    if fd == in_w:
+                        try:
+                            data = data[os.write(fd, data[:65536]) :]
+                        except BrokenPipeError:
+                            data = b""  # it stopped reading: as subprocess.run, not an error
+                        if not data:
+                            sel.unregister(fd)
+                            os.close(fd)
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        chunks[fd].append(chunk)
+                    else:
+                        sel.unregister(fd)
+        finally:
+            for fd in list(sel.get_map()):
+                sel.unregister(fd)
+                os.close(fd)
+            for fd in (out_r, err_r):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", "gitbench", *args], code, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
+    )
+
+
+def _child(cwd: Path | str, args: list[str], env: dict[str, str]) -> int:
+    """In the forked child: become the process `python -m gitbench ARGS` would have been, run it, say its exit
+    status."""
+    import signal
+    import threading
+    import traceback
+
+    # What a new Python process starts with: the test process's handlers (pytest-timeout's alarm, coverage's
+    # SIGTERM) are not the command's.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    # As `run` does: typer calls click's deprecated helpers, which must not stop the command (gitbench's own
+    # warnings still do, as pytest's filters say).
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(typer|click)(\.|$)")
+    coverage = _measure_coverage()
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = ["-m", *args]
+    # The process's own streams, buffered as Python buffers them on pipes: by blocks (stderr: by lines), or not
+    # at all with PYTHONUNBUFFERED (what a job's command prints then falls between gitbench's lines as there).
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    if env.get("PYTHONUNBUFFERED"):
+        sys.stdout, sys.stderr = (
+            io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors=errors, write_through=True)
+            for fd, errors in ((1, "strict"), (2, "backslashreplace"))
+        )
+    else:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    _fresh_process()
+    code = 1
+    try:
+        from gitbench.cli import app
+
+        code = app.main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as the interpreter: the traceback on stderr, exit status 1
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            threading._shutdown()  # type: ignore[attr-defined]  # as at the interpreter's exit: join its threads
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        if coverage is not None:
+            with contextlib.suppress(Exception):
+                coverage.stop()
+                coverage.save()
+    return code
+
+
+def _measure_coverage() -> object | None:
+    """Under coverage across processes (COVERAGE_PROCESS_START, .ci/run): measure the child on its own, as a new
+    process would be (its own data file; the parent's measurements so far stay the parent's to save)."""
+    config = os.environ.get("COVERAGE_PROCESS_START")
+    if not config or "coverage" not in sys.modules:
+        return None
+    import coverage
+
+    parent = coverage.Coverage.current()
+    if parent is not None:
+        parent.stop()
+    cov = coverage.Coverage(config_file=config, data_suffix=True)
+    cov.start()
+    return cov

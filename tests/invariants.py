@@ -16,9 +16,10 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _refs(cwd: Path, prefix: str) -> dict[str, str]:
-    out = _git(cwd, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
-    return dict(line.split(" ", 1)[::-1][::-1] for line in out.splitlines() if line)  # type: ignore[misc]
+def _refs(cwd: Path, *prefixes: str) -> dict[str, str]:
+    """Every ref under ``prefixes``: its name and the object it names."""
+    out = _git(cwd, "for-each-ref", "--format=%(refname) %(objectname)", *prefixes)
+    return dict(line.rsplit(" ", 1) for line in out.splitlines() if line)  # type: ignore[misc]
 
 
 @dataclass
@@ -49,53 +50,100 @@ def check_invariants(
 ) -> None:
     """Assert the invariants that must hold whenever no gitbench command is running."""
     branch = published_branch(repo)
-    gitdir = Path(_git(repo, "rev-parse", "--absolute-git-dir").strip())
+    # One rev-parse: Published's commit, the git folder, bare or not, and the branch HEAD is on ("HEAD": none).
+    published, git_dir, is_bare, head = _git(
+        repo,
+        "rev-parse",
+        f"refs/heads/{branch}",
+        "--absolute-git-dir",
+        "--is-bare-repository",
+        "--symbolic-full-name",
+        "HEAD",
+    ).splitlines()
+    gitdir, bare = Path(git_dir), is_bare == "true"
     # No operation left half-done once a command has run.
     assert not (gitdir / "gitbench" / "journal.json").exists(), "an operation journal was left behind"
     # The repository is sound.
     fsck = subprocess.run(["git", "fsck", "--no-dangling", "--no-progress"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0, f"git fsck failed: {fsck.stdout}{fsck.stderr}"
-    published = _git(repo, "rev-parse", f"refs/heads/{branch}").strip()
     # 1. Published changes only through Publish or Restore.
     if before is not None and not published_may_change:
         assert published == before.published, "Published changed"
     # 2. The ref and the checked-out files agree (when HEAD is on Published).
-    head = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True, text=True)
-    bare = _git(repo, "rev-parse", "--is-bare-repository").strip() == "true"
-    if not bare and head.stdout.strip() == f"refs/heads/{branch}" and not allow_local_edits:
-        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    if not bare and head == f"refs/heads/{branch}" and not allow_local_edits:
+        status = _git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()
+        dirty = "".join(line + "\n" for line in status if not line.startswith("?? "))
         assert dirty == "", f"checked-out files disagree with Published:\n{dirty}"
-        leftovers = [
-            p for p in _git(repo, "ls-files", "--others", "--exclude-standard").splitlines() if ".gitbench-tmp" in p
-        ]
+        leftovers = [line[3:] for line in status if line.startswith("?? ") and ".gitbench-tmp" in line]
         assert not leftovers, f"temp files left in the Workbench: {leftovers}"
+    refs = _refs(repo, "refs/tags/checkpoint/", "refs/heads/gitbench/draft/", "refs/gitbench/trash/")
     # 3. A Draft is never lost: every Draft from before still exists, or was published, or is in the trash.
     if before is not None:
-        drafts = _refs(repo, "refs/heads/gitbench/draft/")
-        trash = set(_refs(repo, "refs/gitbench/trash/").values())
+        trash = {oid for ref, oid in refs.items() if ref.startswith("refs/gitbench/trash/")}
         for ref, oid in before.drafts.items():
-            kept = (drafts.get(ref) is not None) or oid in trash or _is_ancestor(repo, oid, published)
+            kept = (refs.get(ref) is not None) or oid in trash or _is_ancestor(repo, oid, published)
             assert kept, f"Draft {ref} ({oid}) was lost"
-    # 4. Every checkpoint exists as an annotated tag whose commit and records commit exist.
-    for ref, oid in _refs(repo, "refs/tags/checkpoint/").items():
-        assert _git(repo, "cat-file", "-t", oid).strip() == "tag", f"{ref} is not an annotated tag"
-        body = _git(repo, "cat-file", "tag", oid)
-        target = body.split("\n", 1)[0].split()[1]
-        assert _git(repo, "cat-file", "-t", target).strip() == "commit"
+    # 4. Every checkpoint exists as an annotated tag whose commit and records commit exist. (Each object is read
+    # by one `git cat-file --batch` for all of them: a git process per checkpoint made this most of a test's time.)
+    checkpoints = {ref: oid for ref, oid in refs.items() if ref.startswith("refs/tags/checkpoint/")}
+    must_be_commits: dict[str, str] = {}  # object -> what it is, for the message
+    for ref, (kind, data) in zip(checkpoints, cat_objects(repo, list(checkpoints.values())), strict=True):
+        assert kind == "tag", f"{ref} is not an annotated tag"
+        body = data.decode()
+        must_be_commits[body.split("\n", 1)[0].split()[1]] = f"{ref}: its commit"
         for line in body.splitlines():
             if line.startswith("Gitbench-Records: ") and line.split()[1] != "none":
-                assert _git(repo, "cat-file", "-t", line.split()[1]).strip() == "commit", f"{ref}: records lost"
+                must_be_commits.setdefault(line.split()[1], f"{ref}: records lost")
+    for (oid, what), kind in zip(must_be_commits.items(), _types(repo, list(must_be_commits)), strict=True):
+        assert kind == "commit", f"{what} ({oid}) is {kind}, not a commit"
     if before is not None:
-        now = _refs(repo, "refs/tags/checkpoint/")
         for ref, oid in before.checkpoints.items():
-            assert now.get(ref) == oid, f"checkpoint {ref} was lost or moved"
+            assert checkpoints.get(ref) == oid, f"checkpoint {ref} was lost or moved"
     # Records parse as JSON.
     records = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", "refs/gitbench/records"], cwd=repo, capture_output=True, text=True
+        ["git", "ls-tree", "-r", "refs/gitbench/records"], cwd=repo, capture_output=True, text=True
     )
-    for name in records.stdout.splitlines():
-        if name.endswith(".json"):
-            json.loads(_git(repo, "show", f"refs/gitbench/records:{name}"))
+    blobs = [line.split("\t", 1) for line in records.stdout.splitlines()]
+    blobs = [(meta.split()[2], name) for meta, name in blobs if name.endswith(".json")]
+    for (_, name), (_, data) in zip(blobs, cat_objects(repo, [oid for oid, _ in blobs]), strict=True):
+        try:
+            json.loads(data)
+        except ValueError as exc:
+            raise AssertionError(f"records: {name} is not JSON ({exc})") from exc
+
+
+def cat_objects(repo: Path, objects: list[str]) -> list[tuple[str, bytes]]:
+    """(type, content) of each object, as `git cat-file -t` and `git cat-file TYPE` give them, by one git process."""
+    if not objects:
+        return []
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=repo, input="\n".join(objects).encode() + b"\n", capture_output=True
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    out, at = [], 0
+    for name in objects:
+        end = proc.stdout.index(b"\n", at)
+        header = proc.stdout[at:end].decode().split()
+        assert header[-1] != "missing", f"{name} is missing"
+        size = int(header[2])
+        out.append((header[1], proc.stdout[end + 1 : end + 1 + size]))
+        at = end + 1 + size + 1  # the content, then a newline
+    return out
+
+
+def _types(repo: Path, objects: list[str]) -> list[str]:
+    """Each object's type (``missing`` if there is none), by one `git cat-file --batch-check`."""
+    if not objects:
+        return []
+    proc = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objecttype)"],
+        cwd=repo,
+        input="\n".join(objects) + "\n",
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [line.split()[-1] for line in proc.stdout.splitlines()]
 
 
 def _is_ancestor(repo: Path, a: str, b: str) -> bool:

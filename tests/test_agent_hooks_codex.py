@@ -337,15 +337,19 @@ def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
         server.script(replace("app.py", '"hello"', '"goodbye"'), say="Changed greet().")
         screen = Screen([str(binary("codex")), "--model", MODELS["codex"]], env, bench)
         try:
-            screen.pump(6)  # codex asks the terminal a few things before it draws
+            # codex asks the terminal a few things before it draws; its prompt box drawn, it reads keys.
+            assert screen.pump(60, until="Ask Codex to do anything"), screen.flat[-3000:]
             screen.type("Make greet() say goodbye")
-            screen.pump(1)
+            assert screen.pump(30, until="› Make greet() say goodbye"), screen.flat[-3000:]
+            screen.pump(1)  # keys that come together are a paste to codex, where Enter is a new line: a pause
             screen.type("\r")
             assert screen.pump(90, until="gitbench: step 1 on Draft"), screen.flat[-3000:]
             screen.type("/quit")
             screen.pump(1)
             screen.type("\r")
-            screen.pump(3)
+            deadline = time.monotonic() + 3
+            while screen.proc.poll() is None and time.monotonic() < deadline:  # what it draws as it ends
+                screen.pump(0.2)
         finally:
             screen.close()
             # The TUI started codex's app-server daemon from this test's CODEX_HOME, in sessions of their own

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import check_invariants, copy_workbench, git, gitbench, run_job, worktrees_home
+from tests.invariants import cat_objects
 
 DAY = 86400
 
@@ -451,10 +452,10 @@ def test_5000_checkpoints_and_1000_jobs_gc_keeps_exactly_the_policys_set(tmp_pat
     fsck(wb)
     # Every kept checkpoint can still be restored: its commit, its tree and its records are all there.
     wanted = []
-    for name in sorted(expected):
-        body = git(wb, "cat-file", "-p", f"refs/tags/{name}")
+    bodies = cat_objects(wb, [f"refs/tags/{name}" for name in sorted(expected)])  # one git process for all
+    for name, (_, body) in zip(sorted(expected), bodies, strict=True):
         wanted += [f"refs/tags/{name}^{{commit}}", f"refs/tags/{name}^{{tree}}"]
-        wanted += [line.split(": ")[1] for line in body.splitlines() if line.startswith("Gitbench-Records: ")]
+        wanted += [line.split(": ")[1] for line in body.decode().splitlines() if line.startswith("Gitbench-Records: ")]
     check = subprocess.run(
         ["git", "cat-file", "--batch-check"], cwd=wb, input="\n".join(wanted) + "\n", capture_output=True, text=True
     )

@@ -4,8 +4,13 @@ it found it."""
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests import inprocess
 from tests.conftest import gitbench_subprocess
@@ -48,3 +53,48 @@ def test_jobs_terminals_and_killing_faults_stay_in_a_subprocess(tmp_path: Path) 
     (tmp_path / ".gitbench").mkdir()
     (tmp_path / ".gitbench" / "config.toml").write_text('[publish]\ncheck = "make test"\n')
     assert not inprocess.suitable(tmp_path, ["publish"], env)  # the configured check runs under the supervisor
+
+
+def test_a_forked_call_answers_as_the_subprocess_does_and_the_jobs_output_goes_where_gitbench_writes(
+    workbench: Path,
+) -> None:
+    code = "import sys; print('to stdout'); print('to stderr', file=sys.stderr); open('src/new.py', 'w').write('x')"
+    there = gitbench_subprocess(workbench, "exec", "--files", "src/**", "--", sys.executable, "-c", code)
+    assert there.returncode == 0, there.stderr
+    assert gitbench_subprocess(workbench, "discard", "--yes").returncode == 0
+    here = inprocess.forked(workbench, ["exec", "--files", "src/**", "--", sys.executable, "-c", code], {}, None)
+    assert here.returncode == 0, here.stderr
+    assert "to stdout" in here.stdout and "to stderr" in here.stderr
+    job_id = re.compile(r"\b\d{8}-\d{6}-\w+\b")
+    same = [job_id.sub("JOB", re.sub(r"checkpoint/\S+", "CP", text)) for text in (here.stdout, there.stdout)]
+    assert same[0] == same[1]
+    usage = inprocess.forked(workbench, ["log", "--bogus"], {}, None)
+    there = gitbench_subprocess(workbench, "log", "--bogus")
+    assert (usage.returncode, usage.stdout, usage.stderr) == (there.returncode, there.stdout, there.stderr)
+
+
+def test_a_forked_call_is_a_process_of_its_own(workbench: Path, tmp_path: Path) -> None:
+    """A killing fault point kills the fork alone; the supervisor's subreaper there never touches this process's
+    own children; stdin reaches it; a time limit kills it as subprocess.run does."""
+    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        killed = inprocess.forked(
+            workbench, ["checkpoint", "-m", "x"], {"GITBENCH_FAULT": "checkpoint.before-tag"}, None
+        )
+        assert killed.returncode == -signal.SIGKILL
+        job = inprocess.forked(workbench, ["exec", "--files", "src/**", "--", sys.executable, "-c", "pass"], {}, None)
+        assert job.returncode == 0, job.stderr
+        assert mine.poll() is None, "the job's supervisor stopped a process of the test's own"
+    finally:
+        mine.kill()
+        mine.wait()
+    echoed = inprocess.forked(workbench, ["hook", "claude", "pre-tool-use"], {}, "{}")
+    assert echoed.returncode in (0, 2) and "Traceback" not in echoed.stderr
+    with pytest.raises(subprocess.TimeoutExpired):
+        inprocess.forked(
+            workbench,
+            ["exec", "--files", "src/**", "--", sys.executable, "-c", "import time; time.sleep(30)"],
+            {},
+            None,
+            1,
+        )
