@@ -304,12 +304,18 @@ class Screen:
         except ProcessLookupError:
             pass
         self.proc.wait()
+        # the rest of its group (codex's native binary under its node launcher) is dying too: wait until it has,
+        # so a publish right after does not find the agent's session still running
+        deadline = time.monotonic() + 10
+        while _group_running(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
         os.close(self.master)
 
 
 def stop_processes_under(folder: Path) -> None:
     """Kill every process whose program lies under ``folder`` (a folder this test made)."""
     prefix = str(folder) + os.sep
+    killed: list[int] = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -322,7 +328,38 @@ def stop_processes_under(folder: Path) -> None:
             try:
                 os.kill(int(entry), signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                continue
+            killed.append(int(entry))
+    # A kill is delivered, not done: wait until each is gone (or a zombie), so what the test does next (a publish
+    # that asks whether the agent's session still runs) does not see it alive.
+    deadline = time.monotonic() + 10
+    while killed and time.monotonic() < deadline:
+        killed = [pid for pid in killed if _running(pid)]
+        if killed:
+            time.sleep(0.02)
+
+
+def _group_running(pgid: int) -> bool:
+    """Is a process of group ``pgid`` still running (zombies aside)?"""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
