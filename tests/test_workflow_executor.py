@@ -630,3 +630,52 @@ def test_closing_a_local_cluster_with_a_busy_worker_is_prompt_and_leaves_no_proc
     assert took < 2.5, f"closing took {took:.1f} s"
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+
+
+GATED = textwrap.dedent("""\
+    max_parallel: 2
+    modules:
+      - {id: a, outputs: [out/a.txt], run: {command: 'echo a > out/a.txt'}}
+      - {id: b, outputs: [out/b.txt], run: {command: 'echo b > out/b.txt'}}
+      - {id: c, outputs: [out/c.txt], run: {command: 'echo c > out/c.txt'}}
+      - {id: x, needs: [a], outputs: [out/x.txt], exclusive: true, run: {command: 'cat out/a.txt > out/x.txt'}}
+      - {id: g, needs: [b], outputs: [out/g.txt], gate: true, run: {command: 'cat out/b.txt > out/g.txt'}}
+    """)
+
+
+def test_max_parallel_exclusive_modules_and_gates_behave_on_the_cluster_as_locally(
+    scheduler: str, tmp_path: Path
+) -> None:
+    """The scheduler stays in the engine: the same pause at the gate with the same skip reasons, the same resume
+    once approved, printed the same, whether the modules run here or on the cluster; the exclusive module runs
+    alone, and never more than max_parallel at once."""
+    local, remote = (workflow_bench(tmp_path / name, GATED) for name in ("local", "remote"))
+    on = {local: (), remote: ("--executor", scheduler)}
+    shown: dict[Path, list[str]] = {local: [], remote: []}
+    runs_out: dict[Path, list[str]] = {local: [], remote: []}
+    for wb in (local, remote):
+        res = gitbench_subprocess(wb, "workflow", "run", *on[wb], env=NOW)
+        assert res.returncode == 0, res.stdout + res.stderr
+        runs_out[wb].append(res.stdout)
+        shown[wb].append(normalized(gitbench(wb, "workflow", "status", env=NOW).stdout, wb))
+        assert gitbench(wb, "workflow", "approve", "g").returncode == 0
+        res = gitbench_subprocess(wb, "workflow", "resume", *on[wb], env=NOW)
+        assert res.returncode == 0, res.stdout + res.stderr
+        runs_out[wb].append(res.stdout)
+        shown[wb].append(normalized(gitbench(wb, "workflow", "status", env=NOW).stdout, wb))
+    assert shown[local] == shown[remote]
+    assert "manual-gate" in shown[remote][0] and "Status: complete" in shown[remote][1]
+    assert "Modules left: g (manual-gate)" in runs_out[remote][0]
+    for wb in (local, remote):
+        running: set[str] = set()
+        for line in runs_out[wb][0].splitlines():  # "· a: running (command)", "· a: complete"
+            if ": running" in line:
+                mid = line.split()[1].rstrip(":")
+                assert not ({"x"} & (running | {mid}) and running), f"x ran beside {running}: {runs_out[wb][0]}"
+                running.add(mid)
+                assert len(running) <= 2, runs_out[wb][0]
+            elif ": complete" in line:
+                running.discard(line.split()[1].rstrip(":"))
+    assert git(remote, "show", f"{draft_ref(remote)}:out/g.txt") == "b\n"
+    assert git(remote, "show", f"{draft_ref(remote)}:out/x.txt") == "a\n"
+    assert state(remote)["running"] == {}
