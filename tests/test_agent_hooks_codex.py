@@ -339,6 +339,28 @@ def stop_processes_under(folder: Path) -> None:
             time.sleep(0.02)
 
 
+def stop_session_agents(bench: Path) -> None:
+    """Stop the codex process each of the Workbench's agent sessions names (the one that ran its hooks: after
+    /quit, codex's app-server, wherever codex started it from), as a user would with the offered `kill PID`; and
+    wait until it is gone. Only a codex process: never another one that took the pid."""
+    killed: list[int] = []
+    for path in (bench / ".git" / "gitbench" / "sessions").glob("*.json"):
+        pid = json.loads(path.read_text()).get("agent_pid")
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"codex" not in fh.read():
+                    continue
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, TypeError, ValueError):
+            continue
+        killed.append(int(pid))
+    deadline = time.monotonic() + 10
+    while killed and time.monotonic() < deadline:
+        killed = [pid for pid in killed if _running(pid)]
+        if killed:
+            time.sleep(0.02)
+
+
 def _group_running(pgid: int) -> bool:
     """Is a process of group ``pgid`` still running (zombies aside)?"""
     for entry in os.listdir("/proc"):
@@ -392,6 +414,7 @@ def test_the_codex_tui_shows_each_turns_step(bench: Path) -> None:
             # The TUI started codex's app-server daemon from this test's CODEX_HOME, in sessions of their own
             # (outside the TUI's process group): they go too.
             stop_processes_under(Path(env["CODEX_HOME"]))
+            stop_session_agents(bench)
     (draft,) = git(bench, "for-each-ref", "--format=%(refname)", DRAFTS).split()
     label = draft[len(DRAFTS) :]
     assert f"gitbench:step1onDraft{label}:1file(s)(app.py).Review:gitbenchreview--draft{label}" in screen.flat
