@@ -47,6 +47,19 @@ def no_program_left_running() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def not_a_subreaper() -> Iterator[None]:
+    """An in-process call that ran the job supervisor in this thread made the test process the subreaper of every
+    orphan (PR_SET_CHILD_SUBREAPER, per process): undone after the test, so a later test's orphans (an agent's hook
+    whose agent ended first, a killed engine's module) go to init as for any program, not to this long-lived process
+    (where an agent's hook took it for its agent, and its session never ended)."""
+    yield
+    supervisor = sys.modules.get("gitbench.services.supervisor")
+    if supervisor is not None and supervisor._REAPER:
+        supervisor._prctl(supervisor._PR_SET_CHILD_SUBREAPER, 0)
+        supervisor._REAPER = False
+
+
+@pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
