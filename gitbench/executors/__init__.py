@@ -15,6 +15,7 @@ data: a worker sees only what it is sent. No heavy import here: ``dask`` is impo
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,7 +49,7 @@ class WorkerLost(ExecutorFailure):
     """The worker running the task died, more times than the scheduler retries a task (KilledWorker)."""
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs calls somewhere and hands back ``concurrent.futures.Future`` s of their results.
 
     ``address`` is as it was opened (``local``, ``dask://local``, ``dask://HOST:PORT``); ``remote`` says whether
@@ -58,21 +59,23 @@ class Executor:
     address = "local"
     remote = False
 
+    @abc.abstractmethod
     def submit(self, key: str, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn(*args)``; ``key`` names the task (for the cluster's logs; made unique here)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def capacity(self) -> int:
         """How many calls can run at once now (the cluster's worker threads, or the pool's size)."""
-        raise NotImplementedError
 
     def cancel(self, future: Future[Any]) -> None:
         """Stop a task that has not finished (a running one is stopped where the backend can)."""
         future.cancel()
 
+    @abc.abstractmethod
     def cancel_all(self) -> None:
         """Cancel every task not finished (each future is settled: whoever waits on one goes on)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Let go of the threads, the client or the cluster (a LocalCluster is shut down). Twice is once."""
 
