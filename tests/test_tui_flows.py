@@ -1,0 +1,95 @@
+"""`gitbench tui`, more of its flows with the real app under Textual's pilot (the helpers of tests/test_tui.py):
+the workflow view when its file is broken and when another job's Draft is open, and the Draft's prompts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from gitbench.tui.app import GitbenchApp
+from tests.conftest import git, run_job
+from tests.test_tui import NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
+from tests.workflow_helpers import draft_ref, workflow_bench
+
+WORKFLOW = textwrap.dedent("""\
+    modules:
+      - id: a
+        run: {command: 'echo a > out/a.txt'}
+        outputs: [out/a.txt]
+      - id: extra
+        optional: true
+        needs: [a]
+        run: {command: 'echo x > out/x.txt'}
+        outputs: [out/x.txt]
+    """)
+
+
+def test_the_workflow_view_shows_a_broken_workflow_file_then_its_buttons_act_once_it_is_fixed(tmp_path: Path) -> None:
+    wb = workflow_bench(tmp_path / "p", "modules: [\n")  # broken YAML, in Published
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "f")
+        banner = text(app, "#workflow-banner")
+        assert banner.startswith("The workflow file is not valid: .gitbench/workflow.yaml, line 2: YAML syntax error")
+        assert rows(app, "#module-table") == {} and text(app, "#module-detail") == ""
+        for button in ("#wf-rerun", "#wf-gate", "#wf-approve", "#wf-skip"):  # no module: nothing to act on
+            await pilot.click(button)
+            await settle(pilot)
+        assert rows(app, "#module-table") == {}
+
+        (wb / ".gitbench/workflow.yaml").write_text(WORKFLOW)  # the operator fixes it and commits the fix
+        git(wb, *NO_HOOKS, "commit", "-qam", "fix the workflow")
+        await pilot.click("#wf-refresh")
+        await settle(pilot)
+        assert list(rows(app, "#module-table")) == ["a", "extra"]
+        assert text(app, "#module-detail").startswith("a: ready")
+        table = app.query_one("#module-table", DataTable)
+        table.move_cursor(row=1)
+        await pilot.click("#wf-skip")
+        await settle(pilot)
+        assert "skipped" in rows(app, "#module-table")["extra"][5]
+        await pilot.click("#wf-gate")
+        await settle(pilot)
+        assert "gate: waiting for approval (a)" in rows(app, "#module-table")["extra"][5]
+        await pilot.click("#wf-approve")
+        await settle(pilot)
+        assert "gate: approved" in rows(app, "#module-table")["extra"][5]
+        table.move_cursor(row=0)
+        await pilot.click("#wf-rerun")
+        await settle(pilot)
+        assert rows(app, "#module-table")["a"][1] == "complete"
+
+    drive(wb, scenario)
+    assert git(wb, "show", f"{draft_ref(wb)}:out/a.txt") == "a\n"
+
+
+def test_run_all_with_another_jobs_draft_open_asks_first_cancel_keeps_it_and_discard_runs_the_workflow(
+    tmp_path: Path,
+) -> None:
+    wb = workflow_bench(tmp_path / "p", WORKFLOW)
+    other, _ = run_job(wb, "import pathlib; pathlib.Path('notes.txt').write_text('mine\\n')", files="notes.txt")
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "u")  # Resume Work with nothing stopped
+        assert text(app, "#message") == "Nothing to resume: no workflow or job is stopped."
+        await press(pilot, "f", "R")
+        question, buttons = prompt(app, "draft-open")
+        assert question == "A Draft is open. Publish it, discard it, or cancel this job?"
+        assert buttons == ["Publish it (p)", "Discard it (d)", "Cancel this job (c)"]
+        await press(pilot, "c")
+        assert text(app, "#message") == "Cancelled: the job did not run; the Draft is as it was."
+        assert drafts_of(wb) == [other]
+        assert rows(app, "#module-table")["a"][1] == "ready"
+
+        await press(pilot, "R")
+        assert prompt(app, "draft-open")[0].startswith("A Draft is open.")
+        await press(pilot, "d")  # discard the other job's Draft, then the workflow runs
+        assert rows(app, "#module-table")["a"][1] == "complete"
+
+    drive(wb, scenario)
+    (ref,) = drafts_of(wb)
+    assert ref != other and git(wb, "show", f"{ref}:out/a.txt") == "a\n"
+    assert "notes.txt" not in git(wb, "ls-tree", "-r", "--name-only", ref).split()
