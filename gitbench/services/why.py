@@ -214,8 +214,10 @@ class _Reader:
 
             try:
                 record = drafts.job_record(self.wb, job_id)
-            except (errors.GitbenchError, ValueError, TypeError):
-                record = None  # a job record that cannot be read: the trailers still say most
+            except (errors.GitbenchError, KeyError, ValueError, TypeError):
+                # a job record that cannot be read (KeyError: an object of the records ref is missing): the
+                # trailers still say most
+                record = None
             prompt = chat.prompt_of(self.wb, record) if record is not None else None
             self.jobs[job_id] = (record, prompt)
         return self.jobs[job_id]
