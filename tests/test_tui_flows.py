@@ -7,11 +7,12 @@ import textwrap
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Select
 
 from gitbench.tui.app import GitbenchApp
-from tests.conftest import git, run_job
-from tests.test_tui import NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
+from tests.conftest import git, gitbench, run_job
+from tests.provider_server import ProviderServer
+from tests.test_tui import EDIT, NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
 from tests.workflow_helpers import draft_ref, workflow_bench
 
 WORKFLOW = textwrap.dedent("""\
@@ -93,3 +94,59 @@ def test_run_all_with_another_jobs_draft_open_asks_first_cancel_keeps_it_and_dis
     (ref,) = drafts_of(wb)
     assert ref != other and git(wb, "show", f"{ref}:out/a.txt") == "a\n"
     assert "notes.txt" not in git(wb, "ls-tree", "-r", "--name-only", ref).split()
+
+
+def test_a_corrupted_draft_left_for_now_shows_in_the_banner_and_review_then_publish_offers_the_discard(
+    workbench: Path,
+) -> None:
+    ref, _ = run_job(workbench, EDIT)
+    label = ref.rsplit("/", 1)[1]
+    (workbench / ".git" / ref).write_text("0123456789abcdef0123456789abcdef01234567\n")
+    published = git(workbench, "rev-parse", "main").strip()
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert prompt(app, "corrupt-draft")[0].startswith(f"The Draft {label} is missing or corrupted")
+        await press(pilot, "c")  # Not now: the error stays in view
+        assert text(app, "#error-message").startswith(f"The Draft {label} is missing or corrupted")
+        await press(pilot, "v")  # Review says what is wrong instead of a diff
+        assert text(app, "#review-summary").startswith(f"The Draft {label} is missing or corrupted")
+        assert not app.query_one("#review-next").display
+        await press(pilot, "p")  # publishing it cannot work: the same offer
+        question, _ = prompt(app, "corrupt-draft")
+        assert question.startswith(f"The Draft {label} is missing or corrupted")
+        await press(pilot, "d")
+        assert drafts_of(workbench) == []
+
+    drive(workbench, scenario)
+    assert git(workbench, "rev-parse", "main").strip() == published
+
+
+def test_with_two_drafts_review_picks_either_and_publish_or_discard_can_be_cancelled_at_which_draft(
+    workbench: Path, provider: ProviderServer
+) -> None:
+    assert gitbench(workbench, "ask", "Add a line", "--files", "src/**").returncode == 0
+    res = gitbench(workbench, "ask", "Add another", "--files", "src/**", "--on-draft", "fork")
+    assert res.returncode == 0, res.stdout + res.stderr
+    first, second = (r.rsplit("/", 1)[1] for r in drafts_of(workbench))
+    published = git(workbench, "rev-parse", "main").strip()
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert app.current_view == "review"
+        picker = app.query_one("#review-draft", Select)
+        assert picker.display and picker.value == first
+        picker.value = second  # the operator picks the other Draft
+        await settle(pilot)
+        assert text(app, "#review-summary").startswith(f"Draft {second}: ")
+        app.query_one("#review-files").focus()
+        await press(pilot, "r")  # Review's refresh keeps the one picked
+        assert text(app, "#review-summary").startswith(f"Draft {second}: ")
+        for key in ("p", "d"):
+            await press(pilot, key)
+            question, buttons = prompt(app, "which-draft")
+            assert buttons[-1] == "Cancel (c)"
+            await press(pilot, "c")
+            assert text(app, "#message") == "Cancelled: nothing was changed."
+
+    drive(workbench, scenario)
+    assert [r.rsplit("/", 1)[1] for r in drafts_of(workbench)] == [first, second]
+    assert git(workbench, "rev-parse", "main").strip() == published
