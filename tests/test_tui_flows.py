@@ -13,7 +13,7 @@ from gitbench.tui.app import GitbenchApp
 from tests.conftest import git, gitbench, run_job
 from tests.provider_server import ProviderServer
 from tests.test_tui import EDIT, NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
-from tests.workflow_helpers import draft_ref, workflow_bench
+from tests.workflow_helpers import draft_ref, state, status_json, workflow_bench
 
 WORKFLOW = textwrap.dedent("""\
     modules:
@@ -150,3 +150,47 @@ def test_with_two_drafts_review_picks_either_and_publish_or_discard_can_be_cance
     drive(workbench, scenario)
     assert [r.rsplit("/", 1)[1] for r in drafts_of(workbench)] == [first, second]
     assert git(workbench, "rev-parse", "main").strip() == published
+
+
+SLOW = textwrap.dedent("""\
+    modules:
+      - id: slow
+        run: {command: 'sleep 1; echo s > out/slow.txt'}
+        outputs: [out/slow.txt]
+      - id: after
+        needs: [slow]
+        run: {command: 'echo a > out/after.txt'}
+        outputs: [out/after.txt]
+    """)
+
+
+async def until_running(app: GitbenchApp, pilot: Pilot[None]) -> None:
+    for _ in range(500):
+        if app.running is not None:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the run did not start")
+
+
+def test_ctrl_c_cancels_a_running_workflow_at_its_next_module_and_f5_refreshes_meanwhile(tmp_path: Path) -> None:
+    wb = workflow_bench(tmp_path / "p", SLOW)
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "f")
+        await pilot.press("R")
+        await until_running(app, pilot)
+        await pilot.press("f5")  # the status bar and the view read again while the job runs
+        await pilot.press("ctrl+c")
+        assert "cancelling: it stops at its next step" in text(app, "#job-indicator")
+        await settle(pilot)
+        assert app.running is None
+        assert text(app, "#error-message").startswith("The workflow run was cancelled.")
+        table = rows(app, "#module-table")
+        assert table["after"][1] != "complete", table
+
+    drive(wb, scenario)
+    banner, modules = status_json(wb)
+    assert modules["after"]["state"] != "complete" and state(wb)["running"] == {}  # nothing left claimed
+    res = gitbench(wb, "workflow", "resume")  # `workflow resume` goes on, as the message says
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert status_json(wb)[1]["after"]["state"] == "complete"
