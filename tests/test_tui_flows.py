@@ -7,10 +7,10 @@ import textwrap
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Select
+from textual.widgets import Button, DataTable, OptionList, Select
 
 from gitbench.tui.app import GitbenchApp
-from tests.conftest import git, gitbench, run_job
+from tests.conftest import checkpoint_names, git, gitbench, run_job
 from tests.provider_server import ProviderServer
 from tests.test_tui import EDIT, NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
 from tests.workflow_helpers import draft_ref, state, status_json, workflow_bench
@@ -185,12 +185,62 @@ def test_ctrl_c_cancels_a_running_workflow_at_its_next_module_and_f5_refreshes_m
         await settle(pilot)
         assert app.running is None
         assert text(app, "#error-message").startswith("The workflow run was cancelled.")
-        table = rows(app, "#module-table")
-        assert table["after"][1] != "complete", table
+        assert rows(app, "#module-table")["after"][1] != "complete"
+        banner, modules = status_json(wb)
+        assert modules["after"]["state"] != "complete" and state(wb)["running"] == {}  # nothing left claimed
+        await pilot.click("#error-close")
+        await settle(pilot)
+        assert not app.query_one("#error-banner").display
+        await press(pilot, "escape")  # the menu offers to resume the stopped workflow
+        menu = app.query_one("#menu-options", OptionList)
+        prompts = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
+        resume = next(i for i, p in enumerate(prompts) if p.startswith("Resume Work"))
+        menu.highlighted = resume
+        await press(pilot, "enter")
+        assert app.current_view == "review"  # the workflow finished with its Draft: Review opens
+        assert text(app, "#engine-banner") == "Status: complete"
 
     drive(wb, scenario)
-    banner, modules = status_json(wb)
-    assert modules["after"]["state"] != "complete" and state(wb)["running"] == {}  # nothing left claimed
-    res = gitbench(wb, "workflow", "resume")  # `workflow resume` goes on, as the message says
-    assert res.returncode == 0, res.stdout + res.stderr
     assert status_json(wb)[1]["after"]["state"] == "complete"
+
+
+def test_checkpoints_reload_restore_asked_then_done_help_closed_by_its_button_and_quit_from_the_menu(
+    workbench: Path,
+) -> None:
+    published = git(workbench, "rev-parse", "main").strip()
+    before = checkpoint_names(workbench)
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "c")
+        await pilot.press("r")
+        await pilot.press("r")  # a second reload while the first reads: the first one's answer is dropped
+        await settle(pilot)
+        assert list(rows(app, "#checkpoint-table")) == before[::-1]
+        await pilot.click("#restore")
+        await settle(pilot)
+        assert prompt(app, "confirm-restore")[0].startswith(f"Restore {before[-1]} (")
+        await press(pilot, "escape")
+        assert text(app, "#message") == "Cancelled: nothing was changed."
+        assert checkpoint_names(workbench) == before
+        await pilot.click("#restore")
+        await settle(pilot)
+        await press(pilot, "r")
+        assert len(checkpoint_names(workbench)) == len(before) + 1  # the pre-restore checkpoint
+
+        await press(pilot, "question_mark")
+        assert app.screen.id == "help"
+        app.screen.query_one("#close-help", Button).press()  # below the fold of the help: not clickable here
+        await settle(pilot)
+        assert app.screen.id != "help"
+
+        await press(pilot, "escape")
+        assert app.current_view == "menu"
+        menu = app.query_one("#menu-options", OptionList)
+        menu.highlighted = menu.option_count - 1
+        assert str(menu.get_option_at_index(menu.option_count - 1).prompt) == "Quit  (q)"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.return_code == 0 and not app.is_running
+
+    drive(workbench, scenario)
+    assert git(workbench, "rev-parse", "main").strip() == published
