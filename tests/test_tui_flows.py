@@ -7,12 +7,13 @@ import textwrap
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, OptionList, Select
+from textual.widgets import Button, DataTable, Input, OptionList, Select
 
 from gitbench.tui.app import GitbenchApp
+from tests import provider_server as ps
 from tests.conftest import checkpoint_names, git, gitbench, run_job
 from tests.provider_server import ProviderServer
-from tests.test_tui import EDIT, NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text
+from tests.test_tui import EDIT, NO_HOOKS, drafts_of, drive, press, prompt, rows, settle, text, type_into
 from tests.workflow_helpers import draft_ref, state, status_json, workflow_bench
 
 WORKFLOW = textwrap.dedent("""\
@@ -244,3 +245,51 @@ def test_checkpoints_reload_restore_asked_then_done_help_closed_by_its_button_an
 
     drive(workbench, scenario)
     assert git(workbench, "rev-parse", "main").strip() == published
+
+
+def test_a_failed_ask_sent_by_the_button_report_closed_switch_model_cancelled_then_resumed_with_u(
+    workbench: Path, provider: ProviderServer
+) -> None:
+    published = git(workbench, "rev-parse", "main").strip()
+    provider.push(ps.status(400, body={"error": {"message": "bad request"}}))
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        await press(pilot, "w")
+        await type_into(pilot, "#files", "src/**")
+        await press(pilot, "enter")  # enter in the files box: on to the prompt box
+        assert app.focused is app.query_one("#prompt")
+        await type_into(pilot, "#prompt", "Add a line")
+        await pilot.click("#send")
+        await settle(pilot)
+        assert text(app, "#error-title") == "error: model-error (exit 20)"
+        job = drafts_of(workbench)[0].rsplit("/", 1)[1]
+        await pilot.click("#error-action-4")  # View the report, closed by its button
+        await settle(pilot)
+        assert text(app, "#report-text").startswith(f"Job {job} (ask): failed")
+        app.screen.query_one("#close-report", Button).press()
+        await settle(pilot)
+        assert app.screen.id != "report" and app.query_one("#error-banner").display
+
+        await pilot.click("#error-action-1")  # Switch model and resume: then not picking one
+        await settle(pilot)
+        assert app.screen.id == "pick-model"
+        await press(pilot, "escape")
+        assert text(app, "#message") == "Cancelled: the job is as it was."
+        assert len(provider.posts) == 1
+
+        await press(pilot, "escape")  # the banner goes
+        await press(pilot, "u")  # Resume Work: the stopped job goes on with its own model
+        assert text(app, "#message").startswith(f"Job {job} finished: 1 file(s) changed")
+        assert app.current_view == "review"
+
+        await press(pilot, "w")
+        await press(pilot, "escape")  # out of the prompt box
+        assert not isinstance(app.focused, Input)
+        await press(pilot, "escape")  # then the menu
+        assert app.current_view == "menu"
+
+    drive(workbench, scenario)
+    assert git(workbench, "rev-parse", "main").strip() == published
+    (ref,) = drafts_of(workbench)
+    assert git(workbench, "show", f"{ref}:src/app.py").endswith("edited by model\n")
+    assert [p["body"]["model"] for p in provider.posts] == ["test-model", "test-model"]
