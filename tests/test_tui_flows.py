@@ -3,9 +3,12 @@ the workflow view when its file is broken and when another job's Draft is open, 
 
 from __future__ import annotations
 
+import json
 import textwrap
+import time
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, OptionList, Select
 
@@ -293,3 +296,29 @@ def test_a_failed_ask_sent_by_the_button_report_closed_switch_model_cancelled_th
     (ref,) = drafts_of(workbench)
     assert git(workbench, "show", f"{ref}:src/app.py").endswith("edited by model\n")
     assert [p["body"]["model"] for p in provider.posts] == ["test-model", "test-model"]
+
+
+def test_escape_at_the_stale_prompt_changes_nothing_and_discard_at_a_publish_conflict_removes_the_draft(
+    workbench: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref, head = run_job(workbench, EDIT)
+    (workbench / "docs/guide.md").write_text("edited and committed behind gitbench's back\n")
+    git(workbench, *NO_HOOKS, "commit", "-q", "-am", "outside change")
+    outside = git(workbench, "rev-parse", "main").strip()
+    monkeypatch.setenv("GITBENCH_NOW", str(time.time() + 8 * 86400))
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert prompt(app, "stale-draft")[1] == ["Discard (d)", "Keep (k)"]
+        await press(pilot, "escape")  # not now: neither discarded nor kept
+        assert app.current_view == "review" and drafts_of(workbench) == [ref]
+        await press(pilot, "p")
+        question, buttons = prompt(app, "publish-conflict")
+        assert question.startswith(f"Published changed outside gitbench: main is at {outside[:12]}")
+        await press(pilot, "d")
+        assert drafts_of(workbench) == []
+
+    drive(workbench, scenario)
+    assert git(workbench, "rev-parse", "main").strip() == outside  # the outside change stays Published
+    state_file = workbench / ".git" / "gitbench" / "state.json"
+    kept = json.loads(state_file.read_text()).get("kept", {}) if state_file.exists() else {}
+    assert ref.rsplit("/", 1)[1] not in kept  # escape did not answer Keep
