@@ -27,9 +27,9 @@ WORKSHOP_CHOICES = [
 ]
 
 
-async def choose_on_draft(app: GitbenchApp, kind: str) -> str | None:
-    """Before a new job with a Draft open: the stale Draft prompt, then the CLI's choice: Publish / Discard /
-    Cancel, and for a Workshop job (v1.5) Continue / Fork too."""
+async def choose_on_draft(app: GitbenchApp) -> str | None:
+    """Before a Workshop job with a Draft open: the stale Draft prompt, then the CLI's choice for an ask job (v1.5):
+    Continue / Fork / Publish / Discard / Cancel. (The workflow's run asks its own, shorter, choice.)"""
     await refresh(app)
     assert app.overview is not None
     st = app.overview.status
@@ -39,15 +39,11 @@ async def choose_on_draft(app: GitbenchApp, kind: str) -> str | None:
         st = app.overview.status
     if st.draft is None and not st.draft_problem:
         return None
-    if kind == "ask":
-        return await app.ask_choice(
-            "A Draft is open. Continue it (this job's steps go on it), fork a new Draft "
-            "beside it, publish it, discard it, or cancel this job?",
-            WORKSHOP_CHOICES,
-            "draft-open",
-        )
     return await app.ask_choice(
-        "A Draft is open. Publish it, discard it, or cancel this job?", DRAFT_CHOICES, "draft-open"
+        "A Draft is open. Continue it (this job's steps go on it), fork a new Draft "
+        "beside it, publish it, discard it, or cancel this job?",
+        WORKSHOP_CHOICES,
+        "draft-open",
     )
 
 
@@ -57,7 +53,7 @@ async def ask(app: GitbenchApp, prompt: str, files: list[str], model: str | None
 
     require_idle(app, "a new job")
     app.last_ask = (prompt, files, model)
-    choice = on_draft or await choose_on_draft(app, "ask")
+    choice = on_draft or await choose_on_draft(app)
     if choice == "cancel":
         app.say("Cancelled: the job did not run; the Draft is as it was.")
         return
