@@ -298,8 +298,8 @@ def test_a_failed_ask_sent_by_the_button_report_closed_switch_model_cancelled_th
     assert [p["body"]["model"] for p in provider.posts] == ["test-model", "test-model"]
 
 
-def test_escape_at_the_stale_prompt_changes_nothing_and_discard_at_a_publish_conflict_removes_the_draft(
-    workbench: Path, monkeypatch: pytest.MonkeyPatch
+def test_escape_at_the_stale_prompt_then_keep_before_a_new_job_then_discard_at_a_publish_conflict(
+    workbench: Path, monkeypatch: pytest.MonkeyPatch, provider: ProviderServer
 ) -> None:
     ref, head = run_job(workbench, EDIT)
     (workbench / "docs/guide.md").write_text("edited and committed behind gitbench's back\n")
@@ -311,6 +311,17 @@ def test_escape_at_the_stale_prompt_changes_nothing_and_discard_at_a_publish_con
         assert prompt(app, "stale-draft")[1] == ["Discard (d)", "Keep (k)"]
         await press(pilot, "escape")  # not now: neither discarded nor kept
         assert app.current_view == "review" and drafts_of(workbench) == [ref]
+        await press(pilot, "w")  # a new job: the stale Draft is asked about first, then what to do with it
+        await type_into(pilot, "#files", "src/**")
+        await type_into(pilot, "#prompt", "Add a line")
+        await press(pilot, "enter")
+        assert prompt(app, "stale-draft")[1] == ["Discard (d)", "Keep (k)"]
+        await press(pilot, "k")
+        assert prompt(app, "draft-open")[0].startswith("A Draft is open. Continue it")
+        await press(pilot, "a")
+        assert text(app, "#message") == "Cancelled: the job did not run; the Draft is as it was."
+        assert provider.posts == []
+        await press(pilot, "escape", "escape")
         await press(pilot, "p")
         question, buttons = prompt(app, "publish-conflict")
         assert question.startswith(f"Published changed outside gitbench: main is at {outside[:12]}")
@@ -321,4 +332,4 @@ def test_escape_at_the_stale_prompt_changes_nothing_and_discard_at_a_publish_con
     assert git(workbench, "rev-parse", "main").strip() == outside  # the outside change stays Published
     state_file = workbench / ".git" / "gitbench" / "state.json"
     kept = json.loads(state_file.read_text()).get("kept", {}) if state_file.exists() else {}
-    assert ref.rsplit("/", 1)[1] not in kept  # escape did not answer Keep
+    assert ref.rsplit("/", 1)[1] in kept  # the Keep answered before the new job was recorded
