@@ -333,3 +333,26 @@ def test_escape_at_the_stale_prompt_then_keep_before_a_new_job_then_discard_at_a
     state_file = workbench / ".git" / "gitbench" / "state.json"
     kept = json.loads(state_file.read_text()).get("kept", {}) if state_file.exists() else {}
     assert ref.rsplit("/", 1)[1] in kept  # the Keep answered before the new job was recorded
+
+
+def test_a_draft_that_changed_no_file_reviews_as_empty_and_help_waits_while_a_prompt_is_open(workbench: Path) -> None:
+    res = gitbench(
+        workbench, "exec", "--files", "src/**", "--", "git", "commit", "-q", "--allow-empty", "-m", "nothing"
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    (ref,) = drafts_of(workbench)
+    label = ref.rsplit("/", 1)[1]
+
+    async def scenario(app: GitbenchApp, pilot: Pilot[None]) -> None:
+        assert app.current_view == "review"
+        assert text(app, "#review-summary").startswith(f"Draft {label}: 0 file(s) changed, +0 -0")
+        assert app.query_one("#review-files", OptionList).option_count == 0
+        assert text(app, "#review-diff") == ""
+        await press(pilot, "d")
+        assert prompt(app, "confirm-discard")[0] == f"Discard the Draft {label}? (recoverable for 14 days)"
+        await press(pilot, "f1")  # the help waits: the question is still the one on screen
+        assert app.screen.id == "confirm-discard"
+        await press(pilot, "escape")
+        assert drafts_of(workbench) == [ref]
+
+    drive(workbench, scenario)
