@@ -290,7 +290,7 @@ def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
     try:
         with wb.changing("session", wait=wait):
             again = read_session(wb.git.gitdir, event.agent, event.session)
-            if again is not None and not again.get("failed"):
+            if again is not None and not again.get("failed") and os.path.isdir(again.get("worktree") or ""):
                 earlier = _job(wb, again)
                 if earlier is not None and earlier.status in (SESSION, JobStatus.RUNNING):
                     return again  # the same session's other hook made it meanwhile (two installs fire together)
@@ -512,8 +512,12 @@ def _worktree(wb: Workbench, job: JobRecord, ctx: dict[str, Any], event: HookEve
     linked = worktrees.of_draft(wb, job.draft)
     if linked is not None and linked.present:
         return linked
+    from gitbench.services import commands
+
     copy = tuple(ctx.get("copy") or ())
-    prep = worktrees.prepare(wb, job.draft, Scope.of(job.scope), job.sparse, copy)
+    # Where the user's config puts Draft worktrees, as at the session's start (read only now: this is rare).
+    base = commands.job_settings(wb).worktrees
+    prep = worktrees.prepare(wb, job.draft, Scope.of(job.scope), job.sparse, copy, base=base)
     if prep.linked.path != job.worktree:
         job.worktree = prep.linked.path
         if not ctx.get("run") and event.session:
