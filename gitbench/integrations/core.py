@@ -510,7 +510,13 @@ def _worktree(wb: Workbench, job: JobRecord, ctx: dict[str, Any], event: HookEve
     from gitbench.services import worktrees
 
     linked = worktrees.of_draft(wb, job.draft)
-    if linked is not None and linked.present:
+    if linked is None and job.worktree:  # the agent put its worktree on another branch, or detached it
+        from gitbench.git import worktrees as wt
+
+        linked = wt.find(wb.git.gitdir, path=job.worktree)
+    if linked is not None and (linked.present or os.path.isdir(linked.path)):
+        # A folder whose .git file the agent deleted or replaced is still its worktree, with the turn's work in
+        # it: capture puts the link back (made again, the old folder and that work would be deleted).
         return linked
     from gitbench.services import commands
 
