@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,40 @@ def test_a_draft_branch_that_disappeared_during_the_job_is_a_corrupt_draft(bench
     assert [a.command for a in caught.value.actions][0] == "gitbench discard"
     assert (tree / "new.txt").read_text() == "x\n"  # nothing in the folder is lost
     assert label == record.id
+
+
+def test_a_nested_repository_made_at_a_bare_gitlink_is_refused_and_left_there(tmp_path: Path) -> None:
+    # A project that records a commit at `vendored` with no .gitmodules (no submodule to check out).
+    repo = make_project(tmp_path / "project", {"app.py": APP})
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{git(repo, 'rev-parse', 'HEAD').strip()},vendored")
+    git(repo, "commit", "-q", "-m", "a gitlink")
+    gitlink = git(repo, "ls-tree", "HEAD", "vendored")
+    assert gitbench(repo, "init").returncode == 0
+    data, tree = start(repo)
+    git(tree / "vendored", "init", "-q")  # the agent makes a repository of its own in that (empty) folder
+    (tree / "vendored" / "lib.py").write_text("x = 1\n")
+    commit(tree / "vendored", "its own")
+    (tree / "app.py").write_text(APP + "# more\n")
+    message = turn(repo)
+    assert "vendored (a nested Git repository (its files are left in the worktree))" in message
+    (step,) = steps(repo, data)
+    assert git(repo, "ls-tree", step, "vendored") == gitlink  # the Draft's gitlink is as it was
+    assert git(repo, "show", f"{step}:app.py") == APP + "# more\n"
+    assert (tree / "vendored" / "lib.py").read_text() == "x = 1\n"
+
+
+def test_a_gitmodules_whose_object_is_missing_names_no_submodule(bench: Path) -> None:
+    from gitbench.services.workbench import Workbench
+
+    # A tree that names a .gitmodules blob this repository does not have (a partial clone, a damaged one).
+    missing = "1" * 40
+    made = subprocess.run(
+        ["git", "mktree", "--missing"],
+        cwd=bench,
+        input=f"100644 blob {missing}\t.gitmodules\n",
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    tree = made.stdout.strip()
+    assert capture.submodules(Workbench(str(bench)), tree) == set()
