@@ -281,7 +281,9 @@ class GitRepo:
         except pygit2.AlreadyExistsError as exc:
             raise RefMoved(name, old, self.ref_raw(name)) from exc
         except (pygit2.GitError, OSError) as exc:
-            if "modified" in str(exc) or "exists" in str(exc) and "lock" not in str(exc):
+            text = str(exc)
+            # libgit2 re-checks the old value under the ref's lock: another process moved it since we read it.
+            if "modified" in text or "does not match" in text or ("exists" in text and "lock" not in text):
                 raise RefMoved(name, old, self.ref_raw(name)) from exc
             raise translate(exc, f"updating {name}") from exc
 
