@@ -546,7 +546,11 @@ class GitRepo:
         env["GIT_DIR"] = self.gitdir
         if self.workdir is not None:
             env["GIT_WORK_TREE"] = self.workdir
-        proc = subprocess.run(["git", *args], stdout=fd, stderr=subprocess.PIPE, env=env, check=False)
+        # Run at the top of the work tree: from elsewhere Git reads no .gitattributes (outside it) or takes
+        # ``--path`` as relative to the current folder (in a subfolder), and converts the file wrongly.
+        proc = subprocess.run(
+            ["git", *args], stdout=fd, stderr=subprocess.PIPE, env=env, cwd=self.workdir or self.gitdir, check=False
+        )
         if proc.returncode != 0:
             raise KeyError(f"{oid}: {proc.stderr.decode('utf-8', 'replace').strip()}")
 
