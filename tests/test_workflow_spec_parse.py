@@ -37,12 +37,14 @@ def test_one_string_is_a_list_of_one_and_an_input_module_needs_no_run() -> None:
         "modules:\n"
         "  - {id: brief, outputs: brief.md, inputs: {input: 'the brief, as markdown'}}\n"
         "  - {id: upload, outputs: [data.csv], run: {input: 'upload the data'}}\n"
+        "  - {id: notes, outputs: [notes.md], inputs: {input: 'the notes'}, run: null}\n"
         "  - {id: build, outputs: out.txt, needs: brief, inputs: brief.md, run: {command: make}}\n"
     )
     brief, upload, build = (wf.modules[m] for m in ("brief", "upload", "build"))
     assert brief.kind is KINDS["input"] and brief.run == {"input": "the brief, as markdown"}
     assert brief.input_request == "the brief, as markdown" and brief.inputs == () and brief.outputs == ("brief.md",)
     assert upload.kind is KINDS["input"] and upload.input_request == "upload the data"
+    assert wf.modules["notes"].run == {"input": "the notes"}  # `run: null` is no run
     assert build.needs == ("brief",) and build.inputs == ("brief.md",) and build.outputs == ("out.txt",)
     assert wf.order.index("brief") < wf.order.index("build")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gitbench import errors
-from gitbench.services import ask, drafts
+from gitbench.services import ask, chat, drafts
 from gitbench.services.workbench import Workbench
 from tests import provider_server as ps
 from tests.conftest import check_invariants, git, gitbench, make_project
@@ -150,3 +150,20 @@ def test_a_file_whose_object_is_missing_is_skipped_and_the_others_are_sent(
     assert [sorted(ps.files_of(p["body"])) for p in provider.posts] == [["src/a.py"]]
     label = res.job.draft[len(DRAFT) :]
     assert git(wb_path, "show", f"{DRAFT}{label}:src/b.py") == "B = 2\n"
+
+
+def test_an_answer_without_a_summary_is_committed_and_adds_no_summary(wb_path: Path, provider: ProviderServer) -> None:
+    def quiet(files: dict[str, str], request: dict[str, object]) -> dict[str, object]:
+        edits = [{"op": "write", "path": p, "content": t + "# done\n"} for p, t in files.items()]
+        return {"summary": "", "edits": edits}
+
+    provider.default = quiet
+    res = ask.ask(opened(wb_path), "Mark each file done", ["src/**"])
+    assert res.job is not None and res.job.status == "complete" and res.job.next_batch == 2
+    label = res.job.draft[len(DRAFT) :]
+    assert git(wb_path, "show", f"{DRAFT}{label}:src/a.py") == "A = 1\n# done\n"
+    assert git(wb_path, "show", f"{DRAFT}{label}:src/b.py") == "B = 2\n# done\n"
+    assert res.job.conversation is not None
+    lines = chat.messages(opened(wb_path), res.job.conversation)
+    [turn] = [m for m in lines if m.get("role") == "assistant" and m.get("job") == res.job.id]
+    assert turn["summaries"] == [] and turn["text"] == "(no summary)" and turn["files"] == ["src/a.py", "src/b.py"]

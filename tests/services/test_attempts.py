@@ -209,7 +209,7 @@ def test_a_compare_check_stopped_by_sigterm_keeps_no_scorecard_and_leaves_the_dr
     records = git(wb_path, "rev-parse", RECORDS).strip()
     # The check's shell is this process's child: its SIGTERM to us is gitbench told to stop.
     with pytest.raises(errors.Cancelled) as info:
-        attempts.compare(opened(wb_path), check="kill -TERM $PPID; sleep 30", timeout=60)
+        attempts.compare(opened(wb_path), check="sleep 0.5; kill -TERM $PPID; sleep 30", timeout=60)
     assert info.value.message == "The checks were cancelled (SIGTERM); no scorecard was kept."
     assert git(wb_path, "rev-parse", RECORDS).strip() == records
     assert git(wb_path, "rev-parse", ref).strip() == head
