@@ -241,3 +241,45 @@ def test_rebase_has_nothing_to_do_on_the_current_published_and_refuses_a_publish
         assert git(wb_path, "rev-parse", ref).strip() == head
     finally:
         git(wb_path, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", published, other)
+
+
+def test_rebase_moves_every_job_on_the_draft_onto_the_commit_its_start_became(
+    wb_path: Path, provider: ProviderServer
+) -> None:
+    def only_mine(files: dict[str, str], request: dict[str, object]) -> dict[str, object]:
+        mine = "src/a.py" if request.get("model") == "test-model" else "src/b.py"
+        return {
+            "summary": f"{request.get('model')} edited {mine}",
+            "edits": [
+                {"op": "write", "path": p, "content": f"{t}# {request.get('model')}\n"}
+                for p, t in files.items()
+                if p == mine
+            ],
+        }
+
+    provider.default = only_mine
+    src = source(wb_path)
+    [tried] = attempts.try_models(opened(wb_path), ["fake:other-model"], labels=["other"])
+    assert not isinstance(tried, errors.GitbenchError) and tried.job is not None
+    more = ask.ask(
+        opened(wb_path), "Once more", ["src/**"], model="fake:other-model", on_draft="continue", draft="other"
+    )
+    assert more.job is not None and more.job.draft == DRAFT + "other" and more.job.id != tried.job.id
+    old_head = draft_refs(wb_path)[DRAFT + "other"]
+    res = gitbench(wb_path, "publish", "--draft", src, "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    published = git(wb_path, "rev-parse", "main").strip()
+
+    result = attempts.rebase(opened(wb_path), "other")
+    assert result.summary.startswith(f"Rebased the Draft other onto Published ({published[:12]}): 2 step(s), 1 file(s)")
+    new_head = draft_refs(wb_path)[DRAFT + "other"]
+    assert new_head != old_head
+    assert git(wb_path, "merge-base", "--is-ancestor", published, new_head, check=False) == ""
+    assert git(wb_path, "show", f"{new_head}:src/a.py") == "A = 1\n# test-model\n"  # Published's change
+    assert git(wb_path, "show", f"{new_head}:src/b.py") == "B = 2\n# other-model\n# other-model\n"
+    wb = opened(wb_path)
+    first, second = drafts.require_job(wb, tried.job.id), drafts.require_job(wb, more.job.id)
+    assert first.base == published and first.head == new_head
+    chain = git(wb_path, "rev-list", "--first-parent", f"{published}..{new_head}").split()
+    assert second.base in chain and second.head == new_head  # it starts where the first job's steps end now
+    assert result.job is not None and result.job.id == tried.job.id
