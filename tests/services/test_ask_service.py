@@ -167,3 +167,19 @@ def test_an_answer_without_a_summary_is_committed_and_adds_no_summary(wb_path: P
     lines = chat.messages(opened(wb_path), res.job.conversation)
     [turn] = [m for m in lines if m.get("role") == "assistant" and m.get("job") == res.job.id]
     assert turn["summaries"] == [] and turn["text"] == "(no summary)" and turn["files"] == ["src/a.py", "src/b.py"]
+
+
+def test_resume_sends_a_stopped_workflow_job_to_workflow_resume(tmp_path: Path) -> None:
+    workflow = 'modules:\n  - {id: a, outputs: [out/a.txt], run: {command: "exit 3"}}\n'
+    project = make_project(tmp_path / "wf", {"src/a.txt": "a\n", ".gitbench/workflow.yaml": workflow})
+    assert gitbench(project, "init").returncode == 0
+    res = gitbench(project, "workflow", "run")
+    assert res.returncode != 0
+    [job] = drafts.all_jobs(opened(project))
+    assert job.kind == "workflow" and job.status.stopped
+    err = refused(ask.resume, opened(project))
+    assert isinstance(err, errors.UsageError)
+    assert err.message == f"Job {job.id} is a workflow job; `gitbench resume` continues Workshop and exec jobs."
+    assert [a.command for a in err.actions] == ["gitbench workflow resume"]
+    assert drafts.require_job(opened(project), job.id).status == job.status  # left as it was
+    check_invariants(project)
