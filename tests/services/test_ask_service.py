@@ -183,3 +183,43 @@ def test_resume_sends_a_stopped_workflow_job_to_workflow_resume(tmp_path: Path) 
     assert [a.command for a in err.actions] == ["gitbench workflow resume"]
     assert drafts.require_job(opened(project), job.id).status == job.status  # left as it was
     check_invariants(project)
+
+
+def test_resume_waits_for_the_jobs_command_to_end_then_looks_at_the_job_again(wb_path: Path, tmp_path: Path) -> None:
+    import subprocess
+    import threading
+    import time
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    script = (
+        "import pathlib, sys, time\n"
+        f"pathlib.Path({str(started)!r}).write_text('1')\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.02)\n"
+        "pathlib.Path('src/a.py').write_text('A = 9\\n')\n"
+        "sys.exit(3)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "exec", "--json", "--files", "src/**", "--", sys.executable, "-c", script],
+        cwd=wb_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timer = threading.Timer(0.5, go.write_text, ("1",))
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        [job] = drafts.all_jobs(opened(wb_path))
+        assert job.kind == "exec" and job.status == "running"
+        timer.start()  # the command ends while resume waits for it
+        err = refused(ask.resume, opened(wb_path), job.id)
+    finally:
+        go.write_text("1")
+        timer.cancel()
+        proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    # Not "is running: nothing to resume": resume saw the job stopped, and ran its command again (which failed again).
+    assert err.code == "job-failed" and err.message.startswith("The command exited with status 3."), err.message
+    again = drafts.require_job(opened(wb_path), job.id)
+    assert again.status.stopped and again.attempts >= 2, again
