@@ -116,3 +116,38 @@ def test_compare_refuses_a_timeout_of_zero_and_without_a_check_has_no_check_colu
     assert head.split() == ["label", "model", "files", "+/-", "steps", "tokens", "attempts", "time", "status"]
     assert "+2/-1" in row.split() and "check" not in head
     assert kept.startswith("Scorecard ") and "kept on the records ref (scorecards/" in kept
+
+
+def test_a_dry_run_while_a_job_runs_lists_what_would_go_without_offering_to_run_gc(
+    workbench: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    t0 = int(time.time()) + DAY
+    run_job(workbench, "import pathlib; pathlib.Path('src/app.py').write_text('x')", env=at(t0))
+    ok(gitbench(workbench, "discard", "--yes", "--json", env=at(t0)))
+    started, go = tmp_path / "started", tmp_path / "go"
+    script = (
+        "import pathlib, time\n"
+        f"pathlib.Path({str(started)!r}).write_text('1')\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.02)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "exec", "--json", "--files", "src/**", "--", sys.executable, "-c", script],
+        cwd=workbench,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        lines = ok(gitbench(workbench, "gc", "--dry-run", env=at(t0 + 20 * DAY))).splitlines()
+    finally:
+        go.write_text("1")
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert "Trash: would remove 1 ref(s)." in lines
+    assert any(ln.startswith("note: ") and "is running" in ln for ln in lines), lines
+    assert not any("Run `gitbench gc`" in ln for ln in lines)  # it would be refused while the job runs
