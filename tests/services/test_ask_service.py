@@ -223,3 +223,28 @@ def test_resume_waits_for_the_jobs_command_to_end_then_looks_at_the_job_again(wb
     assert err.code == "job-failed" and err.message.startswith("The command exited with status 3."), err.message
     again = drafts.require_job(opened(wb_path), job.id)
     assert again.status.stopped and again.attempts >= 2, again
+
+
+def test_a_resumed_job_skips_a_batch_whose_files_another_job_deleted_meanwhile(
+    wb_path: Path, provider: ProviderServer
+) -> None:
+    def delete_sent(files: dict[str, str], request: dict[str, object]) -> dict[str, object]:
+        return {"summary": "dropped", "edits": [{"op": "delete", "path": p} for p in files]}
+
+    provider.push(ps.ok(), ps.status(400))  # batch 1 (src/a.py) answered, batch 2 (src/b.py) refused
+    with pytest.raises(errors.ModelError):
+        ask.ask(opened(wb_path), "Add a line to each file", ["src/**"])
+    [first] = drafts.all_jobs(opened(wb_path))
+    assert first.status == "failed" and first.next_batch == 1
+    provider.push(ps.ok(delete_sent))
+    other = ask.ask(opened(wb_path), "Drop b", ["src/b.py"], on_draft="continue")
+    assert other.job is not None and other.job.draft == first.draft
+    assert "src/b.py" not in git(wb_path, "ls-tree", "-r", "--name-only", first.draft).split()
+    sent = len(provider.posts)
+
+    res = ask.resume(opened(wb_path), first.id)
+    assert res.job is not None and res.job.id == first.id and res.job.status == "complete"
+    assert len(provider.posts) == sent  # batch 2's file is gone: nothing to send
+    assert res.job.next_batch == 2 and res.job.skipped == []
+    files = git(wb_path, "ls-tree", "-r", "--name-only", first.draft).split()
+    assert "src/b.py" not in files and "src/a.py" in files
