@@ -241,3 +241,149 @@ def test_remote_setup_of_a_remote_without_fetch_refspecs_adds_git_s_default_one(
     ]
     assert res["data"]["added"][0] == "remote.origin.fetch +refs/heads/*:refs/remotes/origin/*"
     assert ok(wb, "remote", "setup")["summary"] == "origin was set up already."
+
+
+def step(repo: Path, ref: str, name: str, text: str) -> str:
+    """One more step on a Draft, made with plain Git."""
+    tip = git(repo, "rev-parse", ref).strip()
+    new = commit_on(repo, tip, name, text, f"step {name}")
+    git(repo, "update-ref", ref, new, tip)
+    return new
+
+
+def test_teammates_drafts_follow_when_moved_on_there_stay_when_ahead_here_and_a_gone_one_not_here_is_ignored(
+    team: Team,  # noqa: F811 - the fixture
+) -> None:
+    server, alice, bob = team
+    draft(alice, "d1", "src/d1.txt", "1\n")
+    draft(alice, "d2", "src/d2.txt", "2\n")
+    ok(alice, "push", "--drafts")
+    notes = ok(bob, "pull", "--drafts")["notes"]
+    assert "New Draft from origin: d1." in notes and "New Draft from origin: d2." in notes
+    # Pushed again unchanged: nothing to send.
+    assert ok(alice, "push", "--drafts")["summary"] == "origin already had everything."
+    moved = step(alice, DRAFT + "d1", "src/d1b.txt", "1b\n")
+    ok(alice, "push", "--drafts")
+    assert f"Draft d1 moved on to origin's ({moved[:12]})." in ok(bob, "pull", "--drafts")["notes"]
+    assert git(bob, "rev-parse", DRAFT + "d1").strip() == moved
+    # Bob is ahead of the server's d1: his stays, nothing is said.
+    ahead = step(bob, DRAFT + "d1", "src/d1c.txt", "1c\n")
+    notes = ok(bob, "pull", "--drafts")["notes"]
+    assert not any("d1" in n for n in notes) and git(bob, "rev-parse", DRAFT + "d1").strip() == ahead
+    # Bob discarded d2 himself; then it goes from the server too: nothing left here to close, nothing said.
+    assert gitbench(bob, "discard", "--yes", "--draft", "d2").returncode == 0
+    git(server, "update-ref", "-d", DRAFT + "d2")
+    notes = ok(bob, "pull", "--drafts")["notes"]
+    assert not any("d2" in n for n in notes)
+    assert git(bob, "for-each-ref", DRAFT + "d2", "refs/gitbench/remotes/origin/drafts/d2") == ""
+
+
+def test_a_publish_whose_answer_was_lost_after_the_server_took_it_finishes_here(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    # The server's receive-pack dies once the refs are in, before it answers (a killed server process).
+    hook(server, "post-receive", "kill -9 $PPID\n")
+    head = draft(bob, "fix", "src/fix.txt", "fix\n")
+    res = ok(bob, "publish", "--remote")
+    assert refs(server)["refs/heads/main"] == head == git(bob, "rev-parse", "main").strip()
+    assert git(bob, "rev-parse", "refs/remotes/origin/main").strip() == head
+    assert git(bob, "for-each-ref", DRAFT) == ""  # the Draft is closed as published
+    [cp] = res["checkpoints"]
+    assert any(
+        n.startswith("Published is on origin, but its checkpoint and records could not follow (")
+        and n.endswith("`gitbench push origin` sends them.")
+        for n in res["notes"]
+    )
+    (server / "hooks" / "post-receive").unlink()
+    ok(bob, "push")
+    assert f"refs/tags/{cp}" in refs(server)
+
+
+def test_a_publish_over_a_server_that_moved_unseen_is_refused_and_nothing_moves(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    theirs = commit_on(alice, "main", "src/a.txt", "alice\n", "alice's publish")
+    git(alice, "push", "-q", "origin", f"{theirs}:refs/heads/main")
+    draft(bob, "fix", "src/fix.txt", "fix\n")
+    local = git(bob, "rev-parse", "main").strip()
+    err = error(bob, "publish", "--remote")
+    assert err["message"].startswith("Published on origin moved since this clone last saw it: ")
+    assert err["message"].endswith("Nothing was put over it: your Workbench is untouched.")
+    assert err["details"] == {"remote": "origin", "server": theirs, "local": local}
+    assert [a.get("command") for a in err["actions"]] == ["gitbench pull origin", "gitbench rebase"]
+    assert refs(server)["refs/heads/main"] == theirs and git(bob, "rev-parse", "main").strip() == local
+    assert git(bob, "for-each-ref", DRAFT + "fix") != ""
+
+
+def test_keep_mine_twice_on_one_day_keeps_each_in_its_own_draft(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    kept = []
+    for n in (1, 2):
+        theirs = commit_on(alice, "main", f"src/a{n}.txt", "alice\n", f"alice's publish {n}")
+        git(alice, "push", "-q", "origin", f"{theirs}:refs/heads/main")
+        git(alice, "update-ref", "refs/heads/main", theirs)
+        draft(bob, f"mine{n}", f"src/b{n}.txt", "bob\n")
+        ok(bob, "publish", "--draft", f"mine{n}")
+        mine = git(bob, "rev-parse", "main").strip()
+        res = ok(bob, "pull", "--keep-mine")
+        assert git(bob, "rev-parse", "main").strip() == theirs
+        [label] = [
+            r.removeprefix(DRAFT)
+            for r in git(bob, "for-each-ref", "--format=%(refname)", DRAFT).split()
+            if r.removeprefix(DRAFT) not in kept
+        ]
+        assert git(bob, "rev-parse", DRAFT + label).strip() == mine
+        assert any(f"the Draft {label}" in note for note in res["notes"])
+        kept.append(label)
+    assert kept[1] == kept[0] + "-2" and kept[0].startswith("unshared-")
+
+
+def test_a_push_over_a_fetched_publish_that_diverged_from_mine_is_refused(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    ok(bob, "remote", "setup")
+    theirs = commit_on(alice, "main", "src/a.txt", "alice\n", "alice's publish")
+    git(alice, "push", "-q", "origin", f"{theirs}:refs/heads/main")
+    git(bob, "fetch", "-q", "origin")  # plain Git: Bob has seen Alice's publish, not taken it
+    draft(bob, "fix", "src/fix.txt", "fix\n")
+    ok(bob, "publish")
+    local = git(bob, "rev-parse", "main").strip()
+    err = error(bob, "push")
+    assert "origin's Published (" in err["message"] and "have each moved on" in err["message"]
+    assert [a.get("command") for a in err["actions"]] == ["gitbench pull --keep-mine origin"]
+    assert refs(server)["refs/heads/main"] == theirs and git(bob, "rev-parse", "main").strip() == local
+
+
+def test_a_publish_the_server_refuses_for_good_or_dies_during_publishes_nothing(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    before = refs(server)["refs/heads/main"]
+    draft(bob, "fix", "src/fix.txt", "fix\n")
+    local = git(bob, "rev-parse", "main").strip()
+    hook(server, "pre-receive", "echo 'main is protected' >&2; exit 1\n")
+    err = error(bob, "publish", "--remote")
+    assert err["message"] == (
+        "origin refused the publish: [remote rejected] (pre-receive hook declined). Nothing was published."
+    )
+    assert err["actions"][0]["command"].startswith("git push --dry-run origin ")
+    # The server's receive-pack dies before any ref moves: asked again, its Published is as it was.
+    hook(server, "pre-receive", "kill -9 $PPID\n")
+    err = error(bob, "publish", "--remote")
+    assert err["message"].startswith("The publish to origin broke off (")
+    assert err["message"].endswith(
+        "asked again, the server's Published is as it was. Nothing was published here: your Published and the "
+        "Draft are as they were."
+    )
+    assert err["details"] == {"remote": "origin", "server": before}
+    assert refs(server)["refs/heads/main"] == before and git(bob, "rev-parse", "main").strip() == local
+    assert git(bob, "for-each-ref", DRAFT + "fix") != ""
+
+
+def test_a_tracking_ref_git_cannot_write_is_named_in_the_pull_and_the_rest_arrives(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    ok(alice, "checkpoint", "-m", "alice's")
+    ok(alice, "push")
+    # An old tool left a ref where the records' tracking ref goes (a folder of that name): Git cannot write it.
+    tracking = "refs/gitbench/remotes/origin/records"
+    git(bob, "update-ref", "-d", tracking)
+    git(bob, "update-ref", tracking + "/old", git(bob, "rev-parse", "main").strip())
+    pulled = ok(bob, "pull")
+    assert any(n.startswith("Git did not update ") and "records" in n for n in pulled["notes"])
+    assert pulled["data"]["new_checkpoints"] == 1 and pulled["data"]["records_merged"] is False
+    assert git(bob, "tag", "-l", "checkpoint/*").split() == git(alice, "tag", "-l", "checkpoint/*").split()
