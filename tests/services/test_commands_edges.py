@@ -5,6 +5,7 @@ worktree is not the job's, or the disk is still full. Jobs are real `gitbench ex
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sys
 from pathlib import Path
@@ -96,3 +97,23 @@ def test_a_job_without_a_command_cannot_be_run_again(workbench: Path) -> None:
     assert caught.value.message == f"Job {job.id} has no command to run again."
     assert [a.verb for a in caught.value.actions] == ["review", "discard"]
     assert drafts.job_record(wb, job.id) == before  # nothing recorded, nothing run
+
+
+def test_a_command_that_changes_nothing_and_leaves_a_process_running_has_it_stopped_and_said(
+    workbench: Path,
+) -> None:
+    pidfile = workbench.parent / "left.pid"
+    code = (
+        "import subprocess, sys, pathlib; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=False); "
+        f"pathlib.Path({str(pidfile)!r}).write_text(str(p.pid))"
+    )
+    res = gitbench(workbench, "exec", "--json", "--", sys.executable, "-c", code)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = json.loads(res.stdout)["result"]
+    assert "The command left 1 process(es) running when it ended; they were stopped." in out["notes"]
+    pid = int(pidfile.read_text())
+    assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    main = git(workbench, "rev-parse", "main").strip()
+    for ref in git(workbench, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").split():
+        assert git(workbench, "rev-parse", ref).strip() == main  # nothing changed: no step

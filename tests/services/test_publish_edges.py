@@ -8,6 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from gitbench import errors
+from gitbench.services import publish
+from gitbench.services.workbench import Workbench
 from tests.conftest import git, gitbench
 from tests.services.test_remote_edges import DRAFT, commit_on, draft
 
@@ -33,6 +38,8 @@ def test_check_options_that_contradict_or_name_no_command_are_refused_before_any
     before = git(workbench, "rev-parse", "main").strip()
     err = error(workbench, "publish", "--check", "true", "--no-check")
     assert err["message"] == "--check and --no-check contradict each other: give one of them." and err["exit"] == 2
+    with pytest.raises(errors.UsageError, match="contradict"):  # a caller other than the CLI (the TUI)
+        publish.publish(Workbench(str(workbench)), check="true", no_check=True)
     err = error(workbench, "publish", "--check", "  ")
     assert err["message"] == '--check needs a command, e.g. --check "pytest -q".'
     assert git(workbench, "rev-parse", "main").strip() == before

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from gitbench.services import recovery
+from gitbench.model import JobStatus
+from gitbench.services import drafts, recovery
 from gitbench.services.workbench import Workbench
-from tests.conftest import gitbench
+from gitbench.store import running
+from gitbench.store.journal_entries import JobRun
+from tests.conftest import gitbench, run_job
 
 
 @pytest.fixture
@@ -94,3 +97,43 @@ def test_an_unreadable_journal_is_removed_and_said_so(workbench: Path) -> None:
         in json.loads(res.stdout)["result"]["notes"]
     )
     assert not journal.exists()
+
+
+def test_a_job_whose_command_still_runs_is_not_interrupted_until_its_process_lets_go(workbench: Path) -> None:
+    ref, _ = run_job(workbench, "import pathlib; pathlib.Path('src/a.txt').write_text('a')")
+    wb = Workbench(str(workbench))
+    job = drafts.job_of(wb, ref)
+    assert job is not None
+    job.status = JobStatus.RUNNING  # its command runs again now, without the Workbench lock, held by this process
+    drafts.save_job(wb, job, note="resumed")
+    marker = running.Marker(wb.layout.running, job.id)
+    marker.start({"job": job.id, "draft": ref})
+    wb.journal.write(JobRun(job.id, ref, os.getpid()))
+    assert recovery.recover_journal(wb) == []
+    stored = drafts.job_record(wb, job.id)
+    assert stored is not None and stored.status == JobStatus.RUNNING and wb.journal.read() is None
+    marker.abandon()  # its process died: the marker stays, nobody holds it
+    label = ref.removeprefix("refs/heads/gitbench/draft/")
+    assert recovery.recover_journal(wb) == [
+        f"Job {job.id} was interrupted; its Draft {label} and finished steps are kept (`gitbench resume {job.id}`, "
+        f"`gitbench review --draft {label}`)."
+    ]
+    stored = drafts.job_record(wb, job.id)
+    assert stored is not None and stored.status == JobStatus.INTERRUPTED
+    assert running.markers(wb.layout.running) == {}
+
+
+def test_a_marker_left_by_a_job_whose_end_was_recorded_changes_nothing(workbench: Path) -> None:
+    ref, _ = run_job(workbench, "import pathlib; pathlib.Path('src/a.txt').write_text('a')")
+    wb = Workbench(str(workbench))
+    job = drafts.job_of(wb, ref)
+    assert job is not None and job.status == JobStatus.COMPLETE
+    # Killed after its record was written and before its marker went: the marker still says how it ended.
+    marker = running.Marker(wb.layout.running, job.id)
+    marker.start({"job": job.id, "draft": ref, "end": {"status": "failed", "error": {"class": "disk-full"}}})
+    marker.abandon()
+    records = wb.records.head()
+    assert recovery.recover_journal(wb) == []
+    stored = drafts.job_record(wb, job.id)
+    assert stored is not None and stored.status == JobStatus.COMPLETE and wb.records.head() == records
+    assert running.markers(wb.layout.running) == {}

@@ -5,6 +5,7 @@ cannot be made real); what is checked is the state left behind and what the user
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gitbench import faults
+from gitbench.git.repo import GitRepo
 from gitbench.services import transaction
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal_entries import Move, Op
@@ -120,3 +122,31 @@ def test_a_move_without_files_rolls_back_and_forward_only_its_journal(workbench:
     assert wb.journal.read() is not None  # forward leaves the journal to the operation's own end
     assert transaction.roll_back(wb, entry) == []
     assert wb.journal.read() is None and git(workbench, "status", "--porcelain").strip() == ""
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.EIO, "Input/output error"), SystemExit(3)])
+def test_a_failure_right_after_published_moved_leaves_the_move_for_the_next_command_to_finish(
+    workbench: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    head = draft(workbench, "fix", "src/fix.txt", "fix\n")
+    real = GitRepo.set_ref
+
+    def set_ref(self: GitRepo, name: str, new: str | None, old: str | None, message: str) -> None:
+        real(self, name, new, old, message)
+        if name == "refs/heads/main":  # libgit2 moved the ref, then failed removing its lock file
+            raise exc
+
+    monkeypatch.setattr(GitRepo, "set_ref", set_ref)
+    res = gitbench(workbench, "publish", "--json")
+    if isinstance(exc, SystemExit):
+        assert res.returncode == 3  # an interpreter exit goes on as it is
+    else:
+        err = json.loads(res.stdout)["error"]
+        assert err["code"] == "published-unfinished" and res.returncode == 25
+        assert err["details"]["published"] == head and err["details"]["cause"] == "file-io"
+    assert git(workbench, "rev-parse", "main").strip() == head
+    assert (workbench / ".git" / "gitbench" / "journal.json").exists()
+    monkeypatch.undo()
+    notes = json.loads(gitbench(workbench, "recover", "--json").stdout)["result"]["notes"]
+    assert f"Finished an interrupted publish: Published is at {head[:12]} and its files agree." in notes
+    assert git(workbench, "for-each-ref", DRAFT) == "" and (workbench / "src" / "fix.txt").read_text() == "fix\n"
