@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gitbench.services.workbench import Workbench
+from gitbench.store import running
 from tests.conftest import git, gitbench, make_project
 from tests.test_remote import refs, team  # noqa: F401 - team: the fixture
 
@@ -387,3 +388,34 @@ def test_a_tracking_ref_git_cannot_write_is_named_in_the_pull_and_the_rest_arriv
     assert any(n.startswith("Git did not update ") and "records" in n for n in pulled["notes"])
     assert pulled["data"]["new_checkpoints"] == 1 and pulled["data"]["records_merged"] is False
     assert git(bob, "tag", "-l", "checkpoint/*").split() == git(alice, "tag", "-l", "checkpoint/*").split()
+
+
+def test_drafts_a_job_works_in_are_kept_when_gone_from_the_server(team: Team) -> None:  # noqa: F811
+    server, alice, bob = team
+    draft(alice, "d1", "src/d1.txt", "1\n")
+    d2 = draft(alice, "d2", "src/d2.txt", "2\n")
+    ok(alice, "push", "--drafts")
+    ok(bob, "pull", "--drafts")
+    wb = Workbench(str(bob))
+    markers = []
+    for label in ("d1", "d2"):  # a job's command runs in each of Bob's copies now
+        marker = running.Marker(wb.layout.running, f"job-{label}")
+        marker.start({"job": f"job-{label}", "draft": DRAFT + label})
+        markers.append(marker)
+    try:
+        git(server, "update-ref", "-d", DRAFT + "d1")  # discarded there
+        git(server, "update-ref", "refs/heads/main", d2)  # published there
+        git(server, "update-ref", "-d", DRAFT + "d2")
+        notes = ok(bob, "pull", "--drafts")["notes"]
+    finally:
+        for marker in markers:
+            marker.end()
+    for label in ("d1", "d2"):
+        assert any(
+            n.startswith(f"Draft {label} is gone from origin (published or discarded there); kept here: ")
+            for n in notes
+        ), notes
+        assert git(bob, "for-each-ref", DRAFT + label) != ""
+    assert git(bob, "rev-parse", "main").strip() == d2
+    ok(bob, "pull", "--drafts")  # once seen gone, a kept Draft is Bob's own: later pulls leave it
+    assert git(bob, "for-each-ref", DRAFT + "d1") != ""
