@@ -117,3 +117,21 @@ def test_a_command_that_changes_nothing_and_leaves_a_process_running_has_it_stop
     main = git(workbench, "rev-parse", "main").strip()
     for ref in git(workbench, "for-each-ref", "--format=%(refname)", "refs/heads/gitbench/draft/").split():
         assert git(workbench, "rev-parse", ref).strip() == main  # nothing changed: no step
+
+
+def test_a_worktree_that_cannot_be_made_fails_the_job_with_the_reason_and_keeps_nothing_half_made(
+    workbench: Path,
+) -> None:
+    blocker = workbench.parent / "not-a-folder"
+    blocker.write_text("a file where the worktrees' folder should be\n")
+    code = "import pathlib; pathlib.Path('src/a.txt').write_text('a')"
+    res = gitbench(
+        workbench, "exec", "--json", "--", sys.executable, "-c", code, env={"GITBENCH_WORKTREES": str(blocker)}
+    )
+    assert res.returncode != 0
+    err = json.loads(res.stdout)["error"]
+    assert "making the Draft's worktree in " + str(blocker) in err["message"], err
+    assert blocker.read_text().startswith("a file")
+    wb = Workbench(str(workbench))
+    jobs = [drafts.job_record(wb, p.removesuffix(".json")) for p in wb.records.list("jobs")]
+    assert [j.status for j in jobs if j is not None] == ["failed"]  # recorded as failed, not left running
