@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from gitbench.model import JobStatus
-from gitbench.services import drafts, recovery
+from gitbench.services import drafts, recovery, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import running
 from gitbench.store.journal_entries import JobRun
-from tests.conftest import gitbench, run_job
+from tests.conftest import git, gitbench, run_job
 
 
 @pytest.fixture
@@ -137,3 +137,28 @@ def test_a_marker_left_by_a_job_whose_end_was_recorded_changes_nothing(workbench
     stored = drafts.job_record(wb, job.id)
     assert stored is not None and stored.status == JobStatus.COMPLETE and wb.records.head() == records
     assert running.markers(wb.layout.running) == {}
+
+
+def test_a_job_stopped_by_a_full_disk_with_nothing_new_in_its_worktree_is_recorded_as_it_ended(
+    workbench: Path,
+) -> None:
+    ref, head = run_job(workbench, "import pathlib; pathlib.Path('src/a.txt').write_text('a')")
+    wb = Workbench(str(workbench))
+    job = drafts.job_of(wb, ref)
+    linked = worktrees.of_draft(wb, ref)
+    assert job is not None and job.agent and linked is not None
+    job.status = JobStatus.RUNNING  # it ran again; the disk filled before its record could be written
+    drafts.save_job(wb, job, note="resumed")
+    end = {"status": "failed", "error": {"code": "disk-full", "class": "disk-full", "message": "No space left."}}
+    marker = running.Marker(wb.layout.running, job.id)
+    marker.start({"job": job.id, "draft": ref, "worktree": linked.path, "command": "other-program", "end": end})
+    marker.abandon()
+    label = ref.removeprefix("refs/heads/gitbench/draft/")
+    assert recovery.recover_journal(wb) == [
+        f"Job {job.id} had stopped (disk-full); its record is written now. Its Draft {label} is kept "
+        f"(`gitbench review --draft {label}`, `gitbench resume {job.id}`)."
+    ]
+    stored = drafts.job_record(wb, job.id)
+    assert stored is not None and stored.status == JobStatus.FAILED and stored.error == end["error"]
+    assert stored.agent == job.agent  # the record's own program stays
+    assert git(workbench, "rev-parse", ref).strip() == head  # nothing new: no step
