@@ -467,6 +467,20 @@ def run(
         global _REAPER
         _REAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
     started = time.monotonic()
+    reason: list[str] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGQUIT: "SIGQUIT"}
+        if not reason:
+            reason.append(names.get(signum, f"signal {signum}"))
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    # Ours before the command starts: a signal while it starts stops it at once (with the default action it
+    # would end gitbench and leave the command to its death signal, the job unrecorded).
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
     try:
         proc = subprocess.Popen(
             argv,
@@ -480,9 +494,14 @@ def run(
             preexec_fn=None if session else _in_child(term),  # the terminal, default signals, the death signal
         )
     except FileNotFoundError:
+        restore()
         return Outcome(127)
     except (PermissionError, IsADirectoryError, NotADirectoryError):
+        restore()
         return Outcome(126)
+    except BaseException:
+        restore()
+        raise
     pid = proc.pid
     tracker = _Tracker(pid, orphans=main)
     modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
@@ -493,14 +512,6 @@ def run(
         on_start(pid)
     if stdin is not None and proc.stdin is not None:
         _feed(proc.stdin, stdin)
-    reason: list[str] = []
-
-    def on_signal(signum: int, frame: object) -> None:
-        names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGQUIT: "SIGQUIT"}
-        if not reason:
-            reason.append(names.get(signum, f"signal {signum}"))
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
     waiter = _Waiter(pid)
     status: int | None = None
     try:
@@ -531,8 +542,7 @@ def run(
         waiter.close()
         _give_terminal(term, os.getpgrp())
         _restore_modes(term, modes)
-        for s, h in old.items():
-            signal.signal(s, h)
+        restore()
     leftovers = stop_tree(tracker, signal.SIGTERM, grace=1.0)  # what it left running when it ended
     if note is not None:
         with contextlib.suppress(OSError):
