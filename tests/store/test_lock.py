@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitbench import errors
+from gitbench.store import lock as lock_module
 from gitbench.store.lock import WorkbenchLock, left_behind
 
 
@@ -81,4 +84,92 @@ def test_a_lock_file_left_holding_garbage_is_a_holder_that_did_not_let_go(tmp_pa
     assert lock.holder() is None
     assert lock.try_acquire()
     assert lock.left_behind is not None and set(lock.left_behind) == {"since"}  # when, if not who
+    lock.release()
+
+
+def test_probe_of_a_lock_path_that_cannot_be_opened_tells_nothing(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    lock = WorkbenchLock(str(tmp_path / "file" / "lock"), "status")  # NotADirectoryError, not "never taken"
+    assert lock.probe() is None
+    assert not left_behind(str(tmp_path / "file" / "lock"))
+
+
+def test_probe_where_the_file_system_cannot_lock_tells_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "lock"
+    path.write_text("")
+
+    def no_locks(fd: int, op: int) -> None:  # an NFS mount without a lock daemon
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lock_module.fcntl, "flock", no_locks)
+    assert WorkbenchLock(str(path), "status").probe() is None
+
+
+def test_a_lock_released_while_the_waiter_gives_up_is_taken_not_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lock"
+    first = WorkbenchLock(str(path), "publish")
+    assert first.try_acquire()
+    path.write_text("")  # its name not written yet (or already cleared): the waiter looks again a few times
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:  # the holder lets go during the waiter's last looks
+        naps.append(seconds)
+        if len(naps) == 2:
+            first.release()
+
+    monkeypatch.setattr(lock_module.time, "sleep", nap)
+    second = WorkbenchLock(str(path), "discard")
+    assert second.acquire(wait=0.0) is second
+    assert second.fd is not None and json.loads(path.read_text())["operation"] == "discard"
+    assert WorkbenchLock(str(path), "status").probe() == f"`gitbench discard` (pid {os.getpid()})"
+    second.release()
+
+
+def test_release_of_a_lock_never_taken_does_nothing_and_a_held_lock_is_entered_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    never = WorkbenchLock(str(path), "status")
+    never.release()
+    assert not path.exists()
+    held = WorkbenchLock(str(path), "publish")
+    assert held.try_acquire()
+    fd = held.fd
+    with held as entered:  # already held: not taken a second time (that would wait on itself)
+        assert entered.fd == fd
+    assert held.fd is None and not left_behind(str(path))
+
+
+def test_a_release_that_cannot_write_what_it_left_still_lets_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lock"
+    held = WorkbenchLock(str(path), "publish")
+    assert held.try_acquire()
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(lock_module.os, "pwrite", full)
+    held.release(left=["/x/.git/index.lock"])
+    monkeypatch.undo()
+    assert held.fd is None
+    nxt = WorkbenchLock(str(path), "status")
+    assert nxt.try_acquire()  # the lock was let go all the same
+    nxt.release()
+
+
+def test_a_record_that_cannot_be_read_is_taken_as_a_clean_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lock"
+    path.write_text(json.dumps({"pid": 1, "operation": "publish"}))
+
+    def eio(fd: int, n: int, offset: int) -> bytes:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(lock_module.os, "pread", eio)
+    lock = WorkbenchLock(str(path), "recover")
+    assert lock.try_acquire()
+    assert lock.left_behind is None
     lock.release()
