@@ -111,11 +111,11 @@ def _foreground_fd() -> int | None:
 def _modes(fd: int | None) -> list[Any] | None:
     if fd is None:
         return None
-    try:
-        import termios
+    import termios  # a terminal is there: so is termios (as in _restore_modes)
 
+    try:
         return termios.tcgetattr(fd)
-    except (ImportError, OSError):
+    except (termios.error, OSError):  # termios.error is no OSError: a terminal hung up since we looked raises it
         return None
 
 
