@@ -352,8 +352,7 @@ def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRA
         return 0
     pgid = tracker.root
     _signal_all(pids, pgid, first)
-    if first != signal.SIGCONT:
-        _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+    _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM (or SIGINT)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pids, tracker.root)
