@@ -508,3 +508,11 @@ def test_ctrl_z_suspends_gitbench_with_its_command_and_fg_resumes_both(tmp_path:
         os.close(master)
     assert proc.returncode == 0, err
     assert out.split() == ["resumed", "3", "None", "True"]  # it went on, ended, and the terminal is ours again
+
+
+def test_a_group_that_may_not_be_signalled_is_not_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_permitted(pgid: int, sig: int) -> None:  # another user's processes: there, but not ours to signal
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(supervisor.os, "killpg", not_permitted)
+    assert not supervisor._Tracker(os.getpid()).gone()
