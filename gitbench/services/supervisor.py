@@ -501,11 +501,11 @@ def run(
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
     waiter = _Waiter(pid)
-    status: int | None = None
+    status = 0  # set at each of the loop's two ways out
     try:
         deadline = started + timeout if timeout else None
         next_scan = 0.0
-        while status is None:
+        while True:  # it ends through its breaks only: the command ended, or was stopped and then ended
             got, raw = waiter.poll()
             if got and os.WIFSTOPPED(raw):
                 _suspend(term, pid)  # Ctrl-Z reached the command: gitbench is suspended with it, as a shell job
