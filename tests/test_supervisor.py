@@ -391,15 +391,22 @@ def run_script(script: str, *args: str, **kw: Any) -> list[str]:
 
 
 def test_the_first_signal_names_why_a_job_was_stopped_and_a_second_one_changes_nothing(tmp_path: Path) -> None:
+    # The command waits until gitbench handles SIGQUIT (the last of its handlers it installs), then signals it.
+    command = (
+        "import os, signal, time; parent = os.getppid(); open('pid', 'w').write(str(os.getpid()))\n"
+        "def caught(): return int(open(f'/proc/{parent}/status').read().split('SigCgt:')[1].split()[0], 16)\n"
+        "while not caught() & (1 << (signal.SIGQUIT - 1)): time.sleep(0.01)\n"
+        "os.kill(parent, signal.SIGINT); os.kill(parent, signal.SIGTERM); time.sleep(60)\n"
+    )
     script = (
         "import os, sys\n"
         "from gitbench.services import supervisor\n"
-        "cmd = 'echo $$ > pid; sleep 0.5; kill -INT $PPID; kill -TERM $PPID; exec sleep 60'\n"
-        "o = supervisor.run(['/bin/sh', '-c', cmd], sys.argv[1], dict(os.environ), stdin=b'', timeout=30)\n"
+        "o = supervisor.run([sys.executable, '-c', sys.argv[2]], sys.argv[1], dict(os.environ), stdin=b'',"
+        " timeout=30)\n"
         "print(o.code, o.stopped, o.signal)\n"
     )
     # Ctrl-C first, then SIGTERM while the job is being stopped: the job is stopped once, as Ctrl-C asked.
-    assert run_script(script, str(tmp_path)) == ["130", "Ctrl-C", str(int(signal.SIGINT))]
+    assert run_script(script, str(tmp_path), command) == ["130", "Ctrl-C", str(int(signal.SIGINT))]
     assert gone(int((tmp_path / "pid").read_text()))
 
 
