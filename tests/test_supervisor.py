@@ -336,7 +336,7 @@ def test_signals_go_to_each_process_when_there_is_no_group_to_signal() -> None:
         proc.wait()
 
 
-@pytest.mark.parametrize("fails", ["task", "children", "children-denied", "kid-task", "kid-stat"])
+@pytest.mark.parametrize("fails", ["task", "children", "children-denied", "kid-task", "kid-children", "kid-stat"])
 def test_the_listing_below_us_when_proc_answers_only_in_part(fails: str, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = subprocess.Popen(["/bin/sh", "-c", "sleep 60 & wait"], start_new_session=True)
     try:
@@ -357,6 +357,8 @@ def test_the_listing_below_us_when_proc_answers_only_in_part(fails: str, monkeyp
         def opener(path: str, *args: Any, **kw: Any) -> Any:
             if fails == "children" and path.startswith(f"/proc/{me}/task/") and path.endswith("/children"):
                 raise FileNotFoundError(2, "No such file or directory", path)  # a kernel without children lists
+            if fails == "kid-children" and path.startswith(f"/proc/{kid}/task/") and path.endswith("/children"):
+                raise FileNotFoundError(2, "No such file or directory", path)  # it ended meanwhile
             if fails == "children-denied" and path.endswith("/children"):
                 raise PermissionError(13, "Permission denied", path)
             if fails == "kid-stat" and path == f"/proc/{kid}/stat":
@@ -371,7 +373,7 @@ def test_the_listing_below_us_when_proc_answers_only_in_part(fails: str, monkeyp
             assert below is None  # the caller reads the whole listing instead
         elif fails == "children-denied":
             assert below == {}
-        elif fails == "kid-task":
+        elif fails in ("kid-task", "kid-children"):
             assert below is not None and kid in below and not set(supervisor.tree(kid, None)) & set(below)
         else:
             assert below is not None and kid not in below
