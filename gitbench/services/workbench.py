@@ -18,6 +18,8 @@ from gitbench.store.lock import left_behind as lock_left_behind
 from gitbench.store.records import Records
 
 # What a write meets on a full disk (or quota, or file size limit) and in a read-only .git/gitbench.
+_DEAD_HOLDERS_CHILD = 2.0  # seconds a read waits for a lock a dead holder's child still has (see recover_if_idle)
+
 _CANNOT_WRITE = errors.DISK_FULL_ERRNOS | {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
@@ -238,7 +240,14 @@ class Workbench:
         lock = WorkbenchLock(self.layout.lock, "recover")
         try:
             if not lock.try_acquire():
-                return  # the operation is still running in another process
+                if not lock.holder_gone():
+                    return  # the operation is still running in another process
+                # Its process died (killed) while a child it was starting still had the lock's descriptor, for
+                # the moment between fork and exec: the lock is free a moment later, and the read waits for it.
+                try:
+                    lock.acquire(_DEAD_HOLDERS_CHILD)
+                except errors.Busy:
+                    return
         except OSError as exc:  # a read-only .git/gitbench (or a full disk that refuses even the lock file)
             self.deferred = recovery_deferred(self, exc)
             return

@@ -78,6 +78,31 @@ class WorkbenchLock:
             os.close(fd)  # closing the file drops the flock taken on it
         return None
 
+    def holder_gone(self) -> bool:
+        """Is the process the lock file names dead (or a zombie) while the lock is still held? Then a copy of its
+        descriptor holds it: a child it was starting when it died, between fork and exec (exec closes it), so the
+        lock is free a moment later."""
+        try:
+            with open(self.path) as fh:
+                pid = json.loads(fh.read() or "{}").get("pid")
+        except (OSError, ValueError, AttributeError):
+            return False
+        if not isinstance(pid, int) or pid <= 0:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                return fh.read().rsplit(b")", 1)[-1].split()[0] in (b"Z", b"X")
+        except FileNotFoundError:
+            return True
+        except (OSError, IndexError):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                return False
+            return False
+
     def acquire(self, wait: float | None = None) -> WorkbenchLock:
         if wait is None:
             wait = float(os.environ.get("GITBENCH_LOCK_WAIT", "5"))
