@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +175,54 @@ def test_a_record_that_cannot_be_read_is_taken_as_a_clean_release(
     assert lock.try_acquire()
     assert lock.left_behind is None
     lock.release()
+
+
+@pytest.mark.parametrize("text", ["", "{torn", '["a", "list"]', '{"pid": "12"}', '{"pid": 0}', '{"operation": "x"}'])
+def test_a_lock_file_that_names_no_process_names_no_dead_holder(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "lock"
+    path.write_text(text)
+    assert WorkbenchLock(str(path), "status").holder_gone() is False
+    assert WorkbenchLock(str(tmp_path / "none"), "status").holder_gone() is False
+
+
+def test_a_holder_that_ended_or_is_a_zombie_is_gone_and_a_running_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    lock = WorkbenchLock(str(path), "status")
+    path.write_text(json.dumps({"pid": os.getpid(), "operation": "publish"}))
+    assert lock.holder_gone() is False
+    proc = subprocess.Popen(["/bin/true"])
+    path.write_text(json.dumps({"pid": proc.pid, "operation": "publish"}))
+    try:
+        deadline = time.monotonic() + 10
+        while not lock.holder_gone():  # ended, not collected yet: a zombie
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        proc.wait()
+    assert lock.holder_gone() is True  # collected: no such process
+
+
+def test_without_proc_the_kernel_says_whether_the_holder_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lock"
+    lock = WorkbenchLock(str(path), "status")
+    proc = subprocess.Popen(["/bin/true"])
+    proc.wait()  # its pid names no process now
+    real_open, real_kill = open, os.kill
+
+    def no_proc(file: str, *args: Any, **kw: Any) -> Any:
+        if str(file).startswith("/proc/"):
+            raise PermissionError(13, "Permission denied", file)  # /proc mounted hidepid, or none at all
+        return real_open(file, *args, **kw)
+
+    def kill(pid: int, sig: int) -> None:
+        if pid == 1:
+            raise PermissionError(1, "Operation not permitted")  # another user's process: it runs
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(lock_module, "open", no_proc, raising=False)
+    monkeypatch.setattr(lock_module.os, "kill", kill)
+    for pid, gone in ((os.getpid(), False), (proc.pid, True), (1, False)):
+        path.write_text(json.dumps({"pid": pid, "operation": "publish"}))
+        assert lock.holder_gone() is gone, pid
