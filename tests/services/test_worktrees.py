@@ -204,3 +204,27 @@ def test_recover_finishes_deleting_the_folders_an_interruption_left(workbench: P
     while gone.exists() and time.monotonic() < deadline:  # deleted by a process of its own
         time.sleep(0.02)
     assert not gone.exists()
+
+
+def test_a_drafts_worktree_that_lost_its_git_file_is_linked_again_with_its_files_kept(workbench: Path) -> None:
+    from gitbench.services.worktrees import of_draft, prepare
+    from tests.conftest import git, run_job
+
+    ref, head = run_job(workbench, "open('src/app.py', 'a').write('# more\\n')")
+    wb = Workbench(str(workbench))
+    linked = of_draft(wb, ref)
+    assert linked is not None and linked.present
+    folder = Path(linked.path)
+    (folder / ".git").unlink()  # an agent (or a cleaning tool) deleted it
+    (folder / "notes.txt").write_text("not committed yet\n")  # the work in the folder
+    prepared = prepare(wb, ref, Scope.of(["**"]), False, ())
+    assert prepared.linked.path == str(folder) and not prepared.created
+    assert prepared.notes == [
+        f"The worktree of the Draft {ref.rsplit('/', 1)[-1]} ({folder}) had lost its .git file; it was put back "
+        "(its files are as they were)."
+    ]
+    assert (folder / "notes.txt").read_text() == "not committed yet\n"
+    assert (folder / ".git").read_bytes() == linked.git_file()
+    # Git sees the folder as the Draft's worktree again: on its branch, the uncommitted file as new
+    assert git(folder, "rev-parse", "HEAD").strip() == head
+    assert git(folder, "status", "--porcelain").splitlines() == ["?? notes.txt"]
