@@ -111,11 +111,11 @@ def _foreground_fd() -> int | None:
 def _modes(fd: int | None) -> list[Any] | None:
     if fd is None:
         return None
-    try:
-        import termios
+    import termios  # a terminal is there: so is termios (as in _restore_modes)
 
+    try:
         return termios.tcgetattr(fd)
-    except (ImportError, OSError):
+    except (termios.error, OSError):  # termios.error is no OSError: a terminal hung up since we looked raises it
         return None
 
 
@@ -352,8 +352,7 @@ def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRA
         return 0
     pgid = tracker.root
     _signal_all(pids, pgid, first)
-    if first != signal.SIGCONT:
-        _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+    _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM (or SIGINT)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pids, tracker.root)
@@ -513,11 +512,11 @@ def run(
     if stdin is not None and proc.stdin is not None:
         _feed(proc.stdin, stdin)
     waiter = _Waiter(pid)
-    status: int | None = None
+    status = 0  # set at each of the loop's two ways out
     try:
         deadline = started + timeout if timeout else None
         next_scan = 0.0
-        while status is None:
+        while True:  # it ends through its breaks only: the command ended, or was stopped and then ended
             got, raw = waiter.poll()
             if got and os.WIFSTOPPED(raw):
                 _suspend(term, pid)  # Ctrl-Z reached the command: gitbench is suspended with it, as a shell job
