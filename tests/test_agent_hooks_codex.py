@@ -231,7 +231,7 @@ def test_codex_with_installed_hooks_lands_each_turn_as_a_step(bench: Path, tmp_p
     assert f"gitbench review --draft {label}" in screen
 
     res = gitbench(bench, "publish")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 0, res.stderr + _sessions_agents(bench)
     assert (bench / "app.py").read_text() == APP.replace('"hello"', '"goodbye"')
     assert (bench / "notes.txt").read_text() == "notes\n"
     check_invariants(bench)
@@ -359,6 +359,23 @@ def stop_session_agents(bench: Path) -> None:
         killed = [pid for pid in killed if _running(pid)]
         if killed:
             time.sleep(0.02)
+
+
+def _sessions_agents(bench: Path) -> str:
+    """For a failure's message: each agent session's named process as /proc has it now (its command line, state and
+    parent), to tell codex from a process that is not codex's (a hook's adopter, say)."""
+    out = []
+    for path in (bench / ".git" / "gitbench" / "sessions").glob("*.json"):
+        pid = json.loads(path.read_text()).get("agent_pid")
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state, ppid = fh.read().rsplit(b")", 1)[1].split()[:2]
+            out.append(f"\nsession {path.stem}: pid {pid} [{state.decode()}] parent {ppid.decode()}: {cmd[:300]}")
+        except (OSError, ValueError, TypeError) as exc:
+            out.append(f"\nsession {path.stem}: pid {pid}: {exc}")
+    return "".join(out)
 
 
 def _group_running(pgid: int) -> bool:

@@ -119,10 +119,11 @@ class FileMover:
                     continue
             full = self.full(c.path)
             if os.path.isdir(full) and not os.path.islink(full):
-                if c.new is not None:
-                    with os.scandir(full) as inside:  # closed here: an open iterator leaks its file descriptor
-                        if any(inside):
-                            blocked.append(Blocked(c.path, "a folder with files is in the way"))
+                # A folder with files where a file goes, or where a deleted file was: the user's (removing the
+                # file would move it into the journal, and discarding the journal would delete it).
+                with os.scandir(full) as inside:  # closed here: an open iterator leaks its file descriptor
+                    if any(inside):
+                        blocked.append(Blocked(c.path, "a folder with files is in the way"))
                 continue
             if not (self.matches(c.path, c.old) or self.matches(c.path, c.new)):
                 what = "untracked file in the way" if c.old is None else "edited since it was published"

@@ -281,7 +281,9 @@ class GitRepo:
         except pygit2.AlreadyExistsError as exc:
             raise RefMoved(name, old, self.ref_raw(name)) from exc
         except (pygit2.GitError, OSError) as exc:
-            if "modified" in str(exc) or "exists" in str(exc) and "lock" not in str(exc):
+            text = str(exc)
+            # libgit2 re-checks the old value under the ref's lock: another process moved it since we read it.
+            if "modified" in text or "does not match" in text or ("exists" in text and "lock" not in text):
                 raise RefMoved(name, old, self.ref_raw(name)) from exc
             raise translate(exc, f"updating {name}") from exc
 
@@ -544,7 +546,11 @@ class GitRepo:
         env["GIT_DIR"] = self.gitdir
         if self.workdir is not None:
             env["GIT_WORK_TREE"] = self.workdir
-        proc = subprocess.run(["git", *args], stdout=fd, stderr=subprocess.PIPE, env=env, check=False)
+        # Run at the top of the work tree: from elsewhere Git reads no .gitattributes (outside it) or takes
+        # ``--path`` as relative to the current folder (in a subfolder), and converts the file wrongly.
+        proc = subprocess.run(
+            ["git", *args], stdout=fd, stderr=subprocess.PIPE, env=env, cwd=self.workdir or self.gitdir, check=False
+        )
         if proc.returncode != 0:
             raise KeyError(f"{oid}: {proc.stderr.decode('utf-8', 'replace').strip()}")
 

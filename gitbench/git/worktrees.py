@@ -495,9 +495,15 @@ def _index(lk: Linked) -> list[tuple[int, str, bytes]]:
         head = b""
     if not lk.sparse and head[:4] == b"DIRC" and int.from_bytes(head[8:12], "big") <= SMALL_INDEX:
         import pygit2
+        from pygit2.ffi import ffi
+
+        class _Index(pygit2.Index):
+            # pygit2 sets ``_index`` only once the file is open: without this, a failed open (a split index) makes
+            # its ``__del__`` raise, and Python prints "Exception ignored in: ... Index.__del__" on our stderr.
+            _index = ffi.NULL
 
         try:
-            return [(int(e.mode), str(e.id), os.fsencode(e.path)) for e in pygit2.Index(index)]
+            return [(int(e.mode), str(e.id), os.fsencode(e.path)) for e in _Index(index)]
         except (pygit2.GitError, ValueError, OSError):
             pass  # read by Git below
     out = []

@@ -290,7 +290,7 @@ def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
     try:
         with wb.changing("session", wait=wait):
             again = read_session(wb.git.gitdir, event.agent, event.session)
-            if again is not None and not again.get("failed"):
+            if again is not None and not again.get("failed") and os.path.isdir(again.get("worktree") or ""):
                 earlier = _job(wb, again)
                 if earlier is not None and earlier.status in (SESSION, JobStatus.RUNNING):
                     return again  # the same session's other hook made it meanwhile (two installs fire together)
@@ -510,10 +510,20 @@ def _worktree(wb: Workbench, job: JobRecord, ctx: dict[str, Any], event: HookEve
     from gitbench.services import worktrees
 
     linked = worktrees.of_draft(wb, job.draft)
-    if linked is not None and linked.present:
+    if linked is None and job.worktree:  # the agent put its worktree on another branch, or detached it
+        from gitbench.git import worktrees as wt
+
+        linked = wt.find(wb.git.gitdir, path=job.worktree)
+    if linked is not None and (linked.present or os.path.isdir(linked.path)):
+        # A folder whose .git file the agent deleted or replaced is still its worktree, with the turn's work in
+        # it: capture puts the link back (made again, the old folder and that work would be deleted).
         return linked
+    from gitbench.services import commands
+
     copy = tuple(ctx.get("copy") or ())
-    prep = worktrees.prepare(wb, job.draft, Scope.of(job.scope), job.sparse, copy)
+    # Where the user's config puts Draft worktrees, as at the session's start (read only now: this is rare).
+    base = commands.job_settings(wb).worktrees
+    prep = worktrees.prepare(wb, job.draft, Scope.of(job.scope), job.sparse, copy, base=base)
     if prep.linked.path != job.worktree:
         job.worktree = prep.linked.path
         if not ctx.get("run") and event.session:

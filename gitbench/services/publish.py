@@ -175,7 +175,8 @@ def _gate(
         raise errors.Cancelled(
             f"The check was cancelled ({res.stopped}); nothing was published: Published and the Draft are as they were."
         )
-    _record(wb, ref, res)
+    if RECORDS_REF not in changed:  # records the check rewrote cannot take its result (they may be no commit)
+        _record(wb, ref, res)
     if changed:
         raise errors.PublishConflict(
             f"The check `{shown}` changed the repository outside its worktree: {', '.join(changed)}. Nothing was "

@@ -50,20 +50,18 @@ class Remote:
         """The Drafts this clone pushed there, as pushed: only those may it remove there."""
         return f"{TRACKING}{self.name}/shared/"
 
-    def fetch_specs(self, drafts: bool = False) -> list[str]:
+    def fetch_specs(self) -> list[str]:
         b = self.branch
         # A missing ref named exactly makes `git fetch` fail as a whole (a new server has no records yet), a
         # pattern that matches nothing does not: each exact name is written as a pattern whose `*` matches the
         # empty string ("mai*n" is "main").
-        specs = [
+        # The Drafts are fetched apart (``fetch``), with --prune: a Draft removed there is noticed.
+        return [
             f"+refs/heads/{b[:-1]}*{b[-1]}:refs/remotes/{self.name}/{b[:-1]}*{b[-1]}",
             f"+refs/gitbench/record*s:{TRACKING}{self.name}/record*s",
             # Never forced: a checkpoint, once made, never changes; a clash is reported, not taken.
             f"{CHECKPOINT_PREFIX}*:{CHECKPOINT_PREFIX}*",
         ]
-        if drafts:
-            specs.append(f"+{DRAFT_PREFIX}*:{self.drafts}*")
-        return specs
 
 
 @dataclass

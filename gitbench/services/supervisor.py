@@ -111,11 +111,11 @@ def _foreground_fd() -> int | None:
 def _modes(fd: int | None) -> list[Any] | None:
     if fd is None:
         return None
-    try:
-        import termios
+    import termios  # a terminal is there: so is termios (as in _restore_modes)
 
+    try:
         return termios.tcgetattr(fd)
-    except (ImportError, OSError):
+    except (termios.error, OSError):  # termios.error is no OSError: a terminal hung up since we looked raises it
         return None
 
 
@@ -352,8 +352,7 @@ def stop_tree(tracker: _Tracker, first: int = signal.SIGTERM, grace: float = GRA
         return 0
     pgid = tracker.root
     _signal_all(pids, pgid, first)
-    if first != signal.SIGCONT:
-        _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+    _signal_all(pids, pgid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM (or SIGINT)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pids, tracker.root)
@@ -467,6 +466,20 @@ def run(
         global _REAPER
         _REAPER = _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the job come to us, not to init: we can stop them
     started = time.monotonic()
+    reason: list[str] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGQUIT: "SIGQUIT"}
+        if not reason:
+            reason.append(names.get(signum, f"signal {signum}"))
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    # Ours before the command starts: a signal while it starts stops it at once (with the default action it
+    # would end gitbench and leave the command to its death signal, the job unrecorded).
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
     try:
         proc = subprocess.Popen(
             argv,
@@ -480,9 +493,14 @@ def run(
             preexec_fn=None if session else _in_child(term),  # the terminal, default signals, the death signal
         )
     except FileNotFoundError:
+        restore()
         return Outcome(127)
     except (PermissionError, IsADirectoryError, NotADirectoryError):
+        restore()
         return Outcome(126)
+    except BaseException:
+        restore()
+        raise
     pid = proc.pid
     tracker = _Tracker(pid, orphans=main)
     modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
@@ -493,20 +511,12 @@ def run(
         on_start(pid)
     if stdin is not None and proc.stdin is not None:
         _feed(proc.stdin, stdin)
-    reason: list[str] = []
-
-    def on_signal(signum: int, frame: object) -> None:
-        names: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGQUIT: "SIGQUIT"}
-        if not reason:
-            reason.append(names.get(signum, f"signal {signum}"))
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
     waiter = _Waiter(pid)
-    status: int | None = None
+    status = 0  # set at each of the loop's two ways out
     try:
         deadline = started + timeout if timeout else None
         next_scan = 0.0
-        while status is None:
+        while True:  # it ends through its breaks only: the command ended, or was stopped and then ended
             got, raw = waiter.poll()
             if got and os.WIFSTOPPED(raw):
                 _suspend(term, pid)  # Ctrl-Z reached the command: gitbench is suspended with it, as a shell job
@@ -531,8 +541,7 @@ def run(
         waiter.close()
         _give_terminal(term, os.getpgrp())
         _restore_modes(term, modes)
-        for s, h in old.items():
-            signal.signal(s, h)
+        restore()
     leftovers = stop_tree(tracker, signal.SIGTERM, grace=1.0)  # what it left running when it ended
     if note is not None:
         with contextlib.suppress(OSError):

@@ -113,6 +113,22 @@ def prepare(
     notes: list[str] = []
     if existing is not None and existing.present:
         return Prepared(existing, False, notes)
+    if existing is not None and os.path.isdir(existing.path):
+        # Its folder is there but its link to the repository (the ``.git`` file) is gone (deleted by the agent, or
+        # by a tool that cleans folders): the folder still holds the Draft's work, uncommitted files too. Put the
+        # link back, never make the worktree again (that would delete the folder and that work with it).
+        dot = os.path.join(existing.path, ".git")
+        if not os.path.lexists(dot):
+            try:
+                with open(dot, "wb") as fh:
+                    fh.write(existing.git_file())
+            except OSError as exc:
+                raise errors.file_error(exc, f"putting back the link of the Draft's worktree in {dot}") from exc
+            notes.append(
+                f"The worktree of the Draft {label} ({existing.path}) had lost its .git file; it was put back "
+                "(its files are as they were)."
+            )
+        return Prepared(existing, False, notes)
     if existing is not None:  # its folder was deleted or moved: drop the stale entry, make it again
         wt.remove(wb.git.gitdir, existing)
         notes.append(f"The worktree of the Draft {label} was gone ({existing.path}); it was made again.")

@@ -398,7 +398,7 @@ def _order(modules: dict[str, ModuleSpec]) -> list[str]:
 
 
 def to_json(wf: Workflow) -> dict[str, Any]:
-    """The parsed workflow as plain data (the engine caches it by the file's blob id)."""
+    """The parsed workflow as plain data: the resolved definition the engine records in its state."""
     from dataclasses import asdict
 
     return {
@@ -408,19 +408,3 @@ def to_json(wf: Workflow) -> dict[str, Any]:
         "phases": wf.phases,
         "path": wf.path,
     }
-
-
-def from_json(data: dict[str, Any]) -> Workflow:
-    modules = {}
-    for m in data["modules"]:
-        for key in ("inputs", "outputs", "needs"):
-            m[key] = tuple(m[key])
-        m["kind"] = KINDS[m["kind"]]
-        modules[m["id"]] = ModuleSpec(**m)
-    return Workflow(
-        modules=modules,
-        order=list(data["order"]),
-        max_parallel=int(data["max_parallel"]),
-        phases=list(data["phases"]),
-        path=str(data["path"]),
-    )

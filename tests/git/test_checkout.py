@@ -4,7 +4,11 @@ made with the git CLI. What it refuses to touch (the user's files, a symlinked f
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -189,3 +193,100 @@ def test_finish_refuses_to_write_through_a_folder_that_became_a_symlink(wd: Path
     with pytest.raises(errors.LocalChanges, match="Cannot write a/one.txt: a folder on its path is a symlink"):
         mover(repo, tmp_path).finish(todo)
     assert list((tmp_path / "outside").iterdir()) == []  # nothing written outside the Workbench
+
+
+def test_a_folder_of_the_user_s_where_a_deleted_file_was_is_in_the_way_never_moved_away(
+    wd: Path, tmp_path: Path
+) -> None:
+    tree = commit_tree(wd, {"gone.txt": None})
+    repo = GitRepo(str(wd))
+    todo = changes(repo, tree)
+    os.unlink(wd / "gone.txt")
+    (wd / "gone.txt").mkdir()
+    (wd / "gone.txt" / "mine.txt").write_text("the user's\n")
+    m = mover(repo, tmp_path)
+    assert [(b.path, b.reason) for b in m.check(todo)] == [("gone.txt", "a folder with files is in the way")]
+    (wd / "gone.txt" / "mine.txt").unlink()  # an empty folder: nothing to lose, the deletion goes ahead
+    assert m.check(todo) == []
+
+
+@pytest.fixture
+def other_fs(tmp_path: Path) -> Iterator[Path]:
+    """A folder on another file system than tmp_path (/dev/shm is a tmpfs): renames and hard links into it
+    fail with EXDEV, as for a Workbench whose .git is on another disk."""
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system")
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_journal_on_another_file_system_still_moves_the_files_without_backups(
+    wd: Path, tmp_path: Path, other_fs: Path
+) -> None:
+    tree = commit_tree(wd, {"gone.txt": None, "README.md": "# new\n"})
+    repo = GitRepo(str(wd))
+    todo = changes(repo, tree)
+    m = FileMover(repo, str(other_fs / "txn"), "test")
+    assert m.check(todo) == []
+    m.apply(todo)
+    assert not (wd / "gone.txt").exists() and (wd / "README.md").read_text() == "# new\n"
+    assert list((other_fs / "txn").iterdir()) == []  # no backup could be linked or renamed there
+    assert all(m.matches(c.path, c.new) for c in todo)
+
+
+def test_an_io_error_while_backing_a_file_up_stops_the_move_and_leaves_the_file(
+    wd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = commit_tree(wd, {"README.md": "# new\n", "gone.txt": None})
+    repo = GitRepo(str(wd))
+    todo = changes(repo, tree)
+    m = mover(repo, tmp_path)
+
+    def fails(*_: object, **__: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "rename", fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        m.apply([c for c in todo if c.path == "gone.txt"])
+    monkeypatch.setattr(os, "link", fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        m.apply([c for c in todo if c.path == "README.md"])
+    monkeypatch.undo()
+    assert (wd / "gone.txt").read_text() == "bye\n" and (wd / "README.md").read_text() == "# p\n"
+    assert m.rollback(todo) == [] and git(wd, "status", "--porcelain") == ""
+
+
+def test_a_symlink_planted_while_the_folder_is_made_stops_the_write(
+    wd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = commit_tree(wd, {"new/deep/file.txt": "x\n"})
+    repo = GitRepo(str(wd))
+    todo = changes(repo, tree)
+    (tmp_path / "outside").mkdir()
+    real_makedirs = os.makedirs
+
+    def makedirs(name: str, *a: object, **kw: object) -> None:
+        if name == str(wd / "new" / "deep"):
+            os.symlink(tmp_path / "outside", wd / "new")  # another process wins the race
+        real_makedirs(name, *a, **kw)  # type: ignore[arg-type]
+
+    m = mover(repo, tmp_path)
+    assert m.check(todo) == []
+    monkeypatch.setattr(os, "makedirs", makedirs)
+    with pytest.raises(errors.LocalChanges, match="Cannot write new/deep/file.txt: a folder on its path is a symlink"):
+        m.apply(todo)
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "outside").rglob("*")] == ["deep"]  # the folder, never the file
+
+
+def test_rollback_writes_back_a_changed_file_that_is_gone(wd: Path, tmp_path: Path) -> None:
+    tree = commit_tree(wd, {"README.md": "# new\n"})
+    repo = GitRepo(str(wd))
+    todo = changes(repo, tree)
+    m = mover(repo, tmp_path)
+    m.apply(todo)
+    m.discard_backups()  # a crash: no backup left
+    (wd / "README.md").unlink()
+    assert m.rollback(todo) == []
+    assert (wd / "README.md").read_text() == "# p\n"

@@ -4,14 +4,16 @@ chains merge with nothing lost."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from gitbench import errors
 from gitbench.git.objects import Entry, Mode
-from gitbench.git.repo import GitRepo
+from gitbench.git.repo import GitRepo, RefMoved
 from gitbench.model import RECORDS_REF
+from gitbench.store import records as records_module
 from gitbench.store.records import Lines, Records
 from tests.conftest import git, make_project
 
@@ -107,3 +109,93 @@ def test_a_clone_with_no_records_takes_the_other_chain_as_it_is(tmp_path: Path) 
     git(wd, "update-ref", "-d", RECORDS_REF)
     assert records.merge(theirs, "take\n") == (theirs, [])
     assert git(wd, "rev-parse", RECORDS_REF).strip() == theirs
+
+
+def test_documents_of_a_folder_come_from_one_commit_and_none_before_any_write(records: Records) -> None:
+    assert records.documents("jobs") == []
+    records.write({"jobs/b.json": {"id": "b"}, "jobs/a.json": {"id": "a"}, "chat/c.jsonl": Lines([{}])}, "w\n")
+    assert [p for p, _ in records.documents("jobs")] == ["a.json", "b.json"]
+    assert json.loads(dict(records.documents("jobs"))["a.json"]) == {"id": "a"}
+    assert records.documents("none") == []
+
+
+def branch_chains(wd: Path, records: Records, ours: dict[str, object], theirs: dict[str, object]) -> str:
+    """Two chains from one base: ``theirs`` written and set aside, then ``ours``; their head."""
+    base = records.write({"jobs/base.json": {"v": 0}}, "base\n")
+    theirs_head = records.write(theirs, "theirs\n")
+    git(wd, "update-ref", RECORDS_REF, base)
+    records.write(ours, "ours\n")
+    return theirs_head
+
+
+def test_a_merge_where_both_clones_made_the_same_change_adds_nothing_and_reports_no_conflict(tmp_path: Path) -> None:
+    wd = make_project(tmp_path / "p")
+    records = Records(GitRepo(str(wd)))
+    same = {"jobs/a.json": {"id": "a", "v": 1}}
+    theirs = branch_chains(wd, records, dict(same), dict(same))
+    ours = records.head()
+    head, both = records.merge(theirs, "merge\n")
+    assert both == []
+    assert list(records.repo.commit(head).parents) == [ours, theirs]
+    assert records.repo.commit(head).tree == records.repo.commit(ours or "").tree  # our tree as it is
+    assert records.list("conflicts") == []
+
+
+@pytest.mark.parametrize(
+    ("ours_doc", "theirs_doc"),
+    [
+        ('{"id": torn', '{"id": "b", "updated": 5}'),  # not JSON: counts as oldest
+        ('{"id": "a"}', '{"id": "b", "updated": "yesterday", "ended": 7}'),  # a time that is no number: the next
+        ('["a", "list"]', '{"id": "b"}'),  # neither has a time: the content decides
+    ],
+)
+def test_a_document_changed_on_both_clones_without_a_usable_time_is_kept_by_a_fixed_rule_and_nothing_is_lost(
+    tmp_path: Path, ours_doc: str, theirs_doc: str
+) -> None:
+    wd = make_project(tmp_path / "p")
+    records = Records(GitRepo(str(wd)))
+    repo = records.repo
+    base = records.write({"jobs/x.json": {"v": 0}}, "base\n")
+
+    def raw(text: str) -> str:  # a commit on ``base`` whose jobs/x.json holds exactly ``text``
+        entry = Entry(repo.create_blob(text.encode()), Mode.REGULAR)
+        git(wd, "update-ref", RECORDS_REF, base)
+        return records.set_tree(repo.tree_with_changes(records.tree(), {"jobs/x.json": entry}), "raw\n")
+
+    theirs = raw(theirs_doc)
+    ours = raw(ours_doc)
+    head, both = records.merge(theirs, "merge\n")
+    assert both == ["jobs/x.json"]
+    tree = repo.commit(head).tree
+    kept = repo.blob(repo.tree_entry(tree, "jobs/x.json").oid).decode()  # type: ignore[union-attr]
+    aside = records.list("conflicts/jobs")
+    assert len(aside) == 1 and aside[0].startswith("x.") and aside[0].endswith(".json")
+    other = repo.blob(repo.tree_entry(tree, f"conflicts/jobs/{aside[0]}").oid).decode()  # type: ignore[union-attr]
+    assert {kept, other} == {ours_doc, theirs_doc}  # one in place, the other beside it
+    if "updated" in theirs_doc:  # theirs has a time, ours none: theirs is the newer
+        assert kept == theirs_doc
+    else:  # no time on either side: the content decides (the higher blob id), the same on every clone
+        assert kept == max((ours_doc, theirs_doc), key=lambda d: repo.create_blob(d.encode()))
+    # Every clone picks the same: merging the other way round keeps the same document in place.
+    git(wd, "update-ref", RECORDS_REF, theirs)
+    head2, _ = records.merge(ours, "merge the other way\n")
+    assert repo.blob(repo.tree_entry(repo.commit(head2).tree, "jobs/x.json").oid).decode() == kept  # type: ignore[union-attr]
+
+
+def test_a_records_ref_moved_by_an_outside_writer_during_a_write_is_not_overwritten(
+    records: Records, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = records.write({"jobs/a.json": {"id": "a"}}, "first\n")
+    wd = records.repo.workdir
+    outside = git(wd, "commit-tree", "-p", first, "-m", "outside", records.tree() or "").strip()
+    real_point = records_module.faults.point
+
+    def outside_writer(name: str) -> None:  # another program moves the ref just before ours is set
+        if name == "records.before-ref":
+            git(wd, "update-ref", RECORDS_REF, outside)
+        real_point(name)
+
+    monkeypatch.setattr(records_module.faults, "point", outside_writer)
+    with pytest.raises(RefMoved):
+        records.write({"jobs/b.json": {"id": "b"}}, "ours\n")
+    assert records.head() == outside  # the outside writer's commit stays; ours was not forced over it
