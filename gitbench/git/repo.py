@@ -929,8 +929,8 @@ class GitRepo:
             return []
         try:
             st = self.repo.status(untracked_files="all" if untracked else "no")
-        except pygit2.GitError:
-            return []
+        except pygit2.GitError as exc:
+            return self._git_status(exc, untracked)
         changed = sorted(p for p, flag in st.items() if flag != pygit2.enums.FileStatus.CURRENT)
         missing = [p for p, flag in st.items() if flag == pygit2.enums.FileStatus.WT_DELETED]
         if missing:
@@ -941,6 +941,19 @@ class GitRepo:
                 hidden = sparse.hidden(self, missing)
                 changed = [p for p in changed if p not in hidden]
         return changed
+
+    def _git_status(self, exc: pygit2.GitError, untracked: bool) -> list[str]:
+        """The local changes as Git's own status sees them, for an index libgit2 cannot read (a split index, an
+        extension it does not know): Git reads it. An index Git cannot read either is an error that says so."""
+        from gitbench.git import worktrees as wt
+
+        args = ["status", "--porcelain=v1", "-z", "--no-renames", "--ignore-submodules=none"]
+        args.append("--untracked-files=all" if untracked else "--untracked-files=no")
+        try:
+            out = wt.run(args, git_dir=self.gitdir, work_tree=self.workdir, cwd=self.workdir)
+        except (wt.GitFailed, OSError) as failed:
+            raise translate(exc, f"reading the local changes (git status: {failed})") from failed
+        return sorted({os.fsdecode(item[3:]) for item in wt.split_z(out)})
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -465,3 +465,26 @@ def test_a_deleted_file_is_a_local_change_when_no_sparse_checkout_hides_it(repo:
     (wd / "src" / "app.py").write_text("changed\n")
     assert repo.status_changes() == ["docs/guide.md", "src/app.py"]
     assert git(wd, "status", "--porcelain").split() == ["D", "docs/guide.md", "M", "src/app.py"]
+
+
+def test_local_changes_in_an_index_libgit2_cannot_read_are_read_by_git(repo: GitRepo) -> None:
+    # A split index (`core.splitIndex`, Git's option for big repositories): libgit2 refuses its "link" extension.
+    # Git's own status reads it: the edits are seen, not reported as none.
+    wd = Path(wd_of(repo))
+    git(wd, "config", "core.splitIndex", "true")
+    git(wd, "update-index", "--split-index")
+    with pytest.raises(pygit2.GitError, match="extension"):
+        pygit2.Repository(str(wd)).status()
+    (wd / "src" / "app.py").write_text("changed\n")
+    (wd / "docs" / "guide.md").unlink()
+    (wd / "notes.txt").write_text("new\n")
+    assert repo.status_changes() == ["docs/guide.md", "src/app.py"]
+    assert repo.status_changes(untracked=True) == ["docs/guide.md", "notes.txt", "src/app.py"]
+
+
+def test_an_index_neither_libgit2_nor_git_can_read_is_an_error_not_no_changes(repo: GitRepo) -> None:
+    wd = Path(wd_of(repo))
+    index = wd / ".git" / "index"
+    index.write_bytes(b"DIRC" + b"\xff" * 64)  # a torn index: its header and checksum are garbage
+    with pytest.raises(errors.GitbenchError, match=r"while reading the local changes \(git status: .*index"):
+        repo.status_changes()
