@@ -23,6 +23,15 @@ _DEAD_HOLDERS_CHILD = 2.0  # seconds a read waits for a lock a dead holder's chi
 _CANNOT_WRITE = errors.DISK_FULL_ERRNOS | {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+def holder_gone(lock: WorkbenchLock) -> bool:
+    """Is the process the lock file names as its holder dead (or a zombie)? Then, while the lock is still held, a
+    child it was starting holds it for a moment (``WorkbenchLock.holder_pid``)."""
+    from gitbench.services.supervisor import alive  # here: it imports subprocess, and only this rare case needs it
+
+    pid = lock.holder_pid()
+    return pid is not None and not alive(pid)
+
+
 def recovery_deferred(wb: Workbench, exc: BaseException) -> str:
     """The one line a read says when it could not finish an interrupted operation because it could not write."""
     full = errors.is_disk_full(exc)
@@ -240,7 +249,7 @@ class Workbench:
         lock = WorkbenchLock(self.layout.lock, "recover")
         try:
             if not lock.try_acquire():
-                if not lock.holder_gone():
+                if not holder_gone(lock):
                     return  # the operation is still running in another process
                 # Its process died (killed) while a child it was starting still had the lock's descriptor, for
                 # the moment between fork and exec: the lock is free a moment later, and the read waits for it.

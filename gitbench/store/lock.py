@@ -29,15 +29,27 @@ class WorkbenchLock:
         self.fd: int | None = None
         self.left_behind: dict[str, Any] | None = None  # the record of a holder that did not let go cleanly
 
-    def holder(self) -> str | None:
+    def _record(self) -> dict[str, Any]:
+        """What the lock file says of its holder (empty: nobody, or unreadable)."""
         try:
             with open(self.path) as fh:
                 info = json.loads(fh.read() or "{}")
         except (OSError, ValueError):
-            return None
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def holder(self) -> str | None:
+        info = self._record()
         if not info:
             return None
         return f"`gitbench {info.get('operation', '?')}` (pid {info.get('pid', '?')})"
+
+    def holder_pid(self) -> int | None:
+        """The pid the lock file names as its holder. While the lock is held and that process is dead, a copy of its
+        descriptor holds it: a child it was starting when it died, between fork and exec (exec closes it), so the
+        lock is free a moment later."""
+        pid = self._record().get("pid")
+        return pid if isinstance(pid, int) and pid > 0 else None
 
     def try_acquire(self) -> bool:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -77,31 +89,6 @@ class WorkbenchLock:
         finally:
             os.close(fd)  # closing the file drops the flock taken on it
         return None
-
-    def holder_gone(self) -> bool:
-        """Is the process the lock file names dead (or a zombie) while the lock is still held? Then a copy of its
-        descriptor holds it: a child it was starting when it died, between fork and exec (exec closes it), so the
-        lock is free a moment later."""
-        try:
-            with open(self.path) as fh:
-                pid = json.loads(fh.read() or "{}").get("pid")
-        except (OSError, ValueError, AttributeError):
-            return False
-        if not isinstance(pid, int) or pid <= 0:
-            return False
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                return fh.read().rsplit(b")", 1)[-1].split()[0] in (b"Z", b"X")
-        except FileNotFoundError:
-            return True
-        except (OSError, IndexError):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except OSError:
-                return False
-            return False
 
     def acquire(self, wait: float | None = None) -> WorkbenchLock:
         if wait is None:

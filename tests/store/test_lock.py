@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from gitbench import errors
+from gitbench.services import supervisor
+from gitbench.services.workbench import holder_gone
 from gitbench.store import lock as lock_module
 from gitbench.store.lock import WorkbenchLock, left_behind
 
@@ -181,25 +183,25 @@ def test_a_record_that_cannot_be_read_is_taken_as_a_clean_release(
 def test_a_lock_file_that_names_no_process_names_no_dead_holder(tmp_path: Path, text: str) -> None:
     path = tmp_path / "lock"
     path.write_text(text)
-    assert WorkbenchLock(str(path), "status").holder_gone() is False
-    assert WorkbenchLock(str(tmp_path / "none"), "status").holder_gone() is False
+    assert holder_gone(WorkbenchLock(str(path), "status")) is False
+    assert holder_gone(WorkbenchLock(str(tmp_path / "none"), "status")) is False
 
 
 def test_a_holder_that_ended_or_is_a_zombie_is_gone_and_a_running_one_is_not(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     lock = WorkbenchLock(str(path), "status")
     path.write_text(json.dumps({"pid": os.getpid(), "operation": "publish"}))
-    assert lock.holder_gone() is False
+    assert holder_gone(lock) is False
     proc = subprocess.Popen(["/bin/true"])
     path.write_text(json.dumps({"pid": proc.pid, "operation": "publish"}))
     try:
         deadline = time.monotonic() + 10
-        while not lock.holder_gone():  # ended, not collected yet: a zombie
+        while not holder_gone(lock):  # ended, not collected yet: a zombie
             assert time.monotonic() < deadline
             time.sleep(0.01)
     finally:
         proc.wait()
-    assert lock.holder_gone() is True  # collected: no such process
+    assert holder_gone(lock) is True  # collected: no such process
 
 
 def test_without_proc_the_kernel_says_whether_the_holder_is_gone(
@@ -221,8 +223,8 @@ def test_without_proc_the_kernel_says_whether_the_holder_is_gone(
             raise PermissionError(1, "Operation not permitted")  # another user's process: it runs
         real_kill(pid, sig)
 
-    monkeypatch.setattr(lock_module, "open", no_proc, raising=False)
+    monkeypatch.setattr(supervisor, "open", no_proc, raising=False)
     monkeypatch.setattr(lock_module.os, "kill", kill)
     for pid, gone in ((os.getpid(), False), (proc.pid, True), (1, False)):
         path.write_text(json.dumps({"pid": pid, "operation": "publish"}))
-        assert lock.holder_gone() is gone, pid
+        assert holder_gone(lock) is gone, pid
