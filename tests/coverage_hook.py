@@ -9,7 +9,7 @@ runs is measured, as coverage's own start-up hook (``COVERAGE_PROCESS_START``) w
 
 Why not coverage's own hook: most Python processes the suite starts never run gitbench. They are the jobs'
 commands (``python -c ...``), the modules' scripts, the tests' servers, and every one of them would pay for
-coverage's start and its data file: ~110 ms of CPU each, most of the suite's overhead of measuring.
+coverage's start: ~120 ms of CPU each (136 ms against 15 for ``python -c pass``).
 
 The variable stays in the environment, so the processes gitbench starts (module runners, hooks, a job's command
 that runs gitbench again) are measured the same way; ``COVERAGE_PROCESS_START`` is set only for the moment
