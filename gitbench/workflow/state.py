@@ -179,30 +179,45 @@ def load(gitdir: str) -> EngineState:
 
 
 def save(gitdir: str, state: EngineState) -> None:
-    """Written at every claim and every finish: one line of JSON through the C encoder (``asdict`` and an
-    indented dump would make a long run quadratic in its size), fsynced, renamed into place."""
+    """Written at every claim and every finish, fsynced, renamed into place: one line of JSON, the text
+    ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` makes of the whole state. Put together from parts
+    so that what does not change between saves is not encoded again: each last run's text is made once
+    (``_member``) and the workflow's definition once a run, so a save of a state of thousands of modules
+    encodes only its few small parts (encoding it whole at every claim and finish made a long run quadratic)."""
+    parts = []  # "key":value, in the order sort_keys writes the keys
+    if state.executor is not None:
+        parts.append('"executor":' + _dumps(state.executor))
+    parts.append('"gates":' + _dumps({k: g.to_json() for k, g in state.gates.items()}))
+    parts.append('"job":' + _dumps(state.job))
+    parts.append('"last_run":{' + ",".join([_member(k, state.last_run[k]) for k in sorted(state.last_run)]) + "}")
+    parts.append('"overrides":' + _dumps(state.overrides))
+    parts.append('"running":' + _dumps({k: c.to_json() for k, c in state.running.items()}))
+    parts.append('"skipped":' + _dumps(state.skipped))
+    global _encoded
+    if state.workflow is None:
+        parts.append('"workflow":null')
+    else:  # the definition changes once a run at most: encoded once, not at every save
+        if _encoded is None or _encoded[0] is not state.workflow:
+            _encoded = (state.workflow, _dumps(state.workflow))
+        parts.append('"workflow":' + _encoded[1])
+    os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
+    atomic.write_bytes(path(gitdir), ("{" + ",".join(parts) + "}\n").encode())
+
+
+def _dumps(value: Any) -> str:
     import json
 
-    data = {
-        "running": {k: c.to_json() for k, c in state.running.items()},
-        "gates": {k: g.to_json() for k, g in state.gates.items()},
-        "skipped": state.skipped,
-        "overrides": state.overrides,
-        "last_run": {k: r.json for k, r in state.last_run.items()},
-        "job": state.job,
-    }
-    if state.executor is not None:
-        data["executor"] = state.executor
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    if state.workflow is not None:  # the definition changes once a run at most: encoded once, not at every save
-        global _encoded
-        if _encoded is None or _encoded[0] is not state.workflow:
-            _encoded = (state.workflow, json.dumps(state.workflow, sort_keys=True, separators=(",", ":")))
-        text = text[:-1] + ',"workflow":' + _encoded[1] + "}"  # "workflow" sorts last: the same text as a dump
-    else:
-        text = text[:-1] + ',"workflow":null}'
-    os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
-    atomic.write_bytes(path(gitdir), (text + "\n").encode())
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _member(key: str, record: LastRun) -> str:
+    """``"key":{...}`` in the state's last runs, encoded once per last run (one never changes: a new run
+    replaces it), not at every save."""
+    made = _members.get(key)
+    if made is None or made[0] is not record:
+        made = _members[key] = (record, _dumps(key) + ":" + _dumps(record.json))
+    return made[1]
 
 
 _encoded: tuple[dict[str, Any], str] | None = None
+_members: dict[str, tuple[LastRun, str]] = {}
