@@ -14,6 +14,7 @@ loads, and one written now reads the same.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -181,33 +182,56 @@ def load(gitdir: str) -> EngineState:
 def save(gitdir: str, state: EngineState) -> None:
     """Written at every claim and every finish, fsynced, renamed into place: one line of JSON, the text
     ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` makes of the whole state. Put together from parts
-    so that what does not change between saves is not encoded again: each last run's text is made once
-    (``_member``) and the workflow's definition once a run, so a save of a state of thousands of modules
-    encodes only its few small parts (encoding it whole at every claim and finish made a long run quadratic)."""
-    parts = []  # "key":value, in the order sort_keys writes the keys
+    so that what does not change between saves is neither encoded nor copied again: each last run's text is made
+    once (``_member``), all of them joined once for as long as none changes (``_last_runs``), and the workflow's
+    definition encoded once a run; a save of a state of thousands of modules encodes only its few small parts
+    (encoding it whole at every claim and finish made a long run quadratic) and makes one copy of the rest."""
+    head = []  # "key":value, in the order sort_keys writes the keys
     if state.executor is not None:
-        parts.append('"executor":' + _dumps(state.executor))
-    parts.append('"gates":' + _dumps({k: g.to_json() for k, g in state.gates.items()}))
-    parts.append('"job":' + _dumps(state.job))
-    parts.append('"last_run":{' + ",".join([_member(k, state.last_run[k]) for k in sorted(state.last_run)]) + "}")
-    parts.append('"overrides":' + _dumps(state.overrides))
-    parts.append('"running":' + _dumps({k: c.to_json() for k, c in state.running.items()}))
-    parts.append('"skipped":' + _dumps(state.skipped))
+        head.append('"executor":' + _dumps(state.executor))
+    head.append('"gates":' + _dumps({k: g.to_json() for k, g in state.gates.items()}))
+    head.append('"job":' + _dumps(state.job))
+    tail = [
+        '"overrides":' + _dumps(state.overrides),
+        '"running":' + _dumps({k: c.to_json() for k, c in state.running.items()}),
+        '"skipped":' + _dumps(state.skipped),
+    ]
     global _encoded
     if state.workflow is None:
-        parts.append('"workflow":null')
+        workflow = b"null"
     else:  # the definition changes once a run at most: encoded once, not at every save
         if _encoded is None or _encoded[0] is not state.workflow:
-            _encoded = (state.workflow, _dumps(state.workflow))
-        parts.append('"workflow":' + _encoded[1])
+            _encoded = (state.workflow, _dumps(state.workflow).encode())
+        workflow = _encoded[1]
+    text = b"".join(
+        [
+            ("{" + ",".join(head) + ',"last_run":{').encode(),
+            _last_runs(state.last_run),
+            ("}," + ",".join(tail) + ',"workflow":').encode(),
+            workflow,
+            b"}\n",
+        ]
+    )
     os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
-    atomic.write_bytes(path(gitdir), ("{" + ",".join(parts) + "}\n").encode())
+    atomic.write_bytes(path(gitdir), text)
 
 
 def _dumps(value: Any) -> str:
     import json
 
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _last_runs(runs: dict[str, LastRun]) -> bytes:
+    """The members of the state's last runs, keys sorted, as the file has them: joined again only when a last
+    run was added, replaced or removed (once a finish; a claim's save changes none)."""
+    global _joined
+    keys = list(runs)
+    if _joined is not None and _joined[0] == keys and all(map(operator.is_, runs.values(), _joined[1])):
+        return _joined[2]
+    text = ",".join([_member(k, runs[k]) for k in sorted(keys)]).encode()
+    _joined = (keys, list(runs.values()), text)
+    return text
 
 
 def _member(key: str, record: LastRun) -> str:
@@ -219,5 +243,6 @@ def _member(key: str, record: LastRun) -> str:
     return made[1]
 
 
-_encoded: tuple[dict[str, Any], str] | None = None
+_encoded: tuple[dict[str, Any], bytes] | None = None
+_joined: tuple[list[str], list[LastRun], bytes] | None = None
 _members: dict[str, tuple[LastRun, str]] = {}
