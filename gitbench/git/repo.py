@@ -670,18 +670,21 @@ class GitRepo:
         repository's size.
         """
         try:
-            return self._edit(tree, _nest(changes))
+            return self._edit(tree, _nest(changes))[0]
         except (pygit2.GitError, OSError) as exc:
             raise translate(exc, "writing a tree") from exc
 
-    def _edit(self, tree: str | None, nested: dict[str, object]) -> str:
+    def _edit(self, tree: str | None, nested: dict[str, object]) -> tuple[str, int]:
+        """The new tree's id and how many entries it has (an empty folder is dropped from its parent: counted
+        here, not by reading back the tree just written, which for a folder of thousands of files is a read and
+        an inflate of the whole object per step)."""
         builder = self.repo.TreeBuilder(tree) if tree else self.repo.TreeBuilder()
         for name, change in nested.items():
             existing = builder.get(name)
             if isinstance(change, dict):
                 sub = str(existing.id) if existing is not None and existing.filemode == FileMode.TREE else None
-                new_sub = self._edit(sub, change)
-                if len(self.repo[new_sub]) == 0:  # type: ignore[arg-type]
+                new_sub, entries = self._edit(sub, change)
+                if entries == 0:
                     if existing is not None:
                         builder.remove(name)
                 else:
@@ -692,7 +695,7 @@ class GitRepo:
             else:
                 oid, mode = cast(Entry, change)  # unpacked: the engine still passes plain (oid, mode) pairs
                 builder.insert(name, pygit2.Oid(hex=oid), mode)
-        return str(builder.write())
+        return str(builder.write()), len(builder)
 
     def diff_trees(self, old: str | None, new: str | None) -> list[TreeChange]:
         """Changed blobs between two trees (no rename detection: a move is a delete and an add).
