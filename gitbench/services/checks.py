@@ -22,7 +22,7 @@ from gitbench.lazy_dataclass import dataclass
 from gitbench.services.workbench import Workbench
 
 if TYPE_CHECKING:
-    from gitbench.providers.config import JobSettings
+    from gitbench.providers.sections import JobSettings
 
 TAIL_LINES = 20
 TAIL_CHARS = 4000  # a tail of very long lines is cut from its start

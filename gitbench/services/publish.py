@@ -108,9 +108,9 @@ def publish(
 def _remote(wb: Workbench, remote: str | None) -> Any:
     """The Git remote a publish goes to first (``[publish] remote`` when none is named), or None."""
     if remote is None:
-        from gitbench.providers import config
+        from gitbench.providers import sections
 
-        remote = config.load(wb.git.workdir).publish.remote
+        remote = sections.publish(wb.git.workdir).remote
     if not remote:
         return None
     from gitbench.services import remote as remote_service
@@ -140,6 +140,11 @@ def _gate(
 ) -> checks.CheckResult | None:
     """The check before Published moves: run (the lock let go of meanwhile), recorded, and a failure raised.
     None when there is no check to run (none configured, none given)."""
+    from gitbench.providers import sections
+
+    # No check given and none configured (without a config file, told without importing providers/config.py)
+    if check is None and sections.publish(wb.git.workdir).check is None:
+        return None
     from gitbench.providers import config
     from gitbench.store.logs import redact
 

@@ -63,9 +63,9 @@ def _check_outside(wb: Workbench, folder: str) -> None:
 def modules_folder(wb: Workbench, job_id: str) -> str:
     """Where a workflow job's modules get their input files, each in a folder of its own: beside the Draft
     worktrees, outside the Workbench (a tool that walks up for its config must not find the user's)."""
-    from gitbench.providers import config
+    from gitbench.providers import sections
 
-    return os.path.join(home(wb, config.load(wb.git.workdir).job.worktrees), f"{job_id}.modules")
+    return os.path.join(home(wb, sections.job(wb.git.workdir).worktrees), f"{job_id}.modules")
 
 
 def folder_for(wb: Workbench, label: str, base: str | None = None) -> str:
@@ -299,10 +299,10 @@ def keep_leftovers(wb: Workbench, linked: wt.Linked, head: str | None, label: st
 
 
 def _copy_patterns(wb: Workbench) -> tuple[str, ...]:
-    from gitbench.providers import config
+    from gitbench.providers import sections
 
     try:
-        return config.load(wb.git.workdir).job.copy
+        return sections.job(wb.git.workdir).copy
     except errors.GitbenchError:
         return ()
 
