@@ -30,7 +30,15 @@ NOT_FOR_STATUS = (
 )
 # What a job, a publish and a discard read of the config comes from providers/sections.py: with no config file, the
 # providers' configuration (its classes, the files' schema) is never imported; nor secrets, hashlib or shlex.
-NOT_FOR_A_DRAFT = ("gitbench.providers.config", "gitbench.schema", "tomllib", "secrets", "hashlib", "shlex")
+NOT_FOR_A_DRAFT = (
+    "gitbench.providers.config",
+    "gitbench.schema",
+    "tomllib",
+    "secrets",
+    "hashlib",
+    "shlex",
+    "gitbench.services.retention",  # the policy of `gitbench gc`: a discard reads only its trash_days
+)
 CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, review, publish, discard, exec) use
     "gitbench.errors",
     "gitbench.model",

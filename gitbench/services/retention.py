@@ -57,15 +57,6 @@ def settings(wb: Workbench) -> GcSettings:
     return sections.gc(wb.git.workdir)
 
 
-def trash_days(wb: Workbench) -> float | None:
-    """How long discarded Drafts are kept, or None when the config cannot be read (then nothing is deleted on
-    the side: a guess could throw away what the user asked to keep longer)."""
-    try:
-        return settings(wb).trash_days
-    except errors.GitbenchError:
-        return None
-
-
 # -- checkpoints ----------------------------------------------------------------------------------------------
 
 
