@@ -38,6 +38,7 @@ NOT_FOR_A_DRAFT = (
     "hashlib",
     "shlex",
     "gitbench.services.retention",  # the policy of `gitbench gc`: a discard reads only its trash_days
+    "gitbench.services.checks",  # a publish without a check runs none
 )
 CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, review, publish, discard, exec) use
     "gitbench.errors",

@@ -6,17 +6,20 @@ import contextlib
 import os
 import shutil
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitbench import errors, events, faults
 from gitbench.events import Progress
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
-from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
+from gitbench.services import checkpoint_names, checkpoints, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
 from gitbench.store.journal_entries import Move, Op
+
+if TYPE_CHECKING:  # services/checks.py is imported where a check runs: most publishes have none (~0.5 ms)
+    from gitbench.services import checks
 
 
 def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
@@ -146,6 +149,7 @@ def _gate(
     if check is None and sections.publish(wb.git.workdir).check is None:
         return None
     from gitbench.providers import config
+    from gitbench.services import checks
     from gitbench.store.logs import redact
 
     cfg = config.load(wb.git.workdir)
