@@ -8,8 +8,7 @@ import shutil
 import threading
 from typing import TYPE_CHECKING, Any
 
-from gitbench import errors, events, faults
-from gitbench.events import Progress
+from gitbench import errors, faults
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
@@ -18,8 +17,18 @@ from gitbench.services.workbench import Workbench
 from gitbench.store import gitguard, refguard, running
 from gitbench.store.journal_entries import Move, Op
 
-if TYPE_CHECKING:  # services/checks.py is imported where a check runs: most publishes have none (~0.5 ms)
+if TYPE_CHECKING:  # imported where a check runs: most publishes have none (~0.5 ms)
+    from gitbench.events import Progress
     from gitbench.services import checks
+
+# gitbench.events (its twenty-odd event types, ~2 ms to import) is imported where a publish has something to
+# report: a check, a remote. A publish without either sends no event.
+
+
+def _ignore() -> Progress:
+    from gitbench import events
+
+    return events.ignore
 
 
 def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
@@ -50,7 +59,7 @@ def publish(
     ``remote`` (a Git remote's name; ``@default`` for the usual one; None: ``[publish] remote`` if set, "": none):
     the server's Published moves first, as a compare-and-swap from ours, and only then ours; refused (RemoteMoved)
     with everything left as it was if the server's moved. The new checkpoint and records follow it there."""
-    say = progress or events.ignore
+    say = progress or _ignore()
     if check is not None and no_check:
         raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
     if check is not None and not check.strip():
@@ -93,6 +102,7 @@ def publish(
         # not do either. `gitbench status` lists them.
         server = _remote(wb, remote)
         if server is not None:
+            from gitbench import events
             from gitbench.services import remote as remote_service
 
             say(events.PublishingToRemote(server.name, server.url))
@@ -148,6 +158,7 @@ def _gate(
     # No check given and none configured (without a config file, told without importing providers/config.py)
     if check is None and sections.publish(wb.git.workdir).check is None:
         return None
+    from gitbench import events
     from gitbench.providers import config
     from gitbench.services import checks
     from gitbench.store.logs import redact
