@@ -120,5 +120,5 @@ def test_a_job_publish_or_discard_without_a_config_file_imports_no_provider_conf
     assert "gitbench.providers.sections" in modules  # it did read the settings
     assert not heavy(modules)
     assert not modules & set(NOT_FOR_A_DRAFT), sorted(modules & set(NOT_FOR_A_DRAFT))
-    if args != ["exec", "--", "true"]:  # a job reports its progress; a publish without a check or remote has none
-        assert "gitbench.events" not in modules
+    if args != ["exec", "--", "true"]:  # a job reports its progress and guards refs and .git while its command runs
+        assert not modules & {"gitbench.events", "gitbench.store.gitguard", "gitbench.store.refguard"}

@@ -14,10 +14,10 @@ from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
 from gitbench.services import checkpoint_names, checkpoints, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
-from gitbench.store import gitguard, refguard, running
+from gitbench.store import running
 from gitbench.store.journal_entries import Move, Op
 
-if TYPE_CHECKING:  # imported where a check runs: most publishes have none (~0.5 ms)
+if TYPE_CHECKING:  # imported where a check runs (with store.gitguard, store.refguard): most publishes have none
     from gitbench.events import Progress
     from gitbench.services import checks
 
@@ -161,6 +161,7 @@ def _gate(
     from gitbench import events
     from gitbench.providers import config
     from gitbench.services import checks
+    from gitbench.store import gitguard, refguard
     from gitbench.store.logs import redact
 
     cfg = config.load(wb.git.workdir)
