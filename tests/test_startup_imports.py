@@ -24,6 +24,7 @@ NOT_FOR_STATUS = (
     "secrets",
     "subprocess",
     "shlex",
+    "glob",  # only `[job] copy` patterns are globbed
     "signal",
     "gitbench.services.worktrees",
     "gitbench.events",
@@ -37,6 +38,7 @@ NOT_FOR_A_DRAFT = (
     "secrets",
     "hashlib",
     "shlex",
+    "glob",  # only `[job] copy` patterns are globbed
     "gitbench.services.retention",  # the policy of `gitbench gc`: a discard reads only its trash_days
     "gitbench.services.checks",  # a publish without a check runs none
 )

@@ -12,7 +12,6 @@ writes, changes a job was refused) is first kept as a commit under ``refs/gitben
 
 from __future__ import annotations
 
-import glob
 import importlib
 import os
 import re
@@ -218,6 +217,8 @@ def copy_files(wb: Workbench, linked: wt.Linked, patterns: tuple[str, ...]) -> l
     """``[job] copy``: untracked files of the checked-out folder copied into the worktree (never captured)."""
     if not patterns or not wb.git.workdir:
         return []
+    import glob  # here, as below: only `[job] copy` patterns are globbed (~0.3 ms of every job's start-up)
+
     copied, missing = [], []
     for pattern in patterns:
         found = sorted(glob.glob(os.path.join(wb.git.workdir, pattern), recursive=True))
@@ -243,6 +244,10 @@ def copy_files(wb: Workbench, linked: wt.Linked, patterns: tuple[str, ...]) -> l
 def copied_paths(linked: wt.Linked, patterns: tuple[str, ...]) -> set[bytes]:
     """The paths in the worktree that ``[job] copy`` put there (they are never captured)."""
     out: set[bytes] = set()
+    if not patterns:
+        return out
+    import glob
+
     for pattern in patterns:
         for path in glob.glob(os.path.join(linked.path, pattern), recursive=True):
             rel = os.fsencode(os.path.relpath(path, linked.path))
