@@ -85,9 +85,10 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 
 def without_coverage(env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment (this process's, or ``env``) for a subprocess whose system calls or imports are what a test
-    checks: without COVERAGE_PROCESS_START (.ci/run), which would make coverage measure it, and coverage's own
-    imports and data-file writes would be counted with gitbench's."""
+    checks: without COVERAGE_GITBENCH_START (.ci/run, tests/coverage_hook.py) or COVERAGE_PROCESS_START, which would
+    make coverage measure it, and coverage's own imports and data-file writes would be counted with gitbench's."""
     out = dict(os.environ if env is None else env)
+    out.pop("COVERAGE_GITBENCH_START", None)
     out.pop("COVERAGE_PROCESS_START", None)
     return out
 

@@ -314,9 +314,10 @@ def _child(cwd: Path | str, args: list[str], env: dict[str, str]) -> int:
 
 
 def _measure_coverage() -> object | None:
-    """Under coverage across processes (COVERAGE_PROCESS_START, .ci/run): measure the child on its own, as a new
-    process would be (its own data file; the parent's measurements so far stay the parent's to save)."""
-    config = os.environ.get("COVERAGE_PROCESS_START")
+    """Under coverage across processes (COVERAGE_GITBENCH_START, .ci/run, tests/coverage_hook.py): measure the child
+    on its own, as a new process would be (its own data file; the parent's measurements so far stay the parent's
+    to save)."""
+    config = os.environ.get("COVERAGE_GITBENCH_START")
     if not config or "coverage" not in sys.modules:
         return None
     import coverage

@@ -167,10 +167,12 @@ def counted(count: Path, mid: str, seconds: float) -> str:
 
 
 def records(count: Path) -> dict[str, list[tuple[str, int]]]:
-    """module → its records in order: ("start" | "finish", the worker's pid)."""
+    """module → its records in order: ("start" | "finish", the worker's pid). Only whole lines: a command may be
+    writing its record right now (its file made, its line not yet, or not all of it)."""
     out: dict[str, list[tuple[str, int]]] = {}
     for f in sorted(count.iterdir()):
-        out[f.name] = [(what, int(pid)) for what, pid in (line.split() for line in f.read_text().splitlines())]
+        lines = f.read_text().split("\n")[:-1]
+        out[f.name] = [(what, int(pid)) for what, pid in (line.split() for line in lines)]
     return out
 
 
@@ -230,12 +232,12 @@ def test_a_worker_killed_while_modules_run_on_it_loses_no_finished_module_and_re
     try:
         # Wait until a module runs on the victim, then kill it with everything it started (its machine is lost).
         wait_for(
-            lambda: any(r[-1] == ("start", victim) for r in records(count).values()),
+            lambda: any(r and r[-1] == ("start", victim) for r in records(count).values()),
             120,
             "no module started on the first worker",
         )
         at_kill = committed(wb, before.published)
-        running = {mid: len(r) for mid, r in records(count).items() if r[-1] == ("start", victim)}
+        running = {mid: len(r) for mid, r in records(count).items() if r and r[-1] == ("start", victim)}
         cluster.kill_worker(victim, tree=not alone)
         out, err = run.communicate(timeout=300)
     finally:
@@ -296,7 +298,9 @@ def test_the_scheduler_killed_mid_run_ends_the_run_cleanly_and_resume_on_a_new_c
         # Kill the scheduler once a module's step is committed and others are running.
         wait_for(lambda: committed(wb, before.published), 120, "no module finished")
         wait_for(
-            lambda: any(r[-1][0] == "start" for r in records(count).values()), 60, "no module running on the cluster"
+            lambda: any(r and r[-1][0] == "start" for r in records(count).values()),
+            60,
+            "no module running on the cluster",
         )
         old.kill_scheduler()
         out, err = run.communicate(timeout=120)
