@@ -99,19 +99,6 @@ class Placeholder(str):
     __slots__ = ()
 
 
-_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
-
-
-def shell_quote(word: str) -> str:
-    """``shlex.quote(word)``, the same text (its safe characters are ``[\\w@%+=:,./-]`` in ASCII), without
-    importing shlex: every job's report lists its next actions' commands (~0.3 ms of a job's start-up)."""
-    if not word:
-        return "''"
-    if _SHELL_SAFE.issuperset(word):
-        return word
-    return "'" + word.replace("'", "'\"'\"'") + "'"
-
-
 @dataclass(frozen=True)
 class Action:
     """A next step offered to the user, as data: each front end renders it its own way.
@@ -137,8 +124,10 @@ class Action:
         if self.verb is None:
             first = self.text
         else:
+            import shlex  # only where an action is shown: not at every command's start
+
             words = ["gitbench", *self.verb.split(" "), *self.args]
-            first = " ".join(w if isinstance(w, Placeholder) else shell_quote(w) for w in words)
+            first = " ".join(w if isinstance(w, Placeholder) else shlex.quote(w) for w in words)
         if self.then is None:
             return first
         return f"{first} && {self.then.command}" if first else self.then.command

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,11 +49,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def random_hex(nbytes: int) -> str:
-    """``secrets.token_hex(nbytes)``: the same text (it is ``os.urandom``'s bytes in hex) without importing
-    ``secrets`` (hmac, hashlib, random: ~1.2-2.7 ms of the start-up of every command that makes an id). Where
-    ``secrets`` is imported already, its ``token_hex`` (tests pin it there for ids that do not change)."""
-    loaded = sys.modules.get("secrets")
-    return str(loaded.token_hex(nbytes)) if loaded is not None else os.urandom(nbytes).hex()
+    """``nbytes`` random bytes in hex, as ``secrets.token_hex`` makes them (``os.urandom``), without importing
+    ``secrets`` (hmac, hashlib, random: ~1.2 ms of the start-up of every command that makes an id). Tests that
+    need ids that do not change pin this function."""
+    return os.urandom(nbytes).hex()
 
 
 class Workbench:

@@ -12,7 +12,6 @@ writes, changes a job was refused) is first kept as a commit under ``refs/gitben
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -38,24 +37,12 @@ def home(wb: Workbench, base: str | None = None) -> str:
     after the project and a hash of where its repository is (two projects called ``app`` never meet)."""
     base = os.path.abspath(base or default_base())
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", os.path.basename(wb.root.rstrip("/")) or "workbench").strip("-.")
-    digest = _sha256_hex(os.path.realpath(wb.git.gitdir).encode("utf-8", "surrogateescape"))[:8]
+    import hashlib  # here: only a job's worktree folder needs a digest (~1.4 ms to import OpenSSL's)
+
+    digest = hashlib.sha256(os.path.realpath(wb.git.gitdir).encode("utf-8", "surrogateescape")).hexdigest()[:8]
     folder = os.path.join(base, f"{name or 'workbench'}-{digest}")
     _check_outside(wb, folder)
     return folder
-
-
-def _sha256_hex(data: bytes) -> str:
-    """``hashlib.sha256(data).hexdigest()``, from CPython's own SHA-256 where it has one (``hashlib`` loads
-    OpenSSL's: ~1.3 ms of the start-up of every job, publish and discard, for this one digest of a path)."""
-    for name in ("_sha256", "_sha2"):  # Python 3.11; 3.12 and later
-        try:
-            module: Any = importlib.import_module(name)
-        except ImportError:
-            continue
-        return str(module.sha256(data).hexdigest())
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _check_outside(wb: Workbench, folder: str) -> None:
