@@ -124,7 +124,7 @@ class Action:
         if self.verb is None:
             first = self.text
         else:
-            import shlex  # only an error's actions need it: not at every command's start
+            import shlex  # only where an action is shown: not at every command's start
 
             words = ["gitbench", *self.verb.split(" "), *self.args]
             first = " ".join(w if isinstance(w, Placeholder) else shlex.quote(w) for w in words)

@@ -364,3 +364,27 @@ def test_git_in_another_sessions_worktree_is_refused(bench: Path) -> None:
     cmd = f"cd {tree_b} && git reset --hard HEAD"
     res = _hook(bench, "PreToolUse", {**a, "tool_name": "Bash", "tool_input": {"command": cmd}})
     assert _denied(res)
+
+
+# A session known only by its folder (Claude Code's --worktree made it under another session id) that ends with no
+# changes: its Draft is gone, and so must be the file that tied the folder to it, or a later session started in a
+# folder of that name would be taken for it.
+def test_a_session_found_by_its_folder_is_forgotten_when_it_ends_with_no_changes(bench: Path) -> None:
+    made = {"session_id": "maker", "cwd": str(bench), "hook_event_name": "WorktreeCreate", "name": "feature-y"}
+    res = subprocess.run(
+        [sys.executable, "-m", "gitbench", "hook", "claude-code", "WorktreeCreate"],
+        cwd=bench,
+        input=json.dumps(made),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    folder = Path(res.stdout.strip())
+    sessions = Path(git(bench, "rev-parse", "--absolute-git-dir").strip()) / "gitbench" / "sessions"
+    assert len(list(sessions.iterdir())) == 1
+    payload = {"session_id": "other", "cwd": str(folder)}
+    assert _hook(folder, "SessionStart", {**payload, "source": "startup"}).returncode == 0
+    assert _hook(folder, "SessionEnd", payload).returncode == 0
+    assert _drafts(bench) == []  # nothing was changed: no Draft kept
+    assert list(sessions.iterdir()) == []

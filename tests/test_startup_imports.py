@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import without_coverage
+from tests.conftest import gitbench, without_coverage
 
 # Third-party libraries a core module must never import at the top: only cli/, tui/ and the providers' network
 # code use them, inside the functions that do.
@@ -24,9 +24,23 @@ NOT_FOR_STATUS = (
     "secrets",
     "subprocess",
     "shlex",
+    "glob",  # only `[job] copy` patterns are globbed
     "signal",
     "gitbench.services.worktrees",
     "gitbench.events",
+)
+# What a job, a publish and a discard read of the config comes from providers/sections.py: with no config file, the
+# providers' configuration (its classes, the files' schema) is never imported; nor secrets, hashlib or shlex.
+NOT_FOR_A_DRAFT = (
+    "gitbench.providers.config",
+    "gitbench.schema",
+    "tomllib",
+    "secrets",
+    "hashlib",
+    "shlex",
+    "glob",  # only `[job] copy` patterns are globbed
+    "gitbench.services.retention",  # the policy of `gitbench gc`: a discard reads only its trash_days
+    "gitbench.services.checks",  # a publish without a check runs none
 )
 CORE = [  # what the everyday commands (status, log, checkpoints, checkpoint, review, publish, discard, exec) use
     "gitbench.errors",
@@ -90,3 +104,25 @@ def test_a_read_only_service_call_imports_nothing_more_than_its_module(workbench
     modules = imported_by(code, cwd=workbench)
     assert not heavy(modules)
     assert not modules & set(NOT_FOR_STATUS), sorted(modules & set(NOT_FOR_STATUS))
+
+
+@pytest.mark.parametrize("args", [["exec", "--", "true"], ["publish"], ["discard", "--yes"]])
+def test_a_job_publish_or_discard_without_a_config_file_imports_no_provider_configuration(
+    workbench: Path, args: list[str]
+) -> None:
+    if args[0] != "exec":  # a Draft to publish or discard
+        assert gitbench(workbench, "exec", "--", "sh", "-c", "echo more >> README.md").returncode == 0
+    code = (
+        "import contextlib, io\n"
+        "from gitbench.cli.app import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    assert main({args!r}) == 0\n"
+    )
+    modules = imported_by(code, cwd=workbench)
+    assert "gitbench.providers.sections" in modules  # it did read the settings
+    assert not heavy(modules)
+    # A job names its Draft worktree's folder by a digest (hashlib) and quotes the next actions it shows (shlex).
+    allowed = {"hashlib", "shlex"} if args[0] == "exec" else set()
+    assert not modules & (set(NOT_FOR_A_DRAFT) - allowed), sorted(modules & set(NOT_FOR_A_DRAFT))
+    if args != ["exec", "--", "true"]:  # a job reports its progress and guards refs and .git while its command runs
+        assert not modules & {"gitbench.events", "gitbench.store.gitguard", "gitbench.store.refguard"}

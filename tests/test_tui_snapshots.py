@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
+from gitbench.services import workbench as workbench_service
 from gitbench.tui.app import GitbenchApp
 from tests import provider_server as ps
 from tests.conftest import git, make_project
@@ -43,9 +43,10 @@ OTHER = "printf 'Y = 2\\n' > src/other.py"
 # The real entry point with the random part of ids pinned (a counter per process; each setup step runs at its
 # own minute of the frozen clock, so ids never collide across processes).
 PINNED_CLI = (
-    "import itertools, secrets, sys\n"
+    "import itertools, sys\n"
+    "import gitbench.services.workbench as workbench\n"
     "count = itertools.count(1)\n"
-    "secrets.token_hex = lambda nbytes=None: f'{next(count):04x}'\n"
+    "workbench.random_hex = lambda nbytes: f'{next(count):04x}'\n"
     "from gitbench.cli.app import main\n"
     "raise SystemExit(main(sys.argv[1:]))\n"
 )
@@ -61,8 +62,7 @@ def pinned(hermetic: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("GITBENCH_NOW", str(T0 + 3600))
     monkeypatch.setenv("GITBENCH_CLONE", "snap")
     count = itertools.count(0x100)
-    # services/workbench.py imports secrets where it makes an id (start-up): pin the function itself.
-    monkeypatch.setattr(secrets, "token_hex", lambda n=None: f"{next(count):04x}")
+    monkeypatch.setattr(workbench_service, "random_hex", lambda nbytes: f"{next(count):04x}")  # the random part of ids
     yield
 
 

@@ -34,9 +34,10 @@ T0 = 1_767_344_400  # 2026-01-02 09:00 UTC: the clock of both sides of a compari
 # The real entry point with the random part of ids pinned (a counter per process), as tests/test_tui_snapshots.py
 # runs it: two runs at the same frozen clock make the same job id.
 PINNED_CLI = (
-    "import itertools, secrets, sys\n"
+    "import itertools, sys\n"
+    "import gitbench.services.workbench as workbench\n"
     "count = itertools.count(1)\n"
-    "secrets.token_hex = lambda nbytes=None: f'{next(count):04x}'\n"
+    "workbench.random_hex = lambda nbytes: f'{next(count):04x}'\n"
     "from gitbench.cli.app import main\n"
     "raise SystemExit(main(sys.argv[1:]))\n"
 )

@@ -37,6 +37,8 @@ _UNPRINTABLE = None
 def safe(text: str) -> str:
     """Text fit for a terminal: a byte of a file name that is not UTF-8 (os.fsdecode's surrogate) and control
     characters other than newlines and tabs are shown as git shows them, in octal (``\\377``), never raw."""
+    if text.replace("\n", "").replace("\t", "").isprintable():
+        return text  # nothing to show in octal (each such character is unprintable), without compiling the regex
     global _UNPRINTABLE
     if _UNPRINTABLE is None:
         import re

@@ -43,15 +43,21 @@ def _region(path: str, prefix: str) -> tuple[bytes, int, int]:
 
 def read_packed(path: str, prefix: str) -> dict[str, str]:
     """name -> object id of every line under ``prefix`` of the packed-refs file at ``path``."""
+    data, start, end = _region(path, prefix)
+    if start == end:  # no line names one: nothing to search (nor a pattern to compile, ~0.2 ms a prefix)
+        return {}
     pattern = re.compile(rb"^([0-9a-f]+) (" + re.escape(os.fsencode(prefix)) + rb"[^\n\r]*)", re.M)
-    return {os.fsdecode(name): oid.decode() for oid, name in pattern.findall(*_region(path, prefix))}
+    return {os.fsdecode(name): oid.decode() for oid, name in pattern.findall(data, start, end)}
 
 
 def packed_names(path: str, prefix: str, tail: str = r"[^\n\r]*") -> list[str]:
     """The names under ``prefix`` in the packed-refs file at ``path`` whose rest matches the regular expression
     ``tail`` (ASCII), in the file's order. One search in C over those lines: ~0.3 µs a name."""
+    data, start, end = _region(path, prefix)
+    if start == end:  # no line names one: nothing to search (nor a pattern to compile, ~0.2 ms a prefix)
+        return []
     pattern = re.compile(rb" (" + re.escape(os.fsencode(prefix)) + rb"(?:" + tail.encode() + rb"))\r?(?:\n|\Z)")
-    found = pattern.findall(*_region(path, prefix))
+    found = pattern.findall(data, start, end)
     return b"\n".join(found).decode("utf-8", "surrogateescape").split("\n") if found else []
 
 

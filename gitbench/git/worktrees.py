@@ -483,29 +483,40 @@ def escaping_links(lk: Linked) -> list[bytes]:
 SMALL_INDEX = 500  # entries: an index this small is read here, quicker than starting `git ls-files`
 
 
-def _index(lk: Linked) -> list[tuple[int, str, bytes]]:
-    """(mode, oid, path) of every entry of the worktree's index. A small one that is not sparse is read by
-    libgit2 in this process; anything else (big, sparse, or in a form libgit2 does not read: a split index)
-    is listed by ``git ls-files``, ``--sparse`` so that a sparse index is read as it is."""
-    index = os.path.join(lk.admin, "index")
+def small_index(index: str) -> list[tuple[int, str, bytes]] | None:
+    """(mode, oid, path) of every entry of the index file ``index``, read by libgit2 in this process when it has at
+    most SMALL_INDEX entries; None for anything else (big, missing, or in a form libgit2 does not read: a split
+    index), which Git's own ``ls-files`` lists. A sparse index's folder entries (mode 040000) are returned as
+    they are: the caller that needs the files under them asks Git."""
     try:
         with open(index, "rb") as fh:
             head = fh.read(12)
     except OSError:
-        head = b""
-    if not lk.sparse and head[:4] == b"DIRC" and int.from_bytes(head[8:12], "big") <= SMALL_INDEX:
-        import pygit2
-        from pygit2.ffi import ffi
+        return None
+    if head[:4] != b"DIRC" or int.from_bytes(head[8:12], "big") > SMALL_INDEX:
+        return None
+    import pygit2
+    from pygit2.ffi import ffi
 
-        class _Index(pygit2.Index):
-            # pygit2 sets ``_index`` only once the file is open: without this, a failed open (a split index) makes
-            # its ``__del__`` raise, and Python prints "Exception ignored in: ... Index.__del__" on our stderr.
-            _index = ffi.NULL
+    class _Index(pygit2.Index):
+        # pygit2 sets ``_index`` only once the file is open: without this, a failed open (a split index) makes
+        # its ``__del__`` raise, and Python prints "Exception ignored in: ... Index.__del__" on our stderr.
+        _index = ffi.NULL
 
-        try:
-            return [(int(e.mode), str(e.id), os.fsencode(e.path)) for e in _Index(index)]
-        except (pygit2.GitError, ValueError, OSError):
-            pass  # read by Git below
+    try:
+        return [(int(e.mode), str(e.id), os.fsencode(e.path)) for e in _Index(index)]
+    except (pygit2.GitError, ValueError, OSError):
+        return None
+
+
+def _index(lk: Linked) -> list[tuple[int, str, bytes]]:
+    """(mode, oid, path) of every entry of the worktree's index. A small one that is not sparse is read by
+    libgit2 in this process (``small_index``); anything else is listed by ``git ls-files``, ``--sparse`` so
+    that a sparse index is read as it is."""
+    if not lk.sparse:
+        found = small_index(os.path.join(lk.admin, "index"))
+        if found is not None:
+            return found
     out = []
     for item in split_z(in_tree(lk, ["ls-files", "--sparse", "-z", "-s"])):
         meta, _, path = item.partition(b"\t")

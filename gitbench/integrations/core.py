@@ -99,11 +99,23 @@ def _write_session(gitdir: str, agent: str, session: str, data: dict[str, Any]) 
     atomic.write_json(path, data)
 
 
-def _drop_session(gitdir: str, agent: str, session: str) -> None:
+def _drop_sessions(gitdir: str, job: str) -> None:
+    """Forget every session of the job ``job``, whose Draft is gone: its own file, and that of a session known by
+    its folder (Claude Code's --worktree made the folder under one session id and works in it under another)."""
+    where = Layout(gitdir).sessions
     try:
-        os.unlink(session_file(gitdir, agent, session))
+        names = os.listdir(where)
     except OSError:
-        pass
+        return
+    for name in names:
+        path = os.path.join(where, name)
+        try:
+            with open(path) as fh:
+                data = json.load(fh)
+            if isinstance(data, dict) and data.get("job") == job:
+                os.unlink(path)
+        except (OSError, ValueError):
+            continue  # unreadable, or gone already: another hook of the session dropped it
 
 
 def _by_worktree(gitdir: str, folder: str) -> dict[str, Any] | None:
@@ -611,7 +623,7 @@ def _end(
     job.status = JobStatus.RUNNING  # complete() records the end
     result = jobs.complete(wb, job, [], (lambda _job: extra) if extra else None)
     if job.status == JobStatus.NO_CHANGES:  # no Draft was kept: a resumed session starts a new one
-        _drop_session(ctx["gitdir"], event.agent, event.session)
+        _drop_sessions(ctx["gitdir"], job.id)
     # Otherwise the session's file stays: resumed (`claude --continue`), it goes on in the same Draft.
     label = _label(job)
     if job.status == JobStatus.NO_CHANGES:

@@ -22,6 +22,11 @@ from typing import Any
 
 from gitbench import errors, schema
 from gitbench.lazy_dataclass import dataclass
+from gitbench.providers.sections import GcSettings as GcSettings  # the sections live there (start-up)
+from gitbench.providers.sections import JobSettings as JobSettings
+from gitbench.providers.sections import PublishSettings as PublishSettings
+from gitbench.providers.sections import WorkflowSettings as WorkflowSettings
+from gitbench.providers.sections import user_config_path as user_config_path
 
 KINDS = ("openai", "anthropic", "command")
 BUILTIN: dict[str, dict[str, Any]] = {
@@ -65,45 +70,6 @@ class Settings:
     max_file_bytes: int = 256 * 1024  # larger files are listed as skipped, never sent
     max_edit_bytes: int = 1024 * 1024  # a larger file written by a model is refused
     max_tokens: int = 8192
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """``[job]`` settings for jobs that run a command in a Draft's worktree (docs/agents.md)."""
-
-    copy: tuple[str, ...] = ()  # untracked files copied from the checked-out folder into each new worktree
-    setup: str | None = None  # a shell command run in each new worktree before the job
-    worktrees: str | None = None  # where Draft worktrees go (user config or GITBENCH_WORKTREES only)
-    timeout: float | None = None  # seconds; a job running longer is stopped
-
-
-@dataclass(frozen=True)
-class PublishSettings:
-    """``[publish]``: the check that gates a publish (docs/commands.md#the-check)."""
-
-    check: str | None = None  # a shell command run in a clean worktree of the Draft's tip before Published moves
-    check_timeout: float = 600.0  # seconds; a check running longer is stopped and refuses the publish
-    remote: str | None = None  # publish to this Git remote's Published first, as a compare-and-swap (docs/teams.md)
-
-
-@dataclass(frozen=True)
-class GcSettings:
-    """``[gc]``: what ``gitbench gc`` keeps (docs/concepts.md#retention). Publish, init and manual checkpoints are
-    always kept; an auto or pre-restore checkpoint is kept while it is younger than ``keep_auto_days`` or among
-    the newest ``keep_auto_last`` of them."""
-
-    keep_auto_days: float = 30.0
-    keep_auto_last: int = 50
-    trash_days: float = 14.0  # discarded Drafts (refs/gitbench/trash) and worktree leftovers
-    logs_days: float = 30.0  # .git/gitbench/logs and the folders of ended jobs
-
-
-@dataclass(frozen=True)
-class WorkflowSettings:
-    """``[workflow]``: where workflow runs send command and model modules (docs/workflow.md, "Running on a
-    cluster"); ``--executor`` beats it."""
-
-    executor: str | None = None  # "local", "dask://local" or "dask://HOST:PORT"
 
 
 @dataclass
@@ -163,11 +129,6 @@ class Config:
                 [errors.Action("Add it under [providers.NAME] in the config", "models")],
             )
         return ModelSpec(id=f"{provider_name}:{model}", provider=provider, model=model)
-
-
-def user_config_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "gitbench", "config.toml")
 
 
 def read_file(path: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from gitbench import clock, errors, events, faults
 from gitbench.events import Progress
 from gitbench.git import worktrees as wt
 from gitbench.model import JobRecord, JobStatus, OperationResult
-from gitbench.providers.config import JobSettings
+from gitbench.providers import sections
+from gitbench.providers.sections import JobSettings
 from gitbench.scope import Scope, UnsafePath
 from gitbench.services import agents, capture, checkpoint_names, drafts, jobs, supervisor, worktrees
 from gitbench.services.workbench import Workbench
@@ -95,9 +96,7 @@ def run_exec(
 
 
 def job_settings(wb: Workbench) -> JobSettings:
-    from gitbench.providers import config
-
-    return config.load(wb.git.workdir).job
+    return sections.job(wb.git.workdir)
 
 
 def _cwd(wb: Workbench, folder: str) -> str:

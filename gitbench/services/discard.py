@@ -64,9 +64,7 @@ def finish(wb: Workbench, entry: Discard) -> OperationResult:
     shutil.rmtree(wb.layout.worktree(label), ignore_errors=True)  # where job folders were before Draft worktrees
     wb.journal.clear()
     gc_trash(wb)
-    from gitbench.services import retention
-
-    days = retention.trash_days(wb)
+    days = trash_days(wb)
     shown = f"{days:g}" if days is not None else f"{TRASH_DAYS}"
     kept = f" It is kept as {trash} for {shown} days: `gitbench discard --undo` brings it back." if keep else ""
     if keep and not head:
@@ -89,12 +87,22 @@ def trash_refs(wb: Workbench, prefix: str = TRASH_PREFIX) -> list[tuple[int, str
     return sorted(out)
 
 
+def trash_days(wb: Workbench) -> float | None:
+    """How long discarded Drafts are kept (``[gc] trash_days``), or None when the config cannot be read (then
+    nothing is deleted on the side: a guess could throw away what the user asked to keep longer). Read here, not
+    through services/retention.py (the policy of `gitbench gc`: ~1 ms of discard's start-up to import)."""
+    from gitbench.providers import sections
+
+    try:
+        return sections.gc(wb.git.workdir).trash_days
+    except errors.GitbenchError:
+        return None
+
+
 def gc_trash(wb: Workbench) -> list[str]:
     """Delete trash refs (and worktree leftovers) older than ``[gc] trash_days`` (14 by default); their commits
     go with the next `gitbench gc` (or Git's own garbage collection). With a config that cannot be read, none."""
-    from gitbench.services import retention
-
-    days = retention.trash_days(wb)
+    days = trash_days(wb)
     if days is None:
         return []
     limit = clock.now() - days * 86400

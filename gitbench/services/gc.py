@@ -24,7 +24,7 @@ from gitbench.git import maintenance
 from gitbench.git import worktrees as wt
 from gitbench.lazy_dataclass import dataclass
 from gitbench.model import Storage
-from gitbench.providers.config import GcSettings
+from gitbench.providers.sections import GcSettings
 from gitbench.services import retention
 from gitbench.services.retention import GoneCheckpoint, GoneFile, GoneRef
 from gitbench.services.workbench import Workbench

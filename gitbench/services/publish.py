@@ -6,17 +6,29 @@ import contextlib
 import os
 import shutil
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitbench import errors, events, faults
-from gitbench.events import Progress
+from gitbench import errors, faults
 from gitbench.git.objects import Mode
 from gitbench.git.repo import RefMoved
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, CheckpointKind, JobStatus, OperationResult
-from gitbench.services import checkpoint_names, checkpoints, checks, drafts, transaction, worktrees
+from gitbench.services import checkpoint_names, checkpoints, drafts, transaction, worktrees
 from gitbench.services.workbench import Workbench
-from gitbench.store import gitguard, refguard, running
+from gitbench.store import running
 from gitbench.store.journal_entries import Move, Op
+
+if TYPE_CHECKING:  # imported where a check runs (with store.gitguard, store.refguard): most publishes have none
+    from gitbench.events import Progress
+    from gitbench.services import checks
+
+# gitbench.events (its twenty-odd event types, ~2 ms to import) is imported where a publish has something to
+# report: a check, a remote. A publish without either sends no event.
+
+
+def _ignore() -> Progress:
+    from gitbench import events
+
+    return events.ignore
 
 
 def verify_draft(wb: Workbench, ref: str) -> tuple[str, str]:
@@ -47,7 +59,7 @@ def publish(
     ``remote`` (a Git remote's name; ``@default`` for the usual one; None: ``[publish] remote`` if set, "": none):
     the server's Published moves first, as a compare-and-swap from ours, and only then ours; refused (RemoteMoved)
     with everything left as it was if the server's moved. The new checkpoint and records follow it there."""
-    say = progress or events.ignore
+    say = progress or _ignore()
     if check is not None and no_check:
         raise errors.UsageError("--check and --no-check contradict each other: give one of them.")
     if check is not None and not check.strip():
@@ -90,6 +102,7 @@ def publish(
         # not do either. `gitbench status` lists them.
         server = _remote(wb, remote)
         if server is not None:
+            from gitbench import events
             from gitbench.services import remote as remote_service
 
             say(events.PublishingToRemote(server.name, server.url))
@@ -108,9 +121,9 @@ def publish(
 def _remote(wb: Workbench, remote: str | None) -> Any:
     """The Git remote a publish goes to first (``[publish] remote`` when none is named), or None."""
     if remote is None:
-        from gitbench.providers import config
+        from gitbench.providers import sections
 
-        remote = config.load(wb.git.workdir).publish.remote
+        remote = sections.publish(wb.git.workdir).remote
     if not remote:
         return None
     from gitbench.services import remote as remote_service
@@ -140,7 +153,15 @@ def _gate(
 ) -> checks.CheckResult | None:
     """The check before Published moves: run (the lock let go of meanwhile), recorded, and a failure raised.
     None when there is no check to run (none configured, none given)."""
+    from gitbench.providers import sections
+
+    # No check given and none configured (without a config file, told without importing providers/config.py)
+    if check is None and sections.publish(wb.git.workdir).check is None:
+        return None
+    from gitbench import events
     from gitbench.providers import config
+    from gitbench.services import checks
+    from gitbench.store import gitguard, refguard
     from gitbench.store.logs import redact
 
     cfg = config.load(wb.git.workdir)

@@ -16,7 +16,8 @@ from gitbench import errors, trailers
 from gitbench.git import worktrees as wt
 from gitbench.lazy_dataclass import dataclass
 from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, LEFTOVERS_PREFIX, TRASH_PREFIX, CheckpointKind, JobRecord
-from gitbench.providers.config import GcSettings
+from gitbench.providers import sections
+from gitbench.providers.sections import GcSettings
 from gitbench.services.workbench import Workbench
 from gitbench.store import running, storage
 
@@ -53,18 +54,7 @@ class GoneFile:
 
 def settings(wb: Workbench) -> GcSettings:
     """The retention policy: ``[gc]`` of the user's config and the Workbench's (docs/concepts.md#retention)."""
-    from gitbench.providers import config
-
-    return config.load(wb.git.workdir).gc
-
-
-def trash_days(wb: Workbench) -> float | None:
-    """How long discarded Drafts are kept, or None when the config cannot be read (then nothing is deleted on
-    the side: a guess could throw away what the user asked to keep longer)."""
-    try:
-        return settings(wb).trash_days
-    except errors.GitbenchError:
-        return None
+    return sections.gc(wb.git.workdir)
 
 
 # -- checkpoints ----------------------------------------------------------------------------------------------
@@ -262,11 +252,10 @@ def _session_over(path: str, open_drafts: set[str]) -> bool:
 
 
 def _home(wb: Workbench) -> str | None:
-    from gitbench.providers import config
     from gitbench.services import worktrees
 
     try:
-        return worktrees.home(wb, config.load(wb.git.workdir).job.worktrees)
+        return worktrees.home(wb, sections.job(wb.git.workdir).worktrees)
     except errors.GitbenchError:
         return None
 

@@ -100,3 +100,37 @@ def test_a_duration_is_seconds_or_a_number_with_its_unit(value: object, seconds:
 @pytest.mark.parametrize("value", [0, -5, True, None, [10], "", "soon", "10x", "0s"])
 def test_what_is_not_a_duration_above_zero_is_none(value: object) -> None:
     assert config.duration(value) is None
+
+
+def test_the_sections_an_everyday_command_reads_are_config_load_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """providers/sections.py answers without config.py when there is no file: the same values, the same errors."""
+    from gitbench.providers import sections
+
+    def same() -> None:
+        for root in (str(tmp_path), None):
+            loaded = config.load(root)
+            assert sections.job(root) == loaded.job
+            assert sections.publish(root) == loaded.publish
+            assert sections.gc(root) == loaded.gc
+
+    monkeypatch.delenv("GITBENCH_TIMEOUT", raising=False)
+    monkeypatch.delenv("GITBENCH_WORKTREES", raising=False)
+    same()
+    monkeypatch.setenv("GITBENCH_WORKTREES", "~/elsewhere")
+    same()
+    assert sections.job(str(tmp_path)).worktrees == os.path.expanduser("~/elsewhere")
+    monkeypatch.setenv("GITBENCH_TIMEOUT", "soon")
+    with pytest.raises(errors.UsageError, match="GITBENCH_TIMEOUT must be seconds"):
+        sections.job(str(tmp_path))
+    monkeypatch.delenv("GITBENCH_TIMEOUT")
+    (tmp_path / ".gitbench").mkdir()
+    (tmp_path / ".gitbench" / "config.toml").write_text('[job]\nsetup = "make"\n[publish]\ncheck = "pytest"\n')
+    user_file('[gc]\ntrash_days = 3\n[job]\ncopy = [".env"]\n')
+    same()
+    assert sections.job(str(tmp_path)).setup == "make" and sections.publish(str(tmp_path)).check == "pytest"
+    assert sections.gc(None).trash_days == 3.0
+    user_file("[gc\n")
+    with pytest.raises(errors.UsageError, match="is not valid TOML"):
+        sections.gc(str(tmp_path))
