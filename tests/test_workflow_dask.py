@@ -138,7 +138,7 @@ def dag_workflow(modules: int) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # ~65 s of CPU (1,000 modules, twice): minutes of wall time on a loaded machine
+@pytest.mark.timeout(900)  # ~55 s of CPU (1,000 modules, twice): minutes of wall time on a loaded machine
 def test_a_thousand_module_dag_on_a_dask_cluster_prints_the_same_status_and_makes_the_same_draft(
     tmp_path: Path, dask_cluster: Cluster
 ) -> None:
