@@ -148,3 +148,60 @@ def test_a_state_of_another_shape_is_a_fresh_state_not_an_error(tmp_path: Path) 
         gitdir = write(tmp_path / str(abs(hash(json.dumps(bad)))), bad)
         assert engine_state.load(gitdir) == engine_state.EngineState()
     assert engine_state.load(str(tmp_path / "none")) == engine_state.EngineState()
+
+
+def _dumped(state: engine_state.EngineState) -> str:
+    """The whole state as one `json.dumps`: the text a save must write, whatever it kept from the saves before."""
+    data: dict[str, object] = {
+        "gates": {k: g.to_json() for k, g in state.gates.items()},
+        "job": state.job,
+        "last_run": {k: r.to_json() for k, r in state.last_run.items()},
+        "overrides": state.overrides,
+        "running": {k: c.to_json() for k, c in state.running.items()},
+        "skipped": state.skipped,
+        "workflow": state.workflow,
+    }
+    if state.executor is not None:
+        data["executor"] = state.executor
+    return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def test_each_save_writes_the_whole_state_as_one_dump_would_whatever_changed_since_the_last(tmp_path: Path) -> None:
+    # A save keeps what does not change between saves (each last run's text, all of them joined, the definition):
+    # a last run added, replaced, removed, re-inserted or the mapping replaced whole must all reach the file.
+    import random
+
+    rng = random.Random(4)
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    mids = [f"m{i}" for i in range(12)] + ["é", 'a"b']
+    for i in range(400):
+        mid, roll = rng.choice(mids), rng.random()
+        if roll < 0.3:
+            extra = {"zz": {"b": 1, "a": [1]}} if rng.random() < 0.2 else {}
+            state.last_run[mid] = LastRun(RunStatus.COMPLETE, error=rng.choice([None, "boom ☃"]), count=i, extra=extra)
+        elif roll < 0.4:
+            state.last_run.pop(mid, None)
+        elif roll < 0.45 and state.last_run:
+            first = next(iter(state.last_run))
+            state.last_run[first] = state.last_run.pop(first)  # the same records, in another order
+        elif roll < 0.5:
+            state.last_run = dict(reversed(list(state.last_run.items())))
+        elif roll < 0.6:
+            state.running[mid] = Claim(pid=i, run=f"j.{mid}.{i}", commit=rng.choice([None, "c"]))
+        elif roll < 0.65:
+            state.running.pop(mid, None)
+        elif roll < 0.7:
+            state.gates[mid] = Gate(required=True, inputs={"b": None, "a": "x"})
+        elif roll < 0.75:
+            state.executor = None if state.executor else {"address": "dask://h:1", "capacity": 2}
+        elif roll < 0.8:
+            state.workflow = None if rng.random() < 0.3 else {"path": "p", "definition": {"b": [1], "a": i}}
+        elif roll < 0.85:
+            state.job = rng.choice([None, "j1", "j2"])
+        elif roll < 0.9:
+            state.overrides.setdefault(mid, {})["k"] = i
+        else:
+            state.skipped = sorted({*state.skipped, mid})
+        engine_state.save(gitdir, state)
+        assert Path(engine_state.path(gitdir)).read_text() == _dumped(state)
