@@ -24,6 +24,8 @@ FULL = MB  # less free than this on the disk of .git: status says where the spac
 
 @dataclass
 class JobFolder:
+    """A Draft's worktree (a job folder): what it takes on disk and its biggest file."""
+
     label: str  # the Draft's
     path: str
     bytes: int
@@ -33,6 +35,8 @@ class JobFolder:
 
 @dataclass
 class SpaceUse:
+    """Where gitbench's space went: its own folder in ``.git``, its logs, the job folders."""
+
     gitbench_dir: str
     gitbench_bytes: int  # all of .git/gitbench
     logs_bytes: int
