@@ -19,7 +19,6 @@ from gitbench.services.workbench import Workbench
 from gitbench.store import storage
 
 MB = 1024 * 1024
-FULL = MB  # less free than this on the disk of .git: status says where the space went
 
 
 @dataclass
@@ -130,11 +129,3 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
             )
         )
     return "Where the space went: " + "; ".join(parts) + ".", actions
-
-
-def disk_nearly_full(wb: Workbench) -> bool:
-    try:
-        st = os.statvfs(wb.git.gitdir)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < FULL
