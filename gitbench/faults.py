@@ -1,9 +1,10 @@
 """Named fault points for crash tests.
 
 Operations call ``point("publish.after-ref")`` at each place where a crash or a full disk would matter. When
-``GITBENCH_FAULT`` names that point, the process dies there (``:kill``, a real SIGKILL, so no cleanup runs) or
-the point raises ENOSPC (``:enospc``), exactly as a full disk would. ``name:kill@3`` fires at the third time
-the point is reached (points inside loops, such as ``publish.tmp-written``), not before. In normal runs a point
+``GITBENCH_FAULT`` names that point, the process dies there (``:kill``, a real SIGKILL, so no cleanup runs),
+the point raises ENOSPC (``:enospc``), exactly as a full disk would, or it waits two seconds (``:delay``: a
+thread overtaken by others at that place, as on a loaded machine). ``name:kill@3`` fires at the third time the
+point is reached (points inside loops, such as ``publish.tmp-written``), not before. In normal runs a point
 costs one dict lookup.
 """
 
@@ -49,6 +50,10 @@ def point(name: str) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
     if kind == "eio":
         raise OSError(errno.EIO, os.strerror(errno.EIO), name)
+    if kind == "delay":
+        import time
+
+        time.sleep(2.0)
 
 
 def reset() -> None:

@@ -4,6 +4,7 @@ process does with a note an interrupted run left (stop that group, and only that
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from gitbench.services import supervisor
+from tests.conftest import worktrees_home
 
 
 def gone(pid: int, within: float = 10.0) -> bool:
@@ -163,6 +165,44 @@ def test_ctrl_c_during_a_workflow_run_stops_its_running_modules_with_what_they_s
     assert "The workflow run was cancelled" in stderr
     assert all(gone(int(p)) for p in pids.read_text().split())
     assert not list((tmp_path).rglob("*.pgid"))
+
+
+def test_ctrl_c_stops_a_module_that_was_seen_running_before_its_group_was_noted(tmp_path: Path) -> None:
+    # A loaded machine: the module's thread is overtaken after its command started and before it noted the
+    # command's group. The Ctrl-C must still stop it, not wait for the module to end by itself (600 s).
+    from tests.workflow_helpers import workflow_bench
+
+    pids = tmp_path / "pids"
+    wb = workflow_bench(
+        tmp_path / "project",
+        "modules:\n"
+        f"  - {{id: slow, outputs: [out/slow.txt], run: {{command: 'sleep 600 & echo $! >> {pids}; echo $$ >> {pids};"
+        " wait'}}\n",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run"],
+        cwd=wb,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GITBENCH_FAULT": "supervisor.before-note:delay"},
+    )
+    deadline = time.monotonic() + 120
+    while len(pids.read_text().split() if pids.exists() else []) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "the module never started"
+        time.sleep(0.05)
+    assert not list(worktrees_home().rglob("*.pgid")), "noted already: the delay did not hold the thread"
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        for pid in pids.read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "The workflow run was cancelled" in stderr
+    assert all(gone(int(p)) for p in pids.read_text().split())
+    assert not list(worktrees_home().rglob("*.pgid"))
 
 
 def test_the_listing_below_us_holds_every_descendant_as_the_whole_machines_listing_does() -> None:
@@ -431,6 +471,7 @@ def test_children_the_kernel_reaps_itself_still_end_their_jobs(tmp_path: Path) -
 SETUP_IN_CHILD = """
 import ctypes, fcntl, json, os, signal, subprocess, termios
 from gitbench.services import supervisor
+from tests.conftest import worktrees_home
 fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty on stdin is our terminal; we are its foreground
 other = subprocess.Popen(['sleep', '60'], process_group=0)
 os.tcsetpgrp(0, other.pid)  # another group has the terminal now: we are in the background
@@ -479,6 +520,7 @@ def test_before_exec_a_command_takes_the_terminal_gets_default_signals_and_dies_
 CTRL_Z = """
 import fcntl, os, sys, termios
 from gitbench.services import supervisor
+from tests.conftest import worktrees_home
 fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty on stdin is our terminal; we are its foreground
 o = supervisor.run(['/bin/sh', '-c', 'kill -STOP $$; echo resumed; exit 3'], sys.argv[1], dict(os.environ))
 print(o.code, o.stopped, os.tcgetpgrp(0) == os.getpgrp())

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gitbench import faults
 from gitbench.lazy_dataclass import dataclass
 
 GRACE = 3.0  # seconds between asking a process tree to stop and killing it
@@ -506,6 +507,7 @@ def run(
     modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
     _give_terminal(term, pid)
     if note is not None:
+        faults.point("supervisor.before-note")  # the command runs already: it may be seen before it is noted
         note_group(note, pid)
     if on_start is not None:
         on_start(pid)

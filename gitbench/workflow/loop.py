@@ -67,6 +67,8 @@ class Loop:
                 if self.executor is not None:
                     self.executor.cancel_all()  # the threads waiting for the cluster's answers go on
                 self._stop(mid for mid, _ in futures.values())
+                if self.executor is None:
+                    self._stop_until_done(futures)
                 raise
 
     def _passes(
@@ -130,6 +132,19 @@ class Loop:
                 # input may match a new output of a module it does not need), with all downstream of them.
                 for touched in {mid, *(index["ids"][i] for i in incremental.touched(index, changed))}:
                     dirty |= incremental.downstream([touched], lambda m: below.get(m, ()))
+
+    def _stop_until_done(self, futures: dict[Future[runners.Outcome], tuple[str, Claim]]) -> None:
+        """Stop the running command modules again until each has ended: one whose thread was still starting it
+        when we were interrupted notes its group (or starts it) only after the first ``_stop``, and the pool
+        would wait for it to end by itself (a module of minutes, a Ctrl-C that is not obeyed)."""
+        from concurrent.futures import wait
+
+        pending = {fut: mid for fut, (mid, _) in futures.items() if not fut.done()}
+        pending = {f: m for f, m in pending.items() if self.wf.modules[m].kind == ModuleKind.COMMAND}
+        while pending:
+            wait(list(pending), timeout=0.1)
+            pending = {f: m for f, m in pending.items() if not f.done()}
+            self._stop(pending.values())
 
     def _stop(self, modules: Iterable[str]) -> None:
         """Stop the running modules' commands (their process groups, noted beside their folders)."""
