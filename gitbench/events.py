@@ -12,8 +12,8 @@ target of 1.3× ``import pygit2``. The one thing lost: two events of different t
 equal, as tuples do; match on the type (``match event: case CheckEnded(...)``), never compare events.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typing.NamedTuple makes each annotation written as a string
+# a ForwardRef, compiling it (~5 us a field, at every start); these evaluate as they are.
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -172,7 +172,7 @@ class Attempt(NamedTuple):
     """An event of one of several attempts run at once (`gitbench try`), named by its Draft's label."""
 
     label: str
-    event: Event
+    event: "Event"  # defined below, as the union of every event (this one too)
 
 
 Event = (

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import re
 
-from gitbench.scope import BIDI as _BIDI  # shown as they are, they would make a path read as another
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*\Z")  # \Z: `$` would let a trailing newline through
-_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):\s?(.*)$")
-_PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/+@=~-]+\Z")
+# Patterns given to re.match, which compiles (and keeps) them at their first use: most commands only read
+# trailers (parse, subject) and never build a message or quote a path, so they are not compiled at every start.
+_KEY = r"^[A-Za-z0-9][A-Za-z0-9-]*\Z"  # \Z: `$` would let a trailing newline through
+_PLAIN_PATH = r"^[A-Za-z0-9._/+@=~-]+\Z"
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 MAX_FILES = 20
 
 
 def quote_path(path: str) -> str:
     """Quote a path for a trailer value, as Git quotes unusual paths."""
-    if _PLAIN_PATH.match(path):
+    if re.match(_PLAIN_PATH, path):
         return path
+    from gitbench.scope import BIDI  # shown as they are, they would make a path read as another
+
     out = []
     prev = ""
     for ch in path:
@@ -30,7 +31,7 @@ def quote_path(path: str) -> str:
             out.append(_ESCAPES[ch])
         elif 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8 (os.fsdecode's surrogate): as git says it
             out.append(f"\\{ord(ch) - 0xDC00:03o}")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _BIDI or (ch.isspace() and (ch != " " or prev == " ")):
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F or ch in BIDI or (ch.isspace() and (ch != " " or prev == " ")):
             # Line separators (U+2028, U+0085...) and whitespace runs would be split or folded by a reader:
             # spell them as octal UTF-8 bytes, as git does.
             out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8")))
@@ -113,7 +114,7 @@ def build_message(subject: str, body: str = "", trailers: list[tuple[str, str]] 
     if trailers:
         lines = []
         for key, value in trailers:
-            if not _KEY.match(key):
+            if not re.match(_KEY, key):
                 raise ValueError(f"bad trailer key {key!r}")
             lines.append(f"{key}: {_clean(value)}")
         parts.append("\n".join(lines))
@@ -124,7 +125,7 @@ def append(message: str, trailers: list[tuple[str, str]]) -> str:
     """``message`` with these trailers added at its end: to its trailer paragraph if it has one (an agent's
     ``Co-authored-by:``), else as a new paragraph. Later keys win when a reader collapses repeated ones."""
     for key, _ in trailers:
-        if not _KEY.match(key):
+        if not re.match(_KEY, key):
             raise ValueError(f"bad trailer key {key!r}")
     lines = "\n".join(f"{key}: {_clean(value)}" for key, value in trailers)
     text = message.strip("\n")

@@ -28,6 +28,8 @@ NOT_FOR_STATUS = (
     "signal",
     "gitbench.services.worktrees",
     "gitbench.events",
+    "gitbench.scope",  # path safety and job scopes: trailers need it only to quote an unusual path
+    "gitbench.services.space",  # where the space went: only on a (nearly) full disk
 )
 # What a job, a publish and a discard read of the config comes from providers/sections.py: with no config file, the
 # providers' configuration (its classes, the files' schema) is never imported; nor secrets, hashlib or shlex.

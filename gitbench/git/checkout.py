@@ -32,6 +32,8 @@ os.umask(_UMASK)
 
 @dataclass
 class Blocked:
+    """A path the checked-out folder cannot take, and why."""
+
     path: str
     reason: str
 

@@ -39,6 +39,8 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class CommitInfo:
+    """A commit as the layers above read it: hex ids, its message, committer time and author."""
+
     oid: str
     tree: str
     parents: tuple[str, ...]
@@ -60,6 +62,8 @@ class BlameHunk:
 
 @dataclass(frozen=True)
 class TreeChange:
+    """A path whose entry differs between two trees (``old`` None: added; ``new`` None: deleted)."""
+
     path: str
     old: Entry | None
     new: Entry | None

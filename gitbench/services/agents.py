@@ -49,6 +49,8 @@ PACKAGES = {
 
 @dataclass(frozen=True)
 class Agent:
+    """The coding agent a job runs, and its model when the command line names one."""
+
     program: str  # "aider", "claude", "codex", "sed"...
     model: str | None = None  # as the agent names it: "openai/gpt-4o", "claude-sonnet-4-5"
 

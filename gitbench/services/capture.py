@@ -33,6 +33,8 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 
 @dataclass
 class Captured:
+    """What capture made of a job's worktree: its commits on the Draft, the paths they change, what was refused."""
+
     commits: list[str] = field(default_factory=list)  # the job's new commits on the Draft, oldest first
     files: list[str] = field(default_factory=list)  # every path they change
     refused: list[tuple[str, str]] = field(default_factory=list)

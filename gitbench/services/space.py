@@ -19,11 +19,12 @@ from gitbench.services.workbench import Workbench
 from gitbench.store import storage
 
 MB = 1024 * 1024
-FULL = MB  # less free than this on the disk of .git: status says where the space went
 
 
 @dataclass
 class JobFolder:
+    """A Draft's worktree (a job folder): what it takes on disk and its biggest file."""
+
     label: str  # the Draft's
     path: str
     bytes: int
@@ -33,6 +34,8 @@ class JobFolder:
 
 @dataclass
 class SpaceUse:
+    """Where gitbench's space went: its own folder in ``.git``, its logs, the job folders."""
+
     gitbench_dir: str
     gitbench_bytes: int  # all of .git/gitbench
     logs_bytes: int
@@ -126,11 +129,3 @@ def explain(use: SpaceUse) -> tuple[str, list[errors.Action]]:
             )
         )
     return "Where the space went: " + "; ".join(parts) + ".", actions
-
-
-def disk_nearly_full(wb: Workbench) -> bool:
-    try:
-        st = os.statvfs(wb.git.gitdir)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < FULL

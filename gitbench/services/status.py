@@ -110,10 +110,12 @@ def _cannot_write(wb: Workbench) -> list[str]:
 
 def _disk_full(wb: Workbench) -> list[str]:
     """On a (nearly) full disk: where gitbench's space went and what frees it."""
-    from gitbench.services import space
+    from gitbench.store import storage
 
-    if not space.disk_nearly_full(wb):
+    if not storage.nearly_full(wb.git.gitdir):
         return []
+    from gitbench.services import space  # only then: its classes and walks are for a full disk
+
     text, actions = space.explain(space.measure(wb))
     frees = "; ".join(f"`{a.command}`" for a in actions if a.command)
     return [f"The disk is (nearly) full. {text}" + (f" What frees it: {frees}." if frees else "")]

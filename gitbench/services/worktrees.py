@@ -98,6 +98,8 @@ def sparse_dirs(scope: Scope) -> list[str] | None:
 
 @dataclass
 class Prepared:
+    """A Draft's worktree, ready for a job."""
+
     linked: wt.Linked
     created: bool  # a new worktree (copy and setup ran), or the Draft's existing one
     notes: list[str]
@@ -331,6 +333,8 @@ def sync(wb: Workbench, ref: str, old: str, new: str) -> list[str]:
 
 @dataclass
 class Listed:
+    """A Draft's worktree as `status` lists it."""
+
     label: str
     path: str
     present: bool

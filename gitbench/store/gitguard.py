@@ -20,6 +20,8 @@ GUARDED_FOLDERS = ("hooks",)
 
 @dataclass
 class Guard:
+    """The guarded files of ``.git`` (content and mode) as they were when the guard was taken."""
+
     gitdir: str
     files: dict[str, bytes | None] = field(default_factory=dict)  # relative path -> content (None: absent)
     modes: dict[str, int] = field(default_factory=dict)

@@ -103,6 +103,8 @@ class JobRun:
 
 @dataclass
 class Gc:
+    """A `gitbench gc` under way: nothing to finish or undo (refs go in one transaction, files one by one)."""
+
     id: str
     time: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -24,6 +24,18 @@ _ENOUGH = 256  # loose objects in the sample before it stops...
 _WHOLE = 4096  # ...when the store seems to hold at least this many; a smaller one is read whole
 
 
+FULL = 1024 * 1024  # less free than this on the disk of .git: status says where the space went (services/space.py)
+
+
+def nearly_full(gitdir: str) -> bool:
+    """Is the disk of ``gitdir`` (nearly) full? (A disk that cannot be asked is not.)"""
+    try:
+        st = os.statvfs(gitdir)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < FULL
+
+
 def _disk(st: os.stat_result) -> int:
     return st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
 
