@@ -106,7 +106,8 @@ def _clean(value: str) -> str:
 def build_message(subject: str, body: str = "", trailers: list[tuple[str, str]] | None = None) -> str:
     """A commit/tag message: subject, optional body, and a final trailer paragraph."""
     subject = _clean(subject) or "gitbench"
-    if re.match(r"---(\s|$)", subject):  # `git interpret-trailers` would take it for a patch divider
+    # `git interpret-trailers` would take it for a patch divider (the pattern is compiled only for such a subject)
+    if subject.startswith("---") and re.match(r"---(\s|$)", subject):
         subject = "gitbench: " + subject
     parts = [subject]
     if body.strip():
