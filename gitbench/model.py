@@ -1,7 +1,8 @@
 """Plain data that crosses the layers: what services return and the CLI renders."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here (as in events.py): `dataclass` checks each field annotation written
+# as a string for ClassVar, InitVar and KW_ONLY with a pattern, at import and again when lazy_dataclass makes an
+# `__init__` (~2.5 us a field, 121 fields here); these evaluate as they are.
 from dataclasses import field
 from enum import StrEnum
 from typing import Any
@@ -24,7 +25,7 @@ class OpenStrEnum(StrEnum):
     rather than refusing the whole record."""
 
     @classmethod
-    def _missing_(cls, value: object) -> OpenStrEnum | None:
+    def _missing_(cls, value: object) -> "OpenStrEnum | None":
         if not isinstance(value, str):
             return None
         member = str.__new__(cls, value)
@@ -236,7 +237,7 @@ class JobRecord:
         return self.model
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+    def from_dict(cls, data: dict[str, Any]) -> "JobRecord":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
