@@ -44,8 +44,8 @@ Hierarchy::
     └── InternalError            a bug in gitbench (70)
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import errno
 import os
 from dataclasses import field
@@ -116,7 +116,7 @@ class Action:
     verb: Verb | None = None
     args: tuple[str, ...] = ()
     text: str = ""
-    then: Action | None = None
+    then: "Action | None" = None
 
     @property
     def command(self) -> str:

@@ -6,8 +6,8 @@ absolute paths, ``..``, any ``.git`` component (in any letter case, as on case-i
 backslashes, NUL and control characters.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import fnmatch
 import re
 
@@ -89,7 +89,7 @@ class Scope:
     patterns: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, patterns: list[str] | tuple[str, ...] | None) -> Scope:
+    def of(cls, patterns: list[str] | tuple[str, ...] | None) -> "Scope":
         cleaned = []
         for p in patterns or ():
             if p.startswith("/") or ".." in p.split("/") or "\x00" in p:

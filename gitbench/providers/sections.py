@@ -8,8 +8,8 @@ exists (or cannot be looked at), or an environment variable ``load`` may refuse 
 ``config.load``'s, its errors included. docs/providers.md is the reference.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import os
 from typing import TYPE_CHECKING
 
@@ -100,7 +100,7 @@ def _defaults(workbench_root: str | None) -> bool:
     return True
 
 
-def _full(workbench_root: str | None) -> Config:
+def _full(workbench_root: str | None) -> "Config":
     from gitbench.providers import config
 
     return config.load(workbench_root)

@@ -8,8 +8,8 @@ when none of them says, after the run, from the transcript the agent wrote of it
 a model we cannot tell is left unknown, never guessed.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import json
 import os
 import re

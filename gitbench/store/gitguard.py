@@ -6,8 +6,8 @@ the user's next ``git`` command runs. Nothing in a Draft may change them: they a
 any that changed is put back afterwards, the command's version kept beside gitbench's state for the user to see.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import os
 import shutil
 from dataclasses import field

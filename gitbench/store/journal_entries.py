@@ -13,8 +13,8 @@
 Keys an entry does not know are kept (``extra``) and written back as they were.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` (see model.py): a dataclass field annotated with a string costs
+# a pattern match at import and again when its __init__ is made.
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import field
