@@ -137,6 +137,29 @@ def test_publish_remote_from_config(team: tuple[Path, Path, Path]) -> None:
     assert refs(server)["refs/heads/main"] != git(alice, "rev-parse", "main").strip()
 
 
+def test_publish_remote_after_a_publish_here_only_says_to_push_it_not_that_the_server_moved(
+    team: tuple[Path, Path, Path],
+) -> None:
+    """Nobody else published: the server is behind, at what this clone last saw. The refusal says to push the
+    publish made here (not "a teammate published there" with `pull --keep-mine`, which does nothing), and its
+    two actions, pasted, publish."""
+    server, alice, _ = team
+    job(alice, "src/c.txt", "c\n")
+    ok(alice, "publish")  # here only
+    job(alice, "src/d.txt", "d\n")
+    before_alice, before_server = refs(alice), refs(server)
+    res = gitbench(alice, "publish", "--remote", "--json")
+    assert res.returncode == 19, res.stdout + res.stderr
+    err = json.loads(res.stdout)["error"]
+    assert "each moved on" not in err["message"] and "publishes made here are not on origin yet" in err["message"]
+    assert [a["command"] for a in err["actions"]] == ["gitbench push origin", "gitbench publish --remote origin"]
+    assert refs(alice) == before_alice and refs(server) == before_server
+    ok(alice, "push", "origin")
+    ok(alice, "publish", "--remote", "origin")
+    assert refs(server)["refs/heads/main"] == git(alice, "rev-parse", "main").strip()
+    assert git(server, "show", "main:src/d.txt") == "d\n"
+
+
 def test_a_teammates_checkpoints_and_jobs_never_refuse_my_push(team: tuple[Path, Path, Path]) -> None:
     server, alice, bob = team
     job(alice, "src/a.txt", "alice\n")

@@ -408,8 +408,20 @@ def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> erro
         what = server[:12]
     try:
         behind = wb.git.is_ancestor(local, server)
+        ahead = not behind and wb.git.is_ancestor(server, local)
     except Exception:  # noqa: BLE001 - pygit2 raises several kinds for a commit it does not have
-        behind = True
+        behind, ahead = True, False
+    if ahead and doing == "publish":  # it did not move: publishes made here were never pushed
+        return errors.RemoteMoved(
+            f"{r.name}'s Published ({what}) is behind yours ({local[:12]}): publishes made here are not on "
+            f"{r.name} yet, and a publish to {r.name} moves its Published only from yours. Nothing was put "
+            "over it: your Workbench is untouched.",
+            [
+                errors.Action("Share your Published first", "push", (r.name,)),
+                errors.Action("Then publish again", "publish", ("--remote", r.name)),
+            ],
+            {"remote": r.name, "server": server, "local": local},
+        )
     if behind:
         detail = f"{r.name} has publishes you do not have yet (its Published is {what})."
         actions = [errors.Action("Bring them here first", "pull", (r.name,))]
