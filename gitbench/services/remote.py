@@ -138,15 +138,48 @@ def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
     if theirs is None:
         return
     old = wb.records.head()
-    new, both = wb.records.merge(theirs, f"merge records from {r.name}")
+    keep = _kept_records(wb, r, sync) if old is not None else {}
+    new, both = wb.records.merge(theirs, f"merge records from {r.name}", keep)
     if new != old:
         sync.records_merged = True
+    for label in dict.fromkeys(keep[path] for path in both if path in keep):
+        sync.notes.append(
+            f"The record of Draft {label}'s job stays this clone's, as the Draft does: {r.name}'s is under conflicts/."
+        )
+    both = [path for path in both if path not in keep]
     if both:
         sync.notes.append(
             f"Records changed on both sides were combined, nothing lost: {', '.join(both[:5])}"
             + (f" and {len(both) - 5} more" if len(both) > 5 else "")
             + " (a job record changed on two clones keeps the newer in place and the other under conflicts/)."
         )
+
+
+def _kept_records(wb: Workbench, r: Remote, sync: Sync) -> dict[str, str]:
+    """The job records (path: Draft label) that stay this clone's in a records merge: those of each Draft that
+    a pull keeps as it is here (``_keeps``), read before the merge. A teammate's newer record of such a Draft
+    (discarded there, or moved on there from an older base) describes their Draft, not the one kept here."""
+    from gitbench.services import drafts
+
+    theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+    keep: dict[str, str] = {}
+    for ref in wb.draft_refs():
+        label = ref[len(DRAFT_PREFIX) :]
+        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.gone_drafts.get(label)):
+            keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
+    return keep
+
+
+def _keeps(wb: Workbench, here: str | None, there: str | None, last: str | None) -> bool:
+    """Does a pull keep this clone's Draft (at ``here``) as it is, not following the server's? ``there``: its
+    head on the server; ``last``: its last head seen there, when it is gone from there. Kept when it changed here
+    since: ``_adopt_drafts`` follows a Draft there only if it only moved on there, and trashes one gone from
+    there only if it did not change here."""
+    if here is None:
+        return False
+    if there is not None:
+        return here != there and not wb.git.is_ancestor(here, there)
+    return last is not None and here != last
 
 
 # -- push -------------------------------------------------------------------------------------------------------
@@ -314,7 +347,7 @@ def _plan(
     seen_records = wb.git.ref(r.records)
     if records is not None and records != seen_records:
         if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
-            wb.records.merge(seen_records, f"merge records from {r.name}")
+            merge_records(wb, r, sync)
             records = wb.records.head()
         specs.append(f"{records}:{RECORDS_REF}")
         leases[RECORDS_REF] = seen_records
@@ -597,7 +630,7 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         here = mine.get(label)
         if here is None:
             continue
-        if here != last:
+        if _keeps(wb, here, None, last):
             sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
             continue
         from gitbench.services import discard
