@@ -75,6 +75,7 @@ class Sync:
     records_merged: bool = False
     clashes: list[str] = field(default_factory=list)
     gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
+    seen_drafts: dict[str, str] = field(default_factory=dict)  # the server's Drafts as last seen, before this fetch
 
 
 def resolve(wb: Workbench, name: str | None) -> Remote:
@@ -122,8 +123,10 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
         seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
         gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
         for ref, value in seen.items():
-            if value is not None and wb.git.ref_raw(ref) is None:
-                sync.gone_drafts[ref[len(r.drafts) :]] = value
+            if value is not None:
+                sync.seen_drafts[ref[len(r.drafts) :]] = value
+                if wb.git.ref_raw(ref) is None:
+                    sync.gone_drafts[ref[len(r.drafts) :]] = value
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
@@ -165,20 +168,20 @@ def _kept_records(wb: Workbench, r: Remote, sync: Sync) -> dict[str, str]:
     keep: dict[str, str] = {}
     for ref in wb.draft_refs():
         label = ref[len(DRAFT_PREFIX) :]
-        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.gone_drafts.get(label)):
+        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.seen_drafts.get(label)):
             keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
     return keep
 
 
 def _keeps(wb: Workbench, here: str | None, there: str | None, last: str | None) -> bool:
     """Does a pull keep this clone's Draft (at ``here``) as it is, not following the server's? ``there``: its
-    head on the server; ``last``: its last head seen there, when it is gone from there. Kept when it changed here
-    since: ``_adopt_drafts`` follows a Draft there only if it only moved on there, and trashes one gone from
-    there only if it did not change here."""
+    head on the server now (None: gone from there); ``last``: its head there as last seen before. Kept when it
+    changed here since (``_adopt_drafts`` follows a Draft that only moved on there, rebased there too, and
+    trashes one gone from there only if it did not change here)."""
     if here is None:
         return False
     if there is not None:
-        return here != there and not wb.git.is_ancestor(here, there)
+        return here not in (there, last) and not wb.git.is_ancestor(here, there)
     return last is not None and here != last
 
 
@@ -607,7 +610,8 @@ def _keep_mine(wb: Workbench, local: str, server: str) -> str:
 
 def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
     """Teammates' Drafts (``--drafts``): a new one becomes a Draft here; one that moved on there, and not here,
-    follows; one removed there (published or discarded) and untouched here goes to the trash here."""
+    follows (rebased there too); one removed there (published or discarded) and untouched here goes to the trash
+    here. ``_keeps`` decides, as it does which job records the records merge keeps."""
     mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
     theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
     for label, head in theirs.items():
@@ -618,9 +622,15 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
             sync.notes.append(f"New Draft from {r.name}: {label}.")
         elif here != head:
-            if wb.git.is_ancestor(here, head):
+            if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
+                from gitbench.services import worktrees
+
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
-                sync.notes.append(f"Draft {label} moved on to {r.name}'s ({head[:12]}).")
+                sync.notes.append(
+                    f"Draft {label} moved on to {r.name}'s ({head[:12]})"
+                    + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
+                )
+                sync.notes.extend(worktrees.sync(wb, DRAFT_PREFIX + label, here, head))
             elif not wb.git.is_ancestor(head, here):
                 sync.notes.append(
                     f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
