@@ -88,6 +88,7 @@ class Sync:
     clashes: list[str] = field(default_factory=list)
     gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
     moved_back: tuple[str, str] | None = None  # the server's Published moved back: (last followed, now)
+    seen_drafts: dict[str, str] = field(default_factory=dict)  # the server's Drafts as last seen, before this fetch
 
 
 def resolve(wb: Workbench, name: str | None) -> Remote:
@@ -138,8 +139,10 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
         seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
         gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
         for ref, value in seen.items():
-            if value is not None and wb.git.ref_raw(ref) is None:
-                sync.gone_drafts[ref[len(r.drafts) :]] = value
+            if value is not None:
+                sync.seen_drafts[ref[len(r.drafts) :]] = value
+                if wb.git.ref_raw(ref) is None:
+                    sync.gone_drafts[ref[len(r.drafts) :]] = value
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
@@ -226,15 +229,48 @@ def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
     if theirs is None:
         return
     old = wb.records.head()
-    new, both = wb.records.merge(theirs, f"merge records from {r.name}")
+    keep = _kept_records(wb, r, sync) if old is not None else {}
+    new, both = wb.records.merge(theirs, f"merge records from {r.name}", keep)
     if new != old:
         sync.records_merged = True
+    for label in dict.fromkeys(keep[path] for path in both if path in keep):
+        sync.notes.append(
+            f"The record of Draft {label}'s job stays this clone's, as the Draft does: {r.name}'s is under conflicts/."
+        )
+    both = [path for path in both if path not in keep]
     if both:
         sync.notes.append(
             f"Records changed on both sides were combined, nothing lost: {', '.join(both[:5])}"
             + (f" and {len(both) - 5} more" if len(both) > 5 else "")
             + " (a job record changed on two clones keeps the newer in place and the other under conflicts/)."
         )
+
+
+def _kept_records(wb: Workbench, r: Remote, sync: Sync) -> dict[str, str]:
+    """The job records (path: Draft label) that stay this clone's in a records merge: those of each Draft that
+    a pull keeps as it is here (``_keeps``), read before the merge. A teammate's newer record of such a Draft
+    (discarded there, or moved on there from an older base) describes their Draft, not the one kept here."""
+    from gitbench.services import drafts
+
+    theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+    keep: dict[str, str] = {}
+    for ref in wb.draft_refs():
+        label = ref[len(DRAFT_PREFIX) :]
+        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.seen_drafts.get(label)):
+            keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
+    return keep
+
+
+def _keeps(wb: Workbench, here: str | None, there: str | None, last: str | None) -> bool:
+    """Does a pull keep this clone's Draft (at ``here``) as it is, not following the server's? ``there``: its
+    head on the server now (None: gone from there); ``last``: its head there as last seen before. Kept when it
+    changed here since (``_adopt_drafts`` follows a Draft that only moved on there, rebased there too, and
+    trashes one gone from there only if it did not change here)."""
+    if here is None:
+        return False
+    if there is not None:
+        return here not in (there, last) and not wb.git.is_ancestor(here, there)
+    return last is not None and here != last
 
 
 # -- push -------------------------------------------------------------------------------------------------------
@@ -409,7 +445,7 @@ def _plan(
     seen_records = wb.git.ref(r.records)
     if records is not None and records != seen_records:
         if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
-            wb.records.merge(seen_records, f"merge records from {r.name}")
+            merge_records(wb, r, sync)
             records = wb.records.head()
         specs.append(f"{records}:{RECORDS_REF}")
         leases[RECORDS_REF] = seen_records
@@ -745,7 +781,8 @@ def _keep_mine(wb: Workbench, local: str, server: str) -> str:
 
 def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
     """Teammates' Drafts (``--drafts``): a new one becomes a Draft here; one that moved on there, and not here,
-    follows; one removed there (published or discarded) and untouched here goes to the trash here."""
+    follows (rebased there too); one removed there (published or discarded) and untouched here goes to the trash
+    here. ``_keeps`` decides, as it does which job records the records merge keeps."""
     mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
     theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
     for label, head in theirs.items():
@@ -756,9 +793,15 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
             sync.notes.append(f"New Draft from {r.name}: {label}.")
         elif here != head:
-            if wb.git.is_ancestor(here, head):
+            if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
+                from gitbench.services import worktrees
+
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
-                sync.notes.append(f"Draft {label} moved on to {r.name}'s ({head[:12]}).")
+                sync.notes.append(
+                    f"Draft {label} moved on to {r.name}'s ({head[:12]})"
+                    + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
+                )
+                sync.notes.extend(worktrees.sync(wb, DRAFT_PREFIX + label, here, head))
             elif not wb.git.is_ancestor(head, here):
                 sync.notes.append(
                     f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
@@ -768,7 +811,7 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         here = mine.get(label)
         if here is None:
             continue
-        if here != last:
+        if _keeps(wb, here, None, last):
             sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
             continue
         from gitbench.services import discard
