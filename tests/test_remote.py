@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,29 @@ def test_publish_remote_from_config(team: tuple[Path, Path, Path]) -> None:
     job(alice, "src/d.txt", "d\n")
     ok(alice, "publish", "--no-remote")
     assert refs(server)["refs/heads/main"] != git(alice, "rev-parse", "main").strip()
+
+
+def test_publish_remote_after_a_publish_here_only_says_to_push_it_not_that_the_server_moved(
+    team: tuple[Path, Path, Path],
+) -> None:
+    """Nobody else published: the server is behind, at what this clone last saw. The refusal says to push the
+    publish made here (not "a teammate published there" with `pull --keep-mine`, which does nothing), and its
+    two actions, pasted, publish."""
+    server, alice, _ = team
+    job(alice, "src/c.txt", "c\n")
+    ok(alice, "publish")  # here only
+    job(alice, "src/d.txt", "d\n")
+    before_alice, before_server = refs(alice), refs(server)
+    res = gitbench(alice, "publish", "--remote", "--json")
+    assert res.returncode == 19, res.stdout + res.stderr
+    err = json.loads(res.stdout)["error"]
+    assert "each moved on" not in err["message"] and "publishes made here are not on origin yet" in err["message"]
+    assert [a["command"] for a in err["actions"]] == ["gitbench push origin", "gitbench publish --remote origin"]
+    assert refs(alice) == before_alice and refs(server) == before_server
+    ok(alice, "push", "origin")
+    ok(alice, "publish", "--remote", "origin")
+    assert refs(server)["refs/heads/main"] == git(alice, "rev-parse", "main").strip()
+    assert git(server, "show", "main:src/d.txt") == "d\n"
 
 
 def test_a_teammates_checkpoints_and_jobs_never_refuse_my_push(team: tuple[Path, Path, Path]) -> None:
@@ -287,6 +311,9 @@ def test_no_remote_and_unreachable_remote_say_what_to_do(tmp_path: Path) -> None
         assert res.returncode == 18, res.stdout + res.stderr
         error = json.loads(res.stdout)["error"]
         assert "nowhere.git" in error["message"] and error["code"] == "remote"
+        # Git's reason, not its advice cut in two, and one full stop
+        assert "does not appear to be a git repository; Could not read from remote repository." in error["message"]
+        assert "access rights" not in error["message"] and ".." not in error["message"]
         assert any("git ls-remote origin" in a["command"] for a in error["actions"])
     assert refs(wb) == before
 
@@ -377,3 +404,109 @@ def test_a_keep_mine_pull_stopped_by_local_edits_leaves_no_draft_behind(team: tu
     ok(bob, "pull", "--keep-mine")
     drafts = [r for r in refs(bob) if r.startswith("refs/heads/gitbench/draft/")]
     assert len(drafts) == 1 and refs(bob)[drafts[0]] == mine
+
+
+def run(wb: Path, env: dict[str, str], *args: str) -> dict:
+    res = gitbench(wb, *args, "--json", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return json.loads(res.stdout)
+
+
+def exec_job(wb: Path, env: dict[str, str], name: str) -> str:
+    """`gitbench exec` writing the file ``name``; the ref of the Draft it made."""
+    code = f"import pathlib; pathlib.Path({name!r}).write_text('x\\n')"
+    res = gitbench(wb, "exec", "--files", "**", "--", sys.executable, "-c", code, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return next(r for r in refs(wb) if r.startswith("refs/heads/gitbench/draft/"))
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> tuple[Path, Path, dict[str, str], Path, dict[str, str]]:
+    """As ``team``, each clone with its own HOME (its own Draft worktrees): server, Alice, her env, Bob, his."""
+    server = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(server))
+    a, b = ({"HOME": str(tmp_path / h), "XDG_CONFIG_HOME": str(tmp_path / h / ".config")} for h in ("ha", "hb"))
+    alice = make_project(tmp_path / "alice")
+    run(alice, a, "init")
+    git(alice, "remote", "add", "origin", str(server))
+    run(alice, a, "push")
+    git(tmp_path, "clone", "-q", str(server), str(tmp_path / "bob"))
+    bob = tmp_path / "bob"
+    run(bob, b, "init")
+    return server, alice, a, bob, b
+
+
+def test_a_draft_kept_here_keeps_its_job_record_when_the_teammate_discarded_it_later(
+    homes: tuple[Path, Path, dict[str, str], Path, dict[str, str]],
+) -> None:
+    """Bob pulls Alice's Draft and rebases it onto his own publish; Alice then discards it (her record newer) and
+    pushes. Bob's pull keeps his Draft (changed here since), and the record of its job with it: his base, his
+    status; Alice's record goes under conflicts/. Bob reviews it against his Published and publishes it."""
+    server, alice, a, bob, b = homes
+    draft = exec_job(alice, a, "shared.txt")
+    label = draft.removeprefix("refs/heads/gitbench/draft/")
+    run(alice, a, "push", "--drafts")
+    exec_job(bob, b, "mine.txt")
+    run(bob, b, "publish")
+    published = git(bob, "rev-parse", "main").strip()
+    run(bob, b, "pull", "--drafts")
+    run(bob, b, "rebase")
+    rebased = refs(bob)[draft]
+    # Alice discards it after Bob's rebase: her record of the job is the newer one.
+    later = {**a, "GITBENCH_NOW": str(time.time() + 3600)}
+    assert gitbench(alice, "discard", "--yes", env=later).returncode == 0
+    run(alice, a, "push", "--drafts")
+    assert draft not in refs(server)
+
+    pulled = run(bob, b, "pull", "--drafts")
+    notes = " ".join(pulled["result"]["notes"])
+    assert f"Draft {label} is gone from origin but changed here since: kept." in notes
+    assert refs(bob)[draft] == rebased and git(bob, "rev-parse", "main").strip() == published
+    record = json.loads(git(bob, "show", f"refs/gitbench/records:jobs/{label}.json"))
+    assert record["base"] == published and record["status"] != "discarded"
+    aside = git(bob, "ls-tree", "--name-only", "refs/gitbench/records", "conflicts/jobs/").split()
+    assert [json.loads(git(bob, "show", f"refs/gitbench/records:{p}"))["status"] for p in aside] == ["discarded"]
+    (listed,) = run(bob, b, "drafts")["result"]
+    assert listed["base"] == published and listed["base_is_published"] and listed["status"] != "discarded"
+    review = run(bob, b, "review")["result"]
+    assert review["base"] == published and [f["path"] for f in review["files"]] == ["shared.txt"]
+    assert f"The record of Draft {label}'s job stays this clone's" in notes
+    run(bob, b, "publish")
+    assert git(bob, "rev-parse", "main").strip() == rebased
+    assert set(git(bob, "ls-tree", "--name-only", "main").split()) >= {"mine.txt", "shared.txt"}
+    # Shared back, every clone ends with Bob's record in place: Alice's pull takes it.
+    run(bob, b, "push", "--drafts")
+    run(alice, a, "pull", "--drafts")
+    assert json.loads(git(alice, "show", f"refs/gitbench/records:jobs/{label}.json"))["status"] == "published"
+
+
+def test_a_draft_rebased_there_and_untouched_here_follows_with_the_teammates_record(
+    homes: tuple[Path, Path, dict[str, str], Path, dict[str, str]],
+) -> None:
+    """Bob has Alice's shared Draft and leaves it alone; Alice rebases it onto Bob's publish and pushes it. Bob's
+    pull brings her Draft (not a fast-forward of his: a rebase) and her record: it reviews against Published."""
+    server, alice, a, bob, b = homes
+    exec_job(bob, b, "mine.txt")
+    run(bob, b, "publish")
+    run(bob, b, "push")
+    published = git(bob, "rev-parse", "main").strip()
+    draft = exec_job(alice, a, "shared.txt")
+    label = draft.removeprefix("refs/heads/gitbench/draft/")
+    run(alice, a, "push", "--drafts")
+    run(bob, b, "pull", "--drafts")
+    old = refs(bob)[draft]
+    run(alice, a, "pull")
+    run(alice, a, "rebase")
+    run(alice, a, "push", "--drafts")
+    rebased = refs(alice)[draft]
+    assert refs(server)[draft] == rebased and old not in git(alice, "rev-list", rebased)
+
+    pulled = run(bob, b, "pull", "--drafts")
+    assert f"Draft {label} moved on to origin's ({rebased[:12]}), rebased there" in " ".join(pulled["result"]["notes"])
+    assert refs(bob)[draft] == rebased and git(bob, "rev-parse", "main").strip() == published
+    assert json.loads(git(bob, "show", f"refs/gitbench/records:jobs/{label}.json"))["base"] == published
+    assert git(bob, "ls-tree", "--name-only", "refs/gitbench/records", "conflicts/").split() == []
+    review = run(bob, b, "review")["result"]
+    assert review["base"] == published and [f["path"] for f in review["files"]] == ["shared.txt"]
+    run(bob, b, "publish")
+    assert git(bob, "rev-parse", "main").strip() == rebased

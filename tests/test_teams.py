@@ -6,6 +6,7 @@ network. After each step the server lost nothing and overwrote nothing unseen (t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -234,6 +235,131 @@ def test_sharing_a_restore_never_overwrites_a_publish_this_clone_has_not_seen(
     model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
     assert git_server.refs()[PUBLISHED] == theirs, f"Alice's publish, unseen by Bob, was overwritten: {out.text}"
     assert out.code == 19, out.text
+
+
+def _restored_on_the_server(git_server: GitServer, tmp_path: Path) -> tuple[Clone, Clone, str, str, str]:
+    """Alice publishes a bad change with --remote, Bob pulls it, Alice restores the checkpoint before it and
+    shares that restore (docs/teams.md). (alice, bob, the bad commit, the restored one, the bad job's id)."""
+    alice, bob = make_team(git_server, tmp_path)
+    bad_job = alice.job("bad")["job"]["id"]
+    alice.ok("publish", "--remote")
+    assert bob.run("pull").code == 0
+    bad = bob.published
+    assert bob.job_record(bad_job) is not None
+    before = next(c for c in alice.checkpoints() if c["commit"] != bad and alice.is_ancestor(c["commit"], bad))
+    check_restore(alice, before)
+    assert alice.run("push", "--overwrite-published").code == 0
+    restored = git_server.refs()[PUBLISHED]
+    assert restored == before["commit"] != bad
+    return alice, bob, bad, restored, bad_job
+
+
+@ONE_FLAVOUR
+def test_a_teammates_shared_restore_is_followed_by_pull_never_called_ahead(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: after Alice's shared restore Bob's pull said "Your Published is ahead of origin's" and
+    Bob's push put the bad change back on the server. Bob published nothing since: pull follows the restore,
+    with a pre-restore checkpoint that undoes it."""
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    bob.git("fetch", "origin")  # what status says, as last seen, once the restore was fetched
+    out = bob.run("status")
+    assert "ahead" not in json.dumps(out.data), out.text
+    assert "moved back" in json.dumps(out.data), out.text
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    said = " ".join(out.result["notes"])
+    assert "ahead" not in said, out.text
+    assert "moved back" in said and restored[:12] in said, out.text
+    # Who moved it back: the restore's own checkpoint on the server (Alice's), which keeps what was there.
+    theirs = next(c for c in alice.checkpoints() if c["kind"] == "pre-restore")
+    assert f"restore; {theirs['name']} keeps what was there" in said, out.text
+    assert bob.published == restored
+    assert not (bob.path / "f.txt").exists()  # the bad change is gone from the files too
+    assert bob.job_record(bad_job) is None  # the records of the restore, with it
+    assert bob.git("status", "--porcelain", "--untracked-files=no") == ""
+    # Bob's push now changes nothing on the server's Published.
+    assert bob.run("push").code == 0
+    assert git_server.refs()[PUBLISHED] == restored
+    # Undoable: the pre-restore checkpoint the pull took keeps Bob's Published and records as they were.
+    pre = next(c for c in bob.checkpoints() if c["name"] in said and c["kind"] == "pre-restore" and c["commit"] == bad)
+    check_restore(bob, pre)
+    assert bob.published == bad and bob.job_record(bad_job) is not None
+
+
+@ONE_FLAVOUR
+def test_pull_refuses_a_teammates_restore_when_this_clone_published_since(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    bob.job("bob", "b.txt")
+    bob.ok("publish")  # here only, after seeing the bad change
+    mine, records = bob.published, bob.records
+    out = bob.run("pull")
+    assert out.code == 19 and out.error["code"] == "remote-moved", out.text
+    assert "moved back" in out.message and restored[:12] in out.message and mine[:12] in out.message, out.text
+    commands = [a.get("command") for a in out.error["actions"]]
+    assert "gitbench pull --keep-mine origin" in commands, out.text
+    assert "gitbench push --overwrite-published origin" in commands, out.text
+    assert bob.published == mine and bob.records == records  # nothing changed here
+    assert git_server.refs()[PUBLISHED] == restored
+    # Asked again, the same answer: a fetch did not make the restore forgotten.
+    assert bob.run("pull").code == 19
+    assert bob.run("push").code == 19 and git_server.refs()[PUBLISHED] == restored
+    # The first way out: follow it, Bob's publishes kept as a Draft, a pre-restore checkpoint first.
+    out = bob.run("pull", "--keep-mine")
+    assert out.code == 0, out.text
+    assert bob.published == restored
+    assert [bob.ref(d) for d in bob.drafts()] == [mine]
+    assert any(c["kind"] == "pre-restore" and c["commit"] == mine for c in bob.checkpoints())
+
+
+@ONE_FLAVOUR
+def test_overwrite_published_after_a_refused_pull_puts_mine_back_deliberately(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    bob.job("bob", "b.txt")
+    bob.ok("publish")
+    mine = bob.published
+    assert bob.run("pull").code == 19
+    out = bob.run("push", "--overwrite-published")
+    assert out.code == 0, out.text
+    assert git_server.refs()[PUBLISHED] == mine
+    assert alice.run("pull").code == 0 and alice.published == mine  # for Alice it is a publish, not a restore
+
+
+@ONE_FLAVOUR
+def test_push_and_publish_remote_never_undo_a_restore_this_clone_has_not_followed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    # Bob has not pulled since Alice's restore: a plain git fetch does not make it seen either.
+    bob.git("fetch", "origin")
+    out = bob.run("push")
+    assert out.code == 19 and out.error["code"] == "remote-moved", out.text
+    assert "moved back" in out.message and "gitbench pull origin" in out.message, out.text
+    assert git_server.refs()[PUBLISHED] == restored
+    assert bob.published == bad
+    out = bob.run("push", "--overwrite-published")  # the restore is known now: this is deliberate
+    assert out.code == 0, out.text
+    assert git_server.refs()[PUBLISHED] == bad
+
+
+@ONE_FLAVOUR
+def test_publish_remote_never_undoes_a_restore_this_clone_has_not_followed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    bob.job("bob", "b.txt")
+    draft = bob.drafts()
+    out = bob.run("publish", "--remote")
+    assert out.code == 19 and out.error["code"] == "remote-moved", out.text
+    assert "moved back" in out.message and "gitbench pull origin" in out.message, out.text
+    assert git_server.refs()[PUBLISHED] == restored
+    assert bob.published == bad and bob.drafts() == draft
+    out = bob.run("push")  # and the push the publish would have offered is refused too
+    assert out.code == 19 and git_server.refs()[PUBLISHED] == restored
 
 
 @ONE_FLAVOUR

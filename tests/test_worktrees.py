@@ -490,6 +490,31 @@ def test_a_full_screen_command_stopped_from_outside_leaves_the_terminal_as_it_wa
     assert after[3] == before[3] and after[3] & termios.ECHO and after[3] & termios.ICANON
 
 
+def test_the_terminal_settings_put_back_are_the_users_even_when_the_command_went_raw_at_once(
+    workbench: Path,
+) -> None:
+    """A loaded machine: gitbench is overtaken right after the command starts (``:delay``), and the command has
+    put the terminal in raw mode before gitbench goes on. Stopped from outside, it does not restore it: what
+    gitbench puts back is what the user had before the command, not the command's raw mode."""
+    import termios
+
+    env = {"GITBENCH_FAULT": "supervisor.started:delay"}
+    pid, fd = _pty_gitbench(workbench, ["exec", "--", sys.executable, "-c", RAW], env)
+    try:
+        before = termios.tcgetattr(fd)
+        _read_until(fd, "FULLSCREEN")
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO  # raw now, while gitbench is still held
+        time.sleep(2.5)  # gitbench has gone on from the point: it runs the job's loop
+        os.kill(pid, signal.SIGTERM)
+        _read_until(fd, "cancelled")
+        _, status = os.waitpid(pid, 0)
+        after = termios.tcgetattr(fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert after[3] == before[3] and after[3] & termios.ECHO and after[3] & termios.ICANON
+
+
 def test_ctrl_backslash_that_ends_the_command_cancels_the_job(workbench: Path) -> None:
     code = (
         "import pathlib, sys, time; pathlib.Path('src/app.py').write_text('half\\n'); print('WAIT' + 'ING');"

@@ -68,9 +68,16 @@ def _run(gitdir: str, args: list[str], what: str, stdin: str | None = None) -> s
         ) from exc
 
 
+_ADVICE = ("Please make sure you have the correct access rights", "and the repository exists.")
+
+
 def unreachable(remote: str, url: str | None, stderr: str, what: str) -> errors.RemoteError:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    said = "; ".join(ln.removeprefix("fatal: ").removeprefix("error: ") for ln in lines[-3:]) or "no reason given"
+    # Git's advice after "Could not read from remote repository." says nothing: without it the lines kept are the
+    # ones that name the reason ("'URL' does not appear to be a git repository", "ssh: connect to host ...").
+    reasons = [ln for ln in lines if ln.strip() not in _ADVICE]
+    said = "; ".join(ln.removeprefix("fatal: ").removeprefix("error: ").rstrip(". ") for ln in reasons[-3:])
+    said = said or "no reason given"
     return errors.RemoteError(
         f"Could not {what} {remote} ({url or 'no URL'}): {said}. Nothing was changed on the server by this command "
         "unless it says so below; your Workbench is as it was.",

@@ -421,6 +421,12 @@ class GitRepo:
         tagger_time = obj.tagger.time if obj.tagger else 0
         return obj.message, str(obj.target), tagger_time
 
+    def tagger_name(self, ref: str) -> str | None:
+        """Who made an annotated tag (its tagger's name), or None."""
+        raw = self.ref_raw(ref)
+        obj = self.repo.get(raw) if raw else None
+        return obj.tagger.name if isinstance(obj, pygit2.Tag) and obj.tagger else None
+
     def create_tag(self, name: str, target: str, message: str) -> None:
         """Create an annotated tag; fails (RefMoved) if the name is taken."""
         try:

@@ -20,7 +20,12 @@ def adapter(name: str) -> Adapter:
         actions = [errors.Action(f"The hooks of {known}", "agent install", (known,))] if known else []
         raise errors.UsageError(
             f"gitbench has no hooks for {name!r}; it has them for: {', '.join(MODULES)}.",
-            [*actions, errors.Action("Or run the agent in a Draft for one run", "agent run", (name,))],
+            [
+                *actions,
+                errors.Action(
+                    f"{'Or run' if actions else 'Run'} the agent in a Draft for one run", "agent run", (name,)
+                ),
+            ],
         )
     adapter_: Adapter = importlib.import_module(f"gitbench.integrations.{module}").ADAPTER
     return adapter_

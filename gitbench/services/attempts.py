@@ -295,15 +295,23 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
         both = sorted(theirs & ours)
         if both:
+            actions = [errors.Action("Discard the Draft", "discard", ("--draft", label))]
+            # again from the new Published, as the job was made: `try` takes only a Workshop job, this one by id
+            maker = drafts.job_of(wb, ref)
+            if maker is not None and maker.kind == "ask":
+                actions.append(
+                    errors.Action("Or try the job again from the new Published", "try", ("MODEL", "--job", maker.id))
+                )
+            elif maker is not None and maker.kind == "exec" and maker.command:
+                actions.append(
+                    errors.Action("Or run the command again from the new Published", "exec", ("--", *maker.command))
+                )
             raise errors.PublishConflict(
                 f"The Draft {label} and Published both changed {len(both)} file(s) since the Draft was made: "
                 + ", ".join(both[:20])
                 + (" …" if len(both) > 20 else "")
                 + ". gitbench does not merge changes: nothing was changed.",
-                [
-                    errors.Action("Discard the Draft", "discard", ("--draft", label)),
-                    errors.Action("Or try the job again from the new Published", "try", ("MODEL",)),
-                ],
+                actions,
                 {"paths": both},
             )
         chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))

@@ -9,6 +9,13 @@ What this clone last saw on the server is kept in tracking refs (``refs/remotes/
 Published, as Git itself does; ``refs/gitbench/remotes/<remote>/records`` and ``…/drafts/<label>``). Every ref
 is pushed with a lease on that value, so nothing on the server is overwritten that this clone has not seen; a
 refused lease on anything but Published is settled by fetching, merging and pushing again.
+
+A fetch overwrites Git's tracking branch, so it cannot tell a teammate's restore there (the server's Published
+moved back) from a Published that never moved on. ``refs/gitbench/remotes/<remote>/published`` keeps the newest
+server Published this clone followed: it moves forward with every fetch, push and publish, and stays where it is
+when the server's moves back, until this clone follows that restore (``pull``) or deliberately puts its own back
+over it (``push --overwrite-published``). While it is not an ancestor of the server's Published, a restore there
+is unfollowed: ``pull`` follows or refuses it, ``push`` and ``publish --remote`` refuse to undo it.
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ class Remote:
     @property
     def records(self) -> str:
         return f"{TRACKING}{self.name}/records"
+
+    @property
+    def followed(self) -> str:
+        """The newest Published of the server's that this clone followed (see the module's docstring)."""
+        return f"{TRACKING}{self.name}/published"
 
     @property
     def drafts(self) -> str:
@@ -75,6 +87,8 @@ class Sync:
     records_merged: bool = False
     clashes: list[str] = field(default_factory=list)
     gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
+    moved_back: tuple[str, str] | None = None  # the server's Published moved back: (last followed, now)
+    seen_drafts: dict[str, str] = field(default_factory=dict)  # the server's Drafts as last seen, before this fetch
 
 
 def resolve(wb: Workbench, name: str | None) -> Remote:
@@ -111,9 +125,12 @@ def resolve(wb: Workbench, name: str | None) -> Remote:
 
 
 def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
-    """Fetch Published, checkpoints and records (and Drafts) into their tracking refs, then merge the records.
-    Called with the Workbench lock held."""
+    """Fetch Published, checkpoints and records (and Drafts) into their tracking refs, then merge the records,
+    unless the server's Published moved back (``sync.moved_back``): the records of a restore are taken only with
+    it (``pull``). Called with the Workbench lock held."""
+    followed = wb.git.ref(r.followed) or wb.git.ref(r.published)
     res = gitremote.fetch(wb.git.gitdir, r.name, r.fetch_specs(), r.url)
+    sync.moved_back = _moved_back(wb, r, followed, wb.git.ref(r.published))
     # Only the checkpoints are fetched into refs/tags/ (and --no-tags follows no other tag): the tags git says
     # it created are the new checkpoints. Counted from its report, not by listing every checkpoint before and
     # after (two reads of thousands of refs, for a number in the summary).
@@ -122,15 +139,89 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
         seen = {ref: wb.git.ref_raw(ref) for ref in wb.git.refs(r.drafts)}
         gitremote.fetch(wb.git.gitdir, r.name, [f"+{DRAFT_PREFIX}*:{r.drafts}*"], r.url, prune=True)
         for ref, value in seen.items():
-            if value is not None and wb.git.ref_raw(ref) is None:
-                sync.gone_drafts[ref[len(r.drafts) :]] = value
+            if value is not None:
+                sync.seen_drafts[ref[len(r.drafts) :]] = value
+                if wb.git.ref_raw(ref) is None:
+                    sync.gone_drafts[ref[len(r.drafts) :]] = value
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
             sync.clashes.append(name[len("refs/tags/") :])
         else:
             sync.notes.append(f"Git did not update {ref} ({why}).")
-    merge_records(wb, r, sync)
+    if sync.moved_back is None:
+        merge_records(wb, r, sync)
+
+
+def _moved_back(wb: Workbench, r: Remote, followed: str | None, server: str | None) -> tuple[str, str] | None:
+    """After a fetch: keep the last followed Published of the server's moving forward; (followed, server) if the
+    server's moved back from it (a teammate's restore there), which stays unfollowed until pull follows it."""
+    if server is None:
+        return None
+    if followed is None or wb.git.is_ancestor(followed, server):
+        _set_tracking(wb, r.followed, server)
+        return None
+    _set_tracking(wb, r.followed, followed)  # an older clone had none: what it had seen, kept
+    return followed, server
+
+
+def unfollowed(wb: Workbench, r: Remote) -> tuple[str, str] | None:
+    """A restore on the server this clone has seen (fetched) but not followed: (followed, server), or None."""
+    followed, server = wb.git.ref(r.followed), wb.git.ref(r.published)
+    if followed is None or server is None or followed == server:
+        return None
+    try:
+        return None if wb.git.is_ancestor(followed, server) else (followed, server)
+    except Exception:  # noqa: BLE001 - a commit missing here (a shallow clone): nothing to say
+        return None
+
+
+def _restorer(wb: Workbench, seen: str) -> tuple[str | None, str | None]:
+    """(who, checkpoint) of the restore on the server that moved its Published back from ``seen``: the newest
+    pre-restore checkpoint taken at ``seen`` (a restore's first step), if it was fetched."""
+    from gitbench import clock
+    from gitbench.services import checkpoints
+
+    for cp in reversed(checkpoints.since(wb, clock.now() - 30 * 86400)):
+        if cp.kind == CheckpointKind.PRE_RESTORE and cp.commit == seen:
+            return wb.git.tagger_name("refs/tags/" + cp.name), cp.name
+    return None, None
+
+
+def _subject(wb: Workbench, commit: str) -> str:
+    try:
+        message = wb.git.commit(commit).message
+    except (KeyError, ValueError):
+        return commit[:12]
+    return f"{commit[:12]} “{message.splitlines()[0] if message else ''}”"
+
+
+def _back(wb: Workbench, r: Remote, seen: str, server: str) -> str:
+    """ "origin's Published was moved back to X (by Alice's restore; her checkpoint Y keeps what was there)"."""
+    who, cp = _restorer(wb, seen)
+    went = "moved back to" if wb.git.is_ancestor(server, seen) else "moved back and on to"
+    by = f"by {who}'s restore" if who else "by a restore there"
+    keeps = f"; {cp} keeps what was there" if cp else ""
+    return (
+        f"{r.name}'s Published was {went} {_subject(wb, server)} ({by}{keeps}): this clone last saw it at "
+        f"{_subject(wb, seen)}"
+    )
+
+
+def restored_there(wb: Workbench, r: Remote, seen: str, server: str, local: str, doing: str) -> errors.RemoteMoved:
+    """A push or publish --remote would undo a restore on the server that this clone has not followed."""
+    return errors.RemoteMoved(
+        f"{_back(wb, r, seen, server)}. A {doing} from here would put back what that restore took away. "
+        "Nothing was put over it"
+        + (": your Workbench is untouched." if doing == "publish" else "; nothing of yours was lost."),
+        [
+            errors.Action("Follow the restore here first (yours before it is kept as a checkpoint)", "pull", (r.name,)),
+            errors.Action(
+                "Or put your Published back over it, deliberately", "push", ("--overwrite-published", r.name)
+            ),
+        ],
+        {"remote": r.name, "server": server, "seen": seen, "local": local, "restored": True},
+    )
 
 
 def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
@@ -138,15 +229,48 @@ def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
     if theirs is None:
         return
     old = wb.records.head()
-    new, both = wb.records.merge(theirs, f"merge records from {r.name}")
+    keep = _kept_records(wb, r, sync) if old is not None else {}
+    new, both = wb.records.merge(theirs, f"merge records from {r.name}", keep)
     if new != old:
         sync.records_merged = True
+    for label in dict.fromkeys(keep[path] for path in both if path in keep):
+        sync.notes.append(
+            f"The record of Draft {label}'s job stays this clone's, as the Draft does: {r.name}'s is under conflicts/."
+        )
+    both = [path for path in both if path not in keep]
     if both:
         sync.notes.append(
             f"Records changed on both sides were combined, nothing lost: {', '.join(both[:5])}"
             + (f" and {len(both) - 5} more" if len(both) > 5 else "")
             + " (a job record changed on two clones keeps the newer in place and the other under conflicts/)."
         )
+
+
+def _kept_records(wb: Workbench, r: Remote, sync: Sync) -> dict[str, str]:
+    """The job records (path: Draft label) that stay this clone's in a records merge: those of each Draft that
+    a pull keeps as it is here (``_keeps``), read before the merge. A teammate's newer record of such a Draft
+    (discarded there, or moved on there from an older base) describes their Draft, not the one kept here."""
+    from gitbench.services import drafts
+
+    theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+    keep: dict[str, str] = {}
+    for ref in wb.draft_refs():
+        label = ref[len(DRAFT_PREFIX) :]
+        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.seen_drafts.get(label)):
+            keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
+    return keep
+
+
+def _keeps(wb: Workbench, here: str | None, there: str | None, last: str | None) -> bool:
+    """Does a pull keep this clone's Draft (at ``here``) as it is, not following the server's? ``there``: its
+    head on the server now (None: gone from there); ``last``: its head there as last seen before. Kept when it
+    changed here since (``_adopt_drafts`` follows a Draft that only moved on there, rebased there too, and
+    trashes one gone from there only if it did not change here)."""
+    if here is None:
+        return False
+    if there is not None:
+        return here not in (there, last) and not wb.git.is_ancestor(here, there)
+    return last is not None and here != last
 
 
 # -- push -------------------------------------------------------------------------------------------------------
@@ -169,6 +293,11 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         # Never talked to this server: learn what it has first (a teammate may have shared the Workbench).
         fetch(wb, r, sync, drafts)
         fetched = True
+    # A restore on the server that this clone fetched but did not follow: only a deliberate
+    # --overwrite-published may put Published back over it.
+    back = sync.moved_back or unfollowed(wb, r)
+    if back is not None and not (overwrite and sync.moved_back is None):
+        raise restored_there(wb, r, *back, wb.published(), "push")
     # What the user has seen of the server's Published: a retry below fetches, but what that fetch brings was
     # never looked at, so nothing may be put over it (--overwrite-published included).
     seen_before = wb.git.ref(r.published)
@@ -193,6 +322,8 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         # Refused: learn what the server has, then decide (only a moved Published stops us).
         fetch(wb, r, sync, drafts)
         fetched = True
+        if sync.moved_back is not None:  # a teammate's restore there, never looked at: not undone from here
+            raise restored_there(wb, r, *sync.moved_back, wb.published(), "push")
         server = wb.git.ref(r.published)
         if server is not None and server != wanted.get(wb.published_ref, server):
             local = wb.published()
@@ -242,7 +373,7 @@ def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, st
         got.append("the checkpoints")
     for ref in got:  # what the server has, we have seen
         if ref == wb.published_ref:
-            _set_tracking(wb, r.published, wanted[ref])
+            _followed(wb, r, wanted[ref])
         elif ref == RECORDS_REF:
             _set_tracking(wb, r.records, wanted[ref])
     saw = (
@@ -314,7 +445,7 @@ def _plan(
     seen_records = wb.git.ref(r.records)
     if records is not None and records != seen_records:
         if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
-            wb.records.merge(seen_records, f"merge records from {r.name}")
+            merge_records(wb, r, sync)
             records = wb.records.head()
         specs.append(f"{records}:{RECORDS_REF}")
         leases[RECORDS_REF] = seen_records
@@ -371,8 +502,9 @@ def _seen(wb: Workbench, r: Remote, wanted: dict[str, str | None]) -> None:
     """After a successful push: the server has what we sent."""
     for ref, value in wanted.items():
         if ref == wb.published_ref:
-            track = r.published
-        elif ref == RECORDS_REF:
+            _followed(wb, r, value)
+            continue
+        if ref == RECORDS_REF:
             track = r.records
         else:
             label = ref[len(DRAFT_PREFIX) :]
@@ -381,13 +513,21 @@ def _seen(wb: Workbench, r: Remote, wanted: dict[str, str | None]) -> None:
         _set_tracking(wb, track, value)
 
 
-def _set_tracking(wb: Workbench, track: str, value: str | None) -> None:
+def _set_tracking(wb: Workbench, track: str, value: str | None) -> bool:
     current = wb.git.ref_raw(track)
     if current != value:
         try:
             wb.git.set_ref(track, value, current, "gitbench: seen on the server")
         except Exception:  # noqa: BLE001 - a tracking ref is only a hint; the next fetch sets it right
-            pass
+            return False
+    return True
+
+
+def _followed(wb: Workbench, r: Remote, value: str | None) -> None:
+    """The server's Published is ``value``, put there from here: seen and followed. Followed only once seen: a
+    tracking ref left behind (locked) must not look like a restore there."""
+    if _set_tracking(wb, r.published, value) and value is not None:
+        _set_tracking(wb, r.followed, value)
 
 
 def _describe(line: gitremote.PushLine) -> str:
@@ -408,8 +548,20 @@ def moved(wb: Workbench, r: Remote, local: str, server: str, doing: str) -> erro
         what = server[:12]
     try:
         behind = wb.git.is_ancestor(local, server)
+        ahead = not behind and wb.git.is_ancestor(server, local)
     except Exception:  # noqa: BLE001 - pygit2 raises several kinds for a commit it does not have
-        behind = True
+        behind, ahead = True, False
+    if ahead and doing == "publish":  # it did not move: publishes made here were never pushed
+        return errors.RemoteMoved(
+            f"{r.name}'s Published ({what}) is behind yours ({local[:12]}): publishes made here are not on "
+            f"{r.name} yet, and a publish to {r.name} moves its Published only from yours. Nothing was put "
+            "over it: your Workbench is untouched.",
+            [
+                errors.Action("Share your Published first", "push", (r.name,)),
+                errors.Action("Then publish again", "publish", ("--remote", r.name)),
+            ],
+            {"remote": r.name, "server": server, "local": local},
+        )
     if behind:
         detail = f"{r.name} has publishes you do not have yet (its Published is {what})."
         actions = [errors.Action("Bring them here first", "pull", (r.name,))]
@@ -465,7 +617,10 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
             _adopt_drafts(wb, r, sync)
         server = wb.git.ref(r.published)
         local = wb.published()
-        if server is None:
+        back = sync.moved_back or unfollowed(wb, r)
+        if back is not None:
+            _follow_restore(wb, r, sync, *back, local, keep_mine)
+        elif server is None:
             sync.notes.append(f"{r.name} has no Published yet: `gitbench push` shares yours.")
         elif server == local:
             sync.notes.append(f"Published is the same here and on {r.name} ({local[:12]}).")
@@ -515,6 +670,70 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
     return _result(wb, "pull", sync)
 
 
+def _follow_restore(wb: Workbench, r: Remote, sync: Sync, seen: str, server: str, local: str, keep_mine: bool) -> None:
+    """The server's Published moved back from ``seen`` (a teammate's restore there): follow it here, as a restore
+    is done (a pre-restore checkpoint first, then Published and the records), if this clone published nothing
+    since it saw ``seen``; otherwise refuse, unless --keep-mine keeps ours as a Draft. Published moves only once
+    nothing stands in the way; the server's records are merged only with it."""
+    from gitbench.services import checkpoints, transaction
+
+    back = _back(wb, r, seen, server)
+    if not wb.git.is_ancestor(local, seen) and not keep_mine:
+        raise errors.RemoteMoved(
+            f"{back}; you published here since ({_subject(wb, local)}). Nothing was changed here: your Published "
+            "and records are as they were (the checkpoints were fetched).",
+            [
+                errors.Action(
+                    "Follow the restore, keeping yours as a Draft (a pre-restore checkpoint first)",
+                    "pull",
+                    ("--keep-mine", r.name),
+                ),
+                errors.Action(
+                    f"Or put yours back on {r.name} over the restore, deliberately",
+                    "push",
+                    ("--overwrite-published", r.name),
+                ),
+            ],
+            {"remote": r.name, "server": server, "seen": seen, "local": local, "restored": True},
+        )
+    if local == server:  # restored here too: only the records of the restore to take
+        merge_records(wb, r, sync)
+        _set_tracking(wb, r.followed, server)
+        sync.notes.insert(0, f"{back}. Your Published is there already.")
+        return
+    changes, files = transaction.plan(wb, local, server)
+    blocked = transaction.blocked_paths(wb, changes)
+    if blocked:
+        raise errors.LocalChanges(
+            f"{back}. Following it would overwrite local changes: "
+            f"{'; '.join(f'{p} ({w})' for p, w in blocked)}. Published stays at {local[:12]} (the checkpoints "
+            "were fetched).",
+            [
+                errors.Action(
+                    "Set your edits aside, pull, bring them back", text="git stash -u && gitbench pull && git stash pop"
+                )
+            ],
+            {"paths": [p for p, _ in blocked]},
+        )
+    kept = _keep_mine(wb, local, server) if not wb.git.is_ancestor(local, seen) else None
+    pre = checkpoints.create(wb, CheckpointKind.PRE_RESTORE, f"before following {r.name}'s restore to {server[:12]}")
+    merge_records(wb, r, sync)  # the records of the restore, after the checkpoint that keeps ours
+    entry = Move(Op.PULL, wb.new_id(), local, server, files)
+    transaction.move_published(wb, entry, changes, "pull")
+    transaction.finish_after_commit(wb, entry, lambda: transaction.done(wb, entry))
+    _set_tracking(wb, r.followed, server)
+    sync.notes.insert(
+        0,
+        f"{back}. Published here followed it, from {local[:12]}; {pre.name} keeps what was here: "
+        f"`gitbench restore {pre.name}` undoes it.",
+    )
+    if kept:
+        sync.notes.append(
+            f"Your publishes that {r.name} did not have are the Draft {kept} (with what the restore took back): "
+            f"review it, then publish what you want kept."
+        )
+
+
 def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
     """A Draft whose every step is in Published now (a publish --remote that reached the server before the
     connection broke, a teammate who published the shared Draft) is published: closed as a publish is, with its
@@ -562,7 +781,8 @@ def _keep_mine(wb: Workbench, local: str, server: str) -> str:
 
 def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
     """Teammates' Drafts (``--drafts``): a new one becomes a Draft here; one that moved on there, and not here,
-    follows; one removed there (published or discarded) and untouched here goes to the trash here."""
+    follows (rebased there too); one removed there (published or discarded) and untouched here goes to the trash
+    here. ``_keeps`` decides, as it does which job records the records merge keeps."""
     mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
     theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
     for label, head in theirs.items():
@@ -573,9 +793,15 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
             sync.notes.append(f"New Draft from {r.name}: {label}.")
         elif here != head:
-            if wb.git.is_ancestor(here, head):
+            if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
+                from gitbench.services import worktrees
+
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
-                sync.notes.append(f"Draft {label} moved on to {r.name}'s ({head[:12]}).")
+                sync.notes.append(
+                    f"Draft {label} moved on to {r.name}'s ({head[:12]})"
+                    + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
+                )
+                sync.notes.extend(worktrees.sync(wb, DRAFT_PREFIX + label, here, head))
             elif not wb.git.is_ancestor(head, here):
                 sync.notes.append(
                     f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
@@ -585,7 +811,7 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         here = mine.get(label)
         if here is None:
             continue
-        if here != last:
+        if _keeps(wb, here, None, last):
             sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
             continue
         from gitbench.services import discard
@@ -655,7 +881,7 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
                 {"remote": r.name},
             ) from exc
         if server == new:
-            _set_tracking(wb, r.published, new)
+            _followed(wb, r, new)
             return
         raise errors.RemoteError(
             f"The publish to {r.name} broke off ({why}); asked again, the server's Published is "
@@ -665,12 +891,12 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
             {"remote": r.name, "server": server},
         ) from exc
     if res.ok:
-        _set_tracking(wb, r.published, new)
+        _followed(wb, r, new)
         return
     # Refused: ask what the server has without fetching anything (the Workbench stays exactly as it was).
     server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)
     if server == new:  # it went through after all (an answer lost on the way back)
-        _set_tracking(wb, r.published, new)
+        _followed(wb, r, new)
         return
     if server is None:
         raise errors.RemoteError(
@@ -678,6 +904,9 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
             [errors.Action("Share it", "push", (r.name,)), errors.Action("Then publish again")],
         )
     if server != old:
+        seen = wb.git.ref(r.followed) or wb.git.ref(r.published)
+        if seen is not None and wb.git.exists(server) and not wb.git.is_ancestor(seen, server):
+            raise restored_there(wb, r, seen, server, old, "publish")  # a teammate's restore there
         raise moved(wb, r, old, server, "publish")
     raise errors.RemoteError(
         f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}. "

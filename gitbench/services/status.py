@@ -136,6 +136,8 @@ def _server(wb: Workbench, head: str) -> str | None:
         return f"{r.name}: not shared yet (`gitbench push` shares this Workbench)"
     if seen is None:
         what = "has no Published yet (`gitbench push`)"
+    elif remote.unfollowed(wb, r) is not None:
+        what = "its Published was moved back, a restore there (`gitbench pull` follows it)"
     elif seen == head:
         what = "same Published as here"
     elif wb.git.is_ancestor(seen, head):

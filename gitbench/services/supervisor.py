@@ -481,6 +481,9 @@ def run(
     # Ours before the command starts: a signal while it starts stops it at once (with the default action it
     # would end gitbench and leave the command to its death signal, the job unrecorded).
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)} if main else {}
+    # The terminal's settings as the user had them, read before the command starts: a full-screen agent stopped
+    # from outside may not restore them, and we do. Read after, they could be the agent's raw mode already.
+    modes = _modes(term)
     try:
         proc = subprocess.Popen(
             argv,
@@ -503,8 +506,8 @@ def run(
         restore()
         raise
     pid = proc.pid
+    faults.point("supervisor.started")  # the command runs: it may be well under way before we go on
     tracker = _Tracker(pid, orphans=main)
-    modes = _modes(term)  # a full-screen agent stopped from outside may not restore them: we do
     _give_terminal(term, pid)
     if note is not None:
         faults.point("supervisor.before-note")  # the command runs already: it may be seen before it is noted

@@ -7,8 +7,10 @@ Records made on several clones merge (``Records.merge``): a three-way merge per 
 base, in which nothing is ever lost. A file changed on one side only takes that side; a file changed on both
 sides is a union: JSON lines (conversations) keep every line of both, in order; a JSON document (a job record
 changed on two machines) keeps the newer one in place and the other under ``conflicts/``; a file deleted on one
-side and changed on the other is kept. Job ids and conversation names carry a time and random part, so two
-clones almost never write the same file; the rules above settle the rare case without asking anyone.
+side and changed on the other is kept. The caller may name documents this clone keeps as its own (the job records
+of a Draft a pull keeps as it is here): a change to one from the other side goes under ``conflicts/``, ours
+stays in place. Job ids and conversation names carry a time and random part, so two clones almost never write
+the same file; the rules above settle the rare case without asking anyone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import builtins
 import json
 import os
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from gitbench import errors, faults
@@ -138,10 +141,12 @@ class Records:
         tree = self.repo.tree_with_changes(base_tree, changes)
         return self._commit(tree, old, message)
 
-    def merge(self, theirs: str, message: str) -> tuple[str, builtins.list[str]]:
+    def merge(self, theirs: str, message: str, keep: Collection[str] = ()) -> tuple[str, builtins.list[str]]:
         """Merge another clone's records chain (``theirs``, a commit already in the repository) into ours:
         fast-forward when one contains the other, else a merge commit whose tree is the union described above.
-        Returns the new head and the files both sides had changed (kept as described, never lost)."""
+        ``keep``: documents that stay ours (a change from their side goes under ``conflicts/``), so a chain
+        that changed one of them is merged, not fast-forwarded. Returns the new head and the files both sides
+        had changed, or that their side changed among ``keep`` (kept as described, never lost)."""
         with self._lock:
             ours = self.head()
             if ours is None:
@@ -149,27 +154,48 @@ class Records:
                 return theirs, []
             if ours == theirs or self.repo.is_ancestor(theirs, ours):
                 return ours, []
-            if self.repo.is_ancestor(ours, theirs):
+            ahead = self.repo.is_ancestor(ours, theirs)
+            keep = frozenset(keep)
+            if ahead and not (keep and self._changes_any(ours, theirs, keep)):
                 self.repo.set_ref(RECORDS_REF, theirs, ours, message)
                 return theirs, []
-            base = self.repo.merge_base(ours, theirs)
+            base = ours if ahead else self.repo.merge_base(ours, theirs)
             tree, both = self.union_tree(
                 self.repo.commit(base).tree if base else None,
                 self.repo.commit(ours).tree,
                 self.repo.commit(theirs).tree,
+                keep,
             )
             commit = self.repo.create_commit(tree, [ours, theirs], message)
             faults.point("records.before-merge-ref")
             self.repo.set_ref(RECORDS_REF, commit, ours, message.splitlines()[0])
             return commit, both
 
-    def union_tree(self, base: str | None, ours: str, theirs: str) -> tuple[str, builtins.list[str]]:
-        """Our tree with their changes (since ``base``) applied; files both changed are combined, not lost."""
+    def _changes_any(self, ours: str, theirs: str, paths: frozenset[str]) -> bool:
+        """Does the chain ``theirs`` (which contains ``ours``) change any of ``paths``?"""
+        changed = self.repo.diff_trees(self.repo.commit(ours).tree, self.repo.commit(theirs).tree)
+        return any(c.path in paths for c in changed)
+
+    def union_tree(
+        self, base: str | None, ours: str, theirs: str, keep: frozenset[str] = frozenset()
+    ) -> tuple[str, builtins.list[str]]:
+        """Our tree with their changes (since ``base``) applied; files both changed are combined, not lost;
+        files in ``keep`` stay ours, a change of theirs to one goes beside it."""
         mine = {c.path: c for c in self.repo.diff_trees(base, ours)}
         changes: dict[str, Entry | None] = {}
         both: builtins.list[str] = []
         for change in self.repo.diff_trees(base, theirs):
             path, new = change.path, change.new
+            if path in keep:
+                old_mine = mine[path].new if path in mine else change.old
+                if old_mine == new:
+                    continue
+                both.append(path)
+                if new is not None and old_mine is not None:
+                    changes.update(self._aside(path, old_mine, new))
+                elif old_mine is None:  # ours is gone (never here, or deleted here): theirs is kept, not lost
+                    changes[path] = new
+                continue  # deleted there: ours stays
             if path not in mine:
                 changes[path] = new
                 continue
@@ -197,7 +223,11 @@ class Records:
         # One document changed on two machines: the newer one stays in place (by its own "updated"/"ended"/
         # "created" time, then by content, so every clone picks the same), the other goes beside it.
         a, b = self._stamp(ours), self._stamp(theirs)
-        keep, other = (ours, theirs) if a >= b else (theirs, ours)
+        return self._aside(path, *((ours, theirs) if a >= b else (theirs, ours)))
+
+    @staticmethod
+    def _aside(path: str, keep: Entry, other: Entry) -> dict[str, Entry | None]:
+        """``keep`` in place, ``other`` beside it under ``conflicts/``."""
         stem, dot, ext = path.rpartition(".")
         aside = f"conflicts/{stem if dot else path}.{other.oid[:8]}{'.' + ext if dot else ''}"
         return {path: keep, aside: other}

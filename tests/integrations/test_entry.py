@@ -36,6 +36,15 @@ def test_an_unknown_agent_is_named_with_the_install_to_run_and_the_agent_goes_on
     assert hook(monkeypatch, ["claude", "PreToolUse"], {}) == 0
     err = capsys.readouterr().err
     assert "no hooks for 'claude'" in err and "gitbench agent install claude-code" in err
+    assert "Or run the agent in a Draft for one run: gitbench agent run claude" in err
+
+
+def test_an_agent_with_no_hooks_at_all_is_offered_a_run_in_a_draft_as_the_first_action(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hook(monkeypatch, ["nope", "Stop"], {}) == 0
+    err = capsys.readouterr().err
+    assert "no hooks for 'nope'" in err and "Next: Run the agent in a Draft for one run: gitbench agent run nope" in err
 
 
 @pytest.mark.parametrize("payload", [b"{not json", b"[1, 2]", b"   "])

@@ -4,7 +4,9 @@ they stop part way (tests/test_try_drafts.py has the everyday runs, through the 
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +285,40 @@ def test_rebase_moves_every_job_on_the_draft_onto_the_commit_its_start_became(
     chain = git(wb_path, "rev-list", "--first-parent", f"{published}..{new_head}").split()
     assert second.base in chain and second.head == new_head  # it starts where the first job's steps end now
     assert result.job is not None and result.job.id == tried.job.id
+
+
+def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_it_was_made(wb_path: Path) -> None:
+    """`try` takes only Workshop jobs: an exec job's Draft is offered its command again, not `gitbench try MODEL`
+    (which answers that there is no Workshop job to try); a Workshop job's Draft, `try` of that very job."""
+    code = "import pathlib; pathlib.Path('src/a.py').write_text('A = 9\\n')"
+    exec_ref, _ = run_job(wb_path, code)
+    exec_label = exec_ref[len(DRAFT) :]
+    forked = gitbench(wb_path, "ask", "Add a line to each file", "--files", "src/**", "--on-draft", "fork")
+    assert forked.returncode == 0, forked.stderr
+    [ask_ref] = [r for r in draft_refs(wb_path) if r != exec_ref]
+    tried = gitbench(wb_path, "try", "fake:other-model")
+    assert tried.returncode == 0, tried.stderr
+    res = gitbench(wb_path, "publish", "--draft", ask_ref[len(DRAFT) :])  # src/a.py changes on Published
+    assert res.returncode == 0, res.stderr
+
+    res = gitbench(wb_path, "rebase", "--draft", exec_label, "--json")
+    assert res.returncode == 7, res.stderr
+    offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    again = f"gitbench exec -- {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    assert offered == [f"gitbench discard --draft {exec_label}", again]
+
+    [attempt] = [r for r in draft_refs(wb_path) if r != exec_ref]
+    label = attempt[len(DRAFT) :]
+    res = gitbench(wb_path, "rebase", "--draft", label, "--json")
+    assert res.returncode == 7, res.stderr
+    offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    job = drafts.job_of(opened(wb_path), attempt)
+    assert job is not None and offered[1] == f"gitbench try MODEL --job {job.id}"
+    pasted = gitbench(wb_path, *shlex.split(offered[1].replace("MODEL", "fake:test-model"))[1:])
+    assert pasted.returncode == 0, pasted.stderr
+
+    for ref in draft_refs(wb_path):  # exec runs with no other Draft open
+        res = gitbench(wb_path, "discard", "--draft", ref[len(DRAFT) :], "--yes")
+        assert res.returncode == 0, res.stderr
+    pasted = gitbench(wb_path, *shlex.split(again)[1:])  # the command again, from the new Published
+    assert pasted.returncode == 0, pasted.stderr

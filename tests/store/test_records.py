@@ -102,6 +102,44 @@ def test_two_clones_records_merge_with_nothing_lost(tmp_path: Path) -> None:
     assert ours.merge(later, "fast-forward\n") == (later, [])
 
 
+def test_documents_kept_as_ours_stay_in_place_and_theirs_goes_beside_them(tmp_path: Path) -> None:
+    """``keep`` (the job records of a Draft a pull keeps as it is here): ours stays in place even when theirs is
+    newer, or when only their side changed it (a chain that contains ours is merged, not fast-forwarded); theirs
+    goes under conflicts/; a deletion there leaves ours; every other file merges as always."""
+    wd = make_project(tmp_path / "p")
+    records = Records(GitRepo(str(wd)))
+    theirs = branch_chains(
+        wd,
+        records,
+        {"jobs/kept.json": {"v": "ours", "updated": 100}, "jobs/other.json": {"v": "ours", "updated": 100}},
+        {
+            "jobs/kept.json": {"v": "theirs", "updated": 200},
+            "jobs/other.json": {"v": "theirs", "updated": 200},
+            "jobs/base.json": None,
+        },
+    )
+    head, both = records.merge(theirs, "merge\n", keep={"jobs/kept.json", "jobs/base.json"})
+    assert sorted(both) == ["jobs/base.json", "jobs/kept.json", "jobs/other.json"]
+    assert records.read("jobs/kept.json") == {"v": "ours", "updated": 100}
+    assert records.read("jobs/other.json") == {"v": "theirs", "updated": 200}  # not kept: the newer, as always
+    assert records.read("jobs/base.json") == {"v": 0}  # deleted there, kept here: ours stays
+    aside = {name: records.read(f"conflicts/jobs/{name}") for name in records.list("conflicts/jobs")}
+    assert sorted(aside.values(), key=str) == [{"v": "ours", "updated": 100}, {"v": "theirs", "updated": 200}]
+    # Only their side changed it since: merged (ours in place, theirs beside it), not fast-forwarded.
+    later = records.write({"jobs/kept.json": {"v": "theirs again", "updated": 300}, "jobs/new.json": {}}, "later\n")
+    git(wd, "update-ref", RECORDS_REF, head)
+    merged, both = records.merge(later, "merge\n", keep={"jobs/kept.json"})
+    assert both == ["jobs/kept.json"] and list(records.repo.commit(merged).parents) == [head, later]
+    assert records.read("jobs/kept.json") == {"v": "ours", "updated": 100} and records.read("jobs/new.json") == {}
+    assert {"v": "theirs again", "updated": 300} in [
+        records.read(f"conflicts/jobs/{n}") for n in records.list("conflicts/jobs")
+    ]
+    # A chain that leaves the kept documents alone is fast-forwarded as always.
+    plain = records.write({"jobs/plain.json": {}}, "plain\n")
+    git(wd, "update-ref", RECORDS_REF, merged)
+    assert records.merge(plain, "ff\n", keep={"jobs/kept.json"}) == (plain, [])
+
+
 def test_a_clone_with_no_records_takes_the_other_chain_as_it_is(tmp_path: Path) -> None:
     wd = make_project(tmp_path / "p")
     records = Records(GitRepo(str(wd)))
