@@ -679,3 +679,22 @@ def test_max_parallel_exclusive_modules_and_gates_behave_on_the_cluster_as_local
     assert git(remote, "show", f"{draft_ref(remote)}:out/g.txt") == "b\n"
     assert git(remote, "show", f"{draft_ref(remote)}:out/x.txt") == "a\n"
     assert state(remote)["running"] == {}
+
+
+def test_a_result_cut_off_by_the_schedulers_death_is_the_scheduler_gone_not_the_modules_failure() -> None:
+    # The race of test_workflow_dask's scheduler kill, handed over directly: the task ended, and the connection its
+    # result came back by closed as the scheduler died. Seen once in a full run: the module "failed" with
+    # "the worker could not run it: CommClosedError ..." and the error did not say the scheduler was gone.
+    from distributed.comm.core import CommClosedError
+
+    from gitbench.executors import SchedulerGone
+    from gitbench.executors.dask_backend import DaskExecutor
+
+    executor = DaskExecutor(None, "dask://127.0.0.1:8786")
+    cut = CommClosedError("in <TCP (closed) ConnectionPool.gather local=tcp://127.0.0.1:1 remote=tcp://127.0.0.1:8786>")
+    failure = executor._translate(cut)
+    assert isinstance(failure, SchedulerGone)
+    assert "the Dask scheduler at 127.0.0.1:8786 is gone" in str(failure)
+    with pytest.raises(SchedulerGone):  # and whatever comes next fails the same way at once
+        executor.submit("gitbench-m", print).result(timeout=1)
+    assert not isinstance(executor._translate(ValueError("a module's own error")), SchedulerGone)

@@ -2,7 +2,8 @@
 address), their results handed back as ``concurrent.futures`` futures.
 
 Lost work is translated at this boundary: a scheduler whose connection is lost cancels every task still out
-(``scheduler-connection-lost``), which becomes ``SchedulerGone``; a task whose worker died more often than the
+(``scheduler-connection-lost``), and a task whose result was on its way back as it went raises
+``CommClosedError``: both become ``SchedulerGone``; a task whose worker died more often than the
 scheduler retries it (``distributed.scheduler.allowed-failures``, 3 by default: a task on a worker that dies is
 run again on another) raises ``KilledWorker``, which becomes ``WorkerLost``. Once the scheduler is gone every
 further submit fails the same way at once, so a run ends cleanly instead of waiting for a cluster that is not
@@ -72,9 +73,15 @@ class DaskExecutor(Executor):
 
     def _translate(self, exc: BaseException) -> BaseException:
         from distributed.client import FutureCancelledError
+        from distributed.comm.core import CommClosedError
         from distributed.scheduler import KilledWorker
 
         if isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost":
+            self.gone = True
+            return SchedulerGone(self.address)
+        if isinstance(exc, CommClosedError):
+            # The task ended, and the connection its result came back by closed under it: the scheduler died
+            # just then (its tasks that had not ended yet are cancelled with "scheduler-connection-lost").
             self.gone = True
             return SchedulerGone(self.address)
         if isinstance(exc, KilledWorker):
