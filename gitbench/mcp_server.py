@@ -161,6 +161,7 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
         wb = workbench()
         wb.recover_if_idle()
         ref = drafts.require_idle_draft(wb, draft, "published")
+        own_turn(wb, ref)
         rv = review_service.review(wb, label=ref[len(DRAFT_PREFIX) :])
         published = wb.published()
         configured = _configured_check(wb)
@@ -187,6 +188,30 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
     elif configured:
         question += f" The project's check `{configured}` must pass first."
     return Plan(what, question, command, rv.draft, rv.head, published)
+
+
+def own_turn(wb: Workbench, ref: str) -> None:
+    """The Draft is the asking agent's own session's (its hooks are installed too): what the agent changed in the
+    turn it is in is in the worktree, not yet a step (its turn's end makes it one). A publish now would leave it out
+    and set it aside under refs/gitbench/leftovers, after a question saying "0 file(s)". It becomes the turn's step
+    first, as the turn's end would make it, so the question names it and the publish takes it."""
+    from gitbench.services import drafts
+
+    if drafts.AGENT is None or not drafts.sessions_kept(wb):
+        return
+    from gitbench.integrations import core
+    from gitbench.integrations.base import HookEvent
+
+    for data in core.open_sessions(wb.git.gitdir, ref):
+        if data.get("agent_pid") != drafts.AGENT or not data.get("session") or not data.get("job"):
+            continue
+        event = HookEvent(str(data.get("agent")), "turn-end", str(data["session"]), str(data.get("root") or wb.root))
+        reply = core.step(event, data)
+        if reply.error:
+            raise errors.JobFailed(
+                f"{reply.error.rstrip('.')}. Nothing was published: the user can publish once the turn has ended.",
+                [errors.Action("See the Draft", "review", ("--draft", ref.rsplit("/", 1)[-1]))],
+            )
 
 
 def _configured_check(wb: Workbench) -> str | None:

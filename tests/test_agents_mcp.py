@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.agent_server import AgentServer, call
+from tests.agent_server import AgentServer, call, replace
 from tests.agents import MODELS, command, environment, outside_traffic, run
 from tests.conftest import checkpoint_names, git, gitbench
 
@@ -59,6 +59,15 @@ def claude(
     return server.tool_results(), context
 
 
+def approving(tmp_path: Path) -> tuple[dict[str, object], Path]:
+    """Claude Code settings whose Elicitation hook answers yes, and the file where it records each question."""
+    asked = tmp_path / "asked.jsonl"
+    hook = tmp_path / "approve.py"
+    hook.write_text(APPROVE_HOOK)
+    hooks = [{"matcher": "gitbench", "hooks": [{"type": "command", "command": f"{sys.executable} {hook} {asked}"}]}]
+    return {"hooks": {"Elicitation": hooks}}, asked
+
+
 def draft(workbench: Path) -> tuple[str, str]:
     res = gitbench(workbench, "exec", "--", "sh", "-c", "echo bye > src/app.py")
     assert res.returncode == 0, res.stderr
@@ -76,19 +85,7 @@ def test_claude_code_publishes_only_when_the_user_approves(workbench: Path, tmp_
         assert is_error and json.loads(text[text.index("{") :])["error"]["code"] == "approval-declined", context
         assert git(workbench, "rev-parse", "main").strip() == main
         # The user's Elicitation hook answers yes: now it is published.
-        asked = tmp_path / "asked.jsonl"
-        hook = tmp_path / "approve.py"
-        hook.write_text(APPROVE_HOOK)
-        settings = {
-            "hooks": {
-                "Elicitation": [
-                    {
-                        "matcher": "gitbench",
-                        "hooks": [{"type": "command", "command": f"{sys.executable} {hook} {asked}"}],
-                    }
-                ]
-            }
-        }
+        settings, asked = approving(tmp_path)
         server.requests.clear()
         [(text, is_error)], context = claude(workbench, tmp_path, server, ["publish"], settings)
         assert not is_error and json.loads(text)["result"]["published"] == head, context
@@ -127,3 +124,25 @@ def test_claude_code_calls_gitbench_tools_over_mcp(workbench: Path, tmp_path: Pa
     # No Draft to publish: gitbench's own error, with its code, reaches the model as a tool error.
     assert pub_err and pub.startswith("error: no-draft (exit 5)"), pub
     assert "before the agent edits" in git(workbench, "tag", "-n9", "-l", made)
+
+
+def test_a_session_publishes_the_turn_it_is_in_with_the_users_approval(workbench: Path, tmp_path: Path) -> None:
+    """The hooks and the MCP server together (the README's setup): in one turn the agent edits in its session's
+    Draft worktree, then asks to publish. What it changed in this turn becomes a step first, so the question names
+    it and the publish takes it (it used to publish the still empty Draft, "0 file(s) change", and put the edit
+    aside under refs/gitbench/leftovers)."""
+    assert gitbench(workbench, "agent", "install", "claude-code").returncode == 0
+    settings, asked = approving(tmp_path)
+    with AgentServer() as server:
+        server.script(replace("src/app.py", "hello", "bye"), call("mcp__gitbench__publish"), say="Published.")
+        results, context = claude(workbench, tmp_path, server, ["publish"], settings)
+    text, is_error = results[-1]
+    assert not is_error, context
+    question = json.loads(asked.read_text().splitlines()[0])["message"]
+    assert "1 file(s) change (+1 -1): src/app.py" in question, question
+    main = git(workbench, "rev-parse", "main").strip()
+    assert json.loads(text)["result"]["published"] == main
+    assert (workbench / "src/app.py").read_text() == "print('bye')\n"
+    assert git(workbench, "for-each-ref", "refs/gitbench/leftovers/").strip() == ""
+    trailers = git(workbench, "log", "-1", "--format=%(trailers:only)", main)
+    assert "Gitbench-Agent: claude" in trailers and "Gitbench-Step: 1/1 turn" in trailers, trailers
