@@ -139,7 +139,8 @@ class Review:
     patch: str | None = None
     base_is_published: bool = True
     running: str | None = None  # a job whose command is working in the Draft right now
-    uncommitted: list[str] = field(default_factory=list)  # what it has changed in its worktree so far
+    # what it has changed in its worktree so far; with no job running: what an agent session left there mid-turn
+    uncommitted: list[str] = field(default_factory=list)
 
 
 @dataclass

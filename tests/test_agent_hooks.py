@@ -225,6 +225,37 @@ def test_session_hooks_guard_the_checkout_git_and_branch(bench: Path) -> None:
     check_invariants(bench)
 
 
+def test_review_shows_what_an_agent_gone_mid_turn_left_in_its_worktree(bench: Path) -> None:
+    """An agent killed in the middle of a turn (kill -9, its terminal closed) never ends that turn: its edits are in
+    the session's worktree, not a step. review and status say so, and how to record them (they said "0 file(s)
+    changed", and a publish then set the edits aside under refs/gitbench/leftovers)."""
+    # The hook's parent is the agent: here a process that is gone as soon as the hook has run.
+    start = {"session_id": "s9", "cwd": str(bench), "source": "startup"}
+    res = subprocess.run(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:], check=True)"]
+        + [sys.executable, "-m", "gitbench", "hook", "claude-code", "SessionStart"],
+        cwd=bench,
+        input=json.dumps(start),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    (draft,) = _drafts(bench)
+    tree = git(bench, "worktree", "list", "--porcelain").split("worktree ")[-1].splitlines()[0]
+    Path(tree, "app.py").write_text(APP.replace("hello", "hi"))
+    res = gitbench(bench, "review")
+    said = " ".join(res.stdout.split())
+    assert "0 file(s) changed" in said and "its worktree has 1 file(s) that are not in the Draft (app.py)" in said
+    assert "refs/gitbench/leftovers" in said, said
+    out = json.loads(gitbench(bench, "review", "--json").stdout)["result"]
+    assert out["uncommitted"] == ["app.py"] and out["running"] is None
+    assert "not in the Draft (app.py)" in " ".join(gitbench(bench, "status").stdout.split())
+    # Nothing changed by looking.
+    assert git(bench, "rev-list", "--count", f"main..{draft}").strip() == "0"
+    check_invariants(bench)
+
+
 def test_worktree_create_makes_the_sessions_folder_the_drafts_worktree(bench: Path) -> None:
     payload = {"session_id": "s2", "cwd": str(bench), "hook_event_name": "WorktreeCreate", "name": "feature-x"}
     res = _hook(bench, "claude-code", "WorktreeCreate", payload)

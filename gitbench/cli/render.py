@@ -128,6 +128,13 @@ def review(rv: Review, patch: bool) -> None:
             f"  job {rv.running} is running in this Draft; its command has changed {len(rv.uncommitted)} file(s) in "
             "its worktree so far" + (f" ({shown})" if shown else "") + ": they become steps when it ends."
         )
+    elif rv.uncommitted:
+        shown = ", ".join(rv.uncommitted[:5]) + (" ..." if len(rv.uncommitted) > 5 else "")
+        out(
+            f"  its worktree has {len(rv.uncommitted)} file(s) that are not in the Draft ({shown}): its agent's "
+            "session stopped in the middle of a turn. Resume the session (e.g. `claude --continue`) and they become "
+            "a step when its next turn ends; publish and discard leave them out (kept under refs/gitbench/leftovers/)."
+        )
     if not rv.base_is_published:
         out("  warning: Published has moved since this Draft was made; publishing will report a conflict.")
     width = max((len(f.path) for f in rv.files), default=0)

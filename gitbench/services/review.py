@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gitbench.model import DRAFT_PREFIX, DraftInfo, Review
+from gitbench.model import DRAFT_PREFIX, DraftInfo, JobStatus, Review
 from gitbench.services import drafts
 from gitbench.services.workbench import Workbench
 
@@ -19,7 +19,7 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
     except (KeyError, ValueError) as exc:  # a blob of the Draft is missing from the object database
         raise drafts.corrupt(wb, info.label, f"a file in it cannot be read ({exc})") from exc
     changes = files
-    running, uncommitted = _in_progress(wb, ref)
+    running, uncommitted = _in_progress(wb, ref, info.status)
     return Review(
         draft=ref[len(DRAFT_PREFIX) :],
         base=info.base,
@@ -34,11 +34,15 @@ def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, la
     )
 
 
-def _in_progress(wb: Workbench, ref: str) -> tuple[str | None, list[str]]:
+def _in_progress(wb: Workbench, ref: str, status: str | None = None) -> tuple[str | None, list[str]]:
     """A job running in the Draft now, and the paths its command has changed in the worktree so far (not in the
-    Draft until the command ends)."""
+    Draft until the command ends). Or, for an agent session that no agent works in now (its agent was killed in
+    the middle of a turn, or it is the agent asking, through gitbench mcp), what it changed in the turn that has
+    not ended: (None, those paths)."""
     job = drafts.running_job(wb, ref)
-    if job is None or job.get("pid") == os.getpid():  # our own job, ending: its changes are steps by now
+    if job is None and status != JobStatus.SESSION:
+        return None, []
+    if job is not None and job.get("pid") == os.getpid():  # our own job, ending: its changes are steps by now
         return None, []
     from gitbench.git import worktrees
 
@@ -47,4 +51,4 @@ def _in_progress(wb: Workbench, ref: str) -> tuple[str | None, list[str]]:
         changed = [os.fsdecode(c.path) for c in worktrees.status(linked)] if linked and linked.present else []
     except (worktrees.GitFailed, OSError):
         changed = []
-    return str(job.get("job")), changed
+    return (str(job.get("job")) if job is not None else None), changed
