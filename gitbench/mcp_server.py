@@ -160,7 +160,7 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
             raise errors.UsageError("check and no_check contradict each other: give one of them.")
         wb = workbench()
         wb.recover_if_idle()
-        ref = drafts.require_idle_draft(wb, draft, "published")
+        ref = drafts.require_idle_draft(wb, own_draft(wb, draft), "published")
         own_turn(wb, ref)
         rv = review_service.review(wb, label=ref[len(DRAFT_PREFIX) :])
         published = wb.published()
@@ -190,6 +190,25 @@ def plan_publish(draft: str | None, check: str | None, no_check: bool) -> Plan:
     return Plan(what, question, command, rv.draft, rv.head, published)
 
 
+def own_draft(wb: Workbench, label: str | None) -> str | None:
+    """The Draft a call means: the one it names; else, when gitbench's hooks gave the agent this server serves a
+    session, that session's Draft (beside any other open Draft, which the agent did not make); else None (the only
+    one, as for the CLI)."""
+    from gitbench.services import drafts
+
+    if label is not None or drafts.AGENT is None or not drafts.sessions_kept(wb):
+        return label
+    from gitbench.integrations import core
+    from gitbench.model import DRAFT_PREFIX, JobStatus
+
+    for data in core.open_sessions(wb.git.gitdir, agent=drafts.AGENT):
+        ref, job = data.get("draft"), drafts.job_record(wb, str(data.get("job")))
+        # A session /clear ended has a file too (its agent lives on): only the open one counts.
+        if isinstance(ref, str) and job is not None and job.status == JobStatus.SESSION and wb.git.ref(ref):
+            return ref[len(DRAFT_PREFIX) :]
+    return None
+
+
 def own_turn(wb: Workbench, ref: str) -> None:
     """The Draft is the asking agent's own session's (its hooks are installed too): what the agent changed in the
     turn it is in is in the worktree, not yet a step (its turn's end makes it one). A publish now would leave it out
@@ -202,8 +221,8 @@ def own_turn(wb: Workbench, ref: str) -> None:
     from gitbench.integrations import core
     from gitbench.integrations.base import HookEvent
 
-    for data in core.open_sessions(wb.git.gitdir, ref):
-        if data.get("agent_pid") != drafts.AGENT or not data.get("session") or not data.get("job"):
+    for data in core.open_sessions(wb.git.gitdir, ref, agent=drafts.AGENT):
+        if not data.get("session") or not data.get("job"):
             continue
         event = HookEvent(str(data.get("agent")), "turn-end", str(data["session"]), str(data.get("root") or wb.root))
         reply = core.step(event, data)
@@ -329,7 +348,11 @@ WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent
 MOVES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 
 DraftLabel = Annotated[
-    str | None, Field(description="Which Draft, when several are open (see `status`); omitted: the only one.")
+    str | None,
+    Field(
+        description="Which Draft, when several are open (see `status`); omitted: the only one, or your own "
+        "session's when gitbench gave you one."
+    ),
 ]
 
 
@@ -358,7 +381,7 @@ def server() -> MCPServer:
         def work() -> Review:
             wb = workbench()
             wb.recover_if_idle()
-            return review_service.review(wb, patch, label=draft)
+            return review_service.review(wb, patch, label=own_draft(wb, draft))
 
         return await run(work)
 
@@ -424,7 +447,11 @@ def server() -> MCPServer:
         14 days). Same as `gitbench discard --yes --json`."""
         from gitbench.services import discard as discard_service
 
-        return await run(lambda: discard_service.discard(workbench(), draft))
+        def work() -> OperationResult:
+            wb = workbench()
+            return discard_service.discard(wb, own_draft(wb, draft))
+
+        return await run(work)
 
     @mcp.tool(annotations=MOVES)
     async def restore(

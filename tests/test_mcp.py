@@ -457,3 +457,41 @@ def test_everyday_commands_do_not_import_the_mcp_sdk(workbench: Path) -> None:
         )
         modules = {line.split("|")[-1].strip().split(".")[0] for line in res.stderr.splitlines() if "|" in line}
         assert not modules & {"mcp", "mcp_types", "pydantic", "anyio"}, (args, modules & {"mcp", "pydantic"})
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_a_sessions_agent_means_its_own_draft_when_several_are_open(workbench: Path, era: str) -> None:
+    """gitbench's hooks gave the agent a session Draft, beside a Draft of an earlier job: `review`, `publish` and
+    `discard` without `draft` act on the agent's own session's Draft (they answered `draft-ambiguous`, whose
+    actions name both labels without saying which one is the agent's). The CLI still asks which one."""
+    other = make_draft(workbench)
+    start = {"session_id": "s1", "cwd": str(workbench), "source": "startup"}
+    # The session's agent is this test process: the hook's parent, and the MCP server's parent below.
+    res = subprocess.run(
+        [sys.executable, "-m", "gitbench", "hook", "claude-code", "SessionStart"],
+        cwd=workbench,
+        input=json.dumps(start),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    labels = git(workbench, "for-each-ref", "--format=%(refname:strip=4)", "refs/heads/gitbench/draft/").split()
+    (own,) = [label for label in labels if label != other]
+    tree = json.loads(res.stdout)["hookSpecificOutput"]["additionalContext"].split("Its worktree is ")[1].split(":")[0]
+    Path(tree, "src", "app.py").write_text("print('from the session')\n")
+    assert gitbench(workbench, "review", "--json").returncode == 4  # the user's CLI: which one?
+    questions: list[str] = []
+
+    async def scenario() -> None:
+        async with connect(workbench, answer("accept", True, questions), era=era) as s:
+            assert ok(await s.call_tool("review", {}))["draft"] == own
+            published = ok(await s.call_tool("publish", {}))
+            assert published["draft"] == draft_ref(own), published
+
+    run(scenario)
+    assert len(questions) == 1 and f"Publish the Draft {own}?" in questions[0], questions
+    assert (workbench / "src/app.py").read_text() == "print('from the session')\n"
+    assert git(workbench, "for-each-ref", "--format=%(refname:strip=4)", "refs/heads/gitbench/draft/").split() == [
+        other
+    ]

@@ -258,8 +258,9 @@ def session_alive(data: dict[str, Any]) -> bool:
     return started is not None and started == data.get("agent_start")
 
 
-def open_sessions(gitdir: str, ref: str) -> list[dict[str, Any]]:
-    """The agent sessions working in the Draft ``ref`` whose agent is still running."""
+def open_sessions(gitdir: str, ref: str | None = None, agent: int | None = None) -> list[dict[str, Any]]:
+    """The agent sessions whose agent is still running: those working in the Draft ``ref``, or (``agent``) those of
+    the agent with that pid."""
     folder = Layout(gitdir).sessions
     try:
         names = sorted(os.listdir(folder))
@@ -272,7 +273,9 @@ def open_sessions(gitdir: str, ref: str) -> list[dict[str, Any]]:
                 data = json.load(fh)
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("draft") == ref and session_alive(data):
+        if not isinstance(data, dict) or (ref is not None and data.get("draft") != ref):
+            continue
+        if (agent is None or data.get("agent_pid") == agent) and session_alive(data):
             out.append(data)
     return out
 
