@@ -358,6 +358,20 @@ def test_the_next_prompt_after_a_publish_starts_a_new_draft_and_tells_the_agent(
     assert json.loads(chat)["status"] == "session"
 
 
+def test_a_turn_that_ends_after_its_draft_was_published_says_the_next_prompt_gets_a_new_one(bench: Path) -> None:
+    """The agent published its Draft through gitbench mcp, or the user did from another terminal: the turn's end
+    says what the session does next, which is a new Draft at its next prompt (it said "Start a new session for a new
+    Draft", which the user need not do)."""
+    payload, tree = _session(bench)
+    (tree / "t.txt").write_text("t\n")
+    assert _hook(bench, "Stop", payload).returncode == 0
+    assert _hook(bench, "SessionEnd", payload).returncode == 0
+    assert gitbench(bench, "publish").returncode == 0
+    said = json.loads(_hook(bench, "Stop", payload).stdout)["systemMessage"]
+    assert "was published" in said and "next prompt gets a new Draft" in said, said
+    assert "Start a new session" not in said
+
+
 def test_git_in_another_sessions_worktree_is_refused(bench: Path) -> None:
     a, _tree_a = _session(bench, "A")
     _b, tree_b = _session(bench, "B")

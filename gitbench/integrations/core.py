@@ -494,10 +494,13 @@ def _gone(wb: Workbench, job: JobRecord | None, ctx: dict[str, Any]) -> str | No
         return f"gitbench: the record of this session's job ({ctx.get('job')}) is not there; nothing is recorded."
     label = _label(job)
     if job.status in (JobStatus.PUBLISHED, JobStatus.DISCARDED):
-        return (
-            f"gitbench: this session's Draft {label} was {job.status}; what the agent does now is not recorded. "
+        then = (
             "Start a new session for a new Draft."
+            if ctx.get("run")  # `gitbench agent run`: one Draft for the run
+            else "The session's next prompt gets a new Draft."
         )
+        said = f"gitbench: this session's Draft {label} was {job.status}; what the agent does now is not recorded."
+        return f"{said} {then}"
     if wb.git.ref(job.draft) is None:
         if job.status in (SESSION, JobStatus.RUNNING) and not ctx.get("run"):
             job.status = JobStatus.INTERRUPTED
