@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -436,6 +437,32 @@ def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, t
     first = next(c for c in listed if c["kind"] == "publish")
     check_restore(bob, first)
     assert (bob.path / "f.txt").read_text() == "first\n"
+
+
+@ONE_FLAVOUR
+def test_status_after_a_pull_names_the_checkpoint_of_the_published_it_followed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: Bob took a checkpoint after Alice's publish (of his Published then), so the newest
+    checkpoint after his pull was his, of the old Published, and status named none. It names the one Alice's
+    publish took, as it names a publish's own here."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice")
+    alice.ok("publish", "--remote")
+    theirs = alice.checkpoints()[-1]
+    assert theirs["kind"] == "publish" and theirs["commit"] == alice.published
+    later = str(time.time() + 60)  # Bob's checkpoint is the newest of all, whatever the clones' ids
+    mine = gitbench(bob.path, "checkpoint", "-m", "before pulling", "--json", env={"GITBENCH_NOW": later})
+    assert mine.returncode == 0, mine.stderr
+    (name,) = json.loads(mine.stdout)["result"]["checkpoints"]
+    assert bob.ok("status")["published"]["checkpoint"] == name
+    assert bob.run("pull").code == 0
+    assert bob.checkpoints()[-1]["name"] == name  # still the newest, and of the old Published
+    assert bob.published == theirs["commit"]
+    assert bob.ok("status")["published"]["checkpoint"] == theirs["name"]
+    text = gitbench(bob.path, "status").stdout
+    assert f"'exec: sh -c echo alice >> f.txt', {theirs['name']}" in text, text
+    check_restore(bob, theirs)
 
 
 # -- servers that differ ----------------------------------------------------------------------------------------
