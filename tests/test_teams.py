@@ -465,6 +465,44 @@ def test_status_after_a_pull_names_the_checkpoint_of_the_published_it_followed(
     check_restore(bob, theirs)
 
 
+def test_a_remote_with_no_repository_there_and_a_name_with_no_remote_say_so_for_push_pull_and_publish(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: `publish --remote NAME` to a remote whose repository does not exist said the publish
+    "broke off" and to run it again "when the server is back" (a push to one it had used before said the same).
+    push, pull and publish --remote say there is no repository there, name the remote and what to run; nothing
+    changes here or on the server."""
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    bob.job("bob")
+    nowhere = git_server.url.replace(git_server.name, "nosuch.git")
+    bob.git("remote", "add", "team", nowhere)
+    before = bob.refs()
+    tries = [("team", ("push", "team")), ("team", ("pull", "team")), ("team", ("publish", "--remote", "team"))]
+    # origin, which this clone shared through, moved to where there is no repository: push and publish go to it
+    # straight away (no fetch first), so a failure there was taken for a transfer cut midway.
+    tries += [("origin", ("push",)), ("origin", ("publish", "--remote")), ("origin", ("pull",))]
+    for name, args in tries:
+        if name == "origin":
+            bob.git("remote", "set-url", "origin", nowhere)
+        out = bob.run(*args)
+        assert out.code == 18 and out.error["code"] == "remote", out.text
+        said = out.message
+        assert f"There is no Git repository at the address of the remote {name} ({nowhere})" in said, out.text
+        assert "broke off" not in said and "when the server is back" not in said, out.text
+        assert f"git remote set-url {name} URL" in said and "git remote -v" in said, out.text
+        assert bob.refs() == before, out.text
+    for args in (("push", "nosuch"), ("pull", "nosuch"), ("publish", "--remote", "nosuch")):
+        out = bob.run(*args)
+        assert out.code == 2 and out.error["code"] == "usage", out.text
+        assert "There is no Git remote 'nosuch' in this Workbench (there is: origin, team)" in out.message, out.text
+        assert "git remote add nosuch URL" in out.message and "git remote -v" in out.message, out.text
+        assert bob.refs() == before, out.text
+    model.check(why="push, pull and publish to remotes with no repository")
+    assert bob.drafts() and alice.run("pull").code == 0  # the server still serves the team
+
+
+# -- servers that differ ----------------------------------------------------------------------------------------
 # -- servers that differ ----------------------------------------------------------------------------------------
 
 
