@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -213,6 +214,40 @@ def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
     refs = model.check(published_may_move=True, why="bob's publish --remote after pull")
     assert git_server.git("show", f"{refs[PUBLISHED]}:f.txt") == "alice\n"
     assert git_server.git("show", f"{refs[PUBLISHED]}:b.txt") == "bob\n"
+
+
+def documented_banners(code: str) -> list[str]:
+    """The error banners of ``code`` that docs/teams.md shows, commit ids as ``ID``."""
+    text = (Path(__file__).parent.parent / "docs" / "teams.md").read_text(encoding="utf-8")
+    return [re.sub(r"\b[0-9a-f]{12}\b", "ID", b) for b in re.findall(rf"╭─ error: {code} .*?╯", text, re.S)]
+
+
+@ONE_FLAVOUR
+def test_the_remote_moved_errors_docs_teams_shows_are_what_push_and_publish_remote_print(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial found docs/teams.md naming the server's Published with a subject where the command printed a
+    commit id alone (publish --remote fetches nothing). Each banner it shows is printed as shown, ids aside: a
+    push after publishing here (it fetched: the subject is known), a publish --remote (it did not: id alone)."""
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    alice.ok("exec", "--", "sh", "-c", "printf 'def parse(text):\\n    pass\\n' > src/parser.py")
+    alice.ok("publish", "--remote")
+    for clone in (bob, carol):
+        assert clone.run("pull").code == 0
+    alice.ok("exec", "--", "sed", "-i", "s/pass/return/", "src/parser.py")  # the subject the doc shows
+    alice.ok("publish", "--remote")
+    bob.job("bob", "b.txt")
+    bob.ok("publish")  # here only
+    carol.job("carol", "c.txt")
+    printed = []
+    for clone, args in ((bob, ("push",)), (carol, ("publish", "--remote"))):
+        res = gitbench(clone.path, *args, env={"COLUMNS": "100"})
+        assert res.returncode == 19, res.stderr
+        printed.append(re.sub(r"\b[0-9a-f]{12}\b", "ID", res.stderr[res.stderr.index("╭─ error:") :].rstrip()))
+    words = [" ".join(re.sub("[│╭╮╰╯─]", " ", p).split()) for p in printed]  # the banners unwrapped
+    assert "(ID “exec: sed -i s/pass/return/ src/parser.py”)" in words[0], words
+    assert "(its Published is ID)." in words[1] and "“" not in words[1], words
+    assert documented_banners("remote-moved") == printed
 
 
 @ONE_FLAVOUR
