@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +214,40 @@ def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
     refs = model.check(published_may_move=True, why="bob's publish --remote after pull")
     assert git_server.git("show", f"{refs[PUBLISHED]}:f.txt") == "alice\n"
     assert git_server.git("show", f"{refs[PUBLISHED]}:b.txt") == "bob\n"
+
+
+def documented_banners(code: str) -> list[str]:
+    """The error banners of ``code`` that docs/teams.md shows, commit ids as ``ID``."""
+    text = (Path(__file__).parent.parent / "docs" / "teams.md").read_text(encoding="utf-8")
+    return [re.sub(r"\b[0-9a-f]{12}\b", "ID", b) for b in re.findall(rf"╭─ error: {code} .*?╯", text, re.S)]
+
+
+@ONE_FLAVOUR
+def test_the_remote_moved_errors_docs_teams_shows_are_what_push_and_publish_remote_print(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial found docs/teams.md naming the server's Published with a subject where the command printed a
+    commit id alone (publish --remote fetches nothing). Each banner it shows is printed as shown, ids aside: a
+    push after publishing here (it fetched: the subject is known), a publish --remote (it did not: id alone)."""
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    alice.ok("exec", "--", "sh", "-c", "printf 'def parse(text):\\n    pass\\n' > src/parser.py")
+    alice.ok("publish", "--remote")
+    for clone in (bob, carol):
+        assert clone.run("pull").code == 0
+    alice.ok("exec", "--", "sed", "-i", "s/pass/return/", "src/parser.py")  # the subject the doc shows
+    alice.ok("publish", "--remote")
+    bob.job("bob", "b.txt")
+    bob.ok("publish")  # here only
+    carol.job("carol", "c.txt")
+    printed = []
+    for clone, args in ((bob, ("push",)), (carol, ("publish", "--remote"))):
+        res = gitbench(clone.path, *args, env={"COLUMNS": "100"})
+        assert res.returncode == 19, res.stderr
+        printed.append(re.sub(r"\b[0-9a-f]{12}\b", "ID", res.stderr[res.stderr.index("╭─ error:") :].rstrip()))
+    words = [" ".join(re.sub("[│╭╮╰╯─]", " ", p).split()) for p in printed]  # the banners unwrapped
+    assert "(ID “exec: sed -i s/pass/return/ src/parser.py”)" in words[0], words
+    assert "(its Published is ID)." in words[1] and "“" not in words[1], words
+    assert documented_banners("remote-moved") == printed
 
 
 @ONE_FLAVOUR
@@ -438,6 +474,70 @@ def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, t
     assert (bob.path / "f.txt").read_text() == "first\n"
 
 
+@ONE_FLAVOUR
+def test_status_after_a_pull_names_the_checkpoint_of_the_published_it_followed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: Bob took a checkpoint after Alice's publish (of his Published then), so the newest
+    checkpoint after his pull was his, of the old Published, and status named none. It names the one Alice's
+    publish took, as it names a publish's own here."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice")
+    alice.ok("publish", "--remote")
+    theirs = alice.checkpoints()[-1]
+    assert theirs["kind"] == "publish" and theirs["commit"] == alice.published
+    later = str(time.time() + 60)  # Bob's checkpoint is the newest of all, whatever the clones' ids
+    mine = gitbench(bob.path, "checkpoint", "-m", "before pulling", "--json", env={"GITBENCH_NOW": later})
+    assert mine.returncode == 0, mine.stderr
+    (name,) = json.loads(mine.stdout)["result"]["checkpoints"]
+    assert bob.ok("status")["published"]["checkpoint"] == name
+    assert bob.run("pull").code == 0
+    assert bob.checkpoints()[-1]["name"] == name  # still the newest, and of the old Published
+    assert bob.published == theirs["commit"]
+    assert bob.ok("status")["published"]["checkpoint"] == theirs["name"]
+    text = gitbench(bob.path, "status").stdout
+    assert f"'exec: sh -c echo alice >> f.txt', {theirs['name']}" in text, text
+    check_restore(bob, theirs)
+
+
+def test_a_remote_with_no_repository_there_and_a_name_with_no_remote_say_so_for_push_pull_and_publish(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: `publish --remote NAME` to a remote whose repository does not exist said the publish
+    "broke off" and to run it again "when the server is back" (a push to one it had used before said the same).
+    push, pull and publish --remote say there is no repository there, name the remote and what to run; nothing
+    changes here or on the server."""
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    bob.job("bob")
+    nowhere = git_server.url.replace(git_server.name, "nosuch.git")
+    bob.git("remote", "add", "team", nowhere)
+    before = bob.refs()
+    tries = [("team", ("push", "team")), ("team", ("pull", "team")), ("team", ("publish", "--remote", "team"))]
+    # origin, which this clone shared through, moved to where there is no repository: push and publish go to it
+    # straight away (no fetch first), so a failure there was taken for a transfer cut midway.
+    tries += [("origin", ("push",)), ("origin", ("publish", "--remote")), ("origin", ("pull",))]
+    for name, args in tries:
+        if name == "origin":
+            bob.git("remote", "set-url", "origin", nowhere)
+        out = bob.run(*args)
+        assert out.code == 18 and out.error["code"] == "remote", out.text
+        said = out.message
+        assert f"There is no Git repository at the address of the remote {name} ({nowhere})" in said, out.text
+        assert "broke off" not in said and "when the server is back" not in said, out.text
+        assert f"git remote set-url {name} URL" in said and "git remote -v" in said, out.text
+        assert bob.refs() == before, out.text
+    for args in (("push", "nosuch"), ("pull", "nosuch"), ("publish", "--remote", "nosuch")):
+        out = bob.run(*args)
+        assert out.code == 2 and out.error["code"] == "usage", out.text
+        assert "There is no Git remote 'nosuch' in this Workbench (there is: origin, team)" in out.message, out.text
+        assert "git remote add nosuch URL" in out.message and "git remote -v" in out.message, out.text
+        assert bob.refs() == before, out.text
+    model.check(why="push, pull and publish to remotes with no repository")
+    assert bob.drafts() and alice.run("pull").code == 0  # the server still serves the team
+
+
+# -- servers that differ ----------------------------------------------------------------------------------------
 # -- servers that differ ----------------------------------------------------------------------------------------
 
 

@@ -99,8 +99,17 @@ def resolve(wb: Workbench, name: str | None) -> Remote:
         if name not in names:
             raise errors.UsageError(
                 f"There is no Git remote {name!r} in this Workbench"
-                + (f" (there is: {', '.join(names)})." if names else "."),
-                [add, errors.Action("List the remotes", text="git remote -v")],
+                + (f" (there is: {', '.join(names)})." if names else ".")
+                + " Nothing was changed.",
+                [
+                    errors.Action(f"Add your team's server as {name}", text=f"git remote add {name} URL"),
+                    *(
+                        [errors.Action("Or use one of those: see their addresses", text="git remote -v")]
+                        if names
+                        else []
+                    ),
+                ],
+                {"remote": name, "remotes": names},
             )
         chosen = name
     else:
@@ -353,6 +362,8 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
 def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, str | None]) -> errors.RemoteError:
     """The push broke off (the server stopped, the network went): say what the server has now, if it can be
     asked. Git applies a push only once the whole pack arrived, so each ref there is either as it was or as sent."""
+    if gitremote.no_repository(exc):  # there is nothing there to have received any of it
+        return exc
     why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
     try:
         now = gitremote.ls_remote(wb.git.gitdir, r.name, [*wanted, f"{CHECKPOINT_PREFIX}*"], r.url)
@@ -869,6 +880,8 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
             wb.git.gitdir, r.name, [f"{new}:{wb.published_ref}"], {wb.published_ref: old}, atomic=False, url=r.url
         )
     except errors.RemoteError as exc:  # broke off: did the server take it before it went?
+        if gitremote.no_repository(exc):  # no repository there: nothing was sent
+            raise
         why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
         try:
             server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)

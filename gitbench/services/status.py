@@ -21,14 +21,14 @@ def status(wb: Workbench) -> Status:
     reminders: list[str] = [wb.deferred] if wb.deferred else []
     reminders += _cannot_write(wb) + _disk_full(wb)
     info = wb.git.commit(head)
-    cp = checkpoints.latest(wb)
+    cp = checkpoints.newest_of(wb, head, float(info.time))
     published = Published(
         branch=wb.branch,
         ref=wb.published_ref,
         commit=head,
         subject=trailers.subject(info.message),
         date=float(info.time),
-        checkpoint=cp.name if cp and cp.commit == head else None,
+        checkpoint=cp.name if cp else None,
     )
     refs = wb.draft_refs()
     ref = refs[0] if refs else None
