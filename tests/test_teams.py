@@ -330,6 +330,45 @@ def test_overwrite_published_after_a_refused_pull_puts_mine_back_deliberately(
 
 
 @ONE_FLAVOUR
+def test_overwrite_published_over_a_teammates_restore_shares_records_that_agree_with_my_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob puts his Published back over Alice's shared restore (`push --overwrite-published`). The records he
+    shares agree with it: the bad job's record, which her restore took out, is there (his Published holds that
+    job), and her record of a publish his Published does not hold is not; what she did beside it (a Draft's job)
+    is kept, and her records as the server had them stay in the history (a parent of the records shared)."""
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    after = alice.job("after the restore", "after.txt")["job"]["id"]
+    alice.ok("publish", "--remote")  # a publish over her restore: "moved back and on to"
+    aside = alice.job("a draft of hers", "aside.txt")["job"]["id"]
+    alice.ok("push")  # her Draft's job record, not the Draft
+    bob_job = bob.job("bob", "b.txt")["job"]["id"]
+    bob.ok("publish")  # here only, after seeing the bad change
+    mine = bob.published
+    assert bob.run("pull").code == 19
+    model = ServerModel.of(git_server)
+    theirs = model.records
+    assert theirs is not None
+    out = bob.run("push", "--overwrite-published")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
+    assert refs[PUBLISHED] == mine and refs[RECORDS] == bob.records, out.text
+    assert bob.is_ancestor(theirs, bob.records)  # nothing of the server's records lost from the history
+    assert (bob.job_record(bad_job) or {}).get("status") == "published", out.text
+    assert (bob.job_record(bob_job) or {}).get("status") == "published", out.text
+    assert bob.job_record(after) is None and bob.job_in_history(after), out.text
+    assert bob.job_record(aside) is not None, out.text
+    said = " ".join(out.result["notes"])
+    assert "restore" in said and "history" in said, out.text
+    # Alice follows: Bob's Published and the records that go with it.
+    assert alice.run("pull").code == 0
+    assert alice.published == mine
+    assert (alice.job_record(bad_job) or {}).get("status") == "published"
+    assert alice.job_record(after) is None and alice.job_record(aside) is not None
+    assert alice.records == bob.records
+
+
+@ONE_FLAVOUR
 def test_push_and_publish_remote_never_undo_a_restore_this_clone_has_not_followed(
     git_server: GitServer, tmp_path: Path
 ) -> None:

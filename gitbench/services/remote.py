@@ -88,6 +88,7 @@ class Sync:
     clashes: list[str] = field(default_factory=list)
     gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
     moved_back: tuple[str, str] | None = None  # the server's Published moved back: (last followed, now)
+    overwrite: bool = False  # push --overwrite-published: the push merges the records itself (``_records_over``)
     seen_drafts: dict[str, str] = field(default_factory=dict)  # the server's Drafts as last seen, before this fetch
 
 
@@ -149,7 +150,7 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
             sync.clashes.append(name[len("refs/tags/") :])
         else:
             sync.notes.append(f"Git did not update {ref} ({why}).")
-    if sync.moved_back is None:
+    if sync.moved_back is None and not sync.overwrite:
         merge_records(wb, r, sync)
 
 
@@ -289,6 +290,7 @@ def push(
 
 def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: bool, say: Progress) -> None:
     fetched = False
+    sync.overwrite = overwrite
     if wb.git.ref(r.records) is None and wb.git.ref(r.published) is None:
         # Never talked to this server: learn what it has first (a teammate may have shared the Workbench).
         fetch(wb, r, sync, drafts)
@@ -316,6 +318,10 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         except errors.RemoteError as exc:
             raise _cut(wb, r, exc, wanted) from exc
         if res.ok:
+            records = wanted.get(RECORDS_REF)
+            old = wb.records.head()
+            if records is not None and records != old:  # merged over a restore there: ours once the server has it
+                wb.records.advance(records, old, f"merge records from {r.name} (push --overwrite-published)")
             _seen(wb, r, wanted)
             sync.pushed = [_describe(line) for line in res.lines if line.flag not in ("=", "!")]
             return
@@ -441,12 +447,21 @@ def _plan(
         if specs:
             leases[wb.published_ref] = wb.git.ref_raw(r.published)
             wanted[wb.published_ref] = local
+    # Published put back over a restore there (or over publishes seen there): the records shared must agree.
+    over = (
+        overwrite
+        and wb.published_ref in wanted
+        and (unfollowed(wb, r) is not None or (seen is not None and not wb.git.is_ancestor(seen, local)))
+    )
     records = wb.records.head()
     seen_records = wb.git.ref(r.records)
     if records is not None and records != seen_records:
         if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
-            merge_records(wb, r, sync)
-            records = wb.records.head()
+            if over:
+                records = _records_over(wb, r, sync, seen_records, local)
+            else:
+                merge_records(wb, r, sync)
+                records = wb.records.head()
         specs.append(f"{records}:{RECORDS_REF}")
         leases[RECORDS_REF] = seen_records
         wanted[RECORDS_REF] = records
@@ -467,6 +482,62 @@ def _plan(
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
     return specs, leases, wanted
+
+
+def _records_over(wb: Workbench, r: Remote, sync: Sync, theirs: str, local: str) -> str:
+    """The records to push with ``local`` put back over the server's Published (``push --overwrite-published``):
+    ours, merged with the server's less what a restore there took back and less their records of publishes
+    ``local`` does not hold, so every job record in place agrees with the Published pushed (a restore's records
+    would say its jobs were never there; a teammate's publish it replaces would say it is). The server's records
+    are a parent: nothing of theirs leaves the history. Made, not yet ours: ``push_locked`` makes it the records
+    head once the server took it, so a refused push leaves ours as they were for a later ``pull``."""
+    keep = _kept_records(wb, r, sync)
+    leave = _publishes_not_held(wb, theirs, local)
+    commit, dropped = wb.records.merge_over(
+        theirs, f"merge records from {r.name}, under this clone's Published (push --overwrite-published)", keep, leave
+    )
+    if commit != wb.records.head():
+        sync.records_merged = True
+    left = [p for p in dropped if p in leave and p.startswith("jobs/")]
+    undone = [p for p in dropped if p not in leave]
+    if undone:
+        sync.notes.append(
+            f"The records {r.name}'s restore took back ({len(undone)} file(s)) are shared as they are here, with "
+            f"your Published; {r.name}'s records before this push stay in the records history (a parent)."
+        )
+    if left:
+        ids = [p[len("jobs/") : -len(".json")] for p in left]
+        sync.notes.append(
+            f"{r.name}'s records of {len(ids)} publish(es) your Published does not hold are left in the records "
+            f"history only (`git log --full-history {RECORDS_REF} -- jobs/ID.json`): {', '.join(ids[:5])}"
+            + (f" and {len(ids) - 5} more." if len(ids) > 5 else ".")
+        )
+    return commit
+
+
+def _publishes_not_held(wb: Workbench, theirs: str, local: str) -> list[str]:
+    """The server's records (job record and report) of published jobs whose steps ``local`` does not hold, among
+    the job records that differ from ours."""
+    import json
+
+    from gitbench.model import JobStatus
+
+    out: list[str] = []
+    for change in wb.git.diff_trees(wb.records.tree(), wb.git.commit(theirs).tree):
+        path = change.path
+        if change.new is None or not path.startswith("jobs/") or not path.endswith(".json") or "/" in path[5:]:
+            continue
+        try:
+            doc = json.loads(wb.git.blob(change.new.oid))
+        except (ValueError, KeyError):
+            continue
+        head = doc.get("head") if isinstance(doc, dict) else None
+        if not isinstance(head, str) or doc.get("status") != JobStatus.PUBLISHED:
+            continue
+        if wb.git.exists(head) and wb.git.is_ancestor(head, local):
+            continue
+        out += [path, f"reports/{path[len('jobs/') :]}"]
+    return out
 
 
 def _restored(wb: Workbench, local: str) -> bool:
