@@ -148,6 +148,15 @@ class Records:
         tree = self.repo.tree_with_changes(base_tree, changes)
         return self._commit(tree, old, message)
 
+    def put(self, blobs: dict[str, str | None], message: str) -> str:
+        """Commit files as they are elsewhere in the repository (path: blob id; None deletes) on top of the
+        records chain, byte for byte: another clone's version of a record taken over ours."""
+        with self._lock:
+            old = self.head()
+            changes = {path: None if oid is None else Entry(oid, Mode.REGULAR) for path, oid in blobs.items()}
+            tree = self.repo.tree_with_changes(self.repo.commit(old).tree if old else None, changes)
+            return self._commit(tree, old, message)
+
     def merge(self, theirs: str, message: str, keep: Collection[str] = ()) -> tuple[str, builtins.list[str]]:
         """Merge another clone's records chain (``theirs``, a commit already in the repository) into ours:
         fast-forward when one contains the other, else a merge commit whose tree is the union described above.

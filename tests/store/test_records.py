@@ -173,6 +173,16 @@ def test_merge_over_a_restore_there_keeps_ours_for_what_it_took_back_and_takes_t
     assert records.merge_over(ours, "again\n") == (commit, [])
 
 
+def test_put_takes_another_chains_version_of_a_file_byte_for_byte_and_deletes_a_copy(records: Records) -> None:
+    theirs = records.write({"jobs/a.json": {"v": "theirs"}}, "theirs\n")
+    blob = records.repo.tree_entry(records.repo.commit(theirs).tree, "jobs/a.json")
+    assert blob is not None
+    records.write({"jobs/a.json": {"v": "ours"}, "conflicts/jobs/a.x.json": {"v": "theirs"}}, "ours\n")
+    head = records.put({"jobs/a.json": blob.oid, "conflicts/jobs/a.x.json": None}, "take theirs\n")
+    assert records.repo.tree_entry(records.repo.commit(head).tree, "jobs/a.json") == blob
+    assert records.read("jobs/a.json") == {"v": "theirs"} and records.list("conflicts") == []
+
+
 def test_a_clone_with_no_records_takes_the_other_chain_as_it_is(tmp_path: Path) -> None:
     wd = make_project(tmp_path / "p")
     records = Records(GitRepo(str(wd)))
