@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -195,12 +196,17 @@ def open_dask(target: str | None, options: dict[str, int], again: errors.Action)
             raise
         return DaskExecutor(client, "dask://local", cluster)
     address = f"dask://{target}"
+    host, _, port = target.rpartition(":")
     try:
+        # A port nobody listens on refuses at once, while distributed's Client would retry it for the whole
+        # CONNECT_TIMEOUT: one plain TCP connection first says so in a moment (and costs a listening scheduler
+        # one connection it drops).
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
         client = distributed.Client(f"tcp://{target}", timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        host, _, port = target.rpartition(":")
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise errors.ExecutorUnavailable(
-            f"No Dask scheduler answers at {target} ({exc}). Nothing ran: no checkpoint, no Draft.",
+            f"No Dask scheduler answers at {target} ({reason}). Nothing ran: no checkpoint, no Draft.",
             [
                 errors.Action(
                     "Start the scheduler and its workers",
