@@ -19,7 +19,9 @@ import pytest
 
 from tests.conftest import git, gitbench, make_project
 from tests.gitserver import GitServer
+from tests.invariants import check_invariants
 from tests.teams import (
+    DRAFTS,
     PUBLISHED,
     RECORDS,
     TAGS,
@@ -366,6 +368,45 @@ def test_overwrite_published_after_a_refused_pull_puts_mine_back_deliberately(
 
 
 @ONE_FLAVOUR
+def test_overwrite_published_over_a_teammates_restore_shares_records_that_agree_with_my_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob puts his Published back over Alice's shared restore (`push --overwrite-published`). The records he
+    shares agree with it: the bad job's record, which her restore took out, is there (his Published holds that
+    job), and her record of a publish his Published does not hold is not; what she did beside it (a Draft's job)
+    is kept, and her records as the server had them stay in the history (a parent of the records shared)."""
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    after = alice.job("after the restore", "after.txt")["job"]["id"]
+    alice.ok("publish", "--remote")  # a publish over her restore: "moved back and on to"
+    aside = alice.job("a draft of hers", "aside.txt")["job"]["id"]
+    alice.ok("push")  # her Draft's job record, not the Draft
+    bob_job = bob.job("bob", "b.txt")["job"]["id"]
+    bob.ok("publish")  # here only, after seeing the bad change
+    mine = bob.published
+    assert bob.run("pull").code == 19
+    model = ServerModel.of(git_server)
+    theirs = model.records
+    assert theirs is not None
+    out = bob.run("push", "--overwrite-published")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
+    assert refs[PUBLISHED] == mine and refs[RECORDS] == bob.records, out.text
+    assert bob.is_ancestor(theirs, bob.records)  # nothing of the server's records lost from the history
+    assert (bob.job_record(bad_job) or {}).get("status") == "published", out.text
+    assert (bob.job_record(bob_job) or {}).get("status") == "published", out.text
+    assert bob.job_record(after) is None and bob.job_in_history(after), out.text
+    assert bob.job_record(aside) is not None, out.text
+    said = " ".join(out.result["notes"])
+    assert "restore" in said and "history" in said, out.text
+    # Alice follows: Bob's Published and the records that go with it.
+    assert alice.run("pull").code == 0
+    assert alice.published == mine
+    assert (alice.job_record(bad_job) or {}).get("status") == "published"
+    assert alice.job_record(after) is None and alice.job_record(aside) is not None
+    assert alice.records == bob.records
+
+
+@ONE_FLAVOUR
 def test_push_and_publish_remote_never_undo_a_restore_this_clone_has_not_followed(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -417,6 +458,66 @@ def test_push_drafts_never_removes_a_teammates_draft_this_clone_never_had(
     assert bobs in refs, f"alice's push --drafts removed Bob's Draft from the server: {out.text}"
     assert bob.run("pull", "--drafts").code == 0
     assert bobs in bob.refs(), "Bob's own Draft was taken away from him"
+
+
+@ONE_FLAVOUR
+def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_says_how_to_follow_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice rebases a Draft she shared and pushes it again. Bob's plain `gitbench pull` (no --drafts) leaves his
+    copy of the Draft where it was, and now its job record too (it took hers, "rebased onto the new Published",
+    while the branch stayed at the old head); it says the Draft moved on there and that `pull --drafts` brings
+    it, which then brings the branch and her record together. Carol, who never had the Draft, gets it with the
+    record of her head even after Bob's push put his in place on the server."""
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    bob.job("mine", "mine.txt")
+    bob.ok("publish", "--remote")
+    published = bob.published
+    job = alice.job("shared", "shared.txt")["job"]["id"]  # made from the older Published
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    (draft,) = bob.drafts()
+    label = draft.removeprefix(DRAFTS)
+    old, old_base = bob.ref(draft), (bob.job_record(job) or {}).get("base")
+    assert old_base != published
+    alice.ok("pull")
+    alice.ok("rebase")
+    alice.ok("push", "--drafts")
+    rebased = alice.ref(draft)
+    assert rebased != old and git_server.refs()[draft] == rebased
+
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    assert bob.ref(draft) == old
+    record = bob.job_record(job) or {}
+    assert (record.get("head"), record.get("base")) == (old, old_base), out.text
+    said = " ".join(out.result["notes"])
+    assert f"Draft {label} changed on origin" in said and "gitbench pull --drafts origin" in said, out.text
+    assert "gitbench rebase" not in said, out.text  # a rebase here would make another rebase of it
+    status = json.dumps(bob.run("status").data)
+    assert f"Draft {label} changed there (`gitbench pull --drafts` follows it)" in status, status
+    (listed,) = bob.run("drafts").data["result"]
+    assert listed["base"] == old_base and not listed["base_is_published"]
+    bob.ok("push")  # the records, with his record of his Draft in place, hers under conflicts/
+    carol.ok("pull", "--drafts")
+    assert carol.ref(draft) == rebased
+    assert ((carol.job_record(job) or {}).get("head"), (carol.job_record(job) or {}).get("base")) == (
+        rebased,
+        published,
+    )
+    alice.ok("pull", "--drafts")
+    assert alice.ref(draft) == rebased and (alice.job_record(job) or {}).get("head") == rebased
+
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.ref(draft) == rebased
+    record = bob.job_record(job) or {}
+    assert (record.get("head"), record.get("base")) == (rebased, published), out.text
+    assert bob.git("ls-tree", "--name-only", "-r", RECORDS, "conflicts/") == "", out.text  # the copy in place
+    assert "changed there" not in json.dumps(bob.run("status").data)
+    bob.ok("publish")
+    assert bob.published == rebased
+    check_invariants(bob.path)
 
 
 @OTHER_FLAVOUR

@@ -153,6 +153,9 @@ def _server(wb: Workbench, head: str) -> str | None:
         and not (seen_records is not None and wb.git.is_ancestor(records, seen_records))
     ):
         what += "; records to push"
+    moved = remote.drafts_changed_there(wb, r)
+    if moved:
+        what += f"; Draft {', '.join(moved)} changed there (`gitbench pull --drafts` follows it)"
     return f"{r.name}: {what}, as last seen"
 
 
