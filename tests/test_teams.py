@@ -520,6 +520,39 @@ def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_sa
     check_invariants(bob.path)
 
 
+def test_a_shared_draft_published_there_goes_to_the_trash_here_and_its_job_stays_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice rebases a Draft she shared with Bob, publishes it to the server and pushes her Drafts. Bob's
+    `pull --drafts` moves his copy (the old head) to the trash, recoverable; its job record stays "published",
+    as the server's says: the trash holds an old copy of a Draft that was published, not a discarded job."""
+    alice, bob = make_team(git_server, tmp_path)
+    bob.job("mine", "mine.txt")
+    bob.ok("publish", "--remote")
+    job = alice.job("shared", "shared.txt")["job"]["id"]  # made from the older Published
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    (draft,) = bob.drafts()
+    old = bob.ref(draft)
+    alice.ok("pull")
+    alice.ok("rebase")
+    alice.ok("publish", "--remote")
+    alice.ok("push", "--drafts")  # the Draft she shared, published since: removed there
+    assert (alice.job_record(job) or {}).get("status") == "published"
+    assert draft not in git_server.refs()
+
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts() == [] and bob.published == alice.published, out.text
+    assert (bob.job_record(job) or {}).get("status") == "published", out.text
+    trash = bob.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/gitbench/trash/").split()
+    assert trash[1::2] == [old], trash  # his copy is kept, recoverable
+    bob.ok("push")
+    alice.ok("pull")
+    assert (alice.job_record(job) or {}).get("status") == "published"
+    check_invariants(bob.path)
+
+
 @OTHER_FLAVOUR
 def test_publish_remote_is_a_compare_and_swap_between_two_clones_at_once(git_server: GitServer, tmp_path: Path) -> None:
     alice, bob = make_team(git_server, tmp_path)
