@@ -146,7 +146,9 @@ class Action:
 
 
 PUBLISH = Action("Publish the Draft", "publish")
-DISCARD = Action("Discard the Draft (recoverable with `gitbench discard --undo`)", "discard")
+# A command that asks for confirmation is offered with --yes: off a terminal (a script, an agent) it asks nothing
+# and refuses without it, and whoever runs an offered action has chosen it (as `restore NAME --yes`).
+DISCARD = Action("Discard the Draft (recoverable with `gitbench discard --undo`)", "discard", ("--yes",))
 REVIEW = Action("Review the Draft", "review")
 RECOVER = Action("Finish or roll back the interrupted operation", "recover")
 CHECKPOINTS = Action("List checkpoints to restore", "checkpoints")

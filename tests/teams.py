@@ -142,7 +142,8 @@ class Clone:
         newest tree, never out of the chain)?"""
         if self.records is None:
             return False
-        out = self.git("log", "--format=%H", "-1", RECORDS, "--", f"jobs/{job_id}.json")
+        # --full-history: a merge that took one side's version of the file hides the other side's otherwise.
+        out = self.git("log", "--full-history", "--format=%H", "-1", RECORDS, "--", f"jobs/{job_id}.json")
         return bool(out.strip())
 
 

@@ -108,10 +108,33 @@ def test_restore_is_blocked_while_a_draft_exists_and_guides_to_publish_or_discar
     error = json.loads(res.stdout)["error"]
     assert error["code"] == "draft-open"
     assert "publish" in error["message"].lower() and "discard" in error["message"].lower()
-    assert {"gitbench publish", "gitbench discard"} <= {a["command"] for a in error["actions"]}
+    assert {"gitbench publish", "gitbench discard --yes"} <= {a["command"] for a in error["actions"]}
     assert refs(workbench, "refs/tags/checkpoint/") == before.checkpoints, "no pre-restore checkpoint on refusal"
     assert refs(workbench, "refs/heads/gitbench/draft/") == {ref: head}
     check_invariants(workbench, before, published_may_change=False)
+
+
+def test_the_discard_restore_offers_while_a_draft_is_open_works_where_it_is_offered(workbench: Path) -> None:
+    """The trial's bug: off a terminal (a script, an agent) restore offered `gitbench discard`, which there
+    refuses without --yes. Offered with what it needs, it runs as given, and the restore goes on."""
+    ref, head = make_draft(workbench)
+    first = nth_checkpoint(workbench, 1)
+    for extra in ((), ("--yes",)):  # refused by the CLI before it asks, or by the restore itself
+        res = gitbench(workbench, "restore", first, *extra, "--json")
+        assert res.returncode == 4, res.stdout + res.stderr
+        offered = [a for a in json.loads(res.stdout)["error"]["actions"] if a["verb"] == "discard"]
+        assert [a["command"] for a in offered] == ["gitbench discard --yes"], res.stdout
+        text = gitbench(workbench, "restore", first, *extra, env={"COLUMNS": "200"})
+        assert text.returncode == 4 and "gitbench discard --yes" in text.stderr + text.stdout, text.stderr
+    before = Snapshot.take(workbench)
+    (action,) = offered
+    res = gitbench(workbench, *action["verb"].split(), *action["args"])  # as offered, not at a terminal
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert refs(workbench, "refs/heads/gitbench/draft/") == {}
+    assert head in refs(workbench, "refs/gitbench/trash/").values()  # recoverable
+    check_invariants(workbench, before, published_may_change=False)
+    res = gitbench(workbench, "restore", first, "--yes", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_restore_goes_back_with_the_records_and_its_pre_restore_checkpoint_undoes_it_exactly(workbench: Path) -> None:

@@ -34,7 +34,7 @@ def assert_corrupt_publish_blocked(wb: Path, before: Snapshot, label: str) -> No
     error = json_error(gitbench(wb, "publish", "--json"), 6, "draft-corrupt")
     assert label in str(error["message"]) and "Published is untouched" in str(error["message"])
     offered = [a["command"] for a in error["actions"]]
-    assert "gitbench discard" in offered and "gitbench checkpoints" in offered
+    assert "gitbench discard --yes" in offered and "gitbench checkpoints" in offered
     untouched(wb, before)
 
 

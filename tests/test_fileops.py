@@ -104,7 +104,7 @@ def test_add_rm_and_extract_are_blocked_while_a_draft_exists(workbench: Path, tm
         assert res.returncode == 4, res.stdout + res.stderr
         error = json.loads(res.stdout)["error"]
         assert error["code"] == "draft-open"
-        assert {"gitbench publish", "gitbench discard"} <= {a["command"] for a in error["actions"]}
+        assert {"gitbench publish", "gitbench discard --yes"} <= {a["command"] for a in error["actions"]}
     assert not (tmp_path / "out.md").exists()
     assert (workbench / "README.md").read_text() == "# project\n"
     check_invariants(workbench, before, published_may_change=False)

@@ -53,7 +53,7 @@ def test_an_outside_commit_on_published_is_a_conflict_and_restore_keep_draft_the
 
     error = publish_error(workbench)
     assert "main" in str(error["message"]) and outside[:12] in str(error["message"])
-    assert "gitbench discard" in commands(error)
+    assert "gitbench discard --yes" in commands(error)
     assert f"gitbench restore {auto} --keep-draft --yes" in commands(error)
     assert rev(workbench, ref) == head and rev(workbench, "main") == outside
     check_invariants(workbench, before, published_may_change=False)
@@ -117,7 +117,7 @@ def test_a_hand_edit_to_a_file_the_draft_changes_blocks_publish_and_stash_publis
     assert "src/app.py" in str(error["message"])
     assert error["details"] == {"paths": ["src/app.py"]}
     assert "git stash -u && gitbench publish && git stash pop" in commands(error)
-    assert "gitbench discard" in commands(error)
+    assert "gitbench discard --yes" in commands(error)
     assert (wb / "src/app.py").read_bytes() == hand, "the hand edit must stay byte-for-byte"
     assert rev(wb, ref) == head
     check_invariants(wb, before, published_may_change=False, allow_local_edits=True)

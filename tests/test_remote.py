@@ -311,10 +311,11 @@ def test_no_remote_and_unreachable_remote_say_what_to_do(tmp_path: Path) -> None
         assert res.returncode == 18, res.stdout + res.stderr
         error = json.loads(res.stdout)["error"]
         assert "nowhere.git" in error["message"] and error["code"] == "remote"
+        assert "There is no Git repository at the address of the remote origin" in error["message"]
         # Git's reason, not its advice cut in two, and one full stop
         assert "does not appear to be a git repository; Could not read from remote repository." in error["message"]
         assert "access rights" not in error["message"] and ".." not in error["message"]
-        assert any("git ls-remote origin" in a["command"] for a in error["actions"])
+        assert any("git remote set-url origin URL" in a["command"] for a in error["actions"])
     assert refs(wb) == before
 
 

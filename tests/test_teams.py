@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git, gitbench, make_project
 from tests.gitserver import GitServer
+from tests.invariants import check_invariants
 from tests.teams import (
+    DRAFTS,
     PUBLISHED,
     RECORDS,
     TAGS,
@@ -214,6 +218,40 @@ def test_a_moved_published_refuses_my_push_saying_what_moved_and_what_to_run(
     assert git_server.git("show", f"{refs[PUBLISHED]}:b.txt") == "bob\n"
 
 
+def documented_banners(code: str) -> list[str]:
+    """The error banners of ``code`` that docs/teams.md shows, commit ids as ``ID``."""
+    text = (Path(__file__).parent.parent / "docs" / "teams.md").read_text(encoding="utf-8")
+    return [re.sub(r"\b[0-9a-f]{12}\b", "ID", b) for b in re.findall(rf"╭─ error: {code} .*?╯", text, re.S)]
+
+
+@ONE_FLAVOUR
+def test_the_remote_moved_errors_docs_teams_shows_are_what_push_and_publish_remote_print(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial found docs/teams.md naming the server's Published with a subject where the command printed a
+    commit id alone (publish --remote fetches nothing). Each banner it shows is printed as shown, ids aside: a
+    push after publishing here (it fetched: the subject is known), a publish --remote (it did not: id alone)."""
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    alice.ok("exec", "--", "sh", "-c", "printf 'def parse(text):\\n    pass\\n' > src/parser.py")
+    alice.ok("publish", "--remote")
+    for clone in (bob, carol):
+        assert clone.run("pull").code == 0
+    alice.ok("exec", "--", "sed", "-i", "s/pass/return/", "src/parser.py")  # the subject the doc shows
+    alice.ok("publish", "--remote")
+    bob.job("bob", "b.txt")
+    bob.ok("publish")  # here only
+    carol.job("carol", "c.txt")
+    printed = []
+    for clone, args in ((bob, ("push",)), (carol, ("publish", "--remote"))):
+        res = gitbench(clone.path, *args, env={"COLUMNS": "100"})
+        assert res.returncode == 19, res.stderr
+        printed.append(re.sub(r"\b[0-9a-f]{12}\b", "ID", res.stderr[res.stderr.index("╭─ error:") :].rstrip()))
+    words = [" ".join(re.sub("[│╭╮╰╯─]", " ", p).split()) for p in printed]  # the banners unwrapped
+    assert "(ID “exec: sed -i s/pass/return/ src/parser.py”)" in words[0], words
+    assert "(its Published is ID)." in words[1] and "“" not in words[1], words
+    assert documented_banners("remote-moved") == printed
+
+
 @ONE_FLAVOUR
 def test_sharing_a_restore_never_overwrites_a_publish_this_clone_has_not_seen(
     git_server: GitServer, tmp_path: Path
@@ -330,6 +368,45 @@ def test_overwrite_published_after_a_refused_pull_puts_mine_back_deliberately(
 
 
 @ONE_FLAVOUR
+def test_overwrite_published_over_a_teammates_restore_shares_records_that_agree_with_my_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob puts his Published back over Alice's shared restore (`push --overwrite-published`). The records he
+    shares agree with it: the bad job's record, which her restore took out, is there (his Published holds that
+    job), and her record of a publish his Published does not hold is not; what she did beside it (a Draft's job)
+    is kept, and her records as the server had them stay in the history (a parent of the records shared)."""
+    alice, bob, bad, restored, bad_job = _restored_on_the_server(git_server, tmp_path)
+    after = alice.job("after the restore", "after.txt")["job"]["id"]
+    alice.ok("publish", "--remote")  # a publish over her restore: "moved back and on to"
+    aside = alice.job("a draft of hers", "aside.txt")["job"]["id"]
+    alice.ok("push")  # her Draft's job record, not the Draft
+    bob_job = bob.job("bob", "b.txt")["job"]["id"]
+    bob.ok("publish")  # here only, after seeing the bad change
+    mine = bob.published
+    assert bob.run("pull").code == 19
+    model = ServerModel.of(git_server)
+    theirs = model.records
+    assert theirs is not None
+    out = bob.run("push", "--overwrite-published")
+    assert out.code == 0, out.text
+    refs = model.check(published_may_move=True, backwards=True, why="bob's push --overwrite-published")
+    assert refs[PUBLISHED] == mine and refs[RECORDS] == bob.records, out.text
+    assert bob.is_ancestor(theirs, bob.records)  # nothing of the server's records lost from the history
+    assert (bob.job_record(bad_job) or {}).get("status") == "published", out.text
+    assert (bob.job_record(bob_job) or {}).get("status") == "published", out.text
+    assert bob.job_record(after) is None and bob.job_in_history(after), out.text
+    assert bob.job_record(aside) is not None, out.text
+    said = " ".join(out.result["notes"])
+    assert "restore" in said and "history" in said, out.text
+    # Alice follows: Bob's Published and the records that go with it.
+    assert alice.run("pull").code == 0
+    assert alice.published == mine
+    assert (alice.job_record(bad_job) or {}).get("status") == "published"
+    assert alice.job_record(after) is None and alice.job_record(aside) is not None
+    assert alice.records == bob.records
+
+
+@ONE_FLAVOUR
 def test_push_and_publish_remote_never_undo_a_restore_this_clone_has_not_followed(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -381,6 +458,99 @@ def test_push_drafts_never_removes_a_teammates_draft_this_clone_never_had(
     assert bobs in refs, f"alice's push --drafts removed Bob's Draft from the server: {out.text}"
     assert bob.run("pull", "--drafts").code == 0
     assert bobs in bob.refs(), "Bob's own Draft was taken away from him"
+
+
+@ONE_FLAVOUR
+def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_says_how_to_follow_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice rebases a Draft she shared and pushes it again. Bob's plain `gitbench pull` (no --drafts) leaves his
+    copy of the Draft where it was, and now its job record too (it took hers, "rebased onto the new Published",
+    while the branch stayed at the old head); it says the Draft moved on there and that `pull --drafts` brings
+    it, which then brings the branch and her record together. Carol, who never had the Draft, gets it with the
+    record of her head even after Bob's push put his in place on the server."""
+    alice, bob, carol = make_team(git_server, tmp_path, ("alice", "bob", "carol"))
+    bob.job("mine", "mine.txt")
+    bob.ok("publish", "--remote")
+    published = bob.published
+    job = alice.job("shared", "shared.txt")["job"]["id"]  # made from the older Published
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    (draft,) = bob.drafts()
+    label = draft.removeprefix(DRAFTS)
+    old, old_base = bob.ref(draft), (bob.job_record(job) or {}).get("base")
+    assert old_base != published
+    alice.ok("pull")
+    alice.ok("rebase")
+    alice.ok("push", "--drafts")
+    rebased = alice.ref(draft)
+    assert rebased != old and git_server.refs()[draft] == rebased
+
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    assert bob.ref(draft) == old
+    record = bob.job_record(job) or {}
+    assert (record.get("head"), record.get("base")) == (old, old_base), out.text
+    said = " ".join(out.result["notes"])
+    assert f"Draft {label} changed on origin" in said and "gitbench pull --drafts origin" in said, out.text
+    assert "gitbench rebase" not in said, out.text  # a rebase here would make another rebase of it
+    status = json.dumps(bob.run("status").data)
+    assert f"Draft {label} changed there (`gitbench pull --drafts` follows it)" in status, status
+    (listed,) = bob.run("drafts").data["result"]
+    assert listed["base"] == old_base and not listed["base_is_published"]
+    bob.ok("push")  # the records, with his record of his Draft in place, hers under conflicts/
+    carol.ok("pull", "--drafts")
+    assert carol.ref(draft) == rebased
+    assert ((carol.job_record(job) or {}).get("head"), (carol.job_record(job) or {}).get("base")) == (
+        rebased,
+        published,
+    )
+    alice.ok("pull", "--drafts")
+    assert alice.ref(draft) == rebased and (alice.job_record(job) or {}).get("head") == rebased
+
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.ref(draft) == rebased
+    record = bob.job_record(job) or {}
+    assert (record.get("head"), record.get("base")) == (rebased, published), out.text
+    assert bob.git("ls-tree", "--name-only", "-r", RECORDS, "conflicts/") == "", out.text  # the copy in place
+    assert "changed there" not in json.dumps(bob.run("status").data)
+    bob.ok("publish")
+    assert bob.published == rebased
+    check_invariants(bob.path)
+
+
+def test_a_shared_draft_published_there_goes_to_the_trash_here_and_its_job_stays_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice rebases a Draft she shared with Bob, publishes it to the server and pushes her Drafts. Bob's
+    `pull --drafts` moves his copy (the old head) to the trash, recoverable; its job record stays "published",
+    as the server's says: the trash holds an old copy of a Draft that was published, not a discarded job."""
+    alice, bob = make_team(git_server, tmp_path)
+    bob.job("mine", "mine.txt")
+    bob.ok("publish", "--remote")
+    job = alice.job("shared", "shared.txt")["job"]["id"]  # made from the older Published
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    (draft,) = bob.drafts()
+    old = bob.ref(draft)
+    alice.ok("pull")
+    alice.ok("rebase")
+    alice.ok("publish", "--remote")
+    alice.ok("push", "--drafts")  # the Draft she shared, published since: removed there
+    assert (alice.job_record(job) or {}).get("status") == "published"
+    assert draft not in git_server.refs()
+
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts() == [] and bob.published == alice.published, out.text
+    assert (bob.job_record(job) or {}).get("status") == "published", out.text
+    trash = bob.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/gitbench/trash/").split()
+    assert trash[1::2] == [old], trash  # his copy is kept, recoverable
+    bob.ok("push")
+    alice.ok("pull")
+    assert (alice.job_record(job) or {}).get("status") == "published"
+    check_invariants(bob.path)
 
 
 @OTHER_FLAVOUR
@@ -438,6 +608,70 @@ def test_restore_of_a_teammates_checkpoint_after_a_pull(git_server: GitServer, t
     assert (bob.path / "f.txt").read_text() == "first\n"
 
 
+@ONE_FLAVOUR
+def test_status_after_a_pull_names_the_checkpoint_of_the_published_it_followed(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: Bob took a checkpoint after Alice's publish (of his Published then), so the newest
+    checkpoint after his pull was his, of the old Published, and status named none. It names the one Alice's
+    publish took, as it names a publish's own here."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice")
+    alice.ok("publish", "--remote")
+    theirs = alice.checkpoints()[-1]
+    assert theirs["kind"] == "publish" and theirs["commit"] == alice.published
+    later = str(time.time() + 60)  # Bob's checkpoint is the newest of all, whatever the clones' ids
+    mine = gitbench(bob.path, "checkpoint", "-m", "before pulling", "--json", env={"GITBENCH_NOW": later})
+    assert mine.returncode == 0, mine.stderr
+    (name,) = json.loads(mine.stdout)["result"]["checkpoints"]
+    assert bob.ok("status")["published"]["checkpoint"] == name
+    assert bob.run("pull").code == 0
+    assert bob.checkpoints()[-1]["name"] == name  # still the newest, and of the old Published
+    assert bob.published == theirs["commit"]
+    assert bob.ok("status")["published"]["checkpoint"] == theirs["name"]
+    text = gitbench(bob.path, "status").stdout
+    assert f"'exec: sh -c echo alice >> f.txt', {theirs['name']}" in text, text
+    check_restore(bob, theirs)
+
+
+def test_a_remote_with_no_repository_there_and_a_name_with_no_remote_say_so_for_push_pull_and_publish(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """The trial's bug: `publish --remote NAME` to a remote whose repository does not exist said the publish
+    "broke off" and to run it again "when the server is back" (a push to one it had used before said the same).
+    push, pull and publish --remote say there is no repository there, name the remote and what to run; nothing
+    changes here or on the server."""
+    alice, bob = make_team(git_server, tmp_path)
+    model = ServerModel.of(git_server)
+    bob.job("bob")
+    nowhere = git_server.url.replace(git_server.name, "nosuch.git")
+    bob.git("remote", "add", "team", nowhere)
+    before = bob.refs()
+    tries = [("team", ("push", "team")), ("team", ("pull", "team")), ("team", ("publish", "--remote", "team"))]
+    # origin, which this clone shared through, moved to where there is no repository: push and publish go to it
+    # straight away (no fetch first), so a failure there was taken for a transfer cut midway.
+    tries += [("origin", ("push",)), ("origin", ("publish", "--remote")), ("origin", ("pull",))]
+    for name, args in tries:
+        if name == "origin":
+            bob.git("remote", "set-url", "origin", nowhere)
+        out = bob.run(*args)
+        assert out.code == 18 and out.error["code"] == "remote", out.text
+        said = out.message
+        assert f"There is no Git repository at the address of the remote {name} ({nowhere})" in said, out.text
+        assert "broke off" not in said and "when the server is back" not in said, out.text
+        assert f"git remote set-url {name} URL" in said and "git remote -v" in said, out.text
+        assert bob.refs() == before, out.text
+    for args in (("push", "nosuch"), ("pull", "nosuch"), ("publish", "--remote", "nosuch")):
+        out = bob.run(*args)
+        assert out.code == 2 and out.error["code"] == "usage", out.text
+        assert "There is no Git remote 'nosuch' in this Workbench (there is: origin, team)" in out.message, out.text
+        assert "git remote add nosuch URL" in out.message and "git remote -v" in out.message, out.text
+        assert bob.refs() == before, out.text
+    model.check(why="push, pull and publish to remotes with no repository")
+    assert bob.drafts() and alice.run("pull").code == 0  # the server still serves the team
+
+
+# -- servers that differ ----------------------------------------------------------------------------------------
 # -- servers that differ ----------------------------------------------------------------------------------------
 
 

@@ -167,6 +167,35 @@ def test_a_changed_source_makes_exactly_its_readers_and_what_is_downstream_of_th
     assert all(s.state == "complete" for s in resolver.resolve(wf, files.view(), {}, {}, {}, set()).values())
 
 
+@PROPS
+@given(dags(), st.data())
+def test_resolving_the_dirty_modules_again_is_the_walk_over_every_module_that_keeps_the_others(
+    dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject
+) -> None:
+    # What a run does after each module: the previous statuses kept, the dirty ones (any set) resolved again in
+    # the workflow's order, each reading its needs' new statuses; the same as the plain walk over every module.
+    needs, order, reads = dag
+    wf = spec.parse(workflow_text(needs, order, reads))
+    files = Files()
+    for k in range(4):
+        files.write(f"src/{k}.txt", f"source {k}\n".encode())
+    run_all(wf, files, 3)
+    before = resolver.resolve(wf, files.view(), {}, {}, {}, set())
+    files.write(f"src/{data.draw(st.integers(0, 3))}.txt", b"changed\n")
+    dirty = data.draw(st.sets(st.sampled_from(wf.order)))
+    got = resolver.resolve(wf, files.view(), {}, {}, {}, set(), previous=before, dirty=dirty)
+    walked: dict[str, resolver.ModuleStatus] = {}
+    for mid in wf.order:
+        walked[mid] = (
+            resolver.resolve_one(wf.modules[mid], files.view(), walked.__getitem__, {}, {}, {}, set())
+            if mid in dirty
+            else before[mid]
+        )
+    assert list(got) == wf.order
+    assert got == walked
+    assert all(got[m] is before[m] for m in wf.order if m not in dirty)
+
+
 def _needs_any(needs: list[list[int]], i: int, targets: set[int]) -> bool:
     todo, seen = list(needs[i]), set()
     while todo:

@@ -173,7 +173,8 @@ def test_each_save_writes_the_whole_state_as_one_dump_would_whatever_changed_sin
 
     rng = random.Random(4)
     gitdir = str(tmp_path / ".git")
-    state = engine_state.EngineState()
+    state, other = engine_state.EngineState(), engine_state.EngineState()
+    other_gitdir = str(tmp_path / "other" / ".git")
     mids = [f"m{i}" for i in range(12)] + ["é", 'a"b']
     for i in range(400):
         mid, roll = rng.choice(mids), rng.random()
@@ -205,3 +206,12 @@ def test_each_save_writes_the_whole_state_as_one_dump_would_whatever_changed_sin
             state.skipped = sorted({*state.skipped, mid})
         engine_state.save(gitdir, state)
         assert Path(engine_state.path(gitdir)).read_text() == _dumped(state)
+        # Another state saved between two saves of this one (another Workbench in the same process), with the
+        # same modules: some of its last runs this state's own records, others of its own.
+        if rng.random() < 0.3:
+            if rng.random() < 0.5 and mid in state.last_run:
+                other.last_run[mid] = state.last_run[mid]
+            else:
+                other.last_run[mid] = LastRun(RunStatus.FAILED, error="other", count=-i)
+            engine_state.save(other_gitdir, other)
+            assert Path(engine_state.path(other_gitdir)).read_text() == _dumped(other)

@@ -8,6 +8,7 @@ machine-readable output (`push --porcelain`).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import field
 
@@ -70,6 +71,23 @@ def _run(gitdir: str, args: list[str], what: str, stdin: str | None = None) -> s
 
 _ADVICE = ("Please make sure you have the correct access rights", "and the repository exists.")
 
+# How Git and the servers say that there is no repository at the remote's address (or none this user may see,
+# which a server will not tell apart): a path or an SSH path ("'URL' does not appear to be a git repository"),
+# `git daemon` ("no such repository: /x.git"; without --informative-errors "access denied or repository not
+# exported"), HTTP ("repository 'URL/' not found"), GitHub ("Repository not found."), GitLab ("The project you
+# were looking for could not be found").
+_NO_REPOSITORY = re.compile(
+    r"does not appear to be a git repository|no such repository|repository not exported|"
+    r"repository '[^']*' not found|repository not found|could not be found",
+    re.IGNORECASE,
+)
+
+
+def no_repository(exc: errors.RemoteError) -> bool:
+    """Did Git find no repository at the remote's address? Then nothing was sent: nothing there can have
+    changed, and a push or publish did not "break off"."""
+    return bool(exc.details.get("no_repository"))
+
 
 def unreachable(remote: str, url: str | None, stderr: str, what: str) -> errors.RemoteError:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
@@ -78,6 +96,17 @@ def unreachable(remote: str, url: str | None, stderr: str, what: str) -> errors.
     reasons = [ln for ln in lines if ln.strip() not in _ADVICE]
     said = "; ".join(ln.removeprefix("fatal: ").removeprefix("error: ").rstrip(". ") for ln in reasons[-3:])
     said = said or "no reason given"
+    if any(_NO_REPOSITORY.search(ln) for ln in reasons):
+        return errors.RemoteError(
+            f"There is no Git repository at the address of the remote {remote} ({url or 'no URL'}), or none you "
+            f"may read: Git says {said}. Nothing was sent and nothing changed: your Workbench is as it was.",
+            [
+                errors.Action("See the remotes and their addresses", text="git remote -v"),
+                errors.Action(f"Point {remote} at your team's repository", text=f"git remote set-url {remote} URL"),
+                errors.Action("Then run the command again"),
+            ],
+            {"remote": remote, "url": url, "git": lines[-5:], "no_repository": True},
+        )
     return errors.RemoteError(
         f"Could not {what} {remote} ({url or 'no URL'}): {said}. Nothing was changed on the server by this command "
         "unless it says so below; your Workbench is as it was.",

@@ -288,14 +288,14 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
             raise errors.PublishConflict(
                 f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
                 f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
-                [errors.Action("Discard the Draft", "discard", ("--draft", label)), errors.CHECKPOINTS],
+                [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes")), errors.CHECKPOINTS],
             )
         base_tree = wb.git.commit(info.base).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
         both = sorted(theirs & ours)
         if both:
-            actions = [errors.Action("Discard the Draft", "discard", ("--draft", label))]
+            actions = [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes"))]
             # again from the new Published, as the job was made: `try` takes only a Workshop job, this one by id
             maker = drafts.job_of(wb, ref)
             if maker is not None and maker.kind == "ask":

@@ -4,7 +4,7 @@ moment. How names are made: services/checkpoint_names.py.
 Nothing here reads every checkpoint unless asked to (``history`` without a limit): taking one, the newest one
 (``status``), the newest page (``gitbench checkpoints``) and a name cost the same beside 10 checkpoints or
 5,000. Only the names are listed (from packed-refs and the loose folder, git/refdb.py); a tag is read when its
-checkpoint is shown.
+checkpoint is shown, or (``newest_of``) back to the checkpoint of Published, no further than the commit's date.
 """
 
 from __future__ import annotations
@@ -135,6 +135,27 @@ def latest(wb: Workbench) -> Checkpoint | None:
         cp = _load(wb, tail)
         if cp is not None:
             return cp
+    return None
+
+
+def newest_of(wb: Workbench, commit: str, made: float) -> Checkpoint | None:
+    """The newest checkpoint of ``commit`` (made at ``made``, its commit time), or None: what ``status`` names.
+
+    After a publish here it is the newest of all. After a pull that followed the server's Published it is the
+    checkpoint a teammate's publish took there, which can be older than one this clone took meanwhile (of its
+    Published then). So the names are read from the newest back, each tag's target only, as far as the
+    checkpoints taken before the commit was made (a day's leeway, ``SKEW``, for clocks behind): none of those
+    can be of it. The newest is always looked at, whatever the clocks say."""
+    for i, tail in enumerate(reversed(tails(wb))):
+        stamp = names.stamp_of(tail)
+        if i and stamp is not None and stamp < made - SKEW:
+            break
+        ref = CHECKPOINT_PREFIX + tail
+        info = wb.git.tag_message(ref)
+        if (info[1] if info else wb.git.ref(ref)) == commit:
+            return _load(wb, tail)
+        if i and stamp is None and info is not None and info[2] < made - SKEW:  # an older Workbench's number
+            break
     return None
 
 

@@ -37,7 +37,9 @@ def finish(wb: Workbench, entry: Discard) -> OperationResult:
         wb.git.set_ref(trash, keep, None, "gitbench discard")
     faults.point("discard.after-trash")
     job = drafts.job_of(wb, ref)
-    if job is not None and job.status != JobStatus.DISCARDED:
+    # A job already published stays so: here that is a teammate's publish of a Draft shared with this clone
+    # (its record came with a pull), whose old copy here goes to the trash; it does not unpublish the job.
+    if job is not None and job.status not in (JobStatus.DISCARDED, JobStatus.PUBLISHED):
         job.status = JobStatus.DISCARDED
         drafts.save_job(wb, job, note="discarded")
     for other in drafts.jobs_on(wb, ref):  # jobs that continued the Draft are discarded with it

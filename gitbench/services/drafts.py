@@ -113,7 +113,7 @@ def require_no_draft(wb: Workbench, doing: str) -> None:
             else [
                 errors.Action("See them", "drafts"),
                 errors.Action("Publish one", "publish", ("--draft", label_of(refs[0]))),
-                errors.Action("Discard one", "discard", ("--draft", label_of(refs[0]))),
+                errors.Action("Discard one", "discard", ("--draft", label_of(refs[0]), "--yes")),
                 errors.CANCEL,
             ],
             {"draft": label_of(refs[0]), "drafts": [label_of(r) for r in refs]},
@@ -349,7 +349,7 @@ def corrupt(wb: Workbench, label: str, why: str) -> errors.DraftCorrupt:
     return errors.DraftCorrupt(
         f"The Draft {label} is missing or corrupted: {why}. Publishing is blocked; Published is untouched.",
         [
-            errors.Action("Discard the broken Draft", "discard"),
+            errors.Action("Discard the broken Draft", "discard", ("--yes",)),
             errors.Action("Then, if you want to go back further, restore a checkpoint", "checkpoints"),
         ],
         {"draft": label},

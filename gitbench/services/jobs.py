@@ -52,7 +52,7 @@ def handle_open_draft(wb: Workbench, on_draft: str | None, kind: str = "exec") -
             [
                 errors.Action("See them", "drafts"),
                 errors.Action("Publish one", "publish", ("--draft", "LABEL")),
-                errors.Action("Discard one", "discard", ("--draft", "LABEL")),
+                errors.Action("Discard one", "discard", ("--draft", "LABEL", "--yes")),
             ],
         )
     if on_draft in ("publish", "discard"):

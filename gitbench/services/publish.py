@@ -323,7 +323,7 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
                 which,
             )
         )
-    actions.append(errors.Action("Discard the Draft", "discard", which))
+    actions.append(errors.Action("Discard the Draft", "discard", (*which, "--yes")))
     if back:
         actions.append(
             errors.Action(

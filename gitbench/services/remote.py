@@ -88,7 +88,10 @@ class Sync:
     clashes: list[str] = field(default_factory=list)
     gone_drafts: dict[str, str] = field(default_factory=dict)  # shared Drafts removed on the server: last value
     moved_back: tuple[str, str] | None = None  # the server's Published moved back: (last followed, now)
+    overwrite: bool = False  # push --overwrite-published: the push merges the records itself (``_records_over``)
+    follows: bool = False  # pull --drafts: the server's Drafts are followed here (``_adopt_drafts``)
     seen_drafts: dict[str, str] = field(default_factory=dict)  # the server's Drafts as last seen, before this fetch
+    news: dict[str, str] = field(default_factory=dict)  # Drafts kept here that changed there: what to say (``_news``)
 
 
 def resolve(wb: Workbench, name: str | None) -> Remote:
@@ -99,8 +102,17 @@ def resolve(wb: Workbench, name: str | None) -> Remote:
         if name not in names:
             raise errors.UsageError(
                 f"There is no Git remote {name!r} in this Workbench"
-                + (f" (there is: {', '.join(names)})." if names else "."),
-                [add, errors.Action("List the remotes", text="git remote -v")],
+                + (f" (there is: {', '.join(names)})." if names else ".")
+                + " Nothing was changed.",
+                [
+                    errors.Action(f"Add your team's server as {name}", text=f"git remote add {name} URL"),
+                    *(
+                        [errors.Action("Or use one of those: see their addresses", text="git remote -v")]
+                        if names
+                        else []
+                    ),
+                ],
+                {"remote": name, "remotes": names},
             )
         chosen = name
     else:
@@ -149,7 +161,7 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
             sync.clashes.append(name[len("refs/tags/") :])
         else:
             sync.notes.append(f"Git did not update {ref} ({why}).")
-    if sync.moved_back is None:
+    if sync.moved_back is None and not sync.overwrite:
         merge_records(wb, r, sync)
 
 
@@ -234,9 +246,13 @@ def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
     if new != old:
         sync.records_merged = True
     for label in dict.fromkeys(keep[path] for path in both if path in keep):
-        sync.notes.append(
-            f"The record of Draft {label}'s job stays this clone's, as the Draft does: {r.name}'s is under conflicts/."
-        )
+        if sync.follows:
+            sync.notes.append(
+                f"The record of Draft {label}'s job stays this clone's, as the Draft does: {r.name}'s is under "
+                "conflicts/."
+            )
+        else:
+            sync.news[label] = _news(wb, r, theirs, label, [p for p in both if keep.get(p) == label])
     both = [path for path in both if path not in keep]
     if both:
         sync.notes.append(
@@ -247,18 +263,121 @@ def merge_records(wb: Workbench, r: Remote, sync: Sync) -> None:
 
 
 def _kept_records(wb: Workbench, r: Remote, sync: Sync) -> dict[str, str]:
-    """The job records (path: Draft label) that stay this clone's in a records merge: those of each Draft that
-    a pull keeps as it is here (``_keeps``), read before the merge. A teammate's newer record of such a Draft
-    (discarded there, or moved on there from an older base) describes their Draft, not the one kept here."""
+    """The job records (path: Draft label) that stay this clone's in a records merge, read before it: those of
+    each Draft here that this command leaves where it is, when the server's record would not describe it. Only
+    ``pull --drafts`` moves a Draft here (``_adopt_drafts``: one that moved on there and not here follows, one
+    gone there and untouched here goes to the trash; their records go with them); it keeps one changed here
+    since (``_keeps``) with its records. Any other Draft stays as it is, and so does its job record when the
+    server's is of another head (the Draft rebased or moved on there: ``pull --drafts`` brings both), or says
+    published or discarded (it is open here), or is gone (a restore there): theirs goes under conflicts/."""
     from gitbench.services import drafts
 
     theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
+    records = wb.git.ref(r.records)
     keep: dict[str, str] = {}
     for ref in wb.draft_refs():
         label = ref[len(DRAFT_PREFIX) :]
-        if _keeps(wb, wb.git.ref(ref), theirs.get(label), sync.seen_drafts.get(label)):
-            keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
+        here, there, last = wb.git.ref(ref), theirs.get(label), sync.seen_drafts.get(label)
+        if sync.follows:
+            if _keeps(wb, here, there, last):
+                keep.update({f"jobs/{job.id}.json": label for job in drafts.jobs_on(wb, ref)})
+                continue
+            if here != there and (there is not None or last is not None):
+                continue  # followed or trashed here by this pull: the server's records go with it
+        for job in drafts.jobs_on(wb, ref):
+            path = f"jobs/{job.id}.json"
+            if records is not None and not _describes(wb, wb.records.read(path, at=records), here):
+                keep[path] = label
     return keep
+
+
+def _describes(wb: Workbench, record: object, head: str | None) -> bool:
+    """Could a job record (the server's) be of a Draft open here at ``head``: not published or discarded, its
+    steps ending at ``head`` or before it (a job that an ``ask --on-draft continue`` went on from)?"""
+    from gitbench.model import JobStatus
+
+    if not isinstance(record, dict) or record.get("status") in (JobStatus.PUBLISHED, JobStatus.DISCARDED):
+        return False
+    at = record.get("head")
+    if at is None or at == head:
+        return True
+    try:
+        return isinstance(at, str) and head is not None and wb.git.exists(at) and wb.git.is_ancestor(at, head)
+    except (KeyError, ValueError):
+        return False
+
+
+def drafts_changed_there(wb: Workbench, r: Remote) -> list[str]:
+    """The Drafts open here whose job record in the server's records, as last seen (no network), is newer than
+    this clone's and not of this Draft as it is here (moved on or rebased there, published or discarded there):
+    ``pull --drafts`` follows them. One record read per Draft, for ``status``."""
+    from gitbench.services import drafts
+
+    records = wb.git.ref(r.records)
+    if records is None:
+        return []
+    out = []
+    for ref in wb.draft_refs():
+        job = drafts.job_of(wb, ref)
+        theirs = wb.records.read(f"jobs/{job.id}.json", at=records) if job is not None else None
+        if job is None or not isinstance(theirs, dict):
+            continue
+        newer = isinstance(theirs.get("updated"), int | float) and theirs["updated"] > (job.updated or 0)
+        if newer and not _describes(wb, theirs, wb.git.ref(ref)):
+            out.append(ref[len(DRAFT_PREFIX) :])
+    return out
+
+
+def _news(wb: Workbench, r: Remote, theirs: str, label: str, paths: list[str]) -> str:
+    """What the server's records say of a Draft kept here as it is (a push, or a pull without --drafts), and how
+    to follow it."""
+    from gitbench.model import JobStatus
+
+    said = [wb.records.read(path, at=theirs) for path in paths]
+    statuses = {d.get("status") for d in said if isinstance(d, dict)}
+    heads = [str(d["head"]) for d in said if isinstance(d, dict) and isinstance(d.get("head"), str)]
+    follow = f"`gitbench pull --drafts {r.name}` brings it"
+    aside = f" ({r.name}'s is under conflicts/)"
+    if JobStatus.DISCARDED in statuses or JobStatus.PUBLISHED in statuses:
+        what = f"was {'published' if JobStatus.PUBLISHED in statuses else 'discarded'} on {r.name}"
+        follow += " (a Draft you changed here since stays yours)"
+    elif heads:
+        what = f"changed on {r.name} (now at {heads[-1][:12]}: new steps, or rebased there)"
+    else:
+        what, aside = f"has no job record on {r.name} any more (a restore there?)", ""
+        follow = "`gitbench drafts` lists it here"
+    return f"Draft {label} {what}: it stays as it is here, and so does its job record{aside}; {follow}."
+
+
+def _follow_records(wb: Workbench, r: Remote, label: str, head: str) -> None:
+    """A Draft that came here from the server at ``head`` (new, or followed): its job records become the
+    server's versions that describe it. The records merge took them already, unless a clone kept its own in
+    place (a Draft it did not move, ``_kept_records``): here, an earlier push or pull without --drafts; there, a
+    teammate's push. The version that describes ``head`` is then under conflicts/, where the copy now in place
+    is not needed any more (the one it replaces stays in the history)."""
+    from gitbench.services import drafts
+
+    theirs = wb.git.ref(r.records)
+    if theirs is None:
+        return
+    tree, mine = wb.git.commit(theirs).tree, wb.records.tree()
+    folder = wb.git.tree_entry(tree, "conflicts/jobs")
+    aside = [f"conflicts/jobs/{p}" for p, _, _ in wb.git.walk_tree(folder.oid)] if folder else []
+    take: dict[str, str | None] = {}
+    for job in drafts.jobs_on(wb, DRAFT_PREFIX + label):
+        path = f"jobs/{job.id}.json"
+        if _describes(wb, wb.records.read(path), head):
+            continue
+        for candidate in [path, *(p for p in aside if p.startswith(f"conflicts/{path[:-4]}"))]:
+            entry = wb.git.tree_entry(tree, candidate)
+            if entry is not None and _describes(wb, wb.records.read(candidate, at=theirs), head):
+                take[path] = entry.oid
+                copy = f"conflicts/jobs/{job.id}.{entry.oid[:8]}.json"
+                if mine and wb.git.tree_entry(mine, copy) == entry:
+                    take[copy] = None
+                break
+    if take:
+        wb.records.put(take, f"follow {r.name}'s Draft {label}: its job records")
 
 
 def _keeps(wb: Workbench, here: str | None, there: str | None, last: str | None) -> bool:
@@ -289,6 +408,7 @@ def push(
 
 def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: bool, say: Progress) -> None:
     fetched = False
+    sync.overwrite = overwrite
     if wb.git.ref(r.records) is None and wb.git.ref(r.published) is None:
         # Never talked to this server: learn what it has first (a teammate may have shared the Workbench).
         fetch(wb, r, sync, drafts)
@@ -316,6 +436,10 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         except errors.RemoteError as exc:
             raise _cut(wb, r, exc, wanted) from exc
         if res.ok:
+            records = wanted.get(RECORDS_REF)
+            old = wb.records.head()
+            if records is not None and records != old:  # merged over a restore there: ours once the server has it
+                wb.records.advance(records, old, f"merge records from {r.name} (push --overwrite-published)")
             _seen(wb, r, wanted)
             sync.pushed = [_describe(line) for line in res.lines if line.flag not in ("=", "!")]
             return
@@ -353,6 +477,8 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
 def _cut(wb: Workbench, r: Remote, exc: errors.RemoteError, wanted: dict[str, str | None]) -> errors.RemoteError:
     """The push broke off (the server stopped, the network went): say what the server has now, if it can be
     asked. Git applies a push only once the whole pack arrived, so each ref there is either as it was or as sent."""
+    if gitremote.no_repository(exc):  # there is nothing there to have received any of it
+        return exc
     why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
     try:
         now = gitremote.ls_remote(wb.git.gitdir, r.name, [*wanted, f"{CHECKPOINT_PREFIX}*"], r.url)
@@ -441,12 +567,21 @@ def _plan(
         if specs:
             leases[wb.published_ref] = wb.git.ref_raw(r.published)
             wanted[wb.published_ref] = local
+    # Published put back over a restore there (or over publishes seen there): the records shared must agree.
+    over = (
+        overwrite
+        and wb.published_ref in wanted
+        and (unfollowed(wb, r) is not None or (seen is not None and not wb.git.is_ancestor(seen, local)))
+    )
     records = wb.records.head()
     seen_records = wb.git.ref(r.records)
     if records is not None and records != seen_records:
         if seen_records is not None and not wb.git.is_ancestor(seen_records, records):
-            merge_records(wb, r, sync)
-            records = wb.records.head()
+            if over:
+                records = _records_over(wb, r, sync, seen_records, local)
+            else:
+                merge_records(wb, r, sync)
+                records = wb.records.head()
         specs.append(f"{records}:{RECORDS_REF}")
         leases[RECORDS_REF] = seen_records
         wanted[RECORDS_REF] = records
@@ -467,6 +602,62 @@ def _plan(
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
     return specs, leases, wanted
+
+
+def _records_over(wb: Workbench, r: Remote, sync: Sync, theirs: str, local: str) -> str:
+    """The records to push with ``local`` put back over the server's Published (``push --overwrite-published``):
+    ours, merged with the server's less what a restore there took back and less their records of publishes
+    ``local`` does not hold, so every job record in place agrees with the Published pushed (a restore's records
+    would say its jobs were never there; a teammate's publish it replaces would say it is). The server's records
+    are a parent: nothing of theirs leaves the history. Made, not yet ours: ``push_locked`` makes it the records
+    head once the server took it, so a refused push leaves ours as they were for a later ``pull``."""
+    keep = _kept_records(wb, r, sync)
+    leave = _publishes_not_held(wb, theirs, local)
+    commit, dropped = wb.records.merge_over(
+        theirs, f"merge records from {r.name}, under this clone's Published (push --overwrite-published)", keep, leave
+    )
+    if commit != wb.records.head():
+        sync.records_merged = True
+    left = [p for p in dropped if p in leave and p.startswith("jobs/")]
+    undone = [p for p in dropped if p not in leave]
+    if undone:
+        sync.notes.append(
+            f"The records {r.name}'s restore took back ({len(undone)} file(s)) are shared as they are here, with "
+            f"your Published; {r.name}'s records before this push stay in the records history (a parent)."
+        )
+    if left:
+        ids = [p[len("jobs/") : -len(".json")] for p in left]
+        sync.notes.append(
+            f"{r.name}'s records of {len(ids)} publish(es) your Published does not hold are left in the records "
+            f"history only (`git log --full-history {RECORDS_REF} -- jobs/ID.json`): {', '.join(ids[:5])}"
+            + (f" and {len(ids) - 5} more." if len(ids) > 5 else ".")
+        )
+    return commit
+
+
+def _publishes_not_held(wb: Workbench, theirs: str, local: str) -> list[str]:
+    """The server's records (job record and report) of published jobs whose steps ``local`` does not hold, among
+    the job records that differ from ours."""
+    import json
+
+    from gitbench.model import JobStatus
+
+    out: list[str] = []
+    for change in wb.git.diff_trees(wb.records.tree(), wb.git.commit(theirs).tree):
+        path = change.path
+        if change.new is None or not path.startswith("jobs/") or not path.endswith(".json") or "/" in path[5:]:
+            continue
+        try:
+            doc = json.loads(wb.git.blob(change.new.oid))
+        except (ValueError, KeyError):
+            continue
+        head = doc.get("head") if isinstance(doc, dict) else None
+        if not isinstance(head, str) or doc.get("status") != JobStatus.PUBLISHED:
+            continue
+        if wb.git.exists(head) and wb.git.is_ancestor(head, local):
+            continue
+        out += [path, f"reports/{path[len('jobs/') :]}"]
+    return out
 
 
 def _restored(wb: Workbench, local: str) -> bool:
@@ -608,7 +799,7 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
     from gitbench.services import transaction
 
     r = resolve(wb, name)
-    sync = Sync(r)
+    sync = Sync(r, follows=drafts)
     with wb.changing("pull"):
         fetch(wb, r, sync, drafts)
         if sync.clashes:
@@ -663,7 +854,11 @@ def pull(wb: Workbench, name: str | None = None, drafts: bool = False, keep_mine
                     f"`gitbench rebase --draft {kept}`, then publish."
                 )
         _close_published_drafts(wb, sync)
-        stale = [d for d in wb.draft_refs() if _base_of(wb, d) not in (None, wb.published())]
+        stale = [
+            d
+            for d in wb.draft_refs()
+            if _base_of(wb, d) not in (None, wb.published()) and d[len(DRAFT_PREFIX) :] not in sync.news
+        ]
         if stale:
             labels = ", ".join(d[len(DRAFT_PREFIX) :] for d in stale)
             sync.notes.append(f"Drafts made from an older Published: {labels} (`gitbench rebase` brings them up).")
@@ -792,6 +987,7 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         if here is None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
             sync.notes.append(f"New Draft from {r.name}: {label}.")
+            _follow_records(wb, r, label, head)
         elif here != head:
             if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
                 from gitbench.services import worktrees
@@ -802,6 +998,7 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
                     + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
                 )
                 sync.notes.extend(worktrees.sync(wb, DRAFT_PREFIX + label, here, head))
+                _follow_records(wb, r, label, head)
             elif not wb.git.is_ancestor(head, here):
                 sync.notes.append(
                     f"Draft {label} changed both here and on {r.name}; yours is kept as it is "
@@ -842,11 +1039,13 @@ def _result(wb: Workbench, op: str, sync: Sync) -> OperationResult:
         parts.append(f"{sync.checkpoints_new} new checkpoint(s) from {r.name}.")
     if sync.records_merged:
         parts.append(f"Records merged with {r.name}'s.")
+    # Said of the Drafts still open (one the pull closed as published needs no word).
+    news = [note for label, note in sync.news.items() if wb.git.ref(DRAFT_PREFIX + label) is not None]
     return OperationResult(
         operation=op,
         summary=" ".join(parts),
         published=wb.git.ref(wb.published_ref),
-        notes=list(wb.recovered) + sync.notes,
+        notes=list(wb.recovered) + news + sync.notes,
         data={
             "remote": r.name,
             "url": r.url,
@@ -869,6 +1068,8 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
             wb.git.gitdir, r.name, [f"{new}:{wb.published_ref}"], {wb.published_ref: old}, atomic=False, url=r.url
         )
     except errors.RemoteError as exc:  # broke off: did the server take it before it went?
+        if gitremote.no_repository(exc):  # no repository there: nothing was sent
+            raise
         why = exc.message.split(": ", 1)[-1].split(". Nothing")[0]
         try:
             server = gitremote.ls_remote(wb.git.gitdir, r.name, [wb.published_ref], r.url).get(wb.published_ref)

@@ -7,6 +7,7 @@ from gitbench.model import DRAFT_PREFIX, CheckpointKind, OperationResult
 from gitbench.services import checkpoints, drafts, transaction
 from gitbench.services.workbench import Workbench
 from gitbench.store.journal_entries import Move, Op
+from gitbench.store.records import RESTORE_SUBJECT
 
 
 def restore(wb: Workbench, name: str, keep_draft: bool = False) -> OperationResult:
@@ -77,7 +78,7 @@ def finish(wb: Workbench, entry: Move, left: list[str] | None = None) -> Operati
     left = left or []
     target = entry.records_tree
     if target and wb.records.tree() != target:
-        wb.records.set_tree(target, f"restore records to {entry.checkpoint}")
+        wb.records.set_tree(target, f"{RESTORE_SUBJECT}{entry.checkpoint}")
     faults.point("restore.after-records")
     transaction.done(wb, entry)
     return OperationResult(

@@ -21,14 +21,14 @@ def status(wb: Workbench) -> Status:
     reminders: list[str] = [wb.deferred] if wb.deferred else []
     reminders += _cannot_write(wb) + _disk_full(wb)
     info = wb.git.commit(head)
-    cp = checkpoints.latest(wb)
+    cp = checkpoints.newest_of(wb, head, float(info.time))
     published = Published(
         branch=wb.branch,
         ref=wb.published_ref,
         commit=head,
         subject=trailers.subject(info.message),
         date=float(info.time),
-        checkpoint=cp.name if cp and cp.commit == head else None,
+        checkpoint=cp.name if cp else None,
     )
     refs = wb.draft_refs()
     ref = refs[0] if refs else None
@@ -153,6 +153,9 @@ def _server(wb: Workbench, head: str) -> str | None:
         and not (seen_records is not None and wb.git.is_ancestor(records, seen_records))
     ):
         what += "; records to push"
+    moved = remote.drafts_changed_there(wb, r)
+    if moved:
+        what += f"; Draft {', '.join(moved)} changed there (`gitbench pull --drafts` follows it)"
     return f"{r.name}: {what}, as last seen"
 
 

@@ -11,6 +11,11 @@ side and changed on the other is kept. The caller may name documents this clone 
 of a Draft a pull keeps as it is here): a change to one from the other side goes under ``conflicts/``, ours
 stays in place. Job ids and conversation names carry a time and random part, so two clones almost never write
 the same file; the rules above settle the rare case without asking anyone.
+
+A clone that puts its Published back over another clone's restore (``push --overwrite-published``) shares
+``merge_over``: the same merge, less what the restores made on the other side (``restore records to …``: the
+records they took back describe what this clone's Published holds) and less the files the caller leaves out.
+Both chains are its parents, so nothing of the other side leaves the history.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from gitbench.model import RECORDS_REF
 
 # Records files that point at something rather than record it: in a merge each clone keeps its own.
 POINTERS = frozenset({"chat/current.json"})
+# The subject of the commit a Restore appends (``set_tree``), by which ``merge_over`` knows one.
+RESTORE_SUBJECT = "restore records to "
 
 
 class Lines(list[Any]):
@@ -141,6 +148,15 @@ class Records:
         tree = self.repo.tree_with_changes(base_tree, changes)
         return self._commit(tree, old, message)
 
+    def put(self, blobs: dict[str, str | None], message: str) -> str:
+        """Commit files as they are elsewhere in the repository (path: blob id; None deletes) on top of the
+        records chain, byte for byte: another clone's version of a record taken over ours."""
+        with self._lock:
+            old = self.head()
+            changes = {path: None if oid is None else Entry(oid, Mode.REGULAR) for path, oid in blobs.items()}
+            tree = self.repo.tree_with_changes(self.repo.commit(old).tree if old else None, changes)
+            return self._commit(tree, old, message)
+
     def merge(self, theirs: str, message: str, keep: Collection[str] = ()) -> tuple[str, builtins.list[str]]:
         """Merge another clone's records chain (``theirs``, a commit already in the repository) into ours:
         fast-forward when one contains the other, else a merge commit whose tree is the union described above.
@@ -171,21 +187,66 @@ class Records:
             self.repo.set_ref(RECORDS_REF, commit, ours, message.splitlines()[0])
             return commit, both
 
+    def merge_over(
+        self, theirs: str, message: str, keep: Collection[str] = (), leave: Collection[str] = ()
+    ) -> tuple[str, builtins.list[str]]:
+        """The records to share with a Published put back over another clone's restore: ``merge`` of ``theirs``
+        (``keep`` as there), less every file whose version there a restore on their side (a commit of theirs, not
+        ours, whose subject is ``RESTORE_SUBJECT``) put there, and less ``leave`` (the caller's: their records of
+        publishes our Published does not hold); ours stays for those. Always a commit with both as parents when
+        ``theirs`` is not in ours, so the server's records stay in the history and move forward there; it is
+        not made the records head (``advance`` does, once the server took it). Returns the commit and the files
+        whose version there was not taken."""
+        with self._lock:
+            ours = self.head()
+            if ours is None or ours == theirs or self.repo.is_ancestor(theirs, ours):
+                return ours or theirs, []
+            ahead = self.repo.is_ancestor(ours, theirs)
+            base = ours if ahead else self.repo.merge_base(ours, theirs)
+            their_tree = self.repo.commit(theirs).tree
+            skip = set(leave)
+            for commit in self.repo.commits_between(ours, theirs):
+                if not commit.message.startswith(RESTORE_SUBJECT) or len(commit.parents) != 1:
+                    continue
+                for change in self.repo.diff_trees(self.repo.commit(commit.parents[0]).tree, commit.tree):
+                    # Only while the restore's version is theirs still: a later change there is theirs to share.
+                    if self.repo.tree_entry(their_tree, change.path) == change.new:
+                        skip.add(change.path)
+            base_tree = self.repo.commit(base).tree if base else None
+            dropped = sorted(c.path for c in self.repo.diff_trees(base_tree, their_tree) if c.path in skip)
+            tree, both = self.union_tree(
+                base_tree, self.repo.commit(ours).tree, their_tree, frozenset(keep), frozenset(skip)
+            )
+            return self.repo.create_commit(tree, [ours, theirs], message), dropped
+
+    def advance(self, commit: str, old: str | None, message: str) -> None:
+        """Make ``commit`` (made by ``merge_over`` from ``old``) the records head; compare-and-swap on ``old``."""
+        with self._lock:
+            self.repo.set_ref(RECORDS_REF, commit, old, message)
+
     def _changes_any(self, ours: str, theirs: str, paths: frozenset[str]) -> bool:
         """Does the chain ``theirs`` (which contains ``ours``) change any of ``paths``?"""
         changed = self.repo.diff_trees(self.repo.commit(ours).tree, self.repo.commit(theirs).tree)
         return any(c.path in paths for c in changed)
 
     def union_tree(
-        self, base: str | None, ours: str, theirs: str, keep: frozenset[str] = frozenset()
+        self,
+        base: str | None,
+        ours: str,
+        theirs: str,
+        keep: frozenset[str] = frozenset(),
+        skip: frozenset[str] = frozenset(),
     ) -> tuple[str, builtins.list[str]]:
         """Our tree with their changes (since ``base``) applied; files both changed are combined, not lost;
-        files in ``keep`` stay ours, a change of theirs to one goes beside it."""
+        files in ``keep`` stay ours, a change of theirs to one goes beside it; a change of theirs to a file in
+        ``skip`` is not taken (it stays in their history)."""
         mine = {c.path: c for c in self.repo.diff_trees(base, ours)}
         changes: dict[str, Entry | None] = {}
         both: builtins.list[str] = []
         for change in self.repo.diff_trees(base, theirs):
             path, new = change.path, change.new
+            if path in skip:
+                continue
             if path in keep:
                 old_mine = mine[path].new if path in mine else change.old
                 if old_mine == new:
@@ -247,7 +308,8 @@ class Records:
         return when, entry.oid
 
     def set_tree(self, tree: str, message: str) -> str:
-        """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint)."""
+        """Append a commit whose tree is ``tree`` (Restore: the records as they were at a checkpoint; its
+        message begins with ``RESTORE_SUBJECT``)."""
         with self._lock:
             return self._commit(tree, self.head(), message)
 

@@ -108,7 +108,7 @@ class Loop:
                 if self.state.executor != cluster:  # saved with the next claim: a status names the limit
                     self.state.executor = cluster
             plan = scheduler.schedule(
-                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only, capacity
+                wf, statuses, active, self.state.gates, set(self.state.skipped) | ran, limit, only, capacity, False
             )
             for mid in plan.run:
                 ran.add(mid)

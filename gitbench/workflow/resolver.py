@@ -191,7 +191,15 @@ def resolve(
     and everything downstream of it); the others keep their previous status. A run uses this after each
     module, so a workflow of n modules is not resolved n times over.
     """
-    out: dict[str, ModuleStatus] = {}
+    if previous is not None and dirty is not None and previous.keys() == wf.modules.keys():
+        # a copy of the previous statuses (in the workflow's order), the dirty ones resolved again in that order:
+        # not a loop over every module after each one that finishes
+        out = dict(previous)
+        place = wf.place
+        for mid in sorted([m for m in dirty if m in place], key=place.__getitem__):
+            out[mid] = resolve_one(wf.modules[mid], view, out.__getitem__, running, last_runs, overrides, skipped)
+        return out
+    out = {}
     for mid in wf.order:
         if previous is not None and dirty is not None and mid not in dirty and mid in previous:
             out[mid] = previous[mid]

@@ -54,8 +54,11 @@ def schedule(
     max_parallel: int | None = None,
     only: set[str] | None = None,
     capacity: int | None = None,
+    reasons: bool = True,
 ) -> Plan:
-    """``capacity``: the worker threads of the cluster command and model modules run on (None: they run here)."""
+    """``capacity``: the worker threads of the cluster command and model modules run on (None: they run here).
+    ``reasons`` False (the run's loop, which only starts ``plan.run``): stop looking once every slot is taken,
+    instead of saying why each module after it waits (a pass per finished module over thousands of modules)."""
     limit = max_parallel or wf.max_parallel
     plan = Plan()
     # A module waiting for the operator's input holds no slot: it runs nothing until its outputs arrive.
@@ -67,6 +70,8 @@ def schedule(
         0 if capacity is None else sum(1 for r in busy if r in wf.modules and wf.modules[r].kind in ON_EXECUTOR)
     )
     for mid in wf.order:
+        if not reasons and len(busy) + len(plan.run) >= limit:
+            break  # no module after this one can start: each would wait for a slot, or for another reason
         if mid in skipped or (only is not None and mid not in only):
             continue
         st = statuses[mid]

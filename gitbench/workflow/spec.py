@@ -8,6 +8,7 @@ Every error names the file and the line: YAML syntax errors, unknown keys, missi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from gitbench import errors, schema
@@ -46,6 +47,11 @@ class Workflow:
     max_parallel: int = 2
     phases: list[str] = field(default_factory=list)
     path: str = PATH
+
+    @cached_property
+    def place(self) -> dict[str, int]:
+        """Each module's place in ``order``."""
+        return {m: i for i, m in enumerate(self.order)}
 
     def dependants(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {m: [] for m in self.modules}

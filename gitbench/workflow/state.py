@@ -14,6 +14,7 @@ loads, and one written now reads the same.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
 import os
 from dataclasses import dataclass, field
@@ -224,13 +225,26 @@ def _dumps(value: Any) -> str:
 
 def _last_runs(runs: dict[str, LastRun]) -> bytes:
     """The members of the state's last runs, keys sorted, as the file has them: joined again only when a last
-    run was added, replaced or removed (once a finish; a claim's save changes none)."""
+    run was added, replaced or removed (once a finish; a claim's save changes none). Only the members whose run
+    is new are encoded; finding them, sorting the keys and joining are loops in C (a Python loop over every last
+    run at every finish made a long run quadratic in the interpreter)."""
     global _joined
-    keys = list(runs)
-    if _joined is not None and _joined[0] == keys and all(map(operator.is_, runs.values(), _joined[1])):
-        return _joined[2]
-    text = ",".join([_member(k, runs[k]) for k in sorted(keys)]).encode()
-    _joined = (keys, list(runs.values()), text)
+    keys, values = list(runs), list(runs.values())
+    if _joined is not None:
+        old_keys, old_values, old_text = _joined
+        n = len(old_keys)
+        if keys[:n] == old_keys:  # none removed: replaced in place, or added at the end
+            if len(keys) == n and all(map(operator.is_, values, old_values)):
+                return old_text
+            fresh = [*itertools.compress(keys, map(operator.is_not, values, old_values)), *keys[n:]]
+        else:
+            fresh = keys
+    else:
+        fresh = keys
+    for key in fresh:
+        _member(key, runs[key])
+    text = ",".join(map(_texts.__getitem__, sorted(keys))).encode()
+    _joined = (keys, values, text)
     return text
 
 
@@ -240,9 +254,11 @@ def _member(key: str, record: LastRun) -> str:
     made = _members.get(key)
     if made is None or made[0] is not record:
         made = _members[key] = (record, _dumps(key) + ":" + _dumps(record.json))
+        _texts[key] = made[1]
     return made[1]
 
 
 _encoded: tuple[dict[str, Any], bytes] | None = None
 _joined: tuple[list[str], list[LastRun], bytes] | None = None
 _members: dict[str, tuple[LastRun, str]] = {}
+_texts: dict[str, str] = {}  # key → its member's text, as _members has it

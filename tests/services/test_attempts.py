@@ -239,7 +239,7 @@ def test_rebase_has_nothing_to_do_on_the_current_published_and_refuses_a_publish
             f"Published ({other[:12]}) is not a later version of the commit the Draft {label} was made from "
             f"({published[:12]}): it was moved back or rewritten, so the Draft cannot be rebased."
         )
-        assert [a.command for a in err.actions][0] == f"gitbench discard --draft {label}"
+        assert [a.command for a in err.actions][0] == f"gitbench discard --draft {label} --yes"
         assert git(wb_path, "rev-parse", ref).strip() == head
     finally:
         git(wb_path, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", published, other)
@@ -305,7 +305,7 @@ def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_
     assert res.returncode == 7, res.stderr
     offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
     again = f"gitbench exec -- {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
-    assert offered == [f"gitbench discard --draft {exec_label}", again]
+    assert offered == [f"gitbench discard --draft {exec_label} --yes", again]
 
     [attempt] = [r for r in draft_refs(wb_path) if r != exec_ref]
     label = attempt[len(DRAFT) :]

@@ -222,7 +222,7 @@ def test_a_draft_branch_that_disappeared_during_the_job_is_a_corrupt_draft(bench
         f"The Draft {record.id} is missing or corrupted: its branch disappeared during the job. Publishing is "
         "blocked; Published is untouched."
     )
-    assert [a.command for a in caught.value.actions][0] == "gitbench discard"
+    assert [a.command for a in caught.value.actions][0] == "gitbench discard --yes"
     assert (tree / "new.txt").read_text() == "x\n"  # nothing in the folder is lost
     assert label == record.id
 

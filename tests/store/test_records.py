@@ -140,6 +140,49 @@ def test_documents_kept_as_ours_stay_in_place_and_theirs_goes_beside_them(tmp_pa
     assert records.merge(plain, "ff\n", keep={"jobs/kept.json"}) == (plain, [])
 
 
+def test_merge_over_a_restore_there_keeps_ours_for_what_it_took_back_and_takes_the_rest(tmp_path: Path) -> None:
+    """``merge_over`` (push --overwrite-published over a restore there): what their restore took back or turned
+    back stays ours, what they changed after it (or beside it) is taken as in any merge, ``leave`` is not taken;
+    both chains are parents, and the ref does not move until ``advance``."""
+    wd = make_project(tmp_path / "p")
+    records = Records(GitRepo(str(wd)))
+    base = records.write(
+        {"jobs/old.json": {"v": 0}, "jobs/bad.json": {"v": "published"}, "chat/c.jsonl": Lines([{"n": 1}])},
+        "base\n",
+    )
+    before_bad = records.repo.commit(records.write({"jobs/bad.json": None}, "the checkpoint's records\n")).tree
+    git(wd, "update-ref", RECORDS_REF, base)
+    records.write({"jobs/bad.json": {"v": "published", "updated": 5}}, "bad, later\n")
+    theirs = records.set_tree(before_bad, f"{records_module.RESTORE_SUBJECT}checkpoint/x\n")
+    theirs = records.write(
+        {"chat/c.jsonl": Lines([{"n": 1}, {"n": 2}]), "jobs/after.json": {}, "jobs/theirs.json": {}}, "after\n"
+    )
+    git(wd, "update-ref", RECORDS_REF, base)
+    ours = records.write({"jobs/mine.json": {}}, "mine\n")
+    commit, dropped = records.merge_over(theirs, "over\n", leave={"jobs/after.json"})
+    assert records.head() == ours  # not yet: the server must take it first
+    assert list(records.repo.commit(commit).parents) == [ours, theirs]
+    assert dropped == ["jobs/after.json", "jobs/bad.json"]
+    assert records.read("jobs/bad.json", at=commit) == {"v": "published"}  # the restore's deletion not taken
+    assert records.read("jobs/after.json", at=commit) is None  # left out by the caller
+    assert records.read("jobs/theirs.json", at=commit) == {} and records.read("jobs/mine.json", at=commit) == {}
+    assert records.read_lines("chat/c.jsonl", at=commit) == [{"n": 1}, {"n": 2}]  # changed after the restore
+    records.advance(commit, ours, "over\n")
+    assert records.head() == commit
+    # A chain already in ours: nothing to merge.
+    assert records.merge_over(ours, "again\n") == (commit, [])
+
+
+def test_put_takes_another_chains_version_of_a_file_byte_for_byte_and_deletes_a_copy(records: Records) -> None:
+    theirs = records.write({"jobs/a.json": {"v": "theirs"}}, "theirs\n")
+    blob = records.repo.tree_entry(records.repo.commit(theirs).tree, "jobs/a.json")
+    assert blob is not None
+    records.write({"jobs/a.json": {"v": "ours"}, "conflicts/jobs/a.x.json": {"v": "theirs"}}, "ours\n")
+    head = records.put({"jobs/a.json": blob.oid, "conflicts/jobs/a.x.json": None}, "take theirs\n")
+    assert records.repo.tree_entry(records.repo.commit(head).tree, "jobs/a.json") == blob
+    assert records.read("jobs/a.json") == {"v": "theirs"} and records.list("conflicts") == []
+
+
 def test_a_clone_with_no_records_takes_the_other_chain_as_it_is(tmp_path: Path) -> None:
     wd = make_project(tmp_path / "p")
     records = Records(GitRepo(str(wd)))
