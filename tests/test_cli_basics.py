@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -542,3 +543,26 @@ def test_a_job_that_changes_nothing_says_so_and_keeps_no_draft(workbench: Path) 
     assert result["draft"] is None
     assert "the command changed nothing, so no Draft was kept" in result["summary"]
     assert git(workbench, "for-each-ref", "refs/heads/gitbench/draft/").strip() == ""
+
+
+def test_publish_run_in_the_drafts_worktree_says_the_folder_is_gone_and_so_does_the_next_command(
+    workbench: Path,
+) -> None:
+    """`gitbench publish` run in the Draft's worktree (status names it) removes that folder from under the shell.
+    It says so, with the folder to go to; a command run there afterwards says the folder no longer exists (it
+    said `file-io` (exit 14), "Fix the file-system problem (permissions, space)")."""
+    assert gitbench(workbench, "exec", "--", "sh", "-c", "echo x > x.txt").returncode == 0
+    tree = json.loads(gitbench(workbench, "status", "--json").stdout)["result"]["draft"]["worktree"]
+    script = 'cd "$1" && "$2" -m gitbench publish && exec "$2" -m gitbench status --json'
+    res = subprocess.run(
+        ["sh", "-c", script, "sh", tree, sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **WIDE},
+    )
+    published, _, after = res.stdout.partition("\n{")
+    assert f"cd {workbench}" in published, res.stdout
+    err = failed(subprocess.CompletedProcess(res.args, res.returncode, "{" + after, ""), "not-a-workbench", 3)
+    assert "no longer exists" in err["message"], err
+    assert (workbench / "x.txt").read_text() == "x\n"

@@ -81,7 +81,18 @@ def publish(
         if json or not interactive():
             raise
         res = _resolve_conflict(wb, exc, draft, check, no_check)
-    return shown(res, json)
+    return shown(_left(wb, res), json)
+
+
+def _left(wb: Workbench, res: OperationResult) -> OperationResult:
+    """Run in the Draft's worktree, which publish and discard remove: the shell's folder is gone. Say where to go."""
+    import os
+
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        res.notes.append(f"You ran this in the Draft's worktree, which is removed now: `cd {wb.root}` (your project).")
+    return res
 
 
 def _resolve_conflict(
@@ -128,4 +139,4 @@ def discard(yes: bool = False, draft: str | None = None, undo: bool = False, jso
         answer = ask(f"Discard the Draft {ref.rsplit('/', 1)[-1]}? (recoverable for 14 days)", ["yes", "no"], "no")
         if answer != "yes":
             raise errors.Cancelled("Cancelled: the Draft is as it was.")
-    return shown(discard_service.discard(wb, draft), json)
+    return shown(_left(wb, discard_service.discard(wb, draft)), json)

@@ -61,7 +61,15 @@ class Workbench:
     def __init__(self, path: str = ".", require_init: bool = True, git: GitRepo | None = None) -> None:
         """``git``: the repository at ``path`` already open (a long-lived process keeps it: libgit2 re-reads refs,
         the index and new packs from disk when they change, and keeps what it parsed of them meanwhile)."""
-        self.git = git or GitRepo(os.path.abspath(path))
+        if git is None:
+            try:
+                path = os.path.abspath(path)
+            except FileNotFoundError:  # the shell's folder was deleted: a Draft's worktree, after its publish
+                raise errors.NotAWorkbench(
+                    "The current folder no longer exists (it was deleted: a Draft's worktree goes when the Draft is "
+                    "published or discarded). Go to your project's folder (cd) and run this again."
+                ) from None
+        self.git = git or GitRepo(path)
         self.opened_in = self.git.workdir  # the folder the command was started in (a worktree, perhaps)
         self.layout = Layout(self.git.gitdir)
         self.journal = Journal(self.layout.journal)
