@@ -306,6 +306,34 @@ def test_agent_shell_may_not_publish(bench: Path) -> None:
     assert git(bench, "rev-parse", "main") == before, "the agent's shell published"
 
 
+# From a new user's trial: `gitbench exec --on-draft publish` (or discard), and `ask` likewise, run from an agent's
+# shell published (or discarded) another, idle Draft: only `gitbench publish` and `discard` refused it.
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("exec", "--on-draft", "publish", "--", "true"),
+        ("exec", "--on-draft", "discard", "--", "true"),
+        ("ask", "--on-draft", "discard", "Say hi", "--model", "command:true"),
+        ("workflow", "run", "--on-draft", "publish"),
+    ],
+)
+def test_agent_shell_may_not_publish_or_discard_through_on_draft(bench: Path, how: tuple[str, ...]) -> None:
+    assert gitbench(bench, "exec", "--", "sh", "-c", "echo idle > idle.txt").returncode == 0
+    (idle,) = _drafts(bench)
+    head, main = git(bench, "rev-parse", idle), git(bench, "rev-parse", "main")
+    env = {"GITBENCH_JOB": "20261204-000000-abcd", "GITBENCH_DRAFT": "refs/heads/gitbench/draft/20261204-000000-abcd"}
+    res = (
+        gitbench(bench, *how, "--json", env=env)
+        if how[0] == "workflow"
+        else gitbench(bench, how[0], "--json", *how[1:], env=env)
+    )
+    err = json.loads(res.stdout)["error"]
+    assert res.returncode == 17 and err["code"] == "approval-required", res.stdout
+    assert err["actions"][0]["command"] == f"gitbench {how[how.index('--on-draft') + 1]}"
+    assert _drafts(bench) == [idle] and git(bench, "rev-parse", idle) == head
+    assert git(bench, "rev-parse", "main") == main
+
+
 # From a new user's trial: after the session ended (its agent lives on: /clear), the Draft is free to publish.
 def test_a_session_that_ended_does_not_hold_its_draft(bench: Path) -> None:
     payload, tree = _session(bench)

@@ -16,18 +16,20 @@ if TYPE_CHECKING:  # the events module (~2 ms of NamedTuples) loads only for com
 T = TypeVar("T")
 
 
-def users_only(verb: errors.Verb, *args: str) -> None:
+def users_only(verb: errors.Verb, *args: str, ran: str | None = None) -> None:
     """Refuse a command that moves Published or throws work away when a job's agent runs it (``GITBENCH_JOB`` is
     in its environment: gitbench gives it to every job's command and, through its hooks, to an agent session's
-    shell): the user decides those (DESIGN.md: Published moves only with the user's explicit approval)."""
+    shell): the user decides those (DESIGN.md: Published moves only with the user's explicit approval). ``ran``:
+    what was run, when it is not that command itself (``exec --on-draft publish`` publishes too)."""
     import os
 
     job = os.environ.get("GITBENCH_JOB")
     if job:
         run = errors.Action("The user runs it in their own terminal", verb, args)
         raise errors.ApprovalRequired(
-            f"`{run.command}` was run inside job {job} (by its agent or command): only the user runs it. "
-            "Nothing was changed.",
+            f"`{ran or run.command}` was run inside job {job} (by its agent or command): only the user runs "
+            + (f"`{run.command}`." if ran else "it.")
+            + " Nothing was changed.",
             [run],
             {"job": job, "command": run.command},
         )

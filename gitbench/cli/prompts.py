@@ -49,8 +49,18 @@ def choose_on_draft(wb: Workbench, on_draft: str | None, json: bool, kind: str =
                 )
             if choice == "cancel":
                 raise errors.Cancelled("Cancelled: the job did not run; the Draft is as it was.")
-            return choice
+            on_draft = choice
+    users_only_on_draft(on_draft, kind)
     return on_draft
+
+
+def users_only_on_draft(on_draft: str | None, kind: str) -> None:
+    """``--on-draft publish`` or ``discard`` publishes or discards: refused to a job's agent, as those commands
+    are (``opening.users_only``)."""
+    if on_draft in ("publish", "discard"):
+        from gitbench.cli.opening import users_only
+
+        users_only(on_draft, ran=f"gitbench {kind} --on-draft {on_draft}")  # type: ignore[arg-type]
 
 
 def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:

@@ -81,6 +81,9 @@ def run(
     executor: str | None = None,
 ) -> int:
     """Run every ready module (and those that become ready) in the workflow's Draft."""
+    from gitbench.cli.prompts import users_only_on_draft
+
+    users_only_on_draft(on_draft, "workflow run")
     engine = open_engine()
     address = _executor(engine, executor)
     res = _run_shown(
