@@ -59,6 +59,7 @@ Verb = Literal[
     "add",
     "agent install",
     "agent run",
+    "agent uninstall",
     "ask",
     "checkpoint",
     "checkpoints",

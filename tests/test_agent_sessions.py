@@ -334,6 +334,21 @@ def test_agent_shell_may_not_publish_or_discard_through_on_draft(bench: Path, ho
     assert git(bench, "rev-parse", "main") == main
 
 
+# From a new user's trial: the agent ran `gitbench agent uninstall claude-code` in its shell, and took out the hooks
+# that keep its sessions out of the user's checkout (the next session was not guarded at all).
+def test_agent_shell_may_not_uninstall_the_hooks(bench: Path) -> None:
+    assert gitbench(bench, "agent", "install", "claude-code").returncode == 0
+    settings = bench / ".claude" / "settings.local.json"
+    before = settings.read_text()
+    env = {"GITBENCH_JOB": "20261204-000000-abcd", "GITBENCH_DRAFT": "refs/heads/gitbench/draft/20261204-000000-abcd"}
+    res = gitbench(bench, "agent", "uninstall", "claude-code", "--json", env=env)
+    err = json.loads(res.stdout)["error"]
+    assert res.returncode == 17 and err["code"] == "approval-required", res.stdout
+    assert err["actions"][0]["command"] == "gitbench agent uninstall claude-code"
+    assert settings.read_text() == before
+    assert gitbench(bench, "agent", "uninstall", "claude-code").returncode == 0  # the user may
+
+
 # From a new user's trial: after the session ended (its agent lives on: /clear), the Draft is free to publish.
 def test_a_session_that_ended_does_not_hold_its_draft(bench: Path) -> None:
     payload, tree = _session(bench)

@@ -41,7 +41,10 @@ def install(name: str, user: bool = False, json: bool = False) -> int:
 
 def uninstall(name: str, user: bool = False, json: bool = False) -> int:
     """Take exactly gitbench's hooks out of the agent's settings."""
+    from gitbench.cli.opening import users_only
     from gitbench.integrations import install as installer
+
+    users_only("agent uninstall", name, *(("--user",) if user else ()))  # not the guarded agent's to take out
 
     return shown(installer.uninstall(name, user), json)
 

@@ -103,6 +103,26 @@ def _read_only(sub: str, args: list[str]) -> bool:
     return False
 
 
+def _gitbench_users_verb(args: list[str]) -> str:
+    """The command only the user runs that these gitbench arguments are, or "": publish, restore, discard, a job's
+    ``--on-draft publish`` or ``discard`` (a publish or a discard first), ``agent uninstall`` (the session's guard)."""
+    plain = [w for w in args if not w.startswith("-")]
+    verb = plain[0] if plain else ""
+    if verb in _GITBENCH_USER_ONLY:
+        return verb
+    if verb == "agent" and plain[1:2] == ["uninstall"]:
+        return "agent uninstall"
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        value = word.split("=", 1)[1] if word.startswith("--on-draft=") else None
+        if word == "--on-draft" and i + 1 < len(args):
+            value = args[i + 1]
+        if value in ("publish", "discard"):
+            return f"{verb} --on-draft {value}"
+    return ""
+
+
 def refusal(command: str, cwd: str, inside: Callable[[str], bool], checkout: str) -> str | None:
     """Why the command may not run (None: it may). ``inside(folder)``: is that folder the user's checkout or its
     .git (not the session's worktree)."""
@@ -118,8 +138,13 @@ def refusal(command: str, cwd: str, inside: Callable[[str], bool], checkout: str
                 here = os.path.realpath(os.path.join(here, os.path.expanduser(target)))
             continue
         if program == "gitbench" and len(words) > 1:
-            verb = next((w for w in words[1:] if not w.startswith("-")), "")
-            if verb in _GITBENCH_USER_ONLY:
+            verb = _gitbench_users_verb(words[1:])
+            if verb == "agent uninstall":
+                return (
+                    "gitbench: `gitbench agent uninstall` is the user's to run: it takes out the hooks that keep "
+                    "this session in its Draft."
+                )
+            if verb:
                 return (
                     f"gitbench: `gitbench {verb}` is the user's to run: it changes Published or throws work away. "
                     "Tell the user the Draft is ready (they review it with `gitbench review`), and stop there."
