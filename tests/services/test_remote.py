@@ -33,7 +33,10 @@ def test_the_remote_is_the_one_named_or_the_upstream_or_origin_or_the_only_one_e
     assert err["message"] == "This Workbench has several Git remotes (alpha, beta); say which."
     assert [a["command"] for a in err["actions"]] == ["gitbench push alpha"]
     err = error(wb, "push", "gamma")
-    assert err["message"] == "There is no Git remote 'gamma' in this Workbench (there is: alpha, beta)."
+    assert (
+        err["message"]
+        == "There is no Git remote 'gamma' in this Workbench (there is: alpha, beta). Nothing was changed."
+    )
     git(wb, "config", "branch.main.remote", "beta")  # the Published branch's upstream decides
     assert gitbench(wb, "push", "--json").returncode == 0
     assert "refs/heads/main" in refs(tmp_path / "beta.git") and refs(tmp_path / "alpha.git") == {}
