@@ -294,7 +294,8 @@ def test_several_drafts_are_never_guessed_one_is_published_and_the_others_rebase
     for args in (["review"], ["publish"], ["discard", "--yes"]):
         err = bench.json(*args, code=4)
         assert err["code"] == "draft-ambiguous" and sorted(err["details"]["drafts"]) == labels
-        assert all(f"--draft {label}" in commands(err) for label in labels)
+        verb, *rest = args  # each Draft offered as the whole command again with it named
+        assert all(" ".join(["gitbench", verb, "--draft", label, *rest]) in commands(err) for label in labels)
         banner = bench.run(*args, code=4).stderr
         assert all(label in banner for label in labels) and "--draft" in banner
     check_invariants(bench.path, snap, published_may_change=False)

@@ -130,7 +130,7 @@ def discard(yes: bool = False, draft: str | None = None, undo: bool = False, jso
     if undo:
         return shown(discard_service.undo(wb), json)
     if not yes:
-        ref = drafts.require_draft(wb, draft)
+        ref = drafts.require_draft(wb, draft, ("discard", ("--yes",)))
         if not interactive():
             raise errors.UsageError(
                 "discard asks for confirmation; pass --yes when not at a terminal.",

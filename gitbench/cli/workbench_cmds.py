@@ -59,7 +59,7 @@ def keep(draft: str | None = None, json: bool = False) -> int:
 
     wb = open_workbench()
     with wb.changing("keep"):
-        ref = drafts.require_draft(wb, draft)
+        ref = drafts.require_draft(wb, draft, ("keep", ()))
         label = ref.rsplit("/", 1)[-1]
         drafts.keep(wb, label)
     return shown(OperationResult("keep", f"Keeping the Draft {label}; you will not be asked for 7 days."), json)

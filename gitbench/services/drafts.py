@@ -204,19 +204,31 @@ def require_not_running(wb: Workbench, ref: str, doing: str) -> bool:
     )
 
 
+# The command each change to a Draft is (``require_idle_draft``'s ``doing``), offered again with --draft LABEL.
+_AGAIN: dict[str, tuple[errors.Verb, tuple[str, ...]]] = {
+    "published": ("publish", ()),
+    "discarded": ("discard", ("--yes",)),
+    "rebased": ("rebase", ()),
+}
+
+
 def require_idle_draft(wb: Workbench, label: str | None, doing: str) -> str:
     """``require_draft``, for a change to the Draft: when a job's command is running in it, wait for it as for
     the lock (the Draft is looked at again after: which Drafts are open may have changed meanwhile)."""
+    again = _AGAIN.get(doing)
     for _ in range(100):
-        ref = require_draft(wb, label)
+        ref = require_draft(wb, label, again)
         if not require_not_running(wb, ref, doing):
             return ref
-    return require_draft(wb, label)
+    return require_draft(wb, label, again)
 
 
-def require_draft(wb: Workbench, label: str | None = None) -> str:
+def require_draft(
+    wb: Workbench, label: str | None = None, again: tuple[errors.Verb, tuple[str, ...]] | None = None
+) -> str:
     """The Draft to act on: the one named, or the only one. Several and none named is an error that lists
-    them: gitbench never guesses which Draft to publish or discard."""
+    them: gitbench never guesses which Draft to publish or discard. ``again``: the command (verb, its other
+    arguments) each Draft's action offers with ``--draft LABEL``; without it, the option alone."""
     if label is not None:
         ref = DRAFT_PREFIX + label.removeprefix(DRAFT_PREFIX)
         if not wb.git.ref_exists(ref):
@@ -241,7 +253,12 @@ def require_draft(wb: Workbench, label: str | None = None) -> str:
             f"{len(refs)} Drafts are open ({', '.join(labels)}): say which one with --draft LABEL.",
             [
                 errors.Action("See them side by side", "drafts"),
-                *[errors.Action(f"This one: {lb}", text=f"--draft {lb}") for lb in labels[:5]],
+                *[
+                    errors.Action(f"This one: {lb}", again[0], ("--draft", lb, *again[1]))
+                    if again
+                    else errors.Action(f"This one: {lb}", text=f"--draft {lb}")
+                    for lb in labels[:5]
+                ],
             ],
             {"drafts": labels},
         )

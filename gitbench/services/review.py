@@ -12,7 +12,7 @@ from gitbench.services.workbench import Workbench
 def review(wb: Workbench, patch: bool = False, info: DraftInfo | None = None, label: str | None = None) -> Review:
     """``info``: the Draft's description when the caller already has it (status does), so it is read once;
     ``label``: which Draft, when several are open."""
-    ref = info.ref if info is not None else drafts.require_draft(wb, label)
+    ref = info.ref if info is not None else drafts.require_draft(wb, label, ("review", ("--patch",) if patch else ()))
     info = info or drafts.info(wb, ref)
     try:
         files, text = wb.git.diff_stats(wb.git.commit(info.base).tree, wb.git.commit(info.head).tree, patch)

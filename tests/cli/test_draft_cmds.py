@@ -166,3 +166,34 @@ def test_inside_a_job_the_users_commands_are_refused_naming_the_command_for_the_
         command()  # type: ignore[operator]
     assert caught.value.actions[0].command == shown and caught.value.details["job"] == "j-1"
     assert git(here, "rev-parse", "main") == published and drafts(here) == before
+
+
+def test_with_several_drafts_open_each_one_is_offered_as_the_whole_command_for_it(here: Path) -> None:
+    # Not a bare `--draft LABEL`: the command asked for again with the Draft named, as a script or an agent can
+    # run it (discard with the --yes it needs off a terminal; review with the --patch it was asked with).
+    from gitbench.services import commands
+    from gitbench.services.workbench import Workbench
+
+    commands.run_exec(Workbench(str(here)), [sys.executable, "-c", EDIT], ["src/**"], on_draft="beside")
+    labels = sorted(ref.rsplit("/", 1)[1] for ref in drafts(here))
+    assert len(labels) == 2
+    asked = {
+        "publish": lambda: draft_cmds.publish(),
+        "discard": lambda: draft_cmds.discard(),
+        "discard --yes": lambda: draft_cmds.discard(yes=True),
+        "review --patch": lambda: draft_cmds.review(patch=True),
+    }
+    offered = {
+        "publish": "gitbench publish --draft {}",
+        "discard": "gitbench discard --draft {} --yes",
+        "discard --yes": "gitbench discard --draft {} --yes",
+        "review --patch": "gitbench review --draft {} --patch",
+    }
+    for what, call in asked.items():
+        with pytest.raises(errors.DraftAmbiguous) as caught:
+            call()
+        commands = [a.command for a in caught.value.actions if a.label.startswith("This one")]
+        assert sorted(commands) == [offered[what].format(lb) for lb in labels], what
+    assert drafts(here) and len(drafts(here)) == 2  # nothing was published or discarded
+    assert draft_cmds.publish(draft=labels[0], json=True) == 0  # the offered command, as typed
+    assert [ref.rsplit("/", 1)[1] for ref in drafts(here)] == [labels[1]]
