@@ -445,3 +445,27 @@ def test_a_session_found_by_its_folder_is_forgotten_when_it_ends_with_no_changes
     assert _hook(folder, "SessionEnd", payload).returncode == 0
     assert _drafts(bench) == []  # nothing was changed: no Draft kept
     assert list(sessions.iterdir()) == []
+
+
+def test_a_session_started_in_an_exec_jobs_draft_worktree_is_told_its_edits_would_not_be_recorded(
+    bench: Path,
+) -> None:
+    # The folder `gitbench status` names for a Draft an exec job left: no session records it, so the agent and
+    # the user are told where to start instead (before, nothing was said: the edits became none of its steps,
+    # review did not show them, and a publish set them aside).
+    res = gitbench(bench, "exec", "--json", "--", sys.executable, "-c", "open('new.txt', 'w').write('x')")
+    assert res.returncode == 0, res.stderr
+    tree = Path(json.loads(gitbench(bench, "status", "--json").stdout)["result"]["draft"]["worktree"])
+    label = _drafts(bench)[0][len(DRAFTS) :]
+    out = _hook(tree, "SessionStart", {"session_id": "s9", "cwd": str(tree)})
+    assert out.returncode == 0, out.stderr
+    said = json.loads(out.stdout)
+    context = said["hookSpecificOutput"]["additionalContext"]
+    assert f"the worktree of the Draft {label}, which no agent session records" in context
+    assert f"start the agent in the project folder, {bench}" in context
+    assert said["systemMessage"] == context  # the user sees it too
+    assert _drafts(bench) == [DRAFTS + label]  # no Draft made, none changed
+    # The user's own worktree of another branch is still none of gitbench's business.
+    other = bench.parent / "other"
+    git(bench, "worktree", "add", "-q", "-b", "mine", str(other))
+    assert _hook(other, "SessionStart", {"session_id": "s10", "cwd": str(other)}).stdout.strip() == ""

@@ -679,7 +679,19 @@ def handle(event: HookEvent) -> HookReply:
         if found is None or not os.path.isdir(os.path.join(found[0], "gitbench")):
             return HookReply()
         if kind == "session-start" and _in_other_worktree(found):
-            return HookReply()  # the user's own worktree of another branch: not Published, not ours to guard
+            label = _draft_of_worktree(found[1])
+            if label is None:
+                return HookReply()  # the user's own worktree of another branch: not Published, not ours to guard
+            # The worktree of a Draft that no session records (an exec job's, a finished session's): edits here
+            # would become none of its steps, and a publish would set them aside. Said to both, guarded by none.
+            root = os.path.dirname(found[0]) if os.path.basename(found[0]) == ".git" else found[0]
+            said = (
+                f"gitbench: this folder is the worktree of the Draft {label}, which no agent session records: "
+                "what this session edits here becomes none of its steps, and publishing the Draft would set it "
+                f"aside. For a session whose turns are recorded, start the agent in the project folder, {root} "
+                "(it gets a Draft of its own)."
+            )
+            return HookReply(context=said, message=said)
         data = _start(event, found[0])
         if data.get("failed"):
             if kind == "worktree-create":
@@ -712,6 +724,22 @@ def _in_other_worktree(found: tuple[str, str]) -> bool:
     """A linked worktree that is not gitbench's: the user's own checkout of another branch."""
     gitdir, top = found
     return os.path.isfile(os.path.join(top, ".git"))
+
+
+def _draft_of_worktree(top: str) -> str | None:
+    """The label of the gitbench Draft whose worktree ``top`` is (its HEAD names the Draft's branch), or None."""
+    from gitbench.model import DRAFT_PREFIX
+
+    try:
+        with open(os.path.join(top, ".git")) as fh:
+            line = fh.read().strip()
+        gitdir = os.path.normpath(os.path.join(top, line[len("gitdir:") :].strip()))
+        with open(os.path.join(gitdir, "HEAD")) as fh:
+            head = fh.read().strip()
+    except OSError:
+        return None
+    ref = head[len("ref: ") :] if head.startswith("ref: ") else ""
+    return ref[len(DRAFT_PREFIX) :] if ref.startswith(DRAFT_PREFIX) else None
 
 
 def _still_open(ctx: dict[str, Any], event: HookEvent) -> dict[str, Any] | None:
