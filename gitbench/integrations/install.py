@@ -59,6 +59,21 @@ def _exclude(root: str, path: str) -> bool:
     return True
 
 
+def _unexclude(root: str, path: str) -> None:
+    """Take out the ``.git/info/exclude`` line ``_exclude`` added for ``path``, if it is there."""
+    from gitbench.integrations.core import locate
+
+    found = locate(root)
+    if found is None:
+        return
+    rel = "/" + os.path.relpath(path, root).replace(os.sep, "/")
+    exclude = os.path.join(found[0], "info", "exclude")
+    current = _read(exclude)
+    if current is None or rel not in current.splitlines():
+        return
+    _write(exclude, "".join(line for line in current.splitlines(keepends=True) if line.rstrip("\r\n") != rel))
+
+
 def _worktrees_home(root: str | None) -> str:
     """Where this project's Draft worktrees go (all projects' for a --user install)."""
     from gitbench.services import worktrees
@@ -169,9 +184,15 @@ def uninstall(agent: str, user: bool) -> OperationResult:
         ) from exc
     if after is None:
         os.unlink(path)
-        return OperationResult(
-            "agent uninstall", f"gitbench's {agent} hooks were removed; {path} held nothing else and was deleted."
-        )
+        said = f"gitbench's {agent} hooks were removed; {path} held nothing else and was deleted"
+        if root is not None and path.startswith(root + os.sep):
+            _unexclude(root, path)  # the line install added for it (the file is gone: nothing to keep out)
+            try:
+                os.rmdir(os.path.dirname(path))  # the agent's folder, when install made it for this file alone
+                said += f", with {os.path.relpath(os.path.dirname(path), root)}/ (empty)"
+            except OSError:
+                pass  # not empty: the agent's own files are there
+        return OperationResult("agent uninstall", said + ".")
     if after == before:
         return OperationResult("agent uninstall", f"{path} holds no gitbench hooks; nothing changed.")
     _write(path, after)

@@ -101,3 +101,26 @@ def test_install_twice_changes_nothing_the_second_time(here: Path) -> None:
         == f"gitbench's claude-code hooks are already in {settings}; nothing changed."
     )
     assert settings.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("agent", "folder", "name"), [("claude-code", ".claude", "settings.local.json"), ("codex", ".codex", "hooks.json")]
+)
+def test_uninstall_takes_out_what_install_added_and_nothing_of_the_users(
+    here: Path, agent: str, folder: str, name: str
+) -> None:
+    exclude = here / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    exclude.write_text("# mine\n/build/\n")
+    install(agent, False)
+    assert f"/{folder}/{name}" in exclude.read_text().splitlines()
+    res = uninstall(agent, False)
+    # The file, its line in .git/info/exclude, and the folder install made for it alone: all gone.
+    assert not (here / folder).exists() and res.summary.endswith(f"with {folder}/ (empty).")
+    assert exclude.read_text() == "# mine\n/build/\n"
+    # A folder with the agent's own files in it stays, and so do they.
+    install(agent, False)
+    (here / folder / "own.json").write_text("{}\n")
+    uninstall(agent, False)
+    assert [p.name for p in (here / folder).iterdir()] == ["own.json"]
+    assert exclude.read_text() == "# mine\n/build/\n"
