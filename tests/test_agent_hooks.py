@@ -302,8 +302,9 @@ def test_install_merges_with_the_users_settings_and_uninstall_takes_out_exactly_
     settings.unlink()
     assert gitbench(bench, "agent", "install", "claude-code").returncode == 0
     assert gitbench(bench, "agent", "uninstall", "claude-code").returncode == 0
-    assert not settings.exists()
+    assert not settings.exists() and not settings.parent.exists()  # with the folder it was alone in
     # A broken file: a clear error, nothing written.
+    settings.parent.mkdir()
     settings.write_text("{ not json")
     res = gitbench(bench, "agent", "install", "claude-code", "--json")
     assert res.returncode == 2 and "not valid JSON" in json.loads(res.stdout)["error"]["message"]
