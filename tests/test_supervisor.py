@@ -468,6 +468,21 @@ def test_children_the_kernel_reaps_itself_still_end_their_jobs(tmp_path: Path) -
     assert gone(int((tmp_path / "pid").read_text()))
 
 
+def test_a_callers_own_children_are_not_the_jobs_nor_their_exit_status_collected(tmp_path: Path) -> None:
+    # gitbench run in-process, from a main thread that started a program of its own first (a test, a script
+    # driving gitbench): as the subreaper, the supervisor counted every child of the process as the job's, so it
+    # stopped that program when the job ended and collected its exit status (Popen then read 0: a failed exec
+    # seen as a success, in a fresh CI run).
+    script = (
+        "import os, subprocess, sys\n"
+        "from gitbench.services import supervisor\n"
+        "other = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1.5); raise SystemExit(7)'])\n"
+        "o = supervisor.run(['/bin/sh', '-c', 'exit 3'], sys.argv[1], dict(os.environ), stdin=b'', timeout=30)\n"
+        "print(o.code, o.leftovers, other.poll(), other.wait())\n"
+    )
+    assert run_script(script, str(tmp_path)) == ["3", "0", "None", "7"]
+
+
 SETUP_IN_CHILD = """
 import ctypes, fcntl, json, os, signal, subprocess, termios
 from gitbench.services import supervisor

@@ -209,6 +209,22 @@ def _below_us() -> dict[int, tuple[int, int, str]] | None:
     return out
 
 
+def _our_children() -> frozenset[int]:
+    """The processes this one started and has not waited for yet (every thread's ``children`` list; where the
+    kernel keeps none, from the whole process listing)."""
+    me = os.getpid()
+    kids: set[int] = set()
+    try:
+        for tid in os.listdir(f"/proc/{me}/task"):
+            with open(f"/proc/{me}/task/{tid}/children", "rb") as fh:
+                kids.update(map(int, fh.read().split()))
+    except FileNotFoundError:
+        return frozenset(pid for pid, (ppid, _, _) in _processes().items() if ppid == me)
+    except OSError:
+        pass
+    return frozenset(kids)
+
+
 def start_time(pid: int) -> int | None:
     """When a process started (clock ticks since boot), to tell it from a later process with the same pid."""
     try:
@@ -274,9 +290,13 @@ class _Tracker:
     """Every process seen in a job's tree while it ran, with its start time: a grandchild that left the group
     and outlived its parent is still the job's (and a pid reused since by another program is not)."""
 
-    def __init__(self, root: int, orphans: bool = False) -> None:
+    def __init__(self, root: int, orphans: bool = False, others: frozenset[int] = frozenset()) -> None:
         self.root = root
-        self.orphans = orphans  # we are the subreaper and run one job: every child of ours is the job's
+        # We are the subreaper and run one job: every child of ours is the job's (an orphan of it re-parented
+        # to us), but ``others``, our children from before it started (a caller running gitbench in-process
+        # may have some: never the job's to stop, nor their exit ours to collect).
+        self.orphans = orphans
+        self.others = others
         self.seen: dict[int, int | None] = {}
 
     # Each look reads the process listing once (a /proc walk is most of what supervising a short command costs).
@@ -284,7 +304,7 @@ class _Tracker:
         roots = self._alive(procs)
         if self.orphans:
             me = os.getpid()
-            roots |= {pid for pid, (ppid, _, _) in procs.items() if ppid == me}
+            roots |= {pid for pid, (ppid, _, _) in procs.items() if ppid == me and pid not in self.others}
         return roots
 
     def _listing(self) -> dict[int, tuple[int, int, str]]:
@@ -484,6 +504,7 @@ def run(
     # The terminal's settings as the user had them, read before the command starts: a full-screen agent stopped
     # from outside may not restore them, and we do. Read after, they could be the agent's raw mode already.
     modes = _modes(term)
+    others = _our_children() if main else frozenset()  # not the job's, whatever is re-parented to us later
     try:
         proc = subprocess.Popen(
             argv,
@@ -507,7 +528,7 @@ def run(
         raise
     pid = proc.pid
     faults.point("supervisor.started")  # the command runs: it may be well under way before we go on
-    tracker = _Tracker(pid, orphans=main)
+    tracker = _Tracker(pid, orphans=main, others=others)
     _give_terminal(term, pid)
     if note is not None:
         faults.point("supervisor.before-note")  # the command runs already: it may be seen before it is noted
