@@ -225,7 +225,7 @@ def own_turn(wb: Workbench, ref: str) -> None:
         if not data.get("session") or not data.get("job"):
             continue
         event = HookEvent(str(data.get("agent")), "turn-end", str(data["session"]), str(data.get("root") or wb.root))
-        reply = core.step(event, data)
+        reply = core.step(event, data, during="up to the publish it asked for")
         if reply.error:
             raise errors.JobFailed(
                 f"{reply.error.rstrip('.')}. Nothing was published: the user can publish once the turn has ended.",

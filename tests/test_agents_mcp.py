@@ -146,3 +146,6 @@ def test_a_session_publishes_the_turn_it_is_in_with_the_users_approval(workbench
     assert git(workbench, "for-each-ref", "refs/gitbench/leftovers/").strip() == ""
     trailers = git(workbench, "log", "-1", "--format=%(trailers:only)", main)
     assert "Gitbench-Agent: claude" in trailers and "Gitbench-Step: 1/1 turn" in trailers, trailers
+    # Named as what it is: the turn up to the publish (what the agent does after it in the turn is another step).
+    subject = git(workbench, "log", "-1", "--format=%s", main).strip()
+    assert subject == "claude-code: turn 1 (up to the publish it asked for)", subject

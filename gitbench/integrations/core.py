@@ -417,7 +417,7 @@ def _job(wb: Workbench, ctx: dict[str, Any]) -> JobRecord | None:
     return job
 
 
-def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookReply:
+def step(event: HookEvent, ctx: dict[str, Any], final: bool = False, during: str = "") -> HookReply:
     """What the agent changed since the last step, as a step on its Draft (``final``: and the job's end)."""
     from gitbench import errors
     from gitbench.scope import Scope
@@ -451,7 +451,8 @@ def step(event: HookEvent, ctx: dict[str, Any], final: bool = False) -> HookRepl
         copy = tuple(patterns) if isinstance(patterns, list) else worktrees._copy_patterns(wb)
         copied = worktrees.copied_paths(linked, copy)
         turn = max(_turns(job), 1)
-        subject = f"{event.agent}: turn {turn}"
+        # ``during``: a step taken inside the turn (the agent's publish through MCP): its end makes another
+        subject = f"{event.agent}: turn {turn}" + (f" ({during})" if during else "")
         try:
             cap = capture.capture(wb, job, linked, Scope.of(job.scope), copied, subject, "complete", "turn", who)
         except (errors.GitbenchError, OSError) as exc:
