@@ -10,6 +10,7 @@ from typing import Any
 from gitbench.lazy_dataclass import dataclass
 
 DRAFT_PREFIX = "refs/heads/gitbench/draft/"
+GONE = ".gone-"  # a removed Draft worktree's folder, renamed aside while it is deleted in the background
 TRASH_PREFIX = "refs/gitbench/trash/"
 LEFTOVERS_PREFIX = "refs/gitbench/leftovers/"  # what a removed Draft worktree held that was not in the Draft
 CHECKPOINT_PREFIX = "refs/tags/checkpoint/"

@@ -545,21 +545,32 @@ def test_a_job_that_changes_nothing_says_so_and_keeps_no_draft(workbench: Path) 
     assert git(workbench, "for-each-ref", "refs/heads/gitbench/draft/").strip() == ""
 
 
+@pytest.mark.parametrize("deleting", ["deleted", "still being deleted"])
 def test_publish_run_in_the_drafts_worktree_says_the_folder_is_gone_and_so_does_the_next_command(
-    workbench: Path,
+    workbench: Path, tmp_path: Path, deleting: str
 ) -> None:
     """`gitbench publish` run in the Draft's worktree (status names it) removes that folder from under the shell.
     It says so, with the folder to go to; a command run there afterwards says the folder no longer exists (it
-    said `file-io` (exit 14), "Fix the file-system problem (permissions, space)")."""
+    said `file-io` (exit 14), "Fix the file-system problem (permissions, space)"). The folder is renamed aside at
+    once and deleted in the background: while it is still being deleted (an `rm` that takes its time here), the
+    shell is in the renamed folder, and the same is said (the note was missing, and the next command offered to
+    `gitbench init` it: a flaky fresh CI run)."""
     assert gitbench(workbench, "exec", "--", "sh", "-c", "echo x > x.txt").returncode == 0
     tree = json.loads(gitbench(workbench, "status", "--json").stdout)["result"]["draft"]["worktree"]
+    env = {**os.environ, **WIDE}
+    if deleting == "still being deleted":
+        slow = tmp_path / "slow"
+        slow.mkdir()
+        (slow / "rm").write_text('#!/bin/sh\nsleep 2; exec /bin/rm "$@"\n')
+        (slow / "rm").chmod(0o755)
+        env["PATH"] = f"{slow}{os.pathsep}{env['PATH']}"
     script = 'cd "$1" && "$2" -m gitbench publish && exec "$2" -m gitbench status --json'
     res = subprocess.run(
         ["sh", "-c", script, "sh", tree, sys.executable],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **WIDE},
+        env=env,
     )
     published, _, after = res.stdout.partition("\n{")
     assert f"cd {workbench}" in published, res.stdout

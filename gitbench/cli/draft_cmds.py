@@ -90,7 +90,12 @@ def _left(wb: Workbench, res: OperationResult) -> OperationResult:
 
     try:
         os.getcwd()
+        # A removed worktree's folder is renamed aside at once and deleted in the background: the current folder
+        # may still be there, under that other name, while the one it was started in is not.
+        gone = wb.opened_in is not None and not os.path.isdir(wb.opened_in)
     except FileNotFoundError:
+        gone = True
+    if gone:
         res.notes.append(f"You ran this in the Draft's worktree, which is removed now: `cd {wb.root}` (your project).")
     return res
 

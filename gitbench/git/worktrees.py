@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from gitbench import errors
 from gitbench.git.objects import Entry, Mode
 from gitbench.lazy_dataclass import dataclass
+from gitbench.model import GONE as GONE  # a removed worktree's folder, renamed aside while it is deleted
 
 # Variables that point Git at a repository (``git rev-parse --local-env-vars``): never inherited.
 LOCAL_ENV = (
@@ -259,9 +260,6 @@ def add(
         os.unlink(os.path.join(info, "sparse-checkout"))
     in_tree(lk, ["read-tree", "-m", "-u", "HEAD"])
     return lk
-
-
-GONE = ".gone-"  # a removed worktree's folder, renamed aside while it is deleted in the background
 
 
 def remove(common: str, lk: Linked) -> None:

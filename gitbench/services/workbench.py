@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from gitbench import clock, errors
 from gitbench.git.repo import GitRepo
-from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, RECORDS_REF, Checkpoint
+from gitbench.model import CHECKPOINT_PREFIX, DRAFT_PREFIX, GONE, RECORDS_REF, Checkpoint
 from gitbench.store.journal import Journal
 from gitbench.store.layout import Layout
 from gitbench.store.lock import WorkbenchLock
@@ -62,13 +62,18 @@ class Workbench:
         """``git``: the repository at ``path`` already open (a long-lived process keeps it: libgit2 re-reads refs,
         the index and new packs from disk when they change, and keeps what it parsed of them meanwhile)."""
         if git is None:
+            gone = errors.NotAWorkbench(
+                "The current folder no longer exists (it was deleted: a Draft's worktree goes when the Draft is "
+                "published or discarded). Go to your project's folder (cd) and run this again."
+            )
             try:
                 path = os.path.abspath(path)
             except FileNotFoundError:  # the shell's folder was deleted: a Draft's worktree, after its publish
-                raise errors.NotAWorkbench(
-                    "The current folder no longer exists (it was deleted: a Draft's worktree goes when the Draft is "
-                    "published or discarded). Go to your project's folder (cd) and run this again."
-                ) from None
+                raise gone from None
+            # ... or is being deleted: a removed worktree's folder is renamed aside first (git/worktrees.py: GONE),
+            # and a shell still in it is there (never a folder to `gitbench init`)
+            if any(part.startswith(GONE) for part in path.split(os.sep)):
+                raise gone
         self.git = git or GitRepo(path)
         self.opened_in = self.git.workdir  # the folder the command was started in (a worktree, perhaps)
         self.layout = Layout(self.git.gitdir)
