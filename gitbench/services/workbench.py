@@ -55,6 +55,13 @@ def random_hex(nbytes: int) -> str:
     return os.urandom(nbytes).hex()
 
 
+def _folder_gone() -> errors.NotAWorkbench:
+    return errors.NotAWorkbench(
+        "The current folder no longer exists (it was deleted: a Draft's worktree goes when the Draft is "
+        "published or discarded). Go to your project's folder (cd) and run this again."
+    )
+
+
 class Workbench:
     """A Git repository adopted by gitbench."""
 
@@ -62,19 +69,19 @@ class Workbench:
         """``git``: the repository at ``path`` already open (a long-lived process keeps it: libgit2 re-reads refs,
         the index and new packs from disk when they change, and keeps what it parsed of them meanwhile)."""
         if git is None:
-            gone = errors.NotAWorkbench(
-                "The current folder no longer exists (it was deleted: a Draft's worktree goes when the Draft is "
-                "published or discarded). Go to your project's folder (cd) and run this again."
-            )
             try:
                 path = os.path.abspath(path)
             except FileNotFoundError:  # the shell's folder was deleted: a Draft's worktree, after its publish
-                raise gone from None
-            # ... or is being deleted: a removed worktree's folder is renamed aside first (git/worktrees.py: GONE),
-            # and a shell still in it is there (never a folder to `gitbench init`)
-            if any(part.startswith(GONE) for part in path.split(os.sep)):
-                raise gone
-        self.git = git or GitRepo(path)
+                raise _folder_gone() from None
+            try:
+                git = GitRepo(path)
+            except errors.NotAWorkbench:
+                # ... or is being deleted: a removed worktree's folder is renamed aside first (git/worktrees.py:
+                # GONE), its link to the repository gone; a shell still in it is there (never a folder to init)
+                if any(part.startswith(GONE) for part in path.split(os.sep)):
+                    raise _folder_gone() from None
+                raise
+        self.git = git
         self.opened_in = self.git.workdir  # the folder the command was started in (a worktree, perhaps)
         self.layout = Layout(self.git.gitdir)
         self.journal = Journal(self.layout.journal)
