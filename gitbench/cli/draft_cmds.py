@@ -88,14 +88,9 @@ def _left(wb: Workbench, res: OperationResult) -> OperationResult:
     """Run in the Draft's worktree, which publish and discard remove: the shell's folder is gone. Say where to go."""
     import os
 
-    try:
-        os.getcwd()
-        # A removed worktree's folder is renamed aside at once and deleted in the background: the current folder
-        # may still be there, under that other name, while the one it was started in is not.
-        gone = wb.opened_in is not None and not os.path.isdir(wb.opened_in)
-    except FileNotFoundError:
-        gone = True
-    if gone:
+    # The folder it was started in, not the current one: a removed worktree's folder is renamed aside at once and
+    # deleted in the background, so the shell may still be in it, under that other name.
+    if wb.opened_in is not None and not os.path.isdir(wb.opened_in):
         res.notes.append(f"You ran this in the Draft's worktree, which is removed now: `cd {wb.root}` (your project).")
     return res
 

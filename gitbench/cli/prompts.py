@@ -60,7 +60,8 @@ def users_only_on_draft(on_draft: str | None, kind: str) -> None:
     if on_draft in ("publish", "discard"):
         from gitbench.cli.opening import users_only
 
-        users_only(on_draft, ran=f"gitbench {kind} --on-draft {on_draft}")  # type: ignore[arg-type]
+        verb: errors.Verb = "publish" if on_draft == "publish" else "discard"
+        users_only(verb, ran=f"gitbench {kind} --on-draft {on_draft}")
 
 
 def stale_draft_prompt(wb: Workbench, info: DraftInfo | None = None) -> None:
