@@ -54,14 +54,9 @@ def locate(cwd: str) -> tuple[str, str] | None:
         if os.path.isdir(dot):
             return dot, here
         if os.path.isfile(dot):
-            try:
-                with open(dot) as fh:
-                    line = fh.read().strip()
-            except OSError:
+            gitdir = _linked_gitdir(here)
+            if gitdir is None:
                 return None
-            if not line.startswith("gitdir:"):
-                return None
-            gitdir = os.path.normpath(os.path.join(here, line[len("gitdir:") :].strip()))
             common = gitdir
             try:
                 with open(os.path.join(gitdir, "commondir")) as fh:
@@ -73,6 +68,23 @@ def locate(cwd: str) -> tuple[str, str] | None:
         if parent == here:
             return None
         here = parent
+
+
+def _linked_gitdir(top: str) -> str | None:
+    """The git folder a linked worktree's ``.git`` file at ``top`` names, or None."""
+    try:
+        with open(os.path.join(top, ".git")) as fh:
+            line = fh.read().strip()
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    return os.path.normpath(os.path.join(top, line[len("gitdir:") :].strip()))
+
+
+def _top(gitdir: str) -> str:
+    """The folder of the checkout whose git folder is ``gitdir`` (a bare repository: the git folder itself)."""
+    return os.path.dirname(gitdir) if os.path.basename(gitdir) == ".git" else gitdir
 
 
 def session_file(gitdir: str, agent: str, session: str) -> str:
@@ -286,7 +298,7 @@ def open_sessions(gitdir: str, ref: str | None = None, agent: int | None = None)
 def _open(gitdir: str) -> Workbench:
     from gitbench.services.workbench import Workbench
 
-    return Workbench(os.path.dirname(gitdir) if os.path.basename(gitdir) == ".git" else gitdir)
+    return Workbench(_top(gitdir))
 
 
 def _start(event: HookEvent, gitdir: str) -> dict[str, Any]:
@@ -685,7 +697,7 @@ def handle(event: HookEvent) -> HookReply:
                 return HookReply()  # the user's own worktree of another branch: not Published, not ours to guard
             # The worktree of a Draft that no session records (an exec job's, a finished session's): edits here
             # would become none of its steps, and a publish would set them aside. Said to both, guarded by none.
-            root = os.path.dirname(found[0]) if os.path.basename(found[0]) == ".git" else found[0]
+            root = _top(found[0])
             said = (
                 f"gitbench: this folder is the worktree of the Draft {label}, which no agent session records: "
                 "what this session edits here becomes none of its steps, and publishing the Draft would set it "
@@ -731,10 +743,10 @@ def _draft_of_worktree(top: str) -> str | None:
     """The label of the gitbench Draft whose worktree ``top`` is (its HEAD names the Draft's branch), or None."""
     from gitbench.model import DRAFT_PREFIX
 
+    gitdir = _linked_gitdir(top)
+    if gitdir is None:
+        return None
     try:
-        with open(os.path.join(top, ".git")) as fh:
-            line = fh.read().strip()
-        gitdir = os.path.normpath(os.path.join(top, line[len("gitdir:") :].strip()))
         with open(os.path.join(gitdir, "HEAD")) as fh:
             head = fh.read().strip()
     except OSError:
