@@ -8,6 +8,7 @@ in a subprocess).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -134,6 +135,19 @@ def gitbench_subprocess(
     )
 
 
+def run_hook(cwd: Path | str, agent: str, event: str, payload: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    """`gitbench hook AGENT EVENT` as the agent runs it, the event's JSON on stdin; its parent (the agent, for
+    gitbench) is this test's process."""
+    return subprocess.run(
+        [sys.executable, "-m", "gitbench", "hook", agent, event],
+        cwd=cwd,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def run_job(wb: Path | str, code: str, files: str = "src/**", env: dict[str, str] | None = None) -> tuple[str, str]:
     """Run `gitbench exec` with the Python ``code`` as the job's command; return (Draft ref, its head)."""
     res = gitbench(wb, "exec", "--files", files, "--", sys.executable, "-c", code, env=env)
@@ -236,6 +250,7 @@ __all__ = [
     "gitbench_subprocess",
     "make_project",
     "nth_checkpoint",
+    "run_hook",
     "run_job",
 ]
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import git, gitbench, make_project, run_hook
 from tests.invariants import assert_same, check_invariants, fingerprint
 
 APP = 'def greet():\n    return "hello"\n'
@@ -33,14 +32,7 @@ DRAFTS = "refs/heads/gitbench/draft/"
 
 
 def hook(repo: Path, agent: str, event: str, payload: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(
-        [sys.executable, "-m", "gitbench", "hook", agent, event],
-        cwd=repo,
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = run_hook(repo, agent, event, payload)
     assert res.returncode == 0, res.stderr
     return res
 

@@ -16,21 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import git, gitbench, make_project, run_hook
 
 APP = 'def greet():\n    return "hello"\n'
 DRAFTS = "refs/heads/gitbench/draft/"
 
 
 def _hook(cwd: Path, event: str, payload: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gitbench", "hook", "claude-code", event],
-        cwd=cwd,
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_hook(cwd, "claude-code", event, payload)
 
 
 def _hook_async(cwd: Path, event: str, payload: dict[str, object]) -> subprocess.Popen[str]:
@@ -428,14 +421,7 @@ def test_git_in_another_sessions_worktree_is_refused(bench: Path) -> None:
 # folder of that name would be taken for it.
 def test_a_session_found_by_its_folder_is_forgotten_when_it_ends_with_no_changes(bench: Path) -> None:
     made = {"session_id": "maker", "cwd": str(bench), "hook_event_name": "WorktreeCreate", "name": "feature-y"}
-    res = subprocess.run(
-        [sys.executable, "-m", "gitbench", "hook", "claude-code", "WorktreeCreate"],
-        cwd=bench,
-        input=json.dumps(made),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = _hook(bench, "WorktreeCreate", made)
     assert res.returncode == 0, res.stderr
     folder = Path(res.stdout.strip())
     sessions = Path(git(bench, "rev-parse", "--absolute-git-dir").strip()) / "gitbench" / "sessions"

@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.conftest import checkpoint_names, git, gitbench, nth_checkpoint
+from tests.conftest import checkpoint_names, git, gitbench, nth_checkpoint, run_hook
 
 TOOLS = {"status", "review", "checkpoint", "checkpoints", "publish", "discard", "restore", "why"}
 Elicit = Callable[[Any, types.ElicitRequestParams], Awaitable[types.ElicitResult | types.ErrorData]]
@@ -467,14 +467,7 @@ def test_a_sessions_agent_means_its_own_draft_when_several_are_open(workbench: P
     other = make_draft(workbench)
     start = {"session_id": "s1", "cwd": str(workbench), "source": "startup"}
     # The session's agent is this test process: the hook's parent, and the MCP server's parent below.
-    res = subprocess.run(
-        [sys.executable, "-m", "gitbench", "hook", "claude-code", "SessionStart"],
-        cwd=workbench,
-        input=json.dumps(start),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = run_hook(workbench, "claude-code", "SessionStart", start)
     assert res.returncode == 0, res.stderr
     labels = git(workbench, "for-each-ref", "--format=%(refname:strip=4)", "refs/heads/gitbench/draft/").split()
     (own,) = [label for label in labels if label != other]
