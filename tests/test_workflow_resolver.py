@@ -141,17 +141,23 @@ def test_only_the_dirty_modules_are_resolved_again() -> None:
 PROPS = settings(max_examples=100, deadline=None, database=None)
 
 
+def _run(dag: tuple[list[list[int]], list[int], list[list[int]]]) -> tuple[spec.Workflow, Files]:
+    """The workflow of ``dag`` over four source files, every module run once."""
+    wf = spec.parse(workflow_text(*dag))
+    files = Files()
+    for k in range(4):
+        files.write(f"src/{k}.txt", f"source {k}\n".encode())
+    run_all(wf, files, 3)
+    return wf, files
+
+
 @PROPS
 @given(dags(), st.data())
 def test_a_changed_source_makes_exactly_its_readers_and_what_is_downstream_of_them_not_complete(
     dag: tuple[list[list[int]], list[int], list[list[int]]], data: st.DataObject
 ) -> None:
     needs, order, reads = dag
-    wf = spec.parse(workflow_text(needs, order, reads))
-    files = Files()
-    for k in range(4):
-        files.write(f"src/{k}.txt", f"source {k}\n".encode())
-    run_all(wf, files, 3)
+    wf, files = _run(dag)
     assert all(s.state == "complete" for s in resolver.resolve(wf, files.view(), {}, {}, {}, set()).values())
     k = data.draw(st.integers(0, 3))
     files.write(f"src/{k}.txt", b"changed\n")
@@ -174,12 +180,7 @@ def test_resolving_the_dirty_modules_again_is_the_walk_over_every_module_that_ke
 ) -> None:
     # What a run does after each module: the previous statuses kept, the dirty ones (any set) resolved again in
     # the workflow's order, each reading its needs' new statuses; the same as the plain walk over every module.
-    needs, order, reads = dag
-    wf = spec.parse(workflow_text(needs, order, reads))
-    files = Files()
-    for k in range(4):
-        files.write(f"src/{k}.txt", f"source {k}\n".encode())
-    run_all(wf, files, 3)
+    wf, files = _run(dag)
     before = resolver.resolve(wf, files.view(), {}, {}, {}, set())
     files.write(f"src/{data.draw(st.integers(0, 3))}.txt", b"changed\n")
     dirty = data.draw(st.sets(st.sampled_from(wf.order)))
