@@ -3,6 +3,7 @@ file, and taken out again, exactly: the user's own hooks and settings are never 
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from gitbench import errors
@@ -187,11 +188,11 @@ def uninstall(agent: str, user: bool) -> OperationResult:
         said = f"gitbench's {agent} hooks were removed; {path} held nothing else and was deleted"
         if root is not None and path.startswith(root + os.sep):
             _unexclude(root, path)  # the line install added for it (the file is gone: nothing to keep out)
-            try:
-                os.rmdir(os.path.dirname(path))  # the agent's folder, when install made it for this file alone
-                said += f", with {os.path.relpath(os.path.dirname(path), root)}/ (empty)"
-            except OSError:
-                pass  # not empty: the agent's own files are there
+            folder = os.path.dirname(path)
+            with contextlib.suppress(OSError):  # not empty: the agent's own files are there, and stay
+                os.rmdir(folder)  # the agent's folder, when install made it for this file alone
+            if not os.path.isdir(folder):
+                said += f", with {os.path.relpath(folder, root)}/ (empty)"
         return OperationResult("agent uninstall", said + ".")
     if after == before:
         return OperationResult("agent uninstall", f"{path} holds no gitbench hooks; nothing changed.")
