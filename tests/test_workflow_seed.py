@@ -394,6 +394,39 @@ def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_pat
     check_invariants(wb)
 
 
+def test_a_run_held_at_a_gate_says_to_approve_it_first_as_resume_alone_would_run_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - id: deploy
+            needs: [a]
+            gate: true
+            outputs: [out/deploy.md]
+            run: {{command: 'echo deploy >> {log}; cp out/a.md out/deploy.md'}}
+          - {{id: sign-off, run: {{input: the signed form}}, outputs: [in/form.md]}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert "Waiting for input: sign-off (the signed form: write in/form.md in the Workbench folder)" in res.stdout
+    approve_then_resume = (
+        "deploy waits for your approval: gitbench workflow approve deploy, then: gitbench workflow resume."
+    )
+    assert approve_then_resume in res.stdout
+    (wb / "in").mkdir()
+    (wb / "in" / "form.md").write_text("signed\n")
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert "Modules left: deploy (manual-gate). " + approve_then_resume in res.stdout
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0  # as the message says: then it runs
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "Status: complete" in res.stdout and runs(log) == ["a", "deploy"]
+    check_invariants(wb)
+
+
 def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     wb = workflow_bench(

@@ -370,6 +370,7 @@ class Engine:
                 )
             else:
                 why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+            gated = [m for m in left if (statuses[m].skip or "").startswith("manual-gate")]
             job.status = JobStatus.PAUSED
             job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
@@ -378,7 +379,7 @@ class Engine:
 
             return OperationResult(
                 "workflow",
-                f"{text}. {why}. Then: gitbench workflow resume.",
+                f"{text}. {why}. {then_resume(gated)}",
                 draft=job.draft,
                 job=job,
                 notes=notes,
@@ -390,6 +391,15 @@ class Engine:
         result = jobs.complete(self.wb, job, notes)
         result.summary = f"{text}. {result.summary}"
         return result
+
+
+def then_resume(gated: list[str]) -> str:
+    """How a paused run goes on: a resume alone never runs a module held at its gate, so its approval comes first."""
+    if not gated:
+        return "Then: gitbench workflow resume."
+    approve = " and ".join(f"gitbench workflow approve {m}" for m in gated[:10])
+    waits = "waits" if len(gated) == 1 else "wait"
+    return f"{', '.join(gated[:10])} {waits} for your approval: {approve}, then: gitbench workflow resume."
 
 
 def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str:
