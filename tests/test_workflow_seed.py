@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench
+from tests.conftest import checkpoint_names, git, gitbench
 from tests.invariants import Snapshot, check_invariants
 from tests.workflow_helpers import (
     MODULE_RUNNER,
@@ -424,6 +424,48 @@ def test_a_run_held_at_a_gate_says_to_approve_it_first_as_resume_alone_would_run
     assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0  # as the message says: then it runs
     res = gitbench(wb, "workflow", "resume")
     assert res.returncode == 0 and "Status: complete" in res.stdout and runs(log) == ["a", "deploy"]
+    check_invariants(wb)
+
+
+def test_a_run_with_nothing_to_run_takes_no_checkpoint_and_makes_no_draft(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - {{id: b, outputs: [out/b.md], run: {{command: 'echo b >> {log}; exit 3'}}}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12 and runs(log) == ["a", "b"], res.stderr
+    assert gitbench(wb, "publish").returncode == 0  # a's step; b failed
+    taken = checkpoint_names(wb)
+    # b failed and nothing it is made from changed: it is not run again, and nothing is made for nothing
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12 and runs(log) == ["a", "b"], res.stderr
+    assert "Status: Error · b failed: the command exited with status 3 (its last run;" in res.stderr
+    assert "Nothing ran: no checkpoint, no Draft." in res.stderr
+    assert "gitbench workflow run --module b" in res.stderr
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == ""
+    # everything up to date: said so, nothing taken either
+    (wb / ".gitbench" / "workflow.yaml").write_text(
+        f"modules: [{{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}]\n"
+    )
+    git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-qam", "b is gone")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert (
+        "Status: complete. Every module is up to date: nothing to run (no checkpoint taken, no Draft made)."
+        in res.stdout
+    )
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and runs(log) == ["a", "b"]
+    # an edit in the folder to what a module reads is still taken: a run with it is a job, as before
+    (wb / "out" / "a.md").write_text("edited\n")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and "Your edits in the folder were taken into the Draft: out/a.md" in res.stdout
+    assert len(checkpoint_names(wb)) == len(taken) + 1 and draft_ref(wb) != ""
+    assert gitbench(wb, "publish").returncode == 0
     check_invariants(wb)
 
 

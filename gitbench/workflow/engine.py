@@ -280,6 +280,10 @@ class Engine:
         if lost:
             engine_state.save(self.wb.git.gitdir, self.state)
             notes.extend(lost)
+        if self._job_in_progress() is None:
+            idle = self._nothing_to_run(max_parallel, only, notes)
+            if idle is not None:
+                return idle
         job = self._job(on_draft, notes, say)
         view = self.view(self.head())
         wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
@@ -318,17 +322,69 @@ class Engine:
             self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
             engine_state.save(self.wb.git.gitdir, self.state)
 
-    def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
-        """The workflow's job: the one in progress (its Draft still there), or a new one."""
+    def _job_in_progress(self) -> JobRecord | None:
+        """The workflow's job whose Draft is still there, if there is one."""
         if self.state.job:
             job = drafts.job_record(self.wb, self.state.job)
             if job is not None and self.wb.git.ref(job.draft) is not None:
-                if job.status != "running":
-                    job.status, job.error = JobStatus.RUNNING, None
-                    self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
-                    drafts.save_job(self.wb, job, note="workflow resumed")
-                say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
                 return job
+        return None
+
+    def _nothing_to_run(
+        self, max_parallel: int | None, only: list[str] | None, notes: list[str]
+    ) -> OperationResult | None:
+        """A run that would start a new job when no module can run (all up to date, held at a gate, failed with
+        nothing changed since): said at once, with no checkpoint taken and no Draft made for nothing (each would
+        stay in the history: a checkpoint per `workflow run` typed to check). None: something can run, or the
+        operator's edits in the folder are to be taken (they may make a module outdated)."""
+        view = self.view(self.head())
+        wf = self.workflow(view)
+        if self.state.running or steps.operator_edits(self.wb, wf):
+            return None
+        statuses = self.resolve(wf, view)
+        plan = scheduler.schedule(
+            wf, statuses, {}, self.state.gates, set(self.state.skipped), max_parallel, set(only) if only else None
+        )
+        if plan.run:
+            return None
+        text = banner(wf, statuses, self.state.skipped)
+        off = untargeted(wf, self.state.skipped)
+        targets = [m for m in wf.order if m not in off and (not only or m in only)]
+        failed = [m for m in targets if statuses[m].state == resolver.ModuleState.FAILED]
+        if failed:
+            raise errors.JobFailed(
+                f"{text}: {statuses[failed[0]].reason} (its last run; nothing it is made from has changed since, "
+                "so it was not run again). Nothing ran: no checkpoint, no Draft.",
+                [
+                    errors.Action("See why", "workflow status"),
+                    errors.Action("Run it again as it is", "workflow run", ("--module", failed[0])),
+                    errors.Action(
+                        f"Changed its command in {spec.PATH}? Bump its `version` there too (a module's command is "
+                        "not part of its fingerprint), then run"
+                    ),
+                ],
+            )
+        left = [m for m in targets if statuses[m].state != resolver.ModuleState.COMPLETE]
+        if not left:
+            summary = f"{text}. Every module is up to date: nothing to run (no checkpoint taken, no Draft made)."
+        else:
+            gated = [m for m in left if (statuses[m].skip or "").startswith("manual-gate")]
+            listed = ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+            summary = (
+                f"{text}. Nothing can run now (no checkpoint taken, no Draft made): {listed}. {then_resume(gated)}"
+            )
+        return OperationResult("workflow", summary, notes=notes)
+
+    def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
+        """The workflow's job: the one in progress (its Draft still there), or a new one."""
+        job = self._job_in_progress()
+        if job is not None:
+            if job.status != "running":
+                job.status, job.error = JobStatus.RUNNING, None
+                self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+                drafts.save_job(self.wb, job, note="workflow resumed")
+            say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
+            return job
         job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
         notes.extend(more)
         job.model = "workflow"

@@ -157,14 +157,20 @@ def finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:
     return out
 
 
+def operator_edits(wb: Workbench, wf: spec.Workflow) -> list[str]:
+    """The files of the Workbench's folder that differ from its checkout and that the workflow reads or writes
+    (its inputs, outputs and metadata): what a run takes into its Draft first."""
+    if not wb.git.workdir:
+        return []
+    scope = Scope(tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
+    return [p for p in wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
+
+
 def take_operator_edits(wb: Workbench, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
     """Edits the operator made in the Workbench's folder to what the workflow reads or writes (its inputs,
     outputs and metadata) since Published: taken into the Draft as one step, so the resolver counts them
     (a fixed metadata file, a changed input). A file that already matches the Draft is not an edit."""
-    if not wb.git.workdir:
-        return
-    scope = Scope(tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
-    paths = [p for p in wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
+    paths = operator_edits(wb, wf)
     if not paths:
         return
     draft_tree = wb.git.commit(str(wb.git.ref(job.draft))).tree
