@@ -853,3 +853,29 @@ def test_a_fix_made_in_the_folder_is_taken_into_the_draft_on_resume_and_counts(s
     assert git(wb, "show", "main:tools/anchor.py") == tool.read_text()
     assert (wb / "unrelated.txt").exists()
     check_invariants(wb, before)
+
+
+def test_an_edit_to_the_workflow_file_in_the_folder_is_named_as_unused_with_the_way_to_use_it(tmp_path: Path) -> None:
+    """A run goes by the workflow file in Published: an edit to it in the folder (a module added between runs)
+    is not used, and the run says so, with how to use it, instead of running as if nothing had been written."""
+    log = tmp_path / "runs.log"
+    first = f"modules: [{{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}]\n"
+    wb = workflow_bench(tmp_path / "project", first)
+    assert gitbench(wb, "workflow", "run").returncode == 0
+    edited = first[:-2] + f", {{id: b, outputs: [out/b.md], run: {{command: 'echo b >> {log}; echo b > out/b.md'}}}}]\n"
+    (wb / ".gitbench" / "workflow.yaml").write_text(edited)
+    unused = (
+        ".gitbench/workflow.yaml in the folder has edits this run does not use: a workflow runs by the file in "
+        "Published. To run by your edits: gitbench add .gitbench/workflow.yaml (no Draft may be open: publish or "
+        "discard it first), then run again."
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert unused in res.stdout.replace("\n", " ").replace("  note: ", "")
+    # as it says: publish, add, run again: b runs
+    assert gitbench(wb, "publish").returncode == 0
+    assert gitbench(wb, "add", ".gitbench/workflow.yaml").returncode == 0
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a", "b"] and "does not use" not in res.stdout, res.stderr
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)

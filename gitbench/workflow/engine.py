@@ -280,6 +280,10 @@ class Engine:
         if lost:
             engine_state.save(self.wb.git.gitdir, self.state)
             notes.extend(lost)
+        unused = steps.unused_workflow_edit(self.wb)
+        if unused is not None:
+            notes.append(unused)
+            say(events.Note(unused))
         if self._job_in_progress() is None:
             idle = self._nothing_to_run(max_parallel, only, notes)
             if idle is not None:

@@ -166,6 +166,19 @@ def operator_edits(wb: Workbench, wf: spec.Workflow) -> list[str]:
     return [p for p in wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
 
 
+def unused_workflow_edit(wb: Workbench) -> str | None:
+    """A note when the workflow file in the Workbench's folder differs from Published's: a run goes by the file
+    in Published (and in its Draft, which never changes it), so those edits are not used (and, before this note,
+    were ignored without a word)."""
+    if not wb.git.workdir or spec.PATH not in wb.git.status_changes(untracked=True):
+        return None
+    return (
+        f"{spec.PATH} in the folder has edits this run does not use: a workflow runs by the file in Published. "
+        f"To run by your edits: gitbench add {spec.PATH} (no Draft may be open: publish or discard it first), "
+        "then run again."
+    )
+
+
 def take_operator_edits(wb: Workbench, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
     """Edits the operator made in the Workbench's folder to what the workflow reads or writes (its inputs,
     outputs and metadata) since Published: taken into the Draft as one step, so the resolver counts them
