@@ -879,3 +879,35 @@ def test_an_edit_to_the_workflow_file_in_the_folder_is_named_as_unused_with_the_
     assert res.returncode == 0 and runs(log) == ["a", "b"] and "does not use" not in res.stdout, res.stderr
     assert gitbench(wb, "publish").returncode == 0
     check_invariants(wb)
+
+
+def test_module_runner_with_set_on_a_gated_module_fails_until_approved_with_those_settings_then_runs(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - id: deploy
+            gate: true
+            outputs: [out/deploy.txt]
+            config: {{target: staging}}
+            run: {{command: 'echo deploy >> {log}; echo "$GITBENCH_MODULE_CONFIG" > out/deploy.txt'}}
+        """),
+    )
+    res = module_runner(wb, "--module", "deploy")  # not approved: it did not run, and says so
+    assert res.returncode == 2 and runs(log) == [], res.stdout
+    assert "deploy did not run: manual-gate." in res.stderr and "gitbench workflow approve deploy" in res.stderr
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0
+    res = module_runner(wb, "--module", "deploy", "--set", "target=prod")  # approved, but not for these settings
+    assert res.returncode == 2 and runs(log) == [], res.stdout
+    assert "approved for other inputs or settings" in res.stderr
+    res = gitbench(wb, "workflow", "status", "--why", "deploy")
+    assert "deploy's gate was approved for other inputs: its settings changed since the approval" in res.stdout
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0  # now of the settings it runs with
+    res = module_runner(wb, "--module", "deploy", "--set", "target=prod")
+    assert res.returncode == 0 and runs(log) == ["deploy"], res.stderr
+    assert json.loads(git(wb, "show", f"{draft_ref(wb)}:out/deploy.txt")) == {"target": "prod"}
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)

@@ -239,8 +239,13 @@ class Engine:
             wf = self.workflow(self.view(self.head()))
             for mid in [*(only or []), *(overrides or {})]:
                 require_module(wf, mid)
+            before = {mid: dict(self.state.overrides.get(mid, {})) for mid in overrides or {}}
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
+            if any(self.state.overrides[mid] != was for mid, was in before.items()):
+                # saved now, not with the module's claim: a gated module may not run yet, and its approval
+                # (`workflow approve`, which reads the state) must see the settings it is to run with
+                engine_state.save(self.wb.git.gitdir, self.state)
             from gitbench import executors
 
             # Opened before anything changes: a scheduler that is not there runs nothing (no checkpoint, no Draft).
