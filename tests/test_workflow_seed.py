@@ -438,12 +438,12 @@ def test_a_run_with_nothing_to_run_takes_no_checkpoint_and_makes_no_draft(tmp_pa
         """),
     )
     res = gitbench(wb, "workflow", "run")
-    assert res.returncode == 12 and runs(log) == ["a", "b"], res.stderr
+    assert res.returncode == 12 and sorted(runs(log)) == ["a", "b"], res.stderr
     assert gitbench(wb, "publish").returncode == 0  # a's step; b failed
     taken = checkpoint_names(wb)
     # b failed and nothing it is made from changed: it is not run again, and nothing is made for nothing
     res = gitbench(wb, "workflow", "run")
-    assert res.returncode == 12 and runs(log) == ["a", "b"], res.stderr
+    assert res.returncode == 12 and sorted(runs(log)) == ["a", "b"], res.stderr
     assert "Status: Error · b failed: the command exited with status 3 (its last run;" in res.stderr
     assert "Nothing ran: no checkpoint, no Draft." in res.stderr
     assert "gitbench workflow run --module b" in res.stderr
@@ -459,7 +459,7 @@ def test_a_run_with_nothing_to_run_takes_no_checkpoint_and_makes_no_draft(tmp_pa
         "Status: complete. Every module is up to date: nothing to run (no checkpoint taken, no Draft made)."
         in res.stdout
     )
-    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and runs(log) == ["a", "b"]
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and sorted(runs(log)) == ["a", "b"]
     # an edit in the folder to what a module reads is still taken: a run with it is a job, as before
     (wb / "out" / "a.md").write_text("edited\n")
     res = gitbench(wb, "workflow", "run")
@@ -910,4 +910,43 @@ def test_module_runner_with_set_on_a_gated_module_fails_until_approved_with_thos
     assert res.returncode == 0 and runs(log) == ["deploy"], res.stderr
     assert json.loads(git(wb, "show", f"{draft_ref(wb)}:out/deploy.txt")) == {"target": "prod"}
     assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)
+
+
+def test_a_failed_runs_actions_name_the_module_and_a_cancelled_ones_lead_with_resume(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: broken, outputs: [out/b.txt], run: {{command: 'exit 3'}}}}
+          - {{id: slow, outputs: [out/s.txt], run: {{command: 'touch {started}; sleep 30; echo s > out/s.txt'}}}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run", "--module", "broken", "--json")
+    assert res.returncode == 12, res.stderr
+    commands = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    assert "module-runner --module broken" in commands and "module-runner --module MODULE" not in commands
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--module", "slow", "--json"],
+        cwd=wb,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    actions = json.loads(out)["error"]["actions"]
+    assert actions[0]["command"] == "gitbench workflow resume"  # nothing failed: going on comes first
+    assert not any("failed" in a["label"] or "module-runner" in a["command"] for a in actions)
     check_invariants(wb)

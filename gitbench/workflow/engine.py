@@ -11,6 +11,7 @@ whose step commit is on the Draft finished: it is never run twice; one without i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -414,14 +415,24 @@ class Engine:
         waiting = [s.id for s in statuses.values() if s.state == resolver.ModuleState.NEEDS_INPUT]
         if failed:
             st = statuses[failed[0]]
-            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
-            return jobs.fail(
-                self.wb,
-                job,
-                errors.JobFailed(f"{text}: {st.reason}. Finished modules are kept in the Draft."),
-                notes,
-                klass="module",
-            )
+            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions,
+            # the module-runner one for any module: here it names the one that failed.
+            try:
+                return jobs.fail(
+                    self.wb,
+                    job,
+                    errors.JobFailed(f"{text}: {st.reason}. Finished modules are kept in the Draft."),
+                    notes,
+                    klass="module",
+                )
+            except errors.JobFailed as exc:
+                exc.actions = [
+                    dataclasses.replace(a, text=f"module-runner --module {st.id}")
+                    if a.text.startswith("module-runner")
+                    else a
+                    for a in exc.actions
+                ]
+                raise
         off = untargeted(wf, self.state.skipped)
         left = [m for m in wf.order if statuses[m].state != resolver.ModuleState.COMPLETE and m not in off]
         if waiting or left:
