@@ -950,3 +950,15 @@ def test_a_failed_runs_actions_name_the_module_and_a_cancelled_ones_lead_with_re
     assert actions[0]["command"] == "gitbench workflow resume"  # nothing failed: going on comes first
     assert not any("failed" in a["label"] or "module-runner" in a["command"] for a in actions)
     check_invariants(wb)
+
+
+def test_a_modules_error_that_ends_a_sentence_is_not_given_a_second_full_stop(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "project",
+        "modules: [{id: a, outputs: [out/a.txt], run: {command: 'echo \"no input here.\" >&2; exit 1'}}]\n",
+    )
+    res = gitbench(wb, "workflow", "run", "--json")
+    assert res.returncode == 12, res.stderr
+    message = json.loads(res.stdout)["error"]["message"]
+    assert message == "Status: Error · a failed: no input here. Finished modules are kept in the Draft."
+    check_invariants(wb)

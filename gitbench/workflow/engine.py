@@ -421,7 +421,7 @@ class Engine:
                 return jobs.fail(
                     self.wb,
                     job,
-                    errors.JobFailed(f"{text}: {st.reason}. Finished modules are kept in the Draft."),
+                    errors.JobFailed(f"{text}: {sentence(st.reason)} Finished modules are kept in the Draft."),
                     notes,
                     klass="module",
                 )
@@ -467,6 +467,12 @@ class Engine:
         result = jobs.complete(self.wb, job, notes)
         result.summary = f"{text}. {result.summary}"
         return result
+
+
+def sentence(text: str | None) -> str:
+    """``text`` ended by one full stop: a module's error is its own words (a provider's message, a command's last
+    line of stderr), often with its own stop already."""
+    return (text or "").rstrip().rstrip(".") + "."
 
 
 def then_resume(gated: list[str]) -> str:
