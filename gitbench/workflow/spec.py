@@ -104,7 +104,8 @@ def _bad(path: str, message: str, line: int | None) -> errors.UsageError:
     where = f"{path}, line {line}" if line else path
     return errors.UsageError(
         f"The workflow file is not valid: {where}: {message}. Nothing ran.",
-        [errors.Action(f"Fix {path} (reference: docs/workflow.md)")],
+        # A run reads the file in Published: a fix left in the folder is not read (the same error again).
+        [errors.Action(f"Fix {path} (reference: docs/workflow.md), then put it on Published", "add", (path,))],
         {"line": line},
     )
 
