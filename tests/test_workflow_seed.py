@@ -962,3 +962,29 @@ def test_a_modules_error_that_ends_a_sentence_is_not_given_a_second_full_stop(tm
     message = json.loads(res.stdout)["error"]["message"]
     assert message == "Status: Error · a failed: no input here. Finished modules are kept in the Draft."
     check_invariants(wb)
+
+
+def test_a_run_of_named_modules_that_cannot_run_says_why_and_takes_no_checkpoint(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - {{id: opt, optional: true, needs: [a], outputs: [out/o.md], run: {{command: 'echo o > out/o.md'}}}}
+        """),
+    )
+    taken = checkpoint_names(wb)
+    assert gitbench(wb, "workflow", "skip", "opt").returncode == 0
+    res = gitbench(wb, "workflow", "run", "--module", "opt")
+    assert res.returncode == 0, res.stderr
+    assert "opt is not run while skipped (back among the targets: gitbench workflow skip opt --undo)" in res.stdout
+    assert "up to date" not in res.stdout  # it is not: nothing of it ever ran
+    assert gitbench(wb, "workflow", "skip", "opt", "--undo").returncode == 0
+    res = gitbench(wb, "workflow", "run", "--module", "opt")
+    assert (
+        res.returncode == 0
+        and "Nothing can run now (no checkpoint taken, no Draft made): opt (blocked by a)" in res.stdout
+    )
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and runs(log) == []
+    check_invariants(wb)

@@ -375,11 +375,20 @@ class Engine:
                 ],
             )
         left = [m for m in targets if statuses[m].state != resolver.ModuleState.COMPLETE]
-        if not left:
-            summary = f"{text}. Every module is up to date: nothing to run (no checkpoint taken, no Draft made)."
+        dropped = [m for m in only or [] if m in off]  # named, but skipped (or needing a skipped module)
+        if dropped:
+            undo = " and ".join(f"gitbench workflow skip {m} --undo" for m in dropped if m in self.state.skipped)
+            summary = (
+                f"{text}. Nothing to run (no checkpoint taken, no Draft made): {', '.join(dropped)} "
+                f"{'is' if len(dropped) == 1 else 'are'} not run while skipped"
+                + (f" (back among the targets: {undo})." if undo else " (the modules they need are skipped).")
+            )
+        elif not left:
+            who = "Every module is" if not only else f"{', '.join(only)} {'is' if len(only) == 1 else 'are'}"
+            summary = f"{text}. {who} up to date: nothing to run (no checkpoint taken, no Draft made)."
         else:
             gated = [m for m in left if (statuses[m].skip or "").startswith("manual-gate")]
-            listed = ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+            listed = ", ".join(f"{m} ({waits_for(statuses[m])})" for m in left[:10])
             summary = (
                 f"{text}. Nothing can run now (no checkpoint taken, no Draft made): {listed}. {then_resume(gated)}"
             )
@@ -467,6 +476,16 @@ class Engine:
         result = jobs.complete(self.wb, job, notes)
         result.summary = f"{text}. {result.summary}"
         return result
+
+
+def waits_for(st: ModuleStatus) -> str:
+    """Why a module that is not complete did not run, in a few words: its gate or slot, what blocks it, a missing
+    input (the scheduler's bare ``not-ready`` says none of that)."""
+    if st.skip and st.skip != "not-ready":
+        return st.skip
+    if st.blocked_by:
+        return "blocked by " + ", ".join(st.blocked_by)
+    return f"{st.state}: {st.reason}" if st.reason else str(st.state)
 
 
 def sentence(text: str | None) -> str:
