@@ -176,6 +176,25 @@ def test_a_state_of_another_shape_is_a_fresh_state_not_an_error(tmp_path: Path) 
         gitdir = write(tmp_path / str(abs(hash(json.dumps(bad)))), bad)
         assert engine_state.load(gitdir) == engine_state.EngineState()
     assert engine_state.load(str(tmp_path / "none")) == engine_state.EngineState()
+    gitdir = write(tmp_path / "text", {})
+    Path(engine_state.path(gitdir)).write_text("not json {")
+    assert engine_state.load(gitdir) == engine_state.EngineState()
+
+
+def test_lines_and_a_definition_of_another_shape_are_left_out(tmp_path: Path) -> None:
+    ref = {"path": "w.yaml", "blob": "b2"}
+    gitdir = write(tmp_path, {"workflow": ref})
+    folder = Path(engine_state.path(gitdir)).parent
+    good = '["a",{"count":1,"error":null,"status":"complete"}]'
+    (folder / "runs.log").write_text("\n".join([good, '["b",1]', '{"c":{}}', "[3,{}]", '["d",{"status":5}]', ""]))
+    (folder / "definition.json").write_text(json.dumps({"path": "w.yaml", "blob": "b1", "definition": {}}))
+    state = engine_state.load(gitdir)
+    assert list(state.last_run) == ["a"] and state.last_run["a"].status is RunStatus.COMPLETE
+    assert state.workflow == ref  # the definition of another file is not this one's
+    (folder / "definition.json").write_text("{ torn")
+    assert engine_state.load(gitdir).workflow == ref
+    engine_state.save(gitdir, state)  # runs.log written again without the lines it could not read
+    assert (folder / "runs.log").read_text() == good + "\n"
 
 
 def _dumped(state: engine_state.EngineState) -> str:
