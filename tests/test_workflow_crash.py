@@ -90,6 +90,8 @@ CASES = [
     Case("workflow.after-claim", 1),  # a claimed, not started
     Case("workflow.after-claim", 3, before="ab"),  # a and b done, c claimed
     Case("workflow.after-finish", 2, before="ab"),  # b's step and state written
+    # b's end written (runs.log), its claim not yet dropped (state.json): settled as b's end did, never rerun.
+    Case("workflow.after-runs", 2, before="ab"),
     Case("workflow.after-finish", 4, before="abcd"),  # the last module's step written; the job not yet ended
     # b ran and its commit exists (recorded in the state), but the Draft does not point at it yet: resume
     # finishes that move; b is never run again.

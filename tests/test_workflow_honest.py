@@ -83,6 +83,12 @@ def test_the_engine_snapshot_holds_the_workflow_definition_it_runs(tmp_path: Pat
     mods = {m["id"]: m for m in definition["modules"]}
     assert mods["b"]["needs"] == ["a"] and mods["a"]["inputs"] == ["in.txt"] and mods["a"]["version"] == "1"
     assert mods["a"]["run"]["command"].endswith("cat in.txt > out/a.txt")
+    # Its own file, written when it changes: deleted (or lost to a crash before state.json named it), the next run
+    # writes it again though the workflow file did not change.
+    (wb / ".git/gitbench/workflow/engine/definition.json").unlink()
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert state(wb)["workflow"] == held
 
 
 def test_a_claim_whose_process_died_shows_as_interrupted_until_resume(tmp_path: Path) -> None:

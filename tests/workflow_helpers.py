@@ -60,8 +60,16 @@ def steps(wb: Path, rev: str, base: str) -> list[dict[str, str]]:
 
 
 def state(wb: Path) -> dict[str, Any]:
-    data = json.loads((wb / ".git" / "gitbench" / "workflow" / "engine" / "state.json").read_text())
+    """The engine's state as its files hold it: state.json, with each module's last run from runs.log (a module's
+    last line wins) and the definition from definition.json."""
+    folder = wb / ".git" / "gitbench" / "workflow" / "engine"
+    data = json.loads((folder / "state.json").read_text())
     assert isinstance(data, dict)
+    runs = folder / "runs.log"
+    data["last_run"] = dict(json.loads(line) for line in runs.read_text().splitlines()) if runs.exists() else {}
+    definition = folder / "definition.json"
+    if data.get("workflow") and definition.exists():
+        data["workflow"] = json.loads(definition.read_text())
     return data
 
 

@@ -326,9 +326,11 @@ class Engine:
 
     def _record_definition(self, wf: spec.Workflow, view: View) -> None:
         """The definition the run goes by, in the state: the file's blob id (the exact text, in Git) and the
-        resolved definition (defaults filled in). Saved with the next claim; rewritten only when it changed."""
+        resolved definition (defaults filled in). Written when it changed, or when definition.json did not hold it
+        (deleted, or a crash between writing it and state.json)."""
         blob = view.oid(spec.PATH)
-        if self.state.workflow is None or self.state.workflow.get("blob") != blob:
+        wf_now = self.state.workflow
+        if wf_now is None or wf_now.get("blob") != blob or "definition" not in wf_now:
             self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
             engine_state.save(self.wb.git.gitdir, self.state)
 

@@ -1,26 +1,38 @@
-"""The engine's persisted state: ``.git/gitbench/workflow/engine/state.json``, written atomically.
+"""The engine's persisted state, in ``.git/gitbench/workflow/engine/``: what the files cannot tell.
 
-It holds what the files cannot tell: the running set (claimed modules, with the process and job that claimed
-them), gates and approvals, skipped optional modules, runtime overrides (``--set``), the last run of every
-module, the workflow job in progress, and the workflow definition it runs (the file's blob id and the resolved
-definition). Deleting it loses no work: the artifacts and their metadata say what
-is complete, and the Draft's step commits say which runs finished.
+- ``state.json``: the running set (claimed modules, with the process and job that claimed them), gates and
+  approvals, skipped optional modules, runtime overrides (``--set``), the workflow job in progress, and which
+  workflow file it runs (its path and blob id). Small: rewritten whole (fsynced, renamed) at each claim.
+- ``runs.log``: the last run of every module, one JSON line ``[module, last run]`` appended (and fsynced) as each
+  run ends; the last line of a module is its last run. Rewritten whole, atomically, only when it has grown to
+  twice the lines it needs. A line cut short by a crash is not read, and goes at the next write.
+- ``definition.json``: the resolved workflow definition the runs go by, written when it changes.
 
-Claims, gates and last runs are dataclasses here; on disk each is the JSON object it always was (a field with
-nothing in it is left out, a key this version does not know is kept), so a state written by an older gitbench
-loads, and one written now reads the same.
+A run of N modules so writes O(N) bytes, not the whole state at every claim and finish (N² bytes: 1.3 GB for
+1,000 trivial modules when the last runs and the definition were in ``state.json``). A run's end is written to
+``runs.log`` before ``state.json`` drops its claim: a crash between the two leaves a claim whose run has a last
+run, and ``load`` settles it as the run's end did.
+
+Deleting them loses no work: the artifacts and their metadata say what is complete, and the Draft's step
+commits say which runs finished. Claims, gates and last runs are dataclasses here; on disk each is the JSON
+object it always was (a field with nothing in it is left out, a key this version does not know is kept), so a
+state written by an older gitbench (its last runs and definition inside ``state.json``) loads, and is written
+in these files at the next save.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import operator
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
+from gitbench import faults
 from gitbench.model import OpenStrEnum
 from gitbench.store import atomic
 from gitbench.store.layout import Layout
@@ -154,10 +166,38 @@ class EngineState:
     # The cluster a run sends command and model modules to, while it runs: {"address", "capacity": its worker
     # threads}, so that a status names the cluster's limit in skip reasons. None for a local run (not written).
     executor: dict[str, Any] | None = None
+    # What the files hold, as this state last read or wrote them (None: not known, a save writes all of it).
+    disk: _Disk | None = field(default=None, repr=False, compare=False)
+
+
+# state.json's keys (an older gitbench's has "last_run" too)
+_SAVED = ("running", "gates", "skipped", "overrides", "job", "workflow", "executor")
+
+
+@dataclass
+class _Disk:
+    """What the state's files hold, as far as this process knows: what a save need not write again."""
+
+    state: bytes = b""  # state.json
+    keys: list[str] | None = None  # the modules in runs.log, in the order of the mapping (None: not all there)
+    values: list[LastRun] = field(default_factory=list)  # their last runs (compared by identity)
+    size: int = 0  # runs.log's bytes, up to its last whole line
+    lines: int = 0
+    runs: Any = None  # a sha1 of runs.log's bytes (its whole lines)
+    definition: tuple[dict[str, Any], bytes] | None = None  # the definition object last written, and its text
+
+    def identity(self) -> bytes:
+        """What changes whenever the state's files do (for a cache of what is made from them)."""
+        return self.state + b"\0" + (self.runs.digest() if self.runs is not None else b"")
 
 
 def path(gitdir: str) -> str:
     return Layout(gitdir).workflow_state
+
+
+def identity(state: EngineState) -> bytes:
+    """Bytes that change whenever the files ``state`` was loaded from (or saved to) do."""
+    return state.disk.identity() if state.disk is not None else b""
 
 
 def _records(cls: type[_R], data: Any) -> dict[str, _R]:
@@ -166,99 +206,185 @@ def _records(cls: type[_R], data: Any) -> dict[str, _R]:
     return {k: cls.from_json(v) for k, v in data.items()}
 
 
+def _read(file: str) -> bytes:
+    """The file's bytes; none if it is not there (or cannot be read: the state is rebuilt without it)."""
+    try:
+        with open(file, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
 def load(gitdir: str) -> EngineState:
-    data = atomic.read_json(path(gitdir))
+    layout = Layout(gitdir)
+    disk = _Disk()
+    raw = _read(layout.workflow_state)
+    state, readable = _parse_state(raw)
+    disk.state = raw if readable else b""  # a state of another shape is written again at the next save
+    old_runs = state.last_run  # an older gitbench kept the last runs (and the definition) in state.json
+    runs, disk.size, disk.lines, disk.runs, whole = _read_runs(layout.workflow_runs)
+    state.last_run = {**old_runs, **runs} if old_runs else runs
+    if whole and not old_runs:  # else the next save writes runs.log whole
+        disk.keys, disk.values = list(state.last_run), list(state.last_run.values())
+    wf = state.workflow
+    if wf is not None and "definition" not in wf:
+        text = _read(layout.workflow_definition)
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and {k: v for k, v in data.items() if k != "definition"} == wf:
+            state.workflow = data
+            disk.definition = (data, text)
+    _settle_ended(state)
+    state.disk = disk
+    return state
+
+
+def _parse_state(raw: bytes) -> tuple[EngineState, bool]:
+    """state.json's text as a state (its last runs too, if an older gitbench wrote them there), and whether it
+    was one: of another shape (from another version), a fresh state, rebuilt from the artifacts."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return EngineState(), False
     if not isinstance(data, dict):
-        return EngineState()
-    known = {k: v for k, v in data.items() if k in EngineState.__dataclass_fields__}
+        return EngineState(), False
+    known = {k: v for k, v in data.items() if k in _SAVED or k == "last_run"}
     try:
         known["running"] = _records(Claim, known.get("running", {}))
         known["gates"] = _records(Gate, known.get("gates", {}))
         known["last_run"] = _records(LastRun, known.get("last_run", {}))
-        return EngineState(**known)
+        return EngineState(**known), True
     except TypeError:
-        return EngineState()  # a state from another version: rebuilt from the artifacts
+        return EngineState(), False
+
+
+def _read_runs(file: str) -> tuple[dict[str, LastRun], int, int, Any, bool]:
+    """runs.log's last runs (a module's last line wins), the bytes and lines of its whole lines, their sha1, and
+    whether every whole line was read (a line that is not ``[module, {...}]`` is left out: then the next save
+    writes the file again, without it)."""
+    data = _read(file)
+    data = data[: data.rfind(b"\n") + 1]  # a line cut short by a crash is not read
+    lines = data.count(b"\n")
+    runs: dict[str, LastRun] = {}
+    whole = True
+    try:
+        pairs = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]") if data else []
+    except ValueError:
+        pairs = []
+        for line in data.splitlines():
+            try:
+                pairs.append(json.loads(line))
+            except ValueError:
+                whole = False
+    for pair in pairs:
+        try:
+            key, record = pair
+            if not isinstance(key, str) or not isinstance(record, dict):
+                raise TypeError(key)
+            runs[key] = LastRun.from_json(record)
+        except (TypeError, ValueError):
+            whole = False
+    return runs, len(data), lines, hashlib.sha1(data), whole
+
+
+def _settle_ended(state: EngineState) -> None:
+    """A claim whose run has its last run ended: the engine died between writing the run's end (runs.log) and
+    dropping the claim (state.json). Settled as the end did it: the claim goes, or waits for input."""
+    for mid, claim in list(state.running.items()):
+        last = state.last_run.get(mid)
+        if last is None or claim.run is None or last.run != claim.run:
+            continue
+        if last.status == RunStatus.NEEDS_INPUT:
+            state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)
+        else:
+            del state.running[mid]
 
 
 def save(gitdir: str, state: EngineState) -> None:
-    """Written at every claim and every finish, fsynced, renamed into place: one line of JSON, the text
-    ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` makes of the whole state. Put together from parts
-    so that what does not change between saves is neither encoded nor copied again: each last run's text is made
-    once (``_member``), all of them joined once for as long as none changes (``_last_runs``), and the workflow's
-    definition encoded once a run; a save of a state of thousands of modules encodes only its few small parts
-    (encoding it whole at every claim and finish made a long run quadratic) and makes one copy of the rest."""
-    head = []  # "key":value, in the order sort_keys writes the keys
+    """Written at every claim and every finish. In this order, each durable before the next: the definition if
+    it changed, the runs that ended since the last save (appended to runs.log), then state.json if it changed
+    (fsynced, renamed into place). What did not change is neither encoded nor written again: a save of a state
+    of thousands of modules writes a few hundred bytes, not all of them (that made a long run quadratic)."""
+    layout = Layout(gitdir)
+    disk = state.disk if state.disk is not None else _Disk()
+    os.makedirs(os.path.dirname(layout.workflow_state), exist_ok=True)
+    wf = state.workflow
+    ref = wf
+    if wf is not None and "definition" in wf:
+        ref = {k: v for k, v in wf.items() if k != "definition"}
+        if disk.definition is None or disk.definition[0] is not wf:
+            text = (_dumps(wf) + "\n").encode()
+            if disk.definition is None or disk.definition[1] != text:
+                atomic.write_bytes(layout.workflow_definition, text)
+            disk.definition = (wf, text)
+    if _save_runs(layout.workflow_runs, state.last_run, disk):
+        faults.point("workflow.after-runs")  # a run's end written, its claim still in state.json
+    small: dict[str, Any] = {
+        "gates": {k: g.to_json() for k, g in state.gates.items()},
+        "job": state.job,
+        "overrides": state.overrides,
+        "running": {k: c.to_json() for k, c in state.running.items()},
+        "skipped": state.skipped,
+        "workflow": ref,
+    }
     if state.executor is not None:
-        head.append('"executor":' + _dumps(state.executor))
-    head.append('"gates":' + _dumps({k: g.to_json() for k, g in state.gates.items()}))
-    head.append('"job":' + _dumps(state.job))
-    tail = [
-        '"overrides":' + _dumps(state.overrides),
-        '"running":' + _dumps({k: c.to_json() for k, c in state.running.items()}),
-        '"skipped":' + _dumps(state.skipped),
-    ]
-    global _encoded
-    if state.workflow is None:
-        workflow = b"null"
-    else:  # the definition changes once a run at most: encoded once, not at every save
-        if _encoded is None or _encoded[0] is not state.workflow:
-            _encoded = (state.workflow, _dumps(state.workflow).encode())
-        workflow = _encoded[1]
-    text = b"".join(
-        [
-            ("{" + ",".join(head) + ',"last_run":{').encode(),
-            _last_runs(state.last_run),
-            ("}," + ",".join(tail) + ',"workflow":').encode(),
-            workflow,
-            b"}\n",
-        ]
-    )
-    os.makedirs(os.path.dirname(path(gitdir)), exist_ok=True)
-    atomic.write_bytes(path(gitdir), text)
+        small["executor"] = state.executor
+    raw = (_dumps(small) + "\n").encode()
+    if raw != disk.state:
+        atomic.write_bytes(layout.workflow_state, raw)
+        disk.state = raw
+    state.disk = disk
+
+
+def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
+    """The last runs new since the last save, appended to runs.log (fsynced); the whole file written again
+    (atomically) when it is not what this state last read or wrote, a last run was removed, or half its lines
+    are outdated. False: nothing changed, nothing written. Finding the new runs is a loop in C: a Python loop
+    over every module at every save made a long run quadratic in the interpreter."""
+    keys, values = list(runs), list(runs.values())
+    old = disk.keys
+    fresh: list[str] = []
+    whole = old is None or keys[: len(old)] != old
+    if not whole:
+        assert old is not None
+        n = len(old)
+        if len(keys) == n and all(map(operator.is_, values, disk.values)):
+            return False
+        fresh = [*itertools.compress(keys, map(operator.is_not, values, disk.values)), *keys[n:]]
+        whole = disk.lines + len(fresh) > 2 * len(keys) + 64 or _size(file) != disk.size
+    if whole:
+        data = b"".join(_line(k, runs[k]) for k in keys)
+        if data or _size(file) != -1:
+            atomic.write_bytes(file, data)
+        disk.size, disk.lines, disk.runs = len(data), len(keys), hashlib.sha1(data)
+    else:
+        data = b"".join(_line(k, runs[k]) for k in fresh)
+        fd = os.open(file, os.O_WRONLY | os.O_APPEND)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        disk.size, disk.lines = disk.size + len(data), disk.lines + len(fresh)
+        disk.runs.update(data)
+    disk.keys, disk.values = keys, values
+    return True
+
+
+def _size(file: str) -> int:
+    try:
+        return os.stat(file).st_size
+    except FileNotFoundError:
+        return -1
+
+
+def _line(key: str, record: LastRun) -> bytes:
+    return (_dumps([key, record.json]) + "\n").encode()
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _last_runs(runs: dict[str, LastRun]) -> bytes:
-    """The members of the state's last runs, keys sorted, as the file has them: joined again only when a last
-    run was added, replaced or removed (once a finish; a claim's save changes none). Only the members whose run
-    is new are encoded; finding them, sorting the keys and joining are loops in C (a Python loop over every last
-    run at every finish made a long run quadratic in the interpreter)."""
-    global _joined
-    keys, values = list(runs), list(runs.values())
-    if _joined is not None:
-        old_keys, old_values, old_text = _joined
-        n = len(old_keys)
-        if keys[:n] == old_keys:  # none removed: replaced in place, or added at the end
-            if len(keys) == n and all(map(operator.is_, values, old_values)):
-                return old_text
-            fresh = [*itertools.compress(keys, map(operator.is_not, values, old_values)), *keys[n:]]
-        else:
-            fresh = keys
-    else:
-        fresh = keys
-    for key in fresh:
-        _member(key, runs[key])
-    text = ",".join(map(_texts.__getitem__, sorted(keys))).encode()
-    _joined = (keys, values, text)
-    return text
-
-
-def _member(key: str, record: LastRun) -> str:
-    """``"key":{...}`` in the state's last runs, encoded once per last run (one never changes: a new run
-    replaces it), not at every save."""
-    made = _members.get(key)
-    if made is None or made[0] is not record:
-        made = _members[key] = (record, _dumps(key) + ":" + _dumps(record.json))
-        _texts[key] = made[1]
-    return made[1]
-
-
-_encoded: tuple[dict[str, Any], bytes] | None = None
-_joined: tuple[list[str], list[LastRun], bytes] | None = None
-_members: dict[str, tuple[LastRun, str]] = {}
-_texts: dict[str, str] = {}  # key → its member's text, as _members has it
