@@ -649,6 +649,12 @@ def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path
     _, modules = status_json(wb)
     assert modules["notify"]["state"] == "complete"
     assert state(wb)["overrides"]["notify"]["tone"] == "casual"
+    # ...and shown, since every later run uses them over what the workflow file says
+    res = gitbench(wb, "workflow", "status")
+    assert (
+        "Settings from module-runner --set / --config-file, used by every run over the file's: "
+        'notify: note="a=b", reviewers=["bo"], rounds=3, tone="casual"'
+    ) in res.stdout
 
     for bad, message in [
         (["--set", "tone"], "--set takes key=value, not 'tone'."),
