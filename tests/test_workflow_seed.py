@@ -994,3 +994,17 @@ def test_a_run_of_named_modules_that_cannot_run_says_why_and_takes_no_checkpoint
     )
     assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and runs(log) == []
     check_invariants(wb)
+
+
+def test_approving_a_module_without_a_gate_is_refused_naming_how_to_gate_it(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "project", "modules: [{id: a, outputs: [out/a.md], run: {command: 'echo a > out/a.md'}}]\n"
+    )
+    res = gitbench(wb, "workflow", "approve", "a")
+    assert res.returncode == 2, res.stdout
+    assert "a has no gate (gate: false in .gitbench/workflow.yaml, none set at runtime)" in res.stderr
+    assert "gitbench workflow gate a" in res.stderr
+    assert not (wb / ".git/gitbench/workflow/engine/state.json").exists()  # nothing was recorded
+    assert gitbench(wb, "workflow", "gate", "a").returncode == 0  # gated at runtime: now it can be approved
+    assert gitbench(wb, "workflow", "approve", "a").returncode == 0
+    check_invariants(wb)

@@ -171,6 +171,19 @@ class Engine:
         require_module(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
+            held = self.state.gates.get(mid)
+            if approved and not (wf.modules[mid].gate if held is None or held.required is None else held.required):
+                # approving it would change nothing, while saying "gate approved"
+                raise errors.UsageError(
+                    f"{mid} has no gate (gate: false in {spec.PATH}, none set at runtime): there is nothing to "
+                    "approve, it runs without one.",
+                    [
+                        errors.Action(
+                            "Hold it for approval first, if that is what you meant",
+                            text=f"gitbench workflow gate {mid}",
+                        )
+                    ],
+                )
             gate = self.state.gates.setdefault(mid, Gate(required=wf.modules[mid].gate))
             if required is not None:
                 gate.required = required
