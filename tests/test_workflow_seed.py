@@ -1008,3 +1008,55 @@ def test_approving_a_module_without_a_gate_is_refused_naming_how_to_gate_it(tmp_
     assert gitbench(wb, "workflow", "gate", "a").returncode == 0  # gated at runtime: now it can be approved
     assert gitbench(wb, "workflow", "approve", "a").returncode == 0
     check_invariants(wb)
+
+
+def test_files_a_module_writes_outside_its_outputs_are_named_by_the_run_not_only_logged(tmp_path: Path) -> None:
+    """A command writes beside its output, a model proposes an edit to its input instead of its output: neither
+    reaches the Draft, and the run says which files, from which module, and why (before: only a log line, and a
+    bare "it did not write out/sum.txt")."""
+    import os
+
+    from tests import provider_server as ps
+
+    server = ps.ProviderServer()
+    try:
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(ps.config_toml(server))
+        server.push(ps.ok())  # the default answer edits every file it was sent: in.txt, an input
+        wb = workflow_bench(
+            tmp_path / "project",
+            textwrap.dedent("""\
+            modules:
+              - id: copy
+                inputs: [in.txt]
+                outputs: [out/copy.txt]
+                run: {command: 'cp in.txt out/copy.txt; echo x > in.txt; echo y > stray.txt'}
+              - id: summarise
+                inputs: [in.txt]
+                outputs: [out/sum.txt]
+                run: {model: "fake:test-model", prompt: Summarise in.txt}
+            """),
+            {"in.txt": "text\n"},
+        )
+        res = gitbench(wb, "workflow", "run")
+        assert res.returncode == 12, res.stdout + res.stderr
+        assert (
+            "summarise: failed: it did not write out/sum.txt (it wrote, outside its outputs, refused: in.txt)"
+            in res.stdout
+        )
+        refused = "Not taken into the Draft, 3 file(s) modules wrote: "
+        assert refused in res.stdout
+        said = res.stdout[res.stdout.index(refused) :].split("\n")[0]
+        for part in (
+            "in.txt (copy: not among the module's outputs)",
+            "stray.txt (copy: not among the module's outputs)",
+            "in.txt (summarise: not among the module's outputs)",
+        ):
+            assert part in said, said
+        draft = draft_ref(wb)
+        assert git(wb, "show", f"{draft}:in.txt") == "text\n"  # nothing of them reached the Draft
+        assert "stray.txt" not in git(wb, "ls-tree", "-r", "--name-only", draft)
+        check_invariants(wb)
+    finally:
+        server.close()

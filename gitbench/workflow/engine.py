@@ -313,6 +313,7 @@ class Engine:
         self._record_definition(wf, view)
         job.steps_total = len(wf.modules)
         steps.take_operator_edits(self.wb, wf, job, notes, say)
+        refused_before = len(job.refused)
         try:
             from gitbench.workflow.loop import Loop
 
@@ -329,6 +330,9 @@ class Engine:
                 notes,
                 klass="user-cancel",
             )
+        if len(job.refused) > refused_before:  # written by this run's modules: logged, and said here
+            notes.append(steps.refused_note(job.refused[refused_before:]))
+            say(events.Note(notes[-1]))
         try:
             return self._end(wf, job, notes)
         except errors.GitbenchError as exc:

@@ -27,6 +27,15 @@ from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.runners import Outcome, Provided, Result
 from gitbench.workflow.state import RunStatus
 
+NOT_AN_OUTPUT = "not among the module's outputs"
+
+
+def refused_note(refused: list[dict[str, str]]) -> str:
+    """The files modules wrote that were not taken (outside their outputs, into .git, too large...), by module."""
+    listed = "; ".join(f"{r['path']} ({r.get('module', '?')}: {r['reason']})" for r in refused[:10])
+    more = f"; and {len(refused) - 10} more" if len(refused) > 10 else ""
+    return f"Not taken into the Draft, {len(refused)} file(s) modules wrote: {listed}{more}."
+
 
 def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> Result:
     """Turn what the worker did into a Result (Git writes happen here, in the main thread)."""
@@ -40,6 +49,9 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
     folder, snap, status, error, seconds = raw.folder, raw.snap, raw.status, raw.error, raw.seconds
     cap = export.capture(wb.git, folder, snap, Scope(tuple(m.outputs)))
     cap.refused.extend(raw.refused)  # what a cluster's worker saw written and did not send back
+    # A module's scope is its outputs (there is no --files): say so. Kept on the job, so the run names them.
+    cap.refused = [(p, NOT_AN_OUTPUT if why == export.OUTSIDE_SCOPE else why) for p, why in cap.refused]
+    job.refused.extend({"path": p, "reason": why, "module": m.id} for p, why in cap.refused)
     shutil.rmtree(folder, ignore_errors=True)
     if status != RunStatus.COMPLETE:
         if status == RunStatus.FAILED and error and m.kind == ModuleKind.COMMAND and not raw.lost:
@@ -49,7 +61,10 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
     # forever not complete
     missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]
     if missing:
-        return Result(RunStatus.FAILED, error="it did not write " + ", ".join(missing), seconds=seconds)
+        error = "it did not write " + ", ".join(missing)
+        if cap.refused:  # what it wrote instead, elsewhere: often the very mistake (a wrong path)
+            error += " (it wrote, outside its outputs, refused: " + ", ".join(p for p, _ in cap.refused[:5]) + ")"
+        return Result(RunStatus.FAILED, error=error, seconds=seconds)
     if cap.refused:
         from gitbench.store.logs import Log
 

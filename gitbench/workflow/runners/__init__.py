@@ -52,7 +52,8 @@ class Ran:
     status: RunStatus
     error: str | None
     seconds: float
-    refused: list[tuple[str, str]] = field(default_factory=list)  # files a cluster's worker did not send back
+    # files not taken: a cluster's worker did not send them back, or a model proposed them outside the outputs
+    refused: list[tuple[str, str]] = field(default_factory=list)
     lost: bool = False  # the run was lost with a cluster's worker or scheduler (runners/remote.py)
 
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 GUARD = 30.0  # seconds past a command's timeout before the engine stops waiting for its worker's answer
 HERE = "\x00folder\x00"  # the module's folder, in a worker's answer
-OUTSIDE = "outside the job's scope (--files)"  # as a local capture names a file written outside the outputs
+OUTSIDE = export.OUTSIDE_SCOPE  # as a local capture names a file written outside the outputs
 
 
 @dataclass(frozen=True)
