@@ -335,7 +335,11 @@ class Engine:
                     drafts.save_job(self.wb, job, note="workflow resumed")
                 say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
                 return job
+        # `--on-draft publish` lets go of the Workbench lock while the open Draft's publish check runs: what this run
+        # holds is saved first, and the state read again after, with what another command changed meanwhile.
+        engine_state.save(self.wb.git.gitdir, self.state)
         job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
+        self.state = self._load()
         notes.extend(more)
         job.model = "workflow"
         self.state.job = job.id
