@@ -130,8 +130,10 @@ def test_an_old_state_loads_as_typed_records_and_saves_back_as_the_same_objects_
     assert runs == [[k, v] for k, v in expected["last_run"].items()]
     assert definition == workflow
     again = engine_state.load(gitdir)
-    assert _dumped(again) == _dumped(state)
-    assert again.workflow == workflow
+    check_saved(gitdir, state)
+    assert again.workflow == {"path": workflow["path"], "blob": "b1"}  # the definition stays in its file
+    assert engine_state.holds_definition(gitdir, again.workflow)
+    assert not engine_state.holds_definition(gitdir, {"path": workflow["path"], "blob": "b2"})
 
 
 def test_new_records_write_the_keys_the_dicts_had() -> None:
@@ -197,8 +199,18 @@ def test_lines_and_a_definition_of_another_shape_are_left_out(tmp_path: Path) ->
     assert (folder / "runs.log").read_text() == good + "\n"
 
 
+def check_saved(gitdir: str, state: engine_state.EngineState) -> None:
+    """A later command loads ``state`` from the files: all of it, but that the definition (if the state has one)
+    stays in definition.json, which holds it."""
+    loaded = engine_state.load(gitdir)
+    assert _dumped(loaded) == _dumped(state)
+    if state.workflow is not None and "definition" in state.workflow:
+        assert loaded.workflow is not None and engine_state.holds_definition(gitdir, loaded.workflow)
+        assert json.loads(Path(engine_state.path(gitdir)).with_name("definition.json").read_text()) == state.workflow
+
+
 def _dumped(state: engine_state.EngineState) -> str:
-    """The whole state as one `json.dumps`: the text a save must write, whatever it kept from the saves before."""
+    """The whole state as one `json.dumps` (the workflow without its definition: that has a file of its own)."""
     data: dict[str, object] = {
         "gates": {k: g.to_json() for k, g in state.gates.items()},
         "job": state.job,
@@ -206,7 +218,7 @@ def _dumped(state: engine_state.EngineState) -> str:
         "overrides": state.overrides,
         "running": {k: c.to_json() for k, c in state.running.items()},
         "skipped": state.skipped,
-        "workflow": state.workflow,
+        "workflow": state.workflow and {k: v for k, v in state.workflow.items() if k != "definition"},
     }
     if state.executor is not None:
         data["executor"] = state.executor
@@ -254,14 +266,14 @@ def test_each_save_loads_back_as_the_whole_state_whatever_changed_since_the_last
         else:
             state.skipped = sorted({*state.skipped, mid})
         engine_state.save(gitdir, state)
-        assert _dumped(engine_state.load(gitdir)) == _dumped(state)
+        check_saved(gitdir, state)
         if rng.random() < 0.3:
             if rng.random() < 0.5 and mid in state.last_run:
                 other.last_run[mid] = state.last_run[mid]
             else:
                 other.last_run[mid] = LastRun(RunStatus.FAILED, error="other", count=-i)
             engine_state.save(other_gitdir, other)
-            assert _dumped(engine_state.load(other_gitdir)) == _dumped(other)
+            check_saved(other_gitdir, other)
         if rng.random() < 0.1:  # a later command: loads the files, goes on from what it read
             state = engine_state.load(gitdir)
 
@@ -293,7 +305,7 @@ def test_a_run_of_a_thousand_modules_writes_bytes_linear_in_its_modules(tmp_path
         engine_state.save(gitdir, state)
     total = written() - before
     assert total < 4_000_000, f"{total:,} bytes written for 3,000 saves of 1,000 modules"
-    assert _dumped(engine_state.load(gitdir)) == _dumped(state)
+    check_saved(gitdir, state)
 
 
 def test_a_run_that_ended_in_runs_log_settles_its_claim_as_its_end_did(tmp_path: Path) -> None:
