@@ -87,6 +87,7 @@ class Case:
 
 CASES = [
     Case("workflow.after-job"),
+    Case("workflow.after-definition"),  # definition.json written, state.json not yet naming the file run
     Case("workflow.after-claim", 1),  # a claimed, not started
     Case("workflow.after-claim", 3, before="ab"),  # a and b done, c claimed
     Case("workflow.after-finish", 2, before="ab"),  # b's step and state written

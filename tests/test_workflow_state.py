@@ -5,6 +5,7 @@ runs.log, definition.json); what a save writes is what it loads back, and a run 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -350,3 +351,53 @@ def test_a_line_of_runs_log_cut_short_is_not_read_and_goes_at_the_next_save(tmp_
     assert list(again.last_run) == ["a", "c"]
     engine_state.save(gitdir, again)
     assert b"not json" not in log.read_bytes() and list(engine_state.load(gitdir).last_run) == ["a", "c"]
+
+
+def test_an_older_gitbenchs_newer_run_in_state_json_wins_over_runs_log(tmp_path: Path) -> None:
+    # runs.log written by this gitbench, then an older one ran a again (its last run in state.json), then this one.
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.FAILED, error="boom", run="j.a.1", count=1)
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)
+    engine_state.save(gitdir, state)
+    older = json.loads(Path(engine_state.path(gitdir)).read_text())
+    older["last_run"] = {"a": {"status": "complete", "error": None, "run": "j.a.2", "count": 2}}
+    Path(engine_state.path(gitdir)).write_text(json.dumps(older))
+    loaded = engine_state.load(gitdir)
+    assert (loaded.last_run["a"].run, loaded.last_run["b"].run) == ("j.a.2", "j.b.1")
+
+
+def test_runs_log_written_whole_by_another_since_is_written_whole_again_not_appended_to(tmp_path: Path) -> None:
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.COMPLETE, run="j.a.1", count=1)
+    engine_state.save(gitdir, state)
+    log = Path(engine_state.path(gitdir)).with_name("runs.log")
+    mine = log.read_bytes()
+    other = mine.replace(b'"j.a.1"', b'"j.z.1"').replace(b'["a"', b'["z"')
+    assert len(other) == len(mine)
+    (log.parent / "other").write_bytes(other)
+    os.replace(log.parent / "other", log)  # another file of the same size, as another process's rewrite leaves
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)
+    engine_state.save(gitdir, state)
+    assert list(engine_state.load(gitdir).last_run) == ["a", "b"]
+
+
+def test_two_broken_lines_that_join_into_one_record_are_not_read_as_one(tmp_path: Path) -> None:
+    gitdir = write(tmp_path, {})
+    log = Path(engine_state.path(gitdir)).with_name("runs.log")
+    log.write_bytes(b'["a"\n{"count":1,"status":"complete"}]\n')
+    assert engine_state.load(gitdir).last_run == {}
+
+
+def test_a_claims_save_does_not_look_for_ended_runs(tmp_path: Path) -> None:
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.COMPLETE, run="j.a.1", count=1)
+    engine_state.save(gitdir, state)
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)  # (a caller that says it changed none)
+    state.running["c"] = Claim(pid=1, run="j.c.1")
+    engine_state.save(gitdir, state, runs=False)
+    assert list(engine_state.load(gitdir).last_run) == ["a"] and "c" in engine_state.load(gitdir).running
+    engine_state.save(gitdir, state)
+    assert list(engine_state.load(gitdir).last_run) == ["a", "b"]

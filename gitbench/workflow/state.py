@@ -58,6 +58,17 @@ class RunStatus(OpenStrEnum):
 _R = TypeVar("_R", bound="_Record")
 
 
+def _names(cls: type[Any]) -> frozenset[str]:
+    """A record's field names (but ``extra``): asked once a class, not for each of thousands of records."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+    return names
+
+
+_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
 @dataclass
 class _Record:
     """A JSON object with known fields: ``from_json`` keeps the keys it does not know in ``extra``, ``to_json``
@@ -69,7 +80,7 @@ class _Record:
 
     @classmethod
     def from_json(cls: type[_R], data: dict[str, Any]) -> _R:
-        names = {f.name for f in dataclasses.fields(cls) if f.name != "extra"}
+        names = _names(cls)
         known = {k: v for k, v in data.items() if k in names}
         extra = {k: v for k, v in data.items() if k not in names}
         return cls(**known, extra=extra)
@@ -202,8 +213,9 @@ class _Disk:
     keys: list[str] | None = None  # the modules in runs.log, in the order of the mapping (None: not all there)
     values: list[LastRun] = field(default_factory=list)  # their last runs (compared by identity)
     size: int = 0  # runs.log's bytes, up to its last whole line
+    inode: int = 0  # and its inode (a file written whole since is another)
     lines: int = 0
-    runs: Any = None  # a sha1 of runs.log's bytes (its whole lines)
+    runs: hashlib._Hash | None = None  # a sha1 of runs.log's bytes (its whole lines)
     pending: bytes | None = None  # runs.log's whole lines, read but not parsed yet (``EngineState.last_run``)
     definition: dict[str, Any] | None = None  # the workflow (with its definition) last written to definition.json
 
@@ -227,28 +239,24 @@ def _records(cls: type[_R], data: Any) -> dict[str, _R]:
     return {k: cls.from_json(v) for k, v in data.items()}
 
 
-def _read(file: str) -> bytes:
-    """The file's bytes; none if it is not there (or cannot be read: the state is rebuilt without it)."""
-    try:
-        with open(file, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return b""
-
-
 def load(gitdir: str) -> EngineState:
     """The state as its files hold it. runs.log is read (its digest is part of ``identity``) but parsed only when
     the last runs are first looked at; definition.json is not read (``holds_definition``)."""
     layout = Layout(gitdir)
     disk = _Disk()
-    raw = _read(layout.workflow_state)
+    raw = atomic.read_bytes(layout.workflow_state)
     state, readable = _parse_state(raw)
     disk.state = raw if readable else b""  # a state of another shape is written again at the next save
-    data = _read(layout.workflow_runs)
+    try:
+        with open(layout.workflow_runs, "rb") as fh:
+            data = fh.read()
+            disk.inode = os.fstat(fh.fileno()).st_ino
+    except (FileNotFoundError, NotADirectoryError):
+        data = b""
     data = data[: data.rfind(b"\n") + 1]  # a line cut short by a crash is not read
     disk.size, disk.lines, disk.runs = len(data), data.count(b"\n"), hashlib.sha1(data)
     if state._runs:  # an older gitbench kept the last runs in state.json: runs.log is written whole at the next save
-        state._runs = {**state._runs, **_parse_runs(data)[0]}
+        state._runs = _newer(state._runs, _parse_runs(data)[0])
     else:
         disk.pending = data
     state.disk = disk
@@ -259,7 +267,7 @@ def load(gitdir: str) -> EngineState:
 def holds_definition(gitdir: str, workflow: dict[str, Any]) -> bool:
     """Does definition.json hold the definition of ``workflow`` (its path and blob)?"""
     try:
-        data = json.loads(_read(Layout(gitdir).workflow_definition) or b"null")
+        data = json.loads(atomic.read_bytes(Layout(gitdir).workflow_definition) or b"null")
     except ValueError:
         return False
     ref = {k: v for k, v in workflow.items() if k != "definition"}
@@ -294,6 +302,8 @@ def _parse_runs(data: bytes) -> tuple[dict[str, LastRun], bool]:
     whole = True
     try:
         pairs = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]") if data else []
+        if len(pairs) != data.count(b"\n"):  # two broken lines that make one value when joined
+            raise ValueError(data)
     except ValueError:
         pairs = []
         for line in data.splitlines():
@@ -326,11 +336,12 @@ def _settle_ended(state: EngineState) -> None:
             del state.running[mid]
 
 
-def save(gitdir: str, state: EngineState) -> None:
+def save(gitdir: str, state: EngineState, runs: bool = True) -> None:
     """Written at every claim and every finish. In this order, each durable before the next: the definition if
     it changed, the runs that ended since the last save (appended to runs.log), then state.json if it changed
     (fsynced, renamed into place). What did not change is neither encoded nor written again: a save of a state
-    of thousands of modules writes a few hundred bytes, not all of them (that made a long run quadratic)."""
+    of thousands of modules writes a few hundred bytes, not all of them (that made a long run quadratic).
+    ``runs`` False: the caller changed no last run since the last save (a claim), so none is looked for."""
     layout = Layout(gitdir)
     disk = state.disk if state.disk is not None else _Disk()
     os.makedirs(os.path.dirname(layout.workflow_state), exist_ok=True)
@@ -341,8 +352,9 @@ def save(gitdir: str, state: EngineState) -> None:
         if disk.definition is not wf:  # set when a run starts with a file definition.json does not hold
             atomic.write_bytes(layout.workflow_definition, (_dumps(wf) + "\n").encode())
             disk.definition = wf
+            faults.point("workflow.after-definition")  # its definition written, state.json not yet naming it
     # the last runs, unless they were never looked at (then nothing changed them)
-    if disk.pending is None and _save_runs(layout.workflow_runs, state._runs, disk):
+    if (runs or disk.keys is None) and disk.pending is None and _save_runs(layout.workflow_runs, state._runs, disk):
         faults.point("workflow.after-runs")  # a run's end written, its claim still in state.json
     small: dict[str, Any] = {
         "gates": {k: g.to_json() for k, g in state.gates.items()},
@@ -364,8 +376,8 @@ def save(gitdir: str, state: EngineState) -> None:
 def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
     """The last runs new since the last save, appended to runs.log (fsynced); the whole file written again
     (atomically) when it is not what this state last read or wrote, a last run was removed, or half its lines
-    are outdated. False: nothing changed, nothing written. Finding the new runs is a loop in C: a Python loop
-    over every module at every save made a long run quadratic in the interpreter."""
+    are outdated. False: nothing written. Finding the new runs is a loop in C: a Python loop over every module
+    at every save made a long run quadratic in the interpreter."""
     keys, values = list(runs), list(runs.values())
     old = disk.keys
     fresh: list[str] = []
@@ -376,33 +388,43 @@ def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
         if len(keys) == n and all(map(operator.is_, values, disk.values)):
             return False
         fresh = [*itertools.compress(keys, map(operator.is_not, values, disk.values)), *keys[n:]]
-        whole = disk.lines + len(fresh) > 2 * len(keys) + 64 or _size(file) != disk.size
+        whole = disk.lines + len(fresh) > 2 * len(keys) + 64 or _stat(file) != (disk.size, disk.inode)
     if whole:
         data = b"".join(_line(k, runs[k]) for k in keys)
-        if data or _size(file) != -1:
-            atomic.write_bytes(file, data)
+        if not data and _stat(file) is None:
+            disk.keys, disk.values = keys, values
+            return False  # no last run, and no file to empty
+        atomic.write_bytes(file, data)
         disk.size, disk.lines, disk.runs = len(data), len(keys), hashlib.sha1(data)
+        disk.inode = (_stat(file) or (0, 0))[1]
     else:
         data = b"".join(_line(k, runs[k]) for k in fresh)
-        fd = os.open(file, os.O_WRONLY | os.O_APPEND)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        atomic.append_bytes(file, data)
         disk.size, disk.lines = disk.size + len(data), disk.lines + len(fresh)
+        assert disk.runs is not None  # read or written whole before: the size matched
         disk.runs.update(data)
     disk.keys, disk.values = keys, values
     return True
 
 
-def _size(file: str) -> int:
+def _stat(file: str) -> tuple[int, int] | None:
+    """The file's size and inode (None: there is none)."""
     try:
-        return os.stat(file).st_size
+        st = os.stat(file)
     except FileNotFoundError:
-        return -1
+        return None
+    return st.st_size, st.st_ino
+
+
+def _newer(old: dict[str, LastRun], new: dict[str, LastRun]) -> dict[str, LastRun]:
+    """An older gitbench's last runs (in state.json) and runs.log's: for each module the one of more runs (an
+    older gitbench may have run it again since this one wrote runs.log; runs.log's if they are as many)."""
+    out = dict(old)
+    for mid, run in new.items():
+        kept = out.get(mid)
+        if kept is None or (run.count or 0) >= (kept.count or 0):
+            out[mid] = run
+    return out
 
 
 def _line(key: str, record: LastRun) -> bytes:
