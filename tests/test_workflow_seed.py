@@ -666,6 +666,25 @@ def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path
         assert res.returncode == 2 and message in res.stderr, res.stderr
     res = module_runner(wb, "--module", "nope")
     assert res.returncode == 2 and "There is no module 'nope'" in res.stderr
+
+    # ...and forgotten: one, then the rest; the module then goes by the file's config (outdated: run it again)
+    res = gitbench(wb, "workflow", "unset", "notify", "tone", "ghost")
+    assert res.returncode == 2 and "notify has no setting ghost from module-runner" in res.stderr, res.stderr
+    assert state(wb)["overrides"]["notify"]["tone"] == "casual"  # nothing changed
+    res = gitbench(wb, "workflow", "unset", "notify", "tone")
+    assert res.returncode == 0, res.stderr
+    assert (
+        "notify: forgot tone from module-runner" in res.stdout and "still kept: note, reviewers, rounds" in res.stdout
+    )
+    assert "tone" not in state(wb)["overrides"]["notify"]
+    res = gitbench(wb, "workflow", "unset", "notify")
+    assert res.returncode == 0 and "config again" in res.stdout, res.stdout + res.stderr
+    assert "notify" not in state(wb)["overrides"]
+    res = gitbench(wb, "workflow", "status")
+    assert "Settings from module-runner" not in res.stdout
+    assert "out/config.json=outdated (settings changed" in line_of(res.stdout, "notify"), res.stdout
+    res = gitbench(wb, "workflow", "unset", "notify")
+    assert res.returncode == 0 and "notify has no settings from module-runner" in res.stdout
     check_invariants(wb)
 
 
@@ -1057,6 +1076,57 @@ def test_files_a_module_writes_outside_its_outputs_are_named_by_the_run_not_only
         draft = draft_ref(wb)
         assert git(wb, "show", f"{draft}:in.txt") == "text\n"  # nothing of them reached the Draft
         assert "stray.txt" not in git(wb, "ls-tree", "-r", "--name-only", draft)
+        check_invariants(wb)
+    finally:
+        server.close()
+
+
+def test_a_failed_modules_command_once_changed_runs_again(tmp_path: Path) -> None:
+    """A module failed (its command wrote nothing); its command is fixed in the workflow file: the module is
+    ready again, and the next run runs it (before: still "failed, nothing changed since", run nothing)."""
+    wb = workflow_bench(tmp_path / "project", "modules:\n  - {id: a, outputs: [a.txt], run: {command: 'echo hi'}}\n")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12, res.stdout + res.stderr
+    assert gitbench(wb, "discard", "--yes").returncode == 0
+    (wb / ".gitbench/workflow.yaml").write_text(
+        "modules:\n  - {id: a, outputs: [a.txt], run: {command: 'echo hi > a.txt'}}\n"
+    )
+    assert gitbench(wb, "add", ".gitbench/workflow.yaml").returncode == 0
+    _, modules = status_json(wb)
+    assert modules["a"]["state"] == "ready", modules["a"]
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert git(wb, "show", f"{draft_ref(wb)}:a.txt") == "hi\n"
+    check_invariants(wb)
+
+
+def test_a_model_module_its_provider_failed_runs_again_at_resume_once_the_provider_is_back(tmp_path: Path) -> None:
+    """The provider answers 500 to every attempt: the run fails (the status says so); with the provider back,
+    `workflow resume` asks again (before: "failed, nothing changed since", it ran nothing)."""
+    import os
+
+    from tests import provider_server as ps
+
+    server = ps.ProviderServer()
+    try:
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(ps.config_toml(server))
+        server.push(*[ps.status(500)] * 3)  # each of the 3 attempts
+        wb = workflow_bench(
+            tmp_path / "project",
+            "modules:\n  - {id: summarise, inputs: [in.txt], outputs: [in.txt],"
+            ' run: {model: "fake:test-model", prompt: Summarise}}\n',
+            {"in.txt": "text\n"},
+        )
+        res = gitbench(wb, "workflow", "run")
+        assert res.returncode == 12, res.stdout + res.stderr
+        banner, _ = status_json(wb)
+        assert banner == "Status: Error · summarise failed", banner
+        res = gitbench(wb, "workflow", "resume")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "summarise failed for its model provider last time" in res.stdout
+        assert git(wb, "show", f"{draft_ref(wb)}:in.txt") == "text\nedited by model\n"
         check_invariants(wb)
     finally:
         server.close()

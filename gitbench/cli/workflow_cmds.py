@@ -120,6 +120,12 @@ def approve(module: str, undo: bool = False) -> int:
     return 0
 
 
+def unset(module: str, keys: list[str] | None = None) -> int:
+    """Forget the settings module-runner --set / --config-file kept for MODULE (only KEYS, if named)."""
+    render.out(open_engine().unset(module, keys or None))
+    return 0
+
+
 def skip(module: str, undo: bool = False) -> int:
     """Skip an optional MODULE: the engine stops trying to run it."""
     render.out(open_engine().skip(module, undo))
@@ -177,6 +183,10 @@ def declare(app: typer.Typer) -> None:
     @wf.command("approve", help=approve.__doc__)
     def _approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> int:
         return approve(module, undo)
+
+    @wf.command("unset", help=unset.__doc__)
+    def _unset(module: str, keys: list[str] = typer.Argument(None, help="Settings to forget (default: all).")) -> int:
+        return unset(module, keys)
 
     @wf.command("skip", help=skip.__doc__)
     def _skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> int:

@@ -84,7 +84,10 @@ def show_status(json: bool) -> None:
                 f"{m}: " + ", ".join(f"{k}={jsonlib.dumps(v)}" for k, v in sorted(values.items()))
                 for m, values in sorted(kept.items())
             )
-            render.out(f"Settings from module-runner --set / --config-file, used by every run over the file's: {given}")
+            render.out(
+                f"Settings from module-runner --set / --config-file, used by every run over the file's: {given} "
+                "(`gitbench workflow unset M` forgets them)"
+            )
 
 
 def why_chain(engine: Engine, module: str) -> dict[str, Any]:

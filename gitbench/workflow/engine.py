@@ -229,6 +229,32 @@ class Engine:
             f" Neither will what needs it, while it is skipped: {', '.join(below)}." if below else ""
         )
 
+    def unset(self, mid: str, keys: list[str] | None = None) -> str:
+        """Forget the settings `module-runner --set` / `--config-file` left for ``mid`` (only ``keys``, if given):
+        its runs go by the workflow file's config again."""
+        require_module(self.workflow(self.view(self.head())), mid)
+        with self.wb.changing("workflow unset"):
+            self.state = self._load()
+            kept = self.state.overrides.get(mid, {})
+            unknown = [k for k in keys or [] if k not in kept]
+            if unknown:
+                held = ", ".join(sorted(kept)) or "none"
+                raise errors.UsageError(
+                    f"{mid} has no setting {', '.join(unknown)} from module-runner (it has: {held}). Nothing changed.",
+                    [errors.Action("See the settings kept", "workflow status")],
+                )
+            gone = sorted(keys or kept)
+            if not gone:
+                return f"{mid} has no settings from module-runner --set / --config-file: it runs with the file's."
+            for key in gone:
+                del kept[key]
+            if not kept:
+                self.state.overrides.pop(mid, None)
+            engine_state.save(self.wb.git.gitdir, self.state)
+        return f"{mid}: forgot {', '.join(gone)} from module-runner; its runs use the workflow file's " + (
+            "config again." if not kept else f"config for them (still kept: {', '.join(sorted(kept))})."
+        )
+
     # -- running ----------------------------------------------------------------------------------------------
     def run(
         self,

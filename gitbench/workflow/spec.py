@@ -404,6 +404,16 @@ def _order(modules: dict[str, ModuleSpec]) -> list[str]:
         ) from None
 
 
+def recipe(m: ModuleSpec) -> str:
+    """A hash of what a module does: its kind, its run (command, prompt, model...), what it reads and writes and
+    needs. Not its place in the file, phase or gate; its version and settings are in its fingerprint."""
+    import hashlib
+    import json
+
+    what = [str(m.kind), m.run, m.inputs, m.outputs, m.needs, m.input_request]
+    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def to_json(wf: Workflow) -> dict[str, Any]:
     """The parsed workflow as plain data: the resolved definition the engine records in its state."""
     from dataclasses import asdict

@@ -56,7 +56,7 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
     if status != RunStatus.COMPLETE:
         if status == RunStatus.FAILED and error and m.kind == ModuleKind.COMMAND and not raw.lost:
             error = explain_missing(wb, m, job, folder, snap, error)
-        return Result(status, error=error, seconds=seconds, lost=raw.lost)
+        return Result(status, error=error, seconds=seconds, lost=raw.lost, transient=raw.transient)
     # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
     # forever not complete
     missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]

@@ -110,4 +110,12 @@ def call(
         status, error = RunStatus.COMPLETE, None
     except errors.GitbenchError as exc:
         status, error = RunStatus.FAILED, exc.message
-    return Ran(folder, snap, status, error, time.monotonic() - started, refused=refused)
+        transient = isinstance(exc, TRANSIENT)
+    else:
+        transient = False
+    return Ran(folder, snap, status, error, time.monotonic() - started, refused=refused, transient=transient)
+
+
+# A provider's failures that are not the module's: the provider down, a rate limit, a timeout, the network. The
+# module's next run (`gitbench workflow resume`) asks again.
+TRANSIENT = (errors.ModelUnavailable, errors.RateLimited, errors.ModelTimeout, errors.NetworkError)
