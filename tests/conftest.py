@@ -161,6 +161,9 @@ class _Subprocess:
         )
         self.pid, self.args = self.proc.pid, [sys.executable, "-m", "gitbench", *args]
 
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
     def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         try:
             out, err = self.proc.communicate(timeout=timeout)
@@ -171,14 +174,17 @@ class _Subprocess:
         return subprocess.CompletedProcess(self.args, self.proc.returncode, out, err)
 
 
+Started = inprocess.Fork | _Subprocess
+
+
 def start_gitbench(
     cwd: Path | str, *args: str, env: dict[str, str] | None = None, at: float | None = None, new_session: bool = False
-) -> inprocess.Fork | _Subprocess:
+) -> Started:
     """Start gitbench's real entry point in a process of its own and return at once (as ``subprocess.Popen``):
     for several commands at the same moment, or one to kill. A fork of this process (``inprocess.start``), or a
     subprocess where ``gitbench(...)`` would use one. ``at``: it waits until that moment (``time.time()``) to
     start the command; ``new_session``: a session and process group of its own (``os.killpg`` takes its
-    children). ``.pid``; ``.communicate(timeout)`` waits and answers as ``subprocess.run`` does."""
+    children). ``.pid``, ``.poll()``; ``.communicate(timeout)`` waits and answers as ``subprocess.run`` does."""
     if inprocess.forkable({**os.environ, **(env or {})}):
         return inprocess.start(cwd, list(args), env or {}, at=at, new_session=new_session)
     return _Subprocess(cwd, list(args), env or {}, at, new_session)
@@ -292,6 +298,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "ProviderServer",
     "Snapshot",
+    "Started",
     "check_invariants",
     "checkpoint_names",
     "git",

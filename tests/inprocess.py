@@ -193,6 +193,17 @@ class Fork:
         self._in_w, self._out_r, self._err_r, self._input = in_w, out_r, err_r, input
         self.returncode: int | None = None
 
+    def poll(self) -> int | None:
+        """Its exit code if it has ended (then it is waited for, as ``subprocess.Popen.poll`` does), else None."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._exited(status)
+        return self.returncode
+
+    def _exited(self, status: int) -> None:
+        self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
     def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
         """Wait for the call to end; its exit code and output, as ``subprocess.run`` gives them. ``timeout``:
         killed after that many seconds and ``subprocess.TimeoutExpired`` raised."""
@@ -211,8 +222,9 @@ class Fork:
                 while sel.get_map():
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        os.kill(self.pid, 9)
-                        os.waitpid(self.pid, 0)
+                        if self.returncode is None:
+                            os.kill(self.pid, 9)
+                            self._exited(os.waitpid(self.pid, 0)[1])
                         raise subprocess.TimeoutExpired(
                             self.args, timeout or 0, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
                         )
@@ -242,8 +254,9 @@ class Fork:
                     with contextlib.suppress(OSError):
                         os.close(fd)
                     _PARENT_ENDS.discard(fd)
-        _, status = os.waitpid(self.pid, 0)
-        self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        if self.returncode is None:
+            self._exited(os.waitpid(self.pid, 0)[1])
+        assert self.returncode is not None
         return subprocess.CompletedProcess(
             self.args, self.returncode, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
         )

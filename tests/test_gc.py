@@ -72,14 +72,6 @@ def exists(wb: Path, oid: str) -> bool:
     return subprocess.run(["git", "cat-file", "-e", oid], cwd=wb, capture_output=True).returncode == 0
 
 
-def ended(pid: int) -> bool:
-    """Has the child ``pid`` exited (a zombie not yet waited for)? It is not reaped here."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
 def names(items: list[dict[str, Any]], key: str = "name") -> list[str]:
     return [i[key] for i in items]
 
@@ -401,7 +393,7 @@ def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle
         proc = start_gitbench(wb, "gc", "--json", env=when, new_session=True)
         if how == "after-first-ref":
             deadline = time.monotonic() + 30
-            while len(os.listdir(folder)) == count and not ended(proc.pid) and time.monotonic() < deadline:
+            while len(os.listdir(folder)) == count and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.002)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
