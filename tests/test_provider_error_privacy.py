@@ -112,14 +112,10 @@ def leaks(b: Bench, output: str) -> list[str]:
     for path in sorted((b.path / ".git" / "gitbench").rglob("*")):
         if path.is_file():
             text = path.read_text(errors="replace")
-            if path.as_posix().endswith("workflow/engine/state.json"):
-                # The engine's state holds the workflow definition it runs (seed 004), the file's own prompt; the
-                # rest of the state (last runs, their errors) must hold no canary.
-                state = json.loads(text)
-                state.pop("workflow", None)
-                text = json.dumps(state)
-            # The workflow's cache is a parsed copy of the workflow file: its prompt is the file's own.
-            own = (WF_MARK,) if "workflow/cache" in path.as_posix() else ()
+            # The workflow's cache is a parsed copy of the workflow file, and the engine keeps the definition it runs
+            # (seed 004): its prompt is the file's own. The rest of the state (last runs, their errors) must hold no
+            # canary.
+            own = (WF_MARK,) if "workflow/cache" in path.as_posix() or path.name == "definition.json" else ()
             found += [f"{path.relative_to(b.path)}: {m}" for m in MARKS if m in text and m not in own]
     found += [f"the output: {m}" for m in MARKS if m in output or m in flat(output)]
     return found

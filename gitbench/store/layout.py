@@ -15,7 +15,9 @@ moved or added everywhere (recovery, retention and ``gc`` look in the same place
         changed-by-jobs/<job>/    Git settings a job's command changed, kept aside (store/gitguard.py)
         sessions/<agent>-<h>.json an agent's hook sessions (integrations/core.py)
         agents/                   what ``gitbench agent run`` gives the agents it starts
-        workflow/engine/state.json, workflow/cache/   the workflow engine's state and caches
+        workflow/engine/          the workflow engine's state (workflow/state.py): state.json (claims, gates,
+                                  ...), runs.log (each module's last run, appended), definition.json
+        workflow/cache/           the workflow engine's caches
         worktrees/<label>/        job folders of Workbenches from before Draft worktrees
 """
 
@@ -100,8 +102,18 @@ class Layout:
 
     @property
     def workflow_state(self) -> str:
-        """The workflow engine's state (claims, gates, last runs)."""
+        """The workflow engine's state: claims, gates, skips, overrides, the job (small: rewritten whole)."""
         return os.path.join(self.root, "workflow", "engine", "state.json")
+
+    @property
+    def workflow_runs(self) -> str:
+        """The workflow engine's last runs: one line appended per run that ends (the last line of a module wins)."""
+        return os.path.join(self.root, "workflow", "engine", "runs.log")
+
+    @property
+    def workflow_definition(self) -> str:
+        """The workflow definition the engine's runs go by (written when it changes)."""
+        return os.path.join(self.root, "workflow", "engine", "definition.json")
 
     def workflow_cache(self, name: str) -> str:
         """One of the workflow engine's caches (``workflow/cache/<name>``)."""

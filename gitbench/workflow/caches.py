@@ -85,11 +85,7 @@ def status_text(engine: Engine, max_parallel: int | None = None) -> str:
 
     wb, caches, state = engine.wb, engine.caches, engine.state
     tree = wb.git.commit(engine.head()).tree
-    try:
-        with open(engine_state.path(wb.git.gitdir), "rb") as fh:
-            state_bytes = fh.read()
-    except FileNotFoundError:
-        state_bytes = b""
+    state_bytes = engine_state.identity(state)  # the state's files as the engine read them
     draft = engine.draft()
     claims = engine.claims()  # which claims' processes are gone is part of what the status depends on
     dead = ",".join(sorted(m for m, c in claims.items() if c.status == ClaimStatus.INTERRUPTED))

@@ -33,6 +33,8 @@ def test_every_path_is_under_the_gitbench_folder_of_the_git_directory(tmp_path: 
         "sessions/claude-ab.json": layout.session("claude-ab.json"),
         "agents": layout.agents,
         "workflow/engine/state.json": layout.workflow_state,
+        "workflow/engine/runs.log": layout.workflow_runs,
+        "workflow/engine/definition.json": layout.workflow_definition,
         "workflow/cache/status.cache": layout.workflow_cache("status.cache"),
     }
     for rel, path in paths.items():
