@@ -302,7 +302,10 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
             ]
         return [
             errors.Action("See which module failed and why", "workflow status"),
-            errors.Action("Rerun a module on its own once fixed", text="module-runner --module MODULE"),
+            errors.Action(
+                "Rerun a module on its own once fixed",
+                text=f"module-runner --module {(job.error or {}).get('module') or 'MODULE'}",
+            ),
             errors.Action("Then go on from where it stopped", "workflow resume"),
             errors.Action("Review the finished modules (or publish them)", "review"),
             restore,
@@ -430,6 +433,8 @@ def fail(
         else JobStatus.FAILED
     )
     job.error = {"code": err.code, "class": klass, "message": err.message}
+    if "module" in err.details:  # a workflow's failed module: its actions name it
+        job.error["module"] = err.details["module"]
     job.finished = clock.now()
     if job.kind != "exec" or not err.actions:
         err.actions = next_actions(job)

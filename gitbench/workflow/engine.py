@@ -11,7 +11,6 @@ whose step commit is on the Draft finished: it is never run twice; one without i
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -418,8 +417,7 @@ class Engine:
                     errors.Action("See why", "workflow status"),
                     errors.Action("Run it again as it is", "workflow run", ("--module", failed[0])),
                     errors.Action(
-                        f"Changed its command in {spec.PATH}? Bump its `version` there too (a module's command is "
-                        "not part of its fingerprint), then run"
+                        f"Or change what it does in {spec.PATH} (its command, prompt, inputs): then it runs again"
                     ),
                 ],
             )
@@ -477,24 +475,17 @@ class Engine:
         waiting = [s.id for s in statuses.values() if s.state == resolver.ModuleState.NEEDS_INPUT]
         if failed:
             st = statuses[failed[0]]
-            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions,
-            # the module-runner one for any module: here it names the one that failed.
-            try:
-                return jobs.fail(
-                    self.wb,
-                    job,
-                    errors.JobFailed(f"{text}: {sentence(st.reason)} Finished modules are kept in the Draft."),
-                    notes,
-                    klass="module",
-                )
-            except errors.JobFailed as exc:
-                exc.actions = [
-                    dataclasses.replace(a, text=f"module-runner --module {st.id}")
-                    if a.text.startswith("module-runner")
-                    else a
-                    for a in exc.actions
-                ]
-                raise
+            # The actions (workflow status, module-runner --module M, workflow resume, ...) come from
+            # jobs.next_actions, which names the module the job record says failed.
+            return jobs.fail(
+                self.wb,
+                job,
+                errors.JobFailed(
+                    f"{text}: {sentence(st.reason)} Finished modules are kept in the Draft.", details={"module": st.id}
+                ),
+                notes,
+                klass="module",
+            )
         off = untargeted(wf, self.state.skipped)
         left = [m for m in wf.order if statuses[m].state != resolver.ModuleState.COMPLETE and m not in off]
         if waiting or left:
