@@ -326,6 +326,47 @@ def test_a_teammates_shared_restore_is_followed_by_pull_never_called_ahead(
 
 
 @ONE_FLAVOUR
+def test_a_draft_open_during_a_teammates_shared_restore_is_rebased_onto_it_and_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob has a Draft open (made from Alice's publish) when Alice restores the checkpoint before that publish and
+    shares the restore. Bob's pull follows it and says `gitbench rebase` brings his Draft up: the rebase puts his
+    Draft's own changes on the restored Published (refused only for a file both changed), and he publishes it.
+    Before, the rebase refused a Published that was "moved back" and offered only to discard his work, and
+    publish called the restore a change "outside gitbench" and offered to restore Alice's publish back."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("bad")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    bad = bob.published
+    draft = bob.job("bob's work", "bob.txt")["draft"]
+    label = draft.removeprefix(DRAFTS)
+    before = next(c for c in alice.checkpoints() if c["commit"] != bad and alice.is_ancestor(c["commit"], bad))
+    check_restore(alice, before)
+    alice.ok("push", "--overwrite-published")
+    restored = git_server.refs()[PUBLISHED]
+
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    said = " ".join(out.result["notes"])
+    assert f"{label} (`gitbench rebase` brings them up)" in said, out.text
+    out = bob.run("publish")
+    assert out.code == 7, out.text
+    assert "outside gitbench" not in out.message and "moved back" in out.message, out.text
+    assert "gitbench rebase" in out.message, out.text
+    assert bob.published == restored
+    out = bob.run("rebase")
+    assert out.code == 0, out.text
+    assert bob.git("rev-parse", f"{draft}~1").strip() == restored
+    assert bob.git("show", f"{draft}:bob.txt") == "bob's work\n"
+    assert bob.git("ls-tree", "--name-only", draft, "f.txt") == ""  # what the restore took back stays out
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    assert (bob.path / "bob.txt").read_text() == "bob's work\n" and not (bob.path / "f.txt").exists()
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
 def test_pull_refuses_a_teammates_restore_when_this_clone_published_since(
     git_server: GitServer, tmp_path: Path
 ) -> None:

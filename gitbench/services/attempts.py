@@ -284,12 +284,9 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
             return OperationResult(
                 "rebase", f"The Draft {label} is already made from Published; nothing to do.", draft=ref
             )
-        if not wb.git.is_ancestor(info.base, published):
-            raise errors.PublishConflict(
-                f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
-                f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
-                [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes")), errors.CHECKPOINTS],
-            )
+        # Published need not be a later version of the Draft's base: after a restore (here, or a teammate's that
+        # a pull followed) it is an older one. Either way the Draft's own changes go on top of it, and a file that
+        # both the Draft and Published changed since the base (the restore took it back) is refused below.
         base_tree = wb.git.commit(info.base).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
