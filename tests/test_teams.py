@@ -561,6 +561,34 @@ def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_sa
     check_invariants(bob.path)
 
 
+@ONE_FLAVOUR
+def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_teammates_steps(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice shares a Draft; Bob continues it with his agent and pushes; Alice's `pull --drafts` follows his
+    steps; she discards it and runs `push --drafts`, which "removes from the server the Drafts you shared before
+    and have since published or discarded here" (docs/teams.md). It was left there (her record of what she shared
+    was still her old head), and came back to her as a "New Draft" at her next `pull --drafts`."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Add mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> b.txt'")
+    bob.ok("push", "--drafts")
+    alice.ok("pull", "--drafts")
+    assert alice.ref(draft) == bob.ref(draft) == git_server.refs()[draft]
+    alice.ok("discard", "--yes")
+    out = alice.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert draft not in git_server.refs(), out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.drafts() == [], out.text
+    # Bob, who has not changed it since, finds it gone there: to his trash, recoverable.
+    out = bob.run("pull", "--drafts")
+    assert bob.drafts() == [], out.text
+    assert "gone from origin" in " ".join(out.result["notes"]), out.text
+
+
 def test_a_shared_draft_published_there_goes_to_the_trash_here_and_its_job_stays_published(
     git_server: GitServer, tmp_path: Path
 ) -> None:

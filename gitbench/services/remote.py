@@ -993,6 +993,10 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
                 from gitbench.services import worktrees
 
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
+                if wb.git.ref(r.shared + label) is not None:
+                    # Shared from here, and its teammate's steps taken here: what the server has is what this clone
+                    # publishes or discards now, so a later `push --drafts` removes it there as for one never moved.
+                    _set_tracking(wb, r.shared + label, head)
                 sync.notes.append(
                     f"Draft {label} moved on to {r.name}'s ({head[:12]})"
                     + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
