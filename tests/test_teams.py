@@ -562,6 +562,37 @@ def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_sa
 
 
 @ONE_FLAVOUR
+def test_both_publish_the_same_file_and_the_refused_rebase_offers_commands_that_work(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice and Bob each run a job on the same file; Alice publishes to the server first. Bob's `publish
+    --remote` says pull then rebase; the rebase is refused (both changed f.txt) and offers to discard the Draft
+    or to run his command again from the new Published. Each offered action, run as given, works: the command
+    again used to be `gitbench exec -- CMD`, refused (`draft-open`) while his Draft is still open. His old Draft
+    stays recoverable."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice's line")
+    bob.job("bob's line")
+    (old,) = bob.drafts()
+    old_head = bob.ref(old)
+    alice.ok("publish", "--remote")
+    out = bob.run("publish", "--remote")
+    assert out.code == 19 and "gitbench pull" in out.message, out.text
+    bob.ok("pull")
+    out = bob.run("rebase")
+    assert out.code == 7 and "f.txt" in out.message, out.text
+    again = next(a for a in out.error["actions"] if a["verb"] == "exec")
+    out = bob.run(again["verb"], *again["args"])
+    assert out.code == 0, out.text
+    (new,) = bob.drafts()
+    assert bob.git("show", f"{new}:f.txt") == "alice's line\nbob's line\n"
+    assert old_head in bob.git("for-each-ref", "--format=%(objectname)", "refs/gitbench/trash/")
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
 def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_teammates_steps(
     git_server: GitServer, tmp_path: Path
 ) -> None:

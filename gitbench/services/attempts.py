@@ -300,9 +300,24 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                     errors.Action("Or try the job again from the new Published", "try", ("MODEL", "--job", maker.id))
                 )
             elif maker is not None and maker.kind == "exec" and maker.command:
-                actions.append(
-                    errors.Action("Or run the command again from the new Published", "exec", ("--", *maker.command))
-                )
+                # exec keeps one Draft at a time: the only one open is set aside (recoverably) as the command runs
+                # again; with others open too, exec refuses until they are published or discarded.
+                if len(wb.draft_refs()) == 1:
+                    actions.append(
+                        errors.Action(
+                            "Or discard it (recoverable) and run the command again from the new Published",
+                            "exec",
+                            ("--on-draft", "discard", "--", *maker.command),
+                        )
+                    )
+                else:
+                    actions.append(
+                        errors.Action(
+                            "Or, once no other Draft is open, run the command again from the new Published",
+                            "exec",
+                            ("--", *maker.command),
+                        )
+                    )
             raise errors.PublishConflict(
                 f"The Draft {label} and Published both changed {len(both)} file(s) since the Draft was made: "
                 + ", ".join(both[:20])
