@@ -593,6 +593,27 @@ def test_both_publish_the_same_file_and_the_refused_rebase_offers_commands_that_
 
 
 @ONE_FLAVOUR
+def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
+    """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
+    server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",
+    taking a publish checkpoint of his own for a publish he did not make, at every `pull --drafts` after a plain
+    pull had closed it already. It is published: it is not brought, and nothing of it is made here."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("shared then published")["draft"]
+    alice.ok("push", "--drafts")
+    alice.ok("publish", "--remote")
+    assert draft in git_server.refs()
+    for args in (("pull",), ("pull", "--drafts"), ("pull", "--drafts")):
+        tags = set(bob.refs(TAGS))
+        out = bob.run(*args)
+        said = " ".join(out.result["notes"])
+        assert "New Draft" not in said and "closed as published" not in said, out.text
+        assert set(bob.refs(TAGS)) <= set(git_server.refs(TAGS)) | tags, out.text  # no checkpoint of Bob's
+        assert bob.drafts() == [] and bob.published == alice.published, out.text
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
 def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_teammates_steps(
     git_server: GitServer, tmp_path: Path
 ) -> None:

@@ -951,6 +951,14 @@ def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
         )
 
 
+def _published_already(wb: Workbench, r: Remote, ref: str, head: str) -> bool:
+    """Is every step of the Draft ``ref`` (at ``head``) in Published, here or on the server? (An empty Draft's head
+    is its base, in Published too: that one is open.)"""
+    if head == _base_of(wb, ref):
+        return False
+    return any(p is not None and wb.git.is_ancestor(head, p) for p in (wb.published(), wb.git.ref(r.published)))
+
+
 def _base_of(wb: Workbench, ref: str) -> str | None:
     from gitbench.services import drafts
 
@@ -986,6 +994,12 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         here = mine.get(label)
         if here is None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
+            if _published_already(wb, r, DRAFT_PREFIX + label, head):
+                # A shared Draft published since (`publish --remote` leaves the shared copy there): nothing to
+                # review here, and its publish is the teammate's; bringing it would close it with a checkpoint
+                # of this clone's, at every pull.
+                wb.git.set_ref(DRAFT_PREFIX + label, None, head, f"gitbench pull: {r.name}'s Draft is published")
+                continue
             sync.notes.append(f"New Draft from {r.name}: {label}.")
             _follow_records(wb, r, label, head)
         elif here != head:
