@@ -641,6 +641,52 @@ def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_t
     assert "gone from origin" in " ".join(out.result["notes"]), out.text
 
 
+@ONE_FLAVOUR
+@pytest.mark.parametrize("alice_does", ["discard", "a step"])
+def test_pull_drafts_leaves_a_shared_draft_a_job_works_in_here_as_it_is(
+    git_server: GitServer, tmp_path: Path, alice_does: str
+) -> None:
+    """Bob continues Alice's shared Draft with his agent; while it runs, Alice discards the Draft (or adds a step
+    to it) and pushes her Drafts, and Bob runs `pull --drafts`. The pull used to wait for Bob's job to end, then
+    discard the Draft as "not changed here", with the step Bob's agent had just recorded: the job said "finished
+    ... in Draft X", and Bob found no Draft (or move it to Alice's head under the running job, which then lost
+    its step). A Draft a job works in here is changed here: it stays as it is, with the step."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    flag = tmp_path / "go"
+    agent = f"command:sh -c 'while [ ! -e {flag} ]; do sleep 0.05; done; echo bob >> b.txt'"
+    job = background(bob, "ask", "Add mine", "--on-draft", "continue", "--model", agent)
+    running = bob.path / ".git" / "gitbench" / "running"
+    deadline = time.monotonic() + 30
+    while not any(running.glob("*.json")):
+        assert job.poll() is None and time.monotonic() < deadline, finish(job, bob).text
+        time.sleep(0.05)
+    if alice_does == "discard":
+        alice.ok("discard", "--yes")
+    else:
+        alice.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo alice >> a2.txt'")
+    alice.ok("push", "--drafts")
+    assert (draft in git_server.refs()) == (alice_does != "discard")
+    pull = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "pull", "--drafts", "--json"],
+        cwd=bob.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "GITBENCH_LOCK_WAIT": "20"},
+    )
+    time.sleep(2)  # the pull has fetched and found the Draft gone there, while Bob's job still runs
+    flag.touch()
+    out = finish(pull, bob)
+    assert finish(job, bob).code == 0
+    assert out.code == 0, out.text
+    assert bob.drafts() == [draft], out.text
+    assert bob.git("show", f"{draft}:b.txt") == "bob\n", out.text
+    assert "a job works in it here" in " ".join(out.result["notes"]), out.text
+
+
 def test_a_shared_draft_published_there_goes_to_the_trash_here_and_its_job_stays_published(
     git_server: GitServer, tmp_path: Path
 ) -> None:

@@ -1004,7 +1004,15 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
             _follow_records(wb, r, label, head)
         elif here != head:
             if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
-                from gitbench.services import worktrees
+                from gitbench.services import drafts, worktrees
+
+                if drafts.running_job(wb, DRAFT_PREFIX + label) is not None:
+                    # A job works in it here: moving it would pull the folder from under that job.
+                    sync.notes.append(
+                        f"Draft {label} has new steps on {r.name}, but a job works in it here: it stays as it is "
+                        f"(`gitbench pull --drafts {r.name}` once the job ended)."
+                    )
+                    continue
 
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
                 if wb.git.ref(r.shared + label) is not None:
@@ -1029,7 +1037,13 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         if _keeps(wb, here, None, last):
             sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
             continue
-        from gitbench.services import discard
+        from gitbench.services import discard, drafts
+
+        if drafts.running_job(wb, DRAFT_PREFIX + label) is not None:
+            # A job works in it here: its steps are changes made here. (Discarding waits for the job to end, and
+            # would then throw away the step it just recorded as "not changed here".)
+            sync.notes.append(f"Draft {label} is gone from {r.name} but a job works in it here: kept.")
+            continue
 
         try:
             res = discard.discard(wb, label)
