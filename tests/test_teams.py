@@ -642,6 +642,33 @@ def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_t
 
 
 @ONE_FLAVOUR
+def test_push_drafts_after_a_teammate_removed_a_draft_this_clone_shared_too(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob continued Alice's shared Draft and pushed it (so he shared it too); Alice discarded it and pushed her
+    Drafts, removing it there; Bob's `pull --drafts` put his copy away. Bob's next `push --drafts` then tried to
+    remove it there again, leased on a Draft the server no longer had: refused five times over, and reported as
+    "origin kept changing while gitbench pushed: teammates are pushing right now". Nothing is left to remove."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Add mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> b.txt'")
+    bob.ok("push", "--drafts")
+    alice.ok("pull", "--drafts")
+    alice.ok("discard", "--yes")
+    alice.ok("push", "--drafts")
+    assert draft not in git_server.refs()
+    out = bob.run("pull", "--drafts")
+    assert bob.drafts() == [], out.text
+    bob.job("bob's next", "c.txt")
+    out = bob.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts()[0] in git_server.refs() and draft not in git_server.refs()
+    assert bob.run("push", "--drafts").code == 0
+
+
+@ONE_FLAVOUR
 @pytest.mark.parametrize("alice_does", ["discard", "a step"])
 def test_pull_drafts_leaves_a_shared_draft_a_job_works_in_here_as_it_is(
     git_server: GitServer, tmp_path: Path, alice_does: str

@@ -155,6 +155,9 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
                 sync.seen_drafts[ref[len(r.drafts) :]] = value
                 if wb.git.ref_raw(ref) is None:
                     sync.gone_drafts[ref[len(r.drafts) :]] = value
+                    # Shared from here too, maybe: removed there by a teammate, it is no longer this clone's to
+                    # remove (a push leased on it would be refused at every try).
+                    _set_tracking(wb, r.shared + ref[len(r.drafts) :], None)
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
