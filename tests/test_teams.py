@@ -903,6 +903,28 @@ def test_a_server_that_refuses_a_ref_gets_nothing_and_the_message_names_it(
     assert not set(tags_of(alice)) <= set(git_server.refs())  # the new checkpoints did not go alone
 
 
+@ONE_FLAVOUR
+def test_a_server_rule_that_refuses_push_and_publish_remote_is_quoted_and_no_dry_run_is_offered(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """A server rule (a protected branch: the server's update hook) refuses Published. The refusal used to say only
+    "[remote rejected] (hook declined)", without the server's own words (the `remote:` lines that say why), and
+    offered "See what the server says: git push --dry-run origin ...": a dry run never reaches the server's hooks,
+    so it said the push would go through (and `git push --dry-run origin` alone failed: no upstream)."""
+    alice, _ = make_team(git_server, tmp_path)
+    alice.job("alice")
+    git_server.reject("refs/heads/main")
+    for args in (("publish", "--remote"), ("push",)):
+        if args == ("push",):
+            alice.ok("publish")
+        out = alice.run(*args)
+        assert out.code == 18, out.text
+        assert "the server refuses refs/heads/main" in out.error["message"], out.text
+        commands = [a.get("command") or "" for a in out.error["actions"]]
+        assert not any("--dry-run" in c for c in commands), out.text
+    assert git_server.refs()[PUBLISHED] != alice.published
+
+
 # -- interrupted pushes -----------------------------------------------------------------------------------------
 
 

@@ -463,12 +463,14 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         # stderr): those are retried after the fetch above.
         bad = [line for line in res.rejected if "atomic" not in line.summary]
         if bad and all(_permanent(line) for line in bad):
+            words = res.server_words
             raise errors.RemoteError(
                 f"{r.name} refused the push: "
                 + "; ".join(f"{line.dst} ({line.summary})" for line in bad)
+                + (f". It said: {words}" if words else "")
                 + ". Nothing was changed on the server (the push is all or nothing).",
-                [errors.Action("See what the server says", text=f"git push --dry-run {r.name}")],
-                {"refused": [line.dst for line in bad]},
+                [_SERVER_RULES],
+                {"refused": [line.dst for line in bad], "server_said": words},
             )
     raise errors.RemoteError(
         f"{r.name} kept changing while gitbench pushed ({'5 tries' if fetched else 'refused'}): teammates are "
@@ -1144,11 +1146,22 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
         if seen is not None and wb.git.exists(server) and not wb.git.is_ancestor(seen, server):
             raise restored_there(wb, r, seen, server, old, "publish")  # a teammate's restore there
         raise moved(wb, r, old, server, "publish")
+    words = res.server_words
     raise errors.RemoteError(
-        f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}. "
-        "Nothing was published.",
-        [errors.Action("See what the server says", text=f"git push --dry-run {r.name} {new}:{wb.published_ref}")],
+        f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}"
+        + (f". It said: {words}" if words else "")
+        + ". Nothing was published.",
+        [_SERVER_RULES],
+        {"server_said": words},
     )
+
+
+# A server's rule refused (a protected branch or tag, a hook). Its words are in the message; no command here can
+# ask it more (`git push --dry-run` never reaches the server's hooks: it says the push would go through).
+_SERVER_RULES = errors.Action(
+    "Ask whoever runs the server, or change its rules for these refs (a protected branch or tag, a hook): see "
+    "docs/teams.md#servers"
+)
 
 
 # -- remote setup -----------------------------------------------------------------------------------------------
