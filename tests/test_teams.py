@@ -593,6 +593,33 @@ def test_both_publish_the_same_file_and_the_refused_rebase_offers_commands_that_
 
 
 @ONE_FLAVOUR
+def test_my_publishes_kept_by_pull_keep_mine_that_cannot_be_rebased_can_be_read_before_anything_else(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob published here, Alice there, both on f.txt. `push` says `pull --keep-mine`; Bob's publish becomes the
+    Draft unshared-DATE; its rebase is refused (both changed f.txt). The only way out offered was to discard
+    it: Bob's published work, with no word on how to see it to make it again. The refusal offers its patch."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice's line")
+    bob.job("bob's line")
+    alice.ok("publish", "--remote")
+    bob.ok("publish")
+    out = bob.run("push")
+    assert out.code == 19 and "gitbench pull --keep-mine origin" in out.message, out.text
+    bob.ok("pull", "--keep-mine")
+    (kept,) = bob.drafts()
+    label = kept.removeprefix(DRAFTS)
+    assert label.startswith("unshared-")
+    out = bob.run("rebase", "--draft", label)
+    assert out.code == 7 and "f.txt" in out.message, out.text
+    see = next((a for a in out.error["actions"] if a["verb"] == "review"), None)
+    assert see is not None and see["args"] == ["--draft", label, "--patch"], out.text
+    shown = gitbench(bob.path, *[see["verb"], *see["args"]])
+    assert shown.returncode == 0 and "+bob's line" in shown.stdout, shown.stdout + shown.stderr
+    assert bob.ref(kept) is not None  # nothing was changed by the refusal or by looking
+
+
+@ONE_FLAVOUR
 def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
     """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
     server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",

@@ -292,7 +292,12 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
         both = sorted(theirs & ours)
         if both:
-            actions = [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes"))]
+            actions = [
+                # What it changes, to make it again on the new Published (a Draft `pull --keep-mine` made of this
+                # clone's own publishes has no job to run again): read before anything is thrown away.
+                errors.Action("See what the Draft changes", "review", ("--draft", label, "--patch")),
+                errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes")),
+            ]
             # again from the new Published, as the job was made: `try` takes only a Workshop job, this one by id
             maker = drafts.job_of(wb, ref)
             if maker is not None and maker.kind == "ask":

@@ -304,6 +304,7 @@ def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_
     again = f"gitbench exec -- {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
     # Other Drafts are open (the `try` attempt): exec refuses until they are closed, so no --on-draft discard here.
     assert offered == [
+        f"gitbench review --draft {exec_label} --patch",
         f"gitbench discard --draft {exec_label} --yes",
         again,
     ]
@@ -314,8 +315,8 @@ def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_
     assert res.returncode == 7, res.stderr
     offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
     job = drafts.job_of(opened(wb_path), attempt)
-    assert job is not None and offered[1] == f"gitbench try MODEL --job {job.id}"
-    pasted = gitbench(wb_path, *shlex.split(offered[1].replace("MODEL", "fake:test-model"))[1:])
+    assert job is not None and offered[2] == f"gitbench try MODEL --job {job.id}"
+    pasted = gitbench(wb_path, *shlex.split(offered[2].replace("MODEL", "fake:test-model"))[1:])
     assert pasted.returncode == 0, pasted.stderr
 
     for ref in draft_refs(wb_path):  # exec runs with no other Draft open
