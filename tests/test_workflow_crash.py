@@ -33,7 +33,7 @@ import pytest
 
 from tests.conftest import git, gitbench
 from tests.invariants import Snapshot, check_invariants
-from tests.workflow_helpers import draft_ref, runs, state, steps, workflow_bench
+from tests.workflow_helpers import draft_ref, line_of, runs, state, steps, workflow_bench
 
 ORDER = ["a", "b", "c", "d"]  # the order one-at-a-time runs them in: dependencies first, then file order
 
@@ -87,6 +87,7 @@ class Case:
 
 CASES = [
     Case("workflow.after-job"),
+    Case("workflow.after-definition"),  # definition.json written, state.json not yet naming the file run
     Case("workflow.after-claim", 1),  # a claimed, not started
     Case("workflow.after-claim", 3, before="ab"),  # a and b done, c claimed
     Case("workflow.after-finish", 2, before="ab"),  # b's step and state written
@@ -168,6 +169,8 @@ def test_resume_after_the_engine_is_killed_runs_each_module_once_and_keeps_every
     # The next command recovers; Published never moved.
     res = gitbench(wb, "workflow", "status")
     assert res.returncode == 0, res.stderr
+    if case.point == "workflow.after-runs":  # b's end was written: b is complete, not an interrupted claim
+        assert "interrupted" not in res.stdout and line_of(res.stdout, "b").split()[1] == "complete", res.stdout
     check_invariants(wb, before, published_may_change=False)
 
     res = gitbench(wb, "workflow", "resume", env=env)
@@ -199,6 +202,8 @@ def test_resume_after_the_engine_is_killed_runs_each_module_once_and_keeps_every
     engine = state(wb)
     assert engine["running"] == {}
     assert {m: engine["last_run"][m]["status"] for m in ORDER} == dict.fromkeys(ORDER, "complete")
+    # each last run counts the runs so far (a settled one too): the next run's id is a new one
+    assert all(engine["last_run"][m]["run"].endswith(f".{engine['last_run'][m]['count']}") for m in ORDER), engine
     check_invariants(wb, before, published_may_change=False)
 
     res = gitbench(wb, "publish")

@@ -91,6 +91,27 @@ def test_the_engine_snapshot_holds_the_workflow_definition_it_runs(tmp_path: Pat
     assert state(wb)["workflow"] == held
 
 
+def test_a_skip_made_while_the_run_publishes_the_open_draft_is_kept(tmp_path: Path) -> None:
+    # `workflow run --on-draft publish` publishes the open Draft first, and the Workbench lock is let go while its
+    # publish check runs: a `workflow skip` made then (here by the check itself) must not be lost to what the run
+    # had read before.
+    workflow = textwrap.dedent("""\
+        modules:
+          - {id: a, outputs: [out/a.txt], run: {command: 'echo a > out/a.txt'}}
+          - {id: extra, optional: true, outputs: [out/x.txt], run: {command: 'echo x > out/x.txt'}}
+        """)
+    check = f'[publish]\ncheck = "{PY} -m gitbench workflow skip extra"\n'
+    wb = workflow_bench(tmp_path / "p", workflow, {".gitbench/config.toml": check})
+    res = gitbench(wb, "exec", "--", "sh", "-c", "echo hi > note.txt")
+    assert res.returncode == 0, res.stderr
+    res = gitbench(wb, "workflow", "run", "--on-draft", "publish")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (wb / "note.txt").read_text() == "hi\n"  # the open Draft was published, its check run
+    assert state(wb)["skipped"] == ["extra"]
+    assert "extra: running" not in res.stdout
+    assert git(wb, "ls-tree", "-r", "--name-only", draft_ref(wb)).split().count("out/x.txt") == 0
+
+
 def test_a_claim_whose_process_died_shows_as_interrupted_until_resume(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     wb = workflow_bench(tmp_path / "p", chain_workflow(log), {"in.txt": "one\n"})

@@ -5,6 +5,7 @@ runs.log, definition.json); what a save writes is what it loads back, and a run 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,10 @@ def test_an_old_state_loads_as_typed_records_and_saves_back_as_the_same_objects_
     assert runs == [[k, v] for k, v in expected["last_run"].items()]
     assert definition == workflow
     again = engine_state.load(gitdir)
-    assert _dumped(again) == _dumped(state)
-    assert again.workflow == workflow
+    check_saved(gitdir, state)
+    assert again.workflow == {"path": workflow["path"], "blob": "b1"}  # the definition stays in its file
+    assert engine_state.holds_definition(gitdir, again.workflow)
+    assert not engine_state.holds_definition(gitdir, {"path": workflow["path"], "blob": "b2"})
 
 
 def test_new_records_write_the_keys_the_dicts_had() -> None:
@@ -176,10 +179,39 @@ def test_a_state_of_another_shape_is_a_fresh_state_not_an_error(tmp_path: Path) 
         gitdir = write(tmp_path / str(abs(hash(json.dumps(bad)))), bad)
         assert engine_state.load(gitdir) == engine_state.EngineState()
     assert engine_state.load(str(tmp_path / "none")) == engine_state.EngineState()
+    gitdir = write(tmp_path / "text", {})
+    Path(engine_state.path(gitdir)).write_text("not json {")
+    assert engine_state.load(gitdir) == engine_state.EngineState()
+
+
+def test_lines_and_a_definition_of_another_shape_are_left_out(tmp_path: Path) -> None:
+    ref = {"path": "w.yaml", "blob": "b2"}
+    gitdir = write(tmp_path, {"workflow": ref})
+    folder = Path(engine_state.path(gitdir)).parent
+    good = '["a",{"count":1,"error":null,"status":"complete"}]'
+    (folder / "runs.log").write_text("\n".join([good, '["b",1]', '{"c":{}}', "[3,{}]", '["d",{"status":5}]', ""]))
+    (folder / "definition.json").write_text(json.dumps({"path": "w.yaml", "blob": "b1", "definition": {}}))
+    state = engine_state.load(gitdir)
+    assert list(state.last_run) == ["a"] and state.last_run["a"].status is RunStatus.COMPLETE
+    assert state.workflow == ref  # the definition of another file is not this one's
+    (folder / "definition.json").write_text("{ torn")
+    assert engine_state.load(gitdir).workflow == ref
+    engine_state.save(gitdir, state)  # runs.log written again without the lines it could not read
+    assert (folder / "runs.log").read_text() == good + "\n"
+
+
+def check_saved(gitdir: str, state: engine_state.EngineState) -> None:
+    """A later command loads ``state`` from the files: all of it, but that the definition (if the state has one)
+    stays in definition.json, which holds it."""
+    loaded = engine_state.load(gitdir)
+    assert _dumped(loaded) == _dumped(state)
+    if state.workflow is not None and "definition" in state.workflow:
+        assert loaded.workflow is not None and engine_state.holds_definition(gitdir, loaded.workflow)
+        assert json.loads(Path(engine_state.path(gitdir)).with_name("definition.json").read_text()) == state.workflow
 
 
 def _dumped(state: engine_state.EngineState) -> str:
-    """The whole state as one `json.dumps`: the text a save must write, whatever it kept from the saves before."""
+    """The whole state as one `json.dumps` (the workflow without its definition: that has a file of its own)."""
     data: dict[str, object] = {
         "gates": {k: g.to_json() for k, g in state.gates.items()},
         "job": state.job,
@@ -187,7 +219,7 @@ def _dumped(state: engine_state.EngineState) -> str:
         "overrides": state.overrides,
         "running": {k: c.to_json() for k, c in state.running.items()},
         "skipped": state.skipped,
-        "workflow": state.workflow,
+        "workflow": state.workflow and {k: v for k, v in state.workflow.items() if k != "definition"},
     }
     if state.executor is not None:
         data["executor"] = state.executor
@@ -235,14 +267,14 @@ def test_each_save_loads_back_as_the_whole_state_whatever_changed_since_the_last
         else:
             state.skipped = sorted({*state.skipped, mid})
         engine_state.save(gitdir, state)
-        assert _dumped(engine_state.load(gitdir)) == _dumped(state)
+        check_saved(gitdir, state)
         if rng.random() < 0.3:
             if rng.random() < 0.5 and mid in state.last_run:
                 other.last_run[mid] = state.last_run[mid]
             else:
                 other.last_run[mid] = LastRun(RunStatus.FAILED, error="other", count=-i)
             engine_state.save(other_gitdir, other)
-            assert _dumped(engine_state.load(other_gitdir)) == _dumped(other)
+            check_saved(other_gitdir, other)
         if rng.random() < 0.1:  # a later command: loads the files, goes on from what it read
             state = engine_state.load(gitdir)
 
@@ -274,7 +306,7 @@ def test_a_run_of_a_thousand_modules_writes_bytes_linear_in_its_modules(tmp_path
         engine_state.save(gitdir, state)
     total = written() - before
     assert total < 4_000_000, f"{total:,} bytes written for 3,000 saves of 1,000 modules"
-    assert _dumped(engine_state.load(gitdir)) == _dumped(state)
+    check_saved(gitdir, state)
 
 
 def test_a_run_that_ended_in_runs_log_settles_its_claim_as_its_end_did(tmp_path: Path) -> None:
@@ -319,3 +351,53 @@ def test_a_line_of_runs_log_cut_short_is_not_read_and_goes_at_the_next_save(tmp_
     assert list(again.last_run) == ["a", "c"]
     engine_state.save(gitdir, again)
     assert b"not json" not in log.read_bytes() and list(engine_state.load(gitdir).last_run) == ["a", "c"]
+
+
+def test_an_older_gitbenchs_newer_run_in_state_json_wins_over_runs_log(tmp_path: Path) -> None:
+    # runs.log written by this gitbench, then an older one ran a again (its last run in state.json), then this one.
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.FAILED, error="boom", run="j.a.1", count=1)
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)
+    engine_state.save(gitdir, state)
+    older = json.loads(Path(engine_state.path(gitdir)).read_text())
+    older["last_run"] = {"a": {"status": "complete", "error": None, "run": "j.a.2", "count": 2}}
+    Path(engine_state.path(gitdir)).write_text(json.dumps(older))
+    loaded = engine_state.load(gitdir)
+    assert (loaded.last_run["a"].run, loaded.last_run["b"].run) == ("j.a.2", "j.b.1")
+
+
+def test_runs_log_written_whole_by_another_since_is_written_whole_again_not_appended_to(tmp_path: Path) -> None:
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.COMPLETE, run="j.a.1", count=1)
+    engine_state.save(gitdir, state)
+    log = Path(engine_state.path(gitdir)).with_name("runs.log")
+    mine = log.read_bytes()
+    other = mine.replace(b'"j.a.1"', b'"j.z.1"').replace(b'["a"', b'["z"')
+    assert len(other) == len(mine)
+    (log.parent / "other").write_bytes(other)
+    os.replace(log.parent / "other", log)  # another file of the same size, as another process's rewrite leaves
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)
+    engine_state.save(gitdir, state)
+    assert list(engine_state.load(gitdir).last_run) == ["a", "b"]
+
+
+def test_two_broken_lines_that_join_into_one_record_are_not_read_as_one(tmp_path: Path) -> None:
+    gitdir = write(tmp_path, {})
+    log = Path(engine_state.path(gitdir)).with_name("runs.log")
+    log.write_bytes(b'["a"\n{"count":1,"status":"complete"}]\n')
+    assert engine_state.load(gitdir).last_run == {}
+
+
+def test_a_claims_save_does_not_look_for_ended_runs(tmp_path: Path) -> None:
+    gitdir = str(tmp_path / ".git")
+    state = engine_state.EngineState()
+    state.last_run["a"] = LastRun(RunStatus.COMPLETE, run="j.a.1", count=1)
+    engine_state.save(gitdir, state)
+    state.last_run["b"] = LastRun(RunStatus.COMPLETE, run="j.b.1", count=1)  # (a caller that says it changed none)
+    state.running["c"] = Claim(pid=1, run="j.c.1")
+    engine_state.save(gitdir, state, runs=False)
+    assert list(engine_state.load(gitdir).last_run) == ["a"] and "c" in engine_state.load(gitdir).running
+    engine_state.save(gitdir, state)
+    assert list(engine_state.load(gitdir).last_run) == ["a", "b"]

@@ -60,16 +60,20 @@ def steps(wb: Path, rev: str, base: str) -> list[dict[str, str]]:
 
 
 def state(wb: Path) -> dict[str, Any]:
-    """The engine's state as its files hold it: state.json, with each module's last run from runs.log (a module's
-    last line wins) and the definition from definition.json."""
+    """The engine's state files as they are (not what gitbench makes of them: a claim whose run ended is still
+    there): state.json, with each module's last run from runs.log (a module's last line wins, over what an older
+    gitbench left in state.json) and the definition from definition.json if it is of the file state.json names."""
     folder = wb / ".git" / "gitbench" / "workflow" / "engine"
     data = json.loads((folder / "state.json").read_text())
     assert isinstance(data, dict)
     runs = folder / "runs.log"
-    data["last_run"] = dict(json.loads(line) for line in runs.read_text().splitlines()) if runs.exists() else {}
+    logged = dict(json.loads(line) for line in runs.read_text().splitlines()) if runs.exists() else {}
+    data["last_run"] = {**data.get("last_run", {}), **logged}
     definition = folder / "definition.json"
     if data.get("workflow") and definition.exists():
-        data["workflow"] = json.loads(definition.read_text())
+        full = json.loads(definition.read_text())
+        if {k: v for k, v in full.items() if k != "definition"} == data["workflow"]:
+            data["workflow"] = full
     return data
 
 

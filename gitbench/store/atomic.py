@@ -25,6 +25,36 @@ def write_bytes(path: str, data: bytes, fsync: bool = True) -> None:
         raise
 
 
+def append_bytes(path: str, data: bytes) -> None:
+    """Append ``data`` to the file ``path`` (made if missing) and fsync it. A write that fails part way (a full
+    disk) is taken back: the file ends where it did, not with half of ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, end)
+            except OSError:
+                pass  # the reader stops at the last whole line
+            raise
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes; none if it does not exist (any other failure to read it is raised)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return b""
+
+
 def write_json(path: str, data: Any) -> None:
     write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 

@@ -60,13 +60,17 @@ def settle(wb: Workbench, state: engine_state.EngineState, say: Progress) -> lis
             head = claim.commit
             finished[str(claim.run)] = head
         if claim.run is not None and claim.run in finished:
-            # what the claim said, as the last run (its process and parent too, as the record always had them)
+            # what the claim said, as the last run (its process and parent too, as the record always had them),
+            # counted as the run after the one before it: the next run's id counts on (an id already on the Draft
+            # would be taken for finished)
+            before = state.last_run.get(mid)
             state.last_run[mid] = engine_state.LastRun.from_json(
                 {
                     **claim.to_json(),
                     "status": RunStatus.COMPLETE,
                     "finished": clock.now(),
                     "commit": finished[claim.run],
+                    "count": (before.count or 0) + 1 if before is not None else 1,
                 }
             )
             notes.append(

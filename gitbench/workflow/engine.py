@@ -315,8 +315,12 @@ class Engine:
         resolved definition (defaults filled in). Written when it changed, or when definition.json did not hold it
         (deleted, or a crash between writing it and state.json)."""
         blob = view.oid(spec.PATH)
-        wf_now = self.state.workflow
-        if wf_now is None or wf_now.get("blob") != blob or "definition" not in wf_now:
+        held = self.state.workflow
+        if (
+            held is None
+            or held.get("blob") != blob
+            or ("definition" not in held and not engine_state.holds_definition(self.wb.git.gitdir, held))
+        ):
             self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
             engine_state.save(self.wb.git.gitdir, self.state)
 
@@ -331,7 +335,11 @@ class Engine:
                     drafts.save_job(self.wb, job, note="workflow resumed")
                 say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
                 return job
+        # `--on-draft publish` lets go of the Workbench lock while the open Draft's publish check runs: what this run
+        # holds is saved first, and the state read again after, with what another command changed meanwhile.
+        engine_state.save(self.wb.git.gitdir, self.state)
         job, more = jobs.start_job(self.wb, "workflow", Scope(), [], "workflow run", on_draft)
+        self.state = self._load()
         notes.extend(more)
         job.model = "workflow"
         self.state.job = job.id

@@ -169,7 +169,7 @@ class Loop:
             fingerprint=st.fingerprint,
         )
         self.state.running[m.id] = claim
-        engine_state.save(self.wb.git.gitdir, self.state)
+        engine_state.save(self.wb.git.gitdir, self.state, runs=False)  # a claim ends no run
         # what the fingerprint is made from, for the metadata: a later change names its files
         made_from, _ = resolver.module_inputs(m, view, {n: statuses[n] for n in m.needs})
         self._made_from[run_id] = dict(made_from)
@@ -213,7 +213,7 @@ class Loop:
                 # Written before the Draft moves: if the engine dies between the two, resume fast-forwards the
                 # Draft to this commit instead of running the module again.
                 self.state.running[m.id] = dataclasses.replace(claim, commit=commit, parent=parent)
-                engine_state.save(self.wb.git.gitdir, self.state)
+                engine_state.save(self.wb.git.gitdir, self.state, runs=False)
 
             try:
                 commit, changed = steps.commit_module(
@@ -228,7 +228,7 @@ class Loop:
                 )
             except errors.GitbenchError as exc:
                 status, error = engine_state.RunStatus.FAILED, exc.message
-        # Kept small: the state is rewritten at every claim and finish, with the last run of every module.
+        # Kept small: one line of runs.log a run.
         self.state.last_run[mid] = LastRun(
             status=status,
             error=error,

@@ -11,7 +11,9 @@
 A run of N modules so writes O(N) bytes, not the whole state at every claim and finish (N² bytes: 1.3 GB for
 1,000 trivial modules when the last runs and the definition were in ``state.json``). A run's end is written to
 ``runs.log`` before ``state.json`` drops its claim: a crash between the two leaves a claim whose run has a last
-run, and ``load`` settles it as the run's end did.
+run, and ``load`` settles it as the run's end did. ``load`` reads runs.log but parses it only when the last
+runs are first looked at, and leaves definition.json to the run that needs it: a status its caches answer pays
+for neither (10,000 modules: ~0.1 s and ~20 ms).
 
 Deleting them loses no work: the artifacts and their metadata say what is complete, and the Draft's step
 commits say which runs finished. Claims, gates and last runs are dataclasses here; on disk each is the JSON
@@ -56,6 +58,17 @@ class RunStatus(OpenStrEnum):
 _R = TypeVar("_R", bound="_Record")
 
 
+def _names(cls: type[Any]) -> frozenset[str]:
+    """A record's field names (but ``extra``): asked once a class, not for each of thousands of records."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+    return names
+
+
+_NAMES: dict[type[Any], frozenset[str]] = {}
+
+
 @dataclass
 class _Record:
     """A JSON object with known fields: ``from_json`` keeps the keys it does not know in ``extra``, ``to_json``
@@ -67,7 +80,7 @@ class _Record:
 
     @classmethod
     def from_json(cls: type[_R], data: dict[str, Any]) -> _R:
-        names = {f.name for f in dataclasses.fields(cls) if f.name != "extra"}
+        names = _names(cls)
         known = {k: v for k, v in data.items() if k in names}
         extra = {k: v for k, v in data.items() if k not in names}
         return cls(**known, extra=extra)
@@ -158,16 +171,34 @@ class EngineState:
     gates: dict[str, Gate] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    last_run: dict[str, LastRun] = field(default_factory=dict)
     job: str | None = None
-    # The workflow definition as run: {"path", "blob": the Git blob id of the file, "definition": the resolved
-    # modules (defaults filled in), order, max_parallel, phases}. Set when a run starts.
+    # The workflow file run: {"path", "blob": the Git blob id of the file}; as a run starts it sets "definition"
+    # too (the resolved modules, defaults filled in, order, max_parallel, phases), saved in definition.json. A
+    # loaded state has the path and blob only (definition.json is read by ``holds_definition``).
     workflow: dict[str, Any] | None = None
     # The cluster a run sends command and model modules to, while it runs: {"address", "capacity": its worker
     # threads}, so that a status names the cluster's limit in skip reasons. None for a local run (not written).
     executor: dict[str, Any] | None = None
     # What the files hold, as this state last read or wrote them (None: not known, a save writes all of it).
     disk: _Disk | None = field(default=None, repr=False, compare=False)
+    _runs: dict[str, LastRun] = field(default_factory=dict, repr=False)  # ``last_run``
+
+    @property
+    def last_run(self) -> dict[str, LastRun]:
+        """Every module's last run. runs.log is parsed at the first look: a status its caches answer, a gate or a
+        skip need none (10,000 last runs take ~0.1 s to make)."""
+        if self.disk is not None and self.disk.pending is not None:
+            self._runs, whole = _parse_runs(self.disk.pending)
+            self.disk.pending = None
+            if whole:
+                self.disk.keys, self.disk.values = list(self._runs), list(self._runs.values())
+        return self._runs
+
+    @last_run.setter
+    def last_run(self, runs: dict[str, LastRun]) -> None:
+        if self.disk is not None:
+            self.disk.pending = None
+        self._runs = runs
 
 
 # state.json's keys (an older gitbench's has "last_run" too)
@@ -182,9 +213,11 @@ class _Disk:
     keys: list[str] | None = None  # the modules in runs.log, in the order of the mapping (None: not all there)
     values: list[LastRun] = field(default_factory=list)  # their last runs (compared by identity)
     size: int = 0  # runs.log's bytes, up to its last whole line
+    inode: int = 0  # and its inode (a file written whole since is another)
     lines: int = 0
-    runs: Any = None  # a sha1 of runs.log's bytes (its whole lines)
-    definition: tuple[dict[str, Any], bytes] | None = None  # the definition object last written, and its text
+    runs: hashlib._Hash | None = None  # a sha1 of runs.log's bytes (its whole lines)
+    pending: bytes | None = None  # runs.log's whole lines, read but not parsed yet (``EngineState.last_run``)
+    definition: dict[str, Any] | None = None  # the workflow (with its definition) last written to definition.json
 
     def identity(self) -> bytes:
         """What changes whenever the state's files do (for a cache of what is made from them)."""
@@ -206,39 +239,41 @@ def _records(cls: type[_R], data: Any) -> dict[str, _R]:
     return {k: cls.from_json(v) for k, v in data.items()}
 
 
-def _read(file: str) -> bytes:
-    """The file's bytes; none if it is not there (or cannot be read: the state is rebuilt without it)."""
-    try:
-        with open(file, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return b""
-
-
 def load(gitdir: str) -> EngineState:
+    """The state as its files hold it. runs.log is read (its digest is part of ``identity``) but parsed only when
+    the last runs are first looked at; definition.json is not read (``holds_definition``)."""
     layout = Layout(gitdir)
     disk = _Disk()
-    raw = _read(layout.workflow_state)
+    raw = atomic.read_bytes(layout.workflow_state)
     state, readable = _parse_state(raw)
     disk.state = raw if readable else b""  # a state of another shape is written again at the next save
-    old_runs = state.last_run  # an older gitbench kept the last runs (and the definition) in state.json
-    runs, disk.size, disk.lines, disk.runs, whole = _read_runs(layout.workflow_runs)
-    state.last_run = {**old_runs, **runs} if old_runs else runs
-    if whole and not old_runs:  # else the next save writes runs.log whole
-        disk.keys, disk.values = list(state.last_run), list(state.last_run.values())
-    wf = state.workflow
-    if wf is not None and "definition" not in wf:
-        text = _read(layout.workflow_definition)
-        try:
-            data = json.loads(text) if text else None
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and {k: v for k, v in data.items() if k != "definition"} == wf:
-            state.workflow = data
-            disk.definition = (data, text)
-    _settle_ended(state)
+    try:
+        with open(layout.workflow_runs, "rb") as fh:
+            data = fh.read()
+            disk.inode = os.fstat(fh.fileno()).st_ino
+    except (FileNotFoundError, NotADirectoryError):
+        data = b""
+    data = data[: data.rfind(b"\n") + 1]  # a line cut short by a crash is not read
+    disk.size, disk.lines, disk.runs = len(data), data.count(b"\n"), hashlib.sha1(data)
+    if state._runs:  # an older gitbench kept the last runs in state.json: runs.log is written whole at the next save
+        state._runs = _newer(state._runs, _parse_runs(data)[0])
+    else:
+        disk.pending = data
     state.disk = disk
+    _settle_ended(state)
     return state
+
+
+def holds_definition(gitdir: str, workflow: dict[str, Any]) -> bool:
+    """Does definition.json hold the definition of ``workflow`` (its path and blob)?"""
+    try:
+        data = json.loads(atomic.read_bytes(Layout(gitdir).workflow_definition) or b"null")
+    except ValueError:
+        return False
+    ref = {k: v for k, v in workflow.items() if k != "definition"}
+    return (
+        isinstance(data, dict) and "definition" in data and {k: v for k, v in data.items() if k != "definition"} == ref
+    )
 
 
 def _parse_state(raw: bytes) -> tuple[EngineState, bool]:
@@ -254,23 +289,21 @@ def _parse_state(raw: bytes) -> tuple[EngineState, bool]:
     try:
         known["running"] = _records(Claim, known.get("running", {}))
         known["gates"] = _records(Gate, known.get("gates", {}))
-        known["last_run"] = _records(LastRun, known.get("last_run", {}))
-        return EngineState(**known), True
+        runs = _records(LastRun, known.pop("last_run", {}))
+        return EngineState(**known, _runs=runs), True
     except TypeError:
         return EngineState(), False
 
 
-def _read_runs(file: str) -> tuple[dict[str, LastRun], int, int, Any, bool]:
-    """runs.log's last runs (a module's last line wins), the bytes and lines of its whole lines, their sha1, and
-    whether every whole line was read (a line that is not ``[module, {...}]`` is left out: then the next save
-    writes the file again, without it)."""
-    data = _read(file)
-    data = data[: data.rfind(b"\n") + 1]  # a line cut short by a crash is not read
-    lines = data.count(b"\n")
+def _parse_runs(data: bytes) -> tuple[dict[str, LastRun], bool]:
+    """runs.log's whole lines as last runs (a module's last line wins), and whether every line was read (a line
+    that is not ``[module, {...}]`` is left out: then the next save writes the file again, without it)."""
     runs: dict[str, LastRun] = {}
     whole = True
     try:
         pairs = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]") if data else []
+        if len(pairs) != data.count(b"\n"):  # two broken lines that make one value when joined
+            raise ValueError(data)
     except ValueError:
         pairs = []
         for line in data.splitlines():
@@ -286,12 +319,13 @@ def _read_runs(file: str) -> tuple[dict[str, LastRun], int, int, Any, bool]:
             runs[key] = LastRun.from_json(record)
         except (TypeError, ValueError):
             whole = False
-    return runs, len(data), lines, hashlib.sha1(data), whole
+    return runs, whole
 
 
 def _settle_ended(state: EngineState) -> None:
     """A claim whose run has its last run ended: the engine died between writing the run's end (runs.log) and
-    dropping the claim (state.json). Settled as the end did it: the claim goes, or waits for input."""
+    dropping the claim (state.json). Settled as the end did it: the claim goes, or waits for input. (Only a
+    state with claims parses its last runs for this.)"""
     for mid, claim in list(state.running.items()):
         last = state.last_run.get(mid)
         if last is None or claim.run is None or last.run != claim.run:
@@ -302,11 +336,12 @@ def _settle_ended(state: EngineState) -> None:
             del state.running[mid]
 
 
-def save(gitdir: str, state: EngineState) -> None:
+def save(gitdir: str, state: EngineState, runs: bool = True) -> None:
     """Written at every claim and every finish. In this order, each durable before the next: the definition if
     it changed, the runs that ended since the last save (appended to runs.log), then state.json if it changed
     (fsynced, renamed into place). What did not change is neither encoded nor written again: a save of a state
-    of thousands of modules writes a few hundred bytes, not all of them (that made a long run quadratic)."""
+    of thousands of modules writes a few hundred bytes, not all of them (that made a long run quadratic).
+    ``runs`` False: the caller changed no last run since the last save (a claim), so none is looked for."""
     layout = Layout(gitdir)
     disk = state.disk if state.disk is not None else _Disk()
     os.makedirs(os.path.dirname(layout.workflow_state), exist_ok=True)
@@ -314,12 +349,12 @@ def save(gitdir: str, state: EngineState) -> None:
     ref = wf
     if wf is not None and "definition" in wf:
         ref = {k: v for k, v in wf.items() if k != "definition"}
-        if disk.definition is None or disk.definition[0] is not wf:
-            text = (_dumps(wf) + "\n").encode()
-            if disk.definition is None or disk.definition[1] != text:
-                atomic.write_bytes(layout.workflow_definition, text)
-            disk.definition = (wf, text)
-    if _save_runs(layout.workflow_runs, state.last_run, disk):
+        if disk.definition is not wf:  # set when a run starts with a file definition.json does not hold
+            atomic.write_bytes(layout.workflow_definition, (_dumps(wf) + "\n").encode())
+            disk.definition = wf
+            faults.point("workflow.after-definition")  # its definition written, state.json not yet naming it
+    # the last runs, unless they were never looked at (then nothing changed them)
+    if (runs or disk.keys is None) and disk.pending is None and _save_runs(layout.workflow_runs, state._runs, disk):
         faults.point("workflow.after-runs")  # a run's end written, its claim still in state.json
     small: dict[str, Any] = {
         "gates": {k: g.to_json() for k, g in state.gates.items()},
@@ -341,8 +376,8 @@ def save(gitdir: str, state: EngineState) -> None:
 def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
     """The last runs new since the last save, appended to runs.log (fsynced); the whole file written again
     (atomically) when it is not what this state last read or wrote, a last run was removed, or half its lines
-    are outdated. False: nothing changed, nothing written. Finding the new runs is a loop in C: a Python loop
-    over every module at every save made a long run quadratic in the interpreter."""
+    are outdated. False: nothing written. Finding the new runs is a loop in C: a Python loop over every module
+    at every save made a long run quadratic in the interpreter."""
     keys, values = list(runs), list(runs.values())
     old = disk.keys
     fresh: list[str] = []
@@ -353,33 +388,43 @@ def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
         if len(keys) == n and all(map(operator.is_, values, disk.values)):
             return False
         fresh = [*itertools.compress(keys, map(operator.is_not, values, disk.values)), *keys[n:]]
-        whole = disk.lines + len(fresh) > 2 * len(keys) + 64 or _size(file) != disk.size
+        whole = disk.lines + len(fresh) > 2 * len(keys) + 64 or _stat(file) != (disk.size, disk.inode)
     if whole:
         data = b"".join(_line(k, runs[k]) for k in keys)
-        if data or _size(file) != -1:
-            atomic.write_bytes(file, data)
+        if not data and _stat(file) is None:
+            disk.keys, disk.values = keys, values
+            return False  # no last run, and no file to empty
+        atomic.write_bytes(file, data)
         disk.size, disk.lines, disk.runs = len(data), len(keys), hashlib.sha1(data)
+        disk.inode = (_stat(file) or (0, 0))[1]
     else:
         data = b"".join(_line(k, runs[k]) for k in fresh)
-        fd = os.open(file, os.O_WRONLY | os.O_APPEND)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        atomic.append_bytes(file, data)
         disk.size, disk.lines = disk.size + len(data), disk.lines + len(fresh)
+        assert disk.runs is not None  # read or written whole before: the size matched
         disk.runs.update(data)
     disk.keys, disk.values = keys, values
     return True
 
 
-def _size(file: str) -> int:
+def _stat(file: str) -> tuple[int, int] | None:
+    """The file's size and inode (None: there is none)."""
     try:
-        return os.stat(file).st_size
+        st = os.stat(file)
     except FileNotFoundError:
-        return -1
+        return None
+    return st.st_size, st.st_ino
+
+
+def _newer(old: dict[str, LastRun], new: dict[str, LastRun]) -> dict[str, LastRun]:
+    """An older gitbench's last runs (in state.json) and runs.log's: for each module the one of more runs (an
+    older gitbench may have run it again since this one wrote runs.log; runs.log's if they are as many)."""
+    out = dict(old)
+    for mid, run in new.items():
+        kept = out.get(mid)
+        if kept is None or (run.count or 0) >= (kept.count or 0):
+            out[mid] = run
+    return out
 
 
 def _line(key: str, record: LastRun) -> bytes:

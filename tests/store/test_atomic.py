@@ -45,3 +45,35 @@ def test_rewrite_in_place_only_when_the_new_text_fits_the_file_blocks(tmp_path: 
     blocks = path.stat().st_blocks * 512
     assert atomic.rewrite_in_place(str(path), {"a": "x" * (blocks + 1)}) is False
     assert atomic.read_json(str(path)) == {"a": 2}
+
+
+def test_an_append_that_fails_part_way_is_taken_back(tmp_path: Path) -> None:
+    # A real short write: the process may not make files over 40 bytes (RLIMIT_FSIZE), so the append of 60
+    # bytes to a 30-byte file writes 10 of them and fails (EFBIG), as a full disk would.
+    import subprocess
+    import sys
+
+    path = tmp_path / "runs.log"
+    path.write_bytes(b"x" * 29 + b"\n")
+    script = (
+        "import resource, signal, sys\n"
+        "from gitbench.store import atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (40, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        "    atomic.append_bytes(sys.argv[1], b'y' * 59 + b'\\n')\n"
+        "except OSError as exc:\n"
+        "    print(exc.errno)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == str(__import__("errno").EFBIG), res.stdout + res.stderr
+    assert path.read_bytes() == b"x" * 29 + b"\n"  # the 10 bytes written are taken back
+    atomic.append_bytes(str(path), b"z\n")
+    assert path.read_bytes() == b"x" * 29 + b"\nz\n"
+
+
+def test_read_bytes_of_a_missing_file_is_empty_and_other_failures_are_raised(tmp_path: Path) -> None:
+    assert atomic.read_bytes(str(tmp_path / "missing")) == b""
+    assert atomic.read_bytes(str(tmp_path / "missing" / "below")) == b""
+    with pytest.raises(IsADirectoryError):
+        atomic.read_bytes(str(tmp_path))
