@@ -620,6 +620,36 @@ def test_my_publishes_kept_by_pull_keep_mine_that_cannot_be_rebased_can_be_read_
 
 
 @ONE_FLAVOUR
+def test_my_steps_on_a_shared_draft_a_teammate_published_are_rebased_onto_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob adds a step to Alice's shared Draft (not pushed yet); Alice publishes the Draft to the server. After
+    Bob's pull, his Draft holds her steps (now Published) and his. `gitbench rebase` used to refuse it ("the Draft
+    and Published both changed notes.txt": her own step, counted as Published's change), leaving him only to
+    discard his step. The steps already in Published are left out, and his goes on top of it, as `git rebase`
+    does."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice", "notes.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> notes.txt'")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    assert bob.published == alice.published
+    out = bob.run("rebase")
+    assert out.code == 0, out.text
+    assert bob.git("rev-parse", f"{draft}~1").strip() == bob.published
+    assert bob.git("rev-list", "--count", f"{PUBLISHED}..{draft}").strip() == "1"
+    assert bob.git("show", f"{draft}:notes.txt") == "alice\nbob\n"
+    review = bob.ok("review")
+    assert [f["path"] for f in review["files"]] == ["notes.txt"] and review["base"] == bob.published, review
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    assert (bob.path / "notes.txt").read_text() == "alice\nbob\n"
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
 def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
     """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
     server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",

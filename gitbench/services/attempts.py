@@ -287,7 +287,12 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
         # Published need not be a later version of the Draft's base: after a restore (here, or a teammate's that
         # a pull followed) it is an older one. Either way the Draft's own changes go on top of it, and a file that
         # both the Draft and Published changed since the base (the restore took it back) is refused below.
-        base_tree = wb.git.commit(info.base).tree
+        # The Draft's first steps may be in Published already (a teammate published the shared Draft, and this
+        # clone added steps to it since): those are left out, as `git rebase` leaves out what upstream has, and
+        # the rest goes on top. Otherwise Published's change would be those very steps, "changed by both".
+        steps = wb.git.first_parent_chain(info.head, info.base)
+        start = next((c.oid for c in steps if wb.git.is_ancestor(c.oid, published)), info.base)
+        base_tree = wb.git.commit(start).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
         both = sorted(theirs & ours)
@@ -331,11 +336,12 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                 actions,
                 {"paths": both},
             )
-        chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))
+        chain = list(reversed(wb.git.first_parent_chain(info.head, start)))
         new_head = published
-        moved = {info.base: published}  # each old commit of the Draft → the commit it became
+        # each old commit of the Draft → the commit it became (its start, and its steps in Published: Published)
+        moved = {info.base: published, start: published}
         for c in chain:  # each step again, its own changes on the new base; its message (and trailers) kept
-            parent = c.parents[0] if c.parents else info.base
+            parent = c.parents[0] if c.parents else start
             changes = {
                 ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree, wb.git.commit(c.oid).tree)
             }
