@@ -650,6 +650,31 @@ def test_my_steps_on_a_shared_draft_a_teammate_published_are_rebased_onto_it(
 
 
 @ONE_FLAVOUR
+def test_pull_drafts_after_publishing_my_rebased_steps_does_not_bring_back_an_empty_draft(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice published her shared Draft (its shared copy stays on the server); Bob rebased his steps on it and
+    published them here. His `pull --drafts` brought her copy back as a "New Draft" with 0 steps, "made from an
+    older Published", which publish refused: its job record here says it starts where it ends, since the rebase
+    moved it. A shared Draft whose head is in Published and is not Published itself is nothing to bring."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice", "notes.txt")
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> notes.txt'")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    bob.ok("rebase")
+    bob.ok("publish")
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts() == [], out.text
+    assert "New Draft" not in " ".join(out.result["notes"]), out.text
+    bob.ok("push")
+    assert git_server.refs()[PUBLISHED] == bob.published
+
+
+@ONE_FLAVOUR
 def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
     """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
     server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",

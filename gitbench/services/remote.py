@@ -957,11 +957,14 @@ def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
 
 
 def _published_already(wb: Workbench, r: Remote, ref: str, head: str) -> bool:
-    """Is every step of the Draft ``ref`` (at ``head``) in Published, here or on the server? (An empty Draft's head
-    is its base, in Published too: that one is open.)"""
-    if head == _base_of(wb, ref):
-        return False
-    return any(p is not None and wb.git.is_ancestor(head, p) for p in (wb.published(), wb.git.ref(r.published)))
+    """Is every step of the Draft ``ref`` (at ``head``) in Published, here or on the server? An empty Draft made
+    from that very Published (a session that has not ended a turn yet) is open; one whose head is behind it is
+    not, whatever its job record says of its base (a rebase here moves the records of a Draft's jobs)."""
+    empty = head == _base_of(wb, ref)
+    for p in (wb.published(), wb.git.ref(r.published)):
+        if p is not None and wb.git.is_ancestor(head, p) and not (empty and head == p):
+            return True
+    return False
 
 
 def _base_of(wb: Workbench, ref: str) -> str | None:
