@@ -675,6 +675,51 @@ def test_pull_drafts_after_publishing_my_rebased_steps_does_not_bring_back_an_em
 
 
 @ONE_FLAVOUR
+def test_push_drafts_never_drops_a_teammates_steps_from_a_shared_draft_that_went_two_ways(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice and Bob each add a step to Alice's shared Draft; Alice pushes hers first. Bob's `pull --drafts` keeps
+    his ("changed both here and on origin"), and his `push --drafts` then put his head in place of hers on the
+    server: the lease was on her head, which he had fetched. Her next `pull --drafts` followed it ("rebased
+    there"), and her step was in neither Draft nor on the server. A shared Draft that went two ways is not
+    pushed over the teammate's: the push says so and names theirs."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice", "notes.txt")["draft"]
+    label = draft.removeprefix(DRAFTS)
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob > b.txt'")
+    alice.ok("ask", "Mine", "--on-draft", "continue", "--model", "command:sh -c 'echo alice > a2.txt'")
+    alice.ok("push", "--drafts")
+    hers = alice.ref(draft)
+    out = bob.run("pull", "--drafts")
+    assert "changed both here and on origin" in " ".join(out.result["notes"]), out.text
+    out = bob.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert git_server.refs()[draft] == hers, out.text
+    said = " ".join(out.result["notes"])
+    assert f"Draft {label} changed both here and on origin" in said and "not pushed" in said, out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.ref(draft) == hers, out.text
+    assert alice.git("show", f"{draft}:a2.txt") == "alice\n"
+
+    # Bob takes hers (his copy to the trash), Published moves, he rebases it and pushes: that goes, it holds
+    # every step of hers; Alice's pull --drafts follows it.
+    bob.ok("discard", "--draft", label, "--yes")
+    bob.ok("pull", "--drafts")
+    assert bob.ref(draft) == hers
+    bob.ok("ask", "Other", "--on-draft", "fork", "--model", "command:sh -c 'echo other > other.txt'")
+    (other,) = [d for d in bob.drafts() if d != draft]
+    bob.ok("publish", "--remote", "--draft", other.removeprefix(DRAFTS))
+    bob.ok("rebase", "--draft", label)
+    rebased = bob.ref(draft)
+    out = bob.run("push", "--drafts")
+    assert out.code == 0 and git_server.refs()[draft] == rebased, out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.ref(draft) == rebased and "rebased there" in " ".join(out.result["notes"]), out.text
+
+
+@ONE_FLAVOUR
 def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
     """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
     server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",

@@ -595,10 +595,24 @@ def _plan(
         mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
         theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
         for label, head in mine.items():
-            if head is not None and head != theirs.get(label):
-                specs.append(f"{head}:{DRAFT_PREFIX}{label}")
-                leases[DRAFT_PREFIX + label] = theirs.get(label)
-                wanted[DRAFT_PREFIX + label] = head
+            there = theirs.get(label)
+            if head is None or head == there:
+                continue
+            if there is not None and not wb.git.is_ancestor(there, head) and not _holds(wb, head, there):
+                # Went two ways: the server's has steps of a teammate's that this Draft does not hold. Putting ours
+                # in its place would drop them there, and from the teammate's Draft at their next pull --drafts.
+                # (A Draft rebased here holds them: each step keeps its message and trailers.)
+                note = (
+                    f"Draft {label} changed both here and on {r.name}: not pushed, as yours would drop the steps "
+                    f"{r.name}'s has and yours does not (`git log --oneline {DRAFT_PREFIX}{label}..{r.drafts}{label}` "
+                    "lists them). Both are kept."
+                )
+                if note not in sync.notes:
+                    sync.notes.append(note)
+                continue
+            specs.append(f"{head}:{DRAFT_PREFIX}{label}")
+            leases[DRAFT_PREFIX + label] = there
+            wanted[DRAFT_PREFIX + label] = head
         shared = {ref[len(r.shared) :]: wb.git.ref(ref) for ref in wb.git.refs(r.shared)}
         for label, head in shared.items():
             # Shared from here, and published or discarded here since: removed there, unless it moved there.
@@ -607,6 +621,13 @@ def _plan(
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
     return specs, leases, wanted
+
+
+def _holds(wb: Workbench, head: str, there: str) -> bool:
+    """Does the Draft at ``head`` hold every step of ``there`` that it does not have as such: the same step
+    rebased (its message and trailers, which name its job and step), or in Published?"""
+    ours = {c.message for c in wb.git.commits_between(there, head)}
+    return all(c.message in ours for c in wb.git.commits_between(head, there))
 
 
 def _records_over(wb: Workbench, r: Remote, sync: Sync, theirs: str, local: str) -> str:
