@@ -85,6 +85,7 @@ Verb = Literal[
     "status",
     "try",
     "why",
+    "workflow approve",
     "workflow resume",
     "workflow run",
     "workflow status",

@@ -135,6 +135,61 @@ def gitbench_subprocess(
     )
 
 
+class _Subprocess:
+    """``subprocess.Popen`` of `python -m gitbench ARGS`, answering ``communicate`` as ``inprocess.Fork`` does."""
+
+    # Sleeps until the start time, then becomes `python -m gitbench ARGS`.
+    WAITER = (
+        "import os, sys, time\n"
+        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'gitbench', *sys.argv[2:]])\n"
+    )
+
+    def __init__(self, cwd: Path | str, args: list[str], env: dict[str, str], at: float | None, session: bool):
+        argv = [sys.executable, "-m", "gitbench", *args]
+        if at is not None:
+            argv = [sys.executable, "-c", self.WAITER, str(at), *args]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=session,
+        )
+        self.pid, self.args = self.proc.pid, [sys.executable, "-m", "gitbench", *args]
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        return subprocess.CompletedProcess(self.args, self.proc.returncode, out, err)
+
+
+Started = inprocess.Fork | _Subprocess
+
+
+def start_gitbench(
+    cwd: Path | str, *args: str, env: dict[str, str] | None = None, at: float | None = None, new_session: bool = False
+) -> Started:
+    """Start gitbench's real entry point in a process of its own and return at once (as ``subprocess.Popen``):
+    for several commands at the same moment, or one to kill. A fork of this process (``inprocess.start``), or a
+    subprocess where ``gitbench(...)`` would use one. ``at``: it waits until that moment (``time.time()``) to
+    start the command; ``new_session``: a session and process group of its own (``os.killpg`` takes its
+    children). ``.pid``, ``.poll()``; ``.communicate(timeout)`` waits and answers as ``subprocess.run`` does."""
+    if inprocess.forkable({**os.environ, **(env or {})}):
+        return inprocess.start(cwd, list(args), env or {}, at=at, new_session=new_session)
+    return _Subprocess(cwd, list(args), env or {}, at, new_session)
+
+
 def run_hook(cwd: Path | str, agent: str, event: str, payload: dict[str, object]) -> subprocess.CompletedProcess[str]:
     """`gitbench hook AGENT EVENT` as the agent runs it, the event's JSON on stdin; its parent (the agent, for
     gitbench) is this test's process."""
@@ -243,6 +298,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "ProviderServer",
     "Snapshot",
+    "Started",
     "check_invariants",
     "checkpoint_names",
     "git",
@@ -252,6 +308,7 @@ __all__ = [
     "nth_checkpoint",
     "run_hook",
     "run_job",
+    "start_gitbench",
 ]
 
 

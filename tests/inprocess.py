@@ -178,9 +178,103 @@ def forked(
     pipes at file descriptors 0, 1 and 2 (what a job's command writes goes where gitbench's own output goes), as
     ``subprocess.run`` starts it, without a Python start and gitbench's imports. ``timeout``: killed after that
     many seconds and ``subprocess.TimeoutExpired`` raised, as ``subprocess.run`` does."""
-    import selectors
-    import time
+    return start(cwd, args, env, input).communicate(timeout)
 
+
+_PARENT_ENDS: set[int] = set()  # this process's ends of the pipes of forks not yet collected
+
+
+class Fork:
+    """A gitbench call running in a forked copy of this process (``start``), as ``subprocess.Popen`` has one
+    running: ``pid``, and ``communicate`` to feed its stdin, collect its output and wait for it."""
+
+    def __init__(self, pid: int, args: list[str], in_w: int, out_r: int, err_r: int, input: bytes) -> None:
+        self.pid, self.args = pid, [sys.executable, "-m", "gitbench", *args]
+        self._in_w, self._out_r, self._err_r, self._input = in_w, out_r, err_r, input
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """Its exit code if it has ended (then it is waited for, as ``subprocess.Popen.poll`` does), else None."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._exited(status)
+        return self.returncode
+
+    def _exited(self, status: int) -> None:
+        self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+    def communicate(self, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """Wait for the call to end; its exit code and output, as ``subprocess.run`` gives them. ``timeout``:
+        killed after that many seconds and ``subprocess.TimeoutExpired`` raised."""
+        import selectors
+        import time
+
+        in_w, out_r, err_r, data = self._in_w, self._out_r, self._err_r, self._input
+        chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(out_r, selectors.EVENT_READ)
+            sel.register(err_r, selectors.EVENT_READ)
+            if data:
+                sel.register(in_w, selectors.EVENT_WRITE)
+            try:
+                while sel.get_map():
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        if self.returncode is None:
+                            os.kill(self.pid, 9)
+                            self._exited(os.waitpid(self.pid, 0)[1])
+                        raise subprocess.TimeoutExpired(
+                            self.args, timeout or 0, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
+                        )
+                    for key, _ in sel.select(left):
+                        fd = int(key.fd)
+                        if fd == in_w:
+                            try:
+                                data = data[os.write(fd, data[:65536]) :]
+                            except BrokenPipeError:
+                                data = b""  # it stopped reading: as subprocess.run, not an error
+                            if not data:
+                                sel.unregister(fd)
+                                os.close(fd)
+                                _PARENT_ENDS.discard(fd)
+                            continue
+                        chunk = os.read(fd, 65536)
+                        if chunk:
+                            chunks[fd].append(chunk)
+                        else:
+                            sel.unregister(fd)
+            finally:
+                for fd in list(sel.get_map()):
+                    sel.unregister(fd)
+                    os.close(fd)
+                    _PARENT_ENDS.discard(fd)
+                for fd in (out_r, err_r):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                    _PARENT_ENDS.discard(fd)
+        if self.returncode is None:
+            self._exited(os.waitpid(self.pid, 0)[1])
+        assert self.returncode is not None
+        return subprocess.CompletedProcess(
+            self.args, self.returncode, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
+        )
+
+
+def start(
+    cwd: Path | str,
+    args: list[str],
+    env: dict[str, str],
+    input: str | None = None,
+    *,
+    at: float | None = None,
+    new_session: bool = False,
+) -> Fork:
+    """Start `gitbench ARGS` in a forked copy of this process (as ``forked`` runs it) and return at once, as
+    ``subprocess.Popen`` does: several can run at the same time. ``at``: the child waits until that moment
+    (``time.time()``) before it runs the command, so that several start together; ``new_session``: in a
+    session and process group of its own (``start_new_session=True``: a ``killpg`` of it takes its children)."""
     full_env = {**os.environ, **env}
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -195,8 +289,17 @@ def forked(
             os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
-                os.close(fd)
+            # Its own pipes' other ends, and those of forks started before it: held here, a sibling's stdin would
+            # never see its end.
+            for fd in (in_r, in_w, out_r, out_w, err_r, err_w, *_PARENT_ENDS):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if new_session:
+                os.setsid()
+            if at is not None:
+                import time
+
+                time.sleep(max(0.0, at - time.time()))
             code = _child(cwd, args, full_env)
         except BaseException:  # noqa: BLE001 - the set-up failed: say why where the test will read it
             import traceback
@@ -207,56 +310,13 @@ def forked(
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     data = (input or "").encode()
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    deadline = None if timeout is None else time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(out_r, selectors.EVENT_READ)
-        sel.register(err_r, selectors.EVENT_READ)
-        if data:
-            os.set_blocking(in_w, False)
-            sel.register(in_w, selectors.EVENT_WRITE)
-        else:
-            os.close(in_w)
-        try:
-            while sel.get_map():
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    raise subprocess.TimeoutExpired(
-                        [sys.executable, "-m", "gitbench", *args],
-                        timeout or 0,
-                        _text(b"".join(chunks[out_r])),
-                        _text(b"".join(chunks[err_r])),
-                    )
-                for key, _ in sel.select(left):
-                    fd = int(key.fd)
-                    if fd == in_w:
-                        try:
-                            data = data[os.write(fd, data[:65536]) :]
-                        except BrokenPipeError:
-                            data = b""  # it stopped reading: as subprocess.run, not an error
-                        if not data:
-                            sel.unregister(fd)
-                            os.close(fd)
-                        continue
-                    chunk = os.read(fd, 65536)
-                    if chunk:
-                        chunks[fd].append(chunk)
-                    else:
-                        sel.unregister(fd)
-        finally:
-            for fd in list(sel.get_map()):
-                sel.unregister(fd)
-                os.close(fd)
-            for fd in (out_r, err_r):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return subprocess.CompletedProcess(
-        [sys.executable, "-m", "gitbench", *args], code, _text(b"".join(chunks[out_r])), _text(b"".join(chunks[err_r]))
-    )
+    if data:
+        os.set_blocking(in_w, False)
+        _PARENT_ENDS.add(in_w)
+    else:
+        os.close(in_w)
+    _PARENT_ENDS.update((out_r, err_r))
+    return Fork(pid, args, in_w, out_r, err_r, data)
 
 
 def _child(cwd: Path | str, args: list[str], env: dict[str, str]) -> int:

@@ -1,20 +1,19 @@
 """Several gitbench processes at once on one Workbench: they never interleave a state change (DESIGN.md §2.6).
 
-Each round starts seven real processes at the same instant (they sleep until a shared start time, then exec
-`python -m gitbench`): jobs with and without --on-draft publish/discard, publish, restore --yes, checkpoint,
-discard --yes and a read-only status. With GITBENCH_LOCK_WAIT=1 the losers must say "busy" and name the holder
-(exit 8) or meet the state the winner left (draft-open 4, no-draft 5); never an internal error (70) or a
-traceback. After each round the invariants hold, `git fsck` is clean, every checkpoint any process reported
-exists, and every Draft any job created still exists, is in the trash, or was published (its step commit is
-reachable). A last round waits long enough that every process queues and succeeds.
+Each round starts seven processes at the same instant (each a process of its own running gitbench's entry point,
+a fork of the test's process: they wait for a shared start time, then run the command): jobs with and without
+--on-draft publish/discard, publish, restore --yes, checkpoint, discard --yes and a read-only status. With
+GITBENCH_LOCK_WAIT=1 the losers must say "busy" and name the holder (exit 8) or meet the state the winner left
+(draft-open 4, no-draft 5); never an internal error (70) or a traceback. After each round the invariants hold,
+`git fsck` is clean, every checkpoint any process reported exists, and every Draft any job created still exists, is
+in the trash, or was published (its step commit is reachable). A last round waits long enough that every process
+queues and succeeds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -23,17 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHECKPOINT_NAME, git, gitbench, nth_checkpoint
+from tests.conftest import CHECKPOINT_NAME, git, gitbench, nth_checkpoint, start_gitbench
 from tests.invariants import Snapshot, check_invariants
 from tests.test_crash_faults import leftovers, refs
 
 pytestmark = pytest.mark.slow
 
-WAITER = (
-    "import os, sys, time\n"
-    "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
-    "os.execv(sys.executable, [sys.executable, '-m', 'gitbench', *sys.argv[2:]])\n"
-)
 # Exit codes each command may end with when it loses a race; 0 is always allowed.
 ALLOWED = {
     "exec": {4, 8},  # a Draft is open / busy
@@ -90,26 +84,16 @@ def argv(command: str, tag: str, job_seconds: float, first: str) -> list[str]:
 def run_round(repo: Path, commands: list[str], wait: float, name: str, job_seconds: float) -> list[Outcome]:
     """Start every command at the same instant; return how each ended."""
     start = time.time() + 1.0
-    env = {**os.environ, "GITBENCH_LOCK_WAIT": str(wait)}
+    env = {"GITBENCH_LOCK_WAIT": str(wait)}
     first = nth_checkpoint(repo, 1)
     procs = [
-        (
-            c,
-            subprocess.Popen(
-                [sys.executable, "-c", WAITER, str(start), *argv(c, f"{name}-{i}", job_seconds, first)],
-                cwd=repo,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            ),
-        )
+        (c, start_gitbench(repo, *argv(c, f"{name}-{i}", job_seconds, first), env=env, at=start))
         for i, c in enumerate(commands)
     ]
     out = []
     for command, proc in procs:
-        stdout, stderr = proc.communicate(timeout=180)
-        out.append(Outcome(command, proc.returncode, stdout, stderr))
+        res = proc.communicate(timeout=180)
+        out.append(Outcome(command, res.returncode, res.stdout, res.stderr))
     return out
 
 

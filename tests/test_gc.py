@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import check_invariants, copy_workbench, git, gitbench, run_job, worktrees_home
+from tests.conftest import check_invariants, copy_workbench, git, gitbench, run_job, start_gitbench, worktrees_home
 from tests.invariants import cat_objects
 
 DAY = 86400
@@ -387,21 +387,17 @@ def test_a_gc_killed_at_any_moment_leaves_nothing_the_next_command_cannot_settle
         wb = copy_workbench(template, tmp_path / f"killed-{i}")
         folder = wb / loose.relative_to(template)
         count = len(os.listdir(folder))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gitbench", "gc", "--json"],
-            cwd=wb,
-            env={**os.environ, **when},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: the kill takes git's children with it
-        )
+        # A process of its own (a fork of this one running gitbench's entry point: no Python start before gc
+        # begins, so the moments above are moments of gc's run), in its own process group: the kill takes git's
+        # children with it.
+        proc = start_gitbench(wb, "gc", "--json", env=when, new_session=True)
         if how == "after-first-ref":
             deadline = time.monotonic() + 30
             while len(os.listdir(folder)) == count and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.002)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.communicate()
         left = tags(wb)
         outcomes.append((how, round(delay, 2), len(original) - len(left)))
         assert final <= left <= original, "only checkpoints the policy removes went"

@@ -3,6 +3,7 @@ it found it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -98,3 +99,23 @@ def test_a_forked_call_is_a_process_of_its_own(workbench: Path, tmp_path: Path) 
             None,
             1,
         )
+
+
+def test_forks_started_together_run_at_once_each_with_its_own_pipes(workbench: Path) -> None:
+    """``inprocess.start`` returns at once: a fork waiting for its start time (in a session of its own) holds none
+    of an earlier fork's pipes, so that one's stdin ends when the test has written it, not when the later one
+    exits."""
+    import time
+
+    reads = inprocess.start(workbench, ["hook", "claude-code", "pre-tool-use"], {}, "{}")  # reads stdin to its end
+    waits = inprocess.start(workbench, ["status", "--json"], {}, at=time.time() + 4, new_session=True)
+    started = time.monotonic()
+    echoed = reads.communicate(timeout=60)
+    assert echoed.returncode == 0 and "Traceback" not in echoed.stderr, echoed.stderr
+    assert time.monotonic() - started < 4, "the later fork held the earlier one's stdin open"
+    while os.getpgid(waits.pid) != waits.pid and time.monotonic() - started < 3:
+        time.sleep(0.01)  # the child calls setsid() just after the fork
+    assert os.getpgid(waits.pid) == waits.pid != os.getpgid(0), "not in a session of its own"
+    status = waits.communicate(timeout=60)
+    assert status.returncode == 0 and json.loads(status.stdout)["ok"] is True
+    assert time.monotonic() - started >= 3.5, "the fork ran before its start time"

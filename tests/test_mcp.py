@@ -299,11 +299,17 @@ def test_restore_asks_the_user_and_takes_a_pre_restore_checkpoint(workbench: Pat
             err = error(await s.call_tool("restore", {"name": stamp}))
             assert (err["code"], err["exit_code"]) == ("approval-required", 17)
             assert err["details"]["command"] == f"gitbench restore {init} --yes"
-        async with connect(workbench, answer("decline"), era=era) as s:
+        # One client answers both questions: the user declines, then accepts when asked again.
+        user = {"answer": answer("decline")}
+
+        async def ask_user(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+            return await user["answer"](context, params)
+
+        async with connect(workbench, ask_user, era=era) as s:
             err = error(await s.call_tool("restore", {"name": init}))
             assert err["code"] == "approval-declined"
-        assert rev(workbench, "main") == published
-        async with connect(workbench, answer("accept", True, questions), era=era) as s:
+            assert rev(workbench, "main") == published
+            user["answer"] = answer("accept", True, questions)
             res = ok(await s.call_tool("restore", {"name": init}))
             assert res["operation"] == "restore" and res["published"] == first
 

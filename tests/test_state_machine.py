@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +22,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from tests.conftest import CHECKPOINT_NAME, Snapshot, check_invariants, checkpoint_names, git, gitbench, make_project
+from tests.conftest import (
+    CHECKPOINT_NAME,
+    Snapshot,
+    check_invariants,
+    checkpoint_names,
+    git,
+    gitbench,
+    make_project,
+    start_gitbench,
+)
 
 NOW = {"GITBENCH_NOW": "1767225600"}
 START = {"README.md": "# project\n", "src/app.py": "print('hello')\n"}
@@ -245,26 +252,19 @@ class Workbench(RuleBasedStateMachine):
             return  # the same Draft as at the last check: a refusal changes nothing, so the answer is the same
         self.checked = state
         before = Snapshot.take(self.repo)
+        # Both run at once on one Workbench, each a process of its own: the loser waits for the lock; under a loaded
+        # CI machine 2 s is not enough, and "busy" is not what is tested here.
         procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "gitbench", *args],
-                cwd=self.repo,
-                text=True,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                # Both run at once on one Workbench: the loser waits for the lock; under
-                # a loaded CI machine 2 s is not enough, and "busy" is not what is tested here.
-                env={**os.environ, **NOW, "GITBENCH_LOCK_WAIT": "60"},
-            )
+            start_gitbench(self.repo, *args, env={**NOW, "GITBENCH_LOCK_WAIT": "60"})
             for args in (
                 ["restore", self.names[0], "--yes", "--json"],
                 ["exec", "--json", "--", sys.executable, "-c", "open('x', 'w')"],
             )
         ]
         for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 4, f"{proc.args}: exit {proc.returncode}\n{out}{err}"
-            assert json.loads(out)["error"]["code"] == "draft-open"
+            res = proc.communicate(timeout=60)
+            assert res.returncode == 4, f"{res.args}: exit {res.returncode}\n{res.stdout}{res.stderr}"
+            assert json.loads(res.stdout)["error"]["code"] == "draft-open"
         after = Snapshot.take(self.repo)
         assert (after.published, after.drafts, after.checkpoints) == (
             before.published,

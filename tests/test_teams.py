@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench, make_project
+from tests.conftest import Started, git, gitbench, make_project, start_gitbench
 from tests.gitserver import GitServer
 from tests.invariants import check_invariants
 from tests.teams import (
@@ -65,25 +63,21 @@ def at_once(*calls: tuple[Clone, tuple[str, ...]]) -> list[Outcome]:
     return [r for r in results if isinstance(r, Outcome)]
 
 
-def background(clone: Clone, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gitbench", *args, "--json"],
-        cwd=clone.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def background(clone: Clone, *args: str) -> Started:
+    """`gitbench ARGS --json` in the clone, in a process of its own that runs while the test goes on."""
+    return start_gitbench(clone.path, *args, "--json")
 
 
-def finish(proc: subprocess.Popen[str], clone: Clone) -> Outcome:
+def finish(proc: Started, clone: Clone) -> Outcome:
     import json
 
-    out, err = proc.communicate(timeout=120)
+    res = proc.communicate(timeout=120)
+    out, err = res.stdout, res.stderr
     try:
         data = json.loads(out) if out.strip() else {}
     except ValueError:
         data = {}
-    return Outcome(proc.returncode, data, f"in {clone.name} -> {proc.returncode}\n{out}{err}")
+    return Outcome(res.returncode, data, f"in {clone.name} -> {res.returncode}\n{out}{err}")
 
 
 # -- sharing and adopting ---------------------------------------------------------------------------------------

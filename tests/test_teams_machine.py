@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -39,6 +38,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.conftest import start_gitbench
 from tests.gitserver import FLAVOURS, GitServer
 from tests.invariants import check_invariants
 from tests.teams import (
@@ -353,24 +353,20 @@ class TeamMachine(RuleBasedStateMachine):
             out.text = out.text.replace("gitbench push", "gitbench push (cut)", 1)
         else:
             server.pause("pre-receive" if how == "kill before" else "committed")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "gitbench", "push", "--json"],
-                cwd=c.path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            proc = start_gitbench(c.path, "push", "--json")  # a process of its own, running while the server dies
             if server.wait_paused(client=proc):
                 server.kill()
-            stdout, stderr = proc.communicate(timeout=120)
+            res = proc.communicate(timeout=120)
             if server.proc is None:
                 server.start()
             try:
-                data: dict[str, Any] = json.loads(stdout) if stdout.strip() else {}
+                data: dict[str, Any] = json.loads(res.stdout) if res.stdout.strip() else {}
             except ValueError:
                 data = {}
             out = Outcome(
-                proc.returncode, data, f"gitbench push ({how}) in {c.name} -> {proc.returncode}\n{stdout}{stderr}"
+                res.returncode,
+                data,
+                f"gitbench push ({how}) in {c.name} -> {res.returncode}\n{res.stdout}{res.stderr}",
             )
         self.expect(out, 18, 19)
         if out.code == 18:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, gitbench
+from tests.conftest import checkpoint_names, git, gitbench
 from tests.invariants import Snapshot, check_invariants
 from tests.workflow_helpers import (
     MODULE_RUNNER,
@@ -394,6 +394,81 @@ def test_a_manual_gate_holds_a_module_until_approved_and_survives_resume(tmp_pat
     check_invariants(wb)
 
 
+def test_a_run_held_at_a_gate_says_to_approve_it_first_as_resume_alone_would_run_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - id: deploy
+            needs: [a]
+            gate: true
+            outputs: [out/deploy.md]
+            run: {{command: 'echo deploy >> {log}; cp out/a.md out/deploy.md'}}
+          - {{id: sign-off, run: {{input: the signed form}}, outputs: [in/form.md]}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert "Waiting for input: sign-off (the signed form: write in/form.md in the Workbench folder)" in res.stdout
+    approve_then_resume = (
+        "deploy waits for your approval: gitbench workflow approve deploy, then: gitbench workflow resume."
+    )
+    assert approve_then_resume in res.stdout
+    (wb / "in").mkdir()
+    (wb / "in" / "form.md").write_text("signed\n")
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert "Modules left: deploy (manual-gate). " + approve_then_resume in res.stdout
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0  # as the message says: then it runs
+    res = gitbench(wb, "workflow", "resume")
+    assert res.returncode == 0 and "Status: complete" in res.stdout and runs(log) == ["a", "deploy"]
+    check_invariants(wb)
+
+
+def test_a_run_with_nothing_to_run_takes_no_checkpoint_and_makes_no_draft(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - {{id: b, outputs: [out/b.md], run: {{command: 'echo b >> {log}; exit 3'}}}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12 and sorted(runs(log)) == ["a", "b"], res.stderr
+    assert gitbench(wb, "publish").returncode == 0  # a's step; b failed
+    taken = checkpoint_names(wb)
+    # b failed and nothing it is made from changed: it is not run again, and nothing is made for nothing
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12 and sorted(runs(log)) == ["a", "b"], res.stderr
+    assert "Status: Error · b failed: the command exited with status 3 (its last run;" in res.stderr
+    assert "Nothing ran: no checkpoint, no Draft." in res.stderr
+    assert "gitbench workflow run --module b" in res.stderr
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == ""
+    # everything up to date: said so, nothing taken either
+    (wb / ".gitbench" / "workflow.yaml").write_text(
+        f"modules: [{{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}]\n"
+    )
+    git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-qam", "b is gone")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert (
+        "Status: complete. Every module is up to date: nothing to run (no checkpoint taken, no Draft made)."
+        in res.stdout
+    )
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and sorted(runs(log)) == ["a", "b"]
+    # an edit in the folder to what a module reads is still taken: a run with it is a job, as before
+    (wb / "out" / "a.md").write_text("edited\n")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and "Your edits in the folder were taken into the Draft: out/a.md" in res.stdout
+    assert len(checkpoint_names(wb)) == len(taken) + 1 and draft_ref(wb) != ""
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)
+
+
 def test_only_optional_modules_can_be_skipped_and_a_skipped_one_never_runs(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     wb = workflow_bench(
@@ -574,6 +649,12 @@ def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path
     _, modules = status_json(wb)
     assert modules["notify"]["state"] == "complete"
     assert state(wb)["overrides"]["notify"]["tone"] == "casual"
+    # ...and shown, since every later run uses them over what the workflow file says
+    res = gitbench(wb, "workflow", "status")
+    assert (
+        "Settings from module-runner --set / --config-file, used by every run over the file's: "
+        'notify: note="a=b", reviewers=["bo"], rounds=3, tone="casual"'
+    ) in res.stdout
 
     for bad, message in [
         (["--set", "tone"], "--set takes key=value, not 'tone'."),
@@ -585,6 +666,25 @@ def test_set_and_config_file_reach_a_command_module_as_its_config(tmp_path: Path
         assert res.returncode == 2 and message in res.stderr, res.stderr
     res = module_runner(wb, "--module", "nope")
     assert res.returncode == 2 and "There is no module 'nope'" in res.stderr
+
+    # ...and forgotten: one, then the rest; the module then goes by the file's config (outdated: run it again)
+    res = gitbench(wb, "workflow", "unset", "notify", "tone", "ghost")
+    assert res.returncode == 2 and "notify has no setting ghost from module-runner" in res.stderr, res.stderr
+    assert state(wb)["overrides"]["notify"]["tone"] == "casual"  # nothing changed
+    res = gitbench(wb, "workflow", "unset", "notify", "tone")
+    assert res.returncode == 0, res.stderr
+    assert (
+        "notify: forgot tone from module-runner" in res.stdout and "still kept: note, reviewers, rounds" in res.stdout
+    )
+    assert "tone" not in state(wb)["overrides"]["notify"]
+    res = gitbench(wb, "workflow", "unset", "notify")
+    assert res.returncode == 0 and "config again" in res.stdout, res.stdout + res.stderr
+    assert "notify" not in state(wb)["overrides"]
+    res = gitbench(wb, "workflow", "status")
+    assert "Settings from module-runner" not in res.stdout
+    assert "out/config.json=outdated (settings changed" in line_of(res.stdout, "notify"), res.stdout
+    res = gitbench(wb, "workflow", "unset", "notify")
+    assert res.returncode == 0 and "notify has no settings from module-runner" in res.stdout
     check_invariants(wb)
 
 
@@ -778,3 +878,255 @@ def test_a_fix_made_in_the_folder_is_taken_into_the_draft_on_resume_and_counts(s
     assert git(wb, "show", "main:tools/anchor.py") == tool.read_text()
     assert (wb / "unrelated.txt").exists()
     check_invariants(wb, before)
+
+
+def test_an_edit_to_the_workflow_file_in_the_folder_is_named_as_unused_with_the_way_to_use_it(tmp_path: Path) -> None:
+    """A run goes by the workflow file in Published: an edit to it in the folder (a module added between runs)
+    is not used, and the run says so, with how to use it, instead of running as if nothing had been written."""
+    log = tmp_path / "runs.log"
+    first = f"modules: [{{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}]\n"
+    wb = workflow_bench(tmp_path / "project", first)
+    assert gitbench(wb, "workflow", "run").returncode == 0
+    edited = first[:-2] + f", {{id: b, outputs: [out/b.md], run: {{command: 'echo b >> {log}; echo b > out/b.md'}}}}]\n"
+    (wb / ".gitbench" / "workflow.yaml").write_text(edited)
+    unused = (
+        ".gitbench/workflow.yaml in the folder has edits this run does not use: a workflow runs by the file in "
+        "Published. To run by your edits: gitbench add .gitbench/workflow.yaml (no Draft may be open: publish or "
+        "discard it first), then run again."
+    )
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a"], res.stderr
+    assert unused in res.stdout.replace("\n", " ").replace("  note: ", "")
+    # as it says: publish, add, run again: b runs
+    assert gitbench(wb, "publish").returncode == 0
+    assert gitbench(wb, "add", ".gitbench/workflow.yaml").returncode == 0
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0 and runs(log) == ["a", "b"] and "does not use" not in res.stdout, res.stderr
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)
+
+
+def test_module_runner_with_set_on_a_gated_module_fails_until_approved_with_those_settings_then_runs(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - id: deploy
+            gate: true
+            outputs: [out/deploy.txt]
+            config: {{target: staging}}
+            run: {{command: 'echo deploy >> {log}; echo "$GITBENCH_MODULE_CONFIG" > out/deploy.txt'}}
+        """),
+    )
+    res = module_runner(wb, "--module", "deploy")  # not approved: it did not run, and says so
+    assert res.returncode == 2 and runs(log) == [], res.stdout
+    assert "deploy did not run: manual-gate." in res.stderr and "gitbench workflow approve deploy" in res.stderr
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0
+    res = module_runner(wb, "--module", "deploy", "--set", "target=prod")  # approved, but not for these settings
+    assert res.returncode == 2 and runs(log) == [], res.stdout
+    assert "approved for other inputs or settings" in res.stderr
+    res = gitbench(wb, "workflow", "status", "--why", "deploy")
+    assert "deploy's gate was approved for other inputs: its settings changed since the approval" in res.stdout
+    assert gitbench(wb, "workflow", "approve", "deploy").returncode == 0  # now of the settings it runs with
+    res = module_runner(wb, "--module", "deploy", "--set", "target=prod")
+    assert res.returncode == 0 and runs(log) == ["deploy"], res.stderr
+    assert json.loads(git(wb, "show", f"{draft_ref(wb)}:out/deploy.txt")) == {"target": "prod"}
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)
+
+
+def test_a_failed_runs_actions_name_the_module_and_a_cancelled_ones_lead_with_resume(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: broken, outputs: [out/b.txt], run: {{command: 'exit 3'}}}}
+          - {{id: slow, outputs: [out/s.txt], run: {{command: 'touch {started}; sleep 30; echo s > out/s.txt'}}}}
+        """),
+    )
+    res = gitbench(wb, "workflow", "run", "--module", "broken", "--json")
+    assert res.returncode == 12, res.stderr
+    commands = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
+    assert "module-runner --module broken" in commands and "module-runner --module MODULE" not in commands
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitbench", "workflow", "run", "--module", "slow", "--json"],
+        cwd=wb,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C at a terminal
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    actions = json.loads(out)["error"]["actions"]
+    assert actions[0]["command"] == "gitbench workflow resume"  # nothing failed: going on comes first
+    assert not any("failed" in a["label"] or "module-runner" in a["command"] for a in actions)
+    check_invariants(wb)
+
+
+def test_a_modules_error_that_ends_a_sentence_is_not_given_a_second_full_stop(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "project",
+        "modules: [{id: a, outputs: [out/a.txt], run: {command: 'echo \"no input here.\" >&2; exit 1'}}]\n",
+    )
+    res = gitbench(wb, "workflow", "run", "--json")
+    assert res.returncode == 12, res.stderr
+    message = json.loads(res.stdout)["error"]["message"]
+    assert message == "Status: Error · a failed: no input here. Finished modules are kept in the Draft."
+    check_invariants(wb)
+
+
+def test_a_run_of_named_modules_that_cannot_run_says_why_and_takes_no_checkpoint(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    wb = workflow_bench(
+        tmp_path / "project",
+        textwrap.dedent(f"""\
+        modules:
+          - {{id: a, outputs: [out/a.md], run: {{command: 'echo a >> {log}; echo a > out/a.md'}}}}
+          - {{id: opt, optional: true, needs: [a], outputs: [out/o.md], run: {{command: 'echo o > out/o.md'}}}}
+        """),
+    )
+    taken = checkpoint_names(wb)
+    assert gitbench(wb, "workflow", "skip", "opt").returncode == 0
+    res = gitbench(wb, "workflow", "run", "--module", "opt")
+    assert res.returncode == 0, res.stderr
+    assert "opt is not run while skipped (back among the targets: gitbench workflow skip opt --undo)" in res.stdout
+    assert "up to date" not in res.stdout  # it is not: nothing of it ever ran
+    assert gitbench(wb, "workflow", "skip", "opt", "--undo").returncode == 0
+    res = gitbench(wb, "workflow", "run", "--module", "opt")
+    assert (
+        res.returncode == 0
+        and "Nothing can run now (no checkpoint taken, no Draft made): opt (blocked by a)" in res.stdout
+    )
+    assert checkpoint_names(wb) == taken and draft_ref(wb) == "" and runs(log) == []
+    check_invariants(wb)
+
+
+def test_approving_a_module_without_a_gate_is_refused_naming_how_to_gate_it(tmp_path: Path) -> None:
+    wb = workflow_bench(
+        tmp_path / "project", "modules: [{id: a, outputs: [out/a.md], run: {command: 'echo a > out/a.md'}}]\n"
+    )
+    res = gitbench(wb, "workflow", "approve", "a")
+    assert res.returncode == 2, res.stdout
+    assert "a has no gate (gate: false in .gitbench/workflow.yaml, none set at runtime)" in res.stderr
+    assert "gitbench workflow gate a" in res.stderr
+    assert not (wb / ".git/gitbench/workflow/engine/state.json").exists()  # nothing was recorded
+    assert gitbench(wb, "workflow", "gate", "a").returncode == 0  # gated at runtime: now it can be approved
+    assert gitbench(wb, "workflow", "approve", "a").returncode == 0
+    check_invariants(wb)
+
+
+def test_files_a_module_writes_outside_its_outputs_are_named_by_the_run_not_only_logged(tmp_path: Path) -> None:
+    """A command writes beside its output, a model proposes an edit to its input instead of its output: neither
+    reaches the Draft, and the run says which files, from which module, and why (before: only a log line, and a
+    bare "it did not write out/sum.txt")."""
+    import os
+
+    from tests import provider_server as ps
+
+    server = ps.ProviderServer()
+    try:
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(ps.config_toml(server))
+        server.push(ps.ok())  # the default answer edits every file it was sent: in.txt, an input
+        wb = workflow_bench(
+            tmp_path / "project",
+            textwrap.dedent("""\
+            modules:
+              - id: copy
+                inputs: [in.txt]
+                outputs: [out/copy.txt]
+                run: {command: 'cp in.txt out/copy.txt; echo x > in.txt; echo y > stray.txt'}
+              - id: summarise
+                inputs: [in.txt]
+                outputs: [out/sum.txt]
+                run: {model: "fake:test-model", prompt: Summarise in.txt}
+            """),
+            {"in.txt": "text\n"},
+        )
+        res = gitbench(wb, "workflow", "run")
+        assert res.returncode == 12, res.stdout + res.stderr
+        assert (
+            "summarise: failed: it did not write out/sum.txt (it wrote, outside its outputs, refused: in.txt)"
+            in res.stdout
+        )
+        refused = "Not taken into the Draft, 3 file(s) modules wrote: "
+        assert refused in res.stdout
+        said = res.stdout[res.stdout.index(refused) :].split("\n")[0]
+        for part in (
+            "in.txt (copy: not among the module's outputs)",
+            "stray.txt (copy: not among the module's outputs)",
+            "in.txt (summarise: not among the module's outputs)",
+        ):
+            assert part in said, said
+        draft = draft_ref(wb)
+        assert git(wb, "show", f"{draft}:in.txt") == "text\n"  # nothing of them reached the Draft
+        assert "stray.txt" not in git(wb, "ls-tree", "-r", "--name-only", draft)
+        check_invariants(wb)
+    finally:
+        server.close()
+
+
+def test_a_failed_modules_command_once_changed_runs_again(tmp_path: Path) -> None:
+    """A module failed (its command wrote nothing); its command is fixed in the workflow file: the module is
+    ready again, and the next run runs it (before: still "failed, nothing changed since", run nothing)."""
+    wb = workflow_bench(tmp_path / "project", "modules:\n  - {id: a, outputs: [a.txt], run: {command: 'echo hi'}}\n")
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 12, res.stdout + res.stderr
+    assert gitbench(wb, "discard", "--yes").returncode == 0
+    (wb / ".gitbench/workflow.yaml").write_text(
+        "modules:\n  - {id: a, outputs: [a.txt], run: {command: 'echo hi > a.txt'}}\n"
+    )
+    assert gitbench(wb, "add", ".gitbench/workflow.yaml").returncode == 0
+    _, modules = status_json(wb)
+    assert modules["a"]["state"] == "ready", modules["a"]
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert git(wb, "show", f"{draft_ref(wb)}:a.txt") == "hi\n"
+    check_invariants(wb)
+
+
+def test_a_model_module_its_provider_failed_runs_again_at_resume_once_the_provider_is_back(tmp_path: Path) -> None:
+    """The provider answers 500 to every attempt: the run fails (the status says so); with the provider back,
+    `workflow resume` asks again (before: "failed, nothing changed since", it ran nothing)."""
+    import os
+
+    from tests import provider_server as ps
+
+    server = ps.ProviderServer()
+    try:
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "gitbench" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(ps.config_toml(server))
+        server.push(*[ps.status(500)] * 3)  # each of the 3 attempts
+        wb = workflow_bench(
+            tmp_path / "project",
+            "modules:\n  - {id: summarise, inputs: [in.txt], outputs: [in.txt],"
+            ' run: {model: "fake:test-model", prompt: Summarise}}\n',
+            {"in.txt": "text\n"},
+        )
+        res = gitbench(wb, "workflow", "run")
+        assert res.returncode == 12, res.stdout + res.stderr
+        banner, _ = status_json(wb)
+        assert banner == "Status: Error · summarise failed", banner
+        res = gitbench(wb, "workflow", "resume")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "summarise failed for its model provider last time" in res.stdout
+        assert git(wb, "show", f"{draft_ref(wb)}:in.txt") == "text\nedited by model\n"
+        check_invariants(wb)
+    finally:
+        server.close()

@@ -303,6 +303,31 @@ def test_a_bad_workflow_file_stops_every_workflow_command_and_nothing_runs(
     check_invariants(wb, before, published_may_change=False)
 
 
+def test_a_bad_workflow_files_action_puts_the_fix_on_published_which_is_what_a_run_reads(
+    template: Path, tmp_path: Path
+) -> None:
+    """The operator fixes the file in the folder and runs again: the run reads Published's, so the error says to
+    put the fix there (before, only "Fix the file": the same error came back, about a line already fixed)."""
+    wb = tmp_path / "project"
+    shutil.copytree(template, wb, symlinks=True)
+    (wb / ".gitbench/workflow.yaml").write_text("modules: [\n")
+    git(wb, "commit", "-q", "-am", "a broken workflow file")
+    (wb / ".gitbench/workflow.yaml").write_text(GOOD)  # fixed in the folder
+    res = gitbench(wb, "workflow", "run", "--json")
+    assert res.returncode == 2
+    actions = json.loads(res.stdout)["error"]["actions"]
+    assert (
+        actions[0]["label"].startswith("Fix .gitbench/workflow.yaml")
+        and "then put it on Published" in actions[0]["label"]
+    )
+    assert actions[0]["command"] == "gitbench add .gitbench/workflow.yaml"
+    assert gitbench(wb, *actions[0]["command"].split()[1:]).returncode == 0  # as it says
+    res = gitbench(wb, "workflow", "run")
+    assert res.returncode == 0, res.stderr
+    assert gitbench(wb, "publish").returncode == 0
+    check_invariants(wb)
+
+
 # -- property tests: the resolver over random DAGs --------------------------------------------------------------
 
 PROPS = settings(max_examples=150, deadline=None, database=None)

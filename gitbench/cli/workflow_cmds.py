@@ -120,6 +120,12 @@ def approve(module: str, undo: bool = False) -> int:
     return 0
 
 
+def unset(module: str, keys: list[str] | None = None) -> int:
+    """Forget the settings module-runner --set / --config-file kept for MODULE (only KEYS, if named)."""
+    render.out(open_engine().unset(module, keys or None))
+    return 0
+
+
 def skip(module: str, undo: bool = False) -> int:
     """Skip an optional MODULE: the engine stops trying to run it."""
     render.out(open_engine().skip(module, undo))
@@ -177,6 +183,10 @@ def declare(app: typer.Typer) -> None:
     @wf.command("approve", help=approve.__doc__)
     def _approve(module: str, undo: bool = typer.Option(False, "--undo", help="Withdraw the approval.")) -> int:
         return approve(module, undo)
+
+    @wf.command("unset", help=unset.__doc__)
+    def _unset(module: str, keys: list[str] = typer.Argument(None, help="Settings to forget (default: all).")) -> int:
+        return unset(module, keys)
 
     @wf.command("skip", help=skip.__doc__)
     def _skip(module: str, undo: bool = typer.Option(False, "--undo", help="Put it back among the targets.")) -> int:
@@ -242,11 +252,30 @@ def module_runner(
         say = _say(json)
         for line in lines if say is not None else ():
             say(line)
+    _ran_or_waits(module, again)
     if json:
         render.ok_json(to_json(res))
     else:
         render.result(res)
     return 0
+
+
+def _ran_or_waits(module: str, again: errors.Action) -> None:
+    """module-runner is asked for one module: that it did not run (held at a gate, an input missing) is an error
+    naming why and what to do, not a success that a script would take for the module's run."""
+    from gitbench.workflow.resolver import ModuleState
+
+    st = next(m for m in open_engine().status().modules if m.id == module)
+    if st.state in (ModuleState.COMPLETE, ModuleState.NEEDS_INPUT, ModuleState.RUNNING):
+        return
+    why = st.skip or st.reason or st.state
+    actions = [errors.Action("See why", "workflow status", ("--why", module))]
+    if (st.skip or "").startswith("manual-gate"):
+        actions = [errors.Action("Approve it (for these inputs and settings)", "workflow approve", (module,))]
+    raise errors.UsageError(
+        f"{module} did not run: {why}. Nothing of it changed.",
+        [*actions, errors.Action("Then run it again", text=again.text)],
+    )
 
 
 class _WaitLine:

@@ -74,6 +74,20 @@ def show_status(json: bool) -> None:
         sys.stdout.write('{"ok":true,"result":' + engine.status_text() + "}\n")
     else:
         render_status(engine.status_data())
+        kept = {m: v for m, v in engine.state.overrides.items() if v}
+        if kept:
+            # settings a `module-runner --set` (or --config-file) gave: kept in the state, so every later run of
+            # the module uses them, though the workflow file says otherwise
+            import json as jsonlib
+
+            given = "; ".join(
+                f"{m}: " + ", ".join(f"{k}={jsonlib.dumps(v)}" for k, v in sorted(values.items()))
+                for m, values in sorted(kept.items())
+            )
+            render.out(
+                f"Settings from module-runner --set / --config-file, used by every run over the file's: {given} "
+                "(`gitbench workflow unset M` forgets them)"
+            )
 
 
 def why_chain(engine: Engine, module: str) -> dict[str, Any]:

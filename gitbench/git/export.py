@@ -24,6 +24,8 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 
 Snapshot = dict[str, tuple[str, Mode, int, int, int]]  # path -> (oid, mode, size, mtime_ns, inode)
 
+OUTSIDE_SCOPE = "outside the job's scope (--files)"  # the reason a capture gives a file written outside its scope
+
 
 @dataclass
 class Capture:
@@ -125,7 +127,7 @@ def capture(repo: GitRepo, folder: str, snap: Snapshot, scope: Scope) -> Capture
             if entry is None:
                 continue
             if not scope.allows(rel):
-                out.refused.append((rel, "outside the job's scope (--files)"))
+                out.refused.append((rel, OUTSIDE_SCOPE))
                 continue
             seen.add(rel)
             if old is None or (old[0], old[1]) != entry:

@@ -292,6 +292,14 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
             view,
         ]
     if job.kind == "workflow":
+        if job.status == JobStatus.CANCELLED:  # nothing failed: going on comes first
+            return [
+                errors.Action("Go on from where it stopped", "workflow resume"),
+                errors.Action("See where it stopped", "workflow status"),
+                errors.Action("Review the finished modules (or publish them)", "review"),
+                restore,
+                view,
+            ]
         return [
             errors.Action("See which module failed and why", "workflow status"),
             errors.Action("Rerun a module on its own once fixed", text="module-runner --module MODULE"),

@@ -94,14 +94,19 @@ def cluster_capacity(state: engine_state.EngineState, claims: dict[str, Claim]) 
 
 
 def release_lost(state: engine_state.EngineState, say: Progress) -> list[str]:
-    """Modules whose last run was lost with a cluster's worker or scheduler (not their own failure): free to run
-    again, as a run interrupted by a crash is."""
+    """Modules whose last run failed for a reason outside them: lost with a cluster's worker or scheduler, or their
+    model provider unavailable, rate-limited, timed out or unreachable. Free to run again, as a run interrupted by
+    a crash is (a resume once the provider is back asks again)."""
     notes: list[str] = []
     for mid, last in list(state.last_run.items()):
-        if last.lost and last.status == RunStatus.FAILED:
-            state.last_run[mid] = dataclasses.replace(last, status=RunStatus.LOST)
+        if last.status != RunStatus.FAILED or not (last.lost or last.transient):
+            continue
+        state.last_run[mid] = dataclasses.replace(last, status=RunStatus.LOST)
+        if last.lost:
             notes.append(f"{mid} was lost with its worker or the scheduler before it finished; it will run again.")
-            say(events.Note(notes[-1]))
+        else:
+            notes.append(f"{mid} failed for its model provider last time ({last.error}); it will run again.")
+        say(events.Note(notes[-1]))
     return notes
 
 

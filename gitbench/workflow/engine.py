@@ -11,6 +11,7 @@ whose step commit is on the Draft finished: it is never run twice; one without i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -170,6 +171,19 @@ class Engine:
         require_module(wf, mid)
         with self.wb.changing("workflow gate"):
             self.state = self._load()
+            held = self.state.gates.get(mid)
+            if approved and not (wf.modules[mid].gate if held is None or held.required is None else held.required):
+                # approving it would change nothing, while saying "gate approved"
+                raise errors.UsageError(
+                    f"{mid} has no gate (gate: false in {spec.PATH}, none set at runtime): there is nothing to "
+                    "approve, it runs without one.",
+                    [
+                        errors.Action(
+                            "Hold it for approval first, if that is what you meant",
+                            text=f"gitbench workflow gate {mid}",
+                        )
+                    ],
+                )
             gate = self.state.gates.setdefault(mid, Gate(required=wf.modules[mid].gate))
             if required is not None:
                 gate.required = required
@@ -215,6 +229,32 @@ class Engine:
             f" Neither will what needs it, while it is skipped: {', '.join(below)}." if below else ""
         )
 
+    def unset(self, mid: str, keys: list[str] | None = None) -> str:
+        """Forget the settings `module-runner --set` / `--config-file` left for ``mid`` (only ``keys``, if given):
+        its runs go by the workflow file's config again."""
+        require_module(self.workflow(self.view(self.head())), mid)
+        with self.wb.changing("workflow unset"):
+            self.state = self._load()
+            kept = self.state.overrides.get(mid, {})
+            unknown = [k for k in keys or [] if k not in kept]
+            if unknown:
+                held = ", ".join(sorted(kept)) or "none"
+                raise errors.UsageError(
+                    f"{mid} has no setting {', '.join(unknown)} from module-runner (it has: {held}). Nothing changed.",
+                    [errors.Action("See the settings kept", "workflow status")],
+                )
+            gone = sorted(keys or kept)
+            if not gone:
+                return f"{mid} has no settings from module-runner --set / --config-file: it runs with the file's."
+            for key in gone:
+                del kept[key]
+            if not kept:
+                self.state.overrides.pop(mid, None)
+            engine_state.save(self.wb.git.gitdir, self.state)
+        return f"{mid}: forgot {', '.join(gone)} from module-runner; its runs use the workflow file's " + (
+            "config again." if not kept else f"config for them (still kept: {', '.join(sorted(kept))})."
+        )
+
     # -- running ----------------------------------------------------------------------------------------------
     def run(
         self,
@@ -239,8 +279,13 @@ class Engine:
             wf = self.workflow(self.view(self.head()))
             for mid in [*(only or []), *(overrides or {})]:
                 require_module(wf, mid)
+            before = {mid: dict(self.state.overrides.get(mid, {})) for mid in overrides or {}}
             for mid, values in (overrides or {}).items():
                 self.state.overrides.setdefault(mid, {}).update(values)
+            if any(self.state.overrides[mid] != was for mid, was in before.items()):
+                # saved now, not with the module's claim: a gated module may not run yet, and its approval
+                # (`workflow approve`, which reads the state) must see the settings it is to run with
+                engine_state.save(self.wb.git.gitdir, self.state)
             from gitbench import executors
 
             # Opened before anything changes: a scheduler that is not there runs nothing (no checkpoint, no Draft).
@@ -280,12 +325,21 @@ class Engine:
         if lost:
             engine_state.save(self.wb.git.gitdir, self.state)
             notes.extend(lost)
+        unused = steps.unused_workflow_edit(self.wb)
+        if unused is not None:
+            notes.append(unused)
+            say(events.Note(unused))
+        if self._job_in_progress() is None:
+            idle = self._nothing_to_run(max_parallel, only, notes)
+            if idle is not None:
+                return idle
         job = self._job(on_draft, notes, say)
         view = self.view(self.head())
         wf = self.workflow(view)  # again: `--on-draft publish` may have moved Published
         self._record_definition(wf, view)
         job.steps_total = len(wf.modules)
         steps.take_operator_edits(self.wb, wf, job, notes, say)
+        refused_before = len(job.refused)
         try:
             from gitbench.workflow.loop import Loop
 
@@ -302,6 +356,9 @@ class Engine:
                 notes,
                 klass="user-cancel",
             )
+        if len(job.refused) > refused_before:  # written by this run's modules: logged, and said here
+            notes.append(steps.refused_note(job.refused[refused_before:]))
+            say(events.Note(notes[-1]))
         try:
             return self._end(wf, job, notes)
         except errors.GitbenchError as exc:
@@ -324,17 +381,78 @@ class Engine:
             self.state.workflow = {"path": spec.PATH, "blob": blob, "definition": spec.to_json(wf)}
             engine_state.save(self.wb.git.gitdir, self.state)
 
-    def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
-        """The workflow's job: the one in progress (its Draft still there), or a new one."""
+    def _job_in_progress(self) -> JobRecord | None:
+        """The workflow's job whose Draft is still there, if there is one."""
         if self.state.job:
             job = drafts.job_record(self.wb, self.state.job)
             if job is not None and self.wb.git.ref(job.draft) is not None:
-                if job.status != "running":
-                    job.status, job.error = JobStatus.RUNNING, None
-                    self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
-                    drafts.save_job(self.wb, job, note="workflow resumed")
-                say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
                 return job
+        return None
+
+    def _nothing_to_run(
+        self, max_parallel: int | None, only: list[str] | None, notes: list[str]
+    ) -> OperationResult | None:
+        """A run that would start a new job when no module can run (all up to date, held at a gate, failed with
+        nothing changed since): said at once, with no checkpoint taken and no Draft made for nothing (each would
+        stay in the history: a checkpoint per `workflow run` typed to check). None: something can run, or the
+        operator's edits in the folder are to be taken (they may make a module outdated)."""
+        view = self.view(self.head())
+        wf = self.workflow(view)
+        if self.state.running or steps.operator_edits(self.wb, wf):
+            return None
+        statuses = self.resolve(wf, view)
+        plan = scheduler.schedule(
+            wf, statuses, {}, self.state.gates, set(self.state.skipped), max_parallel, set(only) if only else None
+        )
+        if plan.run:
+            return None
+        text = banner(wf, statuses, self.state.skipped)
+        off = untargeted(wf, self.state.skipped)
+        targets = [m for m in wf.order if m not in off and (not only or m in only)]
+        failed = [m for m in targets if statuses[m].state == resolver.ModuleState.FAILED]
+        if failed:
+            raise errors.JobFailed(
+                f"{text}: {statuses[failed[0]].reason} (its last run; nothing it is made from has changed since, "
+                "so it was not run again). Nothing ran: no checkpoint, no Draft.",
+                [
+                    errors.Action("See why", "workflow status"),
+                    errors.Action("Run it again as it is", "workflow run", ("--module", failed[0])),
+                    errors.Action(
+                        f"Changed its command in {spec.PATH}? Bump its `version` there too (a module's command is "
+                        "not part of its fingerprint), then run"
+                    ),
+                ],
+            )
+        left = [m for m in targets if statuses[m].state != resolver.ModuleState.COMPLETE]
+        dropped = [m for m in only or [] if m in off]  # named, but skipped (or needing a skipped module)
+        if dropped:
+            undo = " and ".join(f"gitbench workflow skip {m} --undo" for m in dropped if m in self.state.skipped)
+            summary = (
+                f"{text}. Nothing to run (no checkpoint taken, no Draft made): {', '.join(dropped)} "
+                f"{'is' if len(dropped) == 1 else 'are'} not run while skipped"
+                + (f" (back among the targets: {undo})." if undo else " (the modules they need are skipped).")
+            )
+        elif not left:
+            who = "Every module is" if not only else f"{', '.join(only)} {'is' if len(only) == 1 else 'are'}"
+            summary = f"{text}. {who} up to date: nothing to run (no checkpoint taken, no Draft made)."
+        else:
+            gated = [m for m in left if (statuses[m].skip or "").startswith("manual-gate")]
+            listed = ", ".join(f"{m} ({waits_for(statuses[m])})" for m in left[:10])
+            summary = (
+                f"{text}. Nothing can run now (no checkpoint taken, no Draft made): {listed}. {then_resume(gated)}"
+            )
+        return OperationResult("workflow", summary, notes=notes)
+
+    def _job(self, on_draft: str | None, notes: list[str], say: Progress) -> JobRecord:
+        """The workflow's job: the one in progress (its Draft still there), or a new one."""
+        job = self._job_in_progress()
+        if job is not None:
+            if job.status != "running":
+                job.status, job.error = JobStatus.RUNNING, None
+                self.wb.journal.write({"op": "job", "id": job.id, "draft": job.draft, "pid": os.getpid()})
+                drafts.save_job(self.wb, job, note="workflow resumed")
+            say(events.Continuing(job.id, job.draft[len(DRAFT_PREFIX) :]))
+            return job
         # `--on-draft publish` lets go of the Workbench lock while the open Draft's publish check runs: what this run
         # holds is saved first, and the state read again after, with what another command changed meanwhile.
         engine_state.save(self.wb.git.gitdir, self.state)
@@ -359,14 +477,24 @@ class Engine:
         waiting = [s.id for s in statuses.values() if s.state == resolver.ModuleState.NEEDS_INPUT]
         if failed:
             st = statuses[failed[0]]
-            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions.
-            return jobs.fail(
-                self.wb,
-                job,
-                errors.JobFailed(f"{text}: {st.reason}. Finished modules are kept in the Draft."),
-                notes,
-                klass="module",
-            )
+            # The actions (workflow status, module-runner, workflow resume, ...) come from jobs.next_actions,
+            # the module-runner one for any module: here it names the one that failed.
+            try:
+                return jobs.fail(
+                    self.wb,
+                    job,
+                    errors.JobFailed(f"{text}: {sentence(st.reason)} Finished modules are kept in the Draft."),
+                    notes,
+                    klass="module",
+                )
+            except errors.JobFailed as exc:
+                exc.actions = [
+                    dataclasses.replace(a, text=f"module-runner --module {st.id}")
+                    if a.text.startswith("module-runner")
+                    else a
+                    for a in exc.actions
+                ]
+                raise
         off = untargeted(wf, self.state.skipped)
         left = [m for m in wf.order if statuses[m].state != resolver.ModuleState.COMPLETE and m not in off]
         if waiting or left:
@@ -380,6 +508,7 @@ class Engine:
                 )
             else:
                 why = "Modules left: " + ", ".join(f"{m} ({statuses[m].skip or statuses[m].state})" for m in left[:10])
+            gated = [m for m in left if (statuses[m].skip or "").startswith("manual-gate")]
             job.status = JobStatus.PAUSED
             job.error = {"code": "workflow-paused", "class": "needs-input" if waiting else "paused", "message": why}
             drafts.save_job(self.wb, job, report=jobs.report(job), note="paused")
@@ -388,7 +517,7 @@ class Engine:
 
             return OperationResult(
                 "workflow",
-                f"{text}. {why}. Then: gitbench workflow resume.",
+                f"{text}. {why}. {then_resume(gated)}",
                 draft=job.draft,
                 job=job,
                 notes=notes,
@@ -400,6 +529,31 @@ class Engine:
         result = jobs.complete(self.wb, job, notes)
         result.summary = f"{text}. {result.summary}"
         return result
+
+
+def waits_for(st: ModuleStatus) -> str:
+    """Why a module that is not complete did not run, in a few words: its gate or slot, what blocks it, a missing
+    input (the scheduler's bare ``not-ready`` says none of that)."""
+    if st.skip and st.skip != "not-ready":
+        return st.skip
+    if st.blocked_by:
+        return "blocked by " + ", ".join(st.blocked_by)
+    return f"{st.state}: {st.reason}" if st.reason else str(st.state)
+
+
+def sentence(text: str | None) -> str:
+    """``text`` ended by one full stop: a module's error is its own words (a provider's message, a command's last
+    line of stderr), often with its own stop already."""
+    return (text or "").rstrip().rstrip(".") + "."
+
+
+def then_resume(gated: list[str]) -> str:
+    """How a paused run goes on: a resume alone never runs a module held at its gate, so its approval comes first."""
+    if not gated:
+        return "Then: gitbench workflow resume."
+    approve = " and ".join(f"gitbench workflow approve {m}" for m in gated[:10])
+    waits = "waits" if len(gated) == 1 else "wait"
+    return f"{', '.join(gated[:10])} {waits} for your approval: {approve}, then: gitbench workflow resume."
 
 
 def banner(wf: spec.Workflow, statuses: dict[str, ModuleStatus], skipped: Collection[str] = ()) -> str:

@@ -241,6 +241,8 @@ class Loop:
             count=self._runs(mid) + 1,
             job=claim.job,
             lost=result.lost or None,
+            transient=result.transient or None,
+            recipe=spec.recipe(m) if status == engine_state.RunStatus.FAILED else None,
         )
         if status == engine_state.RunStatus.NEEDS_INPUT:
             self.state.running[mid] = dataclasses.replace(claim, status=ClaimStatus.NEEDS_INPUT)

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from gitbench.scope import Scope
-from gitbench.workflow.spec import ModuleSpec, Workflow
+from gitbench.workflow.spec import ModuleSpec, Workflow, recipe
 from gitbench.workflow.state import Claim, ClaimStatus, LastRun, RunStatus
 
 META_DIR = ".gitbench/meta"
@@ -326,7 +326,12 @@ def resolve_one(
                     blockers.append(b)
         if blockers:
             st.state, st.blocked_by = _M_BLOCKED, blockers
-        elif last is not None and last.status == RunStatus.FAILED and last.fingerprint == fp:
+        elif (
+            last is not None
+            and last.status == RunStatus.FAILED
+            and last.fingerprint == fp
+            and (last.recipe is None or last.recipe == recipe(m))  # a changed command (prompt...) may do better
+        ):
             st.state = ModuleState.FAILED
             st.reason = str(last.error or "its last run failed")
         elif missing_inputs:

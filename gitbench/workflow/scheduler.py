@@ -84,8 +84,8 @@ def schedule(
             plan.skipped[mid] = "not-ready"  # a failed module runs again only when asked for by name
         elif gated(wf, gates, mid, st.fingerprint):
             plan.skipped[mid] = (
-                f"manual-gate: approved for other inputs, they changed since (which: gitbench workflow status "
-                f"--why {mid}); approve again: gitbench workflow approve {mid}"
+                f"manual-gate: approved for other inputs or settings, they changed since (which: gitbench workflow "
+                f"status --why {mid}); approve again: gitbench workflow approve {mid}"
                 if stale_approval(gates.get(mid), st.fingerprint)
                 else "manual-gate"
             )

@@ -104,7 +104,8 @@ def _bad(path: str, message: str, line: int | None) -> errors.UsageError:
     where = f"{path}, line {line}" if line else path
     return errors.UsageError(
         f"The workflow file is not valid: {where}: {message}. Nothing ran.",
-        [errors.Action(f"Fix {path} (reference: docs/workflow.md)")],
+        # A run reads the file in Published: a fix left in the folder is not read (the same error again).
+        [errors.Action(f"Fix {path} (reference: docs/workflow.md), then put it on Published", "add", (path,))],
         {"line": line},
     )
 
@@ -401,6 +402,16 @@ def _order(modules: dict[str, ModuleSpec]) -> list[str]:
         raise _Problem(
             "the modules depend on each other in a cycle: " + " → ".join(cycle), modules[cycle[0]].line
         ) from None
+
+
+def recipe(m: ModuleSpec) -> str:
+    """A hash of what a module does: its kind, its run (command, prompt, model...), what it reads and writes and
+    needs. Not its place in the file, phase or gate; its version and settings are in its fingerprint."""
+    import hashlib
+    import json
+
+    what = [str(m.kind), m.run, m.inputs, m.outputs, m.needs, m.input_request]
+    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def to_json(wf: Workflow) -> dict[str, Any]:

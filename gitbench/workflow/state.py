@@ -52,7 +52,7 @@ class RunStatus(OpenStrEnum):
     COMPLETE = "complete"  # its outputs are written: its step is committed
     FAILED = "failed"
     NEEDS_INPUT = "needs-input"  # an input module (or a Python module) waits for the operator
-    LOST = "lost"  # (a last run only) it failed with its cluster's worker or scheduler: it runs again
+    LOST = "lost"  # (a last run only) it failed for a reason outside it (its cluster, its provider): it runs again
 
 
 _R = TypeVar("_R", bound="_Record")
@@ -148,6 +148,10 @@ class LastRun(_Record):
     count: int | None = None
     job: str | None = None
     lost: bool | None = None  # failed because a cluster's worker or scheduler was lost: the next run runs it again
+    # failed because its model provider was unavailable, rate-limited, timed out or unreachable: the next run
+    # runs it again
+    transient: bool | None = None
+    recipe: str | None = None  # what the module did (``spec.recipe``): once it changes, a failure is not its own
 
     _ALWAYS: ClassVar[frozenset[str]] = frozenset({"error"})
 

@@ -27,6 +27,15 @@ from gitbench.workflow.kinds import ModuleKind
 from gitbench.workflow.runners import Outcome, Provided, Result
 from gitbench.workflow.state import RunStatus
 
+NOT_AN_OUTPUT = "not among the module's outputs"
+
+
+def refused_note(refused: list[dict[str, str]]) -> str:
+    """The files modules wrote that were not taken (outside their outputs, into .git, too large...), by module."""
+    listed = "; ".join(f"{r['path']} ({r.get('module', '?')}: {r['reason']})" for r in refused[:10])
+    more = f"; and {len(refused) - 10} more" if len(refused) > 10 else ""
+    return f"Not taken into the Draft, {len(refused)} file(s) modules wrote: {listed}{more}."
+
 
 def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> Result:
     """Turn what the worker did into a Result (Git writes happen here, in the main thread)."""
@@ -40,16 +49,22 @@ def collect(wb: Workbench, m: spec.ModuleSpec, job: JobRecord, raw: Outcome) -> 
     folder, snap, status, error, seconds = raw.folder, raw.snap, raw.status, raw.error, raw.seconds
     cap = export.capture(wb.git, folder, snap, Scope(tuple(m.outputs)))
     cap.refused.extend(raw.refused)  # what a cluster's worker saw written and did not send back
+    # A module's scope is its outputs (there is no --files): say so. Kept on the job, so the run names them.
+    cap.refused = [(p, NOT_AN_OUTPUT if why == export.OUTSIDE_SCOPE else why) for p, why in cap.refused]
+    job.refused.extend({"path": p, "reason": why, "module": m.id} for p, why in cap.refused)
     shutil.rmtree(folder, ignore_errors=True)
     if status != RunStatus.COMPLETE:
         if status == RunStatus.FAILED and error and m.kind == ModuleKind.COMMAND and not raw.lost:
             error = explain_missing(wb, m, job, folder, snap, error)
-        return Result(status, error=error, seconds=seconds, lost=raw.lost)
+        return Result(status, error=error, seconds=seconds, lost=raw.lost, transient=raw.transient)
     # an output it deleted is as missing as one it never wrote: committing the deletion would leave the module
     # forever not complete
     missing = [o for o in m.outputs if (cap.changes[o] is None if o in cap.changes else o not in snap)]
     if missing:
-        return Result(RunStatus.FAILED, error="it did not write " + ", ".join(missing), seconds=seconds)
+        error = "it did not write " + ", ".join(missing)
+        if cap.refused:  # what it wrote instead, elsewhere: often the very mistake (a wrong path)
+            error += " (it wrote, outside its outputs, refused: " + ", ".join(p for p, _ in cap.refused[:5]) + ")"
+        return Result(RunStatus.FAILED, error=error, seconds=seconds)
     if cap.refused:
         from gitbench.store.logs import Log
 
@@ -157,14 +172,33 @@ def finished_runs(wb: Workbench, job: JobRecord, head: str) -> dict[str, str]:
     return out
 
 
+def operator_edits(wb: Workbench, wf: spec.Workflow) -> list[str]:
+    """The files of the Workbench's folder that differ from its checkout and that the workflow reads or writes
+    (its inputs, outputs and metadata): what a run takes into its Draft first."""
+    if not wb.git.workdir:
+        return []
+    scope = Scope(tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
+    return [p for p in wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
+
+
+def unused_workflow_edit(wb: Workbench) -> str | None:
+    """A note when the workflow file in the Workbench's folder differs from Published's: a run goes by the file
+    in Published (and in its Draft, which never changes it), so those edits are not used (and, before this note,
+    were ignored without a word)."""
+    if not wb.git.workdir or spec.PATH not in wb.git.status_changes(untracked=True):
+        return None
+    return (
+        f"{spec.PATH} in the folder has edits this run does not use: a workflow runs by the file in Published. "
+        f"To run by your edits: gitbench add {spec.PATH} (no Draft may be open: publish or discard it first), "
+        "then run again."
+    )
+
+
 def take_operator_edits(wb: Workbench, wf: spec.Workflow, job: JobRecord, notes: list[str], say: Progress) -> None:
     """Edits the operator made in the Workbench's folder to what the workflow reads or writes (its inputs,
     outputs and metadata) since Published: taken into the Draft as one step, so the resolver counts them
     (a fixed metadata file, a changed input). A file that already matches the Draft is not an edit."""
-    if not wb.git.workdir:
-        return
-    scope = Scope(tuple({p for m in wf.modules.values() for p in (*m.inputs, *m.outputs, resolver.meta_path(m.id))}))
-    paths = [p for p in wb.git.status_changes(untracked=True) if p != spec.PATH and scope.allows(p)]
+    paths = operator_edits(wb, wf)
     if not paths:
         return
     draft_tree = wb.git.commit(str(wb.git.ref(job.draft))).tree

@@ -58,6 +58,8 @@ PATHS = {
     "cached": "the status cache vouches for the tree (nothing changed)",
     "full": "full resolve: no status cache, no snapshot (the engine state, the Draft or gitbench changed)",
     "nothing": "nothing cached: the workflow file and 10,000 metadata files read and parsed too (a fresh clone)",
+    "ran": "as *cached*, in a copy of the Workbench whose engine state is what a run of every module leaves (each"
+    " module's last run in `runs.log`, the definition in `definition.json`)",
 }
 
 
@@ -539,11 +541,47 @@ def _cpu(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, int, by
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), after.ru_maxrss, proc.stdout
 
 
+def after_a_run(gb: str) -> str:
+    """A copy of the Workbench ``gb`` with the engine state a run of every module leaves: each module's last run
+    (complete, its fingerprint from its metadata), the workflow file's definition. Made with gitbench's own state
+    module, as the run would."""
+    from gitbench.workflow import spec
+    from gitbench.workflow import state as engine_state
+    from gitbench.workflow.resolver import meta_path
+
+    ran = gb + "-ran"
+    if os.path.isdir(ran):
+        return ran
+    shutil.copytree(gb, ran, symlinks=True)
+    with open(os.path.join(ran, spec.PATH), "rb") as fh:
+        text = fh.read()
+    wf = spec.parse(text.decode())
+    state = engine_state.EngineState(workflow={"path": spec.PATH, "blob": _hash(text), "definition": spec.to_json(wf)})
+    for mid in wf.order:
+        with open(os.path.join(ran, meta_path(mid)), "rb") as fh:
+            fingerprint = json.loads(fh.read())["fingerprint"]
+        state.last_run[mid] = engine_state.LastRun(
+            status=engine_state.RunStatus.COMPLETE,
+            error=None,
+            finished=1767225600.0,
+            since=1767225600.0,
+            seconds=0.01,
+            run=f"bench.{mid}.1",
+            fingerprint=fingerprint,
+            count=1,
+            job="bench",
+        )
+    engine_state.save(os.path.join(ran, ".git"), state)
+    return ran
+
+
 def measure_cold(modules: int, runs: int, root: str) -> dict[str, Any]:
     """CPU time of `gitbench workflow status --json` on each path of PATHS beside `make -n` on the same DAG,
-    interleaved in the same rounds (one untimed warm-up round). Every path must print the same bytes."""
+    interleaved in the same rounds (one untimed warm-up round). Every path must print the same bytes (but
+    *ran*'s, which shows each module's last run)."""
     env = bench_env(root)
     gb, mk = generate(root, modules, env)
+    ran = after_a_run(gb)
     cache = os.path.join(gb, ".git", "gitbench", "workflow", "cache")
     status = gitbench_cmd() + ["workflow", "status", "--json"]
 
@@ -562,13 +600,17 @@ def measure_cold(modules: int, runs: int, root: str) -> dict[str, Any]:
         assert b"cp " not in mtext, "make thinks something is out of date"
         if i:
             out["make"].append(m)
-        for path in ("nothing", "full", "cached"):
+        for path in ("nothing", "full", "cached", "ran"):
             prepare(path)
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            g, rss, text = _cpu(status, gb, env)
-            expected = expected or text
-            assert text == expected, f"the {path} path printed another status"
-            assert json.loads(text)["result"]["banner"] == "Status: complete"
+            g, rss, text = _cpu(status, ran if path == "ran" else gb, env)
+            doc = json.loads(text)["result"]
+            assert doc["banner"] == "Status: complete"
+            if path == "ran":  # each module's last run, as the engine state has it
+                assert all(m["last_run"]["run"] == f"bench.{m['id']}.1" for m in doc["modules"])
+            else:
+                expected = expected or text
+                assert text == expected, f"the {path} path printed another status"
             if i:
                 out[path].append(g)
                 if rss > before:  # ru_maxrss of the children is the largest so far: only a new peak is this one

@@ -41,6 +41,7 @@ class Result:
     refused: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     lost: bool = False  # its run was lost with a cluster's worker or scheduler: the next run runs it again
+    transient: bool = False  # its model provider failed it (unavailable, rate limit, timeout, network): run again
 
 
 @dataclass
@@ -52,8 +53,10 @@ class Ran:
     status: RunStatus
     error: str | None
     seconds: float
-    refused: list[tuple[str, str]] = field(default_factory=list)  # files a cluster's worker did not send back
+    # files not taken: a cluster's worker did not send them back, or a model proposed them outside the outputs
+    refused: list[tuple[str, str]] = field(default_factory=list)
     lost: bool = False  # the run was lost with a cluster's worker or scheduler (runners/remote.py)
+    transient: bool = False  # its model provider failed it for now (runners/model.py)
 
 
 @dataclass

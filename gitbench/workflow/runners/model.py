@@ -68,6 +68,7 @@ def call(
     from gitbench.services import edits
 
     started = time.monotonic()
+    refused: list[tuple[str, str]] = []  # edits the model proposed outside its outputs: named, never written
     try:
         sent: dict[str, tuple[str, int]] = {}
         for rel in sorted(snap):
@@ -96,6 +97,7 @@ def call(
         plan = edits.plan(
             raw, {p: v for p, v in sent.items() if p in m.outputs}, scope, lambda p: None, settings.max_edit_bytes
         )
+        refused = list(plan.refused)
         for path, (content, _mode) in plan.writes.items():
             full = os.path.join(folder, path)
             if content is None:
@@ -108,4 +110,12 @@ def call(
         status, error = RunStatus.COMPLETE, None
     except errors.GitbenchError as exc:
         status, error = RunStatus.FAILED, exc.message
-    return Ran(folder, snap, status, error, time.monotonic() - started)
+        transient = isinstance(exc, TRANSIENT)
+    else:
+        transient = False
+    return Ran(folder, snap, status, error, time.monotonic() - started, refused=refused, transient=transient)
+
+
+# A provider's failures that are not the module's: the provider down, a rate limit, a timeout, the network. The
+# module's next run (`gitbench workflow resume`) asks again.
+TRANSIENT = (errors.ModelUnavailable, errors.RateLimited, errors.ModelTimeout, errors.NetworkError)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 GUARD = 30.0  # seconds past a command's timeout before the engine stops waiting for its worker's answer
 HERE = "\x00folder\x00"  # the module's folder, in a worker's answer
-OUTSIDE = "outside the job's scope (--files)"  # as a local capture names a file written outside the outputs
+OUTSIDE = export.OUTSIDE_SCOPE  # as a local capture names a file written outside the outputs
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Answer:
     seconds: float
     writes: dict[str, tuple[bytes, int] | None] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    transient: bool = False  # a model module's provider failed it for now: the next run asks again
 
 
 def blob_id(data: bytes) -> str:
@@ -165,7 +166,7 @@ def run_task(task: Task) -> Answer:
                         os.killpg(dog.pid, signal.SIGKILL)
                     dog.wait()
         # the worker's folder is named as the engine's own (an error naming a file in it reads as a local run's)
-        answer = Answer(ran.status, ran.error and ran.error.replace(folder, HERE), ran.seconds)
+        answer = Answer(ran.status, ran.error and ran.error.replace(folder, HERE), ran.seconds, transient=ran.transient)
         _changes(task, folder, snap, answer)
     answer.seconds = time.monotonic() - started if ran.seconds == 0 else ran.seconds
     return answer
@@ -257,7 +258,8 @@ def unpack(m: spec.ModuleSpec, folder: str, snap: export.Snapshot, answer: Any) 
         os.chmod(full, 0o755 if mode == Mode.EXECUTABLE else 0o644)
     error = answer.error and answer.error.replace(HERE, folder)
     status = RunStatus(answer.status)  # one of the three, _malformed checked
-    return Ran(folder, snap, status, error, float(answer.seconds), refused=list(answer.refused))
+    transient = getattr(answer, "transient", False) is True  # (a worker of an older gitbench does not say)
+    return Ran(folder, snap, status, error, float(answer.seconds), refused=list(answer.refused), transient=transient)
 
 
 def _malformed(m: spec.ModuleSpec, snap: export.Snapshot, answer: Any) -> str | None:
