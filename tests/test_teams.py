@@ -817,14 +817,7 @@ def test_pull_drafts_leaves_a_shared_draft_a_job_works_in_here_as_it_is(
         alice.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo alice >> a2.txt'")
     alice.ok("push", "--drafts")
     assert (draft in git_server.refs()) == (alice_does != "discard")
-    pull = subprocess.Popen(
-        [sys.executable, "-m", "gitbench", "pull", "--drafts", "--json"],
-        cwd=bob.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "GITBENCH_LOCK_WAIT": "20"},
-    )
+    pull = start_gitbench(bob.path, "pull", "--drafts", "--json", env={"GITBENCH_LOCK_WAIT": "20"})
     time.sleep(2)  # the pull has fetched and found the Draft gone there, while Bob's job still runs
     flag.touch()
     out = finish(pull, bob)
