@@ -162,6 +162,31 @@ def test_agent_run_claude_makes_each_turn_a_step_and_refuses_the_checkout(bench:
 # -- the hook protocol, event by event (payloads as Claude Code sends them: code.claude.com/docs/en/hooks) -------
 
 
+def test_claude_code_in_a_clone_of_a_workbench_not_adopted_yet_is_told_to_run_init(bench: Path, tmp_path: Path) -> None:
+    """A teammate clones the shared Workbench and starts Claude Code (hooks installed for the user) before
+    `gitbench init`: the hooks guard nothing there, so Claude edits the checkout itself. It used to do so without a
+    word; the session now starts with the reason and the command, for Claude and for the user (who sees the
+    hook's systemMessage). Nothing of gitbench's is made there."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bench), str(clone))
+    assert git(clone, "tag", "-l", "checkpoint/*").strip()  # the checkpoints came with the clone
+    res = gitbench(bench, "agent", "install", "claude-code", "--user")
+    assert res.returncode == 0, res.stderr
+    with AgentServer() as server:
+        server.script(replace("app.py", '"hello"', '"hi"'), say="Done.")
+        env = environment("claude", server)
+        argv = [str(binary("claude")), "-p", "Say hi", "--permission-mode", "acceptEdits", "--model", MODELS["claude"]]
+        out = run(argv, env, clone, 120)
+        assert out.returncode == 0, out.stderr
+        asked = json.dumps([r.body for r in server.of_kind("anthropic/main")])
+    said = f"{clone} is a clone of a gitbench Workbench (it has its checkpoints) that is not adopted here yet"
+    assert said in asked and "Run `gitbench init` there" in asked, asked[:2000]
+    assert not (clone / ".git" / "gitbench").exists()
+    payload = {"session_id": "s0", "cwd": str(clone), "source": "startup"}
+    res = _hook(clone, "claude-code", "SessionStart", payload)
+    assert said in json.loads(res.stdout)["systemMessage"], res.stdout
+
+
 def test_hooks_outside_a_session_or_a_workbench_allow_everything(tmp_path: Path, bench: Path) -> None:
     plain = make_project(tmp_path / "plain")
     for repo in (plain, bench):  # a repository that is not a Workbench; a Workbench with no session

@@ -320,6 +320,47 @@ def test_a_teammates_shared_restore_is_followed_by_pull_never_called_ahead(
 
 
 @ONE_FLAVOUR
+def test_a_draft_open_during_a_teammates_shared_restore_is_rebased_onto_it_and_published(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob has a Draft open (made from Alice's publish) when Alice restores the checkpoint before that publish and
+    shares the restore. Bob's pull follows it and says `gitbench rebase` brings his Draft up: the rebase puts his
+    Draft's own changes on the restored Published (refused only for a file both changed), and he publishes it.
+    Before, the rebase refused a Published that was "moved back" and offered only to discard his work, and
+    publish called the restore a change "outside gitbench" and offered to restore Alice's publish back."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("bad")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    bad = bob.published
+    draft = bob.job("bob's work", "bob.txt")["draft"]
+    label = draft.removeprefix(DRAFTS)
+    before = next(c for c in alice.checkpoints() if c["commit"] != bad and alice.is_ancestor(c["commit"], bad))
+    check_restore(alice, before)
+    alice.ok("push", "--overwrite-published")
+    restored = git_server.refs()[PUBLISHED]
+
+    out = bob.run("pull")
+    assert out.code == 0, out.text
+    said = " ".join(out.result["notes"])
+    assert f"{label} (`gitbench rebase` brings them up)" in said, out.text
+    out = bob.run("publish")
+    assert out.code == 7, out.text
+    assert "outside gitbench" not in out.message and "moved back" in out.message, out.text
+    assert "gitbench rebase" in out.message, out.text
+    assert bob.published == restored
+    out = bob.run("rebase")
+    assert out.code == 0, out.text
+    assert bob.git("rev-parse", f"{draft}~1").strip() == restored
+    assert bob.git("show", f"{draft}:bob.txt") == "bob's work\n"
+    assert bob.git("ls-tree", "--name-only", draft, "f.txt") == ""  # what the restore took back stays out
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    assert (bob.path / "bob.txt").read_text() == "bob's work\n" and not (bob.path / "f.txt").exists()
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
 def test_pull_refuses_a_teammates_restore_when_this_clone_published_since(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -514,6 +555,279 @@ def test_a_plain_pull_keeps_the_record_of_a_shared_draft_it_does_not_move_and_sa
     check_invariants(bob.path)
 
 
+@ONE_FLAVOUR
+def test_both_publish_the_same_file_and_the_refused_rebase_offers_commands_that_work(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice and Bob each run a job on the same file; Alice publishes to the server first. Bob's `publish
+    --remote` says pull then rebase; the rebase is refused (both changed f.txt) and offers to discard the Draft
+    or to run his command again from the new Published. Each offered action, run as given, works: the command
+    again used to be `gitbench exec -- CMD`, refused (`draft-open`) while his Draft is still open. His old Draft
+    stays recoverable."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice's line")
+    bob.job("bob's line")
+    (old,) = bob.drafts()
+    old_head = bob.ref(old)
+    alice.ok("publish", "--remote")
+    out = bob.run("publish", "--remote")
+    assert out.code == 19 and "gitbench pull" in out.message, out.text
+    bob.ok("pull")
+    out = bob.run("rebase")
+    assert out.code == 7 and "f.txt" in out.message, out.text
+    again = next(a for a in out.error["actions"] if a["verb"] == "exec")
+    out = bob.run(again["verb"], *again["args"])
+    assert out.code == 0, out.text
+    (new,) = bob.drafts()
+    assert bob.git("show", f"{new}:f.txt") == "alice's line\nbob's line\n"
+    assert old_head in bob.git("for-each-ref", "--format=%(objectname)", "refs/gitbench/trash/")
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
+def test_my_publishes_kept_by_pull_keep_mine_that_cannot_be_rebased_can_be_read_before_anything_else(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob published here, Alice there, both on f.txt. `push` says `pull --keep-mine`; Bob's publish becomes the
+    Draft unshared-DATE; its rebase is refused (both changed f.txt). The only way out offered was to discard
+    it: Bob's published work, with no word on how to see it to make it again. The refusal offers its patch."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice's line")
+    bob.job("bob's line")
+    alice.ok("publish", "--remote")
+    bob.ok("publish")
+    out = bob.run("push")
+    assert out.code == 19 and "gitbench pull --keep-mine origin" in out.message, out.text
+    bob.ok("pull", "--keep-mine")
+    (kept,) = bob.drafts()
+    label = kept.removeprefix(DRAFTS)
+    assert label.startswith("unshared-")
+    out = bob.run("rebase", "--draft", label)
+    assert out.code == 7 and "f.txt" in out.message, out.text
+    see = next((a for a in out.error["actions"] if a["verb"] == "review"), None)
+    assert see is not None and see["args"] == ["--draft", label, "--patch"], out.text
+    shown = gitbench(bob.path, *[see["verb"], *see["args"]])
+    assert shown.returncode == 0 and "+bob's line" in shown.stdout, shown.stdout + shown.stderr
+    assert bob.ref(kept) is not None  # nothing was changed by the refusal or by looking
+
+
+@ONE_FLAVOUR
+def test_my_steps_on_a_shared_draft_a_teammate_published_are_rebased_onto_it(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob adds a step to Alice's shared Draft (not pushed yet); Alice publishes the Draft to the server. After
+    Bob's pull, his Draft holds her steps (now Published) and his. `gitbench rebase` used to refuse it ("the Draft
+    and Published both changed notes.txt": her own step, counted as Published's change), leaving him only to
+    discard his step. The steps already in Published are left out, and his goes on top of it, as `git rebase`
+    does."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice", "notes.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> notes.txt'")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    assert bob.published == alice.published
+    out = bob.run("rebase")
+    assert out.code == 0, out.text
+    assert bob.git("rev-parse", f"{draft}~1").strip() == bob.published
+    assert bob.git("rev-list", "--count", f"{PUBLISHED}..{draft}").strip() == "1"
+    assert bob.git("show", f"{draft}:notes.txt") == "alice\nbob\n"
+    review = bob.ok("review")
+    assert [f["path"] for f in review["files"]] == ["notes.txt"] and review["base"] == bob.published, review
+    bob.ok("publish", "--remote")
+    assert git_server.refs()[PUBLISHED] == bob.published
+    assert (bob.path / "notes.txt").read_text() == "alice\nbob\n"
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
+def test_pull_drafts_after_publishing_my_rebased_steps_does_not_bring_back_an_empty_draft(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice published her shared Draft (its shared copy stays on the server); Bob rebased his steps on it and
+    published them here. His `pull --drafts` brought her copy back as a "New Draft" with 0 steps, "made from an
+    older Published", which publish refused: its job record here says it starts where it ends, since the rebase
+    moved it. A shared Draft whose head is in Published and is not Published itself is nothing to bring."""
+    alice, bob = make_team(git_server, tmp_path)
+    alice.job("alice", "notes.txt")
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> notes.txt'")
+    alice.ok("publish", "--remote")
+    bob.ok("pull")
+    bob.ok("rebase")
+    bob.ok("publish")
+    out = bob.run("pull", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts() == [], out.text
+    assert "New Draft" not in " ".join(out.result["notes"]), out.text
+    bob.ok("push")
+    assert git_server.refs()[PUBLISHED] == bob.published
+
+
+@ONE_FLAVOUR
+def test_push_drafts_never_drops_a_teammates_steps_from_a_shared_draft_that_went_two_ways(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice and Bob each add a step to Alice's shared Draft; Alice pushes hers first. Bob's `pull --drafts` keeps
+    his ("changed both here and on origin"), and his `push --drafts` then put his head in place of hers on the
+    server: the lease was on her head, which he had fetched. Her next `pull --drafts` followed it ("rebased
+    there"), and her step was in neither Draft nor on the server. A shared Draft that went two ways is not
+    pushed over the teammate's: the push says so and names theirs."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice", "notes.txt")["draft"]
+    label = draft.removeprefix(DRAFTS)
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob > b.txt'")
+    alice.ok("ask", "Mine", "--on-draft", "continue", "--model", "command:sh -c 'echo alice > a2.txt'")
+    alice.ok("push", "--drafts")
+    hers = alice.ref(draft)
+    out = bob.run("pull", "--drafts")
+    assert "changed both here and on origin" in " ".join(out.result["notes"]), out.text
+    out = bob.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert git_server.refs()[draft] == hers, out.text
+    said = " ".join(out.result["notes"])
+    assert f"Draft {label} changed both here and on origin" in said and "not pushed" in said, out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.ref(draft) == hers, out.text
+    assert alice.git("show", f"{draft}:a2.txt") == "alice\n"
+
+    # Bob takes hers (his copy to the trash), Published moves, he rebases it and pushes: that goes, it holds
+    # every step of hers; Alice's pull --drafts follows it.
+    bob.ok("discard", "--draft", label, "--yes")
+    bob.ok("pull", "--drafts")
+    assert bob.ref(draft) == hers
+    bob.ok("ask", "Other", "--on-draft", "fork", "--model", "command:sh -c 'echo other > other.txt'")
+    (other,) = [d for d in bob.drafts() if d != draft]
+    bob.ok("publish", "--remote", "--draft", other.removeprefix(DRAFTS))
+    bob.ok("rebase", "--draft", label)
+    rebased = bob.ref(draft)
+    out = bob.run("push", "--drafts")
+    assert out.code == 0 and git_server.refs()[draft] == rebased, out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.ref(draft) == rebased and "rebased there" in " ".join(out.result["notes"]), out.text
+
+
+@ONE_FLAVOUR
+def test_pull_drafts_does_not_bring_a_shared_draft_already_published(git_server: GitServer, tmp_path: Path) -> None:
+    """Alice shares a Draft, then publishes it with `publish --remote` (which leaves her shared copy on the
+    server). Bob's `pull --drafts` used to say "New Draft from origin" for it and at once "closed as published",
+    taking a publish checkpoint of his own for a publish he did not make, at every `pull --drafts` after a plain
+    pull had closed it already. It is published: it is not brought, and nothing of it is made here."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("shared then published")["draft"]
+    alice.ok("push", "--drafts")
+    alice.ok("publish", "--remote")
+    assert draft in git_server.refs()
+    for args in (("pull",), ("pull", "--drafts"), ("pull", "--drafts")):
+        tags = set(bob.refs(TAGS))
+        out = bob.run(*args)
+        said = " ".join(out.result["notes"])
+        assert "New Draft" not in said and "closed as published" not in said, out.text
+        assert set(bob.refs(TAGS)) <= set(git_server.refs(TAGS)) | tags, out.text  # no checkpoint of Bob's
+        assert bob.drafts() == [] and bob.published == alice.published, out.text
+    check_invariants(bob.path)
+
+
+@ONE_FLAVOUR
+def test_push_drafts_removes_a_shared_draft_discarded_here_after_it_followed_a_teammates_steps(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Alice shares a Draft; Bob continues it with his agent and pushes; Alice's `pull --drafts` follows his
+    steps; she discards it and runs `push --drafts`, which "removes from the server the Drafts you shared before
+    and have since published or discarded here" (docs/teams.md). It was left there (her record of what she shared
+    was still her old head), and came back to her as a "New Draft" at her next `pull --drafts`."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Add mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> b.txt'")
+    bob.ok("push", "--drafts")
+    alice.ok("pull", "--drafts")
+    assert alice.ref(draft) == bob.ref(draft) == git_server.refs()[draft]
+    alice.ok("discard", "--yes")
+    out = alice.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert draft not in git_server.refs(), out.text
+    out = alice.run("pull", "--drafts")
+    assert alice.drafts() == [], out.text
+    # Bob, who has not changed it since, finds it gone there: to his trash, recoverable.
+    out = bob.run("pull", "--drafts")
+    assert bob.drafts() == [], out.text
+    assert "gone from origin" in " ".join(out.result["notes"]), out.text
+
+
+@ONE_FLAVOUR
+def test_push_drafts_after_a_teammate_removed_a_draft_this_clone_shared_too(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """Bob continued Alice's shared Draft and pushed it (so he shared it too); Alice discarded it and pushed her
+    Drafts, removing it there; Bob's `pull --drafts` put his copy away. Bob's next `push --drafts` then tried to
+    remove it there again, leased on a Draft the server no longer had: refused five times over, and reported as
+    "origin kept changing while gitbench pushed: teammates are pushing right now". Nothing is left to remove."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    bob.ok("ask", "Add mine", "--on-draft", "continue", "--model", "command:sh -c 'echo bob >> b.txt'")
+    bob.ok("push", "--drafts")
+    alice.ok("pull", "--drafts")
+    alice.ok("discard", "--yes")
+    alice.ok("push", "--drafts")
+    assert draft not in git_server.refs()
+    out = bob.run("pull", "--drafts")
+    assert bob.drafts() == [], out.text
+    bob.job("bob's next", "c.txt")
+    out = bob.run("push", "--drafts")
+    assert out.code == 0, out.text
+    assert bob.drafts()[0] in git_server.refs() and draft not in git_server.refs()
+    assert bob.run("push", "--drafts").code == 0
+
+
+@ONE_FLAVOUR
+@pytest.mark.parametrize("alice_does", ["discard", "a step"])
+def test_pull_drafts_leaves_a_shared_draft_a_job_works_in_here_as_it_is(
+    git_server: GitServer, tmp_path: Path, alice_does: str
+) -> None:
+    """Bob continues Alice's shared Draft with his agent; while it runs, Alice discards the Draft (or adds a step
+    to it) and pushes her Drafts, and Bob runs `pull --drafts`. The pull used to wait for Bob's job to end, then
+    discard the Draft as "not changed here", with the step Bob's agent had just recorded: the job said "finished
+    ... in Draft X", and Bob found no Draft (or move it to Alice's head under the running job, which then lost
+    its step). A Draft a job works in here is changed here: it stays as it is, with the step."""
+    alice, bob = make_team(git_server, tmp_path)
+    draft = alice.job("alice's part", "a.txt")["draft"]
+    alice.ok("push", "--drafts")
+    bob.ok("pull", "--drafts")
+    flag = tmp_path / "go"
+    agent = f"command:sh -c 'while [ ! -e {flag} ]; do sleep 0.05; done; echo bob >> b.txt'"
+    job = background(bob, "ask", "Add mine", "--on-draft", "continue", "--model", agent)
+    running = bob.path / ".git" / "gitbench" / "running"
+    deadline = time.monotonic() + 30
+    while not any(running.glob("*.json")):
+        assert job.poll() is None and time.monotonic() < deadline, finish(job, bob).text
+        time.sleep(0.05)
+    if alice_does == "discard":
+        alice.ok("discard", "--yes")
+    else:
+        alice.ok("ask", "More", "--on-draft", "continue", "--model", "command:sh -c 'echo alice >> a2.txt'")
+    alice.ok("push", "--drafts")
+    assert (draft in git_server.refs()) == (alice_does != "discard")
+    pull = start_gitbench(bob.path, "pull", "--drafts", "--json", env={"GITBENCH_LOCK_WAIT": "20"})
+    time.sleep(2)  # the pull has fetched and found the Draft gone there, while Bob's job still runs
+    flag.touch()
+    out = finish(pull, bob)
+    assert finish(job, bob).code == 0
+    assert out.code == 0, out.text
+    assert bob.drafts() == [draft], out.text
+    assert bob.git("show", f"{draft}:b.txt") == "bob\n", out.text
+    assert "a job works in it here" in " ".join(out.result["notes"]), out.text
+
+
 def test_a_shared_draft_published_there_goes_to_the_trash_here_and_its_job_stays_published(
     git_server: GitServer, tmp_path: Path
 ) -> None:
@@ -701,6 +1015,28 @@ def test_a_server_that_refuses_a_ref_gets_nothing_and_the_message_names_it(
     model.check(why="a refused push")
     assert git_server.refs() == {**git_server.refs()}  # nothing half-applied: checked by the model above
     assert not set(tags_of(alice)) <= set(git_server.refs())  # the new checkpoints did not go alone
+
+
+@ONE_FLAVOUR
+def test_a_server_rule_that_refuses_push_and_publish_remote_is_quoted_and_no_dry_run_is_offered(
+    git_server: GitServer, tmp_path: Path
+) -> None:
+    """A server rule (a protected branch: the server's update hook) refuses Published. The refusal used to say only
+    "[remote rejected] (hook declined)", without the server's own words (the `remote:` lines that say why), and
+    offered "See what the server says: git push --dry-run origin ...": a dry run never reaches the server's hooks,
+    so it said the push would go through (and `git push --dry-run origin` alone failed: no upstream)."""
+    alice, _ = make_team(git_server, tmp_path)
+    alice.job("alice")
+    git_server.reject("refs/heads/main")
+    for args in (("publish", "--remote"), ("push",)):
+        if args == ("push",):
+            alice.ok("publish")
+        out = alice.run(*args)
+        assert out.code == 18, out.text
+        assert "the server refuses refs/heads/main" in out.error["message"], out.text
+        commands = [a.get("command") or "" for a in out.error["actions"]]
+        assert not any("--dry-run" in c for c in commands), out.text
+    assert git_server.refs()[PUBLISHED] != alice.published
 
 
 # -- interrupted pushes -----------------------------------------------------------------------------------------

@@ -35,6 +35,18 @@ class PushResult:
     def rejected(self) -> list[PushLine]:
         return [line for line in self.lines if line.flag == "!"]
 
+    @property
+    def server_words(self) -> str:
+        """What the server itself said (its hooks, its branch protection: Git's ``remote:`` lines), in one line;
+        empty when it said nothing."""
+        said: list[str] = []
+        for line in self.stderr.splitlines():
+            if line.startswith("remote:"):
+                text = line[len("remote:") :].strip()
+                if text and text not in said:
+                    said.append(text)
+        return " ".join(said[:6]) + (" …" if len(said) > 6 else "")
+
 
 @dataclass
 class FetchResult:

@@ -70,6 +70,20 @@ def locate(cwd: str) -> tuple[str, str] | None:
         here = parent
 
 
+def _has_checkpoints(gitdir: str) -> bool:
+    """Does the repository hold gitbench checkpoints (``refs/tags/checkpoint/*``, loose or packed)?"""
+    try:
+        if os.listdir(os.path.join(gitdir, "refs", "tags", "checkpoint")):
+            return True
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(gitdir, "packed-refs"), "rb") as fh:
+            return any(b" refs/tags/checkpoint/" in line for line in fh)
+    except OSError:
+        return False
+
+
 def _linked_gitdir(top: str) -> str | None:
     """The git folder a linked worktree's ``.git`` file at ``top`` names, or None."""
     try:
@@ -689,7 +703,18 @@ def handle(event: HookEvent) -> HookReply:
                 _note_model(event, reopened)
                 return HookReply(context=_welcome(reopened), env=_env(reopened))
         found = locate(event.cwd)
-        if found is None or not os.path.isdir(os.path.join(found[0], "gitbench")):
+        if found is None:
+            return HookReply()
+        if not os.path.isdir(os.path.join(found[0], "gitbench")):
+            if kind == "session-start" and _has_checkpoints(found[0]):
+                # A clone of a shared Workbench (its checkpoints came with `git clone`) that nobody adopted here:
+                # the hooks guard nothing, so the agent edits the checkout itself. Said once, to both.
+                said = (
+                    f"gitbench: {found[1]} is a clone of a gitbench Workbench (it has its checkpoints) that is not "
+                    "adopted here yet, so this session has no Draft: its edits go straight into the checked-out "
+                    "files. Run `gitbench init` there, then start the session again."
+                )
+                return HookReply(context=said, message=said)
             return HookReply()
         if kind == "session-start" and _in_other_worktree(found):
             label = _draft_of_worktree(found[1])

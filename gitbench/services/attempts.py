@@ -284,18 +284,25 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
             return OperationResult(
                 "rebase", f"The Draft {label} is already made from Published; nothing to do.", draft=ref
             )
-        if not wb.git.is_ancestor(info.base, published):
-            raise errors.PublishConflict(
-                f"Published ({published[:12]}) is not a later version of the commit the Draft {label} was made "
-                f"from ({info.base[:12]}): it was moved back or rewritten, so the Draft cannot be rebased.",
-                [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes")), errors.CHECKPOINTS],
-            )
-        base_tree = wb.git.commit(info.base).tree
+        # Published need not be a later version of the Draft's base: after a restore (here, or a teammate's that
+        # a pull followed) it is an older one. Either way the Draft's own changes go on top of it, and a file that
+        # both the Draft and Published changed since the base (the restore took it back) is refused below.
+        # The Draft's first steps may be in Published already (a teammate published the shared Draft, and this
+        # clone added steps to it since): those are left out, as `git rebase` leaves out what upstream has, and
+        # the rest goes on top. Otherwise Published's change would be those very steps, "changed by both".
+        steps = wb.git.first_parent_chain(info.head, info.base)
+        start = next((c.oid for c in steps if wb.git.is_ancestor(c.oid, published)), info.base)
+        base_tree = wb.git.commit(start).tree
         theirs = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(published).tree)}
         ours = {c.path for c in wb.git.diff_trees(base_tree, wb.git.commit(info.head).tree)}
         both = sorted(theirs & ours)
         if both:
-            actions = [errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes"))]
+            actions = [
+                # What it changes, to make it again on the new Published (a Draft `pull --keep-mine` made of this
+                # clone's own publishes has no job to run again): read before anything is thrown away.
+                errors.Action("See what the Draft changes", "review", ("--draft", label, "--patch")),
+                errors.Action("Discard the Draft", "discard", ("--draft", label, "--yes")),
+            ]
             # again from the new Published, as the job was made: `try` takes only a Workshop job, this one by id
             maker = drafts.job_of(wb, ref)
             if maker is not None and maker.kind == "ask":
@@ -303,9 +310,24 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                     errors.Action("Or try the job again from the new Published", "try", ("MODEL", "--job", maker.id))
                 )
             elif maker is not None and maker.kind == "exec" and maker.command:
-                actions.append(
-                    errors.Action("Or run the command again from the new Published", "exec", ("--", *maker.command))
-                )
+                # exec keeps one Draft at a time: the only one open is set aside (recoverably) as the command runs
+                # again; with others open too, exec refuses until they are published or discarded.
+                if len(wb.draft_refs()) == 1:
+                    actions.append(
+                        errors.Action(
+                            "Or discard it (recoverable) and run the command again from the new Published",
+                            "exec",
+                            ("--on-draft", "discard", "--", *maker.command),
+                        )
+                    )
+                else:
+                    actions.append(
+                        errors.Action(
+                            "Or, once no other Draft is open, run the command again from the new Published",
+                            "exec",
+                            ("--", *maker.command),
+                        )
+                    )
             raise errors.PublishConflict(
                 f"The Draft {label} and Published both changed {len(both)} file(s) since the Draft was made: "
                 + ", ".join(both[:20])
@@ -314,11 +336,12 @@ def rebase(wb: Workbench, label: str | None = None) -> OperationResult:
                 actions,
                 {"paths": both},
             )
-        chain = list(reversed(wb.git.first_parent_chain(info.head, info.base)))
+        chain = list(reversed(wb.git.first_parent_chain(info.head, start)))
         new_head = published
-        moved = {info.base: published}  # each old commit of the Draft → the commit it became
+        # each old commit of the Draft → the commit it became (its start, and its steps in Published: Published)
+        moved = {info.base: published, start: published}
         for c in chain:  # each step again, its own changes on the new base; its message (and trailers) kept
-            parent = c.parents[0] if c.parents else info.base
+            parent = c.parents[0] if c.parents else start
             changes = {
                 ch.path: ch.new for ch in wb.git.diff_trees(wb.git.commit(parent).tree, wb.git.commit(c.oid).tree)
             }

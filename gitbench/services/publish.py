@@ -313,30 +313,45 @@ def conflict_moved(wb: Workbench, label: str, base: str, published: str) -> erro
     cps = history(wb)
     back = [cp for cp in cps if cp.commit == base]
     ahead = wb.git.is_ancestor(base, published)
+    # Moved back by a restore (here, or a teammate's that a pull followed): its pre-restore checkpoint keeps the
+    # Published the Draft was made from. (A plain `git reset` takes none: that is a change outside gitbench.)
+    moved_back = (
+        not ahead
+        and wb.git.is_ancestor(published, base)
+        and any(cp.kind == CheckpointKind.PRE_RESTORE and cp.commit == base for cp in cps)
+    )
     which = _which(wb, label)
-    actions = []
-    if ahead:  # Published only moved on: the Draft's changes can go on top of it when they touch other files
-        actions.append(
-            errors.Action(
-                "Rebase the Draft onto the new Published (refused if both changed the same files)",
-                "rebase",
-                which,
-            )
+    # Whichever way Published moved, the Draft's own changes can go on top of it when they touch other files.
+    actions = [
+        errors.Action(
+            "Rebase the Draft onto Published as it is now (refused if both changed the same files)", "rebase", which
         )
+    ]
     actions.append(errors.Action("Discard the Draft", "discard", (*which, "--yes")))
     if back:
         actions.append(
             errors.Action(
-                "Restore Published to where the Draft started (the outside change stays in a pre-restore checkpoint)",
+                "Or undo the restore: Published back to where the Draft started (a pre-restore checkpoint keeps it)"
+                if moved_back
+                else "Restore Published to where the Draft started (the outside change stays in a pre-restore "
+                "checkpoint)",
                 "restore",
                 (back[-1].name, "--keep-draft", "--yes"),
             )
         )
-    actions.append(errors.Action("See what changed", text=f"git log {base[:12]}..{wb.branch}"))
+    if moved_back:
+        actions.append(errors.Action("See what the restore took back", text=f"git log {wb.branch}..{base[:12]}"))
+    else:
+        actions.append(errors.Action("See what changed", text=f"git log {base[:12]}..{wb.branch}"))
     if ahead and any(cp.commit == published for cp in cps):
         what = (
             f"The Draft {label} was made from an older Published ({base[:12]}); {wb.branch} has moved on to "
             f"{published[:12]} since (another Draft was published, or files were added)."
+        )
+    elif moved_back:
+        what = (
+            f"The Draft {label} was made from {base[:12]}; Published ({wb.branch}) was moved back to "
+            f"{published[:12]} since (a restore here, or a teammate's that a pull followed)."
         )
     else:
         what = (

@@ -155,6 +155,9 @@ def fetch(wb: Workbench, r: Remote, sync: Sync, drafts: bool = False) -> None:
                 sync.seen_drafts[ref[len(r.drafts) :]] = value
                 if wb.git.ref_raw(ref) is None:
                     sync.gone_drafts[ref[len(r.drafts) :]] = value
+                    # Shared from here too, maybe: removed there by a teammate, it is no longer this clone's to
+                    # remove (a push leased on it would be refused at every try).
+                    _set_tracking(wb, r.shared + ref[len(r.drafts) :], None)
     for ref, why in res.rejected:
         name = ref if ref.startswith("refs/") else f"refs/tags/{ref}"
         if name.startswith(CHECKPOINT_PREFIX):
@@ -460,12 +463,14 @@ def push_locked(wb: Workbench, r: Remote, sync: Sync, drafts: bool, overwrite: b
         # stderr): those are retried after the fetch above.
         bad = [line for line in res.rejected if "atomic" not in line.summary]
         if bad and all(_permanent(line) for line in bad):
+            words = res.server_words
             raise errors.RemoteError(
                 f"{r.name} refused the push: "
                 + "; ".join(f"{line.dst} ({line.summary})" for line in bad)
+                + (f". It said: {words}" if words else "")
                 + ". Nothing was changed on the server (the push is all or nothing).",
-                [errors.Action("See what the server says", text=f"git push --dry-run {r.name}")],
-                {"refused": [line.dst for line in bad]},
+                [_SERVER_RULES],
+                {"refused": [line.dst for line in bad], "server_said": words},
             )
     raise errors.RemoteError(
         f"{r.name} kept changing while gitbench pushed ({'5 tries' if fetched else 'refused'}): teammates are "
@@ -590,10 +595,24 @@ def _plan(
         mine = {ref[len(DRAFT_PREFIX) :]: wb.git.ref(ref) for ref in wb.draft_refs()}
         theirs = {ref[len(r.drafts) :]: wb.git.ref(ref) for ref in wb.git.refs(r.drafts)}
         for label, head in mine.items():
-            if head is not None and head != theirs.get(label):
-                specs.append(f"{head}:{DRAFT_PREFIX}{label}")
-                leases[DRAFT_PREFIX + label] = theirs.get(label)
-                wanted[DRAFT_PREFIX + label] = head
+            there = theirs.get(label)
+            if head is None or head == there:
+                continue
+            if there is not None and not wb.git.is_ancestor(there, head) and not _holds(wb, head, there):
+                # Went two ways: the server's has steps of a teammate's that this Draft does not hold. Putting ours
+                # in its place would drop them there, and from the teammate's Draft at their next pull --drafts.
+                # (A Draft rebased here holds them: each step keeps its message and trailers.)
+                note = (
+                    f"Draft {label} changed both here and on {r.name}: not pushed, as yours would drop the steps "
+                    f"{r.name}'s has and yours does not (`git log --oneline {DRAFT_PREFIX}{label}..{r.drafts}{label}` "
+                    "lists them). Both are kept."
+                )
+                if note not in sync.notes:
+                    sync.notes.append(note)
+                continue
+            specs.append(f"{head}:{DRAFT_PREFIX}{label}")
+            leases[DRAFT_PREFIX + label] = there
+            wanted[DRAFT_PREFIX + label] = head
         shared = {ref[len(r.shared) :]: wb.git.ref(ref) for ref in wb.git.refs(r.shared)}
         for label, head in shared.items():
             # Shared from here, and published or discarded here since: removed there, unless it moved there.
@@ -602,6 +621,13 @@ def _plan(
                 leases[DRAFT_PREFIX + label] = head
                 wanted[DRAFT_PREFIX + label] = None
     return specs, leases, wanted
+
+
+def _holds(wb: Workbench, head: str, there: str) -> bool:
+    """Does the Draft at ``head`` hold every step of ``there`` that it does not have as such: the same step
+    rebased (its message and trailers, which name its job and step), or in Published?"""
+    ours = {c.message for c in wb.git.commits_between(there, head)}
+    return all(c.message in ours for c in wb.git.commits_between(head, there))
 
 
 def _records_over(wb: Workbench, r: Remote, sync: Sync, theirs: str, local: str) -> str:
@@ -951,6 +977,17 @@ def _close_published_drafts(wb: Workbench, sync: Sync) -> None:
         )
 
 
+def _published_already(wb: Workbench, r: Remote, ref: str, head: str) -> bool:
+    """Is every step of the Draft ``ref`` (at ``head``) in Published, here or on the server? An empty Draft made
+    from that very Published (a session that has not ended a turn yet) is open; one whose head is behind it is
+    not, whatever its job record says of its base (a rebase here moves the records of a Draft's jobs)."""
+    empty = head == _base_of(wb, ref)
+    for p in (wb.published(), wb.git.ref(r.published)):
+        if p is not None and wb.git.is_ancestor(head, p) and not (empty and head == p):
+            return True
+    return False
+
+
 def _base_of(wb: Workbench, ref: str) -> str | None:
     from gitbench.services import drafts
 
@@ -986,13 +1023,31 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         here = mine.get(label)
         if here is None:
             wb.git.set_ref(DRAFT_PREFIX + label, head, None, f"gitbench pull: {r.name}'s Draft")
+            if _published_already(wb, r, DRAFT_PREFIX + label, head):
+                # A shared Draft published since (`publish --remote` leaves the shared copy there): nothing to
+                # review here, and its publish is the teammate's; bringing it would close it with a checkpoint
+                # of this clone's, at every pull.
+                wb.git.set_ref(DRAFT_PREFIX + label, None, head, f"gitbench pull: {r.name}'s Draft is published")
+                continue
             sync.notes.append(f"New Draft from {r.name}: {label}.")
             _follow_records(wb, r, label, head)
         elif here != head:
             if not _keeps(wb, here, head, sync.seen_drafts.get(label)):  # it moved there, not here: it follows
-                from gitbench.services import worktrees
+                from gitbench.services import drafts, worktrees
+
+                if drafts.running_job(wb, DRAFT_PREFIX + label) is not None:
+                    # A job works in it here: moving it would pull the folder from under that job.
+                    sync.notes.append(
+                        f"Draft {label} has new steps on {r.name}, but a job works in it here: it stays as it is "
+                        f"(`gitbench pull --drafts {r.name}` once the job ended)."
+                    )
+                    continue
 
                 wb.git.set_ref(DRAFT_PREFIX + label, head, here, f"gitbench pull: {r.name}'s Draft")
+                if wb.git.ref(r.shared + label) is not None:
+                    # Shared from here, and its teammate's steps taken here: what the server has is what this clone
+                    # publishes or discards now, so a later `push --drafts` removes it there as for one never moved.
+                    _set_tracking(wb, r.shared + label, head)
                 sync.notes.append(
                     f"Draft {label} moved on to {r.name}'s ({head[:12]})"
                     + ("." if wb.git.is_ancestor(here, head) else f", rebased there (it was {here[:12]} here).")
@@ -1011,7 +1066,13 @@ def _adopt_drafts(wb: Workbench, r: Remote, sync: Sync) -> None:
         if _keeps(wb, here, None, last):
             sync.notes.append(f"Draft {label} is gone from {r.name} but changed here since: kept.")
             continue
-        from gitbench.services import discard
+        from gitbench.services import discard, drafts
+
+        if drafts.running_job(wb, DRAFT_PREFIX + label) is not None:
+            # A job works in it here: its steps are changes made here. (Discarding waits for the job to end, and
+            # would then throw away the step it just recorded as "not changed here".)
+            sync.notes.append(f"Draft {label} is gone from {r.name} but a job works in it here: kept.")
+            continue
 
         try:
             res = discard.discard(wb, label)
@@ -1109,11 +1170,22 @@ def publish_cas(wb: Workbench, r: Remote, old: str, new: str) -> None:
         if seen is not None and wb.git.exists(server) and not wb.git.is_ancestor(seen, server):
             raise restored_there(wb, r, seen, server, old, "publish")  # a teammate's restore there
         raise moved(wb, r, old, server, "publish")
+    words = res.server_words
     raise errors.RemoteError(
-        f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}. "
-        "Nothing was published.",
-        [errors.Action("See what the server says", text=f"git push --dry-run {r.name} {new}:{wb.published_ref}")],
+        f"{r.name} refused the publish: {'; '.join(line.summary for line in res.rejected) or res.stderr.strip()}"
+        + (f". It said: {words}" if words else "")
+        + ". Nothing was published.",
+        [_SERVER_RULES],
+        {"server_said": words},
     )
+
+
+# A server's rule refused (a protected branch or tag, a hook). Its words are in the message; no command here can
+# ask it more (`git push --dry-run` never reaches the server's hooks: it says the push would go through).
+_SERVER_RULES = errors.Action(
+    "Ask whoever runs the server, or change its rules for these refs (a protected branch or tag, a hook): see "
+    "docs/teams.md#servers"
+)
 
 
 # -- remote setup -----------------------------------------------------------------------------------------------

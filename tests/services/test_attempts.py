@@ -218,7 +218,7 @@ def test_a_compare_check_stopped_by_sigterm_keeps_no_scorecard_and_leaves_the_dr
     assert git(wb_path, "worktree", "list", "--porcelain").count("worktree ") <= 2  # the check's is gone
 
 
-def test_rebase_has_nothing_to_do_on_the_current_published_and_refuses_a_published_moved_back(
+def test_rebase_has_nothing_to_do_on_the_current_published_and_puts_the_draft_on_a_published_rewritten(
     wb_path: Path,
 ) -> None:
     ref, head = run_job(wb_path, "import pathlib; pathlib.Path('src/a.py').write_text('A = 7\\n')")
@@ -230,17 +230,14 @@ def test_rebase_has_nothing_to_do_on_the_current_published_and_refuses_a_publish
     published = git(wb_path, "rev-parse", "main").strip()
     tree = git(wb_path, "rev-parse", "main^{tree}").strip()
     other = git(wb_path, "commit-tree", tree, "-m", "a history rewritten elsewhere").strip()
-    # Moved past gitbench's hook (a user's `git -c core.hooksPath=/dev/null reset`, say).
+    # Moved past gitbench's hook (a user's `git -c core.hooksPath=/dev/null reset`, say): not a later version of
+    # the Draft's base, as after a restore; the Draft's own changes still go on top of it.
     git(wb_path, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", other, published)
     try:
-        err = refused(attempts.rebase, opened(wb_path), label)
-        assert isinstance(err, errors.PublishConflict)
-        assert err.message == (
-            f"Published ({other[:12]}) is not a later version of the commit the Draft {label} was made from "
-            f"({published[:12]}): it was moved back or rewritten, so the Draft cannot be rebased."
-        )
-        assert [a.command for a in err.actions][0] == f"gitbench discard --draft {label} --yes"
-        assert git(wb_path, "rev-parse", ref).strip() == head
+        res = attempts.rebase(opened(wb_path), label)
+        assert res.summary.startswith(f"Rebased the Draft {label} onto Published ({other[:12]}): 1 step(s)")
+        assert git(wb_path, "rev-parse", f"{ref}~1").strip() == other
+        assert git(wb_path, "show", f"{ref}:src/a.py") == "A = 7\n"
     finally:
         git(wb_path, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", published, other)
 
@@ -305,7 +302,12 @@ def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_
     assert res.returncode == 7, res.stderr
     offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
     again = f"gitbench exec -- {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
-    assert offered == [f"gitbench discard --draft {exec_label} --yes", again]
+    # Other Drafts are open (the `try` attempt): exec refuses until they are closed, so no --on-draft discard here.
+    assert offered == [
+        f"gitbench review --draft {exec_label} --patch",
+        f"gitbench discard --draft {exec_label} --yes",
+        again,
+    ]
 
     [attempt] = [r for r in draft_refs(wb_path) if r != exec_ref]
     label = attempt[len(DRAFT) :]
@@ -313,8 +315,8 @@ def test_a_rebase_refused_for_overlapping_files_offers_running_the_job_again_as_
     assert res.returncode == 7, res.stderr
     offered = [a["command"] for a in json.loads(res.stdout)["error"]["actions"]]
     job = drafts.job_of(opened(wb_path), attempt)
-    assert job is not None and offered[1] == f"gitbench try MODEL --job {job.id}"
-    pasted = gitbench(wb_path, *shlex.split(offered[1].replace("MODEL", "fake:test-model"))[1:])
+    assert job is not None and offered[2] == f"gitbench try MODEL --job {job.id}"
+    pasted = gitbench(wb_path, *shlex.split(offered[2].replace("MODEL", "fake:test-model"))[1:])
     assert pasted.returncode == 0, pasted.stderr
 
     for ref in draft_refs(wb_path):  # exec runs with no other Draft open
