@@ -64,3 +64,21 @@ def test_the_next_actions_follow_the_status(status: str, first: str) -> None:
     job = JobRecord.from_dict(record(status))
     assert jobs.next_actions(job)[0].label == first
     assert jobs.next_actions(JobRecord.from_dict(record("running"))) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "review"),
+    [
+        ("ask", "failed", "Review the partial work (or publish it)"),
+        ("ask", "paused", "Review the partial work (or publish it)"),
+        ("workflow", "failed", "Review the finished modules (or publish them)"),
+        ("workflow", "cancelled", "Review the finished modules (or publish them)"),
+    ],
+)
+def test_reviewing_or_publishing_the_partial_work_is_offered_only_when_a_step_is_on_the_draft(
+    kind: str, status: str, review: str
+) -> None:
+    job = JobRecord.from_dict(record(status, kind))
+    assert review not in [a.label for a in jobs.next_actions(job)]  # no step: nothing to review or publish
+    job.steps_completed = 1
+    assert review in [a.label for a in jobs.next_actions(job)]

@@ -291,12 +291,15 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
             restore,
             view,
         ]
+    # Reviewing or publishing the partial work is offered only when there is some: a step on the Draft.
+    partial = job.steps_completed > 0
     if job.kind == "workflow":
+        finished = [errors.Action("Review the finished modules (or publish them)", "review")] if partial else []
         if job.status == JobStatus.CANCELLED:  # nothing failed: going on comes first
             return [
                 errors.Action("Go on from where it stopped", "workflow resume"),
                 errors.Action("See where it stopped", "workflow status"),
-                errors.Action("Review the finished modules (or publish them)", "review"),
+                *finished,
                 restore,
                 view,
             ]
@@ -307,7 +310,7 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
                 text=f"module-runner --module {(job.error or {}).get('module') or 'MODULE'}",
             ),
             errors.Action("Then go on from where it stopped", "workflow resume"),
-            errors.Action("Review the finished modules (or publish them)", "review"),
+            *finished,
             restore,
             view,
         ]
@@ -322,7 +325,8 @@ def next_actions(job: JobRecord) -> list[errors.Action]:
     actions = [switch, first, restore, view] if klass == "model-unavailable" else [first, switch, restore, view]
     if klass == "disk-full":
         actions.insert(0, errors.Action("Free some disk space first"))
-    actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "review"))
+    if partial:
+        actions.insert(len(actions) - 1, errors.Action("Review the partial work (or publish it)", "review"))
     return actions
 
 
