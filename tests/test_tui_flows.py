@@ -266,7 +266,7 @@ def test_a_failed_ask_sent_by_the_button_report_closed_switch_model_cancelled_th
         await settle(pilot)
         assert text(app, "#error-title") == "error: model-error (exit 20)"
         job = drafts_of(workbench)[0].rsplit("/", 1)[1]
-        await pilot.click("#error-action-4")  # View the report, closed by its button
+        await pilot.click("#error-action-3")  # View the report (no step to review: none), closed by its button
         await settle(pilot)
         assert text(app, "#report-text").startswith(f"Job {job} (ask): failed")
         app.screen.query_one("#close-report", Button).press()
