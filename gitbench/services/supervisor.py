@@ -440,10 +440,12 @@ def stop_group(pgid: int, started: int | None) -> int:
 
 def note_group(path: str, pgid: int) -> None:
     """Note a running command's process group in ``path`` (its id and its leader's start time), for a later
-    process to stop it (``stop_noted``) if we die before it ends."""
+    process to stop it (``stop_noted``) if we die before it ends. Written whole or not at all (a temp file renamed
+    into place): a reader, or a crash, never meets an empty note whose group then goes unstopped."""
+    from gitbench.store import atomic
+
     with contextlib.suppress(OSError):
-        with open(path, "w") as fh:
-            fh.write(f"{pgid} {start_time(pgid) or ''}".rstrip())
+        atomic.write_bytes(path, f"{pgid} {start_time(pgid) or ''}".rstrip().encode(), fsync=False)
 
 
 def stop_noted(path: str) -> int:
