@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -37,10 +38,8 @@ def append_bytes(path: str, data: bytes) -> None:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):  # if it cannot be taken back, the reader stops at the last whole line
                 os.ftruncate(fd, end)
-            except OSError:
-                pass  # the reader stops at the last whole line
             raise
     finally:
         os.close(fd)

@@ -274,10 +274,7 @@ def holds_definition(gitdir: str, workflow: dict[str, Any]) -> bool:
         data = json.loads(atomic.read_bytes(Layout(gitdir).workflow_definition) or b"null")
     except ValueError:
         return False
-    ref = {k: v for k, v in workflow.items() if k != "definition"}
-    return (
-        isinstance(data, dict) and "definition" in data and {k: v for k, v in data.items() if k != "definition"} == ref
-    )
+    return isinstance(data, dict) and "definition" in data and _ref(data) == _ref(workflow)
 
 
 def _parse_state(raw: bytes) -> tuple[EngineState, bool]:
@@ -352,7 +349,7 @@ def save(gitdir: str, state: EngineState, runs: bool = True) -> None:
     wf = state.workflow
     ref = wf
     if wf is not None and "definition" in wf:
-        ref = {k: v for k, v in wf.items() if k != "definition"}
+        ref = _ref(wf)
         if disk.definition is not wf:  # set when a run starts with a file definition.json does not hold
             atomic.write_bytes(layout.workflow_definition, (_dumps(wf) + "\n").encode())
             disk.definition = wf
@@ -409,6 +406,11 @@ def _save_runs(file: str, runs: dict[str, LastRun], disk: _Disk) -> bool:
         disk.runs.update(data)
     disk.keys, disk.values = keys, values
     return True
+
+
+def _ref(workflow: dict[str, Any]) -> dict[str, Any]:
+    """Which workflow file a definition is of (its path and blob), as state.json names it: all but the definition."""
+    return {k: v for k, v in workflow.items() if k != "definition"}
 
 
 def _stat(file: str) -> tuple[int, int] | None:
